@@ -1,0 +1,41 @@
+# danbao: `make run` starts the server on SQLite with the playground;
+# `make test` runs every test (and PostgreSQL ones when
+# DANBAO_TEST_DATABASE_URL is set).
+
+GO ?= go
+GENERATED := ent graph resolvers schema.graphql
+TESTFLAGS ?= -count=1 -timeout 30m
+
+.PHONY: run build generate check-generate fmt-check vet test test-go
+
+run:
+	$(GO) run . serve
+
+build:
+	$(GO) build -o bin/danbao .
+
+# ent, then gqlgen, then the SDL export (see generate.go).
+generate:
+	$(GO) generate .
+
+# Fails if `make generate` would change any generated file.
+check-generate:
+	@before=$$(find $(GENERATED) -type f | LC_ALL=C sort | xargs sha256sum | sha256sum); \
+	$(MAKE) --no-print-directory generate >/dev/null || exit 1; \
+	after=$$(find $(GENERATED) -type f | LC_ALL=C sort | xargs sha256sum | sha256sum); \
+	if [ "$$before" != "$$after" ]; then \
+		echo "generated code is stale: run 'make generate' and commit the result"; \
+		git status --short -- $(GENERATED); exit 1; \
+	fi; echo "generated code is up to date"
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+test-go:
+	$(GO) test $(TESTFLAGS) ./...
+
+test: check-generate fmt-check vet test-go

@@ -1,0 +1,53 @@
+package auth
+
+import (
+	"context"
+
+	"danbao/ent/schema/pulid"
+	"danbao/ent/user"
+	"danbao/internal/apperr"
+)
+
+// Identity is who a request acts for.
+type Identity struct {
+	UserID pulid.ID
+	Role   user.Role
+}
+
+// Operator reports whether the identity has the operator role.
+func (id Identity) Operator() bool { return id.Role == user.RoleOPERATOR }
+
+type identityKey struct{}
+
+// WithIdentity returns ctx carrying id.
+func WithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// FromContext returns the request's identity, if it is signed in.
+func FromContext(ctx context.Context) (Identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(Identity)
+	return id, ok
+}
+
+// Require returns the signed-in identity, or UNAUTHENTICATED.
+func Require(ctx context.Context) (Identity, error) {
+	id, ok := FromContext(ctx)
+	if !ok {
+		return Identity{}, apperr.New(apperr.Unauthenticated, "sign in first: a valid access token is required")
+	}
+	return id, nil
+}
+
+// RequireOperator returns the identity if it is an operator; UNAUTHENTICATED
+// when signed out, FORBIDDEN for other users.
+func RequireOperator(ctx context.Context) (Identity, error) {
+	id, err := Require(ctx)
+	if err != nil {
+		return id, err
+	}
+	if !id.Operator() {
+		return id, apperr.New(apperr.Forbidden, "this operation is for operators")
+	}
+	return id, nil
+}

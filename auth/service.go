@@ -1,0 +1,359 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"math"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"danbao/ent"
+	"danbao/ent/loginthrottle"
+	"danbao/ent/refreshtoken"
+	"danbao/ent/schema/pulid"
+	"danbao/ent/user"
+	"danbao/internal/apperr"
+	"danbao/internal/dbtx"
+)
+
+// Password rules.
+const (
+	MinPasswordLen = 10
+	MaxPasswordLen = 128
+)
+
+// Login throttling: after FreeFailures consecutive failures for one phone,
+// each further failure locks that phone for LockBase doubled per failure,
+// at most LockMax.
+const (
+	FreeFailures = 5
+	LockBase     = time.Minute
+	LockMax      = time.Hour
+)
+
+// Session is the result of a successful sign-in or refresh.
+type Session struct {
+	AccessToken  string
+	RefreshToken string
+	ExpiresAt    time.Time
+	User         *ent.User
+}
+
+// Service signs users up and in.
+type Service struct {
+	client     *ent.Client
+	tokens     *Tokens
+	refreshTTL time.Duration
+	params     PasswordParams
+	now        func() time.Time
+	dummyHash  string
+}
+
+// NewService returns a Service. params sets the password hashing cost.
+func NewService(client *ent.Client, tokens *Tokens, refreshTTL time.Duration, params PasswordParams) *Service {
+	dummy, _ := HashPassword("not a real password", params)
+	return &Service{client: client, tokens: tokens, refreshTTL: refreshTTL, params: params, now: time.Now, dummyHash: dummy}
+}
+
+// Tokens returns the access token issuer.
+func (s *Service) Tokens() *Tokens { return s.tokens }
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// NormalizePhone returns phone in E.164 form, accepting spaces, hyphens,
+// dots and parentheses as separators. Anything else is INVALID_INPUT.
+func NormalizePhone(phone string) (string, error) {
+	p := strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '-', '.', '(', ')':
+			return -1
+		}
+		return r
+	}, phone)
+	if !e164.MatchString(p) {
+		return "", apperr.Invalid("phone", "phone must be an E.164 number such as +8613800138000")
+	}
+	return p, nil
+}
+
+// RegisterInput is the input of Register.
+type RegisterInput struct {
+	Phone       string
+	Password    string
+	DisplayName string
+}
+
+// Register creates a user account and signs it in. Errors: INVALID_INPUT
+// (phone, password or display name), ALREADY_EXISTS (phone taken).
+func (s *Service) Register(ctx context.Context, in RegisterInput) (*Session, error) {
+	phone, err := NormalizePhone(in.Phone)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPassword(in.Password); err != nil {
+		return nil, err
+	}
+	name := strings.TrimSpace(in.DisplayName)
+	if name == "" || utf8.RuneCountInString(name) > 64 || !utf8.ValidString(name) {
+		return nil, apperr.Invalid("displayName", "display name must have 1 to 64 characters")
+	}
+	hash, err := HashPassword(in.Password, s.params)
+	if err != nil {
+		return nil, err
+	}
+	var sess *Session
+	err = dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		u, err := tx.User.Create().SetPhone(phone).SetPasswordHash(hash).SetDisplayName(name).Save(ctx)
+		if dbtx.IsUniqueViolation(err) {
+			return apperr.New(apperr.AlreadyExists, "this phone number is already registered").WithField("phone")
+		}
+		if err != nil {
+			return err
+		}
+		sess, err = s.startSession(ctx, tx, u, newFamily())
+		return err
+	})
+	return sess, err
+}
+
+// CreateOperator creates an operator account. It is reached only from the
+// command line, never through the public API.
+func (s *Service) CreateOperator(ctx context.Context, phone, password string) (*ent.User, error) {
+	p, err := NormalizePhone(phone)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPassword(password); err != nil {
+		return nil, err
+	}
+	hash, err := HashPassword(password, s.params)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.client.User.Create().SetPhone(p).SetPasswordHash(hash).
+		SetDisplayName("operator").SetRole(user.RoleOPERATOR).Save(ctx)
+	if dbtx.IsUniqueViolation(err) {
+		return nil, apperr.New(apperr.AlreadyExists, "this phone number is already registered").WithField("phone")
+	}
+	return u, err
+}
+
+func checkPassword(pw string) error {
+	n := utf8.RuneCountInString(pw)
+	if n < MinPasswordLen {
+		return apperr.Invalid("password", "password must have at least %d characters", MinPasswordLen)
+	}
+	if n > MaxPasswordLen || !utf8.ValidString(pw) {
+		return apperr.Invalid("password", "password must have at most %d characters", MaxPasswordLen)
+	}
+	return nil
+}
+
+// LoginInput is the input of Login.
+type LoginInput struct {
+	Phone    string
+	Password string
+}
+
+// Login checks a phone and password and starts a session. Errors:
+// UNAUTHENTICATED (unknown phone or wrong password, indistinguishably),
+// RATE_LIMITED (too many recent failures for this phone; extensions
+// retryAfterSeconds), INVALID_INPUT (malformed phone).
+func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
+	phone, err := NormalizePhone(in.Phone)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	th, err := s.client.LoginThrottle.Get(ctx, phone)
+	if err != nil && !ent.IsNotFound(err) {
+		return nil, err
+	}
+	if th != nil && th.LockedUntil != nil && th.LockedUntil.After(now) {
+		return nil, locked(*th.LockedUntil, now)
+	}
+	u, err := s.client.User.Query().Where(user.Phone(phone)).Only(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return nil, err
+	}
+	hash := s.dummyHash // same work for unknown phones: no enumeration by timing
+	if u != nil {
+		hash = u.PasswordHash
+	}
+	ok, err := CheckPassword(hash, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || u == nil {
+		until, err := s.recordFailure(ctx, phone, now)
+		if err != nil {
+			return nil, err
+		}
+		if until.After(now) {
+			return nil, locked(until, now)
+		}
+		return nil, apperr.New(apperr.Unauthenticated, "phone or password is wrong")
+	}
+	var sess *Session
+	err = dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		if _, err := tx.LoginThrottle.Delete().Where(loginthrottle.ID(phone)).Exec(ctx); err != nil {
+			return err
+		}
+		sess, err = s.startSession(ctx, tx, u, newFamily())
+		return err
+	})
+	return sess, err
+}
+
+func locked(until, now time.Time) error {
+	secs := int(math.Ceil(until.Sub(now).Seconds()))
+	return apperr.New(apperr.RateLimited, "too many failed sign-ins for this phone; try again later").
+		With("retryAfterSeconds", secs)
+}
+
+// recordFailure counts one failed sign-in for key, in its own committed
+// transaction (the failure must stick although the login fails), and
+// returns until when the key is locked.
+func (s *Service) recordFailure(ctx context.Context, key string, now time.Time) (time.Time, error) {
+	var until time.Time
+	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		err := tx.LoginThrottle.Create().SetID(key).SetFailures(1).SetUpdatedAt(now).
+			OnConflictColumns(loginthrottle.FieldID).
+			AddFailures(1).UpdateUpdatedAt().
+			Exec(ctx)
+		if err != nil {
+			return err
+		}
+		th, err := tx.LoginThrottle.Get(ctx, key)
+		if err != nil {
+			return err
+		}
+		if th.Failures < FreeFailures {
+			return nil
+		}
+		lock := LockBase << min(th.Failures-FreeFailures, 10)
+		until = now.Add(min(lock, LockMax))
+		return tx.LoginThrottle.UpdateOneID(key).SetLockedUntil(until).Exec(ctx)
+	})
+	return until, err
+}
+
+// Refresh exchanges a refresh token for a new session. Errors:
+// UNAUTHENTICATED for an unknown, expired, revoked or reused token; a reused
+// token also revokes its whole family.
+func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
+	hash := hashToken(token)
+	var (
+		sess   *Session
+		reused bool
+	)
+	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		reused = false
+		now := s.now().UTC()
+		rt, err := tx.RefreshToken.Query().Where(refreshtoken.TokenHash(hash)).WithUser().Only(ctx)
+		if ent.IsNotFound(err) {
+			return errRefresh
+		}
+		if err != nil {
+			return err
+		}
+		if rt.RevokedAt != nil || !rt.ExpiresAt.After(now) {
+			return errRefresh
+		}
+		// Compare-and-set: of two requests presenting one token, one wins;
+		// the loser is a reuse.
+		n, err := tx.RefreshToken.Update().
+			Where(refreshtoken.ID(rt.ID), refreshtoken.UsedAtIsNil(), refreshtoken.RevokedAtIsNil()).
+			SetUsedAt(now).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			reused = true
+			return revokeFamily(ctx, tx, rt.FamilyID, now)
+		}
+		sess, err = s.startSession(ctx, tx, rt.Edges.User, rt.FamilyID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if reused {
+		return nil, apperr.New(apperr.Unauthenticated, "refresh token was already used; every session of this sign-in is revoked")
+	}
+	return sess, nil
+}
+
+var errRefresh = apperr.New(apperr.Unauthenticated, "refresh token is invalid, expired or revoked")
+
+// Logout revokes the family of a refresh token. It reports whether a live
+// session was revoked; an unknown token is not an error.
+func (s *Service) Logout(ctx context.Context, token string) (bool, error) {
+	var revoked bool
+	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		rt, err := tx.RefreshToken.Query().Where(refreshtoken.TokenHash(hashToken(token))).Only(ctx)
+		if ent.IsNotFound(err) {
+			revoked = false
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		revoked = rt.RevokedAt == nil
+		return revokeFamily(ctx, tx, rt.FamilyID, s.now().UTC())
+	})
+	return revoked, err
+}
+
+func revokeFamily(ctx context.Context, tx *ent.Tx, family string, now time.Time) error {
+	return tx.RefreshToken.Update().
+		Where(refreshtoken.FamilyID(family), refreshtoken.RevokedAtIsNil()).
+		SetRevokedAt(now).Exec(ctx)
+}
+
+// startSession issues an access token and a new refresh token of family.
+func (s *Service) startSession(ctx context.Context, tx *ent.Tx, u *ent.User, family string) (*Session, error) {
+	if u == nil {
+		return nil, errors.New("auth: session without user")
+	}
+	access, exp, err := s.tokens.Issue(u.ID, u.Role)
+	if err != nil {
+		return nil, err
+	}
+	refresh := "rt_" + randomToken()
+	now := s.now().UTC()
+	err = tx.RefreshToken.Create().
+		SetUserID(u.ID).SetFamilyID(family).SetTokenHash(hashToken(refresh)).
+		SetCreatedAt(now).SetExpiresAt(now.Add(s.refreshTTL)).Exec(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{AccessToken: access, RefreshToken: refresh, ExpiresAt: exp, User: u}, nil
+}
+
+// UserByID loads a user.
+func (s *Service) UserByID(ctx context.Context, id pulid.ID) (*ent.User, error) {
+	u, err := s.client.User.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "user not found")
+	}
+	return u, err
+}
+
+func randomToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func newFamily() string { return randomToken()[:22] }
+
+func hashToken(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
+}

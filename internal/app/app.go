@@ -1,0 +1,138 @@
+// Package app wires one danbao server instance: configuration, database,
+// services, the GraphQL handler and the HTTP routes. server.go runs it; the
+// API tests build it with New and drive its Handler over real HTTP.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+
+	"danbao/auth"
+	"danbao/internal/config"
+	"danbao/internal/db"
+	"danbao/internal/obs"
+	"danbao/resolvers"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+)
+
+// App is one wired server instance.
+type App struct {
+	Config  config.Config
+	DB      *db.DB
+	Auth    *auth.Service
+	Tokens  *auth.Tokens
+	Metrics *obs.Metrics
+	Log     *slog.Logger
+
+	ready   atomic.Bool
+	handler http.Handler
+}
+
+// Options tune an App beyond its Config; tests use them.
+type Options struct {
+	// PasswordParams overrides the argon2id cost (tests use a cheap one).
+	PasswordParams *auth.PasswordParams
+}
+
+// New opens the database (migrating it), builds the services and the HTTP
+// handler. The App starts ready.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) (*App, error) {
+	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a, err := build(cfg, d, log, opts)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, error) {
+	// The key file is created on first start only at the development
+	// default location; a configured file must exist.
+	keys, err := auth.LoadKeySet(cfg.JWTKeyFile, cfg.JWTKeyFile == cfg.DataDir+"/jwt-es256.pem", cfg.JWTPublicKeys)
+	if err != nil {
+		return nil, err
+	}
+	params := auth.DefaultPasswordParams
+	if opts.PasswordParams != nil {
+		params = *opts.PasswordParams
+	}
+	tokens := auth.NewTokens(keys, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL)
+	a := &App{
+		Config:  cfg,
+		DB:      d,
+		Tokens:  tokens,
+		Auth:    auth.NewService(d.Client, tokens, cfg.RefreshTokenTTL, params),
+		Metrics: obs.NewMetrics(),
+		Log:     log,
+	}
+	a.handler = a.routes()
+	a.ready.Store(true)
+	return a, nil
+}
+
+// Handler is the whole HTTP surface of the instance.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// SetReady switches /readyz; shutdown turns it off first so that load
+// balancers stop sending new requests before the server stops.
+func (a *App) SetReady(ok bool) { a.ready.Store(ok) }
+
+// Close closes the database.
+func (a *App) Close() error { return a.DB.Close() }
+
+func (a *App) routes() http.Handler {
+	gql := resolvers.NewHandler(&resolvers.Resolver{Client: a.DB.Client, Auth: a.Auth}, resolvers.HandlerConfig{
+		MaxDepth:      a.Config.MaxDepth,
+		MaxComplexity: a.Config.MaxComplexity,
+		MaxTokens:     a.Config.MaxTokens,
+		Introspection: a.Config.Playground,
+		Logger:        a.Log,
+		Metrics:       a.Metrics,
+	})
+	mux := http.NewServeMux()
+	m := a.Metrics
+	mux.Handle("/graphql", m.CountHTTP("/graphql",
+		cors(a.Config.CORSOrigins, limitBody(a.Config.MaxBodyBytes, a.Tokens.Middleware(gql)))))
+	if a.Config.Playground {
+		mux.Handle("GET /playground", m.CountHTTP("/playground", playground.Handler("danbao playground", "/graphql")))
+	}
+	mux.Handle("GET /healthz", m.CountHTTP("/healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeText(w, http.StatusOK, "ok")
+	})))
+	mux.Handle("GET /readyz", m.CountHTTP("/readyz", http.HandlerFunc(a.readyz)))
+	mux.Handle("GET /metrics", m.Handler())
+	jwks := a.Tokens.Keys().JWKS()
+	mux.Handle("GET /.well-known/jwks.json", m.CountHTTP("/.well-known/jwks.json", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(jwks)
+	})))
+	return obs.RequestIDs(mux)
+}
+
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	if !a.ready.Load() {
+		writeText(w, http.StatusServiceUnavailable, "shutting down")
+		return
+	}
+	if err := a.DB.Ping(r.Context()); err != nil {
+		a.Log.WarnContext(r.Context(), "readiness: database unreachable", "error", err)
+		writeText(w, http.StatusServiceUnavailable, "database unreachable")
+		return
+	}
+	writeText(w, http.StatusOK, "ready")
+}
+
+func writeText(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	fmt.Fprintln(w, msg)
+}

@@ -1,0 +1,255 @@
+package app_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"danbao/internal/testenv"
+)
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func TestBodyLimit(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite)
+	big := `{"query":"{ me { id } }","variables":{"pad":"` + strings.Repeat("x", 2<<20) + `"}}`
+	r := e.Post(t, "", "application/json", []byte(big))
+	if r.Status != http.StatusRequestEntityTooLarge || r.Codes()[0] != "REQUEST_TOO_LARGE" {
+		t.Fatalf("2 MiB body: status %d codes %v", r.Status, r.Codes())
+	}
+	// Without Content-Length (chunked), the limit still holds.
+	req, _ := http.NewRequest(http.MethodPost, e.Server.URL+"/graphql", io.MultiReader(strings.NewReader(big)))
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.Server.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("chunked 2 MiB body: status %d", resp.StatusCode)
+	}
+}
+
+func deepTypeQuery(levels int) string {
+	// __type { fields { type { fields { type ... } } } }: each pair adds two.
+	var b strings.Builder
+	b.WriteString(`{ __type(name: "User") {`)
+	for i := 0; i < levels/2; i++ {
+		b.WriteString(" fields { type {")
+	}
+	b.WriteString(" name")
+	for i := 0; i < levels/2; i++ {
+		b.WriteString(" } }")
+	}
+	b.WriteString(" } }")
+	return b.String()
+}
+
+func TestDepthLimit(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite)
+	// A 50-level introspection chain is refused by validation (gqlparser's
+	// introspection depth rule) before execution.
+	r := e.Do(t, "", deepTypeQuery(50), nil)
+	if got := r.Codes(); len(got) != 1 || got[0] != "GRAPHQL_VALIDATION_FAILED" {
+		t.Fatalf("50-level query: codes %v %+v", got, r.Errors)
+	}
+	if len(r.Data) != 0 && string(r.Data) != "null" {
+		t.Fatalf("refused query returned data: %s", r.Data)
+	}
+	// GraphiQL's own introspection query (TypeRef nests ofType 9 deep) fits.
+	if r := e.Do(t, "", introspectionQuery, nil); len(r.Errors) > 0 {
+		t.Fatalf("introspection query refused: %+v", r.Errors)
+	}
+}
+
+// TestDepthLimitBeforeResolvers: with a tiny limit, a register mutation
+// whose selection is too deep is refused and creates no user, proving the
+// check ran before any resolver.
+func TestDepthLimitBeforeResolvers(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite, testenv.With("DANBAO_MAX_DEPTH", "2"))
+	r := e.Do(t, "", `mutation { register(input:{phone:"+8613912345678", password:"long enough pw", displayName:"A"}) { user { id } } }`, nil)
+	if got := r.Codes(); len(got) != 1 || got[0] != "DEPTH_LIMIT_EXCEEDED" {
+		t.Fatalf("codes %v", got)
+	}
+	if n := userCount(t, e); n != 0 {
+		t.Fatalf("a resolver ran: %d users", n)
+	}
+}
+
+func TestComplexityAndTokenLimits(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite, testenv.With("DANBAO_MAX_COMPLEXITY", "20"))
+	var b strings.Builder
+	b.WriteString("{")
+	for i := 0; i < 30; i++ {
+		b.WriteString(" m" + strings.Repeat("x", i+1) + ": __typename")
+	}
+	b.WriteString("}")
+	if got := e.Do(t, "", b.String(), nil).Codes(); len(got) != 1 || got[0] != "COMPLEXITY_LIMIT_EXCEEDED" {
+		t.Fatalf("30 aliases over a budget of 20: codes %v", got)
+	}
+	// A query of more tokens than the parser limit is refused unparsed.
+	long := "{" + strings.Repeat(" __typename", 6000) + "}"
+	if got := e.Do(t, "", long, nil).Codes(); len(got) != 1 || got[0] != "GRAPHQL_PARSE_FAILED" {
+		t.Fatalf("6000-token query: codes %v", got)
+	}
+}
+
+func TestIntrospectionAndPlaygroundSwitch(t *testing.T) {
+	on := testenv.New(t, testenv.SQLite)
+	if r := on.Do(t, "", `{ __schema { queryType { name } } }`, nil); len(r.Errors) > 0 {
+		t.Fatalf("introspection refused with the playground on: %v", r.Codes())
+	}
+	resp, err := http.Get(on.Server.URL + "/playground")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(page, []byte("/graphql")) {
+		t.Fatalf("playground: %d", resp.StatusCode)
+	}
+
+	off := testenv.New(t, testenv.SQLite, testenv.With("DANBAO_PLAYGROUND", "false"))
+	r := off.Do(t, "", `{ __schema { queryType { name } } }`, nil)
+	if got := r.Codes(); len(got) != 1 || got[0] != "INTROSPECTION_DISABLED" {
+		t.Fatalf("introspection with the playground off: %s %v", r.Data, r.Errors)
+	}
+	// __typename is not introspection and still works.
+	if r := off.Do(t, "", `{ __typename }`, nil); len(r.Errors) > 0 {
+		t.Fatalf("__typename refused: %v", r.Errors)
+	}
+	// No field suggestions either ("Did you mean ...").
+	r = off.Do(t, "", `{ mee { id } }`, nil)
+	if len(r.Errors) == 0 || strings.Contains(r.Errors[0].Message, "Did you mean") {
+		t.Fatalf("suggestions with introspection off: %v", r.Errors)
+	}
+	resp, err = http.Get(off.Server.URL + "/playground")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("playground with it off: %d", resp.StatusCode)
+	}
+}
+
+func TestGetIsForQueriesOnly(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite)
+	u := e.Register(t)
+	if r := e.Get(t, u.AccessToken, meQuery); len(r.Errors) > 0 {
+		t.Fatalf("GET query: %v", r.Codes())
+	}
+	before := userCount(t, e)
+	r := e.Get(t, "", `mutation { register(input:{phone:"+8613912345679", password:"long enough pw", displayName:"A"}) { accessToken } }`)
+	if len(r.Errors) == 0 || r.Status == 200 && string(r.Data) != "null" && len(r.Data) > 0 {
+		t.Fatalf("GET mutation accepted: %d %s", r.Status, r.Data)
+	}
+	if userCount(t, e) != before {
+		t.Fatal("GET mutation created a user")
+	}
+}
+
+func TestOperationalEndpoints(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite)
+	e.Register(t)
+	get := func(path string) (int, string, http.Header) {
+		resp, err := http.Get(e.Server.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	if code, _, h := get("/healthz"); code != 200 || h.Get("X-Request-Id") == "" {
+		t.Fatalf("healthz %d, request id %q", code, h.Get("X-Request-Id"))
+	}
+	if code, _, _ := get("/readyz"); code != 200 {
+		t.Fatalf("readyz %d", code)
+	}
+	e.App.SetReady(false)
+	if code, _, _ := get("/readyz"); code != 503 {
+		t.Fatalf("readyz while shutting down: %d", code)
+	}
+	e.App.SetReady(true)
+	_, metrics, _ := get("/metrics")
+	for _, want := range []string{`danbao_graphql_operations_total{operation="mutation.register"} 1`, `danbao_graphql_operation_seconds_bucket`, `danbao_http_requests_total{code="200",route="/graphql"}`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	code, jwks, _ := get("/.well-known/jwks.json")
+	var set struct {
+		Keys []struct{ Kty, Crv, Kid, Alg string }
+	}
+	if err := json.Unmarshal([]byte(jwks), &set); code != 200 || err != nil || len(set.Keys) != 1 || set.Keys[0].Alg != "ES256" || set.Keys[0].Crv != "P-256" {
+		t.Fatalf("jwks %d %s", code, jwks)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite, testenv.With("DANBAO_CORS_ORIGINS", "https://wallet.example"))
+	preflight := func(origin string) http.Header {
+		req, _ := http.NewRequest(http.MethodOptions, e.Server.URL+"/graphql", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := e.Server.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header
+	}
+	if h := preflight("https://wallet.example"); h.Get("Access-Control-Allow-Origin") != "https://wallet.example" {
+		t.Fatalf("allowed origin not echoed: %v", h)
+	}
+	if h := preflight("https://evil.example"); h.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("other origin allowed: %v", h)
+	}
+}
+
+func TestInternalErrorsHideDetails(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite)
+	u := e.Register(t)
+	// Break the database under the server: the error must not leak.
+	if _, err := e.App.DB.SQL.Exec("ALTER TABLE users RENAME TO users_gone"); err != nil {
+		t.Fatal(err)
+	}
+	r := e.Do(t, u.AccessToken, meQuery, nil)
+	if len(r.Errors) != 1 || r.Errors[0].Code() != "INTERNAL" || r.Errors[0].Message != "internal error" {
+		t.Fatalf("errors %+v", r.Errors)
+	}
+	rid, _ := r.Errors[0].Extensions["requestId"].(string)
+	if rid == "" || !strings.Contains(e.Logs(), rid) {
+		t.Fatalf("request id %q not in the logs", rid)
+	}
+	if strings.Contains(r.Errors[0].Message, "users") {
+		t.Fatal("internal detail leaked")
+	}
+}
+
+// introspectionQuery is the shape GraphiQL sends (TypeRef nested 9 deep).
+const introspectionQuery = `query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } }
+}`

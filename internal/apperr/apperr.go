@@ -1,0 +1,109 @@
+// Package apperr is danbao's one error vocabulary. Domain code returns
+// *Error values carrying a stable Code; the GraphQL edge (resolvers/errors.go)
+// is the only place that turns them into payload userErrors or top-level
+// errors with extensions.code. Any error that is not an *Error is internal:
+// it is logged once at the edge and shown only as "internal error".
+package apperr
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a stable, machine-readable error code. Clients switch on it, so
+// codes are only ever added, never renamed.
+type Code string
+
+// The codes of DESIGN section 9.
+const (
+	InvalidInput         Code = "INVALID_INPUT"
+	NotFound             Code = "NOT_FOUND"
+	Unauthenticated      Code = "UNAUTHENTICATED"
+	Forbidden            Code = "FORBIDDEN"
+	AlreadyExists        Code = "ALREADY_EXISTS"
+	InsufficientFunds    Code = "INSUFFICIENT_FUNDS"
+	LimitExceeded        Code = "LIMIT_EXCEEDED"
+	VerificationRequired Code = "VERIFICATION_REQUIRED"
+	PasskeyRequired      Code = "PASSKEY_REQUIRED"
+	InvalidState         Code = "INVALID_STATE"
+	IdempotencyConflict  Code = "IDEMPOTENCY_CONFLICT"
+	Conflict             Code = "CONFLICT"
+	RateLimited          Code = "RATE_LIMITED"
+	AccountFrozen        Code = "ACCOUNT_FROZEN"
+	Internal             Code = "INTERNAL"
+)
+
+// Error is a domain failure with a stable code, a human message that never
+// contains secrets, the input field it concerns (a path such as
+// ["input", "amount"], may be empty) and optional extensions (for example
+// which limit was exceeded and what remains).
+type Error struct {
+	Code       Code
+	Message    string
+	Field      []string
+	Extensions map[string]any
+}
+
+func (e *Error) Error() string {
+	if len(e.Field) > 0 {
+		return fmt.Sprintf("%s: %s (%v)", e.Code, e.Message, e.Field)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+// New returns an *Error with the given code and message.
+func New(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid returns an INVALID_INPUT error about one input field. field is the
+// field's name inside the mutation's input object.
+func Invalid(field, format string, args ...any) *Error {
+	e := New(InvalidInput, format, args...)
+	if field != "" {
+		e.Field = []string{"input", field}
+	}
+	return e
+}
+
+// WithField returns a copy of e naming the given input field.
+func (e *Error) WithField(field string) *Error {
+	c := *e
+	c.Field = []string{"input", field}
+	return &c
+}
+
+// With returns a copy of e with one more extension.
+func (e *Error) With(key string, value any) *Error {
+	c := *e
+	c.Extensions = make(map[string]any, len(e.Extensions)+1)
+	for k, v := range e.Extensions {
+		c.Extensions[k] = v
+	}
+	c.Extensions[key] = value
+	return &c
+}
+
+// As reports whether err is or wraps an *Error and returns it.
+func As(err error) (*Error, bool) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e, true
+	}
+	return nil, false
+}
+
+// CodeOf returns the code of err, or Internal when err is not a domain error,
+// or "" for nil.
+func CodeOf(err error) Code {
+	if err == nil {
+		return ""
+	}
+	if e, ok := As(err); ok {
+		return e.Code
+	}
+	return Internal
+}
+
+// Is reports whether err carries the given code.
+func Is(err error, code Code) bool { return CodeOf(err) == code }

@@ -1,0 +1,174 @@
+// Package config reads danbao's configuration from the environment (DESIGN
+// section 10). Config is a plain struct passed to whoever needs it, never a
+// package global. Every setting has a working development default, so the
+// binary with no environment at all starts on an SQLite file in ./data.
+package config
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of one server instance.
+type Config struct {
+	Addr        string // DANBAO_ADDR, default 127.0.0.1:8080
+	DataDir     string // DANBAO_DATA_DIR, default ./data (SQLite file, development keys)
+	DatabaseURL string // DATABASE_URL; empty means SQLite in DataDir
+	Playground  bool   // DANBAO_PLAYGROUND; also governs introspection and field suggestions
+	Sandbox     bool   // DANBAO_SANDBOX: sandbox verifier and bank gateway
+
+	WebAuthnRPID    string   // DANBAO_WEBAUTHN_RP_ID, default localhost
+	WebAuthnOrigins []string // DANBAO_WEBAUTHN_ORIGINS, default http://localhost:PORT
+	CORSOrigins     []string // DANBAO_CORS_ORIGINS; "*" allows any origin
+
+	AuthorizationWindow time.Duration // DANBAO_AUTHORIZATION_WINDOW, default 30m
+	ShipWithin          time.Duration // DANBAO_SHIP_WITHIN, default 72h
+	AutoConfirmAfter    time.Duration // DANBAO_AUTO_CONFIRM_AFTER, default 240h
+	RefundAnswerWithin  time.Duration // DANBAO_REFUND_ANSWER_WITHIN, default 48h
+
+	JWTIssuer       string        // DANBAO_JWT_ISSUER, default danbao
+	JWTAudience     string        // DANBAO_JWT_AUDIENCE, default danbao-api
+	JWTKeyFile      string        // DANBAO_JWT_KEY_FILE: PEM P-256 private key; default DataDir/jwt-es256.pem, created on first start
+	JWTPublicKeys   []string      // DANBAO_JWT_PUBLIC_KEY_FILES: retired keys still published and accepted during rotation
+	AccessTokenTTL  time.Duration // DANBAO_ACCESS_TOKEN_TTL, default 15m
+	RefreshTokenTTL time.Duration // DANBAO_REFRESH_TOKEN_TTL, default 720h
+
+	MaxBodyBytes  int64 // DANBAO_MAX_BODY_BYTES, default 1 MiB
+	MaxDepth      int   // DANBAO_MAX_DEPTH, default 16 (GraphiQL's introspection query needs 15)
+	MaxComplexity int   // DANBAO_MAX_COMPLEXITY, default 1000
+	MaxTokens     int   // DANBAO_MAX_TOKENS (parser token limit), default 5000
+
+	LogLevel  string // DANBAO_LOG_LEVEL: debug, info (default), warn, error
+	LogFormat string // DANBAO_LOG_FORMAT: text (default) or json
+
+	ShutdownTimeout time.Duration // DANBAO_SHUTDOWN_TIMEOUT, default 20s
+}
+
+// Load reads the configuration through getenv (os.Getenv in production, a
+// map in tests). It reports every malformed value by name.
+func Load(getenv func(string) string) (Config, error) {
+	p := parser{getenv: getenv}
+	c := Config{
+		Addr:        p.str("DANBAO_ADDR", "127.0.0.1:8080"),
+		DataDir:     p.str("DANBAO_DATA_DIR", "./data"),
+		DatabaseURL: p.str("DATABASE_URL", ""),
+		Playground:  p.boolean("DANBAO_PLAYGROUND", true),
+		Sandbox:     p.boolean("DANBAO_SANDBOX", true),
+
+		WebAuthnRPID: p.str("DANBAO_WEBAUTHN_RP_ID", "localhost"),
+		CORSOrigins:  p.list("DANBAO_CORS_ORIGINS"),
+
+		AuthorizationWindow: p.duration("DANBAO_AUTHORIZATION_WINDOW", 30*time.Minute),
+		ShipWithin:          p.duration("DANBAO_SHIP_WITHIN", 72*time.Hour),
+		AutoConfirmAfter:    p.duration("DANBAO_AUTO_CONFIRM_AFTER", 240*time.Hour),
+		RefundAnswerWithin:  p.duration("DANBAO_REFUND_ANSWER_WITHIN", 48*time.Hour),
+
+		JWTIssuer:       p.str("DANBAO_JWT_ISSUER", "danbao"),
+		JWTAudience:     p.str("DANBAO_JWT_AUDIENCE", "danbao-api"),
+		JWTKeyFile:      p.str("DANBAO_JWT_KEY_FILE", ""),
+		JWTPublicKeys:   p.list("DANBAO_JWT_PUBLIC_KEY_FILES"),
+		AccessTokenTTL:  p.duration("DANBAO_ACCESS_TOKEN_TTL", 15*time.Minute),
+		RefreshTokenTTL: p.duration("DANBAO_REFRESH_TOKEN_TTL", 30*24*time.Hour),
+
+		MaxBodyBytes:  int64(p.integer("DANBAO_MAX_BODY_BYTES", 1<<20)),
+		MaxDepth:      p.integer("DANBAO_MAX_DEPTH", 16),
+		MaxComplexity: p.integer("DANBAO_MAX_COMPLEXITY", 1000),
+		MaxTokens:     p.integer("DANBAO_MAX_TOKENS", 5000),
+
+		LogLevel:  p.str("DANBAO_LOG_LEVEL", "info"),
+		LogFormat: p.str("DANBAO_LOG_FORMAT", "text"),
+
+		ShutdownTimeout: p.duration("DANBAO_SHUTDOWN_TIMEOUT", 20*time.Second),
+	}
+	c.WebAuthnOrigins = p.list("DANBAO_WEBAUTHN_ORIGINS")
+	if len(c.WebAuthnOrigins) == 0 {
+		if _, port, err := net.SplitHostPort(c.Addr); err == nil {
+			c.WebAuthnOrigins = []string{"http://localhost:" + port}
+		}
+	}
+	if c.JWTKeyFile == "" {
+		c.JWTKeyFile = strings.TrimRight(c.DataDir, "/") + "/jwt-es256.pem"
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		p.errs = append(p.errs, fmt.Sprintf("DANBAO_ADDR: %q is not host:port", c.Addr))
+	}
+	if c.AccessTokenTTL <= 0 || c.RefreshTokenTTL <= 0 {
+		p.errs = append(p.errs, "token lifetimes must be positive")
+	}
+	if c.MaxBodyBytes <= 0 || c.MaxDepth <= 0 || c.MaxComplexity <= 0 || c.MaxTokens <= 0 {
+		p.errs = append(p.errs, "request limits must be positive")
+	}
+	if len(p.errs) > 0 {
+		return Config{}, fmt.Errorf("configuration: %s", strings.Join(p.errs, "; "))
+	}
+	return c, nil
+}
+
+// Postgres reports whether the configuration selects PostgreSQL.
+func (c Config) Postgres() bool {
+	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
+}
+
+type parser struct {
+	getenv func(string) string
+	errs   []string
+}
+
+func (p *parser) str(name, def string) string {
+	if v := strings.TrimSpace(p.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (p *parser) boolean(name string, def bool) bool {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		p.errs = append(p.errs, fmt.Sprintf("%s: %q is not a boolean", name, v))
+		return def
+	}
+	return b
+}
+
+func (p *parser) integer(name string, def int) int {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		p.errs = append(p.errs, fmt.Sprintf("%s: %q is not an integer", name, v))
+		return def
+	}
+	return n
+}
+
+func (p *parser) duration(name string, def time.Duration) time.Duration {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		p.errs = append(p.errs, fmt.Sprintf("%s: %q is not a positive Go duration such as 30m or 72h", name, v))
+		return def
+	}
+	return d
+}
+
+func (p *parser) list(name string) []string {
+	var out []string
+	for _, s := range strings.Split(p.getenv(name), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,111 @@
+// Package db opens danbao's database: an embedded SQLite file by default,
+// PostgreSQL when DATABASE_URL says so. Either way the schema is brought up
+// to date by the versioned migrations of package migrations before the
+// client is returned.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"danbao/ent"
+	"danbao/internal/migrations"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	_ "modernc.org/sqlite"             // registers "sqlite" (pure Go)
+)
+
+// DB is an open database: the ent client for domain code, and the raw pool
+// for health checks and migrations.
+type DB struct {
+	Client  *ent.Client
+	SQL     *sql.DB
+	Dialect string // dialect.SQLite or dialect.Postgres
+}
+
+// Close closes the pool.
+func (d *DB) Close() error { return d.Client.Close() }
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error { return d.SQL.PingContext(ctx) }
+
+// Open opens databaseURL if it is a postgres:// URL, or else an SQLite file
+// named danbao.db in dataDir, applies pending migrations and returns the
+// client.
+func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
+	var (
+		d   *DB
+		err error
+	)
+	if databaseURL != "" {
+		d, err = OpenPostgres(databaseURL)
+	} else {
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+		d, err = OpenSQLite(filepath.Join(dataDir, "danbao.db"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := migrations.Apply(ctx, d.SQL, d.Dialect); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// SQLiteDSN is the connection string for an SQLite file: WAL, full fsync,
+// a busy timeout and foreign keys on every pooled connection, and write
+// transactions that start IMMEDIATE (they take the write lock at BEGIN, so
+// two writers never both read and then fail to upgrade; CONVENTIONS
+// example 4). Never cache=shared.
+func SQLiteDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	q.Set("_time_format", "sqlite")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// OpenSQLite opens (creating if needed) the SQLite file at path. It does not
+// migrate.
+func OpenSQLite(path string) (*DB, error) {
+	sdb, err := sql.Open("sqlite", SQLiteDSN(path))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	// One writer at a time is SQLite's model; a handful of connections lets
+	// readers proceed under WAL while a writer holds the lock.
+	sdb.SetMaxOpenConns(8)
+	sdb.SetMaxIdleConns(8)
+	sdb.SetConnMaxIdleTime(5 * time.Minute)
+	return wrap(sdb, dialect.SQLite), nil
+}
+
+// OpenPostgres opens the PostgreSQL database at url. It does not migrate.
+func OpenPostgres(url string) (*DB, error) {
+	sdb, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	sdb.SetMaxOpenConns(32)
+	sdb.SetMaxIdleConns(16)
+	sdb.SetConnMaxIdleTime(5 * time.Minute)
+	return wrap(sdb, dialect.Postgres), nil
+}
+
+func wrap(sdb *sql.DB, d string) *DB {
+	drv := entsql.OpenDB(d, sdb)
+	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: sdb, Dialect: d}
+}

@@ -1,0 +1,116 @@
+// Package dbtx runs a function in one database transaction: begin, recover a
+// panic, roll back on error, commit, and retry the whole function a bounded
+// number of times when the database reports a transient conflict
+// (SQLITE_BUSY/LOCKED, PostgreSQL serialization failure 40001 or deadlock
+// 40P01). Service methods are the transaction: they call WithTx once and pass
+// the *ent.Tx to their helpers explicitly.
+package dbtx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"danbao/ent"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// MaxAttempts bounds how often WithTx runs fn when the database keeps
+// reporting transient conflicts.
+const MaxAttempts = 8
+
+// WithTx runs fn in a transaction on client. fn may run more than once, so it
+// must not have effects outside the transaction. The error fn returns is
+// returned unchanged (after rollback).
+func WithTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = once(ctx, client, fn)
+		if err == nil || !Retryable(err) || attempt == MaxAttempts {
+			return err
+		}
+		// Back off with jitter so that the contenders do not collide again.
+		d := time.Duration(attempt*attempt)*time.Millisecond + time.Duration(rand.IntN(5*attempt))*time.Millisecond
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(d):
+		}
+	}
+}
+
+func once(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) (err error) {
+	tx, err := client.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			_ = tx.Rollback()
+			panic(v)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		if rerr := tx.Rollback(); rerr != nil && !Retryable(err) {
+			return errors.Join(err, fmt.Errorf("rollback: %w", rerr))
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Retryable reports whether err is a transient conflict worth retrying the
+// whole transaction for.
+func Retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "40001", "40P01", "55P03":
+			return true
+		}
+		return false
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		switch sqErr.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return true
+		}
+	}
+	return false
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint violation on
+// either engine.
+func IsUniqueViolation(err error) bool {
+	if ent.IsConstraintError(err) {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) {
+			return pgErr.Code == "23505"
+		}
+		var sqErr *sqlite.Error
+		if errors.As(err, &sqErr) {
+			c := sqErr.Code()
+			return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+		}
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		c := sqErr.Code()
+		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}

@@ -1,0 +1,320 @@
+// Package testenv starts real danbao instances for tests: the whole HTTP
+// handler on an httptest server, over a fresh SQLite file or a fresh
+// PostgreSQL schema, and a small GraphQL client to drive it.
+//
+// PostgreSQL tests read the database URL from DANBAO_TEST_DATABASE_URL and
+// are skipped, with the reason printed, when it is unset.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"danbao/auth"
+	"danbao/internal/app"
+	"danbao/internal/config"
+	"danbao/internal/migrations"
+	"danbao/internal/obs"
+)
+
+// PostgresEnv names the environment variable with the PostgreSQL URL.
+const PostgresEnv = "DANBAO_TEST_DATABASE_URL"
+
+// Dialect is a database engine a test runs on.
+type Dialect string
+
+// The engines.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// ForEachDB runs f as a subtest on SQLite and on PostgreSQL (skipped with a
+// printed reason when PostgreSQL is not configured).
+func ForEachDB(t *testing.T, f func(t *testing.T, d Dialect)) {
+	t.Helper()
+	for _, d := range []Dialect{SQLite, Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			if d == Postgres && os.Getenv(PostgresEnv) == "" {
+				t.Skipf("PostgreSQL not configured: set %s to run this on PostgreSQL", PostgresEnv)
+			}
+			f(t, d)
+		})
+	}
+}
+
+// DatabaseURL returns a DATABASE_URL for a fresh, isolated database of
+// dialect d ("" for SQLite, whose file goes in the data directory), dropped
+// when the test ends.
+func DatabaseURL(t testing.TB, d Dialect) string {
+	t.Helper()
+	if d != Postgres {
+		return ""
+	}
+	base := os.Getenv(PostgresEnv)
+	if base == "" {
+		t.Skipf("PostgreSQL not configured: set %s", PostgresEnv)
+	}
+	s, err := migrations.ScratchSchemaURL(context.Background(), base)
+	if err != nil {
+		t.Fatalf("postgres scratch schema: %v", err)
+	}
+	t.Cleanup(s.Drop)
+	return s.URL
+}
+
+// Env is one running instance.
+type Env struct {
+	App     *app.App
+	Server  *httptest.Server
+	Dialect Dialect
+	Key     *ecdsa.PrivateKey // the access-token signing key, for forging tests
+	logs    *syncBuffer
+}
+
+// Option adjusts the environment (configuration variables) of an Env.
+type Option func(env map[string]string)
+
+// With sets one configuration variable.
+func With(name, value string) Option { return func(env map[string]string) { env[name] = value } }
+
+// CheapPasswords is the argon2id cost tests use.
+var CheapPasswords = auth.PasswordParams{Memory: 1024, Time: 1, Threads: 1}
+
+// New starts an instance on dialect d.
+func New(t testing.TB, d Dialect, opts ...Option) *Env {
+	t.Helper()
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	keyFile := filepath.Join(dir, "jwt.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"DANBAO_DATA_DIR":     dir,
+		"DATABASE_URL":        DatabaseURL(t, d),
+		"DANBAO_JWT_KEY_FILE": keyFile,
+		"DANBAO_LOG_LEVEL":    "debug",
+	}
+	for _, o := range opts {
+		o(env)
+	}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(obs.ContextHandler{Handler: slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})})
+	a, err := app.New(context.Background(), cfg, log, app.Options{PasswordParams: &CheapPasswords})
+	if err != nil {
+		t.Fatalf("app: %v", err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		a.Close()
+	})
+	return &Env{App: a, Server: srv, Dialect: d, Key: key, logs: logs}
+}
+
+// syncBuffer collects log output written from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Logs returns everything the instance has logged so far.
+func (e *Env) Logs() string { return e.logs.String() }
+
+// Error is one top-level GraphQL error.
+type Error struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+// Code returns extensions.code.
+func (e Error) Code() string { s, _ := e.Extensions["code"].(string); return s }
+
+// Response is a GraphQL response.
+type Response struct {
+	Status     int
+	Data       json.RawMessage `json:"data"`
+	Errors     []Error         `json:"errors"`
+	Extensions map[string]any  `json:"extensions"`
+}
+
+// Codes returns the extensions.code of every top-level error.
+func (r *Response) Codes() []string {
+	var out []string
+	for _, e := range r.Errors {
+		out = append(out, e.Code())
+	}
+	return out
+}
+
+// Decode unmarshals data into v, failing the test on top-level errors.
+func (r *Response) Decode(t testing.TB, v any) {
+	t.Helper()
+	if len(r.Errors) > 0 {
+		t.Fatalf("unexpected GraphQL errors: %+v", r.Errors)
+	}
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Data, err)
+	}
+}
+
+// Do posts a GraphQL request with an optional bearer token.
+func (e *Env) Do(t testing.TB, token, query string, vars map[string]any) *Response {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.Post(t, token, "application/json", body)
+}
+
+// Post posts a raw body to /graphql.
+func (e *Env) Post(t testing.TB, token, contentType string, body []byte) *Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.Server.URL+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return e.send(t, req)
+}
+
+func (e *Env) send(t testing.TB, req *http.Request) *Response {
+	t.Helper()
+	resp, err := e.Server.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := &Response{Status: resp.StatusCode}
+	if err := json.Unmarshal(raw, out); err != nil {
+		t.Fatalf("status %d, body is not JSON: %q", resp.StatusCode, raw)
+	}
+	out.Status = resp.StatusCode
+	return out
+}
+
+// Get sends a GraphQL GET request.
+func (e *Env) Get(t testing.TB, token, query string) *Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, e.Server.URL+"/graphql?query="+urlEscape(query), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return e.send(t, req)
+}
+
+func urlEscape(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// User is a registered, signed-in test user.
+type User struct {
+	ID           string
+	Phone        string
+	Password     string
+	AccessToken  string
+	RefreshToken string
+}
+
+var phoneSeq atomic.Int64
+
+// NewPhone returns a phone number not used before in this process.
+func NewPhone() string { return fmt.Sprintf("+86139%08d", phoneSeq.Add(1)) }
+
+// Register signs up a new user through the API.
+func (e *Env) Register(t testing.TB) *User {
+	t.Helper()
+	u := &User{Phone: NewPhone(), Password: "correct horse battery"}
+	r := e.Do(t, "", `mutation($in: RegisterInput!) { register(input: $in) {
+		accessToken refreshToken user { id } userErrors { code message field } } }`,
+		map[string]any{"in": map[string]any{"phone": u.Phone, "password": u.Password, "displayName": "Test User"}})
+	var out struct {
+		Register struct {
+			AccessToken, RefreshToken string
+			User                      struct{ ID string }
+			UserErrors                []any
+		}
+	}
+	r.Decode(t, &out)
+	if len(out.Register.UserErrors) > 0 {
+		t.Fatalf("register: %v", out.Register.UserErrors)
+	}
+	u.ID, u.AccessToken, u.RefreshToken = out.Register.User.ID, out.Register.AccessToken, out.Register.RefreshToken
+	return u
+}
+
+// Operator creates an operator account (as the command line does) and
+// signs it in through the API.
+func (e *Env) Operator(t testing.TB) *User {
+	t.Helper()
+	u := &User{Phone: NewPhone(), Password: "operator password"}
+	if _, err := e.App.Auth.CreateOperator(context.Background(), u.Phone, u.Password); err != nil {
+		t.Fatal(err)
+	}
+	r := e.Do(t, "", `mutation($in: LoginInput!) { login(input: $in) { accessToken refreshToken user { id } } }`,
+		map[string]any{"in": map[string]any{"phone": u.Phone, "password": u.Password}})
+	var out struct {
+		Login struct {
+			AccessToken, RefreshToken string
+			User                      struct{ ID string }
+		}
+	}
+	r.Decode(t, &out)
+	u.ID, u.AccessToken, u.RefreshToken = out.Login.User.ID, out.Login.AccessToken, out.Login.RefreshToken
+	return u
+}

@@ -1,0 +1,211 @@
+package resolvers
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"danbao/graph"
+	"danbao/internal/apperr"
+	"danbao/internal/obs"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// HandlerConfig are the limits and switches of the GraphQL handler.
+type HandlerConfig struct {
+	MaxDepth      int  // deepest selection allowed, introspection included
+	MaxComplexity int  // gqlgen complexity budget per operation
+	MaxTokens     int  // parser token limit
+	Introspection bool // also governs field suggestions in error messages
+	Logger        *slog.Logger
+	Metrics       *obs.Metrics
+}
+
+// NewHandler builds the GraphQL server with explicit transports and
+// extensions (never handler.NewDefaultServer, which has no limits).
+func NewHandler(r *Resolver, cfg HandlerConfig) *handler.Server {
+	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: r}))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(cfg.MaxTokens)
+	srv.SetErrorPresenter(ErrorPresenter(cfg.Logger))
+	srv.SetRecoverFunc(Recover(cfg.Logger))
+	if cfg.Introspection {
+		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(noIntrospection{})
+		srv.SetDisableSuggestion(true)
+	}
+	srv.Use(DepthLimit{Max: cfg.MaxDepth})
+	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
+	if cfg.Metrics != nil {
+		srv.Use(metricsExtension{m: cfg.Metrics})
+	}
+	return srv
+}
+
+// DepthLimit refuses operations whose selections nest deeper than Max,
+// after parsing and validation and before any resolver runs. Introspection
+// fields count too (__type { fields { type { fields ... } } } recurses).
+type DepthLimit struct{ Max int }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = DepthLimit{}
+
+// ExtensionName implements graphql.HandlerExtension.
+func (DepthLimit) ExtensionName() string { return "DepthLimit" }
+
+// Validate implements graphql.HandlerExtension.
+func (DepthLimit) Validate(graphql.ExecutableSchema) error { return nil }
+
+// MutateOperationContext implements graphql.OperationContextMutator.
+func (d DepthLimit) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
+	if rc.Operation == nil {
+		return nil
+	}
+	if depth := selectionDepth(rc.Operation.SelectionSet, d.Max+1, map[string]bool{}); depth > d.Max {
+		err := gqlerror.Errorf("operation is nested deeper than %d levels", d.Max)
+		err.Extensions = map[string]any{"code": "DEPTH_LIMIT_EXCEEDED", "maxDepth": d.Max}
+		return err
+	}
+	return nil
+}
+
+// selectionDepth returns the depth of set, stopping once it exceeds stop.
+// visiting guards against fragment cycles (validation refuses them, but
+// the limit must not rely on it).
+func selectionDepth(set ast.SelectionSet, stop int, visiting map[string]bool) int {
+	deepest := 0
+	for _, sel := range set {
+		var d int
+		switch s := sel.(type) {
+		case *ast.Field:
+			d = 1
+			if len(s.SelectionSet) > 0 && stop > 1 {
+				d += selectionDepth(s.SelectionSet, stop-1, visiting)
+			}
+		case *ast.InlineFragment:
+			d = selectionDepth(s.SelectionSet, stop, visiting)
+		case *ast.FragmentSpread:
+			if s.Definition == nil || visiting[s.Name] {
+				continue
+			}
+			visiting[s.Name] = true
+			d = selectionDepth(s.Definition.SelectionSet, stop, visiting)
+			delete(visiting, s.Name)
+		}
+		deepest = max(deepest, d)
+		if deepest >= stop {
+			return deepest
+		}
+	}
+	return deepest
+}
+
+// noIntrospection refuses, before execution and with a stable code, any
+// operation that selects __schema or __type (__typename is not
+// introspection). gqlgen would otherwise fail those fields one by one.
+type noIntrospection struct{}
+
+func (noIntrospection) ExtensionName() string                   { return "NoIntrospection" }
+func (noIntrospection) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (noIntrospection) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
+	if rc.Operation != nil && selectsIntrospection(rc.Operation.SelectionSet, map[string]bool{}) {
+		err := gqlerror.Errorf("introspection is disabled on this server")
+		err.Extensions = map[string]any{"code": "INTROSPECTION_DISABLED"}
+		return err
+	}
+	return nil
+}
+
+func selectsIntrospection(set ast.SelectionSet, seen map[string]bool) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == "__schema" || s.Name == "__type" || selectsIntrospection(s.SelectionSet, seen) {
+				return true
+			}
+		case *ast.InlineFragment:
+			if selectsIntrospection(s.SelectionSet, seen) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if s.Definition != nil && !seen[s.Name] {
+				seen[s.Name] = true
+				if selectsIntrospection(s.Definition.SelectionSet, seen) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// metricsExtension counts operations, their latency and their top-level
+// errors by operation: its type and root fields (bounded by the schema,
+// unlike client-chosen operation names).
+type metricsExtension struct{ m *obs.Metrics }
+
+func (metricsExtension) ExtensionName() string                   { return "Metrics" }
+func (metricsExtension) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (e metricsExtension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	start := time.Now()
+	resp := next(ctx)
+	op := "invalid"
+	if graphql.HasOperationContext(ctx) {
+		op = operationLabel(graphql.GetOperationContext(ctx))
+	}
+	e.m.Operations.WithLabelValues(op).Inc()
+	e.m.Latency.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	if resp != nil {
+		for _, err := range resp.Errors {
+			code, _ := err.Extensions["code"].(string)
+			if code == "" {
+				code = string(apperr.Internal)
+			}
+			e.m.Errors.WithLabelValues(op, code).Inc()
+		}
+	}
+	return resp
+}
+
+func operationLabel(rc *graphql.OperationContext) string {
+	if rc == nil || rc.Operation == nil {
+		return "invalid"
+	}
+	var names []string
+	for _, sel := range rc.Operation.SelectionSet {
+		if f, ok := sel.(*ast.Field); ok {
+			names = append(names, f.Name)
+		}
+	}
+	if len(names) != 1 {
+		if len(names) > 1 && allSame(names) {
+			return string(rc.Operation.Operation) + "." + names[0]
+		}
+		return string(rc.Operation.Operation) + ".multiple"
+	}
+	return string(rc.Operation.Operation) + "." + names[0]
+}
+
+func allSame(s []string) bool {
+	for _, v := range s {
+		if v != s[0] {
+			return false
+		}
+	}
+	return true
+}

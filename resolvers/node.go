@@ -1,0 +1,57 @@
+package resolvers
+
+import (
+	"context"
+
+	"danbao/auth"
+	"danbao/ent"
+	"danbao/ent/schema/pulid"
+	"danbao/ent/user"
+	"danbao/internal/apperr"
+)
+
+// maxNodes bounds nodes(ids:).
+const maxNodes = 100
+
+// tables maps ID prefixes to ent tables, so node(id:) finds an object's
+// type without a lookup.
+var tables = map[string]string{
+	"usr": user.Table,
+}
+
+// node loads one object by global ID if the caller may see it; otherwise it
+// answers NOT_FOUND, so IDs of other people's objects reveal nothing.
+func (r *Resolver) node(ctx context.Context, id pulid.ID) (ent.Noder, error) {
+	who, err := auth.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	table, ok := tables[id.Prefix()]
+	if !ok || !id.Valid() {
+		return nil, apperr.New(apperr.NotFound, "no object with this ID")
+	}
+	n, err := r.Client.Noder(ctx, id, ent.WithFixedNodeType(table))
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "no object with this ID")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !visible(who, n) {
+		return nil, apperr.New(apperr.NotFound, "no object with this ID")
+	}
+	return n, nil
+}
+
+// visible reports whether who may see n: operators see everything, users
+// see themselves and what they own.
+func visible(who auth.Identity, n ent.Noder) bool {
+	if who.Operator() {
+		return true
+	}
+	switch v := n.(type) {
+	case *ent.User:
+		return v.ID == who.UserID
+	}
+	return false
+}

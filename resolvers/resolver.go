@@ -1,0 +1,15 @@
+// Package resolvers holds danbao's GraphQL resolvers: thin adapters that
+// decode the input, check who is calling, call one service method and map
+// its result and error. Domain rules live in the services, never here.
+package resolvers
+
+import (
+	"danbao/auth"
+	"danbao/ent"
+)
+
+// Resolver is the root resolver: the services the resolvers call.
+type Resolver struct {
+	Client *ent.Client
+	Auth   *auth.Service
+}

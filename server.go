@@ -1,0 +1,179 @@
+// Command danbao is the danbao wallet backend: a GraphQL API over a
+// double-entry ledger. With no arguments it serves (see README.md).
+//
+// Subcommands:
+//
+//	danbao [serve]                                   start the server
+//	danbao migrate                                   apply pending migrations and exit
+//	danbao operator create --phone P --password W    create an operator account
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"danbao/internal/app"
+	"danbao/internal/config"
+	"danbao/internal/db"
+	"danbao/internal/migrations"
+	"danbao/internal/obs"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "danbao:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program: tests call it with their own arguments,
+// environment and output.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stdout)
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, log, args)
+	case "migrate":
+		return migrate(ctx, cfg, stdout)
+	case "operator":
+		return operator(ctx, cfg, log, args, stdout)
+	default:
+		return fmt.Errorf("unknown command %q (serve, migrate, operator create)", cmd)
+	}
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if cfg.LogFormat == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(obs.ContextHandler{Handler: h})
+}
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (DANBAO_ADDR)")
+	drain := fs.Duration("drain", 0, "how long readiness fails before the listener closes on shutdown")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	a, err := app.New(ctx, cfg, log, app.Options{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	db := "sqlite:" + cfg.DataDir
+	if cfg.Postgres() {
+		db = "postgres"
+	}
+	log.Info("danbao listening", "addr", "http://"+ln.Addr().String(), "database", db, "playground", cfg.Playground, "sandbox", cfg.Sandbox)
+	if cfg.Playground {
+		log.Info("playground at http://" + ln.Addr().String() + "/playground")
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Readiness fails first so that load balancers stop routing here; then
+	// the listener closes and in-flight requests are given time to finish.
+	log.Info("shutting down: readiness off, finishing in-flight requests")
+	a.SetReady(false)
+	time.Sleep(*drain)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+	var (
+		d   *db.DB
+		err error
+	)
+	if cfg.Postgres() {
+		d, err = db.OpenPostgres(cfg.DatabaseURL)
+	} else {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return err
+		}
+		d, err = db.OpenSQLite(cfg.DataDir + "/danbao.db")
+	}
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	applied, err := migrations.ApplyVerbose(ctx, d.SQL, d.Dialect)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "applied %d migration(s) %v\n", len(applied), applied)
+	return nil
+}
+
+func operator(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: danbao operator create --phone P --password W")
+	}
+	fs := flag.NewFlagSet("operator create", flag.ContinueOnError)
+	phone := fs.String("phone", "", "operator's phone (E.164)")
+	password := fs.String("password", "", "operator's password (at least 10 characters)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	a, err := app.New(ctx, cfg, log, app.Options{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	u, err := a.Auth.CreateOperator(ctx, *phone, *password)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "operator %s created for %s\n", u.ID, u.Phone)
+	return nil
+}

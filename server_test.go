@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestServeAndGracefulShutdown runs the binary's run() as `make run` does
+// (no arguments, defaults but for the address and data directory), checks
+// that it serves, then cancels it as SIGTERM would: readiness must fail
+// while it drains, and run must return cleanly.
+func TestServeAndGracefulShutdown(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	env := map[string]string{"DANBAO_ADDR": addr, "DANBAO_DATA_DIR": dir}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "-drain", "400ms"}, func(k string) string { return env[k] }, out)
+	}()
+
+	base := "http://" + addr
+	var resp *http.Response
+	var err error
+	for i := 0; i < 100; i++ {
+		if resp, err = http.Get(base + "/readyz"); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("server did not come up: %v\n%s", err, out.String())
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("readyz %d", resp.StatusCode)
+	}
+	if resp, err := http.Get(base + "/playground"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("playground not served by default: %v", err)
+	}
+	// The development signing key was created in the data directory.
+	if _, err := filepath.Glob(filepath.Join(dir, "jwt-es256.pem")); err != nil {
+		t.Fatal(err)
+	}
+
+	cancel()
+	time.Sleep(100 * time.Millisecond)
+	resp, err = http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatalf("listener closed before draining: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("readyz while draining: %d", resp.StatusCode)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after shutdown")
+	}
+	if !strings.Contains(out.String(), "stopped") {
+		t.Fatalf("no clean stop in the log:\n%s", out.String())
+	}
+}
+
+func TestOperatorCreate(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"DANBAO_DATA_DIR": dir}
+	getenv := func(k string) string { return env[k] }
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"operator", "create", "--phone", "+8613700000001", "--password", "operator password"}, getenv, &out)
+	if err != nil || !strings.Contains(out.String(), "operator usr_") {
+		t.Fatalf("operator create: %v\n%s", err, out.String())
+	}
+	// The same phone again is refused.
+	if err := run(context.Background(), []string{"operator", "create", "--phone", "+8613700000001", "--password", "operator password"}, getenv, &out); err == nil {
+		t.Fatal("duplicate operator accepted")
+	}
+	if err := run(context.Background(), []string{"operator", "create", "--phone", "nope", "--password", "operator password"}, getenv, &out); err == nil {
+		t.Fatal("malformed phone accepted")
+	}
+}
+
+func TestMigrateCommandAndBadConfig(t *testing.T) {
+	env := map[string]string{"DANBAO_DATA_DIR": t.TempDir()}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "applied") {
+		t.Fatalf("migrate printed %q", out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, &out); err != nil || !strings.Contains(out.String(), "applied 0") {
+		t.Fatalf("second migrate: %v %q", err, out.String())
+	}
+	env["DANBAO_AUTO_CONFIRM_AFTER"] = "ten days"
+	err := run(context.Background(), nil, func(k string) string { return env[k] }, &out)
+	if err == nil || !strings.Contains(err.Error(), "DANBAO_AUTO_CONFIRM_AFTER") {
+		t.Fatalf("bad duration: %v", err)
+	}
+	if err := run(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, &out); err == nil {
+		t.Fatal(fmt.Sprint("unknown command accepted"))
+	}
+}
