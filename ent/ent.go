@@ -4,9 +4,18 @@ package ent
 
 import (
 	"context"
+	"danbao/ent/account"
+	"danbao/ent/bankcard"
+	"danbao/ent/counter"
+	"danbao/ent/event"
+	"danbao/ent/idempotencykey"
+	"danbao/ent/ledgertransaction"
 	"danbao/ent/loginthrottle"
+	"danbao/ent/posting"
 	"danbao/ent/refreshtoken"
+	"danbao/ent/topup"
 	"danbao/ent/user"
+	"danbao/ent/withdrawal"
 	"errors"
 	"fmt"
 	"reflect"
@@ -75,9 +84,18 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			loginthrottle.Table: loginthrottle.ValidColumn,
-			refreshtoken.Table:  refreshtoken.ValidColumn,
-			user.Table:          user.ValidColumn,
+			account.Table:           account.ValidColumn,
+			bankcard.Table:          bankcard.ValidColumn,
+			counter.Table:           counter.ValidColumn,
+			event.Table:             event.ValidColumn,
+			idempotencykey.Table:    idempotencykey.ValidColumn,
+			ledgertransaction.Table: ledgertransaction.ValidColumn,
+			loginthrottle.Table:     loginthrottle.ValidColumn,
+			posting.Table:           posting.ValidColumn,
+			refreshtoken.Table:      refreshtoken.ValidColumn,
+			topup.Table:             topup.ValidColumn,
+			user.Table:              user.ValidColumn,
+			withdrawal.Table:        withdrawal.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -32,6 +32,7 @@ func main() {
 			gen.FeatureLock,
 			gen.FeatureExecQuery,
 			gen.FeatureIntercept,
+			gen.FeatureModifier,
 		},
 	}, entc.Extensions(ex))
 	if err != nil {

@@ -4,10 +4,279 @@ package ent
 
 import (
 	"context"
+	"danbao/ent/bankcard"
+	"danbao/ent/posting"
+	"danbao/ent/topup"
 	"danbao/ent/user"
+	"danbao/ent/withdrawal"
 
+	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 )
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *BankCardQuery) CollectFields(ctx context.Context, satisfies ...string) (*BankCardQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *BankCardQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(bankcard.Columns))
+		selectedFields = []string{bankcard.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[bankcard.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, bankcard.FieldCreatedAt)
+				fieldSeen[bankcard.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[bankcard.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, bankcard.FieldUpdatedAt)
+				fieldSeen[bankcard.FieldUpdatedAt] = struct{}{}
+			}
+		case "last4":
+			if _, ok := fieldSeen[bankcard.FieldLast4]; !ok {
+				selectedFields = append(selectedFields, bankcard.FieldLast4)
+				fieldSeen[bankcard.FieldLast4] = struct{}{}
+			}
+		case "brand":
+			if _, ok := fieldSeen[bankcard.FieldBrand]; !ok {
+				selectedFields = append(selectedFields, bankcard.FieldBrand)
+				fieldSeen[bankcard.FieldBrand] = struct{}{}
+			}
+		case "holderName":
+			if _, ok := fieldSeen[bankcard.FieldHolderName]; !ok {
+				selectedFields = append(selectedFields, bankcard.FieldHolderName)
+				fieldSeen[bankcard.FieldHolderName] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type bankcardPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []BankCardPaginateOption
+}
+
+func newBankCardPaginateArgs(rv map[string]any) *bankcardPaginateArgs {
+	args := &bankcardPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *PostingQuery) CollectFields(ctx context.Context, satisfies ...string) (*PostingQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *PostingQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(posting.Columns))
+		selectedFields = []string{posting.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "currency":
+			if _, ok := fieldSeen[posting.FieldCurrency]; !ok {
+				selectedFields = append(selectedFields, posting.FieldCurrency)
+				fieldSeen[posting.FieldCurrency] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[posting.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, posting.FieldCreatedAt)
+				fieldSeen[posting.FieldCreatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type ledgerentryPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []LedgerEntryPaginateOption
+}
+
+func newLedgerEntryPaginateArgs(rv map[string]any) *ledgerentryPaginateArgs {
+	args := &ledgerentryPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &LedgerEntryOrder{Field: &LedgerEntryOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithLedgerEntryOrder(order))
+			}
+		case *LedgerEntryOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithLedgerEntryOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *TopUpQuery) CollectFields(ctx context.Context, satisfies ...string) (*TopUpQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *TopUpQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(topup.Columns))
+		selectedFields = []string{topup.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[topup.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, topup.FieldCreatedAt)
+				fieldSeen[topup.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[topup.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, topup.FieldUpdatedAt)
+				fieldSeen[topup.FieldUpdatedAt] = struct{}{}
+			}
+		case "currency":
+			if _, ok := fieldSeen[topup.FieldCurrency]; !ok {
+				selectedFields = append(selectedFields, topup.FieldCurrency)
+				fieldSeen[topup.FieldCurrency] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[topup.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, topup.FieldStatus)
+				fieldSeen[topup.FieldStatus] = struct{}{}
+			}
+		case "failureReason":
+			if _, ok := fieldSeen[topup.FieldFailureReason]; !ok {
+				selectedFields = append(selectedFields, topup.FieldFailureReason)
+				fieldSeen[topup.FieldFailureReason] = struct{}{}
+			}
+		case "completedAt":
+			if _, ok := fieldSeen[topup.FieldCompletedAt]; !ok {
+				selectedFields = append(selectedFields, topup.FieldCompletedAt)
+				fieldSeen[topup.FieldCompletedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type topupPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []TopUpPaginateOption
+}
+
+func newTopUpPaginateArgs(rv map[string]any) *topupPaginateArgs {
+	args := &topupPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *UserQuery) CollectFields(ctx context.Context, satisfies ...string) (*UserQuery, error) {
@@ -75,6 +344,95 @@ type userPaginateArgs struct {
 
 func newUserPaginateArgs(rv map[string]any) *userPaginateArgs {
 	args := &userPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *WithdrawalQuery) CollectFields(ctx context.Context, satisfies ...string) (*WithdrawalQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *WithdrawalQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(withdrawal.Columns))
+		selectedFields = []string{withdrawal.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[withdrawal.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, withdrawal.FieldCreatedAt)
+				fieldSeen[withdrawal.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[withdrawal.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, withdrawal.FieldUpdatedAt)
+				fieldSeen[withdrawal.FieldUpdatedAt] = struct{}{}
+			}
+		case "currency":
+			if _, ok := fieldSeen[withdrawal.FieldCurrency]; !ok {
+				selectedFields = append(selectedFields, withdrawal.FieldCurrency)
+				fieldSeen[withdrawal.FieldCurrency] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[withdrawal.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, withdrawal.FieldStatus)
+				fieldSeen[withdrawal.FieldStatus] = struct{}{}
+			}
+		case "failureReason":
+			if _, ok := fieldSeen[withdrawal.FieldFailureReason]; !ok {
+				selectedFields = append(selectedFields, withdrawal.FieldFailureReason)
+				fieldSeen[withdrawal.FieldFailureReason] = struct{}{}
+			}
+		case "completedAt":
+			if _, ok := fieldSeen[withdrawal.FieldCompletedAt]; !ok {
+				selectedFields = append(selectedFields, withdrawal.FieldCompletedAt)
+				fieldSeen[withdrawal.FieldCompletedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type withdrawalPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []WithdrawalPaginateOption
+}
+
+func newWithdrawalPaginateArgs(rv map[string]any) *withdrawalPaginateArgs {
+	args := &withdrawalPaginateArgs{}
 	if rv == nil {
 		return args
 	}

@@ -4,8 +4,12 @@ package ent
 
 import (
 	"context"
+	"danbao/ent/bankcard"
+	"danbao/ent/posting"
 	"danbao/ent/schema/pulid"
+	"danbao/ent/topup"
 	"danbao/ent/user"
+	"danbao/ent/withdrawal"
 	"fmt"
 
 	"entgo.io/contrib/entgql"
@@ -18,10 +22,30 @@ type Noder interface {
 	IsNode()
 }
 
+var bankcardImplementors = []string{"BankCard", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*BankCard) IsNode() {}
+
+var postingImplementors = []string{"LedgerEntry", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Posting) IsNode() {}
+
+var topupImplementors = []string{"TopUp", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*TopUp) IsNode() {}
+
 var userImplementors = []string{"User", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*User) IsNode() {}
+
+var withdrawalImplementors = []string{"Withdrawal", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Withdrawal) IsNode() {}
 
 var errNodeInvalidID = &NotFoundError{"node"}
 
@@ -81,6 +105,45 @@ func (c *Client) Noder(ctx context.Context, id pulid.ID, opts ...NodeOption) (_ 
 
 func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, error) {
 	switch table {
+	case bankcard.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.BankCard.Query().
+			Where(bankcard.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, bankcardImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case posting.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Posting.Query().
+			Where(posting.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, postingImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case topup.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.TopUp.Query().
+			Where(topup.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, topupImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case user.Table:
 		var uid pulid.ID
 		if err := uid.UnmarshalGQL(id); err != nil {
@@ -90,6 +153,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(user.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, userImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case withdrawal.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Withdrawal.Query().
+			Where(withdrawal.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, withdrawalImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -167,10 +243,74 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		idmap[id] = append(idmap[id], &noders[i])
 	}
 	switch table {
+	case bankcard.Table:
+		query := c.BankCard.Query().
+			Where(bankcard.IDIn(ids...))
+		query, err := query.CollectFields(ctx, bankcardImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case posting.Table:
+		query := c.Posting.Query().
+			Where(posting.IDIn(ids...))
+		query, err := query.CollectFields(ctx, postingImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case topup.Table:
+		query := c.TopUp.Query().
+			Where(topup.IDIn(ids...))
+		query, err := query.CollectFields(ctx, topupImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case user.Table:
 		query := c.User.Query().
 			Where(user.IDIn(ids...))
 		query, err := query.CollectFields(ctx, userImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case withdrawal.Table:
+		query := c.Withdrawal.Query().
+			Where(withdrawal.IDIn(ids...))
+		query, err := query.CollectFields(ctx, withdrawalImplementors...)
 		if err != nil {
 			return nil, err
 		}

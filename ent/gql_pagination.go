@@ -4,9 +4,16 @@ package ent
 
 import (
 	"context"
+	"danbao/ent/bankcard"
+	"danbao/ent/posting"
 	"danbao/ent/schema/pulid"
+	"danbao/ent/topup"
 	"danbao/ent/user"
+	"danbao/ent/withdrawal"
 	"errors"
+	"fmt"
+	"io"
+	"strconv"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
@@ -94,6 +101,803 @@ func paginateLimit(first, last *int) int {
 		limit = *last + 1
 	}
 	return limit
+}
+
+// BankCardEdge is the edge representation of BankCard.
+type BankCardEdge struct {
+	Node   *BankCard `json:"node"`
+	Cursor Cursor    `json:"cursor"`
+}
+
+// BankCardConnection is the connection containing edges to BankCard.
+type BankCardConnection struct {
+	Edges      []*BankCardEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+func (c *BankCardConnection) build(nodes []*BankCard, pager *bankcardPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *BankCard
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *BankCard {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *BankCard {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*BankCardEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &BankCardEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// BankCardPaginateOption enables pagination customization.
+type BankCardPaginateOption func(*bankcardPager) error
+
+// WithBankCardOrder configures pagination ordering.
+func WithBankCardOrder(order *BankCardOrder) BankCardPaginateOption {
+	if order == nil {
+		order = DefaultBankCardOrder
+	}
+	o := *order
+	return func(pager *bankcardPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultBankCardOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithBankCardFilter configures pagination filter.
+func WithBankCardFilter(filter func(*BankCardQuery) (*BankCardQuery, error)) BankCardPaginateOption {
+	return func(pager *bankcardPager) error {
+		if filter == nil {
+			return errors.New("BankCardQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type bankcardPager struct {
+	reverse bool
+	order   *BankCardOrder
+	filter  func(*BankCardQuery) (*BankCardQuery, error)
+}
+
+func newBankCardPager(opts []BankCardPaginateOption, reverse bool) (*bankcardPager, error) {
+	pager := &bankcardPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultBankCardOrder
+	}
+	return pager, nil
+}
+
+func (p *bankcardPager) applyFilter(query *BankCardQuery) (*BankCardQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *bankcardPager) toCursor(_m *BankCard) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *bankcardPager) applyCursors(query *BankCardQuery, after, before *Cursor) (*BankCardQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultBankCardOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *bankcardPager) applyOrder(query *BankCardQuery) *BankCardQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultBankCardOrder.Field {
+		query = query.Order(DefaultBankCardOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *bankcardPager) orderExpr(query *BankCardQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultBankCardOrder.Field {
+			b.Comma().Ident(DefaultBankCardOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to BankCard.
+func (_m *BankCardQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...BankCardPaginateOption,
+) (*BankCardConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newBankCardPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &BankCardConnection{Edges: []*BankCardEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// BankCardOrderField defines the ordering field of BankCard.
+type BankCardOrderField struct {
+	// Value extracts the ordering value from the given BankCard.
+	Value    func(*BankCard) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) bankcard.OrderOption
+	toCursor func(*BankCard) Cursor
+}
+
+// BankCardOrder defines the ordering of BankCard.
+type BankCardOrder struct {
+	Direction OrderDirection      `json:"direction"`
+	Field     *BankCardOrderField `json:"field"`
+}
+
+// DefaultBankCardOrder is the default ordering of BankCard.
+var DefaultBankCardOrder = &BankCardOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &BankCardOrderField{
+		Value: func(_m *BankCard) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: bankcard.FieldID,
+		toTerm: bankcard.ByID,
+		toCursor: func(_m *BankCard) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts BankCard into BankCardEdge.
+func (_m *BankCard) ToEdge(order *BankCardOrder) *BankCardEdge {
+	if order == nil {
+		order = DefaultBankCardOrder
+	}
+	return &BankCardEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// LedgerEntry is the type alias for Posting.
+type LedgerEntry = Posting
+
+// LedgerEntryEdge is the edge representation of LedgerEntry.
+type LedgerEntryEdge struct {
+	Node   *LedgerEntry `json:"node"`
+	Cursor Cursor       `json:"cursor"`
+}
+
+// LedgerEntryConnection is the connection containing edges to LedgerEntry.
+type LedgerEntryConnection struct {
+	Edges      []*LedgerEntryEdge `json:"edges"`
+	PageInfo   PageInfo           `json:"pageInfo"`
+	TotalCount int                `json:"totalCount"`
+}
+
+func (c *LedgerEntryConnection) build(nodes []*LedgerEntry, pager *ledgerentryPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *LedgerEntry
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *LedgerEntry {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *LedgerEntry {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*LedgerEntryEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &LedgerEntryEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// LedgerEntryPaginateOption enables pagination customization.
+type LedgerEntryPaginateOption func(*ledgerentryPager) error
+
+// WithLedgerEntryOrder configures pagination ordering.
+func WithLedgerEntryOrder(order *LedgerEntryOrder) LedgerEntryPaginateOption {
+	if order == nil {
+		order = DefaultLedgerEntryOrder
+	}
+	o := *order
+	return func(pager *ledgerentryPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultLedgerEntryOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithLedgerEntryFilter configures pagination filter.
+func WithLedgerEntryFilter(filter func(*PostingQuery) (*PostingQuery, error)) LedgerEntryPaginateOption {
+	return func(pager *ledgerentryPager) error {
+		if filter == nil {
+			return errors.New("PostingQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type ledgerentryPager struct {
+	reverse bool
+	order   *LedgerEntryOrder
+	filter  func(*PostingQuery) (*PostingQuery, error)
+}
+
+func newLedgerEntryPager(opts []LedgerEntryPaginateOption, reverse bool) (*ledgerentryPager, error) {
+	pager := &ledgerentryPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultLedgerEntryOrder
+	}
+	return pager, nil
+}
+
+func (p *ledgerentryPager) applyFilter(query *PostingQuery) (*PostingQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *ledgerentryPager) toCursor(_m *LedgerEntry) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *ledgerentryPager) applyCursors(query *PostingQuery, after, before *Cursor) (*PostingQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultLedgerEntryOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *ledgerentryPager) applyOrder(query *PostingQuery) *PostingQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultLedgerEntryOrder.Field {
+		query = query.Order(DefaultLedgerEntryOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *ledgerentryPager) orderExpr(query *PostingQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultLedgerEntryOrder.Field {
+			b.Comma().Ident(DefaultLedgerEntryOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to LedgerEntry.
+func (_m *PostingQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...LedgerEntryPaginateOption,
+) (*LedgerEntryConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newLedgerEntryPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &LedgerEntryConnection{Edges: []*LedgerEntryEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// PostingOrderFieldSeq orders Posting by seq.
+	PostingOrderFieldSeq = &LedgerEntryOrderField{
+		Value: func(_m *LedgerEntry) (ent.Value, error) {
+			return _m.Seq, nil
+		},
+		column: posting.FieldSeq,
+		toTerm: posting.BySeq,
+		toCursor: func(_m *LedgerEntry) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Seq,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f LedgerEntryOrderField) String() string {
+	var str string
+	switch f.column {
+	case PostingOrderFieldSeq.column:
+		str = "SEQ"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f LedgerEntryOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *LedgerEntryOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("LedgerEntryOrderField %T must be a string", v)
+	}
+	switch str {
+	case "SEQ":
+		*f = *PostingOrderFieldSeq
+	default:
+		return fmt.Errorf("%s is not a valid LedgerEntryOrderField", str)
+	}
+	return nil
+}
+
+// LedgerEntryOrderField defines the ordering field of Posting.
+type LedgerEntryOrderField struct {
+	// Value extracts the ordering value from the given Posting.
+	Value    func(*LedgerEntry) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) posting.OrderOption
+	toCursor func(*LedgerEntry) Cursor
+}
+
+// LedgerEntryOrder defines the ordering of Posting.
+type LedgerEntryOrder struct {
+	Direction OrderDirection         `json:"direction"`
+	Field     *LedgerEntryOrderField `json:"field"`
+}
+
+// DefaultLedgerEntryOrder is the default ordering of Posting.
+var DefaultLedgerEntryOrder = &LedgerEntryOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &LedgerEntryOrderField{
+		Value: func(_m *LedgerEntry) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: posting.FieldID,
+		toTerm: posting.ByID,
+		toCursor: func(_m *LedgerEntry) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts LedgerEntry into LedgerEntryEdge.
+func (_m *LedgerEntry) ToEdge(order *LedgerEntryOrder) *LedgerEntryEdge {
+	if order == nil {
+		order = DefaultLedgerEntryOrder
+	}
+	return &LedgerEntryEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// TopUpEdge is the edge representation of TopUp.
+type TopUpEdge struct {
+	Node   *TopUp `json:"node"`
+	Cursor Cursor `json:"cursor"`
+}
+
+// TopUpConnection is the connection containing edges to TopUp.
+type TopUpConnection struct {
+	Edges      []*TopUpEdge `json:"edges"`
+	PageInfo   PageInfo     `json:"pageInfo"`
+	TotalCount int          `json:"totalCount"`
+}
+
+func (c *TopUpConnection) build(nodes []*TopUp, pager *topupPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *TopUp
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *TopUp {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *TopUp {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*TopUpEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &TopUpEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// TopUpPaginateOption enables pagination customization.
+type TopUpPaginateOption func(*topupPager) error
+
+// WithTopUpOrder configures pagination ordering.
+func WithTopUpOrder(order *TopUpOrder) TopUpPaginateOption {
+	if order == nil {
+		order = DefaultTopUpOrder
+	}
+	o := *order
+	return func(pager *topupPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultTopUpOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithTopUpFilter configures pagination filter.
+func WithTopUpFilter(filter func(*TopUpQuery) (*TopUpQuery, error)) TopUpPaginateOption {
+	return func(pager *topupPager) error {
+		if filter == nil {
+			return errors.New("TopUpQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type topupPager struct {
+	reverse bool
+	order   *TopUpOrder
+	filter  func(*TopUpQuery) (*TopUpQuery, error)
+}
+
+func newTopUpPager(opts []TopUpPaginateOption, reverse bool) (*topupPager, error) {
+	pager := &topupPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultTopUpOrder
+	}
+	return pager, nil
+}
+
+func (p *topupPager) applyFilter(query *TopUpQuery) (*TopUpQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *topupPager) toCursor(_m *TopUp) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *topupPager) applyCursors(query *TopUpQuery, after, before *Cursor) (*TopUpQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultTopUpOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *topupPager) applyOrder(query *TopUpQuery) *TopUpQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultTopUpOrder.Field {
+		query = query.Order(DefaultTopUpOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *topupPager) orderExpr(query *TopUpQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultTopUpOrder.Field {
+			b.Comma().Ident(DefaultTopUpOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to TopUp.
+func (_m *TopUpQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...TopUpPaginateOption,
+) (*TopUpConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newTopUpPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &TopUpConnection{Edges: []*TopUpEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// TopUpOrderField defines the ordering field of TopUp.
+type TopUpOrderField struct {
+	// Value extracts the ordering value from the given TopUp.
+	Value    func(*TopUp) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) topup.OrderOption
+	toCursor func(*TopUp) Cursor
+}
+
+// TopUpOrder defines the ordering of TopUp.
+type TopUpOrder struct {
+	Direction OrderDirection   `json:"direction"`
+	Field     *TopUpOrderField `json:"field"`
+}
+
+// DefaultTopUpOrder is the default ordering of TopUp.
+var DefaultTopUpOrder = &TopUpOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &TopUpOrderField{
+		Value: func(_m *TopUp) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: topup.FieldID,
+		toTerm: topup.ByID,
+		toCursor: func(_m *TopUp) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts TopUp into TopUpEdge.
+func (_m *TopUp) ToEdge(order *TopUpOrder) *TopUpEdge {
+	if order == nil {
+		order = DefaultTopUpOrder
+	}
+	return &TopUpEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
 }
 
 // UserEdge is the edge representation of User.
@@ -340,6 +1144,255 @@ func (_m *User) ToEdge(order *UserOrder) *UserEdge {
 		order = DefaultUserOrder
 	}
 	return &UserEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// WithdrawalEdge is the edge representation of Withdrawal.
+type WithdrawalEdge struct {
+	Node   *Withdrawal `json:"node"`
+	Cursor Cursor      `json:"cursor"`
+}
+
+// WithdrawalConnection is the connection containing edges to Withdrawal.
+type WithdrawalConnection struct {
+	Edges      []*WithdrawalEdge `json:"edges"`
+	PageInfo   PageInfo          `json:"pageInfo"`
+	TotalCount int               `json:"totalCount"`
+}
+
+func (c *WithdrawalConnection) build(nodes []*Withdrawal, pager *withdrawalPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Withdrawal
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Withdrawal {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Withdrawal {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*WithdrawalEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &WithdrawalEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// WithdrawalPaginateOption enables pagination customization.
+type WithdrawalPaginateOption func(*withdrawalPager) error
+
+// WithWithdrawalOrder configures pagination ordering.
+func WithWithdrawalOrder(order *WithdrawalOrder) WithdrawalPaginateOption {
+	if order == nil {
+		order = DefaultWithdrawalOrder
+	}
+	o := *order
+	return func(pager *withdrawalPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultWithdrawalOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithWithdrawalFilter configures pagination filter.
+func WithWithdrawalFilter(filter func(*WithdrawalQuery) (*WithdrawalQuery, error)) WithdrawalPaginateOption {
+	return func(pager *withdrawalPager) error {
+		if filter == nil {
+			return errors.New("WithdrawalQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type withdrawalPager struct {
+	reverse bool
+	order   *WithdrawalOrder
+	filter  func(*WithdrawalQuery) (*WithdrawalQuery, error)
+}
+
+func newWithdrawalPager(opts []WithdrawalPaginateOption, reverse bool) (*withdrawalPager, error) {
+	pager := &withdrawalPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultWithdrawalOrder
+	}
+	return pager, nil
+}
+
+func (p *withdrawalPager) applyFilter(query *WithdrawalQuery) (*WithdrawalQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *withdrawalPager) toCursor(_m *Withdrawal) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *withdrawalPager) applyCursors(query *WithdrawalQuery, after, before *Cursor) (*WithdrawalQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultWithdrawalOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *withdrawalPager) applyOrder(query *WithdrawalQuery) *WithdrawalQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultWithdrawalOrder.Field {
+		query = query.Order(DefaultWithdrawalOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *withdrawalPager) orderExpr(query *WithdrawalQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultWithdrawalOrder.Field {
+			b.Comma().Ident(DefaultWithdrawalOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Withdrawal.
+func (_m *WithdrawalQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...WithdrawalPaginateOption,
+) (*WithdrawalConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newWithdrawalPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &WithdrawalConnection{Edges: []*WithdrawalEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// WithdrawalOrderField defines the ordering field of Withdrawal.
+type WithdrawalOrderField struct {
+	// Value extracts the ordering value from the given Withdrawal.
+	Value    func(*Withdrawal) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) withdrawal.OrderOption
+	toCursor func(*Withdrawal) Cursor
+}
+
+// WithdrawalOrder defines the ordering of Withdrawal.
+type WithdrawalOrder struct {
+	Direction OrderDirection        `json:"direction"`
+	Field     *WithdrawalOrderField `json:"field"`
+}
+
+// DefaultWithdrawalOrder is the default ordering of Withdrawal.
+var DefaultWithdrawalOrder = &WithdrawalOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &WithdrawalOrderField{
+		Value: func(_m *Withdrawal) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: withdrawal.FieldID,
+		toTerm: withdrawal.ByID,
+		toCursor: func(_m *Withdrawal) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Withdrawal into WithdrawalEdge.
+func (_m *Withdrawal) ToEdge(order *WithdrawalOrder) *WithdrawalEdge {
+	if order == nil {
+		order = DefaultWithdrawalOrder
+	}
+	return &WithdrawalEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

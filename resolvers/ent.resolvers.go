@@ -34,7 +34,25 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder,
 	return out, nil
 }
 
+// LedgerEntry returns graph.LedgerEntryResolver implementation.
+func (r *Resolver) LedgerEntry() graph.LedgerEntryResolver { return &ledgerEntryResolver{r} }
+
 // Query returns graph.QueryResolver implementation.
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
-type queryResolver struct{ *Resolver }
+// TopUp returns graph.TopUpResolver implementation.
+func (r *Resolver) TopUp() graph.TopUpResolver { return &topUpResolver{r} }
+
+// User returns graph.UserResolver implementation.
+func (r *Resolver) User() graph.UserResolver { return &userResolver{r} }
+
+// Withdrawal returns graph.WithdrawalResolver implementation.
+func (r *Resolver) Withdrawal() graph.WithdrawalResolver { return &withdrawalResolver{r} }
+
+type (
+	ledgerEntryResolver struct{ *Resolver }
+	queryResolver       struct{ *Resolver }
+	topUpResolver       struct{ *Resolver }
+	userResolver        struct{ *Resolver }
+	withdrawalResolver  struct{ *Resolver }
+)

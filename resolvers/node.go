@@ -5,8 +5,12 @@ import (
 
 	"danbao/auth"
 	"danbao/ent"
+	"danbao/ent/bankcard"
+	"danbao/ent/posting"
 	"danbao/ent/schema/pulid"
+	"danbao/ent/topup"
 	"danbao/ent/user"
+	"danbao/ent/withdrawal"
 	"danbao/internal/apperr"
 )
 
@@ -16,7 +20,11 @@ const maxNodes = 100
 // tables maps ID prefixes to ent tables, so node(id:) finds an object's
 // type without a lookup.
 var tables = map[string]string{
-	"usr": user.Table,
+	"usr":  user.Table,
+	"card": bankcard.Table,
+	"top":  topup.Table,
+	"wdr":  withdrawal.Table,
+	"pst":  posting.Table,
 }
 
 // node loads one object by global ID if the caller may see it; otherwise it
@@ -37,7 +45,11 @@ func (r *Resolver) node(ctx context.Context, id pulid.ID) (ent.Noder, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !visible(who, n) {
+	ok, err = visible(ctx, who, n)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
 		return nil, apperr.New(apperr.NotFound, "no object with this ID")
 	}
 	return n, nil
@@ -45,13 +57,27 @@ func (r *Resolver) node(ctx context.Context, id pulid.ID) (ent.Noder, error) {
 
 // visible reports whether who may see n: operators see everything, users
 // see themselves and what they own.
-func visible(who auth.Identity, n ent.Noder) bool {
+func visible(ctx context.Context, who auth.Identity, n ent.Noder) (bool, error) {
 	if who.Operator() {
-		return true
+		return true, nil
 	}
 	switch v := n.(type) {
 	case *ent.User:
-		return v.ID == who.UserID
+		return v.ID == who.UserID, nil
+	case *ent.BankCard:
+		return v.UserID == who.UserID, nil
+	case *ent.TopUp:
+		return v.UserID == who.UserID, nil
+	case *ent.Withdrawal:
+		return v.UserID == who.UserID, nil
+	case *ent.Posting:
+		a, err := v.QueryAccount().Only(ctx)
+		if err != nil {
+			return false, err
+		}
+		return a.OwnerID == who.UserID, nil
 	}
-	return false
+	return false, nil
 }
+
+func pulidOf(s string) pulid.ID { return pulid.ID(s) }

@@ -6,10 +6,14 @@ package resolvers
 import (
 	"danbao/auth"
 	"danbao/ent"
+	"danbao/internal/ledger"
+	"danbao/internal/wallet"
 )
 
 // Resolver is the root resolver: the services the resolvers call.
 type Resolver struct {
 	Client *ent.Client
 	Auth   *auth.Service
+	Ledger *ledger.Service
+	Wallet *wallet.Service
 }

@@ -8,6 +8,149 @@ import (
 )
 
 var (
+	// AccountsColumns holds the columns for the "accounts" table.
+	AccountsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "key", Type: field.TypeString, Unique: true, Size: 100},
+		{Name: "owner_id", Type: field.TypeString, Nullable: true},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"AVAILABLE", "CUSTODY", "TOPUP_CLEARING", "WITHDRAWAL_CLEARING", "ESCROW", "FEES", "PROTECTION_FUND"}},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "balance", Type: field.TypeInt64, Default: 0},
+	}
+	// AccountsTable holds the schema information for the "accounts" table.
+	AccountsTable = &schema.Table{
+		Name:       "accounts",
+		Columns:    AccountsColumns,
+		PrimaryKey: []*schema.Column{AccountsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "account_owner_id_currency",
+				Unique:  false,
+				Columns: []*schema.Column{AccountsColumns[4], AccountsColumns[6]},
+			},
+		},
+	}
+	// BankCardsColumns holds the columns for the "bank_cards" table.
+	BankCardsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeString},
+		{Name: "token", Type: field.TypeString},
+		{Name: "last4", Type: field.TypeString, Size: 4},
+		{Name: "brand", Type: field.TypeString, Size: 20},
+		{Name: "holder_name", Type: field.TypeString, Size: 100},
+	}
+	// BankCardsTable holds the schema information for the "bank_cards" table.
+	BankCardsTable = &schema.Table{
+		Name:       "bank_cards",
+		Columns:    BankCardsColumns,
+		PrimaryKey: []*schema.Column{BankCardsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "bankcard_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{BankCardsColumns[3]},
+			},
+		},
+	}
+	// CountersColumns holds the columns for the "counters" table.
+	CountersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "value", Type: field.TypeInt64, Default: 0},
+		{Name: "hash", Type: field.TypeBytes, Nullable: true},
+	}
+	// CountersTable holds the schema information for the "counters" table.
+	CountersTable = &schema.Table{
+		Name:       "counters",
+		Columns:    CountersColumns,
+		PrimaryKey: []*schema.Column{CountersColumns[0]},
+	}
+	// EventsColumns holds the columns for the "events" table.
+	EventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "seq", Type: field.TypeInt64, Unique: true},
+		{Name: "type", Type: field.TypeString, Size: 60},
+		{Name: "subject_id", Type: field.TypeString},
+		{Name: "user_id", Type: field.TypeString, Nullable: true},
+		{Name: "payload", Type: field.TypeJSON},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// EventsTable holds the schema information for the "events" table.
+	EventsTable = &schema.Table{
+		Name:       "events",
+		Columns:    EventsColumns,
+		PrimaryKey: []*schema.Column{EventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "event_user_id_seq",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[4], EventsColumns[1]},
+			},
+			{
+				Name:    "event_subject_id_seq",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[3], EventsColumns[1]},
+			},
+		},
+	}
+	// IdempotencyKeysColumns holds the columns for the "idempotency_keys" table.
+	IdempotencyKeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "scope", Type: field.TypeString, Size: 60},
+		{Name: "key", Type: field.TypeString, Size: 255},
+		{Name: "operation", Type: field.TypeString, Size: 60},
+		{Name: "request_hash", Type: field.TypeBytes},
+		{Name: "result_id", Type: field.TypeString, Size: 60},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+	}
+	// IdempotencyKeysTable holds the schema information for the "idempotency_keys" table.
+	IdempotencyKeysTable = &schema.Table{
+		Name:       "idempotency_keys",
+		Columns:    IdempotencyKeysColumns,
+		PrimaryKey: []*schema.Column{IdempotencyKeysColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "idempotencykey_scope_key",
+				Unique:  true,
+				Columns: []*schema.Column{IdempotencyKeysColumns[1], IdempotencyKeysColumns[2]},
+			},
+			{
+				Name:    "idempotencykey_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{IdempotencyKeysColumns[7]},
+			},
+		},
+	}
+	// LedgerTransactionsColumns holds the columns for the "ledger_transactions" table.
+	LedgerTransactionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "seq", Type: field.TypeInt64, Unique: true},
+		{Name: "kind", Type: field.TypeString, Size: 40},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "ref_id", Type: field.TypeString, Nullable: true},
+		{Name: "memo", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "prev_hash", Type: field.TypeBytes},
+		{Name: "hash", Type: field.TypeBytes},
+		{Name: "evidence", Type: field.TypeJSON, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// LedgerTransactionsTable holds the schema information for the "ledger_transactions" table.
+	LedgerTransactionsTable = &schema.Table{
+		Name:       "ledger_transactions",
+		Columns:    LedgerTransactionsColumns,
+		PrimaryKey: []*schema.Column{LedgerTransactionsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ledgertransaction_ref_id",
+				Unique:  false,
+				Columns: []*schema.Column{LedgerTransactionsColumns[4]},
+			},
+		},
+	}
 	// LoginThrottlesColumns holds the columns for the "login_throttles" table.
 	LoginThrottlesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 64},
@@ -20,6 +163,51 @@ var (
 		Name:       "login_throttles",
 		Columns:    LoginThrottlesColumns,
 		PrimaryKey: []*schema.Column{LoginThrottlesColumns[0]},
+	}
+	// PostingsColumns holds the columns for the "postings" table.
+	PostingsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "seq", Type: field.TypeInt64},
+		{Name: "kind", Type: field.TypeString, Size: 40},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "balance_after", Type: field.TypeInt64},
+		{Name: "day", Type: field.TypeString, Size: 10},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "transaction_id", Type: field.TypeString, Size: 40},
+		{Name: "account_id", Type: field.TypeString, Size: 40},
+	}
+	// PostingsTable holds the schema information for the "postings" table.
+	PostingsTable = &schema.Table{
+		Name:       "postings",
+		Columns:    PostingsColumns,
+		PrimaryKey: []*schema.Column{PostingsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "postings_ledger_transactions_postings",
+				Columns:    []*schema.Column{PostingsColumns[8]},
+				RefColumns: []*schema.Column{LedgerTransactionsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "postings_accounts_account",
+				Columns:    []*schema.Column{PostingsColumns[9]},
+				RefColumns: []*schema.Column{AccountsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "posting_account_id_seq_id",
+				Unique:  false,
+				Columns: []*schema.Column{PostingsColumns[9], PostingsColumns[1], PostingsColumns[0]},
+			},
+			{
+				Name:    "posting_day",
+				Unique:  false,
+				Columns: []*schema.Column{PostingsColumns[6]},
+			},
+		},
 	}
 	// RefreshTokensColumns holds the columns for the "refresh_tokens" table.
 	RefreshTokensColumns = []*schema.Column{
@@ -53,6 +241,32 @@ var (
 			},
 		},
 	}
+	// TopUpsColumns holds the columns for the "top_ups" table.
+	TopUpsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeString},
+		{Name: "bank_card_id", Type: field.TypeString},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "SUCCEEDED", "FAILED"}, Default: "PENDING"},
+		{Name: "failure_reason", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "completed_at", Type: field.TypeTime, Nullable: true},
+	}
+	// TopUpsTable holds the schema information for the "top_ups" table.
+	TopUpsTable = &schema.Table{
+		Name:       "top_ups",
+		Columns:    TopUpsColumns,
+		PrimaryKey: []*schema.Column{TopUpsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "topup_user_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{TopUpsColumns[3], TopUpsColumns[1]},
+			},
+		},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -69,14 +283,51 @@ var (
 		Columns:    UsersColumns,
 		PrimaryKey: []*schema.Column{UsersColumns[0]},
 	}
+	// WithdrawalsColumns holds the columns for the "withdrawals" table.
+	WithdrawalsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeString},
+		{Name: "bank_card_id", Type: field.TypeString},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "SUCCEEDED", "FAILED"}, Default: "PENDING"},
+		{Name: "failure_reason", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "completed_at", Type: field.TypeTime, Nullable: true},
+	}
+	// WithdrawalsTable holds the schema information for the "withdrawals" table.
+	WithdrawalsTable = &schema.Table{
+		Name:       "withdrawals",
+		Columns:    WithdrawalsColumns,
+		PrimaryKey: []*schema.Column{WithdrawalsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "withdrawal_user_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{WithdrawalsColumns[3], WithdrawalsColumns[1]},
+			},
+		},
+	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		AccountsTable,
+		BankCardsTable,
+		CountersTable,
+		EventsTable,
+		IdempotencyKeysTable,
+		LedgerTransactionsTable,
 		LoginThrottlesTable,
+		PostingsTable,
 		RefreshTokensTable,
+		TopUpsTable,
 		UsersTable,
+		WithdrawalsTable,
 	}
 )
 
 func init() {
+	PostingsTable.ForeignKeys[0].RefTable = LedgerTransactionsTable
+	PostingsTable.ForeignKeys[1].RefTable = AccountsTable
 	RefreshTokensTable.ForeignKeys[0].RefTable = UsersTable
 }

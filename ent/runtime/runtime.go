@@ -2,7 +2,603 @@
 
 package runtime
 
-// The schema-stitching logic is generated in danbao/ent/runtime.go
+import (
+	"danbao/ent/account"
+	"danbao/ent/bankcard"
+	"danbao/ent/counter"
+	"danbao/ent/event"
+	"danbao/ent/idempotencykey"
+	"danbao/ent/ledgertransaction"
+	"danbao/ent/loginthrottle"
+	"danbao/ent/posting"
+	"danbao/ent/refreshtoken"
+	"danbao/ent/schema"
+	"danbao/ent/schema/pulid"
+	"danbao/ent/topup"
+	"danbao/ent/user"
+	"danbao/ent/withdrawal"
+	"time"
+)
+
+// The init function reads all schema descriptors with runtime code
+// (default values, validators, hooks and policies) and stitches it
+// to their package variables.
+func init() {
+	accountMixin := schema.Account{}.Mixin()
+	accountMixinFields0 := accountMixin[0].Fields()
+	_ = accountMixinFields0
+	accountMixinFields1 := accountMixin[1].Fields()
+	_ = accountMixinFields1
+	accountFields := schema.Account{}.Fields()
+	_ = accountFields
+	// accountDescCreatedAt is the schema descriptor for created_at field.
+	accountDescCreatedAt := accountMixinFields1[0].Descriptor()
+	// account.DefaultCreatedAt holds the default value on creation for the created_at field.
+	account.DefaultCreatedAt = accountDescCreatedAt.Default.(func() time.Time)
+	// accountDescUpdatedAt is the schema descriptor for updated_at field.
+	accountDescUpdatedAt := accountMixinFields1[1].Descriptor()
+	// account.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	account.DefaultUpdatedAt = accountDescUpdatedAt.Default.(func() time.Time)
+	// account.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	account.UpdateDefaultUpdatedAt = accountDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// accountDescKey is the schema descriptor for key field.
+	accountDescKey := accountFields[0].Descriptor()
+	// account.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	account.KeyValidator = func() func(string) error {
+		validators := accountDescKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(key string) error {
+			for _, fn := range fns {
+				if err := fn(key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// accountDescCurrency is the schema descriptor for currency field.
+	accountDescCurrency := accountFields[3].Descriptor()
+	// account.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	account.CurrencyValidator = func() func(string) error {
+		validators := accountDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// accountDescBalance is the schema descriptor for balance field.
+	accountDescBalance := accountFields[4].Descriptor()
+	// account.DefaultBalance holds the default value on creation for the balance field.
+	account.DefaultBalance = accountDescBalance.Default.(int64)
+	// accountDescID is the schema descriptor for id field.
+	accountDescID := accountMixinFields0[0].Descriptor()
+	// account.DefaultID holds the default value on creation for the id field.
+	account.DefaultID = accountDescID.Default.(func() pulid.ID)
+	// account.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	account.IDValidator = accountDescID.Validators[0].(func(string) error)
+	bankcardMixin := schema.BankCard{}.Mixin()
+	bankcardMixinFields0 := bankcardMixin[0].Fields()
+	_ = bankcardMixinFields0
+	bankcardMixinFields1 := bankcardMixin[1].Fields()
+	_ = bankcardMixinFields1
+	bankcardFields := schema.BankCard{}.Fields()
+	_ = bankcardFields
+	// bankcardDescCreatedAt is the schema descriptor for created_at field.
+	bankcardDescCreatedAt := bankcardMixinFields1[0].Descriptor()
+	// bankcard.DefaultCreatedAt holds the default value on creation for the created_at field.
+	bankcard.DefaultCreatedAt = bankcardDescCreatedAt.Default.(func() time.Time)
+	// bankcardDescUpdatedAt is the schema descriptor for updated_at field.
+	bankcardDescUpdatedAt := bankcardMixinFields1[1].Descriptor()
+	// bankcard.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	bankcard.DefaultUpdatedAt = bankcardDescUpdatedAt.Default.(func() time.Time)
+	// bankcard.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	bankcard.UpdateDefaultUpdatedAt = bankcardDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// bankcardDescToken is the schema descriptor for token field.
+	bankcardDescToken := bankcardFields[1].Descriptor()
+	// bankcard.TokenValidator is a validator for the "token" field. It is called by the builders before save.
+	bankcard.TokenValidator = bankcardDescToken.Validators[0].(func(string) error)
+	// bankcardDescLast4 is the schema descriptor for last4 field.
+	bankcardDescLast4 := bankcardFields[2].Descriptor()
+	// bankcard.Last4Validator is a validator for the "last4" field. It is called by the builders before save.
+	bankcard.Last4Validator = func() func(string) error {
+		validators := bankcardDescLast4.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(last4 string) error {
+			for _, fn := range fns {
+				if err := fn(last4); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// bankcardDescBrand is the schema descriptor for brand field.
+	bankcardDescBrand := bankcardFields[3].Descriptor()
+	// bankcard.BrandValidator is a validator for the "brand" field. It is called by the builders before save.
+	bankcard.BrandValidator = bankcardDescBrand.Validators[0].(func(string) error)
+	// bankcardDescHolderName is the schema descriptor for holder_name field.
+	bankcardDescHolderName := bankcardFields[4].Descriptor()
+	// bankcard.HolderNameValidator is a validator for the "holder_name" field. It is called by the builders before save.
+	bankcard.HolderNameValidator = func() func(string) error {
+		validators := bankcardDescHolderName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(holder_name string) error {
+			for _, fn := range fns {
+				if err := fn(holder_name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// bankcardDescID is the schema descriptor for id field.
+	bankcardDescID := bankcardMixinFields0[0].Descriptor()
+	// bankcard.DefaultID holds the default value on creation for the id field.
+	bankcard.DefaultID = bankcardDescID.Default.(func() pulid.ID)
+	// bankcard.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	bankcard.IDValidator = bankcardDescID.Validators[0].(func(string) error)
+	counterFields := schema.Counter{}.Fields()
+	_ = counterFields
+	// counterDescValue is the schema descriptor for value field.
+	counterDescValue := counterFields[1].Descriptor()
+	// counter.DefaultValue holds the default value on creation for the value field.
+	counter.DefaultValue = counterDescValue.Default.(int64)
+	// counterDescID is the schema descriptor for id field.
+	counterDescID := counterFields[0].Descriptor()
+	// counter.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	counter.IDValidator = counterDescID.Validators[0].(func(string) error)
+	eventMixin := schema.Event{}.Mixin()
+	eventHooks := schema.Event{}.Hooks()
+	event.Hooks[0] = eventHooks[0]
+	eventMixinFields0 := eventMixin[0].Fields()
+	_ = eventMixinFields0
+	eventFields := schema.Event{}.Fields()
+	_ = eventFields
+	// eventDescType is the schema descriptor for type field.
+	eventDescType := eventFields[1].Descriptor()
+	// event.TypeValidator is a validator for the "type" field. It is called by the builders before save.
+	event.TypeValidator = func() func(string) error {
+		validators := eventDescType.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(_type string) error {
+			for _, fn := range fns {
+				if err := fn(_type); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// eventDescCreatedAt is the schema descriptor for created_at field.
+	eventDescCreatedAt := eventFields[5].Descriptor()
+	// event.DefaultCreatedAt holds the default value on creation for the created_at field.
+	event.DefaultCreatedAt = eventDescCreatedAt.Default.(func() time.Time)
+	// eventDescID is the schema descriptor for id field.
+	eventDescID := eventMixinFields0[0].Descriptor()
+	// event.DefaultID holds the default value on creation for the id field.
+	event.DefaultID = eventDescID.Default.(func() pulid.ID)
+	// event.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	event.IDValidator = eventDescID.Validators[0].(func(string) error)
+	idempotencykeyMixin := schema.IdempotencyKey{}.Mixin()
+	idempotencykeyMixinFields0 := idempotencykeyMixin[0].Fields()
+	_ = idempotencykeyMixinFields0
+	idempotencykeyFields := schema.IdempotencyKey{}.Fields()
+	_ = idempotencykeyFields
+	// idempotencykeyDescScope is the schema descriptor for scope field.
+	idempotencykeyDescScope := idempotencykeyFields[0].Descriptor()
+	// idempotencykey.ScopeValidator is a validator for the "scope" field. It is called by the builders before save.
+	idempotencykey.ScopeValidator = func() func(string) error {
+		validators := idempotencykeyDescScope.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(scope string) error {
+			for _, fn := range fns {
+				if err := fn(scope); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// idempotencykeyDescKey is the schema descriptor for key field.
+	idempotencykeyDescKey := idempotencykeyFields[1].Descriptor()
+	// idempotencykey.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	idempotencykey.KeyValidator = func() func(string) error {
+		validators := idempotencykeyDescKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(key string) error {
+			for _, fn := range fns {
+				if err := fn(key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// idempotencykeyDescOperation is the schema descriptor for operation field.
+	idempotencykeyDescOperation := idempotencykeyFields[2].Descriptor()
+	// idempotencykey.OperationValidator is a validator for the "operation" field. It is called by the builders before save.
+	idempotencykey.OperationValidator = func() func(string) error {
+		validators := idempotencykeyDescOperation.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(operation string) error {
+			for _, fn := range fns {
+				if err := fn(operation); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// idempotencykeyDescResultID is the schema descriptor for result_id field.
+	idempotencykeyDescResultID := idempotencykeyFields[4].Descriptor()
+	// idempotencykey.ResultIDValidator is a validator for the "result_id" field. It is called by the builders before save.
+	idempotencykey.ResultIDValidator = idempotencykeyDescResultID.Validators[0].(func(string) error)
+	// idempotencykeyDescCreatedAt is the schema descriptor for created_at field.
+	idempotencykeyDescCreatedAt := idempotencykeyFields[5].Descriptor()
+	// idempotencykey.DefaultCreatedAt holds the default value on creation for the created_at field.
+	idempotencykey.DefaultCreatedAt = idempotencykeyDescCreatedAt.Default.(func() time.Time)
+	// idempotencykeyDescID is the schema descriptor for id field.
+	idempotencykeyDescID := idempotencykeyMixinFields0[0].Descriptor()
+	// idempotencykey.DefaultID holds the default value on creation for the id field.
+	idempotencykey.DefaultID = idempotencykeyDescID.Default.(func() pulid.ID)
+	// idempotencykey.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	idempotencykey.IDValidator = idempotencykeyDescID.Validators[0].(func(string) error)
+	ledgertransactionMixin := schema.LedgerTransaction{}.Mixin()
+	ledgertransactionHooks := schema.LedgerTransaction{}.Hooks()
+	ledgertransaction.Hooks[0] = ledgertransactionHooks[0]
+	ledgertransactionMixinFields0 := ledgertransactionMixin[0].Fields()
+	_ = ledgertransactionMixinFields0
+	ledgertransactionFields := schema.LedgerTransaction{}.Fields()
+	_ = ledgertransactionFields
+	// ledgertransactionDescKind is the schema descriptor for kind field.
+	ledgertransactionDescKind := ledgertransactionFields[1].Descriptor()
+	// ledgertransaction.KindValidator is a validator for the "kind" field. It is called by the builders before save.
+	ledgertransaction.KindValidator = func() func(string) error {
+		validators := ledgertransactionDescKind.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(kind string) error {
+			for _, fn := range fns {
+				if err := fn(kind); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// ledgertransactionDescCurrency is the schema descriptor for currency field.
+	ledgertransactionDescCurrency := ledgertransactionFields[2].Descriptor()
+	// ledgertransaction.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	ledgertransaction.CurrencyValidator = func() func(string) error {
+		validators := ledgertransactionDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// ledgertransactionDescMemo is the schema descriptor for memo field.
+	ledgertransactionDescMemo := ledgertransactionFields[4].Descriptor()
+	// ledgertransaction.MemoValidator is a validator for the "memo" field. It is called by the builders before save.
+	ledgertransaction.MemoValidator = ledgertransactionDescMemo.Validators[0].(func(string) error)
+	// ledgertransactionDescCreatedAt is the schema descriptor for created_at field.
+	ledgertransactionDescCreatedAt := ledgertransactionFields[8].Descriptor()
+	// ledgertransaction.DefaultCreatedAt holds the default value on creation for the created_at field.
+	ledgertransaction.DefaultCreatedAt = ledgertransactionDescCreatedAt.Default.(func() time.Time)
+	// ledgertransactionDescID is the schema descriptor for id field.
+	ledgertransactionDescID := ledgertransactionMixinFields0[0].Descriptor()
+	// ledgertransaction.DefaultID holds the default value on creation for the id field.
+	ledgertransaction.DefaultID = ledgertransactionDescID.Default.(func() pulid.ID)
+	// ledgertransaction.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	ledgertransaction.IDValidator = ledgertransactionDescID.Validators[0].(func(string) error)
+	loginthrottleFields := schema.LoginThrottle{}.Fields()
+	_ = loginthrottleFields
+	// loginthrottleDescFailures is the schema descriptor for failures field.
+	loginthrottleDescFailures := loginthrottleFields[1].Descriptor()
+	// loginthrottle.DefaultFailures holds the default value on creation for the failures field.
+	loginthrottle.DefaultFailures = loginthrottleDescFailures.Default.(int)
+	// loginthrottle.FailuresValidator is a validator for the "failures" field. It is called by the builders before save.
+	loginthrottle.FailuresValidator = loginthrottleDescFailures.Validators[0].(func(int) error)
+	// loginthrottleDescUpdatedAt is the schema descriptor for updated_at field.
+	loginthrottleDescUpdatedAt := loginthrottleFields[3].Descriptor()
+	// loginthrottle.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	loginthrottle.DefaultUpdatedAt = loginthrottleDescUpdatedAt.Default.(func() time.Time)
+	// loginthrottle.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	loginthrottle.UpdateDefaultUpdatedAt = loginthrottleDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// loginthrottleDescID is the schema descriptor for id field.
+	loginthrottleDescID := loginthrottleFields[0].Descriptor()
+	// loginthrottle.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	loginthrottle.IDValidator = loginthrottleDescID.Validators[0].(func(string) error)
+	postingMixin := schema.Posting{}.Mixin()
+	postingHooks := schema.Posting{}.Hooks()
+	posting.Hooks[0] = postingHooks[0]
+	postingMixinFields0 := postingMixin[0].Fields()
+	_ = postingMixinFields0
+	postingFields := schema.Posting{}.Fields()
+	_ = postingFields
+	// postingDescKind is the schema descriptor for kind field.
+	postingDescKind := postingFields[3].Descriptor()
+	// posting.KindValidator is a validator for the "kind" field. It is called by the builders before save.
+	posting.KindValidator = func() func(string) error {
+		validators := postingDescKind.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(kind string) error {
+			for _, fn := range fns {
+				if err := fn(kind); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// postingDescCurrency is the schema descriptor for currency field.
+	postingDescCurrency := postingFields[5].Descriptor()
+	// posting.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	posting.CurrencyValidator = func() func(string) error {
+		validators := postingDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// postingDescDay is the schema descriptor for day field.
+	postingDescDay := postingFields[7].Descriptor()
+	// posting.DayValidator is a validator for the "day" field. It is called by the builders before save.
+	posting.DayValidator = func() func(string) error {
+		validators := postingDescDay.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(day string) error {
+			for _, fn := range fns {
+				if err := fn(day); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// postingDescCreatedAt is the schema descriptor for created_at field.
+	postingDescCreatedAt := postingFields[8].Descriptor()
+	// posting.DefaultCreatedAt holds the default value on creation for the created_at field.
+	posting.DefaultCreatedAt = postingDescCreatedAt.Default.(func() time.Time)
+	// postingDescID is the schema descriptor for id field.
+	postingDescID := postingMixinFields0[0].Descriptor()
+	// posting.DefaultID holds the default value on creation for the id field.
+	posting.DefaultID = postingDescID.Default.(func() pulid.ID)
+	// posting.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	posting.IDValidator = postingDescID.Validators[0].(func(string) error)
+	refreshtokenMixin := schema.RefreshToken{}.Mixin()
+	refreshtokenMixinFields0 := refreshtokenMixin[0].Fields()
+	_ = refreshtokenMixinFields0
+	refreshtokenFields := schema.RefreshToken{}.Fields()
+	_ = refreshtokenFields
+	// refreshtokenDescFamilyID is the schema descriptor for family_id field.
+	refreshtokenDescFamilyID := refreshtokenFields[1].Descriptor()
+	// refreshtoken.FamilyIDValidator is a validator for the "family_id" field. It is called by the builders before save.
+	refreshtoken.FamilyIDValidator = refreshtokenDescFamilyID.Validators[0].(func(string) error)
+	// refreshtokenDescCreatedAt is the schema descriptor for created_at field.
+	refreshtokenDescCreatedAt := refreshtokenFields[3].Descriptor()
+	// refreshtoken.DefaultCreatedAt holds the default value on creation for the created_at field.
+	refreshtoken.DefaultCreatedAt = refreshtokenDescCreatedAt.Default.(func() time.Time)
+	// refreshtokenDescID is the schema descriptor for id field.
+	refreshtokenDescID := refreshtokenMixinFields0[0].Descriptor()
+	// refreshtoken.DefaultID holds the default value on creation for the id field.
+	refreshtoken.DefaultID = refreshtokenDescID.Default.(func() pulid.ID)
+	// refreshtoken.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	refreshtoken.IDValidator = refreshtokenDescID.Validators[0].(func(string) error)
+	topupMixin := schema.TopUp{}.Mixin()
+	topupMixinFields0 := topupMixin[0].Fields()
+	_ = topupMixinFields0
+	topupMixinFields1 := topupMixin[1].Fields()
+	_ = topupMixinFields1
+	topupFields := schema.TopUp{}.Fields()
+	_ = topupFields
+	// topupDescCreatedAt is the schema descriptor for created_at field.
+	topupDescCreatedAt := topupMixinFields1[0].Descriptor()
+	// topup.DefaultCreatedAt holds the default value on creation for the created_at field.
+	topup.DefaultCreatedAt = topupDescCreatedAt.Default.(func() time.Time)
+	// topupDescUpdatedAt is the schema descriptor for updated_at field.
+	topupDescUpdatedAt := topupMixinFields1[1].Descriptor()
+	// topup.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	topup.DefaultUpdatedAt = topupDescUpdatedAt.Default.(func() time.Time)
+	// topup.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	topup.UpdateDefaultUpdatedAt = topupDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// topupDescAmount is the schema descriptor for amount field.
+	topupDescAmount := topupFields[2].Descriptor()
+	// topup.AmountValidator is a validator for the "amount" field. It is called by the builders before save.
+	topup.AmountValidator = topupDescAmount.Validators[0].(func(int64) error)
+	// topupDescCurrency is the schema descriptor for currency field.
+	topupDescCurrency := topupFields[3].Descriptor()
+	// topup.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	topup.CurrencyValidator = func() func(string) error {
+		validators := topupDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// topupDescFailureReason is the schema descriptor for failure_reason field.
+	topupDescFailureReason := topupFields[5].Descriptor()
+	// topup.FailureReasonValidator is a validator for the "failure_reason" field. It is called by the builders before save.
+	topup.FailureReasonValidator = topupDescFailureReason.Validators[0].(func(string) error)
+	// topupDescID is the schema descriptor for id field.
+	topupDescID := topupMixinFields0[0].Descriptor()
+	// topup.DefaultID holds the default value on creation for the id field.
+	topup.DefaultID = topupDescID.Default.(func() pulid.ID)
+	// topup.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	topup.IDValidator = topupDescID.Validators[0].(func(string) error)
+	userMixin := schema.User{}.Mixin()
+	userMixinFields0 := userMixin[0].Fields()
+	_ = userMixinFields0
+	userMixinFields1 := userMixin[1].Fields()
+	_ = userMixinFields1
+	userFields := schema.User{}.Fields()
+	_ = userFields
+	// userDescCreatedAt is the schema descriptor for created_at field.
+	userDescCreatedAt := userMixinFields1[0].Descriptor()
+	// user.DefaultCreatedAt holds the default value on creation for the created_at field.
+	user.DefaultCreatedAt = userDescCreatedAt.Default.(func() time.Time)
+	// userDescUpdatedAt is the schema descriptor for updated_at field.
+	userDescUpdatedAt := userMixinFields1[1].Descriptor()
+	// user.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	user.DefaultUpdatedAt = userDescUpdatedAt.Default.(func() time.Time)
+	// user.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	user.UpdateDefaultUpdatedAt = userDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// userDescPhone is the schema descriptor for phone field.
+	userDescPhone := userFields[0].Descriptor()
+	// user.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
+	user.PhoneValidator = func() func(string) error {
+		validators := userDescPhone.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(phone string) error {
+			for _, fn := range fns {
+				if err := fn(phone); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// userDescPasswordHash is the schema descriptor for password_hash field.
+	userDescPasswordHash := userFields[1].Descriptor()
+	// user.PasswordHashValidator is a validator for the "password_hash" field. It is called by the builders before save.
+	user.PasswordHashValidator = userDescPasswordHash.Validators[0].(func(string) error)
+	// userDescDisplayName is the schema descriptor for display_name field.
+	userDescDisplayName := userFields[2].Descriptor()
+	// user.DisplayNameValidator is a validator for the "display_name" field. It is called by the builders before save.
+	user.DisplayNameValidator = func() func(string) error {
+		validators := userDescDisplayName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(display_name string) error {
+			for _, fn := range fns {
+				if err := fn(display_name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// userDescID is the schema descriptor for id field.
+	userDescID := userMixinFields0[0].Descriptor()
+	// user.DefaultID holds the default value on creation for the id field.
+	user.DefaultID = userDescID.Default.(func() pulid.ID)
+	// user.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	user.IDValidator = userDescID.Validators[0].(func(string) error)
+	withdrawalMixin := schema.Withdrawal{}.Mixin()
+	withdrawalMixinFields0 := withdrawalMixin[0].Fields()
+	_ = withdrawalMixinFields0
+	withdrawalMixinFields1 := withdrawalMixin[1].Fields()
+	_ = withdrawalMixinFields1
+	withdrawalFields := schema.Withdrawal{}.Fields()
+	_ = withdrawalFields
+	// withdrawalDescCreatedAt is the schema descriptor for created_at field.
+	withdrawalDescCreatedAt := withdrawalMixinFields1[0].Descriptor()
+	// withdrawal.DefaultCreatedAt holds the default value on creation for the created_at field.
+	withdrawal.DefaultCreatedAt = withdrawalDescCreatedAt.Default.(func() time.Time)
+	// withdrawalDescUpdatedAt is the schema descriptor for updated_at field.
+	withdrawalDescUpdatedAt := withdrawalMixinFields1[1].Descriptor()
+	// withdrawal.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	withdrawal.DefaultUpdatedAt = withdrawalDescUpdatedAt.Default.(func() time.Time)
+	// withdrawal.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	withdrawal.UpdateDefaultUpdatedAt = withdrawalDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// withdrawalDescAmount is the schema descriptor for amount field.
+	withdrawalDescAmount := withdrawalFields[2].Descriptor()
+	// withdrawal.AmountValidator is a validator for the "amount" field. It is called by the builders before save.
+	withdrawal.AmountValidator = withdrawalDescAmount.Validators[0].(func(int64) error)
+	// withdrawalDescCurrency is the schema descriptor for currency field.
+	withdrawalDescCurrency := withdrawalFields[3].Descriptor()
+	// withdrawal.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	withdrawal.CurrencyValidator = func() func(string) error {
+		validators := withdrawalDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// withdrawalDescFailureReason is the schema descriptor for failure_reason field.
+	withdrawalDescFailureReason := withdrawalFields[5].Descriptor()
+	// withdrawal.FailureReasonValidator is a validator for the "failure_reason" field. It is called by the builders before save.
+	withdrawal.FailureReasonValidator = withdrawalDescFailureReason.Validators[0].(func(string) error)
+	// withdrawalDescID is the schema descriptor for id field.
+	withdrawalDescID := withdrawalMixinFields0[0].Descriptor()
+	// withdrawal.DefaultID holds the default value on creation for the id field.
+	withdrawal.DefaultID = withdrawalDescID.Default.(func() pulid.ID)
+	// withdrawal.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	withdrawal.IDValidator = withdrawalDescID.Validators[0].(func(string) error)
+}
 
 const (
 	Version = "v0.14.5"                                         // Version of ent codegen.

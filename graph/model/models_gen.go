@@ -5,6 +5,7 @@ package model
 import (
 	"bytes"
 	"danbao/ent"
+	"danbao/ent/schema/pulid"
 	"fmt"
 	"io"
 	"strconv"
@@ -21,6 +22,56 @@ type AuthPayload struct {
 	ExpiresAt  *time.Time   `json:"expiresAt,omitempty"`
 	User       *ent.User    `json:"user,omitempty"`
 	UserErrors []*UserError `json:"userErrors"`
+}
+
+// A user's money in one currency.
+type Balance struct {
+	Currency string `json:"currency"`
+	// What the user can spend or withdraw now.
+	Available Decimal `json:"available"`
+	// Money set aside: pending withdrawals and escrow holds.
+	Held Decimal `json:"held"`
+}
+
+type CustodyDay struct {
+	// UTC date, YYYY-MM-DD.
+	Date           string  `json:"date"`
+	Currency       string  `json:"currency"`
+	OpeningCustody Decimal `json:"openingCustody"`
+	ClosingCustody Decimal `json:"closingCustody"`
+	// Available + escrow + pending, at the close of the day.
+	CustomerFunds Decimal `json:"customerFunds"`
+	Custody       Decimal `json:"custody"`
+	// custody - customerFunds: zero when customer money is held in full.
+	Difference Decimal `json:"difference"`
+}
+
+type CustodyReport struct {
+	Days []*CustodyDay `json:"days"`
+}
+
+type LedgerVerification struct {
+	Ok           bool               `json:"ok"`
+	Transactions int                `json:"transactions"`
+	Accounts     int                `json:"accounts"`
+	Violations   []*LedgerViolation `json:"violations"`
+}
+
+type LedgerViolation struct {
+	// UNBALANCED, BALANCE_MISMATCH, NEGATIVE_BALANCE, HASH_CHAIN or CUSTODY_MISMATCH.
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+}
+
+type LinkBankCardInput struct {
+	// 12 to 19 digits (spaces and dashes allowed), Luhn-valid. Stored only as a gateway token and the last four digits.
+	CardNumber string `json:"cardNumber"`
+	HolderName string `json:"holderName"`
+}
+
+type LinkBankCardPayload struct {
+	BankCard   *ent.BankCard `json:"bankCard,omitempty"`
+	UserErrors []*UserError  `json:"userErrors"`
 }
 
 type LoginInput struct {
@@ -50,6 +101,40 @@ type RegisterInput struct {
 	DisplayName string `json:"displayName"`
 }
 
+type SettleSandboxBankOperationInput struct {
+	// A pending top-up or withdrawal (sandbox card 4000000000000259).
+	ID      pulid.ID    `json:"id"`
+	Outcome BankOutcome `json:"outcome"`
+}
+
+type SettleSandboxBankOperationPayload struct {
+	TopUp      *ent.TopUp      `json:"topUp,omitempty"`
+	Withdrawal *ent.Withdrawal `json:"withdrawal,omitempty"`
+	UserErrors []*UserError    `json:"userErrors"`
+}
+
+type TopUpInput struct {
+	BankCardID pulid.ID `json:"bankCardId"`
+	Amount     Decimal  `json:"amount"`
+	Currency   string   `json:"currency"`
+	// Retrying with the same key and input replays the first result (extensions.idempotentReplay); kept at least 72 hours.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+type TopUpPayload struct {
+	TopUp      *ent.TopUp   `json:"topUp,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+type TransactionFilter struct {
+	Types    []EntryType `json:"types,omitempty"`
+	Currency *string     `json:"currency,omitempty"`
+	// Entries at or after this time.
+	From *time.Time `json:"from,omitempty"`
+	// Entries before this time.
+	To *time.Time `json:"to,omitempty"`
+}
+
 // A domain failure of a mutation: the mutation ran, was refused, and changed
 // nothing. Callers who are not signed in or not allowed get a top-level error
 // with `extensions.code` instead.
@@ -62,6 +147,192 @@ type UserError struct {
 	Field []string `json:"field,omitempty"`
 	// Machine-readable details, e.g. which limit was exceeded and what remains.
 	Extensions JSON `json:"extensions,omitempty"`
+}
+
+type WithdrawInput struct {
+	BankCardID     pulid.ID `json:"bankCardId"`
+	Amount         Decimal  `json:"amount"`
+	Currency       string   `json:"currency"`
+	IdempotencyKey string   `json:"idempotencyKey"`
+}
+
+type WithdrawPayload struct {
+	Withdrawal *ent.Withdrawal `json:"withdrawal,omitempty"`
+	UserErrors []*UserError    `json:"userErrors"`
+}
+
+type BankOutcome string
+
+const (
+	BankOutcomeSucceeded BankOutcome = "SUCCEEDED"
+	BankOutcomeFailed    BankOutcome = "FAILED"
+)
+
+var AllBankOutcome = []BankOutcome{
+	BankOutcomeSucceeded,
+	BankOutcomeFailed,
+}
+
+func (e BankOutcome) IsValid() bool {
+	switch e {
+	case BankOutcomeSucceeded, BankOutcomeFailed:
+		return true
+	}
+	return false
+}
+
+func (e BankOutcome) String() string {
+	return string(e)
+}
+
+func (e *BankOutcome) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = BankOutcome(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid BankOutcome", str)
+	}
+	return nil
+}
+
+func (e BankOutcome) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *BankOutcome) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e BankOutcome) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type EntryDirection string
+
+const (
+	// Money in.
+	EntryDirectionCredit EntryDirection = "CREDIT"
+	// Money out.
+	EntryDirectionDebit EntryDirection = "DEBIT"
+)
+
+var AllEntryDirection = []EntryDirection{
+	EntryDirectionCredit,
+	EntryDirectionDebit,
+}
+
+func (e EntryDirection) IsValid() bool {
+	switch e {
+	case EntryDirectionCredit, EntryDirectionDebit:
+		return true
+	}
+	return false
+}
+
+func (e EntryDirection) String() string {
+	return string(e)
+}
+
+func (e *EntryDirection) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = EntryDirection(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid EntryDirection", str)
+	}
+	return nil
+}
+
+func (e EntryDirection) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *EntryDirection) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e EntryDirection) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// The kind of movement a ledger entry belongs to.
+type EntryType string
+
+const (
+	EntryTypeTopup            EntryType = "TOPUP"
+	EntryTypeWithdrawal       EntryType = "WITHDRAWAL"
+	EntryTypeWithdrawalPayout EntryType = "WITHDRAWAL_PAYOUT"
+	EntryTypeWithdrawalReturn EntryType = "WITHDRAWAL_RETURN"
+	EntryTypeTransfer         EntryType = "TRANSFER"
+)
+
+var AllEntryType = []EntryType{
+	EntryTypeTopup,
+	EntryTypeWithdrawal,
+	EntryTypeWithdrawalPayout,
+	EntryTypeWithdrawalReturn,
+	EntryTypeTransfer,
+}
+
+func (e EntryType) IsValid() bool {
+	switch e {
+	case EntryTypeTopup, EntryTypeWithdrawal, EntryTypeWithdrawalPayout, EntryTypeWithdrawalReturn, EntryTypeTransfer:
+		return true
+	}
+	return false
+}
+
+func (e EntryType) String() string {
+	return string(e)
+}
+
+func (e *EntryType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = EntryType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid EntryType", str)
+	}
+	return nil
+}
+
+func (e EntryType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *EntryType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e EntryType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Stable machine-readable error codes. Clients switch on these; values are

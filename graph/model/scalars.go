@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 
 	"danbao/internal/apperr"
 )
@@ -46,5 +47,35 @@ func (j *JSON) UnmarshalGQL(v any) error {
 		return apperr.New(apperr.InvalidInput, "not a JSON value: %s", fmt.Sprintf("%T", v))
 	}
 	*j = JSON(b)
+	return nil
+}
+
+// Decimal is the Decimal scalar: a decimal string in major units. Its
+// syntax and range are checked against the currency by the service
+// (money.ParsePositive), which reports errors on the input field.
+type Decimal string
+
+// MarshalGQL implements graphql.Marshaler.
+func (d Decimal) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(d))) }
+
+// UnmarshalGQL implements graphql.Unmarshaler. Strings are taken as they
+// are; integers are accepted as their digits; floats are refused, since
+// they cannot carry money exactly.
+func (d *Decimal) UnmarshalGQL(v any) error {
+	switch x := v.(type) {
+	case string:
+		*d = Decimal(x)
+	case json.Number:
+		if _, err := x.Int64(); err != nil {
+			return apperr.New(apperr.InvalidInput, "a Decimal must be a string such as \"12.34\", not a float")
+		}
+		*d = Decimal(x.String())
+	case int64:
+		*d = Decimal(strconv.FormatInt(x, 10))
+	case int:
+		*d = Decimal(strconv.Itoa(x))
+	default:
+		return apperr.New(apperr.InvalidInput, "a Decimal must be a string such as \"12.34\"")
+	}
 	return nil
 }

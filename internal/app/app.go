@@ -5,15 +5,21 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
 
 	"danbao/auth"
+	"danbao/internal/bank"
 	"danbao/internal/config"
 	"danbao/internal/db"
+	"danbao/internal/events"
+	"danbao/internal/idempotency"
+	"danbao/internal/ledger"
 	"danbao/internal/obs"
+	"danbao/internal/wallet"
 	"danbao/resolvers"
 
 	"github.com/99designs/gqlgen/graphql/playground"
@@ -25,11 +31,15 @@ type App struct {
 	DB      *db.DB
 	Auth    *auth.Service
 	Tokens  *auth.Tokens
+	Ledger  *ledger.Service
+	Wallet  *wallet.Service
+	Bank    *bank.Sandbox // nil unless DANBAO_SANDBOX
 	Metrics *obs.Metrics
 	Log     *slog.Logger
 
-	ready   atomic.Bool
-	handler http.Handler
+	ready          atomic.Bool
+	handler        http.Handler
+	callbackSigner bank.Signer
 }
 
 // Options tune an App beyond its Config; tests use them.
@@ -46,6 +56,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		return nil, err
 	}
 	a, err := build(cfg, d, log, opts)
+	if err == nil {
+		err = a.init(ctx)
+	}
 	if err != nil {
 		d.Close()
 		return nil, err
@@ -73,9 +86,36 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 		Metrics: obs.NewMetrics(),
 		Log:     log,
 	}
+	a.Ledger = ledger.New(d.Client)
+	secret := []byte(cfg.BankCallbackSecret)
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
+	}
+	a.callbackSigner = bank.Signer{Secret: secret}
+	var gw bank.Gateway
+	if cfg.Sandbox {
+		a.Bank = bank.NewSandbox(secret, log)
+		gw = a.Bank
+	} else {
+		log.Warn("no bank gateway: top-ups and withdrawals are refused until one is configured")
+	}
+	a.Wallet = wallet.New(d.Client, a.Ledger, idempotency.New(d.Dialect), gw, log)
 	a.handler = a.routes()
+	if a.Bank != nil {
+		a.Bank.SetHandler(a.handler)
+	}
 	a.ready.Store(true)
 	return a, nil
+}
+
+// init creates the rows every instance relies on (sequence counters);
+// safe to run on several instances at once.
+func (a *App) init(ctx context.Context) error {
+	if err := a.Ledger.Init(ctx); err != nil {
+		return err
+	}
+	return events.EnsureCounter(ctx, a.DB.Client)
 }
 
 // Handler is the whole HTTP surface of the instance.
@@ -85,11 +125,16 @@ func (a *App) Handler() http.Handler { return a.handler }
 // balancers stop sending new requests before the server stops.
 func (a *App) SetReady(ok bool) { a.ready.Store(ok) }
 
-// Close closes the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close waits for sandbox callbacks in flight, then closes the database.
+func (a *App) Close() error {
+	if a.Bank != nil {
+		a.Bank.Drain()
+	}
+	return a.DB.Close()
+}
 
 func (a *App) routes() http.Handler {
-	gql := resolvers.NewHandler(&resolvers.Resolver{Client: a.DB.Client, Auth: a.Auth}, resolvers.HandlerConfig{
+	gql := resolvers.NewHandler(&resolvers.Resolver{Client: a.DB.Client, Auth: a.Auth, Ledger: a.Ledger, Wallet: a.Wallet}, resolvers.HandlerConfig{
 		MaxDepth:      a.Config.MaxDepth,
 		MaxComplexity: a.Config.MaxComplexity,
 		MaxTokens:     a.Config.MaxTokens,
@@ -101,6 +146,7 @@ func (a *App) routes() http.Handler {
 	m := a.Metrics
 	mux.Handle("/graphql", m.CountHTTP("/graphql",
 		cors(a.Config.CORSOrigins, limitBody(a.Config.MaxBodyBytes, a.Tokens.Middleware(gql)))))
+	mux.Handle("POST "+bank.CallbackPath, m.CountHTTP(bank.CallbackPath, a.Wallet.CallbackHandler(a.callbackSigner)))
 	if a.Config.Playground {
 		mux.Handle("GET /playground", m.CountHTTP("/playground", playground.Handler("danbao playground", "/graphql")))
 	}

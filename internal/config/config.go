@@ -45,6 +45,11 @@ type Config struct {
 	LogFormat string // DANBAO_LOG_FORMAT: text (default) or json
 
 	ShutdownTimeout time.Duration // DANBAO_SHUTDOWN_TIMEOUT, default 20s
+
+	// BankCallbackSecret verifies the gateway's signed callbacks
+	// (DANBAO_BANK_CALLBACK_SECRET). The sandbox delivers its callbacks in
+	// process, so when it is empty a random secret is made at start.
+	BankCallbackSecret string
 }
 
 // Load reads the configuration through getenv (os.Getenv in production, a
@@ -82,6 +87,8 @@ func Load(getenv func(string) string) (Config, error) {
 		LogFormat: p.str("DANBAO_LOG_FORMAT", "text"),
 
 		ShutdownTimeout: p.duration("DANBAO_SHUTDOWN_TIMEOUT", 20*time.Second),
+
+		BankCallbackSecret: p.str("DANBAO_BANK_CALLBACK_SECRET", ""),
 	}
 	c.WebAuthnOrigins = p.list("DANBAO_WEBAUTHN_ORIGINS")
 	if len(c.WebAuthnOrigins) == 0 {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"danbao/ent"
+	_ "danbao/ent/runtime" // defaults, validators and the append-only hooks
 	"danbao/internal/migrations"
 
 	"entgo.io/ent/dialect"

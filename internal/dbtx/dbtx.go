@@ -8,6 +8,7 @@ package dbtx
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -113,4 +114,16 @@ func IsUniqueViolation(err error) bool {
 		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	}
 	return false
+}
+
+// ReadSnapshot runs fn in a read-only transaction that sees one consistent
+// snapshot of the database: REPEATABLE READ on PostgreSQL, a deferred
+// (non-locking) transaction under WAL on SQLite. Nothing is written.
+func ReadSnapshot(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) error {
+	tx, err := client.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	if err != nil {
+		return fmt.Errorf("begin snapshot: %w", err)
+	}
+	defer tx.Rollback()
+	return fn(tx)
 }

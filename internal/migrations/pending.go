@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"danbao/ent"
+	_ "danbao/ent/runtime" // defaults, validators and the append-only hooks
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"

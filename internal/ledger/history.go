@@ -1,0 +1,73 @@
+package ledger
+
+import (
+	"context"
+	"time"
+
+	"danbao/ent"
+	"danbao/ent/account"
+	"danbao/ent/posting"
+	"danbao/ent/schema/pulid"
+	"danbao/internal/apperr"
+	"danbao/internal/money"
+
+	"entgo.io/contrib/entgql"
+)
+
+// Page sizes of history.
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
+)
+
+// HistoryFilter narrows a user's history.
+type HistoryFilter struct {
+	Kinds    []string
+	Currency string
+	From, To *time.Time // [From, To)
+}
+
+// Page is a Relay page request.
+type Page struct {
+	First, Last   *int
+	After, Before *entgql.Cursor[pulid.ID]
+}
+
+// History returns a page of the postings of the user's accounts, newest
+// first, by keyset pagination on (seq, id) backed by the
+// (account_id, seq, id) index: stable under concurrent inserts, no OFFSET.
+// Errors: INVALID_INPUT (page sizes outside 0..100, both first and last,
+// unknown currency).
+func (s *Service) History(ctx context.Context, userID pulid.ID, p Page, f HistoryFilter) (*ent.LedgerEntryConnection, error) {
+	if p.First != nil && p.Last != nil {
+		return nil, apperr.Invalid("first", "pass first or last, not both")
+	}
+	for _, n := range []*int{p.First, p.Last} {
+		if n != nil && (*n < 0 || *n > MaxPageSize) {
+			return nil, apperr.Invalid("first", "page size must be between 0 and %d", MaxPageSize)
+		}
+	}
+	if p.First == nil && p.Last == nil {
+		n := DefaultPageSize
+		p.First = &n
+	}
+	q := s.client.Posting.Query().Where(posting.HasAccountWith(account.OwnerID(userID), account.KindEQ(account.KindAVAILABLE)))
+	if len(f.Kinds) > 0 {
+		q.Where(posting.KindIn(f.Kinds...))
+	}
+	if f.Currency != "" {
+		c, err := money.ParseCurrency(f.Currency)
+		if err != nil {
+			return nil, err
+		}
+		q.Where(posting.Currency(string(c)))
+	}
+	if f.From != nil {
+		q.Where(posting.CreatedAtGTE(f.From.UTC()))
+	}
+	if f.To != nil {
+		q.Where(posting.CreatedAtLT(f.To.UTC()))
+	}
+	return q.Paginate(ctx, p.After, p.First, p.Before, p.Last,
+		ent.WithLedgerEntryOrder(&ent.LedgerEntryOrder{Direction: entgql.OrderDirectionDesc, Field: ent.PostingOrderFieldSeq}))
+}

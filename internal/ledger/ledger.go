@@ -1,0 +1,231 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"danbao/ent"
+	"danbao/ent/account"
+	"danbao/ent/counter"
+	"danbao/ent/schema/pulid"
+	"danbao/internal/apperr"
+	"danbao/internal/dbtx"
+	"danbao/internal/money"
+)
+
+// CounterID is the counter row that numbers journal transactions and holds
+// the head of the hash chain.
+const CounterID = "ledger"
+
+// Service posts journal transactions and answers questions about them.
+type Service struct {
+	client *ent.Client
+	now    func() time.Time
+}
+
+// New returns a ledger Service.
+func New(client *ent.Client) *Service {
+	return &Service{client: client, now: time.Now}
+}
+
+// Init creates the ledger's counter row if it does not exist. Call once at
+// start-up; it is safe with several instances.
+func (s *Service) Init(ctx context.Context) error {
+	return s.client.Counter.Create().SetID(CounterID).SetValue(0).SetHash([]byte{}).
+		OnConflictColumns(counter.FieldID).Ignore().Exec(ctx)
+}
+
+// Entry is a journal transaction to post.
+type Entry struct {
+	Kind     string // TOPUP, WITHDRAWAL_HOLD, WITHDRAWAL_PAYOUT, WITHDRAWAL_RETURN, TRANSFER, ...
+	Currency money.Currency
+	RefID    pulid.ID // the top-up, withdrawal or payment it belongs to
+	Memo     string
+	Evidence map[string]any
+	Legs     []Leg
+}
+
+// Posted is a committed-to-be journal transaction with its postings.
+type Posted struct {
+	Transaction *ent.LedgerTransaction
+	Postings    []*ent.Posting
+}
+
+// Post writes e in tx: it checks the legs balance, applies them to the
+// accounts' cached balances in account-ID order (debits conditionally, so
+// no account but custody goes below zero), takes the next sequence number
+// and hash-chains the transaction. Errors: INSUFFICIENT_FUNDS when a user
+// account would go below zero (extensions: available, currency); any other
+// error is internal (a broken rule is a bug, never user input). Balances
+// may already have been updated when Post fails: the caller must roll the
+// transaction back, as dbtx.WithTx does when its function returns an error.
+func (s *Service) Post(ctx context.Context, tx *ent.Tx, e Entry) (*Posted, error) {
+	legs := append([]Leg(nil), e.Legs...)
+	if err := CheckBalanced(e.Currency, legs); err != nil {
+		return nil, err
+	}
+	SortLegs(legs)
+	balances := make(map[string]int64, len(legs))
+	for _, l := range legs {
+		upd := tx.Account.UpdateOneID(pulid.ID(l.AccountID)).AddBalance(l.Amount)
+		switch {
+		case l.Amount < 0 && !MayGoNegative(l.Kind):
+			upd.Where(account.BalanceGTE(-l.Amount))
+		case l.Amount > 0:
+			upd.Where(account.BalanceLTE(math.MaxInt64 - l.Amount))
+		default: // custody debit
+			upd.Where(account.BalanceGTE(math.MinInt64 - l.Amount))
+		}
+		a, err := upd.Save(ctx)
+		if ent.IsNotFound(err) {
+			if l.Amount < 0 {
+				return nil, s.insufficient(ctx, tx, l)
+			}
+			return nil, fmt.Errorf("ledger: account %s would overflow", l.AccountID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		balances[l.AccountID] = a.Balance
+	}
+
+	head, err := tx.Counter.UpdateOneID(CounterID).AddValue(1).Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: next seq: %w", err)
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	content := Content{Seq: head.Value, Kind: e.Kind, Currency: string(e.Currency), RefID: string(e.RefID),
+		Memo: e.Memo, CreatedAt: now, Evidence: e.Evidence}
+	for _, l := range legs {
+		content.Postings = append(content.Postings, PostingContent{AccountID: l.AccountID, Amount: l.Amount})
+	}
+	hash := Hash(head.Hash, content)
+	ltx, err := tx.LedgerTransaction.Create().
+		SetSeq(head.Value).SetKind(e.Kind).SetCurrency(string(e.Currency)).
+		SetRefID(e.RefID).SetMemo(e.Memo).SetEvidence(e.Evidence).
+		SetPrevHash(nonNil(head.Hash)).SetHash(hash).SetCreatedAt(now).
+		Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	creates := make([]*ent.PostingCreate, len(legs))
+	for i, l := range legs {
+		creates[i] = tx.Posting.Create().
+			SetTransactionID(ltx.ID).SetAccountID(pulid.ID(l.AccountID)).
+			SetSeq(head.Value).SetKind(e.Kind).SetAmount(l.Amount).
+			SetCurrency(string(e.Currency)).SetBalanceAfter(balances[l.AccountID]).
+			SetDay(now.Format(time.DateOnly)).SetCreatedAt(now)
+	}
+	postings, err := tx.Posting.CreateBulk(creates...).Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Counter.UpdateOneID(CounterID).SetHash(hash).Exec(ctx); err != nil {
+		return nil, err
+	}
+	return &Posted{Transaction: ltx, Postings: postings}, nil
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// insufficient builds the INSUFFICIENT_FUNDS error for a refused debit.
+func (s *Service) insufficient(ctx context.Context, tx *ent.Tx, l Leg) error {
+	a, err := tx.Account.Get(ctx, pulid.ID(l.AccountID))
+	if err != nil {
+		return err
+	}
+	if a.Kind != account.KindAVAILABLE {
+		return fmt.Errorf("ledger: platform account %s (%s) would go negative", a.ID, a.Kind)
+	}
+	return apperr.New(apperr.InsufficientFunds, "insufficient funds: %s available, %s needed",
+		money.FormatMinor(a.Balance, l.Currency), money.FormatMinor(-l.Amount, l.Currency)).
+		With("available", money.FormatMinor(a.Balance, l.Currency)).
+		With("currency", string(l.Currency))
+}
+
+// UserAccount returns the user's AVAILABLE account in currency c, creating
+// it (with a zero balance) if it does not exist yet.
+func (s *Service) UserAccount(ctx context.Context, tx *ent.Tx, userID pulid.ID, c money.Currency) (*ent.Account, error) {
+	return ensure(ctx, tx, UserAccountKey(string(userID), c), account.KindAVAILABLE, c, userID)
+}
+
+// PlatformAccount returns the platform account of a kind in currency c,
+// creating it if needed.
+func (s *Service) PlatformAccount(ctx context.Context, tx *ent.Tx, kind string, c money.Currency) (*ent.Account, error) {
+	return ensure(ctx, tx, PlatformAccountKey(kind, c), account.Kind(kind), c, "")
+}
+
+func ensure(ctx context.Context, tx *ent.Tx, key string, kind account.Kind, c money.Currency, owner pulid.ID) (*ent.Account, error) {
+	if !c.Supported() {
+		return nil, apperr.Invalid("currency", "unsupported currency")
+	}
+	a, err := tx.Account.Query().Where(account.Key(key)).Only(ctx)
+	if err == nil {
+		return a, nil
+	}
+	if !ent.IsNotFound(err) {
+		return nil, err
+	}
+	create := tx.Account.Create().SetKey(key).SetKind(kind).SetCurrency(string(c))
+	if owner != "" {
+		create.SetOwnerID(owner)
+	}
+	if err := create.OnConflictColumns(account.FieldKey).Ignore().Exec(ctx); err != nil {
+		return nil, err
+	}
+	return tx.Account.Query().Where(account.Key(key)).Only(ctx)
+}
+
+// On returns a leg of amount on account a.
+func On(a *ent.Account, amount int64) Leg {
+	return Leg{AccountID: string(a.ID), Kind: string(a.Kind), Currency: money.Currency(a.Currency), Amount: amount}
+}
+
+// TransferInput moves money between two users' AVAILABLE accounts.
+type TransferInput struct {
+	From, To pulid.ID
+	Amount   int64
+	Currency money.Currency
+	Memo     string
+}
+
+// Transfer moves money from one user to another in its own transaction.
+// Errors: INVALID_INPUT (non-positive amount, same user),
+// INSUFFICIENT_FUNDS.
+func (s *Service) Transfer(ctx context.Context, in TransferInput) (*Posted, error) {
+	if in.Amount <= 0 {
+		return nil, apperr.Invalid("amount", "amount must be greater than zero")
+	}
+	if in.From == in.To {
+		return nil, apperr.Invalid("to", "cannot transfer to the same account")
+	}
+	var out *Posted
+	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		from, err := s.UserAccount(ctx, tx, in.From, in.Currency)
+		if err != nil {
+			return err
+		}
+		to, err := s.UserAccount(ctx, tx, in.To, in.Currency)
+		if err != nil {
+			return err
+		}
+		out, err = s.Post(ctx, tx, Entry{Kind: "TRANSFER", Currency: in.Currency, Memo: in.Memo,
+			Legs: []Leg{On(from, -in.Amount), On(to, in.Amount)}})
+		return err
+	})
+	return out, err
+}
+
+// UserAccounts returns the user's AVAILABLE accounts, by currency.
+func (s *Service) UserAccounts(ctx context.Context, userID pulid.ID) ([]*ent.Account, error) {
+	return s.client.Account.Query().
+		Where(account.OwnerID(userID), account.KindEQ(account.KindAVAILABLE)).
+		Order(ent.Asc(account.FieldCurrency)).All(ctx)
+}

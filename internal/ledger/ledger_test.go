@@ -1,0 +1,329 @@
+package ledger_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"danbao/ent"
+	"danbao/ent/posting"
+	"danbao/ent/schema/pulid"
+	"danbao/internal/apperr"
+	"danbao/internal/dbtx"
+	"danbao/internal/ledger"
+	"danbao/internal/money"
+	"danbao/internal/testenv"
+)
+
+// fund credits a user's available balance from custody, as a successful
+// top-up does.
+func fund(t testing.TB, e *testenv.Env, user pulid.ID, amount int64) {
+	t.Helper()
+	l := e.App.Ledger
+	err := dbtx.WithTx(context.Background(), e.App.DB.Client, func(tx *ent.Tx) error {
+		custody, err := l.PlatformAccount(context.Background(), tx, ledger.KindCustody, money.CNY)
+		if err != nil {
+			return err
+		}
+		acct, err := l.UserAccount(context.Background(), tx, user, money.CNY)
+		if err != nil {
+			return err
+		}
+		_, err = l.Post(context.Background(), tx, ledger.Entry{Kind: "TOPUP", Currency: money.CNY,
+			Legs: []ledger.Leg{ledger.On(custody, -amount), ledger.On(acct, amount)}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func balance(t testing.TB, e *testenv.Env, user pulid.ID) int64 {
+	t.Helper()
+	accts, err := e.App.Ledger.UserAccounts(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(accts) == 0 {
+		return 0
+	}
+	return accts[0].Balance
+}
+
+func mustVerify(t testing.TB, e *testenv.Env) *ledger.Report {
+	t.Helper()
+	r, err := e.App.Ledger.Verify(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.OK() {
+		t.Fatalf("ledger invariants broken: %+v", r.Violations)
+	}
+	return r
+}
+
+func users(t testing.TB, e *testenv.Env, n int) []pulid.ID {
+	out := make([]pulid.ID, n)
+	for i := range out {
+		out[i] = pulid.ID(e.Register(t).ID)
+	}
+	return out
+}
+
+// TestConcurrentDebitsNeverOverdraw: an account with 100 and 100 concurrent
+// debits of 100 gives exactly one success and 99 INSUFFICIENT_FUNDS.
+func TestConcurrentDebitsNeverOverdraw(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d)
+		u := users(t, e, 2)
+		fund(t, e, u[0], 100)
+		var wg sync.WaitGroup
+		results := make([]error, 100)
+		for i := range results {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, results[i] = e.App.Ledger.Transfer(context.Background(), ledger.TransferInput{From: u[0], To: u[1], Amount: 100, Currency: money.CNY})
+			}()
+		}
+		wg.Wait()
+		var ok, insufficient int
+		for _, err := range results {
+			switch {
+			case err == nil:
+				ok++
+			case apperr.Is(err, apperr.InsufficientFunds):
+				insufficient++
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		}
+		if ok != 1 || insufficient != 99 {
+			t.Fatalf("%d successes and %d INSUFFICIENT_FUNDS, want 1 and 99", ok, insufficient)
+		}
+		if b0, b1 := balance(t, e, u[0]), balance(t, e, u[1]); b0 != 0 || b1 != 100 {
+			t.Fatalf("balances %d and %d, want 0 and 100", b0, b1)
+		}
+		mustVerify(t, e)
+	})
+}
+
+// TestConcurrentRandomTransfers: 20 accounts, 500 concurrent random
+// transfers; the total is constant, no deadlock surfaces, and every
+// invariant holds after.
+func TestConcurrentRandomTransfers(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d)
+		u := users(t, e, 20)
+		for _, id := range u {
+			fund(t, e, id, 1000)
+		}
+		rng := rand.New(rand.NewPCG(42, uint64(len(d))))
+		type transfer struct {
+			from, to pulid.ID
+			amount   int64
+		}
+		plan := make([]transfer, 500)
+		for i := range plan {
+			a, b := rng.IntN(20), rng.IntN(19)
+			if b >= a {
+				b++
+			}
+			plan[i] = transfer{u[a], u[b], 1 + rng.Int64N(400)}
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, len(plan))
+		for i, p := range plan {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = e.App.Ledger.Transfer(context.Background(), ledger.TransferInput{From: p.from, To: p.to, Amount: p.amount, Currency: money.CNY})
+			}()
+		}
+		wg.Wait()
+		var ok int
+		for _, err := range errs {
+			if err == nil {
+				ok++
+			} else if !apperr.Is(err, apperr.InsufficientFunds) {
+				t.Errorf("transfer failed with %v (deadlocks and busy errors must not surface)", err)
+			}
+		}
+		var total int64
+		for _, id := range u {
+			b := balance(t, e, id)
+			if b < 0 {
+				t.Errorf("negative balance %d", b)
+			}
+			total += b
+		}
+		if total != 20*1000 {
+			t.Fatalf("total %d, want %d", total, 20*1000)
+		}
+		r := mustVerify(t, e)
+		if r.Transactions != 20+ok {
+			t.Fatalf("%d journal transactions, want %d", r.Transactions, 20+ok)
+		}
+		t.Logf("%s: %d of 500 transfers succeeded", d, ok)
+	})
+}
+
+func TestPostRefusesBrokenEntries(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite)
+	u := users(t, e, 1)
+	fund(t, e, u[0], 500)
+	ctx := context.Background()
+	accounts := func(tx *ent.Tx) (cny, usd, fees *ent.Account, err error) {
+		if cny, err = e.App.Ledger.UserAccount(ctx, tx, u[0], money.CNY); err != nil {
+			return
+		}
+		if usd, err = e.App.Ledger.PlatformAccount(ctx, tx, ledger.KindCustody, money.USD); err != nil {
+			return
+		}
+		fees, err = e.App.Ledger.PlatformAccount(ctx, tx, ledger.KindFees, money.CNY)
+		return
+	}
+	cases := map[string]func(cny, usd, fees *ent.Account) ledger.Entry{
+		"unbalanced": func(cny, usd, fees *ent.Account) ledger.Entry {
+			return ledger.Entry{Kind: "X", Currency: money.CNY, Legs: []ledger.Leg{ledger.On(cny, -10), ledger.On(fees, 9)}}
+		},
+		"mixed currency": func(cny, usd, fees *ent.Account) ledger.Entry {
+			return ledger.Entry{Kind: "X", Currency: money.CNY, Legs: []ledger.Leg{ledger.On(cny, -10), ledger.On(usd, 10)}}
+		},
+		"single leg": func(cny, usd, fees *ent.Account) ledger.Entry {
+			return ledger.Entry{Kind: "X", Currency: money.CNY, Legs: []ledger.Leg{ledger.On(cny, 0)}}
+		},
+		"fees below zero": func(cny, usd, fees *ent.Account) ledger.Entry {
+			return ledger.Entry{Kind: "X", Currency: money.CNY, Legs: []ledger.Leg{ledger.On(fees, -10), ledger.On(cny, 10)}}
+		},
+	}
+	for name, mk := range cases {
+		// As every caller does, the transaction rolls back when Post fails.
+		err := dbtx.WithTx(ctx, e.App.DB.Client, func(tx *ent.Tx) error {
+			cny, usd, fees, err := accounts(tx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = e.App.Ledger.Post(ctx, tx, mk(cny, usd, fees))
+			return err
+		})
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+		} else if apperr.Is(err, apperr.InsufficientFunds) {
+			t.Errorf("%s: refused as insufficient funds, not as a broken rule", name)
+		}
+	}
+	if b := balance(t, e, u[0]); b != 500 {
+		t.Fatalf("balance %d after refused entries", b)
+	}
+	mustVerify(t, e)
+}
+
+func TestHistoryIsAppendOnly(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite)
+	u := users(t, e, 1)
+	fund(t, e, u[0], 100)
+	ctx := context.Background()
+	p, err := e.App.DB.Client.Posting.Query().First(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.App.DB.Client.Posting.Delete().Where(posting.ID(p.ID)).Exec(ctx); err == nil {
+		t.Fatal("posting deleted")
+	}
+	if _, err := e.App.DB.Client.LedgerTransaction.Delete().Exec(ctx); err == nil {
+		t.Fatal("transactions deleted")
+	}
+	mustVerify(t, e)
+}
+
+// TestVerifyFindsTampering alters history behind the ledger's back, the way
+// only direct database access could, and expects each kind of violation.
+func TestVerifyFindsTampering(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		for _, c := range []struct {
+			name, sql string
+			kinds     []string
+		}{
+			{"posting amount", "UPDATE postings SET amount = amount + 1 WHERE seq = 1 AND amount > 0", []string{"UNBALANCED", "BALANCE_MISMATCH", "HASH_CHAIN"}},
+			{"cached balance", "UPDATE accounts SET balance = balance + 5 WHERE kind = 'AVAILABLE'", []string{"BALANCE_MISMATCH", "CUSTODY_MISMATCH"}},
+			{"memo", "UPDATE ledger_transactions SET memo = 'rewritten' WHERE seq = 2", []string{"HASH_CHAIN"}},
+			{"removed transaction", "DELETE FROM postings WHERE seq = 2", []string{"UNBALANCED", "BALANCE_MISMATCH"}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				e := testenv.New(t, d)
+				u := users(t, e, 2)
+				fund(t, e, u[0], 100)
+				if _, err := e.App.Ledger.Transfer(context.Background(), ledger.TransferInput{From: u[0], To: u[1], Amount: 30, Currency: money.CNY}); err != nil {
+					t.Fatal(err)
+				}
+				mustVerify(t, e)
+				if _, err := e.App.DB.SQL.Exec(c.sql); err != nil {
+					t.Fatal(err)
+				}
+				r, err := e.App.Ledger.Verify(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				found := map[string]bool{}
+				for _, v := range r.Violations {
+					found[v.Kind] = true
+				}
+				for _, k := range c.kinds {
+					if !found[k] {
+						t.Errorf("no %s violation in %+v", k, r.Violations)
+					}
+				}
+			})
+		}
+	})
+}
+
+func TestCustodyReport(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d)
+		u := users(t, e, 2)
+		fund(t, e, u[0], 12345)
+		fund(t, e, u[1], 655)
+		today := time.Now().UTC().Format(time.DateOnly)
+		yesterday := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+		days, err := e.App.Ledger.CustodyReport(context.Background(), yesterday, today)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(days) != 2 {
+			t.Fatalf("%d days: %+v", len(days), days)
+		}
+		y, d0 := days[0], days[1]
+		if y.Date != yesterday || y.ClosingCustody != 0 || y.Difference != 0 {
+			t.Errorf("yesterday %+v", y)
+		}
+		if d0.Date != today || d0.OpeningCustody != 0 || d0.ClosingCustody != 13000 || d0.CustomerFunds != 13000 || d0.Difference != 0 {
+			t.Errorf("today %+v", d0)
+		}
+		for _, bad := range [][2]string{{"2026-13-01", today}, {today, yesterday}, {"2020-01-01", "2026-01-01"}, {"yesterday", today}} {
+			if _, err := e.App.Ledger.CustodyReport(context.Background(), bad[0], bad[1]); !apperr.Is(err, apperr.InvalidInput) {
+				t.Errorf("%v: %v", bad, err)
+			}
+		}
+	})
+}
+
+func BenchmarkTransfer(b *testing.B) {
+	e := testenv.New(b, testenv.SQLite)
+	u := users(b, e, 2)
+	fund(b, e, u[0], int64(b.N)+1)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.App.Ledger.Transfer(context.Background(), ledger.TransferInput{From: u[0], To: u[1], Amount: 1, Currency: money.CNY}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if r, _ := e.App.Ledger.Verify(context.Background()); !r.OK() {
+		b.Fatal(fmt.Sprint(r.Violations))
+	}
+}

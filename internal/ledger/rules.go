@@ -1,0 +1,133 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"danbao/internal/money"
+)
+
+// Account kinds (ent account.Kind values).
+const (
+	KindAvailable          = "AVAILABLE"
+	KindCustody            = "CUSTODY"
+	KindTopUpClearing      = "TOPUP_CLEARING"
+	KindWithdrawalClearing = "WITHDRAWAL_CLEARING"
+	KindEscrow             = "ESCROW"
+	KindFees               = "FEES"
+	KindProtectionFund     = "PROTECTION_FUND"
+)
+
+// CustomerKinds are the account kinds whose balances are customer funds:
+// money the platform holds for its users and must have in custody.
+var CustomerKinds = []string{KindAvailable, KindEscrow, KindTopUpClearing, KindWithdrawalClearing}
+
+// MayGoNegative reports whether an account kind may hold a negative balance:
+// only CUSTODY, the asset side.
+func MayGoNegative(kind string) bool { return kind == KindCustody }
+
+// Leg is one posting to be made: a signed amount on an account.
+type Leg struct {
+	AccountID string
+	Kind      string // the account's kind, for the overdraft rule
+	Currency  money.Currency
+	Amount    int64
+}
+
+// CheckBalanced verifies the rules every journal transaction obeys before
+// anything is written: at least two legs, each non-zero, on distinct
+// accounts, all in currency c, summing to exactly zero without overflow.
+func CheckBalanced(c money.Currency, legs []Leg) error {
+	if len(legs) < 2 {
+		return fmt.Errorf("ledger: a transaction needs at least two postings, got %d", len(legs))
+	}
+	seen := make(map[string]bool, len(legs))
+	var sum int64
+	for _, l := range legs {
+		if l.Amount == 0 {
+			return fmt.Errorf("ledger: zero posting on %s", l.AccountID)
+		}
+		if l.Currency != c {
+			return fmt.Errorf("ledger: posting in %s in a %s transaction: currencies cannot mix", l.Currency, c)
+		}
+		if seen[l.AccountID] {
+			return fmt.Errorf("ledger: two postings on account %s", l.AccountID)
+		}
+		seen[l.AccountID] = true
+		var ok bool
+		if sum, ok = money.Add(sum, l.Amount); !ok {
+			return fmt.Errorf("ledger: postings overflow")
+		}
+	}
+	if sum != 0 {
+		return fmt.Errorf("ledger: postings sum to %d, not zero", sum)
+	}
+	return nil
+}
+
+// SortLegs orders legs by account ID: the one lock order for accounts.
+func SortLegs(legs []Leg) {
+	sort.Slice(legs, func(i, j int) bool { return legs[i].AccountID < legs[j].AccountID })
+}
+
+// Content is what a transaction's hash covers.
+type Content struct {
+	Seq       int64
+	Kind      string
+	Currency  string
+	RefID     string
+	Memo      string
+	CreatedAt time.Time
+	Evidence  map[string]any
+	Postings  []PostingContent // any order; hashed in account order
+}
+
+// PostingContent is one posting as hashed.
+type PostingContent struct {
+	AccountID string
+	Amount    int64
+}
+
+// Hash returns SHA-256(prev || canonical encoding of c). Strings are
+// length-prefixed so that no two contents encode alike.
+func Hash(prev []byte, c Content) []byte {
+	var b bytes.Buffer
+	b.Write(prev)
+	putInt := func(v int64) { _ = binary.Write(&b, binary.BigEndian, v) }
+	putStr := func(s string) { putInt(int64(len(s))); b.WriteString(s) }
+	putInt(c.Seq)
+	putStr(c.Kind)
+	putStr(c.Currency)
+	putStr(c.RefID)
+	putStr(c.Memo)
+	putInt(c.CreatedAt.UnixMicro())
+	ev := []byte{}
+	if len(c.Evidence) > 0 {
+		ev, _ = json.Marshal(c.Evidence) // map keys are sorted: deterministic
+	}
+	putStr(string(ev))
+	ps := append([]PostingContent(nil), c.Postings...)
+	sort.Slice(ps, func(i, j int) bool { return ps[i].AccountID < ps[j].AccountID })
+	putInt(int64(len(ps)))
+	for _, p := range ps {
+		putStr(p.AccountID)
+		putInt(p.Amount)
+	}
+	sum := sha256.Sum256(b.Bytes())
+	return sum[:]
+}
+
+// UserAccountKey and PlatformAccountKey name accounts uniquely.
+func UserAccountKey(userID string, c money.Currency) string {
+	return "user:" + userID + ":" + KindAvailable + ":" + string(c)
+}
+
+// PlatformAccountKey names a platform account.
+func PlatformAccountKey(kind string, c money.Currency) string {
+	return "platform:" + kind + ":" + string(c)
+}

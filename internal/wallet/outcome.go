@@ -1,0 +1,277 @@
+package wallet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"danbao/ent"
+	"danbao/ent/schema/pulid"
+	"danbao/ent/topup"
+	"danbao/ent/withdrawal"
+	"danbao/internal/apperr"
+	"danbao/internal/bank"
+	"danbao/internal/dbtx"
+	"danbao/internal/events"
+	"danbao/internal/ledger"
+	"danbao/internal/money"
+)
+
+// ErrOutcomeConflict is returned when a gateway reports an outcome that
+// contradicts the one already applied.
+var ErrOutcomeConflict = apperr.New(apperr.Conflict, "the operation already has a different outcome")
+
+// ApplyOutcome applies a gateway's outcome to the top-up or withdrawal it
+// names, once: the PENDING -> final compare-and-set, the postings and the
+// events are one transaction. A duplicate of an applied outcome changes
+// nothing and is not an error. Errors: NOT_FOUND (unknown reference),
+// INVALID_INPUT (kind or outcome), CONFLICT (contradicts the applied one).
+func (s *Service) ApplyOutcome(ctx context.Context, cb bank.Callback) error {
+	ok := cb.Outcome == bank.OutcomeSucceeded
+	if !ok && cb.Outcome != bank.OutcomeDeclined {
+		return apperr.Invalid("outcome", "unknown outcome")
+	}
+	id := pulid.ID(cb.Reference)
+	switch {
+	case cb.Kind == bank.KindCharge && id.Prefix() == "top":
+		return s.applyTopUp(ctx, id, ok, cb.Reason)
+	case cb.Kind == bank.KindPayout && id.Prefix() == "wdr":
+		return s.applyWithdrawal(ctx, id, ok, cb.Reason)
+	}
+	return apperr.New(apperr.NotFound, "no operation of that kind with this reference")
+}
+
+func (s *Service) applyTopUp(ctx context.Context, id pulid.ID, ok bool, reason string) error {
+	status := topup.StatusFAILED
+	if ok {
+		status = topup.StatusSUCCEEDED
+	}
+	return dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		now := s.now().UTC()
+		upd := tx.TopUp.Update().Where(topup.ID(id), topup.StatusEQ(topup.StatusPENDING)).
+			SetStatus(status).SetCompletedAt(now)
+		if !ok {
+			upd.SetFailureReason(truncate(reason))
+		}
+		n, err := upd.Save(ctx)
+		if err != nil {
+			return err
+		}
+		t, err := tx.TopUp.Get(ctx, id)
+		if ent.IsNotFound(err) {
+			return apperr.New(apperr.NotFound, "no such top-up")
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 { // already final: a duplicate, or a contradiction
+			if t.Status == status {
+				return nil
+			}
+			return ErrOutcomeConflict
+		}
+		c := money.Currency(t.Currency)
+		if ok {
+			custody, err := s.ledger.PlatformAccount(ctx, tx, ledger.KindCustody, c)
+			if err != nil {
+				return err
+			}
+			avail, err := s.ledger.UserAccount(ctx, tx, t.UserID, c)
+			if err != nil {
+				return err
+			}
+			if _, err := s.ledger.Post(ctx, tx, ledger.Entry{Kind: EntryTopUp, Currency: c, RefID: t.ID,
+				Legs: []ledger.Leg{ledger.On(custody, -t.Amount), ledger.On(avail, t.Amount)}}); err != nil {
+				return err
+			}
+		}
+		if _, err := events.Append(ctx, tx, opEvent("topup."+lower(status), t.ID, t.UserID, t.Amount, c, string(status))); err != nil {
+			return err
+		}
+		if ok {
+			_, err = events.Append(ctx, tx, balanceEvent(t.UserID, c, t.Amount, t.ID))
+		}
+		return err
+	})
+}
+
+func (s *Service) applyWithdrawal(ctx context.Context, id pulid.ID, ok bool, reason string) error {
+	status := withdrawal.StatusFAILED
+	if ok {
+		status = withdrawal.StatusSUCCEEDED
+	}
+	return dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		now := s.now().UTC()
+		upd := tx.Withdrawal.Update().Where(withdrawal.ID(id), withdrawal.StatusEQ(withdrawal.StatusPENDING)).
+			SetStatus(status).SetCompletedAt(now)
+		if !ok {
+			upd.SetFailureReason(truncate(reason))
+		}
+		n, err := upd.Save(ctx)
+		if err != nil {
+			return err
+		}
+		w, err := tx.Withdrawal.Get(ctx, id)
+		if ent.IsNotFound(err) {
+			return apperr.New(apperr.NotFound, "no such withdrawal")
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			if w.Status == status {
+				return nil
+			}
+			return ErrOutcomeConflict
+		}
+		c := money.Currency(w.Currency)
+		clearing, err := s.ledger.PlatformAccount(ctx, tx, ledger.KindWithdrawalClearing, c)
+		if err != nil {
+			return err
+		}
+		entry := ledger.Entry{Currency: c, RefID: w.ID}
+		if ok { // the money leaves custody for the user's bank
+			custody, err := s.ledger.PlatformAccount(ctx, tx, ledger.KindCustody, c)
+			if err != nil {
+				return err
+			}
+			entry.Kind, entry.Legs = EntryWithdrawalPayout, []ledger.Leg{ledger.On(clearing, -w.Amount), ledger.On(custody, w.Amount)}
+		} else { // returned to the user
+			avail, err := s.ledger.UserAccount(ctx, tx, w.UserID, c)
+			if err != nil {
+				return err
+			}
+			entry.Kind, entry.Legs = EntryWithdrawalReturn, []ledger.Leg{ledger.On(clearing, -w.Amount), ledger.On(avail, w.Amount)}
+		}
+		if _, err := s.ledger.Post(ctx, tx, entry); err != nil {
+			return err
+		}
+		if _, err := events.Append(ctx, tx, opEvent("withdrawal."+lower(status), w.ID, w.UserID, w.Amount, c, string(status))); err != nil {
+			return err
+		}
+		if !ok {
+			_, err = events.Append(ctx, tx, balanceEvent(w.UserID, c, w.Amount, w.ID))
+		}
+		return err
+	})
+}
+
+func lower[T ~string](s T) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}
+
+func truncate(s string) string {
+	if len(s) > 200 {
+		return s[:200]
+	}
+	return s
+}
+
+// maxCallbackBytes bounds a callback body.
+const maxCallbackBytes = 64 << 10
+
+// CallbackHandler is the gateway's signed notification endpoint: it verifies
+// the signature and its timestamp (refusing forged and stale callbacks with
+// 401), applies the outcome once, and answers 200 for applied and duplicate
+// outcomes, 400 malformed, 404 unknown reference, 409 contradiction.
+func (s *Service) CallbackHandler(signer bank.Signer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCallbackBytes))
+		if err != nil {
+			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		if err := signer.Verify(r.Header.Get(bank.SignatureHeader), body, time.Now()); err != nil {
+			code := http.StatusUnauthorized
+			if apperr.Is(err, apperr.InvalidInput) {
+				code = http.StatusBadRequest
+			}
+			s.log.WarnContext(r.Context(), "bank callback refused", "reason", err.Error())
+			http.Error(w, "signature refused", code)
+			return
+		}
+		var cb bank.Callback
+		if err := json.Unmarshal(body, &cb); err != nil || cb.Reference == "" {
+			http.Error(w, "malformed callback", http.StatusBadRequest)
+			return
+		}
+		err = s.ApplyOutcome(r.Context(), cb)
+		switch {
+		case err == nil:
+			w.WriteHeader(http.StatusOK)
+		case apperr.Is(err, apperr.NotFound):
+			http.Error(w, "unknown reference", http.StatusNotFound)
+		case apperr.Is(err, apperr.InvalidInput):
+			http.Error(w, "malformed callback", http.StatusBadRequest)
+		case errors.Is(err, ErrOutcomeConflict):
+			s.log.ErrorContext(r.Context(), "bank callback contradicts the applied outcome", "reference", cb.Reference, "outcome", cb.Outcome)
+			http.Error(w, "conflicting outcome", http.StatusConflict)
+		default:
+			s.log.ErrorContext(r.Context(), "bank callback failed", "reference", cb.Reference, "error", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		}
+	})
+}
+
+// SettleSandbox has the sandbox gateway decide a pending operation (card
+// 4000000000000259), as an acquirer's back office would. Errors: NOT_FOUND,
+// INVALID_STATE (not pending, not a pending-class card, or no sandbox).
+func (s *Service) SettleSandbox(ctx context.Context, id pulid.ID, succeed bool) error {
+	sb, isSandbox := s.gateway.(*bank.Sandbox)
+	if !isSandbox {
+		return apperr.New(apperr.InvalidState, "the sandbox gateway is not enabled")
+	}
+	var (
+		kind   string
+		cardID pulid.ID
+		status string
+	)
+	switch id.Prefix() {
+	case "top":
+		t, err := s.client.TopUp.Get(ctx, id)
+		if err != nil {
+			return notFound(err)
+		}
+		kind, cardID, status = bank.KindCharge, t.BankCardID, string(t.Status)
+	case "wdr":
+		w, err := s.client.Withdrawal.Get(ctx, id)
+		if err != nil {
+			return notFound(err)
+		}
+		kind, cardID, status = bank.KindPayout, w.BankCardID, string(w.Status)
+	default:
+		return apperr.New(apperr.NotFound, "no top-up or withdrawal with this ID").WithField("id")
+	}
+	if status != "PENDING" {
+		return apperr.New(apperr.InvalidState, "the operation is %s, not PENDING", status).With("state", status)
+	}
+	card, err := s.client.BankCard.Get(ctx, cardID)
+	if err != nil {
+		return err
+	}
+	if bank.OutcomeOf(card.Token) != bank.OutcomePending {
+		return apperr.New(apperr.InvalidState, "only operations on the sandbox pending card wait for an operator")
+	}
+	sb.Settle(kind, string(id), succeed)
+	return nil
+}
+
+func notFound(err error) error {
+	if ent.IsNotFound(err) {
+		return apperr.New(apperr.NotFound, "no top-up or withdrawal with this ID").WithField("id")
+	}
+	return err
+}

@@ -1,0 +1,359 @@
+package wallet
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"danbao/ent"
+	"danbao/ent/account"
+	"danbao/ent/bankcard"
+	"danbao/ent/posting"
+	"danbao/ent/schema/pulid"
+	"danbao/ent/withdrawal"
+	"danbao/internal/apperr"
+	"danbao/internal/bank"
+	"danbao/internal/dbtx"
+	"danbao/internal/events"
+	"danbao/internal/idempotency"
+	"danbao/internal/ledger"
+	"danbao/internal/money"
+)
+
+// Ledger entry kinds written by this package.
+const (
+	EntryTopUp            = "TOPUP"
+	EntryWithdrawal       = "WITHDRAWAL"
+	EntryWithdrawalPayout = "WITHDRAWAL_PAYOUT"
+	EntryWithdrawalReturn = "WITHDRAWAL_RETURN"
+)
+
+// Service is the wallet.
+type Service struct {
+	client  *ent.Client
+	ledger  *ledger.Service
+	keys    *idempotency.Keys
+	gateway bank.Gateway // nil: no gateway configured
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// New returns a wallet Service.
+func New(client *ent.Client, l *ledger.Service, keys *idempotency.Keys, gw bank.Gateway, log *slog.Logger) *Service {
+	return &Service{client: client, ledger: l, keys: keys, gateway: gw, log: log, now: time.Now}
+}
+
+// LinkBankCardInput is the input of LinkBankCard.
+type LinkBankCardInput struct {
+	CardNumber string
+	HolderName string
+}
+
+// LinkBankCard tokenizes a card with the gateway and stores the token and
+// the last four digits. Errors: INVALID_INPUT (card number, holder name),
+// INVALID_STATE (no gateway configured).
+func (s *Service) LinkBankCard(ctx context.Context, userID pulid.ID, in LinkBankCardInput) (*ent.BankCard, error) {
+	number, err := bank.ValidateCardNumber(in.CardNumber)
+	if err != nil {
+		return nil, err
+	}
+	holder := strings.Join(strings.Fields(in.HolderName), " ")
+	if holder == "" || utf8.RuneCountInString(holder) > 100 {
+		return nil, apperr.Invalid("holderName", "holder name must have 1 to 100 characters")
+	}
+	if s.gateway == nil {
+		return nil, noGateway()
+	}
+	token, err := s.gateway.Tokenize(number)
+	if err != nil {
+		return nil, err
+	}
+	return s.client.BankCard.Create().
+		SetUserID(userID).SetToken(token).SetLast4(bank.Last4(number)).
+		SetBrand(bank.Brand(number)).SetHolderName(holder).
+		Save(ctx)
+}
+
+func noGateway() error {
+	return apperr.New(apperr.InvalidState, "no bank gateway is configured on this server")
+}
+
+// MoveInput is the input of TopUp and Withdraw.
+type MoveInput struct {
+	BankCardID     pulid.ID
+	Amount         string // decimal string in major units
+	Currency       string
+	IdempotencyKey string
+}
+
+// move is a validated MoveInput.
+type move struct {
+	card     *ent.BankCard
+	amount   int64
+	currency money.Currency
+	req      idempotency.Request
+}
+
+func (s *Service) validate(ctx context.Context, userID pulid.ID, op string, in MoveInput) (*move, error) {
+	if err := idempotency.ValidateKey(in.IdempotencyKey); err != nil {
+		return nil, err
+	}
+	c, err := money.ParseCurrency(in.Currency)
+	if err != nil {
+		return nil, err
+	}
+	amount, err := money.ParsePositive(in.Amount, c)
+	if err != nil {
+		return nil, err
+	}
+	card, err := s.client.BankCard.Query().
+		Where(bankcard.ID(in.BankCardID), bankcard.UserID(userID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		// Someone else's card is as unknown as a card that does not exist.
+		return nil, apperr.New(apperr.NotFound, "no such bank card").WithField("bankCardId")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.gateway == nil {
+		return nil, noGateway()
+	}
+	return &move{card: card, amount: amount, currency: c, req: idempotency.Request{
+		Scope: string(userID), Key: in.IdempotencyKey, Operation: op,
+		Hash: idempotency.RequestHash(op, string(card.ID), money.FormatMinor(amount, c), string(c)),
+	}}, nil
+}
+
+// TopUp starts a top-up of amount from a linked card. The result is PENDING
+// until the gateway answers. replay reports that the key was seen before
+// and the earlier top-up is returned unchanged. Errors: INVALID_INPUT,
+// NOT_FOUND (card), IDEMPOTENCY_CONFLICT.
+func (s *Service) TopUp(ctx context.Context, userID pulid.ID, in MoveInput) (t *ent.TopUp, replay bool, err error) {
+	m, err := s.validate(ctx, userID, "topUp", in)
+	if err != nil {
+		return nil, false, err
+	}
+	release, err := s.keys.Claim(m.req)
+	if err != nil {
+		return nil, false, err
+	}
+	defer release()
+	err = dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		prior, err := s.keys.Check(ctx, tx, m.req)
+		if err != nil {
+			return err
+		}
+		if prior != "" {
+			t, replay = nil, true
+			t, err = tx.TopUp.Get(ctx, pulid.ID(prior))
+			return err
+		}
+		replay = false
+		t, err = tx.TopUp.Create().
+			SetUserID(userID).SetBankCardID(m.card.ID).SetAmount(m.amount).
+			SetCurrency(string(m.currency)).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := events.Append(ctx, tx, opEvent("topup.created", t.ID, userID, t.Amount, m.currency, string(t.Status))); err != nil {
+			return err
+		}
+		return s.keys.Save(ctx, tx, m.req, string(t.ID))
+	})
+	if err != nil || replay {
+		return t, replay, err
+	}
+	if err := s.gateway.Charge(ctx, bank.Request{Reference: string(t.ID), Token: m.card.Token, Amount: t.Amount, Currency: t.Currency}); err != nil {
+		// The top-up stays PENDING; the gateway's reconciliation settles it.
+		s.log.ErrorContext(ctx, "bank charge not accepted", "topUp", t.ID, "error", err)
+	}
+	return t, false, nil
+}
+
+// Withdraw holds amount from the user's available balance at once and asks
+// the gateway to pay it out to a linked card. Errors: INVALID_INPUT,
+// NOT_FOUND (card), INSUFFICIENT_FUNDS (extensions available, held),
+// IDEMPOTENCY_CONFLICT.
+func (s *Service) Withdraw(ctx context.Context, userID pulid.ID, in MoveInput) (w *ent.Withdrawal, replay bool, err error) {
+	m, err := s.validate(ctx, userID, "withdraw", in)
+	if err != nil {
+		return nil, false, err
+	}
+	release, err := s.keys.Claim(m.req)
+	if err != nil {
+		return nil, false, err
+	}
+	defer release()
+	err = dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		prior, err := s.keys.Check(ctx, tx, m.req)
+		if err != nil {
+			return err
+		}
+		if prior != "" {
+			replay = true
+			w, err = tx.Withdrawal.Get(ctx, pulid.ID(prior))
+			return err
+		}
+		replay = false
+		w, err = tx.Withdrawal.Create().
+			SetUserID(userID).SetBankCardID(m.card.ID).SetAmount(m.amount).
+			SetCurrency(string(m.currency)).Save(ctx)
+		if err != nil {
+			return err
+		}
+		avail, err := s.ledger.UserAccount(ctx, tx, userID, m.currency)
+		if err != nil {
+			return err
+		}
+		clearing, err := s.ledger.PlatformAccount(ctx, tx, ledger.KindWithdrawalClearing, m.currency)
+		if err != nil {
+			return err
+		}
+		_, err = s.ledger.Post(ctx, tx, ledger.Entry{Kind: EntryWithdrawal, Currency: m.currency, RefID: w.ID,
+			Legs: []ledger.Leg{ledger.On(avail, -m.amount), ledger.On(clearing, m.amount)}})
+		if apperr.Is(err, apperr.InsufficientFunds) {
+			return s.withHeld(ctx, tx, userID, m.currency, err)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := events.Append(ctx, tx, opEvent("withdrawal.created", w.ID, userID, w.Amount, m.currency, string(w.Status))); err != nil {
+			return err
+		}
+		if _, err := events.Append(ctx, tx, balanceEvent(userID, m.currency, -m.amount, w.ID)); err != nil {
+			return err
+		}
+		return s.keys.Save(ctx, tx, m.req, string(w.ID))
+	})
+	if err != nil || replay {
+		return w, replay, err
+	}
+	if err := s.gateway.Payout(ctx, bank.Request{Reference: string(w.ID), Token: m.card.Token, Amount: w.Amount, Currency: w.Currency}); err != nil {
+		s.log.ErrorContext(ctx, "bank payout not accepted", "withdrawal", w.ID, "error", err)
+	}
+	return w, false, nil
+}
+
+// withHeld adds the user's held amount to an INSUFFICIENT_FUNDS error.
+func (s *Service) withHeld(ctx context.Context, tx *ent.Tx, userID pulid.ID, c money.Currency, err error) error {
+	ae, _ := apperr.As(err)
+	held, herr := heldAmount(ctx, tx.Client(), userID, c)
+	if herr != nil {
+		return herr
+	}
+	return ae.With("held", money.FormatMinor(held, c)).WithField("amount")
+}
+
+func heldAmount(ctx context.Context, client *ent.Client, userID pulid.ID, c money.Currency) (int64, error) {
+	var rows []struct {
+		Sum int64 `json:"sum"`
+	}
+	err := client.Withdrawal.Query().
+		Where(withdrawal.UserID(userID), withdrawal.Currency(string(c)), withdrawal.StatusEQ(withdrawal.StatusPENDING)).
+		Aggregate(ent.As(ent.Sum(withdrawal.FieldAmount), "sum")).Scan(ctx, &rows)
+	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	return rows[0].Sum, nil
+}
+
+func opEvent(typ string, id, userID pulid.ID, amount int64, c money.Currency, status string) events.Event {
+	return events.Event{Type: typ, SubjectID: id, UserID: userID, Payload: map[string]any{
+		"id": string(id), "status": status, "amount": money.FormatMinor(amount, c), "currency": string(c),
+	}}
+}
+
+func balanceEvent(userID pulid.ID, c money.Currency, delta int64, cause pulid.ID) events.Event {
+	return events.Event{Type: "balance.changed", SubjectID: userID, UserID: userID, Payload: map[string]any{
+		"currency": string(c), "delta": money.FormatMinor(delta, c), "cause": string(cause),
+	}}
+}
+
+// Balance is a user's money in one currency.
+type Balance struct {
+	Currency  money.Currency
+	Available int64
+	Held      int64
+}
+
+// Balances returns the user's balance per currency (CNY at zero when the
+// user has no account yet).
+func (s *Service) Balances(ctx context.Context, userID pulid.ID) ([]Balance, error) {
+	accounts, err := s.ledger.UserAccounts(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Balance, 0, len(accounts)+1)
+	for _, a := range accounts {
+		out = append(out, Balance{Currency: money.Currency(a.Currency), Available: a.Balance})
+	}
+	if len(out) == 0 {
+		out = append(out, Balance{Currency: money.CNY})
+	}
+	for i := range out {
+		if out[i].Held, err = heldAmount(ctx, s.client, userID, out[i].Currency); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// BankCards returns the user's linked cards, oldest first.
+func (s *Service) BankCards(ctx context.Context, userID pulid.ID) ([]*ent.BankCard, error) {
+	return s.client.BankCard.Query().Where(bankcard.UserID(userID)).Order(ent.Asc(bankcard.FieldCreatedAt)).All(ctx)
+}
+
+// EntryContext is what a history entry links to.
+type EntryContext struct {
+	TopUp        *ent.TopUp
+	Withdrawal   *ent.Withdrawal
+	Counterparty string // a card ("visa •••• 4242") or the other user's display name
+}
+
+// EntryContext loads the operation a posting belongs to and who is on the
+// other side of it.
+func (s *Service) EntryContext(ctx context.Context, p *ent.Posting) (*EntryContext, error) {
+	ltx, err := s.client.LedgerTransaction.Get(ctx, p.TransactionID)
+	if err != nil {
+		return nil, err
+	}
+	out := &EntryContext{}
+	card := func(id pulid.ID) error {
+		c, err := s.client.BankCard.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		out.Counterparty = c.Brand + " •••• " + c.Last4
+		return nil
+	}
+	switch ltx.RefID.Prefix() {
+	case "top":
+		if out.TopUp, err = s.client.TopUp.Get(ctx, ltx.RefID); err != nil {
+			return nil, err
+		}
+		return out, card(out.TopUp.BankCardID)
+	case "wdr":
+		if out.Withdrawal, err = s.client.Withdrawal.Get(ctx, ltx.RefID); err != nil {
+			return nil, err
+		}
+		return out, card(out.Withdrawal.BankCardID)
+	}
+	// A transfer: the other user's name.
+	other, err := s.client.Posting.Query().
+		Where(posting.TransactionID(ltx.ID), posting.IDNEQ(p.ID)).
+		QueryAccount().Where(account.OwnerIDNEQ("")).First(ctx)
+	if ent.IsNotFound(err) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.client.User.Get(ctx, other.OwnerID)
+	if err != nil {
+		return nil, err
+	}
+	out.Counterparty = u.DisplayName
+	return out, nil
+}

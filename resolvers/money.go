@@ -1,0 +1,93 @@
+package resolvers
+
+import (
+	"context"
+
+	"danbao/auth"
+	"danbao/ent"
+	"danbao/graph/model"
+	"danbao/internal/apperr"
+	"danbao/internal/ledger"
+	"danbao/internal/money"
+	"danbao/internal/wallet"
+
+	"github.com/99designs/gqlgen/graphql"
+)
+
+// ownerOrOperator lets the user themself or an operator read a user's
+// private fields (balances, history, cards), wherever the User object was
+// reached from.
+func ownerOrOperator(ctx context.Context, u *ent.User) error {
+	who, err := auth.Require(ctx)
+	if err != nil {
+		return err
+	}
+	if who.UserID != u.ID && !who.Operator() {
+		return apperr.New(apperr.Forbidden, "only the user themself may read this")
+	}
+	return nil
+}
+
+func decimal(minor int64, c string) model.Decimal {
+	return model.Decimal(money.FormatMinor(minor, money.Currency(c)))
+}
+
+func markReplay(ctx context.Context, replay bool) {
+	if replay {
+		graphql.RegisterExtension(ctx, "idempotentReplay", true)
+	}
+}
+
+func moveInput(card, amount, currency, key string) wallet.MoveInput {
+	return wallet.MoveInput{BankCardID: pulidOf(card), Amount: amount, Currency: currency, IdempotencyKey: key}
+}
+
+func balances(bs []wallet.Balance) []*model.Balance {
+	out := make([]*model.Balance, len(bs))
+	for i, b := range bs {
+		out[i] = &model.Balance{Currency: string(b.Currency),
+			Available: decimal(b.Available, string(b.Currency)), Held: decimal(b.Held, string(b.Currency))}
+	}
+	return out
+}
+
+func historyFilter(f *model.TransactionFilter) ledger.HistoryFilter {
+	var out ledger.HistoryFilter
+	if f == nil {
+		return out
+	}
+	for _, t := range f.Types {
+		out.Kinds = append(out.Kinds, string(t))
+	}
+	if f.Currency != nil {
+		out.Currency = *f.Currency
+	}
+	out.From, out.To = f.From, f.To
+	return out
+}
+
+func verification(r *ledger.Report) *model.LedgerVerification {
+	out := &model.LedgerVerification{Ok: r.OK(), Transactions: r.Transactions, Accounts: r.Accounts, Violations: []*model.LedgerViolation{}}
+	for _, v := range r.Violations {
+		out.Violations = append(out.Violations, &model.LedgerViolation{Kind: v.Kind, Message: v.Message})
+	}
+	return out
+}
+
+func custodyReport(days []ledger.CustodyDay) *model.CustodyReport {
+	out := &model.CustodyReport{Days: make([]*model.CustodyDay, len(days))}
+	for i, d := range days {
+		out.Days[i] = &model.CustodyDay{Date: d.Date, Currency: d.Currency,
+			OpeningCustody: decimal(d.OpeningCustody, d.Currency), ClosingCustody: decimal(d.ClosingCustody, d.Currency),
+			CustomerFunds: decimal(d.CustomerFunds, d.Currency), Custody: decimal(d.Custody, d.Currency),
+			Difference: decimal(d.Difference, d.Currency)}
+	}
+	return out
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
