@@ -6,6 +6,7 @@
 //	danbao [serve]                                   start the server
 //	danbao migrate                                   apply pending migrations and exit
 //	danbao operator create --phone P --password W    create an operator account
+//	danbao ledger verify                             check every ledger invariant (exit 1 on a violation)
 package main
 
 import (
@@ -58,8 +59,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return migrate(ctx, cfg, stdout)
 	case "operator":
 		return operator(ctx, cfg, log, args, stdout)
+	case "ledger":
+		return ledgerCmd(ctx, cfg, log, args, stdout)
 	default:
-		return fmt.Errorf("unknown command %q (serve, migrate, operator create)", cmd)
+		return fmt.Errorf("unknown command %q (serve, migrate, operator create, ledger verify)", cmd)
 	}
 }
 
@@ -175,5 +178,32 @@ func operator(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 		return err
 	}
 	fmt.Fprintf(stdout, "operator %s created for %s\n", u.ID, u.Phone)
+	return nil
+}
+
+// errViolations makes `ledger verify` exit non-zero.
+var errViolations = errors.New("ledger invariants are broken")
+
+func ledgerCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "verify" {
+		return errors.New("usage: danbao ledger verify")
+	}
+	a, err := app.New(ctx, cfg, log, app.Options{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	r, err := a.Ledger.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d journal transactions, %d accounts checked\n", r.Transactions, r.Accounts)
+	for _, v := range r.Violations {
+		fmt.Fprintf(stdout, "VIOLATION %s: %s\n", v.Kind, v.Message)
+	}
+	if !r.OK() {
+		return errViolations
+	}
+	fmt.Fprintln(stdout, "ok: every transaction balances, cached balances match postings, the hash chain is intact, customer funds equal custody")
 	return nil
 }

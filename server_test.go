@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -139,5 +141,29 @@ func TestMigrateCommandAndBadConfig(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, &out); err == nil {
 		t.Fatal(fmt.Sprint("unknown command accepted"))
+	}
+}
+
+func TestLedgerVerifyCommand(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"DANBAO_DATA_DIR": dir}
+	getenv := func(k string) string { return env[k] }
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"ledger", "verify"}, getenv, &out); err != nil || !strings.Contains(out.String(), "ok:") {
+		t.Fatalf("clean ledger: %v\n%s", err, out.String())
+	}
+	// Corrupt a cached balance behind the ledger's back: verify must fail.
+	sdb, err := sql.Open("sqlite", filepath.Join(dir, "danbao.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sdb.Exec(`INSERT INTO accounts (id, key, kind, currency, balance, created_at, updated_at) VALUES ('acc_01J00000000000000000000000', 'platform:FEES:CNY', 'FEES', 'CNY', 7, '2026-01-01 00:00:00', '2026-01-01 00:00:00')`); err != nil {
+		t.Fatal(err)
+	}
+	sdb.Close()
+	out.Reset()
+	err = run(context.Background(), []string{"ledger", "verify"}, getenv, &out)
+	if !errors.Is(err, errViolations) || !strings.Contains(out.String(), "VIOLATION BALANCE_MISMATCH") {
+		t.Fatalf("corrupted ledger: %v\n%s", err, out.String())
 	}
 }

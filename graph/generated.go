@@ -3939,14 +3939,14 @@ func (ec *executionContext) _TopUp_status(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v topup.Status) graphql.Marshaler {
-			return ec.marshalNTopUpTopUpStatus2danbaoᚋentᚋtopupᚐStatus(ctx, selections, v)
+			return ec.marshalNTopUpStatus2danbaoᚋentᚋtopupᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_TopUp_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TopUp", field, false, false, "TopUpTopUpStatus")
+	return graphql.NewScalarFieldContext("TopUp", field, false, false, "TopUpStatus")
 }
 
 func (ec *executionContext) _TopUp_failureReason(ctx context.Context, field graphql.CollectedField, obj *ent.TopUp) (ret graphql.Marshaler) {
@@ -4621,14 +4621,14 @@ func (ec *executionContext) _Withdrawal_status(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v withdrawal.Status) graphql.Marshaler {
-			return ec.marshalNWithdrawalWithdrawalStatus2danbaoᚋentᚋwithdrawalᚐStatus(ctx, selections, v)
+			return ec.marshalNWithdrawalStatus2danbaoᚋentᚋwithdrawalᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Withdrawal_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Withdrawal", field, false, false, "WithdrawalWithdrawalStatus")
+	return graphql.NewScalarFieldContext("Withdrawal", field, false, false, "WithdrawalStatus")
 }
 
 func (ec *executionContext) _Withdrawal_failureReason(ctx context.Context, field graphql.CollectedField, obj *ent.Withdrawal) (ret graphql.Marshaler) {
@@ -8304,13 +8304,13 @@ func (ec *executionContext) unmarshalNTopUpInput2danbaoᚋgraphᚋmodelᚐTopUpI
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNTopUpTopUpStatus2danbaoᚋentᚋtopupᚐStatus(ctx context.Context, v any) (topup.Status, error) {
+func (ec *executionContext) unmarshalNTopUpStatus2danbaoᚋentᚋtopupᚐStatus(ctx context.Context, v any) (topup.Status, error) {
 	var res topup.Status
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNTopUpTopUpStatus2danbaoᚋentᚋtopupᚐStatus(ctx context.Context, sel ast.SelectionSet, v topup.Status) graphql.Marshaler {
+func (ec *executionContext) marshalNTopUpStatus2danbaoᚋentᚋtopupᚐStatus(ctx context.Context, sel ast.SelectionSet, v topup.Status) graphql.Marshaler {
 	return v
 }
 
@@ -8351,13 +8351,13 @@ func (ec *executionContext) unmarshalNWithdrawInput2danbaoᚋgraphᚋmodelᚐWit
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNWithdrawalWithdrawalStatus2danbaoᚋentᚋwithdrawalᚐStatus(ctx context.Context, v any) (withdrawal.Status, error) {
+func (ec *executionContext) unmarshalNWithdrawalStatus2danbaoᚋentᚋwithdrawalᚐStatus(ctx context.Context, v any) (withdrawal.Status, error) {
 	var res withdrawal.Status
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNWithdrawalWithdrawalStatus2danbaoᚋentᚋwithdrawalᚐStatus(ctx context.Context, sel ast.SelectionSet, v withdrawal.Status) graphql.Marshaler {
+func (ec *executionContext) marshalNWithdrawalStatus2danbaoᚋentᚋwithdrawalᚐStatus(ctx context.Context, sel ast.SelectionSet, v withdrawal.Status) graphql.Marshaler {
 	return v
 }
 

@@ -5,26 +5,29 @@ import (
 
 	"danbao/auth"
 	"danbao/ent"
-	"danbao/ent/bankcard"
-	"danbao/ent/posting"
 	"danbao/ent/schema/pulid"
-	"danbao/ent/topup"
-	"danbao/ent/user"
-	"danbao/ent/withdrawal"
 	"danbao/internal/apperr"
 )
 
 // maxNodes bounds nodes(ids:).
 const maxNodes = 100
 
-// tables maps ID prefixes to ent tables, so node(id:) finds an object's
-// type without a lookup.
-var tables = map[string]string{
-	"usr":  user.Table,
-	"card": bankcard.Table,
-	"top":  topup.Table,
-	"wdr":  withdrawal.Table,
-	"pst":  posting.Table,
+// loaders map ID prefixes to the loader of their type, so node(id:) finds
+// an object's type without a lookup. Whole rows are loaded (not just the
+// selected fields): the ownership check needs the owner column whatever the
+// client selected.
+var loaders = map[string]func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error){
+	"usr": func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) { return c.User.Get(ctx, id) },
+	"card": func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
+		return c.BankCard.Get(ctx, id)
+	},
+	"top": func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) { return c.TopUp.Get(ctx, id) },
+	"wdr": func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
+		return c.Withdrawal.Get(ctx, id)
+	},
+	"pst": func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
+		return c.Posting.Get(ctx, id)
+	},
 }
 
 // node loads one object by global ID if the caller may see it; otherwise it
@@ -34,11 +37,11 @@ func (r *Resolver) node(ctx context.Context, id pulid.ID) (ent.Noder, error) {
 	if err != nil {
 		return nil, err
 	}
-	table, ok := tables[id.Prefix()]
+	load, ok := loaders[id.Prefix()]
 	if !ok || !id.Valid() {
 		return nil, apperr.New(apperr.NotFound, "no object with this ID")
 	}
-	n, err := r.Client.Noder(ctx, id, ent.WithFixedNodeType(table))
+	n, err := load(ctx, r.Client, id)
 	if ent.IsNotFound(err) {
 		return nil, apperr.New(apperr.NotFound, "no object with this ID")
 	}

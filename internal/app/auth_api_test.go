@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"danbao/auth"
+	"danbao/ent/schema/pulid"
 	"danbao/internal/testenv"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -337,3 +338,5 @@ func TestLoginLockoutCountsAliases(t *testing.T) {
 		t.Fatalf("got %d UNAUTHENTICATED and %d RATE_LIMITED, want %d and %d", unauth, rateLimited, want, 10-want)
 	}
 }
+
+func pulidOf(s string) pulid.ID { return pulid.ID(s) }

@@ -76,7 +76,10 @@ func SQLiteDSN(path string) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
-	return "file:" + path + "?" + q.Encode()
+	// The path is percent-encoded: in a file: URI a '#' or '?' in a
+	// directory name would otherwise end the file name early.
+	u := url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: q.Encode()}
+	return u.String()
 }
 
 // OpenSQLite opens (creating if needed) the SQLite file at path. It does not

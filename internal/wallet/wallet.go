@@ -162,8 +162,11 @@ func (s *Service) TopUp(ctx context.Context, userID pulid.ID, in MoveInput) (t *
 		}
 		return s.keys.Save(ctx, tx, m.req, string(t.ID))
 	})
-	if err != nil || replay {
-		return t, replay, err
+	if err != nil {
+		return nil, false, err // t may be a row the rollback discarded
+	}
+	if replay {
+		return t, true, nil
 	}
 	if err := s.gateway.Charge(ctx, bank.Request{Reference: string(t.ID), Token: m.card.Token, Amount: t.Amount, Currency: t.Currency}); err != nil {
 		// The top-up stays PENDING; the gateway's reconciliation settles it.
@@ -227,8 +230,11 @@ func (s *Service) Withdraw(ctx context.Context, userID pulid.ID, in MoveInput) (
 		}
 		return s.keys.Save(ctx, tx, m.req, string(w.ID))
 	})
-	if err != nil || replay {
-		return w, replay, err
+	if err != nil {
+		return nil, false, err // w may be a row the rollback discarded
+	}
+	if replay {
+		return w, true, nil
 	}
 	if err := s.gateway.Payout(ctx, bank.Request{Reference: string(w.ID), Token: m.card.Token, Amount: w.Amount, Currency: w.Currency}); err != nil {
 		s.log.ErrorContext(ctx, "bank payout not accepted", "withdrawal", w.ID, "error", err)

@@ -62,11 +62,14 @@ func (id ID) Value() (driver.Value, error) { return string(id), nil }
 // UnmarshalGQL implements graphql.Unmarshaler. Any string is accepted here;
 // lookups of a malformed ID simply find nothing (NOT_FOUND).
 func (id *ID) UnmarshalGQL(v any) error {
-	s, ok := v.(string)
-	if !ok {
+	switch s := v.(type) {
+	case string:
+		*id = ID(s)
+	case ID: // gqlgen may hand an already decoded argument back
+		*id = s
+	default:
 		return fmt.Errorf("ID must be a string")
 	}
-	*id = ID(s)
 	return nil
 }
 
