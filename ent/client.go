@@ -12,9 +12,12 @@ import (
 	"danbao/ent/migrate"
 	"danbao/ent/schema/pulid"
 
+	"danbao/ent/identitybinding"
+	"danbao/ent/limitusage"
 	"danbao/ent/loginthrottle"
 	"danbao/ent/refreshtoken"
 	"danbao/ent/user"
+	"danbao/ent/verification"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect"
@@ -29,12 +32,18 @@ type Client struct {
 	config
 	// Schema is the client for creating, migrating and dropping schema.
 	Schema *migrate.Schema
+	// IdentityBinding is the client for interacting with the IdentityBinding builders.
+	IdentityBinding *IdentityBindingClient
+	// LimitUsage is the client for interacting with the LimitUsage builders.
+	LimitUsage *LimitUsageClient
 	// LoginThrottle is the client for interacting with the LoginThrottle builders.
 	LoginThrottle *LoginThrottleClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// Verification is the client for interacting with the Verification builders.
+	Verification *VerificationClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -46,9 +55,12 @@ func NewClient(opts ...Option) *Client {
 
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
+	c.IdentityBinding = NewIdentityBindingClient(c.config)
+	c.LimitUsage = NewLimitUsageClient(c.config)
 	c.LoginThrottle = NewLoginThrottleClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.User = NewUserClient(c.config)
+	c.Verification = NewVerificationClient(c.config)
 }
 
 type (
@@ -139,11 +151,14 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:           ctx,
-		config:        cfg,
-		LoginThrottle: NewLoginThrottleClient(cfg),
-		RefreshToken:  NewRefreshTokenClient(cfg),
-		User:          NewUserClient(cfg),
+		ctx:             ctx,
+		config:          cfg,
+		IdentityBinding: NewIdentityBindingClient(cfg),
+		LimitUsage:      NewLimitUsageClient(cfg),
+		LoginThrottle:   NewLoginThrottleClient(cfg),
+		RefreshToken:    NewRefreshTokenClient(cfg),
+		User:            NewUserClient(cfg),
+		Verification:    NewVerificationClient(cfg),
 	}, nil
 }
 
@@ -161,18 +176,21 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:           ctx,
-		config:        cfg,
-		LoginThrottle: NewLoginThrottleClient(cfg),
-		RefreshToken:  NewRefreshTokenClient(cfg),
-		User:          NewUserClient(cfg),
+		ctx:             ctx,
+		config:          cfg,
+		IdentityBinding: NewIdentityBindingClient(cfg),
+		LimitUsage:      NewLimitUsageClient(cfg),
+		LoginThrottle:   NewLoginThrottleClient(cfg),
+		RefreshToken:    NewRefreshTokenClient(cfg),
+		User:            NewUserClient(cfg),
+		Verification:    NewVerificationClient(cfg),
 	}, nil
 }
 
 // Debug returns a new debug-client. It's used to get verbose logging on specific operations.
 //
 //	client.Debug().
-//		LoginThrottle.
+//		IdentityBinding.
 //		Query().
 //		Count(ctx)
 func (c *Client) Debug() *Client {
@@ -194,30 +212,340 @@ func (c *Client) Close() error {
 // Use adds the mutation hooks to all the entity clients.
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
-	c.LoginThrottle.Use(hooks...)
-	c.RefreshToken.Use(hooks...)
-	c.User.Use(hooks...)
+	for _, n := range []interface{ Use(...Hook) }{
+		c.IdentityBinding, c.LimitUsage, c.LoginThrottle, c.RefreshToken, c.User,
+		c.Verification,
+	} {
+		n.Use(hooks...)
+	}
 }
 
 // Intercept adds the query interceptors to all the entity clients.
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
-	c.LoginThrottle.Intercept(interceptors...)
-	c.RefreshToken.Intercept(interceptors...)
-	c.User.Intercept(interceptors...)
+	for _, n := range []interface{ Intercept(...Interceptor) }{
+		c.IdentityBinding, c.LimitUsage, c.LoginThrottle, c.RefreshToken, c.User,
+		c.Verification,
+	} {
+		n.Intercept(interceptors...)
+	}
 }
 
 // Mutate implements the ent.Mutator interface.
 func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
+	case *IdentityBindingMutation:
+		return c.IdentityBinding.mutate(ctx, m)
+	case *LimitUsageMutation:
+		return c.LimitUsage.mutate(ctx, m)
 	case *LoginThrottleMutation:
 		return c.LoginThrottle.mutate(ctx, m)
 	case *RefreshTokenMutation:
 		return c.RefreshToken.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
+	case *VerificationMutation:
+		return c.Verification.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
+	}
+}
+
+// IdentityBindingClient is a client for the IdentityBinding schema.
+type IdentityBindingClient struct {
+	config
+}
+
+// NewIdentityBindingClient returns a client for the IdentityBinding from the given config.
+func NewIdentityBindingClient(c config) *IdentityBindingClient {
+	return &IdentityBindingClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `identitybinding.Hooks(f(g(h())))`.
+func (c *IdentityBindingClient) Use(hooks ...Hook) {
+	c.hooks.IdentityBinding = append(c.hooks.IdentityBinding, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `identitybinding.Intercept(f(g(h())))`.
+func (c *IdentityBindingClient) Intercept(interceptors ...Interceptor) {
+	c.inters.IdentityBinding = append(c.inters.IdentityBinding, interceptors...)
+}
+
+// Create returns a builder for creating a IdentityBinding entity.
+func (c *IdentityBindingClient) Create() *IdentityBindingCreate {
+	mutation := newIdentityBindingMutation(c.config, OpCreate)
+	return &IdentityBindingCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of IdentityBinding entities.
+func (c *IdentityBindingClient) CreateBulk(builders ...*IdentityBindingCreate) *IdentityBindingCreateBulk {
+	return &IdentityBindingCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *IdentityBindingClient) MapCreateBulk(slice any, setFunc func(*IdentityBindingCreate, int)) *IdentityBindingCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &IdentityBindingCreateBulk{err: fmt.Errorf("calling to IdentityBindingClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*IdentityBindingCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &IdentityBindingCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for IdentityBinding.
+func (c *IdentityBindingClient) Update() *IdentityBindingUpdate {
+	mutation := newIdentityBindingMutation(c.config, OpUpdate)
+	return &IdentityBindingUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *IdentityBindingClient) UpdateOne(_m *IdentityBinding) *IdentityBindingUpdateOne {
+	mutation := newIdentityBindingMutation(c.config, OpUpdateOne, withIdentityBinding(_m))
+	return &IdentityBindingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *IdentityBindingClient) UpdateOneID(id pulid.ID) *IdentityBindingUpdateOne {
+	mutation := newIdentityBindingMutation(c.config, OpUpdateOne, withIdentityBindingID(id))
+	return &IdentityBindingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for IdentityBinding.
+func (c *IdentityBindingClient) Delete() *IdentityBindingDelete {
+	mutation := newIdentityBindingMutation(c.config, OpDelete)
+	return &IdentityBindingDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *IdentityBindingClient) DeleteOne(_m *IdentityBinding) *IdentityBindingDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *IdentityBindingClient) DeleteOneID(id pulid.ID) *IdentityBindingDeleteOne {
+	builder := c.Delete().Where(identitybinding.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &IdentityBindingDeleteOne{builder}
+}
+
+// Query returns a query builder for IdentityBinding.
+func (c *IdentityBindingClient) Query() *IdentityBindingQuery {
+	return &IdentityBindingQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeIdentityBinding},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a IdentityBinding entity by its id.
+func (c *IdentityBindingClient) Get(ctx context.Context, id pulid.ID) (*IdentityBinding, error) {
+	return c.Query().Where(identitybinding.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *IdentityBindingClient) GetX(ctx context.Context, id pulid.ID) *IdentityBinding {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a IdentityBinding.
+func (c *IdentityBindingClient) QueryUser(_m *IdentityBinding) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(identitybinding.Table, identitybinding.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, identitybinding.UserTable, identitybinding.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *IdentityBindingClient) Hooks() []Hook {
+	return c.hooks.IdentityBinding
+}
+
+// Interceptors returns the client interceptors.
+func (c *IdentityBindingClient) Interceptors() []Interceptor {
+	return c.inters.IdentityBinding
+}
+
+func (c *IdentityBindingClient) mutate(ctx context.Context, m *IdentityBindingMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&IdentityBindingCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&IdentityBindingUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&IdentityBindingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&IdentityBindingDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown IdentityBinding mutation op: %q", m.Op())
+	}
+}
+
+// LimitUsageClient is a client for the LimitUsage schema.
+type LimitUsageClient struct {
+	config
+}
+
+// NewLimitUsageClient returns a client for the LimitUsage from the given config.
+func NewLimitUsageClient(c config) *LimitUsageClient {
+	return &LimitUsageClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `limitusage.Hooks(f(g(h())))`.
+func (c *LimitUsageClient) Use(hooks ...Hook) {
+	c.hooks.LimitUsage = append(c.hooks.LimitUsage, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `limitusage.Intercept(f(g(h())))`.
+func (c *LimitUsageClient) Intercept(interceptors ...Interceptor) {
+	c.inters.LimitUsage = append(c.inters.LimitUsage, interceptors...)
+}
+
+// Create returns a builder for creating a LimitUsage entity.
+func (c *LimitUsageClient) Create() *LimitUsageCreate {
+	mutation := newLimitUsageMutation(c.config, OpCreate)
+	return &LimitUsageCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of LimitUsage entities.
+func (c *LimitUsageClient) CreateBulk(builders ...*LimitUsageCreate) *LimitUsageCreateBulk {
+	return &LimitUsageCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *LimitUsageClient) MapCreateBulk(slice any, setFunc func(*LimitUsageCreate, int)) *LimitUsageCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &LimitUsageCreateBulk{err: fmt.Errorf("calling to LimitUsageClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*LimitUsageCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &LimitUsageCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for LimitUsage.
+func (c *LimitUsageClient) Update() *LimitUsageUpdate {
+	mutation := newLimitUsageMutation(c.config, OpUpdate)
+	return &LimitUsageUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *LimitUsageClient) UpdateOne(_m *LimitUsage) *LimitUsageUpdateOne {
+	mutation := newLimitUsageMutation(c.config, OpUpdateOne, withLimitUsage(_m))
+	return &LimitUsageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *LimitUsageClient) UpdateOneID(id pulid.ID) *LimitUsageUpdateOne {
+	mutation := newLimitUsageMutation(c.config, OpUpdateOne, withLimitUsageID(id))
+	return &LimitUsageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for LimitUsage.
+func (c *LimitUsageClient) Delete() *LimitUsageDelete {
+	mutation := newLimitUsageMutation(c.config, OpDelete)
+	return &LimitUsageDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *LimitUsageClient) DeleteOne(_m *LimitUsage) *LimitUsageDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *LimitUsageClient) DeleteOneID(id pulid.ID) *LimitUsageDeleteOne {
+	builder := c.Delete().Where(limitusage.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &LimitUsageDeleteOne{builder}
+}
+
+// Query returns a query builder for LimitUsage.
+func (c *LimitUsageClient) Query() *LimitUsageQuery {
+	return &LimitUsageQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeLimitUsage},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a LimitUsage entity by its id.
+func (c *LimitUsageClient) Get(ctx context.Context, id pulid.ID) (*LimitUsage, error) {
+	return c.Query().Where(limitusage.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *LimitUsageClient) GetX(ctx context.Context, id pulid.ID) *LimitUsage {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a LimitUsage.
+func (c *LimitUsageClient) QueryUser(_m *LimitUsage) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(limitusage.Table, limitusage.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, limitusage.UserTable, limitusage.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *LimitUsageClient) Hooks() []Hook {
+	return c.hooks.LimitUsage
+}
+
+// Interceptors returns the client interceptors.
+func (c *LimitUsageClient) Interceptors() []Interceptor {
+	return c.inters.LimitUsage
+}
+
+func (c *LimitUsageClient) mutate(ctx context.Context, m *LimitUsageMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&LimitUsageCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&LimitUsageUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&LimitUsageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&LimitUsageDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown LimitUsage mutation op: %q", m.Op())
 	}
 }
 
@@ -652,13 +980,164 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 	}
 }
 
+// VerificationClient is a client for the Verification schema.
+type VerificationClient struct {
+	config
+}
+
+// NewVerificationClient returns a client for the Verification from the given config.
+func NewVerificationClient(c config) *VerificationClient {
+	return &VerificationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `verification.Hooks(f(g(h())))`.
+func (c *VerificationClient) Use(hooks ...Hook) {
+	c.hooks.Verification = append(c.hooks.Verification, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `verification.Intercept(f(g(h())))`.
+func (c *VerificationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Verification = append(c.inters.Verification, interceptors...)
+}
+
+// Create returns a builder for creating a Verification entity.
+func (c *VerificationClient) Create() *VerificationCreate {
+	mutation := newVerificationMutation(c.config, OpCreate)
+	return &VerificationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Verification entities.
+func (c *VerificationClient) CreateBulk(builders ...*VerificationCreate) *VerificationCreateBulk {
+	return &VerificationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *VerificationClient) MapCreateBulk(slice any, setFunc func(*VerificationCreate, int)) *VerificationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &VerificationCreateBulk{err: fmt.Errorf("calling to VerificationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*VerificationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &VerificationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Verification.
+func (c *VerificationClient) Update() *VerificationUpdate {
+	mutation := newVerificationMutation(c.config, OpUpdate)
+	return &VerificationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *VerificationClient) UpdateOne(_m *Verification) *VerificationUpdateOne {
+	mutation := newVerificationMutation(c.config, OpUpdateOne, withVerification(_m))
+	return &VerificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *VerificationClient) UpdateOneID(id pulid.ID) *VerificationUpdateOne {
+	mutation := newVerificationMutation(c.config, OpUpdateOne, withVerificationID(id))
+	return &VerificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Verification.
+func (c *VerificationClient) Delete() *VerificationDelete {
+	mutation := newVerificationMutation(c.config, OpDelete)
+	return &VerificationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *VerificationClient) DeleteOne(_m *Verification) *VerificationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *VerificationClient) DeleteOneID(id pulid.ID) *VerificationDeleteOne {
+	builder := c.Delete().Where(verification.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &VerificationDeleteOne{builder}
+}
+
+// Query returns a query builder for Verification.
+func (c *VerificationClient) Query() *VerificationQuery {
+	return &VerificationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeVerification},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Verification entity by its id.
+func (c *VerificationClient) Get(ctx context.Context, id pulid.ID) (*Verification, error) {
+	return c.Query().Where(verification.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *VerificationClient) GetX(ctx context.Context, id pulid.ID) *Verification {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a Verification.
+func (c *VerificationClient) QueryUser(_m *Verification) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(verification.Table, verification.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, verification.UserTable, verification.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *VerificationClient) Hooks() []Hook {
+	return c.hooks.Verification
+}
+
+// Interceptors returns the client interceptors.
+func (c *VerificationClient) Interceptors() []Interceptor {
+	return c.inters.Verification
+}
+
+func (c *VerificationClient) mutate(ctx context.Context, m *VerificationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&VerificationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&VerificationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&VerificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&VerificationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Verification mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		LoginThrottle, RefreshToken, User []ent.Hook
+		IdentityBinding, LimitUsage, LoginThrottle, RefreshToken, User,
+		Verification []ent.Hook
 	}
 	inters struct {
-		LoginThrottle, RefreshToken, User []ent.Interceptor
+		IdentityBinding, LimitUsage, LoginThrottle, RefreshToken, User,
+		Verification []ent.Interceptor
 	}
 )
 

@@ -4,9 +4,12 @@ package ent
 
 import (
 	"context"
+	"danbao/ent/identitybinding"
+	"danbao/ent/limitusage"
 	"danbao/ent/loginthrottle"
 	"danbao/ent/refreshtoken"
 	"danbao/ent/user"
+	"danbao/ent/verification"
 	"errors"
 	"fmt"
 	"reflect"
@@ -75,9 +78,12 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			loginthrottle.Table: loginthrottle.ValidColumn,
-			refreshtoken.Table:  refreshtoken.ValidColumn,
-			user.Table:          user.ValidColumn,
+			identitybinding.Table: identitybinding.ValidColumn,
+			limitusage.Table:      limitusage.ValidColumn,
+			loginthrottle.Table:   loginthrottle.ValidColumn,
+			refreshtoken.Table:    refreshtoken.ValidColumn,
+			user.Table:            user.ValidColumn,
+			verification.Table:    verification.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/user"
+	"danbao/ent/verification"
 	"fmt"
 
 	"entgo.io/contrib/entgql"
@@ -22,6 +23,11 @@ var userImplementors = []string{"User", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*User) IsNode() {}
+
+var verificationImplementors = []string{"Verification", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Verification) IsNode() {}
 
 var errNodeInvalidID = &NotFoundError{"node"}
 
@@ -90,6 +96,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(user.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, userImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case verification.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Verification.Query().
+			Where(verification.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, verificationImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -171,6 +190,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.User.Query().
 			Where(user.IDIn(ids...))
 		query, err := query.CollectFields(ctx, userImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case verification.Table:
+		query := c.Verification.Query().
+			Where(verification.IDIn(ids...))
+		query, err := query.CollectFields(ctx, verificationImplementors...)
 		if err != nil {
 			return nil, err
 		}

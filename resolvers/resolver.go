@@ -6,10 +6,15 @@ package resolvers
 import (
 	"danbao/auth"
 	"danbao/ent"
+	"danbao/internal/limits"
+	"danbao/internal/realname"
 )
 
 // Resolver is the root resolver: the services the resolvers call.
 type Resolver struct {
 	Client *ent.Client
 	Auth   *auth.Service
+
+	RealName *realname.Service
+	Limits   *limits.Service
 }

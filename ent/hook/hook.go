@@ -8,6 +8,30 @@ import (
 	"fmt"
 )
 
+// The IdentityBindingFunc type is an adapter to allow the use of ordinary
+// function as IdentityBinding mutator.
+type IdentityBindingFunc func(context.Context, *ent.IdentityBindingMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f IdentityBindingFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.IdentityBindingMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.IdentityBindingMutation", m)
+}
+
+// The LimitUsageFunc type is an adapter to allow the use of ordinary
+// function as LimitUsage mutator.
+type LimitUsageFunc func(context.Context, *ent.LimitUsageMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f LimitUsageFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.LimitUsageMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LimitUsageMutation", m)
+}
+
 // The LoginThrottleFunc type is an adapter to allow the use of ordinary
 // function as LoginThrottle mutator.
 type LoginThrottleFunc func(context.Context, *ent.LoginThrottleMutation) (ent.Value, error)
@@ -42,6 +66,18 @@ func (f UserFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.UserMutation", m)
+}
+
+// The VerificationFunc type is an adapter to allow the use of ordinary
+// function as Verification mutator.
+type VerificationFunc func(context.Context, *ent.VerificationMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f VerificationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.VerificationMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.VerificationMutation", m)
 }
 
 // Condition is a hook condition function.

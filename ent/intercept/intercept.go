@@ -7,10 +7,13 @@ import (
 	"fmt"
 
 	"danbao/ent"
+	"danbao/ent/identitybinding"
+	"danbao/ent/limitusage"
 	"danbao/ent/loginthrottle"
 	"danbao/ent/predicate"
 	"danbao/ent/refreshtoken"
 	"danbao/ent/user"
+	"danbao/ent/verification"
 
 	"entgo.io/ent/dialect/sql"
 )
@@ -69,6 +72,60 @@ func (f TraverseFunc) Traverse(ctx context.Context, q ent.Query) error {
 		return err
 	}
 	return f(ctx, query)
+}
+
+// The IdentityBindingFunc type is an adapter to allow the use of ordinary function as a Querier.
+type IdentityBindingFunc func(context.Context, *ent.IdentityBindingQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f IdentityBindingFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.IdentityBindingQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.IdentityBindingQuery", q)
+}
+
+// The TraverseIdentityBinding type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseIdentityBinding func(context.Context, *ent.IdentityBindingQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseIdentityBinding) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseIdentityBinding) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.IdentityBindingQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.IdentityBindingQuery", q)
+}
+
+// The LimitUsageFunc type is an adapter to allow the use of ordinary function as a Querier.
+type LimitUsageFunc func(context.Context, *ent.LimitUsageQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f LimitUsageFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.LimitUsageQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.LimitUsageQuery", q)
+}
+
+// The TraverseLimitUsage type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseLimitUsage func(context.Context, *ent.LimitUsageQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseLimitUsage) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseLimitUsage) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LimitUsageQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.LimitUsageQuery", q)
 }
 
 // The LoginThrottleFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -152,15 +209,48 @@ func (f TraverseUser) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.UserQuery", q)
 }
 
+// The VerificationFunc type is an adapter to allow the use of ordinary function as a Querier.
+type VerificationFunc func(context.Context, *ent.VerificationQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f VerificationFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.VerificationQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.VerificationQuery", q)
+}
+
+// The TraverseVerification type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseVerification func(context.Context, *ent.VerificationQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseVerification) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseVerification) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.VerificationQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.VerificationQuery", q)
+}
+
 // NewQuery returns the generic Query interface for the given typed query.
 func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
+	case *ent.IdentityBindingQuery:
+		return &query[*ent.IdentityBindingQuery, predicate.IdentityBinding, identitybinding.OrderOption]{typ: ent.TypeIdentityBinding, tq: q}, nil
+	case *ent.LimitUsageQuery:
+		return &query[*ent.LimitUsageQuery, predicate.LimitUsage, limitusage.OrderOption]{typ: ent.TypeLimitUsage, tq: q}, nil
 	case *ent.LoginThrottleQuery:
 		return &query[*ent.LoginThrottleQuery, predicate.LoginThrottle, loginthrottle.OrderOption]{typ: ent.TypeLoginThrottle, tq: q}, nil
 	case *ent.RefreshTokenQuery:
 		return &query[*ent.RefreshTokenQuery, predicate.RefreshToken, refreshtoken.OrderOption]{typ: ent.TypeRefreshToken, tq: q}, nil
 	case *ent.UserQuery:
 		return &query[*ent.UserQuery, predicate.User, user.OrderOption]{typ: ent.TypeUser, tq: q}, nil
+	case *ent.VerificationQuery:
+		return &query[*ent.VerificationQuery, predicate.Verification, verification.OrderOption]{typ: ent.TypeVerification, tq: q}, nil
 	default:
 		return nil, fmt.Errorf("unknown query type %T", q)
 	}

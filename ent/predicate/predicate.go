@@ -6,6 +6,12 @@ import (
 	"entgo.io/ent/dialect/sql"
 )
 
+// IdentityBinding is the predicate function for identitybinding builders.
+type IdentityBinding func(*sql.Selector)
+
+// LimitUsage is the predicate function for limitusage builders.
+type LimitUsage func(*sql.Selector)
+
 // LoginThrottle is the predicate function for loginthrottle builders.
 type LoginThrottle func(*sql.Selector)
 
@@ -14,3 +20,6 @@ type RefreshToken func(*sql.Selector)
 
 // User is the predicate function for user builders.
 type User func(*sql.Selector)
+
+// Verification is the predicate function for verification builders.
+type Verification func(*sql.Selector)
