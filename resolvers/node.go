@@ -7,6 +7,7 @@ import (
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/user"
+	"danbao/ent/verification"
 	"danbao/internal/apperr"
 )
 
@@ -17,6 +18,7 @@ const maxNodes = 100
 // type without a lookup.
 var tables = map[string]string{
 	"usr": user.Table,
+	"kyv": verification.Table,
 }
 
 // node loads one object by global ID if the caller may see it; otherwise it
@@ -37,21 +39,30 @@ func (r *Resolver) node(ctx context.Context, id pulid.ID) (ent.Noder, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !visible(who, n) {
+	ok, err = r.visible(ctx, who, n)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
 		return nil, apperr.New(apperr.NotFound, "no object with this ID")
 	}
 	return n, nil
 }
 
 // visible reports whether who may see n: operators see everything, users
-// see themselves and what they own.
-func visible(who auth.Identity, n ent.Noder) bool {
+// see themselves and what they own. Field collection loads only the
+// columns a query selects, so ownership is checked with a query rather
+// than read from n.
+func (r *Resolver) visible(ctx context.Context, who auth.Identity, n ent.Noder) (bool, error) {
 	if who.Operator() {
-		return true
+		return true, nil
 	}
 	switch v := n.(type) {
 	case *ent.User:
-		return v.ID == who.UserID
+		return v.ID == who.UserID, nil
+	case *ent.Verification:
+		return r.Client.Verification.Query().
+			Where(verification.ID(v.ID), verification.UserID(who.UserID)).Exist(ctx)
 	}
-	return false
+	return false, nil
 }
