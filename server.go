@@ -6,6 +6,7 @@
 //	danbao [serve]                                   start the server
 //	danbao migrate                                   apply pending migrations and exit
 //	danbao operator create --phone P --password W    create an operator account
+//	danbao kyc rotate-keys                           re-encrypt ID data under the current key
 package main
 
 import (
@@ -58,8 +59,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return migrate(ctx, cfg, stdout)
 	case "operator":
 		return operator(ctx, cfg, log, args, stdout)
+	case "kyc":
+		return kycCommand(ctx, cfg, log, args, stdout)
 	default:
-		return fmt.Errorf("unknown command %q (serve, migrate, operator create)", cmd)
+		return fmt.Errorf("unknown command %q (serve, migrate, operator create, kyc rotate-keys)", cmd)
 	}
 }
 
@@ -175,5 +178,24 @@ func operator(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 		return err
 	}
 	fmt.Fprintf(stdout, "operator %s created for %s\n", u.ID, u.Phone)
+	return nil
+}
+
+// kycCommand runs "kyc rotate-keys": every stored verification encrypted
+// under an older key version is re-encrypted under the current one.
+func kycCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
+	if len(args) != 1 || args[0] != "rotate-keys" {
+		return errors.New("usage: danbao kyc rotate-keys")
+	}
+	a, err := app.New(ctx, cfg, log, app.Options{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	n, err := a.RealName.RotateKeys(ctx, 100)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "re-encrypted %d verification(s) under the current key\n", n)
 	return nil
 }
