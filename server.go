@@ -7,6 +7,7 @@
 //	danbao migrate                                   apply pending migrations and exit
 //	danbao operator create --phone P --password W    create an operator account
 //	danbao ledger verify                             check every ledger invariant (exit 1 on a violation)
+//	danbao kyc rotate-keys                           re-encrypt ID data under the current key
 package main
 
 import (
@@ -61,8 +62,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return operator(ctx, cfg, log, args, stdout)
 	case "ledger":
 		return ledgerCmd(ctx, cfg, log, args, stdout)
+	case "kyc":
+		return kycCommand(ctx, cfg, log, args, stdout)
 	default:
-		return fmt.Errorf("unknown command %q (serve, migrate, operator create, ledger verify)", cmd)
+		return fmt.Errorf("unknown command %q (serve, migrate, operator create, ledger verify, kyc rotate-keys)", cmd)
 	}
 }
 
@@ -205,5 +208,24 @@ func ledgerCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 		return errViolations
 	}
 	fmt.Fprintln(stdout, "ok: every transaction balances, cached balances match postings, the hash chain is intact, customer funds equal custody")
+	return nil
+}
+
+// kycCommand runs "kyc rotate-keys": every stored verification encrypted
+// under an older key version is re-encrypted under the current one.
+func kycCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
+	if len(args) != 1 || args[0] != "rotate-keys" {
+		return errors.New("usage: danbao kyc rotate-keys")
+	}
+	a, err := app.New(ctx, cfg, log, app.Options{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	n, err := a.RealName.RotateKeys(ctx, 100)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "re-encrypted %d verification(s) under the current key\n", n)
 	return nil
 }

@@ -17,12 +17,15 @@ import (
 	"danbao/ent/counter"
 	"danbao/ent/event"
 	"danbao/ent/idempotencykey"
+	"danbao/ent/identitybinding"
 	"danbao/ent/ledgertransaction"
+	"danbao/ent/limitusage"
 	"danbao/ent/loginthrottle"
 	"danbao/ent/posting"
 	"danbao/ent/refreshtoken"
 	"danbao/ent/topup"
 	"danbao/ent/user"
+	"danbao/ent/verification"
 	"danbao/ent/withdrawal"
 
 	"entgo.io/ent"
@@ -48,8 +51,12 @@ type Client struct {
 	Event *EventClient
 	// IdempotencyKey is the client for interacting with the IdempotencyKey builders.
 	IdempotencyKey *IdempotencyKeyClient
+	// IdentityBinding is the client for interacting with the IdentityBinding builders.
+	IdentityBinding *IdentityBindingClient
 	// LedgerTransaction is the client for interacting with the LedgerTransaction builders.
 	LedgerTransaction *LedgerTransactionClient
+	// LimitUsage is the client for interacting with the LimitUsage builders.
+	LimitUsage *LimitUsageClient
 	// LoginThrottle is the client for interacting with the LoginThrottle builders.
 	LoginThrottle *LoginThrottleClient
 	// Posting is the client for interacting with the Posting builders.
@@ -60,6 +67,8 @@ type Client struct {
 	TopUp *TopUpClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// Verification is the client for interacting with the Verification builders.
+	Verification *VerificationClient
 	// Withdrawal is the client for interacting with the Withdrawal builders.
 	Withdrawal *WithdrawalClient
 }
@@ -78,12 +87,15 @@ func (c *Client) init() {
 	c.Counter = NewCounterClient(c.config)
 	c.Event = NewEventClient(c.config)
 	c.IdempotencyKey = NewIdempotencyKeyClient(c.config)
+	c.IdentityBinding = NewIdentityBindingClient(c.config)
 	c.LedgerTransaction = NewLedgerTransactionClient(c.config)
+	c.LimitUsage = NewLimitUsageClient(c.config)
 	c.LoginThrottle = NewLoginThrottleClient(c.config)
 	c.Posting = NewPostingClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.TopUp = NewTopUpClient(c.config)
 	c.User = NewUserClient(c.config)
+	c.Verification = NewVerificationClient(c.config)
 	c.Withdrawal = NewWithdrawalClient(c.config)
 }
 
@@ -182,12 +194,15 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Counter:           NewCounterClient(cfg),
 		Event:             NewEventClient(cfg),
 		IdempotencyKey:    NewIdempotencyKeyClient(cfg),
+		IdentityBinding:   NewIdentityBindingClient(cfg),
 		LedgerTransaction: NewLedgerTransactionClient(cfg),
+		LimitUsage:        NewLimitUsageClient(cfg),
 		LoginThrottle:     NewLoginThrottleClient(cfg),
 		Posting:           NewPostingClient(cfg),
 		RefreshToken:      NewRefreshTokenClient(cfg),
 		TopUp:             NewTopUpClient(cfg),
 		User:              NewUserClient(cfg),
+		Verification:      NewVerificationClient(cfg),
 		Withdrawal:        NewWithdrawalClient(cfg),
 	}, nil
 }
@@ -213,12 +228,15 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Counter:           NewCounterClient(cfg),
 		Event:             NewEventClient(cfg),
 		IdempotencyKey:    NewIdempotencyKeyClient(cfg),
+		IdentityBinding:   NewIdentityBindingClient(cfg),
 		LedgerTransaction: NewLedgerTransactionClient(cfg),
+		LimitUsage:        NewLimitUsageClient(cfg),
 		LoginThrottle:     NewLoginThrottleClient(cfg),
 		Posting:           NewPostingClient(cfg),
 		RefreshToken:      NewRefreshTokenClient(cfg),
 		TopUp:             NewTopUpClient(cfg),
 		User:              NewUserClient(cfg),
+		Verification:      NewVerificationClient(cfg),
 		Withdrawal:        NewWithdrawalClient(cfg),
 	}, nil
 }
@@ -249,9 +267,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Account, c.BankCard, c.Counter, c.Event, c.IdempotencyKey,
-		c.LedgerTransaction, c.LoginThrottle, c.Posting, c.RefreshToken, c.TopUp,
-		c.User, c.Withdrawal,
+		c.Account, c.BankCard, c.Counter, c.Event, c.IdempotencyKey, c.IdentityBinding,
+		c.LedgerTransaction, c.LimitUsage, c.LoginThrottle, c.Posting, c.RefreshToken,
+		c.TopUp, c.User, c.Verification, c.Withdrawal,
 	} {
 		n.Use(hooks...)
 	}
@@ -261,9 +279,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Account, c.BankCard, c.Counter, c.Event, c.IdempotencyKey,
-		c.LedgerTransaction, c.LoginThrottle, c.Posting, c.RefreshToken, c.TopUp,
-		c.User, c.Withdrawal,
+		c.Account, c.BankCard, c.Counter, c.Event, c.IdempotencyKey, c.IdentityBinding,
+		c.LedgerTransaction, c.LimitUsage, c.LoginThrottle, c.Posting, c.RefreshToken,
+		c.TopUp, c.User, c.Verification, c.Withdrawal,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -282,8 +300,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Event.mutate(ctx, m)
 	case *IdempotencyKeyMutation:
 		return c.IdempotencyKey.mutate(ctx, m)
+	case *IdentityBindingMutation:
+		return c.IdentityBinding.mutate(ctx, m)
 	case *LedgerTransactionMutation:
 		return c.LedgerTransaction.mutate(ctx, m)
+	case *LimitUsageMutation:
+		return c.LimitUsage.mutate(ctx, m)
 	case *LoginThrottleMutation:
 		return c.LoginThrottle.mutate(ctx, m)
 	case *PostingMutation:
@@ -294,6 +316,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.TopUp.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
+	case *VerificationMutation:
+		return c.Verification.mutate(ctx, m)
 	case *WithdrawalMutation:
 		return c.Withdrawal.mutate(ctx, m)
 	default:
@@ -967,6 +991,155 @@ func (c *IdempotencyKeyClient) mutate(ctx context.Context, m *IdempotencyKeyMuta
 	}
 }
 
+// IdentityBindingClient is a client for the IdentityBinding schema.
+type IdentityBindingClient struct {
+	config
+}
+
+// NewIdentityBindingClient returns a client for the IdentityBinding from the given config.
+func NewIdentityBindingClient(c config) *IdentityBindingClient {
+	return &IdentityBindingClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `identitybinding.Hooks(f(g(h())))`.
+func (c *IdentityBindingClient) Use(hooks ...Hook) {
+	c.hooks.IdentityBinding = append(c.hooks.IdentityBinding, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `identitybinding.Intercept(f(g(h())))`.
+func (c *IdentityBindingClient) Intercept(interceptors ...Interceptor) {
+	c.inters.IdentityBinding = append(c.inters.IdentityBinding, interceptors...)
+}
+
+// Create returns a builder for creating a IdentityBinding entity.
+func (c *IdentityBindingClient) Create() *IdentityBindingCreate {
+	mutation := newIdentityBindingMutation(c.config, OpCreate)
+	return &IdentityBindingCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of IdentityBinding entities.
+func (c *IdentityBindingClient) CreateBulk(builders ...*IdentityBindingCreate) *IdentityBindingCreateBulk {
+	return &IdentityBindingCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *IdentityBindingClient) MapCreateBulk(slice any, setFunc func(*IdentityBindingCreate, int)) *IdentityBindingCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &IdentityBindingCreateBulk{err: fmt.Errorf("calling to IdentityBindingClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*IdentityBindingCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &IdentityBindingCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for IdentityBinding.
+func (c *IdentityBindingClient) Update() *IdentityBindingUpdate {
+	mutation := newIdentityBindingMutation(c.config, OpUpdate)
+	return &IdentityBindingUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *IdentityBindingClient) UpdateOne(_m *IdentityBinding) *IdentityBindingUpdateOne {
+	mutation := newIdentityBindingMutation(c.config, OpUpdateOne, withIdentityBinding(_m))
+	return &IdentityBindingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *IdentityBindingClient) UpdateOneID(id pulid.ID) *IdentityBindingUpdateOne {
+	mutation := newIdentityBindingMutation(c.config, OpUpdateOne, withIdentityBindingID(id))
+	return &IdentityBindingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for IdentityBinding.
+func (c *IdentityBindingClient) Delete() *IdentityBindingDelete {
+	mutation := newIdentityBindingMutation(c.config, OpDelete)
+	return &IdentityBindingDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *IdentityBindingClient) DeleteOne(_m *IdentityBinding) *IdentityBindingDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *IdentityBindingClient) DeleteOneID(id pulid.ID) *IdentityBindingDeleteOne {
+	builder := c.Delete().Where(identitybinding.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &IdentityBindingDeleteOne{builder}
+}
+
+// Query returns a query builder for IdentityBinding.
+func (c *IdentityBindingClient) Query() *IdentityBindingQuery {
+	return &IdentityBindingQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeIdentityBinding},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a IdentityBinding entity by its id.
+func (c *IdentityBindingClient) Get(ctx context.Context, id pulid.ID) (*IdentityBinding, error) {
+	return c.Query().Where(identitybinding.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *IdentityBindingClient) GetX(ctx context.Context, id pulid.ID) *IdentityBinding {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a IdentityBinding.
+func (c *IdentityBindingClient) QueryUser(_m *IdentityBinding) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(identitybinding.Table, identitybinding.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, identitybinding.UserTable, identitybinding.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *IdentityBindingClient) Hooks() []Hook {
+	return c.hooks.IdentityBinding
+}
+
+// Interceptors returns the client interceptors.
+func (c *IdentityBindingClient) Interceptors() []Interceptor {
+	return c.inters.IdentityBinding
+}
+
+func (c *IdentityBindingClient) mutate(ctx context.Context, m *IdentityBindingMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&IdentityBindingCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&IdentityBindingUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&IdentityBindingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&IdentityBindingDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown IdentityBinding mutation op: %q", m.Op())
+	}
+}
+
 // LedgerTransactionClient is a client for the LedgerTransaction schema.
 type LedgerTransactionClient struct {
 	config
@@ -1114,6 +1287,155 @@ func (c *LedgerTransactionClient) mutate(ctx context.Context, m *LedgerTransacti
 		return (&LedgerTransactionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown LedgerTransaction mutation op: %q", m.Op())
+	}
+}
+
+// LimitUsageClient is a client for the LimitUsage schema.
+type LimitUsageClient struct {
+	config
+}
+
+// NewLimitUsageClient returns a client for the LimitUsage from the given config.
+func NewLimitUsageClient(c config) *LimitUsageClient {
+	return &LimitUsageClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `limitusage.Hooks(f(g(h())))`.
+func (c *LimitUsageClient) Use(hooks ...Hook) {
+	c.hooks.LimitUsage = append(c.hooks.LimitUsage, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `limitusage.Intercept(f(g(h())))`.
+func (c *LimitUsageClient) Intercept(interceptors ...Interceptor) {
+	c.inters.LimitUsage = append(c.inters.LimitUsage, interceptors...)
+}
+
+// Create returns a builder for creating a LimitUsage entity.
+func (c *LimitUsageClient) Create() *LimitUsageCreate {
+	mutation := newLimitUsageMutation(c.config, OpCreate)
+	return &LimitUsageCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of LimitUsage entities.
+func (c *LimitUsageClient) CreateBulk(builders ...*LimitUsageCreate) *LimitUsageCreateBulk {
+	return &LimitUsageCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *LimitUsageClient) MapCreateBulk(slice any, setFunc func(*LimitUsageCreate, int)) *LimitUsageCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &LimitUsageCreateBulk{err: fmt.Errorf("calling to LimitUsageClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*LimitUsageCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &LimitUsageCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for LimitUsage.
+func (c *LimitUsageClient) Update() *LimitUsageUpdate {
+	mutation := newLimitUsageMutation(c.config, OpUpdate)
+	return &LimitUsageUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *LimitUsageClient) UpdateOne(_m *LimitUsage) *LimitUsageUpdateOne {
+	mutation := newLimitUsageMutation(c.config, OpUpdateOne, withLimitUsage(_m))
+	return &LimitUsageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *LimitUsageClient) UpdateOneID(id pulid.ID) *LimitUsageUpdateOne {
+	mutation := newLimitUsageMutation(c.config, OpUpdateOne, withLimitUsageID(id))
+	return &LimitUsageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for LimitUsage.
+func (c *LimitUsageClient) Delete() *LimitUsageDelete {
+	mutation := newLimitUsageMutation(c.config, OpDelete)
+	return &LimitUsageDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *LimitUsageClient) DeleteOne(_m *LimitUsage) *LimitUsageDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *LimitUsageClient) DeleteOneID(id pulid.ID) *LimitUsageDeleteOne {
+	builder := c.Delete().Where(limitusage.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &LimitUsageDeleteOne{builder}
+}
+
+// Query returns a query builder for LimitUsage.
+func (c *LimitUsageClient) Query() *LimitUsageQuery {
+	return &LimitUsageQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeLimitUsage},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a LimitUsage entity by its id.
+func (c *LimitUsageClient) Get(ctx context.Context, id pulid.ID) (*LimitUsage, error) {
+	return c.Query().Where(limitusage.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *LimitUsageClient) GetX(ctx context.Context, id pulid.ID) *LimitUsage {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a LimitUsage.
+func (c *LimitUsageClient) QueryUser(_m *LimitUsage) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(limitusage.Table, limitusage.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, limitusage.UserTable, limitusage.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *LimitUsageClient) Hooks() []Hook {
+	return c.hooks.LimitUsage
+}
+
+// Interceptors returns the client interceptors.
+func (c *LimitUsageClient) Interceptors() []Interceptor {
+	return c.inters.LimitUsage
+}
+
+func (c *LimitUsageClient) mutate(ctx context.Context, m *LimitUsageMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&LimitUsageCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&LimitUsageUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&LimitUsageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&LimitUsageDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown LimitUsage mutation op: %q", m.Op())
 	}
 }
 
@@ -1847,6 +2169,155 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 	}
 }
 
+// VerificationClient is a client for the Verification schema.
+type VerificationClient struct {
+	config
+}
+
+// NewVerificationClient returns a client for the Verification from the given config.
+func NewVerificationClient(c config) *VerificationClient {
+	return &VerificationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `verification.Hooks(f(g(h())))`.
+func (c *VerificationClient) Use(hooks ...Hook) {
+	c.hooks.Verification = append(c.hooks.Verification, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `verification.Intercept(f(g(h())))`.
+func (c *VerificationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Verification = append(c.inters.Verification, interceptors...)
+}
+
+// Create returns a builder for creating a Verification entity.
+func (c *VerificationClient) Create() *VerificationCreate {
+	mutation := newVerificationMutation(c.config, OpCreate)
+	return &VerificationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Verification entities.
+func (c *VerificationClient) CreateBulk(builders ...*VerificationCreate) *VerificationCreateBulk {
+	return &VerificationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *VerificationClient) MapCreateBulk(slice any, setFunc func(*VerificationCreate, int)) *VerificationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &VerificationCreateBulk{err: fmt.Errorf("calling to VerificationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*VerificationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &VerificationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Verification.
+func (c *VerificationClient) Update() *VerificationUpdate {
+	mutation := newVerificationMutation(c.config, OpUpdate)
+	return &VerificationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *VerificationClient) UpdateOne(_m *Verification) *VerificationUpdateOne {
+	mutation := newVerificationMutation(c.config, OpUpdateOne, withVerification(_m))
+	return &VerificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *VerificationClient) UpdateOneID(id pulid.ID) *VerificationUpdateOne {
+	mutation := newVerificationMutation(c.config, OpUpdateOne, withVerificationID(id))
+	return &VerificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Verification.
+func (c *VerificationClient) Delete() *VerificationDelete {
+	mutation := newVerificationMutation(c.config, OpDelete)
+	return &VerificationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *VerificationClient) DeleteOne(_m *Verification) *VerificationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *VerificationClient) DeleteOneID(id pulid.ID) *VerificationDeleteOne {
+	builder := c.Delete().Where(verification.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &VerificationDeleteOne{builder}
+}
+
+// Query returns a query builder for Verification.
+func (c *VerificationClient) Query() *VerificationQuery {
+	return &VerificationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeVerification},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Verification entity by its id.
+func (c *VerificationClient) Get(ctx context.Context, id pulid.ID) (*Verification, error) {
+	return c.Query().Where(verification.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *VerificationClient) GetX(ctx context.Context, id pulid.ID) *Verification {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a Verification.
+func (c *VerificationClient) QueryUser(_m *Verification) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(verification.Table, verification.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, verification.UserTable, verification.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *VerificationClient) Hooks() []Hook {
+	return c.hooks.Verification
+}
+
+// Interceptors returns the client interceptors.
+func (c *VerificationClient) Interceptors() []Interceptor {
+	return c.inters.Verification
+}
+
+func (c *VerificationClient) mutate(ctx context.Context, m *VerificationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&VerificationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&VerificationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&VerificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&VerificationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Verification mutation op: %q", m.Op())
+	}
+}
+
 // WithdrawalClient is a client for the Withdrawal schema.
 type WithdrawalClient struct {
 	config
@@ -1983,12 +2454,14 @@ func (c *WithdrawalClient) mutate(ctx context.Context, m *WithdrawalMutation) (V
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Account, BankCard, Counter, Event, IdempotencyKey, LedgerTransaction,
-		LoginThrottle, Posting, RefreshToken, TopUp, User, Withdrawal []ent.Hook
+		Account, BankCard, Counter, Event, IdempotencyKey, IdentityBinding,
+		LedgerTransaction, LimitUsage, LoginThrottle, Posting, RefreshToken, TopUp,
+		User, Verification, Withdrawal []ent.Hook
 	}
 	inters struct {
-		Account, BankCard, Counter, Event, IdempotencyKey, LedgerTransaction,
-		LoginThrottle, Posting, RefreshToken, TopUp, User, Withdrawal []ent.Interceptor
+		Account, BankCard, Counter, Event, IdempotencyKey, IdentityBinding,
+		LedgerTransaction, LimitUsage, LoginThrottle, Posting, RefreshToken, TopUp,
+		User, Verification, Withdrawal []ent.Interceptor
 	}
 )
 

@@ -9,12 +9,15 @@ import (
 	"danbao/ent/counter"
 	"danbao/ent/event"
 	"danbao/ent/idempotencykey"
+	"danbao/ent/identitybinding"
 	"danbao/ent/ledgertransaction"
+	"danbao/ent/limitusage"
 	"danbao/ent/loginthrottle"
 	"danbao/ent/posting"
 	"danbao/ent/refreshtoken"
 	"danbao/ent/topup"
 	"danbao/ent/user"
+	"danbao/ent/verification"
 	"danbao/ent/withdrawal"
 	"errors"
 	"fmt"
@@ -89,12 +92,15 @@ func checkColumn(t, c string) error {
 			counter.Table:           counter.ValidColumn,
 			event.Table:             event.ValidColumn,
 			idempotencykey.Table:    idempotencykey.ValidColumn,
+			identitybinding.Table:   identitybinding.ValidColumn,
 			ledgertransaction.Table: ledgertransaction.ValidColumn,
+			limitusage.Table:        limitusage.ValidColumn,
 			loginthrottle.Table:     loginthrottle.ValidColumn,
 			posting.Table:           posting.ValidColumn,
 			refreshtoken.Table:      refreshtoken.ValidColumn,
 			topup.Table:             topup.ValidColumn,
 			user.Table:              user.ValidColumn,
+			verification.Table:      verification.ValidColumn,
 			withdrawal.Table:        withdrawal.ValidColumn,
 		})
 	})

@@ -8,6 +8,7 @@ import (
 	"danbao/ent/posting"
 	"danbao/ent/topup"
 	"danbao/ent/user"
+	"danbao/ent/verification"
 	"danbao/ent/withdrawal"
 
 	"entgo.io/contrib/entgql"
@@ -344,6 +345,130 @@ type userPaginateArgs struct {
 
 func newUserPaginateArgs(rv map[string]any) *userPaginateArgs {
 	args := &userPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *VerificationQuery) CollectFields(ctx context.Context, satisfies ...string) (*VerificationQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *VerificationQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(verification.Columns))
+		selectedFields = []string{verification.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "user":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withUser = query
+			if _, ok := fieldSeen[verification.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, verification.FieldUserID)
+				fieldSeen[verification.FieldUserID] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[verification.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, verification.FieldStatus)
+				fieldSeen[verification.FieldStatus] = struct{}{}
+			}
+		case "level":
+			if _, ok := fieldSeen[verification.FieldLevel]; !ok {
+				selectedFields = append(selectedFields, verification.FieldLevel)
+				fieldSeen[verification.FieldLevel] = struct{}{}
+			}
+		case "targetLevel":
+			if _, ok := fieldSeen[verification.FieldTargetLevel]; !ok {
+				selectedFields = append(selectedFields, verification.FieldTargetLevel)
+				fieldSeen[verification.FieldTargetLevel] = struct{}{}
+			}
+		case "idType":
+			if _, ok := fieldSeen[verification.FieldIDType]; !ok {
+				selectedFields = append(selectedFields, verification.FieldIDType)
+				fieldSeen[verification.FieldIDType] = struct{}{}
+			}
+		case "maskedIdNumber":
+			if _, ok := fieldSeen[verification.FieldMaskedIDNumber]; !ok {
+				selectedFields = append(selectedFields, verification.FieldMaskedIDNumber)
+				fieldSeen[verification.FieldMaskedIDNumber] = struct{}{}
+			}
+		case "legalName":
+			if _, ok := fieldSeen[verification.FieldMaskedLegalName]; !ok {
+				selectedFields = append(selectedFields, verification.FieldMaskedLegalName)
+				fieldSeen[verification.FieldMaskedLegalName] = struct{}{}
+			}
+		case "evidenceCount":
+			if _, ok := fieldSeen[verification.FieldEvidenceCount]; !ok {
+				selectedFields = append(selectedFields, verification.FieldEvidenceCount)
+				fieldSeen[verification.FieldEvidenceCount] = struct{}{}
+			}
+		case "reason":
+			if _, ok := fieldSeen[verification.FieldReason]; !ok {
+				selectedFields = append(selectedFields, verification.FieldReason)
+				fieldSeen[verification.FieldReason] = struct{}{}
+			}
+		case "submittedAt":
+			if _, ok := fieldSeen[verification.FieldSubmittedAt]; !ok {
+				selectedFields = append(selectedFields, verification.FieldSubmittedAt)
+				fieldSeen[verification.FieldSubmittedAt] = struct{}{}
+			}
+		case "decidedAt":
+			if _, ok := fieldSeen[verification.FieldDecidedAt]; !ok {
+				selectedFields = append(selectedFields, verification.FieldDecidedAt)
+				fieldSeen[verification.FieldDecidedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type verificationPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []VerificationPaginateOption
+}
+
+func newVerificationPaginateArgs(rv map[string]any) *verificationPaginateArgs {
+	args := &verificationPaginateArgs{}
 	if rv == nil {
 		return args
 	}

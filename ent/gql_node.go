@@ -9,6 +9,7 @@ import (
 	"danbao/ent/schema/pulid"
 	"danbao/ent/topup"
 	"danbao/ent/user"
+	"danbao/ent/verification"
 	"danbao/ent/withdrawal"
 	"fmt"
 
@@ -41,6 +42,11 @@ var userImplementors = []string{"User", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*User) IsNode() {}
+
+var verificationImplementors = []string{"Verification", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Verification) IsNode() {}
 
 var withdrawalImplementors = []string{"Withdrawal", "Node"}
 
@@ -153,6 +159,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(user.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, userImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case verification.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Verification.Query().
+			Where(verification.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, verificationImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -295,6 +314,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.User.Query().
 			Where(user.IDIn(ids...))
 		query, err := query.CollectFields(ctx, userImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case verification.Table:
+		query := c.Verification.Query().
+			Where(verification.IDIn(ids...))
+		query, err := query.CollectFields(ctx, verificationImplementors...)
 		if err != nil {
 			return nil, err
 		}

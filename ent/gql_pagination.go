@@ -9,6 +9,7 @@ import (
 	"danbao/ent/schema/pulid"
 	"danbao/ent/topup"
 	"danbao/ent/user"
+	"danbao/ent/verification"
 	"danbao/ent/withdrawal"
 	"errors"
 	"fmt"
@@ -1144,6 +1145,255 @@ func (_m *User) ToEdge(order *UserOrder) *UserEdge {
 		order = DefaultUserOrder
 	}
 	return &UserEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// VerificationEdge is the edge representation of Verification.
+type VerificationEdge struct {
+	Node   *Verification `json:"node"`
+	Cursor Cursor        `json:"cursor"`
+}
+
+// VerificationConnection is the connection containing edges to Verification.
+type VerificationConnection struct {
+	Edges      []*VerificationEdge `json:"edges"`
+	PageInfo   PageInfo            `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+func (c *VerificationConnection) build(nodes []*Verification, pager *verificationPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Verification
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Verification {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Verification {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*VerificationEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &VerificationEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// VerificationPaginateOption enables pagination customization.
+type VerificationPaginateOption func(*verificationPager) error
+
+// WithVerificationOrder configures pagination ordering.
+func WithVerificationOrder(order *VerificationOrder) VerificationPaginateOption {
+	if order == nil {
+		order = DefaultVerificationOrder
+	}
+	o := *order
+	return func(pager *verificationPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultVerificationOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithVerificationFilter configures pagination filter.
+func WithVerificationFilter(filter func(*VerificationQuery) (*VerificationQuery, error)) VerificationPaginateOption {
+	return func(pager *verificationPager) error {
+		if filter == nil {
+			return errors.New("VerificationQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type verificationPager struct {
+	reverse bool
+	order   *VerificationOrder
+	filter  func(*VerificationQuery) (*VerificationQuery, error)
+}
+
+func newVerificationPager(opts []VerificationPaginateOption, reverse bool) (*verificationPager, error) {
+	pager := &verificationPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultVerificationOrder
+	}
+	return pager, nil
+}
+
+func (p *verificationPager) applyFilter(query *VerificationQuery) (*VerificationQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *verificationPager) toCursor(_m *Verification) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *verificationPager) applyCursors(query *VerificationQuery, after, before *Cursor) (*VerificationQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultVerificationOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *verificationPager) applyOrder(query *VerificationQuery) *VerificationQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultVerificationOrder.Field {
+		query = query.Order(DefaultVerificationOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *verificationPager) orderExpr(query *VerificationQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultVerificationOrder.Field {
+			b.Comma().Ident(DefaultVerificationOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Verification.
+func (_m *VerificationQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...VerificationPaginateOption,
+) (*VerificationConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newVerificationPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &VerificationConnection{Edges: []*VerificationEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// VerificationOrderField defines the ordering field of Verification.
+type VerificationOrderField struct {
+	// Value extracts the ordering value from the given Verification.
+	Value    func(*Verification) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) verification.OrderOption
+	toCursor func(*Verification) Cursor
+}
+
+// VerificationOrder defines the ordering of Verification.
+type VerificationOrder struct {
+	Direction OrderDirection          `json:"direction"`
+	Field     *VerificationOrderField `json:"field"`
+}
+
+// DefaultVerificationOrder is the default ordering of Verification.
+var DefaultVerificationOrder = &VerificationOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &VerificationOrderField{
+		Value: func(_m *Verification) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: verification.FieldID,
+		toTerm: verification.ByID,
+		toCursor: func(_m *Verification) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Verification into VerificationEdge.
+func (_m *Verification) ToEdge(order *VerificationOrder) *VerificationEdge {
+	if order == nil {
+		order = DefaultVerificationOrder
+	}
+	return &VerificationEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

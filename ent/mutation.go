@@ -9,7 +9,9 @@ import (
 	"danbao/ent/counter"
 	"danbao/ent/event"
 	"danbao/ent/idempotencykey"
+	"danbao/ent/identitybinding"
 	"danbao/ent/ledgertransaction"
+	"danbao/ent/limitusage"
 	"danbao/ent/loginthrottle"
 	"danbao/ent/posting"
 	"danbao/ent/predicate"
@@ -17,7 +19,9 @@ import (
 	"danbao/ent/schema/pulid"
 	"danbao/ent/topup"
 	"danbao/ent/user"
+	"danbao/ent/verification"
 	"danbao/ent/withdrawal"
+	"danbao/internal/kyc"
 	"errors"
 	"fmt"
 	"sync"
@@ -41,12 +45,15 @@ const (
 	TypeCounter           = "Counter"
 	TypeEvent             = "Event"
 	TypeIdempotencyKey    = "IdempotencyKey"
+	TypeIdentityBinding   = "IdentityBinding"
 	TypeLedgerTransaction = "LedgerTransaction"
+	TypeLimitUsage        = "LimitUsage"
 	TypeLoginThrottle     = "LoginThrottle"
 	TypePosting           = "Posting"
 	TypeRefreshToken      = "RefreshToken"
 	TypeTopUp             = "TopUp"
 	TypeUser              = "User"
+	TypeVerification      = "Verification"
 	TypeWithdrawal        = "Withdrawal"
 )
 
@@ -3180,6 +3187,684 @@ func (m *IdempotencyKeyMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown IdempotencyKey edge %s", name)
 }
 
+// IdentityBindingMutation represents an operation that mutates the IdentityBinding nodes in the graph.
+type IdentityBindingMutation struct {
+	config
+	op                      Op
+	typ                     string
+	id                      *pulid.ID
+	created_at              *time.Time
+	updated_at              *time.Time
+	id_number_index         *[]byte
+	level                   *kyc.Level
+	pending_verification_id *pulid.ID
+	clearedFields           map[string]struct{}
+	user                    *pulid.ID
+	cleareduser             bool
+	done                    bool
+	oldValue                func(context.Context) (*IdentityBinding, error)
+	predicates              []predicate.IdentityBinding
+}
+
+var _ ent.Mutation = (*IdentityBindingMutation)(nil)
+
+// identitybindingOption allows management of the mutation configuration using functional options.
+type identitybindingOption func(*IdentityBindingMutation)
+
+// newIdentityBindingMutation creates new mutation for the IdentityBinding entity.
+func newIdentityBindingMutation(c config, op Op, opts ...identitybindingOption) *IdentityBindingMutation {
+	m := &IdentityBindingMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeIdentityBinding,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withIdentityBindingID sets the ID field of the mutation.
+func withIdentityBindingID(id pulid.ID) identitybindingOption {
+	return func(m *IdentityBindingMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *IdentityBinding
+		)
+		m.oldValue = func(ctx context.Context) (*IdentityBinding, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().IdentityBinding.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withIdentityBinding sets the old IdentityBinding of the mutation.
+func withIdentityBinding(node *IdentityBinding) identitybindingOption {
+	return func(m *IdentityBindingMutation) {
+		m.oldValue = func(context.Context) (*IdentityBinding, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m IdentityBindingMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m IdentityBindingMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of IdentityBinding entities.
+func (m *IdentityBindingMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *IdentityBindingMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *IdentityBindingMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().IdentityBinding.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *IdentityBindingMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *IdentityBindingMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the IdentityBinding entity.
+// If the IdentityBinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityBindingMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *IdentityBindingMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *IdentityBindingMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *IdentityBindingMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the IdentityBinding entity.
+// If the IdentityBinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityBindingMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *IdentityBindingMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *IdentityBindingMutation) SetUserID(pu pulid.ID) {
+	m.user = &pu
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *IdentityBindingMutation) UserID() (r pulid.ID, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the IdentityBinding entity.
+// If the IdentityBinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityBindingMutation) OldUserID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *IdentityBindingMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetIDNumberIndex sets the "id_number_index" field.
+func (m *IdentityBindingMutation) SetIDNumberIndex(b []byte) {
+	m.id_number_index = &b
+}
+
+// IDNumberIndex returns the value of the "id_number_index" field in the mutation.
+func (m *IdentityBindingMutation) IDNumberIndex() (r []byte, exists bool) {
+	v := m.id_number_index
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIDNumberIndex returns the old "id_number_index" field's value of the IdentityBinding entity.
+// If the IdentityBinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityBindingMutation) OldIDNumberIndex(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIDNumberIndex is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIDNumberIndex requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIDNumberIndex: %w", err)
+	}
+	return oldValue.IDNumberIndex, nil
+}
+
+// ResetIDNumberIndex resets all changes to the "id_number_index" field.
+func (m *IdentityBindingMutation) ResetIDNumberIndex() {
+	m.id_number_index = nil
+}
+
+// SetLevel sets the "level" field.
+func (m *IdentityBindingMutation) SetLevel(k kyc.Level) {
+	m.level = &k
+}
+
+// Level returns the value of the "level" field in the mutation.
+func (m *IdentityBindingMutation) Level() (r kyc.Level, exists bool) {
+	v := m.level
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLevel returns the old "level" field's value of the IdentityBinding entity.
+// If the IdentityBinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityBindingMutation) OldLevel(ctx context.Context) (v kyc.Level, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLevel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLevel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLevel: %w", err)
+	}
+	return oldValue.Level, nil
+}
+
+// ResetLevel resets all changes to the "level" field.
+func (m *IdentityBindingMutation) ResetLevel() {
+	m.level = nil
+}
+
+// SetPendingVerificationID sets the "pending_verification_id" field.
+func (m *IdentityBindingMutation) SetPendingVerificationID(pu pulid.ID) {
+	m.pending_verification_id = &pu
+}
+
+// PendingVerificationID returns the value of the "pending_verification_id" field in the mutation.
+func (m *IdentityBindingMutation) PendingVerificationID() (r pulid.ID, exists bool) {
+	v := m.pending_verification_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPendingVerificationID returns the old "pending_verification_id" field's value of the IdentityBinding entity.
+// If the IdentityBinding object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityBindingMutation) OldPendingVerificationID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPendingVerificationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPendingVerificationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPendingVerificationID: %w", err)
+	}
+	return oldValue.PendingVerificationID, nil
+}
+
+// ClearPendingVerificationID clears the value of the "pending_verification_id" field.
+func (m *IdentityBindingMutation) ClearPendingVerificationID() {
+	m.pending_verification_id = nil
+	m.clearedFields[identitybinding.FieldPendingVerificationID] = struct{}{}
+}
+
+// PendingVerificationIDCleared returns if the "pending_verification_id" field was cleared in this mutation.
+func (m *IdentityBindingMutation) PendingVerificationIDCleared() bool {
+	_, ok := m.clearedFields[identitybinding.FieldPendingVerificationID]
+	return ok
+}
+
+// ResetPendingVerificationID resets all changes to the "pending_verification_id" field.
+func (m *IdentityBindingMutation) ResetPendingVerificationID() {
+	m.pending_verification_id = nil
+	delete(m.clearedFields, identitybinding.FieldPendingVerificationID)
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *IdentityBindingMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[identitybinding.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *IdentityBindingMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *IdentityBindingMutation) UserIDs() (ids []pulid.ID) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *IdentityBindingMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the IdentityBindingMutation builder.
+func (m *IdentityBindingMutation) Where(ps ...predicate.IdentityBinding) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the IdentityBindingMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *IdentityBindingMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.IdentityBinding, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *IdentityBindingMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *IdentityBindingMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (IdentityBinding).
+func (m *IdentityBindingMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *IdentityBindingMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.created_at != nil {
+		fields = append(fields, identitybinding.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, identitybinding.FieldUpdatedAt)
+	}
+	if m.user != nil {
+		fields = append(fields, identitybinding.FieldUserID)
+	}
+	if m.id_number_index != nil {
+		fields = append(fields, identitybinding.FieldIDNumberIndex)
+	}
+	if m.level != nil {
+		fields = append(fields, identitybinding.FieldLevel)
+	}
+	if m.pending_verification_id != nil {
+		fields = append(fields, identitybinding.FieldPendingVerificationID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *IdentityBindingMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case identitybinding.FieldCreatedAt:
+		return m.CreatedAt()
+	case identitybinding.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case identitybinding.FieldUserID:
+		return m.UserID()
+	case identitybinding.FieldIDNumberIndex:
+		return m.IDNumberIndex()
+	case identitybinding.FieldLevel:
+		return m.Level()
+	case identitybinding.FieldPendingVerificationID:
+		return m.PendingVerificationID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *IdentityBindingMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case identitybinding.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case identitybinding.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case identitybinding.FieldUserID:
+		return m.OldUserID(ctx)
+	case identitybinding.FieldIDNumberIndex:
+		return m.OldIDNumberIndex(ctx)
+	case identitybinding.FieldLevel:
+		return m.OldLevel(ctx)
+	case identitybinding.FieldPendingVerificationID:
+		return m.OldPendingVerificationID(ctx)
+	}
+	return nil, fmt.Errorf("unknown IdentityBinding field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *IdentityBindingMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case identitybinding.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case identitybinding.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case identitybinding.FieldUserID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case identitybinding.FieldIDNumberIndex:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIDNumberIndex(v)
+		return nil
+	case identitybinding.FieldLevel:
+		v, ok := value.(kyc.Level)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLevel(v)
+		return nil
+	case identitybinding.FieldPendingVerificationID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPendingVerificationID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown IdentityBinding field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *IdentityBindingMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *IdentityBindingMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *IdentityBindingMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown IdentityBinding numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *IdentityBindingMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(identitybinding.FieldPendingVerificationID) {
+		fields = append(fields, identitybinding.FieldPendingVerificationID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *IdentityBindingMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *IdentityBindingMutation) ClearField(name string) error {
+	switch name {
+	case identitybinding.FieldPendingVerificationID:
+		m.ClearPendingVerificationID()
+		return nil
+	}
+	return fmt.Errorf("unknown IdentityBinding nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *IdentityBindingMutation) ResetField(name string) error {
+	switch name {
+	case identitybinding.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case identitybinding.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case identitybinding.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case identitybinding.FieldIDNumberIndex:
+		m.ResetIDNumberIndex()
+		return nil
+	case identitybinding.FieldLevel:
+		m.ResetLevel()
+		return nil
+	case identitybinding.FieldPendingVerificationID:
+		m.ResetPendingVerificationID()
+		return nil
+	}
+	return fmt.Errorf("unknown IdentityBinding field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *IdentityBindingMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.user != nil {
+		edges = append(edges, identitybinding.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *IdentityBindingMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case identitybinding.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *IdentityBindingMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *IdentityBindingMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *IdentityBindingMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleareduser {
+		edges = append(edges, identitybinding.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *IdentityBindingMutation) EdgeCleared(name string) bool {
+	switch name {
+	case identitybinding.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *IdentityBindingMutation) ClearEdge(name string) error {
+	switch name {
+	case identitybinding.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown IdentityBinding unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *IdentityBindingMutation) ResetEdge(name string) error {
+	switch name {
+	case identitybinding.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown IdentityBinding edge %s", name)
+}
+
 // LedgerTransactionMutation represents an operation that mutates the LedgerTransaction nodes in the graph.
 type LedgerTransactionMutation struct {
 	config
@@ -4131,6 +4816,644 @@ func (m *LedgerTransactionMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown LedgerTransaction edge %s", name)
+}
+
+// LimitUsageMutation represents an operation that mutates the LimitUsage nodes in the graph.
+type LimitUsageMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *pulid.ID
+	currency      *string
+	period        *string
+	used_minor    *int64
+	addused_minor *int64
+	updated_at    *time.Time
+	clearedFields map[string]struct{}
+	user          *pulid.ID
+	cleareduser   bool
+	done          bool
+	oldValue      func(context.Context) (*LimitUsage, error)
+	predicates    []predicate.LimitUsage
+}
+
+var _ ent.Mutation = (*LimitUsageMutation)(nil)
+
+// limitusageOption allows management of the mutation configuration using functional options.
+type limitusageOption func(*LimitUsageMutation)
+
+// newLimitUsageMutation creates new mutation for the LimitUsage entity.
+func newLimitUsageMutation(c config, op Op, opts ...limitusageOption) *LimitUsageMutation {
+	m := &LimitUsageMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeLimitUsage,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withLimitUsageID sets the ID field of the mutation.
+func withLimitUsageID(id pulid.ID) limitusageOption {
+	return func(m *LimitUsageMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *LimitUsage
+		)
+		m.oldValue = func(ctx context.Context) (*LimitUsage, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().LimitUsage.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withLimitUsage sets the old LimitUsage of the mutation.
+func withLimitUsage(node *LimitUsage) limitusageOption {
+	return func(m *LimitUsageMutation) {
+		m.oldValue = func(context.Context) (*LimitUsage, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m LimitUsageMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m LimitUsageMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of LimitUsage entities.
+func (m *LimitUsageMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *LimitUsageMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *LimitUsageMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().LimitUsage.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetUserID sets the "user_id" field.
+func (m *LimitUsageMutation) SetUserID(pu pulid.ID) {
+	m.user = &pu
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *LimitUsageMutation) UserID() (r pulid.ID, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the LimitUsage entity.
+// If the LimitUsage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LimitUsageMutation) OldUserID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *LimitUsageMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *LimitUsageMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *LimitUsageMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the LimitUsage entity.
+// If the LimitUsage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LimitUsageMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *LimitUsageMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetPeriod sets the "period" field.
+func (m *LimitUsageMutation) SetPeriod(s string) {
+	m.period = &s
+}
+
+// Period returns the value of the "period" field in the mutation.
+func (m *LimitUsageMutation) Period() (r string, exists bool) {
+	v := m.period
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPeriod returns the old "period" field's value of the LimitUsage entity.
+// If the LimitUsage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LimitUsageMutation) OldPeriod(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPeriod is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPeriod requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPeriod: %w", err)
+	}
+	return oldValue.Period, nil
+}
+
+// ResetPeriod resets all changes to the "period" field.
+func (m *LimitUsageMutation) ResetPeriod() {
+	m.period = nil
+}
+
+// SetUsedMinor sets the "used_minor" field.
+func (m *LimitUsageMutation) SetUsedMinor(i int64) {
+	m.used_minor = &i
+	m.addused_minor = nil
+}
+
+// UsedMinor returns the value of the "used_minor" field in the mutation.
+func (m *LimitUsageMutation) UsedMinor() (r int64, exists bool) {
+	v := m.used_minor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsedMinor returns the old "used_minor" field's value of the LimitUsage entity.
+// If the LimitUsage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LimitUsageMutation) OldUsedMinor(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsedMinor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsedMinor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsedMinor: %w", err)
+	}
+	return oldValue.UsedMinor, nil
+}
+
+// AddUsedMinor adds i to the "used_minor" field.
+func (m *LimitUsageMutation) AddUsedMinor(i int64) {
+	if m.addused_minor != nil {
+		*m.addused_minor += i
+	} else {
+		m.addused_minor = &i
+	}
+}
+
+// AddedUsedMinor returns the value that was added to the "used_minor" field in this mutation.
+func (m *LimitUsageMutation) AddedUsedMinor() (r int64, exists bool) {
+	v := m.addused_minor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUsedMinor resets all changes to the "used_minor" field.
+func (m *LimitUsageMutation) ResetUsedMinor() {
+	m.used_minor = nil
+	m.addused_minor = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *LimitUsageMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *LimitUsageMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the LimitUsage entity.
+// If the LimitUsage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LimitUsageMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *LimitUsageMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *LimitUsageMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[limitusage.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *LimitUsageMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *LimitUsageMutation) UserIDs() (ids []pulid.ID) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *LimitUsageMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the LimitUsageMutation builder.
+func (m *LimitUsageMutation) Where(ps ...predicate.LimitUsage) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the LimitUsageMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *LimitUsageMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.LimitUsage, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *LimitUsageMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *LimitUsageMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (LimitUsage).
+func (m *LimitUsageMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *LimitUsageMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.user != nil {
+		fields = append(fields, limitusage.FieldUserID)
+	}
+	if m.currency != nil {
+		fields = append(fields, limitusage.FieldCurrency)
+	}
+	if m.period != nil {
+		fields = append(fields, limitusage.FieldPeriod)
+	}
+	if m.used_minor != nil {
+		fields = append(fields, limitusage.FieldUsedMinor)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, limitusage.FieldUpdatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *LimitUsageMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case limitusage.FieldUserID:
+		return m.UserID()
+	case limitusage.FieldCurrency:
+		return m.Currency()
+	case limitusage.FieldPeriod:
+		return m.Period()
+	case limitusage.FieldUsedMinor:
+		return m.UsedMinor()
+	case limitusage.FieldUpdatedAt:
+		return m.UpdatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *LimitUsageMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case limitusage.FieldUserID:
+		return m.OldUserID(ctx)
+	case limitusage.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case limitusage.FieldPeriod:
+		return m.OldPeriod(ctx)
+	case limitusage.FieldUsedMinor:
+		return m.OldUsedMinor(ctx)
+	case limitusage.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown LimitUsage field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LimitUsageMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case limitusage.FieldUserID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case limitusage.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case limitusage.FieldPeriod:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPeriod(v)
+		return nil
+	case limitusage.FieldUsedMinor:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsedMinor(v)
+		return nil
+	case limitusage.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown LimitUsage field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *LimitUsageMutation) AddedFields() []string {
+	var fields []string
+	if m.addused_minor != nil {
+		fields = append(fields, limitusage.FieldUsedMinor)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *LimitUsageMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case limitusage.FieldUsedMinor:
+		return m.AddedUsedMinor()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LimitUsageMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case limitusage.FieldUsedMinor:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUsedMinor(v)
+		return nil
+	}
+	return fmt.Errorf("unknown LimitUsage numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *LimitUsageMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *LimitUsageMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *LimitUsageMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown LimitUsage nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *LimitUsageMutation) ResetField(name string) error {
+	switch name {
+	case limitusage.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case limitusage.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case limitusage.FieldPeriod:
+		m.ResetPeriod()
+		return nil
+	case limitusage.FieldUsedMinor:
+		m.ResetUsedMinor()
+		return nil
+	case limitusage.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown LimitUsage field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *LimitUsageMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.user != nil {
+		edges = append(edges, limitusage.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *LimitUsageMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case limitusage.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *LimitUsageMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *LimitUsageMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *LimitUsageMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleareduser {
+		edges = append(edges, limitusage.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *LimitUsageMutation) EdgeCleared(name string) bool {
+	switch name {
+	case limitusage.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *LimitUsageMutation) ClearEdge(name string) error {
+	switch name {
+	case limitusage.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown LimitUsage unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *LimitUsageMutation) ResetEdge(name string) error {
+	switch name {
+	case limitusage.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown LimitUsage edge %s", name)
 }
 
 // LoginThrottleMutation represents an operation that mutates the LoginThrottle nodes in the graph.
@@ -7882,6 +9205,1458 @@ func (m *UserMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown User edge %s", name)
+}
+
+// VerificationMutation represents an operation that mutates the Verification nodes in the graph.
+type VerificationMutation struct {
+	config
+	op                    Op
+	typ                   string
+	id                    *pulid.ID
+	status                *kyc.Status
+	level                 *kyc.Level
+	target_level          *kyc.Level
+	id_type               *kyc.IDType
+	masked_id_number      *string
+	masked_legal_name     *string
+	evidence_count        *int
+	addevidence_count     *int
+	legal_name_ciphertext *[]byte
+	id_number_ciphertext  *[]byte
+	evidence_ciphertext   *[]byte
+	key_version           *int
+	addkey_version        *int
+	id_number_index       *[]byte
+	reason                *string
+	submitted_at          *time.Time
+	decided_at            *time.Time
+	decided_by            *string
+	reviewer_id           *pulid.ID
+	clearedFields         map[string]struct{}
+	user                  *pulid.ID
+	cleareduser           bool
+	done                  bool
+	oldValue              func(context.Context) (*Verification, error)
+	predicates            []predicate.Verification
+}
+
+var _ ent.Mutation = (*VerificationMutation)(nil)
+
+// verificationOption allows management of the mutation configuration using functional options.
+type verificationOption func(*VerificationMutation)
+
+// newVerificationMutation creates new mutation for the Verification entity.
+func newVerificationMutation(c config, op Op, opts ...verificationOption) *VerificationMutation {
+	m := &VerificationMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeVerification,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withVerificationID sets the ID field of the mutation.
+func withVerificationID(id pulid.ID) verificationOption {
+	return func(m *VerificationMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Verification
+		)
+		m.oldValue = func(ctx context.Context) (*Verification, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Verification.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withVerification sets the old Verification of the mutation.
+func withVerification(node *Verification) verificationOption {
+	return func(m *VerificationMutation) {
+		m.oldValue = func(context.Context) (*Verification, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m VerificationMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m VerificationMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Verification entities.
+func (m *VerificationMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *VerificationMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *VerificationMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Verification.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetUserID sets the "user_id" field.
+func (m *VerificationMutation) SetUserID(pu pulid.ID) {
+	m.user = &pu
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *VerificationMutation) UserID() (r pulid.ID, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the Verification entity.
+// If the Verification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VerificationMutation) OldUserID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *VerificationMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *VerificationMutation) SetStatus(k kyc.Status) {
+	m.status = &k
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *VerificationMutation) Status() (r kyc.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Verification entity.
+// If the Verification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VerificationMutation) OldStatus(ctx context.Context) (v kyc.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *VerificationMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetLevel sets the "level" field.
+func (m *VerificationMutation) SetLevel(k kyc.Level) {
+	m.level = &k
+}
+
+// Level returns the value of the "level" field in the mutation.
+func (m *VerificationMutation) Level() (r kyc.Level, exists bool) {
+	v := m.level
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLevel returns the old "level" field's value of the Verification entity.
+// If the Verification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VerificationMutation) OldLevel(ctx context.Context) (v kyc.Level, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLevel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLevel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLevel: %w", err)
+	}
+	return oldValue.Level, nil
+}
+
+// ResetLevel resets all changes to the "level" field.
+func (m *VerificationMutation) ResetLevel() {
+	m.level = nil
+}
+
+// SetTargetLevel sets the "target_level" field.
+func (m *VerificationMutation) SetTargetLevel(k kyc.Level) {
+	m.target_level = &k
+}
+
+// TargetLevel returns the value of the "target_level" field in the mutation.
+func (m *VerificationMutation) TargetLevel() (r kyc.Level, exists bool) {
+	v := m.target_level
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTargetLevel returns the old "target_level" field's value of the Verification entity.
+// If the Verification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VerificationMutation) OldTargetLevel(ctx context.Context) (v kyc.Level, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTargetLevel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTargetLevel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTargetLevel: %w", err)
+	}
+	return oldValue.TargetLevel, nil
+}
+
+// ResetTargetLevel resets all changes to the "target_level" field.
+func (m *VerificationMutation) ResetTargetLevel() {
+	m.target_level = nil
+}
+
+// SetIDType sets the "id_type" field.
+func (m *VerificationMutation) SetIDType(kt kyc.IDType) {
+	m.id_type = &kt
+}
+
+// IDType returns the value of the "id_type" field in the mutation.
+func (m *VerificationMutation) IDType() (r kyc.IDType, exists bool) {
+	v := m.id_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIDType returns the old "id_type" field's value of the Verification entity.
+// If the Verification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VerificationMutation) OldIDType(ctx context.Context) (v kyc.IDType, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIDType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIDType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIDType: %w", err)
+	}
+	return oldValue.IDType, nil
+}
+
+// ResetIDType resets all changes to the "id_type" field.
+func (m *VerificationMutation) ResetIDType() {
+	m.id_type = nil
+}
+
+// SetMaskedIDNumber sets the "masked_id_number" field.
+func (m *VerificationMutation) SetMaskedIDNumber(s string) {
+	m.masked_id_number = &s
+}
+
+// MaskedIDNumber returns the value of the "masked_id_number" field in the mutation.
+func (m *VerificationMutation) MaskedIDNumber() (r string, exists bool) {
+	v := m.masked_id_number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMaskedIDNumber returns the old "masked_id_number" field's value of the Verification entity.
+// If the Verification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VerificationMutation) OldMaskedIDNumber(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMaskedIDNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMaskedIDNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMaskedIDNumber: %w", err)
+	}
+	return oldValue.MaskedIDNumber, nil
+}
+
+// ResetMaskedIDNumber resets all changes to the "masked_id_number" field.
+func (m *VerificationMutation) ResetMaskedIDNumber() {
+	m.masked_id_number = nil
+}
+
+// SetMaskedLegalName sets the "masked_legal_name" field.
+func (m *VerificationMutation) SetMaskedLegalName(s string) {
+	m.masked_legal_name = &s
+}
+
+// MaskedLegalName returns the value of the "masked_legal_name" field in the mutation.
+func (m *VerificationMutation) MaskedLegalName() (r string, exists bool) {
+	v := m.masked_legal_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMaskedLegalName returns the old "masked_legal_name" field's value of the Verification entity.
+// If the Verification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VerificationMutation) OldMaskedLegalName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMaskedLegalName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMaskedLegalName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMaskedLegalName: %w", err)
+	}
+	return oldValue.MaskedLegalName, nil
+}
+
+// ResetMaskedLegalName resets all changes to the "masked_legal_name" field.
+func (m *VerificationMutation) ResetMaskedLegalName() {
+	m.masked_legal_name = nil
+}
+
+// SetEvidenceCount sets the "evidence_count" field.
+func (m *VerificationMutation) SetEvidenceCount(i int) {
+	m.evidence_count = &i
+	m.addevidence_count = nil
+}
+
+// EvidenceCount returns the value of the "evidence_count" field in the mutation.
+func (m *VerificationMutation) EvidenceCount() (r int, exists bool) {
+	v := m.evidence_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEvidenceCount returns the old "evidence_count" field's value of the Verification entity.
+// If the Verification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VerificationMutation) OldEvidenceCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEvidenceCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEvidenceCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEvidenceCount: %w", err)
+	}
+	return oldValue.EvidenceCount, nil
+}
+
+// AddEvidenceCount adds i to the "evidence_count" field.
+func (m *VerificationMutation) AddEvidenceCount(i int) {
+	if m.addevidence_count != nil {
+		*m.addevidence_count += i
+	} else {
+		m.addevidence_count = &i
+	}
+}
+
+// AddedEvidenceCount returns the value that was added to the "evidence_count" field in this mutation.
+func (m *VerificationMutation) AddedEvidenceCount() (r int, exists bool) {
+	v := m.addevidence_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetEvidenceCount resets all changes to the "evidence_count" field.
+func (m *VerificationMutation) ResetEvidenceCount() {
+	m.evidence_count = nil
+	m.addevidence_count = nil
+}
+
+// SetLegalNameCiphertext sets the "legal_name_ciphertext" field.
+func (m *VerificationMutation) SetLegalNameCiphertext(b []byte) {
+	m.legal_name_ciphertext = &b
+}
+
+// LegalNameCiphertext returns the value of the "legal_name_ciphertext" field in the mutation.
+func (m *VerificationMutation) LegalNameCiphertext() (r []byte, exists bool) {
+	v := m.legal_name_ciphertext
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLegalNameCiphertext returns the old "legal_name_ciphertext" field's value of the Verification entity.
+// If the Verification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VerificationMutation) OldLegalNameCiphertext(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLegalNameCiphertext is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLegalNameCiphertext requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLegalNameCiphertext: %w", err)
+	}
+	return oldValue.LegalNameCiphertext, nil
+}
+
+// ResetLegalNameCiphertext resets all changes to the "legal_name_ciphertext" field.
+func (m *VerificationMutation) ResetLegalNameCiphertext() {
+	m.legal_name_ciphertext = nil
+}
+
+// SetIDNumberCiphertext sets the "id_number_ciphertext" field.
+func (m *VerificationMutation) SetIDNumberCiphertext(b []byte) {
+	m.id_number_ciphertext = &b
+}
+
+// IDNumberCiphertext returns the value of the "id_number_ciphertext" field in the mutation.
+func (m *VerificationMutation) IDNumberCiphertext() (r []byte, exists bool) {
+	v := m.id_number_ciphertext
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIDNumberCiphertext returns the old "id_number_ciphertext" field's value of the Verification entity.
+// If the Verification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VerificationMutation) OldIDNumberCiphertext(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIDNumberCiphertext is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIDNumberCiphertext requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIDNumberCiphertext: %w", err)
+	}
+	return oldValue.IDNumberCiphertext, nil
+}
+
+// ResetIDNumberCiphertext resets all changes to the "id_number_ciphertext" field.
+func (m *VerificationMutation) ResetIDNumberCiphertext() {
+	m.id_number_ciphertext = nil
+}
+
+// SetEvidenceCiphertext sets the "evidence_ciphertext" field.
+func (m *VerificationMutation) SetEvidenceCiphertext(b []byte) {
+	m.evidence_ciphertext = &b
+}
+
+// EvidenceCiphertext returns the value of the "evidence_ciphertext" field in the mutation.
+func (m *VerificationMutation) EvidenceCiphertext() (r []byte, exists bool) {
+	v := m.evidence_ciphertext
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEvidenceCiphertext returns the old "evidence_ciphertext" field's value of the Verification entity.
+// If the Verification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VerificationMutation) OldEvidenceCiphertext(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEvidenceCiphertext is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEvidenceCiphertext requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEvidenceCiphertext: %w", err)
+	}
+	return oldValue.EvidenceCiphertext, nil
+}
+
+// ResetEvidenceCiphertext resets all changes to the "evidence_ciphertext" field.
+func (m *VerificationMutation) ResetEvidenceCiphertext() {
+	m.evidence_ciphertext = nil
+}
+
+// SetKeyVersion sets the "key_version" field.
+func (m *VerificationMutation) SetKeyVersion(i int) {
+	m.key_version = &i
+	m.addkey_version = nil
+}
+
+// KeyVersion returns the value of the "key_version" field in the mutation.
+func (m *VerificationMutation) KeyVersion() (r int, exists bool) {
+	v := m.key_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKeyVersion returns the old "key_version" field's value of the Verification entity.
+// If the Verification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VerificationMutation) OldKeyVersion(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKeyVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKeyVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKeyVersion: %w", err)
+	}
+	return oldValue.KeyVersion, nil
+}
+
+// AddKeyVersion adds i to the "key_version" field.
+func (m *VerificationMutation) AddKeyVersion(i int) {
+	if m.addkey_version != nil {
+		*m.addkey_version += i
+	} else {
+		m.addkey_version = &i
+	}
+}
+
+// AddedKeyVersion returns the value that was added to the "key_version" field in this mutation.
+func (m *VerificationMutation) AddedKeyVersion() (r int, exists bool) {
+	v := m.addkey_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetKeyVersion resets all changes to the "key_version" field.
+func (m *VerificationMutation) ResetKeyVersion() {
+	m.key_version = nil
+	m.addkey_version = nil
+}
+
+// SetIDNumberIndex sets the "id_number_index" field.
+func (m *VerificationMutation) SetIDNumberIndex(b []byte) {
+	m.id_number_index = &b
+}
+
+// IDNumberIndex returns the value of the "id_number_index" field in the mutation.
+func (m *VerificationMutation) IDNumberIndex() (r []byte, exists bool) {
+	v := m.id_number_index
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIDNumberIndex returns the old "id_number_index" field's value of the Verification entity.
+// If the Verification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VerificationMutation) OldIDNumberIndex(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIDNumberIndex is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIDNumberIndex requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIDNumberIndex: %w", err)
+	}
+	return oldValue.IDNumberIndex, nil
+}
+
+// ResetIDNumberIndex resets all changes to the "id_number_index" field.
+func (m *VerificationMutation) ResetIDNumberIndex() {
+	m.id_number_index = nil
+}
+
+// SetReason sets the "reason" field.
+func (m *VerificationMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *VerificationMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the Verification entity.
+// If the Verification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VerificationMutation) OldReason(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ClearReason clears the value of the "reason" field.
+func (m *VerificationMutation) ClearReason() {
+	m.reason = nil
+	m.clearedFields[verification.FieldReason] = struct{}{}
+}
+
+// ReasonCleared returns if the "reason" field was cleared in this mutation.
+func (m *VerificationMutation) ReasonCleared() bool {
+	_, ok := m.clearedFields[verification.FieldReason]
+	return ok
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *VerificationMutation) ResetReason() {
+	m.reason = nil
+	delete(m.clearedFields, verification.FieldReason)
+}
+
+// SetSubmittedAt sets the "submitted_at" field.
+func (m *VerificationMutation) SetSubmittedAt(t time.Time) {
+	m.submitted_at = &t
+}
+
+// SubmittedAt returns the value of the "submitted_at" field in the mutation.
+func (m *VerificationMutation) SubmittedAt() (r time.Time, exists bool) {
+	v := m.submitted_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubmittedAt returns the old "submitted_at" field's value of the Verification entity.
+// If the Verification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VerificationMutation) OldSubmittedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubmittedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubmittedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubmittedAt: %w", err)
+	}
+	return oldValue.SubmittedAt, nil
+}
+
+// ResetSubmittedAt resets all changes to the "submitted_at" field.
+func (m *VerificationMutation) ResetSubmittedAt() {
+	m.submitted_at = nil
+}
+
+// SetDecidedAt sets the "decided_at" field.
+func (m *VerificationMutation) SetDecidedAt(t time.Time) {
+	m.decided_at = &t
+}
+
+// DecidedAt returns the value of the "decided_at" field in the mutation.
+func (m *VerificationMutation) DecidedAt() (r time.Time, exists bool) {
+	v := m.decided_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecidedAt returns the old "decided_at" field's value of the Verification entity.
+// If the Verification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VerificationMutation) OldDecidedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecidedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecidedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecidedAt: %w", err)
+	}
+	return oldValue.DecidedAt, nil
+}
+
+// ClearDecidedAt clears the value of the "decided_at" field.
+func (m *VerificationMutation) ClearDecidedAt() {
+	m.decided_at = nil
+	m.clearedFields[verification.FieldDecidedAt] = struct{}{}
+}
+
+// DecidedAtCleared returns if the "decided_at" field was cleared in this mutation.
+func (m *VerificationMutation) DecidedAtCleared() bool {
+	_, ok := m.clearedFields[verification.FieldDecidedAt]
+	return ok
+}
+
+// ResetDecidedAt resets all changes to the "decided_at" field.
+func (m *VerificationMutation) ResetDecidedAt() {
+	m.decided_at = nil
+	delete(m.clearedFields, verification.FieldDecidedAt)
+}
+
+// SetDecidedBy sets the "decided_by" field.
+func (m *VerificationMutation) SetDecidedBy(s string) {
+	m.decided_by = &s
+}
+
+// DecidedBy returns the value of the "decided_by" field in the mutation.
+func (m *VerificationMutation) DecidedBy() (r string, exists bool) {
+	v := m.decided_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecidedBy returns the old "decided_by" field's value of the Verification entity.
+// If the Verification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VerificationMutation) OldDecidedBy(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecidedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecidedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecidedBy: %w", err)
+	}
+	return oldValue.DecidedBy, nil
+}
+
+// ClearDecidedBy clears the value of the "decided_by" field.
+func (m *VerificationMutation) ClearDecidedBy() {
+	m.decided_by = nil
+	m.clearedFields[verification.FieldDecidedBy] = struct{}{}
+}
+
+// DecidedByCleared returns if the "decided_by" field was cleared in this mutation.
+func (m *VerificationMutation) DecidedByCleared() bool {
+	_, ok := m.clearedFields[verification.FieldDecidedBy]
+	return ok
+}
+
+// ResetDecidedBy resets all changes to the "decided_by" field.
+func (m *VerificationMutation) ResetDecidedBy() {
+	m.decided_by = nil
+	delete(m.clearedFields, verification.FieldDecidedBy)
+}
+
+// SetReviewerID sets the "reviewer_id" field.
+func (m *VerificationMutation) SetReviewerID(pu pulid.ID) {
+	m.reviewer_id = &pu
+}
+
+// ReviewerID returns the value of the "reviewer_id" field in the mutation.
+func (m *VerificationMutation) ReviewerID() (r pulid.ID, exists bool) {
+	v := m.reviewer_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReviewerID returns the old "reviewer_id" field's value of the Verification entity.
+// If the Verification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VerificationMutation) OldReviewerID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReviewerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReviewerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReviewerID: %w", err)
+	}
+	return oldValue.ReviewerID, nil
+}
+
+// ClearReviewerID clears the value of the "reviewer_id" field.
+func (m *VerificationMutation) ClearReviewerID() {
+	m.reviewer_id = nil
+	m.clearedFields[verification.FieldReviewerID] = struct{}{}
+}
+
+// ReviewerIDCleared returns if the "reviewer_id" field was cleared in this mutation.
+func (m *VerificationMutation) ReviewerIDCleared() bool {
+	_, ok := m.clearedFields[verification.FieldReviewerID]
+	return ok
+}
+
+// ResetReviewerID resets all changes to the "reviewer_id" field.
+func (m *VerificationMutation) ResetReviewerID() {
+	m.reviewer_id = nil
+	delete(m.clearedFields, verification.FieldReviewerID)
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *VerificationMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[verification.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *VerificationMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *VerificationMutation) UserIDs() (ids []pulid.ID) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *VerificationMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the VerificationMutation builder.
+func (m *VerificationMutation) Where(ps ...predicate.Verification) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the VerificationMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *VerificationMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Verification, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *VerificationMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *VerificationMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Verification).
+func (m *VerificationMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *VerificationMutation) Fields() []string {
+	fields := make([]string, 0, 18)
+	if m.user != nil {
+		fields = append(fields, verification.FieldUserID)
+	}
+	if m.status != nil {
+		fields = append(fields, verification.FieldStatus)
+	}
+	if m.level != nil {
+		fields = append(fields, verification.FieldLevel)
+	}
+	if m.target_level != nil {
+		fields = append(fields, verification.FieldTargetLevel)
+	}
+	if m.id_type != nil {
+		fields = append(fields, verification.FieldIDType)
+	}
+	if m.masked_id_number != nil {
+		fields = append(fields, verification.FieldMaskedIDNumber)
+	}
+	if m.masked_legal_name != nil {
+		fields = append(fields, verification.FieldMaskedLegalName)
+	}
+	if m.evidence_count != nil {
+		fields = append(fields, verification.FieldEvidenceCount)
+	}
+	if m.legal_name_ciphertext != nil {
+		fields = append(fields, verification.FieldLegalNameCiphertext)
+	}
+	if m.id_number_ciphertext != nil {
+		fields = append(fields, verification.FieldIDNumberCiphertext)
+	}
+	if m.evidence_ciphertext != nil {
+		fields = append(fields, verification.FieldEvidenceCiphertext)
+	}
+	if m.key_version != nil {
+		fields = append(fields, verification.FieldKeyVersion)
+	}
+	if m.id_number_index != nil {
+		fields = append(fields, verification.FieldIDNumberIndex)
+	}
+	if m.reason != nil {
+		fields = append(fields, verification.FieldReason)
+	}
+	if m.submitted_at != nil {
+		fields = append(fields, verification.FieldSubmittedAt)
+	}
+	if m.decided_at != nil {
+		fields = append(fields, verification.FieldDecidedAt)
+	}
+	if m.decided_by != nil {
+		fields = append(fields, verification.FieldDecidedBy)
+	}
+	if m.reviewer_id != nil {
+		fields = append(fields, verification.FieldReviewerID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *VerificationMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case verification.FieldUserID:
+		return m.UserID()
+	case verification.FieldStatus:
+		return m.Status()
+	case verification.FieldLevel:
+		return m.Level()
+	case verification.FieldTargetLevel:
+		return m.TargetLevel()
+	case verification.FieldIDType:
+		return m.IDType()
+	case verification.FieldMaskedIDNumber:
+		return m.MaskedIDNumber()
+	case verification.FieldMaskedLegalName:
+		return m.MaskedLegalName()
+	case verification.FieldEvidenceCount:
+		return m.EvidenceCount()
+	case verification.FieldLegalNameCiphertext:
+		return m.LegalNameCiphertext()
+	case verification.FieldIDNumberCiphertext:
+		return m.IDNumberCiphertext()
+	case verification.FieldEvidenceCiphertext:
+		return m.EvidenceCiphertext()
+	case verification.FieldKeyVersion:
+		return m.KeyVersion()
+	case verification.FieldIDNumberIndex:
+		return m.IDNumberIndex()
+	case verification.FieldReason:
+		return m.Reason()
+	case verification.FieldSubmittedAt:
+		return m.SubmittedAt()
+	case verification.FieldDecidedAt:
+		return m.DecidedAt()
+	case verification.FieldDecidedBy:
+		return m.DecidedBy()
+	case verification.FieldReviewerID:
+		return m.ReviewerID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *VerificationMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case verification.FieldUserID:
+		return m.OldUserID(ctx)
+	case verification.FieldStatus:
+		return m.OldStatus(ctx)
+	case verification.FieldLevel:
+		return m.OldLevel(ctx)
+	case verification.FieldTargetLevel:
+		return m.OldTargetLevel(ctx)
+	case verification.FieldIDType:
+		return m.OldIDType(ctx)
+	case verification.FieldMaskedIDNumber:
+		return m.OldMaskedIDNumber(ctx)
+	case verification.FieldMaskedLegalName:
+		return m.OldMaskedLegalName(ctx)
+	case verification.FieldEvidenceCount:
+		return m.OldEvidenceCount(ctx)
+	case verification.FieldLegalNameCiphertext:
+		return m.OldLegalNameCiphertext(ctx)
+	case verification.FieldIDNumberCiphertext:
+		return m.OldIDNumberCiphertext(ctx)
+	case verification.FieldEvidenceCiphertext:
+		return m.OldEvidenceCiphertext(ctx)
+	case verification.FieldKeyVersion:
+		return m.OldKeyVersion(ctx)
+	case verification.FieldIDNumberIndex:
+		return m.OldIDNumberIndex(ctx)
+	case verification.FieldReason:
+		return m.OldReason(ctx)
+	case verification.FieldSubmittedAt:
+		return m.OldSubmittedAt(ctx)
+	case verification.FieldDecidedAt:
+		return m.OldDecidedAt(ctx)
+	case verification.FieldDecidedBy:
+		return m.OldDecidedBy(ctx)
+	case verification.FieldReviewerID:
+		return m.OldReviewerID(ctx)
+	}
+	return nil, fmt.Errorf("unknown Verification field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *VerificationMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case verification.FieldUserID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case verification.FieldStatus:
+		v, ok := value.(kyc.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case verification.FieldLevel:
+		v, ok := value.(kyc.Level)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLevel(v)
+		return nil
+	case verification.FieldTargetLevel:
+		v, ok := value.(kyc.Level)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTargetLevel(v)
+		return nil
+	case verification.FieldIDType:
+		v, ok := value.(kyc.IDType)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIDType(v)
+		return nil
+	case verification.FieldMaskedIDNumber:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMaskedIDNumber(v)
+		return nil
+	case verification.FieldMaskedLegalName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMaskedLegalName(v)
+		return nil
+	case verification.FieldEvidenceCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEvidenceCount(v)
+		return nil
+	case verification.FieldLegalNameCiphertext:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLegalNameCiphertext(v)
+		return nil
+	case verification.FieldIDNumberCiphertext:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIDNumberCiphertext(v)
+		return nil
+	case verification.FieldEvidenceCiphertext:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEvidenceCiphertext(v)
+		return nil
+	case verification.FieldKeyVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKeyVersion(v)
+		return nil
+	case verification.FieldIDNumberIndex:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIDNumberIndex(v)
+		return nil
+	case verification.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case verification.FieldSubmittedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubmittedAt(v)
+		return nil
+	case verification.FieldDecidedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecidedAt(v)
+		return nil
+	case verification.FieldDecidedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecidedBy(v)
+		return nil
+	case verification.FieldReviewerID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReviewerID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Verification field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *VerificationMutation) AddedFields() []string {
+	var fields []string
+	if m.addevidence_count != nil {
+		fields = append(fields, verification.FieldEvidenceCount)
+	}
+	if m.addkey_version != nil {
+		fields = append(fields, verification.FieldKeyVersion)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *VerificationMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case verification.FieldEvidenceCount:
+		return m.AddedEvidenceCount()
+	case verification.FieldKeyVersion:
+		return m.AddedKeyVersion()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *VerificationMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case verification.FieldEvidenceCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddEvidenceCount(v)
+		return nil
+	case verification.FieldKeyVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddKeyVersion(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Verification numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *VerificationMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(verification.FieldReason) {
+		fields = append(fields, verification.FieldReason)
+	}
+	if m.FieldCleared(verification.FieldDecidedAt) {
+		fields = append(fields, verification.FieldDecidedAt)
+	}
+	if m.FieldCleared(verification.FieldDecidedBy) {
+		fields = append(fields, verification.FieldDecidedBy)
+	}
+	if m.FieldCleared(verification.FieldReviewerID) {
+		fields = append(fields, verification.FieldReviewerID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *VerificationMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *VerificationMutation) ClearField(name string) error {
+	switch name {
+	case verification.FieldReason:
+		m.ClearReason()
+		return nil
+	case verification.FieldDecidedAt:
+		m.ClearDecidedAt()
+		return nil
+	case verification.FieldDecidedBy:
+		m.ClearDecidedBy()
+		return nil
+	case verification.FieldReviewerID:
+		m.ClearReviewerID()
+		return nil
+	}
+	return fmt.Errorf("unknown Verification nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *VerificationMutation) ResetField(name string) error {
+	switch name {
+	case verification.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case verification.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case verification.FieldLevel:
+		m.ResetLevel()
+		return nil
+	case verification.FieldTargetLevel:
+		m.ResetTargetLevel()
+		return nil
+	case verification.FieldIDType:
+		m.ResetIDType()
+		return nil
+	case verification.FieldMaskedIDNumber:
+		m.ResetMaskedIDNumber()
+		return nil
+	case verification.FieldMaskedLegalName:
+		m.ResetMaskedLegalName()
+		return nil
+	case verification.FieldEvidenceCount:
+		m.ResetEvidenceCount()
+		return nil
+	case verification.FieldLegalNameCiphertext:
+		m.ResetLegalNameCiphertext()
+		return nil
+	case verification.FieldIDNumberCiphertext:
+		m.ResetIDNumberCiphertext()
+		return nil
+	case verification.FieldEvidenceCiphertext:
+		m.ResetEvidenceCiphertext()
+		return nil
+	case verification.FieldKeyVersion:
+		m.ResetKeyVersion()
+		return nil
+	case verification.FieldIDNumberIndex:
+		m.ResetIDNumberIndex()
+		return nil
+	case verification.FieldReason:
+		m.ResetReason()
+		return nil
+	case verification.FieldSubmittedAt:
+		m.ResetSubmittedAt()
+		return nil
+	case verification.FieldDecidedAt:
+		m.ResetDecidedAt()
+		return nil
+	case verification.FieldDecidedBy:
+		m.ResetDecidedBy()
+		return nil
+	case verification.FieldReviewerID:
+		m.ResetReviewerID()
+		return nil
+	}
+	return fmt.Errorf("unknown Verification field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *VerificationMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.user != nil {
+		edges = append(edges, verification.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *VerificationMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case verification.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *VerificationMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *VerificationMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *VerificationMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleareduser {
+		edges = append(edges, verification.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *VerificationMutation) EdgeCleared(name string) bool {
+	switch name {
+	case verification.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *VerificationMutation) ClearEdge(name string) error {
+	switch name {
+	case verification.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown Verification unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *VerificationMutation) ResetEdge(name string) error {
+	switch name {
+	case verification.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown Verification edge %s", name)
 }
 
 // WithdrawalMutation represents an operation that mutates the Withdrawal nodes in the graph.

@@ -24,8 +24,12 @@ type Tx struct {
 	Event *EventClient
 	// IdempotencyKey is the client for interacting with the IdempotencyKey builders.
 	IdempotencyKey *IdempotencyKeyClient
+	// IdentityBinding is the client for interacting with the IdentityBinding builders.
+	IdentityBinding *IdentityBindingClient
 	// LedgerTransaction is the client for interacting with the LedgerTransaction builders.
 	LedgerTransaction *LedgerTransactionClient
+	// LimitUsage is the client for interacting with the LimitUsage builders.
+	LimitUsage *LimitUsageClient
 	// LoginThrottle is the client for interacting with the LoginThrottle builders.
 	LoginThrottle *LoginThrottleClient
 	// Posting is the client for interacting with the Posting builders.
@@ -36,6 +40,8 @@ type Tx struct {
 	TopUp *TopUpClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// Verification is the client for interacting with the Verification builders.
+	Verification *VerificationClient
 	// Withdrawal is the client for interacting with the Withdrawal builders.
 	Withdrawal *WithdrawalClient
 
@@ -174,12 +180,15 @@ func (tx *Tx) init() {
 	tx.Counter = NewCounterClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
 	tx.IdempotencyKey = NewIdempotencyKeyClient(tx.config)
+	tx.IdentityBinding = NewIdentityBindingClient(tx.config)
 	tx.LedgerTransaction = NewLedgerTransactionClient(tx.config)
+	tx.LimitUsage = NewLimitUsageClient(tx.config)
 	tx.LoginThrottle = NewLoginThrottleClient(tx.config)
 	tx.Posting = NewPostingClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.TopUp = NewTopUpClient(tx.config)
 	tx.User = NewUserClient(tx.config)
+	tx.Verification = NewVerificationClient(tx.config)
 	tx.Withdrawal = NewWithdrawalClient(tx.config)
 }
 

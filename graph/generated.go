@@ -11,6 +11,7 @@ import (
 	"danbao/ent/user"
 	"danbao/ent/withdrawal"
 	"danbao/graph/model"
+	"danbao/internal/kyc"
 	"embed"
 	"errors"
 	"fmt"
@@ -60,6 +61,16 @@ type ComplexityRoot struct {
 		Available func(childComplexity int) int
 		Currency  func(childComplexity int) int
 		Held      func(childComplexity int) int
+	}
+
+	BalancePaymentLimit struct {
+		Currency  func(childComplexity int) int
+		Limit     func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Period    func(childComplexity int) int
+		Remaining func(childComplexity int) int
+		ResetsAt  func(childComplexity int) int
+		Used      func(childComplexity int) int
 	}
 
 	BankCard struct {
@@ -122,6 +133,12 @@ type ComplexityRoot struct {
 		Message func(childComplexity int) int
 	}
 
+	Limits struct {
+		BalancePayments func(childComplexity int) int
+		Level           func(childComplexity int) int
+		Rights          func(childComplexity int) int
+	}
+
 	LinkBankCardPayload struct {
 		BankCard   func(childComplexity int) int
 		UserErrors func(childComplexity int) int
@@ -138,7 +155,9 @@ type ComplexityRoot struct {
 		Logout                     func(childComplexity int, input model.LogoutInput) int
 		RefreshToken               func(childComplexity int, input model.RefreshTokenInput) int
 		Register                   func(childComplexity int, input model.RegisterInput) int
+		ReviewVerification         func(childComplexity int, input model.ReviewVerificationInput) int
 		SettleSandboxBankOperation func(childComplexity int, input model.SettleSandboxBankOperationInput) int
+		SubmitRealNameVerification func(childComplexity int, input model.SubmitRealNameVerificationInput) int
 		TopUp                      func(childComplexity int, input model.TopUpInput) int
 		Withdraw                   func(childComplexity int, input model.WithdrawInput) int
 	}
@@ -151,17 +170,28 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		CustodyReport func(childComplexity int, from string, to string) int
-		Me            func(childComplexity int) int
-		Node          func(childComplexity int, id pulid.ID) int
-		Nodes         func(childComplexity int, ids []pulid.ID) int
-		VerifyLedger  func(childComplexity int) int
+		CustodyReport        func(childComplexity int, from string, to string) int
+		Me                   func(childComplexity int) int
+		Node                 func(childComplexity int, id pulid.ID) int
+		Nodes                func(childComplexity int, ids []pulid.ID) int
+		PendingVerifications func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID]) int
+		VerifyLedger         func(childComplexity int) int
+	}
+
+	ReviewVerificationPayload struct {
+		UserErrors   func(childComplexity int) int
+		Verification func(childComplexity int) int
 	}
 
 	SettleSandboxBankOperationPayload struct {
 		TopUp      func(childComplexity int) int
 		UserErrors func(childComplexity int) int
 		Withdrawal func(childComplexity int) int
+	}
+
+	SubmitRealNameVerificationPayload struct {
+		UserErrors   func(childComplexity int) int
+		Verification func(childComplexity int) int
 	}
 
 	TopUp struct {
@@ -187,10 +217,12 @@ type ComplexityRoot struct {
 		CreatedAt    func(childComplexity int) int
 		DisplayName  func(childComplexity int) int
 		ID           func(childComplexity int) int
+		Limits       func(childComplexity int) int
 		Phone        func(childComplexity int) int
 		Role         func(childComplexity int) int
 		Transactions func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID], filter *model.TransactionFilter) int
 		UpdatedAt    func(childComplexity int) int
+		Verification func(childComplexity int) int
 	}
 
 	UserError struct {
@@ -198,6 +230,32 @@ type ComplexityRoot struct {
 		Extensions func(childComplexity int) int
 		Field      func(childComplexity int) int
 		Message    func(childComplexity int) int
+	}
+
+	Verification struct {
+		DecidedAt       func(childComplexity int) int
+		EvidenceCount   func(childComplexity int) int
+		ID              func(childComplexity int) int
+		IDType          func(childComplexity int) int
+		Level           func(childComplexity int) int
+		MaskedIDNumber  func(childComplexity int) int
+		MaskedLegalName func(childComplexity int) int
+		Reason          func(childComplexity int) int
+		Status          func(childComplexity int) int
+		SubmittedAt     func(childComplexity int) int
+		TargetLevel     func(childComplexity int) int
+		User            func(childComplexity int) int
+	}
+
+	VerificationConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	VerificationEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	WithdrawPayload struct {
@@ -236,6 +294,8 @@ type MutationResolver interface {
 	Login(ctx context.Context, input model.LoginInput) (*model.AuthPayload, error)
 	RefreshToken(ctx context.Context, input model.RefreshTokenInput) (*model.AuthPayload, error)
 	Logout(ctx context.Context, input model.LogoutInput) (*model.LogoutPayload, error)
+	SubmitRealNameVerification(ctx context.Context, input model.SubmitRealNameVerificationInput) (*model.SubmitRealNameVerificationPayload, error)
+	ReviewVerification(ctx context.Context, input model.ReviewVerificationInput) (*model.ReviewVerificationPayload, error)
 	LinkBankCard(ctx context.Context, input model.LinkBankCardInput) (*model.LinkBankCardPayload, error)
 	TopUp(ctx context.Context, input model.TopUpInput) (*model.TopUpPayload, error)
 	Withdraw(ctx context.Context, input model.WithdrawInput) (*model.WithdrawPayload, error)
@@ -245,6 +305,7 @@ type QueryResolver interface {
 	Node(ctx context.Context, id pulid.ID) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder, error)
 	Me(ctx context.Context) (*ent.User, error)
+	PendingVerifications(ctx context.Context, first *int, after *entgql.Cursor[pulid.ID]) (*ent.VerificationConnection, error)
 	VerifyLedger(ctx context.Context) (*model.LedgerVerification, error)
 	CustodyReport(ctx context.Context, from string, to string) (*model.CustodyReport, error)
 }
@@ -253,6 +314,8 @@ type TopUpResolver interface {
 	BankCard(ctx context.Context, obj *ent.TopUp) (*ent.BankCard, error)
 }
 type UserResolver interface {
+	Verification(ctx context.Context, obj *ent.User) (*ent.Verification, error)
+	Limits(ctx context.Context, obj *ent.User) (*model.Limits, error)
 	Balances(ctx context.Context, obj *ent.User) ([]*model.Balance, error)
 	Transactions(ctx context.Context, obj *ent.User, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID], filter *model.TransactionFilter) (*ent.LedgerEntryConnection, error)
 	BankCards(ctx context.Context, obj *ent.User) ([]*ent.BankCard, error)
@@ -329,6 +392,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Balance.Held(childComplexity), true
+
+	case "BalancePaymentLimit.currency":
+		if e.ComplexityRoot.BalancePaymentLimit.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalancePaymentLimit.Currency(childComplexity), true
+	case "BalancePaymentLimit.limit":
+		if e.ComplexityRoot.BalancePaymentLimit.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalancePaymentLimit.Limit(childComplexity), true
+	case "BalancePaymentLimit.name":
+		if e.ComplexityRoot.BalancePaymentLimit.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalancePaymentLimit.Name(childComplexity), true
+	case "BalancePaymentLimit.period":
+		if e.ComplexityRoot.BalancePaymentLimit.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalancePaymentLimit.Period(childComplexity), true
+	case "BalancePaymentLimit.remaining":
+		if e.ComplexityRoot.BalancePaymentLimit.Remaining == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalancePaymentLimit.Remaining(childComplexity), true
+	case "BalancePaymentLimit.resetsAt":
+		if e.ComplexityRoot.BalancePaymentLimit.ResetsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalancePaymentLimit.ResetsAt(childComplexity), true
+	case "BalancePaymentLimit.used":
+		if e.ComplexityRoot.BalancePaymentLimit.Used == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalancePaymentLimit.Used(childComplexity), true
 
 	case "BankCard.brand":
 		if e.ComplexityRoot.BankCard.Brand == nil {
@@ -554,6 +660,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LedgerViolation.Message(childComplexity), true
 
+	case "Limits.balancePayments":
+		if e.ComplexityRoot.Limits.BalancePayments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Limits.BalancePayments(childComplexity), true
+	case "Limits.level":
+		if e.ComplexityRoot.Limits.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Limits.Level(childComplexity), true
+	case "Limits.rights":
+		if e.ComplexityRoot.Limits.Rights == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Limits.Rights(childComplexity), true
+
 	case "LinkBankCardPayload.bankCard":
 		if e.ComplexityRoot.LinkBankCardPayload.BankCard == nil {
 			break
@@ -635,6 +760,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Register(childComplexity, args["input"].(model.RegisterInput)), true
+	case "Mutation.reviewVerification":
+		if e.ComplexityRoot.Mutation.ReviewVerification == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reviewVerification_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReviewVerification(childComplexity, args["input"].(model.ReviewVerificationInput)), true
 	case "Mutation.settleSandboxBankOperation":
 		if e.ComplexityRoot.Mutation.SettleSandboxBankOperation == nil {
 			break
@@ -646,6 +782,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SettleSandboxBankOperation(childComplexity, args["input"].(model.SettleSandboxBankOperationInput)), true
+	case "Mutation.submitRealNameVerification":
+		if e.ComplexityRoot.Mutation.SubmitRealNameVerification == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_submitRealNameVerification_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SubmitRealNameVerification(childComplexity, args["input"].(model.SubmitRealNameVerificationInput)), true
 	case "Mutation.topUp":
 		if e.ComplexityRoot.Mutation.TopUp == nil {
 			break
@@ -734,12 +881,36 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]pulid.ID)), true
+	case "Query.pendingVerifications":
+		if e.ComplexityRoot.Query.PendingVerifications == nil {
+			break
+		}
+
+		args, err := ec.field_Query_pendingVerifications_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PendingVerifications(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID])), true
 	case "Query.verifyLedger":
 		if e.ComplexityRoot.Query.VerifyLedger == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.VerifyLedger(childComplexity), true
+
+	case "ReviewVerificationPayload.userErrors":
+		if e.ComplexityRoot.ReviewVerificationPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReviewVerificationPayload.UserErrors(childComplexity), true
+	case "ReviewVerificationPayload.verification":
+		if e.ComplexityRoot.ReviewVerificationPayload.Verification == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReviewVerificationPayload.Verification(childComplexity), true
 
 	case "SettleSandboxBankOperationPayload.topUp":
 		if e.ComplexityRoot.SettleSandboxBankOperationPayload.TopUp == nil {
@@ -759,6 +930,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SettleSandboxBankOperationPayload.Withdrawal(childComplexity), true
+
+	case "SubmitRealNameVerificationPayload.userErrors":
+		if e.ComplexityRoot.SubmitRealNameVerificationPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubmitRealNameVerificationPayload.UserErrors(childComplexity), true
+	case "SubmitRealNameVerificationPayload.verification":
+		if e.ComplexityRoot.SubmitRealNameVerificationPayload.Verification == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubmitRealNameVerificationPayload.Verification(childComplexity), true
 
 	case "TopUp.amount":
 		if e.ComplexityRoot.TopUp.Amount == nil {
@@ -858,6 +1042,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.ID(childComplexity), true
+	case "User.limits":
+		if e.ComplexityRoot.User.Limits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Limits(childComplexity), true
 	case "User.phone":
 		if e.ComplexityRoot.User.Phone == nil {
 			break
@@ -887,6 +1077,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.UpdatedAt(childComplexity), true
+	case "User.verification":
+		if e.ComplexityRoot.User.Verification == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Verification(childComplexity), true
 
 	case "UserError.code":
 		if e.ComplexityRoot.UserError.Code == nil {
@@ -912,6 +1108,111 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UserError.Message(childComplexity), true
+
+	case "Verification.decidedAt":
+		if e.ComplexityRoot.Verification.DecidedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Verification.DecidedAt(childComplexity), true
+	case "Verification.evidenceCount":
+		if e.ComplexityRoot.Verification.EvidenceCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Verification.EvidenceCount(childComplexity), true
+	case "Verification.id":
+		if e.ComplexityRoot.Verification.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Verification.ID(childComplexity), true
+	case "Verification.idType":
+		if e.ComplexityRoot.Verification.IDType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Verification.IDType(childComplexity), true
+	case "Verification.level":
+		if e.ComplexityRoot.Verification.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Verification.Level(childComplexity), true
+	case "Verification.maskedIdNumber":
+		if e.ComplexityRoot.Verification.MaskedIDNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Verification.MaskedIDNumber(childComplexity), true
+	case "Verification.legalName":
+		if e.ComplexityRoot.Verification.MaskedLegalName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Verification.MaskedLegalName(childComplexity), true
+	case "Verification.reason":
+		if e.ComplexityRoot.Verification.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Verification.Reason(childComplexity), true
+	case "Verification.status":
+		if e.ComplexityRoot.Verification.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Verification.Status(childComplexity), true
+	case "Verification.submittedAt":
+		if e.ComplexityRoot.Verification.SubmittedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Verification.SubmittedAt(childComplexity), true
+	case "Verification.targetLevel":
+		if e.ComplexityRoot.Verification.TargetLevel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Verification.TargetLevel(childComplexity), true
+	case "Verification.user":
+		if e.ComplexityRoot.Verification.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Verification.User(childComplexity), true
+
+	case "VerificationConnection.edges":
+		if e.ComplexityRoot.VerificationConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerificationConnection.Edges(childComplexity), true
+	case "VerificationConnection.pageInfo":
+		if e.ComplexityRoot.VerificationConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerificationConnection.PageInfo(childComplexity), true
+	case "VerificationConnection.totalCount":
+		if e.ComplexityRoot.VerificationConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerificationConnection.TotalCount(childComplexity), true
+
+	case "VerificationEdge.cursor":
+		if e.ComplexityRoot.VerificationEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerificationEdge.Cursor(childComplexity), true
+	case "VerificationEdge.node":
+		if e.ComplexityRoot.VerificationEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerificationEdge.Node(childComplexity), true
 
 	case "WithdrawPayload.userErrors":
 		if e.ComplexityRoot.WithdrawPayload.UserErrors == nil {
@@ -996,7 +1297,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("LogoutInput", ec.unmarshalInputLogoutInput),
 			graphql.NewInputUnmarshaler("RefreshTokenInput", ec.unmarshalInputRefreshTokenInput),
 			graphql.NewInputUnmarshaler("RegisterInput", ec.unmarshalInputRegisterInput),
+			graphql.NewInputUnmarshaler("ReviewVerificationInput", ec.unmarshalInputReviewVerificationInput),
 			graphql.NewInputUnmarshaler("SettleSandboxBankOperationInput", ec.unmarshalInputSettleSandboxBankOperationInput),
+			graphql.NewInputUnmarshaler("SubmitRealNameVerificationInput", ec.unmarshalInputSubmitRealNameVerificationInput),
 			graphql.NewInputUnmarshaler("TopUpInput", ec.unmarshalInputTopUpInput),
 			graphql.NewInputUnmarshaler("TransactionFilter", ec.unmarshalInputTransactionFilter),
 			graphql.NewInputUnmarshaler("WithdrawInput", ec.unmarshalInputWithdrawInput),
@@ -1075,7 +1378,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "auth.graphqls" "common.graphqls" "money.graphqls" "ent.graphql"
+//go:embed "auth.graphqls" "common.graphqls" "kyc.graphqls" "money.graphqls" "ent.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1089,6 +1392,7 @@ func sourceData(filename string) string {
 var sources = []*ast.Source{
 	{Name: "auth.graphqls", Input: sourceData("auth.graphqls"), BuiltIn: false},
 	{Name: "common.graphqls", Input: sourceData("common.graphqls"), BuiltIn: false},
+	{Name: "kyc.graphqls", Input: sourceData("kyc.graphqls"), BuiltIn: false},
 	{Name: "money.graphqls", Input: sourceData("money.graphqls"), BuiltIn: false},
 	{Name: "ent.graphql", Input: sourceData("ent.graphql"), BuiltIn: false},
 }
@@ -1124,6 +1428,26 @@ func (ec *executionContext) childFields_Balance(ctx context.Context, field graph
 		return ec.fieldContext_Balance_held(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Balance", field.Name)
+}
+
+func (ec *executionContext) childFields_BalancePaymentLimit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_BalancePaymentLimit_name(ctx, field)
+	case "period":
+		return ec.fieldContext_BalancePaymentLimit_period(ctx, field)
+	case "limit":
+		return ec.fieldContext_BalancePaymentLimit_limit(ctx, field)
+	case "used":
+		return ec.fieldContext_BalancePaymentLimit_used(ctx, field)
+	case "remaining":
+		return ec.fieldContext_BalancePaymentLimit_remaining(ctx, field)
+	case "currency":
+		return ec.fieldContext_BalancePaymentLimit_currency(ctx, field)
+	case "resetsAt":
+		return ec.fieldContext_BalancePaymentLimit_resetsAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BalancePaymentLimit", field.Name)
 }
 
 func (ec *executionContext) childFields_BankCard(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1246,6 +1570,18 @@ func (ec *executionContext) childFields_LedgerViolation(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type LedgerViolation", field.Name)
 }
 
+func (ec *executionContext) childFields_Limits(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "level":
+		return ec.fieldContext_Limits_level(ctx, field)
+	case "rights":
+		return ec.fieldContext_Limits_rights(ctx, field)
+	case "balancePayments":
+		return ec.fieldContext_Limits_balancePayments(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Limits", field.Name)
+}
+
 func (ec *executionContext) childFields_LinkBankCardPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "bankCard":
@@ -1280,6 +1616,16 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_ReviewVerificationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "verification":
+		return ec.fieldContext_ReviewVerificationPayload_verification(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ReviewVerificationPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReviewVerificationPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_SettleSandboxBankOperationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "topUp":
@@ -1290,6 +1636,16 @@ func (ec *executionContext) childFields_SettleSandboxBankOperationPayload(ctx co
 		return ec.fieldContext_SettleSandboxBankOperationPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SettleSandboxBankOperationPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SubmitRealNameVerificationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "verification":
+		return ec.fieldContext_SubmitRealNameVerificationPayload_verification(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_SubmitRealNameVerificationPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SubmitRealNameVerificationPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_TopUp(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1340,6 +1696,10 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_displayName(ctx, field)
 	case "role":
 		return ec.fieldContext_User_role(ctx, field)
+	case "verification":
+		return ec.fieldContext_User_verification(ctx, field)
+	case "limits":
+		return ec.fieldContext_User_limits(ctx, field)
 	case "balances":
 		return ec.fieldContext_User_balances(ctx, field)
 	case "transactions":
@@ -1362,6 +1722,58 @@ func (ec *executionContext) childFields_UserError(ctx context.Context, field gra
 		return ec.fieldContext_UserError_extensions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserError", field.Name)
+}
+
+func (ec *executionContext) childFields_Verification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Verification_id(ctx, field)
+	case "status":
+		return ec.fieldContext_Verification_status(ctx, field)
+	case "level":
+		return ec.fieldContext_Verification_level(ctx, field)
+	case "targetLevel":
+		return ec.fieldContext_Verification_targetLevel(ctx, field)
+	case "idType":
+		return ec.fieldContext_Verification_idType(ctx, field)
+	case "maskedIdNumber":
+		return ec.fieldContext_Verification_maskedIdNumber(ctx, field)
+	case "legalName":
+		return ec.fieldContext_Verification_legalName(ctx, field)
+	case "evidenceCount":
+		return ec.fieldContext_Verification_evidenceCount(ctx, field)
+	case "reason":
+		return ec.fieldContext_Verification_reason(ctx, field)
+	case "submittedAt":
+		return ec.fieldContext_Verification_submittedAt(ctx, field)
+	case "decidedAt":
+		return ec.fieldContext_Verification_decidedAt(ctx, field)
+	case "user":
+		return ec.fieldContext_Verification_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Verification", field.Name)
+}
+
+func (ec *executionContext) childFields_VerificationConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_VerificationConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_VerificationConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_VerificationConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VerificationConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_VerificationEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_VerificationEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_VerificationEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VerificationEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_WithdrawPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1584,12 +1996,40 @@ func (ec *executionContext) field_Mutation_register_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_reviewVerification_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ReviewVerificationInput, error) {
+			return ec.unmarshalNReviewVerificationInput2danbaoᚋgraphᚋmodelᚐReviewVerificationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_settleSandboxBankOperation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.SettleSandboxBankOperationInput, error) {
 			return ec.unmarshalNSettleSandboxBankOperationInput2danbaoᚋgraphᚋmodelᚐSettleSandboxBankOperationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_submitRealNameVerification_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SubmitRealNameVerificationInput, error) {
+			return ec.unmarshalNSubmitRealNameVerificationInput2danbaoᚋgraphᚋmodelᚐSubmitRealNameVerificationInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1687,6 +2127,28 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_pendingVerifications_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -2010,6 +2472,167 @@ func (ec *executionContext) _Balance_held(ctx context.Context, field graphql.Col
 }
 func (ec *executionContext) fieldContext_Balance_held(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Balance", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _BalancePaymentLimit_name(ctx context.Context, field graphql.CollectedField, obj *model.BalancePaymentLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalancePaymentLimit_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalancePaymentLimit_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalancePaymentLimit", field, false, false, "String")
+}
+
+func (ec *executionContext) _BalancePaymentLimit_period(ctx context.Context, field graphql.CollectedField, obj *model.BalancePaymentLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalancePaymentLimit_period(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Period, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v kyc.Period) graphql.Marshaler {
+			return ec.marshalNLimitPeriod2danbaoᚋinternalᚋkycᚐPeriod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalancePaymentLimit_period(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalancePaymentLimit", field, false, false, "LimitPeriod")
+}
+
+func (ec *executionContext) _BalancePaymentLimit_limit(ctx context.Context, field graphql.CollectedField, obj *model.BalancePaymentLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalancePaymentLimit_limit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Limit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalancePaymentLimit_limit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalancePaymentLimit", field, false, false, "String")
+}
+
+func (ec *executionContext) _BalancePaymentLimit_used(ctx context.Context, field graphql.CollectedField, obj *model.BalancePaymentLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalancePaymentLimit_used(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Used, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalancePaymentLimit_used(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalancePaymentLimit", field, false, false, "String")
+}
+
+func (ec *executionContext) _BalancePaymentLimit_remaining(ctx context.Context, field graphql.CollectedField, obj *model.BalancePaymentLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalancePaymentLimit_remaining(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Remaining, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalancePaymentLimit_remaining(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalancePaymentLimit", field, false, false, "String")
+}
+
+func (ec *executionContext) _BalancePaymentLimit_currency(ctx context.Context, field graphql.CollectedField, obj *model.BalancePaymentLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalancePaymentLimit_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalancePaymentLimit_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalancePaymentLimit", field, false, false, "String")
+}
+
+func (ec *executionContext) _BalancePaymentLimit_resetsAt(ctx context.Context, field graphql.CollectedField, obj *model.BalancePaymentLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalancePaymentLimit_resetsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResetsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BalancePaymentLimit_resetsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalancePaymentLimit", field, false, false, "Time")
 }
 
 func (ec *executionContext) _BankCard_id(ctx context.Context, field graphql.CollectedField, obj *ent.BankCard) (ret graphql.Marshaler) {
@@ -2903,6 +3526,84 @@ func (ec *executionContext) fieldContext_LedgerViolation_message(_ context.Conte
 	return graphql.NewScalarFieldContext("LedgerViolation", field, false, false, "String")
 }
 
+func (ec *executionContext) _Limits_level(ctx context.Context, field graphql.CollectedField, obj *model.Limits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Limits_level(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Level, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v kyc.Level) graphql.Marshaler {
+			return ec.marshalNVerificationLevel2danbaoᚋinternalᚋkycᚐLevel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Limits_level(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Limits", field, false, false, "VerificationLevel")
+}
+
+func (ec *executionContext) _Limits_rights(ctx context.Context, field graphql.CollectedField, obj *model.Limits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Limits_rights(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rights, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []kyc.Right) graphql.Marshaler {
+			return ec.marshalNAccountRight2ᚕdanbaoᚋinternalᚋkycᚐRightᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Limits_rights(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Limits", field, false, false, "AccountRight")
+}
+
+func (ec *executionContext) _Limits_balancePayments(ctx context.Context, field graphql.CollectedField, obj *model.Limits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Limits_balancePayments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BalancePayments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.BalancePaymentLimit) graphql.Marshaler {
+			return ec.marshalNBalancePaymentLimit2ᚕᚖdanbaoᚋgraphᚋmodelᚐBalancePaymentLimitᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Limits_balancePayments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Limits",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BalancePaymentLimit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _LinkBankCardPayload_bankCard(ctx context.Context, field graphql.CollectedField, obj *model.LinkBankCardPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3192,6 +3893,94 @@ func (ec *executionContext) fieldContext_Mutation_logout(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_logout_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_submitRealNameVerification(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_submitRealNameVerification(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SubmitRealNameVerification(ctx, fc.Args["input"].(model.SubmitRealNameVerificationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SubmitRealNameVerificationPayload) graphql.Marshaler {
+			return ec.marshalOSubmitRealNameVerificationPayload2ᚖdanbaoᚋgraphᚋmodelᚐSubmitRealNameVerificationPayload(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_submitRealNameVerification(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SubmitRealNameVerificationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_submitRealNameVerification_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_reviewVerification(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reviewVerification(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReviewVerification(ctx, fc.Args["input"].(model.ReviewVerificationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReviewVerificationPayload) graphql.Marshaler {
+			return ec.marshalOReviewVerificationPayload2ᚖdanbaoᚋgraphᚋmodelᚐReviewVerificationPayload(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reviewVerification(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReviewVerificationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reviewVerification_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3586,6 +4375,50 @@ func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graph
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_pendingVerifications(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_pendingVerifications(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PendingVerifications(ctx, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.VerificationConnection) graphql.Marshaler {
+			return ec.marshalNVerificationConnection2ᚖdanbaoᚋentᚐVerificationConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_pendingVerifications(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VerificationConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_pendingVerifications_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_verifyLedger(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3738,6 +4571,70 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _ReviewVerificationPayload_verification(ctx context.Context, field graphql.CollectedField, obj *model.ReviewVerificationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReviewVerificationPayload_verification(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Verification, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Verification) graphql.Marshaler {
+			return ec.marshalOVerification2ᚖdanbaoᚋentᚐVerification(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReviewVerificationPayload_verification(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReviewVerificationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Verification(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReviewVerificationPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.ReviewVerificationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReviewVerificationPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖdanbaoᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReviewVerificationPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReviewVerificationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SettleSandboxBankOperationPayload_topUp(ctx context.Context, field graphql.CollectedField, obj *model.SettleSandboxBankOperationPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3824,6 +4721,70 @@ func (ec *executionContext) _SettleSandboxBankOperationPayload_userErrors(ctx co
 func (ec *executionContext) fieldContext_SettleSandboxBankOperationPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "SettleSandboxBankOperationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SubmitRealNameVerificationPayload_verification(ctx context.Context, field graphql.CollectedField, obj *model.SubmitRealNameVerificationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubmitRealNameVerificationPayload_verification(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Verification, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Verification) graphql.Marshaler {
+			return ec.marshalOVerification2ᚖdanbaoᚋentᚐVerification(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SubmitRealNameVerificationPayload_verification(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SubmitRealNameVerificationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Verification(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SubmitRealNameVerificationPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.SubmitRealNameVerificationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubmitRealNameVerificationPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖdanbaoᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SubmitRealNameVerificationPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SubmitRealNameVerificationPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -4252,6 +5213,70 @@ func (ec *executionContext) fieldContext_User_role(_ context.Context, field grap
 	return graphql.NewScalarFieldContext("User", field, false, false, "Role")
 }
 
+func (ec *executionContext) _User_verification(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_verification(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().Verification(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Verification) graphql.Marshaler {
+			return ec.marshalOVerification2ᚖdanbaoᚋentᚐVerification(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_verification(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Verification(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _User_limits(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_limits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().Limits(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Limits) graphql.Marshaler {
+			return ec.marshalNLimits2ᚖdanbaoᚋgraphᚋmodelᚐLimits(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_limits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Limits(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _User_balances(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4450,6 +5475,433 @@ func (ec *executionContext) _UserError_extensions(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_UserError_extensions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserError", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _Verification_id(ctx context.Context, field graphql.CollectedField, obj *ent.Verification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Verification_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2danbaoᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Verification_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Verification", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Verification_status(ctx context.Context, field graphql.CollectedField, obj *ent.Verification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Verification_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v kyc.Status) graphql.Marshaler {
+			return ec.marshalNVerificationStatus2danbaoᚋinternalᚋkycᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Verification_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Verification", field, false, false, "VerificationStatus")
+}
+
+func (ec *executionContext) _Verification_level(ctx context.Context, field graphql.CollectedField, obj *ent.Verification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Verification_level(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Level, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v kyc.Level) graphql.Marshaler {
+			return ec.marshalNVerificationLevel2danbaoᚋinternalᚋkycᚐLevel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Verification_level(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Verification", field, false, false, "VerificationLevel")
+}
+
+func (ec *executionContext) _Verification_targetLevel(ctx context.Context, field graphql.CollectedField, obj *ent.Verification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Verification_targetLevel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetLevel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v kyc.Level) graphql.Marshaler {
+			return ec.marshalNVerificationLevel2danbaoᚋinternalᚋkycᚐLevel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Verification_targetLevel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Verification", field, false, false, "VerificationLevel")
+}
+
+func (ec *executionContext) _Verification_idType(ctx context.Context, field graphql.CollectedField, obj *ent.Verification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Verification_idType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IDType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v kyc.IDType) graphql.Marshaler {
+			return ec.marshalNIdType2danbaoᚋinternalᚋkycᚐIDType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Verification_idType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Verification", field, false, false, "IdType")
+}
+
+func (ec *executionContext) _Verification_maskedIdNumber(ctx context.Context, field graphql.CollectedField, obj *ent.Verification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Verification_maskedIdNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaskedIDNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Verification_maskedIdNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Verification", field, false, false, "String")
+}
+
+func (ec *executionContext) _Verification_legalName(ctx context.Context, field graphql.CollectedField, obj *ent.Verification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Verification_legalName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaskedLegalName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Verification_legalName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Verification", field, false, false, "String")
+}
+
+func (ec *executionContext) _Verification_evidenceCount(ctx context.Context, field graphql.CollectedField, obj *ent.Verification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Verification_evidenceCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EvidenceCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Verification_evidenceCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Verification", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Verification_reason(ctx context.Context, field graphql.CollectedField, obj *ent.Verification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Verification_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Verification_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Verification", field, false, false, "String")
+}
+
+func (ec *executionContext) _Verification_submittedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Verification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Verification_submittedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubmittedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Verification_submittedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Verification", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Verification_decidedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Verification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Verification_decidedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecidedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Verification_decidedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Verification", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Verification_user(ctx context.Context, field graphql.CollectedField, obj *ent.Verification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Verification_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖdanbaoᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Verification_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Verification",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VerificationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.VerificationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerificationConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.VerificationEdge) graphql.Marshaler {
+			return ec.marshalOVerificationEdge2ᚕᚖdanbaoᚋentᚐVerificationEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VerificationConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VerificationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VerificationEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VerificationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.VerificationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerificationConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerificationConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VerificationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VerificationConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.VerificationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerificationConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerificationConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerificationConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _VerificationEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.VerificationEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerificationEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Verification) graphql.Marshaler {
+			return ec.marshalOVerification2ᚖdanbaoᚋentᚐVerification(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VerificationEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VerificationEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Verification(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VerificationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.VerificationEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerificationEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerificationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerificationEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _WithdrawPayload_withdrawal(ctx context.Context, field graphql.CollectedField, obj *model.WithdrawPayload) (ret graphql.Marshaler) {
@@ -6096,6 +7548,69 @@ func UnmarshalRegisterInput(ctx context.Context, raw any) (model.RegisterInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputReviewVerificationInput(ctx context.Context, obj any) (model.ReviewVerificationInput, error) {
+	var it model.ReviewVerificationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"verificationId", "approve", "level", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "verificationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("verificationId"))
+			data, err := ec.unmarshalNID2danbaoᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VerificationID = data
+		case "approve":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("approve"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Approve = data
+		case "level":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("level"))
+			data, err := ec.unmarshalOVerificationLevel2ᚖdanbaoᚋinternalᚋkycᚐLevel(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Level = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReviewVerificationInput unmarshals raw into the ReviewVerificationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReviewVerificationInput(ctx context.Context, raw any) (model.ReviewVerificationInput, error) {
+	var out model.ReviewVerificationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReviewVerificationInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSettleSandboxBankOperationInput(ctx context.Context, obj any) (model.SettleSandboxBankOperationInput, error) {
 	var it model.SettleSandboxBankOperationInput
 	if obj == nil {
@@ -6142,6 +7657,76 @@ func (ec *executionContext) unmarshalInputSettleSandboxBankOperationInput(ctx co
 func UnmarshalSettleSandboxBankOperationInput(ctx context.Context, raw any) (model.SettleSandboxBankOperationInput, error) {
 	var out model.SettleSandboxBankOperationInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SettleSandboxBankOperationInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSubmitRealNameVerificationInput(ctx context.Context, obj any) (model.SubmitRealNameVerificationInput, error) {
+	var it model.SubmitRealNameVerificationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"legalName", "idType", "idNumber", "targetLevel", "evidence"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "legalName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("legalName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LegalName = data
+		case "idType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idType"))
+			data, err := ec.unmarshalNIdType2danbaoᚋinternalᚋkycᚐIDType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDType = data
+		case "idNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNumber"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNumber = data
+		case "targetLevel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetLevel"))
+			data, err := ec.unmarshalOVerificationLevel2ᚖdanbaoᚋinternalᚋkycᚐLevel(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetLevel = data
+		case "evidence":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("evidence"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Evidence = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSubmitRealNameVerificationInput unmarshals raw into the SubmitRealNameVerificationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSubmitRealNameVerificationInput(ctx context.Context, raw any) (model.SubmitRealNameVerificationInput, error) {
+	var out model.SubmitRealNameVerificationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SubmitRealNameVerificationInput", raw, &out)
 	return out, err
 }
 
@@ -6355,6 +7940,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Withdrawal(ctx, sel, obj)
+	case *ent.Verification:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Verification(ctx, sel, obj)
 	case *ent.User:
 		if obj == nil {
 			return graphql.Null
@@ -6465,6 +8055,69 @@ func (ec *executionContext) _Balance(ctx context.Context, sel ast.SelectionSet, 
 		case "held":
 			out.Values[i] = ec._Balance_held(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var balancePaymentLimitImplementors = []string{"BalancePaymentLimit"}
+
+func (ec *executionContext) _BalancePaymentLimit(ctx context.Context, sel ast.SelectionSet, obj *model.BalancePaymentLimit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, balancePaymentLimitImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BalancePaymentLimit")
+		case "name":
+			out.Values[i] = ec._BalancePaymentLimit_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "period":
+			out.Values[i] = ec._BalancePaymentLimit_period(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "limit":
+			out.Values[i] = ec._BalancePaymentLimit_limit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "used":
+			out.Values[i] = ec._BalancePaymentLimit_used(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "remaining":
+			out.Values[i] = ec._BalancePaymentLimit_remaining(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "currency":
+			out.Values[i] = ec._BalancePaymentLimit_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resetsAt":
+			out.Values[i] = ec._BalancePaymentLimit_resetsAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -6895,6 +8548,49 @@ func (ec *executionContext) _LedgerViolation(ctx context.Context, sel ast.Select
 	return out
 }
 
+var limitsImplementors = []string{"Limits"}
+
+func (ec *executionContext) _Limits(ctx context.Context, sel ast.SelectionSet, obj *model.Limits) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, limitsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Limits")
+		case "level":
+			out.Values[i] = ec._Limits_level(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rights":
+			out.Values[i] = ec._Limits_rights(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "balancePayments":
+			out.Values[i] = ec._Limits_balancePayments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var linkBankCardPayloadImplementors = []string{"LinkBankCardPayload"}
 
 func (ec *executionContext) _LinkBankCardPayload(ctx context.Context, sel ast.SelectionSet, obj *model.LinkBankCardPayload) graphql.Marshaler {
@@ -7014,6 +8710,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "logout":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_logout(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "submitRealNameVerification":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_submitRealNameVerification(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "reviewVerification":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reviewVerification(ctx, field)
 			})
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
@@ -7148,6 +8858,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_me(ctx, field)
 				})
+		case "pendingVerifications":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_pendingVerifications(ctx, field)
+				})
 		case "verifyLedger":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -7191,6 +8907,44 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	return out
 }
 
+var reviewVerificationPayloadImplementors = []string{"ReviewVerificationPayload"}
+
+func (ec *executionContext) _ReviewVerificationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ReviewVerificationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reviewVerificationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReviewVerificationPayload")
+		case "verification":
+			out.Values[i] = ec._ReviewVerificationPayload_verification(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._ReviewVerificationPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var settleSandboxBankOperationPayloadImplementors = []string{"SettleSandboxBankOperationPayload"}
 
 func (ec *executionContext) _SettleSandboxBankOperationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SettleSandboxBankOperationPayload) graphql.Marshaler {
@@ -7214,6 +8968,44 @@ func (ec *executionContext) _SettleSandboxBankOperationPayload(ctx context.Conte
 			}
 		case "userErrors":
 			out.Values[i] = ec._SettleSandboxBankOperationPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var submitRealNameVerificationPayloadImplementors = []string{"SubmitRealNameVerificationPayload"}
+
+func (ec *executionContext) _SubmitRealNameVerificationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SubmitRealNameVerificationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, submitRealNameVerificationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SubmitRealNameVerificationPayload")
+		case "verification":
+			out.Values[i] = ec._SubmitRealNameVerificationPayload_verification(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._SubmitRealNameVerificationPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -7388,6 +9180,18 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "verification":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_verification(ctx, field, obj)
+				})
+		case "limits":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_limits(ctx, field, obj)
+				})
 		case "balances":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -7452,6 +9256,176 @@ func (ec *executionContext) _UserError(ctx context.Context, sel ast.SelectionSet
 		case "extensions":
 			out.Values[i] = ec._UserError_extensions(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var verificationImplementors = []string{"Verification", "Node"}
+
+func (ec *executionContext) _Verification(ctx context.Context, sel ast.SelectionSet, obj *ent.Verification) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, verificationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Verification")
+		case "id":
+			out.Values[i] = ec._Verification_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Verification_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "level":
+			out.Values[i] = ec._Verification_level(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "targetLevel":
+			out.Values[i] = ec._Verification_targetLevel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idType":
+			out.Values[i] = ec._Verification_idType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "maskedIdNumber":
+			out.Values[i] = ec._Verification_maskedIdNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "legalName":
+			out.Values[i] = ec._Verification_legalName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "evidenceCount":
+			out.Values[i] = ec._Verification_evidenceCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._Verification_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "submittedAt":
+			out.Values[i] = ec._Verification_submittedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "decidedAt":
+			out.Values[i] = ec._Verification_decidedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "user":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Verification_user(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var verificationConnectionImplementors = []string{"VerificationConnection"}
+
+func (ec *executionContext) _VerificationConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.VerificationConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, verificationConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VerificationConnection")
+		case "edges":
+			out.Values[i] = ec._VerificationConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._VerificationConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._VerificationConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var verificationEdgeImplementors = []string{"VerificationEdge"}
+
+func (ec *executionContext) _VerificationEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.VerificationEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, verificationEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VerificationEdge")
+		case "node":
+			out.Values[i] = ec._VerificationEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._VerificationEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -7946,6 +9920,46 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) unmarshalNAccountRight2danbaoᚋinternalᚋkycᚐRight(ctx context.Context, v any) (kyc.Right, error) {
+	var res kyc.Right
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAccountRight2danbaoᚋinternalᚋkycᚐRight(ctx context.Context, sel ast.SelectionSet, v kyc.Right) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNAccountRight2ᚕdanbaoᚋinternalᚋkycᚐRightᚄ(ctx context.Context, v any) ([]kyc.Right, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]kyc.Right, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNAccountRight2danbaoᚋinternalᚋkycᚐRight(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNAccountRight2ᚕdanbaoᚋinternalᚋkycᚐRightᚄ(ctx context.Context, sel ast.SelectionSet, v []kyc.Right) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAccountRight2danbaoᚋinternalᚋkycᚐRight(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNBalance2ᚕᚖdanbaoᚋgraphᚋmodelᚐBalanceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Balance) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -7968,6 +9982,30 @@ func (ec *executionContext) marshalNBalance2ᚖdanbaoᚋgraphᚋmodelᚐBalance(
 		return graphql.Null
 	}
 	return ec._Balance(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNBalancePaymentLimit2ᚕᚖdanbaoᚋgraphᚋmodelᚐBalancePaymentLimitᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.BalancePaymentLimit) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBalancePaymentLimit2ᚖdanbaoᚋgraphᚋmodelᚐBalancePaymentLimit(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBalancePaymentLimit2ᚖdanbaoᚋgraphᚋmodelᚐBalancePaymentLimit(ctx context.Context, sel ast.SelectionSet, v *model.BalancePaymentLimit) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BalancePaymentLimit!")
+		return graphql.Null
+	}
+	return ec._BalancePaymentLimit(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNBankCard2ᚕᚖdanbaoᚋentᚐBankCardᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.BankCard) graphql.Marshaler {
@@ -8139,6 +10177,16 @@ func (ec *executionContext) marshalNID2ᚕdanbaoᚋentᚋschemaᚋpulidᚐIDᚄ(
 	return ret
 }
 
+func (ec *executionContext) unmarshalNIdType2danbaoᚋinternalᚋkycᚐIDType(ctx context.Context, v any) (kyc.IDType, error) {
+	var res kyc.IDType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNIdType2danbaoᚋinternalᚋkycᚐIDType(ctx context.Context, sel ast.SelectionSet, v kyc.IDType) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -8207,6 +10255,24 @@ func (ec *executionContext) marshalNLedgerViolation2ᚖdanbaoᚋgraphᚋmodelᚐ
 	return ec._LedgerViolation(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNLimitPeriod2danbaoᚋinternalᚋkycᚐPeriod(ctx context.Context, v any) (kyc.Period, error) {
+	var res kyc.Period
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLimitPeriod2danbaoᚋinternalᚋkycᚐPeriod(ctx context.Context, sel ast.SelectionSet, v kyc.Period) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNLimits2ᚖdanbaoᚋgraphᚋmodelᚐLimits(ctx context.Context, sel ast.SelectionSet, v *model.Limits) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Limits!")
+		return graphql.Null
+	}
+	return ec._Limits(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNLinkBankCardInput2danbaoᚋgraphᚋmodelᚐLinkBankCardInput(ctx context.Context, v any) (model.LinkBankCardInput, error) {
 	res, err := ec.unmarshalInputLinkBankCardInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -8256,6 +10322,11 @@ func (ec *executionContext) unmarshalNRegisterInput2danbaoᚋgraphᚋmodelᚐReg
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNReviewVerificationInput2danbaoᚋgraphᚋmodelᚐReviewVerificationInput(ctx context.Context, v any) (model.ReviewVerificationInput, error) {
+	res, err := ec.unmarshalInputReviewVerificationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNRole2danbaoᚋentᚋuserᚐRole(ctx context.Context, v any) (user.Role, error) {
 	var res user.Role
 	err := res.UnmarshalGQL(v)
@@ -8283,6 +10354,11 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNSubmitRealNameVerificationInput2danbaoᚋgraphᚋmodelᚐSubmitRealNameVerificationInput(ctx context.Context, v any) (model.SubmitRealNameVerificationInput, error) {
+	res, err := ec.unmarshalInputSubmitRealNameVerificationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
@@ -8344,6 +10420,34 @@ func (ec *executionContext) marshalNUserError2ᚖdanbaoᚋgraphᚋmodelᚐUserEr
 		return graphql.Null
 	}
 	return ec._UserError(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNVerificationConnection2ᚖdanbaoᚋentᚐVerificationConnection(ctx context.Context, sel ast.SelectionSet, v *ent.VerificationConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VerificationConnection!")
+		return graphql.Null
+	}
+	return ec._VerificationConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNVerificationLevel2danbaoᚋinternalᚋkycᚐLevel(ctx context.Context, v any) (kyc.Level, error) {
+	var res kyc.Level
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVerificationLevel2danbaoᚋinternalᚋkycᚐLevel(ctx context.Context, sel ast.SelectionSet, v kyc.Level) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNVerificationStatus2danbaoᚋinternalᚋkycᚐStatus(ctx context.Context, v any) (kyc.Status, error) {
+	var res kyc.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVerificationStatus2danbaoᚋinternalᚋkycᚐStatus(ctx context.Context, sel ast.SelectionSet, v kyc.Status) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNWithdrawInput2danbaoᚋgraphᚋmodelᚐWithdrawInput(ctx context.Context, v any) (model.WithdrawInput, error) {
@@ -8681,6 +10785,13 @@ func (ec *executionContext) marshalONode2danbaoᚋentᚐNoder(ctx context.Contex
 	return ec._Node(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOReviewVerificationPayload2ᚖdanbaoᚋgraphᚋmodelᚐReviewVerificationPayload(ctx context.Context, sel ast.SelectionSet, v *model.ReviewVerificationPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ReviewVerificationPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOSettleSandboxBankOperationPayload2ᚖdanbaoᚋgraphᚋmodelᚐSettleSandboxBankOperationPayload(ctx context.Context, sel ast.SelectionSet, v *model.SettleSandboxBankOperationPayload) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -8753,6 +10864,13 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	return res
 }
 
+func (ec *executionContext) marshalOSubmitRealNameVerificationPayload2ᚖdanbaoᚋgraphᚋmodelᚐSubmitRealNameVerificationPayload(ctx context.Context, sel ast.SelectionSet, v *model.SubmitRealNameVerificationPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SubmitRealNameVerificationPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
 	if v == nil {
 		return nil, nil
@@ -8798,6 +10916,49 @@ func (ec *executionContext) marshalOUser2ᚖdanbaoᚋentᚐUser(ctx context.Cont
 		return graphql.Null
 	}
 	return ec._User(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOVerification2ᚖdanbaoᚋentᚐVerification(ctx context.Context, sel ast.SelectionSet, v *ent.Verification) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Verification(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOVerificationEdge2ᚕᚖdanbaoᚋentᚐVerificationEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.VerificationEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOVerificationEdge2ᚖdanbaoᚋentᚐVerificationEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOVerificationEdge2ᚖdanbaoᚋentᚐVerificationEdge(ctx context.Context, sel ast.SelectionSet, v *ent.VerificationEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._VerificationEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOVerificationLevel2ᚖdanbaoᚋinternalᚋkycᚐLevel(ctx context.Context, v any) (*kyc.Level, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(kyc.Level)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOVerificationLevel2ᚖdanbaoᚋinternalᚋkycᚐLevel(ctx context.Context, sel ast.SelectionSet, v *kyc.Level) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOWithdrawPayload2ᚖdanbaoᚋgraphᚋmodelᚐWithdrawPayload(ctx context.Context, sel ast.SelectionSet, v *model.WithdrawPayload) graphql.Marshaler {

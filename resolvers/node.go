@@ -28,6 +28,9 @@ var loaders = map[string]func(ctx context.Context, c *ent.Client, id pulid.ID) (
 	"pst": func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
 		return c.Posting.Get(ctx, id)
 	},
+	"kyv": func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
+		return c.Verification.Get(ctx, id)
+	},
 }
 
 // node loads one object by global ID if the caller may see it; otherwise it
@@ -72,6 +75,8 @@ func visible(ctx context.Context, who auth.Identity, n ent.Noder) (bool, error) 
 	case *ent.TopUp:
 		return v.UserID == who.UserID, nil
 	case *ent.Withdrawal:
+		return v.UserID == who.UserID, nil
+	case *ent.Verification:
 		return v.UserID == who.UserID, nil
 	case *ent.Posting:
 		a, err := v.QueryAccount().Only(ctx)

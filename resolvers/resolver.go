@@ -7,6 +7,8 @@ import (
 	"danbao/auth"
 	"danbao/ent"
 	"danbao/internal/ledger"
+	"danbao/internal/limits"
+	"danbao/internal/realname"
 	"danbao/internal/wallet"
 )
 
@@ -16,4 +18,7 @@ type Resolver struct {
 	Auth   *auth.Service
 	Ledger *ledger.Service
 	Wallet *wallet.Service
+
+	RealName *realname.Service
+	Limits   *limits.Service
 }

@@ -68,6 +68,18 @@ func (f IdempotencyKeyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Val
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.IdempotencyKeyMutation", m)
 }
 
+// The IdentityBindingFunc type is an adapter to allow the use of ordinary
+// function as IdentityBinding mutator.
+type IdentityBindingFunc func(context.Context, *ent.IdentityBindingMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f IdentityBindingFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.IdentityBindingMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.IdentityBindingMutation", m)
+}
+
 // The LedgerTransactionFunc type is an adapter to allow the use of ordinary
 // function as LedgerTransaction mutator.
 type LedgerTransactionFunc func(context.Context, *ent.LedgerTransactionMutation) (ent.Value, error)
@@ -78,6 +90,18 @@ func (f LedgerTransactionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LedgerTransactionMutation", m)
+}
+
+// The LimitUsageFunc type is an adapter to allow the use of ordinary
+// function as LimitUsage mutator.
+type LimitUsageFunc func(context.Context, *ent.LimitUsageMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f LimitUsageFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.LimitUsageMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LimitUsageMutation", m)
 }
 
 // The LoginThrottleFunc type is an adapter to allow the use of ordinary
@@ -138,6 +162,18 @@ func (f UserFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.UserMutation", m)
+}
+
+// The VerificationFunc type is an adapter to allow the use of ordinary
+// function as Verification mutator.
+type VerificationFunc func(context.Context, *ent.VerificationMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f VerificationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.VerificationMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.VerificationMutation", m)
 }
 
 // The WithdrawalFunc type is an adapter to allow the use of ordinary

@@ -12,13 +12,16 @@ import (
 	"danbao/ent/counter"
 	"danbao/ent/event"
 	"danbao/ent/idempotencykey"
+	"danbao/ent/identitybinding"
 	"danbao/ent/ledgertransaction"
+	"danbao/ent/limitusage"
 	"danbao/ent/loginthrottle"
 	"danbao/ent/posting"
 	"danbao/ent/predicate"
 	"danbao/ent/refreshtoken"
 	"danbao/ent/topup"
 	"danbao/ent/user"
+	"danbao/ent/verification"
 	"danbao/ent/withdrawal"
 
 	"entgo.io/ent/dialect/sql"
@@ -215,6 +218,33 @@ func (f TraverseIdempotencyKey) Traverse(ctx context.Context, q ent.Query) error
 	return fmt.Errorf("unexpected query type %T. expect *ent.IdempotencyKeyQuery", q)
 }
 
+// The IdentityBindingFunc type is an adapter to allow the use of ordinary function as a Querier.
+type IdentityBindingFunc func(context.Context, *ent.IdentityBindingQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f IdentityBindingFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.IdentityBindingQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.IdentityBindingQuery", q)
+}
+
+// The TraverseIdentityBinding type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseIdentityBinding func(context.Context, *ent.IdentityBindingQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseIdentityBinding) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseIdentityBinding) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.IdentityBindingQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.IdentityBindingQuery", q)
+}
+
 // The LedgerTransactionFunc type is an adapter to allow the use of ordinary function as a Querier.
 type LedgerTransactionFunc func(context.Context, *ent.LedgerTransactionQuery) (ent.Value, error)
 
@@ -240,6 +270,33 @@ func (f TraverseLedgerTransaction) Traverse(ctx context.Context, q ent.Query) er
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.LedgerTransactionQuery", q)
+}
+
+// The LimitUsageFunc type is an adapter to allow the use of ordinary function as a Querier.
+type LimitUsageFunc func(context.Context, *ent.LimitUsageQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f LimitUsageFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.LimitUsageQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.LimitUsageQuery", q)
+}
+
+// The TraverseLimitUsage type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseLimitUsage func(context.Context, *ent.LimitUsageQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseLimitUsage) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseLimitUsage) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LimitUsageQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.LimitUsageQuery", q)
 }
 
 // The LoginThrottleFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -377,6 +434,33 @@ func (f TraverseUser) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.UserQuery", q)
 }
 
+// The VerificationFunc type is an adapter to allow the use of ordinary function as a Querier.
+type VerificationFunc func(context.Context, *ent.VerificationQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f VerificationFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.VerificationQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.VerificationQuery", q)
+}
+
+// The TraverseVerification type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseVerification func(context.Context, *ent.VerificationQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseVerification) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseVerification) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.VerificationQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.VerificationQuery", q)
+}
+
 // The WithdrawalFunc type is an adapter to allow the use of ordinary function as a Querier.
 type WithdrawalFunc func(context.Context, *ent.WithdrawalQuery) (ent.Value, error)
 
@@ -417,8 +501,12 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.EventQuery, predicate.Event, event.OrderOption]{typ: ent.TypeEvent, tq: q}, nil
 	case *ent.IdempotencyKeyQuery:
 		return &query[*ent.IdempotencyKeyQuery, predicate.IdempotencyKey, idempotencykey.OrderOption]{typ: ent.TypeIdempotencyKey, tq: q}, nil
+	case *ent.IdentityBindingQuery:
+		return &query[*ent.IdentityBindingQuery, predicate.IdentityBinding, identitybinding.OrderOption]{typ: ent.TypeIdentityBinding, tq: q}, nil
 	case *ent.LedgerTransactionQuery:
 		return &query[*ent.LedgerTransactionQuery, predicate.LedgerTransaction, ledgertransaction.OrderOption]{typ: ent.TypeLedgerTransaction, tq: q}, nil
+	case *ent.LimitUsageQuery:
+		return &query[*ent.LimitUsageQuery, predicate.LimitUsage, limitusage.OrderOption]{typ: ent.TypeLimitUsage, tq: q}, nil
 	case *ent.LoginThrottleQuery:
 		return &query[*ent.LoginThrottleQuery, predicate.LoginThrottle, loginthrottle.OrderOption]{typ: ent.TypeLoginThrottle, tq: q}, nil
 	case *ent.PostingQuery:
@@ -429,6 +517,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.TopUpQuery, predicate.TopUp, topup.OrderOption]{typ: ent.TypeTopUp, tq: q}, nil
 	case *ent.UserQuery:
 		return &query[*ent.UserQuery, predicate.User, user.OrderOption]{typ: ent.TypeUser, tq: q}, nil
+	case *ent.VerificationQuery:
+		return &query[*ent.VerificationQuery, predicate.Verification, verification.OrderOption]{typ: ent.TypeVerification, tq: q}, nil
 	case *ent.WithdrawalQuery:
 		return &query[*ent.WithdrawalQuery, predicate.Withdrawal, withdrawal.OrderOption]{typ: ent.TypeWithdrawal, tq: q}, nil
 	default:

@@ -125,6 +125,37 @@ var (
 			},
 		},
 	}
+	// IdentityBindingsColumns holds the columns for the "identity_bindings" table.
+	IdentityBindingsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "id_number_index", Type: field.TypeBytes, Unique: true},
+		{Name: "level", Type: field.TypeEnum, Enums: []string{"UNVERIFIED", "I", "II", "III"}, Default: "UNVERIFIED"},
+		{Name: "pending_verification_id", Type: field.TypeString, Nullable: true},
+		{Name: "user_id", Type: field.TypeString, Size: 40},
+	}
+	// IdentityBindingsTable holds the schema information for the "identity_bindings" table.
+	IdentityBindingsTable = &schema.Table{
+		Name:       "identity_bindings",
+		Columns:    IdentityBindingsColumns,
+		PrimaryKey: []*schema.Column{IdentityBindingsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "identity_bindings_users_user",
+				Columns:    []*schema.Column{IdentityBindingsColumns[6]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "identitybinding_user_id",
+				Unique:  true,
+				Columns: []*schema.Column{IdentityBindingsColumns[6]},
+			},
+		},
+	}
 	// LedgerTransactionsColumns holds the columns for the "ledger_transactions" table.
 	LedgerTransactionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -148,6 +179,36 @@ var (
 				Name:    "ledgertransaction_ref_id",
 				Unique:  false,
 				Columns: []*schema.Column{LedgerTransactionsColumns[4]},
+			},
+		},
+	}
+	// LimitUsagesColumns holds the columns for the "limit_usages" table.
+	LimitUsagesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "period", Type: field.TypeString, Size: 16},
+		{Name: "used_minor", Type: field.TypeInt64, Default: 0},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeString, Size: 40},
+	}
+	// LimitUsagesTable holds the schema information for the "limit_usages" table.
+	LimitUsagesTable = &schema.Table{
+		Name:       "limit_usages",
+		Columns:    LimitUsagesColumns,
+		PrimaryKey: []*schema.Column{LimitUsagesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "limit_usages_users_user",
+				Columns:    []*schema.Column{LimitUsagesColumns[5]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "limitusage_user_id_currency_period",
+				Unique:  true,
+				Columns: []*schema.Column{LimitUsagesColumns[5], LimitUsagesColumns[1], LimitUsagesColumns[2]},
 			},
 		},
 	}
@@ -283,6 +344,59 @@ var (
 		Columns:    UsersColumns,
 		PrimaryKey: []*schema.Column{UsersColumns[0]},
 	}
+	// VerificationsColumns holds the columns for the "verifications" table.
+	VerificationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "VERIFIED", "REJECTED"}, Default: "PENDING"},
+		{Name: "level", Type: field.TypeEnum, Enums: []string{"UNVERIFIED", "I", "II", "III"}},
+		{Name: "target_level", Type: field.TypeEnum, Enums: []string{"UNVERIFIED", "I", "II", "III"}},
+		{Name: "id_type", Type: field.TypeEnum, Enums: []string{"RESIDENT_ID", "PASSPORT", "HK_MACAU_PERMIT", "TAIWAN_PERMIT"}},
+		{Name: "masked_id_number", Type: field.TypeString, Size: 32},
+		{Name: "masked_legal_name", Type: field.TypeString, Size: 64},
+		{Name: "evidence_count", Type: field.TypeInt},
+		{Name: "legal_name_ciphertext", Type: field.TypeBytes},
+		{Name: "id_number_ciphertext", Type: field.TypeBytes},
+		{Name: "evidence_ciphertext", Type: field.TypeBytes},
+		{Name: "key_version", Type: field.TypeInt},
+		{Name: "id_number_index", Type: field.TypeBytes},
+		{Name: "reason", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "submitted_at", Type: field.TypeTime},
+		{Name: "decided_at", Type: field.TypeTime, Nullable: true},
+		{Name: "decided_by", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "reviewer_id", Type: field.TypeString, Nullable: true},
+		{Name: "user_id", Type: field.TypeString, Size: 40},
+	}
+	// VerificationsTable holds the schema information for the "verifications" table.
+	VerificationsTable = &schema.Table{
+		Name:       "verifications",
+		Columns:    VerificationsColumns,
+		PrimaryKey: []*schema.Column{VerificationsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "verifications_users_user",
+				Columns:    []*schema.Column{VerificationsColumns[18]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "verification_user_id_submitted_at",
+				Unique:  false,
+				Columns: []*schema.Column{VerificationsColumns[18], VerificationsColumns[14]},
+			},
+			{
+				Name:    "verification_status",
+				Unique:  false,
+				Columns: []*schema.Column{VerificationsColumns[1]},
+			},
+			{
+				Name:    "verification_id_number_index",
+				Unique:  false,
+				Columns: []*schema.Column{VerificationsColumns[12]},
+			},
+		},
+	}
 	// WithdrawalsColumns holds the columns for the "withdrawals" table.
 	WithdrawalsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -316,18 +430,24 @@ var (
 		CountersTable,
 		EventsTable,
 		IdempotencyKeysTable,
+		IdentityBindingsTable,
 		LedgerTransactionsTable,
+		LimitUsagesTable,
 		LoginThrottlesTable,
 		PostingsTable,
 		RefreshTokensTable,
 		TopUpsTable,
 		UsersTable,
+		VerificationsTable,
 		WithdrawalsTable,
 	}
 )
 
 func init() {
+	IdentityBindingsTable.ForeignKeys[0].RefTable = UsersTable
+	LimitUsagesTable.ForeignKeys[0].RefTable = UsersTable
 	PostingsTable.ForeignKeys[0].RefTable = LedgerTransactionsTable
 	PostingsTable.ForeignKeys[1].RefTable = AccountsTable
 	RefreshTokensTable.ForeignKeys[0].RefTable = UsersTable
+	VerificationsTable.ForeignKeys[0].RefTable = UsersTable
 }

@@ -21,8 +21,14 @@ type Event func(*sql.Selector)
 // IdempotencyKey is the predicate function for idempotencykey builders.
 type IdempotencyKey func(*sql.Selector)
 
+// IdentityBinding is the predicate function for identitybinding builders.
+type IdentityBinding func(*sql.Selector)
+
 // LedgerTransaction is the predicate function for ledgertransaction builders.
 type LedgerTransaction func(*sql.Selector)
+
+// LimitUsage is the predicate function for limitusage builders.
+type LimitUsage func(*sql.Selector)
 
 // LoginThrottle is the predicate function for loginthrottle builders.
 type LoginThrottle func(*sql.Selector)
@@ -38,6 +44,9 @@ type TopUp func(*sql.Selector)
 
 // User is the predicate function for user builders.
 type User func(*sql.Selector)
+
+// Verification is the predicate function for verification builders.
+type Verification func(*sql.Selector)
 
 // Withdrawal is the predicate function for withdrawal builders.
 type Withdrawal func(*sql.Selector)

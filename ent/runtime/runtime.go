@@ -8,7 +8,9 @@ import (
 	"danbao/ent/counter"
 	"danbao/ent/event"
 	"danbao/ent/idempotencykey"
+	"danbao/ent/identitybinding"
 	"danbao/ent/ledgertransaction"
+	"danbao/ent/limitusage"
 	"danbao/ent/loginthrottle"
 	"danbao/ent/posting"
 	"danbao/ent/refreshtoken"
@@ -16,6 +18,7 @@ import (
 	"danbao/ent/schema/pulid"
 	"danbao/ent/topup"
 	"danbao/ent/user"
+	"danbao/ent/verification"
 	"danbao/ent/withdrawal"
 	"time"
 )
@@ -272,6 +275,29 @@ func init() {
 	idempotencykey.DefaultID = idempotencykeyDescID.Default.(func() pulid.ID)
 	// idempotencykey.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	idempotencykey.IDValidator = idempotencykeyDescID.Validators[0].(func(string) error)
+	identitybindingMixin := schema.IdentityBinding{}.Mixin()
+	identitybindingMixinFields0 := identitybindingMixin[0].Fields()
+	_ = identitybindingMixinFields0
+	identitybindingMixinFields1 := identitybindingMixin[1].Fields()
+	_ = identitybindingMixinFields1
+	identitybindingFields := schema.IdentityBinding{}.Fields()
+	_ = identitybindingFields
+	// identitybindingDescCreatedAt is the schema descriptor for created_at field.
+	identitybindingDescCreatedAt := identitybindingMixinFields1[0].Descriptor()
+	// identitybinding.DefaultCreatedAt holds the default value on creation for the created_at field.
+	identitybinding.DefaultCreatedAt = identitybindingDescCreatedAt.Default.(func() time.Time)
+	// identitybindingDescUpdatedAt is the schema descriptor for updated_at field.
+	identitybindingDescUpdatedAt := identitybindingMixinFields1[1].Descriptor()
+	// identitybinding.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	identitybinding.DefaultUpdatedAt = identitybindingDescUpdatedAt.Default.(func() time.Time)
+	// identitybinding.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	identitybinding.UpdateDefaultUpdatedAt = identitybindingDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// identitybindingDescID is the schema descriptor for id field.
+	identitybindingDescID := identitybindingMixinFields0[0].Descriptor()
+	// identitybinding.DefaultID holds the default value on creation for the id field.
+	identitybinding.DefaultID = identitybindingDescID.Default.(func() pulid.ID)
+	// identitybinding.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	identitybinding.IDValidator = identitybindingDescID.Validators[0].(func(string) error)
 	ledgertransactionMixin := schema.LedgerTransaction{}.Mixin()
 	ledgertransactionHooks := schema.LedgerTransaction{}.Hooks()
 	ledgertransaction.Hooks[0] = ledgertransactionHooks[0]
@@ -329,6 +355,37 @@ func init() {
 	ledgertransaction.DefaultID = ledgertransactionDescID.Default.(func() pulid.ID)
 	// ledgertransaction.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	ledgertransaction.IDValidator = ledgertransactionDescID.Validators[0].(func(string) error)
+	limitusageMixin := schema.LimitUsage{}.Mixin()
+	limitusageMixinFields0 := limitusageMixin[0].Fields()
+	_ = limitusageMixinFields0
+	limitusageFields := schema.LimitUsage{}.Fields()
+	_ = limitusageFields
+	// limitusageDescCurrency is the schema descriptor for currency field.
+	limitusageDescCurrency := limitusageFields[1].Descriptor()
+	// limitusage.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	limitusage.CurrencyValidator = limitusageDescCurrency.Validators[0].(func(string) error)
+	// limitusageDescPeriod is the schema descriptor for period field.
+	limitusageDescPeriod := limitusageFields[2].Descriptor()
+	// limitusage.PeriodValidator is a validator for the "period" field. It is called by the builders before save.
+	limitusage.PeriodValidator = limitusageDescPeriod.Validators[0].(func(string) error)
+	// limitusageDescUsedMinor is the schema descriptor for used_minor field.
+	limitusageDescUsedMinor := limitusageFields[3].Descriptor()
+	// limitusage.DefaultUsedMinor holds the default value on creation for the used_minor field.
+	limitusage.DefaultUsedMinor = limitusageDescUsedMinor.Default.(int64)
+	// limitusage.UsedMinorValidator is a validator for the "used_minor" field. It is called by the builders before save.
+	limitusage.UsedMinorValidator = limitusageDescUsedMinor.Validators[0].(func(int64) error)
+	// limitusageDescUpdatedAt is the schema descriptor for updated_at field.
+	limitusageDescUpdatedAt := limitusageFields[4].Descriptor()
+	// limitusage.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	limitusage.DefaultUpdatedAt = limitusageDescUpdatedAt.Default.(func() time.Time)
+	// limitusage.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	limitusage.UpdateDefaultUpdatedAt = limitusageDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// limitusageDescID is the schema descriptor for id field.
+	limitusageDescID := limitusageMixinFields0[0].Descriptor()
+	// limitusage.DefaultID holds the default value on creation for the id field.
+	limitusage.DefaultID = limitusageDescID.Default.(func() pulid.ID)
+	// limitusage.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	limitusage.IDValidator = limitusageDescID.Validators[0].(func(string) error)
 	loginthrottleFields := schema.LoginThrottle{}.Fields()
 	_ = loginthrottleFields
 	// loginthrottleDescFailures is the schema descriptor for failures field.
@@ -549,6 +606,45 @@ func init() {
 	user.DefaultID = userDescID.Default.(func() pulid.ID)
 	// user.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	user.IDValidator = userDescID.Validators[0].(func(string) error)
+	verificationMixin := schema.Verification{}.Mixin()
+	verificationMixinFields0 := verificationMixin[0].Fields()
+	_ = verificationMixinFields0
+	verificationFields := schema.Verification{}.Fields()
+	_ = verificationFields
+	// verificationDescMaskedIDNumber is the schema descriptor for masked_id_number field.
+	verificationDescMaskedIDNumber := verificationFields[5].Descriptor()
+	// verification.MaskedIDNumberValidator is a validator for the "masked_id_number" field. It is called by the builders before save.
+	verification.MaskedIDNumberValidator = verificationDescMaskedIDNumber.Validators[0].(func(string) error)
+	// verificationDescMaskedLegalName is the schema descriptor for masked_legal_name field.
+	verificationDescMaskedLegalName := verificationFields[6].Descriptor()
+	// verification.MaskedLegalNameValidator is a validator for the "masked_legal_name" field. It is called by the builders before save.
+	verification.MaskedLegalNameValidator = verificationDescMaskedLegalName.Validators[0].(func(string) error)
+	// verificationDescEvidenceCount is the schema descriptor for evidence_count field.
+	verificationDescEvidenceCount := verificationFields[7].Descriptor()
+	// verification.EvidenceCountValidator is a validator for the "evidence_count" field. It is called by the builders before save.
+	verification.EvidenceCountValidator = verificationDescEvidenceCount.Validators[0].(func(int) error)
+	// verificationDescKeyVersion is the schema descriptor for key_version field.
+	verificationDescKeyVersion := verificationFields[11].Descriptor()
+	// verification.KeyVersionValidator is a validator for the "key_version" field. It is called by the builders before save.
+	verification.KeyVersionValidator = verificationDescKeyVersion.Validators[0].(func(int) error)
+	// verificationDescReason is the schema descriptor for reason field.
+	verificationDescReason := verificationFields[13].Descriptor()
+	// verification.ReasonValidator is a validator for the "reason" field. It is called by the builders before save.
+	verification.ReasonValidator = verificationDescReason.Validators[0].(func(string) error)
+	// verificationDescSubmittedAt is the schema descriptor for submitted_at field.
+	verificationDescSubmittedAt := verificationFields[14].Descriptor()
+	// verification.DefaultSubmittedAt holds the default value on creation for the submitted_at field.
+	verification.DefaultSubmittedAt = verificationDescSubmittedAt.Default.(func() time.Time)
+	// verificationDescDecidedBy is the schema descriptor for decided_by field.
+	verificationDescDecidedBy := verificationFields[16].Descriptor()
+	// verification.DecidedByValidator is a validator for the "decided_by" field. It is called by the builders before save.
+	verification.DecidedByValidator = verificationDescDecidedBy.Validators[0].(func(string) error)
+	// verificationDescID is the schema descriptor for id field.
+	verificationDescID := verificationMixinFields0[0].Descriptor()
+	// verification.DefaultID holds the default value on creation for the id field.
+	verification.DefaultID = verificationDescID.Default.(func() pulid.ID)
+	// verification.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	verification.IDValidator = verificationDescID.Validators[0].(func(string) error)
 	withdrawalMixin := schema.Withdrawal{}.Mixin()
 	withdrawalMixinFields0 := withdrawalMixin[0].Fields()
 	_ = withdrawalMixinFields0

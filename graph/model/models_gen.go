@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
+	"danbao/internal/kyc"
 	"fmt"
 	"io"
 	"strconv"
@@ -31,6 +32,23 @@ type Balance struct {
 	Available Decimal `json:"available"`
 	// Money set aside: pending withdrawals and escrow holds.
 	Held Decimal `json:"held"`
+}
+
+// One limit on payments from balance, as it stands now.
+type BalancePaymentLimit struct {
+	// The name LIMIT_EXCEEDED errors give this limit in extensions.limit: LIFETIME_BALANCE_PAYMENTS or ANNUAL_BALANCE_PAYMENTS.
+	Name   string     `json:"name"`
+	Period kyc.Period `json:"period"`
+	// The cap, a decimal string in major units.
+	Limit string `json:"limit"`
+	// What has been paid within the period, a decimal string.
+	Used string `json:"used"`
+	// What may still be paid within the period, a decimal string.
+	Remaining string `json:"remaining"`
+	// ISO 4217 code of the amounts.
+	Currency string `json:"currency"`
+	// When the period starts again; null for LIFETIME.
+	ResetsAt *time.Time `json:"resetsAt,omitempty"`
 }
 
 type CustodyDay struct {
@@ -61,6 +79,14 @@ type LedgerViolation struct {
 	// UNBALANCED, BALANCE_MISMATCH, NEGATIVE_BALANCE, HASH_CHAIN or CUSTODY_MISMATCH.
 	Kind    string `json:"kind"`
 	Message string `json:"message"`
+}
+
+// A wallet's level, what it allows and what remains of its limits.
+type Limits struct {
+	Level  kyc.Level   `json:"level"`
+	Rights []kyc.Right `json:"rights"`
+	// The limit on payments from balance that applies at this level, one entry per currency the level allows.
+	BalancePayments []*BalancePaymentLimit `json:"balancePayments"`
 }
 
 type LinkBankCardInput struct {
@@ -101,6 +127,21 @@ type RegisterInput struct {
 	DisplayName string `json:"displayName"`
 }
 
+type ReviewVerificationInput struct {
+	VerificationID pulid.ID `json:"verificationId"`
+	// true verifies the wallet, false rejects the request.
+	Approve bool `json:"approve"`
+	// The level to grant when approving (I, II or III); default the level asked for.
+	Level *kyc.Level `json:"level,omitempty"`
+	// Why; required when rejecting (shown to the user), at most 500 characters.
+	Reason *string `json:"reason,omitempty"`
+}
+
+type ReviewVerificationPayload struct {
+	Verification *ent.Verification `json:"verification,omitempty"`
+	UserErrors   []*UserError      `json:"userErrors"`
+}
+
 type SettleSandboxBankOperationInput struct {
 	// A pending top-up or withdrawal (sandbox card 4000000000000259).
 	ID      pulid.ID    `json:"id"`
@@ -111,6 +152,24 @@ type SettleSandboxBankOperationPayload struct {
 	TopUp      *ent.TopUp      `json:"topUp,omitempty"`
 	Withdrawal *ent.Withdrawal `json:"withdrawal,omitempty"`
 	UserErrors []*UserError    `json:"userErrors"`
+}
+
+type SubmitRealNameVerificationInput struct {
+	// The legal name exactly as on the document: letters, spaces and · - ' . only, at most 64 characters.
+	LegalName string     `json:"legalName"`
+	IDType    kyc.IDType `json:"idType"`
+	// The document number. Stored encrypted and never returned whole; see `maskedIdNumber`.
+	IDNumber string `json:"idNumber"`
+	// The level asked for; default I.
+	TargetLevel *kyc.Level `json:"targetLevel,omitempty"`
+	// References to the external sources or documents backing the request, distinct, each 1 to 200 characters; level II needs 3, level III 5. Stored encrypted.
+	Evidence []string `json:"evidence,omitempty"`
+}
+
+type SubmitRealNameVerificationPayload struct {
+	// The request as it stands after the verifier answered; null on userErrors.
+	Verification *ent.Verification `json:"verification,omitempty"`
+	UserErrors   []*UserError      `json:"userErrors"`
 }
 
 type TopUpInput struct {

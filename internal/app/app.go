@@ -17,8 +17,12 @@ import (
 	"danbao/internal/db"
 	"danbao/internal/events"
 	"danbao/internal/idempotency"
+	"danbao/internal/kyc"
 	"danbao/internal/ledger"
+	"danbao/internal/limits"
 	"danbao/internal/obs"
+	"danbao/internal/realname"
+	"danbao/internal/vault"
 	"danbao/internal/wallet"
 	"danbao/resolvers"
 
@@ -37,6 +41,9 @@ type App struct {
 	Metrics *obs.Metrics
 	Log     *slog.Logger
 
+	RealName *realname.Service
+	Limits   *limits.Service
+
 	ready          atomic.Bool
 	handler        http.Handler
 	callbackSigner bank.Signer
@@ -46,6 +53,12 @@ type App struct {
 type Options struct {
 	// PasswordParams overrides the argon2id cost (tests use a cheap one).
 	PasswordParams *auth.PasswordParams
+	// Levels overrides the verification levels and their limits
+	// (default kyc.DefaultConfig()).
+	Levels *kyc.Config
+	// Verifier overrides the real-name verifier (default: the sandbox
+	// verifier when DANBAO_SANDBOX is on, otherwise operator review only).
+	Verifier realname.Verifier
 }
 
 // New opens the database (migrating it), builds the services and the HTTP
@@ -78,13 +91,34 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 		params = *opts.PasswordParams
 	}
 	tokens := auth.NewTokens(keys, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL)
+	kycKeys, err := kycKeyring(cfg)
+	if err != nil {
+		return nil, err
+	}
+	levels := kyc.DefaultConfig()
+	if opts.Levels != nil {
+		levels = *opts.Levels
+	}
+	if err := levels.Validate(); err != nil {
+		return nil, err
+	}
+	verifier := opts.Verifier
+	if verifier == nil {
+		verifier = realname.Manual{}
+		if cfg.Sandbox {
+			verifier = realname.Sandbox{}
+		}
+	}
+	rn := realname.New(d.Client, kycKeys, verifier, levels, log)
 	a := &App{
-		Config:  cfg,
-		DB:      d,
-		Tokens:  tokens,
-		Auth:    auth.NewService(d.Client, tokens, cfg.RefreshTokenTTL, params),
-		Metrics: obs.NewMetrics(),
-		Log:     log,
+		Config:   cfg,
+		DB:       d,
+		Tokens:   tokens,
+		Auth:     auth.NewService(d.Client, tokens, cfg.RefreshTokenTTL, params),
+		Metrics:  obs.NewMetrics(),
+		Log:      log,
+		RealName: rn,
+		Limits:   limits.New(d.Client, levels, rn),
 	}
 	a.Ledger = ledger.New(d.Client)
 	secret := []byte(cfg.BankCallbackSecret)
@@ -118,6 +152,16 @@ func (a *App) init(ctx context.Context) error {
 	return events.EnsureCounter(ctx, a.DB.Client)
 }
 
+// kycKeyring returns the keys that encrypt ID numbers at rest: the
+// configured ones, or in development (neither variable set) those of the
+// key file in the data directory, created on first start.
+func kycKeyring(cfg config.Config) (*vault.Keyring, error) {
+	if cfg.KYCKeys != "" || cfg.KYCIndexKey != "" {
+		return vault.ParseKeyring(cfg.KYCKeys, cfg.KYCIndexKey)
+	}
+	return vault.LoadOrCreateFile(cfg.KYCKeyFile)
+}
+
 // Handler is the whole HTTP surface of the instance.
 func (a *App) Handler() http.Handler { return a.handler }
 
@@ -134,7 +178,10 @@ func (a *App) Close() error {
 }
 
 func (a *App) routes() http.Handler {
-	gql := resolvers.NewHandler(&resolvers.Resolver{Client: a.DB.Client, Auth: a.Auth, Ledger: a.Ledger, Wallet: a.Wallet}, resolvers.HandlerConfig{
+	gql := resolvers.NewHandler(&resolvers.Resolver{
+		Client: a.DB.Client, Auth: a.Auth, Ledger: a.Ledger, Wallet: a.Wallet,
+		RealName: a.RealName, Limits: a.Limits,
+	}, resolvers.HandlerConfig{
 		MaxDepth:      a.Config.MaxDepth,
 		MaxComplexity: a.Config.MaxComplexity,
 		MaxTokens:     a.Config.MaxTokens,

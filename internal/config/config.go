@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"danbao/internal/vault"
 )
 
 // Config is the whole configuration of one server instance.
@@ -35,6 +37,15 @@ type Config struct {
 	JWTPublicKeys   []string      // DANBAO_JWT_PUBLIC_KEY_FILES: retired keys still published and accepted during rotation
 	AccessTokenTTL  time.Duration // DANBAO_ACCESS_TOKEN_TTL, default 15m
 	RefreshTokenTTL time.Duration // DANBAO_REFRESH_TOKEN_TTL, default 720h
+
+	// KYCKeys (DANBAO_KYC_KEYS, "1:base64,2:base64", the highest version
+	// current) and KYCIndexKey (DANBAO_KYC_INDEX_KEY, base64, at least 32
+	// bytes) encrypt ID numbers at rest and key their blind index. Secrets:
+	// never log them. Set both or neither; with neither (development),
+	// KYCKeyFile is used, created on first start.
+	KYCKeys     string
+	KYCIndexKey string
+	KYCKeyFile  string // DataDir/kyc-keys
 
 	MaxBodyBytes  int64 // DANBAO_MAX_BODY_BYTES, default 1 MiB
 	MaxDepth      int   // DANBAO_MAX_DEPTH, default 16 (GraphiQL's introspection query needs 15)
@@ -78,6 +89,9 @@ func Load(getenv func(string) string) (Config, error) {
 		AccessTokenTTL:  p.duration("DANBAO_ACCESS_TOKEN_TTL", 15*time.Minute),
 		RefreshTokenTTL: p.duration("DANBAO_REFRESH_TOKEN_TTL", 30*24*time.Hour),
 
+		KYCKeys:     p.str("DANBAO_KYC_KEYS", ""),
+		KYCIndexKey: p.str("DANBAO_KYC_INDEX_KEY", ""),
+
 		MaxBodyBytes:  int64(p.integer("DANBAO_MAX_BODY_BYTES", 1<<20)),
 		MaxDepth:      p.integer("DANBAO_MAX_DEPTH", 16),
 		MaxComplexity: p.integer("DANBAO_MAX_COMPLEXITY", 1000),
@@ -98,6 +112,17 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.JWTKeyFile == "" {
 		c.JWTKeyFile = strings.TrimRight(c.DataDir, "/") + "/jwt-es256.pem"
+	}
+	c.KYCKeyFile = strings.TrimRight(c.DataDir, "/") + "/kyc-keys"
+	switch {
+	case c.KYCKeys == "" && c.KYCIndexKey == "":
+	case c.KYCKeys == "" || c.KYCIndexKey == "":
+		p.errs = append(p.errs, "DANBAO_KYC_KEYS and DANBAO_KYC_INDEX_KEY: set both, or neither for development keys in the data directory")
+	default:
+		// Error messages of ParseKeyring name versions and sizes, never keys.
+		if _, err := vault.ParseKeyring(c.KYCKeys, c.KYCIndexKey); err != nil {
+			p.errs = append(p.errs, "DANBAO_KYC_KEYS / DANBAO_KYC_INDEX_KEY: "+err.Error())
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		p.errs = append(p.errs, fmt.Sprintf("DANBAO_ADDR: %q is not host:port", c.Addr))
