@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 
 	"danbao/auth"
+	"danbao/ent"
+	"danbao/ent/schema/pulid"
 	"danbao/internal/bank"
 	"danbao/internal/config"
 	"danbao/internal/db"
@@ -134,13 +136,23 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 	} else {
 		log.Warn("no bank gateway: top-ups and withdrawals are refused until one is configured")
 	}
-	a.Wallet = wallet.New(d.Client, a.Ledger, idempotency.New(d.Dialect), gw, log)
+	a.Wallet = wallet.New(d.Client, a.Ledger, idempotency.New(d.Dialect), walletIdentity{a.Limits, a.RealName}, gw, log)
 	a.handler = a.routes()
 	if a.Bank != nil {
 		a.Bank.SetHandler(a.handler)
 	}
 	a.ready.Store(true)
 	return a, nil
+}
+
+// walletIdentity is what the wallet asks of real-name verification.
+type walletIdentity struct {
+	*limits.Service
+	realName *realname.Service
+}
+
+func (w walletIdentity) CheckCardHolder(ctx context.Context, tx *ent.Tx, userID pulid.ID, holder string) error {
+	return w.realName.CheckCardHolder(ctx, tx, userID, holder)
 }
 
 // init creates the rows every instance relies on (sequence counters);

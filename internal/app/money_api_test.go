@@ -44,7 +44,7 @@ func linkCard(t *testing.T, e *testenv.Env, u *testenv.User, number string) stri
 			payload
 		}
 	}
-	e.Do(t, u.AccessToken, `mutation($n:String!){ linkBankCard(input:{cardNumber:$n, holderName:"Li Lei"}) { bankCard { id last4 brand } userErrors { code field } } }`,
+	e.Do(t, u.AccessToken, `mutation($n:String!){ linkBankCard(input:{cardNumber:$n, holderName:"LI LEI"}) { bankCard { id last4 brand } userErrors { code field } } }`,
 		map[string]any{"n": number}).Decode(t, &out)
 	if c := out.LinkBankCard.code(); c != "" {
 		t.Fatalf("linkBankCard: %s", c)
@@ -129,7 +129,7 @@ func verifyOK(t *testing.T, e *testenv.Env) {
 
 // funded registers a user, links the always-succeeding card and tops up.
 func funded(t *testing.T, e *testenv.Env, amount string) (*testenv.User, string) {
-	u := e.Register(t)
+	u := e.RegisterVerified(t)
 	card := linkCard(t, e, u, cardOK)
 	if r := topUp(t, e, u, card, amount, "fund-"+u.ID); r.code() != "" {
 		t.Fatalf("top-up: %s", r.code())
@@ -141,7 +141,7 @@ func funded(t *testing.T, e *testenv.Env, amount string) (*testenv.User, string)
 func TestTopUpAndWithdrawFlow(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		e := testenv.New(t, d)
-		u := e.Register(t)
+		u := e.RegisterVerified(t)
 		card := linkCard(t, e, u, cardOK)
 		r := topUp(t, e, u, card, "100.00", "k1")
 		if r.Status != "PENDING" || r.Amount != "100.00" {
@@ -199,7 +199,7 @@ func TestDeclinedAndPendingCards(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		e := testenv.New(t, d)
 		op := e.Operator(t)
-		u := e.Register(t)
+		u := e.RegisterVerified(t)
 		declined := linkCard(t, e, u, cardDecline)
 		r := topUp(t, e, u, declined, "50", "d1")
 		e.App.Bank.Drain()
@@ -262,7 +262,7 @@ func TestDeclinedAndPendingCards(t *testing.T) {
 func TestIdempotentTopUp(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		e := testenv.New(t, d)
-		u := e.Register(t)
+		u := e.RegisterVerified(t)
 		card := linkCard(t, e, u, cardOK)
 		var wg sync.WaitGroup
 		results := make([]opResult, 50)
@@ -312,7 +312,7 @@ func TestIdempotentTopUp(t *testing.T) {
 			t.Fatalf("other input, same key: %+v", r)
 		}
 		// Keys are scoped to the caller: another user may use the same key.
-		other := e.Register(t)
+		other := e.RegisterVerified(t)
 		oc := linkCard(t, e, other, cardOK)
 		if r := topUp(t, e, other, oc, "10.00", "same-key"); r.code() != "" || r.replay {
 			t.Fatalf("another user's key collided: %+v", r)
@@ -372,7 +372,7 @@ func TestMoneyBadInputMovesNothing(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		e := testenv.New(t, d)
 		u, card := funded(t, e, "100")
-		other := e.Register(t)
+		other := e.RegisterVerified(t)
 		otherCard := linkCard(t, e, other, cardOK)
 		before := ledgerCount(t, e)
 		for _, c := range []struct {
@@ -408,7 +408,7 @@ func TestMoneyBadInputMovesNothing(t *testing.T) {
 		// Bad card numbers.
 		for _, n := range []string{"4242424242424241", "1234", "4242-4242-4242-424X"} {
 			var out struct{ LinkBankCard payload }
-			e.Do(t, u.AccessToken, `mutation($n:String!){ linkBankCard(input:{cardNumber:$n, holderName:"Li Lei"}) { userErrors { code field } } }`, map[string]any{"n": n}).Decode(t, &out)
+			e.Do(t, u.AccessToken, `mutation($n:String!){ linkBankCard(input:{cardNumber:$n, holderName:"LI LEI"}) { userErrors { code field } } }`, map[string]any{"n": n}).Decode(t, &out)
 			if out.LinkBankCard.code() != "INVALID_INPUT" {
 				t.Errorf("card %q: %+v", n, out.LinkBankCard)
 			}
@@ -432,7 +432,7 @@ func TestMoneyBadInputMovesNothing(t *testing.T) {
 func TestGatewayCallbacks(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		e := testenv.New(t, d)
-		u := e.Register(t)
+		u := e.RegisterVerified(t)
 		pending := linkCard(t, e, u, cardPending)
 		r := topUp(t, e, u, pending, "40", "cb1")
 		e.App.Bank.Drain()
@@ -535,11 +535,52 @@ func TestOperatorLedgerQueries(t *testing.T) {
 func TestPrivateFieldsStayPrivate(t *testing.T) {
 	e := testenv.New(t, testenv.SQLite)
 	a, card := funded(t, e, "10")
-	b := e.Register(t)
+	b := e.RegisterVerified(t)
 	for _, id := range []string{a.ID, card} {
 		r := e.Do(t, b.AccessToken, `query($id: ID!){ node(id:$id) { id } }`, map[string]any{"id": id})
 		if got := r.Codes(); len(got) != 1 || got[0] != "NOT_FOUND" {
 			t.Errorf("node(%s) by another user: %v %s", id[:4], got, r.Data)
 		}
 	}
+}
+
+// TestMoneyNeedsVerifiedName: linking a card needs a verified real name and
+// a card in that name; a top-up by an unverified user is refused even with
+// a card on file.
+func TestMoneyNeedsVerifiedName(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d)
+		u := e.Register(t)
+		link := func(u *testenv.User, holder string) payload {
+			var out struct{ LinkBankCard payload }
+			e.Do(t, u.AccessToken, `mutation($h:String!){ linkBankCard(input:{cardNumber:"4242424242424242", holderName:$h}) { userErrors { code field } } }`,
+				map[string]any{"h": holder}).Decode(t, &out)
+			return out.LinkBankCard
+		}
+		if c := link(u, testenv.LegalName).code(); c != "VERIFICATION_REQUIRED" {
+			t.Fatalf("unverified user linking a card: %q", c)
+		}
+		v := e.RegisterVerified(t)
+		if p := link(v, "Han Meimei"); p.code() != "INVALID_INPUT" || p.UserErrors[0].Field[1] != "holderName" {
+			t.Fatalf("card in another name: %+v", p)
+		}
+		// A card on file (placed behind the API's back) does not let an
+		// unverified user top up.
+		card, err := e.App.DB.Client.BankCard.Create().SetUserID(pulidOf(u.ID)).SetToken("tok_sbx_succeeded_x").
+			SetLast4("4242").SetBrand("visa").SetHolderName("Li Lei").Save(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := ledgerCount(t, e)
+		if r := topUp(t, e, u, string(card.ID), "10", "unverified"); r.code() != "VERIFICATION_REQUIRED" || r.ID != "" {
+			t.Fatalf("unverified top-up: %+v", r)
+		}
+		if r := withdraw(t, e, u, string(card.ID), "10", "unverified-w"); r.code() != "VERIFICATION_REQUIRED" {
+			t.Fatalf("unverified withdrawal: %+v", r)
+		}
+		e.App.Bank.Drain()
+		if ledgerCount(t, e) != before {
+			t.Fatal("money moved for an unverified user")
+		}
+	})
 }

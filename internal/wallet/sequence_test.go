@@ -30,10 +30,10 @@ func newWorld(t testing.TB, d testenv.Dialect) *world {
 	w := &world{e: testenv.New(t, d), cards: map[pulid.ID][]pulid.ID{}}
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
-		id := pulid.ID(w.e.Register(t).ID)
+		id := pulid.ID(w.e.RegisterVerified(t).ID)
 		w.users = append(w.users, id)
 		for _, n := range []string{bank.SandboxCardSucceeds, bank.SandboxCardDeclined, bank.SandboxCardPending} {
-			c, err := w.e.App.Wallet.LinkBankCard(ctx, id, wallet.LinkBankCardInput{CardNumber: n, HolderName: "Test"})
+			c, err := w.e.App.Wallet.LinkBankCard(ctx, id, wallet.LinkBankCardInput{CardNumber: n, HolderName: testenv.LegalName})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -30,19 +30,29 @@ const (
 	EntryWithdrawalReturn = "WITHDRAWAL_RETURN"
 )
 
+// Identity is what the wallet asks of real-name verification, inside its
+// own transactions.
+type Identity interface {
+	// RequireVerified refuses users below level I (VERIFICATION_REQUIRED).
+	RequireVerified(ctx context.Context, tx *ent.Tx, userID pulid.ID) error
+	// CheckCardHolder refuses a card not in the verified legal name.
+	CheckCardHolder(ctx context.Context, tx *ent.Tx, userID pulid.ID, holderName string) error
+}
+
 // Service is the wallet.
 type Service struct {
-	client  *ent.Client
-	ledger  *ledger.Service
-	keys    *idempotency.Keys
-	gateway bank.Gateway // nil: no gateway configured
-	log     *slog.Logger
-	now     func() time.Time
+	client   *ent.Client
+	ledger   *ledger.Service
+	keys     *idempotency.Keys
+	identity Identity
+	gateway  bank.Gateway // nil: no gateway configured
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // New returns a wallet Service.
-func New(client *ent.Client, l *ledger.Service, keys *idempotency.Keys, gw bank.Gateway, log *slog.Logger) *Service {
-	return &Service{client: client, ledger: l, keys: keys, gateway: gw, log: log, now: time.Now}
+func New(client *ent.Client, l *ledger.Service, keys *idempotency.Keys, id Identity, gw bank.Gateway, log *slog.Logger) *Service {
+	return &Service{client: client, ledger: l, keys: keys, identity: id, gateway: gw, log: log, now: time.Now}
 }
 
 // LinkBankCardInput is the input of LinkBankCard.
@@ -52,7 +62,8 @@ type LinkBankCardInput struct {
 }
 
 // LinkBankCard tokenizes a card with the gateway and stores the token and
-// the last four digits. Errors: INVALID_INPUT (card number, holder name),
+// the last four digits. The holder must be the user's verified legal name.
+// Errors: INVALID_INPUT (card number, holder name), VERIFICATION_REQUIRED,
 // INVALID_STATE (no gateway configured).
 func (s *Service) LinkBankCard(ctx context.Context, userID pulid.ID, in LinkBankCardInput) (*ent.BankCard, error) {
 	number, err := bank.ValidateCardNumber(in.CardNumber)
@@ -66,14 +77,25 @@ func (s *Service) LinkBankCard(ctx context.Context, userID pulid.ID, in LinkBank
 	if s.gateway == nil {
 		return nil, noGateway()
 	}
-	token, err := s.gateway.Tokenize(number)
+	var card *ent.BankCard
+	err = dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		if err := s.identity.CheckCardHolder(ctx, tx, userID, holder); err != nil {
+			return err
+		}
+		token, err := s.gateway.Tokenize(number)
+		if err != nil {
+			return err
+		}
+		card, err = tx.BankCard.Create().
+			SetUserID(userID).SetToken(token).SetLast4(bank.Last4(number)).
+			SetBrand(bank.Brand(number)).SetHolderName(holder).
+			Save(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	return s.client.BankCard.Create().
-		SetUserID(userID).SetToken(token).SetLast4(bank.Last4(number)).
-		SetBrand(bank.Brand(number)).SetHolderName(holder).
-		Save(ctx)
+	return card, nil
 }
 
 func noGateway() error {
@@ -129,7 +151,7 @@ func (s *Service) validate(ctx context.Context, userID pulid.ID, op string, in M
 // TopUp starts a top-up of amount from a linked card. The result is PENDING
 // until the gateway answers. replay reports that the key was seen before
 // and the earlier top-up is returned unchanged. Errors: INVALID_INPUT,
-// NOT_FOUND (card), IDEMPOTENCY_CONFLICT.
+// NOT_FOUND (card), VERIFICATION_REQUIRED, IDEMPOTENCY_CONFLICT.
 func (s *Service) TopUp(ctx context.Context, userID pulid.ID, in MoveInput) (t *ent.TopUp, replay bool, err error) {
 	m, err := s.validate(ctx, userID, "topUp", in)
 	if err != nil {
@@ -151,6 +173,9 @@ func (s *Service) TopUp(ctx context.Context, userID pulid.ID, in MoveInput) (t *
 			return err
 		}
 		replay = false
+		if err := s.identity.RequireVerified(ctx, tx, userID); err != nil {
+			return err
+		}
 		t, err = tx.TopUp.Create().
 			SetUserID(userID).SetBankCardID(m.card.ID).SetAmount(m.amount).
 			SetCurrency(string(m.currency)).Save(ctx)
@@ -177,8 +202,8 @@ func (s *Service) TopUp(ctx context.Context, userID pulid.ID, in MoveInput) (t *
 
 // Withdraw holds amount from the user's available balance at once and asks
 // the gateway to pay it out to a linked card. Errors: INVALID_INPUT,
-// NOT_FOUND (card), INSUFFICIENT_FUNDS (extensions available, held),
-// IDEMPOTENCY_CONFLICT.
+// NOT_FOUND (card), VERIFICATION_REQUIRED, INSUFFICIENT_FUNDS (extensions
+// available, held), IDEMPOTENCY_CONFLICT.
 func (s *Service) Withdraw(ctx context.Context, userID pulid.ID, in MoveInput) (w *ent.Withdrawal, replay bool, err error) {
 	m, err := s.validate(ctx, userID, "withdraw", in)
 	if err != nil {
@@ -200,6 +225,9 @@ func (s *Service) Withdraw(ctx context.Context, userID pulid.ID, in MoveInput) (
 			return err
 		}
 		replay = false
+		if err := s.identity.RequireVerified(ctx, tx, userID); err != nil {
+			return err
+		}
 		w, err = tx.Withdrawal.Create().
 			SetUserID(userID).SetBankCardID(m.card.ID).SetAmount(m.amount).
 			SetCurrency(string(m.currency)).Save(ctx)
