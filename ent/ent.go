@@ -5,6 +5,9 @@ package ent
 import (
 	"context"
 	"danbao/ent/loginthrottle"
+	"danbao/ent/passkey"
+	"danbao/ent/passkeysession"
+	"danbao/ent/passkeyuser"
 	"danbao/ent/refreshtoken"
 	"danbao/ent/user"
 	"errors"
@@ -75,9 +78,12 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			loginthrottle.Table: loginthrottle.ValidColumn,
-			refreshtoken.Table:  refreshtoken.ValidColumn,
-			user.Table:          user.ValidColumn,
+			loginthrottle.Table:  loginthrottle.ValidColumn,
+			passkey.Table:        passkey.ValidColumn,
+			passkeysession.Table: passkeysession.ValidColumn,
+			passkeyuser.Table:    passkeyuser.ValidColumn,
+			refreshtoken.Table:   refreshtoken.ValidColumn,
+			user.Table:           user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

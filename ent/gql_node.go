@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"danbao/ent/passkey"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/user"
 	"fmt"
@@ -17,6 +18,11 @@ import (
 type Noder interface {
 	IsNode()
 }
+
+var passkeyImplementors = []string{"Passkey", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Passkey) IsNode() {}
 
 var userImplementors = []string{"User", "Node"}
 
@@ -81,6 +87,19 @@ func (c *Client) Noder(ctx context.Context, id pulid.ID, opts ...NodeOption) (_ 
 
 func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, error) {
 	switch table {
+	case passkey.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Passkey.Query().
+			Where(passkey.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, passkeyImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case user.Table:
 		var uid pulid.ID
 		if err := uid.UnmarshalGQL(id); err != nil {
@@ -167,6 +186,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		idmap[id] = append(idmap[id], &noders[i])
 	}
 	switch table {
+	case passkey.Table:
+		query := c.Passkey.Query().
+			Where(passkey.IDIn(ids...))
+		query, err := query.CollectFields(ctx, passkeyImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case user.Table:
 		query := c.User.Query().
 			Where(user.IDIn(ids...))

@@ -16,6 +16,12 @@ type Tx struct {
 	config
 	// LoginThrottle is the client for interacting with the LoginThrottle builders.
 	LoginThrottle *LoginThrottleClient
+	// Passkey is the client for interacting with the Passkey builders.
+	Passkey *PasskeyClient
+	// PasskeySession is the client for interacting with the PasskeySession builders.
+	PasskeySession *PasskeySessionClient
+	// PasskeyUser is the client for interacting with the PasskeyUser builders.
+	PasskeyUser *PasskeyUserClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// User is the client for interacting with the User builders.
@@ -152,6 +158,9 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.LoginThrottle = NewLoginThrottleClient(tx.config)
+	tx.Passkey = NewPasskeyClient(tx.config)
+	tx.PasskeySession = NewPasskeySessionClient(tx.config)
+	tx.PasskeyUser = NewPasskeyUserClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }

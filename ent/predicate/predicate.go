@@ -9,6 +9,15 @@ import (
 // LoginThrottle is the predicate function for loginthrottle builders.
 type LoginThrottle func(*sql.Selector)
 
+// Passkey is the predicate function for passkey builders.
+type Passkey func(*sql.Selector)
+
+// PasskeySession is the predicate function for passkeysession builders.
+type PasskeySession func(*sql.Selector)
+
+// PasskeyUser is the predicate function for passkeyuser builders.
+type PasskeyUser func(*sql.Selector)
+
 // RefreshToken is the predicate function for refreshtoken builders.
 type RefreshToken func(*sql.Selector)
 
