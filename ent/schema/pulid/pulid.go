@@ -60,13 +60,17 @@ func (id *ID) Scan(src any) error {
 func (id ID) Value() (driver.Value, error) { return string(id), nil }
 
 // UnmarshalGQL implements graphql.Unmarshaler. Any string is accepted here;
-// lookups of a malformed ID simply find nothing (NOT_FOUND).
+// lookups of a malformed ID simply find nothing (NOT_FOUND). gqlgen passes
+// an ID that came in a variable already unmarshalled, as an ID.
 func (id *ID) UnmarshalGQL(v any) error {
-	s, ok := v.(string)
-	if !ok {
+	switch s := v.(type) {
+	case string:
+		*id = ID(s)
+	case ID:
+		*id = s
+	default:
 		return fmt.Errorf("ID must be a string")
 	}
-	*id = ID(s)
 	return nil
 }
 
