@@ -84,6 +84,14 @@ const (
 	ErrorCodeRateLimited          ErrorCode = "RATE_LIMITED"
 	ErrorCodeAccountFrozen        ErrorCode = "ACCOUNT_FROZEN"
 	ErrorCodeInternal             ErrorCode = "INTERNAL"
+	// A WebAuthn response failed verification, or answers an unknown, used or different challenge.
+	ErrorCodePasskeyInvalid ErrorCode = "PASSKEY_INVALID"
+	// The passkey challenge expired; begin the ceremony again.
+	ErrorCodeChallengeExpired ErrorCode = "CHALLENGE_EXPIRED"
+	// The credential belongs to a revoked passkey.
+	ErrorCodePasskeyRevoked ErrorCode = "PASSKEY_REVOKED"
+	// The passkey's signature counter went backwards (a copy of the key may exist): it can no longer authorize payments.
+	ErrorCodePasskeyCloneSuspected ErrorCode = "PASSKEY_CLONE_SUSPECTED"
 )
 
 var AllErrorCode = []ErrorCode{
@@ -102,11 +110,15 @@ var AllErrorCode = []ErrorCode{
 	ErrorCodeRateLimited,
 	ErrorCodeAccountFrozen,
 	ErrorCodeInternal,
+	ErrorCodePasskeyInvalid,
+	ErrorCodeChallengeExpired,
+	ErrorCodePasskeyRevoked,
+	ErrorCodePasskeyCloneSuspected,
 }
 
 func (e ErrorCode) IsValid() bool {
 	switch e {
-	case ErrorCodeInvalidInput, ErrorCodeNotFound, ErrorCodeUnauthenticated, ErrorCodeForbidden, ErrorCodeAlreadyExists, ErrorCodeInsufficientFunds, ErrorCodeLimitExceeded, ErrorCodeVerificationRequired, ErrorCodePasskeyRequired, ErrorCodeInvalidState, ErrorCodeIdempotencyConflict, ErrorCodeConflict, ErrorCodeRateLimited, ErrorCodeAccountFrozen, ErrorCodeInternal:
+	case ErrorCodeInvalidInput, ErrorCodeNotFound, ErrorCodeUnauthenticated, ErrorCodeForbidden, ErrorCodeAlreadyExists, ErrorCodeInsufficientFunds, ErrorCodeLimitExceeded, ErrorCodeVerificationRequired, ErrorCodePasskeyRequired, ErrorCodeInvalidState, ErrorCodeIdempotencyConflict, ErrorCodeConflict, ErrorCodeRateLimited, ErrorCodeAccountFrozen, ErrorCodeInternal, ErrorCodePasskeyInvalid, ErrorCodeChallengeExpired, ErrorCodePasskeyRevoked, ErrorCodePasskeyCloneSuspected:
 		return true
 	}
 	return false
