@@ -5,6 +5,7 @@ import (
 
 	"danbao/auth"
 	"danbao/ent"
+	"danbao/ent/passkey"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/user"
 	"danbao/internal/apperr"
@@ -17,6 +18,7 @@ const maxNodes = 100
 // type without a lookup.
 var tables = map[string]string{
 	"usr": user.Table,
+	"psk": passkey.Table,
 }
 
 // node loads one object by global ID if the caller may see it; otherwise it
@@ -30,28 +32,33 @@ func (r *Resolver) node(ctx context.Context, id pulid.ID) (ent.Noder, error) {
 	if !ok || !id.Valid() {
 		return nil, apperr.New(apperr.NotFound, "no object with this ID")
 	}
+	ok, err = r.visible(ctx, who, table, id)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, apperr.New(apperr.NotFound, "no object with this ID")
+	}
 	n, err := r.Client.Noder(ctx, id, ent.WithFixedNodeType(table))
 	if ent.IsNotFound(err) {
 		return nil, apperr.New(apperr.NotFound, "no object with this ID")
 	}
-	if err != nil {
-		return nil, err
-	}
-	if !visible(who, n) {
-		return nil, apperr.New(apperr.NotFound, "no object with this ID")
-	}
-	return n, nil
+	return n, err
 }
 
-// visible reports whether who may see n: operators see everything, users
-// see themselves and what they own.
-func visible(who auth.Identity, n ent.Noder) bool {
+// visible reports whether who may see the object id of table: operators see
+// everything, users see themselves and what they own. Ownership is queried
+// here rather than read from the loaded node, because entgql loads only the
+// columns a query selects, so a node's owner field may be empty.
+func (r *Resolver) visible(ctx context.Context, who auth.Identity, table string, id pulid.ID) (bool, error) {
 	if who.Operator() {
-		return true
+		return true, nil
 	}
-	switch v := n.(type) {
-	case *ent.User:
-		return v.ID == who.UserID
+	switch table {
+	case user.Table:
+		return id == who.UserID, nil
+	case passkey.Table:
+		return r.Client.Passkey.Query().Where(passkey.ID(id), passkey.UserID(who.UserID)).Exist(ctx)
 	}
-	return false
+	return false, nil
 }

@@ -6,10 +6,12 @@ package resolvers
 import (
 	"danbao/auth"
 	"danbao/ent"
+	"danbao/internal/passkey"
 )
 
 // Resolver is the root resolver: the services the resolvers call.
 type Resolver struct {
-	Client *ent.Client
-	Auth   *auth.Service
+	Client   *ent.Client
+	Auth     *auth.Service
+	Passkeys *passkey.Service
 }

@@ -5,6 +5,7 @@ package model
 import (
 	"bytes"
 	"danbao/ent"
+	"danbao/ent/schema/pulid"
 	"fmt"
 	"io"
 	"strconv"
@@ -20,6 +21,35 @@ type AuthPayload struct {
 	// When the access token expires.
 	ExpiresAt  *time.Time   `json:"expiresAt,omitempty"`
 	User       *ent.User    `json:"user,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+type BeginPasskeyLoginPayload struct {
+	// PublicKeyCredentialRequestOptionsJSON.
+	Options    JSON         `json:"options,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+type BeginPasskeyRegistrationPayload struct {
+	// PublicKeyCredentialCreationOptionsJSON.
+	Options    JSON         `json:"options,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+type FinishPasskeyLoginInput struct {
+	// AuthenticationResponseJSON: PublicKeyCredential.toJSON() after navigator.credentials.get().
+	Credential JSON `json:"credential"`
+}
+
+type FinishPasskeyRegistrationInput struct {
+	// RegistrationResponseJSON: PublicKeyCredential.toJSON() after navigator.credentials.create().
+	Credential JSON `json:"credential"`
+	// Up to 64 characters, e.g. "Pixel 9"; "Passkey" when blank.
+	Nickname *string `json:"nickname,omitempty"`
+}
+
+type FinishPasskeyRegistrationPayload struct {
+	Passkey    *ent.Passkey `json:"passkey,omitempty"`
 	UserErrors []*UserError `json:"userErrors"`
 }
 
@@ -48,6 +78,15 @@ type RegisterInput struct {
 	// At least 10 characters.
 	Password    string `json:"password"`
 	DisplayName string `json:"displayName"`
+}
+
+type RevokePasskeyInput struct {
+	ID pulid.ID `json:"id"`
+}
+
+type RevokePasskeyPayload struct {
+	Passkey    *ent.Passkey `json:"passkey,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 // A domain failure of a mutation: the mutation ran, was refused, and changed

@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"danbao/auth"
 	"danbao/internal/config"
 	"danbao/internal/db"
 	"danbao/internal/obs"
+	"danbao/internal/passkey"
 	"danbao/resolvers"
 
 	"github.com/99designs/gqlgen/graphql/playground"
@@ -21,12 +23,13 @@ import (
 
 // App is one wired server instance.
 type App struct {
-	Config  config.Config
-	DB      *db.DB
-	Auth    *auth.Service
-	Tokens  *auth.Tokens
-	Metrics *obs.Metrics
-	Log     *slog.Logger
+	Config   config.Config
+	DB       *db.DB
+	Auth     *auth.Service
+	Passkeys *passkey.Service
+	Tokens   *auth.Tokens
+	Metrics  *obs.Metrics
+	Log      *slog.Logger
 
 	ready   atomic.Bool
 	handler http.Handler
@@ -36,6 +39,9 @@ type App struct {
 type Options struct {
 	// PasswordParams overrides the argon2id cost (tests use a cheap one).
 	PasswordParams *auth.PasswordParams
+	// Now replaces the clock of passkey ceremonies (tests expire challenges
+	// by moving it forward).
+	Now func() time.Time
 }
 
 // New opens the database (migrating it), builds the services and the HTTP
@@ -73,6 +79,17 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 		Metrics: obs.NewMetrics(),
 		Log:     log,
 	}
+	a.Passkeys, err = passkey.New(d.Client, a.Auth, passkey.Config{
+		RPID:    cfg.WebAuthnRPID,
+		RPName:  cfg.WebAuthnRPName,
+		Origins: cfg.WebAuthnOrigins,
+		Timeout: cfg.WebAuthnTimeout,
+		Now:     opts.Now,
+		Logger:  log,
+	})
+	if err != nil {
+		return nil, err
+	}
 	a.handler = a.routes()
 	a.ready.Store(true)
 	return a, nil
@@ -89,7 +106,7 @@ func (a *App) SetReady(ok bool) { a.ready.Store(ok) }
 func (a *App) Close() error { return a.DB.Close() }
 
 func (a *App) routes() http.Handler {
-	gql := resolvers.NewHandler(&resolvers.Resolver{Client: a.DB.Client, Auth: a.Auth}, resolvers.HandlerConfig{
+	gql := resolvers.NewHandler(&resolvers.Resolver{Client: a.DB.Client, Auth: a.Auth, Passkeys: a.Passkeys}, resolvers.HandlerConfig{
 		MaxDepth:      a.Config.MaxDepth,
 		MaxComplexity: a.Config.MaxComplexity,
 		MaxTokens:     a.Config.MaxTokens,
@@ -115,7 +132,26 @@ func (a *App) routes() http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		_, _ = w.Write(jwks)
 	})))
+	// Digital Asset Links and the Apple app site association let the
+	// Android and iOS apps use passkeys for the RP ID; unset means 404.
+	for path, doc := range map[string][]byte{
+		"/.well-known/assetlinks.json":            a.Config.AssetLinks,
+		"/.well-known/apple-app-site-association": a.Config.AppleAppSiteAssociation,
+	} {
+		if doc != nil {
+			mux.Handle("GET "+path, m.CountHTTP(path, staticJSON(doc)))
+		}
+	}
 	return obs.RequestIDs(mux)
+}
+
+// staticJSON serves a fixed JSON document.
+func staticJSON(doc []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(doc)
+	})
 }
 
 func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
