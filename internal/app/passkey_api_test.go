@@ -327,4 +327,3 @@ func TestPasskeyMutationsNeedSignIn(t *testing.T) {
 		t.Fatalf("%d sessions stored (%v), want the sign-in one", n, err)
 	}
 }
-

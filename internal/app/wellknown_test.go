@@ -35,7 +35,7 @@ func TestWellKnownPasskeyDocuments(t *testing.T) {
 		testenv.With("DANBAO_ASSETLINKS_JSON", assetlinks),
 		testenv.With("DANBAO_APPLE_APP_SITE_ASSOCIATION", file))
 	for path, want := range map[string]string{
-		"/.well-known/assetlinks.json":             assetlinks,
+		"/.well-known/assetlinks.json":            assetlinks,
 		"/.well-known/apple-app-site-association": aasa,
 	} {
 		status, ct, body := get(t, e.Server.URL+path)
