@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"danbao/ent/refreshtoken"
 	"danbao/ent/schema/pulid"
+	"danbao/internal/app"
+	"danbao/internal/config"
 	"danbao/internal/softauthn"
 	"danbao/internal/testenv"
 )
@@ -325,5 +329,71 @@ func TestPasskeyMutationsNeedSignIn(t *testing.T) {
 	}
 	if n, err := e.App.DB.Client.PasskeySession.Query().Count(context.Background()); err != nil || n != 1 {
 		t.Fatalf("%d sessions stored (%v), want the sign-in one", n, err)
+	}
+}
+
+// TestPasskeyAndroidOrigin: an Android app's origin
+// (android:apk-key-hash:...) configured beside the web origins registers
+// and signs in; an Android app with another signing key does not.
+func TestPasskeyAndroidOrigin(t *testing.T) {
+	const app = "android:apk-key-hash:Z4wDHpa8XKtnUVm6iD7WGTUWsU0Xb5HNn0Ymt4J0e4c"
+	e := testenv.New(t, testenv.SQLite, testenv.With("DANBAO_WEBAUTHN_ORIGINS", "https://wallet.example,"+app))
+	u := e.Register(t)
+	phone := softauthn.New()
+	phone.Origin = app
+	cred, _, err := phone.Register(e.BeginPasskeyRegistration(t, u), softauthn.RegisterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, ues := e.FinishPasskeyRegistration(t, u, cred, "Android"); id == "" {
+		t.Fatalf("registration from the Android app: %+v", ues)
+	}
+	assertion, err := phone.Assert(e.BeginPasskeyLogin(t), softauthn.AssertOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.FinishPasskeyLogin(t, assertion); len(r.UserErrors) > 0 || r.UserID != u.ID {
+		t.Fatalf("sign-in from the Android app: %+v", r)
+	}
+	assertion, err = phone.Assert(e.BeginPasskeyLogin(t), softauthn.AssertOptions{Origin: "android:apk-key-hash:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := codes(e.FinishPasskeyLogin(t, assertion).UserErrors); !slices.Equal(got, []string{"PASSKEY_INVALID"}) {
+		t.Fatalf("sign-in from another app: %v", got)
+	}
+}
+
+// TestPasskeyConfigurationErrors: a server with an unusable relying party
+// configuration does not start.
+func TestPasskeyConfigurationErrors(t *testing.T) {
+	for name, env := range map[string][2]string{
+		"RP ID is an IP address": {"DANBAO_WEBAUTHN_RP_ID", "127.0.0.1"},
+		"unknown opaque origin":  {"DANBAO_WEBAUTHN_ORIGINS", "https://wallet.example,myapp:thing"},
+		"only an app origin":     {"DANBAO_WEBAUTHN_ORIGINS", "android:apk-key-hash:Z4wDHpa8XKtnUVm6iD7WGTUWsU0Xb5HNn0Ymt4J0e4c"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := config.Load(func(k string) string {
+				switch k {
+				case env[0]:
+					return env[1]
+				case "DANBAO_DATA_DIR":
+					return t.TempDir()
+				}
+				return ""
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler), app.Options{})
+			if err == nil {
+				a.Close()
+				t.Fatal("the server started")
+			}
+			// Startup errors have no code; make sure it is this one.
+			if !strings.Contains(err.Error(), "passkey relying party") {
+				t.Fatalf("failed for another reason: %v", err)
+			}
+		})
 	}
 }
