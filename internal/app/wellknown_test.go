@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"danbao/internal/testenv"
@@ -49,5 +50,19 @@ func TestWellKnownPasskeyDocuments(t *testing.T) {
 		if status, _, _ := get(t, unset.Server.URL+path); status != http.StatusNotFound {
 			t.Fatalf("GET %s unconfigured: %d, want 404", path, status)
 		}
+	}
+}
+
+// TestDevPasskeysPage: the browser test's page is served only while the
+// playground is on.
+func TestDevPasskeysPage(t *testing.T) {
+	on := testenv.New(t, testenv.SQLite)
+	status, ct, body := get(t, on.Server.URL+"/dev/passkeys")
+	if status != http.StatusOK || ct != "text/html; charset=utf-8" || !strings.Contains(body, "parseCreationOptionsFromJSON") {
+		t.Fatalf("GET /dev/passkeys with the playground on: %d %q", status, ct)
+	}
+	off := testenv.New(t, testenv.SQLite, testenv.With("DANBAO_PLAYGROUND", "false"))
+	if status, _, _ := get(t, off.Server.URL+"/dev/passkeys"); status != http.StatusNotFound {
+		t.Fatalf("GET /dev/passkeys with the playground off: %d, want 404", status)
 	}
 }
