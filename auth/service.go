@@ -316,6 +316,14 @@ func revokeFamily(ctx context.Context, tx *ent.Tx, family string, now time.Time)
 		SetRevokedAt(now).Exec(ctx)
 }
 
+// SignInVerified starts a session for u inside tx, for a caller that has
+// already proven who u is by other means (a passkey assertion, see
+// internal/passkey). It issues the same tokens as Login: an access token
+// and the first refresh token of a new family.
+func (s *Service) SignInVerified(ctx context.Context, tx *ent.Tx, u *ent.User) (*Session, error) {
+	return s.startSession(ctx, tx, u, newFamily())
+}
+
 // startSession issues an access token and a new refresh token of family.
 func (s *Service) startSession(ctx context.Context, tx *ent.Tx, u *ent.User, family string) (*Session, error) {
 	if u == nil {

@@ -21,6 +21,9 @@ import (
 	"danbao/ent/ledgertransaction"
 	"danbao/ent/limitusage"
 	"danbao/ent/loginthrottle"
+	"danbao/ent/passkey"
+	"danbao/ent/passkeysession"
+	"danbao/ent/passkeyuser"
 	"danbao/ent/posting"
 	"danbao/ent/refreshtoken"
 	"danbao/ent/topup"
@@ -59,6 +62,12 @@ type Client struct {
 	LimitUsage *LimitUsageClient
 	// LoginThrottle is the client for interacting with the LoginThrottle builders.
 	LoginThrottle *LoginThrottleClient
+	// Passkey is the client for interacting with the Passkey builders.
+	Passkey *PasskeyClient
+	// PasskeySession is the client for interacting with the PasskeySession builders.
+	PasskeySession *PasskeySessionClient
+	// PasskeyUser is the client for interacting with the PasskeyUser builders.
+	PasskeyUser *PasskeyUserClient
 	// Posting is the client for interacting with the Posting builders.
 	Posting *PostingClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
@@ -91,6 +100,9 @@ func (c *Client) init() {
 	c.LedgerTransaction = NewLedgerTransactionClient(c.config)
 	c.LimitUsage = NewLimitUsageClient(c.config)
 	c.LoginThrottle = NewLoginThrottleClient(c.config)
+	c.Passkey = NewPasskeyClient(c.config)
+	c.PasskeySession = NewPasskeySessionClient(c.config)
+	c.PasskeyUser = NewPasskeyUserClient(c.config)
 	c.Posting = NewPostingClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.TopUp = NewTopUpClient(c.config)
@@ -198,6 +210,9 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		LedgerTransaction: NewLedgerTransactionClient(cfg),
 		LimitUsage:        NewLimitUsageClient(cfg),
 		LoginThrottle:     NewLoginThrottleClient(cfg),
+		Passkey:           NewPasskeyClient(cfg),
+		PasskeySession:    NewPasskeySessionClient(cfg),
+		PasskeyUser:       NewPasskeyUserClient(cfg),
 		Posting:           NewPostingClient(cfg),
 		RefreshToken:      NewRefreshTokenClient(cfg),
 		TopUp:             NewTopUpClient(cfg),
@@ -232,6 +247,9 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		LedgerTransaction: NewLedgerTransactionClient(cfg),
 		LimitUsage:        NewLimitUsageClient(cfg),
 		LoginThrottle:     NewLoginThrottleClient(cfg),
+		Passkey:           NewPasskeyClient(cfg),
+		PasskeySession:    NewPasskeySessionClient(cfg),
+		PasskeyUser:       NewPasskeyUserClient(cfg),
 		Posting:           NewPostingClient(cfg),
 		RefreshToken:      NewRefreshTokenClient(cfg),
 		TopUp:             NewTopUpClient(cfg),
@@ -268,8 +286,9 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Account, c.BankCard, c.Counter, c.Event, c.IdempotencyKey, c.IdentityBinding,
-		c.LedgerTransaction, c.LimitUsage, c.LoginThrottle, c.Posting, c.RefreshToken,
-		c.TopUp, c.User, c.Verification, c.Withdrawal,
+		c.LedgerTransaction, c.LimitUsage, c.LoginThrottle, c.Passkey,
+		c.PasskeySession, c.PasskeyUser, c.Posting, c.RefreshToken, c.TopUp, c.User,
+		c.Verification, c.Withdrawal,
 	} {
 		n.Use(hooks...)
 	}
@@ -280,8 +299,9 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Account, c.BankCard, c.Counter, c.Event, c.IdempotencyKey, c.IdentityBinding,
-		c.LedgerTransaction, c.LimitUsage, c.LoginThrottle, c.Posting, c.RefreshToken,
-		c.TopUp, c.User, c.Verification, c.Withdrawal,
+		c.LedgerTransaction, c.LimitUsage, c.LoginThrottle, c.Passkey,
+		c.PasskeySession, c.PasskeyUser, c.Posting, c.RefreshToken, c.TopUp, c.User,
+		c.Verification, c.Withdrawal,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -308,6 +328,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.LimitUsage.mutate(ctx, m)
 	case *LoginThrottleMutation:
 		return c.LoginThrottle.mutate(ctx, m)
+	case *PasskeyMutation:
+		return c.Passkey.mutate(ctx, m)
+	case *PasskeySessionMutation:
+		return c.PasskeySession.mutate(ctx, m)
+	case *PasskeyUserMutation:
+		return c.PasskeyUser.mutate(ctx, m)
 	case *PostingMutation:
 		return c.Posting.mutate(ctx, m)
 	case *RefreshTokenMutation:
@@ -1572,6 +1598,453 @@ func (c *LoginThrottleClient) mutate(ctx context.Context, m *LoginThrottleMutati
 	}
 }
 
+// PasskeyClient is a client for the Passkey schema.
+type PasskeyClient struct {
+	config
+}
+
+// NewPasskeyClient returns a client for the Passkey from the given config.
+func NewPasskeyClient(c config) *PasskeyClient {
+	return &PasskeyClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `passkey.Hooks(f(g(h())))`.
+func (c *PasskeyClient) Use(hooks ...Hook) {
+	c.hooks.Passkey = append(c.hooks.Passkey, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `passkey.Intercept(f(g(h())))`.
+func (c *PasskeyClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Passkey = append(c.inters.Passkey, interceptors...)
+}
+
+// Create returns a builder for creating a Passkey entity.
+func (c *PasskeyClient) Create() *PasskeyCreate {
+	mutation := newPasskeyMutation(c.config, OpCreate)
+	return &PasskeyCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Passkey entities.
+func (c *PasskeyClient) CreateBulk(builders ...*PasskeyCreate) *PasskeyCreateBulk {
+	return &PasskeyCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PasskeyClient) MapCreateBulk(slice any, setFunc func(*PasskeyCreate, int)) *PasskeyCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PasskeyCreateBulk{err: fmt.Errorf("calling to PasskeyClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PasskeyCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PasskeyCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Passkey.
+func (c *PasskeyClient) Update() *PasskeyUpdate {
+	mutation := newPasskeyMutation(c.config, OpUpdate)
+	return &PasskeyUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PasskeyClient) UpdateOne(_m *Passkey) *PasskeyUpdateOne {
+	mutation := newPasskeyMutation(c.config, OpUpdateOne, withPasskey(_m))
+	return &PasskeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PasskeyClient) UpdateOneID(id pulid.ID) *PasskeyUpdateOne {
+	mutation := newPasskeyMutation(c.config, OpUpdateOne, withPasskeyID(id))
+	return &PasskeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Passkey.
+func (c *PasskeyClient) Delete() *PasskeyDelete {
+	mutation := newPasskeyMutation(c.config, OpDelete)
+	return &PasskeyDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PasskeyClient) DeleteOne(_m *Passkey) *PasskeyDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PasskeyClient) DeleteOneID(id pulid.ID) *PasskeyDeleteOne {
+	builder := c.Delete().Where(passkey.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PasskeyDeleteOne{builder}
+}
+
+// Query returns a query builder for Passkey.
+func (c *PasskeyClient) Query() *PasskeyQuery {
+	return &PasskeyQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePasskey},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Passkey entity by its id.
+func (c *PasskeyClient) Get(ctx context.Context, id pulid.ID) (*Passkey, error) {
+	return c.Query().Where(passkey.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PasskeyClient) GetX(ctx context.Context, id pulid.ID) *Passkey {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a Passkey.
+func (c *PasskeyClient) QueryUser(_m *Passkey) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(passkey.Table, passkey.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, passkey.UserTable, passkey.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PasskeyClient) Hooks() []Hook {
+	return c.hooks.Passkey
+}
+
+// Interceptors returns the client interceptors.
+func (c *PasskeyClient) Interceptors() []Interceptor {
+	return c.inters.Passkey
+}
+
+func (c *PasskeyClient) mutate(ctx context.Context, m *PasskeyMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PasskeyCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PasskeyUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PasskeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PasskeyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Passkey mutation op: %q", m.Op())
+	}
+}
+
+// PasskeySessionClient is a client for the PasskeySession schema.
+type PasskeySessionClient struct {
+	config
+}
+
+// NewPasskeySessionClient returns a client for the PasskeySession from the given config.
+func NewPasskeySessionClient(c config) *PasskeySessionClient {
+	return &PasskeySessionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `passkeysession.Hooks(f(g(h())))`.
+func (c *PasskeySessionClient) Use(hooks ...Hook) {
+	c.hooks.PasskeySession = append(c.hooks.PasskeySession, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `passkeysession.Intercept(f(g(h())))`.
+func (c *PasskeySessionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PasskeySession = append(c.inters.PasskeySession, interceptors...)
+}
+
+// Create returns a builder for creating a PasskeySession entity.
+func (c *PasskeySessionClient) Create() *PasskeySessionCreate {
+	mutation := newPasskeySessionMutation(c.config, OpCreate)
+	return &PasskeySessionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PasskeySession entities.
+func (c *PasskeySessionClient) CreateBulk(builders ...*PasskeySessionCreate) *PasskeySessionCreateBulk {
+	return &PasskeySessionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PasskeySessionClient) MapCreateBulk(slice any, setFunc func(*PasskeySessionCreate, int)) *PasskeySessionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PasskeySessionCreateBulk{err: fmt.Errorf("calling to PasskeySessionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PasskeySessionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PasskeySessionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PasskeySession.
+func (c *PasskeySessionClient) Update() *PasskeySessionUpdate {
+	mutation := newPasskeySessionMutation(c.config, OpUpdate)
+	return &PasskeySessionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PasskeySessionClient) UpdateOne(_m *PasskeySession) *PasskeySessionUpdateOne {
+	mutation := newPasskeySessionMutation(c.config, OpUpdateOne, withPasskeySession(_m))
+	return &PasskeySessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PasskeySessionClient) UpdateOneID(id pulid.ID) *PasskeySessionUpdateOne {
+	mutation := newPasskeySessionMutation(c.config, OpUpdateOne, withPasskeySessionID(id))
+	return &PasskeySessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PasskeySession.
+func (c *PasskeySessionClient) Delete() *PasskeySessionDelete {
+	mutation := newPasskeySessionMutation(c.config, OpDelete)
+	return &PasskeySessionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PasskeySessionClient) DeleteOne(_m *PasskeySession) *PasskeySessionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PasskeySessionClient) DeleteOneID(id pulid.ID) *PasskeySessionDeleteOne {
+	builder := c.Delete().Where(passkeysession.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PasskeySessionDeleteOne{builder}
+}
+
+// Query returns a query builder for PasskeySession.
+func (c *PasskeySessionClient) Query() *PasskeySessionQuery {
+	return &PasskeySessionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePasskeySession},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PasskeySession entity by its id.
+func (c *PasskeySessionClient) Get(ctx context.Context, id pulid.ID) (*PasskeySession, error) {
+	return c.Query().Where(passkeysession.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PasskeySessionClient) GetX(ctx context.Context, id pulid.ID) *PasskeySession {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a PasskeySession.
+func (c *PasskeySessionClient) QueryUser(_m *PasskeySession) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(passkeysession.Table, passkeysession.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, passkeysession.UserTable, passkeysession.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PasskeySessionClient) Hooks() []Hook {
+	return c.hooks.PasskeySession
+}
+
+// Interceptors returns the client interceptors.
+func (c *PasskeySessionClient) Interceptors() []Interceptor {
+	return c.inters.PasskeySession
+}
+
+func (c *PasskeySessionClient) mutate(ctx context.Context, m *PasskeySessionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PasskeySessionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PasskeySessionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PasskeySessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PasskeySessionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PasskeySession mutation op: %q", m.Op())
+	}
+}
+
+// PasskeyUserClient is a client for the PasskeyUser schema.
+type PasskeyUserClient struct {
+	config
+}
+
+// NewPasskeyUserClient returns a client for the PasskeyUser from the given config.
+func NewPasskeyUserClient(c config) *PasskeyUserClient {
+	return &PasskeyUserClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `passkeyuser.Hooks(f(g(h())))`.
+func (c *PasskeyUserClient) Use(hooks ...Hook) {
+	c.hooks.PasskeyUser = append(c.hooks.PasskeyUser, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `passkeyuser.Intercept(f(g(h())))`.
+func (c *PasskeyUserClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PasskeyUser = append(c.inters.PasskeyUser, interceptors...)
+}
+
+// Create returns a builder for creating a PasskeyUser entity.
+func (c *PasskeyUserClient) Create() *PasskeyUserCreate {
+	mutation := newPasskeyUserMutation(c.config, OpCreate)
+	return &PasskeyUserCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PasskeyUser entities.
+func (c *PasskeyUserClient) CreateBulk(builders ...*PasskeyUserCreate) *PasskeyUserCreateBulk {
+	return &PasskeyUserCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PasskeyUserClient) MapCreateBulk(slice any, setFunc func(*PasskeyUserCreate, int)) *PasskeyUserCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PasskeyUserCreateBulk{err: fmt.Errorf("calling to PasskeyUserClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PasskeyUserCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PasskeyUserCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PasskeyUser.
+func (c *PasskeyUserClient) Update() *PasskeyUserUpdate {
+	mutation := newPasskeyUserMutation(c.config, OpUpdate)
+	return &PasskeyUserUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PasskeyUserClient) UpdateOne(_m *PasskeyUser) *PasskeyUserUpdateOne {
+	mutation := newPasskeyUserMutation(c.config, OpUpdateOne, withPasskeyUser(_m))
+	return &PasskeyUserUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PasskeyUserClient) UpdateOneID(id pulid.ID) *PasskeyUserUpdateOne {
+	mutation := newPasskeyUserMutation(c.config, OpUpdateOne, withPasskeyUserID(id))
+	return &PasskeyUserUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PasskeyUser.
+func (c *PasskeyUserClient) Delete() *PasskeyUserDelete {
+	mutation := newPasskeyUserMutation(c.config, OpDelete)
+	return &PasskeyUserDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PasskeyUserClient) DeleteOne(_m *PasskeyUser) *PasskeyUserDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PasskeyUserClient) DeleteOneID(id pulid.ID) *PasskeyUserDeleteOne {
+	builder := c.Delete().Where(passkeyuser.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PasskeyUserDeleteOne{builder}
+}
+
+// Query returns a query builder for PasskeyUser.
+func (c *PasskeyUserClient) Query() *PasskeyUserQuery {
+	return &PasskeyUserQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePasskeyUser},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PasskeyUser entity by its id.
+func (c *PasskeyUserClient) Get(ctx context.Context, id pulid.ID) (*PasskeyUser, error) {
+	return c.Query().Where(passkeyuser.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PasskeyUserClient) GetX(ctx context.Context, id pulid.ID) *PasskeyUser {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a PasskeyUser.
+func (c *PasskeyUserClient) QueryUser(_m *PasskeyUser) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(passkeyuser.Table, passkeyuser.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, passkeyuser.UserTable, passkeyuser.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PasskeyUserClient) Hooks() []Hook {
+	return c.hooks.PasskeyUser
+}
+
+// Interceptors returns the client interceptors.
+func (c *PasskeyUserClient) Interceptors() []Interceptor {
+	return c.inters.PasskeyUser
+}
+
+func (c *PasskeyUserClient) mutate(ctx context.Context, m *PasskeyUserMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PasskeyUserCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PasskeyUserUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PasskeyUserUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PasskeyUserDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PasskeyUser mutation op: %q", m.Op())
+	}
+}
+
 // PostingClient is a client for the Posting schema.
 type PostingClient struct {
 	config
@@ -2455,13 +2928,15 @@ func (c *WithdrawalClient) mutate(ctx context.Context, m *WithdrawalMutation) (V
 type (
 	hooks struct {
 		Account, BankCard, Counter, Event, IdempotencyKey, IdentityBinding,
-		LedgerTransaction, LimitUsage, LoginThrottle, Posting, RefreshToken, TopUp,
-		User, Verification, Withdrawal []ent.Hook
+		LedgerTransaction, LimitUsage, LoginThrottle, Passkey, PasskeySession,
+		PasskeyUser, Posting, RefreshToken, TopUp, User, Verification,
+		Withdrawal []ent.Hook
 	}
 	inters struct {
 		Account, BankCard, Counter, Event, IdempotencyKey, IdentityBinding,
-		LedgerTransaction, LimitUsage, LoginThrottle, Posting, RefreshToken, TopUp,
-		User, Verification, Withdrawal []ent.Interceptor
+		LedgerTransaction, LimitUsage, LoginThrottle, Passkey, PasskeySession,
+		PasskeyUser, Posting, RefreshToken, TopUp, User, Verification,
+		Withdrawal []ent.Interceptor
 	}
 )
 

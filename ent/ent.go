@@ -13,6 +13,9 @@ import (
 	"danbao/ent/ledgertransaction"
 	"danbao/ent/limitusage"
 	"danbao/ent/loginthrottle"
+	"danbao/ent/passkey"
+	"danbao/ent/passkeysession"
+	"danbao/ent/passkeyuser"
 	"danbao/ent/posting"
 	"danbao/ent/refreshtoken"
 	"danbao/ent/topup"
@@ -96,6 +99,9 @@ func checkColumn(t, c string) error {
 			ledgertransaction.Table: ledgertransaction.ValidColumn,
 			limitusage.Table:        limitusage.ValidColumn,
 			loginthrottle.Table:     loginthrottle.ValidColumn,
+			passkey.Table:           passkey.ValidColumn,
+			passkeysession.Table:    passkeysession.ValidColumn,
+			passkeyuser.Table:       passkeyuser.ValidColumn,
 			posting.Table:           posting.ValidColumn,
 			refreshtoken.Table:      refreshtoken.ValidColumn,
 			topup.Table:             topup.ValidColumn,

@@ -5,6 +5,7 @@ package ent
 import (
 	"context"
 	"danbao/ent/bankcard"
+	"danbao/ent/passkey"
 	"danbao/ent/posting"
 	"danbao/ent/topup"
 	"danbao/ent/user"
@@ -81,6 +82,130 @@ type bankcardPaginateArgs struct {
 
 func newBankCardPaginateArgs(rv map[string]any) *bankcardPaginateArgs {
 	args := &bankcardPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *PasskeyQuery) CollectFields(ctx context.Context, satisfies ...string) (*PasskeyQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *PasskeyQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(passkey.Columns))
+		selectedFields = []string{passkey.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[passkey.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, passkey.FieldCreatedAt)
+				fieldSeen[passkey.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[passkey.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, passkey.FieldUpdatedAt)
+				fieldSeen[passkey.FieldUpdatedAt] = struct{}{}
+			}
+		case "nickname":
+			if _, ok := fieldSeen[passkey.FieldNickname]; !ok {
+				selectedFields = append(selectedFields, passkey.FieldNickname)
+				fieldSeen[passkey.FieldNickname] = struct{}{}
+			}
+		case "transports":
+			if _, ok := fieldSeen[passkey.FieldTransports]; !ok {
+				selectedFields = append(selectedFields, passkey.FieldTransports)
+				fieldSeen[passkey.FieldTransports] = struct{}{}
+			}
+		case "authenticatorAttachment":
+			if _, ok := fieldSeen[passkey.FieldAuthenticatorAttachment]; !ok {
+				selectedFields = append(selectedFields, passkey.FieldAuthenticatorAttachment)
+				fieldSeen[passkey.FieldAuthenticatorAttachment] = struct{}{}
+			}
+		case "userVerified":
+			if _, ok := fieldSeen[passkey.FieldUserVerified]; !ok {
+				selectedFields = append(selectedFields, passkey.FieldUserVerified)
+				fieldSeen[passkey.FieldUserVerified] = struct{}{}
+			}
+		case "backupEligible":
+			if _, ok := fieldSeen[passkey.FieldBackupEligible]; !ok {
+				selectedFields = append(selectedFields, passkey.FieldBackupEligible)
+				fieldSeen[passkey.FieldBackupEligible] = struct{}{}
+			}
+		case "backedUp":
+			if _, ok := fieldSeen[passkey.FieldBackedUp]; !ok {
+				selectedFields = append(selectedFields, passkey.FieldBackedUp)
+				fieldSeen[passkey.FieldBackedUp] = struct{}{}
+			}
+		case "signCount":
+			if _, ok := fieldSeen[passkey.FieldSignCount]; !ok {
+				selectedFields = append(selectedFields, passkey.FieldSignCount)
+				fieldSeen[passkey.FieldSignCount] = struct{}{}
+			}
+		case "cloneSuspected":
+			if _, ok := fieldSeen[passkey.FieldCloneSuspected]; !ok {
+				selectedFields = append(selectedFields, passkey.FieldCloneSuspected)
+				fieldSeen[passkey.FieldCloneSuspected] = struct{}{}
+			}
+		case "cloneSuspectedAt":
+			if _, ok := fieldSeen[passkey.FieldCloneSuspectedAt]; !ok {
+				selectedFields = append(selectedFields, passkey.FieldCloneSuspectedAt)
+				fieldSeen[passkey.FieldCloneSuspectedAt] = struct{}{}
+			}
+		case "lastUsedAt":
+			if _, ok := fieldSeen[passkey.FieldLastUsedAt]; !ok {
+				selectedFields = append(selectedFields, passkey.FieldLastUsedAt)
+				fieldSeen[passkey.FieldLastUsedAt] = struct{}{}
+			}
+		case "revokedAt":
+			if _, ok := fieldSeen[passkey.FieldRevokedAt]; !ok {
+				selectedFields = append(selectedFields, passkey.FieldRevokedAt)
+				fieldSeen[passkey.FieldRevokedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type passkeyPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []PasskeyPaginateOption
+}
+
+func newPasskeyPaginateArgs(rv map[string]any) *passkeyPaginateArgs {
+	args := &passkeyPaginateArgs{}
 	if rv == nil {
 		return args
 	}

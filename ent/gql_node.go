@@ -5,6 +5,7 @@ package ent
 import (
 	"context"
 	"danbao/ent/bankcard"
+	"danbao/ent/passkey"
 	"danbao/ent/posting"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/topup"
@@ -27,6 +28,11 @@ var bankcardImplementors = []string{"BankCard", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*BankCard) IsNode() {}
+
+var passkeyImplementors = []string{"Passkey", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Passkey) IsNode() {}
 
 var postingImplementors = []string{"LedgerEntry", "Node"}
 
@@ -120,6 +126,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(bankcard.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, bankcardImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case passkey.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Passkey.Query().
+			Where(passkey.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, passkeyImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -266,6 +285,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.BankCard.Query().
 			Where(bankcard.IDIn(ids...))
 		query, err := query.CollectFields(ctx, bankcardImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case passkey.Table:
+		query := c.Passkey.Query().
+			Where(passkey.IDIn(ids...))
+		query, err := query.CollectFields(ctx, passkeyImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -32,6 +32,12 @@ type Tx struct {
 	LimitUsage *LimitUsageClient
 	// LoginThrottle is the client for interacting with the LoginThrottle builders.
 	LoginThrottle *LoginThrottleClient
+	// Passkey is the client for interacting with the Passkey builders.
+	Passkey *PasskeyClient
+	// PasskeySession is the client for interacting with the PasskeySession builders.
+	PasskeySession *PasskeySessionClient
+	// PasskeyUser is the client for interacting with the PasskeyUser builders.
+	PasskeyUser *PasskeyUserClient
 	// Posting is the client for interacting with the Posting builders.
 	Posting *PostingClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
@@ -184,6 +190,9 @@ func (tx *Tx) init() {
 	tx.LedgerTransaction = NewLedgerTransactionClient(tx.config)
 	tx.LimitUsage = NewLimitUsageClient(tx.config)
 	tx.LoginThrottle = NewLoginThrottleClient(tx.config)
+	tx.Passkey = NewPasskeyClient(tx.config)
+	tx.PasskeySession = NewPasskeySessionClient(tx.config)
+	tx.PasskeyUser = NewPasskeyUserClient(tx.config)
 	tx.Posting = NewPostingClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.TopUp = NewTopUpClient(tx.config)

@@ -31,6 +31,9 @@ var loaders = map[string]func(ctx context.Context, c *ent.Client, id pulid.ID) (
 	"kyv": func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
 		return c.Verification.Get(ctx, id)
 	},
+	"psk": func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
+		return c.Passkey.Get(ctx, id)
+	},
 }
 
 // node loads one object by global ID if the caller may see it; otherwise it
@@ -77,6 +80,8 @@ func visible(ctx context.Context, who auth.Identity, n ent.Noder) (bool, error) 
 	case *ent.Withdrawal:
 		return v.UserID == who.UserID, nil
 	case *ent.Verification:
+		return v.UserID == who.UserID, nil
+	case *ent.Passkey:
 		return v.UserID == who.UserID, nil
 	case *ent.Posting:
 		a, err := v.QueryAccount().Only(ctx)

@@ -8,16 +8,18 @@ import (
 	"danbao/ent"
 	"danbao/internal/ledger"
 	"danbao/internal/limits"
+	"danbao/internal/passkey"
 	"danbao/internal/realname"
 	"danbao/internal/wallet"
 )
 
 // Resolver is the root resolver: the services the resolvers call.
 type Resolver struct {
-	Client *ent.Client
-	Auth   *auth.Service
-	Ledger *ledger.Service
-	Wallet *wallet.Service
+	Client   *ent.Client
+	Auth     *auth.Service
+	Passkeys *passkey.Service
+	Ledger   *ledger.Service
+	Wallet   *wallet.Service
 
 	RealName *realname.Service
 	Limits   *limits.Service

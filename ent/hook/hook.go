@@ -116,6 +116,42 @@ func (f LoginThrottleFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Valu
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LoginThrottleMutation", m)
 }
 
+// The PasskeyFunc type is an adapter to allow the use of ordinary
+// function as Passkey mutator.
+type PasskeyFunc func(context.Context, *ent.PasskeyMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PasskeyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PasskeyMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PasskeyMutation", m)
+}
+
+// The PasskeySessionFunc type is an adapter to allow the use of ordinary
+// function as PasskeySession mutator.
+type PasskeySessionFunc func(context.Context, *ent.PasskeySessionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PasskeySessionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PasskeySessionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PasskeySessionMutation", m)
+}
+
+// The PasskeyUserFunc type is an adapter to allow the use of ordinary
+// function as PasskeyUser mutator.
+type PasskeyUserFunc func(context.Context, *ent.PasskeyUserMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PasskeyUserFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PasskeyUserMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PasskeyUserMutation", m)
+}
+
 // The PostingFunc type is an adapter to allow the use of ordinary
 // function as Posting mutator.
 type PostingFunc func(context.Context, *ent.PostingMutation) (ent.Value, error)

@@ -16,6 +16,9 @@ import (
 	"danbao/ent/ledgertransaction"
 	"danbao/ent/limitusage"
 	"danbao/ent/loginthrottle"
+	"danbao/ent/passkey"
+	"danbao/ent/passkeysession"
+	"danbao/ent/passkeyuser"
 	"danbao/ent/posting"
 	"danbao/ent/predicate"
 	"danbao/ent/refreshtoken"
@@ -326,6 +329,87 @@ func (f TraverseLoginThrottle) Traverse(ctx context.Context, q ent.Query) error 
 	return fmt.Errorf("unexpected query type %T. expect *ent.LoginThrottleQuery", q)
 }
 
+// The PasskeyFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PasskeyFunc func(context.Context, *ent.PasskeyQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PasskeyFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PasskeyQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PasskeyQuery", q)
+}
+
+// The TraversePasskey type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePasskey func(context.Context, *ent.PasskeyQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePasskey) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePasskey) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PasskeyQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PasskeyQuery", q)
+}
+
+// The PasskeySessionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PasskeySessionFunc func(context.Context, *ent.PasskeySessionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PasskeySessionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PasskeySessionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PasskeySessionQuery", q)
+}
+
+// The TraversePasskeySession type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePasskeySession func(context.Context, *ent.PasskeySessionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePasskeySession) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePasskeySession) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PasskeySessionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PasskeySessionQuery", q)
+}
+
+// The PasskeyUserFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PasskeyUserFunc func(context.Context, *ent.PasskeyUserQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PasskeyUserFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PasskeyUserQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PasskeyUserQuery", q)
+}
+
+// The TraversePasskeyUser type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePasskeyUser func(context.Context, *ent.PasskeyUserQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePasskeyUser) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePasskeyUser) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PasskeyUserQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PasskeyUserQuery", q)
+}
+
 // The PostingFunc type is an adapter to allow the use of ordinary function as a Querier.
 type PostingFunc func(context.Context, *ent.PostingQuery) (ent.Value, error)
 
@@ -509,6 +593,12 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.LimitUsageQuery, predicate.LimitUsage, limitusage.OrderOption]{typ: ent.TypeLimitUsage, tq: q}, nil
 	case *ent.LoginThrottleQuery:
 		return &query[*ent.LoginThrottleQuery, predicate.LoginThrottle, loginthrottle.OrderOption]{typ: ent.TypeLoginThrottle, tq: q}, nil
+	case *ent.PasskeyQuery:
+		return &query[*ent.PasskeyQuery, predicate.Passkey, passkey.OrderOption]{typ: ent.TypePasskey, tq: q}, nil
+	case *ent.PasskeySessionQuery:
+		return &query[*ent.PasskeySessionQuery, predicate.PasskeySession, passkeysession.OrderOption]{typ: ent.TypePasskeySession, tq: q}, nil
+	case *ent.PasskeyUserQuery:
+		return &query[*ent.PasskeyUserQuery, predicate.PasskeyUser, passkeyuser.OrderOption]{typ: ent.TypePasskeyUser, tq: q}, nil
 	case *ent.PostingQuery:
 		return &query[*ent.PostingQuery, predicate.Posting, posting.OrderOption]{typ: ent.TypePosting, tq: q}, nil
 	case *ent.RefreshTokenQuery:

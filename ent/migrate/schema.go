@@ -225,6 +225,122 @@ var (
 		Columns:    LoginThrottlesColumns,
 		PrimaryKey: []*schema.Column{LoginThrottlesColumns[0]},
 	}
+	// PasskeysColumns holds the columns for the "passkeys" table.
+	PasskeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "credential_id", Type: field.TypeBytes, Unique: true, Size: 1023},
+		{Name: "public_key", Type: field.TypeBytes},
+		{Name: "rp_id", Type: field.TypeString},
+		{Name: "nickname", Type: field.TypeString, Size: 64},
+		{Name: "attestation_format", Type: field.TypeString, Default: "none"},
+		{Name: "attestation_type", Type: field.TypeString, Default: "none"},
+		{Name: "aaguid", Type: field.TypeBytes, Nullable: true},
+		{Name: "transports", Type: field.TypeJSON, Nullable: true},
+		{Name: "authenticator_attachment", Type: field.TypeString, Nullable: true},
+		{Name: "flags", Type: field.TypeInt},
+		{Name: "user_verified", Type: field.TypeBool, Default: false},
+		{Name: "backup_eligible", Type: field.TypeBool, Default: false},
+		{Name: "backed_up", Type: field.TypeBool, Default: false},
+		{Name: "sign_count", Type: field.TypeInt64, Default: 0},
+		{Name: "clone_suspected", Type: field.TypeBool, Default: false},
+		{Name: "clone_suspected_at", Type: field.TypeTime, Nullable: true},
+		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "attestation", Type: field.TypeBytes, Nullable: true},
+		{Name: "user_id", Type: field.TypeString, Size: 40},
+	}
+	// PasskeysTable holds the schema information for the "passkeys" table.
+	PasskeysTable = &schema.Table{
+		Name:       "passkeys",
+		Columns:    PasskeysColumns,
+		PrimaryKey: []*schema.Column{PasskeysColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "passkeys_users_user",
+				Columns:    []*schema.Column{PasskeysColumns[22]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "passkey_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{PasskeysColumns[22]},
+			},
+		},
+	}
+	// PasskeySessionsColumns holds the columns for the "passkey_sessions" table.
+	PasskeySessionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "purpose", Type: field.TypeEnum, Enums: []string{"REGISTRATION", "LOGIN", "PAYMENT"}},
+		{Name: "challenge", Type: field.TypeString, Unique: true, Size: 128},
+		{Name: "data", Type: field.TypeBytes},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "payment_id", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "payee_id", Type: field.TypeString, Nullable: true},
+		{Name: "amount_minor", Type: field.TypeInt64, Nullable: true},
+		{Name: "currency", Type: field.TypeString, Nullable: true, Size: 3},
+		{Name: "nonce", Type: field.TypeBytes, Nullable: true},
+		{Name: "user_id", Type: field.TypeString, Nullable: true, Size: 40},
+	}
+	// PasskeySessionsTable holds the schema information for the "passkey_sessions" table.
+	PasskeySessionsTable = &schema.Table{
+		Name:       "passkey_sessions",
+		Columns:    PasskeySessionsColumns,
+		PrimaryKey: []*schema.Column{PasskeySessionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "passkey_sessions_users_user",
+				Columns:    []*schema.Column{PasskeySessionsColumns[11]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "passkeysession_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{PasskeySessionsColumns[5]},
+			},
+			{
+				Name:    "passkeysession_payment_id",
+				Unique:  false,
+				Columns: []*schema.Column{PasskeySessionsColumns[6]},
+			},
+		},
+	}
+	// PasskeyUsersColumns holds the columns for the "passkey_users" table.
+	PasskeyUsersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "handle", Type: field.TypeBytes, Unique: true, Size: 64},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeString, Size: 40},
+	}
+	// PasskeyUsersTable holds the schema information for the "passkey_users" table.
+	PasskeyUsersTable = &schema.Table{
+		Name:       "passkey_users",
+		Columns:    PasskeyUsersColumns,
+		PrimaryKey: []*schema.Column{PasskeyUsersColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "passkey_users_users_user",
+				Columns:    []*schema.Column{PasskeyUsersColumns[3]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "passkeyuser_user_id",
+				Unique:  true,
+				Columns: []*schema.Column{PasskeyUsersColumns[3]},
+			},
+		},
+	}
 	// PostingsColumns holds the columns for the "postings" table.
 	PostingsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -434,6 +550,9 @@ var (
 		LedgerTransactionsTable,
 		LimitUsagesTable,
 		LoginThrottlesTable,
+		PasskeysTable,
+		PasskeySessionsTable,
+		PasskeyUsersTable,
 		PostingsTable,
 		RefreshTokensTable,
 		TopUpsTable,
@@ -446,6 +565,9 @@ var (
 func init() {
 	IdentityBindingsTable.ForeignKeys[0].RefTable = UsersTable
 	LimitUsagesTable.ForeignKeys[0].RefTable = UsersTable
+	PasskeysTable.ForeignKeys[0].RefTable = UsersTable
+	PasskeySessionsTable.ForeignKeys[0].RefTable = UsersTable
+	PasskeyUsersTable.ForeignKeys[0].RefTable = UsersTable
 	PostingsTable.ForeignKeys[0].RefTable = LedgerTransactionsTable
 	PostingsTable.ForeignKeys[1].RefTable = AccountsTable
 	RefreshTokensTable.ForeignKeys[0].RefTable = UsersTable

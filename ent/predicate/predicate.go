@@ -33,6 +33,15 @@ type LimitUsage func(*sql.Selector)
 // LoginThrottle is the predicate function for loginthrottle builders.
 type LoginThrottle func(*sql.Selector)
 
+// Passkey is the predicate function for passkey builders.
+type Passkey func(*sql.Selector)
+
+// PasskeySession is the predicate function for passkeysession builders.
+type PasskeySession func(*sql.Selector)
+
+// PasskeyUser is the predicate function for passkeyuser builders.
+type PasskeyUser func(*sql.Selector)
+
 // Posting is the predicate function for posting builders.
 type Posting func(*sql.Selector)
 

@@ -12,6 +12,9 @@ import (
 	"danbao/ent/ledgertransaction"
 	"danbao/ent/limitusage"
 	"danbao/ent/loginthrottle"
+	"danbao/ent/passkey"
+	"danbao/ent/passkeysession"
+	"danbao/ent/passkeyuser"
 	"danbao/ent/posting"
 	"danbao/ent/refreshtoken"
 	"danbao/ent/schema"
@@ -404,6 +407,199 @@ func init() {
 	loginthrottleDescID := loginthrottleFields[0].Descriptor()
 	// loginthrottle.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	loginthrottle.IDValidator = loginthrottleDescID.Validators[0].(func(string) error)
+	passkeyMixin := schema.Passkey{}.Mixin()
+	passkeyMixinFields0 := passkeyMixin[0].Fields()
+	_ = passkeyMixinFields0
+	passkeyMixinFields1 := passkeyMixin[1].Fields()
+	_ = passkeyMixinFields1
+	passkeyFields := schema.Passkey{}.Fields()
+	_ = passkeyFields
+	// passkeyDescCreatedAt is the schema descriptor for created_at field.
+	passkeyDescCreatedAt := passkeyMixinFields1[0].Descriptor()
+	// passkey.DefaultCreatedAt holds the default value on creation for the created_at field.
+	passkey.DefaultCreatedAt = passkeyDescCreatedAt.Default.(func() time.Time)
+	// passkeyDescUpdatedAt is the schema descriptor for updated_at field.
+	passkeyDescUpdatedAt := passkeyMixinFields1[1].Descriptor()
+	// passkey.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	passkey.DefaultUpdatedAt = passkeyDescUpdatedAt.Default.(func() time.Time)
+	// passkey.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	passkey.UpdateDefaultUpdatedAt = passkeyDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// passkeyDescCredentialID is the schema descriptor for credential_id field.
+	passkeyDescCredentialID := passkeyFields[1].Descriptor()
+	// passkey.CredentialIDValidator is a validator for the "credential_id" field. It is called by the builders before save.
+	passkey.CredentialIDValidator = func() func([]byte) error {
+		validators := passkeyDescCredentialID.Validators
+		fns := [...]func([]byte) error{
+			validators[0].(func([]byte) error),
+			validators[1].(func([]byte) error),
+		}
+		return func(credential_id []byte) error {
+			for _, fn := range fns {
+				if err := fn(credential_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// passkeyDescPublicKey is the schema descriptor for public_key field.
+	passkeyDescPublicKey := passkeyFields[2].Descriptor()
+	// passkey.PublicKeyValidator is a validator for the "public_key" field. It is called by the builders before save.
+	passkey.PublicKeyValidator = passkeyDescPublicKey.Validators[0].(func([]byte) error)
+	// passkeyDescRpID is the schema descriptor for rp_id field.
+	passkeyDescRpID := passkeyFields[3].Descriptor()
+	// passkey.RpIDValidator is a validator for the "rp_id" field. It is called by the builders before save.
+	passkey.RpIDValidator = passkeyDescRpID.Validators[0].(func(string) error)
+	// passkeyDescNickname is the schema descriptor for nickname field.
+	passkeyDescNickname := passkeyFields[4].Descriptor()
+	// passkey.NicknameValidator is a validator for the "nickname" field. It is called by the builders before save.
+	passkey.NicknameValidator = func() func(string) error {
+		validators := passkeyDescNickname.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(nickname string) error {
+			for _, fn := range fns {
+				if err := fn(nickname); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// passkeyDescAttestationFormat is the schema descriptor for attestation_format field.
+	passkeyDescAttestationFormat := passkeyFields[5].Descriptor()
+	// passkey.DefaultAttestationFormat holds the default value on creation for the attestation_format field.
+	passkey.DefaultAttestationFormat = passkeyDescAttestationFormat.Default.(string)
+	// passkeyDescAttestationType is the schema descriptor for attestation_type field.
+	passkeyDescAttestationType := passkeyFields[6].Descriptor()
+	// passkey.DefaultAttestationType holds the default value on creation for the attestation_type field.
+	passkey.DefaultAttestationType = passkeyDescAttestationType.Default.(string)
+	// passkeyDescFlags is the schema descriptor for flags field.
+	passkeyDescFlags := passkeyFields[10].Descriptor()
+	// passkey.FlagsValidator is a validator for the "flags" field. It is called by the builders before save.
+	passkey.FlagsValidator = func() func(int) error {
+		validators := passkeyDescFlags.Validators
+		fns := [...]func(int) error{
+			validators[0].(func(int) error),
+			validators[1].(func(int) error),
+		}
+		return func(flags int) error {
+			for _, fn := range fns {
+				if err := fn(flags); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// passkeyDescUserVerified is the schema descriptor for user_verified field.
+	passkeyDescUserVerified := passkeyFields[11].Descriptor()
+	// passkey.DefaultUserVerified holds the default value on creation for the user_verified field.
+	passkey.DefaultUserVerified = passkeyDescUserVerified.Default.(bool)
+	// passkeyDescBackupEligible is the schema descriptor for backup_eligible field.
+	passkeyDescBackupEligible := passkeyFields[12].Descriptor()
+	// passkey.DefaultBackupEligible holds the default value on creation for the backup_eligible field.
+	passkey.DefaultBackupEligible = passkeyDescBackupEligible.Default.(bool)
+	// passkeyDescBackedUp is the schema descriptor for backed_up field.
+	passkeyDescBackedUp := passkeyFields[13].Descriptor()
+	// passkey.DefaultBackedUp holds the default value on creation for the backed_up field.
+	passkey.DefaultBackedUp = passkeyDescBackedUp.Default.(bool)
+	// passkeyDescSignCount is the schema descriptor for sign_count field.
+	passkeyDescSignCount := passkeyFields[14].Descriptor()
+	// passkey.DefaultSignCount holds the default value on creation for the sign_count field.
+	passkey.DefaultSignCount = passkeyDescSignCount.Default.(int64)
+	// passkey.SignCountValidator is a validator for the "sign_count" field. It is called by the builders before save.
+	passkey.SignCountValidator = passkeyDescSignCount.Validators[0].(func(int64) error)
+	// passkeyDescCloneSuspected is the schema descriptor for clone_suspected field.
+	passkeyDescCloneSuspected := passkeyFields[15].Descriptor()
+	// passkey.DefaultCloneSuspected holds the default value on creation for the clone_suspected field.
+	passkey.DefaultCloneSuspected = passkeyDescCloneSuspected.Default.(bool)
+	// passkeyDescID is the schema descriptor for id field.
+	passkeyDescID := passkeyMixinFields0[0].Descriptor()
+	// passkey.DefaultID holds the default value on creation for the id field.
+	passkey.DefaultID = passkeyDescID.Default.(func() pulid.ID)
+	// passkey.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	passkey.IDValidator = passkeyDescID.Validators[0].(func(string) error)
+	passkeysessionMixin := schema.PasskeySession{}.Mixin()
+	passkeysessionMixinFields0 := passkeysessionMixin[0].Fields()
+	_ = passkeysessionMixinFields0
+	passkeysessionFields := schema.PasskeySession{}.Fields()
+	_ = passkeysessionFields
+	// passkeysessionDescChallenge is the schema descriptor for challenge field.
+	passkeysessionDescChallenge := passkeysessionFields[2].Descriptor()
+	// passkeysession.ChallengeValidator is a validator for the "challenge" field. It is called by the builders before save.
+	passkeysession.ChallengeValidator = func() func(string) error {
+		validators := passkeysessionDescChallenge.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(challenge string) error {
+			for _, fn := range fns {
+				if err := fn(challenge); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// passkeysessionDescData is the schema descriptor for data field.
+	passkeysessionDescData := passkeysessionFields[3].Descriptor()
+	// passkeysession.DataValidator is a validator for the "data" field. It is called by the builders before save.
+	passkeysession.DataValidator = passkeysessionDescData.Validators[0].(func([]byte) error)
+	// passkeysessionDescCreatedAt is the schema descriptor for created_at field.
+	passkeysessionDescCreatedAt := passkeysessionFields[4].Descriptor()
+	// passkeysession.DefaultCreatedAt holds the default value on creation for the created_at field.
+	passkeysession.DefaultCreatedAt = passkeysessionDescCreatedAt.Default.(func() time.Time)
+	// passkeysessionDescPaymentID is the schema descriptor for payment_id field.
+	passkeysessionDescPaymentID := passkeysessionFields[6].Descriptor()
+	// passkeysession.PaymentIDValidator is a validator for the "payment_id" field. It is called by the builders before save.
+	passkeysession.PaymentIDValidator = passkeysessionDescPaymentID.Validators[0].(func(string) error)
+	// passkeysessionDescCurrency is the schema descriptor for currency field.
+	passkeysessionDescCurrency := passkeysessionFields[9].Descriptor()
+	// passkeysession.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	passkeysession.CurrencyValidator = passkeysessionDescCurrency.Validators[0].(func(string) error)
+	// passkeysessionDescID is the schema descriptor for id field.
+	passkeysessionDescID := passkeysessionMixinFields0[0].Descriptor()
+	// passkeysession.DefaultID holds the default value on creation for the id field.
+	passkeysession.DefaultID = passkeysessionDescID.Default.(func() pulid.ID)
+	// passkeysession.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	passkeysession.IDValidator = passkeysessionDescID.Validators[0].(func(string) error)
+	passkeyuserMixin := schema.PasskeyUser{}.Mixin()
+	passkeyuserMixinFields0 := passkeyuserMixin[0].Fields()
+	_ = passkeyuserMixinFields0
+	passkeyuserFields := schema.PasskeyUser{}.Fields()
+	_ = passkeyuserFields
+	// passkeyuserDescHandle is the schema descriptor for handle field.
+	passkeyuserDescHandle := passkeyuserFields[1].Descriptor()
+	// passkeyuser.HandleValidator is a validator for the "handle" field. It is called by the builders before save.
+	passkeyuser.HandleValidator = func() func([]byte) error {
+		validators := passkeyuserDescHandle.Validators
+		fns := [...]func([]byte) error{
+			validators[0].(func([]byte) error),
+			validators[1].(func([]byte) error),
+		}
+		return func(handle []byte) error {
+			for _, fn := range fns {
+				if err := fn(handle); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// passkeyuserDescCreatedAt is the schema descriptor for created_at field.
+	passkeyuserDescCreatedAt := passkeyuserFields[2].Descriptor()
+	// passkeyuser.DefaultCreatedAt holds the default value on creation for the created_at field.
+	passkeyuser.DefaultCreatedAt = passkeyuserDescCreatedAt.Default.(func() time.Time)
+	// passkeyuserDescID is the schema descriptor for id field.
+	passkeyuserDescID := passkeyuserMixinFields0[0].Descriptor()
+	// passkeyuser.DefaultID holds the default value on creation for the id field.
+	passkeyuser.DefaultID = passkeyuserDescID.Default.(func() pulid.ID)
+	// passkeyuser.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	passkeyuser.IDValidator = passkeyuserDescID.Validators[0].(func(string) error)
 	postingMixin := schema.Posting{}.Mixin()
 	postingHooks := schema.Posting{}.Hooks()
 	posting.Hooks[0] = postingHooks[0]

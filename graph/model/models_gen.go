@@ -51,6 +51,18 @@ type BalancePaymentLimit struct {
 	ResetsAt *time.Time `json:"resetsAt,omitempty"`
 }
 
+type BeginPasskeyLoginPayload struct {
+	// PublicKeyCredentialRequestOptionsJSON.
+	Options    JSON         `json:"options,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+type BeginPasskeyRegistrationPayload struct {
+	// PublicKeyCredentialCreationOptionsJSON.
+	Options    JSON         `json:"options,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 type CustodyDay struct {
 	// UTC date, YYYY-MM-DD.
 	Date           string  `json:"date"`
@@ -66,6 +78,23 @@ type CustodyDay struct {
 
 type CustodyReport struct {
 	Days []*CustodyDay `json:"days"`
+}
+
+type FinishPasskeyLoginInput struct {
+	// AuthenticationResponseJSON: PublicKeyCredential.toJSON() after navigator.credentials.get().
+	Credential JSON `json:"credential"`
+}
+
+type FinishPasskeyRegistrationInput struct {
+	// RegistrationResponseJSON: PublicKeyCredential.toJSON() after navigator.credentials.create().
+	Credential JSON `json:"credential"`
+	// Up to 64 characters, e.g. "Pixel 9"; "Passkey" when blank.
+	Nickname *string `json:"nickname,omitempty"`
+}
+
+type FinishPasskeyRegistrationPayload struct {
+	Passkey    *ent.Passkey `json:"passkey,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 type LedgerVerification struct {
@@ -140,6 +169,15 @@ type ReviewVerificationInput struct {
 type ReviewVerificationPayload struct {
 	Verification *ent.Verification `json:"verification,omitempty"`
 	UserErrors   []*UserError      `json:"userErrors"`
+}
+
+type RevokePasskeyInput struct {
+	ID pulid.ID `json:"id"`
+}
+
+type RevokePasskeyPayload struct {
+	Passkey    *ent.Passkey `json:"passkey,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 type SettleSandboxBankOperationInput struct {
@@ -414,6 +452,14 @@ const (
 	ErrorCodeRateLimited          ErrorCode = "RATE_LIMITED"
 	ErrorCodeAccountFrozen        ErrorCode = "ACCOUNT_FROZEN"
 	ErrorCodeInternal             ErrorCode = "INTERNAL"
+	// A WebAuthn response failed verification, or answers an unknown, used or different challenge.
+	ErrorCodePasskeyInvalid ErrorCode = "PASSKEY_INVALID"
+	// The passkey challenge expired; begin the ceremony again.
+	ErrorCodeChallengeExpired ErrorCode = "CHALLENGE_EXPIRED"
+	// The credential belongs to a revoked passkey.
+	ErrorCodePasskeyRevoked ErrorCode = "PASSKEY_REVOKED"
+	// The passkey's signature counter went backwards (a copy of the key may exist): it can no longer authorize payments.
+	ErrorCodePasskeyCloneSuspected ErrorCode = "PASSKEY_CLONE_SUSPECTED"
 )
 
 var AllErrorCode = []ErrorCode{
@@ -432,11 +478,15 @@ var AllErrorCode = []ErrorCode{
 	ErrorCodeRateLimited,
 	ErrorCodeAccountFrozen,
 	ErrorCodeInternal,
+	ErrorCodePasskeyInvalid,
+	ErrorCodeChallengeExpired,
+	ErrorCodePasskeyRevoked,
+	ErrorCodePasskeyCloneSuspected,
 }
 
 func (e ErrorCode) IsValid() bool {
 	switch e {
-	case ErrorCodeInvalidInput, ErrorCodeNotFound, ErrorCodeUnauthenticated, ErrorCodeForbidden, ErrorCodeAlreadyExists, ErrorCodeInsufficientFunds, ErrorCodeLimitExceeded, ErrorCodeVerificationRequired, ErrorCodePasskeyRequired, ErrorCodeInvalidState, ErrorCodeIdempotencyConflict, ErrorCodeConflict, ErrorCodeRateLimited, ErrorCodeAccountFrozen, ErrorCodeInternal:
+	case ErrorCodeInvalidInput, ErrorCodeNotFound, ErrorCodeUnauthenticated, ErrorCodeForbidden, ErrorCodeAlreadyExists, ErrorCodeInsufficientFunds, ErrorCodeLimitExceeded, ErrorCodeVerificationRequired, ErrorCodePasskeyRequired, ErrorCodeInvalidState, ErrorCodeIdempotencyConflict, ErrorCodeConflict, ErrorCodeRateLimited, ErrorCodeAccountFrozen, ErrorCodeInternal, ErrorCodePasskeyInvalid, ErrorCodeChallengeExpired, ErrorCodePasskeyRevoked, ErrorCodePasskeyCloneSuspected:
 		return true
 	}
 	return false

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"danbao/auth"
 	"danbao/ent"
@@ -23,6 +24,7 @@ import (
 	"danbao/internal/ledger"
 	"danbao/internal/limits"
 	"danbao/internal/obs"
+	"danbao/internal/passkey"
 	"danbao/internal/realname"
 	"danbao/internal/vault"
 	"danbao/internal/wallet"
@@ -33,15 +35,16 @@ import (
 
 // App is one wired server instance.
 type App struct {
-	Config  config.Config
-	DB      *db.DB
-	Auth    *auth.Service
-	Tokens  *auth.Tokens
-	Ledger  *ledger.Service
-	Wallet  *wallet.Service
-	Bank    *bank.Sandbox // nil unless DANBAO_SANDBOX
-	Metrics *obs.Metrics
-	Log     *slog.Logger
+	Config   config.Config
+	DB       *db.DB
+	Auth     *auth.Service
+	Passkeys *passkey.Service
+	Tokens   *auth.Tokens
+	Ledger   *ledger.Service
+	Wallet   *wallet.Service
+	Bank     *bank.Sandbox // nil unless DANBAO_SANDBOX
+	Metrics  *obs.Metrics
+	Log      *slog.Logger
 
 	RealName *realname.Service
 	Limits   *limits.Service
@@ -61,6 +64,9 @@ type Options struct {
 	// Verifier overrides the real-name verifier (default: the sandbox
 	// verifier when DANBAO_SANDBOX is on, otherwise operator review only).
 	Verifier realname.Verifier
+	// Now replaces the clock of passkey ceremonies (tests expire challenges
+	// by moving it forward).
+	Now func() time.Time
 }
 
 // New opens the database (migrating it), builds the services and the HTTP
@@ -137,6 +143,17 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 		log.Warn("no bank gateway: top-ups and withdrawals are refused until one is configured")
 	}
 	a.Wallet = wallet.New(d.Client, a.Ledger, idempotency.New(d.Dialect), walletIdentity{a.Limits, a.RealName}, gw, log)
+	a.Passkeys, err = passkey.New(d.Client, a.Auth, passkey.Config{
+		RPID:    cfg.WebAuthnRPID,
+		RPName:  cfg.WebAuthnRPName,
+		Origins: cfg.WebAuthnOrigins,
+		Timeout: cfg.WebAuthnTimeout,
+		Now:     opts.Now,
+		Logger:  log,
+	})
+	if err != nil {
+		return nil, err
+	}
 	a.handler = a.routes()
 	if a.Bank != nil {
 		a.Bank.SetHandler(a.handler)
@@ -191,7 +208,7 @@ func (a *App) Close() error {
 
 func (a *App) routes() http.Handler {
 	gql := resolvers.NewHandler(&resolvers.Resolver{
-		Client: a.DB.Client, Auth: a.Auth, Ledger: a.Ledger, Wallet: a.Wallet,
+		Client: a.DB.Client, Auth: a.Auth, Passkeys: a.Passkeys, Ledger: a.Ledger, Wallet: a.Wallet,
 		RealName: a.RealName, Limits: a.Limits,
 	}, resolvers.HandlerConfig{
 		MaxDepth:      a.Config.MaxDepth,
@@ -208,6 +225,7 @@ func (a *App) routes() http.Handler {
 	mux.Handle("POST "+bank.CallbackPath, m.CountHTTP(bank.CallbackPath, a.Wallet.CallbackHandler(a.callbackSigner)))
 	if a.Config.Playground {
 		mux.Handle("GET /playground", m.CountHTTP("/playground", playground.Handler("danbao playground", "/graphql")))
+		mux.Handle("GET /dev/passkeys", m.CountHTTP("/dev/passkeys", http.HandlerFunc(devPasskeys)))
 	}
 	mux.Handle("GET /healthz", m.CountHTTP("/healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusOK, "ok")
@@ -220,7 +238,26 @@ func (a *App) routes() http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		_, _ = w.Write(jwks)
 	})))
+	// Digital Asset Links and the Apple app site association let the
+	// Android and iOS apps use passkeys for the RP ID; unset means 404.
+	for path, doc := range map[string][]byte{
+		"/.well-known/assetlinks.json":            a.Config.AssetLinks,
+		"/.well-known/apple-app-site-association": a.Config.AppleAppSiteAssociation,
+	} {
+		if doc != nil {
+			mux.Handle("GET "+path, m.CountHTTP(path, staticJSON(doc)))
+		}
+	}
 	return obs.RequestIDs(mux)
+}
+
+// staticJSON serves a fixed JSON document.
+func staticJSON(doc []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(doc)
+	})
 }
 
 func (a *App) readyz(w http.ResponseWriter, r *http.Request) {

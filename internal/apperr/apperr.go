@@ -33,6 +33,35 @@ const (
 	Internal             Code = "INTERNAL"
 )
 
+// The codes of passkey ceremonies (DESIGN section 6). Each is also a value
+// of the ErrorCode enum in graph/common.graphqls.
+const (
+	// PasskeyInvalid: a WebAuthn response failed verification (signature,
+	// origin, RP ID hash, user verification, an unknown or already used
+	// challenge, a credential that is not the caller's, an assertion that
+	// answers another payment or changed payment fields).
+	PasskeyInvalid Code = "PASSKEY_INVALID"
+	// ChallengeExpired: the ceremony's challenge outlived its lifetime;
+	// begin again.
+	ChallengeExpired Code = "CHALLENGE_EXPIRED"
+	// PasskeyRevoked: the credential belongs to a revoked passkey.
+	PasskeyRevoked Code = "PASSKEY_REVOKED"
+	// PasskeyCloneSuspected: the passkey's signature counter went backwards,
+	// so a copy of its key may exist; it no longer authorizes money
+	// movement. Register a new passkey.
+	PasskeyCloneSuspected Code = "PASSKEY_CLONE_SUSPECTED"
+)
+
+// Codes lists every code, in the order of the ErrorCode enum of
+// graph/common.graphqls; a test keeps the two equal.
+var Codes = []Code{
+	InvalidInput, NotFound, Unauthenticated, Forbidden, AlreadyExists,
+	InsufficientFunds, LimitExceeded, VerificationRequired, PasskeyRequired,
+	InvalidState, IdempotencyConflict, Conflict, RateLimited, AccountFrozen,
+	Internal,
+	PasskeyInvalid, ChallengeExpired, PasskeyRevoked, PasskeyCloneSuspected,
+}
+
 // Error is a domain failure with a stable code, a human message that never
 // contains secrets, the input field it concerns (a path such as
 // ["input", "amount"], may be empty) and optional extensions (for example

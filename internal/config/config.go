@@ -5,8 +5,10 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -22,9 +24,19 @@ type Config struct {
 	Playground  bool   // DANBAO_PLAYGROUND; also governs introspection and field suggestions
 	Sandbox     bool   // DANBAO_SANDBOX: sandbox verifier and bank gateway
 
-	WebAuthnRPID    string   // DANBAO_WEBAUTHN_RP_ID, default localhost
-	WebAuthnOrigins []string // DANBAO_WEBAUTHN_ORIGINS, default http://localhost:PORT
-	CORSOrigins     []string // DANBAO_CORS_ORIGINS; "*" allows any origin
+	WebAuthnRPID    string        // DANBAO_WEBAUTHN_RP_ID, default localhost
+	WebAuthnRPName  string        // DANBAO_WEBAUTHN_RP_NAME: the relying party's display name, default danbao
+	WebAuthnOrigins []string      // DANBAO_WEBAUTHN_ORIGINS, default http://localhost:PORT; web origins and android:apk-key-hash: origins
+	WebAuthnTimeout time.Duration // DANBAO_WEBAUTHN_TIMEOUT: how long a passkey challenge lives, default 5m
+	CORSOrigins     []string      // DANBAO_CORS_ORIGINS; "*" allows any origin
+
+	// AssetLinks and AppleAppSiteAssociation are served at
+	// /.well-known/assetlinks.json and /.well-known/apple-app-site-association
+	// so that native apps may use passkeys for the RP ID. Each comes from an
+	// environment variable holding either the JSON document itself or the
+	// path of a file with it; nil (not served, 404) when unset.
+	AssetLinks              json.RawMessage // DANBAO_ASSETLINKS_JSON
+	AppleAppSiteAssociation json.RawMessage // DANBAO_APPLE_APP_SITE_ASSOCIATION
 
 	AuthorizationWindow time.Duration // DANBAO_AUTHORIZATION_WINDOW, default 30m
 	ShipWithin          time.Duration // DANBAO_SHIP_WITHIN, default 72h
@@ -74,8 +86,13 @@ func Load(getenv func(string) string) (Config, error) {
 		Playground:  p.boolean("DANBAO_PLAYGROUND", true),
 		Sandbox:     p.boolean("DANBAO_SANDBOX", true),
 
-		WebAuthnRPID: p.str("DANBAO_WEBAUTHN_RP_ID", "localhost"),
-		CORSOrigins:  p.list("DANBAO_CORS_ORIGINS"),
+		WebAuthnRPID:    p.str("DANBAO_WEBAUTHN_RP_ID", "localhost"),
+		WebAuthnRPName:  p.str("DANBAO_WEBAUTHN_RP_NAME", "danbao"),
+		WebAuthnTimeout: p.duration("DANBAO_WEBAUTHN_TIMEOUT", 5*time.Minute),
+		CORSOrigins:     p.list("DANBAO_CORS_ORIGINS"),
+
+		AssetLinks:              p.jsonDoc("DANBAO_ASSETLINKS_JSON"),
+		AppleAppSiteAssociation: p.jsonDoc("DANBAO_APPLE_APP_SITE_ASSOCIATION"),
 
 		AuthorizationWindow: p.duration("DANBAO_AUTHORIZATION_WINDOW", 30*time.Minute),
 		ShipWithin:          p.duration("DANBAO_SHIP_WITHIN", 72*time.Hour),
@@ -193,6 +210,29 @@ func (p *parser) duration(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// jsonDoc reads a JSON document given inline (the value starts with '{' or
+// '[') or as the path of a file holding it. Unset gives nil.
+func (p *parser) jsonDoc(name string) json.RawMessage {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return nil
+	}
+	doc := []byte(v)
+	if v[0] != '{' && v[0] != '[' {
+		b, err := os.ReadFile(v)
+		if err != nil {
+			p.errs = append(p.errs, fmt.Sprintf("%s: neither inline JSON nor a readable file: %v", name, err))
+			return nil
+		}
+		doc = b
+	}
+	if !json.Valid(doc) {
+		p.errs = append(p.errs, fmt.Sprintf("%s: not valid JSON", name))
+		return nil
+	}
+	return json.RawMessage(doc)
 }
 
 func (p *parser) list(name string) []string {

@@ -18,10 +18,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -88,14 +90,36 @@ type Env struct {
 	Server  *httptest.Server
 	Dialect Dialect
 	Key     *ecdsa.PrivateKey // the access-token signing key, for forging tests
-	logs    *syncBuffer
+	// Origin is the server's address as http://localhost:PORT: a secure
+	// context for browsers, and the default WebAuthn origin (RP ID
+	// localhost) of the instance.
+	Origin string
+	logs   *syncBuffer
 }
 
-// Option adjusts the environment (configuration variables) of an Env.
-type Option func(env map[string]string)
+// settings are what Options adjust.
+type settings struct {
+	env  map[string]string // configuration variables
+	opts app.Options
+}
+
+// Option adjusts the configuration or options of an Env.
+type Option func(s *settings)
 
 // With sets one configuration variable.
-func With(name, value string) Option { return func(env map[string]string) { env[name] = value } }
+func With(name, value string) Option { return func(s *settings) { s.env[name] = value } }
+
+// WithClock gives the instance's passkey ceremonies the clock now.
+func WithClock(now func() time.Time) Option { return func(s *settings) { s.opts.Now = now } }
+
+// Clock is a clock tests move forward; safe for concurrent use.
+type Clock struct{ offset atomic.Int64 }
+
+// Now is the real time plus every Advance so far.
+func (c *Clock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // CheapPasswords is the argon2id cost tests use.
 var CheapPasswords = auth.PasswordParams{Memory: 1024, Time: 1, Threads: 1}
@@ -113,31 +137,41 @@ func New(t testing.TB, d Dialect, opts ...Option) *Env {
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{
-		"DANBAO_DATA_DIR":     dir,
-		"DATABASE_URL":        DatabaseURL(t, d),
-		"DANBAO_JWT_KEY_FILE": keyFile,
-		"DANBAO_LOG_LEVEL":    "debug",
+	// Listen first: the WebAuthn origin names the port.
+	srv := httptest.NewUnstartedServer(nil)
+	origin := "http://localhost:" + strconv.Itoa(srv.Listener.Addr().(*net.TCPAddr).Port)
+	st := &settings{
+		env: map[string]string{
+			"DANBAO_DATA_DIR":         dir,
+			"DATABASE_URL":            DatabaseURL(t, d),
+			"DANBAO_JWT_KEY_FILE":     keyFile,
+			"DANBAO_LOG_LEVEL":        "debug",
+			"DANBAO_WEBAUTHN_ORIGINS": origin,
+		},
+		opts: app.Options{PasswordParams: &CheapPasswords},
 	}
 	for _, o := range opts {
-		o(env)
+		o(st)
 	}
-	cfg, err := config.Load(func(k string) string { return env[k] })
+	cfg, err := config.Load(func(k string) string { return st.env[k] })
 	if err != nil {
+		srv.Close()
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
 	log := slog.New(obs.ContextHandler{Handler: slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})})
-	a, err := app.New(context.Background(), cfg, log, app.Options{PasswordParams: &CheapPasswords})
+	a, err := app.New(context.Background(), cfg, log, st.opts)
 	if err != nil {
+		srv.Close()
 		t.Fatalf("app: %v", err)
 	}
-	srv := httptest.NewServer(a.Handler())
+	srv.Config.Handler = a.Handler()
+	srv.Start()
 	t.Cleanup(func() {
 		srv.Close()
 		a.Close()
 	})
-	return &Env{App: a, Server: srv, Dialect: d, Key: key, logs: logs}
+	return &Env{App: a, Server: srv, Dialect: d, Key: key, Origin: origin, logs: logs}
 }
 
 // syncBuffer collects log output written from many goroutines.

@@ -1,0 +1,244 @@
+package passkey
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"time"
+
+	"danbao/ent"
+	"danbao/ent/passkeysession"
+	"danbao/ent/schema/pulid"
+	"danbao/internal/apperr"
+	"danbao/internal/dbtx"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+)
+
+// Factors is the number of authentication factors a passkey assertion with
+// user verification counts as: possession of the device-bound key, and the
+// biometric or PIN that unlocked it.
+const Factors = 2
+
+// Evidence is what a verified payment authorization proves, to be stored
+// with the payment's ledger transaction. With the passkey's public key,
+// ClientDataJSON, AuthenticatorData and Signature let anyone verify the
+// signature again later; ClientDataJSON carries the challenge, which
+// PaymentChallenge recomputes from the payment's fields and Nonce.
+// Byte slices are standard base64 in JSON.
+type Evidence struct {
+	PaymentID         string    `json:"paymentId"`
+	PasskeyID         pulid.ID  `json:"passkeyId"`
+	CredentialID      []byte    `json:"credentialId"`      // the raw credential ID
+	ClientDataHash    []byte    `json:"clientDataHash"`    // SHA-256 of ClientDataJSON
+	ClientDataJSON    []byte    `json:"clientDataJson"`    // as the client sent it
+	AuthenticatorData []byte    `json:"authenticatorData"` // as the authenticator signed it
+	Signature         []byte    `json:"signature"`         // over AuthenticatorData || ClientDataHash
+	Challenge         string    `json:"challenge"`         // base64url, as in ClientDataJSON
+	Nonce             []byte    `json:"nonce"`             // the single-use nonce the challenge was derived with
+	RPID              string    `json:"rpId"`
+	Origin            string    `json:"origin"`
+	Flags             byte      `json:"flags"` // authenticator data flags (UP 0x01, UV 0x04, BE 0x08, BS 0x10)
+	SignCount         uint32    `json:"signCount"`
+	Factors           int       `json:"factors"` // always Factors
+	UserVerified      bool      `json:"userVerified"`
+	BackupEligible    bool      `json:"backupEligible"`
+	BackupState       bool      `json:"backupState"`
+	VerifiedAt        time.Time `json:"verifiedAt"`
+}
+
+// BeginPayment issues the challenge that authorizes one payment: derived
+// by PaymentChallenge from in and a fresh nonce, answerable only by the
+// payer's active passkeys that are not clone-suspected (allowCredentials),
+// with user verification required. It returns the
+// PublicKeyCredentialRequestOptionsJSON for navigator.credentials.get().
+// A payment has at most one pending challenge: beginning again replaces
+// the previous one. tx may be nil: BeginPayment then runs in a transaction
+// of its own. Errors: INVALID_INPUT (in), NOT_FOUND (no such payer),
+// PASSKEY_REQUIRED (the payer has no usable passkey).
+func (s *Service) BeginPayment(ctx context.Context, tx *ent.Tx, in PaymentChallengeInput) (json.RawMessage, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if tx == nil {
+		var options json.RawMessage
+		err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+			var err error
+			options, err = s.beginPayment(ctx, tx, in)
+			return err
+		})
+		return options, err
+	}
+	return s.beginPayment(ctx, tx, in)
+}
+
+func (s *Service) beginPayment(ctx context.Context, tx *ent.Tx, in PaymentChallengeInput) (json.RawMessage, error) {
+	// The library's user holds every passkey of the payer (it checks that
+	// the allowed ones are among them); allowCredentials names the usable.
+	u, all, err := s.loadUser(ctx, tx, in.Payer, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	var allow []*ent.Passkey
+	for _, p := range all {
+		if usable(p) {
+			allow = append(allow, p)
+		}
+	}
+	if len(allow) == 0 {
+		return nil, apperr.New(apperr.PasskeyRequired, "authorizing a payment needs a passkey: register one on this device")
+	}
+	nonce := make([]byte, NonceLen)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	// The challenge is derived rather than random so that it binds the
+	// payment (dynamic linking); the random nonce inside keeps it as
+	// unpredictable as one protocol.CreateChallenge would make.
+	challenge := PaymentChallenge(in, nonce)
+	assertion, sd, err := s.wa.BeginLogin(u,
+		webauthn.WithChallenge(challenge),
+		webauthn.WithAllowedCredentials(descriptors(allow)),
+		webauthn.WithUserVerification(protocol.VerificationRequired),
+	)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.PasskeySession.Delete().
+		Where(passkeysession.PurposeEQ(passkeysession.PurposePAYMENT), passkeysession.PaymentID(in.PaymentID)).
+		Exec(ctx); err != nil {
+		return nil, err
+	}
+	c := tx.PasskeySession.Create().
+		SetPurpose(passkeysession.PurposePAYMENT).
+		SetUserID(in.Payer).
+		SetPaymentID(in.PaymentID).
+		SetPayeeID(in.Payee).
+		SetAmountMinor(in.AmountMinor).
+		SetCurrency(in.Currency).
+		SetNonce(nonce)
+	if err := s.saveSession(ctx, tx, c, sd); err != nil {
+		return nil, err
+	}
+	return json.Marshal(assertion.Response)
+}
+
+// FinishPayment verifies, inside the caller's transaction tx, that
+// credentialJSON (what PublicKeyCredential.toJSON() returns after
+// navigator.credentials.get()) answers exactly the challenge BeginPayment
+// issued for in, where in holds the payment's CURRENT fields: the challenge
+// is recomputed from them and the stored nonce, so an assertion for
+// another payment, or for this one before its amount, currency or payee
+// changed, is refused. The credential must be one of the payer's own
+// active, unsuspected passkeys, with user verification. In tx, the
+// challenge is spent and the passkey's counter, flags and last use are
+// written back; the returned Evidence is to be stored with the payment.
+//
+// When FinishPayment fails the caller rolls tx back and then calls
+// RecordFailure(ctx, err), which spends the challenge for good and keeps a
+// clone suspicion. Errors: INVALID_INPUT (in, malformed credential JSON:
+// nothing spent), PASSKEY_INVALID (unknown or used challenge, another
+// payment's or changed payment fields, a credential that is not the
+// payer's, verification failed, user verification missing),
+// CHALLENGE_EXPIRED, PASSKEY_REVOKED, PASSKEY_CLONE_SUSPECTED (the passkey
+// is suspected, or its counter went backwards now), CONFLICT.
+func (s *Service) FinishPayment(ctx context.Context, tx *ent.Tx, in PaymentChallengeInput, credentialJSON []byte) (*Evidence, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	parsed, err := parseAssertion(credentialJSON)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := s.consume(ctx, tx, parsed.Response.CollectedClientData.Challenge)
+	if err != nil {
+		return nil, err
+	}
+	sd, err := s.open(ps, passkeysession.PurposePAYMENT)
+	if err != nil {
+		return nil, err
+	}
+	if !binds(ps, in) {
+		return nil, refuse(ps, apperr.PasskeyInvalid, "this authorization was given for another payment, or for different payment details; authorize again")
+	}
+	p, err := passkeyFor(ctx, tx, ps, parsed.RawID, in.Payer)
+	if err != nil {
+		return nil, err
+	}
+	if p.CloneSuspected {
+		return nil, refuse(ps, apperr.PasskeyCloneSuspected, msgClone)
+	}
+	u, _, err := s.loadUser(ctx, tx, in.Payer, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.wa.ValidateLogin(u, sd, parsed)
+	if err != nil {
+		return nil, s.invalid(ctx, ps, err)
+	}
+	flags := parsed.Response.AuthenticatorData.Flags
+	if err := requireUV(ps, flags); err != nil {
+		return nil, err
+	}
+	if err := s.writeBack(ctx, tx, ps, p, c); err != nil {
+		return nil, err
+	}
+	cdj := parsed.Raw.AssertionResponse.ClientDataJSON
+	hash := sha256.Sum256(cdj)
+	return &Evidence{
+		PaymentID:         in.PaymentID,
+		PasskeyID:         p.ID,
+		CredentialID:      p.CredentialID,
+		ClientDataHash:    hash[:],
+		ClientDataJSON:    cdj,
+		AuthenticatorData: parsed.Raw.AssertionResponse.AuthenticatorData,
+		Signature:         parsed.Response.Signature,
+		Challenge:         ps.Challenge,
+		Nonce:             ps.Nonce,
+		RPID:              sd.GetRelyingPartyID(s.rpID),
+		Origin:            parsed.Response.CollectedClientData.Origin,
+		Flags:             byte(flags),
+		SignCount:         parsed.Response.AuthenticatorData.Counter,
+		Factors:           Factors,
+		UserVerified:      flags.HasUserVerified(),
+		BackupEligible:    flags.HasBackupEligible(),
+		BackupState:       flags.HasBackupState(),
+		VerifiedAt:        s.clock(),
+	}, nil
+}
+
+// FinishPaymentAlone is FinishPayment in a transaction of its own, with
+// RecordFailure run on failure: for tests, and for callers that store the
+// evidence separately. Errors: those of FinishPayment.
+func (s *Service) FinishPaymentAlone(ctx context.Context, in PaymentChallengeInput, credentialJSON []byte) (*Evidence, error) {
+	var ev *Evidence
+	err := s.run(ctx, func(tx *ent.Tx) error {
+		var err error
+		ev, err = s.FinishPayment(ctx, tx, in, credentialJSON)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// binds reports whether the payment session ps was issued for exactly the
+// payment in: its recorded fields are in's, and the challenge recomputed
+// from in and the stored nonce is the stored challenge.
+func binds(ps *ent.PasskeySession, in PaymentChallengeInput) bool {
+	if ps.UserID == nil || *ps.UserID != in.Payer ||
+		ps.PaymentID == nil || *ps.PaymentID != in.PaymentID ||
+		ps.PayeeID == nil || *ps.PayeeID != in.Payee ||
+		ps.AmountMinor == nil || *ps.AmountMinor != in.AmountMinor ||
+		ps.Currency == nil || *ps.Currency != in.Currency ||
+		len(ps.Nonce) != NonceLen {
+		return false
+	}
+	want := base64.RawURLEncoding.EncodeToString(PaymentChallenge(in, ps.Nonce))
+	return subtle.ConstantTimeCompare([]byte(want), []byte(ps.Challenge)) == 1
+}

@@ -1,0 +1,456 @@
+package passkey
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"danbao/auth"
+	"danbao/ent"
+	"danbao/ent/passkey"
+	"danbao/ent/passkeysession"
+	"danbao/ent/passkeyuser"
+	"danbao/ent/schema/pulid"
+	"danbao/internal/apperr"
+	"danbao/internal/dbtx"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+)
+
+// DefaultTimeout is how long a ceremony's challenge lives unless configured.
+const DefaultTimeout = 5 * time.Minute
+
+// MaxPasskeys bounds the active passkeys of one user.
+const MaxPasskeys = 20
+
+// handleLen is the length of a WebAuthn user handle (at most 64).
+const handleLen = 32
+
+// Config configures the relying party.
+type Config struct {
+	// RPID is the relying party ID: a registrable domain such as
+	// wallet.example, or localhost in development.
+	RPID string
+	// RPName is the relying party's display name.
+	RPName string
+	// Origins lists the allowed origins: web origins (https://wallet.example,
+	// http://localhost:8080) and opaque native-app origins
+	// (android:apk-key-hash:...), which are compared as exact strings.
+	Origins []string
+	// Timeout is how long a challenge lives (DefaultTimeout when zero). It is
+	// sent to clients and enforced by go-webauthn and by the stored expiry.
+	Timeout time.Duration
+	// Now is the clock (time.Now when nil); tests move it forward.
+	Now func() time.Time
+	// Logger receives why a WebAuthn response failed verification (the
+	// client only gets a stable code). slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Service runs passkey ceremonies. It is safe for concurrent use and keeps
+// no state of its own: every ceremony lives in the database.
+type Service struct {
+	client *ent.Client
+	auth   *auth.Service
+	wa     *webauthn.WebAuthn
+	rpID   string
+	ttl    time.Duration
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// New builds the relying party. It fails when the RP ID or an origin is
+// malformed, or when no web origin is configured.
+func New(client *ent.Client, authService *auth.Service, cfg Config) (*Service, error) {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.RPName == "" {
+		cfg.RPName = cfg.RPID
+	}
+	var web, opaque []string
+	for _, o := range cfg.Origins {
+		if protocol.IsOpaqueOrigin(o) {
+			opaque = append(opaque, o)
+		} else {
+			web = append(web, o)
+		}
+	}
+	timeout := webauthn.TimeoutConfig{Enforce: true, Timeout: cfg.Timeout, TimeoutUVD: cfg.Timeout}
+	wa, err := webauthn.New(&webauthn.Config{
+		RPID:                  cfg.RPID,
+		RPDisplayName:         cfg.RPName,
+		RPOrigins:             web,
+		RPOpaqueOrigins:       opaque,
+		AttestationPreference: protocol.PreferNoAttestation,
+		AuthenticatorSelection: protocol.AuthenticatorSelection{
+			ResidentKey:        protocol.ResidentKeyRequirementRequired,
+			RequireResidentKey: protocol.ResidentKeyRequired(),
+			UserVerification:   protocol.VerificationRequired,
+		},
+		Timeouts: webauthn.TimeoutsConfig{Login: timeout, Registration: timeout},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("passkey relying party (DANBAO_WEBAUTHN_RP_ID %q, DANBAO_WEBAUTHN_ORIGINS %v): %w", cfg.RPID, cfg.Origins, err)
+	}
+	return &Service{
+		client: client, auth: authService, wa: wa, rpID: cfg.RPID,
+		ttl: cfg.Timeout, now: cfg.Now, log: cfg.Logger,
+	}, nil
+}
+
+// RPID returns the relying party ID.
+func (s *Service) RPID() string { return s.rpID }
+
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// failure is a refused finish step. Its transaction is rolled back, but
+// what it records must stick: the ceremony's session is spent and a
+// detected clone stays marked. RecordFailure writes that afterwards.
+type failure struct {
+	err       *apperr.Error
+	sessionID pulid.ID // the consumed session, to delete for good
+	cloneOf   pulid.ID // the passkey whose counter went backwards
+}
+
+func (f *failure) Error() string { return f.err.Error() }
+func (f *failure) Unwrap() error { return f.err }
+
+// RecordFailure makes what a failed finish step must leave behind stick
+// after its transaction was rolled back: the ceremony's session is deleted
+// (a challenge is used at most once, successfully or not) and a passkey
+// whose signature counter went backwards is marked clone-suspected. err is
+// the error a finish method returned; for any other error RecordFailure
+// does nothing. Callers of FinishPayment inside their own transaction call
+// it after rolling back; the other methods call it themselves.
+func (s *Service) RecordFailure(ctx context.Context, err error) error {
+	var f *failure
+	if !errors.As(err, &f) || (f.sessionID == "" && f.cloneOf == "") {
+		return nil
+	}
+	now := s.clock()
+	return dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		if f.sessionID != "" {
+			if _, err := tx.PasskeySession.Delete().Where(passkeysession.ID(f.sessionID)).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		if f.cloneOf != "" {
+			return tx.Passkey.Update().
+				Where(passkey.ID(f.cloneOf), passkey.CloneSuspected(false)).
+				SetCloneSuspected(true).SetCloneSuspectedAt(now).Exec(ctx)
+		}
+		return nil
+	})
+}
+
+// run is the transaction of a finish step that is not part of a caller's
+// transaction: fn runs in one transaction and a failure is recorded after
+// the rollback.
+func (s *Service) run(ctx context.Context, fn func(tx *ent.Tx) error) error {
+	err := dbtx.WithTx(ctx, s.client, fn)
+	if err != nil {
+		if rerr := s.RecordFailure(ctx, err); rerr != nil {
+			s.log.ErrorContext(ctx, "passkey: recording a failed ceremony", "error", rerr, "failure", err.Error())
+		}
+	}
+	return err
+}
+
+// Messages of the refusals.
+const (
+	msgUnknownChallenge = "this passkey response answers no pending challenge (unknown, already used or replayed); begin again"
+	msgWrongCeremony    = "this passkey response answers a different ceremony; begin again"
+	msgExpired          = "the passkey challenge has expired; begin again"
+	msgInvalid          = "the passkey response could not be verified"
+	msgUnknownPasskey   = "this passkey is not registered here"
+	msgRevoked          = "this passkey was revoked"
+	msgClone            = "this passkey's signature counter went backwards, so a copy of it may exist: it can no longer authorize payments; register a new passkey"
+	msgNoUV             = "the authenticator did not verify the user (biometric or PIN); user verification is required"
+)
+
+// refuse returns a failure that spends the session ps (when not nil).
+func refuse(ps *ent.PasskeySession, code apperr.Code, msg string) *failure {
+	f := &failure{err: apperr.New(code, "%s", msg)}
+	if ps != nil {
+		f.sessionID = ps.ID
+	}
+	return f
+}
+
+// invalid refuses a response go-webauthn did not verify, logging the
+// library's reason for operators.
+func (s *Service) invalid(ctx context.Context, ps *ent.PasskeySession, err error) *failure {
+	attrs := []any{"purpose", string(ps.Purpose), "session", ps.ID, "error", err.Error()}
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		attrs = append(attrs, "type", pe.Type, "details", pe.Details, "debug", pe.DevInfo)
+	}
+	s.log.InfoContext(ctx, "passkey: response failed verification", attrs...)
+	return refuse(ps, apperr.PasskeyInvalid, msgInvalid)
+}
+
+// saveSession stores the ceremony's whole SessionData, bound to its purpose
+// and user, expiring after the configured timeout. It also removes sessions
+// that expired more than a timeout ago (later ones are kept so that a late
+// finish still learns CHALLENGE_EXPIRED rather than an unknown challenge).
+func (s *Service) saveSession(ctx context.Context, tx *ent.Tx, c *ent.PasskeySessionCreate, sd *webauthn.SessionData) error {
+	now := s.clock()
+	if _, err := tx.PasskeySession.Delete().Where(passkeysession.ExpiresAtLT(now.Add(-s.ttl))).Exec(ctx); err != nil {
+		return err
+	}
+	expires := now.Add(s.ttl)
+	sd.Expires = expires
+	data, err := json.Marshal(sd)
+	if err != nil {
+		return err
+	}
+	return c.SetChallenge(sd.Challenge).SetData(data).SetCreatedAt(now).SetExpiresAt(expires).Exec(ctx)
+}
+
+// consume finds the session whose challenge the response carries and
+// deletes it, so that of two finishes presenting one challenge only one
+// gets it. Errors: PASSKEY_INVALID (no such session).
+func (s *Service) consume(ctx context.Context, tx *ent.Tx, challenge string) (*ent.PasskeySession, error) {
+	if challenge == "" {
+		return nil, refuse(nil, apperr.PasskeyInvalid, msgUnknownChallenge)
+	}
+	ps, err := tx.PasskeySession.Query().Where(passkeysession.Challenge(challenge)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, refuse(nil, apperr.PasskeyInvalid, msgUnknownChallenge)
+	}
+	if err != nil {
+		return nil, err
+	}
+	n, err := tx.PasskeySession.Delete().Where(passkeysession.ID(ps.ID)).Exec(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 { // another finish took it between our read and delete
+		return nil, refuse(nil, apperr.PasskeyInvalid, msgUnknownChallenge)
+	}
+	return ps, nil
+}
+
+// open checks a consumed session's purpose and expiry and decodes its
+// SessionData. Errors: PASSKEY_INVALID (other purpose), CHALLENGE_EXPIRED.
+func (s *Service) open(ps *ent.PasskeySession, purpose passkeysession.Purpose) (webauthn.SessionData, error) {
+	var sd webauthn.SessionData
+	if ps.Purpose != purpose {
+		return sd, refuse(ps, apperr.PasskeyInvalid, msgWrongCeremony)
+	}
+	if !s.clock().Before(ps.ExpiresAt) {
+		return sd, refuse(ps, apperr.ChallengeExpired, msgExpired)
+	}
+	if err := json.Unmarshal(ps.Data, &sd); err != nil {
+		return sd, fmt.Errorf("passkey session %s: %w", ps.ID, err)
+	}
+	return sd, nil
+}
+
+// user is a danbao user as go-webauthn sees it.
+type user struct {
+	u      *ent.User
+	handle []byte
+	creds  []webauthn.Credential
+}
+
+func (u *user) WebAuthnID() []byte                         { return u.handle }
+func (u *user) WebAuthnName() string                       { return u.u.Phone }
+func (u *user) WebAuthnDisplayName() string                { return u.u.DisplayName }
+func (u *user) WebAuthnCredentials() []webauthn.Credential { return u.creds }
+
+// loadUser loads a user with their handle (created when create is set and
+// the user has none yet) and the credentials of the passkeys that keep
+// satisfies (all of them when keep is nil). Errors: NOT_FOUND.
+func (s *Service) loadUser(ctx context.Context, tx *ent.Tx, id pulid.ID, create bool, keep func(*ent.Passkey) bool) (*user, []*ent.Passkey, error) {
+	u, err := tx.User.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, nil, apperr.New(apperr.NotFound, "user not found")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	handle, err := s.handle(ctx, tx, id, create)
+	if err != nil {
+		return nil, nil, err
+	}
+	all, err := tx.Passkey.Query().Where(passkey.UserID(id)).Order(ent.Asc(passkey.FieldID)).All(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	wu := &user{u: u, handle: handle}
+	var kept []*ent.Passkey
+	for _, p := range all {
+		if keep == nil || keep(p) {
+			kept = append(kept, p)
+			wu.creds = append(wu.creds, credential(p))
+		}
+	}
+	return wu, kept, nil
+}
+
+// handle returns the user's WebAuthn user handle, making one if create is
+// set. A user without one has never registered a passkey, so nil is fine
+// for lookups.
+func (s *Service) handle(ctx context.Context, tx *ent.Tx, id pulid.ID, create bool) ([]byte, error) {
+	pu, err := tx.PasskeyUser.Query().Where(passkeyuser.UserID(id)).Only(ctx)
+	switch {
+	case err == nil:
+		return pu.Handle, nil
+	case !ent.IsNotFound(err):
+		return nil, err
+	case !create:
+		return nil, nil
+	}
+	h := make([]byte, handleLen)
+	if _, err := rand.Read(h); err != nil {
+		return nil, err
+	}
+	// Two first registrations at once: the unique index on user_id makes
+	// the loser fail, and its transaction is retried or refused.
+	if err := tx.PasskeyUser.Create().SetUserID(id).SetHandle(h).SetCreatedAt(s.clock()).Exec(ctx); err != nil {
+		if dbtx.IsUniqueViolation(err) {
+			return nil, apperr.New(apperr.Conflict, "another passkey registration for this account is starting; try again")
+		}
+		return nil, err
+	}
+	return h, nil
+}
+
+// credential converts a stored passkey to go-webauthn's credential record.
+func credential(p *ent.Passkey) webauthn.Credential {
+	transports := make([]protocol.AuthenticatorTransport, len(p.Transports))
+	for i, t := range p.Transports {
+		transports[i] = protocol.AuthenticatorTransport(t)
+	}
+	return webauthn.Credential{
+		ID:                p.CredentialID,
+		PublicKey:         p.PublicKey,
+		AttestationType:   p.AttestationType,
+		AttestationFormat: p.AttestationFormat,
+		Transport:         transports,
+		Flags:             webauthn.NewCredentialFlags(protocol.AuthenticatorFlags(p.Flags)),
+		Authenticator: webauthn.Authenticator{
+			AAGUID:     p.Aaguid,
+			SignCount:  uint32(p.SignCount),
+			Attachment: protocol.AuthenticatorAttachment(p.AuthenticatorAttachment),
+		},
+	}
+}
+
+// active reports whether p may sign in.
+func active(p *ent.Passkey) bool { return p.RevokedAt == nil }
+
+// usable reports whether p may authorize a payment.
+func usable(p *ent.Passkey) bool { return p.RevokedAt == nil && !p.CloneSuspected }
+
+// descriptors lists the credentials of ps for allowCredentials or
+// excludeCredentials.
+func descriptors(ps []*ent.Passkey) []protocol.CredentialDescriptor {
+	out := make([]protocol.CredentialDescriptor, len(ps))
+	for i, p := range ps {
+		c := credential(p)
+		out[i] = c.Descriptor()
+	}
+	return out
+}
+
+// passkeyFor finds the passkey of a response's credential ID and checks
+// that it may be used: registered (to owner, when owner is set), not
+// revoked. Errors: PASSKEY_INVALID, PASSKEY_REVOKED.
+func passkeyFor(ctx context.Context, tx *ent.Tx, ps *ent.PasskeySession, rawID []byte, owner pulid.ID) (*ent.Passkey, error) {
+	p, err := tx.Passkey.Query().Where(passkey.CredentialID(rawID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, refuse(ps, apperr.PasskeyInvalid, msgUnknownPasskey)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if owner != "" && p.UserID != owner {
+		return nil, refuse(ps, apperr.PasskeyInvalid, "this passkey is not one of the payer's")
+	}
+	if !active(p) {
+		return nil, refuse(ps, apperr.PasskeyRevoked, msgRevoked)
+	}
+	return p, nil
+}
+
+// writeBack stores what an assertion verified by go-webauthn changed: the
+// signature counter, the flags (backup state) and the last use. A counter
+// that did not advance is refused and marks the passkey (through
+// RecordFailure). The update is a compare-and-set on the counter read
+// before verification, so two assertions verified against one stored
+// counter cannot both be accepted. Errors: PASSKEY_CLONE_SUSPECTED,
+// CONFLICT.
+func (s *Service) writeBack(ctx context.Context, tx *ent.Tx, ps *ent.PasskeySession, p *ent.Passkey, c *webauthn.Credential) error {
+	if c.Authenticator.CloneWarning {
+		s.log.WarnContext(ctx, "passkey: signature counter went backwards; marking clone-suspected",
+			"passkey", p.ID, "user", p.UserID, "stored", p.SignCount)
+		f := refuse(ps, apperr.PasskeyCloneSuspected, msgClone)
+		f.cloneOf = p.ID
+		return f
+	}
+	n, err := tx.Passkey.Update().
+		Where(passkey.ID(p.ID), passkey.SignCount(p.SignCount)).
+		SetSignCount(int64(c.Authenticator.SignCount)).
+		SetFlags(int(c.Flags.ProtocolValue())).
+		SetUserVerified(c.Flags.UserVerified).
+		SetBackedUp(c.Flags.BackupState).
+		SetLastUsedAt(s.clock()).
+		Save(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refuse(ps, apperr.Conflict, "this passkey was used by another request at the same moment; begin again")
+	}
+	return nil
+}
+
+// requireUV refuses an assertion whose authenticator data lacks the UV flag.
+// go-webauthn checks it already because every session requires user
+// verification; this keeps the rule independent of the session's contents.
+func requireUV(ps *ent.PasskeySession, flags protocol.AuthenticatorFlags) error {
+	if !flags.HasUserVerified() {
+		return refuse(ps, apperr.PasskeyInvalid, msgNoUV)
+	}
+	return nil
+}
+
+// parseAssertion parses an AuthenticationResponseJSON. Errors:
+// INVALID_INPUT.
+func parseAssertion(raw []byte) (*protocol.ParsedCredentialAssertionData, error) {
+	if len(raw) == 0 {
+		return nil, apperr.Invalid("credential", "credential is required")
+	}
+	p, err := protocol.ParseCredentialRequestResponseBytes(raw)
+	if err != nil {
+		return nil, apperr.Invalid("credential", "credential is not a WebAuthn assertion as PublicKeyCredential.toJSON() gives it after navigator.credentials.get()")
+	}
+	return p, nil
+}
+
+// parseAttestation parses a RegistrationResponseJSON. Errors:
+// INVALID_INPUT.
+func parseAttestation(raw []byte) (*protocol.ParsedCredentialCreationData, error) {
+	if len(raw) == 0 {
+		return nil, apperr.Invalid("credential", "credential is required")
+	}
+	p, err := protocol.ParseCredentialCreationResponseBytes(raw)
+	if err != nil {
+		return nil, apperr.Invalid("credential", "credential is not a WebAuthn registration as PublicKeyCredential.toJSON() gives it after navigator.credentials.create()")
+	}
+	return p, nil
+}
