@@ -69,7 +69,12 @@ func (s *Service) Post(ctx context.Context, tx *ent.Tx, e Entry) (*Posted, error
 	SortLegs(legs)
 	balances := make(map[string]int64, len(legs))
 	for _, l := range legs {
-		upd := tx.Account.UpdateOneID(pulid.ID(l.AccountID)).AddBalance(l.Amount)
+		// A bulk UPDATE whose affected-row count decides. (ent's UpdateOne
+		// with a predicate must not be used here: when no row matches it
+		// re-runs the predicate in a new statement, which on PostgreSQL's
+		// READ COMMITTED can see a concurrent credit and report success for
+		// a debit that was never applied.)
+		upd := tx.Account.Update().Where(account.ID(pulid.ID(l.AccountID))).AddBalance(l.Amount)
 		switch {
 		case l.Amount < 0 && !MayGoNegative(l.Kind):
 			upd.Where(account.BalanceGTE(-l.Amount))
@@ -78,13 +83,19 @@ func (s *Service) Post(ctx context.Context, tx *ent.Tx, e Entry) (*Posted, error
 		default: // custody debit
 			upd.Where(account.BalanceGTE(math.MinInt64 - l.Amount))
 		}
-		a, err := upd.Save(ctx)
-		if ent.IsNotFound(err) {
+		n, err := upd.Save(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
 			if l.Amount < 0 {
 				return nil, s.insufficient(ctx, tx, l)
 			}
 			return nil, fmt.Errorf("ledger: account %s would overflow", l.AccountID)
 		}
+		// This transaction now holds the row's lock (PostgreSQL) or the
+		// database's (SQLite): the balance read back is the one it wrote.
+		a, err := tx.Account.Get(ctx, pulid.ID(l.AccountID))
 		if err != nil {
 			return nil, err
 		}
