@@ -148,50 +148,68 @@ func (s *Service) validate(ctx context.Context, userID pulid.ID, op string, in M
 	}}, nil
 }
 
+// keyed runs one idempotent request: it claims the key, then in one
+// transaction either loads the result of an earlier identical request
+// (replay) or runs create and records the key with the id it returns.
+// On error the result is the zero value: a row the rollback discarded must
+// never reach the caller.
+func keyed[T any](ctx context.Context, s *Service, req idempotency.Request,
+	load func(tx *ent.Tx, id pulid.ID) (T, error),
+	create func(tx *ent.Tx) (T, pulid.ID, error),
+) (out T, replay bool, err error) {
+	var zero T
+	release, err := s.keys.Claim(req)
+	if err != nil {
+		return zero, false, err
+	}
+	defer release()
+	err = dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		prior, err := s.keys.Check(ctx, tx, req)
+		if err != nil {
+			return err
+		}
+		if replay = prior != ""; replay {
+			out, err = load(tx, pulid.ID(prior))
+			return err
+		}
+		var id pulid.ID
+		if out, id, err = create(tx); err != nil {
+			return err
+		}
+		return s.keys.Save(ctx, tx, req, string(id))
+	})
+	if err != nil {
+		return zero, false, err
+	}
+	return out, replay, nil
+}
+
 // TopUp starts a top-up of amount from a linked card. The result is PENDING
 // until the gateway answers. replay reports that the key was seen before
 // and the earlier top-up is returned unchanged. Errors: INVALID_INPUT,
 // NOT_FOUND (card), VERIFICATION_REQUIRED, IDEMPOTENCY_CONFLICT.
-func (s *Service) TopUp(ctx context.Context, userID pulid.ID, in MoveInput) (t *ent.TopUp, replay bool, err error) {
+func (s *Service) TopUp(ctx context.Context, userID pulid.ID, in MoveInput) (*ent.TopUp, bool, error) {
 	m, err := s.validate(ctx, userID, "topUp", in)
 	if err != nil {
 		return nil, false, err
 	}
-	release, err := s.keys.Claim(m.req)
-	if err != nil {
-		return nil, false, err
-	}
-	defer release()
-	err = dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
-		prior, err := s.keys.Check(ctx, tx, m.req)
-		if err != nil {
-			return err
-		}
-		if prior != "" {
-			t, replay = nil, true
-			t, err = tx.TopUp.Get(ctx, pulid.ID(prior))
-			return err
-		}
-		replay = false
-		if err := s.identity.RequireVerified(ctx, tx, userID); err != nil {
-			return err
-		}
-		t, err = tx.TopUp.Create().
-			SetUserID(userID).SetBankCardID(m.card.ID).SetAmount(m.amount).
-			SetCurrency(string(m.currency)).Save(ctx)
-		if err != nil {
-			return err
-		}
-		if _, err := events.Append(ctx, tx, opEvent("topup.created", t.ID, userID, t.Amount, m.currency, string(t.Status))); err != nil {
-			return err
-		}
-		return s.keys.Save(ctx, tx, m.req, string(t.ID))
-	})
-	if err != nil {
-		return nil, false, err // t may be a row the rollback discarded
-	}
-	if replay {
-		return t, true, nil
+	t, replay, err := keyed(ctx, s, m.req,
+		func(tx *ent.Tx, id pulid.ID) (*ent.TopUp, error) { return tx.TopUp.Get(ctx, id) },
+		func(tx *ent.Tx) (*ent.TopUp, pulid.ID, error) {
+			if err := s.identity.RequireVerified(ctx, tx, userID); err != nil {
+				return nil, "", err
+			}
+			t, err := tx.TopUp.Create().
+				SetUserID(userID).SetBankCardID(m.card.ID).SetAmount(m.amount).
+				SetCurrency(string(m.currency)).Save(ctx)
+			if err != nil {
+				return nil, "", err
+			}
+			_, err = events.Append(ctx, tx, opEvent("topup.created", t.ID, userID, t.Amount, m.currency, string(t.Status)))
+			return t, t.ID, err
+		})
+	if err != nil || replay {
+		return t, replay, err
 	}
 	if err := s.gateway.Charge(ctx, bank.Request{Reference: string(t.ID), Token: m.card.Token, Amount: t.Amount, Currency: t.Currency}); err != nil {
 		// The top-up stays PENDING; the gateway's reconciliation settles it.
@@ -204,65 +222,47 @@ func (s *Service) TopUp(ctx context.Context, userID pulid.ID, in MoveInput) (t *
 // the gateway to pay it out to a linked card. Errors: INVALID_INPUT,
 // NOT_FOUND (card), VERIFICATION_REQUIRED, INSUFFICIENT_FUNDS (extensions
 // available, held), IDEMPOTENCY_CONFLICT.
-func (s *Service) Withdraw(ctx context.Context, userID pulid.ID, in MoveInput) (w *ent.Withdrawal, replay bool, err error) {
+func (s *Service) Withdraw(ctx context.Context, userID pulid.ID, in MoveInput) (*ent.Withdrawal, bool, error) {
 	m, err := s.validate(ctx, userID, "withdraw", in)
 	if err != nil {
 		return nil, false, err
 	}
-	release, err := s.keys.Claim(m.req)
-	if err != nil {
-		return nil, false, err
-	}
-	defer release()
-	err = dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
-		prior, err := s.keys.Check(ctx, tx, m.req)
-		if err != nil {
-			return err
-		}
-		if prior != "" {
-			replay = true
-			w, err = tx.Withdrawal.Get(ctx, pulid.ID(prior))
-			return err
-		}
-		replay = false
-		if err := s.identity.RequireVerified(ctx, tx, userID); err != nil {
-			return err
-		}
-		w, err = tx.Withdrawal.Create().
-			SetUserID(userID).SetBankCardID(m.card.ID).SetAmount(m.amount).
-			SetCurrency(string(m.currency)).Save(ctx)
-		if err != nil {
-			return err
-		}
-		avail, err := s.ledger.UserAccount(ctx, tx, userID, m.currency)
-		if err != nil {
-			return err
-		}
-		clearing, err := s.ledger.PlatformAccount(ctx, tx, ledger.KindWithdrawalClearing, m.currency)
-		if err != nil {
-			return err
-		}
-		_, err = s.ledger.Post(ctx, tx, ledger.Entry{Kind: EntryWithdrawal, Currency: m.currency, RefID: w.ID,
-			Legs: []ledger.Leg{ledger.On(avail, -m.amount), ledger.On(clearing, m.amount)}})
-		if apperr.Is(err, apperr.InsufficientFunds) {
-			return s.withHeld(ctx, tx, userID, m.currency, err)
-		}
-		if err != nil {
-			return err
-		}
-		if _, err := events.Append(ctx, tx, opEvent("withdrawal.created", w.ID, userID, w.Amount, m.currency, string(w.Status))); err != nil {
-			return err
-		}
-		if _, err := events.Append(ctx, tx, balanceEvent(userID, m.currency, -m.amount, w.ID)); err != nil {
-			return err
-		}
-		return s.keys.Save(ctx, tx, m.req, string(w.ID))
-	})
-	if err != nil {
-		return nil, false, err // w may be a row the rollback discarded
-	}
-	if replay {
-		return w, true, nil
+	w, replay, err := keyed(ctx, s, m.req,
+		func(tx *ent.Tx, id pulid.ID) (*ent.Withdrawal, error) { return tx.Withdrawal.Get(ctx, id) },
+		func(tx *ent.Tx) (*ent.Withdrawal, pulid.ID, error) {
+			if err := s.identity.RequireVerified(ctx, tx, userID); err != nil {
+				return nil, "", err
+			}
+			w, err := tx.Withdrawal.Create().
+				SetUserID(userID).SetBankCardID(m.card.ID).SetAmount(m.amount).
+				SetCurrency(string(m.currency)).Save(ctx)
+			if err != nil {
+				return nil, "", err
+			}
+			avail, err := s.ledger.UserAccount(ctx, tx, userID, m.currency)
+			if err != nil {
+				return nil, "", err
+			}
+			clearing, err := s.ledger.PlatformAccount(ctx, tx, ledger.KindWithdrawalClearing, m.currency)
+			if err != nil {
+				return nil, "", err
+			}
+			_, err = s.ledger.Post(ctx, tx, ledger.Entry{Kind: EntryWithdrawal, Currency: m.currency, RefID: w.ID,
+				Legs: []ledger.Leg{ledger.On(avail, -m.amount), ledger.On(clearing, m.amount)}})
+			if apperr.Is(err, apperr.InsufficientFunds) {
+				return nil, "", s.withHeld(ctx, tx, userID, m.currency, err)
+			}
+			if err != nil {
+				return nil, "", err
+			}
+			if _, err := events.Append(ctx, tx, opEvent("withdrawal.created", w.ID, userID, w.Amount, m.currency, string(w.Status))); err != nil {
+				return nil, "", err
+			}
+			_, err = events.Append(ctx, tx, balanceEvent(userID, m.currency, -m.amount, w.ID))
+			return w, w.ID, err
+		})
+	if err != nil || replay {
+		return w, replay, err
 	}
 	if err := s.gateway.Payout(ctx, bank.Request{Reference: string(w.ID), Token: m.card.Token, Amount: w.Amount, Currency: w.Currency}); err != nil {
 		s.log.ErrorContext(ctx, "bank payout not accepted", "withdrawal", w.ID, "error", err)
