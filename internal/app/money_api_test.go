@@ -191,6 +191,17 @@ func TestTopUpAndWithdrawFlow(t *testing.T) {
 		if tn.Type != "TOPUP" || tn.Direction != "CREDIT" || tn.Amount != "100.00" || tn.BalanceAfter != "100.00" || tn.TopUp == nil || tn.Counterparty == nil || *tn.Counterparty != "visa •••• 4242" {
 			t.Errorf("oldest entry %+v", tn)
 		}
+		// A second currency keeps its own balance.
+		usd := moneyOp(t, e, u.AccessToken, topUpMutation, "topUp", map[string]any{"bankCardId": card, "amount": "12.5", "currency": "USD", "idempotencyKey": "usd-1"})
+		if usd.code() != "" || usd.Amount != "12.50" {
+			t.Fatalf("USD top-up: %+v", usd)
+		}
+		e.App.Bank.Drain()
+		var all struct{ Me struct{ Balances []balanceView } }
+		e.Do(t, u.AccessToken, `{ me { balances { currency available held } } }`, nil).Decode(t, &all)
+		if bs := all.Me.Balances; len(bs) != 2 || bs[0] != (balanceView{"CNY", "69.50", "0.00"}) || bs[1] != (balanceView{"USD", "12.50", "0.00"}) {
+			t.Fatalf("balances %+v", bs)
+		}
 		verifyOK(t, e)
 	})
 }
