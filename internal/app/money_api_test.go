@@ -197,7 +197,9 @@ func TestTopUpAndWithdrawFlow(t *testing.T) {
 			t.Fatalf("USD top-up: %+v", usd)
 		}
 		e.App.Bank.Drain()
-		var all struct{ Me struct{ Balances []balanceView } }
+		var all struct {
+			Me struct{ Balances []balanceView }
+		}
 		e.Do(t, u.AccessToken, `{ me { balances { currency available held } } }`, nil).Decode(t, &all)
 		if bs := all.Me.Balances; len(bs) != 2 || bs[0] != (balanceView{"CNY", "69.50", "0.00"}) || bs[1] != (balanceView{"USD", "12.50", "0.00"}) {
 			t.Fatalf("balances %+v", bs)
