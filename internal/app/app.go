@@ -42,6 +42,7 @@ type App struct {
 	Tokens   *auth.Tokens
 	Ledger   *ledger.Service
 	Wallet   *wallet.Service
+	Keys     *idempotency.Keys
 	Bank     *bank.Sandbox // nil unless DANBAO_SANDBOX
 	Metrics  *obs.Metrics
 	Log      *slog.Logger
@@ -142,7 +143,8 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 	} else {
 		log.Warn("no bank gateway: top-ups and withdrawals are refused until one is configured")
 	}
-	a.Wallet = wallet.New(d.Client, a.Ledger, idempotency.New(d.Dialect), walletIdentity{a.Limits, a.RealName}, gw, log)
+	a.Keys = idempotency.New(d.Dialect)
+	a.Wallet = wallet.New(d.Client, a.Ledger, a.Keys, walletIdentity{a.Limits, a.RealName}, gw, log)
 	a.Passkeys, err = passkey.New(d.Client, a.Auth, passkey.Config{
 		RPID:    cfg.WebAuthnRPID,
 		RPName:  cfg.WebAuthnRPName,
@@ -189,6 +191,25 @@ func kycKeyring(cfg config.Config) (*vault.Keyring, error) {
 		return vault.ParseKeyring(cfg.KYCKeys, cfg.KYCIndexKey)
 	}
 	return vault.LoadOrCreateFile(cfg.KYCKeyFile)
+}
+
+// Maintain runs housekeeping until ctx ends: every interval it deletes
+// idempotency keys past their retention. Safe on several instances.
+func (a *App) Maintain(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := a.Keys.Purge(ctx, a.DB.Client); err != nil && ctx.Err() == nil {
+			a.Log.WarnContext(ctx, "purging idempotency keys", "error", err)
+		} else if n > 0 {
+			a.Log.InfoContext(ctx, "purged expired idempotency keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Handler is the whole HTTP surface of the instance.

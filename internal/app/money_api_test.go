@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"danbao/ent"
+	"danbao/ent/event"
 	"danbao/ent/topup"
 	"danbao/internal/bank"
 	"danbao/internal/testenv"
@@ -153,6 +155,24 @@ func TestTopUpAndWithdrawFlow(t *testing.T) {
 		}
 		if b := balances(t, e, u); b.Available != "100.00" || b.Held != "0.00" || b.Currency != "CNY" {
 			t.Fatalf("balance %+v", b)
+		}
+		// Each state change wrote its event, in sequence order.
+		evs, err := e.App.DB.Client.Event.Query().Where(event.UserID(pulidOf(u.ID))).Order(ent.Asc(event.FieldSeq)).All(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var types []string
+		for i, ev := range evs {
+			types = append(types, ev.Type)
+			if i > 0 && ev.Seq <= evs[i-1].Seq {
+				t.Fatalf("event seq not increasing: %d after %d", ev.Seq, evs[i-1].Seq)
+			}
+		}
+		if got := strings.Join(types, ","); got != "topup.created,topup.succeeded,balance.changed" {
+			t.Fatalf("events %s", got)
+		}
+		if evs[1].SubjectID != pulidOf(r.ID) || evs[1].Payload["amount"] != "100.00" {
+			t.Fatalf("succeeded event %+v", evs[1])
 		}
 		w := withdraw(t, e, u, card, "30.50", "w1")
 		if w.Status != "PENDING" {
