@@ -8,6 +8,7 @@
 //	danbao operator create --phone P --password W    create an operator account
 //	danbao ledger verify                             check every ledger invariant (exit 1 on a violation)
 //	danbao kyc rotate-keys                           re-encrypt ID data under the current key
+//	danbao load [-url U] [-users N] [-duration D]    load a running server (loopback only)
 package main
 
 import (
@@ -28,6 +29,7 @@ import (
 	"danbao/internal/app"
 	"danbao/internal/config"
 	"danbao/internal/db"
+	"danbao/internal/loadtest"
 	"danbao/internal/migrations"
 	"danbao/internal/obs"
 )
@@ -64,8 +66,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return ledgerCmd(ctx, cfg, log, args, stdout)
 	case "kyc":
 		return kycCommand(ctx, cfg, log, args, stdout)
+	case "load":
+		return loadCommand(ctx, cfg, args, stdout)
 	default:
-		return fmt.Errorf("unknown command %q (serve, migrate, operator create, ledger verify, kyc rotate-keys)", cmd)
+		return fmt.Errorf("unknown command %q (serve, migrate, operator create, ledger verify, kyc rotate-keys, load)", cmd)
 	}
 }
 
@@ -228,5 +232,23 @@ func kycCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args [
 		return err
 	}
 	fmt.Fprintf(stdout, "re-encrypted %d verification(s) under the current key\n", n)
+	return nil
+}
+
+// loadCommand runs the load tool against a running server (by default the
+// one DANBAO_ADDR names) and prints its figures.
+func loadCommand(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	target := fs.String("url", "http://"+cfg.Addr, "server base URL (loopback only)")
+	users := fs.Int("users", 10, "concurrent virtual users")
+	duration := fs.Duration("duration", 20*time.Second, "how long to run")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	r, err := loadtest.Run(ctx, loadtest.Options{URL: *target, Users: *users, Duration: *duration})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d users for %s against %s\n%s", *users, r.Elapsed.Round(time.Millisecond), *target, r.Report())
 	return nil
 }
