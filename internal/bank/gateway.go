@@ -62,11 +62,17 @@ type Sandbox struct {
 	log     *slog.Logger
 	wg      sync.WaitGroup
 	mu      sync.Mutex
+	senders chan struct{} // bounds deliveries in flight, as an acquirer's sender pool does
 }
+
+// MaxConcurrentDeliveries bounds the sandbox's callbacks in flight: an
+// unbounded burst would only queue on the ledger's locks while holding
+// database connections the API's reads need.
+const MaxConcurrentDeliveries = 4
 
 // NewSandbox returns a sandbox gateway signing with secret.
 func NewSandbox(secret []byte, log *slog.Logger) *Sandbox {
-	return &Sandbox{Signer: Signer{Secret: secret}, log: log}
+	return &Sandbox{Signer: Signer{Secret: secret}, log: log, senders: make(chan struct{}, MaxConcurrentDeliveries)}
 }
 
 // SetHandler sets where callbacks are delivered (the server's handler).
@@ -141,6 +147,8 @@ func (s *Sandbox) Deliver(cb Callback) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		s.senders <- struct{}{}
+		defer func() { <-s.senders }()
 		delay := 20 * time.Millisecond
 		for attempt := 1; attempt <= 6; attempt++ {
 			code := s.post(body)
