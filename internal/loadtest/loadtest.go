@@ -216,7 +216,7 @@ func (u *vuser) setup(ctx context.Context, n int64) error {
 		return err
 	}
 	u.token, u.id = reg.AccessToken, reg.User.ID
-	first17 := fmt.Sprintf("110105%s%03d", time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int(n/1000%20000)).Format("20060102"), n%1000)
+	first17 := fmt.Sprintf("110105%s%03d", time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int(n/1000%9000)).Format("20060102"), n%1000)
 	d, err := kyc.CheckDigit(first17)
 	if err != nil {
 		return err
