@@ -9,6 +9,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -52,6 +53,8 @@ type Service struct {
 	params     PasswordParams
 	now        func() time.Time
 	dummyHash  string
+
+	passwordChecks atomic.Int64
 }
 
 // NewService returns a Service. params sets the password hashing cost.
@@ -164,18 +167,19 @@ type LoginInput struct {
 // UNAUTHENTICATED (unknown phone or wrong password, indistinguishably),
 // RATE_LIMITED (too many recent failures for this phone; extensions
 // retryAfterSeconds), INVALID_INPUT (malformed phone).
+//
+// Every attempt is counted before its password is checked, in one atomic
+// step (see countAttempt), so that parallel guesses cannot all slip in
+// before the first failure is recorded.
 func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
 	phone, err := NormalizePhone(in.Phone)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
-	th, err := s.client.LoginThrottle.Get(ctx, phone)
-	if err != nil && !ent.IsNotFound(err) {
+	attempt, until, err := s.countAttempt(ctx, phone, now)
+	if err != nil {
 		return nil, err
-	}
-	if th != nil && th.LockedUntil != nil && th.LockedUntil.After(now) {
-		return nil, locked(*th.LockedUntil, now)
 	}
 	u, err := s.client.User.Query().Where(user.Phone(phone)).Only(ctx)
 	if err != nil && !ent.IsNotFound(err) {
@@ -185,16 +189,13 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
 	if u != nil {
 		hash = u.PasswordHash
 	}
+	s.passwordChecks.Add(1)
 	ok, err := CheckPassword(hash, in.Password)
 	if err != nil {
 		return nil, err
 	}
 	if !ok || u == nil {
-		until, err := s.recordFailure(ctx, phone, now)
-		if err != nil {
-			return nil, err
-		}
-		if until.After(now) {
+		if attempt >= FreeFailures {
 			return nil, locked(until, now)
 		}
 		return nil, apperr.New(apperr.Unauthenticated, "phone or password is wrong")
@@ -210,18 +211,30 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
 	return sess, err
 }
 
+// PasswordChecks counts the password hashes this instance has verified
+// (a brute-force signal, and what the lockout tests count).
+func (s *Service) PasswordChecks() int64 { return s.passwordChecks.Load() }
+
 func locked(until, now time.Time) error {
 	secs := int(math.Ceil(until.Sub(now).Seconds()))
 	return apperr.New(apperr.RateLimited, "too many failed sign-ins for this phone; try again later").
 		With("retryAfterSeconds", secs)
 }
 
-// recordFailure counts one failed sign-in for key, in its own committed
-// transaction (the failure must stick although the login fails), and
-// returns until when the key is locked.
-func (s *Service) recordFailure(ctx context.Context, key string, now time.Time) (time.Time, error) {
-	var until time.Time
+// countAttempt counts one sign-in attempt for key in its own committed
+// transaction (the upsert locks the row, so parallel attempts get distinct
+// numbers) and returns the attempt's number since the last success. While
+// the key is locked it answers RATE_LIMITED. From the FreeFailures-th
+// attempt on, it arms the lock before the password is checked (a success
+// clears it), so at most one such attempt is ever checked at a time.
+func (s *Service) countAttempt(ctx context.Context, key string, now time.Time) (int, time.Time, error) {
+	var (
+		n         int
+		until     time.Time
+		lockedNow bool
+	)
 	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		lockedNow = false
 		err := tx.LoginThrottle.Create().SetID(key).SetFailures(1).SetUpdatedAt(now).
 			OnConflictColumns(loginthrottle.FieldID).
 			AddFailures(1).UpdateUpdatedAt().
@@ -233,14 +246,24 @@ func (s *Service) recordFailure(ctx context.Context, key string, now time.Time) 
 		if err != nil {
 			return err
 		}
-		if th.Failures < FreeFailures {
+		n = th.Failures
+		if th.LockedUntil != nil && th.LockedUntil.After(now) {
+			until, lockedNow = *th.LockedUntil, true
 			return nil
 		}
-		lock := LockBase << min(th.Failures-FreeFailures, 10)
-		until = now.Add(min(lock, LockMax))
+		if n < FreeFailures {
+			return nil
+		}
+		until = now.Add(min(LockBase<<min(n-FreeFailures, 10), LockMax))
 		return tx.LoginThrottle.UpdateOneID(key).SetLockedUntil(until).Exec(ctx)
 	})
-	return until, err
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	if lockedNow { // locked before this attempt, or armed by a parallel one
+		return n, until, locked(until, now)
+	}
+	return n, until, nil
 }
 
 // Refresh exchanges a refresh token for a new session. Errors:

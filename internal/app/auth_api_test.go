@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -340,3 +341,46 @@ func TestLoginLockoutCountsAliases(t *testing.T) {
 }
 
 func pulidOf(s string) pulid.ID { return pulid.ID(s) }
+
+// TestLoginLockoutUnderParallelGuesses: 40 wrong passwords at once for one
+// phone get at most FreeFailures password checks; the rest are refused
+// before their password is looked at. Then the right password is refused
+// too while the lock holds.
+func TestLoginLockoutUnderParallelGuesses(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d)
+		u := e.Register(t)
+		before := e.App.Auth.PasswordChecks()
+		var wg sync.WaitGroup
+		codes := make([]string, 40)
+		for i := range codes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := e.Do(t, "", `mutation($p:String!){ login(input:{phone:$p,password:"not the password"}) { accessToken userErrors { code } } }`, map[string]any{"p": u.Phone})
+				if len(r.Errors) > 0 {
+					codes[i] = r.Errors[0].Code()
+					return
+				}
+				var out struct{ Login payload }
+				_ = jsonUnmarshal(r.Data, &out)
+				codes[i] = out.Login.code()
+			}()
+		}
+		wg.Wait()
+		if checked := e.App.Auth.PasswordChecks() - before; checked > auth.FreeFailures {
+			t.Fatalf("%d passwords checked in parallel, at most %d allowed", checked, auth.FreeFailures)
+		}
+		for _, c := range codes {
+			if c != "UNAUTHENTICATED" && c != "RATE_LIMITED" {
+				t.Fatalf("code %q", c)
+			}
+		}
+		var out struct{ Login payload }
+		r := e.Do(t, "", `mutation($p:String!,$w:String!){ login(input:{phone:$p,password:$w}) { accessToken userErrors { code } } }`, map[string]any{"p": u.Phone, "w": u.Password})
+		_ = jsonUnmarshal(r.Data, &out)
+		if out.Login.code() != "RATE_LIMITED" {
+			t.Fatalf("right password during the lock: %v %v", out.Login, r.Codes())
+		}
+	})
+}
