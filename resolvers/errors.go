@@ -67,6 +67,16 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			// Produced by gqlgen itself (parse, validation, coercion).
 			return gqlErr
 		}
+		if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Args == nil && len(fc.Field.Arguments) > 0 {
+			// An argument failed to decode (a malformed ID, cursor or
+			// time): gqlgen reports it before fc.Args is set.
+			return &gqlerror.Error{
+				Message:    "an argument of " + fc.Field.Name + " is malformed",
+				Path:       gqlErr.Path,
+				Locations:  gqlErr.Locations,
+				Extensions: map[string]any{"code": string(apperr.InvalidInput)},
+			}
+		}
 		rid := obs.RequestID(ctx)
 		log.ErrorContext(ctx, "internal error", "error", err.Error(), "path", gqlErr.Path.String())
 		return &gqlerror.Error{

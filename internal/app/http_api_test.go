@@ -253,3 +253,29 @@ fragment TypeRef on __Type {
   kind name
   ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } }
 }`
+
+// TestMalformedArgumentsAreInvalidInput: values a custom scalar cannot
+// decode are the caller's mistake, never an internal error.
+func TestMalformedArgumentsAreInvalidInput(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite)
+	u := e.Register(t)
+	for name, c := range map[string]struct {
+		q    string
+		vars map[string]any
+	}{
+		"number for an ID":          {`{ node(id: 42) { id } }`, nil},
+		"number for an ID variable": {`query($id: ID!){ node(id: $id) { id } }`, map[string]any{"id": 42}},
+		"garbage cursor":            {`{ me { transactions(first: 5, after: "garbage") { edges { cursor } } } }`, nil},
+		"base64 but not a cursor":   {`{ me { transactions(first: 5, after: "gqFpoXg") { edges { cursor } } } }`, nil},
+		"not a time":                {`{ me { transactions(first: 5, filter: {from: "yesterday"}) { edges { cursor } } } }`, nil},
+		"number for a bank card ID": {`mutation { topUp(input:{bankCardId: 7, amount: "1", idempotencyKey: "k"}) { userErrors { code } } }`, nil},
+	} {
+		r := e.Do(t, u.AccessToken, c.q, c.vars)
+		if got := r.Codes(); len(got) != 1 || (got[0] != "INVALID_INPUT" && got[0] != "GRAPHQL_VALIDATION_FAILED") {
+			t.Errorf("%s: codes %v %+v", name, got, r.Errors)
+		}
+	}
+	if strings.Contains(e.Logs(), "internal error") {
+		t.Fatal("a malformed argument was logged as an internal error")
+	}
+}
