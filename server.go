@@ -118,7 +118,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, args []stri
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	go a.Maintain(ctx, time.Hour)
+	go a.Maintain(ctx, time.Minute)
 	select {
 	case err := <-errc:
 		return err

@@ -193,12 +193,22 @@ func kycKeyring(cfg config.Config) (*vault.Keyring, error) {
 	return vault.LoadOrCreateFile(cfg.KYCKeyFile)
 }
 
-// Maintain runs housekeeping until ctx ends: every interval it deletes
-// idempotency keys past their retention. Safe on several instances.
+// ResendAfter is how long a top-up or withdrawal stays PENDING, untouched,
+// before its gateway request is sent again.
+const ResendAfter = 5 * time.Minute
+
+// Maintain runs housekeeping until ctx ends: every interval it re-sends
+// gateway requests of operations stuck PENDING and deletes idempotency keys
+// past their retention. Safe on several instances.
 func (a *App) Maintain(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		if n, err := a.Wallet.ResendPending(ctx, ResendAfter, 100); err != nil && ctx.Err() == nil {
+			a.Log.WarnContext(ctx, "re-sending pending bank operations", "error", err)
+		} else if n > 0 {
+			a.Log.InfoContext(ctx, "re-sent pending bank operations", "count", n)
+		}
 		if n, err := a.Keys.Purge(ctx, a.DB.Client); err != nil && ctx.Err() == nil {
 			a.Log.WarnContext(ctx, "purging idempotency keys", "error", err)
 		} else if n > 0 {

@@ -12,6 +12,7 @@ import (
 	"danbao/ent/schema/pulid"
 	"danbao/internal/apperr"
 	"danbao/internal/dbtx"
+	"danbao/internal/events"
 	"danbao/internal/money"
 )
 
@@ -207,9 +208,11 @@ type TransferInput struct {
 	Memo     string
 }
 
-// Transfer moves money from one user to another in its own transaction.
-// Errors: INVALID_INPUT (non-positive amount, same user),
-// INSUFFICIENT_FUNDS.
+// Transfer moves money from one user to another in its own transaction,
+// with a balance.changed event for each. It is not exposed through the API
+// yet; the transfer mutation that exposes it must add an idempotency key,
+// as every money-moving mutation does. Errors: INVALID_INPUT (non-positive
+// amount, same user), INSUFFICIENT_FUNDS.
 func (s *Service) Transfer(ctx context.Context, in TransferInput) (*Posted, error) {
 	if in.Amount <= 0 {
 		return nil, apperr.Invalid("amount", "amount must be greater than zero")
@@ -229,7 +232,21 @@ func (s *Service) Transfer(ctx context.Context, in TransferInput) (*Posted, erro
 		}
 		out, err = s.Post(ctx, tx, Entry{Kind: "TRANSFER", Currency: in.Currency, Memo: in.Memo,
 			Legs: []Leg{On(from, -in.Amount), On(to, in.Amount)}})
-		return err
+		if err != nil {
+			return err
+		}
+		for _, side := range []struct {
+			user  pulid.ID
+			delta int64
+		}{{in.From, -in.Amount}, {in.To, in.Amount}} {
+			_, err := events.Append(ctx, tx, events.Event{Type: "balance.changed", SubjectID: side.user, UserID: side.user,
+				Payload: map[string]any{"currency": string(in.Currency), "delta": money.FormatMinor(side.delta, in.Currency),
+					"cause": string(out.Transaction.ID)}})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return out, err
 }

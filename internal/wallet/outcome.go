@@ -275,3 +275,67 @@ func notFound(err error) error {
 	}
 	return err
 }
+
+// ResendPending asks the gateway again about top-ups and withdrawals that
+// have been PENDING, untouched, for longer than age: the request that
+// started them may never have reached the gateway (a crash after commit, a
+// timeout). Each operation is claimed by moving its updated_at forward with
+// a compare-and-set, so with several instances only one re-sends it, and
+// at most once per age. The gateway de-duplicates by reference and danbao
+// applies an outcome once, so a re-send never moves money twice. It returns
+// how many operations it re-sent.
+func (s *Service) ResendPending(ctx context.Context, age time.Duration, limit int) (int, error) {
+	if s.gateway == nil {
+		return 0, nil
+	}
+	now := s.now().UTC()
+	cutoff := now.Add(-age)
+	sent := 0
+	tops, err := s.client.TopUp.Query().
+		Where(topup.StatusEQ(topup.StatusPENDING), topup.UpdatedAtLT(cutoff)).
+		Order(ent.Asc(topup.FieldUpdatedAt)).Limit(limit).All(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, t := range tops {
+		n, err := s.client.TopUp.Update().
+			Where(topup.ID(t.ID), topup.StatusEQ(topup.StatusPENDING), topup.UpdatedAt(t.UpdatedAt)).
+			SetUpdatedAt(now).Save(ctx)
+		if err != nil || n == 0 {
+			continue // another instance has it, or it was settled meanwhile
+		}
+		card, err := s.client.BankCard.Get(ctx, t.BankCardID)
+		if err != nil {
+			return sent, err
+		}
+		if err := s.gateway.Charge(ctx, bank.Request{Reference: string(t.ID), Token: card.Token, Amount: t.Amount, Currency: t.Currency}); err != nil {
+			s.log.WarnContext(ctx, "re-sending a charge failed", "topUp", t.ID, "error", err)
+			continue
+		}
+		sent++
+	}
+	wds, err := s.client.Withdrawal.Query().
+		Where(withdrawal.StatusEQ(withdrawal.StatusPENDING), withdrawal.UpdatedAtLT(cutoff)).
+		Order(ent.Asc(withdrawal.FieldUpdatedAt)).Limit(limit).All(ctx)
+	if err != nil {
+		return sent, err
+	}
+	for _, w := range wds {
+		n, err := s.client.Withdrawal.Update().
+			Where(withdrawal.ID(w.ID), withdrawal.StatusEQ(withdrawal.StatusPENDING), withdrawal.UpdatedAt(w.UpdatedAt)).
+			SetUpdatedAt(now).Save(ctx)
+		if err != nil || n == 0 {
+			continue
+		}
+		card, err := s.client.BankCard.Get(ctx, w.BankCardID)
+		if err != nil {
+			return sent, err
+		}
+		if err := s.gateway.Payout(ctx, bank.Request{Reference: string(w.ID), Token: card.Token, Amount: w.Amount, Currency: w.Currency}); err != nil {
+			s.log.WarnContext(ctx, "re-sending a payout failed", "withdrawal", w.ID, "error", err)
+			continue
+		}
+		sent++
+	}
+	return sent, nil
+}

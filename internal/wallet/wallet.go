@@ -211,8 +211,9 @@ func (s *Service) TopUp(ctx context.Context, userID pulid.ID, in MoveInput) (*en
 	if err != nil || replay {
 		return t, replay, err
 	}
-	if err := s.gateway.Charge(ctx, bank.Request{Reference: string(t.ID), Token: m.card.Token, Amount: t.Amount, Currency: t.Currency}); err != nil {
-		// The top-up stays PENDING; the gateway's reconciliation settles it.
+	// The request's context may end with the client's connection; the
+	// gateway call must not. ResendPending retries it if it fails.
+	if err := s.gateway.Charge(context.WithoutCancel(ctx), bank.Request{Reference: string(t.ID), Token: m.card.Token, Amount: t.Amount, Currency: t.Currency}); err != nil {
 		s.log.ErrorContext(ctx, "bank charge not accepted", "topUp", t.ID, "error", err)
 	}
 	return t, false, nil
@@ -264,7 +265,7 @@ func (s *Service) Withdraw(ctx context.Context, userID pulid.ID, in MoveInput) (
 	if err != nil || replay {
 		return w, replay, err
 	}
-	if err := s.gateway.Payout(ctx, bank.Request{Reference: string(w.ID), Token: m.card.Token, Amount: w.Amount, Currency: w.Currency}); err != nil {
+	if err := s.gateway.Payout(context.WithoutCancel(ctx), bank.Request{Reference: string(w.ID), Token: m.card.Token, Amount: w.Amount, Currency: w.Currency}); err != nil {
 		s.log.ErrorContext(ctx, "bank payout not accepted", "withdrawal", w.ID, "error", err)
 	}
 	return w, false, nil

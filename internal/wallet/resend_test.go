@@ -1,0 +1,106 @@
+package wallet_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+
+	"danbao/ent"
+	"danbao/ent/schema/pulid"
+	"danbao/internal/bank"
+	"danbao/internal/testenv"
+	"danbao/internal/wallet"
+)
+
+// flaky is a gateway whose first charge and first payout never arrive.
+type flaky struct {
+	*bank.Sandbox
+	charges, payouts atomic.Int32
+}
+
+func (f *flaky) Charge(ctx context.Context, r bank.Request) error {
+	if f.charges.Add(1) == 1 {
+		return errors.New("gateway timeout")
+	}
+	return f.Sandbox.Charge(ctx, r)
+}
+
+func (f *flaky) Payout(ctx context.Context, r bank.Request) error {
+	if f.payouts.Add(1) == 1 {
+		return errors.New("gateway timeout")
+	}
+	return f.Sandbox.Payout(ctx, r)
+}
+
+type verified struct{}
+
+func (verified) RequireVerified(context.Context, *ent.Tx, pulid.ID) error         { return nil }
+func (verified) CheckCardHolder(context.Context, *ent.Tx, pulid.ID, string) error { return nil }
+
+// TestResendPending: an operation whose gateway request was lost stays
+// PENDING until ResendPending asks again; then it settles, once.
+func TestResendPending(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d)
+		ctx := context.Background()
+		gw := &flaky{Sandbox: e.App.Bank}
+		s := wallet.New(e.App.DB.Client, e.App.Ledger, e.App.Keys, verified{}, gw, slog.Default())
+		u := pulid.ID(e.Register(t).ID)
+		card, err := s.LinkBankCard(ctx, u, wallet.LinkBankCardInput{CardNumber: bank.SandboxCardSucceeds, HolderName: "X"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		top, _, err := s.TopUp(ctx, u, wallet.MoveInput{BankCardID: card.ID, Amount: "50", Currency: "CNY", IdempotencyKey: "t1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.App.Bank.Drain()
+		status := func(id pulid.ID) string {
+			if id.Prefix() == "top" {
+				x, _ := e.App.DB.Client.TopUp.Get(ctx, id)
+				return string(x.Status)
+			}
+			x, _ := e.App.DB.Client.Withdrawal.Get(ctx, id)
+			return string(x.Status)
+		}
+		if st := status(top.ID); st != "PENDING" {
+			t.Fatalf("lost charge: %s", st)
+		}
+		// Not yet old enough: nothing is re-sent.
+		if n, err := s.ResendPending(ctx, 1<<40, 10); err != nil || n != 0 {
+			t.Fatalf("young operations re-sent: %d %v", n, err)
+		}
+		if n, err := s.ResendPending(ctx, 0, 10); err != nil || n != 1 {
+			t.Fatalf("re-sent %d: %v", n, err)
+		}
+		e.App.Bank.Drain()
+		if st := status(top.ID); st != "SUCCEEDED" {
+			t.Fatalf("after re-send: %s", st)
+		}
+		w, _, err := s.Withdraw(ctx, u, wallet.MoveInput{BankCardID: card.ID, Amount: "20", Currency: "CNY", IdempotencyKey: "w1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.App.Bank.Drain()
+		if n, err := s.ResendPending(ctx, 0, 10); err != nil || n != 1 {
+			t.Fatalf("re-sent %d: %v", n, err)
+		}
+		e.App.Bank.Drain()
+		if st := status(w.ID); st != "SUCCEEDED" {
+			t.Fatalf("withdrawal after re-send: %s", st)
+		}
+		// Settled operations are not re-sent; money moved once each.
+		if n, _ := s.ResendPending(ctx, 0, 10); n != 0 {
+			t.Fatalf("settled operations re-sent: %d", n)
+		}
+		bs, _ := s.Balances(ctx, u)
+		if bs[0].Available != 3000 || bs[0].Held != 0 {
+			t.Fatalf("balance %+v", bs[0])
+		}
+		if r, err := e.App.Ledger.Verify(ctx); err != nil || !r.OK() {
+			t.Fatalf("verify %v %+v", err, r)
+		}
+	})
+}
