@@ -61,17 +61,8 @@ func (s *Service) applyTopUp(ctx context.Context, id pulid.ID, ok bool, reason s
 			return err
 		}
 		t, err := tx.TopUp.Get(ctx, id)
-		if ent.IsNotFound(err) {
-			return apperr.New(apperr.NotFound, "no such top-up")
-		}
-		if err != nil {
+		if fresh, err := decided(n, err, func() bool { return t.Status == status }); !fresh {
 			return err
-		}
-		if n == 0 { // already final: a duplicate, or a contradiction
-			if t.Status == status {
-				return nil
-			}
-			return ErrOutcomeConflict
 		}
 		c := money.Currency(t.Currency)
 		if ok {
@@ -115,17 +106,8 @@ func (s *Service) applyWithdrawal(ctx context.Context, id pulid.ID, ok bool, rea
 			return err
 		}
 		w, err := tx.Withdrawal.Get(ctx, id)
-		if ent.IsNotFound(err) {
-			return apperr.New(apperr.NotFound, "no such withdrawal")
-		}
-		if err != nil {
+		if fresh, err := decided(n, err, func() bool { return w.Status == status }); !fresh {
 			return err
-		}
-		if n == 0 {
-			if w.Status == status {
-				return nil
-			}
-			return ErrOutcomeConflict
 		}
 		c := money.Currency(w.Currency)
 		clearing, err := s.ledger.PlatformAccount(ctx, tx, ledger.KindWithdrawalClearing, c)
@@ -157,6 +139,26 @@ func (s *Service) applyWithdrawal(ctx context.Context, id pulid.ID, ok bool, rea
 		}
 		return err
 	})
+}
+
+// decided reads the result of a PENDING -> final compare-and-set that
+// changed n rows, given the error of re-loading the operation and whether
+// its status is the one being applied. fresh means this call made the
+// change and must move the money; otherwise err is nil for a repeat of
+// the applied outcome (a duplicate callback), CONFLICT for a different
+// one, NOT_FOUND for an unknown operation.
+func decided(n int, loadErr error, same func() bool) (fresh bool, err error) {
+	switch {
+	case ent.IsNotFound(loadErr):
+		return false, apperr.New(apperr.NotFound, "no such operation")
+	case loadErr != nil:
+		return false, loadErr
+	case n > 0:
+		return true, nil
+	case same():
+		return false, nil
+	}
+	return false, ErrOutcomeConflict
 }
 
 func lower[T ~string](s T) string {
