@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"math"
+	"math/big"
 	"testing"
 	"time"
 
@@ -66,4 +67,39 @@ func TestHashCoversEveryField(t *testing.T) {
 	if bytes.Equal(h, Hash([]byte("other"), base)) {
 		t.Error("hash ignores the previous hash")
 	}
+}
+
+// FuzzCheckBalanced: whatever the legs, CheckBalanced never panics, and
+// anything it accepts has two or more distinct non-zero legs in the one
+// currency that sum to exactly zero (checked here with big integers).
+func FuzzCheckBalanced(f *testing.F) {
+	f.Add(int64(-100), int64(100), int64(0), uint8(2), false)
+	f.Add(int64(math.MaxInt64), int64(1), int64(math.MinInt64), uint8(3), false)
+	f.Add(int64(-5), int64(5), int64(0), uint8(2), true)
+	f.Fuzz(func(t *testing.T, a, b, c int64, n uint8, sameAccount bool) {
+		amounts := []int64{a, b, c}[:2+int(n)%2]
+		legs := make([]Leg, len(amounts))
+		for i, amt := range amounts {
+			id := string(rune('a' + i))
+			if sameAccount {
+				id = "a"
+			}
+			legs[i] = Leg{AccountID: id, Currency: money.CNY, Amount: amt}
+		}
+		if CheckBalanced(money.CNY, legs) != nil {
+			return
+		}
+		sum := new(big.Int)
+		seen := map[string]bool{}
+		for _, l := range legs {
+			if l.Amount == 0 || seen[l.AccountID] {
+				t.Fatalf("accepted %+v", legs)
+			}
+			seen[l.AccountID] = true
+			sum.Add(sum, big.NewInt(l.Amount))
+		}
+		if sum.Sign() != 0 {
+			t.Fatalf("accepted legs summing to %s", sum)
+		}
+	})
 }
