@@ -4,11 +4,9 @@ import (
 	"context"
 	"time"
 
-	"danbao/auth"
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
 	"danbao/graph/model"
-	"danbao/internal/apperr"
 	"danbao/internal/kyc"
 	"danbao/internal/limits"
 	"danbao/internal/money"
@@ -53,18 +51,6 @@ func reviewPayload(v *ent.Verification, ues []*model.UserError) *model.ReviewVer
 	return &model.ReviewVerificationPayload{Verification: v, UserErrors: ues}
 }
 
-// selfOrOperator lets a user see their own verification data, and
-// operators everyone's; anyone else gets FORBIDDEN.
-func selfOrOperator(ctx context.Context, userID pulid.ID) error {
-	who, err := auth.Require(ctx)
-	if err != nil {
-		return err
-	}
-	if who.UserID != userID && !who.Operator() {
-		return apperr.New(apperr.Forbidden, "only the user and operators see this")
-	}
-	return nil
-}
 
 // limitsModel maps a limits summary to the GraphQL type, amounts as
 // decimal strings.
@@ -93,7 +79,7 @@ func limitsModel(s *limits.Summary) *model.Limits {
 
 // userLimits loads the limits summary of a user the caller may see.
 func (r *Resolver) userLimits(ctx context.Context, userID pulid.ID) (*model.Limits, error) {
-	if err := selfOrOperator(ctx, userID); err != nil {
+	if err := ownerOrOperator(ctx, userID); err != nil {
 		return nil, err
 	}
 	s, err := r.Limits.Summary(ctx, userID, time.Now())

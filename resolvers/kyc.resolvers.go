@@ -45,7 +45,7 @@ func (r *queryResolver) PendingVerifications(ctx context.Context, first *int, af
 
 // Verification is the resolver for the verification field.
 func (r *userResolver) Verification(ctx context.Context, obj *ent.User) (*ent.Verification, error) {
-	if err := selfOrOperator(ctx, obj.ID); err != nil {
+	if err := ownerOrOperator(ctx, obj.ID); err != nil {
 		return nil, err
 	}
 	return r.RealName.Latest(ctx, obj.ID)

@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"danbao/auth"
-	"danbao/ent"
+	"danbao/ent/schema/pulid"
 	"danbao/graph/model"
 	"danbao/internal/apperr"
 	"danbao/internal/ledger"
@@ -15,14 +15,14 @@ import (
 )
 
 // ownerOrOperator lets the user themself or an operator read a user's
-// private fields (balances, history, cards), wherever the User object was
-// reached from.
-func ownerOrOperator(ctx context.Context, u *ent.User) error {
+// private fields (balances, history, cards, verification, limits),
+// wherever the User object was reached from; anyone else gets FORBIDDEN.
+func ownerOrOperator(ctx context.Context, userID pulid.ID) error {
 	who, err := auth.Require(ctx)
 	if err != nil {
 		return err
 	}
-	if who.UserID != u.ID && !who.Operator() {
+	if who.UserID != userID && !who.Operator() {
 		return apperr.New(apperr.Forbidden, "only the user themself may read this")
 	}
 	return nil

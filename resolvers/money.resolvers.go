@@ -159,7 +159,7 @@ func (r *topUpResolver) BankCard(ctx context.Context, obj *ent.TopUp) (*ent.Bank
 
 // Balances is the resolver for the balances field.
 func (r *userResolver) Balances(ctx context.Context, obj *ent.User) ([]*model.Balance, error) {
-	if err := ownerOrOperator(ctx, obj); err != nil {
+	if err := ownerOrOperator(ctx, obj.ID); err != nil {
 		return nil, err
 	}
 	bs, err := r.Wallet.Balances(ctx, obj.ID)
@@ -171,7 +171,7 @@ func (r *userResolver) Balances(ctx context.Context, obj *ent.User) ([]*model.Ba
 
 // Transactions is the resolver for the transactions field.
 func (r *userResolver) Transactions(ctx context.Context, obj *ent.User, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID], filter *model.TransactionFilter) (*ent.LedgerEntryConnection, error) {
-	if err := ownerOrOperator(ctx, obj); err != nil {
+	if err := ownerOrOperator(ctx, obj.ID); err != nil {
 		return nil, err
 	}
 	return r.Ledger.History(ctx, obj.ID, ledger.Page{First: first, After: after, Last: last, Before: before}, historyFilter(filter))
@@ -179,7 +179,7 @@ func (r *userResolver) Transactions(ctx context.Context, obj *ent.User, first *i
 
 // BankCards is the resolver for the bankCards field.
 func (r *userResolver) BankCards(ctx context.Context, obj *ent.User) ([]*ent.BankCard, error) {
-	if err := ownerOrOperator(ctx, obj); err != nil {
+	if err := ownerOrOperator(ctx, obj.ID); err != nil {
 		return nil, err
 	}
 	return r.Wallet.BankCards(ctx, obj.ID)
