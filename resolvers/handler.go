@@ -5,9 +5,11 @@ import (
 	"log/slog"
 	"time"
 
+	"danbao/auth"
 	"danbao/graph"
 	"danbao/internal/apperr"
 	"danbao/internal/obs"
+	"danbao/internal/ratelimit"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -26,6 +28,9 @@ type HandlerConfig struct {
 	Introspection bool // also governs field suggestions in error messages
 	Logger        *slog.Logger
 	Metrics       *obs.Metrics
+	// Mutations bounds how fast one caller (a user, or an address when
+	// signed out) may run mutation fields; nil or a zero rate: no bound.
+	Mutations *ratelimit.Limiter
 }
 
 // NewHandler builds the GraphQL server with explicit transports and
@@ -50,7 +55,32 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *handler.Server {
 	if cfg.Metrics != nil {
 		srv.Use(metricsExtension{m: cfg.Metrics})
 	}
+	if cfg.Mutations != nil {
+		srv.AroundRootFields(limitMutations(cfg.Mutations))
+	}
 	return srv
+}
+
+// limitMutations spends one token of the caller's budget per mutation
+// field (aliases included); a caller out of tokens gets RATE_LIMITED with
+// retryAfterSeconds, and the field is not resolved.
+func limitMutations(l *ratelimit.Limiter) graphql.RootFieldMiddleware {
+	return func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+		rc := graphql.GetOperationContext(ctx)
+		if rc.Operation == nil || rc.Operation.Operation != ast.Mutation {
+			return next(ctx)
+		}
+		key := "ip:" + obs.ClientIP(ctx)
+		if who, ok := auth.FromContext(ctx); ok {
+			key = "user:" + string(who.UserID)
+		}
+		if ok, wait := l.Allow(key); !ok {
+			graphql.AddError(ctx, apperr.New(apperr.RateLimited, "too many requests; slow down").
+				With("retryAfterSeconds", int(wait.Seconds())+1))
+			return graphql.Null
+		}
+		return next(ctx)
+	}
 }
 
 // DepthLimit refuses operations whose selections nest deeper than Max,

@@ -51,7 +51,6 @@ func reviewPayload(v *ent.Verification, ues []*model.UserError) *model.ReviewVer
 	return &model.ReviewVerificationPayload{Verification: v, UserErrors: ues}
 }
 
-
 // limitsModel maps a limits summary to the GraphQL type, amounts as
 // decimal strings.
 func limitsModel(s *limits.Summary) *model.Limits {

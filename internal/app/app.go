@@ -25,6 +25,7 @@ import (
 	"danbao/internal/limits"
 	"danbao/internal/obs"
 	"danbao/internal/passkey"
+	"danbao/internal/ratelimit"
 	"danbao/internal/realname"
 	"danbao/internal/vault"
 	"danbao/internal/wallet"
@@ -248,6 +249,7 @@ func (a *App) routes() http.Handler {
 		Introspection: a.Config.Playground,
 		Logger:        a.Log,
 		Metrics:       a.Metrics,
+		Mutations:     ratelimit.New(float64(a.Config.MutationRate)/60, float64(a.Config.MutationRate)),
 	})
 	mux := http.NewServeMux()
 	m := a.Metrics

@@ -279,3 +279,32 @@ func TestMalformedArgumentsAreInvalidInput(t *testing.T) {
 		t.Fatal("a malformed argument was logged as an internal error")
 	}
 }
+
+// TestMutationRateLimit: past its budget a caller's mutations are refused
+// with RATE_LIMITED (aliases count one each) and change nothing; queries
+// and other callers are not affected.
+func TestMutationRateLimit(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite, testenv.With("DANBAO_MUTATION_RATE", "4"))
+	a := e.Register(t) // one of the signed-out address's 4
+	link := `mutation { one: linkBankCard(input:{cardNumber:"4242424242424242", holderName:"x"}) { userErrors { code } }
+		two: linkBankCard(input:{cardNumber:"4242424242424242", holderName:"x"}) { userErrors { code } } }`
+	r := e.Do(t, a.AccessToken, link, nil)
+	if len(r.Errors) != 0 {
+		t.Fatalf("within budget: %v", r.Codes())
+	}
+	e.Do(t, a.AccessToken, link, nil)
+	r = e.Do(t, a.AccessToken, link, nil) // the 5th and 6th mutation fields
+	if got := r.Codes(); len(got) != 2 || got[0] != "RATE_LIMITED" || r.Errors[0].Extensions["retryAfterSeconds"] == nil {
+		t.Fatalf("over budget: %v", r.Errors)
+	}
+	if r := e.Do(t, a.AccessToken, meQuery, nil); len(r.Errors) > 0 {
+		t.Fatalf("a query was limited: %v", r.Codes())
+	}
+	b := e.Register(t)
+	if r := e.Do(t, b.AccessToken, link, nil); len(r.Errors) > 0 {
+		t.Fatalf("another user was limited: %v", r.Codes())
+	}
+	if m := e.Do(t, "", `{ __typename }`, nil); len(m.Errors) > 0 {
+		t.Fatal(m.Codes())
+	}
+}

@@ -63,6 +63,7 @@ type Config struct {
 	MaxDepth      int   // DANBAO_MAX_DEPTH, default 16 (GraphiQL's introspection query needs 15)
 	MaxComplexity int   // DANBAO_MAX_COMPLEXITY, default 1000
 	MaxTokens     int   // DANBAO_MAX_TOKENS (parser token limit), default 5000
+	MutationRate  int   // DANBAO_MUTATION_RATE: mutations per minute per caller (also the burst), default 120; 0 disables
 
 	LogLevel  string // DANBAO_LOG_LEVEL: debug, info (default), warn, error
 	LogFormat string // DANBAO_LOG_FORMAT: text (default) or json
@@ -113,6 +114,7 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxDepth:      p.integer("DANBAO_MAX_DEPTH", 16),
 		MaxComplexity: p.integer("DANBAO_MAX_COMPLEXITY", 1000),
 		MaxTokens:     p.integer("DANBAO_MAX_TOKENS", 5000),
+		MutationRate:  p.integer("DANBAO_MUTATION_RATE", 120),
 
 		LogLevel:  p.str("DANBAO_LOG_LEVEL", "info"),
 		LogFormat: p.str("DANBAO_LOG_FORMAT", "text"),
@@ -147,7 +149,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.AccessTokenTTL <= 0 || c.RefreshTokenTTL <= 0 {
 		p.errs = append(p.errs, "token lifetimes must be positive")
 	}
-	if c.MaxBodyBytes <= 0 || c.MaxDepth <= 0 || c.MaxComplexity <= 0 || c.MaxTokens <= 0 {
+	if c.MaxBodyBytes <= 0 || c.MaxDepth <= 0 || c.MaxComplexity <= 0 || c.MaxTokens <= 0 || c.MutationRate < 0 {
 		p.errs = append(p.errs, "request limits must be positive")
 	}
 	if len(p.errs) > 0 {

@@ -7,11 +7,21 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 )
 
 type ridKey struct{}
+
+type ipKey struct{}
+
+// ClientIP returns the address the request came from (the TCP peer; no
+// forwarding header is trusted), or "".
+func ClientIP(ctx context.Context) string {
+	s, _ := ctx.Value(ipKey{}).(string)
+	return s
+}
 
 // RequestIDHeader carries the request id in both directions.
 const RequestIDHeader = "X-Request-Id"
@@ -36,7 +46,7 @@ func NewRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// RequestIDs gives every request an id (a well-formed incoming
+// RequestIDs gives every request an id (and records its client address) (a well-formed incoming
 // X-Request-Id is kept, so a gateway's id carries through) and echoes it in
 // the response.
 func RequestIDs(next http.Handler) http.Handler {
@@ -46,7 +56,11 @@ func RequestIDs(next http.Handler) http.Handler {
 			id = NewRequestID()
 		}
 		w.Header().Set(RequestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(WithRequestID(r.Context(), id)))
+		ctx := WithRequestID(r.Context(), id)
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			ctx = context.WithValue(ctx, ipKey{}, host)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
