@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"time"
 
 	"danbao/ent/schema/pulid"
 	"danbao/ent/user"
@@ -10,8 +11,9 @@ import (
 
 // Identity is who a request acts for.
 type Identity struct {
-	UserID pulid.ID
-	Role   user.Role
+	UserID   pulid.ID
+	Role     user.Role
+	AuthTime time.Time // when the user last signed in with a password or passkey; zero if unknown
 }
 
 // Operator reports whether the identity has the operator role.
@@ -35,6 +37,25 @@ func Require(ctx context.Context) (Identity, error) {
 	id, ok := FromContext(ctx)
 	if !ok {
 		return Identity{}, apperr.New(apperr.Unauthenticated, "sign in first: a valid access token is required")
+	}
+	return id, nil
+}
+
+// RecentSignIn is how recent a sign-in must be for RequireRecent.
+const RecentSignIn = 10 * time.Minute
+
+// RequireRecent returns the identity if the user signed in with a password
+// or passkey within RecentSignIn (a refreshed token keeps its sign-in
+// time): adding a passkey must not be possible with a stolen or long-lived
+// session alone. Errors: UNAUTHENTICATED, REAUTHENTICATION_REQUIRED.
+func RequireRecent(ctx context.Context) (Identity, error) {
+	id, err := Require(ctx)
+	if err != nil {
+		return id, err
+	}
+	if id.AuthTime.IsZero() || time.Since(id.AuthTime) > RecentSignIn {
+		return id, apperr.New(apperr.ReauthenticationRequired, "sign in again (password or passkey) to do this").
+			With("maxAgeSeconds", int(RecentSignIn.Seconds()))
 	}
 	return id, nil
 }

@@ -36,5 +36,9 @@ func (t *Tokens) Authenticate(ctx context.Context, header string) (context.Conte
 	if err != nil {
 		return ctx, false
 	}
-	return WithIdentity(ctx, Identity{UserID: pulid.ID(claims.Subject), Role: claims.Role}), true
+	id := Identity{UserID: pulid.ID(claims.Subject), Role: claims.Role}
+	if claims.AuthTime != nil {
+		id.AuthTime = claims.AuthTime.Time
+	}
+	return WithIdentity(ctx, id), true
 }

@@ -118,7 +118,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Session, err
 		if err != nil {
 			return err
 		}
-		sess, err = s.startSession(ctx, tx, u, newFamily())
+		sess, err = s.startSession(ctx, tx, u, newFamily(), s.now())
 		return err
 	})
 	return sess, err
@@ -205,7 +205,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
 		if _, err := tx.LoginThrottle.Delete().Where(loginthrottle.ID(phone)).Exec(ctx); err != nil {
 			return err
 		}
-		sess, err = s.startSession(ctx, tx, u, newFamily())
+		sess, err = s.startSession(ctx, tx, u, newFamily(), s.now())
 		return err
 	})
 	return sess, err
@@ -300,7 +300,13 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 			reused = true
 			return revokeFamily(ctx, tx, rt.FamilyID, now)
 		}
-		sess, err = s.startSession(ctx, tx, rt.Edges.User, rt.FamilyID)
+		// The family began when the user signed in: its first token.
+		first, err := tx.RefreshToken.Query().Where(refreshtoken.FamilyID(rt.FamilyID)).
+			Order(ent.Asc(refreshtoken.FieldCreatedAt)).First(ctx)
+		if err != nil {
+			return err
+		}
+		sess, err = s.startSession(ctx, tx, rt.Edges.User, rt.FamilyID, first.CreatedAt)
 		return err
 	})
 	if err != nil {
@@ -344,15 +350,16 @@ func revokeFamily(ctx context.Context, tx *ent.Tx, family string, now time.Time)
 // internal/passkey). It issues the same tokens as Login: an access token
 // and the first refresh token of a new family.
 func (s *Service) SignInVerified(ctx context.Context, tx *ent.Tx, u *ent.User) (*Session, error) {
-	return s.startSession(ctx, tx, u, newFamily())
+	return s.startSession(ctx, tx, u, newFamily(), s.now())
 }
 
-// startSession issues an access token and a new refresh token of family.
-func (s *Service) startSession(ctx context.Context, tx *ent.Tx, u *ent.User, family string) (*Session, error) {
+// startSession issues an access token and a new refresh token of family;
+// authTime is when the user last signed in (the family's start).
+func (s *Service) startSession(ctx context.Context, tx *ent.Tx, u *ent.User, family string, authTime time.Time) (*Session, error) {
 	if u == nil {
 		return nil, errors.New("auth: session without user")
 	}
-	access, exp, err := s.tokens.Issue(u.ID, u.Role)
+	access, exp, err := s.tokens.Issue(u.ID, u.Role, authTime)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,9 @@ import (
 // Claims are the claims of a danbao access token.
 type Claims struct {
 	Role user.Role `json:"role"`
+	// AuthTime is when the user last proved who they are (password or
+	// passkey), as OIDC's auth_time: refreshing a token does not renew it.
+	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -36,14 +39,16 @@ func NewTokens(keys *KeySet, issuer, audience string, ttl time.Duration) *Tokens
 // Keys returns the key set (for the JWKS endpoint).
 func (t *Tokens) Keys() *KeySet { return t.keys }
 
-// Issue signs an access token for the user and returns it with its expiry.
-func (t *Tokens) Issue(userID pulid.ID, role user.Role) (string, time.Time, error) {
+// Issue signs an access token for the user, who last authenticated at
+// authTime, and returns it with its expiry.
+func (t *Tokens) Issue(userID pulid.ID, role user.Role, authTime time.Time) (string, time.Time, error) {
 	now := t.now().UTC().Truncate(time.Second)
 	exp := now.Add(t.ttl)
 	var jti [16]byte
 	_, _ = rand.Read(jti[:])
 	claims := Claims{
-		Role: role,
+		Role:     role,
+		AuthTime: jwt.NewNumericDate(authTime.UTC().Truncate(time.Second)),
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    t.issuer,
 			Subject:   string(userID),

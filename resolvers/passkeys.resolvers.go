@@ -18,7 +18,7 @@ import (
 
 // BeginPasskeyRegistration is the resolver for the beginPasskeyRegistration field.
 func (r *mutationResolver) BeginPasskeyRegistration(ctx context.Context) (*model.BeginPasskeyRegistrationPayload, error) {
-	who, err := auth.Require(ctx)
+	who, err := auth.RequireRecent(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +32,7 @@ func (r *mutationResolver) BeginPasskeyRegistration(ctx context.Context) (*model
 
 // FinishPasskeyRegistration is the resolver for the finishPasskeyRegistration field.
 func (r *mutationResolver) FinishPasskeyRegistration(ctx context.Context, input model.FinishPasskeyRegistrationInput) (*model.FinishPasskeyRegistrationPayload, error) {
-	who, err := auth.Require(ctx)
+	who, err := auth.RequireRecent(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -460,6 +460,8 @@ const (
 	ErrorCodePasskeyRevoked ErrorCode = "PASSKEY_REVOKED"
 	// The passkey's signature counter went backwards (a copy of the key may exist): it can no longer authorize payments.
 	ErrorCodePasskeyCloneSuspected ErrorCode = "PASSKEY_CLONE_SUSPECTED"
+	// The action needs a recent sign-in (password or passkey); refreshing a token does not count.
+	ErrorCodeReauthenticationRequired ErrorCode = "REAUTHENTICATION_REQUIRED"
 )
 
 var AllErrorCode = []ErrorCode{
@@ -482,11 +484,12 @@ var AllErrorCode = []ErrorCode{
 	ErrorCodeChallengeExpired,
 	ErrorCodePasskeyRevoked,
 	ErrorCodePasskeyCloneSuspected,
+	ErrorCodeReauthenticationRequired,
 }
 
 func (e ErrorCode) IsValid() bool {
 	switch e {
-	case ErrorCodeInvalidInput, ErrorCodeNotFound, ErrorCodeUnauthenticated, ErrorCodeForbidden, ErrorCodeAlreadyExists, ErrorCodeInsufficientFunds, ErrorCodeLimitExceeded, ErrorCodeVerificationRequired, ErrorCodePasskeyRequired, ErrorCodeInvalidState, ErrorCodeIdempotencyConflict, ErrorCodeConflict, ErrorCodeRateLimited, ErrorCodeAccountFrozen, ErrorCodeInternal, ErrorCodePasskeyInvalid, ErrorCodeChallengeExpired, ErrorCodePasskeyRevoked, ErrorCodePasskeyCloneSuspected:
+	case ErrorCodeInvalidInput, ErrorCodeNotFound, ErrorCodeUnauthenticated, ErrorCodeForbidden, ErrorCodeAlreadyExists, ErrorCodeInsufficientFunds, ErrorCodeLimitExceeded, ErrorCodeVerificationRequired, ErrorCodePasskeyRequired, ErrorCodeInvalidState, ErrorCodeIdempotencyConflict, ErrorCodeConflict, ErrorCodeRateLimited, ErrorCodeAccountFrozen, ErrorCodeInternal, ErrorCodePasskeyInvalid, ErrorCodeChallengeExpired, ErrorCodePasskeyRevoked, ErrorCodePasskeyCloneSuspected, ErrorCodeReauthenticationRequired:
 		return true
 	}
 	return false

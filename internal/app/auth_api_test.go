@@ -384,3 +384,74 @@ func TestLoginLockoutUnderParallelGuesses(t *testing.T) {
 		}
 	})
 }
+
+// TestPasskeyRegistrationNeedsRecentSignIn: adding a passkey takes a
+// sign-in of the last 10 minutes; a refreshed token keeps its session's
+// sign-in time, so a stolen refresh token cannot add one later.
+func TestPasskeyRegistrationNeedsRecentSignIn(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d)
+		u := e.Register(t)
+		begin := func(token string) []string {
+			return e.Do(t, token, `mutation { beginPasskeyRegistration { options userErrors { code } } }`, nil).Codes()
+		}
+		if got := begin(u.AccessToken); len(got) != 0 {
+			t.Fatalf("fresh sign-in refused: %v", got)
+		}
+		kid := auth.Thumbprint(&e.Key.PublicKey)
+		sign := func(authTime *time.Time) string {
+			c := jwt.MapClaims{"sub": u.ID, "role": "USER", "iss": "danbao", "aud": []string{"danbao-api"},
+				"iat": time.Now().Unix(), "exp": time.Now().Add(10 * time.Minute).Unix()}
+			if authTime != nil {
+				c["auth_time"] = authTime.Unix()
+			}
+			tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
+			tok.Header["kid"] = kid
+			s, err := tok.SignedString(e.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		old := time.Now().Add(-20 * time.Minute)
+		for name, tok := range map[string]string{"old sign-in": sign(&old), "no auth_time": sign(nil)} {
+			if got := begin(tok); len(got) != 1 || got[0] != "REAUTHENTICATION_REQUIRED" {
+				t.Errorf("%s: %v", name, got)
+			}
+		}
+		// Age the session, then refresh: the new token is not a new sign-in.
+		if _, err := e.App.DB.SQL.Exec(rebind(d, "UPDATE refresh_tokens SET created_at = ? WHERE user_id = ?"), old.UTC(), u.ID); err != nil {
+			t.Fatal(err)
+		}
+		var out struct{ RefreshToken struct{ AccessToken string } }
+		e.Do(t, "", `mutation($t:String!){ refreshToken(input:{refreshToken:$t}) { accessToken } }`, map[string]any{"t": u.RefreshToken}).Decode(t, &out)
+		if got := begin(out.RefreshToken.AccessToken); len(got) != 1 || got[0] != "REAUTHENTICATION_REQUIRED" {
+			t.Fatalf("refreshed token of an old session: %v", got)
+		}
+		// Signing in again allows it.
+		var login struct{ Login struct{ AccessToken string } }
+		e.Do(t, "", `mutation($p:String!,$w:String!){ login(input:{phone:$p,password:$w}) { accessToken } }`,
+			map[string]any{"p": u.Phone, "w": u.Password}).Decode(t, &login)
+		if got := begin(login.Login.AccessToken); len(got) != 0 {
+			t.Fatalf("after signing in again: %v", got)
+		}
+	})
+}
+
+// rebind turns ? placeholders into PostgreSQL's $n.
+func rebind(d testenv.Dialect, q string) string {
+	if d != testenv.Postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			b.WriteString("$" + string(rune('0'+n)))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}

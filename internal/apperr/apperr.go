@@ -50,6 +50,8 @@ const (
 	// so a copy of its key may exist; it no longer authorizes money
 	// movement. Register a new passkey.
 	PasskeyCloneSuspected Code = "PASSKEY_CLONE_SUSPECTED"
+	// ReauthenticationRequired: the action needs a recent sign-in (password or passkey).
+	ReauthenticationRequired Code = "REAUTHENTICATION_REQUIRED"
 )
 
 // Codes lists every code, in the order of the ErrorCode enum of
@@ -60,6 +62,7 @@ var Codes = []Code{
 	InvalidState, IdempotencyConflict, Conflict, RateLimited, AccountFrozen,
 	Internal,
 	PasskeyInvalid, ChallengeExpired, PasskeyRevoked, PasskeyCloneSuspected,
+	ReauthenticationRequired,
 }
 
 // Error is a domain failure with a stable code, a human message that never
