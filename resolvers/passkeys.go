@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 
-	"danbao/auth"
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
 	"danbao/graph/model"
@@ -22,14 +21,10 @@ const (
 // passkeys lists u's passkeys for u or an operator; anyone else reaching a
 // User (say as a payment's payee) gets FORBIDDEN, not the list.
 func (r *Resolver) passkeys(ctx context.Context, u *ent.User, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, includeRevoked *bool) (*ent.PasskeyConnection, error) {
-	who, err := auth.Require(ctx)
-	if err != nil {
+	if err := ownerOrOperator(ctx, u.ID); err != nil {
 		return nil, err
 	}
-	if who.UserID != u.ID && !who.Operator() {
-		return nil, apperr.New(apperr.Forbidden, "only the user may list their passkeys")
-	}
-	first, last, err = pageSize(first, last)
+	first, last, err := pageSize(first, last)
 	if err != nil {
 		return nil, err
 	}
