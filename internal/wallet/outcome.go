@@ -6,7 +6,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
@@ -79,7 +81,7 @@ func (s *Service) applyTopUp(ctx context.Context, id pulid.ID, ok bool, reason s
 				return err
 			}
 		}
-		if _, err := events.Append(ctx, tx, opEvent("topup."+lower(status), t.ID, t.UserID, t.Amount, c, string(status))); err != nil {
+		if _, err := events.Append(ctx, tx, opEvent("topup."+strings.ToLower(string(status)), t.ID, t.UserID, t.Amount, c, string(status))); err != nil {
 			return err
 		}
 		if ok {
@@ -131,7 +133,7 @@ func (s *Service) applyWithdrawal(ctx context.Context, id pulid.ID, ok bool, rea
 		if _, err := s.ledger.Post(ctx, tx, entry); err != nil {
 			return err
 		}
-		if _, err := events.Append(ctx, tx, opEvent("withdrawal."+lower(status), w.ID, w.UserID, w.Amount, c, string(status))); err != nil {
+		if _, err := events.Append(ctx, tx, opEvent("withdrawal."+strings.ToLower(string(status)), w.ID, w.UserID, w.Amount, c, string(status))); err != nil {
 			return err
 		}
 		if !ok {
@@ -161,21 +163,19 @@ func decided(n int, loadErr error, same func() bool) (fresh bool, err error) {
 	return false, ErrOutcomeConflict
 }
 
-func lower[T ~string](s T) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 32
-		}
-	}
-	return string(b)
-}
-
+// truncate bounds a gateway's failure reason to 200 bytes without cutting
+// a character in two (PostgreSQL refuses invalid UTF-8), and replaces any
+// invalid bytes the gateway sent.
 func truncate(s string) string {
-	if len(s) > 200 {
-		return s[:200]
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) <= 200 {
+		return s
 	}
-	return s
+	cut := 200
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }
 
 // maxCallbackBytes bounds a callback body.

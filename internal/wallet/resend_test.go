@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"unicode/utf8"
 
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
@@ -101,6 +103,34 @@ func TestResendPending(t *testing.T) {
 		}
 		if r, err := e.App.Ledger.Verify(ctx); err != nil || !r.OK() {
 			t.Fatalf("verify %v %+v", err, r)
+		}
+	})
+}
+
+// TestFailureReasonIsStoredSafely: a long reason with multi-byte characters
+// (and invalid bytes) from the gateway is cut on a character boundary and
+// stored; the decline is applied, not refused as an internal error.
+func TestFailureReasonIsStoredSafely(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d)
+		ctx := context.Background()
+		s := wallet.New(e.App.DB.Client, e.App.Ledger, e.App.Keys, verified{}, e.App.Bank, slog.Default())
+		u := pulid.ID(e.Register(t).ID)
+		card, err := s.LinkBankCard(ctx, u, wallet.LinkBankCardInput{CardNumber: bank.SandboxCardPending, HolderName: "X"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		top, _, err := s.TopUp(ctx, u, wallet.MoveInput{BankCardID: card.ID, Amount: "5", Currency: "CNY", IdempotencyKey: "r1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reason := "x" + strings.Repeat("拒", 100) + "\xff" // byte 200 falls inside a character
+		if err := s.ApplyOutcome(ctx, bank.Callback{Kind: bank.KindCharge, Reference: string(top.ID), Outcome: bank.OutcomeDeclined, Reason: reason}); err != nil {
+			t.Fatalf("decline with a long reason: %v", err)
+		}
+		got, _ := e.App.DB.Client.TopUp.Get(ctx, top.ID)
+		if got.Status != "FAILED" || len(got.FailureReason) > 200 || !utf8.ValidString(got.FailureReason) || !strings.HasPrefix(got.FailureReason, "x拒") {
+			t.Fatalf("stored %q (%d bytes) status %s", got.FailureReason, len(got.FailureReason), got.Status)
 		}
 	})
 }
