@@ -42,9 +42,9 @@ func (s *Service) History(ctx context.Context, userID pulid.ID, p Page, f Histor
 	if p.First != nil && p.Last != nil {
 		return nil, apperr.Invalid("first", "pass first or last, not both")
 	}
-	for _, n := range []*int{p.First, p.Last} {
+	for field, n := range map[string]*int{"first": p.First, "last": p.Last} {
 		if n != nil && (*n < 0 || *n > MaxPageSize) {
-			return nil, apperr.Invalid("first", "page size must be between 0 and %d", MaxPageSize)
+			return nil, apperr.Invalid(field, "page size must be between 0 and %d", MaxPageSize)
 		}
 	}
 	if p.First == nil && p.Last == nil {
