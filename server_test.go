@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -76,8 +77,8 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 		t.Fatalf("playground not served by default: %v", err)
 	}
 	// The development signing key was created in the data directory.
-	if _, err := filepath.Glob(filepath.Join(dir, "jwt-es256.pem")); err != nil {
-		t.Fatal(err)
+	if fi, err := os.Stat(filepath.Join(dir, "jwt-es256.pem")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("development signing key: %v", err)
 	}
 
 	cancel()
