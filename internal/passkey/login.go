@@ -78,7 +78,7 @@ func (s *Service) FinishLogin(ctx context.Context, credentialJSON []byte) (*auth
 		if err := requireUV(ps, parsed.Response.AuthenticatorData.Flags); err != nil {
 			return err
 		}
-		if err := s.writeBack(ctx, tx, ps, p, c); err != nil {
+		if err := s.writeBack(ctx, tx, ps, p, c, false); err != nil {
 			return err
 		}
 		sess, err = s.auth.SignInVerified(ctx, tx, u.u)

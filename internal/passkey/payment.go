@@ -184,7 +184,7 @@ func (s *Service) FinishPayment(ctx context.Context, tx *ent.Tx, in PaymentChall
 	if err := requireUV(ps, flags); err != nil {
 		return nil, err
 	}
-	if err := s.writeBack(ctx, tx, ps, p, c); err != nil {
+	if err := s.writeBack(ctx, tx, ps, p, c, true); err != nil {
 		return nil, err
 	}
 	cdj := parsed.Raw.AssertionResponse.ClientDataJSON

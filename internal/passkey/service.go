@@ -394,7 +394,12 @@ func passkeyFor(ctx context.Context, tx *ent.Tx, ps *ent.PasskeySession, rawID [
 // before verification, so two assertions verified against one stored
 // counter cannot both be accepted. Errors: PASSKEY_CLONE_SUSPECTED,
 // CONFLICT.
-func (s *Service) writeBack(ctx context.Context, tx *ent.Tx, ps *ent.PasskeySession, p *ent.Passkey, c *webauthn.Credential) error {
+//
+// The update is a compare-and-set on the counter that also requires the
+// passkey still to be live (not revoked, and for payments not
+// clone-suspected): a revocation committed after the passkey was read must
+// win over an assertion in flight.
+func (s *Service) writeBack(ctx context.Context, tx *ent.Tx, ps *ent.PasskeySession, p *ent.Passkey, c *webauthn.Credential, forPayment bool) error {
 	if c.Authenticator.CloneWarning {
 		s.log.WarnContext(ctx, "passkey: signature counter went backwards; marking clone-suspected",
 			"passkey", p.ID, "user", p.UserID, "stored", p.SignCount)
@@ -402,8 +407,11 @@ func (s *Service) writeBack(ctx context.Context, tx *ent.Tx, ps *ent.PasskeySess
 		f.cloneOf = p.ID
 		return f
 	}
-	n, err := tx.Passkey.Update().
-		Where(passkey.ID(p.ID), passkey.SignCount(p.SignCount)).
+	upd := tx.Passkey.Update().Where(passkey.ID(p.ID), passkey.SignCount(p.SignCount), passkey.RevokedAtIsNil())
+	if forPayment {
+		upd.Where(passkey.CloneSuspected(false))
+	}
+	n, err := upd.
 		SetSignCount(int64(c.Authenticator.SignCount)).
 		SetFlags(int(c.Flags.ProtocolValue())).
 		SetUserVerified(c.Flags.UserVerified).
@@ -414,6 +422,15 @@ func (s *Service) writeBack(ctx context.Context, tx *ent.Tx, ps *ent.PasskeySess
 		return err
 	}
 	if n == 0 {
+		now, err := tx.Passkey.Get(ctx, p.ID)
+		switch {
+		case err != nil:
+			return err
+		case now.RevokedAt != nil:
+			return refuse(ps, apperr.PasskeyRevoked, msgRevoked)
+		case forPayment && now.CloneSuspected:
+			return refuse(ps, apperr.PasskeyCloneSuspected, msgClone)
+		}
 		return refuse(ps, apperr.Conflict, "this passkey was used by another request at the same moment; begin again")
 	}
 	return nil
