@@ -52,8 +52,9 @@ var checkWeights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
 const checkChars = "10X98765432"
 
 // provinceCodes are the province-level codes of GB/T 2260 that begin a
-// resident ID number, plus 71 (Taiwan), 81 (Hong Kong) and 82 (Macao), which
-// appear on residence permits issued to their residents.
+// resident ID number, plus 71 (Taiwan's GB/T 2260 code), and 81 (Hong Kong),
+// 82 (Macao) and 83 (Taiwan), which begin the numbers of residence permits
+// issued to their residents.
 var provinceCodes = map[string]bool{
 	"11": true, "12": true, "13": true, "14": true, "15": true,
 	"21": true, "22": true, "23": true,
@@ -61,7 +62,7 @@ var provinceCodes = map[string]bool{
 	"41": true, "42": true, "43": true, "44": true, "45": true, "46": true,
 	"50": true, "51": true, "52": true, "53": true, "54": true,
 	"61": true, "62": true, "63": true, "64": true, "65": true,
-	"71": true, "81": true, "82": true,
+	"71": true, "81": true, "82": true, "83": true,
 }
 
 // NormalizeIDNumber validates an identity document number of type t and
@@ -189,6 +190,19 @@ func validatePassport(s string) error {
 		return apperr.Invalid(fieldIDNumber, "a passport number contains at least one digit")
 	}
 	return nil
+}
+
+// IdentityKey is the part of a normalized document number that names the
+// person, which the one-ID-one-wallet rule compares. For Hong Kong and
+// Macao residents' permits it is the letter and the 8-digit lifetime
+// number: the two digits a newer card adds count its re-issues, so
+// H12345678, H1234567801 and H1234567802 are one person. Otherwise it is
+// the whole number.
+func IdentityKey(t IDType, normalized string) string {
+	if t == HKMacauPermit && len(normalized) > 9 {
+		return normalized[:9]
+	}
+	return normalized
 }
 
 func validateHKMacauPermit(s string) error {

@@ -128,7 +128,7 @@ func TestNormalizeIDNumber(t *testing.T) {
 		{name: "region 16", typ: ResidentID, raw: withCheck("16010519491231002"), wantField: "idNumber", wantMsg: "province code"},
 		{name: "region 38", typ: ResidentID, raw: withCheck("38010519491231002"), wantField: "idNumber", wantMsg: "province code"},
 		{name: "region 66", typ: ResidentID, raw: withCheck("66010519491231002"), wantField: "idNumber", wantMsg: "province code"},
-		{name: "region 83", typ: ResidentID, raw: withCheck("83010519491231002"), wantField: "idNumber", wantMsg: "province code"},
+		{name: "region 84", typ: ResidentID, raw: withCheck("84010519491231002"), wantField: "idNumber", wantMsg: "province code"},
 		{name: "region before date", typ: ResidentID, raw: withCheck("99010519491301002"), wantField: "idNumber", wantMsg: "province code"},
 
 		// Resident ID numbers refused for their birth date.

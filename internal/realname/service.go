@@ -515,7 +515,7 @@ func (s *Service) open(v *ent.Verification, purpose string, ct []byte) ([]byte, 
 }
 
 func (s *Service) blindIndex(t kyc.IDType, number string) []byte {
-	return s.keys.BlindIndex(indexPurpose, string(t)+":"+number)
+	return s.keys.BlindIndex(indexPurpose, string(t)+":"+kyc.IdentityKey(t, number))
 }
 
 // aad binds a ciphertext to its user, its row and its purpose, so that it
