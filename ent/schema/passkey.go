@@ -39,7 +39,7 @@ func (Passkey) Fields() []ent.Field {
 		field.String("rp_id").NotEmpty().Immutable().
 			Comment("the RP ID the credential was registered for").
 			Annotations(entgql.Skip()),
-		field.String("nickname").NotEmpty().MaxLen(64).
+		field.String("nickname").NotEmpty().MaxRuneLen(64).
 			Comment("the user's name for the passkey, e.g. \"Pixel 9\""),
 		field.String("attestation_format").Default("none").Immutable().
 			Annotations(entgql.Skip()),
