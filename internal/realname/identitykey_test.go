@@ -42,3 +42,23 @@ func TestTaiwanResidencePermitNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestNoSelfReview: an operator cannot decide their own request; another
+// operator can.
+func TestNoSelfReview(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite)
+	s, _ := service(t, e, keyring(t, 1), realname.Sandbox{})
+	ctx := context.Background()
+	op := pulid.ID(e.Operator(t).ID)
+	v, err := s.Submit(ctx, op, kyc.Request{LegalName: "PENDING Zhang", IDType: kyc.ResidentID, IDNumber: testenv.NewResidentID()})
+	if err != nil || v.Status != kyc.Pending {
+		t.Fatalf("submit: %v %+v", err, v)
+	}
+	if _, err := s.Review(ctx, op, realname.ReviewInput{VerificationID: v.ID, Approve: true}); !apperr.Is(err, apperr.Forbidden) {
+		t.Fatalf("self-review: %v", err)
+	}
+	other := pulid.ID(e.Operator(t).ID)
+	if got, err := s.Review(ctx, other, realname.ReviewInput{VerificationID: v.ID, Approve: true}); err != nil || got.Status != kyc.Verified {
+		t.Fatalf("review by another operator: %v", err)
+	}
+}

@@ -258,9 +258,9 @@ type ReviewInput struct {
 // Review records an operator's decision on a pending request. The caller
 // has checked that reviewer is an operator.
 //
-// Errors: NOT_FOUND (no such request), INVALID_STATE (the request is not
-// pending), INVALID_INPUT (level not I, II or III; reason missing when
-// rejecting, or too long).
+// Errors: NOT_FOUND (no such request), FORBIDDEN (the reviewer's own
+// request), INVALID_STATE (the request is not pending), INVALID_INPUT
+// (level not I, II or III; reason missing when rejecting, or too long).
 func (s *Service) Review(ctx context.Context, reviewer pulid.ID, in ReviewInput) (*ent.Verification, error) {
 	reason := strings.TrimSpace(in.Reason)
 	if !utf8.ValidString(reason) || utf8.RuneCountInString(reason) > MaxReasonLen {
@@ -302,6 +302,9 @@ func (s *Service) decide(ctx context.Context, id pulid.ID, d kyc.Decision, by st
 		}
 		if err != nil {
 			return err
+		}
+		if reviewer != nil && *reviewer == v.UserID {
+			return apperr.New(apperr.Forbidden, "operators cannot review their own verification")
 		}
 		if v.Status != kyc.Pending {
 			return apperr.New(apperr.InvalidState, "this verification request is already %s", v.Status).
