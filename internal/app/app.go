@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,6 +51,12 @@ type App struct {
 
 	RealName *realname.Service
 	Limits   *limits.Service
+	// Events wakes subscribers when events commit, on this instance or
+	// (PostgreSQL) any other.
+	Events *events.Hub
+
+	stop    context.CancelFunc // ends background work started by New
+	running sync.WaitGroup
 
 	ready          atomic.Bool
 	handler        http.Handler
@@ -131,6 +138,7 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 		Limits:   limits.New(d.Client, levels, rn),
 	}
 	a.Ledger = ledger.New(d.Client)
+	a.Events = events.NewHub(d.Client, d.SQL, d.Dialect, events.HubConfig{Poll: cfg.EventsPoll, Logger: log})
 	secret := []byte(cfg.BankCallbackSecret)
 	if len(secret) == 0 {
 		secret = make([]byte, 32)
@@ -181,7 +189,14 @@ func (a *App) init(ctx context.Context) error {
 	if err := a.Ledger.Init(ctx); err != nil {
 		return err
 	}
-	return events.EnsureCounter(ctx, a.DB.Client)
+	if err := events.EnsureCounter(ctx, a.DB.Client); err != nil {
+		return err
+	}
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.stop = stop
+	a.running.Add(1)
+	go func() { defer a.running.Done(); a.Events.Run(bg) }()
+	return nil
 }
 
 // kycKeyring returns the keys that encrypt ID numbers at rest: the
@@ -234,6 +249,10 @@ func (a *App) SetReady(ok bool) { a.ready.Store(ok) }
 func (a *App) Close() error {
 	if a.Bank != nil {
 		a.Bank.Drain()
+	}
+	if a.stop != nil {
+		a.stop()
+		a.running.Wait()
 	}
 	return a.DB.Close()
 }

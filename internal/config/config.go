@@ -70,6 +70,20 @@ type Config struct {
 
 	ShutdownTimeout time.Duration // DANBAO_SHUTDOWN_TIMEOUT, default 20s
 
+	// EventsPoll is how often an instance checks the outbox for events its
+	// wake-ups missed (DANBAO_EVENTS_POLL_INTERVAL, default 1s).
+	EventsPoll time.Duration
+	// WebSocket subscriptions: how long a socket may wait before
+	// connection_init (DANBAO_WS_INIT_TIMEOUT, default 10s), the ping
+	// interval (DANBAO_WS_KEEPALIVE, default 25s), the subscriptions one
+	// connection may hold (DANBAO_WS_MAX_SUBSCRIPTIONS, default 20) and the
+	// connections one caller may hold on this instance
+	// (DANBAO_WS_MAX_CONNECTIONS_PER_USER, default 10).
+	WSInitTimeout           time.Duration
+	WSKeepAlive             time.Duration
+	WSMaxSubscriptions      int
+	WSMaxConnectionsPerUser int
+
 	// BankCallbackSecret verifies the gateway's signed callbacks
 	// (DANBAO_BANK_CALLBACK_SECRET). The sandbox delivers its callbacks in
 	// process, so when it is empty a random secret is made at start.
@@ -121,6 +135,12 @@ func Load(getenv func(string) string) (Config, error) {
 
 		ShutdownTimeout: p.duration("DANBAO_SHUTDOWN_TIMEOUT", 20*time.Second),
 
+		EventsPoll:              p.duration("DANBAO_EVENTS_POLL_INTERVAL", time.Second),
+		WSInitTimeout:           p.duration("DANBAO_WS_INIT_TIMEOUT", 10*time.Second),
+		WSKeepAlive:             p.duration("DANBAO_WS_KEEPALIVE", 25*time.Second),
+		WSMaxSubscriptions:      p.integer("DANBAO_WS_MAX_SUBSCRIPTIONS", 20),
+		WSMaxConnectionsPerUser: p.integer("DANBAO_WS_MAX_CONNECTIONS_PER_USER", 10),
+
 		BankCallbackSecret: p.str("DANBAO_BANK_CALLBACK_SECRET", ""),
 	}
 	c.WebAuthnOrigins = p.list("DANBAO_WEBAUTHN_ORIGINS")
@@ -151,6 +171,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.MaxBodyBytes <= 0 || c.MaxDepth <= 0 || c.MaxComplexity <= 0 || c.MaxTokens <= 0 || c.MutationRate < 0 {
 		p.errs = append(p.errs, "request limits must be positive")
+	}
+	if c.WSMaxSubscriptions <= 0 || c.WSMaxConnectionsPerUser <= 0 {
+		p.errs = append(p.errs, "DANBAO_WS_MAX_SUBSCRIPTIONS and DANBAO_WS_MAX_CONNECTIONS_PER_USER must be positive")
 	}
 	if len(p.errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %s", strings.Join(p.errs, "; "))

@@ -1,0 +1,48 @@
+package events
+
+import (
+	"context"
+
+	"danbao/ent"
+)
+
+// Follow calls fn with every event matching f whose seq is greater than
+// after, in seq order: first those already committed (the replay), then
+// each new one as it commits (live), until ctx ends or fn returns an error,
+// which Follow returns. It subscribes to wake-ups before the first read, so
+// an event committed during the replay still wakes it, and it always
+// continues from the last seq it passed on: there is neither a gap nor a
+// duplicate between replay and live. allow, when not nil, decides per event
+// whether fn sees it (authorization); refused events still advance the
+// position.
+func (h *Hub) Follow(ctx context.Context, after int64, f Filter, allow func(*ent.Event) bool, fn func(*ent.Event) error) error {
+	w := h.Subscribe()
+	defer h.Unsubscribe(w)
+	pos := after
+	for {
+		rows, err := ReadAfter(ctx, h.client, pos, MaxRead, f)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		for _, e := range rows {
+			pos = e.Seq
+			if allow != nil && !allow(e) {
+				continue
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(rows) == MaxRead {
+			continue // more to replay
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-w.C:
+		}
+	}
+}

@@ -1,0 +1,232 @@
+package events
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"danbao/ent"
+
+	"entgo.io/ent/dialect"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// Channel is the PostgreSQL notification channel of committed events.
+const Channel = "danbao_events"
+
+// HubConfig tunes a Hub.
+type HubConfig struct {
+	// Poll is how often the hub checks the head of the outbox, the
+	// fallback that catches events whose wake-up was lost (another
+	// instance on SQLite's file, a dropped LISTEN connection). Default 1s.
+	Poll   time.Duration
+	Logger *slog.Logger
+}
+
+// Hub wakes followers of the outbox when events commit. Wake-ups come from
+// three sources: an ent hook on this client (after the writing transaction
+// commits), on PostgreSQL a LISTEN on Channel (every instance sends NOTIFY
+// after its commits, so instances see each other's events), and a poll of
+// the head as the fallback. A wake-up carries no data: followers read the
+// outbox, which is the truth.
+type Hub struct {
+	client  *ent.Client
+	db      *sql.DB
+	dialect string
+	cfg     HubConfig
+
+	mu      sync.Mutex
+	waiters map[*Waiter]struct{}
+	notify  chan struct{} // this instance committed: send NOTIFY (PostgreSQL)
+}
+
+// Waiter receives wake-ups on C (buffered; bursts coalesce into one).
+type Waiter struct{ C chan struct{} }
+
+// NewHub returns a hub for client (whose pool is db, of the given ent
+// dialect) and registers the after-commit hook on client's events. Call
+// Run to start listening and polling.
+func NewHub(client *ent.Client, db *sql.DB, dialectName string, cfg HubConfig) *Hub {
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	h := &Hub{client: client, db: db, dialect: dialectName, cfg: cfg,
+		waiters: map[*Waiter]struct{}{}, notify: make(chan struct{}, 1)}
+	client.Event.Use(func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			v, err := next.Mutate(ctx, m)
+			if err != nil {
+				return v, err
+			}
+			em, ok := m.(*ent.EventMutation)
+			if !ok {
+				return v, nil
+			}
+			tx, txErr := em.Tx()
+			if txErr != nil { // not in a transaction: already committed
+				h.Committed()
+				return v, nil
+			}
+			tx.OnCommit(func(next ent.Committer) ent.Committer {
+				return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+					err := next.Commit(ctx, tx)
+					if err == nil {
+						h.Committed()
+					}
+					return err
+				})
+			})
+			return v, nil
+		})
+	})
+	return h
+}
+
+// Subscribe returns a Waiter that receives every later wake-up; call
+// Unsubscribe when done.
+func (h *Hub) Subscribe() *Waiter {
+	w := &Waiter{C: make(chan struct{}, 1)}
+	h.mu.Lock()
+	h.waiters[w] = struct{}{}
+	h.mu.Unlock()
+	return w
+}
+
+// Unsubscribe stops wake-ups to w.
+func (h *Hub) Unsubscribe(w *Waiter) {
+	h.mu.Lock()
+	delete(h.waiters, w)
+	h.mu.Unlock()
+}
+
+// Waiters is the number of subscribed waiters (for metrics and tests).
+func (h *Hub) Waiters() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.waiters)
+}
+
+// Wake wakes every waiter (without blocking: a waiter already woken stays
+// woken once).
+func (h *Hub) Wake() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for w := range h.waiters {
+		select {
+		case w.C <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Committed is called after a transaction that wrote events commits: it
+// wakes local waiters and, on PostgreSQL, asks for a NOTIFY to the others.
+func (h *Hub) Committed() {
+	h.Wake()
+	select {
+	case h.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Run listens (PostgreSQL), notifies and polls until ctx ends.
+func (h *Hub) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	if h.dialect == dialect.Postgres {
+		wg.Add(2)
+		go func() { defer wg.Done(); h.listen(ctx) }()
+		go func() { defer wg.Done(); h.sendNotifies(ctx) }()
+	}
+	h.poll(ctx)
+	wg.Wait()
+}
+
+func (h *Hub) poll(ctx context.Context) {
+	t := time.NewTicker(h.cfg.Poll)
+	defer t.Stop()
+	last, _ := Head(ctx, h.client)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		head, err := Head(ctx, h.client)
+		if err != nil {
+			if ctx.Err() == nil {
+				h.cfg.Logger.WarnContext(ctx, "events: polling the outbox head", "error", err)
+			}
+			continue
+		}
+		if head != last {
+			last = head
+			h.Wake()
+		}
+	}
+}
+
+// sendNotifies turns local commits into NOTIFYs, coalescing bursts: one
+// NOTIFY wakes every listener, which then reads everything new.
+func (h *Hub) sendNotifies(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.notify:
+		}
+		if _, err := h.db.ExecContext(ctx, "SELECT pg_notify($1, '')", Channel); err != nil && ctx.Err() == nil {
+			h.cfg.Logger.WarnContext(ctx, "events: NOTIFY failed; other instances will see the events by polling", "error", err)
+		}
+	}
+}
+
+// listen holds one pooled connection in LISTEN, reconnecting after errors.
+func (h *Hub) listen(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := h.listenOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		h.cfg.Logger.WarnContext(ctx, "events: LISTEN connection lost; polling until it is back", "error", err)
+		h.Wake() // anything may have been missed
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(h.cfg.Poll):
+		}
+	}
+}
+
+func (h *Hub) listenOnce(ctx context.Context) error {
+	conn, err := h.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return errors.New("events: LISTEN needs the pgx driver")
+		}
+		pc := sc.Conn()
+		if _, err := pc.Exec(ctx, "LISTEN "+Channel); err != nil {
+			return errors.Join(err, driver.ErrBadConn)
+		}
+		h.Wake() // events may have committed before LISTEN took effect
+		for {
+			if _, err := pc.WaitForNotification(ctx); err != nil {
+				// The connection is still LISTENing (or broken): never
+				// hand it back to the pool.
+				return errors.Join(err, driver.ErrBadConn)
+			}
+			h.Wake()
+		}
+	})
+}
