@@ -134,6 +134,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, args []stri
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	// Subscription sockets are hijacked connections that Shutdown does not
+	// track: close them with 1001 so that clients resume elsewhere.
+	a.CloseSubscriptions()
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -14,6 +14,7 @@ type Identity struct {
 	UserID   pulid.ID
 	Role     user.Role
 	AuthTime time.Time // when the user last signed in with a password or passkey; zero if unknown
+	Expires  time.Time // when the access token that carried this identity expires
 }
 
 // Operator reports whether the identity has the operator role.

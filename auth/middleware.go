@@ -37,6 +37,9 @@ func (t *Tokens) Authenticate(ctx context.Context, header string) (context.Conte
 		return ctx, false
 	}
 	id := Identity{UserID: pulid.ID(claims.Subject), Role: claims.Role}
+	if claims.ExpiresAt != nil {
+		id.Expires = claims.ExpiresAt.Time
+	}
 	if claims.AuthTime != nil {
 		id.AuthTime = claims.AuthTime.Time
 	}

@@ -40,6 +40,7 @@ type ResolverRoot interface {
 	LedgerEntry() LedgerEntryResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 	TopUp() TopUpResolver
 	User() UserResolver
 	Withdrawal() WithdrawalResolver
@@ -61,6 +62,15 @@ type ComplexityRoot struct {
 		Available func(childComplexity int) int
 		Currency  func(childComplexity int) int
 		Held      func(childComplexity int) int
+	}
+
+	BalanceEvent struct {
+		CauseID    func(childComplexity int) int
+		Currency   func(childComplexity int) int
+		Cursor     func(childComplexity int) int
+		Delta      func(childComplexity int) int
+		OccurredAt func(childComplexity int) int
+		Type       func(childComplexity int) int
 	}
 
 	BalancePaymentLimit struct {
@@ -247,6 +257,10 @@ type ComplexityRoot struct {
 		Verification func(childComplexity int) int
 	}
 
+	Subscription struct {
+		BalanceChanged func(childComplexity int) int
+	}
+
 	TopUp struct {
 		Amount        func(childComplexity int) int
 		BankCard      func(childComplexity int) int
@@ -368,6 +382,9 @@ type QueryResolver interface {
 	VerifyLedger(ctx context.Context) (*model.LedgerVerification, error)
 	CustodyReport(ctx context.Context, from string, to string) (*model.CustodyReport, error)
 }
+type SubscriptionResolver interface {
+	BalanceChanged(ctx context.Context) (<-chan *model.BalanceEvent, error)
+}
 type TopUpResolver interface {
 	Amount(ctx context.Context, obj *ent.TopUp) (model.Decimal, error)
 	BankCard(ctx context.Context, obj *ent.TopUp) (*ent.BankCard, error)
@@ -452,6 +469,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Balance.Held(childComplexity), true
+
+	case "BalanceEvent.causeId":
+		if e.ComplexityRoot.BalanceEvent.CauseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceEvent.CauseID(childComplexity), true
+	case "BalanceEvent.currency":
+		if e.ComplexityRoot.BalanceEvent.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceEvent.Currency(childComplexity), true
+	case "BalanceEvent.cursor":
+		if e.ComplexityRoot.BalanceEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceEvent.Cursor(childComplexity), true
+	case "BalanceEvent.delta":
+		if e.ComplexityRoot.BalanceEvent.Delta == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceEvent.Delta(childComplexity), true
+	case "BalanceEvent.occurredAt":
+		if e.ComplexityRoot.BalanceEvent.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceEvent.OccurredAt(childComplexity), true
+	case "BalanceEvent.type":
+		if e.ComplexityRoot.BalanceEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceEvent.Type(childComplexity), true
 
 	case "BalancePaymentLimit.currency":
 		if e.ComplexityRoot.BalancePaymentLimit.Currency == nil {
@@ -1218,6 +1272,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SubmitRealNameVerificationPayload.Verification(childComplexity), true
 
+	case "Subscription.balanceChanged":
+		if e.ComplexityRoot.Subscription.BalanceChanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.BalanceChanged(childComplexity), true
+
 	case "TopUp.amount":
 		if e.ComplexityRoot.TopUp.Amount == nil {
 			break
@@ -1641,6 +1702,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -1666,7 +1744,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "auth.graphqls" "common.graphqls" "kyc.graphqls" "money.graphqls" "passkeys.graphqls" "ent.graphql"
+//go:embed "auth.graphqls" "common.graphqls" "events.graphqls" "kyc.graphqls" "money.graphqls" "passkeys.graphqls" "ent.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1680,6 +1758,7 @@ func sourceData(filename string) string {
 var sources = []*ast.Source{
 	{Name: "auth.graphqls", Input: sourceData("auth.graphqls"), BuiltIn: false},
 	{Name: "common.graphqls", Input: sourceData("common.graphqls"), BuiltIn: false},
+	{Name: "events.graphqls", Input: sourceData("events.graphqls"), BuiltIn: false},
 	{Name: "kyc.graphqls", Input: sourceData("kyc.graphqls"), BuiltIn: false},
 	{Name: "money.graphqls", Input: sourceData("money.graphqls"), BuiltIn: false},
 	{Name: "passkeys.graphqls", Input: sourceData("passkeys.graphqls"), BuiltIn: false},
@@ -1717,6 +1796,24 @@ func (ec *executionContext) childFields_Balance(ctx context.Context, field graph
 		return ec.fieldContext_Balance_held(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Balance", field.Name)
+}
+
+func (ec *executionContext) childFields_BalanceEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_BalanceEvent_cursor(ctx, field)
+	case "type":
+		return ec.fieldContext_BalanceEvent_type(ctx, field)
+	case "occurredAt":
+		return ec.fieldContext_BalanceEvent_occurredAt(ctx, field)
+	case "currency":
+		return ec.fieldContext_BalanceEvent_currency(ctx, field)
+	case "delta":
+		return ec.fieldContext_BalanceEvent_delta(ctx, field)
+	case "causeId":
+		return ec.fieldContext_BalanceEvent_causeId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BalanceEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_BalancePaymentLimit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2947,6 +3044,144 @@ func (ec *executionContext) _Balance_held(ctx context.Context, field graphql.Col
 }
 func (ec *executionContext) fieldContext_Balance_held(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Balance", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _BalanceEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.BalanceEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _BalanceEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.BalanceEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _BalanceEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.BalanceEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceEvent_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceEvent_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _BalanceEvent_currency(ctx context.Context, field graphql.CollectedField, obj *model.BalanceEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceEvent_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceEvent_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _BalanceEvent_delta(ctx context.Context, field graphql.CollectedField, obj *model.BalanceEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceEvent_delta(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Delta, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceEvent_delta(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _BalanceEvent_causeId(ctx context.Context, field graphql.CollectedField, obj *model.BalanceEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceEvent_causeId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CauseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖdanbaoᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceEvent_causeId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "ID")
 }
 
 func (ec *executionContext) _BalancePaymentLimit_name(ctx context.Context, field graphql.CollectedField, obj *model.BalancePaymentLimit) (ret graphql.Marshaler) {
@@ -6163,6 +6398,38 @@ func (ec *executionContext) fieldContext_SubmitRealNameVerificationPayload_userE
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_balanceChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_balanceChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().BalanceChanged(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BalanceEvent) graphql.Marshaler {
+			return ec.marshalNBalanceEvent2ᚖdanbaoᚋgraphᚋmodelᚐBalanceEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_balanceChanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BalanceEvent(ctx, field)
 		},
 	}
 	return fc, nil
@@ -9629,6 +9896,64 @@ func (ec *executionContext) _Balance(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var balanceEventImplementors = []string{"BalanceEvent"}
+
+func (ec *executionContext) _BalanceEvent(ctx context.Context, sel ast.SelectionSet, obj *model.BalanceEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, balanceEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BalanceEvent")
+		case "cursor":
+			out.Values[i] = ec._BalanceEvent_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._BalanceEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "occurredAt":
+			out.Values[i] = ec._BalanceEvent_occurredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "currency":
+			out.Values[i] = ec._BalanceEvent_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "delta":
+			out.Values[i] = ec._BalanceEvent_delta(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "causeId":
+			out.Values[i] = ec._BalanceEvent_causeId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var balancePaymentLimitImplementors = []string{"BalancePaymentLimit"}
 
 func (ec *executionContext) _BalancePaymentLimit(ctx context.Context, sel ast.SelectionSet, obj *model.BalancePaymentLimit) graphql.Marshaler {
@@ -10947,6 +11272,26 @@ func (ec *executionContext) _SubmitRealNameVerificationPayload(ctx context.Conte
 	return out
 }
 
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "balanceChanged":
+		return ec._Subscription_balanceChanged(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
 var topUpImplementors = []string{"TopUp", "Node"}
 
 func (ec *executionContext) _TopUp(ctx context.Context, sel ast.SelectionSet, obj *ent.TopUp) graphql.Marshaler {
@@ -11911,6 +12256,14 @@ func (ec *executionContext) marshalNBalance2ᚖdanbaoᚋgraphᚋmodelᚐBalance(
 	return ec._Balance(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNBalanceEvent2ᚖdanbaoᚋgraphᚋmodelᚐBalanceEvent(ctx context.Context, sel ast.SelectionSet, v *model.BalanceEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BalanceEvent!")
+		return graphql.Null
+	}
+	return ec._BalanceEvent(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNBalancePaymentLimit2ᚕᚖdanbaoᚋgraphᚋmodelᚐBalancePaymentLimitᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.BalancePaymentLimit) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -12692,6 +13045,22 @@ func (ec *executionContext) marshalOFinishPasskeyRegistrationPayload2ᚖdanbao�
 		return graphql.Null
 	}
 	return ec._FinishPasskeyRegistrationPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOID2ᚖdanbaoᚋentᚋschemaᚋpulidᚐID(ctx context.Context, v any) (*pulid.ID, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(pulid.ID)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOID2ᚖdanbaoᚋentᚋschemaᚋpulidᚐID(ctx context.Context, sel ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {

@@ -31,12 +31,18 @@ type HandlerConfig struct {
 	// Mutations bounds how fast one caller (a user, or an address when
 	// signed out) may run mutation fields; nil or a zero rate: no bound.
 	Mutations *ratelimit.Limiter
+	// Sockets, when set, serves subscriptions over WebSocket
+	// (graphql-transport-ws) with its checks and limits.
+	Sockets *Sockets
 }
 
 // NewHandler builds the GraphQL server with explicit transports and
 // extensions (never handler.NewDefaultServer, which has no limits).
 func NewHandler(r *Resolver, cfg HandlerConfig) *handler.Server {
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: r}))
+	if cfg.Sockets != nil {
+		srv.AddTransport(cfg.Sockets.transport())
+	}
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})

@@ -6,6 +6,7 @@ package resolvers
 import (
 	"danbao/auth"
 	"danbao/ent"
+	"danbao/internal/events"
 	"danbao/internal/ledger"
 	"danbao/internal/limits"
 	"danbao/internal/passkey"
@@ -23,4 +24,8 @@ type Resolver struct {
 
 	RealName *realname.Service
 	Limits   *limits.Service
+
+	// Events follows the outbox for subscriptions; Sockets bounds them.
+	Events  *events.Hub
+	Sockets *Sockets
 }

@@ -34,6 +34,22 @@ type Balance struct {
 	Held Decimal `json:"held"`
 }
 
+// A change of one of the caller's balances.
+type BalanceEvent struct {
+	// Opaque position of this event in the event stream.
+	Cursor string `json:"cursor"`
+	// The event type, balance.changed.
+	Type string `json:"type"`
+	// When the change committed (UTC).
+	OccurredAt time.Time `json:"occurredAt"`
+	// ISO 4217 code of the balance that changed, e.g. CNY.
+	Currency string `json:"currency"`
+	// The signed change of the available balance in major units, e.g. "-12.50".
+	Delta Decimal `json:"delta"`
+	// The journal transaction, top-up or withdrawal that caused it, if known.
+	CauseID *pulid.ID `json:"causeId,omitempty"`
+}
+
 // One limit on payments from balance, as it stands now.
 type BalancePaymentLimit struct {
 	// The name LIMIT_EXCEEDED errors give this limit in extensions.limit: LIFETIME_BALANCE_PAYMENTS or ANNUAL_BALANCE_PAYMENTS.
@@ -208,6 +224,16 @@ type SubmitRealNameVerificationPayload struct {
 	// The request as it stands after the verifier answered; null on userErrors.
 	Verification *ent.Verification `json:"verification,omitempty"`
 	UserErrors   []*UserError      `json:"userErrors"`
+}
+
+// Subscriptions are served over WebSocket at /graphql with the
+// graphql-transport-ws protocol. The access token goes in the connection_init
+// payload as `{"Authorization": "Bearer <token>"}`; a socket without a valid
+// token is closed with code 4401, and so is one whose token expires (connect
+// again with a fresh token). Each connection may hold a bounded number of
+// subscriptions and each user a bounded number of connections (a refused
+// subscription gets RATE_LIMITED with the bound in extensions).
+type Subscription struct {
 }
 
 type TopUpInput struct {

@@ -54,6 +54,8 @@ type App struct {
 	// Events wakes subscribers when events commit, on this instance or
 	// (PostgreSQL) any other.
 	Events *events.Hub
+	// Sockets are the open subscription sockets; Shutdown closes them.
+	Sockets *resolvers.Sockets
 
 	stop    context.CancelFunc // ends background work started by New
 	running sync.WaitGroup
@@ -245,7 +247,13 @@ func (a *App) Handler() http.Handler { return a.handler }
 // balancers stop sending new requests before the server stops.
 func (a *App) SetReady(ok bool) { a.ready.Store(ok) }
 
-// Close waits for sandbox callbacks in flight, then closes the database.
+// CloseSubscriptions closes every subscription socket with 1001 (going
+// away): clients reconnect, to another instance, and resume from their
+// last cursor. Shutdown calls it after in-flight requests have finished.
+func (a *App) CloseSubscriptions() { a.Sockets.Shutdown() }
+
+// Close stops background work, waits for sandbox callbacks in flight, then
+// closes the database.
 func (a *App) Close() error {
 	if a.Bank != nil {
 		a.Bank.Drain()
@@ -258,9 +266,17 @@ func (a *App) Close() error {
 }
 
 func (a *App) routes() http.Handler {
+	a.Sockets = resolvers.NewSockets(resolvers.WebsocketConfig{
+		Tokens:                a.Tokens,
+		InitTimeout:           a.Config.WSInitTimeout,
+		KeepAlive:             a.Config.WSKeepAlive,
+		MaxSubscriptions:      a.Config.WSMaxSubscriptions,
+		MaxConnectionsPerUser: a.Config.WSMaxConnectionsPerUser,
+		Origins:               a.Config.CORSOrigins,
+	})
 	gql := resolvers.NewHandler(&resolvers.Resolver{
 		Client: a.DB.Client, Auth: a.Auth, Passkeys: a.Passkeys, Ledger: a.Ledger, Wallet: a.Wallet,
-		RealName: a.RealName, Limits: a.Limits,
+		RealName: a.RealName, Limits: a.Limits, Events: a.Events, Sockets: a.Sockets,
 	}, resolvers.HandlerConfig{
 		MaxDepth:      a.Config.MaxDepth,
 		MaxComplexity: a.Config.MaxComplexity,
@@ -269,11 +285,12 @@ func (a *App) routes() http.Handler {
 		Logger:        a.Log,
 		Metrics:       a.Metrics,
 		Mutations:     ratelimit.New(float64(a.Config.MutationRate)/60, float64(a.Config.MutationRate)),
+		Sockets:       a.Sockets,
 	})
 	mux := http.NewServeMux()
 	m := a.Metrics
 	mux.Handle("/graphql", m.CountHTTP("/graphql",
-		cors(a.Config.CORSOrigins, limitBody(a.Config.MaxBodyBytes, a.Tokens.Middleware(gql)))))
+		cors(a.Config.CORSOrigins, limitBody(a.Config.MaxBodyBytes, a.Tokens.Middleware(a.Sockets.Middleware(gql))))))
 	mux.Handle("POST "+bank.CallbackPath, m.CountHTTP(bank.CallbackPath, a.Wallet.CallbackHandler(a.callbackSigner)))
 	if a.Config.Playground {
 		mux.Handle("GET /playground", m.CountHTTP("/playground", playground.Handler("danbao playground", "/graphql")))

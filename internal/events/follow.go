@@ -46,3 +46,25 @@ func (h *Hub) Follow(ctx context.Context, after int64, f Filter, allow func(*ent
 		}
 	}
 }
+
+// Stream runs Follow in a goroutine and returns its events converted by
+// conv on a channel, closed when ctx ends or reading fails (a failure is
+// logged). It is the shape GraphQL subscriptions need.
+func Stream[T any](ctx context.Context, h *Hub, after int64, f Filter, allow func(*ent.Event) bool, conv func(*ent.Event) T) <-chan T {
+	out := make(chan T)
+	go func() {
+		defer close(out)
+		err := h.Follow(ctx, after, f, allow, func(e *ent.Event) error {
+			select {
+			case out <- conv(e):
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		if err != nil && ctx.Err() == nil {
+			h.cfg.Logger.ErrorContext(ctx, "events: a subscription stopped", "error", err)
+		}
+	}()
+	return out
+}

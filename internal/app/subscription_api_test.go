@@ -1,0 +1,177 @@
+package app_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"danbao/auth"
+	"danbao/internal/testenv"
+
+	"github.com/coder/websocket"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+const balanceSub = `subscription { balanceChanged { cursor type occurredAt currency delta causeId } }`
+
+type balanceMsg struct {
+	BalanceChanged struct {
+		Cursor, Type, Currency, Delta string
+		CauseID                       *string
+		OccurredAt                    time.Time
+	}
+}
+
+// TestBalanceChangedSubscription: a subscriber receives its own balance
+// changes (a top-up) as they commit, with a cursor, and never another
+// user's.
+func TestBalanceChangedSubscription(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d)
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		u := e.RegisterVerified(t)
+		card := linkCard(t, e, u, cardOK)
+		w := e.Subscriber(t, u.AccessToken)
+		if err := w.Subscribe(ctx, "1", balanceSub, nil); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // the subscription starts from now
+		funded(t, e, "7.00")               // someone else's money: not delivered
+		if r := topUp(t, e, u, card, "100.00", "k1"); r.code() != "" {
+			t.Fatal(r.code())
+		}
+		var m balanceMsg
+		id, err := w.NextData(ctx, &m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := m.BalanceChanged
+		if id != "1" || b.Type != "balance.changed" || b.Currency != "CNY" || b.Delta != "100.00" || b.Cursor == "" || b.CauseID == nil || b.OccurredAt.IsZero() {
+			t.Fatalf("got %s %+v", id, b)
+		}
+		if r := withdraw(t, e, u, card, "30.00", "w1"); r.code() != "" {
+			t.Fatal(r.code())
+		}
+		if _, err := w.NextData(ctx, &m); err != nil || m.BalanceChanged.Delta != "-30.00" {
+			t.Fatalf("withdrawal: %v %+v", err, m.BalanceChanged)
+		}
+	})
+}
+
+func closeCode(err error) websocket.StatusCode { return websocket.CloseStatus(err) }
+
+// TestSubscriptionSocketRefusals: no token, a forged token, a browser
+// origin not in the allowlist, too many connections per user, too many
+// subscriptions per connection, silence before connection_init, and a token
+// that expires while the socket is open.
+func TestSubscriptionSocketRefusals(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite,
+		testenv.With("DANBAO_CORS_ORIGINS", "https://app.example"),
+		testenv.With("DANBAO_WS_MAX_SUBSCRIPTIONS", "2"),
+		testenv.With("DANBAO_WS_MAX_CONNECTIONS_PER_USER", "2"),
+		testenv.With("DANBAO_WS_INIT_TIMEOUT", "300ms"),
+		testenv.With("DANBAO_ACCESS_TOKEN_TTL", "3s"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	u := e.Register(t)
+
+	init := func(payload map[string]any) error {
+		w, _, err := e.DialWS(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Conn.CloseNow()
+		return w.Init(ctx, payload)
+	}
+	if err := init(map[string]any{}); closeCode(err) != 4401 {
+		t.Fatalf("no token: %v", err)
+	}
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"sub": u.ID, "role": "USER", "iss": "danbao",
+		"aud": []string{"danbao-api"}, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix()})
+	tok.Header["kid"] = auth.Thumbprint(&e.Key.PublicKey)
+	forged, _ := tok.SignedString(other)
+	if err := init(map[string]any{"Authorization": "Bearer " + forged}); closeCode(err) != 4401 {
+		t.Fatalf("forged token: %v", err)
+	}
+
+	// Origins: a foreign browser origin is refused at the handshake; the
+	// allowed one and clients without Origin are accepted.
+	if _, resp, err := e.DialWS(ctx, http.Header{"Origin": {"https://evil.example"}}); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("foreign origin: %v", err)
+	}
+	w, _, err := e.DialWS(ctx, http.Header{"Origin": {"https://app.example"}})
+	if err != nil {
+		t.Fatalf("allowed origin: %v", err)
+	}
+	w.Conn.CloseNow()
+
+	// Silence before connection_init closes the socket.
+	w, _, err = e.DialWS(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Next(ctx); closeCode(err) == -1 {
+		t.Fatalf("no init: %v", err)
+	}
+
+	// Connections per user: two accepted, the third refused with 4403.
+	fresh := func() string {
+		var out struct{ Login struct{ AccessToken string } }
+		e.Do(t, "", `mutation($in: LoginInput!){ login(input:$in){ accessToken } }`,
+			map[string]any{"in": map[string]any{"phone": u.Phone, "password": u.Password}}).Decode(t, &out)
+		return out.Login.AccessToken
+	}
+	token := fresh()
+	first := e.Subscriber(t, token)
+	second := e.Subscriber(t, token)
+	if err := init(map[string]any{"Authorization": "Bearer " + token}); closeCode(err) != 4403 {
+		t.Fatalf("third connection: %v", err)
+	}
+	// Subscriptions per connection: of three (started concurrently by the
+	// server), two are accepted and one is RATE_LIMITED.
+	for _, id := range []string{"a", "b", "c"} {
+		if err := first.Subscribe(ctx, id, balanceSub, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if id, err := first.NextData(ctx, &balanceMsg{}); id == "" || testenv.ErrorCode(err) != "RATE_LIMITED" {
+		t.Fatalf("third subscription: %s %v", id, err)
+	}
+	if m, err := first.Next(ctx); err != nil || m.Type != "complete" {
+		t.Fatalf("after the refusal: %+v %v", m, err)
+	}
+	// A closed connection gives its slot back.
+	second.Conn.Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		err := init(map[string]any{"Authorization": "Bearer " + token})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the slot was not given back: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The token expires (3s TTL): the socket is closed with 4401.
+	for {
+		_, err := first.Next(ctx)
+		if err == nil {
+			continue
+		}
+		if closeCode(err) != 4401 {
+			t.Fatalf("at expiry: %v", err)
+		}
+		break
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Fatal("timed out")
+	}
+}
