@@ -36,6 +36,13 @@ func (t *Tokens) Authenticate(ctx context.Context, header string) (context.Conte
 	if err != nil {
 		return ctx, false
 	}
+	if claims.Partner {
+		p := Partner{ID: pulid.ID(claims.Subject), Scopes: strings.Fields(claims.Scope)}
+		if claims.ExpiresAt != nil {
+			p.Expires = claims.ExpiresAt.Time
+		}
+		return WithPartner(ctx, p), true
+	}
 	id := Identity{UserID: pulid.ID(claims.Subject), Role: claims.Role}
 	if claims.ExpiresAt != nil {
 		id.Expires = claims.ExpiresAt.Time

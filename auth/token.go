@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"strings"
 	"time"
 
 	"danbao/ent/schema/pulid"
@@ -18,6 +19,11 @@ type Claims struct {
 	// AuthTime is when the user last proved who they are (password or
 	// passkey), as OIDC's auth_time: refreshing a token does not renew it.
 	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
+	// Partner marks a partner app's token (OAuth 2.0 client credentials):
+	// its subject is the partner app's id, it has no role, and Scope lists
+	// what it may do (space-separated, as RFC 6749 section 3.3).
+	Partner bool   `json:"partner,omitempty"`
+	Scope   string `json:"scope,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -65,6 +71,32 @@ func (t *Tokens) Issue(userID pulid.ID, role user.Role, authTime time.Time) (str
 	return s, exp, err
 }
 
+// IssuePartner signs an access token for a partner app with the given
+// scopes and returns it with its expiry.
+func (t *Tokens) IssuePartner(partnerID pulid.ID, scopes []string) (string, time.Time, error) {
+	now := t.now().UTC().Truncate(time.Second)
+	exp := now.Add(t.ttl)
+	var jti [16]byte
+	_, _ = rand.Read(jti[:])
+	claims := Claims{
+		Partner: true,
+		Scope:   strings.Join(scopes, " "),
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    t.issuer,
+			Subject:   string(partnerID),
+			Audience:  jwt.ClaimStrings{t.audience},
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(exp),
+			ID:        base64.RawURLEncoding.EncodeToString(jti[:]),
+		},
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
+	tok.Header["kid"] = t.keys.KID()
+	s, err := tok.SignedString(t.keys.signing)
+	return s, exp, err
+}
+
 // errToken is the one error every refused token gets: the caller learns
 // nothing about which check failed.
 var errToken = errors.New("invalid access token")
@@ -94,7 +126,16 @@ func (t *Tokens) Verify(token string) (*Claims, error) {
 		return nil, errToken
 	}
 	id := pulid.ID(claims.Subject)
-	if !id.Valid() || (claims.Role != user.RoleUSER && claims.Role != user.RoleOPERATOR) {
+	if !id.Valid() {
+		return nil, errToken
+	}
+	if claims.Partner {
+		if claims.Role != "" || id.Prefix() != PartnerIDPrefix {
+			return nil, errToken
+		}
+		return &claims, nil
+	}
+	if claims.Role != user.RoleUSER && claims.Role != user.RoleOPERATOR {
 		return nil, errToken
 	}
 	return &claims, nil

@@ -21,6 +21,8 @@ import (
 	"danbao/ent/ledgertransaction"
 	"danbao/ent/limitusage"
 	"danbao/ent/loginthrottle"
+	"danbao/ent/partnerapp"
+	"danbao/ent/partnerconnection"
 	"danbao/ent/passkey"
 	"danbao/ent/passkeysession"
 	"danbao/ent/passkeyuser"
@@ -29,6 +31,8 @@ import (
 	"danbao/ent/topup"
 	"danbao/ent/user"
 	"danbao/ent/verification"
+	"danbao/ent/webhook"
+	"danbao/ent/webhookdelivery"
 	"danbao/ent/withdrawal"
 
 	"entgo.io/ent"
@@ -62,6 +66,10 @@ type Client struct {
 	LimitUsage *LimitUsageClient
 	// LoginThrottle is the client for interacting with the LoginThrottle builders.
 	LoginThrottle *LoginThrottleClient
+	// PartnerApp is the client for interacting with the PartnerApp builders.
+	PartnerApp *PartnerAppClient
+	// PartnerConnection is the client for interacting with the PartnerConnection builders.
+	PartnerConnection *PartnerConnectionClient
 	// Passkey is the client for interacting with the Passkey builders.
 	Passkey *PasskeyClient
 	// PasskeySession is the client for interacting with the PasskeySession builders.
@@ -78,6 +86,10 @@ type Client struct {
 	User *UserClient
 	// Verification is the client for interacting with the Verification builders.
 	Verification *VerificationClient
+	// Webhook is the client for interacting with the Webhook builders.
+	Webhook *WebhookClient
+	// WebhookDelivery is the client for interacting with the WebhookDelivery builders.
+	WebhookDelivery *WebhookDeliveryClient
 	// Withdrawal is the client for interacting with the Withdrawal builders.
 	Withdrawal *WithdrawalClient
 }
@@ -100,6 +112,8 @@ func (c *Client) init() {
 	c.LedgerTransaction = NewLedgerTransactionClient(c.config)
 	c.LimitUsage = NewLimitUsageClient(c.config)
 	c.LoginThrottle = NewLoginThrottleClient(c.config)
+	c.PartnerApp = NewPartnerAppClient(c.config)
+	c.PartnerConnection = NewPartnerConnectionClient(c.config)
 	c.Passkey = NewPasskeyClient(c.config)
 	c.PasskeySession = NewPasskeySessionClient(c.config)
 	c.PasskeyUser = NewPasskeyUserClient(c.config)
@@ -108,6 +122,8 @@ func (c *Client) init() {
 	c.TopUp = NewTopUpClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.Verification = NewVerificationClient(c.config)
+	c.Webhook = NewWebhookClient(c.config)
+	c.WebhookDelivery = NewWebhookDeliveryClient(c.config)
 	c.Withdrawal = NewWithdrawalClient(c.config)
 }
 
@@ -210,6 +226,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		LedgerTransaction: NewLedgerTransactionClient(cfg),
 		LimitUsage:        NewLimitUsageClient(cfg),
 		LoginThrottle:     NewLoginThrottleClient(cfg),
+		PartnerApp:        NewPartnerAppClient(cfg),
+		PartnerConnection: NewPartnerConnectionClient(cfg),
 		Passkey:           NewPasskeyClient(cfg),
 		PasskeySession:    NewPasskeySessionClient(cfg),
 		PasskeyUser:       NewPasskeyUserClient(cfg),
@@ -218,6 +236,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		TopUp:             NewTopUpClient(cfg),
 		User:              NewUserClient(cfg),
 		Verification:      NewVerificationClient(cfg),
+		Webhook:           NewWebhookClient(cfg),
+		WebhookDelivery:   NewWebhookDeliveryClient(cfg),
 		Withdrawal:        NewWithdrawalClient(cfg),
 	}, nil
 }
@@ -247,6 +267,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		LedgerTransaction: NewLedgerTransactionClient(cfg),
 		LimitUsage:        NewLimitUsageClient(cfg),
 		LoginThrottle:     NewLoginThrottleClient(cfg),
+		PartnerApp:        NewPartnerAppClient(cfg),
+		PartnerConnection: NewPartnerConnectionClient(cfg),
 		Passkey:           NewPasskeyClient(cfg),
 		PasskeySession:    NewPasskeySessionClient(cfg),
 		PasskeyUser:       NewPasskeyUserClient(cfg),
@@ -255,6 +277,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		TopUp:             NewTopUpClient(cfg),
 		User:              NewUserClient(cfg),
 		Verification:      NewVerificationClient(cfg),
+		Webhook:           NewWebhookClient(cfg),
+		WebhookDelivery:   NewWebhookDeliveryClient(cfg),
 		Withdrawal:        NewWithdrawalClient(cfg),
 	}, nil
 }
@@ -286,9 +310,10 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Account, c.BankCard, c.Counter, c.Event, c.IdempotencyKey, c.IdentityBinding,
-		c.LedgerTransaction, c.LimitUsage, c.LoginThrottle, c.Passkey,
-		c.PasskeySession, c.PasskeyUser, c.Posting, c.RefreshToken, c.TopUp, c.User,
-		c.Verification, c.Withdrawal,
+		c.LedgerTransaction, c.LimitUsage, c.LoginThrottle, c.PartnerApp,
+		c.PartnerConnection, c.Passkey, c.PasskeySession, c.PasskeyUser, c.Posting,
+		c.RefreshToken, c.TopUp, c.User, c.Verification, c.Webhook, c.WebhookDelivery,
+		c.Withdrawal,
 	} {
 		n.Use(hooks...)
 	}
@@ -299,9 +324,10 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Account, c.BankCard, c.Counter, c.Event, c.IdempotencyKey, c.IdentityBinding,
-		c.LedgerTransaction, c.LimitUsage, c.LoginThrottle, c.Passkey,
-		c.PasskeySession, c.PasskeyUser, c.Posting, c.RefreshToken, c.TopUp, c.User,
-		c.Verification, c.Withdrawal,
+		c.LedgerTransaction, c.LimitUsage, c.LoginThrottle, c.PartnerApp,
+		c.PartnerConnection, c.Passkey, c.PasskeySession, c.PasskeyUser, c.Posting,
+		c.RefreshToken, c.TopUp, c.User, c.Verification, c.Webhook, c.WebhookDelivery,
+		c.Withdrawal,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -328,6 +354,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.LimitUsage.mutate(ctx, m)
 	case *LoginThrottleMutation:
 		return c.LoginThrottle.mutate(ctx, m)
+	case *PartnerAppMutation:
+		return c.PartnerApp.mutate(ctx, m)
+	case *PartnerConnectionMutation:
+		return c.PartnerConnection.mutate(ctx, m)
 	case *PasskeyMutation:
 		return c.Passkey.mutate(ctx, m)
 	case *PasskeySessionMutation:
@@ -344,6 +374,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.User.mutate(ctx, m)
 	case *VerificationMutation:
 		return c.Verification.mutate(ctx, m)
+	case *WebhookMutation:
+		return c.Webhook.mutate(ctx, m)
+	case *WebhookDeliveryMutation:
+		return c.WebhookDelivery.mutate(ctx, m)
 	case *WithdrawalMutation:
 		return c.Withdrawal.mutate(ctx, m)
 	default:
@@ -1598,6 +1632,272 @@ func (c *LoginThrottleClient) mutate(ctx context.Context, m *LoginThrottleMutati
 	}
 }
 
+// PartnerAppClient is a client for the PartnerApp schema.
+type PartnerAppClient struct {
+	config
+}
+
+// NewPartnerAppClient returns a client for the PartnerApp from the given config.
+func NewPartnerAppClient(c config) *PartnerAppClient {
+	return &PartnerAppClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `partnerapp.Hooks(f(g(h())))`.
+func (c *PartnerAppClient) Use(hooks ...Hook) {
+	c.hooks.PartnerApp = append(c.hooks.PartnerApp, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `partnerapp.Intercept(f(g(h())))`.
+func (c *PartnerAppClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PartnerApp = append(c.inters.PartnerApp, interceptors...)
+}
+
+// Create returns a builder for creating a PartnerApp entity.
+func (c *PartnerAppClient) Create() *PartnerAppCreate {
+	mutation := newPartnerAppMutation(c.config, OpCreate)
+	return &PartnerAppCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PartnerApp entities.
+func (c *PartnerAppClient) CreateBulk(builders ...*PartnerAppCreate) *PartnerAppCreateBulk {
+	return &PartnerAppCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PartnerAppClient) MapCreateBulk(slice any, setFunc func(*PartnerAppCreate, int)) *PartnerAppCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PartnerAppCreateBulk{err: fmt.Errorf("calling to PartnerAppClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PartnerAppCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PartnerAppCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PartnerApp.
+func (c *PartnerAppClient) Update() *PartnerAppUpdate {
+	mutation := newPartnerAppMutation(c.config, OpUpdate)
+	return &PartnerAppUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PartnerAppClient) UpdateOne(_m *PartnerApp) *PartnerAppUpdateOne {
+	mutation := newPartnerAppMutation(c.config, OpUpdateOne, withPartnerApp(_m))
+	return &PartnerAppUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PartnerAppClient) UpdateOneID(id pulid.ID) *PartnerAppUpdateOne {
+	mutation := newPartnerAppMutation(c.config, OpUpdateOne, withPartnerAppID(id))
+	return &PartnerAppUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PartnerApp.
+func (c *PartnerAppClient) Delete() *PartnerAppDelete {
+	mutation := newPartnerAppMutation(c.config, OpDelete)
+	return &PartnerAppDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PartnerAppClient) DeleteOne(_m *PartnerApp) *PartnerAppDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PartnerAppClient) DeleteOneID(id pulid.ID) *PartnerAppDeleteOne {
+	builder := c.Delete().Where(partnerapp.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PartnerAppDeleteOne{builder}
+}
+
+// Query returns a query builder for PartnerApp.
+func (c *PartnerAppClient) Query() *PartnerAppQuery {
+	return &PartnerAppQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePartnerApp},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PartnerApp entity by its id.
+func (c *PartnerAppClient) Get(ctx context.Context, id pulid.ID) (*PartnerApp, error) {
+	return c.Query().Where(partnerapp.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PartnerAppClient) GetX(ctx context.Context, id pulid.ID) *PartnerApp {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PartnerAppClient) Hooks() []Hook {
+	return c.hooks.PartnerApp
+}
+
+// Interceptors returns the client interceptors.
+func (c *PartnerAppClient) Interceptors() []Interceptor {
+	return c.inters.PartnerApp
+}
+
+func (c *PartnerAppClient) mutate(ctx context.Context, m *PartnerAppMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PartnerAppCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PartnerAppUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PartnerAppUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PartnerAppDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PartnerApp mutation op: %q", m.Op())
+	}
+}
+
+// PartnerConnectionClient is a client for the PartnerConnection schema.
+type PartnerConnectionClient struct {
+	config
+}
+
+// NewPartnerConnectionClient returns a client for the PartnerConnection from the given config.
+func NewPartnerConnectionClient(c config) *PartnerConnectionClient {
+	return &PartnerConnectionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `partnerconnection.Hooks(f(g(h())))`.
+func (c *PartnerConnectionClient) Use(hooks ...Hook) {
+	c.hooks.PartnerConnection = append(c.hooks.PartnerConnection, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `partnerconnection.Intercept(f(g(h())))`.
+func (c *PartnerConnectionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PartnerConnection = append(c.inters.PartnerConnection, interceptors...)
+}
+
+// Create returns a builder for creating a PartnerConnection entity.
+func (c *PartnerConnectionClient) Create() *PartnerConnectionCreate {
+	mutation := newPartnerConnectionMutation(c.config, OpCreate)
+	return &PartnerConnectionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PartnerConnection entities.
+func (c *PartnerConnectionClient) CreateBulk(builders ...*PartnerConnectionCreate) *PartnerConnectionCreateBulk {
+	return &PartnerConnectionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PartnerConnectionClient) MapCreateBulk(slice any, setFunc func(*PartnerConnectionCreate, int)) *PartnerConnectionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PartnerConnectionCreateBulk{err: fmt.Errorf("calling to PartnerConnectionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PartnerConnectionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PartnerConnectionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PartnerConnection.
+func (c *PartnerConnectionClient) Update() *PartnerConnectionUpdate {
+	mutation := newPartnerConnectionMutation(c.config, OpUpdate)
+	return &PartnerConnectionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PartnerConnectionClient) UpdateOne(_m *PartnerConnection) *PartnerConnectionUpdateOne {
+	mutation := newPartnerConnectionMutation(c.config, OpUpdateOne, withPartnerConnection(_m))
+	return &PartnerConnectionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PartnerConnectionClient) UpdateOneID(id pulid.ID) *PartnerConnectionUpdateOne {
+	mutation := newPartnerConnectionMutation(c.config, OpUpdateOne, withPartnerConnectionID(id))
+	return &PartnerConnectionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PartnerConnection.
+func (c *PartnerConnectionClient) Delete() *PartnerConnectionDelete {
+	mutation := newPartnerConnectionMutation(c.config, OpDelete)
+	return &PartnerConnectionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PartnerConnectionClient) DeleteOne(_m *PartnerConnection) *PartnerConnectionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PartnerConnectionClient) DeleteOneID(id pulid.ID) *PartnerConnectionDeleteOne {
+	builder := c.Delete().Where(partnerconnection.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PartnerConnectionDeleteOne{builder}
+}
+
+// Query returns a query builder for PartnerConnection.
+func (c *PartnerConnectionClient) Query() *PartnerConnectionQuery {
+	return &PartnerConnectionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePartnerConnection},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PartnerConnection entity by its id.
+func (c *PartnerConnectionClient) Get(ctx context.Context, id pulid.ID) (*PartnerConnection, error) {
+	return c.Query().Where(partnerconnection.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PartnerConnectionClient) GetX(ctx context.Context, id pulid.ID) *PartnerConnection {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PartnerConnectionClient) Hooks() []Hook {
+	return c.hooks.PartnerConnection
+}
+
+// Interceptors returns the client interceptors.
+func (c *PartnerConnectionClient) Interceptors() []Interceptor {
+	return c.inters.PartnerConnection
+}
+
+func (c *PartnerConnectionClient) mutate(ctx context.Context, m *PartnerConnectionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PartnerConnectionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PartnerConnectionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PartnerConnectionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PartnerConnectionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PartnerConnection mutation op: %q", m.Op())
+	}
+}
+
 // PasskeyClient is a client for the Passkey schema.
 type PasskeyClient struct {
 	config
@@ -2791,6 +3091,272 @@ func (c *VerificationClient) mutate(ctx context.Context, m *VerificationMutation
 	}
 }
 
+// WebhookClient is a client for the Webhook schema.
+type WebhookClient struct {
+	config
+}
+
+// NewWebhookClient returns a client for the Webhook from the given config.
+func NewWebhookClient(c config) *WebhookClient {
+	return &WebhookClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `webhook.Hooks(f(g(h())))`.
+func (c *WebhookClient) Use(hooks ...Hook) {
+	c.hooks.Webhook = append(c.hooks.Webhook, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `webhook.Intercept(f(g(h())))`.
+func (c *WebhookClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Webhook = append(c.inters.Webhook, interceptors...)
+}
+
+// Create returns a builder for creating a Webhook entity.
+func (c *WebhookClient) Create() *WebhookCreate {
+	mutation := newWebhookMutation(c.config, OpCreate)
+	return &WebhookCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Webhook entities.
+func (c *WebhookClient) CreateBulk(builders ...*WebhookCreate) *WebhookCreateBulk {
+	return &WebhookCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *WebhookClient) MapCreateBulk(slice any, setFunc func(*WebhookCreate, int)) *WebhookCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &WebhookCreateBulk{err: fmt.Errorf("calling to WebhookClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*WebhookCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &WebhookCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Webhook.
+func (c *WebhookClient) Update() *WebhookUpdate {
+	mutation := newWebhookMutation(c.config, OpUpdate)
+	return &WebhookUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *WebhookClient) UpdateOne(_m *Webhook) *WebhookUpdateOne {
+	mutation := newWebhookMutation(c.config, OpUpdateOne, withWebhook(_m))
+	return &WebhookUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *WebhookClient) UpdateOneID(id pulid.ID) *WebhookUpdateOne {
+	mutation := newWebhookMutation(c.config, OpUpdateOne, withWebhookID(id))
+	return &WebhookUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Webhook.
+func (c *WebhookClient) Delete() *WebhookDelete {
+	mutation := newWebhookMutation(c.config, OpDelete)
+	return &WebhookDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *WebhookClient) DeleteOne(_m *Webhook) *WebhookDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *WebhookClient) DeleteOneID(id pulid.ID) *WebhookDeleteOne {
+	builder := c.Delete().Where(webhook.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &WebhookDeleteOne{builder}
+}
+
+// Query returns a query builder for Webhook.
+func (c *WebhookClient) Query() *WebhookQuery {
+	return &WebhookQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeWebhook},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Webhook entity by its id.
+func (c *WebhookClient) Get(ctx context.Context, id pulid.ID) (*Webhook, error) {
+	return c.Query().Where(webhook.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *WebhookClient) GetX(ctx context.Context, id pulid.ID) *Webhook {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *WebhookClient) Hooks() []Hook {
+	return c.hooks.Webhook
+}
+
+// Interceptors returns the client interceptors.
+func (c *WebhookClient) Interceptors() []Interceptor {
+	return c.inters.Webhook
+}
+
+func (c *WebhookClient) mutate(ctx context.Context, m *WebhookMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&WebhookCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&WebhookUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&WebhookUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&WebhookDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Webhook mutation op: %q", m.Op())
+	}
+}
+
+// WebhookDeliveryClient is a client for the WebhookDelivery schema.
+type WebhookDeliveryClient struct {
+	config
+}
+
+// NewWebhookDeliveryClient returns a client for the WebhookDelivery from the given config.
+func NewWebhookDeliveryClient(c config) *WebhookDeliveryClient {
+	return &WebhookDeliveryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `webhookdelivery.Hooks(f(g(h())))`.
+func (c *WebhookDeliveryClient) Use(hooks ...Hook) {
+	c.hooks.WebhookDelivery = append(c.hooks.WebhookDelivery, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `webhookdelivery.Intercept(f(g(h())))`.
+func (c *WebhookDeliveryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.WebhookDelivery = append(c.inters.WebhookDelivery, interceptors...)
+}
+
+// Create returns a builder for creating a WebhookDelivery entity.
+func (c *WebhookDeliveryClient) Create() *WebhookDeliveryCreate {
+	mutation := newWebhookDeliveryMutation(c.config, OpCreate)
+	return &WebhookDeliveryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of WebhookDelivery entities.
+func (c *WebhookDeliveryClient) CreateBulk(builders ...*WebhookDeliveryCreate) *WebhookDeliveryCreateBulk {
+	return &WebhookDeliveryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *WebhookDeliveryClient) MapCreateBulk(slice any, setFunc func(*WebhookDeliveryCreate, int)) *WebhookDeliveryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &WebhookDeliveryCreateBulk{err: fmt.Errorf("calling to WebhookDeliveryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*WebhookDeliveryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &WebhookDeliveryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for WebhookDelivery.
+func (c *WebhookDeliveryClient) Update() *WebhookDeliveryUpdate {
+	mutation := newWebhookDeliveryMutation(c.config, OpUpdate)
+	return &WebhookDeliveryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *WebhookDeliveryClient) UpdateOne(_m *WebhookDelivery) *WebhookDeliveryUpdateOne {
+	mutation := newWebhookDeliveryMutation(c.config, OpUpdateOne, withWebhookDelivery(_m))
+	return &WebhookDeliveryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *WebhookDeliveryClient) UpdateOneID(id pulid.ID) *WebhookDeliveryUpdateOne {
+	mutation := newWebhookDeliveryMutation(c.config, OpUpdateOne, withWebhookDeliveryID(id))
+	return &WebhookDeliveryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for WebhookDelivery.
+func (c *WebhookDeliveryClient) Delete() *WebhookDeliveryDelete {
+	mutation := newWebhookDeliveryMutation(c.config, OpDelete)
+	return &WebhookDeliveryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *WebhookDeliveryClient) DeleteOne(_m *WebhookDelivery) *WebhookDeliveryDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *WebhookDeliveryClient) DeleteOneID(id pulid.ID) *WebhookDeliveryDeleteOne {
+	builder := c.Delete().Where(webhookdelivery.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &WebhookDeliveryDeleteOne{builder}
+}
+
+// Query returns a query builder for WebhookDelivery.
+func (c *WebhookDeliveryClient) Query() *WebhookDeliveryQuery {
+	return &WebhookDeliveryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeWebhookDelivery},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a WebhookDelivery entity by its id.
+func (c *WebhookDeliveryClient) Get(ctx context.Context, id pulid.ID) (*WebhookDelivery, error) {
+	return c.Query().Where(webhookdelivery.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *WebhookDeliveryClient) GetX(ctx context.Context, id pulid.ID) *WebhookDelivery {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *WebhookDeliveryClient) Hooks() []Hook {
+	return c.hooks.WebhookDelivery
+}
+
+// Interceptors returns the client interceptors.
+func (c *WebhookDeliveryClient) Interceptors() []Interceptor {
+	return c.inters.WebhookDelivery
+}
+
+func (c *WebhookDeliveryClient) mutate(ctx context.Context, m *WebhookDeliveryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&WebhookDeliveryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&WebhookDeliveryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&WebhookDeliveryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&WebhookDeliveryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown WebhookDelivery mutation op: %q", m.Op())
+	}
+}
+
 // WithdrawalClient is a client for the Withdrawal schema.
 type WithdrawalClient struct {
 	config
@@ -2928,15 +3494,15 @@ func (c *WithdrawalClient) mutate(ctx context.Context, m *WithdrawalMutation) (V
 type (
 	hooks struct {
 		Account, BankCard, Counter, Event, IdempotencyKey, IdentityBinding,
-		LedgerTransaction, LimitUsage, LoginThrottle, Passkey, PasskeySession,
-		PasskeyUser, Posting, RefreshToken, TopUp, User, Verification,
-		Withdrawal []ent.Hook
+		LedgerTransaction, LimitUsage, LoginThrottle, PartnerApp, PartnerConnection,
+		Passkey, PasskeySession, PasskeyUser, Posting, RefreshToken, TopUp, User,
+		Verification, Webhook, WebhookDelivery, Withdrawal []ent.Hook
 	}
 	inters struct {
 		Account, BankCard, Counter, Event, IdempotencyKey, IdentityBinding,
-		LedgerTransaction, LimitUsage, LoginThrottle, Passkey, PasskeySession,
-		PasskeyUser, Posting, RefreshToken, TopUp, User, Verification,
-		Withdrawal []ent.Interceptor
+		LedgerTransaction, LimitUsage, LoginThrottle, PartnerApp, PartnerConnection,
+		Passkey, PasskeySession, PasskeyUser, Posting, RefreshToken, TopUp, User,
+		Verification, Webhook, WebhookDelivery, Withdrawal []ent.Interceptor
 	}
 )
 

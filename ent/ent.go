@@ -13,6 +13,8 @@ import (
 	"danbao/ent/ledgertransaction"
 	"danbao/ent/limitusage"
 	"danbao/ent/loginthrottle"
+	"danbao/ent/partnerapp"
+	"danbao/ent/partnerconnection"
 	"danbao/ent/passkey"
 	"danbao/ent/passkeysession"
 	"danbao/ent/passkeyuser"
@@ -21,6 +23,8 @@ import (
 	"danbao/ent/topup"
 	"danbao/ent/user"
 	"danbao/ent/verification"
+	"danbao/ent/webhook"
+	"danbao/ent/webhookdelivery"
 	"danbao/ent/withdrawal"
 	"errors"
 	"fmt"
@@ -99,6 +103,8 @@ func checkColumn(t, c string) error {
 			ledgertransaction.Table: ledgertransaction.ValidColumn,
 			limitusage.Table:        limitusage.ValidColumn,
 			loginthrottle.Table:     loginthrottle.ValidColumn,
+			partnerapp.Table:        partnerapp.ValidColumn,
+			partnerconnection.Table: partnerconnection.ValidColumn,
 			passkey.Table:           passkey.ValidColumn,
 			passkeysession.Table:    passkeysession.ValidColumn,
 			passkeyuser.Table:       passkeyuser.ValidColumn,
@@ -107,6 +113,8 @@ func checkColumn(t, c string) error {
 			topup.Table:             topup.ValidColumn,
 			user.Table:              user.ValidColumn,
 			verification.Table:      verification.ValidColumn,
+			webhook.Table:           webhook.ValidColumn,
+			webhookdelivery.Table:   webhookdelivery.ValidColumn,
 			withdrawal.Table:        withdrawal.ValidColumn,
 		})
 	})

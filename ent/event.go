@@ -30,7 +30,9 @@ type Event struct {
 	// Payload holds the value of the "payload" field.
 	Payload map[string]interface{} `json:"payload,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
-	CreatedAt    time.Time `json:"created_at,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitempty"`
+	// the partner app that may see the event (it created the payment)
+	PartnerID    pulid.ID `json:"partner_id,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -41,7 +43,7 @@ func (*Event) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case event.FieldPayload:
 			values[i] = new([]byte)
-		case event.FieldID, event.FieldSubjectID, event.FieldUserID:
+		case event.FieldID, event.FieldSubjectID, event.FieldUserID, event.FieldPartnerID:
 			values[i] = new(pulid.ID)
 		case event.FieldSeq:
 			values[i] = new(sql.NullInt64)
@@ -108,6 +110,12 @@ func (_m *Event) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.CreatedAt = value.Time
 			}
+		case event.FieldPartnerID:
+			if value, ok := values[i].(*pulid.ID); !ok {
+				return fmt.Errorf("unexpected type %T for field partner_id", values[i])
+			} else if value != nil {
+				_m.PartnerID = *value
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -161,6 +169,9 @@ func (_m *Event) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("partner_id=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PartnerID))
 	builder.WriteByte(')')
 	return builder.String()
 }

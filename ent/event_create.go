@@ -76,6 +76,20 @@ func (_c *EventCreate) SetNillableCreatedAt(v *time.Time) *EventCreate {
 	return _c
 }
 
+// SetPartnerID sets the "partner_id" field.
+func (_c *EventCreate) SetPartnerID(v pulid.ID) *EventCreate {
+	_c.mutation.SetPartnerID(v)
+	return _c
+}
+
+// SetNillablePartnerID sets the "partner_id" field if the given value is not nil.
+func (_c *EventCreate) SetNillablePartnerID(v *pulid.ID) *EventCreate {
+	if v != nil {
+		_c.SetPartnerID(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *EventCreate) SetID(v pulid.ID) *EventCreate {
 	_c.mutation.SetID(v)
@@ -231,6 +245,10 @@ func (_c *EventCreate) createSpec() (*Event, *sqlgraph.CreateSpec) {
 		_spec.SetField(event.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
 	}
+	if value, ok := _c.mutation.PartnerID(); ok {
+		_spec.SetField(event.FieldPartnerID, field.TypeString, value)
+		_node.PartnerID = value
+	}
 	return _node, _spec
 }
 
@@ -317,6 +335,9 @@ func (u *EventUpsertOne) UpdateNewValues() *EventUpsertOne {
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(event.FieldCreatedAt)
+		}
+		if _, exists := u.create.mutation.PartnerID(); exists {
+			s.SetIgnore(event.FieldPartnerID)
 		}
 	}))
 	return u
@@ -549,6 +570,9 @@ func (u *EventUpsertBulk) UpdateNewValues() *EventUpsertBulk {
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(event.FieldCreatedAt)
+			}
+			if _, exists := b.mutation.PartnerID(); exists {
+				s.SetIgnore(event.FieldPartnerID)
 			}
 		}
 	}))

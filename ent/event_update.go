@@ -78,6 +78,9 @@ func (_u *EventUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.UserIDCleared() {
 		_spec.ClearField(event.FieldUserID, field.TypeString)
 	}
+	if _u.mutation.PartnerIDCleared() {
+		_spec.ClearField(event.FieldPartnerID, field.TypeString)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -179,6 +182,9 @@ func (_u *EventUpdateOne) sqlSave(ctx context.Context) (_node *Event, err error)
 	}
 	if _u.mutation.UserIDCleared() {
 		_spec.ClearField(event.FieldUserID, field.TypeString)
+	}
+	if _u.mutation.PartnerIDCleared() {
+		_spec.ClearField(event.FieldPartnerID, field.TypeString)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Event{config: _u.config}

@@ -32,6 +32,10 @@ type Tx struct {
 	LimitUsage *LimitUsageClient
 	// LoginThrottle is the client for interacting with the LoginThrottle builders.
 	LoginThrottle *LoginThrottleClient
+	// PartnerApp is the client for interacting with the PartnerApp builders.
+	PartnerApp *PartnerAppClient
+	// PartnerConnection is the client for interacting with the PartnerConnection builders.
+	PartnerConnection *PartnerConnectionClient
 	// Passkey is the client for interacting with the Passkey builders.
 	Passkey *PasskeyClient
 	// PasskeySession is the client for interacting with the PasskeySession builders.
@@ -48,6 +52,10 @@ type Tx struct {
 	User *UserClient
 	// Verification is the client for interacting with the Verification builders.
 	Verification *VerificationClient
+	// Webhook is the client for interacting with the Webhook builders.
+	Webhook *WebhookClient
+	// WebhookDelivery is the client for interacting with the WebhookDelivery builders.
+	WebhookDelivery *WebhookDeliveryClient
 	// Withdrawal is the client for interacting with the Withdrawal builders.
 	Withdrawal *WithdrawalClient
 
@@ -190,6 +198,8 @@ func (tx *Tx) init() {
 	tx.LedgerTransaction = NewLedgerTransactionClient(tx.config)
 	tx.LimitUsage = NewLimitUsageClient(tx.config)
 	tx.LoginThrottle = NewLoginThrottleClient(tx.config)
+	tx.PartnerApp = NewPartnerAppClient(tx.config)
+	tx.PartnerConnection = NewPartnerConnectionClient(tx.config)
 	tx.Passkey = NewPasskeyClient(tx.config)
 	tx.PasskeySession = NewPasskeySessionClient(tx.config)
 	tx.PasskeyUser = NewPasskeyUserClient(tx.config)
@@ -198,6 +208,8 @@ func (tx *Tx) init() {
 	tx.TopUp = NewTopUpClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.Verification = NewVerificationClient(tx.config)
+	tx.Webhook = NewWebhookClient(tx.config)
+	tx.WebhookDelivery = NewWebhookDeliveryClient(tx.config)
 	tx.Withdrawal = NewWithdrawalClient(tx.config)
 }
 

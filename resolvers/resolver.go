@@ -9,9 +9,11 @@ import (
 	"danbao/internal/events"
 	"danbao/internal/ledger"
 	"danbao/internal/limits"
+	"danbao/internal/partner"
 	"danbao/internal/passkey"
 	"danbao/internal/realname"
 	"danbao/internal/wallet"
+	"danbao/internal/webhook"
 )
 
 // Resolver is the root resolver: the services the resolvers call.
@@ -28,4 +30,7 @@ type Resolver struct {
 	// Events follows the outbox for subscriptions; Sockets bounds them.
 	Events  *events.Hub
 	Sockets *Sockets
+
+	Partners       *partner.Service
+	WebhookService *webhook.Service
 }

@@ -27,6 +27,8 @@ const (
 	FieldPayload = "payload"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
+	// FieldPartnerID holds the string denoting the partner_id field in the database.
+	FieldPartnerID = "partner_id"
 	// Table holds the table name of the event in the database.
 	Table = "events"
 )
@@ -40,6 +42,7 @@ var Columns = []string{
 	FieldUserID,
 	FieldPayload,
 	FieldCreatedAt,
+	FieldPartnerID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -100,4 +103,9 @@ func ByUserID(opts ...sql.OrderTermOption) OrderOption {
 // ByCreatedAt orders the results by the created_at field.
 func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCreatedAt, opts...).ToFunc()
+}
+
+// ByPartnerID orders the results by the partner_id field.
+func ByPartnerID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPartnerID, opts...).ToFunc()
 }

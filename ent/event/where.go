@@ -80,6 +80,11 @@ func CreatedAt(v time.Time) predicate.Event {
 	return predicate.Event(sql.FieldEQ(FieldCreatedAt, v))
 }
 
+// PartnerID applies equality check predicate on the "partner_id" field. It's identical to PartnerIDEQ.
+func PartnerID(v pulid.ID) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldPartnerID, v))
+}
+
 // SeqEQ applies the EQ predicate on the "seq" field.
 func SeqEQ(v int64) predicate.Event {
 	return predicate.Event(sql.FieldEQ(FieldSeq, v))
@@ -373,6 +378,86 @@ func CreatedAtLT(v time.Time) predicate.Event {
 // CreatedAtLTE applies the LTE predicate on the "created_at" field.
 func CreatedAtLTE(v time.Time) predicate.Event {
 	return predicate.Event(sql.FieldLTE(FieldCreatedAt, v))
+}
+
+// PartnerIDEQ applies the EQ predicate on the "partner_id" field.
+func PartnerIDEQ(v pulid.ID) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldPartnerID, v))
+}
+
+// PartnerIDNEQ applies the NEQ predicate on the "partner_id" field.
+func PartnerIDNEQ(v pulid.ID) predicate.Event {
+	return predicate.Event(sql.FieldNEQ(FieldPartnerID, v))
+}
+
+// PartnerIDIn applies the In predicate on the "partner_id" field.
+func PartnerIDIn(vs ...pulid.ID) predicate.Event {
+	return predicate.Event(sql.FieldIn(FieldPartnerID, vs...))
+}
+
+// PartnerIDNotIn applies the NotIn predicate on the "partner_id" field.
+func PartnerIDNotIn(vs ...pulid.ID) predicate.Event {
+	return predicate.Event(sql.FieldNotIn(FieldPartnerID, vs...))
+}
+
+// PartnerIDGT applies the GT predicate on the "partner_id" field.
+func PartnerIDGT(v pulid.ID) predicate.Event {
+	return predicate.Event(sql.FieldGT(FieldPartnerID, v))
+}
+
+// PartnerIDGTE applies the GTE predicate on the "partner_id" field.
+func PartnerIDGTE(v pulid.ID) predicate.Event {
+	return predicate.Event(sql.FieldGTE(FieldPartnerID, v))
+}
+
+// PartnerIDLT applies the LT predicate on the "partner_id" field.
+func PartnerIDLT(v pulid.ID) predicate.Event {
+	return predicate.Event(sql.FieldLT(FieldPartnerID, v))
+}
+
+// PartnerIDLTE applies the LTE predicate on the "partner_id" field.
+func PartnerIDLTE(v pulid.ID) predicate.Event {
+	return predicate.Event(sql.FieldLTE(FieldPartnerID, v))
+}
+
+// PartnerIDContains applies the Contains predicate on the "partner_id" field.
+func PartnerIDContains(v pulid.ID) predicate.Event {
+	vc := string(v)
+	return predicate.Event(sql.FieldContains(FieldPartnerID, vc))
+}
+
+// PartnerIDHasPrefix applies the HasPrefix predicate on the "partner_id" field.
+func PartnerIDHasPrefix(v pulid.ID) predicate.Event {
+	vc := string(v)
+	return predicate.Event(sql.FieldHasPrefix(FieldPartnerID, vc))
+}
+
+// PartnerIDHasSuffix applies the HasSuffix predicate on the "partner_id" field.
+func PartnerIDHasSuffix(v pulid.ID) predicate.Event {
+	vc := string(v)
+	return predicate.Event(sql.FieldHasSuffix(FieldPartnerID, vc))
+}
+
+// PartnerIDIsNil applies the IsNil predicate on the "partner_id" field.
+func PartnerIDIsNil() predicate.Event {
+	return predicate.Event(sql.FieldIsNull(FieldPartnerID))
+}
+
+// PartnerIDNotNil applies the NotNil predicate on the "partner_id" field.
+func PartnerIDNotNil() predicate.Event {
+	return predicate.Event(sql.FieldNotNull(FieldPartnerID))
+}
+
+// PartnerIDEqualFold applies the EqualFold predicate on the "partner_id" field.
+func PartnerIDEqualFold(v pulid.ID) predicate.Event {
+	vc := string(v)
+	return predicate.Event(sql.FieldEqualFold(FieldPartnerID, vc))
+}
+
+// PartnerIDContainsFold applies the ContainsFold predicate on the "partner_id" field.
+func PartnerIDContainsFold(v pulid.ID) predicate.Event {
+	vc := string(v)
+	return predicate.Event(sql.FieldContainsFold(FieldPartnerID, vc))
 }
 
 // And groups predicates with the AND operator between them.

@@ -77,6 +77,7 @@ var (
 		{Name: "user_id", Type: field.TypeString, Nullable: true},
 		{Name: "payload", Type: field.TypeJSON},
 		{Name: "created_at", Type: field.TypeTime},
+		{Name: "partner_id", Type: field.TypeString, Nullable: true},
 	}
 	// EventsTable holds the schema information for the "events" table.
 	EventsTable = &schema.Table{
@@ -93,6 +94,11 @@ var (
 				Name:    "event_subject_id_seq",
 				Unique:  false,
 				Columns: []*schema.Column{EventsColumns[3], EventsColumns[1]},
+			},
+			{
+				Name:    "event_partner_id_seq",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[7], EventsColumns[1]},
 			},
 		},
 	}
@@ -224,6 +230,49 @@ var (
 		Name:       "login_throttles",
 		Columns:    LoginThrottlesColumns,
 		PrimaryKey: []*schema.Column{LoginThrottlesColumns[0]},
+	}
+	// PartnerAppsColumns holds the columns for the "partner_apps" table.
+	PartnerAppsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 100},
+		{Name: "client_id", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "secret_hash", Type: field.TypeBytes},
+		{Name: "created_by", Type: field.TypeString},
+	}
+	// PartnerAppsTable holds the schema information for the "partner_apps" table.
+	PartnerAppsTable = &schema.Table{
+		Name:       "partner_apps",
+		Columns:    PartnerAppsColumns,
+		PrimaryKey: []*schema.Column{PartnerAppsColumns[0]},
+	}
+	// PartnerConnectionsColumns holds the columns for the "partner_connections" table.
+	PartnerConnectionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "partner_id", Type: field.TypeString},
+		{Name: "seller_id", Type: field.TypeString},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+	}
+	// PartnerConnectionsTable holds the schema information for the "partner_connections" table.
+	PartnerConnectionsTable = &schema.Table{
+		Name:       "partner_connections",
+		Columns:    PartnerConnectionsColumns,
+		PrimaryKey: []*schema.Column{PartnerConnectionsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "partnerconnection_partner_id_seller_id",
+				Unique:  true,
+				Columns: []*schema.Column{PartnerConnectionsColumns[3], PartnerConnectionsColumns[4]},
+			},
+			{
+				Name:    "partnerconnection_seller_id",
+				Unique:  false,
+				Columns: []*schema.Column{PartnerConnectionsColumns[4]},
+			},
+		},
 	}
 	// PasskeysColumns holds the columns for the "passkeys" table.
 	PasskeysColumns = []*schema.Column{
@@ -513,6 +562,66 @@ var (
 			},
 		},
 	}
+	// WebhooksColumns holds the columns for the "webhooks" table.
+	WebhooksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "partner_id", Type: field.TypeString},
+		{Name: "url", Type: field.TypeString, Size: 2048},
+		{Name: "event_types", Type: field.TypeJSON},
+		{Name: "secret", Type: field.TypeBytes},
+		{Name: "disabled", Type: field.TypeBool, Default: false},
+	}
+	// WebhooksTable holds the schema information for the "webhooks" table.
+	WebhooksTable = &schema.Table{
+		Name:       "webhooks",
+		Columns:    WebhooksColumns,
+		PrimaryKey: []*schema.Column{WebhooksColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "webhook_partner_id",
+				Unique:  false,
+				Columns: []*schema.Column{WebhooksColumns[3]},
+			},
+		},
+	}
+	// WebhookDeliveriesColumns holds the columns for the "webhook_deliveries" table.
+	WebhookDeliveriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "webhook_id", Type: field.TypeString},
+		{Name: "event_id", Type: field.TypeString},
+		{Name: "event_seq", Type: field.TypeInt64},
+		{Name: "event_type", Type: field.TypeString, Size: 60},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "SUCCEEDED", "FAILED"}, Default: "PENDING"},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "next_attempt_at", Type: field.TypeTime, Nullable: true},
+		{Name: "lease_until", Type: field.TypeTime, Nullable: true},
+		{Name: "last_status_code", Type: field.TypeInt, Nullable: true},
+		{Name: "last_latency_ms", Type: field.TypeInt, Nullable: true},
+		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 300},
+		{Name: "last_attempt_at", Type: field.TypeTime, Nullable: true},
+	}
+	// WebhookDeliveriesTable holds the schema information for the "webhook_deliveries" table.
+	WebhookDeliveriesTable = &schema.Table{
+		Name:       "webhook_deliveries",
+		Columns:    WebhookDeliveriesColumns,
+		PrimaryKey: []*schema.Column{WebhookDeliveriesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "webhookdelivery_webhook_id_event_id",
+				Unique:  true,
+				Columns: []*schema.Column{WebhookDeliveriesColumns[3], WebhookDeliveriesColumns[4]},
+			},
+			{
+				Name:    "webhookdelivery_status_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookDeliveriesColumns[7], WebhookDeliveriesColumns[9]},
+			},
+		},
+	}
 	// WithdrawalsColumns holds the columns for the "withdrawals" table.
 	WithdrawalsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -550,6 +659,8 @@ var (
 		LedgerTransactionsTable,
 		LimitUsagesTable,
 		LoginThrottlesTable,
+		PartnerAppsTable,
+		PartnerConnectionsTable,
 		PasskeysTable,
 		PasskeySessionsTable,
 		PasskeyUsersTable,
@@ -558,6 +669,8 @@ var (
 		TopUpsTable,
 		UsersTable,
 		VerificationsTable,
+		WebhooksTable,
+		WebhookDeliveriesTable,
 		WithdrawalsTable,
 	}
 )

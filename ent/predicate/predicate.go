@@ -33,6 +33,12 @@ type LimitUsage func(*sql.Selector)
 // LoginThrottle is the predicate function for loginthrottle builders.
 type LoginThrottle func(*sql.Selector)
 
+// PartnerApp is the predicate function for partnerapp builders.
+type PartnerApp func(*sql.Selector)
+
+// PartnerConnection is the predicate function for partnerconnection builders.
+type PartnerConnection func(*sql.Selector)
+
 // Passkey is the predicate function for passkey builders.
 type Passkey func(*sql.Selector)
 
@@ -56,6 +62,12 @@ type User func(*sql.Selector)
 
 // Verification is the predicate function for verification builders.
 type Verification func(*sql.Selector)
+
+// Webhook is the predicate function for webhook builders.
+type Webhook func(*sql.Selector)
+
+// WebhookDelivery is the predicate function for webhookdelivery builders.
+type WebhookDelivery func(*sql.Selector)
 
 // Withdrawal is the predicate function for withdrawal builders.
 type Withdrawal func(*sql.Selector)

@@ -12,6 +12,8 @@ import (
 	"danbao/ent/ledgertransaction"
 	"danbao/ent/limitusage"
 	"danbao/ent/loginthrottle"
+	"danbao/ent/partnerapp"
+	"danbao/ent/partnerconnection"
 	"danbao/ent/passkey"
 	"danbao/ent/passkeysession"
 	"danbao/ent/passkeyuser"
@@ -22,6 +24,8 @@ import (
 	"danbao/ent/topup"
 	"danbao/ent/user"
 	"danbao/ent/verification"
+	"danbao/ent/webhook"
+	"danbao/ent/webhookdelivery"
 	"danbao/ent/withdrawal"
 	"time"
 )
@@ -407,6 +411,92 @@ func init() {
 	loginthrottleDescID := loginthrottleFields[0].Descriptor()
 	// loginthrottle.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	loginthrottle.IDValidator = loginthrottleDescID.Validators[0].(func(string) error)
+	partnerappMixin := schema.PartnerApp{}.Mixin()
+	partnerappMixinFields0 := partnerappMixin[0].Fields()
+	_ = partnerappMixinFields0
+	partnerappMixinFields1 := partnerappMixin[1].Fields()
+	_ = partnerappMixinFields1
+	partnerappFields := schema.PartnerApp{}.Fields()
+	_ = partnerappFields
+	// partnerappDescCreatedAt is the schema descriptor for created_at field.
+	partnerappDescCreatedAt := partnerappMixinFields1[0].Descriptor()
+	// partnerapp.DefaultCreatedAt holds the default value on creation for the created_at field.
+	partnerapp.DefaultCreatedAt = partnerappDescCreatedAt.Default.(func() time.Time)
+	// partnerappDescUpdatedAt is the schema descriptor for updated_at field.
+	partnerappDescUpdatedAt := partnerappMixinFields1[1].Descriptor()
+	// partnerapp.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	partnerapp.DefaultUpdatedAt = partnerappDescUpdatedAt.Default.(func() time.Time)
+	// partnerapp.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	partnerapp.UpdateDefaultUpdatedAt = partnerappDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// partnerappDescName is the schema descriptor for name field.
+	partnerappDescName := partnerappFields[0].Descriptor()
+	// partnerapp.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	partnerapp.NameValidator = func() func(string) error {
+		validators := partnerappDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// partnerappDescClientID is the schema descriptor for client_id field.
+	partnerappDescClientID := partnerappFields[1].Descriptor()
+	// partnerapp.ClientIDValidator is a validator for the "client_id" field. It is called by the builders before save.
+	partnerapp.ClientIDValidator = func() func(string) error {
+		validators := partnerappDescClientID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(client_id string) error {
+			for _, fn := range fns {
+				if err := fn(client_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// partnerappDescSecretHash is the schema descriptor for secret_hash field.
+	partnerappDescSecretHash := partnerappFields[2].Descriptor()
+	// partnerapp.SecretHashValidator is a validator for the "secret_hash" field. It is called by the builders before save.
+	partnerapp.SecretHashValidator = partnerappDescSecretHash.Validators[0].(func([]byte) error)
+	// partnerappDescID is the schema descriptor for id field.
+	partnerappDescID := partnerappMixinFields0[0].Descriptor()
+	// partnerapp.DefaultID holds the default value on creation for the id field.
+	partnerapp.DefaultID = partnerappDescID.Default.(func() pulid.ID)
+	// partnerapp.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	partnerapp.IDValidator = partnerappDescID.Validators[0].(func(string) error)
+	partnerconnectionMixin := schema.PartnerConnection{}.Mixin()
+	partnerconnectionMixinFields0 := partnerconnectionMixin[0].Fields()
+	_ = partnerconnectionMixinFields0
+	partnerconnectionMixinFields1 := partnerconnectionMixin[1].Fields()
+	_ = partnerconnectionMixinFields1
+	partnerconnectionFields := schema.PartnerConnection{}.Fields()
+	_ = partnerconnectionFields
+	// partnerconnectionDescCreatedAt is the schema descriptor for created_at field.
+	partnerconnectionDescCreatedAt := partnerconnectionMixinFields1[0].Descriptor()
+	// partnerconnection.DefaultCreatedAt holds the default value on creation for the created_at field.
+	partnerconnection.DefaultCreatedAt = partnerconnectionDescCreatedAt.Default.(func() time.Time)
+	// partnerconnectionDescUpdatedAt is the schema descriptor for updated_at field.
+	partnerconnectionDescUpdatedAt := partnerconnectionMixinFields1[1].Descriptor()
+	// partnerconnection.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	partnerconnection.DefaultUpdatedAt = partnerconnectionDescUpdatedAt.Default.(func() time.Time)
+	// partnerconnection.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	partnerconnection.UpdateDefaultUpdatedAt = partnerconnectionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// partnerconnectionDescID is the schema descriptor for id field.
+	partnerconnectionDescID := partnerconnectionMixinFields0[0].Descriptor()
+	// partnerconnection.DefaultID holds the default value on creation for the id field.
+	partnerconnection.DefaultID = partnerconnectionDescID.Default.(func() pulid.ID)
+	// partnerconnection.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	partnerconnection.IDValidator = partnerconnectionDescID.Validators[0].(func(string) error)
 	passkeyMixin := schema.Passkey{}.Mixin()
 	passkeyMixinFields0 := passkeyMixin[0].Fields()
 	_ = passkeyMixinFields0
@@ -841,6 +931,92 @@ func init() {
 	verification.DefaultID = verificationDescID.Default.(func() pulid.ID)
 	// verification.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	verification.IDValidator = verificationDescID.Validators[0].(func(string) error)
+	webhookMixin := schema.Webhook{}.Mixin()
+	webhookMixinFields0 := webhookMixin[0].Fields()
+	_ = webhookMixinFields0
+	webhookMixinFields1 := webhookMixin[1].Fields()
+	_ = webhookMixinFields1
+	webhookFields := schema.Webhook{}.Fields()
+	_ = webhookFields
+	// webhookDescCreatedAt is the schema descriptor for created_at field.
+	webhookDescCreatedAt := webhookMixinFields1[0].Descriptor()
+	// webhook.DefaultCreatedAt holds the default value on creation for the created_at field.
+	webhook.DefaultCreatedAt = webhookDescCreatedAt.Default.(func() time.Time)
+	// webhookDescUpdatedAt is the schema descriptor for updated_at field.
+	webhookDescUpdatedAt := webhookMixinFields1[1].Descriptor()
+	// webhook.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	webhook.DefaultUpdatedAt = webhookDescUpdatedAt.Default.(func() time.Time)
+	// webhook.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	webhook.UpdateDefaultUpdatedAt = webhookDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// webhookDescURL is the schema descriptor for url field.
+	webhookDescURL := webhookFields[1].Descriptor()
+	// webhook.URLValidator is a validator for the "url" field. It is called by the builders before save.
+	webhook.URLValidator = func() func(string) error {
+		validators := webhookDescURL.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(url string) error {
+			for _, fn := range fns {
+				if err := fn(url); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// webhookDescSecret is the schema descriptor for secret field.
+	webhookDescSecret := webhookFields[3].Descriptor()
+	// webhook.SecretValidator is a validator for the "secret" field. It is called by the builders before save.
+	webhook.SecretValidator = webhookDescSecret.Validators[0].(func([]byte) error)
+	// webhookDescDisabled is the schema descriptor for disabled field.
+	webhookDescDisabled := webhookFields[4].Descriptor()
+	// webhook.DefaultDisabled holds the default value on creation for the disabled field.
+	webhook.DefaultDisabled = webhookDescDisabled.Default.(bool)
+	// webhookDescID is the schema descriptor for id field.
+	webhookDescID := webhookMixinFields0[0].Descriptor()
+	// webhook.DefaultID holds the default value on creation for the id field.
+	webhook.DefaultID = webhookDescID.Default.(func() pulid.ID)
+	// webhook.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	webhook.IDValidator = webhookDescID.Validators[0].(func(string) error)
+	webhookdeliveryMixin := schema.WebhookDelivery{}.Mixin()
+	webhookdeliveryMixinFields0 := webhookdeliveryMixin[0].Fields()
+	_ = webhookdeliveryMixinFields0
+	webhookdeliveryMixinFields1 := webhookdeliveryMixin[1].Fields()
+	_ = webhookdeliveryMixinFields1
+	webhookdeliveryFields := schema.WebhookDelivery{}.Fields()
+	_ = webhookdeliveryFields
+	// webhookdeliveryDescCreatedAt is the schema descriptor for created_at field.
+	webhookdeliveryDescCreatedAt := webhookdeliveryMixinFields1[0].Descriptor()
+	// webhookdelivery.DefaultCreatedAt holds the default value on creation for the created_at field.
+	webhookdelivery.DefaultCreatedAt = webhookdeliveryDescCreatedAt.Default.(func() time.Time)
+	// webhookdeliveryDescUpdatedAt is the schema descriptor for updated_at field.
+	webhookdeliveryDescUpdatedAt := webhookdeliveryMixinFields1[1].Descriptor()
+	// webhookdelivery.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	webhookdelivery.DefaultUpdatedAt = webhookdeliveryDescUpdatedAt.Default.(func() time.Time)
+	// webhookdelivery.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	webhookdelivery.UpdateDefaultUpdatedAt = webhookdeliveryDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// webhookdeliveryDescEventType is the schema descriptor for event_type field.
+	webhookdeliveryDescEventType := webhookdeliveryFields[3].Descriptor()
+	// webhookdelivery.EventTypeValidator is a validator for the "event_type" field. It is called by the builders before save.
+	webhookdelivery.EventTypeValidator = webhookdeliveryDescEventType.Validators[0].(func(string) error)
+	// webhookdeliveryDescAttempts is the schema descriptor for attempts field.
+	webhookdeliveryDescAttempts := webhookdeliveryFields[5].Descriptor()
+	// webhookdelivery.DefaultAttempts holds the default value on creation for the attempts field.
+	webhookdelivery.DefaultAttempts = webhookdeliveryDescAttempts.Default.(int)
+	// webhookdelivery.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	webhookdelivery.AttemptsValidator = webhookdeliveryDescAttempts.Validators[0].(func(int) error)
+	// webhookdeliveryDescLastError is the schema descriptor for last_error field.
+	webhookdeliveryDescLastError := webhookdeliveryFields[10].Descriptor()
+	// webhookdelivery.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
+	webhookdelivery.LastErrorValidator = webhookdeliveryDescLastError.Validators[0].(func(string) error)
+	// webhookdeliveryDescID is the schema descriptor for id field.
+	webhookdeliveryDescID := webhookdeliveryMixinFields0[0].Descriptor()
+	// webhookdelivery.DefaultID holds the default value on creation for the id field.
+	webhookdelivery.DefaultID = webhookdeliveryDescID.Default.(func() pulid.ID)
+	// webhookdelivery.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	webhookdelivery.IDValidator = webhookdeliveryDescID.Validators[0].(func(string) error)
 	withdrawalMixin := schema.Withdrawal{}.Mixin()
 	withdrawalMixinFields0 := withdrawalMixin[0].Fields()
 	_ = withdrawalMixinFields0

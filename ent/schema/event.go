@@ -29,12 +29,14 @@ func (Event) Fields() []ent.Field {
 		field.String("user_id").GoType(pulid.ID("")).Optional().Immutable().Comment("whose event it is"),
 		field.JSON("payload", map[string]any{}).Immutable(),
 		field.Time("created_at").Default(now).Immutable(),
+		field.String("partner_id").GoType(pulid.ID("")).Optional().Immutable().
+			Comment("the partner app that may see the event (it created the payment)"),
 	}
 }
 
 // Indexes of the Event.
 func (Event) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("user_id", "seq"), index.Fields("subject_id", "seq")}
+	return []ent.Index{index.Fields("user_id", "seq"), index.Fields("subject_id", "seq"), index.Fields("partner_id", "seq")}
 }
 
 // Annotations of the Event.

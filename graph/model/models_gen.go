@@ -79,6 +79,28 @@ type BeginPasskeyRegistrationPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// Names a partner app by its client id.
+type ConnectPartnerAppInput struct {
+	// The partner app's OAuth client_id.
+	ClientID string `json:"clientId"`
+}
+
+// Registers a partner app.
+type CreatePartnerAppInput struct {
+	// Display name, 1 to 100 characters.
+	Name string `json:"name"`
+}
+
+// The new partner app and its secret.
+type CreatePartnerAppPayload struct {
+	// The partner app; null when refused.
+	PartnerApp *ent.PartnerApp `json:"partnerApp,omitempty"`
+	// The client_secret, shown this once and stored only as a hash; null when refused.
+	ClientSecret *string `json:"clientSecret,omitempty"`
+	// Why it was refused (INVALID_INPUT).
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 type CustodyDay struct {
 	// UTC date, YYYY-MM-DD.
 	Date           string  `json:"date"`
@@ -160,6 +182,28 @@ type LogoutPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// The partner app connected or disconnected.
+type PartnerAppConnectionPayload struct {
+	// The partner app; null when refused.
+	PartnerApp *ent.PartnerApp `json:"partnerApp,omitempty"`
+	// Why it was refused (NOT_FOUND).
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// Sends a delivery again.
+type RedeliverWebhookInput struct {
+	// The delivery's id.
+	DeliveryID pulid.ID `json:"deliveryId"`
+}
+
+// The delivery, due again now.
+type RedeliverWebhookPayload struct {
+	// The delivery; null when refused.
+	Delivery *ent.WebhookDelivery `json:"delivery,omitempty"`
+	// Why it was refused (NOT_FOUND).
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 type RefreshTokenInput struct {
 	RefreshToken string `json:"refreshToken"`
 }
@@ -170,6 +214,24 @@ type RegisterInput struct {
 	// At least 10 characters.
 	Password    string `json:"password"`
 	DisplayName string `json:"displayName"`
+}
+
+// Registers a webhook for the calling partner app.
+type RegisterWebhookInput struct {
+	// The endpoint: https with a public address (loopback http is allowed in sandbox mode only).
+	URL string `json:"url"`
+	// The event types to deliver (1 to 20), e.g. payment.paid or payment.*.
+	EventTypes []string `json:"eventTypes"`
+}
+
+// The new webhook and its signing secret.
+type RegisterWebhookPayload struct {
+	// The webhook; null when refused.
+	Webhook *ent.Webhook `json:"webhook,omitempty"`
+	// The signing secret, whsec_ followed by base64 of 32 random bytes, shown this once; null when refused.
+	Secret *string `json:"secret,omitempty"`
+	// Why it was refused (INVALID_INPUT: a bad URL or a private, loopback or link-local address; bad event types).
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 type ReviewVerificationInput struct {
@@ -193,6 +255,22 @@ type RevokePasskeyInput struct {
 
 type RevokePasskeyPayload struct {
 	Passkey    *ent.Passkey `json:"passkey,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// Replaces a partner app's secret.
+type RotatePartnerAppSecretInput struct {
+	// The partner app's id.
+	ID pulid.ID `json:"id"`
+}
+
+// The partner app and its new secret.
+type RotatePartnerAppSecretPayload struct {
+	// The partner app; null when refused.
+	PartnerApp *ent.PartnerApp `json:"partnerApp,omitempty"`
+	// The new client_secret, shown this once; the old one no longer works. Null when refused.
+	ClientSecret *string `json:"clientSecret,omitempty"`
+	// Why it was refused (NOT_FOUND).
 	UserErrors []*UserError `json:"userErrors"`
 }
 

@@ -25,11 +25,13 @@ import (
 	"danbao/internal/ledger"
 	"danbao/internal/limits"
 	"danbao/internal/obs"
+	"danbao/internal/partner"
 	"danbao/internal/passkey"
 	"danbao/internal/ratelimit"
 	"danbao/internal/realname"
 	"danbao/internal/vault"
 	"danbao/internal/wallet"
+	"danbao/internal/webhook"
 	"danbao/resolvers"
 
 	"github.com/99designs/gqlgen/graphql/playground"
@@ -56,6 +58,10 @@ type App struct {
 	Events *events.Hub
 	// Sockets are the open subscription sockets; Shutdown closes them.
 	Sockets *resolvers.Sockets
+	// Partners are partner apps and sellers' connections; Webhooks
+	// delivers events to them.
+	Partners *partner.Service
+	Webhooks *webhook.Service
 
 	stop    context.CancelFunc // ends background work started by New
 	running sync.WaitGroup
@@ -141,6 +147,9 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 	}
 	a.Ledger = ledger.New(d.Client)
 	a.Events = events.NewHub(d.Client, d.SQL, d.Dialect, events.HubConfig{Poll: cfg.EventsPoll, Logger: log})
+	a.Partners = partner.New(d.Client, tokens)
+	a.Webhooks = webhook.New(d.Client, a.Events, webhook.Config{Schedule: cfg.WebhookRetrySchedule,
+		Sandbox: cfg.Sandbox, Timeout: cfg.WebhookTimeout, Poll: cfg.EventsPoll, Logger: log})
 	secret := []byte(cfg.BankCallbackSecret)
 	if len(secret) == 0 {
 		secret = make([]byte, 32)
@@ -196,8 +205,9 @@ func (a *App) init(ctx context.Context) error {
 	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stop = stop
-	a.running.Add(1)
+	a.running.Add(2)
 	go func() { defer a.running.Done(); a.Events.Run(bg) }()
+	go func() { defer a.running.Done(); a.Webhooks.Run(bg) }()
 	return nil
 }
 
@@ -277,6 +287,7 @@ func (a *App) routes() http.Handler {
 	gql := resolvers.NewHandler(&resolvers.Resolver{
 		Client: a.DB.Client, Auth: a.Auth, Passkeys: a.Passkeys, Ledger: a.Ledger, Wallet: a.Wallet,
 		RealName: a.RealName, Limits: a.Limits, Events: a.Events, Sockets: a.Sockets,
+		Partners: a.Partners, WebhookService: a.Webhooks,
 	}, resolvers.HandlerConfig{
 		MaxDepth:      a.Config.MaxDepth,
 		MaxComplexity: a.Config.MaxComplexity,
@@ -291,6 +302,7 @@ func (a *App) routes() http.Handler {
 	m := a.Metrics
 	mux.Handle("/graphql", m.CountHTTP("/graphql",
 		cors(a.Config.CORSOrigins, limitBody(a.Config.MaxBodyBytes, a.Tokens.Middleware(a.Sockets.Middleware(gql))))))
+	mux.Handle("POST "+partner.TokenPath, m.CountHTTP(partner.TokenPath, a.Partners.TokenHandler(a.Log)))
 	mux.Handle("POST "+bank.CallbackPath, m.CountHTTP(bank.CallbackPath, a.Wallet.CallbackHandler(a.callbackSigner)))
 	if a.Config.Playground {
 		mux.Handle("GET /playground", m.CountHTTP("/playground", playground.Handler("danbao playground", "/graphql")))

@@ -79,7 +79,15 @@ type Config struct {
 	// connection may hold (DANBAO_WS_MAX_SUBSCRIPTIONS, default 20) and the
 	// connections one caller may hold on this instance
 	// (DANBAO_WS_MAX_CONNECTIONS_PER_USER, default 10).
-	WSInitTimeout           time.Duration
+	WSInitTimeout time.Duration
+
+	// WebhookRetrySchedule are the delays between attempts of a webhook
+	// delivery (DANBAO_WEBHOOK_RETRY_SCHEDULE, comma-separated Go
+	// durations; default 5s,5m,30m,2h,4h,8h,10h: 8 attempts within about
+	// 24.6 h); WebhookTimeout bounds one attempt (DANBAO_WEBHOOK_TIMEOUT,
+	// default 10s).
+	WebhookRetrySchedule    []time.Duration
+	WebhookTimeout          time.Duration
 	WSKeepAlive             time.Duration
 	WSMaxSubscriptions      int
 	WSMaxConnectionsPerUser int
@@ -136,6 +144,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ShutdownTimeout: p.duration("DANBAO_SHUTDOWN_TIMEOUT", 20*time.Second),
 
 		EventsPoll:              p.duration("DANBAO_EVENTS_POLL_INTERVAL", time.Second),
+		WebhookTimeout:          p.duration("DANBAO_WEBHOOK_TIMEOUT", 10*time.Second),
 		WSInitTimeout:           p.duration("DANBAO_WS_INIT_TIMEOUT", 10*time.Second),
 		WSKeepAlive:             p.duration("DANBAO_WS_KEEPALIVE", 25*time.Second),
 		WSMaxSubscriptions:      p.integer("DANBAO_WS_MAX_SUBSCRIPTIONS", 20),
@@ -172,6 +181,8 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.MaxBodyBytes <= 0 || c.MaxDepth <= 0 || c.MaxComplexity <= 0 || c.MaxTokens <= 0 || c.MutationRate < 0 {
 		p.errs = append(p.errs, "request limits must be positive")
 	}
+	c.WebhookRetrySchedule = p.durations("DANBAO_WEBHOOK_RETRY_SCHEDULE",
+		[]time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 10 * time.Hour})
 	if c.WSMaxSubscriptions <= 0 || c.WSMaxConnectionsPerUser <= 0 {
 		p.errs = append(p.errs, "DANBAO_WS_MAX_SUBSCRIPTIONS and DANBAO_WS_MAX_CONNECTIONS_PER_USER must be positive")
 	}
@@ -258,6 +269,24 @@ func (p *parser) jsonDoc(name string) json.RawMessage {
 		return nil
 	}
 	return json.RawMessage(doc)
+}
+
+// durations reads comma-separated positive Go durations.
+func (p *parser) durations(name string, def []time.Duration) []time.Duration {
+	items := p.list(name)
+	if len(items) == 0 {
+		return def
+	}
+	out := make([]time.Duration, 0, len(items))
+	for _, v := range items {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			p.errs = append(p.errs, fmt.Sprintf("%s: %q is not a positive Go duration", name, v))
+			return def
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 func (p *parser) list(name string) []string {

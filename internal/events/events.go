@@ -27,6 +27,7 @@ type Event struct {
 	Type      string // e.g. "topup.succeeded"
 	SubjectID pulid.ID
 	UserID    pulid.ID // whose event it is; may be empty
+	PartnerID pulid.ID // the partner app that may also see it (it created the payment); may be empty
 	Payload   map[string]any
 }
 
@@ -41,7 +42,7 @@ func Append(ctx context.Context, tx *ent.Tx, e Event) (*ent.Event, error) {
 	}
 	row, err := tx.Event.Create().
 		SetSeq(c.Value).SetType(e.Type).SetSubjectID(e.SubjectID).
-		SetUserID(e.UserID).SetPayload(e.Payload).
+		SetUserID(e.UserID).SetPartnerID(e.PartnerID).SetPayload(e.Payload).
 		SetCreatedAt(time.Now().UTC().Truncate(time.Microsecond)).
 		Save(ctx)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 // Filter selects the events a reader sees. Zero fields select everything.
 type Filter struct {
 	UserID     pulid.ID // only events of this user
+	PartnerID  pulid.ID // only events a partner app may see
 	SubjectID  pulid.ID // only events about this subject (a payment, a top-up)
 	TypePrefix string   // only types starting with this, e.g. "payment." or "balance.changed"
 }
@@ -25,6 +26,9 @@ func (f Filter) predicates() []predicate.Event {
 	var ps []predicate.Event
 	if f.UserID != "" {
 		ps = append(ps, event.UserID(f.UserID))
+	}
+	if f.PartnerID != "" {
+		ps = append(ps, event.PartnerID(f.PartnerID))
 	}
 	if f.SubjectID != "" {
 		ps = append(ps, event.SubjectID(f.SubjectID))

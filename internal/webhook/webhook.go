@@ -1,0 +1,391 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"danbao/ent"
+	"danbao/ent/counter"
+	"danbao/ent/event"
+	"danbao/ent/schema/pulid"
+	"danbao/ent/webhook"
+	"danbao/ent/webhookdelivery"
+	"danbao/internal/apperr"
+	"danbao/internal/dbtx"
+	"danbao/internal/events"
+)
+
+// FanoutCounter is the counter row holding the last event seq fanned out.
+const FanoutCounter = "webhook_fanout"
+
+// DefaultSchedule is the delay before each retry: 8 attempts in all, the
+// last about 24.6 h after the first.
+var DefaultSchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute,
+	2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 10 * time.Hour}
+
+// Config tunes the service.
+type Config struct {
+	Schedule []time.Duration // delays between attempts (DANBAO_WEBHOOK_RETRY_SCHEDULE)
+	Sandbox  bool            // allow loopback http endpoints
+	Timeout  time.Duration   // per attempt, default 10s
+	Lease    time.Duration   // how long a claim lasts, default 1m (must exceed Timeout)
+	Poll     time.Duration   // how often due deliveries are looked for, default 1s
+	Workers  int             // concurrent sends per instance, default 4
+	Resolver *net.Resolver   // nil: the system resolver
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// Service registers webhooks and delivers events to them.
+type Service struct {
+	client *ent.Client
+	hub    *events.Hub
+	cfg    Config
+	http   *http.Client
+}
+
+// New returns the service; hub wakes its loop when events commit.
+func New(client *ent.Client, hub *events.Hub, cfg Config) *Service {
+	if len(cfg.Schedule) == 0 {
+		cfg.Schedule = DefaultSchedule
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Lease <= cfg.Timeout {
+		cfg.Lease = cfg.Timeout + 50*time.Second
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: dialControl(cfg.Sandbox), Resolver: cfg.Resolver}
+	tr := &http.Transport{DialContext: dialer.DialContext, Proxy: nil, ForceAttemptHTTP2: true,
+		MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second, TLSHandshakeTimeout: cfg.Timeout}
+	return &Service{client: client, hub: hub, cfg: cfg, http: &http.Client{
+		Transport: tr, Timeout: cfg.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+var eventTypeRE = regexp.MustCompile(`^[a-z][a-z_]*\.(\*|[a-z][a-z_]*)$`)
+
+// Register adds a webhook for the partner and returns it with its secret
+// ("whsec_" + base64 of 32 random bytes), shown this once.
+// Errors: INVALID_INPUT (the URL, its addresses, the event types).
+func (s *Service) Register(ctx context.Context, partnerID pulid.ID, rawURL string, types []string) (*ent.Webhook, string, error) {
+	if len(types) == 0 || len(types) > 20 {
+		return nil, "", apperr.New(apperr.InvalidInput, "name 1 to 20 event types").WithField("eventTypes")
+	}
+	seen := map[string]bool{}
+	var clean []string
+	for _, t := range types {
+		t = strings.TrimSpace(t)
+		if !eventTypeRE.MatchString(t) || len(t) > 60 {
+			return nil, "", apperr.New(apperr.InvalidInput, "%q is not an event type such as payment.paid or payment.*", t).WithField("eventTypes")
+		}
+		if !seen[t] {
+			seen[t] = true
+			clean = append(clean, t)
+		}
+	}
+	if err := CheckURL(ctx, rawURL, s.cfg.Sandbox, s.cfg.Resolver); err != nil {
+		return nil, "", err
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	w, err := s.client.Webhook.Create().SetPartnerID(partnerID).SetURL(strings.TrimSpace(rawURL)).
+		SetEventTypes(clean).SetSecret(key).Save(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	return w, "whsec_" + base64.StdEncoding.EncodeToString(key), nil
+}
+
+// List returns the partner's webhooks, oldest first.
+func (s *Service) List(ctx context.Context, partnerID pulid.ID) ([]*ent.Webhook, error) {
+	return s.client.Webhook.Query().Where(webhook.PartnerID(partnerID)).Order(ent.Asc(webhook.FieldCreatedAt)).All(ctx)
+}
+
+// Deliveries returns a webhook's delivery log, newest first: at most first
+// (default 20, at most 100), of status when not nil.
+func (s *Service) Deliveries(ctx context.Context, webhookID pulid.ID, first *int, status *webhookdelivery.Status) ([]*ent.WebhookDelivery, error) {
+	n := 20
+	if first != nil {
+		n = min(max(*first, 1), 100)
+	}
+	q := s.client.WebhookDelivery.Query().Where(webhookdelivery.WebhookID(webhookID))
+	if status != nil {
+		q = q.Where(webhookdelivery.StatusEQ(*status))
+	}
+	return q.Order(ent.Desc(webhookdelivery.FieldEventSeq)).Limit(n).All(ctx)
+}
+
+// Redeliver makes one of the partner's deliveries due now (PENDING; one
+// more attempt even after the schedule ran out). Errors: NOT_FOUND.
+func (s *Service) Redeliver(ctx context.Context, partnerID, deliveryID pulid.ID) (*ent.WebhookDelivery, error) {
+	var out *ent.WebhookDelivery
+	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		d, err := tx.WebhookDelivery.Get(ctx, deliveryID)
+		if err == nil {
+			var w *ent.Webhook
+			if w, err = tx.Webhook.Get(ctx, d.WebhookID); err == nil && w.PartnerID != partnerID {
+				err = &ent.NotFoundError{}
+			}
+		}
+		if ent.IsNotFound(err) {
+			return apperr.New(apperr.NotFound, "no such delivery").WithField("deliveryId")
+		}
+		if err != nil {
+			return err
+		}
+		out, err = d.Update().SetStatus(webhookdelivery.StatusPENDING).SetNextAttemptAt(s.now()).ClearLeaseUntil().Save(ctx)
+		return err
+	})
+	return out, err
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
+
+// Fanout writes a delivery for every new partner event and every webhook
+// of that partner that wants its type, and advances the stored position;
+// it returns how many deliveries it wrote. Safe on several instances.
+func (s *Service) Fanout(ctx context.Context) (int, error) {
+	written := 0
+	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		written = 0
+		if err := tx.Counter.Create().SetID(FanoutCounter).SetValue(0).
+			OnConflictColumns(counter.FieldID).Ignore().Exec(ctx); err != nil {
+			return err
+		}
+		// The update takes the row lock (PostgreSQL) until commit.
+		c, err := tx.Counter.UpdateOneID(FanoutCounter).AddValue(0).Save(ctx)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Event.Query().Where(event.SeqGT(c.Value), event.PartnerIDNEQ("")).
+			Order(ent.Asc(event.FieldSeq)).Limit(events.MaxRead).All(ctx)
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		hooks := map[pulid.ID][]*ent.Webhook{}
+		for _, e := range rows {
+			ws, ok := hooks[e.PartnerID]
+			if !ok {
+				if ws, err = tx.Webhook.Query().Where(webhook.PartnerID(e.PartnerID), webhook.Disabled(false)).All(ctx); err != nil {
+					return err
+				}
+				hooks[e.PartnerID] = ws
+			}
+			for _, w := range ws {
+				if !wants(w.EventTypes, e.Type) {
+					continue
+				}
+				if err := tx.WebhookDelivery.Create().SetWebhookID(w.ID).SetEventID(e.ID).SetEventSeq(e.Seq).
+					SetEventType(e.Type).SetNextAttemptAt(s.now()).
+					OnConflictColumns(webhookdelivery.FieldWebhookID, webhookdelivery.FieldEventID).Ignore().Exec(ctx); err != nil {
+					return err
+				}
+				written++
+			}
+		}
+		return tx.Counter.UpdateOneID(FanoutCounter).SetValue(rows[len(rows)-1].Seq).Exec(ctx)
+	})
+	return written, err
+}
+
+func wants(types []string, t string) bool {
+	for _, w := range types {
+		if w == t || (strings.HasSuffix(w, ".*") && strings.HasPrefix(t, strings.TrimSuffix(w, "*"))) {
+			return true
+		}
+	}
+	return false
+}
+
+// claim takes up to n due deliveries by a compare-and-set on lease_until
+// and returns them with the lease each holds.
+func (s *Service) claim(ctx context.Context, n int) ([]*ent.WebhookDelivery, error) {
+	now := s.now()
+	due, err := s.client.WebhookDelivery.Query().Where(webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING),
+		webhookdelivery.NextAttemptAtLTE(now),
+		webhookdelivery.Or(webhookdelivery.LeaseUntilIsNil(), webhookdelivery.LeaseUntilLT(now))).
+		Order(ent.Asc(webhookdelivery.FieldNextAttemptAt)).Limit(n).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lease := now.Add(s.cfg.Lease)
+	var mine []*ent.WebhookDelivery
+	for _, d := range due {
+		k, err := s.client.WebhookDelivery.Update().Where(webhookdelivery.ID(d.ID),
+			webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING),
+			webhookdelivery.Or(webhookdelivery.LeaseUntilIsNil(), webhookdelivery.LeaseUntilLT(now))).
+			SetLeaseUntil(lease).Save(ctx)
+		if err != nil {
+			if dbtx.Retryable(err) {
+				continue
+			}
+			return mine, err
+		}
+		if k == 1 {
+			d.LeaseUntil = &lease
+			mine = append(mine, d)
+		}
+	}
+	return mine, nil
+}
+
+// Sign returns the webhook-signature value for a message: "v1," + base64
+// HMAC-SHA256 under key over "id.timestamp.body".
+func Sign(key []byte, id string, timestamp int64, body []byte) string {
+	m := hmac.New(sha256.New, key)
+	fmt.Fprintf(m, "%s.%d.", id, timestamp)
+	m.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// send makes one attempt of d and records its outcome if d's lease is
+// still this sender's.
+func (s *Service) send(ctx context.Context, d *ent.WebhookDelivery) error {
+	w, err := s.client.Webhook.Get(ctx, d.WebhookID)
+	if err != nil {
+		return err
+	}
+	e, err := s.client.Event.Get(ctx, d.EventID)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(map[string]any{"type": e.Type, "timestamp": e.CreatedAt.UTC().Format(time.RFC3339Nano), "data": e.Payload})
+	if err != nil {
+		return err
+	}
+	start := s.cfg.Now()
+	ts := start.Unix()
+	var code *int
+	var errText string
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	if err == nil {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("User-Agent", "danbao-webhooks/1")
+		req.Header.Set("webhook-id", string(e.ID))
+		req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+		req.Header.Set("webhook-signature", Sign(w.Secret, string(e.ID), ts, body))
+		var resp *http.Response
+		if resp, err = s.http.Do(req); err == nil {
+			c := resp.StatusCode
+			code = &c
+			_, _ = drain(resp)
+		}
+	}
+	if err != nil {
+		errText = err.Error()
+		if len(errText) > 300 {
+			errText = errText[:300]
+		}
+	}
+	latency := int(time.Since(start).Milliseconds())
+	now := s.now()
+	u := s.client.WebhookDelivery.Update().Where(webhookdelivery.ID(d.ID), webhookdelivery.LeaseUntilEQ(*d.LeaseUntil)).
+		AddAttempts(1).SetLastLatencyMs(latency).SetLastAttemptAt(now).SetLastError(errText).ClearLeaseUntil()
+	if code != nil {
+		u.SetLastStatusCode(*code)
+	} else {
+		u.ClearLastStatusCode()
+	}
+	attempt := d.Attempts + 1
+	switch {
+	case code != nil && *code >= 200 && *code < 300:
+		u.SetStatus(webhookdelivery.StatusSUCCEEDED).ClearNextAttemptAt()
+	case attempt <= len(s.cfg.Schedule):
+		u.SetNextAttemptAt(now.Add(s.cfg.Schedule[attempt-1]))
+	default:
+		u.SetStatus(webhookdelivery.StatusFAILED).ClearNextAttemptAt()
+	}
+	_, err = u.Save(ctx)
+	return err
+}
+
+// Run fans out and sends until ctx ends: woken by committed events and
+// every Poll.
+func (s *Service) Run(ctx context.Context) {
+	var wake <-chan struct{}
+	if s.hub != nil {
+		w := s.hub.Subscribe()
+		defer s.hub.Unsubscribe(w)
+		wake = w.C
+	}
+	t := time.NewTicker(s.cfg.Poll)
+	defer t.Stop()
+	for {
+		if err := s.Step(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.WarnContext(ctx, "webhooks: delivery step failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-t.C:
+		}
+	}
+}
+
+// Step fans out new events, then claims and sends the due deliveries,
+// Workers at a time.
+func (s *Service) Step(ctx context.Context) error {
+	if _, err := s.Fanout(ctx); err != nil {
+		return fmt.Errorf("fan-out: %w", err)
+	}
+	due, err := s.claim(ctx, 4*s.cfg.Workers)
+	if err != nil {
+		return fmt.Errorf("claim: %w", err)
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, s.cfg.Workers)
+	var mu sync.Mutex
+	var errs []error
+	for _, d := range due {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := s.send(ctx, d); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// drain reads a little of the response (so the connection can
+// be reused) and closes it; the body is not recorded.
+func drain(resp *http.Response) (int64, error) {
+	defer resp.Body.Close()
+	return io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+}
