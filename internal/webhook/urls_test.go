@@ -1,0 +1,82 @@
+package webhook
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+
+	"danbao/internal/apperr"
+)
+
+func TestCheckURL(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		url     string
+		sandbox bool
+		ok      bool
+	}{
+		{"https://93.184.215.14/hook", false, true},
+		{"https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/h", false, true},
+		{"http://93.184.215.14/hook", false, false}, // not https
+		{"https://10.1.2.3/hook", false, false},     // private
+		{"https://192.168.0.10/hook", true, false},  // private, even in sandbox
+		{"https://172.16.5.5/", false, false},
+		{"https://169.254.169.254/latest/meta-data", false, false}, // link-local (cloud metadata)
+		{"https://[fe80::1]/", false, false},
+		{"https://[fd00::1]/", false, false}, // unique local
+		{"https://224.0.0.1/", false, false}, // multicast
+		{"https://0.0.0.0/", false, false},   // unspecified
+		{"https://100.64.1.1/", false, false},
+		{"https://[::ffff:10.0.0.1]/", false, false}, // mapped private
+		{"https://127.0.0.1/", false, false},         // loopback outside the sandbox
+		{"http://127.0.0.1:8080/h", true, true},      // loopback http in the sandbox
+		{"http://localhost:8080/h", true, true},
+		{"https://user:pw@93.184.215.14/", false, false},
+		{"not a url", false, false},
+		{"ftp://93.184.215.14/", false, false},
+	}
+	for _, c := range cases {
+		err := CheckURL(ctx, c.url, c.sandbox, nil)
+		if (err == nil) != c.ok || (err != nil && !apperr.Is(err, apperr.InvalidInput)) {
+			t.Errorf("%s (sandbox %v): %v", c.url, c.sandbox, err)
+		}
+	}
+}
+
+// TestDialControlRefusesPrivateAddresses: the check made at connect time,
+// whatever the name resolved to.
+func TestDialControlRefusesPrivateAddresses(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"93.184.215.14:443": true, "10.0.0.1:443": false, "127.0.0.1:80": false,
+		"[fe80::1]:443": false, "169.254.169.254:80": false,
+	} {
+		err := dialControl(false)("tcp", addr, nil)
+		if (err == nil) != ok {
+			t.Errorf("%s: %v", addr, err)
+		}
+	}
+	if err := dialControl(true)("tcp", "127.0.0.1:80", nil); err != nil {
+		t.Errorf("sandbox loopback: %v", err)
+	}
+	if allowedIP(netip.MustParseAddr("::1"), false) == nil {
+		t.Error("::1 allowed outside the sandbox")
+	}
+}
+
+func TestWants(t *testing.T) {
+	for _, c := range []struct {
+		types []string
+		typ   string
+		ok    bool
+	}{
+		{[]string{"payment.*"}, "payment.paid", true},
+		{[]string{"payment.paid"}, "payment.paid", true},
+		{[]string{"payment.paid"}, "payment.shipped", false},
+		{[]string{"payment.*"}, "paymentx.paid", false},
+		{[]string{"balance.changed"}, "payment.paid", false},
+	} {
+		if wants(c.types, c.typ) != c.ok {
+			t.Errorf("%v %s", c.types, c.typ)
+		}
+	}
+}
