@@ -1,0 +1,316 @@
+package app_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"danbao/ent"
+	"danbao/ent/schema/pulid"
+	"danbao/internal/dbtx"
+	"danbao/internal/events"
+	"danbao/internal/testenv"
+)
+
+// received is one request a test endpoint got.
+type received struct {
+	id, ts, sig string
+	body        []byte
+}
+
+// verifyStandardWebhook checks a request the way a Standard Webhooks
+// library does, written independently of package webhook: decode the
+// whsec_ secret, HMAC-SHA256 over "id.timestamp.body", compare with each
+// "v1," signature.
+func verifyStandardWebhook(secret string, r received) bool {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	if err != nil || !strings.HasPrefix(secret, "whsec_") || len(key) < 24 {
+		return false
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(r.id + "." + r.ts + "." + string(r.body)))
+	want := mac.Sum(nil)
+	for _, s := range strings.Fields(r.sig) {
+		v, b64, ok := strings.Cut(s, ",")
+		if !ok || v != "v1" {
+			continue
+		}
+		got, err := base64.StdEncoding.DecodeString(b64)
+		if err == nil && hmac.Equal(got, want) {
+			return true
+		}
+	}
+	return false
+}
+
+func registerWebhook(t *testing.T, e *testenv.Env, token, url string, types []string) (id, secret string, codes []string) {
+	t.Helper()
+	var out struct {
+		RegisterWebhook struct {
+			Webhook    *struct{ ID string }
+			Secret     string
+			UserErrors []struct{ Code string }
+		}
+	}
+	e.Do(t, token, `mutation($in: RegisterWebhookInput!){ registerWebhook(input:$in){ webhook { id } secret userErrors { code } } }`,
+		map[string]any{"in": map[string]any{"url": url, "eventTypes": types}}).Decode(t, &out)
+	p := out.RegisterWebhook
+	for _, ue := range p.UserErrors {
+		codes = append(codes, ue.Code)
+	}
+	if p.Webhook != nil {
+		id = p.Webhook.ID
+	}
+	return id, p.Secret, codes
+}
+
+// partnerEvent appends a payment event that the partner may see.
+func partnerEvent(t *testing.T, e *testenv.Env, partnerID, typ string) *ent.Event {
+	t.Helper()
+	ctx := context.Background()
+	var ev *ent.Event
+	err := dbtx.WithTx(ctx, e.App.DB.Client, func(tx *ent.Tx) error {
+		var err error
+		ev, err = events.Append(ctx, tx, events.Event{Type: typ, SubjectID: pulid.New("pay"), UserID: pulid.New("usr"),
+			PartnerID: pulid.ID(partnerID), Payload: map[string]any{"status": "PAID", "amount": "12.50"}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// TestWebhookRetriesUntilSuccessSigned: an endpoint that fails three times
+// then succeeds gets four signed attempts of one event (same webhook-id),
+// the signature verifies independently and not over a tampered body, and
+// the delivery log shows it.
+func TestWebhookRetriesUntilSuccessSigned(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d, testenv.With("DANBAO_WEBHOOK_RETRY_SCHEDULE", "50ms,50ms,50ms,50ms"),
+			testenv.With("DANBAO_EVENTS_POLL_INTERVAL", "50ms"))
+		var mu sync.Mutex
+		var got []received
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			got = append(got, received{r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"), r.Header.Get("webhook-signature"), body})
+			n := len(got)
+			mu.Unlock()
+			if n <= 3 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+		}))
+		defer srv.Close()
+		c := createPartner(t, e, e.Operator(t))
+		tok := partnerToken(t, e, c)
+		if _, _, codes := registerWebhook(t, e, tok, "http://10.0.0.5/hook", []string{"payment.*"}); len(codes) != 1 || codes[0] != "INVALID_INPUT" {
+			t.Fatalf("private address: %v", codes)
+		}
+		if _, _, codes := registerWebhook(t, e, tok, srv.URL, []string{"not a type"}); len(codes) != 1 || codes[0] != "INVALID_INPUT" {
+			t.Fatalf("bad type: %v", codes)
+		}
+		_, secret, codes := registerWebhook(t, e, tok, srv.URL+"/hook", []string{"payment.paid"})
+		if len(codes) > 0 || !strings.HasPrefix(secret, "whsec_") {
+			t.Fatalf("register: %v %q", codes, secret)
+		}
+		partnerEvent(t, e, c.ID, "payment.shipped") // not subscribed
+		ev := partnerEvent(t, e, c.ID, "payment.paid")
+		partnerEvent(t, e, "pra_someoneelse", "payment.paid") // another partner's
+
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			mu.Lock()
+			n := len(got)
+			mu.Unlock()
+			if n >= 4 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d attempts arrived", n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond) // nothing more may come
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) != 4 {
+			t.Fatalf("%d requests, want 4", len(got))
+		}
+		for i, r := range got {
+			if r.id != string(ev.ID) {
+				t.Fatalf("attempt %d: webhook-id %q, want the event id %s", i, r.id, ev.ID)
+			}
+			if ts, err := strconv.ParseInt(r.ts, 10, 64); err != nil || time.Since(time.Unix(ts, 0)) > time.Minute {
+				t.Fatalf("attempt %d: webhook-timestamp %q", i, r.ts)
+			}
+			if !verifyStandardWebhook(secret, r) {
+				t.Fatalf("attempt %d: the signature does not verify", i)
+			}
+			tampered := r
+			tampered.body = []byte(strings.Replace(string(r.body), "12.50", "99.50", 1))
+			if string(tampered.body) == string(r.body) || verifyStandardWebhook(secret, tampered) {
+				t.Fatalf("attempt %d: a tampered body verifies", i)
+			}
+			if !strings.Contains(string(r.body), `"type":"payment.paid"`) || !strings.Contains(string(r.body), `"data":{`) {
+				t.Fatalf("body %s", r.body)
+			}
+		}
+		var out struct {
+			Webhooks []struct {
+				Deliveries []struct {
+					EventID, EventType, Status string
+					Attempts                   int
+					LastStatusCode             *int
+					LastLatencyMs              *int
+					NextAttemptAt              *time.Time
+				}
+			}
+		}
+		e.Do(t, tok, `{ webhooks { deliveries { eventId eventType status attempts lastStatusCode lastLatencyMs nextAttemptAt } } }`, nil).Decode(t, &out)
+		if len(out.Webhooks) != 1 || len(out.Webhooks[0].Deliveries) != 1 {
+			t.Fatalf("log: %+v", out)
+		}
+		dl := out.Webhooks[0].Deliveries[0]
+		if dl.EventID != string(ev.ID) || dl.Status != "SUCCEEDED" || dl.Attempts != 4 || dl.LastStatusCode == nil ||
+			*dl.LastStatusCode != 204 || dl.LastLatencyMs == nil || dl.NextAttemptAt != nil {
+			t.Fatalf("delivery: %+v", dl)
+		}
+	})
+}
+
+// TestWebhookFailsAfterScheduleThenRedelivers: a dead endpoint exhausts
+// the schedule (FAILED), and redeliverWebhook sends it once more.
+func TestWebhookFailsAfterScheduleThenRedelivers(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite, testenv.With("DANBAO_WEBHOOK_RETRY_SCHEDULE", "20ms,20ms"),
+		testenv.With("DANBAO_EVENTS_POLL_INTERVAL", "30ms"))
+	var calls atomic.Int32
+	var healthy atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if !healthy.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer srv.Close()
+	c := createPartner(t, e, e.Operator(t))
+	tok := partnerToken(t, e, c)
+	registerWebhook(t, e, tok, srv.URL, []string{"payment.*"})
+	partnerEvent(t, e, c.ID, "payment.created")
+	type dl struct {
+		ID, Status string
+		Attempts   int
+	}
+	deliveries := func() []dl {
+		var out struct{ Webhooks []struct{ Deliveries []dl } }
+		e.Do(t, tok, `{ webhooks { deliveries { id status attempts } } }`, nil).Decode(t, &out)
+		return out.Webhooks[0].Deliveries
+	}
+	waitFor := func(status string) dl {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if ds := deliveries(); len(ds) == 1 && ds[0].Status == status {
+				return ds[0]
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("never %s: %+v", status, deliveries())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	failed := waitFor("FAILED")
+	if failed.Attempts != 3 || calls.Load() != 3 {
+		t.Fatalf("failed after %d attempts, %d calls; want 3 (1 + 2 retries)", failed.Attempts, calls.Load())
+	}
+	healthy.Store(true)
+	var out struct {
+		RedeliverWebhook struct{ UserErrors []struct{ Code string } }
+	}
+	e.Do(t, tok, `mutation($id: ID!){ redeliverWebhook(input:{deliveryId:$id}){ userErrors { code } } }`,
+		map[string]any{"id": "whd_01JUNKJUNKJUNKJUNKJUNKJUNK"}).Decode(t, &out)
+	if len(out.RedeliverWebhook.UserErrors) != 1 || out.RedeliverWebhook.UserErrors[0].Code != "NOT_FOUND" {
+		t.Fatalf("unknown delivery: %+v", out)
+	}
+	e.Do(t, tok, `mutation($id: ID!){ redeliverWebhook(input:{deliveryId:$id}){ userErrors { code } } }`,
+		map[string]any{"id": failed.ID}).Decode(t, &out)
+	if len(out.RedeliverWebhook.UserErrors) > 0 {
+		t.Fatalf("redeliver: %+v", out)
+	}
+	if ok := waitFor("SUCCEEDED"); ok.Attempts != 4 {
+		t.Fatalf("after redelivery: %+v", ok)
+	}
+}
+
+// TestTwoDispatchersNeverSendOneDeliveryTwice: two instances on one
+// PostgreSQL database run their senders against a slow endpoint; no event
+// is ever in flight twice at once, and each is delivered exactly once.
+func TestTwoDispatchersNeverSendOneDeliveryTwice(t *testing.T) {
+	url := testenv.DatabaseURL(t, testenv.Postgres)
+	opts := []testenv.Option{testenv.With("DATABASE_URL", url), testenv.With("DANBAO_EVENTS_POLL_INTERVAL", "20ms")}
+	a := testenv.New(t, testenv.Postgres, opts...)
+	b := testenv.New(t, testenv.Postgres, opts...)
+	var mu sync.Mutex
+	inFlight, done := map[string]int{}, map[string]int{}
+	overlap := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("webhook-id")
+		mu.Lock()
+		inFlight[id]++
+		if inFlight[id] > 1 {
+			overlap++
+		}
+		mu.Unlock()
+		time.Sleep(30 * time.Millisecond)
+		mu.Lock()
+		inFlight[id]--
+		done[id]++
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	c := createPartner(t, a, a.Operator(t))
+	registerWebhook(t, a, partnerToken(t, a, c), srv.URL, []string{"payment.*"})
+	const n = 40
+	for i := range n {
+		env := a
+		if i%2 == 1 {
+			env = b
+		}
+		partnerEvent(t, env, c.ID, "payment.paid")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		k := len(done)
+		mu.Unlock()
+		if k == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d delivered", k, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if overlap > 0 {
+		t.Fatalf("%d sends overlapped", overlap)
+	}
+	for id, k := range done {
+		if k != 1 {
+			t.Fatalf("event %s delivered %d times", id, k)
+		}
+	}
+}
