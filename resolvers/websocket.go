@@ -149,12 +149,17 @@ func (s *Sockets) init(ctx context.Context, p transport.InitPayload) (context.Co
 	if !ok {
 		return closing(ctx, CloseUnauthorized, "Unauthorized"), nil, errors.New("a valid access token is required in the connection_init payload")
 	}
-	who, _ := auth.FromContext(actx)
+	var user string
+	var expires time.Time
+	if who, ok := auth.FromContext(actx); ok {
+		user, expires = "user:"+string(who.UserID), who.Expires
+	} else if p, ok := auth.PartnerFromContext(actx); ok {
+		user, expires = "partner:"+string(p.ID), p.Expires
+	}
 	holder, _ := ctx.Value(socketKey{}).(*socketHolder)
 	if holder == nil || holder.sock == nil {
 		return closing(ctx, CloseForbidden, "Forbidden"), nil, errors.New("not a WebSocket connection")
 	}
-	user := string(who.UserID)
 	s.mu.Lock()
 	if s.users[user] >= s.cfg.MaxConnectionsPerUser {
 		s.mu.Unlock()
@@ -173,8 +178,8 @@ func (s *Sockets) init(ctx context.Context, p transport.InitPayload) (context.Co
 			s.mu.Unlock()
 		})
 	}
-	if !who.Expires.IsZero() {
-		t := time.AfterFunc(time.Until(who.Expires), func() { sock.closeWith(CloseUnauthorized, "Unauthorized: token expired") })
+	if !expires.IsZero() {
+		t := time.AfterFunc(time.Until(expires), func() { sock.closeWith(CloseUnauthorized, "Unauthorized: token expired") })
 		context.AfterFunc(ctx, func() { t.Stop() })
 	}
 	return context.WithValue(actx, socketKey{}, holder), nil, nil

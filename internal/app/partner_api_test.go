@@ -81,7 +81,9 @@ func TestPartnerClientCredentials(t *testing.T) {
 	if !slices.Equal(r.Codes(), []string{"FORBIDDEN"}) {
 		t.Fatalf("user: %v", r.Codes())
 	}
-	var bad struct{ CreatePartnerApp struct{ UserErrors []struct{ Code string } } }
+	var bad struct {
+		CreatePartnerApp struct{ UserErrors []struct{ Code string } }
+	}
 	e.Do(t, op.AccessToken, `mutation{ createPartnerApp(input:{name:"  "}){ userErrors { code } } }`, nil).Decode(t, &bad)
 	if len(bad.CreatePartnerApp.UserErrors) != 1 || bad.CreatePartnerApp.UserErrors[0].Code != "INVALID_INPUT" {
 		t.Fatalf("blank name: %+v", bad)

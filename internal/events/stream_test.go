@@ -212,3 +212,70 @@ func TestCursorRoundTripAndRefusal(t *testing.T) {
 		}
 	}
 }
+
+// TestPaymentFilterAuthorizes: a user follows the rows written for them, a
+// partner the rows marked with its id; another's payment is NOT_FOUND.
+func TestPaymentFilterAuthorizes(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite)
+	ctx := context.Background()
+	c := e.App.DB.Client
+	payer, payee, stranger := pulid.ID("usr_payer"), pulid.ID("usr_payee"), pulid.ID("usr_stranger")
+	partnerApp, otherPartner := pulid.ID("pra_a"), pulid.ID("pra_b")
+	pay, otherPay := pulid.ID("pay_1"), pulid.ID("pay_2")
+	write := func(subject pulid.ID, typ string, partner pulid.ID, users ...pulid.ID) {
+		err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+			for i, u := range users {
+				ev := events.Event{Type: typ, SubjectID: subject, UserID: u}
+				if i == 0 {
+					ev.PartnerID = partner // once per transition
+				}
+				if _, err := events.Append(ctx, tx, ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(pay, "payment.created", partnerApp, payer, payee)
+	write(pay, "payment.paid", partnerApp, payer, payee)
+	write(otherPay, "payment.created", otherPartner, stranger, payee)
+	write(payer, "balance.changed", "", payer)
+	count := func(v events.Viewer, p pulid.ID) int {
+		rows, err := events.ReadAfter(ctx, c, 0, 100, events.PaymentFilter(v, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if r.Type[:8] != "payment." || (p != "" && r.SubjectID != p) {
+				t.Fatalf("leaked %s about %s", r.Type, r.SubjectID)
+			}
+		}
+		return len(rows)
+	}
+	for name, tc := range map[string]struct {
+		v       events.Viewer
+		payment pulid.ID
+		want    int
+	}{
+		"payer, all":         {events.Viewer{UserID: payer}, "", 2},
+		"payee, all":         {events.Viewer{UserID: payee}, "", 3},
+		"payee, one payment": {events.Viewer{UserID: payee}, pay, 2},
+		"stranger, pay":      {events.Viewer{UserID: stranger}, pay, 0},
+		"partner, all":       {events.Viewer{PartnerID: partnerApp}, "", 2},
+		"other partner, pay": {events.Viewer{PartnerID: otherPartner}, pay, 0},
+		"other partner, all": {events.Viewer{PartnerID: otherPartner}, "", 1},
+	} {
+		if got := count(tc.v, tc.payment); got != tc.want {
+			t.Errorf("%s: %d events, want %d", name, got, tc.want)
+		}
+	}
+	if err := events.CheckVisible(ctx, c, events.PaymentFilter(events.Viewer{UserID: stranger}, pay)); !apperr.Is(err, apperr.NotFound) {
+		t.Fatalf("stranger: %v", err)
+	}
+	if err := events.CheckVisible(ctx, c, events.PaymentFilter(events.Viewer{PartnerID: partnerApp}, pay)); err != nil {
+		t.Fatalf("partner: %v", err)
+	}
+}
