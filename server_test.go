@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -141,7 +140,7 @@ func TestMigrateCommandAndBadConfig(t *testing.T) {
 		t.Fatalf("bad duration: %v", err)
 	}
 	if err := run(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, &out); err == nil {
-		t.Fatal(fmt.Sprint("unknown command accepted"))
+		t.Fatal("unknown command accepted")
 	}
 }
 
