@@ -13,6 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"danbao/internal/migrations"
+	"danbao/internal/testenv"
 )
 
 type lockedBuffer struct {
@@ -166,4 +169,42 @@ func TestLedgerVerifyCommand(t *testing.T) {
 	if !errors.Is(err, errViolations) || !strings.Contains(out.String(), "VIOLATION BALANCE_MISMATCH") {
 		t.Fatalf("corrupted ledger: %v\n%s", err, out.String())
 	}
+}
+
+// TestEditedMigrationStopsStartup: a migration whose file no longer matches
+// the checksum recorded when it was applied stops `serve` before it listens,
+// with an error naming the file. The recorded checksum is altered here,
+// which the runner cannot tell from an edited file.
+func TestEditedMigrationStopsStartup(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		dir := t.TempDir()
+		env := map[string]string{"DANBAO_DATA_DIR": dir, "DATABASE_URL": testenv.DatabaseURL(t, d), "DANBAO_ADDR": freeAddr(t)}
+		getenv := func(k string) string { return env[k] }
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"migrate"}, getenv, &out); err != nil {
+			t.Fatal(err)
+		}
+		driver, dsn := "sqlite", filepath.Join(dir, "danbao.db")
+		if d == testenv.Postgres {
+			driver, dsn = "pgx", env["DATABASE_URL"]
+		}
+		sdb, err := sql.Open(driver, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sdb.Close()
+		if _, err := sdb.Exec("UPDATE schema_migrations SET checksum = 'feed' WHERE version = 3"); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		err = run(ctx, nil, getenv, &out)
+		var ee *migrations.EditedError
+		if !errors.As(err, &ee) {
+			t.Fatalf("serve with an edited migration: err = %v, want an EditedError", err)
+		}
+		if want := string(d) + "/0003_kyc.sql"; !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %q does not name %s", err, want)
+		}
+	})
 }
