@@ -40,6 +40,15 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
+# Writes the next migration for both dialects from the ent schema diff:
+#   make migration NAME=add_payment_note
+# (edit ent/schema and run `make generate` first). The PostgreSQL diff runs
+# in a scratch schema of $$DANBAO_TEST_DATABASE_URL, else of the local
+# postgres://postgres@127.0.0.1:5432/postgres.
+migration:
+	@if [ -z "$(NAME)" ]; then echo "usage: make migration NAME=add_x"; exit 2; fi
+	$(GO) run ./internal/tools/migdiff -new "$(NAME)"
+
 lint:
 	$(GO) run $(STATICCHECK) $(LINT_PKGS)
 
