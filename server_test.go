@@ -208,3 +208,25 @@ func TestEditedMigrationStopsStartup(t *testing.T) {
 		}
 	})
 }
+
+// TestHelpListsEveryCommand: help, -h and --help print the usage, which
+// names every command run dispatches, without reading any configuration.
+func TestHelpListsEveryCommand(t *testing.T) {
+	for _, arg := range []string{"help", "-h", "--help"} {
+		var out bytes.Buffer
+		bad := func(k string) string {
+			if k == "DANBAO_AUTO_CONFIRM_AFTER" {
+				return "soon" // a configuration error every other command reports
+			}
+			return ""
+		}
+		if err := run(context.Background(), []string{arg}, bad, &out); err != nil {
+			t.Fatalf("%s: %v", arg, err)
+		}
+		for _, cmd := range []string{"serve", "migrate", "operator create", "ledger verify", "kyc rotate-keys", "load", "help"} {
+			if !strings.Contains(out.String(), "\n  "+cmd+" ") {
+				t.Errorf("%s: usage has no line for %q:\n%s", arg, cmd, out.String())
+			}
+		}
+	}
+}
