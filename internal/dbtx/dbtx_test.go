@@ -71,19 +71,27 @@ func TestRetryableCodes(t *testing.T) {
 	}
 }
 
+// writeEachAttempt runs WithTx with a function that writes the counter row
+// "<prefix><attempt>" and then returns outcome(attempt); it returns
+// how many attempts ran and WithTx's error.
+func writeEachAttempt(c *ent.Client, prefix string, outcome func(attempt int) error) (int, error) {
+	var calls int
+	err := dbtx.WithTx(context.Background(), c, func(tx *ent.Tx) error {
+		calls++
+		if err := tx.Counter.Create().SetID(fmt.Sprint(prefix, calls)).Exec(context.Background()); err != nil {
+			return err
+		}
+		return outcome(calls)
+	})
+	return calls, err
+}
+
 // TestRetriesTransientErrorsBoundedly: a transient error reruns the whole
 // function, at most MaxAttempts times, and the last error comes back.
 func TestRetriesTransientErrorsBoundedly(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		c := open(t, d).Client
-		var calls int
-		err := dbtx.WithTx(context.Background(), c, func(tx *ent.Tx) error {
-			calls++
-			if err := tx.Counter.Create().SetID(fmt.Sprint("r", calls)).Exec(context.Background()); err != nil {
-				return err
-			}
-			return conflict("40001")
-		})
+		calls, err := writeEachAttempt(c, "r", func(int) error { return conflict("40001") })
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) || pgErr.Code != "40001" {
 			t.Fatalf("err = %v, want the 40001 of the last attempt", err)
@@ -104,13 +112,8 @@ func TestRetriesTransientErrorsBoundedly(t *testing.T) {
 func TestRetrySucceedsAfterTransientErrors(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		c := open(t, d).Client
-		var calls int
-		err := dbtx.WithTx(context.Background(), c, func(tx *ent.Tx) error {
-			calls++
-			if err := tx.Counter.Create().SetID(fmt.Sprint("s", calls)).Exec(context.Background()); err != nil {
-				return err
-			}
-			if calls < 3 {
+		calls, err := writeEachAttempt(c, "s", func(attempt int) error {
+			if attempt < 3 {
 				return conflict("40P01")
 			}
 			return nil
