@@ -188,6 +188,7 @@ type EditedError struct {
 	Current  string // the SHA-256 of the file now
 }
 
+// Error names the file and both checksums, and says what to do.
 func (e *EditedError) Error() string {
 	return fmt.Sprintf("migration %s was edited after it was applied to this database "+
 		"(recorded sha256 %s, file now %s): restore the file as it was and put the change in a new migration (make migration NAME=...)",
