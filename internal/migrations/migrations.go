@@ -183,14 +183,14 @@ func apply(ctx context.Context, conn *sql.Conn, d string, m Migration) (bool, er
 
 // EditedError reports an applied migration whose file has changed since.
 type EditedError struct {
-	File     string // e.g. "postgres/0003_kyc.sql"
+	File     string // under internal/migrations, e.g. "postgres/0003_kyc.sql"
 	Recorded string // the SHA-256 recorded when it was applied
 	Current  string // the SHA-256 of the file now
 }
 
 // Error names the file and both checksums, and says what to do.
 func (e *EditedError) Error() string {
-	return fmt.Sprintf("migration %s was edited after it was applied to this database "+
+	return fmt.Sprintf("migration internal/migrations/%s was edited after it was applied to this database "+
 		"(recorded sha256 %s, file now %s): restore the file as it was and put the change in a new migration (make migration NAME=...)",
 		e.File, e.Recorded, e.Current)
 }
