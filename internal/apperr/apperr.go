@@ -14,7 +14,7 @@ import (
 // codes are only ever added, never renamed.
 type Code string
 
-// The codes of DESIGN section 9.
+// The general codes (see docs/design.md, Errors).
 const (
 	InvalidInput         Code = "INVALID_INPUT"
 	NotFound             Code = "NOT_FOUND"
@@ -33,7 +33,8 @@ const (
 	Internal             Code = "INTERNAL"
 )
 
-// The codes of passkey ceremonies (DESIGN section 6). Each is also a value
+// The codes of passkey ceremonies (see docs/design.md, Passkeys and payment
+// authorization). Each is also a value
 // of the ErrorCode enum in graph/common.graphqls.
 const (
 	// PasskeyInvalid: a WebAuthn response failed verification (signature,

@@ -1,5 +1,6 @@
 // Package bank holds the pure parts of danbao's bank gateway: card number
-// validation and branding, the sandbox's card-to-outcome rule (DESIGN 10a),
+// validation and branding, the sandbox's card-to-outcome rule (see
+// docs/design.md, Sandbox),
 // and the HMAC signature on the callbacks through which a gateway reports
 // the outcome of a top-up or withdrawal.
 //

@@ -51,8 +51,8 @@ type Gateway interface {
 	Payout(ctx context.Context, r Request) error
 }
 
-// Sandbox is a Gateway that behaves like an acquirer's test mode (DESIGN
-// section 10a): the outcome depends on the card, and is delivered
+// Sandbox is a Gateway that behaves like an acquirer's test mode (see
+// docs/design.md, Sandbox): the outcome depends on the card, and is delivered
 // asynchronously as a signed callback through the server's own HTTP handler,
 // retried with backoff until it is answered with 2xx. Pending operations
 // wait until Settle is called (by an operator).
