@@ -15,7 +15,7 @@ type BankCard struct{ ent.Schema }
 
 // Mixin of the BankCard.
 func (BankCard) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "card"}, TimeMixin{}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixBankCard}, TimeMixin{}}
 }
 
 // Fields of the BankCard.

@@ -22,7 +22,7 @@ type Passkey struct{ ent.Schema }
 
 // Mixin of the Passkey.
 func (Passkey) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "psk"}, TimeMixin{}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixPasskey}, TimeMixin{}}
 }
 
 // Fields of the Passkey.

@@ -18,7 +18,7 @@ type Posting struct{ ent.Schema }
 
 // Mixin of the Posting.
 func (Posting) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "pst"}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixPosting}}
 }
 
 // Fields of the Posting.

@@ -16,7 +16,7 @@ type TopUp struct{ ent.Schema }
 
 // Mixin of the TopUp.
 func (TopUp) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "top"}, TimeMixin{}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixTopUp}, TimeMixin{}}
 }
 
 // Fields of the TopUp.
@@ -40,7 +40,7 @@ type Withdrawal struct{ ent.Schema }
 
 // Mixin of the Withdrawal.
 func (Withdrawal) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "wdr"}, TimeMixin{}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixWithdrawal}, TimeMixin{}}
 }
 
 // Fields of the Withdrawal.

@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"danbao/ent/schema/pulid"
+
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema/edge"
@@ -12,7 +14,7 @@ type User struct{ ent.Schema }
 
 // Mixin of the User.
 func (User) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "usr"}, TimeMixin{}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixUser}, TimeMixin{}}
 }
 
 // Fields of the User.

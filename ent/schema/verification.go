@@ -23,7 +23,7 @@ type Verification struct{ ent.Schema }
 
 // Mixin of the Verification.
 func (Verification) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "kyv"}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixVerification}}
 }
 
 // Fields of the Verification.

@@ -38,9 +38,9 @@ func (s *Service) ApplyOutcome(ctx context.Context, cb bank.Callback) error {
 	}
 	id := pulid.ID(cb.Reference)
 	switch {
-	case cb.Kind == bank.KindCharge && id.Prefix() == "top":
+	case cb.Kind == bank.KindCharge && id.Prefix() == pulid.PrefixTopUp:
 		return s.applyTopUp(ctx, id, ok, cb.Reason)
-	case cb.Kind == bank.KindPayout && id.Prefix() == "wdr":
+	case cb.Kind == bank.KindPayout && id.Prefix() == pulid.PrefixWithdrawal:
 		return s.applyWithdrawal(ctx, id, ok, cb.Reason)
 	}
 	return apperr.New(apperr.NotFound, "no operation of that kind with this reference")
@@ -242,13 +242,13 @@ func (s *Service) SettleSandbox(ctx context.Context, id pulid.ID, succeed bool) 
 		status string
 	)
 	switch id.Prefix() {
-	case "top":
+	case pulid.PrefixTopUp:
 		t, err := s.client.TopUp.Get(ctx, id)
 		if err != nil {
 			return notFound(err)
 		}
 		kind, cardID, status = bank.KindCharge, t.BankCardID, string(t.Status)
-	case "wdr":
+	case pulid.PrefixWithdrawal:
 		w, err := s.client.Withdrawal.Get(ctx, id)
 		if err != nil {
 			return notFound(err)

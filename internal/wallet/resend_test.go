@@ -60,7 +60,7 @@ func TestResendPending(t *testing.T) {
 		}
 		e.App.Bank.Drain()
 		status := func(id pulid.ID) string {
-			if id.Prefix() == "top" {
+			if id.Prefix() == pulid.PrefixTopUp {
 				x, _ := e.App.DB.Client.TopUp.Get(ctx, id)
 				return string(x.Status)
 			}

@@ -78,7 +78,7 @@ func (w *world) step(t testing.TB, op, arg uint16) {
 			w.e.App.Bank.Drain()
 			id := w.ops[int(arg)%len(w.ops)]
 			kind := bank.KindCharge
-			if id.Prefix() == "wdr" {
+			if id.Prefix() == pulid.PrefixWithdrawal {
 				kind = bank.KindPayout
 			}
 			outcome := bank.OutcomeSucceeded

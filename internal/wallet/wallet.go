@@ -364,12 +364,12 @@ func (s *Service) EntryContext(ctx context.Context, p *ent.Posting) (*EntryConte
 		return nil
 	}
 	switch ltx.RefID.Prefix() {
-	case "top":
+	case pulid.PrefixTopUp:
 		if out.TopUp, err = s.client.TopUp.Get(ctx, ltx.RefID); err != nil {
 			return nil, err
 		}
 		return out, card(out.TopUp.BankCardID)
-	case "wdr":
+	case pulid.PrefixWithdrawal:
 		if out.Withdrawal, err = s.client.Withdrawal.Get(ctx, ltx.RefID); err != nil {
 			return nil, err
 		}
