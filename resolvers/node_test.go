@@ -6,12 +6,12 @@ import (
 	"testing"
 
 	"danbao/ent/bankcard"
-	"danbao/ent/passkey"
+	entpasskey "danbao/ent/passkey"
 	"danbao/ent/posting"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/topup"
 	"danbao/ent/user"
-	"danbao/ent/verification"
+	entverification "danbao/ent/verification"
 	"danbao/ent/withdrawal"
 )
 
@@ -27,7 +27,7 @@ func TestNodeLoadersCoverEveryNodeType(t *testing.T) {
 	newID := map[string]func() pulid.ID{
 		"User": user.DefaultID, "BankCard": bankcard.DefaultID, "TopUp": topup.DefaultID,
 		"Withdrawal": withdrawal.DefaultID, "LedgerEntry": posting.DefaultID,
-		"Verification": verification.DefaultID, "Passkey": passkey.DefaultID,
+		"Verification": entverification.DefaultID, "Passkey": entpasskey.DefaultID,
 	}
 	if len(nodeTypes) != len(loaders) {
 		t.Errorf("schema has %d Node types, node(id:) loads %d", len(nodeTypes), len(loaders))
