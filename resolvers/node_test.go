@@ -1,6 +1,7 @@
 package resolvers
 
 import (
+	_ "danbao/ent/runtime" // sets the DefaultID functions
 	"os"
 	"regexp"
 	"testing"
