@@ -74,12 +74,12 @@ type ComplexityRoot struct {
 	}
 
 	BankCard struct {
-		Brand      func(childComplexity int) int
-		CreatedAt  func(childComplexity int) int
-		HolderName func(childComplexity int) int
-		ID         func(childComplexity int) int
-		Last4      func(childComplexity int) int
-		UpdatedAt  func(childComplexity int) int
+		Brand            func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Last4            func(childComplexity int) int
+		MaskedHolderName func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
 	}
 
 	BeginPasskeyLoginPayload struct {
@@ -508,12 +508,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BankCard.CreatedAt(childComplexity), true
-	case "BankCard.holderName":
-		if e.ComplexityRoot.BankCard.HolderName == nil {
-			break
-		}
-
-		return e.ComplexityRoot.BankCard.HolderName(childComplexity), true
 	case "BankCard.id":
 		if e.ComplexityRoot.BankCard.ID == nil {
 			break
@@ -526,6 +520,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BankCard.Last4(childComplexity), true
+	case "BankCard.holderName":
+		if e.ComplexityRoot.BankCard.MaskedHolderName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BankCard.MaskedHolderName(childComplexity), true
 	case "BankCard.updatedAt":
 		if e.ComplexityRoot.BankCard.UpdatedAt == nil {
 			break
@@ -3234,7 +3234,7 @@ func (ec *executionContext) _BankCard_holderName(ctx context.Context, field grap
 			return ec.fieldContext_BankCard_holderName(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.HolderName, nil
+			return obj.MaskedHolderName, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {

@@ -10,7 +10,9 @@ import (
 )
 
 // BankCard is a card a user linked for top-ups and withdrawals. The number
-// is never stored: only the gateway's token and the last four digits.
+// is never stored: only the gateway's token and the last four digits. The
+// holder's name is identity data: stored encrypted (internal/vault, the
+// keys of ID numbers) and shown masked.
 type BankCard struct{ ent.Schema }
 
 // Mixin of the BankCard.
@@ -25,7 +27,17 @@ func (BankCard) Fields() []ent.Field {
 		field.String("token").Sensitive().NotEmpty().Immutable(),
 		field.String("last4").MinLen(4).MaxLen(4).Immutable(),
 		field.String("brand").MaxLen(20).Immutable(),
-		field.String("holder_name").NotEmpty().MaxLen(100).Immutable(),
+		field.String("holder_name").MaxLen(100).Sensitive().
+			Comment("Plaintext holder name of cards linked before migration 0007; emptied by the start-up backfill (wallet.SealHolderNames) and never written since.").
+			Annotations(entgql.Skip()),
+		field.String("masked_holder_name").MaxRuneLen(100).Default("").
+			Comment("The card holder's name masked for display, e.g. 李*; the whole name is stored only encrypted.").
+			Annotations(entgql.MapsTo("holderName")),
+		field.Bytes("holder_name_ciphertext").Optional().Nillable().Sensitive().
+			Comment("The holder's name sealed with the identity keyring; null only for rows the backfill has not reached."),
+		field.Int("key_version").Optional().Nillable().
+			Comment("Version of the identity key that sealed holder_name_ciphertext.").
+			Annotations(entgql.Skip()),
 	}
 }
 

@@ -54,6 +54,12 @@ const (
 	ReauthenticationRequired Code = "REAUTHENTICATION_REQUIRED"
 )
 
+// AmountMismatch: a bank callback's amount or currency differs from the
+// top-up or withdrawal it names (a partial capture, a wrong currency). The
+// callback is refused and changes nothing; the bank callback endpoint
+// answers it, GraphQL clients never see it.
+const AmountMismatch Code = "AMOUNT_MISMATCH"
+
 // Codes lists every code, in the order of the ErrorCode enum of
 // graph/common.graphqls; a test keeps the two equal.
 var Codes = []Code{
@@ -63,6 +69,7 @@ var Codes = []Code{
 	Internal,
 	PasskeyInvalid, ChallengeExpired, PasskeyRevoked, PasskeyCloneSuspected,
 	ReauthenticationRequired,
+	AmountMismatch,
 }
 
 // Error is a domain failure with a stable code, a human message that never
