@@ -105,6 +105,15 @@ func Invalid(field, format string, args ...any) *Error {
 	return e
 }
 
+// InvalidArgument returns an INVALID_INPUT error about a field argument
+// (such as a connection's first or last), named as the client wrote it:
+// its Field is [arg], not a path inside an input object.
+func InvalidArgument(arg, format string, args ...any) *Error {
+	e := New(InvalidInput, format, args...)
+	e.Field = []string{arg}
+	return e
+}
+
 // WithField returns a copy of e naming the given input field.
 func (e *Error) WithField(field string) *Error {
 	c := *e

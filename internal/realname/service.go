@@ -18,13 +18,8 @@ import (
 	"danbao/internal/apperr"
 	"danbao/internal/dbtx"
 	"danbao/internal/kyc"
+	"danbao/internal/page"
 	"danbao/internal/vault"
-)
-
-// Page sizes of PendingVerifications.
-const (
-	DefaultPageSize = 20
-	MaxPageSize     = 100
 )
 
 // MaxReasonLen bounds a review's reason, in characters.
@@ -381,17 +376,15 @@ func (s *Service) Latest(ctx context.Context, userID pulid.ID) (*ent.Verificatio
 // PendingVerifications returns a page of the requests waiting for a
 // decision, oldest first. The caller has checked that it is an operator.
 //
-// Errors: INVALID_INPUT (first not between 1 and MaxPageSize).
+// Page sizes follow package page. Errors: INVALID_INPUT (first outside
+// 0..page.Max).
 func (s *Service) PendingVerifications(ctx context.Context, first *int, after *ent.Cursor) (*ent.VerificationConnection, error) {
-	n := DefaultPageSize
-	if first != nil {
-		n = *first
-	}
-	if n < 1 || n > MaxPageSize {
-		return nil, apperr.Invalid("first", "first must be between 1 and %d", MaxPageSize)
+	first, _, err := page.Bound(first, nil)
+	if err != nil {
+		return nil, err
 	}
 	return s.client.Verification.Query().Where(verification.StatusEQ(kyc.Pending)).
-		Paginate(ctx, after, &n, nil, nil)
+		Paginate(ctx, after, first, nil, nil)
 }
 
 // Level returns userID's verification level (Unverified when the wallet
