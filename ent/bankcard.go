@@ -17,18 +17,19 @@ import (
 type BankCard struct {
 	config `json:"-"`
 	// ID of the ent.
+	// The object's global ID: a type prefix, an underscore and a ULID (e.g. usr_01J9Z3...). Opaque: pass it to node(id:) or to mutations as is.
 	ID pulid.ID `json:"id,omitempty"`
-	// CreatedAt holds the value of the "created_at" field.
+	// When the object was created.
 	CreatedAt time.Time `json:"created_at,omitempty"`
-	// UpdatedAt holds the value of the "updated_at" field.
+	// When the object last changed.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// UserID holds the value of the "user_id" field.
 	UserID pulid.ID `json:"user_id,omitempty"`
 	// Token holds the value of the "token" field.
 	Token string `json:"-"`
-	// Last4 holds the value of the "last4" field.
+	// The last four digits of the card number, the only digits danbao keeps.
 	Last4 string `json:"last4,omitempty"`
-	// Brand holds the value of the "brand" field.
+	// The card network from the number's leading digits: visa, mastercard, unionpay, amex or unknown.
 	Brand string `json:"brand,omitempty"`
 	// Plaintext holder name of cards linked before migration 0007; emptied by the start-up backfill (wallet.SealHolderNames) and never written since.
 	HolderName string `json:"-"`

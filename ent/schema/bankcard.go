@@ -1,10 +1,12 @@
 package schema
 
 import (
+	"danbao/ent/schema/gqldoc"
 	"danbao/ent/schema/pulid"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 )
@@ -25,8 +27,10 @@ func (BankCard) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("user_id").GoType(pulid.ID("")).Immutable().Annotations(entgql.Skip()),
 		field.String("token").Sensitive().NotEmpty().Immutable(),
-		field.String("last4").MinLen(4).MaxLen(4).Immutable(),
-		field.String("brand").MaxLen(20).Immutable(),
+		field.String("last4").MinLen(4).MaxLen(4).Immutable().
+			Comment("The last four digits of the card number, the only digits danbao keeps."),
+		field.String("brand").MaxLen(20).Immutable().
+			Comment("The card network from the number's leading digits: visa, mastercard, unionpay, amex or unknown."),
 		field.String("holder_name").MaxLen(100).Sensitive().
 			Comment("Plaintext holder name of cards linked before migration 0007; emptied by the start-up backfill (wallet.SealHolderNames) and never written since.").
 			Annotations(entgql.Skip()),
@@ -39,6 +43,11 @@ func (BankCard) Fields() []ent.Field {
 			Comment("Version of the identity key that sealed holder_name_ciphertext.").
 			Annotations(entgql.Skip()),
 	}
+}
+
+// Annotations of the BankCard.
+func (BankCard) Annotations() []schema.Annotation {
+	return []schema.Annotation{gqldoc.Type("A bank card linked for top-ups and withdrawals, in the user's verified legal name. The number itself is never stored: only the bank's token and the last four digits.")}
 }
 
 // Indexes of the BankCard.
