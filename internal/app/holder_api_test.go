@@ -51,14 +51,16 @@ func TestCardHolderNameBackfill(t *testing.T) {
 		ctx := context.Background()
 		u := e.RegisterVerified(t)
 		id := pulid.ID(linkCard(t, e, u, cardOK))
-		// Put the row back as migration 0007 finds an old one.
-		if err := e.App.DB.Client.BankCard.Update().Where(bankcard.ID(id)).
+		other := pulid.ID(linkCard(t, e, u, cardOK))
+		// Put the rows back as migration 0007 finds old ones.
+		if err := e.App.DB.Client.BankCard.Update().Where(bankcard.IDIn(id, other)).
 			SetHolderName("Li Lei").SetMaskedHolderName("").ClearHolderNameCiphertext().ClearKeyVersion().Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
+		// Batches of one: both rows are reached.
 		n, err := e.App.Wallet.SealHolderNames(ctx, 1)
-		if err != nil || n != 1 {
-			t.Fatalf("SealHolderNames = %d, %v; want 1", n, err)
+		if err != nil || n != 2 {
+			t.Fatalf("SealHolderNames = %d, %v; want 2", n, err)
 		}
 		card, err := e.App.DB.Client.BankCard.Get(ctx, id)
 		if err != nil {

@@ -42,47 +42,36 @@ func (s *Service) SealHolderNames(ctx context.Context, batch int) (int, error) {
 		batch = 100
 	}
 	current := s.vault.CurrentVersion()
-	total := 0
-	for {
-		done := 0
-		err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
-			done = 0
-			cards, err := tx.BankCard.Query().
-				Where(bankcard.Or(bankcard.KeyVersionIsNil(), bankcard.KeyVersionNEQ(current))).
-				Order(ent.Asc(bankcard.FieldID)).Limit(batch).All(ctx)
-			if err != nil {
-				return err
-			}
-			for _, c := range cards {
-				name, err := s.HolderName(c)
-				if err != nil {
-					return err
-				}
-				sealed, version, err := s.vault.Encrypt([]byte(name), holderAAD(c.UserID, c.ID))
-				if err != nil {
-					return err
-				}
-				upd := tx.BankCard.Update().Where(bankcard.ID(c.ID))
-				if c.KeyVersion == nil {
-					upd.Where(bankcard.KeyVersionIsNil())
-				} else {
-					upd.Where(bankcard.KeyVersion(*c.KeyVersion))
-				}
-				n, err := upd.SetHolderNameCiphertext(sealed).SetKeyVersion(version).
-					SetHolderName("").SetMaskedHolderName(kyc.MaskLegalName(name)).Save(ctx)
-				if err != nil {
-					return err
-				}
-				done += n
-			}
-			return nil
-		})
+	return dbtx.Batches(ctx, s.client, func(tx *ent.Tx) (int, error) {
+		cards, err := tx.BankCard.Query().
+			Where(bankcard.Or(bankcard.KeyVersionIsNil(), bankcard.KeyVersionNEQ(current))).
+			Order(ent.Asc(bankcard.FieldID)).Limit(batch).All(ctx)
 		if err != nil {
-			return total, err
+			return 0, err
 		}
-		total += done
-		if done == 0 {
-			return total, nil
+		done := 0
+		for _, c := range cards {
+			name, err := s.HolderName(c)
+			if err != nil {
+				return 0, err
+			}
+			sealed, version, err := s.vault.Encrypt([]byte(name), holderAAD(c.UserID, c.ID))
+			if err != nil {
+				return 0, err
+			}
+			upd := tx.BankCard.Update().Where(bankcard.ID(c.ID))
+			if c.KeyVersion == nil {
+				upd.Where(bankcard.KeyVersionIsNil())
+			} else {
+				upd.Where(bankcard.KeyVersion(*c.KeyVersion))
+			}
+			n, err := upd.SetHolderNameCiphertext(sealed).SetKeyVersion(version).
+				SetHolderName("").SetMaskedHolderName(kyc.MaskLegalName(name)).Save(ctx)
+			if err != nil {
+				return 0, err
+			}
+			done += n
 		}
-	}
+		return done, nil
+	})
 }
