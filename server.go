@@ -244,7 +244,9 @@ func ledgerCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 }
 
 // kycCommand runs "kyc rotate-keys": every stored verification encrypted
-// under an older key version is re-encrypted under the current one.
+// under an older key version is re-encrypted under the current one. (Bank
+// card holder names are re-sealed by every start-up, this one included:
+// see wallet.SealHolderNames.)
 func kycCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
 	if len(args) != 1 || args[0] != "rotate-keys" {
 		return errors.New("usage: danbao kyc rotate-keys")
