@@ -9,6 +9,7 @@
 //	danbao ledger verify                             check every ledger invariant (exit 1 on a violation)
 //	danbao kyc rotate-keys                           re-encrypt ID data under the current key
 //	danbao load [-url U] [-users N] [-duration D]    load a running server (loopback only)
+//	danbao help                                      list the commands (also -h, --help)
 package main
 
 import (
@@ -43,9 +44,35 @@ func main() {
 	}
 }
 
+// usage is what `danbao help` (or -h, --help) prints: every subcommand,
+// one line each. Keep it in step with run's switch and the package comment.
+const usage = `danbao is the danbao wallet backend: a GraphQL API over a double-entry ledger.
+
+Usage: danbao [command] [flags]
+
+Commands:
+  serve [-addr A] [-drain D]                  start the server (the default when no command is given)
+  migrate                                     apply pending database migrations and exit
+  operator create --phone P --password W      create an operator account (never possible through the API)
+  ledger verify                               check every ledger invariant; exit status 1 on a violation
+  kyc rotate-keys                             re-encrypt ID data under the newest DANBAO_KYC_KEYS version
+  load [-url U] [-users N] [-duration D]      put load on a running server (loopback only)
+  help                                        print this text (also -h, --help)
+
+Configuration comes from DANBAO_* environment variables and DATABASE_URL
+(see README.md). "danbao COMMAND -h" lists a command's flags.
+`
+
 // run is the whole program: tests call it with their own arguments,
 // environment and output.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "help", "-h", "-help", "--help":
+			_, err := io.WriteString(stdout, usage)
+			return err
+		}
+	}
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -69,7 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "load":
 		return loadCommand(ctx, cfg, args, stdout)
 	default:
-		return fmt.Errorf("unknown command %q (serve, migrate, operator create, ledger verify, kyc rotate-keys, load)", cmd)
+		return fmt.Errorf("unknown command %q (run \"danbao help\" for the list)", cmd)
 	}
 }
 
@@ -220,7 +247,9 @@ func ledgerCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 }
 
 // kycCommand runs "kyc rotate-keys": every stored verification encrypted
-// under an older key version is re-encrypted under the current one.
+// under an older key version is re-encrypted under the current one. (Bank
+// card holder names are re-sealed by every start-up, this one included:
+// see wallet.SealHolderNames.)
 func kycCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
 	if len(args) != 1 || args[0] != "rotate-keys" {
 		return errors.New("usage: danbao kyc rotate-keys")

@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"danbao/internal/migrations"
+	"danbao/internal/testenv"
 )
 
 type lockedBuffer struct {
@@ -141,7 +143,7 @@ func TestMigrateCommandAndBadConfig(t *testing.T) {
 		t.Fatalf("bad duration: %v", err)
 	}
 	if err := run(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, &out); err == nil {
-		t.Fatal(fmt.Sprint("unknown command accepted"))
+		t.Fatal("unknown command accepted")
 	}
 }
 
@@ -166,5 +168,65 @@ func TestLedgerVerifyCommand(t *testing.T) {
 	err = run(context.Background(), []string{"ledger", "verify"}, getenv, &out)
 	if !errors.Is(err, errViolations) || !strings.Contains(out.String(), "VIOLATION BALANCE_MISMATCH") {
 		t.Fatalf("corrupted ledger: %v\n%s", err, out.String())
+	}
+}
+
+// TestEditedMigrationStopsStartup: a migration whose file no longer matches
+// the checksum recorded when it was applied stops `serve` before it listens,
+// with an error naming the file. The recorded checksum is altered here,
+// which the runner cannot tell from an edited file.
+func TestEditedMigrationStopsStartup(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		dir := t.TempDir()
+		env := map[string]string{"DANBAO_DATA_DIR": dir, "DATABASE_URL": testenv.DatabaseURL(t, d), "DANBAO_ADDR": freeAddr(t)}
+		getenv := func(k string) string { return env[k] }
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"migrate"}, getenv, &out); err != nil {
+			t.Fatal(err)
+		}
+		driver, dsn := "sqlite", filepath.Join(dir, "danbao.db")
+		if d == testenv.Postgres {
+			driver, dsn = "pgx", env["DATABASE_URL"]
+		}
+		sdb, err := sql.Open(driver, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sdb.Close()
+		if _, err := sdb.Exec("UPDATE schema_migrations SET checksum = 'feed' WHERE version = 3"); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		err = run(ctx, nil, getenv, &out)
+		var ee *migrations.EditedError
+		if !errors.As(err, &ee) {
+			t.Fatalf("serve with an edited migration: err = %v, want an EditedError", err)
+		}
+		if want := string(d) + "/0003_kyc.sql"; !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %q does not name %s", err, want)
+		}
+	})
+}
+
+// TestHelpListsEveryCommand: help, -h and --help print the usage, which
+// names every command run dispatches, without reading any configuration.
+func TestHelpListsEveryCommand(t *testing.T) {
+	for _, arg := range []string{"help", "-h", "--help"} {
+		var out bytes.Buffer
+		bad := func(k string) string {
+			if k == "DANBAO_AUTO_CONFIRM_AFTER" {
+				return "soon" // a configuration error every other command reports
+			}
+			return ""
+		}
+		if err := run(context.Background(), []string{arg}, bad, &out); err != nil {
+			t.Fatalf("%s: %v", arg, err)
+		}
+		for _, cmd := range []string{"serve", "migrate", "operator create", "ledger verify", "kyc rotate-keys", "load", "help"} {
+			if !strings.Contains(out.String(), "\n  "+cmd+" ") {
+				t.Errorf("%s: usage has no line for %q:\n%s", arg, cmd, out.String())
+			}
+		}
 	}
 }

@@ -17,10 +17,11 @@ import (
 type Account struct {
 	config `json:"-"`
 	// ID of the ent.
+	// The object's global ID: a type prefix, an underscore and a ULID (e.g. usr_01J9Z3...). Opaque: pass it to node(id:) or to mutations as is.
 	ID pulid.ID `json:"id,omitempty"`
-	// CreatedAt holds the value of the "created_at" field.
+	// When the object was created.
 	CreatedAt time.Time `json:"created_at,omitempty"`
-	// UpdatedAt holds the value of the "updated_at" field.
+	// When the object last changed.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// user:<id>:AVAILABLE:<currency> or platform:<KIND>:<currency>
 	Key string `json:"key,omitempty"`

@@ -17,21 +17,28 @@ import (
 type BankCard struct {
 	config `json:"-"`
 	// ID of the ent.
+	// The object's global ID: a type prefix, an underscore and a ULID (e.g. usr_01J9Z3...). Opaque: pass it to node(id:) or to mutations as is.
 	ID pulid.ID `json:"id,omitempty"`
-	// CreatedAt holds the value of the "created_at" field.
+	// When the object was created.
 	CreatedAt time.Time `json:"created_at,omitempty"`
-	// UpdatedAt holds the value of the "updated_at" field.
+	// When the object last changed.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// UserID holds the value of the "user_id" field.
 	UserID pulid.ID `json:"user_id,omitempty"`
 	// Token holds the value of the "token" field.
 	Token string `json:"-"`
-	// Last4 holds the value of the "last4" field.
+	// The last four digits of the card number, the only digits danbao keeps.
 	Last4 string `json:"last4,omitempty"`
-	// Brand holds the value of the "brand" field.
+	// The card network from the number's leading digits: visa, mastercard, unionpay, amex or unknown.
 	Brand string `json:"brand,omitempty"`
-	// HolderName holds the value of the "holder_name" field.
-	HolderName   string `json:"holder_name,omitempty"`
+	// Plaintext holder name of cards linked before migration 0007; emptied by the start-up backfill (wallet.SealHolderNames) and never written since.
+	HolderName string `json:"-"`
+	// The card holder's name masked for display, e.g. 李*; the whole name is stored only encrypted.
+	MaskedHolderName string `json:"masked_holder_name,omitempty"`
+	// The holder's name sealed with the identity keyring; null only for rows the backfill has not reached.
+	HolderNameCiphertext *[]byte `json:"-"`
+	// Version of the identity key that sealed holder_name_ciphertext.
+	KeyVersion   *int `json:"key_version,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -40,9 +47,13 @@ func (*BankCard) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case bankcard.FieldHolderNameCiphertext:
+			values[i] = new([]byte)
 		case bankcard.FieldID, bankcard.FieldUserID:
 			values[i] = new(pulid.ID)
-		case bankcard.FieldToken, bankcard.FieldLast4, bankcard.FieldBrand, bankcard.FieldHolderName:
+		case bankcard.FieldKeyVersion:
+			values[i] = new(sql.NullInt64)
+		case bankcard.FieldToken, bankcard.FieldLast4, bankcard.FieldBrand, bankcard.FieldHolderName, bankcard.FieldMaskedHolderName:
 			values[i] = new(sql.NullString)
 		case bankcard.FieldCreatedAt, bankcard.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -109,6 +120,25 @@ func (_m *BankCard) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.HolderName = value.String
 			}
+		case bankcard.FieldMaskedHolderName:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field masked_holder_name", values[i])
+			} else if value.Valid {
+				_m.MaskedHolderName = value.String
+			}
+		case bankcard.FieldHolderNameCiphertext:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field holder_name_ciphertext", values[i])
+			} else if value != nil {
+				_m.HolderNameCiphertext = value
+			}
+		case bankcard.FieldKeyVersion:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field key_version", values[i])
+			} else if value.Valid {
+				_m.KeyVersion = new(int)
+				*_m.KeyVersion = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -162,8 +192,17 @@ func (_m *BankCard) String() string {
 	builder.WriteString("brand=")
 	builder.WriteString(_m.Brand)
 	builder.WriteString(", ")
-	builder.WriteString("holder_name=")
-	builder.WriteString(_m.HolderName)
+	builder.WriteString("holder_name=<sensitive>")
+	builder.WriteString(", ")
+	builder.WriteString("masked_holder_name=")
+	builder.WriteString(_m.MaskedHolderName)
+	builder.WriteString(", ")
+	builder.WriteString("holder_name_ciphertext=<sensitive>")
+	builder.WriteString(", ")
+	if v := _m.KeyVersion; v != nil {
+		builder.WriteString("key_version=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

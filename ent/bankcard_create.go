@@ -82,6 +82,40 @@ func (_c *BankCardCreate) SetHolderName(v string) *BankCardCreate {
 	return _c
 }
 
+// SetMaskedHolderName sets the "masked_holder_name" field.
+func (_c *BankCardCreate) SetMaskedHolderName(v string) *BankCardCreate {
+	_c.mutation.SetMaskedHolderName(v)
+	return _c
+}
+
+// SetNillableMaskedHolderName sets the "masked_holder_name" field if the given value is not nil.
+func (_c *BankCardCreate) SetNillableMaskedHolderName(v *string) *BankCardCreate {
+	if v != nil {
+		_c.SetMaskedHolderName(*v)
+	}
+	return _c
+}
+
+// SetHolderNameCiphertext sets the "holder_name_ciphertext" field.
+func (_c *BankCardCreate) SetHolderNameCiphertext(v []byte) *BankCardCreate {
+	_c.mutation.SetHolderNameCiphertext(v)
+	return _c
+}
+
+// SetKeyVersion sets the "key_version" field.
+func (_c *BankCardCreate) SetKeyVersion(v int) *BankCardCreate {
+	_c.mutation.SetKeyVersion(v)
+	return _c
+}
+
+// SetNillableKeyVersion sets the "key_version" field if the given value is not nil.
+func (_c *BankCardCreate) SetNillableKeyVersion(v *int) *BankCardCreate {
+	if v != nil {
+		_c.SetKeyVersion(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *BankCardCreate) SetID(v pulid.ID) *BankCardCreate {
 	_c.mutation.SetID(v)
@@ -139,6 +173,10 @@ func (_c *BankCardCreate) defaults() {
 		v := bankcard.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := _c.mutation.MaskedHolderName(); !ok {
+		v := bankcard.DefaultMaskedHolderName
+		_c.mutation.SetMaskedHolderName(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := bankcard.DefaultID()
 		_c.mutation.SetID(v)
@@ -186,6 +224,14 @@ func (_c *BankCardCreate) check() error {
 	if v, ok := _c.mutation.HolderName(); ok {
 		if err := bankcard.HolderNameValidator(v); err != nil {
 			return &ValidationError{Name: "holder_name", err: fmt.Errorf(`ent: validator failed for field "BankCard.holder_name": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.MaskedHolderName(); !ok {
+		return &ValidationError{Name: "masked_holder_name", err: errors.New(`ent: missing required field "BankCard.masked_holder_name"`)}
+	}
+	if v, ok := _c.mutation.MaskedHolderName(); ok {
+		if err := bankcard.MaskedHolderNameValidator(v); err != nil {
+			return &ValidationError{Name: "masked_holder_name", err: fmt.Errorf(`ent: validator failed for field "BankCard.masked_holder_name": %w`, err)}
 		}
 	}
 	if v, ok := _c.mutation.ID(); ok {
@@ -257,6 +303,18 @@ func (_c *BankCardCreate) createSpec() (*BankCard, *sqlgraph.CreateSpec) {
 		_spec.SetField(bankcard.FieldHolderName, field.TypeString, value)
 		_node.HolderName = value
 	}
+	if value, ok := _c.mutation.MaskedHolderName(); ok {
+		_spec.SetField(bankcard.FieldMaskedHolderName, field.TypeString, value)
+		_node.MaskedHolderName = value
+	}
+	if value, ok := _c.mutation.HolderNameCiphertext(); ok {
+		_spec.SetField(bankcard.FieldHolderNameCiphertext, field.TypeBytes, value)
+		_node.HolderNameCiphertext = &value
+	}
+	if value, ok := _c.mutation.KeyVersion(); ok {
+		_spec.SetField(bankcard.FieldKeyVersion, field.TypeInt, value)
+		_node.KeyVersion = &value
+	}
 	return _node, _spec
 }
 
@@ -321,6 +379,72 @@ func (u *BankCardUpsert) UpdateUpdatedAt() *BankCardUpsert {
 	return u
 }
 
+// SetHolderName sets the "holder_name" field.
+func (u *BankCardUpsert) SetHolderName(v string) *BankCardUpsert {
+	u.Set(bankcard.FieldHolderName, v)
+	return u
+}
+
+// UpdateHolderName sets the "holder_name" field to the value that was provided on create.
+func (u *BankCardUpsert) UpdateHolderName() *BankCardUpsert {
+	u.SetExcluded(bankcard.FieldHolderName)
+	return u
+}
+
+// SetMaskedHolderName sets the "masked_holder_name" field.
+func (u *BankCardUpsert) SetMaskedHolderName(v string) *BankCardUpsert {
+	u.Set(bankcard.FieldMaskedHolderName, v)
+	return u
+}
+
+// UpdateMaskedHolderName sets the "masked_holder_name" field to the value that was provided on create.
+func (u *BankCardUpsert) UpdateMaskedHolderName() *BankCardUpsert {
+	u.SetExcluded(bankcard.FieldMaskedHolderName)
+	return u
+}
+
+// SetHolderNameCiphertext sets the "holder_name_ciphertext" field.
+func (u *BankCardUpsert) SetHolderNameCiphertext(v []byte) *BankCardUpsert {
+	u.Set(bankcard.FieldHolderNameCiphertext, v)
+	return u
+}
+
+// UpdateHolderNameCiphertext sets the "holder_name_ciphertext" field to the value that was provided on create.
+func (u *BankCardUpsert) UpdateHolderNameCiphertext() *BankCardUpsert {
+	u.SetExcluded(bankcard.FieldHolderNameCiphertext)
+	return u
+}
+
+// ClearHolderNameCiphertext clears the value of the "holder_name_ciphertext" field.
+func (u *BankCardUpsert) ClearHolderNameCiphertext() *BankCardUpsert {
+	u.SetNull(bankcard.FieldHolderNameCiphertext)
+	return u
+}
+
+// SetKeyVersion sets the "key_version" field.
+func (u *BankCardUpsert) SetKeyVersion(v int) *BankCardUpsert {
+	u.Set(bankcard.FieldKeyVersion, v)
+	return u
+}
+
+// UpdateKeyVersion sets the "key_version" field to the value that was provided on create.
+func (u *BankCardUpsert) UpdateKeyVersion() *BankCardUpsert {
+	u.SetExcluded(bankcard.FieldKeyVersion)
+	return u
+}
+
+// AddKeyVersion adds v to the "key_version" field.
+func (u *BankCardUpsert) AddKeyVersion(v int) *BankCardUpsert {
+	u.Add(bankcard.FieldKeyVersion, v)
+	return u
+}
+
+// ClearKeyVersion clears the value of the "key_version" field.
+func (u *BankCardUpsert) ClearKeyVersion() *BankCardUpsert {
+	u.SetNull(bankcard.FieldKeyVersion)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -352,9 +476,6 @@ func (u *BankCardUpsertOne) UpdateNewValues() *BankCardUpsertOne {
 		}
 		if _, exists := u.create.mutation.Brand(); exists {
 			s.SetIgnore(bankcard.FieldBrand)
-		}
-		if _, exists := u.create.mutation.HolderName(); exists {
-			s.SetIgnore(bankcard.FieldHolderName)
 		}
 	}))
 	return u
@@ -398,6 +519,83 @@ func (u *BankCardUpsertOne) SetUpdatedAt(v time.Time) *BankCardUpsertOne {
 func (u *BankCardUpsertOne) UpdateUpdatedAt() *BankCardUpsertOne {
 	return u.Update(func(s *BankCardUpsert) {
 		s.UpdateUpdatedAt()
+	})
+}
+
+// SetHolderName sets the "holder_name" field.
+func (u *BankCardUpsertOne) SetHolderName(v string) *BankCardUpsertOne {
+	return u.Update(func(s *BankCardUpsert) {
+		s.SetHolderName(v)
+	})
+}
+
+// UpdateHolderName sets the "holder_name" field to the value that was provided on create.
+func (u *BankCardUpsertOne) UpdateHolderName() *BankCardUpsertOne {
+	return u.Update(func(s *BankCardUpsert) {
+		s.UpdateHolderName()
+	})
+}
+
+// SetMaskedHolderName sets the "masked_holder_name" field.
+func (u *BankCardUpsertOne) SetMaskedHolderName(v string) *BankCardUpsertOne {
+	return u.Update(func(s *BankCardUpsert) {
+		s.SetMaskedHolderName(v)
+	})
+}
+
+// UpdateMaskedHolderName sets the "masked_holder_name" field to the value that was provided on create.
+func (u *BankCardUpsertOne) UpdateMaskedHolderName() *BankCardUpsertOne {
+	return u.Update(func(s *BankCardUpsert) {
+		s.UpdateMaskedHolderName()
+	})
+}
+
+// SetHolderNameCiphertext sets the "holder_name_ciphertext" field.
+func (u *BankCardUpsertOne) SetHolderNameCiphertext(v []byte) *BankCardUpsertOne {
+	return u.Update(func(s *BankCardUpsert) {
+		s.SetHolderNameCiphertext(v)
+	})
+}
+
+// UpdateHolderNameCiphertext sets the "holder_name_ciphertext" field to the value that was provided on create.
+func (u *BankCardUpsertOne) UpdateHolderNameCiphertext() *BankCardUpsertOne {
+	return u.Update(func(s *BankCardUpsert) {
+		s.UpdateHolderNameCiphertext()
+	})
+}
+
+// ClearHolderNameCiphertext clears the value of the "holder_name_ciphertext" field.
+func (u *BankCardUpsertOne) ClearHolderNameCiphertext() *BankCardUpsertOne {
+	return u.Update(func(s *BankCardUpsert) {
+		s.ClearHolderNameCiphertext()
+	})
+}
+
+// SetKeyVersion sets the "key_version" field.
+func (u *BankCardUpsertOne) SetKeyVersion(v int) *BankCardUpsertOne {
+	return u.Update(func(s *BankCardUpsert) {
+		s.SetKeyVersion(v)
+	})
+}
+
+// AddKeyVersion adds v to the "key_version" field.
+func (u *BankCardUpsertOne) AddKeyVersion(v int) *BankCardUpsertOne {
+	return u.Update(func(s *BankCardUpsert) {
+		s.AddKeyVersion(v)
+	})
+}
+
+// UpdateKeyVersion sets the "key_version" field to the value that was provided on create.
+func (u *BankCardUpsertOne) UpdateKeyVersion() *BankCardUpsertOne {
+	return u.Update(func(s *BankCardUpsert) {
+		s.UpdateKeyVersion()
+	})
+}
+
+// ClearKeyVersion clears the value of the "key_version" field.
+func (u *BankCardUpsertOne) ClearKeyVersion() *BankCardUpsertOne {
+	return u.Update(func(s *BankCardUpsert) {
+		s.ClearKeyVersion()
 	})
 }
 
@@ -599,9 +797,6 @@ func (u *BankCardUpsertBulk) UpdateNewValues() *BankCardUpsertBulk {
 			if _, exists := b.mutation.Brand(); exists {
 				s.SetIgnore(bankcard.FieldBrand)
 			}
-			if _, exists := b.mutation.HolderName(); exists {
-				s.SetIgnore(bankcard.FieldHolderName)
-			}
 		}
 	}))
 	return u
@@ -645,6 +840,83 @@ func (u *BankCardUpsertBulk) SetUpdatedAt(v time.Time) *BankCardUpsertBulk {
 func (u *BankCardUpsertBulk) UpdateUpdatedAt() *BankCardUpsertBulk {
 	return u.Update(func(s *BankCardUpsert) {
 		s.UpdateUpdatedAt()
+	})
+}
+
+// SetHolderName sets the "holder_name" field.
+func (u *BankCardUpsertBulk) SetHolderName(v string) *BankCardUpsertBulk {
+	return u.Update(func(s *BankCardUpsert) {
+		s.SetHolderName(v)
+	})
+}
+
+// UpdateHolderName sets the "holder_name" field to the value that was provided on create.
+func (u *BankCardUpsertBulk) UpdateHolderName() *BankCardUpsertBulk {
+	return u.Update(func(s *BankCardUpsert) {
+		s.UpdateHolderName()
+	})
+}
+
+// SetMaskedHolderName sets the "masked_holder_name" field.
+func (u *BankCardUpsertBulk) SetMaskedHolderName(v string) *BankCardUpsertBulk {
+	return u.Update(func(s *BankCardUpsert) {
+		s.SetMaskedHolderName(v)
+	})
+}
+
+// UpdateMaskedHolderName sets the "masked_holder_name" field to the value that was provided on create.
+func (u *BankCardUpsertBulk) UpdateMaskedHolderName() *BankCardUpsertBulk {
+	return u.Update(func(s *BankCardUpsert) {
+		s.UpdateMaskedHolderName()
+	})
+}
+
+// SetHolderNameCiphertext sets the "holder_name_ciphertext" field.
+func (u *BankCardUpsertBulk) SetHolderNameCiphertext(v []byte) *BankCardUpsertBulk {
+	return u.Update(func(s *BankCardUpsert) {
+		s.SetHolderNameCiphertext(v)
+	})
+}
+
+// UpdateHolderNameCiphertext sets the "holder_name_ciphertext" field to the value that was provided on create.
+func (u *BankCardUpsertBulk) UpdateHolderNameCiphertext() *BankCardUpsertBulk {
+	return u.Update(func(s *BankCardUpsert) {
+		s.UpdateHolderNameCiphertext()
+	})
+}
+
+// ClearHolderNameCiphertext clears the value of the "holder_name_ciphertext" field.
+func (u *BankCardUpsertBulk) ClearHolderNameCiphertext() *BankCardUpsertBulk {
+	return u.Update(func(s *BankCardUpsert) {
+		s.ClearHolderNameCiphertext()
+	})
+}
+
+// SetKeyVersion sets the "key_version" field.
+func (u *BankCardUpsertBulk) SetKeyVersion(v int) *BankCardUpsertBulk {
+	return u.Update(func(s *BankCardUpsert) {
+		s.SetKeyVersion(v)
+	})
+}
+
+// AddKeyVersion adds v to the "key_version" field.
+func (u *BankCardUpsertBulk) AddKeyVersion(v int) *BankCardUpsertBulk {
+	return u.Update(func(s *BankCardUpsert) {
+		s.AddKeyVersion(v)
+	})
+}
+
+// UpdateKeyVersion sets the "key_version" field to the value that was provided on create.
+func (u *BankCardUpsertBulk) UpdateKeyVersion() *BankCardUpsertBulk {
+	return u.Update(func(s *BankCardUpsert) {
+		s.UpdateKeyVersion()
+	})
+}
+
+// ClearKeyVersion clears the value of the "key_version" field.
+func (u *BankCardUpsertBulk) ClearKeyVersion() *BankCardUpsertBulk {
+	return u.Update(func(s *BankCardUpsert) {
+		s.ClearKeyVersion()
 	})
 }
 

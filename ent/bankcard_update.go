@@ -35,6 +35,73 @@ func (_u *BankCardUpdate) SetUpdatedAt(v time.Time) *BankCardUpdate {
 	return _u
 }
 
+// SetHolderName sets the "holder_name" field.
+func (_u *BankCardUpdate) SetHolderName(v string) *BankCardUpdate {
+	_u.mutation.SetHolderName(v)
+	return _u
+}
+
+// SetNillableHolderName sets the "holder_name" field if the given value is not nil.
+func (_u *BankCardUpdate) SetNillableHolderName(v *string) *BankCardUpdate {
+	if v != nil {
+		_u.SetHolderName(*v)
+	}
+	return _u
+}
+
+// SetMaskedHolderName sets the "masked_holder_name" field.
+func (_u *BankCardUpdate) SetMaskedHolderName(v string) *BankCardUpdate {
+	_u.mutation.SetMaskedHolderName(v)
+	return _u
+}
+
+// SetNillableMaskedHolderName sets the "masked_holder_name" field if the given value is not nil.
+func (_u *BankCardUpdate) SetNillableMaskedHolderName(v *string) *BankCardUpdate {
+	if v != nil {
+		_u.SetMaskedHolderName(*v)
+	}
+	return _u
+}
+
+// SetHolderNameCiphertext sets the "holder_name_ciphertext" field.
+func (_u *BankCardUpdate) SetHolderNameCiphertext(v []byte) *BankCardUpdate {
+	_u.mutation.SetHolderNameCiphertext(v)
+	return _u
+}
+
+// ClearHolderNameCiphertext clears the value of the "holder_name_ciphertext" field.
+func (_u *BankCardUpdate) ClearHolderNameCiphertext() *BankCardUpdate {
+	_u.mutation.ClearHolderNameCiphertext()
+	return _u
+}
+
+// SetKeyVersion sets the "key_version" field.
+func (_u *BankCardUpdate) SetKeyVersion(v int) *BankCardUpdate {
+	_u.mutation.ResetKeyVersion()
+	_u.mutation.SetKeyVersion(v)
+	return _u
+}
+
+// SetNillableKeyVersion sets the "key_version" field if the given value is not nil.
+func (_u *BankCardUpdate) SetNillableKeyVersion(v *int) *BankCardUpdate {
+	if v != nil {
+		_u.SetKeyVersion(*v)
+	}
+	return _u
+}
+
+// AddKeyVersion adds value to the "key_version" field.
+func (_u *BankCardUpdate) AddKeyVersion(v int) *BankCardUpdate {
+	_u.mutation.AddKeyVersion(v)
+	return _u
+}
+
+// ClearKeyVersion clears the value of the "key_version" field.
+func (_u *BankCardUpdate) ClearKeyVersion() *BankCardUpdate {
+	_u.mutation.ClearKeyVersion()
+	return _u
+}
+
 // Mutation returns the BankCardMutation object of the builder.
 func (_u *BankCardUpdate) Mutation() *BankCardMutation {
 	return _u.mutation
@@ -76,6 +143,21 @@ func (_u *BankCardUpdate) defaults() {
 	}
 }
 
+// check runs all checks and user-defined validators on the builder.
+func (_u *BankCardUpdate) check() error {
+	if v, ok := _u.mutation.HolderName(); ok {
+		if err := bankcard.HolderNameValidator(v); err != nil {
+			return &ValidationError{Name: "holder_name", err: fmt.Errorf(`ent: validator failed for field "BankCard.holder_name": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.MaskedHolderName(); ok {
+		if err := bankcard.MaskedHolderNameValidator(v); err != nil {
+			return &ValidationError{Name: "masked_holder_name", err: fmt.Errorf(`ent: validator failed for field "BankCard.masked_holder_name": %w`, err)}
+		}
+	}
+	return nil
+}
+
 // Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
 func (_u *BankCardUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *BankCardUpdate {
 	_u.modifiers = append(_u.modifiers, modifiers...)
@@ -83,6 +165,9 @@ func (_u *BankCardUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *BankC
 }
 
 func (_u *BankCardUpdate) sqlSave(ctx context.Context) (_node int, err error) {
+	if err := _u.check(); err != nil {
+		return _node, err
+	}
 	_spec := sqlgraph.NewUpdateSpec(bankcard.Table, bankcard.Columns, sqlgraph.NewFieldSpec(bankcard.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
@@ -93,6 +178,27 @@ func (_u *BankCardUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(bankcard.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.HolderName(); ok {
+		_spec.SetField(bankcard.FieldHolderName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.MaskedHolderName(); ok {
+		_spec.SetField(bankcard.FieldMaskedHolderName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.HolderNameCiphertext(); ok {
+		_spec.SetField(bankcard.FieldHolderNameCiphertext, field.TypeBytes, value)
+	}
+	if _u.mutation.HolderNameCiphertextCleared() {
+		_spec.ClearField(bankcard.FieldHolderNameCiphertext, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.KeyVersion(); ok {
+		_spec.SetField(bankcard.FieldKeyVersion, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedKeyVersion(); ok {
+		_spec.AddField(bankcard.FieldKeyVersion, field.TypeInt, value)
+	}
+	if _u.mutation.KeyVersionCleared() {
+		_spec.ClearField(bankcard.FieldKeyVersion, field.TypeInt)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -119,6 +225,73 @@ type BankCardUpdateOne struct {
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *BankCardUpdateOne) SetUpdatedAt(v time.Time) *BankCardUpdateOne {
 	_u.mutation.SetUpdatedAt(v)
+	return _u
+}
+
+// SetHolderName sets the "holder_name" field.
+func (_u *BankCardUpdateOne) SetHolderName(v string) *BankCardUpdateOne {
+	_u.mutation.SetHolderName(v)
+	return _u
+}
+
+// SetNillableHolderName sets the "holder_name" field if the given value is not nil.
+func (_u *BankCardUpdateOne) SetNillableHolderName(v *string) *BankCardUpdateOne {
+	if v != nil {
+		_u.SetHolderName(*v)
+	}
+	return _u
+}
+
+// SetMaskedHolderName sets the "masked_holder_name" field.
+func (_u *BankCardUpdateOne) SetMaskedHolderName(v string) *BankCardUpdateOne {
+	_u.mutation.SetMaskedHolderName(v)
+	return _u
+}
+
+// SetNillableMaskedHolderName sets the "masked_holder_name" field if the given value is not nil.
+func (_u *BankCardUpdateOne) SetNillableMaskedHolderName(v *string) *BankCardUpdateOne {
+	if v != nil {
+		_u.SetMaskedHolderName(*v)
+	}
+	return _u
+}
+
+// SetHolderNameCiphertext sets the "holder_name_ciphertext" field.
+func (_u *BankCardUpdateOne) SetHolderNameCiphertext(v []byte) *BankCardUpdateOne {
+	_u.mutation.SetHolderNameCiphertext(v)
+	return _u
+}
+
+// ClearHolderNameCiphertext clears the value of the "holder_name_ciphertext" field.
+func (_u *BankCardUpdateOne) ClearHolderNameCiphertext() *BankCardUpdateOne {
+	_u.mutation.ClearHolderNameCiphertext()
+	return _u
+}
+
+// SetKeyVersion sets the "key_version" field.
+func (_u *BankCardUpdateOne) SetKeyVersion(v int) *BankCardUpdateOne {
+	_u.mutation.ResetKeyVersion()
+	_u.mutation.SetKeyVersion(v)
+	return _u
+}
+
+// SetNillableKeyVersion sets the "key_version" field if the given value is not nil.
+func (_u *BankCardUpdateOne) SetNillableKeyVersion(v *int) *BankCardUpdateOne {
+	if v != nil {
+		_u.SetKeyVersion(*v)
+	}
+	return _u
+}
+
+// AddKeyVersion adds value to the "key_version" field.
+func (_u *BankCardUpdateOne) AddKeyVersion(v int) *BankCardUpdateOne {
+	_u.mutation.AddKeyVersion(v)
+	return _u
+}
+
+// ClearKeyVersion clears the value of the "key_version" field.
+func (_u *BankCardUpdateOne) ClearKeyVersion() *BankCardUpdateOne {
+	_u.mutation.ClearKeyVersion()
 	return _u
 }
 
@@ -176,6 +349,21 @@ func (_u *BankCardUpdateOne) defaults() {
 	}
 }
 
+// check runs all checks and user-defined validators on the builder.
+func (_u *BankCardUpdateOne) check() error {
+	if v, ok := _u.mutation.HolderName(); ok {
+		if err := bankcard.HolderNameValidator(v); err != nil {
+			return &ValidationError{Name: "holder_name", err: fmt.Errorf(`ent: validator failed for field "BankCard.holder_name": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.MaskedHolderName(); ok {
+		if err := bankcard.MaskedHolderNameValidator(v); err != nil {
+			return &ValidationError{Name: "masked_holder_name", err: fmt.Errorf(`ent: validator failed for field "BankCard.masked_holder_name": %w`, err)}
+		}
+	}
+	return nil
+}
+
 // Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
 func (_u *BankCardUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *BankCardUpdateOne {
 	_u.modifiers = append(_u.modifiers, modifiers...)
@@ -183,6 +371,9 @@ func (_u *BankCardUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *Ba
 }
 
 func (_u *BankCardUpdateOne) sqlSave(ctx context.Context) (_node *BankCard, err error) {
+	if err := _u.check(); err != nil {
+		return _node, err
+	}
 	_spec := sqlgraph.NewUpdateSpec(bankcard.Table, bankcard.Columns, sqlgraph.NewFieldSpec(bankcard.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
 	if !ok {
@@ -210,6 +401,27 @@ func (_u *BankCardUpdateOne) sqlSave(ctx context.Context) (_node *BankCard, err 
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(bankcard.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.HolderName(); ok {
+		_spec.SetField(bankcard.FieldHolderName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.MaskedHolderName(); ok {
+		_spec.SetField(bankcard.FieldMaskedHolderName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.HolderNameCiphertext(); ok {
+		_spec.SetField(bankcard.FieldHolderNameCiphertext, field.TypeBytes, value)
+	}
+	if _u.mutation.HolderNameCiphertextCleared() {
+		_spec.ClearField(bankcard.FieldHolderNameCiphertext, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.KeyVersion(); ok {
+		_spec.SetField(bankcard.FieldKeyVersion, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedKeyVersion(); ok {
+		_spec.AddField(bankcard.FieldKeyVersion, field.TypeInt, value)
+	}
+	if _u.mutation.KeyVersionCleared() {
+		_spec.ClearField(bankcard.FieldKeyVersion, field.TypeInt)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &BankCard{config: _u.config}

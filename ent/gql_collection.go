@@ -58,9 +58,9 @@ func (_q *BankCardQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				fieldSeen[bankcard.FieldBrand] = struct{}{}
 			}
 		case "holderName":
-			if _, ok := fieldSeen[bankcard.FieldHolderName]; !ok {
-				selectedFields = append(selectedFields, bankcard.FieldHolderName)
-				fieldSeen[bankcard.FieldHolderName] = struct{}{}
+			if _, ok := fieldSeen[bankcard.FieldMaskedHolderName]; !ok {
+				selectedFields = append(selectedFields, bankcard.FieldMaskedHolderName)
+				fieldSeen[bankcard.FieldMaskedHolderName] = struct{}{}
 			}
 		case "id":
 		case "__typename":

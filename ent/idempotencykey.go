@@ -17,6 +17,7 @@ import (
 type IdempotencyKey struct {
 	config `json:"-"`
 	// ID of the ent.
+	// The object's global ID: a type prefix, an underscore and a ULID (e.g. usr_01J9Z3...). Opaque: pass it to node(id:) or to mutations as is.
 	ID pulid.ID `json:"id,omitempty"`
 	// the caller
 	Scope string `json:"scope,omitempty"`

@@ -18,6 +18,7 @@ import (
 type LedgerTransaction struct {
 	config `json:"-"`
 	// ID of the ent.
+	// The object's global ID: a type prefix, an underscore and a ULID (e.g. usr_01J9Z3...). Opaque: pass it to node(id:) or to mutations as is.
 	ID pulid.ID `json:"id,omitempty"`
 	// position in the hash chain, from 1
 	Seq int64 `json:"seq,omitempty"`

@@ -788,20 +788,24 @@ func (m *AccountMutation) ResetEdge(name string) error {
 // BankCardMutation represents an operation that mutates the BankCard nodes in the graph.
 type BankCardMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *pulid.ID
-	created_at    *time.Time
-	updated_at    *time.Time
-	user_id       *pulid.ID
-	token         *string
-	last4         *string
-	brand         *string
-	holder_name   *string
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*BankCard, error)
-	predicates    []predicate.BankCard
+	op                     Op
+	typ                    string
+	id                     *pulid.ID
+	created_at             *time.Time
+	updated_at             *time.Time
+	user_id                *pulid.ID
+	token                  *string
+	last4                  *string
+	brand                  *string
+	holder_name            *string
+	masked_holder_name     *string
+	holder_name_ciphertext *[]byte
+	key_version            *int
+	addkey_version         *int
+	clearedFields          map[string]struct{}
+	done                   bool
+	oldValue               func(context.Context) (*BankCard, error)
+	predicates             []predicate.BankCard
 }
 
 var _ ent.Mutation = (*BankCardMutation)(nil)
@@ -1160,6 +1164,161 @@ func (m *BankCardMutation) ResetHolderName() {
 	m.holder_name = nil
 }
 
+// SetMaskedHolderName sets the "masked_holder_name" field.
+func (m *BankCardMutation) SetMaskedHolderName(s string) {
+	m.masked_holder_name = &s
+}
+
+// MaskedHolderName returns the value of the "masked_holder_name" field in the mutation.
+func (m *BankCardMutation) MaskedHolderName() (r string, exists bool) {
+	v := m.masked_holder_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMaskedHolderName returns the old "masked_holder_name" field's value of the BankCard entity.
+// If the BankCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BankCardMutation) OldMaskedHolderName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMaskedHolderName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMaskedHolderName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMaskedHolderName: %w", err)
+	}
+	return oldValue.MaskedHolderName, nil
+}
+
+// ResetMaskedHolderName resets all changes to the "masked_holder_name" field.
+func (m *BankCardMutation) ResetMaskedHolderName() {
+	m.masked_holder_name = nil
+}
+
+// SetHolderNameCiphertext sets the "holder_name_ciphertext" field.
+func (m *BankCardMutation) SetHolderNameCiphertext(b []byte) {
+	m.holder_name_ciphertext = &b
+}
+
+// HolderNameCiphertext returns the value of the "holder_name_ciphertext" field in the mutation.
+func (m *BankCardMutation) HolderNameCiphertext() (r []byte, exists bool) {
+	v := m.holder_name_ciphertext
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHolderNameCiphertext returns the old "holder_name_ciphertext" field's value of the BankCard entity.
+// If the BankCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BankCardMutation) OldHolderNameCiphertext(ctx context.Context) (v *[]byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHolderNameCiphertext is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHolderNameCiphertext requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHolderNameCiphertext: %w", err)
+	}
+	return oldValue.HolderNameCiphertext, nil
+}
+
+// ClearHolderNameCiphertext clears the value of the "holder_name_ciphertext" field.
+func (m *BankCardMutation) ClearHolderNameCiphertext() {
+	m.holder_name_ciphertext = nil
+	m.clearedFields[bankcard.FieldHolderNameCiphertext] = struct{}{}
+}
+
+// HolderNameCiphertextCleared returns if the "holder_name_ciphertext" field was cleared in this mutation.
+func (m *BankCardMutation) HolderNameCiphertextCleared() bool {
+	_, ok := m.clearedFields[bankcard.FieldHolderNameCiphertext]
+	return ok
+}
+
+// ResetHolderNameCiphertext resets all changes to the "holder_name_ciphertext" field.
+func (m *BankCardMutation) ResetHolderNameCiphertext() {
+	m.holder_name_ciphertext = nil
+	delete(m.clearedFields, bankcard.FieldHolderNameCiphertext)
+}
+
+// SetKeyVersion sets the "key_version" field.
+func (m *BankCardMutation) SetKeyVersion(i int) {
+	m.key_version = &i
+	m.addkey_version = nil
+}
+
+// KeyVersion returns the value of the "key_version" field in the mutation.
+func (m *BankCardMutation) KeyVersion() (r int, exists bool) {
+	v := m.key_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKeyVersion returns the old "key_version" field's value of the BankCard entity.
+// If the BankCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BankCardMutation) OldKeyVersion(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKeyVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKeyVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKeyVersion: %w", err)
+	}
+	return oldValue.KeyVersion, nil
+}
+
+// AddKeyVersion adds i to the "key_version" field.
+func (m *BankCardMutation) AddKeyVersion(i int) {
+	if m.addkey_version != nil {
+		*m.addkey_version += i
+	} else {
+		m.addkey_version = &i
+	}
+}
+
+// AddedKeyVersion returns the value that was added to the "key_version" field in this mutation.
+func (m *BankCardMutation) AddedKeyVersion() (r int, exists bool) {
+	v := m.addkey_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearKeyVersion clears the value of the "key_version" field.
+func (m *BankCardMutation) ClearKeyVersion() {
+	m.key_version = nil
+	m.addkey_version = nil
+	m.clearedFields[bankcard.FieldKeyVersion] = struct{}{}
+}
+
+// KeyVersionCleared returns if the "key_version" field was cleared in this mutation.
+func (m *BankCardMutation) KeyVersionCleared() bool {
+	_, ok := m.clearedFields[bankcard.FieldKeyVersion]
+	return ok
+}
+
+// ResetKeyVersion resets all changes to the "key_version" field.
+func (m *BankCardMutation) ResetKeyVersion() {
+	m.key_version = nil
+	m.addkey_version = nil
+	delete(m.clearedFields, bankcard.FieldKeyVersion)
+}
+
 // Where appends a list predicates to the BankCardMutation builder.
 func (m *BankCardMutation) Where(ps ...predicate.BankCard) {
 	m.predicates = append(m.predicates, ps...)
@@ -1194,7 +1353,7 @@ func (m *BankCardMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *BankCardMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 10)
 	if m.created_at != nil {
 		fields = append(fields, bankcard.FieldCreatedAt)
 	}
@@ -1215,6 +1374,15 @@ func (m *BankCardMutation) Fields() []string {
 	}
 	if m.holder_name != nil {
 		fields = append(fields, bankcard.FieldHolderName)
+	}
+	if m.masked_holder_name != nil {
+		fields = append(fields, bankcard.FieldMaskedHolderName)
+	}
+	if m.holder_name_ciphertext != nil {
+		fields = append(fields, bankcard.FieldHolderNameCiphertext)
+	}
+	if m.key_version != nil {
+		fields = append(fields, bankcard.FieldKeyVersion)
 	}
 	return fields
 }
@@ -1238,6 +1406,12 @@ func (m *BankCardMutation) Field(name string) (ent.Value, bool) {
 		return m.Brand()
 	case bankcard.FieldHolderName:
 		return m.HolderName()
+	case bankcard.FieldMaskedHolderName:
+		return m.MaskedHolderName()
+	case bankcard.FieldHolderNameCiphertext:
+		return m.HolderNameCiphertext()
+	case bankcard.FieldKeyVersion:
+		return m.KeyVersion()
 	}
 	return nil, false
 }
@@ -1261,6 +1435,12 @@ func (m *BankCardMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldBrand(ctx)
 	case bankcard.FieldHolderName:
 		return m.OldHolderName(ctx)
+	case bankcard.FieldMaskedHolderName:
+		return m.OldMaskedHolderName(ctx)
+	case bankcard.FieldHolderNameCiphertext:
+		return m.OldHolderNameCiphertext(ctx)
+	case bankcard.FieldKeyVersion:
+		return m.OldKeyVersion(ctx)
 	}
 	return nil, fmt.Errorf("unknown BankCard field %s", name)
 }
@@ -1319,6 +1499,27 @@ func (m *BankCardMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetHolderName(v)
 		return nil
+	case bankcard.FieldMaskedHolderName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMaskedHolderName(v)
+		return nil
+	case bankcard.FieldHolderNameCiphertext:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHolderNameCiphertext(v)
+		return nil
+	case bankcard.FieldKeyVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKeyVersion(v)
+		return nil
 	}
 	return fmt.Errorf("unknown BankCard field %s", name)
 }
@@ -1326,13 +1527,21 @@ func (m *BankCardMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *BankCardMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addkey_version != nil {
+		fields = append(fields, bankcard.FieldKeyVersion)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *BankCardMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case bankcard.FieldKeyVersion:
+		return m.AddedKeyVersion()
+	}
 	return nil, false
 }
 
@@ -1341,6 +1550,13 @@ func (m *BankCardMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *BankCardMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case bankcard.FieldKeyVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddKeyVersion(v)
+		return nil
 	}
 	return fmt.Errorf("unknown BankCard numeric field %s", name)
 }
@@ -1348,7 +1564,14 @@ func (m *BankCardMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *BankCardMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(bankcard.FieldHolderNameCiphertext) {
+		fields = append(fields, bankcard.FieldHolderNameCiphertext)
+	}
+	if m.FieldCleared(bankcard.FieldKeyVersion) {
+		fields = append(fields, bankcard.FieldKeyVersion)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -1361,6 +1584,14 @@ func (m *BankCardMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *BankCardMutation) ClearField(name string) error {
+	switch name {
+	case bankcard.FieldHolderNameCiphertext:
+		m.ClearHolderNameCiphertext()
+		return nil
+	case bankcard.FieldKeyVersion:
+		m.ClearKeyVersion()
+		return nil
+	}
 	return fmt.Errorf("unknown BankCard nullable field %s", name)
 }
 
@@ -1388,6 +1619,15 @@ func (m *BankCardMutation) ResetField(name string) error {
 		return nil
 	case bankcard.FieldHolderName:
 		m.ResetHolderName()
+		return nil
+	case bankcard.FieldMaskedHolderName:
+		m.ResetMaskedHolderName()
+		return nil
+	case bankcard.FieldHolderNameCiphertext:
+		m.ResetHolderNameCiphertext()
+		return nil
+	case bankcard.FieldKeyVersion:
+		m.ResetKeyVersion()
 		return nil
 	}
 	return fmt.Errorf("unknown BankCard field %s", name)

@@ -19,10 +19,11 @@ import (
 type Passkey struct {
 	config `json:"-"`
 	// ID of the ent.
+	// The object's global ID: a type prefix, an underscore and a ULID (e.g. usr_01J9Z3...). Opaque: pass it to node(id:) or to mutations as is.
 	ID pulid.ID `json:"id,omitempty"`
-	// CreatedAt holds the value of the "created_at" field.
+	// When the object was created.
 	CreatedAt time.Time `json:"created_at,omitempty"`
-	// UpdatedAt holds the value of the "updated_at" field.
+	// When the object last changed.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// UserID holds the value of the "user_id" field.
 	UserID pulid.ID `json:"user_id,omitempty"`
@@ -56,9 +57,9 @@ type Passkey struct {
 	SignCount int64 `json:"sign_count,omitempty"`
 	// a signature counter went backwards: two copies of the key may exist, so the passkey can no longer move money
 	CloneSuspected bool `json:"clone_suspected,omitempty"`
-	// CloneSuspectedAt holds the value of the "clone_suspected_at" field.
+	// when the signature counter went backwards; null unless cloneSuspected
 	CloneSuspectedAt *time.Time `json:"clone_suspected_at,omitempty"`
-	// LastUsedAt holds the value of the "last_used_at" field.
+	// when the passkey last signed in or authorized a payment; null if never used
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	// when the user revoked the passkey; revoked passkeys neither sign in nor authorize
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`

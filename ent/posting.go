@@ -19,6 +19,7 @@ import (
 type Posting struct {
 	config `json:"-"`
 	// ID of the ent.
+	// The object's global ID: a type prefix, an underscore and a ULID (e.g. usr_01J9Z3...). Opaque: pass it to node(id:) or to mutations as is.
 	ID pulid.ID `json:"id,omitempty"`
 	// TransactionID holds the value of the "transaction_id" field.
 	TransactionID pulid.ID `json:"transaction_id,omitempty"`
@@ -30,13 +31,13 @@ type Posting struct {
 	Kind string `json:"kind,omitempty"`
 	// signed, credit-positive
 	Amount int64 `json:"amount,omitempty"`
-	// Currency holds the value of the "currency" field.
+	// ISO 4217 code of the entry's amounts, e.g. CNY.
 	Currency string `json:"currency,omitempty"`
 	// BalanceAfter holds the value of the "balance_after" field.
 	BalanceAfter int64 `json:"balance_after,omitempty"`
 	// UTC date YYYY-MM-DD, for daily reports
 	Day string `json:"day,omitempty"`
-	// CreatedAt holds the value of the "created_at" field.
+	// When the money moved (the journal transaction's time).
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the PostingQuery when eager-loading is set.

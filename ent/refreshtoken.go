@@ -18,6 +18,7 @@ import (
 type RefreshToken struct {
 	config `json:"-"`
 	// ID of the ent.
+	// The object's global ID: a type prefix, an underscore and a ULID (e.g. usr_01J9Z3...). Opaque: pass it to node(id:) or to mutations as is.
 	ID pulid.ID `json:"id,omitempty"`
 	// UserID holds the value of the "user_id" field.
 	UserID pulid.ID `json:"user_id,omitempty"`

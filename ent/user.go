@@ -17,18 +17,19 @@ import (
 type User struct {
 	config `json:"-"`
 	// ID of the ent.
+	// The object's global ID: a type prefix, an underscore and a ULID (e.g. usr_01J9Z3...). Opaque: pass it to node(id:) or to mutations as is.
 	ID pulid.ID `json:"id,omitempty"`
-	// CreatedAt holds the value of the "created_at" field.
+	// When the object was created.
 	CreatedAt time.Time `json:"created_at,omitempty"`
-	// UpdatedAt holds the value of the "updated_at" field.
+	// When the object last changed.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// E.164, e.g. +8613800138000
 	Phone string `json:"phone,omitempty"`
 	// PasswordHash holds the value of the "password_hash" field.
 	PasswordHash string `json:"-"`
-	// DisplayName holds the value of the "display_name" field.
+	// The name other users see (a payee, a counterparty), 1 to 64 characters; not the verified legal name.
 	DisplayName string `json:"display_name,omitempty"`
-	// Role holds the value of the "role" field.
+	// What the account may do: USER for wallet holders, OPERATOR for the platform's staff.
 	Role user.Role `json:"role,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.

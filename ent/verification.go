@@ -19,6 +19,7 @@ import (
 type Verification struct {
 	config `json:"-"`
 	// ID of the ent.
+	// The object's global ID: a type prefix, an underscore and a ULID (e.g. usr_01J9Z3...). Opaque: pass it to node(id:) or to mutations as is.
 	ID pulid.ID `json:"id,omitempty"`
 	// UserID holds the value of the "user_id" field.
 	UserID pulid.ID `json:"user_id,omitempty"`
@@ -28,7 +29,7 @@ type Verification struct {
 	Level kyc.Level `json:"level,omitempty"`
 	// The level asked for.
 	TargetLevel kyc.Level `json:"target_level,omitempty"`
-	// IDType holds the value of the "id_type" field.
+	// The kind of identity document the request used.
 	IDType kyc.IDType `json:"id_type,omitempty"`
 	// The ID number masked for display, e.g. 110***********002X; the whole number is never returned.
 	MaskedIDNumber string `json:"masked_id_number,omitempty"`
@@ -48,7 +49,7 @@ type Verification struct {
 	IDNumberIndex []byte `json:"-"`
 	// Why the request was rejected, or the reviewer's note.
 	Reason *string `json:"reason,omitempty"`
-	// SubmittedAt holds the value of the "submitted_at" field.
+	// When the user submitted the request.
 	SubmittedAt time.Time `json:"submitted_at,omitempty"`
 	// When the request was verified or rejected.
 	DecidedAt *time.Time `json:"decided_at,omitempty"`

@@ -17,10 +17,11 @@ import (
 type Withdrawal struct {
 	config `json:"-"`
 	// ID of the ent.
+	// The object's global ID: a type prefix, an underscore and a ULID (e.g. usr_01J9Z3...). Opaque: pass it to node(id:) or to mutations as is.
 	ID pulid.ID `json:"id,omitempty"`
-	// CreatedAt holds the value of the "created_at" field.
+	// When the object was created.
 	CreatedAt time.Time `json:"created_at,omitempty"`
-	// UpdatedAt holds the value of the "updated_at" field.
+	// When the object last changed.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// UserID holds the value of the "user_id" field.
 	UserID pulid.ID `json:"user_id,omitempty"`
@@ -28,13 +29,13 @@ type Withdrawal struct {
 	BankCardID pulid.ID `json:"bank_card_id,omitempty"`
 	// Amount holds the value of the "amount" field.
 	Amount int64 `json:"amount,omitempty"`
-	// Currency holds the value of the "currency" field.
+	// ISO 4217 code of the amount, e.g. CNY.
 	Currency string `json:"currency,omitempty"`
-	// Status holds the value of the "status" field.
+	// Where the withdrawal stands; PENDING changes once, to SUCCEEDED or FAILED.
 	Status withdrawal.Status `json:"status,omitempty"`
-	// FailureReason holds the value of the "failure_reason" field.
+	// The bank's reason for a FAILED withdrawal, at most 200 bytes; empty otherwise.
 	FailureReason string `json:"failure_reason,omitempty"`
-	// CompletedAt holds the value of the "completed_at" field.
+	// When the bank's answer was applied; null while PENDING.
 	CompletedAt  *time.Time `json:"completed_at,omitempty"`
 	selectValues sql.SelectValues
 }

@@ -86,12 +86,12 @@ type ComplexityRoot struct {
 	}
 
 	BankCard struct {
-		Brand      func(childComplexity int) int
-		CreatedAt  func(childComplexity int) int
-		HolderName func(childComplexity int) int
-		ID         func(childComplexity int) int
-		Last4      func(childComplexity int) int
-		UpdatedAt  func(childComplexity int) int
+		Brand            func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Last4            func(childComplexity int) int
+		MaskedHolderName func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
 	}
 
 	BeginPasskeyLoginPayload struct {
@@ -638,12 +638,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BankCard.CreatedAt(childComplexity), true
-	case "BankCard.holderName":
-		if e.ComplexityRoot.BankCard.HolderName == nil {
-			break
-		}
-
-		return e.ComplexityRoot.BankCard.HolderName(childComplexity), true
 	case "BankCard.id":
 		if e.ComplexityRoot.BankCard.ID == nil {
 			break
@@ -656,6 +650,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BankCard.Last4(childComplexity), true
+	case "BankCard.holderName":
+		if e.ComplexityRoot.BankCard.MaskedHolderName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BankCard.MaskedHolderName(childComplexity), true
 	case "BankCard.updatedAt":
 		if e.ComplexityRoot.BankCard.UpdatedAt == nil {
 			break
@@ -2000,7 +2000,6 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreatePartnerAppInput", ec.unmarshalInputCreatePartnerAppInput),
 			graphql.NewInputUnmarshaler("FinishPasskeyLoginInput", ec.unmarshalInputFinishPasskeyLoginInput),
 			graphql.NewInputUnmarshaler("FinishPasskeyRegistrationInput", ec.unmarshalInputFinishPasskeyRegistrationInput),
-			graphql.NewInputUnmarshaler("LedgerEntryOrder", ec.unmarshalInputLedgerEntryOrder),
 			graphql.NewInputUnmarshaler("LinkBankCardInput", ec.unmarshalInputLinkBankCardInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
 			graphql.NewInputUnmarshaler("LogoutInput", ec.unmarshalInputLogoutInput),
@@ -4054,7 +4053,7 @@ func (ec *executionContext) _BankCard_holderName(ctx context.Context, field grap
 			return ec.fieldContext_BankCard_holderName(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.HolderName, nil
+			return obj.MaskedHolderName, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -10867,59 +10866,6 @@ func UnmarshalFinishPasskeyRegistrationInput(ctx context.Context, raw any) (mode
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputLedgerEntryOrder(ctx context.Context, obj any) (ent.LedgerEntryOrder, error) {
-	var it ent.LedgerEntryOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNLedgerEntryOrderField2ᚖdanbaoᚋentᚐLedgerEntryOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalLedgerEntryOrder unmarshals raw into the LedgerEntryOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalLedgerEntryOrder(ctx context.Context, raw any) (ent.LedgerEntryOrder, error) {
-	var out ent.LedgerEntryOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "LedgerEntryOrder", raw, &out)
-	return out, err
-}
-
 func (ec *executionContext) unmarshalInputLinkBankCardInput(ctx context.Context, obj any) (model.LinkBankCardInput, error) {
 	var it model.LinkBankCardInput
 	if obj == nil {
@@ -14951,20 +14897,6 @@ func (ec *executionContext) marshalNLedgerEntryConnection2ᚖdanbaoᚋentᚐLedg
 	return ec._LedgerEntryConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNLedgerEntryOrderField2ᚖdanbaoᚋentᚐLedgerEntryOrderField(ctx context.Context, v any) (*ent.LedgerEntryOrderField, error) {
-	var res = new(ent.LedgerEntryOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNLedgerEntryOrderField2ᚖdanbaoᚋentᚐLedgerEntryOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.LedgerEntryOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "LedgerEntryOrderField!")
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) marshalNLedgerVerification2ᚖdanbaoᚋgraphᚋmodelᚐLedgerVerification(ctx context.Context, sel ast.SelectionSet, v *model.LedgerVerification) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "LedgerVerification!")
@@ -15038,16 +14970,6 @@ func (ec *executionContext) marshalNNode2ᚕdanbaoᚋentᚐNoder(ctx context.Con
 	})
 
 	return ret
-}
-
-func (ec *executionContext) unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx context.Context, v any) (entgql.OrderDirection, error) {
-	var res entgql.OrderDirection
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx context.Context, sel ast.SelectionSet, v entgql.OrderDirection) graphql.Marshaler {
-	return v
 }
 
 func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {

@@ -15,8 +15,8 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
-// This file is the one place where errors become GraphQL (CONVENTIONS
-// example 7). Domain failures of a mutation travel in its payload's
+// This file is the one place where errors become GraphQL (see
+// docs/design.md, Errors). Domain failures of a mutation travel in its payload's
 // userErrors; a caller who is signed out or not allowed, and every internal
 // error, gets a top-level error with extensions.code.
 

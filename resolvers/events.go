@@ -7,7 +7,6 @@ import (
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
 	"danbao/graph/model"
-	"danbao/internal/apperr"
 	"danbao/internal/events"
 )
 
@@ -28,44 +27,6 @@ func subscribe[T any](ctx context.Context, r *Resolver, after *string, f func(au
 		return nil, err
 	}
 	return events.Stream(ctx, r.Events, pos, f(who), nil, conv), nil
-}
-
-// viewer is the signed-in user, or a partner app with the payments scope.
-// Errors: UNAUTHENTICATED, FORBIDDEN (a partner token without the scope).
-func viewer(ctx context.Context) (events.Viewer, error) {
-	if who, ok := auth.FromContext(ctx); ok {
-		return events.Viewer{UserID: who.UserID}, nil
-	}
-	if _, ok := auth.PartnerFromContext(ctx); ok {
-		p, err := auth.RequirePartner(ctx, auth.ScopePayments)
-		return events.Viewer{PartnerID: p.ID}, err
-	}
-	return events.Viewer{}, apperr.New(apperr.Unauthenticated, "sign in first: a valid access token is required")
-}
-
-// subscribePayments streams the payment events the caller may see (of one
-// payment when paymentID is set, which must be one of the caller's), from
-// after the cursor after (nil: from now on), converted by conv.
-// Errors: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, RATE_LIMITED, INVALID_INPUT.
-func subscribePayments[T any](ctx context.Context, r *Resolver, after *string, paymentID pulid.ID, conv func(*ent.Event) T) (<-chan T, error) {
-	v, err := viewer(ctx)
-	if err != nil {
-		return nil, err
-	}
-	f := events.PaymentFilter(v, paymentID)
-	if paymentID != "" {
-		if err := events.CheckVisible(ctx, r.Client, f); err != nil {
-			return nil, err
-		}
-	}
-	pos, err := startAt(ctx, r, after)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.Sockets.acquireSubscription(ctx); err != nil {
-		return nil, err
-	}
-	return events.Stream(ctx, r.Events, pos, f, nil, conv), nil
 }
 
 // startAt is the position after the cursor, or the head when there is none.

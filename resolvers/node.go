@@ -12,26 +12,27 @@ import (
 // maxNodes bounds nodes(ids:).
 const maxNodes = 100
 
-// loaders map ID prefixes to the loader of their type, so node(id:) finds
-// an object's type without a lookup. Whole rows are loaded (not just the
+// loaders map the ID prefixes of the types that implement Node (declared
+// once in package pulid) to the loader of their type, so node(id:) finds an
+// object's type without a lookup. Whole rows are loaded (not just the
 // selected fields): the ownership check needs the owner column whatever the
-// client selected.
+// client selected. An ID whose prefix is not here is NOT_FOUND.
 var loaders = map[string]func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error){
-	"usr": func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) { return c.User.Get(ctx, id) },
-	"card": func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
+	pulid.PrefixUser: func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) { return c.User.Get(ctx, id) },
+	pulid.PrefixBankCard: func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
 		return c.BankCard.Get(ctx, id)
 	},
-	"top": func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) { return c.TopUp.Get(ctx, id) },
-	"wdr": func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
+	pulid.PrefixTopUp: func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) { return c.TopUp.Get(ctx, id) },
+	pulid.PrefixWithdrawal: func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
 		return c.Withdrawal.Get(ctx, id)
 	},
-	"pst": func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
+	pulid.PrefixPosting: func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
 		return c.Posting.Get(ctx, id)
 	},
-	"kyv": func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
+	pulid.PrefixVerification: func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
 		return c.Verification.Get(ctx, id)
 	},
-	"psk": func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
+	pulid.PrefixPasskey: func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
 		return c.Passkey.Get(ctx, id)
 	},
 }

@@ -7,15 +7,8 @@ import (
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
 	"danbao/graph/model"
-	"danbao/internal/apperr"
 
 	"entgo.io/contrib/entgql"
-)
-
-// Page sizes of connections.
-const (
-	defaultPage = 50
-	maxPage     = 100
 )
 
 // passkeys lists u's passkeys for u or an operator; anyone else reaching a
@@ -24,26 +17,7 @@ func (r *Resolver) passkeys(ctx context.Context, u *ent.User, after *entgql.Curs
 	if err := ownerOrOperator(ctx, u.ID); err != nil {
 		return nil, err
 	}
-	first, last, err := pageSize(first, last)
-	if err != nil {
-		return nil, err
-	}
-	return r.Passkeys.Query(u.ID, deref(includeRevoked)).Paginate(ctx, after, first, before, last)
-}
-
-// pageSize bounds first and last to maxPage and defaults first to
-// defaultPage when neither is given. Errors: INVALID_INPUT.
-func pageSize(first, last *int) (*int, *int, error) {
-	for _, n := range []*int{first, last} {
-		if n != nil && (*n < 0 || *n > maxPage) {
-			return nil, nil, apperr.New(apperr.InvalidInput, "first and last must be between 0 and %d", maxPage)
-		}
-	}
-	if first == nil && last == nil {
-		n := defaultPage
-		first = &n
-	}
-	return first, last, nil
+	return r.Passkeys.List(ctx, u.ID, deref(includeRevoked), after, first, before, last)
 }
 
 // jsonOrNull carries raw JSON in the JSON scalar; nil becomes null.

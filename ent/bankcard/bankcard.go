@@ -28,6 +28,12 @@ const (
 	FieldBrand = "brand"
 	// FieldHolderName holds the string denoting the holder_name field in the database.
 	FieldHolderName = "holder_name"
+	// FieldMaskedHolderName holds the string denoting the masked_holder_name field in the database.
+	FieldMaskedHolderName = "masked_holder_name"
+	// FieldHolderNameCiphertext holds the string denoting the holder_name_ciphertext field in the database.
+	FieldHolderNameCiphertext = "holder_name_ciphertext"
+	// FieldKeyVersion holds the string denoting the key_version field in the database.
+	FieldKeyVersion = "key_version"
 	// Table holds the table name of the bankcard in the database.
 	Table = "bank_cards"
 )
@@ -42,6 +48,9 @@ var Columns = []string{
 	FieldLast4,
 	FieldBrand,
 	FieldHolderName,
+	FieldMaskedHolderName,
+	FieldHolderNameCiphertext,
+	FieldKeyVersion,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -69,6 +78,10 @@ var (
 	BrandValidator func(string) error
 	// HolderNameValidator is a validator for the "holder_name" field. It is called by the builders before save.
 	HolderNameValidator func(string) error
+	// DefaultMaskedHolderName holds the default value on creation for the "masked_holder_name" field.
+	DefaultMaskedHolderName string
+	// MaskedHolderNameValidator is a validator for the "masked_holder_name" field. It is called by the builders before save.
+	MaskedHolderNameValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -116,4 +129,14 @@ func ByBrand(opts ...sql.OrderTermOption) OrderOption {
 // ByHolderName orders the results by the holder_name field.
 func ByHolderName(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldHolderName, opts...).ToFunc()
+}
+
+// ByMaskedHolderName orders the results by the masked_holder_name field.
+func ByMaskedHolderName(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMaskedHolderName, opts...).ToFunc()
+}
+
+// ByKeyVersion orders the results by the key_version field.
+func ByKeyVersion(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldKeyVersion, opts...).ToFunc()
 }

@@ -90,6 +90,21 @@ func HolderName(v string) predicate.BankCard {
 	return predicate.BankCard(sql.FieldEQ(FieldHolderName, v))
 }
 
+// MaskedHolderName applies equality check predicate on the "masked_holder_name" field. It's identical to MaskedHolderNameEQ.
+func MaskedHolderName(v string) predicate.BankCard {
+	return predicate.BankCard(sql.FieldEQ(FieldMaskedHolderName, v))
+}
+
+// HolderNameCiphertext applies equality check predicate on the "holder_name_ciphertext" field. It's identical to HolderNameCiphertextEQ.
+func HolderNameCiphertext(v []byte) predicate.BankCard {
+	return predicate.BankCard(sql.FieldEQ(FieldHolderNameCiphertext, v))
+}
+
+// KeyVersion applies equality check predicate on the "key_version" field. It's identical to KeyVersionEQ.
+func KeyVersion(v int) predicate.BankCard {
+	return predicate.BankCard(sql.FieldEQ(FieldKeyVersion, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.BankCard {
 	return predicate.BankCard(sql.FieldEQ(FieldCreatedAt, v))
@@ -498,6 +513,171 @@ func HolderNameEqualFold(v string) predicate.BankCard {
 // HolderNameContainsFold applies the ContainsFold predicate on the "holder_name" field.
 func HolderNameContainsFold(v string) predicate.BankCard {
 	return predicate.BankCard(sql.FieldContainsFold(FieldHolderName, v))
+}
+
+// MaskedHolderNameEQ applies the EQ predicate on the "masked_holder_name" field.
+func MaskedHolderNameEQ(v string) predicate.BankCard {
+	return predicate.BankCard(sql.FieldEQ(FieldMaskedHolderName, v))
+}
+
+// MaskedHolderNameNEQ applies the NEQ predicate on the "masked_holder_name" field.
+func MaskedHolderNameNEQ(v string) predicate.BankCard {
+	return predicate.BankCard(sql.FieldNEQ(FieldMaskedHolderName, v))
+}
+
+// MaskedHolderNameIn applies the In predicate on the "masked_holder_name" field.
+func MaskedHolderNameIn(vs ...string) predicate.BankCard {
+	return predicate.BankCard(sql.FieldIn(FieldMaskedHolderName, vs...))
+}
+
+// MaskedHolderNameNotIn applies the NotIn predicate on the "masked_holder_name" field.
+func MaskedHolderNameNotIn(vs ...string) predicate.BankCard {
+	return predicate.BankCard(sql.FieldNotIn(FieldMaskedHolderName, vs...))
+}
+
+// MaskedHolderNameGT applies the GT predicate on the "masked_holder_name" field.
+func MaskedHolderNameGT(v string) predicate.BankCard {
+	return predicate.BankCard(sql.FieldGT(FieldMaskedHolderName, v))
+}
+
+// MaskedHolderNameGTE applies the GTE predicate on the "masked_holder_name" field.
+func MaskedHolderNameGTE(v string) predicate.BankCard {
+	return predicate.BankCard(sql.FieldGTE(FieldMaskedHolderName, v))
+}
+
+// MaskedHolderNameLT applies the LT predicate on the "masked_holder_name" field.
+func MaskedHolderNameLT(v string) predicate.BankCard {
+	return predicate.BankCard(sql.FieldLT(FieldMaskedHolderName, v))
+}
+
+// MaskedHolderNameLTE applies the LTE predicate on the "masked_holder_name" field.
+func MaskedHolderNameLTE(v string) predicate.BankCard {
+	return predicate.BankCard(sql.FieldLTE(FieldMaskedHolderName, v))
+}
+
+// MaskedHolderNameContains applies the Contains predicate on the "masked_holder_name" field.
+func MaskedHolderNameContains(v string) predicate.BankCard {
+	return predicate.BankCard(sql.FieldContains(FieldMaskedHolderName, v))
+}
+
+// MaskedHolderNameHasPrefix applies the HasPrefix predicate on the "masked_holder_name" field.
+func MaskedHolderNameHasPrefix(v string) predicate.BankCard {
+	return predicate.BankCard(sql.FieldHasPrefix(FieldMaskedHolderName, v))
+}
+
+// MaskedHolderNameHasSuffix applies the HasSuffix predicate on the "masked_holder_name" field.
+func MaskedHolderNameHasSuffix(v string) predicate.BankCard {
+	return predicate.BankCard(sql.FieldHasSuffix(FieldMaskedHolderName, v))
+}
+
+// MaskedHolderNameEqualFold applies the EqualFold predicate on the "masked_holder_name" field.
+func MaskedHolderNameEqualFold(v string) predicate.BankCard {
+	return predicate.BankCard(sql.FieldEqualFold(FieldMaskedHolderName, v))
+}
+
+// MaskedHolderNameContainsFold applies the ContainsFold predicate on the "masked_holder_name" field.
+func MaskedHolderNameContainsFold(v string) predicate.BankCard {
+	return predicate.BankCard(sql.FieldContainsFold(FieldMaskedHolderName, v))
+}
+
+// HolderNameCiphertextEQ applies the EQ predicate on the "holder_name_ciphertext" field.
+func HolderNameCiphertextEQ(v []byte) predicate.BankCard {
+	return predicate.BankCard(sql.FieldEQ(FieldHolderNameCiphertext, v))
+}
+
+// HolderNameCiphertextNEQ applies the NEQ predicate on the "holder_name_ciphertext" field.
+func HolderNameCiphertextNEQ(v []byte) predicate.BankCard {
+	return predicate.BankCard(sql.FieldNEQ(FieldHolderNameCiphertext, v))
+}
+
+// HolderNameCiphertextIn applies the In predicate on the "holder_name_ciphertext" field.
+func HolderNameCiphertextIn(vs ...[]byte) predicate.BankCard {
+	return predicate.BankCard(sql.FieldIn(FieldHolderNameCiphertext, vs...))
+}
+
+// HolderNameCiphertextNotIn applies the NotIn predicate on the "holder_name_ciphertext" field.
+func HolderNameCiphertextNotIn(vs ...[]byte) predicate.BankCard {
+	return predicate.BankCard(sql.FieldNotIn(FieldHolderNameCiphertext, vs...))
+}
+
+// HolderNameCiphertextGT applies the GT predicate on the "holder_name_ciphertext" field.
+func HolderNameCiphertextGT(v []byte) predicate.BankCard {
+	return predicate.BankCard(sql.FieldGT(FieldHolderNameCiphertext, v))
+}
+
+// HolderNameCiphertextGTE applies the GTE predicate on the "holder_name_ciphertext" field.
+func HolderNameCiphertextGTE(v []byte) predicate.BankCard {
+	return predicate.BankCard(sql.FieldGTE(FieldHolderNameCiphertext, v))
+}
+
+// HolderNameCiphertextLT applies the LT predicate on the "holder_name_ciphertext" field.
+func HolderNameCiphertextLT(v []byte) predicate.BankCard {
+	return predicate.BankCard(sql.FieldLT(FieldHolderNameCiphertext, v))
+}
+
+// HolderNameCiphertextLTE applies the LTE predicate on the "holder_name_ciphertext" field.
+func HolderNameCiphertextLTE(v []byte) predicate.BankCard {
+	return predicate.BankCard(sql.FieldLTE(FieldHolderNameCiphertext, v))
+}
+
+// HolderNameCiphertextIsNil applies the IsNil predicate on the "holder_name_ciphertext" field.
+func HolderNameCiphertextIsNil() predicate.BankCard {
+	return predicate.BankCard(sql.FieldIsNull(FieldHolderNameCiphertext))
+}
+
+// HolderNameCiphertextNotNil applies the NotNil predicate on the "holder_name_ciphertext" field.
+func HolderNameCiphertextNotNil() predicate.BankCard {
+	return predicate.BankCard(sql.FieldNotNull(FieldHolderNameCiphertext))
+}
+
+// KeyVersionEQ applies the EQ predicate on the "key_version" field.
+func KeyVersionEQ(v int) predicate.BankCard {
+	return predicate.BankCard(sql.FieldEQ(FieldKeyVersion, v))
+}
+
+// KeyVersionNEQ applies the NEQ predicate on the "key_version" field.
+func KeyVersionNEQ(v int) predicate.BankCard {
+	return predicate.BankCard(sql.FieldNEQ(FieldKeyVersion, v))
+}
+
+// KeyVersionIn applies the In predicate on the "key_version" field.
+func KeyVersionIn(vs ...int) predicate.BankCard {
+	return predicate.BankCard(sql.FieldIn(FieldKeyVersion, vs...))
+}
+
+// KeyVersionNotIn applies the NotIn predicate on the "key_version" field.
+func KeyVersionNotIn(vs ...int) predicate.BankCard {
+	return predicate.BankCard(sql.FieldNotIn(FieldKeyVersion, vs...))
+}
+
+// KeyVersionGT applies the GT predicate on the "key_version" field.
+func KeyVersionGT(v int) predicate.BankCard {
+	return predicate.BankCard(sql.FieldGT(FieldKeyVersion, v))
+}
+
+// KeyVersionGTE applies the GTE predicate on the "key_version" field.
+func KeyVersionGTE(v int) predicate.BankCard {
+	return predicate.BankCard(sql.FieldGTE(FieldKeyVersion, v))
+}
+
+// KeyVersionLT applies the LT predicate on the "key_version" field.
+func KeyVersionLT(v int) predicate.BankCard {
+	return predicate.BankCard(sql.FieldLT(FieldKeyVersion, v))
+}
+
+// KeyVersionLTE applies the LTE predicate on the "key_version" field.
+func KeyVersionLTE(v int) predicate.BankCard {
+	return predicate.BankCard(sql.FieldLTE(FieldKeyVersion, v))
+}
+
+// KeyVersionIsNil applies the IsNil predicate on the "key_version" field.
+func KeyVersionIsNil() predicate.BankCard {
+	return predicate.BankCard(sql.FieldIsNull(FieldKeyVersion))
+}
+
+// KeyVersionNotNil applies the NotNil predicate on the "key_version" field.
+func KeyVersionNotNil() predicate.BankCard {
+	return predicate.BankCard(sql.FieldNotNull(FieldKeyVersion))
 }
 
 // And groups predicates with the AND operator between them.

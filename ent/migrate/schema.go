@@ -42,6 +42,9 @@ var (
 		{Name: "last4", Type: field.TypeString, Size: 4},
 		{Name: "brand", Type: field.TypeString, Size: 20},
 		{Name: "holder_name", Type: field.TypeString, Size: 100},
+		{Name: "masked_holder_name", Type: field.TypeString, Size: 100, Default: ""},
+		{Name: "holder_name_ciphertext", Type: field.TypeBytes, Nullable: true},
+		{Name: "key_version", Type: field.TypeInt, Nullable: true},
 	}
 	// BankCardsTable holds the schema information for the "bank_cards" table.
 	BankCardsTable = &schema.Table{

@@ -143,21 +143,13 @@ func init() {
 	// bankcardDescHolderName is the schema descriptor for holder_name field.
 	bankcardDescHolderName := bankcardFields[4].Descriptor()
 	// bankcard.HolderNameValidator is a validator for the "holder_name" field. It is called by the builders before save.
-	bankcard.HolderNameValidator = func() func(string) error {
-		validators := bankcardDescHolderName.Validators
-		fns := [...]func(string) error{
-			validators[0].(func(string) error),
-			validators[1].(func(string) error),
-		}
-		return func(holder_name string) error {
-			for _, fn := range fns {
-				if err := fn(holder_name); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}()
+	bankcard.HolderNameValidator = bankcardDescHolderName.Validators[0].(func(string) error)
+	// bankcardDescMaskedHolderName is the schema descriptor for masked_holder_name field.
+	bankcardDescMaskedHolderName := bankcardFields[5].Descriptor()
+	// bankcard.DefaultMaskedHolderName holds the default value on creation for the masked_holder_name field.
+	bankcard.DefaultMaskedHolderName = bankcardDescMaskedHolderName.Default.(string)
+	// bankcard.MaskedHolderNameValidator is a validator for the "masked_holder_name" field. It is called by the builders before save.
+	bankcard.MaskedHolderNameValidator = bankcardDescMaskedHolderName.Validators[0].(func(string) error)
 	// bankcardDescID is the schema descriptor for id field.
 	bankcardDescID := bankcardMixinFields0[0].Descriptor()
 	// bankcard.DefaultID holds the default value on creation for the id field.

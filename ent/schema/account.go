@@ -18,7 +18,7 @@ type Account struct{ ent.Schema }
 
 // Mixin of the Account.
 func (Account) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "acc"}, TimeMixin{}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixAccount}, TimeMixin{}}
 }
 
 // Fields of the Account.

@@ -17,7 +17,7 @@ type Event struct{ ent.Schema }
 
 // Mixin of the Event.
 func (Event) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "evt"}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixEvent}}
 }
 
 // Fields of the Event.

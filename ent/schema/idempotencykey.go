@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"danbao/ent/schema/pulid"
+
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
@@ -15,7 +17,7 @@ type IdempotencyKey struct{ ent.Schema }
 
 // Mixin of the IdempotencyKey.
 func (IdempotencyKey) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "idk"}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixIdempotencyKey}}
 }
 
 // Fields of the IdempotencyKey.

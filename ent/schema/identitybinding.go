@@ -22,7 +22,7 @@ type IdentityBinding struct{ ent.Schema }
 
 // Mixin of the IdentityBinding.
 func (IdentityBinding) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "kyb"}, TimeMixin{}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixIdentityBinding}, TimeMixin{}}
 }
 
 // Fields of the IdentityBinding.

@@ -18,7 +18,7 @@ type LedgerTransaction struct{ ent.Schema }
 
 // Mixin of the LedgerTransaction.
 func (LedgerTransaction) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "ltx"}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixLedgerTransaction}}
 }
 
 // Fields of the LedgerTransaction.

@@ -20,7 +20,7 @@ type LimitUsage struct{ ent.Schema }
 
 // Mixin of the LimitUsage.
 func (LimitUsage) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "lmu"}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixLimitUsage}}
 }
 
 // Fields of the LimitUsage.

@@ -23,7 +23,8 @@ func (m IDMixin) Fields() []ent.Field {
 			GoType(pulid.ID("")).
 			MaxLen(40).
 			Immutable().
-			DefaultFunc(func() pulid.ID { return pulid.New(m.prefix) }),
+			DefaultFunc(func() pulid.ID { return pulid.New(m.prefix) }).
+			Comment("The object's global ID: a type prefix, an underscore and a ULID (e.g. usr_01J9Z3...). Opaque: pass it to node(id:) or to mutations as is."),
 	}
 }
 
@@ -33,8 +34,10 @@ type TimeMixin struct{ mixin.Schema }
 // Fields of the TimeMixin.
 func (TimeMixin) Fields() []ent.Field {
 	return []ent.Field{
-		field.Time("created_at").Default(now).Immutable(),
-		field.Time("updated_at").Default(now).UpdateDefault(now),
+		field.Time("created_at").Default(now).Immutable().
+			Comment("When the object was created."),
+		field.Time("updated_at").Default(now).UpdateDefault(now).
+			Comment("When the object last changed."),
 	}
 }
 

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"danbao/ent/schema/gqldoc"
 	"danbao/ent/schema/pulid"
 
 	"entgo.io/contrib/entgql"
@@ -22,7 +23,7 @@ type Passkey struct{ ent.Schema }
 
 // Mixin of the Passkey.
 func (Passkey) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "psk"}, TimeMixin{}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixPasskey}, TimeMixin{}}
 }
 
 // Fields of the Passkey.
@@ -64,8 +65,10 @@ func (Passkey) Fields() []ent.Field {
 			Comment("the signature counter of the last use; 0 for authenticators without one"),
 		field.Bool("clone_suspected").Default(false).
 			Comment("a signature counter went backwards: two copies of the key may exist, so the passkey can no longer move money"),
-		field.Time("clone_suspected_at").Optional().Nillable(),
-		field.Time("last_used_at").Optional().Nillable(),
+		field.Time("clone_suspected_at").Optional().Nillable().
+			Comment("when the signature counter went backwards; null unless cloneSuspected"),
+		field.Time("last_used_at").Optional().Nillable().
+			Comment("when the passkey last signed in or authorized a payment; null if never used"),
 		field.Time("revoked_at").Optional().Nillable().
 			Comment("when the user revoked the passkey; revoked passkeys neither sign in nor authorize"),
 		field.Bytes("attestation").Optional().Immutable().Sensitive().
@@ -89,5 +92,6 @@ func (Passkey) Indexes() []ent.Index {
 
 // Annotations of the Passkey.
 func (Passkey) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection()}
+	return []schema.Annotation{entgql.RelayConnection(),
+		gqldoc.Type("A passkey (WebAuthn credential) the user registered: it signs in and authorizes payments with user verification (biometric or PIN). The private key never leaves the authenticator.")}
 }

@@ -22,7 +22,7 @@ type PasskeySession struct{ ent.Schema }
 
 // Mixin of the PasskeySession.
 func (PasskeySession) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "pks"}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixPasskeySession}}
 }
 
 // Fields of the PasskeySession.

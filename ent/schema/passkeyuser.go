@@ -19,7 +19,7 @@ type PasskeyUser struct{ ent.Schema }
 
 // Mixin of the PasskeyUser.
 func (PasskeyUser) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "pku"}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixPasskeyUser}}
 }
 
 // Fields of the PasskeyUser.

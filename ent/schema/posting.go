@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"danbao/ent/schema/gqldoc"
 	"danbao/ent/schema/pulid"
 
 	"entgo.io/contrib/entgql"
@@ -18,7 +19,7 @@ type Posting struct{ ent.Schema }
 
 // Mixin of the Posting.
 func (Posting) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "pst"}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixPosting}}
 }
 
 // Fields of the Posting.
@@ -32,11 +33,13 @@ func (Posting) Fields() []ent.Field {
 		field.String("kind").NotEmpty().MaxLen(40).Immutable().Annotations(entgql.Skip()).
 			Comment("the transaction's kind"),
 		field.Int64("amount").Immutable().Annotations(entgql.Skip()).Comment("signed, credit-positive"),
-		field.String("currency").MinLen(3).MaxLen(3).Immutable(),
+		field.String("currency").MinLen(3).MaxLen(3).Immutable().
+			Comment("ISO 4217 code of the entry's amounts, e.g. CNY."),
 		field.Int64("balance_after").Immutable().Annotations(entgql.Skip()),
 		field.String("day").MinLen(10).MaxLen(10).Immutable().Annotations(entgql.Skip()).
 			Comment("UTC date YYYY-MM-DD, for daily reports"),
-		field.Time("created_at").Default(now).Immutable(),
+		field.Time("created_at").Default(now).Immutable().
+			Comment("When the money moved (the journal transaction's time)."),
 	}
 }
 
@@ -60,7 +63,10 @@ func (Posting) Indexes() []ent.Index {
 
 // Annotations of the Posting.
 func (Posting) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Type("LedgerEntry"), entgql.RelayConnection()}
+	return []schema.Annotation{entgql.Type("LedgerEntry"), entgql.RelayConnection(),
+		// History is always newest first: no client-chosen order.
+		entgql.Skip(entgql.SkipOrderField),
+		gqldoc.Type("One movement of a user's available balance: a leg of a double-entry journal transaction whose legs sum to zero. Amounts are Decimal strings in the entry's currency.")}
 }
 
 // Hooks of the Posting.

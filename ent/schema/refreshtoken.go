@@ -19,7 +19,7 @@ type RefreshToken struct{ ent.Schema }
 
 // Mixin of the RefreshToken.
 func (RefreshToken) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "rtk"}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixRefreshToken}}
 }
 
 // Fields of the RefreshToken.

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"danbao/ent/schema/gqldoc"
 	"danbao/ent/schema/pulid"
 
 	"entgo.io/contrib/entgql"
@@ -16,12 +17,16 @@ type TopUp struct{ ent.Schema }
 
 // Mixin of the TopUp.
 func (TopUp) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "top"}, TimeMixin{}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixTopUp}, TimeMixin{}}
 }
 
 // Fields of the TopUp.
 func (TopUp) Fields() []ent.Field {
-	return bankOperationFields()
+	return bankOperationFields("top-up", map[string]string{
+		"PENDING":   "Sent to the bank; no money has moved yet.",
+		"SUCCEEDED": "The bank took the money from the card; it is in the user's available balance.",
+		"FAILED":    "The bank declined; nothing moved. failureReason says why.",
+	})
 }
 
 // Indexes of the TopUp.
@@ -31,7 +36,8 @@ func (TopUp) Indexes() []ent.Index {
 
 // Annotations of the TopUp.
 func (TopUp) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Type("TopUp")}
+	return []schema.Annotation{entgql.Type("TopUp"),
+		gqldoc.Type("Money coming in from a linked bank card: PENDING until the bank answers, then SUCCEEDED (credited to the available balance) or FAILED (nothing moved).")}
 }
 
 // Withdrawal is money going out to a bank card: the amount is held at once,
@@ -40,12 +46,21 @@ type Withdrawal struct{ ent.Schema }
 
 // Mixin of the Withdrawal.
 func (Withdrawal) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "wdr"}, TimeMixin{}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixWithdrawal}, TimeMixin{}}
 }
 
 // Fields of the Withdrawal.
 func (Withdrawal) Fields() []ent.Field {
-	return bankOperationFields()
+	return bankOperationFields("withdrawal", map[string]string{
+		"PENDING":   "The amount is held from the available balance and the payout is sent to the bank.",
+		"SUCCEEDED": "The bank paid the amount out to the card.",
+		"FAILED":    "The bank declined; the held amount is back in the available balance. failureReason says why.",
+	})
+}
+
+// Annotations of the Withdrawal.
+func (Withdrawal) Annotations() []schema.Annotation {
+	return []schema.Annotation{gqldoc.Type("Money going out to a linked bank card: the amount is held at once, then paid out (SUCCEEDED) or returned to the available balance (FAILED) when the bank answers.")}
 }
 
 // Indexes of the Withdrawal.
@@ -53,14 +68,21 @@ func (Withdrawal) Indexes() []ent.Index {
 	return []ent.Index{index.Fields("user_id", "created_at")}
 }
 
-func bankOperationFields() []ent.Field {
+// bankOperationFields are the fields of a top-up or withdrawal (noun);
+// states describes each status in GraphQL.
+func bankOperationFields(noun string, states map[string]string) []ent.Field {
 	return []ent.Field{
 		field.String("user_id").GoType(pulid.ID("")).Immutable().Annotations(entgql.Skip()),
 		field.String("bank_card_id").GoType(pulid.ID("")).Immutable().Annotations(entgql.Skip()),
 		field.Int64("amount").Positive().Immutable().Annotations(entgql.Skip()),
-		field.String("currency").MinLen(3).MaxLen(3).Immutable(),
-		field.Enum("status").Values("PENDING", "SUCCEEDED", "FAILED").Default("PENDING"),
-		field.String("failure_reason").Optional().MaxLen(200),
-		field.Time("completed_at").Optional().Nillable(),
+		field.String("currency").MinLen(3).MaxLen(3).Immutable().
+			Comment("ISO 4217 code of the amount, e.g. CNY."),
+		field.Enum("status").Values("PENDING", "SUCCEEDED", "FAILED").Default("PENDING").
+			Comment("Where the " + noun + " stands; PENDING changes once, to SUCCEEDED or FAILED.").
+			Annotations(gqldoc.Enum("The state of a "+noun+".", states)),
+		field.String("failure_reason").Optional().MaxLen(200).
+			Comment("The bank's reason for a FAILED " + noun + ", at most 200 bytes; empty otherwise."),
+		field.Time("completed_at").Optional().Nillable().
+			Comment("When the bank's answer was applied; null while PENDING."),
 	}
 }

@@ -1,8 +1,12 @@
 package schema
 
 import (
+	"danbao/ent/schema/gqldoc"
+	"danbao/ent/schema/pulid"
+
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 )
@@ -12,7 +16,7 @@ type User struct{ ent.Schema }
 
 // Mixin of the User.
 func (User) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "usr"}, TimeMixin{}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixUser}, TimeMixin{}}
 }
 
 // Fields of the User.
@@ -22,10 +26,20 @@ func (User) Fields() []ent.Field {
 			Comment("E.164, e.g. +8613800138000"),
 		field.String("password_hash").Sensitive().NotEmpty().
 			Annotations(entgql.Skip()),
-		field.String("display_name").NotEmpty().MaxLen(64),
+		field.String("display_name").NotEmpty().MaxLen(64).
+			Comment("The name other users see (a payee, a counterparty), 1 to 64 characters; not the verified legal name."),
 		field.Enum("role").Values("USER", "OPERATOR").Default("USER").
-			Annotations(entgql.Type("Role")),
+			Comment("What the account may do: USER for wallet holders, OPERATOR for the platform's staff.").
+			Annotations(entgql.Type("Role"), gqldoc.Enum("What an account may do.", map[string]string{
+				"USER":     "A wallet holder: signs in, verifies a real name, moves their own money.",
+				"OPERATOR": "Platform staff: reviews verifications, settles sandbox operations, verifies the ledger, reads custody reports.",
+			})),
 	}
+}
+
+// Annotations of the User.
+func (User) Annotations() []schema.Annotation {
+	return []schema.Annotation{gqldoc.Type("A wallet holder or an operator. Fields other than id and displayName are visible only to the user themself and to operators.")}
 }
 
 // Edges of the User.

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"danbao/ent/schema/gqldoc"
 	"danbao/ent/schema/pulid"
 	"danbao/internal/kyc"
 
@@ -23,7 +24,7 @@ type Verification struct{ ent.Schema }
 
 // Mixin of the Verification.
 func (Verification) Mixin() []ent.Mixin {
-	return []ent.Mixin{IDMixin{prefix: "kyv"}}
+	return []ent.Mixin{IDMixin{prefix: pulid.PrefixVerification}}
 }
 
 // Fields of the Verification.
@@ -41,6 +42,7 @@ func (Verification) Fields() []ent.Field {
 			Comment("The level asked for.").
 			Annotations(entgql.Type("VerificationLevel"), entgql.Skip(entgql.SkipEnumField)),
 		field.Enum("id_type").GoType(kyc.IDType("")).Immutable().
+			Comment("The kind of identity document the request used.").
 			Annotations(entgql.Type("IdType"), entgql.Skip(entgql.SkipEnumField)),
 		field.String("masked_id_number").Immutable().MaxLen(32).
 			Comment("The ID number masked for display, e.g. 110***********002X; the whole number is never returned.").
@@ -58,7 +60,8 @@ func (Verification) Fields() []ent.Field {
 		field.Bytes("id_number_index").Immutable().Sensitive(),
 		field.String("reason").Optional().Nillable().MaxRuneLen(500).
 			Comment("Why the request was rejected, or the reviewer's note."),
-		field.Time("submitted_at").Immutable().Default(now),
+		field.Time("submitted_at").Immutable().Default(now).
+			Comment("When the user submitted the request."),
 		field.Time("decided_at").Optional().Nillable().
 			Comment("When the request was verified or rejected."),
 		field.String("decided_by").Optional().Nillable().MaxLen(64).
@@ -89,5 +92,6 @@ func (Verification) Indexes() []ent.Index {
 
 // Annotations of the Verification.
 func (Verification) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection()}
+	return []schema.Annotation{entgql.RelayConnection(),
+		gqldoc.Type("A real-name verification request and its outcome. The legal name and ID number are stored encrypted and shown only masked.")}
 }

@@ -20,13 +20,16 @@ type AuthPayload struct {
 	// Opaque single-use refresh token.
 	RefreshToken *string `json:"refreshToken,omitempty"`
 	// When the access token expires.
-	ExpiresAt  *time.Time   `json:"expiresAt,omitempty"`
-	User       *ent.User    `json:"user,omitempty"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// The signed-in user; null on userErrors.
+	User *ent.User `json:"user,omitempty"`
+	// Why sign-in was refused; empty on success.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
 // A user's money in one currency.
 type Balance struct {
+	// ISO 4217 code of the amounts, e.g. CNY.
 	Currency string `json:"currency"`
 	// What the user can spend or withdraw now.
 	Available Decimal `json:"available"`
@@ -53,7 +56,8 @@ type BalanceEvent struct {
 // One limit on payments from balance, as it stands now.
 type BalancePaymentLimit struct {
 	// The name LIMIT_EXCEEDED errors give this limit in extensions.limit: LIFETIME_BALANCE_PAYMENTS or ANNUAL_BALANCE_PAYMENTS.
-	Name   string     `json:"name"`
+	Name string `json:"name"`
+	// The window the limit counts over.
 	Period kyc.Period `json:"period"`
 	// The cap, a decimal string in major units.
 	Limit string `json:"limit"`
@@ -67,15 +71,19 @@ type BalancePaymentLimit struct {
 	ResetsAt *time.Time `json:"resetsAt,omitempty"`
 }
 
+// The result of beginPasskeyLogin.
 type BeginPasskeyLoginPayload struct {
 	// PublicKeyCredentialRequestOptionsJSON.
-	Options    JSON         `json:"options,omitempty"`
+	Options JSON `json:"options,omitempty"`
+	// Why sign-in cannot start; empty on success.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// The result of beginPasskeyRegistration.
 type BeginPasskeyRegistrationPayload struct {
 	// PublicKeyCredentialCreationOptionsJSON.
-	Options    JSON         `json:"options,omitempty"`
+	Options JSON `json:"options,omitempty"`
+	// Why registration cannot start; empty on success.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
@@ -101,28 +109,37 @@ type CreatePartnerAppPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// The custody equation of one day in one currency: customer funds must equal the money held at the partner bank.
 type CustodyDay struct {
 	// UTC date, YYYY-MM-DD.
-	Date           string  `json:"date"`
-	Currency       string  `json:"currency"`
+	Date string `json:"date"`
+	// ISO 4217 code of the day's amounts.
+	Currency string `json:"currency"`
+	// Custody at the start of the day (00:00 UTC), a Decimal string.
 	OpeningCustody Decimal `json:"openingCustody"`
+	// Custody at the end of the day, a Decimal string.
 	ClosingCustody Decimal `json:"closingCustody"`
 	// Available + escrow + pending, at the close of the day.
 	CustomerFunds Decimal `json:"customerFunds"`
-	Custody       Decimal `json:"custody"`
+	// Money held for customers at the partner bank at the close of the day.
+	Custody Decimal `json:"custody"`
 	// custody - customerFunds: zero when customer money is held in full.
 	Difference Decimal `json:"difference"`
 }
 
+// The operator's custody report: one entry per day and currency.
 type CustodyReport struct {
+	// Days in date order, each currency on its own entry.
 	Days []*CustodyDay `json:"days"`
 }
 
+// The response to a sign-in challenge.
 type FinishPasskeyLoginInput struct {
 	// AuthenticationResponseJSON: PublicKeyCredential.toJSON() after navigator.credentials.get().
 	Credential JSON `json:"credential"`
 }
 
+// The response to a registration challenge.
 type FinishPasskeyRegistrationInput struct {
 	// RegistrationResponseJSON: PublicKeyCredential.toJSON() after navigator.credentials.create().
 	Credential JSON `json:"credential"`
@@ -130,55 +147,79 @@ type FinishPasskeyRegistrationInput struct {
 	Nickname *string `json:"nickname,omitempty"`
 }
 
+// The result of finishPasskeyRegistration.
 type FinishPasskeyRegistrationPayload struct {
-	Passkey    *ent.Passkey `json:"passkey,omitempty"`
+	// The new passkey; null on userErrors.
+	Passkey *ent.Passkey `json:"passkey,omitempty"`
+	// Why the passkey was not registered; empty on success.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// The outcome of checking every ledger invariant.
 type LedgerVerification struct {
-	Ok           bool               `json:"ok"`
-	Transactions int                `json:"transactions"`
-	Accounts     int                `json:"accounts"`
-	Violations   []*LedgerViolation `json:"violations"`
+	// True when no invariant is broken.
+	Ok bool `json:"ok"`
+	// How many journal transactions were checked.
+	Transactions int `json:"transactions"`
+	// How many accounts were checked.
+	Accounts int `json:"accounts"`
+	// Each broken invariant; empty when ok.
+	Violations []*LedgerViolation `json:"violations"`
 }
 
+// One broken ledger invariant found by verifyLedger.
 type LedgerViolation struct {
 	// UNBALANCED, BALANCE_MISMATCH, NEGATIVE_BALANCE, HASH_CHAIN or CUSTODY_MISMATCH.
-	Kind    string `json:"kind"`
+	Kind string `json:"kind"`
+	// What is wrong, naming the transaction or account.
 	Message string `json:"message"`
 }
 
 // A wallet's level, what it allows and what remains of its limits.
 type Limits struct {
-	Level  kyc.Level   `json:"level"`
+	// The wallet's verification level.
+	Level kyc.Level `json:"level"`
+	// What the level lets the wallet do.
 	Rights []kyc.Right `json:"rights"`
 	// The limit on payments from balance that applies at this level, one entry per currency the level allows.
 	BalancePayments []*BalancePaymentLimit `json:"balancePayments"`
 }
 
+// The card to link for top-ups and withdrawals.
 type LinkBankCardInput struct {
 	// 12 to 19 digits (spaces and dashes allowed), Luhn-valid. Stored only as a gateway token and the last four digits.
 	CardNumber string `json:"cardNumber"`
+	// The name on the card: must be the user's verified legal name (case and spacing aside), 1 to 100 characters. Stored encrypted; shown masked.
 	HolderName string `json:"holderName"`
 }
 
+// The result of linkBankCard.
 type LinkBankCardPayload struct {
-	BankCard   *ent.BankCard `json:"bankCard,omitempty"`
-	UserErrors []*UserError  `json:"userErrors"`
+	// The linked card; null on userErrors.
+	BankCard *ent.BankCard `json:"bankCard,omitempty"`
+	// Why the card was not linked; empty on success.
+	UserErrors []*UserError `json:"userErrors"`
 }
 
+// A phone and password sign-in.
 type LoginInput struct {
-	Phone    string `json:"phone"`
+	// The account's phone number, E.164, e.g. +8613800138000.
+	Phone string `json:"phone"`
+	// The account's password.
 	Password string `json:"password"`
 }
 
+// The session to end.
 type LogoutInput struct {
+	// A refresh token of the session (any of its family).
 	RefreshToken string `json:"refreshToken"`
 }
 
+// The result of logout.
 type LogoutPayload struct {
 	// Whether a session was revoked.
-	Revoked    bool         `json:"revoked"`
+	Revoked bool `json:"revoked"`
+	// Why logout was refused; empty on success.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
@@ -204,15 +245,19 @@ type RedeliverWebhookPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// A refresh token to exchange.
 type RefreshTokenInput struct {
+	// The refresh token from the last sign-in or refresh; it works once.
 	RefreshToken string `json:"refreshToken"`
 }
 
+// A new wallet account.
 type RegisterInput struct {
 	// E.164 phone number, e.g. +8613800138000.
 	Phone string `json:"phone"`
 	// At least 10 characters.
-	Password    string `json:"password"`
+	Password string `json:"password"`
+	// The name other users see, 1 to 64 characters.
 	DisplayName string `json:"displayName"`
 }
 
@@ -234,7 +279,9 @@ type RegisterWebhookPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// An operator's decision on a pending verification request.
 type ReviewVerificationInput struct {
+	// The PENDING request to decide.
 	VerificationID pulid.ID `json:"verificationId"`
 	// true verifies the wallet, false rejects the request.
 	Approve bool `json:"approve"`
@@ -244,17 +291,25 @@ type ReviewVerificationInput struct {
 	Reason *string `json:"reason,omitempty"`
 }
 
+// The result of reviewVerification.
 type ReviewVerificationPayload struct {
+	// The request as decided; null on userErrors.
 	Verification *ent.Verification `json:"verification,omitempty"`
-	UserErrors   []*UserError      `json:"userErrors"`
+	// Why the decision was refused; empty on success.
+	UserErrors []*UserError `json:"userErrors"`
 }
 
+// The passkey to revoke.
 type RevokePasskeyInput struct {
+	// ID of one of the caller's passkeys.
 	ID pulid.ID `json:"id"`
 }
 
+// The result of revokePasskey.
 type RevokePasskeyPayload struct {
-	Passkey    *ent.Passkey `json:"passkey,omitempty"`
+	// The passkey, now revoked; null on userErrors.
+	Passkey *ent.Passkey `json:"passkey,omitempty"`
+	// Why the passkey was not revoked; empty on success.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
@@ -274,22 +329,30 @@ type RotatePartnerAppSecretPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// Which pending sandbox operation to decide, and how.
 type SettleSandboxBankOperationInput struct {
 	// A pending top-up or withdrawal (sandbox card 4000000000000259).
-	ID      pulid.ID    `json:"id"`
+	ID pulid.ID `json:"id"`
+	// What the bank decides.
 	Outcome BankOutcome `json:"outcome"`
 }
 
+// The result of settleSandboxBankOperation. The bank's callback applies the decision a moment later: read the operation again (node) to see its new status.
 type SettleSandboxBankOperationPayload struct {
-	TopUp      *ent.TopUp      `json:"topUp,omitempty"`
+	// Not set: the decision is applied asynchronously by the bank's callback.
+	TopUp *ent.TopUp `json:"topUp,omitempty"`
+	// Not set: the decision is applied asynchronously by the bank's callback.
 	Withdrawal *ent.Withdrawal `json:"withdrawal,omitempty"`
-	UserErrors []*UserError    `json:"userErrors"`
+	// Why the decision was refused; empty when the bank accepted it.
+	UserErrors []*UserError `json:"userErrors"`
 }
 
+// A real-name verification request.
 type SubmitRealNameVerificationInput struct {
 	// The legal name exactly as on the document: letters, spaces and · - ' . only, at most 64 characters.
-	LegalName string     `json:"legalName"`
-	IDType    kyc.IDType `json:"idType"`
+	LegalName string `json:"legalName"`
+	// The kind of identity document.
+	IDType kyc.IDType `json:"idType"`
 	// The document number. Stored encrypted and never returned whole; see `maskedIdNumber`.
 	IDNumber string `json:"idNumber"`
 	// The level asked for; default I.
@@ -298,10 +361,12 @@ type SubmitRealNameVerificationInput struct {
 	Evidence []string `json:"evidence,omitempty"`
 }
 
+// The result of submitRealNameVerification.
 type SubmitRealNameVerificationPayload struct {
 	// The request as it stands after the verifier answered; null on userErrors.
 	Verification *ent.Verification `json:"verification,omitempty"`
-	UserErrors   []*UserError      `json:"userErrors"`
+	// Why the request was refused; empty when it was accepted (whatever the verifier decided).
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 // Subscriptions are served over WebSocket at /graphql with the
@@ -314,22 +379,32 @@ type SubmitRealNameVerificationPayload struct {
 type Subscription struct {
 }
 
+// A top-up from a linked card.
 type TopUpInput struct {
+	// ID of one of the caller's linked cards.
 	BankCardID pulid.ID `json:"bankCardId"`
-	Amount     Decimal  `json:"amount"`
-	Currency   string   `json:"currency"`
+	// How much to take from the card, a positive Decimal in major units with at most the currency's digits, e.g. "100.00".
+	Amount Decimal `json:"amount"`
+	// ISO 4217 code of the amount; CNY by default.
+	Currency string `json:"currency"`
 	// Retrying with the same key and input replays the first result (extensions.idempotentReplay); kept at least 72 hours.
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// The result of topUp.
 type TopUpPayload struct {
-	TopUp      *ent.TopUp   `json:"topUp,omitempty"`
+	// The top-up, PENDING until the bank answers (or the earlier one on a replay); null on userErrors.
+	TopUp *ent.TopUp `json:"topUp,omitempty"`
+	// Why the top-up was refused; empty on success.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// Narrows a user's history; all given conditions must hold.
 type TransactionFilter struct {
-	Types    []EntryType `json:"types,omitempty"`
-	Currency *string     `json:"currency,omitempty"`
+	// Only entries of these types; all types when null or empty.
+	Types []EntryType `json:"types,omitempty"`
+	// Only entries in this ISO 4217 currency, e.g. CNY; INVALID_INPUT for an unknown code.
+	Currency *string `json:"currency,omitempty"`
 	// Entries at or after this time.
 	From *time.Time `json:"from,omitempty"`
 	// Entries before this time.
@@ -350,23 +425,34 @@ type UserError struct {
 	Extensions JSON `json:"extensions,omitempty"`
 }
 
+// A withdrawal to a linked card.
 type WithdrawInput struct {
-	BankCardID     pulid.ID `json:"bankCardId"`
-	Amount         Decimal  `json:"amount"`
-	Currency       string   `json:"currency"`
-	IdempotencyKey string   `json:"idempotencyKey"`
+	// ID of one of the caller's linked cards.
+	BankCardID pulid.ID `json:"bankCardId"`
+	// How much to pay out, a positive Decimal in major units with at most the currency's digits, e.g. "100.00".
+	Amount Decimal `json:"amount"`
+	// ISO 4217 code of the amount; CNY by default.
+	Currency string `json:"currency"`
+	// Retrying with the same key and input replays the first result (extensions.idempotentReplay); kept at least 72 hours.
+	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// The result of withdraw.
 type WithdrawPayload struct {
+	// The withdrawal, PENDING with its amount held (or the earlier one on a replay); null on userErrors.
 	Withdrawal *ent.Withdrawal `json:"withdrawal,omitempty"`
-	UserErrors []*UserError    `json:"userErrors"`
+	// Why the withdrawal was refused; empty on success.
+	UserErrors []*UserError `json:"userErrors"`
 }
 
+// The bank's decision on a pending sandbox operation.
 type BankOutcome string
 
 const (
+	// The bank moves the money.
 	BankOutcomeSucceeded BankOutcome = "SUCCEEDED"
-	BankOutcomeFailed    BankOutcome = "FAILED"
+	// The bank declines; nothing moves (a withdrawal's held amount is returned).
+	BankOutcomeFailed BankOutcome = "FAILED"
 )
 
 var AllBankOutcome = []BankOutcome{
@@ -417,6 +503,7 @@ func (e BankOutcome) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Which way a ledger entry moved the user's available balance.
 type EntryDirection string
 
 const (
@@ -478,11 +565,16 @@ func (e EntryDirection) MarshalJSON() ([]byte, error) {
 type EntryType string
 
 const (
-	EntryTypeTopup            EntryType = "TOPUP"
-	EntryTypeWithdrawal       EntryType = "WITHDRAWAL"
+	// Money in from a bank card (a SUCCEEDED top-up).
+	EntryTypeTopup EntryType = "TOPUP"
+	// Money held from the available balance when a withdrawal starts.
+	EntryTypeWithdrawal EntryType = "WITHDRAWAL"
+	// A held withdrawal paid out by the bank (moves no user balance).
 	EntryTypeWithdrawalPayout EntryType = "WITHDRAWAL_PAYOUT"
+	// A held withdrawal returned to the available balance after the bank declined.
 	EntryTypeWithdrawalReturn EntryType = "WITHDRAWAL_RETURN"
-	EntryTypeTransfer         EntryType = "TRANSFER"
+	// Money between two users' wallets.
+	EntryTypeTransfer EntryType = "TRANSFER"
 )
 
 var AllEntryType = []EntryType{
@@ -541,21 +633,36 @@ func (e EntryType) MarshalJSON() ([]byte, error) {
 type ErrorCode string
 
 const (
-	ErrorCodeInvalidInput         ErrorCode = "INVALID_INPUT"
-	ErrorCodeNotFound             ErrorCode = "NOT_FOUND"
-	ErrorCodeUnauthenticated      ErrorCode = "UNAUTHENTICATED"
-	ErrorCodeForbidden            ErrorCode = "FORBIDDEN"
-	ErrorCodeAlreadyExists        ErrorCode = "ALREADY_EXISTS"
-	ErrorCodeInsufficientFunds    ErrorCode = "INSUFFICIENT_FUNDS"
-	ErrorCodeLimitExceeded        ErrorCode = "LIMIT_EXCEEDED"
+	// The input (or an argument) is malformed or out of range; field names it.
+	ErrorCodeInvalidInput ErrorCode = "INVALID_INPUT"
+	// No such object, or not one the caller may see.
+	ErrorCodeNotFound ErrorCode = "NOT_FOUND"
+	// The caller is not signed in, or the credentials are wrong (top-level).
+	ErrorCodeUnauthenticated ErrorCode = "UNAUTHENTICATED"
+	// The caller is signed in but not allowed to do this (top-level).
+	ErrorCodeForbidden ErrorCode = "FORBIDDEN"
+	// The object already exists, e.g. a registered phone or an ID number that verifies another wallet.
+	ErrorCodeAlreadyExists ErrorCode = "ALREADY_EXISTS"
+	// The available balance is too small; extensions.available and extensions.held say what there is.
+	ErrorCodeInsufficientFunds ErrorCode = "INSUFFICIENT_FUNDS"
+	// A limit would be exceeded; extensions say which limit and what remains.
+	ErrorCodeLimitExceeded ErrorCode = "LIMIT_EXCEEDED"
+	// The wallet needs (a higher level of) real-name verification first.
 	ErrorCodeVerificationRequired ErrorCode = "VERIFICATION_REQUIRED"
-	ErrorCodePasskeyRequired      ErrorCode = "PASSKEY_REQUIRED"
-	ErrorCodeInvalidState         ErrorCode = "INVALID_STATE"
-	ErrorCodeIdempotencyConflict  ErrorCode = "IDEMPOTENCY_CONFLICT"
-	ErrorCodeConflict             ErrorCode = "CONFLICT"
-	ErrorCodeRateLimited          ErrorCode = "RATE_LIMITED"
-	ErrorCodeAccountFrozen        ErrorCode = "ACCOUNT_FROZEN"
-	ErrorCodeInternal             ErrorCode = "INTERNAL"
+	// The action must be authorized with a passkey.
+	ErrorCodePasskeyRequired ErrorCode = "PASSKEY_REQUIRED"
+	// The object is not in a state that allows this; extensions.state names it.
+	ErrorCodeInvalidState ErrorCode = "INVALID_STATE"
+	// The idempotency key was used with another input, or a request with it is still running.
+	ErrorCodeIdempotencyConflict ErrorCode = "IDEMPOTENCY_CONFLICT"
+	// Someone else changed the object meanwhile; read it again and retry.
+	ErrorCodeConflict ErrorCode = "CONFLICT"
+	// Too many requests; extensions.retryAfterSeconds says when to retry.
+	ErrorCodeRateLimited ErrorCode = "RATE_LIMITED"
+	// The account is frozen by an operator: no paying or withdrawing.
+	ErrorCodeAccountFrozen ErrorCode = "ACCOUNT_FROZEN"
+	// An unexpected server failure; the message is generic and extensions.requestId identifies it in the logs.
+	ErrorCodeInternal ErrorCode = "INTERNAL"
 	// A WebAuthn response failed verification, or answers an unknown, used or different challenge.
 	ErrorCodePasskeyInvalid ErrorCode = "PASSKEY_INVALID"
 	// The passkey challenge expired; begin the ceremony again.
@@ -566,6 +673,8 @@ const (
 	ErrorCodePasskeyCloneSuspected ErrorCode = "PASSKEY_CLONE_SUSPECTED"
 	// The action needs a recent sign-in (password or passkey); refreshing a token does not count.
 	ErrorCodeReauthenticationRequired ErrorCode = "REAUTHENTICATION_REQUIRED"
+	// A bank callback's amount or currency differs from its operation's; it was refused and changed nothing. Returned to the bank, not to GraphQL clients.
+	ErrorCodeAmountMismatch ErrorCode = "AMOUNT_MISMATCH"
 )
 
 var AllErrorCode = []ErrorCode{
@@ -589,11 +698,12 @@ var AllErrorCode = []ErrorCode{
 	ErrorCodePasskeyRevoked,
 	ErrorCodePasskeyCloneSuspected,
 	ErrorCodeReauthenticationRequired,
+	ErrorCodeAmountMismatch,
 }
 
 func (e ErrorCode) IsValid() bool {
 	switch e {
-	case ErrorCodeInvalidInput, ErrorCodeNotFound, ErrorCodeUnauthenticated, ErrorCodeForbidden, ErrorCodeAlreadyExists, ErrorCodeInsufficientFunds, ErrorCodeLimitExceeded, ErrorCodeVerificationRequired, ErrorCodePasskeyRequired, ErrorCodeInvalidState, ErrorCodeIdempotencyConflict, ErrorCodeConflict, ErrorCodeRateLimited, ErrorCodeAccountFrozen, ErrorCodeInternal, ErrorCodePasskeyInvalid, ErrorCodeChallengeExpired, ErrorCodePasskeyRevoked, ErrorCodePasskeyCloneSuspected, ErrorCodeReauthenticationRequired:
+	case ErrorCodeInvalidInput, ErrorCodeNotFound, ErrorCodeUnauthenticated, ErrorCodeForbidden, ErrorCodeAlreadyExists, ErrorCodeInsufficientFunds, ErrorCodeLimitExceeded, ErrorCodeVerificationRequired, ErrorCodePasskeyRequired, ErrorCodeInvalidState, ErrorCodeIdempotencyConflict, ErrorCodeConflict, ErrorCodeRateLimited, ErrorCodeAccountFrozen, ErrorCodeInternal, ErrorCodePasskeyInvalid, ErrorCodeChallengeExpired, ErrorCodePasskeyRevoked, ErrorCodePasskeyCloneSuspected, ErrorCodeReauthenticationRequired, ErrorCodeAmountMismatch:
 		return true
 	}
 	return false

@@ -29,6 +29,7 @@ import (
 	"danbao/internal/passkey"
 	"danbao/internal/ratelimit"
 	"danbao/internal/realname"
+	"danbao/internal/sandboxbank"
 	"danbao/internal/vault"
 	"danbao/internal/wallet"
 	"danbao/internal/webhook"
@@ -47,7 +48,7 @@ type App struct {
 	Ledger   *ledger.Service
 	Wallet   *wallet.Service
 	Keys     *idempotency.Keys
-	Bank     *bank.Sandbox // nil unless DANBAO_SANDBOX
+	Bank     *sandboxbank.Bank // nil unless DANBAO_SANDBOX
 	Metrics  *obs.Metrics
 	Log      *slog.Logger
 
@@ -65,6 +66,10 @@ type App struct {
 
 	stop    context.CancelFunc // ends background work started by New
 	running sync.WaitGroup
+
+	// IdentityKeys seal identity data at rest: ID numbers, legal names,
+	// card holder names.
+	IdentityKeys *vault.Keyring
 
 	ready          atomic.Bool
 	handler        http.Handler
@@ -144,6 +149,8 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 		Log:      log,
 		RealName: rn,
 		Limits:   limits.New(d.Client, levels, rn),
+
+		IdentityKeys: kycKeys,
 	}
 	a.Ledger = ledger.New(d.Client)
 	a.Events = events.NewHub(d.Client, d.SQL, d.Dialect, events.HubConfig{Poll: cfg.EventsPoll, Logger: log})
@@ -158,13 +165,13 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 	a.callbackSigner = bank.Signer{Secret: secret}
 	var gw bank.Gateway
 	if cfg.Sandbox {
-		a.Bank = bank.NewSandbox(secret, log)
+		a.Bank = sandboxbank.New(secret, log)
 		gw = a.Bank
 	} else {
 		log.Warn("no bank gateway: top-ups and withdrawals are refused until one is configured")
 	}
 	a.Keys = idempotency.New(d.Dialect)
-	a.Wallet = wallet.New(d.Client, a.Ledger, a.Keys, walletIdentity{a.Limits, a.RealName}, gw, log)
+	a.Wallet = wallet.New(d.Client, a.Ledger, a.Keys, walletIdentity{a.Limits, a.RealName}, gw, kycKeys, log)
 	a.Passkeys, err = passkey.New(d.Client, a.Auth, passkey.Config{
 		RPID:    cfg.WebAuthnRPID,
 		RPName:  cfg.WebAuthnRPName,
@@ -194,13 +201,21 @@ func (w walletIdentity) CheckCardHolder(ctx context.Context, tx *ent.Tx, userID 
 	return w.realName.CheckCardHolder(ctx, tx, userID, holder)
 }
 
-// init creates the rows every instance relies on (sequence counters);
+// init creates the rows every instance relies on (sequence counters) and
+// seals card holder names still in plain text or under a retired key;
 // safe to run on several instances at once.
 func (a *App) init(ctx context.Context) error {
 	if err := a.Ledger.Init(ctx); err != nil {
 		return err
 	}
 	if err := events.EnsureCounter(ctx, a.DB.Client); err != nil {
+		return err
+	}
+	n, err := a.Wallet.SealHolderNames(ctx, 100)
+	if n > 0 {
+		a.Log.InfoContext(ctx, "sealed bank card holder names", "count", n)
+	}
+	if err != nil {
 		return err
 	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -303,7 +318,7 @@ func (a *App) routes() http.Handler {
 	mux.Handle("/graphql", m.CountHTTP("/graphql",
 		cors(a.Config.CORSOrigins, limitBody(a.Config.MaxBodyBytes, a.Tokens.Middleware(a.Sockets.Middleware(gql))))))
 	mux.Handle("POST "+partner.TokenPath, m.CountHTTP(partner.TokenPath, a.Partners.TokenHandler(a.Log)))
-	mux.Handle("POST "+bank.CallbackPath, m.CountHTTP(bank.CallbackPath, a.Wallet.CallbackHandler(a.callbackSigner)))
+	mux.Handle("POST "+bank.CallbackPath, m.CountHTTP(bank.CallbackPath, bankCallback(a.Wallet, a.callbackSigner, a.Log)))
 	if a.Config.Playground {
 		mux.Handle("GET /playground", m.CountHTTP("/playground", playground.Handler("danbao playground", "/graphql")))
 		mux.Handle("GET /dev/passkeys", m.CountHTTP("/dev/passkeys", http.HandlerFunc(devPasskeys)))

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -469,7 +470,7 @@ func TestGatewayCallbacks(t *testing.T) {
 		pending := linkCard(t, e, u, cardPending)
 		r := topUp(t, e, u, pending, "40", "cb1")
 		e.App.Bank.Drain()
-		body := []byte(fmt.Sprintf(`{"id":"cb_1","kind":"charge","reference":%q,"outcome":"SUCCEEDED"}`, r.ID))
+		body := []byte(fmt.Sprintf(`{"id":"cb_1","kind":"charge","reference":%q,"outcome":"SUCCEEDED","amount":4000,"currency":"CNY"}`, r.ID))
 		signer := e.App.Bank.Signer
 		post := func(header string, b []byte) int {
 			req := httptest.NewRequest(http.MethodPost, bank.CallbackPath, strings.NewReader(string(b)))
@@ -499,6 +500,43 @@ func TestGatewayCallbacks(t *testing.T) {
 		if b := balances(t, e, u); b.Available != "0.00" {
 			t.Fatalf("refused callbacks moved money: %+v", b)
 		}
+		// Authentic callbacks whose amount or currency is not the
+		// operation's are refused (422 AMOUNT_MISMATCH), change nothing and
+		// raise an alert; one without amount or currency is malformed.
+		for _, c := range []struct {
+			name, from, to string
+			want           int
+		}{
+			{"partial capture", `"amount":4000`, `"amount":3999`, 422},
+			{"more than asked", `"amount":4000`, `"amount":4001`, 422},
+			{"wrong currency", `"currency":"CNY"`, `"currency":"USD"`, 422},
+			{"no amount", `,"amount":4000`, ``, 400},
+			{"no currency", `,"currency":"CNY"`, ``, 400},
+		} {
+			b := []byte(strings.Replace(string(body), c.from, c.to, 1))
+			req := httptest.NewRequest(http.MethodPost, bank.CallbackPath, strings.NewReader(string(b)))
+			req.Header.Set(bank.SignatureHeader, signer.Header(time.Now(), b))
+			rec := httptest.NewRecorder()
+			e.App.Handler().ServeHTTP(rec, req)
+			var refusal struct{ Code string }
+			_ = json.Unmarshal(rec.Body.Bytes(), &refusal)
+			wantCode := "AMOUNT_MISMATCH"
+			if c.want == 400 {
+				wantCode = "INVALID_INPUT"
+			}
+			if rec.Code != c.want || refusal.Code != wantCode {
+				t.Errorf("%s: %d %q, want %d %s", c.name, rec.Code, refusal.Code, c.want, wantCode)
+			}
+		}
+		if n := strings.Count(e.Logs(), `level=ERROR msg="bank callback amount mismatch"`); n != 3 {
+			t.Errorf("%d amount mismatch alerts logged, want 3:\n%s", n, e.Logs())
+		}
+		if b := balances(t, e, u); b.Available != "0.00" {
+			t.Fatalf("mismatched callbacks moved money: %+v", b)
+		}
+		if st := nodeStatus(t, e, u, r.ID); st != "PENDING" {
+			t.Fatalf("mismatched callbacks changed the top-up: %s", st)
+		}
 		// The genuine callback, delivered three times, is applied once.
 		h := signer.Header(time.Now(), body)
 		for i := 0; i < 3; i++ {
@@ -514,7 +552,7 @@ func TestGatewayCallbacks(t *testing.T) {
 		if got := post(signer.Header(time.Now(), declined), declined); got != 409 {
 			t.Fatalf("contradicting callback: %d", got)
 		}
-		unknown := []byte(`{"id":"cb_2","kind":"charge","reference":"top_01J00000000000000000000000","outcome":"SUCCEEDED"}`)
+		unknown := []byte(`{"id":"cb_2","kind":"charge","reference":"top_01J00000000000000000000000","outcome":"SUCCEEDED","amount":4000,"currency":"CNY"}`)
 		if got := post(signer.Header(time.Now(), unknown), unknown); got != 404 {
 			t.Fatalf("unknown reference: %d", got)
 		}

@@ -14,7 +14,7 @@ import (
 // codes are only ever added, never renamed.
 type Code string
 
-// The codes of DESIGN section 9.
+// The general codes (see docs/design.md, Errors).
 const (
 	InvalidInput         Code = "INVALID_INPUT"
 	NotFound             Code = "NOT_FOUND"
@@ -33,7 +33,8 @@ const (
 	Internal             Code = "INTERNAL"
 )
 
-// The codes of passkey ceremonies (DESIGN section 6). Each is also a value
+// The codes of passkey ceremonies (see docs/design.md, Passkeys and payment
+// authorization). Each is also a value
 // of the ErrorCode enum in graph/common.graphqls.
 const (
 	// PasskeyInvalid: a WebAuthn response failed verification (signature,
@@ -54,6 +55,12 @@ const (
 	ReauthenticationRequired Code = "REAUTHENTICATION_REQUIRED"
 )
 
+// AmountMismatch: a bank callback's amount or currency differs from the
+// top-up or withdrawal it names (a partial capture, a wrong currency). The
+// callback is refused and changes nothing; the bank callback endpoint
+// answers it, GraphQL clients never see it.
+const AmountMismatch Code = "AMOUNT_MISMATCH"
+
 // Codes lists every code, in the order of the ErrorCode enum of
 // graph/common.graphqls; a test keeps the two equal.
 var Codes = []Code{
@@ -63,6 +70,7 @@ var Codes = []Code{
 	Internal,
 	PasskeyInvalid, ChallengeExpired, PasskeyRevoked, PasskeyCloneSuspected,
 	ReauthenticationRequired,
+	AmountMismatch,
 }
 
 // Error is a domain failure with a stable code, a human message that never
@@ -95,6 +103,15 @@ func Invalid(field, format string, args ...any) *Error {
 	if field != "" {
 		e.Field = []string{"input", field}
 	}
+	return e
+}
+
+// InvalidArgument returns an INVALID_INPUT error about a field argument
+// (such as a connection's first or last), named as the client wrote it:
+// its Field is [arg], not a path inside an input object.
+func InvalidArgument(arg, format string, args ...any) *Error {
+	e := New(InvalidInput, format, args...)
+	e.Field = []string{arg}
 	return e
 }
 

@@ -131,7 +131,7 @@ const (
 	OutcomePending Outcome = "PENDING"
 )
 
-// Sandbox test cards of DESIGN section 10a.
+// Sandbox test cards (docs/design.md, "Sandbox").
 const (
 	SandboxCardSucceeds = "4242424242424242"
 	SandboxCardDeclined = "4000000000000002"

@@ -1,7 +1,13 @@
-// Package bank holds the pure parts of danbao's bank gateway: card number
-// validation and branding, the sandbox's card-to-outcome rule (DESIGN 10a),
-// and the HMAC signature on the callbacks through which a gateway reports
-// the outcome of a top-up or withdrawal.
+// Package bank holds the rules danbao shares with any bank gateway, and
+// nothing that performs I/O: card number validation and branding, the
+// sandbox's card-to-outcome rule (docs/design.md, "Sandbox"), the Gateway
+// and Callback contract, the check that a callback's amount and currency
+// are the operation's, and the HMAC signature on the callbacks through
+// which a gateway reports the outcome of a top-up or withdrawal.
+//
+// The simulated gateway lives in internal/sandboxbank; the HTTP endpoint
+// that receives callbacks lives with the other HTTP handlers in
+// internal/app; applying an outcome to the ledger is internal/wallet's.
 //
 // Invariants:
 //
@@ -20,7 +26,9 @@
 //     not match is UNAUTHENTICATED; an authentic but stale or future-dated
 //     callback is UNAUTHENTICATED with its own message. A signer without a
 //     secret verifies nothing: that is an internal (configuration) error.
-//
-// Nothing here performs I/O; the gateway client and the callback handler
-// that use it live with the services.
+//   - A callback moves money only if its amount (minor units) and currency
+//     equal those of the operation it names (CheckAmount); otherwise it is
+//     AMOUNT_MISMATCH.
+//   - Gateway calls may block on the network: callers make them with a
+//     context and never inside a database transaction.
 package bank

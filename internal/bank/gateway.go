@@ -1,18 +1,10 @@
 package bank
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync"
-	"time"
+
+	"danbao/internal/apperr"
+	"danbao/internal/money"
 )
 
 // CallbackPath is where gateways post their signed outcome notifications.
@@ -32,162 +24,62 @@ type Request struct {
 	Currency  string
 }
 
-// Callback is the body of an outcome notification.
+// Callback is the body of an outcome notification. Amount and Currency say
+// what the bank actually moved: the wallet applies the outcome only if they
+// equal the operation's own (see CheckAmount).
 type Callback struct {
 	ID        string  `json:"id"`        // the notification's own ID (the same on every retry)
 	Kind      string  `json:"kind"`      // charge or payout
 	Reference string  `json:"reference"` // our operation ID
 	Outcome   Outcome `json:"outcome"`   // SUCCEEDED or DECLINED
+	Amount    int64   `json:"amount"`    // minor units of Currency, as moved (or refused) by the bank
+	Currency  string  `json:"currency"`  // ISO 4217 code
 	Reason    string  `json:"reason,omitempty"`
 }
 
+// CallbackFor returns the callback a gateway sends when it decides r.
+func CallbackFor(id, kind string, r Request, outcome Outcome, reason string) Callback {
+	return Callback{ID: id, Kind: kind, Reference: r.Reference, Outcome: outcome,
+		Amount: r.Amount, Currency: r.Currency, Reason: reason}
+}
+
+// CheckAmount refuses a callback whose amount or currency differs from
+// those of the operation it names (amount in minor units of currency): a
+// partial capture, a wrong currency or a callback meant for another
+// operation. Errors: INVALID_INPUT when the callback carries no amount or
+// no currency; AMOUNT_MISMATCH (extensions expected, received) otherwise.
+func CheckAmount(cb Callback, amount int64, currency string) error {
+	if cb.Amount <= 0 || cb.Currency == "" {
+		return apperr.Invalid("amount", "callback must carry a positive amount and a currency")
+	}
+	if cb.Amount == amount && cb.Currency == currency {
+		return nil
+	}
+	return apperr.New(apperr.AmountMismatch, "callback amount or currency differs from the operation's").
+		With("expected", money.FormatMinor(amount, money.Currency(currency))+" "+currency).
+		With("received", money.FormatMinor(cb.Amount, money.Currency(cb.Currency))+" "+cb.Currency)
+}
+
 // Gateway is an acquirer. Charge and Payout only accept the request; the
-// outcome arrives later as a signed Callback at CallbackPath.
+// outcome arrives later as a signed Callback at CallbackPath. Calls may do
+// network I/O: callers make them outside database transactions.
 type Gateway interface {
 	// Tokenize validates a card number and returns the gateway's token for
 	// it. The number itself is never stored by danbao.
-	Tokenize(number string) (string, error)
+	Tokenize(ctx context.Context, number string) (string, error)
+	// Charge asks the gateway to take r.Amount from the card (a top-up).
 	Charge(ctx context.Context, r Request) error
+	// Payout asks the gateway to send r.Amount to the card (a withdrawal).
 	Payout(ctx context.Context, r Request) error
 }
 
-// Sandbox is a Gateway that behaves like an acquirer's test mode (DESIGN
-// section 10a): the outcome depends on the card, and is delivered
-// asynchronously as a signed callback through the server's own HTTP handler,
-// retried with backoff until it is answered with 2xx. Pending operations
-// wait until Settle is called (by an operator).
-type Sandbox struct {
-	Signer  Signer
-	handler http.Handler
-	log     *slog.Logger
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	senders chan struct{} // bounds deliveries in flight, as an acquirer's sender pool does
-}
-
-// MaxConcurrentDeliveries bounds the sandbox's callbacks in flight: an
-// unbounded burst would only queue on the ledger's locks while holding
-// database connections the API's reads need.
-const MaxConcurrentDeliveries = 4
-
-// NewSandbox returns a sandbox gateway signing with secret.
-func NewSandbox(secret []byte, log *slog.Logger) *Sandbox {
-	return &Sandbox{Signer: Signer{Secret: secret}, log: log, senders: make(chan struct{}, MaxConcurrentDeliveries)}
-}
-
-// SetHandler sets where callbacks are delivered (the server's handler).
-func (s *Sandbox) SetHandler(h http.Handler) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.handler = h
-}
-
-const sandboxPrefix = "tok_sbx_"
-
-// Tokenize returns a token that records the sandbox outcome class of the
-// card and nothing else about it.
-func (s *Sandbox) Tokenize(number string) (string, error) {
-	n, err := ValidateCardNumber(number)
-	if err != nil {
-		return "", err
-	}
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return sandboxPrefix + strings.ToLower(string(SandboxOutcome(n))) + "_" + hex.EncodeToString(b[:]), nil
-}
-
-// OutcomeOf returns the sandbox outcome class of a token.
-func OutcomeOf(token string) Outcome {
-	rest, ok := strings.CutPrefix(token, sandboxPrefix)
-	if !ok {
-		return OutcomeDeclined
-	}
-	class, _, _ := strings.Cut(rest, "_")
-	switch Outcome(strings.ToUpper(class)) {
-	case OutcomeSucceeded:
-		return OutcomeSucceeded
-	case OutcomePending:
-		return OutcomePending
-	}
-	return OutcomeDeclined
-}
-
-// Charge accepts a charge; its outcome follows as a callback.
-func (s *Sandbox) Charge(ctx context.Context, r Request) error { return s.accept(KindCharge, r) }
-
-// Payout accepts a payout; its outcome follows as a callback.
-func (s *Sandbox) Payout(ctx context.Context, r Request) error { return s.accept(KindPayout, r) }
-
-func (s *Sandbox) accept(kind string, r Request) error {
-	switch OutcomeOf(r.Token) {
-	case OutcomePending:
-		return nil // waits for Settle
-	case OutcomeSucceeded:
-		s.Deliver(Callback{ID: newCallbackID(), Kind: kind, Reference: r.Reference, Outcome: OutcomeSucceeded})
-	default:
-		s.Deliver(Callback{ID: newCallbackID(), Kind: kind, Reference: r.Reference, Outcome: OutcomeDeclined, Reason: "card declined"})
-	}
-	return nil
-}
-
-// Settle delivers the outcome of a pending operation, as the acquirer would
-// once its back office decides.
-func (s *Sandbox) Settle(kind, reference string, ok bool) {
-	cb := Callback{ID: newCallbackID(), Kind: kind, Reference: reference, Outcome: OutcomeSucceeded}
-	if !ok {
-		cb.Outcome, cb.Reason = OutcomeDeclined, "declined on review"
-	}
-	s.Deliver(cb)
-}
-
-// Deliver posts cb, signed, to the handler in the background, retrying
-// with backoff (as acquirers do) while the answer is not 2xx.
-func (s *Sandbox) Deliver(cb Callback) {
-	body, _ := json.Marshal(cb)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.senders <- struct{}{}
-		defer func() { <-s.senders }()
-		delay := 20 * time.Millisecond
-		for attempt := 1; attempt <= 6; attempt++ {
-			code := s.post(body)
-			if code >= 200 && code < 300 {
-				return
-			}
-			if s.log != nil {
-				s.log.Warn("sandbox bank: callback refused", "reference", cb.Reference, "status", code, "attempt", attempt)
-			}
-			if code == http.StatusConflict || code == http.StatusBadRequest || code == http.StatusNotFound {
-				return // final answers: retrying cannot help
-			}
-			time.Sleep(delay)
-			delay *= 3
-		}
-	}()
-}
-
-func (s *Sandbox) post(body []byte) int {
-	s.mu.Lock()
-	h := s.handler
-	s.mu.Unlock()
-	if h == nil {
-		return http.StatusServiceUnavailable
-	}
-	req := httptest.NewRequest(http.MethodPost, CallbackPath, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(SignatureHeader, s.Signer.Header(time.Now(), body))
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec.Code
-}
-
-// Drain waits until every callback in flight has been delivered (tests,
-// and graceful shutdown).
-func (s *Sandbox) Drain() { s.wg.Wait() }
-
-func newCallbackID() string {
-	var b [10]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("cb_%x", b)
+// Settler is implemented by a test-mode gateway that holds some operations
+// until an operator decides them (the sandbox's pending card).
+type Settler interface {
+	// Holds reports whether operations on the card with this token wait
+	// for Settle.
+	Holds(token string) bool
+	// Settle decides the held operation r of the given kind: its outcome
+	// follows as a callback.
+	Settle(ctx context.Context, kind string, r Request, succeed bool) error
 }

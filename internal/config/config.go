@@ -1,5 +1,5 @@
-// Package config reads danbao's configuration from the environment (DESIGN
-// section 10). Config is a plain struct passed to whoever needs it, never a
+// Package config reads danbao's configuration from the environment (the
+// table in README.md, Configuration). Config is a plain struct passed to whoever needs it, never a
 // package global. Every setting has a working development default, so the
 // binary with no environment at all starts on an SQLite file in ./data.
 package config

@@ -66,8 +66,8 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 // SQLiteDSN is the connection string for an SQLite file: WAL, full fsync,
 // a busy timeout and foreign keys on every pooled connection, and write
 // transactions that start IMMEDIATE (they take the write lock at BEGIN, so
-// two writers never both read and then fail to upgrade; CONVENTIONS
-// example 4). Never cache=shared.
+// two writers never both read and then fail to upgrade; see
+// docs/architecture.md, Transactions). Never cache=shared.
 func SQLiteDSN(path string) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")

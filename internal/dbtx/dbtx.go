@@ -1,8 +1,8 @@
 // Package dbtx runs a function in one database transaction: begin, recover a
 // panic, roll back on error, commit, and retry the whole function a bounded
 // number of times when the database reports a transient conflict
-// (SQLITE_BUSY/LOCKED, PostgreSQL serialization failure 40001 or deadlock
-// 40P01). Service methods are the transaction: they call WithTx once and pass
+// (SQLITE_BUSY/LOCKED, PostgreSQL serialization failure 40001, deadlock
+// 40P01 or lock not available 55P03). Service methods are the transaction: they call WithTx once and pass
 // the *ent.Tx to their helpers explicitly.
 package dbtx
 
@@ -69,7 +69,10 @@ func once(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) (e
 }
 
 // Retryable reports whether err is a transient conflict worth retrying the
-// whole transaction for.
+// whole transaction for: SQLITE_BUSY or SQLITE_LOCKED (any extended code),
+// or PostgreSQL 40001 (serialization failure), 40P01 (deadlock detected) or
+// 55P03 (lock not available, from NOWAIT or lock_timeout). Every other
+// error, unique violations included, is final.
 func Retryable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -89,21 +92,13 @@ func Retryable(err error) bool {
 	return false
 }
 
-// IsUniqueViolation reports whether err is a unique-constraint violation on
-// either engine.
+// IsUniqueViolation reports whether err is, or wraps, a unique-constraint
+// violation: PostgreSQL SQLSTATE 23505, SQLite SQLITE_CONSTRAINT_UNIQUE or
+// SQLITE_CONSTRAINT_PRIMARYKEY. It reads the driver's code only. ent's
+// ConstraintError (ent.IsConstraintError) is not enough on its own: ent
+// raises it for foreign-key and check violations too, recognised by message
+// text, and it always wraps the driver error that this function inspects.
 func IsUniqueViolation(err error) bool {
-	if ent.IsConstraintError(err) {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) {
-			return pgErr.Code == "23505"
-		}
-		var sqErr *sqlite.Error
-		if errors.As(err, &sqErr) {
-			c := sqErr.Code()
-			return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
-		}
-		return true
-	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		return pgErr.Code == "23505"

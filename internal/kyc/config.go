@@ -90,7 +90,8 @@ type LevelRule struct {
 	// Rights are what a wallet at this level may do.
 	Rights []Right
 	// Evidence is how many distinct evidence entries a request for this
-	// level must carry (the external sources of DESIGN section 4).
+	// level must carry (the external sources of docs/design.md, Real-name
+	// verification, levels and limits).
 	Evidence int
 	// BalancePayments limits payments made from the wallet's balance.
 	BalancePayments Limit
@@ -126,7 +127,8 @@ const (
 	LevelIIIAnnualCNY int64 = 200_000_00
 )
 
-// DefaultConfig returns the levels of DESIGN section 4: unverified wallets
+// DefaultConfig returns the levels of docs/design.md, Real-name
+// verification, levels and limits: unverified wallets
 // may do nothing; level I (one source) pays up to 1,000 CNY over the
 // account's life; level II (three sources) 100,000 CNY a year; level III
 // (five sources) 200,000 CNY a year. Only CNY is configured. Years follow

@@ -1,5 +1,5 @@
-// Package kyc holds the pure rules of real-name verification (DESIGN
-// sections 4 and 7): the formats of the identity documents danbao accepts,
+// Package kyc holds the pure rules of real-name verification (see
+// docs/design.md, Real-name verification, levels and limits): the formats of the identity documents danbao accepts,
 // the ISO 7064 MOD 11-2 check digit of PRC resident ID numbers, how ID
 // numbers and legal names are validated and masked, the verification levels
 // with their rights, evidence requirements and limits (Config, passed in by

@@ -144,7 +144,7 @@ func validateResidentID(s string, now time.Time) error {
 	}
 
 	// The check digit is validated before anything else beyond shape
-	// (DESIGN section 4): a typo is then reported as a typo, not as whatever
+	// (see docs/design.md, Real-name verification): a typo is then reported as a typo, not as whatever
 	// field the mistyped digit happened to land in.
 	want, _ := CheckDigit(s[:17]) // cannot fail: 17 digits checked above
 	if last != want {

@@ -7,7 +7,8 @@ import (
 )
 
 // Level is a wallet's real-name verification level, the PBoC class of its
-// payment account (DESIGN section 4). Values are stored and exposed through
+// payment account (see docs/design.md, Real-name verification, levels and
+// limits). Values are stored and exposed through
 // the API (enum VerificationLevel), so they are only ever added.
 type Level string
 

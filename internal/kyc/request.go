@@ -101,7 +101,8 @@ type Decision struct {
 	Reason  string // why, for Reject (shown to the user)
 }
 
-// SandboxDecision is the sandbox verifier's rule (DESIGN section 10a): a
+// SandboxDecision is the sandbox verifier's rule (see docs/design.md,
+// Sandbox): a
 // legal name containing REJECT is rejected, one containing PENDING stays
 // pending until an operator reviews it, any other is approved at the
 // requested level. Matching is on the upper-case words exactly as written.

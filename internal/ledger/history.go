@@ -8,16 +8,10 @@ import (
 	"danbao/ent/account"
 	"danbao/ent/posting"
 	"danbao/ent/schema/pulid"
-	"danbao/internal/apperr"
 	"danbao/internal/money"
+	"danbao/internal/page"
 
 	"entgo.io/contrib/entgql"
-)
-
-// Page sizes of history.
-const (
-	DefaultPageSize = 20
-	MaxPageSize     = 100
 )
 
 // HistoryFilter narrows a user's history.
@@ -36,20 +30,12 @@ type Page struct {
 // History returns a page of the postings of the user's accounts, newest
 // first, by keyset pagination on (seq, id) backed by the
 // (account_id, seq, id) index: stable under concurrent inserts, no OFFSET.
-// Errors: INVALID_INPUT (page sizes outside 0..100, both first and last,
-// unknown currency).
+// Page sizes follow package page. Errors: INVALID_INPUT (first or last
+// outside 0..page.Max, both first and last, unknown currency).
 func (s *Service) History(ctx context.Context, userID pulid.ID, p Page, f HistoryFilter) (*ent.LedgerEntryConnection, error) {
-	if p.First != nil && p.Last != nil {
-		return nil, apperr.Invalid("first", "pass first or last, not both")
-	}
-	for field, n := range map[string]*int{"first": p.First, "last": p.Last} {
-		if n != nil && (*n < 0 || *n > MaxPageSize) {
-			return nil, apperr.Invalid(field, "page size must be between 0 and %d", MaxPageSize)
-		}
-	}
-	if p.First == nil && p.Last == nil {
-		n := DefaultPageSize
-		p.First = &n
+	first, last, err := page.Bound(p.First, p.Last)
+	if err != nil {
+		return nil, err
 	}
 	q := s.client.Posting.Query().Where(posting.HasAccountWith(account.OwnerID(userID), account.KindEQ(account.KindAVAILABLE)))
 	if len(f.Kinds) > 0 {
@@ -68,6 +54,6 @@ func (s *Service) History(ctx context.Context, userID pulid.ID, p Page, f Histor
 	if f.To != nil {
 		q.Where(posting.CreatedAtLT(f.To.UTC()))
 	}
-	return q.Paginate(ctx, p.After, p.First, p.Before, p.Last,
+	return q.Paginate(ctx, p.After, first, p.Before, last,
 		ent.WithLedgerEntryOrder(&ent.LedgerEntryOrder{Direction: entgql.OrderDirectionDesc, Field: ent.PostingOrderFieldSeq}))
 }

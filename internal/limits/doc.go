@@ -1,5 +1,6 @@
 // Package limits enforces the limits a wallet's verification level sets on
-// payments from its balance (DESIGN sections 4 and 7): level I 1,000 CNY
+// payments from its balance (see docs/design.md, Real-name verification,
+// levels and limits): level I 1,000 CNY
 // over the account's life, level II 100,000 CNY and level III 200,000 CNY a
 // calendar year, none at all unverified. Any money movement calls it inside
 // its own transaction: Check to refuse early, Record to count the payment.

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -26,6 +27,11 @@ import (
 // pgURL) and returns the statements ent would still need to reach its
 // schema: "" when the migrations are complete.
 func Pending(ctx context.Context, d, pgURL string) (string, error) {
+	return PendingFS(ctx, d, pgURL, files)
+}
+
+// PendingFS is Pending with the migrations of fsys (laid out as Files).
+func PendingFS(ctx context.Context, d, pgURL string, fsys fs.FS) (string, error) {
 	var (
 		sdb     *sql.DB
 		cleanup func()
@@ -57,7 +63,7 @@ func Pending(ctx context.Context, d, pgURL string) (string, error) {
 		return "", fmt.Errorf("unknown dialect %q", d)
 	}
 	defer cleanup()
-	if err := Apply(ctx, sdb, d); err != nil {
+	if _, err := ApplyFS(ctx, sdb, d, fsys); err != nil {
 		return "", err
 	}
 	client := ent.NewClient(ent.Driver(entsql.OpenDB(d, sdb)))

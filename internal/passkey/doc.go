@@ -1,4 +1,5 @@
-// Package passkey is danbao's WebAuthn relying party (DESIGN section 6):
+// Package passkey is danbao's WebAuthn relying party (see docs/design.md,
+// Passkeys and payment authorization):
 // passkey registration, revocation and discoverable sign-in, and payment
 // authorization whose challenge is bound to the payment. It is built on
 // github.com/go-webauthn/webauthn and supplies what that library leaves to

@@ -388,7 +388,7 @@ func TestPaymentRevokedPasskey(t *testing.T) {
 			t.Fatalf("BeginPayment for a user without passkeys: %v", err)
 		}
 		unknown := w.payment()
-		unknown.Payer = pulid.New("usr")
+		unknown.Payer = pulid.New(pulid.PrefixUser)
 		if _, err := w.svc.BeginPayment(ctx, nil, unknown); !apperr.Is(err, apperr.NotFound) {
 			t.Fatalf("BeginPayment for an unknown payer: %v", err)
 		}

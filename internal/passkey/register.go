@@ -13,6 +13,7 @@ import (
 	"danbao/ent/schema/pulid"
 	"danbao/internal/apperr"
 	"danbao/internal/dbtx"
+	"danbao/internal/page"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -223,12 +224,17 @@ func (s *Service) Revoke(ctx context.Context, userID, id pulid.ID) (*ent.Passkey
 	return p, nil
 }
 
-// Query returns the user's passkeys, oldest first by ID, the revoked ones
-// too when includeRevoked is set; the caller paginates.
-func (s *Service) Query(userID pulid.ID, includeRevoked bool) *ent.PasskeyQuery {
+// List returns a page of the user's passkeys, oldest first by ID, the
+// revoked ones too when includeRevoked is set. Page sizes follow package
+// page. Errors: INVALID_INPUT (first or last outside 0..page.Max, both).
+func (s *Service) List(ctx context.Context, userID pulid.ID, includeRevoked bool, after *ent.Cursor, first *int, before *ent.Cursor, last *int) (*ent.PasskeyConnection, error) {
+	first, last, err := page.Bound(first, last)
+	if err != nil {
+		return nil, err
+	}
 	q := s.client.Passkey.Query().Where(passkey.UserID(userID))
 	if !includeRevoked {
 		q = q.Where(passkey.RevokedAtIsNil())
 	}
-	return q
+	return q.Paginate(ctx, after, first, before, last)
 }

@@ -1,5 +1,5 @@
-// Package realname is danbao's real-name verification service (DESIGN
-// sections 4 and 10a): users submit their legal name, identity document and
+// Package realname is danbao's real-name verification service (see
+// docs/design.md, Real-name verification, levels and limits, and Sandbox): users submit their legal name, identity document and
 // evidence; a pluggable Verifier (the sandbox one ships) decides at once or
 // later; operators review what is left pending. It stores what the pure
 // rules of package kyc accept, and answers what level a wallet has and

@@ -18,13 +18,8 @@ import (
 	"danbao/internal/apperr"
 	"danbao/internal/dbtx"
 	"danbao/internal/kyc"
+	"danbao/internal/page"
 	"danbao/internal/vault"
-)
-
-// Page sizes of PendingVerifications.
-const (
-	DefaultPageSize = 20
-	MaxPageSize     = 100
 )
 
 // MaxReasonLen bounds a review's reason, in characters.
@@ -381,17 +376,15 @@ func (s *Service) Latest(ctx context.Context, userID pulid.ID) (*ent.Verificatio
 // PendingVerifications returns a page of the requests waiting for a
 // decision, oldest first. The caller has checked that it is an operator.
 //
-// Errors: INVALID_INPUT (first not between 1 and MaxPageSize).
+// Page sizes follow package page. Errors: INVALID_INPUT (first outside
+// 0..page.Max).
 func (s *Service) PendingVerifications(ctx context.Context, first *int, after *ent.Cursor) (*ent.VerificationConnection, error) {
-	n := DefaultPageSize
-	if first != nil {
-		n = *first
-	}
-	if n < 1 || n > MaxPageSize {
-		return nil, apperr.Invalid("first", "first must be between 1 and %d", MaxPageSize)
+	first, _, err := page.Bound(first, nil)
+	if err != nil {
+		return nil, err
 	}
 	return s.client.Verification.Query().Where(verification.StatusEQ(kyc.Pending)).
-		Paginate(ctx, after, &n, nil, nil)
+		Paginate(ctx, after, first, nil, nil)
 }
 
 // Level returns userID's verification level (Unverified when the wallet
@@ -462,50 +455,39 @@ func (s *Service) RotateKeys(ctx context.Context, batch int) (int, error) {
 	if batch < 1 {
 		batch = 100
 	}
-	total := 0
-	for {
-		done := 0
-		err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
-			done = 0
-			rows, err := tx.Verification.Query().
-				Where(verification.KeyVersionNEQ(s.keys.CurrentVersion())).
-				Order(ent.Asc(verification.FieldID)).Limit(batch).All(ctx)
-			if err != nil {
-				return err
-			}
-			for _, v := range rows {
-				var cts [3][]byte
-				for i, col := range []struct {
-					purpose string
-					ct      []byte
-				}{{purposeLegalName, v.LegalNameCiphertext}, {purposeIDNumber, v.IDNumberCiphertext}, {purposeEvidence, v.EvidenceCiphertext}} {
-					pt, err := s.open(v, col.purpose, col.ct)
-					if err != nil {
-						return err
-					}
-					if cts[i], _, err = s.keys.Encrypt(pt, aad(v.UserID, v.ID, col.purpose)); err != nil {
-						return err
-					}
-				}
-				n, err := tx.Verification.Update().
-					Where(verification.ID(v.ID), verification.KeyVersion(v.KeyVersion)).
-					SetLegalNameCiphertext(cts[0]).SetIDNumberCiphertext(cts[1]).SetEvidenceCiphertext(cts[2]).
-					SetKeyVersion(s.keys.CurrentVersion()).Save(ctx)
-				if err != nil {
-					return err
-				}
-				done += n
-			}
-			return nil
-		})
+	return dbtx.Batches(ctx, s.client, func(tx *ent.Tx) (int, error) {
+		rows, err := tx.Verification.Query().
+			Where(verification.KeyVersionNEQ(s.keys.CurrentVersion())).
+			Order(ent.Asc(verification.FieldID)).Limit(batch).All(ctx)
 		if err != nil {
-			return total, err
+			return 0, err
 		}
-		total += done
-		if done == 0 {
-			return total, nil
+		done := 0
+		for _, v := range rows {
+			var cts [3][]byte
+			for i, col := range []struct {
+				purpose string
+				ct      []byte
+			}{{purposeLegalName, v.LegalNameCiphertext}, {purposeIDNumber, v.IDNumberCiphertext}, {purposeEvidence, v.EvidenceCiphertext}} {
+				pt, err := s.open(v, col.purpose, col.ct)
+				if err != nil {
+					return 0, err
+				}
+				if cts[i], _, err = s.keys.Encrypt(pt, aad(v.UserID, v.ID, col.purpose)); err != nil {
+					return 0, err
+				}
+			}
+			n, err := tx.Verification.Update().
+				Where(verification.ID(v.ID), verification.KeyVersion(v.KeyVersion)).
+				SetLegalNameCiphertext(cts[0]).SetIDNumberCiphertext(cts[1]).SetEvidenceCiphertext(cts[2]).
+				SetKeyVersion(s.keys.CurrentVersion()).Save(ctx)
+			if err != nil {
+				return 0, err
+			}
+			done += n
 		}
-	}
+		return done, nil
+	})
 }
 
 // open decrypts one encrypted column of v.

@@ -30,7 +30,7 @@ type Verifier interface {
 	Verify(ctx context.Context, req VerifyRequest) (kyc.Decision, error)
 }
 
-// Sandbox is the sandbox verifier of DESIGN section 10a: it decides at once
+// Sandbox is the sandbox verifier of docs/design.md, Sandbox: it decides at once
 // by the legal name (see kyc.SandboxDecision): REJECT in the name rejects,
 // PENDING leaves the request for an operator, anything else is approved at
 // the requested level.

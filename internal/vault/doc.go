@@ -1,5 +1,5 @@
-// Package vault encrypts sensitive strings at rest (ID numbers, DESIGN
-// section 4) with authenticated encryption under rotatable keys, and derives
+// Package vault encrypts sensitive strings at rest (ID numbers; see
+// docs/design.md, Real-name verification, levels and limits) with authenticated encryption under rotatable keys, and derives
 // keyed blind indexes so that equal values can be found by a database index
 // without decrypting anything. It has no storage and no ent import.
 //

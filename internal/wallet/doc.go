@@ -4,7 +4,9 @@
 //
 // Invariants:
 //   - A card number is never stored: only the gateway's token and its last
-//     four digits.
+//     four digits. The holder's name is stored sealed with the identity
+//     keyring (bound to its user and card) and shown only masked; rows from
+//     before migration 0005 are sealed by SealHolderNames at start-up.
 //   - Every state change of a top-up or withdrawal is one database
 //     transaction with its ledger postings (if any), its event row, and for
 //     the request itself its idempotency key.
@@ -14,5 +16,9 @@
 //     clearing) and either pays it out (clearing -> custody) or returns it.
 //   - Gateway outcomes are applied once: a PENDING -> final compare-and-set
 //     decides, so duplicate callbacks change nothing.
-//   - The gateway is called only after the request's transaction commits.
+//   - An outcome whose amount or currency is not the operation's changes
+//     nothing: AMOUNT_MISMATCH, logged at error level as AlertAmountMismatch.
+//   - The gateway is never called inside a transaction: LinkBankCard
+//     tokenizes before its transaction, TopUp and Withdraw call it after
+//     theirs commits.
 package wallet

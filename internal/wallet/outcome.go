@@ -2,10 +2,6 @@ package wallet
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"io"
-	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -26,43 +22,66 @@ import (
 // contradicts the one already applied.
 var ErrOutcomeConflict = apperr.New(apperr.Conflict, "the operation already has a different outcome")
 
+// AlertAmountMismatch is the message of the error-level log record written
+// when a bank callback's amount or currency differs from its operation's:
+// a stable key that alerting matches on.
+const AlertAmountMismatch = "bank callback amount mismatch"
+
 // ApplyOutcome applies a gateway's outcome to the top-up or withdrawal it
 // names, once: the PENDING -> final compare-and-set, the postings and the
 // events are one transaction. A duplicate of an applied outcome changes
-// nothing and is not an error. Errors: NOT_FOUND (unknown reference),
-// INVALID_INPUT (kind or outcome), CONFLICT (contradicts the applied one).
+// nothing and is not an error. A callback whose amount or currency is not
+// the operation's changes nothing, is logged at error level with message
+// AlertAmountMismatch, and is refused. Errors: NOT_FOUND (unknown
+// reference), INVALID_INPUT (kind, outcome, missing amount or currency),
+// AMOUNT_MISMATCH, CONFLICT (contradicts the applied one).
 func (s *Service) ApplyOutcome(ctx context.Context, cb bank.Callback) error {
 	ok := cb.Outcome == bank.OutcomeSucceeded
 	if !ok && cb.Outcome != bank.OutcomeDeclined {
 		return apperr.Invalid("outcome", "unknown outcome")
 	}
 	id := pulid.ID(cb.Reference)
+	var err error
 	switch {
-	case cb.Kind == bank.KindCharge && id.Prefix() == "top":
-		return s.applyTopUp(ctx, id, ok, cb.Reason)
-	case cb.Kind == bank.KindPayout && id.Prefix() == "wdr":
-		return s.applyWithdrawal(ctx, id, ok, cb.Reason)
+	case cb.Kind == bank.KindCharge && id.Prefix() == pulid.PrefixTopUp:
+		err = s.applyTopUp(ctx, id, cb)
+	case cb.Kind == bank.KindPayout && id.Prefix() == pulid.PrefixWithdrawal:
+		err = s.applyWithdrawal(ctx, id, cb)
+	default:
+		return apperr.New(apperr.NotFound, "no operation of that kind with this reference")
 	}
-	return apperr.New(apperr.NotFound, "no operation of that kind with this reference")
+	if ae, isApp := apperr.As(err); isApp && ae.Code == apperr.AmountMismatch {
+		s.log.ErrorContext(ctx, AlertAmountMismatch, "reference", cb.Reference, "callback", cb.ID,
+			"expected", ae.Extensions["expected"], "received", ae.Extensions["received"])
+	}
+	return err
 }
 
-func (s *Service) applyTopUp(ctx context.Context, id pulid.ID, ok bool, reason string) error {
+func (s *Service) applyTopUp(ctx context.Context, id pulid.ID, cb bank.Callback) error {
+	ok := cb.Outcome == bank.OutcomeSucceeded
 	status := topup.StatusFAILED
 	if ok {
 		status = topup.StatusSUCCEEDED
 	}
 	return dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		t, err := tx.TopUp.Get(ctx, id)
+		if err != nil {
+			return notFound(err)
+		}
+		if err := bank.CheckAmount(cb, t.Amount, t.Currency); err != nil {
+			return err
+		}
 		now := s.now().UTC()
 		upd := tx.TopUp.Update().Where(topup.ID(id), topup.StatusEQ(topup.StatusPENDING)).
 			SetStatus(status).SetCompletedAt(now)
 		if !ok {
-			upd.SetFailureReason(truncate(reason))
+			upd.SetFailureReason(truncate(cb.Reason))
 		}
 		n, err := upd.Save(ctx)
 		if err != nil {
 			return err
 		}
-		t, err := tx.TopUp.Get(ctx, id)
+		t, err = tx.TopUp.Get(ctx, id)
 		if fresh, err := decided(n, err, func() bool { return t.Status == status }); !fresh {
 			return err
 		}
@@ -91,23 +110,31 @@ func (s *Service) applyTopUp(ctx context.Context, id pulid.ID, ok bool, reason s
 	})
 }
 
-func (s *Service) applyWithdrawal(ctx context.Context, id pulid.ID, ok bool, reason string) error {
+func (s *Service) applyWithdrawal(ctx context.Context, id pulid.ID, cb bank.Callback) error {
+	ok := cb.Outcome == bank.OutcomeSucceeded
 	status := withdrawal.StatusFAILED
 	if ok {
 		status = withdrawal.StatusSUCCEEDED
 	}
 	return dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		w, err := tx.Withdrawal.Get(ctx, id)
+		if err != nil {
+			return notFound(err)
+		}
+		if err := bank.CheckAmount(cb, w.Amount, w.Currency); err != nil {
+			return err
+		}
 		now := s.now().UTC()
 		upd := tx.Withdrawal.Update().Where(withdrawal.ID(id), withdrawal.StatusEQ(withdrawal.StatusPENDING)).
 			SetStatus(status).SetCompletedAt(now)
 		if !ok {
-			upd.SetFailureReason(truncate(reason))
+			upd.SetFailureReason(truncate(cb.Reason))
 		}
 		n, err := upd.Save(ctx)
 		if err != nil {
 			return err
 		}
-		w, err := tx.Withdrawal.Get(ctx, id)
+		w, err = tx.Withdrawal.Get(ctx, id)
 		if fresh, err := decided(n, err, func() bool { return w.Status == status }); !fresh {
 			return err
 		}
@@ -178,61 +205,12 @@ func truncate(s string) string {
 	return s[:cut]
 }
 
-// maxCallbackBytes bounds a callback body.
-const maxCallbackBytes = 64 << 10
-
-// CallbackHandler is the gateway's signed notification endpoint: it verifies
-// the signature and its timestamp (refusing forged and stale callbacks with
-// 401), applies the outcome once, and answers 200 for applied and duplicate
-// outcomes, 400 malformed, 404 unknown reference, 409 contradiction.
-func (s *Service) CallbackHandler(signer bank.Signer) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			http.Error(w, "POST only", http.StatusMethodNotAllowed)
-			return
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCallbackBytes))
-		if err != nil {
-			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		if err := signer.Verify(r.Header.Get(bank.SignatureHeader), body, time.Now()); err != nil {
-			code := http.StatusUnauthorized
-			if apperr.Is(err, apperr.InvalidInput) {
-				code = http.StatusBadRequest
-			}
-			s.log.WarnContext(r.Context(), "bank callback refused", "reason", err.Error())
-			http.Error(w, "signature refused", code)
-			return
-		}
-		var cb bank.Callback
-		if err := json.Unmarshal(body, &cb); err != nil || cb.Reference == "" {
-			http.Error(w, "malformed callback", http.StatusBadRequest)
-			return
-		}
-		err = s.ApplyOutcome(r.Context(), cb)
-		switch {
-		case err == nil:
-			w.WriteHeader(http.StatusOK)
-		case apperr.Is(err, apperr.NotFound):
-			http.Error(w, "unknown reference", http.StatusNotFound)
-		case apperr.Is(err, apperr.InvalidInput):
-			http.Error(w, "malformed callback", http.StatusBadRequest)
-		case errors.Is(err, ErrOutcomeConflict):
-			s.log.ErrorContext(r.Context(), "bank callback contradicts the applied outcome", "reference", cb.Reference, "outcome", cb.Outcome)
-			http.Error(w, "conflicting outcome", http.StatusConflict)
-		default:
-			s.log.ErrorContext(r.Context(), "bank callback failed", "reference", cb.Reference, "error", err)
-			http.Error(w, "internal error", http.StatusInternalServerError)
-		}
-	})
-}
-
-// SettleSandbox has the sandbox gateway decide a pending operation (card
-// 4000000000000259), as an acquirer's back office would. Errors: NOT_FOUND,
-// INVALID_STATE (not pending, not a pending-class card, or no sandbox).
+// SettleSandbox has a test-mode gateway decide a held operation (the
+// sandbox's pending card 4000000000000259), as an acquirer's back office
+// would; the outcome follows as a callback. Errors: NOT_FOUND,
+// INVALID_STATE (not pending, not on the pending card, or no sandbox).
 func (s *Service) SettleSandbox(ctx context.Context, id pulid.ID, succeed bool) error {
-	sb, isSandbox := s.gateway.(*bank.Sandbox)
+	settler, isSandbox := s.gateway.(bank.Settler)
 	if !isSandbox {
 		return apperr.New(apperr.InvalidState, "the sandbox gateway is not enabled")
 	}
@@ -240,20 +218,23 @@ func (s *Service) SettleSandbox(ctx context.Context, id pulid.ID, succeed bool) 
 		kind   string
 		cardID pulid.ID
 		status string
+		req    bank.Request
 	)
 	switch id.Prefix() {
-	case "top":
+	case pulid.PrefixTopUp:
 		t, err := s.client.TopUp.Get(ctx, id)
 		if err != nil {
 			return notFound(err)
 		}
 		kind, cardID, status = bank.KindCharge, t.BankCardID, string(t.Status)
-	case "wdr":
+		req = bank.Request{Reference: string(t.ID), Amount: t.Amount, Currency: t.Currency}
+	case pulid.PrefixWithdrawal:
 		w, err := s.client.Withdrawal.Get(ctx, id)
 		if err != nil {
 			return notFound(err)
 		}
 		kind, cardID, status = bank.KindPayout, w.BankCardID, string(w.Status)
+		req = bank.Request{Reference: string(w.ID), Amount: w.Amount, Currency: w.Currency}
 	default:
 		return apperr.New(apperr.NotFound, "no top-up or withdrawal with this ID").WithField("id")
 	}
@@ -264,11 +245,8 @@ func (s *Service) SettleSandbox(ctx context.Context, id pulid.ID, succeed bool) 
 	if err != nil {
 		return err
 	}
-	if bank.OutcomeOf(card.Token) != bank.OutcomePending {
-		return apperr.New(apperr.InvalidState, "only operations on the sandbox pending card wait for an operator")
-	}
-	sb.Settle(kind, string(id), succeed)
-	return nil
+	req.Token = card.Token
+	return settler.Settle(ctx, kind, req, succeed)
 }
 
 func notFound(err error) error {

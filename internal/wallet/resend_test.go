@@ -12,13 +12,14 @@ import (
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
 	"danbao/internal/bank"
+	"danbao/internal/sandboxbank"
 	"danbao/internal/testenv"
 	"danbao/internal/wallet"
 )
 
 // flaky is a gateway whose first charge and first payout never arrive.
 type flaky struct {
-	*bank.Sandbox
+	*sandboxbank.Bank
 	charges, payouts atomic.Int32
 }
 
@@ -26,14 +27,14 @@ func (f *flaky) Charge(ctx context.Context, r bank.Request) error {
 	if f.charges.Add(1) == 1 {
 		return errors.New("gateway timeout")
 	}
-	return f.Sandbox.Charge(ctx, r)
+	return f.Bank.Charge(ctx, r)
 }
 
 func (f *flaky) Payout(ctx context.Context, r bank.Request) error {
 	if f.payouts.Add(1) == 1 {
 		return errors.New("gateway timeout")
 	}
-	return f.Sandbox.Payout(ctx, r)
+	return f.Bank.Payout(ctx, r)
 }
 
 type verified struct{}
@@ -47,8 +48,8 @@ func TestResendPending(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		e := testenv.New(t, d)
 		ctx := context.Background()
-		gw := &flaky{Sandbox: e.App.Bank}
-		s := wallet.New(e.App.DB.Client, e.App.Ledger, e.App.Keys, verified{}, gw, slog.Default())
+		gw := &flaky{Bank: e.App.Bank}
+		s := wallet.New(e.App.DB.Client, e.App.Ledger, e.App.Keys, verified{}, gw, e.App.IdentityKeys, slog.Default())
 		u := pulid.ID(e.Register(t).ID)
 		card, err := s.LinkBankCard(ctx, u, wallet.LinkBankCardInput{CardNumber: bank.SandboxCardSucceeds, HolderName: "X"})
 		if err != nil {
@@ -60,7 +61,7 @@ func TestResendPending(t *testing.T) {
 		}
 		e.App.Bank.Drain()
 		status := func(id pulid.ID) string {
-			if id.Prefix() == "top" {
+			if id.Prefix() == pulid.PrefixTopUp {
 				x, _ := e.App.DB.Client.TopUp.Get(ctx, id)
 				return string(x.Status)
 			}
@@ -114,7 +115,7 @@ func TestFailureReasonIsStoredSafely(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		e := testenv.New(t, d)
 		ctx := context.Background()
-		s := wallet.New(e.App.DB.Client, e.App.Ledger, e.App.Keys, verified{}, e.App.Bank, slog.Default())
+		s := wallet.New(e.App.DB.Client, e.App.Ledger, e.App.Keys, verified{}, e.App.Bank, e.App.IdentityKeys, slog.Default())
 		u := pulid.ID(e.Register(t).ID)
 		card, err := s.LinkBankCard(ctx, u, wallet.LinkBankCardInput{CardNumber: bank.SandboxCardPending, HolderName: "X"})
 		if err != nil {
@@ -125,7 +126,7 @@ func TestFailureReasonIsStoredSafely(t *testing.T) {
 			t.Fatal(err)
 		}
 		reason := "x" + strings.Repeat("拒", 100) + "\xff" // byte 200 falls inside a character
-		if err := s.ApplyOutcome(ctx, bank.Callback{Kind: bank.KindCharge, Reference: string(top.ID), Outcome: bank.OutcomeDeclined, Reason: reason}); err != nil {
+		if err := s.ApplyOutcome(ctx, bank.Callback{Kind: bank.KindCharge, Reference: string(top.ID), Outcome: bank.OutcomeDeclined, Amount: top.Amount, Currency: top.Currency, Reason: reason}); err != nil {
 			t.Fatalf("decline with a long reason: %v", err)
 		}
 		got, _ := e.App.DB.Client.TopUp.Get(ctx, top.ID)

@@ -78,14 +78,21 @@ func (w *world) step(t testing.TB, op, arg uint16) {
 			w.e.App.Bank.Drain()
 			id := w.ops[int(arg)%len(w.ops)]
 			kind := bank.KindCharge
-			if id.Prefix() == "wdr" {
+			if id.Prefix() == pulid.PrefixWithdrawal {
 				kind = bank.KindPayout
 			}
 			outcome := bank.OutcomeSucceeded
 			if arg%2 == 1 {
 				outcome = bank.OutcomeDeclined
 			}
-			err = s.ApplyOutcome(ctx, bank.Callback{ID: "cb", Kind: kind, Reference: string(id), Outcome: outcome})
+			amount, currency := w.amountOf(t, id)
+			if arg%5 == 0 { // a partial capture: refused, changes nothing
+				amount--
+			}
+			err = s.ApplyOutcome(ctx, bank.Callback{ID: "cb", Kind: kind, Reference: string(id), Outcome: outcome, Amount: amount, Currency: currency})
+			if arg%5 == 0 && !apperr.Is(err, apperr.AmountMismatch) {
+				t.Fatalf("partial capture: %v, want AMOUNT_MISMATCH", err)
+			}
 		}
 	case 5: // retry an earlier request with the same key: must replay
 		if len(w.ops) > 0 {
@@ -99,10 +106,27 @@ func (w *world) step(t testing.TB, op, arg uint16) {
 		}
 	}
 	switch apperr.CodeOf(err) {
-	case "", apperr.InsufficientFunds, apperr.InvalidState, apperr.Conflict:
+	case "", apperr.InsufficientFunds, apperr.InvalidState, apperr.Conflict, apperr.AmountMismatch:
 	default:
 		t.Fatalf("op %d: %v", op%6, err)
 	}
+}
+
+// amountOf returns the amount and currency of a top-up or withdrawal.
+func (w *world) amountOf(t testing.TB, id pulid.ID) (int64, string) {
+	ctx := context.Background()
+	if id.Prefix() == pulid.PrefixWithdrawal {
+		x, err := w.e.App.DB.Client.Withdrawal.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x.Amount, x.Currency
+	}
+	x, err := w.e.App.DB.Client.TopUp.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x.Amount, x.Currency
 }
 
 // check proves the ledger's invariants and that each user's balance is

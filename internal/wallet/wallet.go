@@ -18,8 +18,10 @@ import (
 	"danbao/internal/dbtx"
 	"danbao/internal/events"
 	"danbao/internal/idempotency"
+	"danbao/internal/kyc"
 	"danbao/internal/ledger"
 	"danbao/internal/money"
+	"danbao/internal/vault"
 )
 
 // Ledger entry kinds written by this package.
@@ -45,14 +47,16 @@ type Service struct {
 	ledger   *ledger.Service
 	keys     *idempotency.Keys
 	identity Identity
-	gateway  bank.Gateway // nil: no gateway configured
+	gateway  bank.Gateway   // nil: no gateway configured
+	vault    *vault.Keyring // seals card holder names
 	log      *slog.Logger
 	now      func() time.Time
 }
 
-// New returns a wallet Service.
-func New(client *ent.Client, l *ledger.Service, keys *idempotency.Keys, id Identity, gw bank.Gateway, log *slog.Logger) *Service {
-	return &Service{client: client, ledger: l, keys: keys, identity: id, gateway: gw, log: log, now: time.Now}
+// New returns a wallet Service. names is the identity keyring that seals
+// card holder names (the one that seals ID numbers).
+func New(client *ent.Client, l *ledger.Service, keys *idempotency.Keys, id Identity, gw bank.Gateway, names *vault.Keyring, log *slog.Logger) *Service {
+	return &Service{client: client, ledger: l, keys: keys, identity: id, gateway: gw, vault: names, log: log, now: time.Now}
 }
 
 // LinkBankCardInput is the input of LinkBankCard.
@@ -61,10 +65,12 @@ type LinkBankCardInput struct {
 	HolderName string
 }
 
-// LinkBankCard tokenizes a card with the gateway and stores the token and
-// the last four digits. The holder must be the user's verified legal name.
-// Errors: INVALID_INPUT (card number, holder name), VERIFICATION_REQUIRED,
-// INVALID_STATE (no gateway configured).
+// LinkBankCard tokenizes a card with the gateway and stores the token, the
+// last four digits and the holder's name (sealed, and masked for display).
+// The holder must be the user's verified legal name. The gateway is asked
+// before the transaction begins, so a retried transaction never calls it
+// twice. Errors: INVALID_INPUT (card number, holder name),
+// VERIFICATION_REQUIRED, INVALID_STATE (no gateway configured).
 func (s *Service) LinkBankCard(ctx context.Context, userID pulid.ID, in LinkBankCardInput) (*ent.BankCard, error) {
 	number, err := bank.ValidateCardNumber(in.CardNumber)
 	if err != nil {
@@ -77,18 +83,25 @@ func (s *Service) LinkBankCard(ctx context.Context, userID pulid.ID, in LinkBank
 	if s.gateway == nil {
 		return nil, noGateway()
 	}
+	token, err := s.gateway.Tokenize(ctx, number)
+	if err != nil {
+		return nil, err
+	}
+	id := pulid.New(pulid.PrefixBankCard)
+	sealed, version, err := s.vault.Encrypt([]byte(holder), holderAAD(userID, id))
+	if err != nil {
+		return nil, err
+	}
 	var card *ent.BankCard
 	err = dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
 		if err := s.identity.CheckCardHolder(ctx, tx, userID, holder); err != nil {
 			return err
 		}
-		token, err := s.gateway.Tokenize(number)
-		if err != nil {
-			return err
-		}
-		card, err = tx.BankCard.Create().
+		card, err = tx.BankCard.Create().SetID(id).
 			SetUserID(userID).SetToken(token).SetLast4(bank.Last4(number)).
-			SetBrand(bank.Brand(number)).SetHolderName(holder).
+			SetBrand(bank.Brand(number)).SetHolderName("").
+			SetMaskedHolderName(kyc.MaskLegalName(holder)).
+			SetHolderNameCiphertext(sealed).SetKeyVersion(version).
 			Save(ctx)
 		return err
 	})
@@ -364,12 +377,12 @@ func (s *Service) EntryContext(ctx context.Context, p *ent.Posting) (*EntryConte
 		return nil
 	}
 	switch ltx.RefID.Prefix() {
-	case "top":
+	case pulid.PrefixTopUp:
 		if out.TopUp, err = s.client.TopUp.Get(ctx, ltx.RefID); err != nil {
 			return nil, err
 		}
 		return out, card(out.TopUp.BankCardID)
-	case "wdr":
+	case pulid.PrefixWithdrawal:
 		if out.Withdrawal, err = s.client.Withdrawal.Get(ctx, ltx.RefID); err != nil {
 			return nil, err
 		}

@@ -75,3 +75,25 @@ func (id *ID) UnmarshalGQL(v any) error {
 
 // MarshalGQL implements graphql.Marshaler.
 func (id ID) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(id))) }
+
+// The type prefixes of danbao's IDs, one per ent schema. They are declared
+// here once: the schemas' ID mixins, the node(id:) lookup and the domain
+// code that tells a top-up from a withdrawal by its ID all use these names.
+const (
+	PrefixAccount           = "acc"
+	PrefixBankCard          = "card"
+	PrefixEvent             = "evt"
+	PrefixIdempotencyKey    = "idk"
+	PrefixIdentityBinding   = "kyb"
+	PrefixLedgerTransaction = "ltx"
+	PrefixLimitUsage        = "lmu"
+	PrefixPasskey           = "psk"
+	PrefixPasskeySession    = "pks"
+	PrefixPasskeyUser       = "pku"
+	PrefixPosting           = "pst"
+	PrefixRefreshToken      = "rtk"
+	PrefixTopUp             = "top"
+	PrefixUser              = "usr"
+	PrefixVerification      = "kyv"
+	PrefixWithdrawal        = "wdr"
+)
