@@ -20,12 +20,15 @@ func (h *Hub) Follow(ctx context.Context, after int64, f Filter, allow func(*ent
 	defer h.Unsubscribe(w)
 	pos := after
 	for {
-		rows, err := ReadAfter(ctx, h.client, pos, MaxRead, f)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+		rows, held := h.recent.after(pos, MaxRead, f)
+		if !held {
+			var err error
+			if rows, err = ReadAfter(ctx, h.client, pos, MaxRead, f); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return err
 			}
-			return err
 		}
 		for _, e := range rows {
 			pos = e.Seq

@@ -42,6 +42,8 @@ type Hub struct {
 	mu      sync.Mutex
 	waiters map[*Waiter]struct{}
 	notify  chan struct{} // this instance committed: send NOTIFY (PostgreSQL)
+	refresh chan struct{} // something committed: read the new events into recent
+	recent  recent
 }
 
 // Waiter receives wake-ups on C (buffered; bursts coalesce into one).
@@ -58,7 +60,7 @@ func NewHub(client *ent.Client, db *sql.DB, dialectName string, cfg HubConfig) *
 		cfg.Logger = slog.Default()
 	}
 	h := &Hub{client: client, db: db, dialect: dialectName, cfg: cfg,
-		waiters: map[*Waiter]struct{}{}, notify: make(chan struct{}, 1)}
+		waiters: map[*Waiter]struct{}{}, notify: make(chan struct{}, 1), refresh: make(chan struct{}, 1)}
 	client.Event.Use(func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
 			v, err := next.Mutate(ctx, m)
@@ -129,7 +131,7 @@ func (h *Hub) Wake() {
 // Committed is called after a transaction that wrote events commits: it
 // wakes local waiters and, on PostgreSQL, asks for a NOTIFY to the others.
 func (h *Hub) Committed() {
-	h.Wake()
+	h.Refresh()
 	select {
 	case h.notify <- struct{}{}:
 	default:
@@ -144,8 +146,52 @@ func (h *Hub) Run(ctx context.Context) {
 		go func() { defer wg.Done(); h.listen(ctx) }()
 		go func() { defer wg.Done(); h.sendNotifies(ctx) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); h.readRecent(ctx) }()
 	h.poll(ctx)
 	wg.Wait()
+}
+
+// Refresh asks the hub to read the newly committed events (once, for every
+// follower) and then wake the followers.
+func (h *Hub) Refresh() {
+	select {
+	case h.refresh <- struct{}{}:
+	default:
+	}
+}
+
+// readRecent keeps recent up to date: on each refresh it reads every event
+// after the last one it holds, in seq order, then wakes the followers, who
+// find their events there instead of each querying the database.
+func (h *Hub) readRecent(ctx context.Context) {
+	head, err := Head(ctx, h.client)
+	if err != nil {
+		h.cfg.Logger.WarnContext(ctx, "events: reading the head; followers query the database", "error", err)
+		return
+	}
+	h.recent.reset(head)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.refresh:
+		}
+		for {
+			rows, err := ReadAfter(ctx, h.client, h.recent.last(), MaxRead, Filter{})
+			if err != nil {
+				if ctx.Err() == nil {
+					h.cfg.Logger.WarnContext(ctx, "events: reading new events", "error", err)
+				}
+				break
+			}
+			h.recent.add(rows)
+			if len(rows) < MaxRead {
+				break
+			}
+		}
+		h.Wake()
+	}
 }
 
 func (h *Hub) poll(ctx context.Context) {
@@ -167,7 +213,7 @@ func (h *Hub) poll(ctx context.Context) {
 		}
 		if head != last {
 			last = head
-			h.Wake()
+			h.Refresh()
 		}
 	}
 }
@@ -195,7 +241,7 @@ func (h *Hub) listen(ctx context.Context) {
 			return
 		}
 		h.cfg.Logger.WarnContext(ctx, "events: LISTEN connection lost; polling until it is back", "error", err)
-		h.Wake() // anything may have been missed
+		h.Refresh() // anything may have been missed
 		select {
 		case <-ctx.Done():
 			return
@@ -219,14 +265,14 @@ func (h *Hub) listenOnce(ctx context.Context) error {
 		if _, err := pc.Exec(ctx, "LISTEN "+Channel); err != nil {
 			return errors.Join(err, driver.ErrBadConn)
 		}
-		h.Wake() // events may have committed before LISTEN took effect
+		h.Refresh() // events may have committed before LISTEN took effect
 		for {
 			if _, err := pc.WaitForNotification(ctx); err != nil {
 				// The connection is still LISTENing (or broken): never
 				// hand it back to the pool.
 				return errors.Join(err, driver.ErrBadConn)
 			}
-			h.Wake()
+			h.Refresh()
 		}
 	})
 }
