@@ -6,13 +6,19 @@ GO ?= go
 GENERATED := ent graph resolvers schema.graphql
 TESTFLAGS ?= -count=1 -timeout 30m
 
-.PHONY: run build generate check-generate fmt-check vet test test-go
+.PHONY: run build generate check-generate fmt-check vet test test-go playground
 
 run:
 	$(GO) run . serve
 
 build:
 	$(GO) build -o bin/danbao .
+
+# Rebuilds the playground bundle (internal/app/playground/dist, committed and
+# embedded in the binary) from its locked npm packages. Not part of `make test`.
+playground:
+	npm ci --prefix internal/app/playground --no-audit --no-fund
+	cd internal/app/playground && node build.mjs
 
 # ent, then gqlgen, then the SDL export (see generate.go).
 generate:

@@ -30,8 +30,6 @@ import (
 	"danbao/internal/vault"
 	"danbao/internal/wallet"
 	"danbao/resolvers"
-
-	"github.com/99designs/gqlgen/graphql/playground"
 )
 
 // App is one wired server instance.
@@ -257,7 +255,9 @@ func (a *App) routes() http.Handler {
 		cors(a.Config.CORSOrigins, limitBody(a.Config.MaxBodyBytes, a.Tokens.Middleware(gql)))))
 	mux.Handle("POST "+bank.CallbackPath, m.CountHTTP(bank.CallbackPath, a.Wallet.CallbackHandler(a.callbackSigner)))
 	if a.Config.Playground {
-		mux.Handle("GET /playground", m.CountHTTP("/playground", playground.Handler("danbao playground", "/graphql")))
+		pg := m.CountHTTP("/playground", playgroundHandler())
+		mux.Handle("GET /playground", pg)
+		mux.Handle("GET /playground/", pg)
 		mux.Handle("GET /dev/passkeys", m.CountHTTP("/dev/passkeys", http.HandlerFunc(devPasskeys)))
 	}
 	mux.Handle("GET /healthz", m.CountHTTP("/healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
