@@ -9,8 +9,9 @@ import "graphiql/style.css";
 const fetcher = createGraphiQLFetcher({ url: new URL("/graphql", window.location.href).toString() });
 
 const defaultQuery = `# danbao GraphQL playground.
-# Sign in with the login mutation, then put the access token in the
-# Headers tab as {"Authorization": "Bearer <accessToken>"}.
+# Sign in with the login mutation, then put
+# {"Authorization": "Bearer <accessToken>"}
+# in the Headers tab below.
 {
   me {
     id
