@@ -36,7 +36,7 @@ type HandlerConfig struct {
 // NewHandler builds the GraphQL server with explicit transports and
 // extensions (never handler.NewDefaultServer, which has no limits).
 func NewHandler(r *Resolver, cfg HandlerConfig) *handler.Server {
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: r}))
+	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: r, Schema: PublicSchema()}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
