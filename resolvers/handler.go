@@ -51,6 +51,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *handler.Server {
 		srv.SetDisableSuggestion(true)
 	}
 	srv.Use(DepthLimit{Max: cfg.MaxDepth})
+	srv.Use(&InputRule{})
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
 	if cfg.Metrics != nil {
 		srv.Use(metricsExtension{m: cfg.Metrics})
