@@ -384,8 +384,10 @@ func TestConcurrentWithdrawals(t *testing.T) {
 					t.Errorf("a refused withdrawal came back with an object: %s", r.ID)
 				}
 				ext := r.UserErrors[0].Extensions
-				if ext["available"] == nil || ext["held"] == nil || ext["currency"] != "CNY" {
-					t.Errorf("INSUFFICIENT_FUNDS without amounts: %v", ext)
+				// Refused only once all 100 is held by the ten that passed:
+				// held is that money, not the amount asked for.
+				if ext["available"] != "0.00" || ext["held"] != "100.00" || ext["requested"] != "10.00" || ext["currency"] != "CNY" {
+					t.Errorf("INSUFFICIENT_FUNDS amounts: %v", ext)
 				}
 			default:
 				t.Errorf("unexpected %s", r.code())
