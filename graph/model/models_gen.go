@@ -187,9 +187,12 @@ type SettleSandboxBankOperationInput struct {
 }
 
 type SettleSandboxBankOperationPayload struct {
-	TopUp      *ent.TopUp      `json:"topUp,omitempty"`
+	// The settled top-up, as it is after the decision (SUCCEEDED or FAILED); null when the operation was a withdrawal or was refused.
+	TopUp *ent.TopUp `json:"topUp,omitempty"`
+	// The settled withdrawal, as it is after the decision; null when the operation was a top-up or was refused.
 	Withdrawal *ent.Withdrawal `json:"withdrawal,omitempty"`
-	UserErrors []*UserError    `json:"userErrors"`
+	// Why nothing was settled: NOT_FOUND, INVALID_STATE (not pending, not on the pending sandbox card, or no sandbox).
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 type SubmitRealNameVerificationInput struct {
@@ -462,6 +465,8 @@ const (
 	ErrorCodePasskeyCloneSuspected ErrorCode = "PASSKEY_CLONE_SUSPECTED"
 	// The action needs a recent sign-in (password or passkey); refreshing a token does not count.
 	ErrorCodeReauthenticationRequired ErrorCode = "REAUTHENTICATION_REQUIRED"
+	// Sign-in refused: the phone and password do not match (an unknown phone reads the same). A userError of login, never a top-level error.
+	ErrorCodeInvalidCredentials ErrorCode = "INVALID_CREDENTIALS"
 )
 
 var AllErrorCode = []ErrorCode{
@@ -485,11 +490,12 @@ var AllErrorCode = []ErrorCode{
 	ErrorCodePasskeyRevoked,
 	ErrorCodePasskeyCloneSuspected,
 	ErrorCodeReauthenticationRequired,
+	ErrorCodeInvalidCredentials,
 }
 
 func (e ErrorCode) IsValid() bool {
 	switch e {
-	case ErrorCodeInvalidInput, ErrorCodeNotFound, ErrorCodeUnauthenticated, ErrorCodeForbidden, ErrorCodeAlreadyExists, ErrorCodeInsufficientFunds, ErrorCodeLimitExceeded, ErrorCodeVerificationRequired, ErrorCodePasskeyRequired, ErrorCodeInvalidState, ErrorCodeIdempotencyConflict, ErrorCodeConflict, ErrorCodeRateLimited, ErrorCodeAccountFrozen, ErrorCodeInternal, ErrorCodePasskeyInvalid, ErrorCodeChallengeExpired, ErrorCodePasskeyRevoked, ErrorCodePasskeyCloneSuspected, ErrorCodeReauthenticationRequired:
+	case ErrorCodeInvalidInput, ErrorCodeNotFound, ErrorCodeUnauthenticated, ErrorCodeForbidden, ErrorCodeAlreadyExists, ErrorCodeInsufficientFunds, ErrorCodeLimitExceeded, ErrorCodeVerificationRequired, ErrorCodePasskeyRequired, ErrorCodeInvalidState, ErrorCodeIdempotencyConflict, ErrorCodeConflict, ErrorCodeRateLimited, ErrorCodeAccountFrozen, ErrorCodeInternal, ErrorCodePasskeyInvalid, ErrorCodeChallengeExpired, ErrorCodePasskeyRevoked, ErrorCodePasskeyCloneSuspected, ErrorCodeReauthenticationRequired, ErrorCodeInvalidCredentials:
 		return true
 	}
 	return false

@@ -123,7 +123,7 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 		DB:       d,
 		Tokens:   tokens,
 		Auth:     auth.NewService(d.Client, tokens, cfg.RefreshTokenTTL, params),
-		Metrics:  obs.NewMetrics(),
+		Metrics:  obs.NewMetrics(log),
 		Log:      log,
 		RealName: rn,
 		Limits:   limits.New(d.Client, levels, rn),

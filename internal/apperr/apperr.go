@@ -14,7 +14,7 @@ import (
 // codes are only ever added, never renamed.
 type Code string
 
-// The codes of DESIGN section 9.
+// The codes of the error model (README, docs/design.md).
 const (
 	InvalidInput         Code = "INVALID_INPUT"
 	NotFound             Code = "NOT_FOUND"
@@ -33,7 +33,7 @@ const (
 	Internal             Code = "INTERNAL"
 )
 
-// The codes of passkey ceremonies (DESIGN section 6). Each is also a value
+// The codes of passkey ceremonies (docs/design.md). Each is also a value
 // of the ErrorCode enum in graph/common.graphqls.
 const (
 	// PasskeyInvalid: a WebAuthn response failed verification (signature,
@@ -54,6 +54,12 @@ const (
 	ReauthenticationRequired Code = "REAUTHENTICATION_REQUIRED"
 )
 
+// InvalidCredentials: a sign-in was refused because the phone and password
+// do not match (an unknown phone reads the same). A userError of the
+// sign-in payload, not a top-level UNAUTHENTICATED: the request was fine,
+// what it asserted was not.
+const InvalidCredentials Code = "INVALID_CREDENTIALS"
+
 // Codes lists every code, in the order of the ErrorCode enum of
 // graph/common.graphqls; a test keeps the two equal.
 var Codes = []Code{
@@ -62,7 +68,7 @@ var Codes = []Code{
 	InvalidState, IdempotencyConflict, Conflict, RateLimited, AccountFrozen,
 	Internal,
 	PasskeyInvalid, ChallengeExpired, PasskeyRevoked, PasskeyCloneSuspected,
-	ReauthenticationRequired,
+	ReauthenticationRequired, InvalidCredentials,
 }
 
 // Error is a domain failure with a stable code, a human message that never

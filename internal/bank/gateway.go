@@ -130,14 +130,16 @@ func (s *Sandbox) accept(kind string, r Request) error {
 	return nil
 }
 
-// Settle delivers the outcome of a pending operation, as the acquirer would
-// once its back office decides.
-func (s *Sandbox) Settle(kind, reference string, ok bool) {
+// Settle delivers the outcome of a pending operation at once, as the
+// acquirer would once its back office decides, and returns the HTTP status
+// the callback handler answered (2xx: the outcome is applied).
+func (s *Sandbox) Settle(kind, reference string, ok bool) int {
 	cb := Callback{ID: newCallbackID(), Kind: kind, Reference: reference, Outcome: OutcomeSucceeded}
 	if !ok {
 		cb.Outcome, cb.Reason = OutcomeDeclined, "declined on review"
 	}
-	s.Deliver(cb)
+	body, _ := json.Marshal(cb)
+	return s.post(body)
 }
 
 // Deliver posts cb, signed, to the handler in the background, retrying

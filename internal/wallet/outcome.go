@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -229,12 +230,14 @@ func (s *Service) CallbackHandler(signer bank.Signer) http.Handler {
 }
 
 // SettleSandbox has the sandbox gateway decide a pending operation (card
-// 4000000000000259), as an acquirer's back office would. Errors: NOT_FOUND,
-// INVALID_STATE (not pending, not a pending-class card, or no sandbox).
-func (s *Service) SettleSandbox(ctx context.Context, id pulid.ID, succeed bool) error {
+// 4000000000000259), as an acquirer's back office would: the callback is
+// delivered and applied before it returns the settled top-up or withdrawal
+// (one of the two; the other is nil). Errors: NOT_FOUND, INVALID_STATE (not
+// pending, not a pending-class card, or no sandbox).
+func (s *Service) SettleSandbox(ctx context.Context, id pulid.ID, succeed bool) (*ent.TopUp, *ent.Withdrawal, error) {
 	sb, isSandbox := s.gateway.(*bank.Sandbox)
 	if !isSandbox {
-		return apperr.New(apperr.InvalidState, "the sandbox gateway is not enabled")
+		return nil, nil, apperr.New(apperr.InvalidState, "the sandbox gateway is not enabled")
 	}
 	var (
 		kind   string
@@ -245,30 +248,38 @@ func (s *Service) SettleSandbox(ctx context.Context, id pulid.ID, succeed bool) 
 	case "top":
 		t, err := s.client.TopUp.Get(ctx, id)
 		if err != nil {
-			return notFound(err)
+			return nil, nil, notFound(err)
 		}
 		kind, cardID, status = bank.KindCharge, t.BankCardID, string(t.Status)
 	case "wdr":
 		w, err := s.client.Withdrawal.Get(ctx, id)
 		if err != nil {
-			return notFound(err)
+			return nil, nil, notFound(err)
 		}
 		kind, cardID, status = bank.KindPayout, w.BankCardID, string(w.Status)
 	default:
-		return apperr.New(apperr.NotFound, "no top-up or withdrawal with this ID").WithField("id")
+		return nil, nil, apperr.New(apperr.NotFound, "no top-up or withdrawal with this ID").WithField("id")
 	}
 	if status != "PENDING" {
-		return apperr.New(apperr.InvalidState, "the operation is %s, not PENDING", status).With("state", status)
+		return nil, nil, apperr.New(apperr.InvalidState, "the operation is %s, not PENDING", status).With("state", status)
 	}
 	card, err := s.client.BankCard.Get(ctx, cardID)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if bank.OutcomeOf(card.Token) != bank.OutcomePending {
-		return apperr.New(apperr.InvalidState, "only operations on the sandbox pending card wait for an operator")
+		return nil, nil, apperr.New(apperr.InvalidState, "only operations on the sandbox pending card wait for an operator")
 	}
-	sb.Settle(kind, string(id), succeed)
-	return nil
+	if code := sb.Settle(kind, string(id), succeed); code < 200 || code > 299 {
+		return nil, nil, fmt.Errorf("wallet: sandbox callback for %s answered %d", id, code)
+	}
+	// Applied (or, had another decision won the race, that one is shown).
+	if kind == bank.KindCharge {
+		t, err := s.client.TopUp.Get(ctx, id)
+		return t, nil, err
+	}
+	w, err := s.client.Withdrawal.Get(ctx, id)
+	return nil, w, err
 }
 
 func notFound(err error) error {
