@@ -9,17 +9,12 @@
 //
 // Chromium is /usr/bin/chromium unless CHROMIUM names another. Prints one
 // line per step and exits 0 when every step passed, 1 otherwise.
-import { chromium } from "playwright-core";
+import { check, launch } from "./browser.mjs";
 
 const base = process.argv[2];
 if (!base) {
   console.error("usage: node e2e/playground.mjs http://localhost:PORT");
   process.exit(2);
-}
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-
-function check(cond, what) {
-  if (!cond) throw new Error("check failed: " + what);
 }
 
 // loopback reports whether a URL names this machine (127.0.0.0/8,
@@ -45,19 +40,7 @@ const reg = (await res.json()).data.register;
 check(reg.accessToken && reg.user && reg.user.id, "registered an account: " + JSON.stringify(reg));
 console.log("created account " + reg.user.id);
 
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-  ],
-});
+const browser = await launch();
 let failed = false;
 const outside = [];
 try {
