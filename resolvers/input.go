@@ -79,6 +79,30 @@ type inputWalker struct {
 	schema *ast.Schema
 	vars   map[string]any
 	seen   map[string]bool // fragments already walked
+	// path is where the walk is, from the argument down: a name, or a
+	// list index when name is "". Turned into extensions.field only on
+	// error, so a long list costs no allocation per element.
+	path []pathElem
+}
+
+type pathElem struct {
+	name  string
+	index int
+}
+
+func (w *inputWalker) push(name string, index int) { w.path = append(w.path, pathElem{name, index}) }
+func (w *inputWalker) pop()                        { w.path = w.path[:len(w.path)-1] }
+
+// field returns the current path as extensions.field: ["input", "displayName"].
+func (w *inputWalker) field() []string {
+	out := make([]string, len(w.path))
+	for i, e := range w.path {
+		out[i] = e.name
+		if e.name == "" {
+			out[i] = strconv.Itoa(e.index)
+		}
+	}
+	return out
 }
 
 func (w *inputWalker) selections(set ast.SelectionSet, path ast.Path) *gqlerror.Error {
@@ -93,7 +117,9 @@ func (w *inputWalker) selections(set ast.SelectionSet, path ast.Path) *gqlerror.
 						t = def.Type
 					}
 				}
-				if err := w.literal(a.Value, t, "", []string{a.Name}); err != nil {
+				w.path = w.path[:0]
+				w.push(a.Name, 0)
+				if err := w.literal(a.Value, t, ""); err != nil {
 					err.Path = p
 					return err
 				}
@@ -118,9 +144,9 @@ func (w *inputWalker) selections(set ast.SelectionSet, path ast.Path) *gqlerror.
 	return nil
 }
 
-// literal walks a value written in the operation; owner.field names it in
-// the multiline table.
-func (w *inputWalker) literal(v *ast.Value, t *ast.Type, key string, field []string) *gqlerror.Error {
+// literal walks a value written in the operation, of type t; key is
+// "Type.field" of the input field holding it (the multiline table's key).
+func (w *inputWalker) literal(v *ast.Value, t *ast.Type, key string) *gqlerror.Error {
 	if v == nil {
 		return nil
 	}
@@ -129,51 +155,58 @@ func (w *inputWalker) literal(v *ast.Value, t *ast.Type, key string, field []str
 	}
 	switch v.Kind {
 	case ast.Variable:
-		return w.value(w.vars[v.Raw], t, key, field)
+		return w.value(w.vars[v.Raw], t, key)
 	case ast.StringValue, ast.BlockValue:
-		return w.check(v.Raw, t, key, field)
+		return w.check(v.Raw, t, key)
 	case ast.ListValue:
 		for i, c := range v.Children {
-			if err := w.literal(c.Value, elem(t), key, appendField(field, strconv.Itoa(i))); err != nil {
+			w.push("", i)
+			if err := w.literal(c.Value, elem(t), key); err != nil {
 				return err
 			}
+			w.pop()
 		}
 	case ast.ObjectValue:
 		def := w.definition(t)
 		for _, c := range v.Children {
-			ft := fieldType(def, c.Name)
-			if err := w.literal(c.Value, ft, ownerKey(def, c.Name), appendField(field, c.Name)); err != nil {
+			w.push(c.Name, 0)
+			if err := w.literal(c.Value, fieldType(def, c.Name), ownerKey(def, c.Name)); err != nil {
 				return err
 			}
+			w.pop()
 		}
 	}
 	return nil
 }
 
-// value walks a value given in the variables (decoded JSON).
-func (w *inputWalker) value(v any, t *ast.Type, key string, field []string) *gqlerror.Error {
+// value walks a value given in the variables (decoded JSON) of type t.
+func (w *inputWalker) value(v any, t *ast.Type, key string) *gqlerror.Error {
 	switch x := v.(type) {
 	case string:
-		return w.check(x, t, key, field)
+		return w.check(x, t, key)
 	case []any:
 		for i, c := range x {
-			if err := w.value(c, elem(t), key, appendField(field, strconv.Itoa(i))); err != nil {
+			w.push("", i)
+			if err := w.value(c, elem(t), key); err != nil {
 				return err
 			}
+			w.pop()
 		}
 	case map[string]any:
 		def := w.definition(t)
 		for name, c := range x {
-			if err := w.check(name, t, key, field); err != nil {
+			if err := w.check(name, t, key); err != nil {
 				return err
 			}
 			ft := fieldType(def, name)
 			if ft == nil {
 				ft = t // inside a JSON value: same scalar all the way down
 			}
-			if err := w.value(c, ft, ownerKey(def, name), appendField(field, name)); err != nil {
+			w.push(name, 0)
+			if err := w.value(c, ft, ownerKey(def, name)); err != nil {
 				return err
 			}
+			w.pop()
 		}
 	}
 	return nil
@@ -182,10 +215,11 @@ func (w *inputWalker) value(v any, t *ast.Type, key string, field []string) *gql
 // check refuses s if it holds a forbidden character. Line breaks and tabs
 // are allowed in multiline fields and inside JSON values (pretty-printed
 // WebAuthn credentials).
-func (w *inputWalker) check(s string, t *ast.Type, key string, field []string) *gqlerror.Error {
+func (w *inputWalker) check(s string, t *ast.Type, key string) *gqlerror.Error {
 	allow := multiline[key] || (t != nil && t.Name() == "JSON")
 	for _, r := range s {
 		if forbiddenRune(r, allow) {
+			field := w.field()
 			return invalidInput(field, "%s holds a control or bidirectional-override character (%U)", fieldName(field), r)
 		}
 	}
@@ -215,9 +249,10 @@ func fieldType(def *ast.Definition, name string) *ast.Type {
 	return nil
 }
 
-// ownerKey is "Type.field", the key of the multiline table.
+// ownerKey is "Type.field", the key of the multiline table ("" inside
+// JSON values and lists of scalars).
 func ownerKey(def *ast.Definition, name string) string {
-	if def == nil {
+	if def == nil || def.Kind != ast.InputObject {
 		return ""
 	}
 	return def.Name + "." + name
@@ -228,10 +263,6 @@ func elem(t *ast.Type) *ast.Type {
 		return t.Elem
 	}
 	return t
-}
-
-func appendField(field []string, name string) []string {
-	return append(append(make([]string, 0, len(field)+1), field...), name)
 }
 
 func fieldName(field []string) string {
