@@ -362,6 +362,15 @@ func TestConcurrentWithdrawals(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		e := testenv.New(t, d)
 		u, _ := funded(t, e, "100")
+		t.Cleanup(func() {
+			if t.Failed() {
+				for _, l := range strings.Split(e.Logs(), "\n") {
+					if strings.Contains(l, "level=ERROR") {
+						t.Log(l)
+					}
+				}
+			}
+		})
 		pending := linkCard(t, e, u, cardPending) // payouts stay held: "held" is visible
 		var wg sync.WaitGroup
 		results := make([]opResult, 20)
