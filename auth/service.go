@@ -164,7 +164,7 @@ type LoginInput struct {
 }
 
 // Login checks a phone and password and starts a session. Errors:
-// UNAUTHENTICATED (unknown phone or wrong password, indistinguishably),
+// INVALID_CREDENTIALS (unknown phone or wrong password, indistinguishably),
 // RATE_LIMITED (too many recent failures for this phone; extensions
 // retryAfterSeconds), INVALID_INPUT (malformed phone).
 //
@@ -198,7 +198,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
 		if attempt >= FreeFailures {
 			return nil, locked(until, now)
 		}
-		return nil, apperr.New(apperr.Unauthenticated, "phone or password is wrong")
+		return nil, apperr.New(apperr.InvalidCredentials, "phone or password is wrong")
 	}
 	var sess *Session
 	err = dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {

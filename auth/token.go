@@ -65,13 +65,35 @@ func (t *Tokens) Issue(userID pulid.ID, role user.Role, authTime time.Time) (str
 	return s, exp, err
 }
 
-// errToken is the one error every refused token gets: the caller learns
-// nothing about which check failed.
+// errToken is the one error every refused token gets, but for an expired
+// one: the caller learns nothing about which check failed.
 var errToken = errors.New("invalid access token")
+
+// ErrTokenExpired is Verify's error for a token that passes every check but
+// its expiry: the client should refresh it rather than sign in again.
+var ErrTokenExpired = errors.New("access token expired")
 
 // Verify checks a token's signature with the key its kid names (ES256 only),
 // its issuer, audience and expiry (all required), and returns its claims.
+// Errors: ErrTokenExpired for a token that is valid but for its expiry,
+// otherwise one opaque error.
 func (t *Tokens) Verify(token string) (*Claims, error) {
+	claims, err := t.verifyAt(token, t.now)
+	if errors.Is(err, jwt.ErrTokenExpired) && claims.ExpiresAt != nil {
+		// Expired, but was it otherwise sound? Check it again as of just
+		// before its expiry (the signature was checked before the claims).
+		exp := claims.ExpiresAt.Time
+		if _, err := t.verifyAt(token, func() time.Time { return exp.Add(-time.Second) }); err == nil {
+			return nil, ErrTokenExpired
+		}
+	}
+	if err != nil {
+		return nil, errToken
+	}
+	return claims, nil
+}
+
+func (t *Tokens) verifyAt(token string, now func() time.Time) (*Claims, error) {
 	parser := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
 		jwt.WithIssuer(t.issuer),
@@ -79,7 +101,7 @@ func (t *Tokens) Verify(token string) (*Claims, error) {
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(30*time.Second),
-		jwt.WithTimeFunc(t.now),
+		jwt.WithTimeFunc(now),
 	)
 	var claims Claims
 	_, err := parser.ParseWithClaims(token, &claims, func(tok *jwt.Token) (any, error) {
@@ -91,7 +113,7 @@ func (t *Tokens) Verify(token string) (*Claims, error) {
 		return key, nil
 	})
 	if err != nil {
-		return nil, errToken
+		return &claims, err
 	}
 	id := pulid.ID(claims.Subject)
 	if !id.Valid() || (claims.Role != user.RoleUSER && claims.Role != user.RoleOPERATOR) {

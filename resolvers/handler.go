@@ -3,10 +3,12 @@ package resolvers
 import (
 	"context"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"danbao/auth"
 	"danbao/graph"
+	"danbao/graph/model"
 	"danbao/internal/apperr"
 	"danbao/internal/obs"
 	"danbao/internal/ratelimit"
@@ -36,7 +38,7 @@ type HandlerConfig struct {
 // NewHandler builds the GraphQL server with explicit transports and
 // extensions (never handler.NewDefaultServer, which has no limits).
 func NewHandler(r *Resolver, cfg HandlerConfig) *handler.Server {
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: r}))
+	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: r, Schema: PublicSchema()}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -51,6 +53,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *handler.Server {
 		srv.SetDisableSuggestion(true)
 	}
 	srv.Use(DepthLimit{Max: cfg.MaxDepth})
+	srv.Use(&InputRule{})
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
 	if cfg.Metrics != nil {
 		srv.Use(metricsExtension{m: cfg.Metrics})
@@ -183,10 +186,44 @@ func selectsIntrospection(set ast.SelectionSet, seen map[string]bool) bool {
 	return false
 }
 
-// metricsExtension counts operations, their latency and their top-level
-// errors by operation: its type and root fields (bounded by the schema,
-// unlike client-chosen operation names).
+// metricsExtension counts operations, their latency, their top-level errors
+// and the userErrors of their mutation payloads, by operation: its type and
+// root fields (bounded by the schema, unlike client-chosen operation names).
 type metricsExtension struct{ m *obs.Metrics }
+
+var _ interface {
+	graphql.ResponseInterceptor
+	graphql.FieldInterceptor
+} = metricsExtension{}
+
+// InterceptField counts the userErrors of each root mutation field's payload.
+func (e metricsExtension) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+	res, err := next(ctx)
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Mutation" {
+		if ues := userErrorsOf(res); len(ues) > 0 {
+			op := operationLabel(graphql.GetOperationContext(ctx))
+			for _, ue := range ues {
+				e.m.Errors.WithLabelValues(op, obs.ErrorUserError, string(ue.Code)).Inc()
+			}
+		}
+	}
+	return res, err
+}
+
+// userErrorsOf returns the UserErrors field of a mutation payload (a
+// pointer to a generated struct), or nil.
+func userErrorsOf(res any) []*model.UserError {
+	v := reflect.ValueOf(res)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	f := v.Elem().FieldByName("UserErrors")
+	if !f.IsValid() {
+		return nil
+	}
+	ues, _ := f.Interface().([]*model.UserError)
+	return ues
+}
 
 func (metricsExtension) ExtensionName() string                   { return "Metrics" }
 func (metricsExtension) Validate(graphql.ExecutableSchema) error { return nil }
@@ -206,7 +243,7 @@ func (e metricsExtension) InterceptResponse(ctx context.Context, next graphql.Re
 			if code == "" {
 				code = string(apperr.Internal)
 			}
-			e.m.Errors.WithLabelValues(op, code).Inc()
+			e.m.Errors.WithLabelValues(op, obs.ErrorTopLevel, code).Inc()
 		}
 	}
 	return resp

@@ -116,11 +116,12 @@ func (r *mutationResolver) SettleSandboxBankOperation(ctx context.Context, input
 	if _, err := auth.RequireOperator(ctx); err != nil {
 		return nil, err
 	}
-	ues, err := payloadErrors(r.Wallet.SettleSandbox(ctx, input.ID, input.Outcome == model.BankOutcomeSucceeded))
+	top, wdr, err := r.Wallet.SettleSandbox(ctx, input.ID, input.Outcome == model.BankOutcomeSucceeded)
+	ues, err := payloadErrors(err)
 	if err != nil {
 		return nil, err
 	}
-	return &model.SettleSandboxBankOperationPayload{UserErrors: ues}, nil
+	return &model.SettleSandboxBankOperationPayload{TopUp: top, Withdrawal: wdr, UserErrors: ues}, nil
 }
 
 // VerifyLedger is the resolver for the verifyLedger field.

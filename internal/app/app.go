@@ -31,8 +31,6 @@ import (
 	"danbao/internal/vault"
 	"danbao/internal/wallet"
 	"danbao/resolvers"
-
-	"github.com/99designs/gqlgen/graphql/playground"
 )
 
 // App is one wired server instance.
@@ -129,7 +127,7 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 		DB:       d,
 		Tokens:   tokens,
 		Auth:     auth.NewService(d.Client, tokens, cfg.RefreshTokenTTL, params),
-		Metrics:  obs.NewMetrics(),
+		Metrics:  obs.NewMetrics(log),
 		Log:      log,
 		RealName: rn,
 		Limits:   limits.New(d.Client, levels, rn),
@@ -271,7 +269,9 @@ func (a *App) routes() http.Handler {
 		cors(a.Config.CORSOrigins, limitBody(a.Config.MaxBodyBytes, a.Tokens.Middleware(gql)))))
 	mux.Handle("POST "+bank.CallbackPath, m.CountHTTP(bank.CallbackPath, bankCallback(a.Wallet, a.callbackSigner, a.Log)))
 	if a.Config.Playground {
-		mux.Handle("GET /playground", m.CountHTTP("/playground", playground.Handler("danbao playground", "/graphql")))
+		pg := m.CountHTTP("/playground", playgroundHandler())
+		mux.Handle("GET /playground", pg)
+		mux.Handle("GET /playground/", pg)
 		mux.Handle("GET /dev/passkeys", m.CountHTTP("/dev/passkeys", http.HandlerFunc(devPasskeys)))
 	}
 	mux.Handle("GET /healthz", m.CountHTTP("/healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

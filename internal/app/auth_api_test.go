@@ -292,8 +292,8 @@ func TestLoginLockout(t *testing.T) {
 				map[string]any{"p": u.Phone, "w": pw})
 		}
 		for i := 0; i < auth.FreeFailures-1; i++ {
-			if got := login("wrong password!").Codes(); len(got) != 1 || got[0] != "UNAUTHENTICATED" {
-				t.Fatalf("failure %d: codes %v", i+1, got)
+			if ue := firstUserError(t, login("wrong password!"), "login"); ue["code"] != "INVALID_CREDENTIALS" {
+				t.Fatalf("failure %d: %v", i+1, ue)
 			}
 		}
 		// The fifth failure locks the phone; then even the right password
@@ -321,7 +321,7 @@ func TestLoginLockoutCountsAliases(t *testing.T) {
 	}
 	b.WriteString("}")
 	r := e.Do(t, "", b.String(), nil)
-	var rateLimited int
+	var rateLimited, invalid int
 	var data map[string]struct {
 		UserErrors []struct{ Code string }
 	}
@@ -330,13 +330,15 @@ func TestLoginLockoutCountsAliases(t *testing.T) {
 		if len(v.UserErrors) > 0 && v.UserErrors[0].Code == "RATE_LIMITED" {
 			rateLimited++
 		}
+		if len(v.UserErrors) > 0 && v.UserErrors[0].Code == "INVALID_CREDENTIALS" {
+			invalid++
+		}
 	}
-	// Failures 1-4 are UNAUTHENTICATED; the fifth locks the phone and every
-	// attempt from then on is RATE_LIMITED. One refused alias does not null
-	// the others (payloads are nullable at the root).
+	// Failures 1-4 are INVALID_CREDENTIALS; the fifth locks the phone and
+	// every attempt from then on is RATE_LIMITED, each in its own payload.
 	want := auth.FreeFailures - 1
-	if unauth := len(r.Errors); unauth != want || rateLimited != 10-want {
-		t.Fatalf("got %d UNAUTHENTICATED and %d RATE_LIMITED, want %d and %d", unauth, rateLimited, want, 10-want)
+	if len(r.Errors) != 0 || invalid != want || rateLimited != 10-want {
+		t.Fatalf("got %d INVALID_CREDENTIALS and %d RATE_LIMITED (top-level %v), want %d and %d", invalid, rateLimited, r.Codes(), want, 10-want)
 	}
 }
 
@@ -372,7 +374,7 @@ func TestLoginLockoutUnderParallelGuesses(t *testing.T) {
 			t.Fatalf("%d passwords checked in parallel, at most %d allowed", checked, auth.FreeFailures)
 		}
 		for _, c := range codes {
-			if c != "UNAUTHENTICATED" && c != "RATE_LIMITED" {
+			if c != "INVALID_CREDENTIALS" && c != "RATE_LIMITED" {
 				t.Fatalf("code %q", c)
 			}
 		}

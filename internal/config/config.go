@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,8 +17,19 @@ import (
 	"danbao/internal/vault"
 )
 
+// The deployment environments of DANBAO_ENV.
+const (
+	// Development is the default: every setting may keep its development
+	// default (sandbox, playground, keys generated in the data directory).
+	Development = "development"
+	// Production refuses to start with a development default that is
+	// unsafe on the open internet (see Config.productionProblems).
+	Production = "production"
+)
+
 // Config is the whole configuration of one server instance.
 type Config struct {
+	Env         string // DANBAO_ENV: development (default) or production
 	Addr        string // DANBAO_ADDR, default 127.0.0.1:8080
 	DataDir     string // DANBAO_DATA_DIR, default ./data (SQLite file, development keys)
 	DatabaseURL string // DATABASE_URL; empty means SQLite in DataDir
@@ -81,6 +93,7 @@ type Config struct {
 func Load(getenv func(string) string) (Config, error) {
 	p := parser{getenv: getenv}
 	c := Config{
+		Env:         p.str("DANBAO_ENV", Development),
 		Addr:        p.str("DANBAO_ADDR", "127.0.0.1:8080"),
 		DataDir:     p.str("DANBAO_DATA_DIR", "./data"),
 		DatabaseURL: p.str("DATABASE_URL", ""),
@@ -130,9 +143,22 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	if c.JWTKeyFile == "" {
-		c.JWTKeyFile = strings.TrimRight(c.DataDir, "/") + "/jwt-es256.pem"
+		c.JWTKeyFile = c.devJWTKeyFile()
 	}
 	c.KYCKeyFile = strings.TrimRight(c.DataDir, "/") + "/kyc-keys"
+	switch c.Env {
+	case Development:
+	case Production:
+		p.errs = append(p.errs, c.productionProblems()...)
+	default:
+		p.errs = append(p.errs, fmt.Sprintf("DANBAO_ENV: %q is neither %s nor %s", c.Env, Development, Production))
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, strings.ToLower(c.LogLevel)) {
+		p.errs = append(p.errs, fmt.Sprintf("DANBAO_LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		p.errs = append(p.errs, fmt.Sprintf("DANBAO_LOG_FORMAT: %q is not text or json", c.LogFormat))
+	}
 	switch {
 	case c.KYCKeys == "" && c.KYCIndexKey == "":
 	case c.KYCKeys == "" || c.KYCIndexKey == "":
@@ -157,6 +183,42 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	return c, nil
 }
+
+// productionProblems lists, each naming its setting, the development
+// defaults that DANBAO_ENV=production refuses: the sandbox (it approves
+// every real name and fakes the bank), the playground (and with it
+// introspection), signing and encryption keys generated in the data
+// directory instead of provided by the operator, a random bank callback
+// secret, and CORS open to any origin.
+func (c Config) productionProblems() []string {
+	var out []string
+	if c.Sandbox {
+		out = append(out, "DANBAO_SANDBOX: must be false in production (the sandbox approves every real name and fakes the bank)")
+	}
+	if c.Playground {
+		out = append(out, "DANBAO_PLAYGROUND: must be false in production (it also turns on introspection)")
+	}
+	if c.JWTKeyFile == c.devJWTKeyFile() {
+		out = append(out, "DANBAO_JWT_KEY_FILE: must name the provisioned signing key in production, not a development key generated in the data directory")
+	}
+	if c.KYCKeys == "" || c.KYCIndexKey == "" {
+		out = append(out, "DANBAO_KYC_KEYS and DANBAO_KYC_INDEX_KEY: must be set in production, not development keys generated in the data directory")
+	}
+	if c.BankCallbackSecret == "" {
+		out = append(out, "DANBAO_BANK_CALLBACK_SECRET: must be set in production, not a random secret made at start")
+	}
+	if slices.Contains(c.CORSOrigins, "*") {
+		out = append(out, `DANBAO_CORS_ORIGINS: "*" (any origin) is refused in production; list the allowed origins`)
+	}
+	return out
+}
+
+// devJWTKeyFile is where a development signing key is created on first
+// start.
+func (c Config) devJWTKeyFile() string { return strings.TrimRight(c.DataDir, "/") + "/jwt-es256.pem" }
+
+// Production reports whether DANBAO_ENV is production.
+func (c Config) Production() bool { return c.Env == Production }
 
 // Postgres reports whether the configuration selects PostgreSQL.
 func (c Config) Postgres() bool {
