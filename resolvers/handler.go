@@ -31,6 +31,15 @@ type HandlerConfig struct {
 	// Mutations bounds how fast one caller (a user, or an address when
 	// signed out) may run mutation fields; nil or a zero rate: no bound.
 	Mutations *ratelimit.Limiter
+	// Sessions, when set, refuses mutations (other than signing in and
+	// out) under an access token whose session has ended.
+	Sessions SessionChecker
+}
+
+// SessionChecker answers whether the caller's session is live (see
+// auth.Service.CheckSession).
+type SessionChecker interface {
+	CheckSession(ctx context.Context) error
 }
 
 // NewHandler builds the GraphQL server with explicit transports and
@@ -58,7 +67,37 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *handler.Server {
 	if cfg.Mutations != nil {
 		srv.AroundRootFields(limitMutations(cfg.Mutations))
 	}
+	if cfg.Sessions != nil {
+		srv.AroundRootFields(requireLiveSession(cfg.Sessions))
+	}
 	return srv
+}
+
+// sessionFree are the mutations that do not need a live session: signing
+// in (any token sent along is irrelevant) and signing out.
+var sessionFree = map[string]bool{
+	"register": true, "login": true, "refreshToken": true, "logout": true,
+	"beginPasskeyLogin": true, "finishPasskeyLogin": true,
+}
+
+// requireLiveSession refuses every other mutation field of a caller whose
+// access token belongs to an ended session (UNAUTHENTICATED, reason
+// SESSION_REVOKED): every mutation that moves money or changes credentials
+// is covered, including ones added later. Queries are not checked: they
+// rely on the access token's short expiry.
+func requireLiveSession(sc SessionChecker) graphql.RootFieldMiddleware {
+	return func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+		rc := graphql.GetOperationContext(ctx)
+		if rc.Operation == nil || rc.Operation.Operation != ast.Mutation ||
+			sessionFree[graphql.GetRootFieldContext(ctx).Field.Name] {
+			return next(ctx)
+		}
+		if err := sc.CheckSession(ctx); err != nil {
+			graphql.AddError(ctx, err)
+			return graphql.Null
+		}
+		return next(ctx)
+	}
 }
 
 // limitMutations spends one token of the caller's budget per mutation

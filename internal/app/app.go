@@ -250,6 +250,7 @@ func (a *App) routes() http.Handler {
 		Logger:        a.Log,
 		Metrics:       a.Metrics,
 		Mutations:     ratelimit.New(float64(a.Config.MutationRate)/60, float64(a.Config.MutationRate)),
+		Sessions:      a.Auth,
 	})
 	mux := http.NewServeMux()
 	m := a.Metrics

@@ -399,9 +399,15 @@ func TestPasskeyRegistrationNeedsRecentSignIn(t *testing.T) {
 			t.Fatalf("fresh sign-in refused: %v", got)
 		}
 		kid := auth.Thumbprint(&e.Key.PublicKey)
+		// The forged tokens name the user's live session, so that only
+		// their sign-in time is in question.
+		var live auth.Claims
+		if _, _, err := jwt.NewParser().ParseUnverified(u.AccessToken, &live); err != nil || live.SessionID == "" {
+			t.Fatalf("access token without a session ID (%v)", err)
+		}
 		sign := func(authTime *time.Time) string {
 			c := jwt.MapClaims{"sub": u.ID, "role": "USER", "iss": "danbao", "aud": []string{"danbao-api"},
-				"iat": time.Now().Unix(), "exp": time.Now().Add(10 * time.Minute).Unix()}
+				"iat": time.Now().Unix(), "exp": time.Now().Add(10 * time.Minute).Unix(), "sid": live.SessionID}
 			if authTime != nil {
 				c["auth_time"] = authTime.Unix()
 			}
@@ -420,7 +426,7 @@ func TestPasskeyRegistrationNeedsRecentSignIn(t *testing.T) {
 			}
 		}
 		// Age the session, then refresh: the new token is not a new sign-in.
-		if _, err := e.App.DB.SQL.Exec(rebind(d, "UPDATE refresh_tokens SET created_at = ? WHERE user_id = ?"), old.UTC(), u.ID); err != nil {
+		if _, err := e.App.DB.SQL.Exec(rebind(d, "UPDATE auth_sessions SET created_at = ? WHERE user_id = ?"), old.UTC(), u.ID); err != nil {
 			t.Fatal(err)
 		}
 		var out struct{ RefreshToken struct{ AccessToken string } }
