@@ -10,6 +10,7 @@ import (
 	"danbao/internal/apperr"
 	"danbao/internal/obs"
 	"danbao/internal/ratelimit"
+	"danbao/internal/wallet"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -45,7 +46,7 @@ type SessionChecker interface {
 // NewHandler builds the GraphQL server with explicit transports and
 // extensions (never handler.NewDefaultServer, which has no limits).
 func NewHandler(r *Resolver, cfg HandlerConfig) *handler.Server {
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: r}))
+	srv := handler.New(pagedComplexity{graph.NewExecutableSchema(graph.Config{Resolvers: r})})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -59,6 +60,10 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *handler.Server {
 		srv.Use(noIntrospection{})
 		srv.SetDisableSuggestion(true)
 	}
+	// Each operation gets its own batch loader of history entries' context.
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		return next(wallet.WithEntryContexts(ctx))
+	})
 	srv.Use(DepthLimit{Max: cfg.MaxDepth})
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
 	if cfg.Metrics != nil {

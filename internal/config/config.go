@@ -61,7 +61,7 @@ type Config struct {
 
 	MaxBodyBytes  int64 // DANBAO_MAX_BODY_BYTES, default 1 MiB
 	MaxDepth      int   // DANBAO_MAX_DEPTH, default 16 (GraphiQL's introspection query needs 15)
-	MaxComplexity int   // DANBAO_MAX_COMPLEXITY, default 1000
+	MaxComplexity int   // DANBAO_MAX_COMPLEXITY, default 5000 (a connection counts its selection once per entry of its page)
 	MaxTokens     int   // DANBAO_MAX_TOKENS (parser token limit), default 5000
 	MutationRate  int   // DANBAO_MUTATION_RATE: mutations per minute per caller (also the burst), default 120; 0 disables
 
@@ -112,7 +112,7 @@ func Load(getenv func(string) string) (Config, error) {
 
 		MaxBodyBytes:  int64(p.integer("DANBAO_MAX_BODY_BYTES", 1<<20)),
 		MaxDepth:      p.integer("DANBAO_MAX_DEPTH", 16),
-		MaxComplexity: p.integer("DANBAO_MAX_COMPLEXITY", 1000),
+		MaxComplexity: p.integer("DANBAO_MAX_COMPLEXITY", 5000),
 		MaxTokens:     p.integer("DANBAO_MAX_TOKENS", 5000),
 		MutationRate:  p.integer("DANBAO_MUTATION_RATE", 120),
 
