@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -49,10 +50,10 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *handler.Server {
 	srv := handler.New(pagedComplexity{graph.NewExecutableSchema(graph.Config{Resolvers: r})})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(decodedPOST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(cfg.MaxTokens)
-	srv.SetErrorPresenter(ErrorPresenter(cfg.Logger))
+	srv.SetErrorPresenter(timeouts(ErrorPresenter(cfg.Logger)))
 	srv.SetRecoverFunc(Recover(cfg.Logger))
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
@@ -102,6 +103,20 @@ func requireLiveSession(sc SessionChecker) graphql.RootFieldMiddleware {
 			return graphql.Null
 		}
 		return next(ctx)
+	}
+}
+
+// timeouts presents an error caused by the request's deadline (see
+// DANBAO_REQUEST_TIMEOUT) as REQUEST_TIMEOUT instead of an internal error.
+func timeouts(next graphql.ErrorPresenterFunc) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			e := graphql.DefaultErrorPresenter(ctx, err)
+			e.Message = "the request ran out of time"
+			e.Extensions = map[string]any{"code": "REQUEST_TIMEOUT"}
+			return e
+		}
+		return next(ctx, err)
 	}
 }
 

@@ -255,7 +255,7 @@ func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	m := a.Metrics
 	mux.Handle("/graphql", m.CountHTTP("/graphql",
-		cors(a.Config.CORSOrigins, limitBody(a.Config.MaxBodyBytes, a.Tokens.Middleware(gql)))))
+		cors(a.Config.CORSOrigins, deadline(a.Config.RequestTimeout, limitBody(a.Config.MaxBodyBytes, a.Tokens.Middleware(gql))))))
 	mux.Handle("POST "+bank.CallbackPath, m.CountHTTP(bank.CallbackPath, a.Wallet.CallbackHandler(a.callbackSigner)))
 	if a.Config.Playground {
 		mux.Handle("GET /playground", m.CountHTTP("/playground", playground.Handler("danbao playground", "/graphql")))
