@@ -59,13 +59,18 @@ type Service struct {
 	dummyHash  string
 
 	passwordChecks atomic.Int64
+	hashes         *HashGate
 }
 
 // NewService returns a Service. params sets the password hashing cost.
 func NewService(client *ent.Client, tokens *Tokens, refreshTTL time.Duration, params PasswordParams) *Service {
 	dummy, _ := HashPassword("not a real password", params)
-	return &Service{client: client, tokens: tokens, refreshTTL: refreshTTL, params: params, now: time.Now, dummyHash: dummy}
+	return &Service{client: client, tokens: tokens, refreshTTL: refreshTTL, params: params, now: time.Now, dummyHash: dummy,
+		hashes: MachineHashGate()}
 }
+
+// Hashes returns the gate that bounds concurrent password hashing.
+func (s *Service) Hashes() *HashGate { return s.hashes }
 
 // Tokens returns the access token issuer.
 func (s *Service) Tokens() *Tokens { return s.tokens }
@@ -96,7 +101,8 @@ type RegisterInput struct {
 }
 
 // Register creates a user account and signs it in. Errors: INVALID_INPUT
-// (phone, password or display name), ALREADY_EXISTS (phone taken).
+// (phone, password or display name), ALREADY_EXISTS (phone taken),
+// RATE_LIMITED (too many passwords being hashed; retryAfterSeconds).
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*Session, error) {
 	phone, err := NormalizePhone(in.Phone)
 	if err != nil {
@@ -109,7 +115,10 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Session, err
 	if name == "" || utf8.RuneCountInString(name) > 64 || !utf8.ValidString(name) {
 		return nil, apperr.Invalid("displayName", "display name must have 1 to 64 characters")
 	}
-	hash, err := HashPassword(in.Password, s.params)
+	var hash string
+	if gerr := s.hashes.Do(ctx, func() { hash, err = HashPassword(in.Password, s.params) }); gerr != nil {
+		return nil, gerr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +179,8 @@ type LoginInput struct {
 // Login checks a phone and password and starts a session. Errors:
 // UNAUTHENTICATED (unknown phone or wrong password, indistinguishably),
 // RATE_LIMITED (too many recent failures for this phone; extensions
-// retryAfterSeconds), INVALID_INPUT (malformed phone).
+// retryAfterSeconds; also when too many passwords are being hashed at once,
+// before the attempt counts), INVALID_INPUT (malformed phone).
 //
 // Every attempt is counted before its password is checked, in one atomic
 // step (see countAttempt), so that parallel guesses cannot all slip in
@@ -180,6 +190,15 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	var sess *Session
+	if gerr := s.hashes.Do(ctx, func() { sess, err = s.login(ctx, phone, in.Password) }); gerr != nil {
+		return nil, gerr
+	}
+	return sess, err
+}
+
+// login is Login holding a hashing slot.
+func (s *Service) login(ctx context.Context, phone, password string) (*Session, error) {
 	now := s.now().UTC()
 	attempt, until, err := s.countAttempt(ctx, phone, now)
 	if err != nil {
@@ -194,7 +213,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
 		hash = u.PasswordHash
 	}
 	s.passwordChecks.Add(1)
-	ok, err := CheckPassword(hash, in.Password)
+	ok, err := CheckPassword(hash, password)
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,10 @@ type HandlerConfig struct {
 	// Mutations bounds how fast one caller (a user, or an address when
 	// signed out) may run mutation fields; nil or a zero rate: no bound.
 	Mutations *ratelimit.Limiter
+	// SignInPhone and SignInAddress bound the sign-in mutations (see
+	// signInFields) per phone number and per client address, token or
+	// not; those are not counted by Mutations. nil: no bound.
+	SignInPhone, SignInAddress *ratelimit.Limiter
 	// Sessions, when set, refuses mutations (other than signing in and
 	// out) under an access token whose session has ended.
 	Sessions SessionChecker
@@ -70,9 +74,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *handler.Server {
 	if cfg.Metrics != nil {
 		srv.Use(metricsExtension{m: cfg.Metrics})
 	}
-	if cfg.Mutations != nil {
-		srv.AroundRootFields(limitMutations(cfg.Mutations))
-	}
+	srv.AroundRootFields(limitMutations(cfg.Mutations, cfg.SignInPhone, cfg.SignInAddress))
 	if cfg.Sessions != nil {
 		srv.AroundRootFields(requireLiveSession(cfg.Sessions))
 	}
@@ -120,26 +122,64 @@ func timeouts(next graphql.ErrorPresenterFunc) graphql.ErrorPresenterFunc {
 	}
 }
 
+// signInFields are the mutations that sign in. They are counted per phone
+// number (when they name one) and per client address whatever token comes
+// with them: a signed-in caller gets no fresh budget per throwaway
+// account, and one client's other mutations from a shared address do not
+// use up everyone's sign-ins.
+var signInFields = map[string]bool{
+	"register": true, "login": true, "refreshToken": true, "finishPasskeyLogin": true,
+}
+
 // limitMutations spends one token of the caller's budget per mutation
-// field (aliases included); a caller out of tokens gets RATE_LIMITED with
+// field (aliases included): for sign-in fields one of the phone's and one
+// of the address's, for others one of the caller's (the user, or the
+// address when signed out). A caller out of tokens gets RATE_LIMITED with
 // retryAfterSeconds, and the field is not resolved.
-func limitMutations(l *ratelimit.Limiter) graphql.RootFieldMiddleware {
+func limitMutations(general, byPhone, byAddress *ratelimit.Limiter) graphql.RootFieldMiddleware {
 	return func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
 		rc := graphql.GetOperationContext(ctx)
 		if rc.Operation == nil || rc.Operation.Operation != ast.Mutation {
 			return next(ctx)
 		}
-		key := "ip:" + obs.ClientIP(ctx)
-		if who, ok := auth.FromContext(ctx); ok {
-			key = "user:" + string(who.UserID)
+		field := graphql.GetRootFieldContext(ctx).Field
+		ip := obs.ClientIP(ctx)
+		var spend []func() (bool, time.Duration)
+		if signInFields[field.Name] {
+			if phone := phoneArgument(field, rc.Variables); phone != "" {
+				spend = append(spend, func() (bool, time.Duration) { return byPhone.Allow("phone:" + phone) })
+			}
+			spend = append(spend, func() (bool, time.Duration) { return byAddress.Allow("ip:" + ip) })
+		} else {
+			key := "ip:" + ip
+			if who, ok := auth.FromContext(ctx); ok {
+				key = "user:" + string(who.UserID)
+			}
+			spend = append(spend, func() (bool, time.Duration) { return general.Allow(key) })
 		}
-		if ok, wait := l.Allow(key); !ok {
-			graphql.AddError(ctx, apperr.New(apperr.RateLimited, "too many requests; slow down").
-				With("retryAfterSeconds", int(wait.Seconds())+1))
-			return graphql.Null
+		for _, allow := range spend {
+			if ok, wait := allow(); !ok {
+				graphql.AddError(ctx, apperr.New(apperr.RateLimited, "too many requests; slow down").
+					With("retryAfterSeconds", int(wait.Seconds())+1))
+				return graphql.Null
+			}
 		}
 		return next(ctx)
 	}
+}
+
+// phoneArgument returns the normalised input.phone of a sign-in field (as
+// given, at most 32 bytes, when it is no valid number), or "".
+func phoneArgument(f graphql.CollectedField, vars map[string]any) string {
+	in, _ := f.ArgumentMap(vars)["input"].(map[string]any)
+	raw, _ := in["phone"].(string)
+	if raw == "" {
+		return ""
+	}
+	if p, err := auth.NormalizePhone(raw); err == nil {
+		return p
+	}
+	return raw[:min(len(raw), 32)]
 }
 
 // DepthLimit refuses operations whose selections nest deeper than Max,

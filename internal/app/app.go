@@ -249,8 +249,10 @@ func (a *App) routes() http.Handler {
 		Introspection: a.Config.Playground,
 		Logger:        a.Log,
 		Metrics:       a.Metrics,
-		Mutations:     ratelimit.New(float64(a.Config.MutationRate)/60, float64(a.Config.MutationRate)),
+		Mutations:     perMinute(a.Config.MutationRate),
 		Sessions:      a.Auth,
+		SignInPhone:   perMinute(a.Config.SignInPhoneRate),
+		SignInAddress: perMinute(a.Config.SignInAddressRate),
 	})
 	mux := http.NewServeMux()
 	m := a.Metrics
@@ -284,6 +286,10 @@ func (a *App) routes() http.Handler {
 	}
 	return obs.RequestIDs(mux)
 }
+
+// perMinute is a limiter of n per minute per key, n also the burst; 0
+// disables it.
+func perMinute(n int) *ratelimit.Limiter { return ratelimit.New(float64(n)/60, float64(n)) }
 
 // staticJSON serves a fixed JSON document.
 func staticJSON(doc []byte) http.Handler {

@@ -36,7 +36,7 @@ const entryContextQuery = `{ me { transactions(first: 100) { edges { node { type
 // fixed number of queries, and every entry's context is right.
 func TestHistoryPageCostsFewQueries(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
-		e := testenv.New(t, d, testenv.With("DANBAO_MUTATION_RATE", "0"))
+		e := testenv.New(t, d, testenv.With("DANBAO_MUTATION_RATE", "0"), testenv.With("DANBAO_SIGNIN_ADDRESS_RATE", "0"), testenv.With("DANBAO_SIGNIN_PHONE_RATE", "0"))
 		u := e.RegisterVerified(t)
 		card := linkCard(t, e, u, cardOK)
 		for i, amount := range []string{"10.00", "20.00", "30.00"} {

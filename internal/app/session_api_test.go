@@ -64,7 +64,7 @@ func race(fns ...func()) {
 // survives, in the database or through the API.
 func TestRevocationRacingRefreshLeavesNoToken(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
-		e := testenv.New(t, d, testenv.With("DANBAO_MUTATION_RATE", "0"))
+		e := testenv.New(t, d, testenv.With("DANBAO_MUTATION_RATE", "0"), testenv.With("DANBAO_SIGNIN_ADDRESS_RATE", "0"), testenv.With("DANBAO_SIGNIN_PHONE_RATE", "0"))
 		const races = 30
 		for _, kind := range []string{"reuse", "logout-newest", "logout-previous"} {
 			survivors := 0
@@ -216,7 +216,7 @@ func TestRevokingPasskeyEndsItsSessions(t *testing.T) {
 // then finishes twelve registrations at once: exactly one may succeed.
 func TestPasskeyCapUnderConcurrency(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
-		e := testenv.New(t, d, testenv.With("DANBAO_MUTATION_RATE", "0"))
+		e := testenv.New(t, d, testenv.With("DANBAO_MUTATION_RATE", "0"), testenv.With("DANBAO_SIGNIN_ADDRESS_RATE", "0"), testenv.With("DANBAO_SIGNIN_PHONE_RATE", "0"))
 		u := e.Register(t)
 		const maxPasskeys = 20
 		for i := 0; i < maxPasskeys-1; i++ {
