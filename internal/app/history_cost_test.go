@@ -30,6 +30,59 @@ func countQueries(e *testenv.Env) (counting *atomic.Bool, n *atomic.Int64) {
 
 const entryContextQuery = `{ me { transactions(first: 100) { edges { node { type counterparty topUp { id bankCard { last4 } } withdrawal { id } } } } } }`
 
+// seedHistory gives a new user 100 history entries of every kind: three
+// settled top-ups and two withdrawals on a card ending 4242, then 95
+// transfers from another user.
+func seedHistory(t testing.TB, e *testenv.Env) *testenv.User {
+	t.Helper()
+	u := e.RegisterVerified(t)
+	card := linkCard(t, e, u, cardOK)
+	for i, amount := range []string{"10.00", "20.00", "30.00"} {
+		if r := topUp(t, e, u, card, amount, "t"+string(rune('a'+i))); r.code() != "" {
+			t.Fatalf("top-up: %s", r.code())
+		}
+	}
+	e.App.Bank.Drain()
+	for i := 0; i < 2; i++ {
+		if r := withdraw(t, e, u, card, "1.00", "w"+string(rune('a'+i))); r.code() != "" {
+			t.Fatalf("withdraw: %s", r.code())
+		}
+	}
+	e.App.Bank.Drain()
+	payer := e.Register(t)
+	ctx := context.Background()
+	l := e.App.Ledger
+	err := dbtx.WithTx(ctx, e.App.DB.Client, func(tx *ent.Tx) error {
+		custody, err := l.PlatformAccount(ctx, tx, ledger.KindCustody, money.CNY)
+		if err != nil {
+			return err
+		}
+		from, err := l.UserAccount(ctx, tx, pulidOf(payer.ID), money.CNY)
+		if err != nil {
+			return err
+		}
+		to, err := l.UserAccount(ctx, tx, pulidOf(u.ID), money.CNY)
+		if err != nil {
+			return err
+		}
+		if _, err := l.Post(ctx, tx, ledger.Entry{Kind: "TOPUP", Currency: money.CNY,
+			Legs: []ledger.Leg{ledger.On(custody, -1000), ledger.On(from, 1000)}}); err != nil {
+			return err
+		}
+		for i := 0; i < 95; i++ {
+			if _, err := l.Post(ctx, tx, ledger.Entry{Kind: "TRANSFER", Currency: money.CNY,
+				Legs: []ledger.Leg{ledger.On(from, -1), ledger.On(to, 1)}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 // TestHistoryPageCostsFewQueries reads a page of 100 entries of every kind
 // (top-ups, withdrawals, transfers from another user) with their
 // counterparty, top-up, card and withdrawal: the page costs a small,
@@ -37,51 +90,7 @@ const entryContextQuery = `{ me { transactions(first: 100) { edges { node { type
 func TestHistoryPageCostsFewQueries(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		e := testenv.New(t, d, testenv.With("DANBAO_MUTATION_RATE", "0"), testenv.With("DANBAO_SIGNIN_ADDRESS_RATE", "0"), testenv.With("DANBAO_SIGNIN_PHONE_RATE", "0"))
-		u := e.RegisterVerified(t)
-		card := linkCard(t, e, u, cardOK)
-		for i, amount := range []string{"10.00", "20.00", "30.00"} {
-			if r := topUp(t, e, u, card, amount, "t"+string(rune('a'+i))); r.code() != "" {
-				t.Fatalf("top-up: %s", r.code())
-			}
-		}
-		e.App.Bank.Drain()
-		for i := 0; i < 2; i++ {
-			if r := withdraw(t, e, u, card, "1.00", "w"+string(rune('a'+i))); r.code() != "" {
-				t.Fatalf("withdraw: %s", r.code())
-			}
-		}
-		e.App.Bank.Drain()
-		payer := e.Register(t)
-		ctx := context.Background()
-		l := e.App.Ledger
-		err := dbtx.WithTx(ctx, e.App.DB.Client, func(tx *ent.Tx) error {
-			custody, err := l.PlatformAccount(ctx, tx, ledger.KindCustody, money.CNY)
-			if err != nil {
-				return err
-			}
-			from, err := l.UserAccount(ctx, tx, pulidOf(payer.ID), money.CNY)
-			if err != nil {
-				return err
-			}
-			to, err := l.UserAccount(ctx, tx, pulidOf(u.ID), money.CNY)
-			if err != nil {
-				return err
-			}
-			if _, err := l.Post(ctx, tx, ledger.Entry{Kind: "TOPUP", Currency: money.CNY,
-				Legs: []ledger.Leg{ledger.On(custody, -1000), ledger.On(from, 1000)}}); err != nil {
-				return err
-			}
-			for i := 0; i < 95; i++ {
-				if _, err := l.Post(ctx, tx, ledger.Entry{Kind: "TRANSFER", Currency: money.CNY,
-					Legs: []ledger.Leg{ledger.On(from, -1), ledger.On(to, 1)}}); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		u := seedHistory(t, e)
 
 		counting, queries := countQueries(e)
 		counting.Store(true)
@@ -176,4 +185,26 @@ func TestConnectionCostCountsPageSize(t *testing.T) {
 			t.Fatalf("query within the budget refused: %v", r.Codes())
 		}
 	}
+}
+
+// BenchmarkAliasedHistoryPages answers the query of issue 8 (95 aliases of
+// a page of 100 entries with their context) on SQLite, with the complexity
+// limit lifted so that it runs: the time per operation is the cost of
+// 9,500 entries' context.
+func BenchmarkAliasedHistoryPages(b *testing.B) {
+	e := testenv.New(b, testenv.SQLite, testenv.With("DANBAO_MAX_COMPLEXITY", "10000000"), testenv.With("DANBAO_MAX_TOKENS", "100000"),
+		testenv.With("DANBAO_MUTATION_RATE", "0"))
+	u := seedHistory(b, e)
+	q := aliases(95, "100")
+	counting, queries := countQueries(e)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		counting.Store(true)
+		r := e.Do(b, u.AccessToken, q, nil)
+		counting.Store(false)
+		if len(r.Errors) > 0 {
+			b.Fatalf("codes %v", r.Codes())
+		}
+	}
+	b.ReportMetric(float64(queries.Load())/float64(b.N), "queries/op")
 }
