@@ -3,10 +3,12 @@ package app_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"danbao/ent"
 	"danbao/ent/passkey"
 	"danbao/ent/refreshtoken"
 	"danbao/ent/schema/pulid"
@@ -213,16 +215,18 @@ func TestRevokingPasskeyEndsItsSessions(t *testing.T) {
 }
 
 // TestPasskeyCapUnderConcurrency fills the account to one below the cap,
-// then finishes twelve registrations at once: exactly one may succeed.
+// then lets a second registration run while the first is about to store
+// its passkey (after counting the live ones): only one may succeed. On
+// PostgreSQL without a lock both counted 19 and both stored theirs.
 func TestPasskeyCapUnderConcurrency(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
-		e := testenv.New(t, d, testenv.With("DANBAO_MUTATION_RATE", "0"), testenv.With("DANBAO_SIGNIN_ADDRESS_RATE", "0"), testenv.With("DANBAO_SIGNIN_PHONE_RATE", "0"))
+		e := testenv.New(t, d, testenv.With("DANBAO_MUTATION_RATE", "0"))
 		u := e.Register(t)
 		const maxPasskeys = 20
 		for i := 0; i < maxPasskeys-1; i++ {
 			e.AddPasskey(t, u, e.Authenticator())
 		}
-		var creds [12][]byte
+		var creds [2][]byte
 		for i := range creds {
 			c, _, err := e.Authenticator().Register(e.BeginPasskeyRegistration(t, u), softauthn.RegisterOptions{})
 			if err != nil {
@@ -230,18 +234,34 @@ func TestPasskeyCapUnderConcurrency(t *testing.T) {
 			}
 			creds[i] = c
 		}
-		fns := make([]func(), len(creds))
-		for i := range creds {
-			fns[i] = func() { e.FinishPasskeyRegistration(t, u, creds[i], fmt.Sprintf("racer %d", i)) }
-		}
-		race(fns...)
+		var fired atomic.Bool
+		secondDone := make(chan struct{})
+		e.App.DB.Client.Passkey.Use(func(next ent.Mutator) ent.Mutator {
+			return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+				if m.Op().Is(ent.OpCreate) && fired.CompareAndSwap(false, true) {
+					go func() {
+						defer close(secondDone)
+						e.FinishPasskeyRegistration(t, u, creds[1], "second")
+					}()
+					// Give the second registration the chance to finish
+					// first; with the lock it waits for this one instead.
+					select {
+					case <-secondDone:
+					case <-time.After(time.Second):
+					}
+				}
+				return next.Mutate(ctx, m)
+			})
+		})
+		e.FinishPasskeyRegistration(t, u, creds[0], "first")
+		<-secondDone
 		n, err := e.App.DB.Client.Passkey.Query().
 			Where(passkey.UserID(pulid.ID(u.ID)), passkey.RevokedAtIsNil()).Count(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if n != maxPasskeys {
-			t.Fatalf("%d active passkeys after concurrent registrations, want exactly %d", n, maxPasskeys)
+			t.Fatalf("%d active passkeys after two concurrent registrations, want exactly %d", n, maxPasskeys)
 		}
 	})
 }
