@@ -15,4 +15,8 @@
 //   - Gateway outcomes are applied once: a PENDING -> final compare-and-set
 //     decides, so duplicate callbacks change nothing.
 //   - The gateway is called only after the request's transaction commits.
+//   - A page of history costs a bounded number of queries whatever its
+//     size: under WithEntryContexts (one per GraphQL operation) the context
+//     of each entry (operation, card, counterparty) is loaded per page, in
+//     at most six queries, and shared by every field that asks.
 package wallet
