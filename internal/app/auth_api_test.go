@@ -312,7 +312,8 @@ func TestLoginLockout(t *testing.T) {
 // TestLoginLockoutCountsAliases: ten aliased login attempts in one request
 // count as ten failures, so the later ones are already locked out.
 func TestLoginLockoutCountsAliases(t *testing.T) {
-	e := testenv.New(t, testenv.SQLite)
+	// The per-phone request budget is off: this is about the lockout.
+	e := testenv.New(t, testenv.SQLite, testenv.With("DANBAO_SIGNIN_PHONE_RATE", "0"))
 	u := e.Register(t)
 	var b strings.Builder
 	b.WriteString("mutation {")
@@ -348,7 +349,8 @@ func pulidOf(s string) pulid.ID { return pulid.ID(s) }
 // too while the lock holds.
 func TestLoginLockoutUnderParallelGuesses(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
-		e := testenv.New(t, d)
+		// The per-phone request budget is off: this is about the lockout.
+		e := testenv.New(t, d, testenv.With("DANBAO_SIGNIN_PHONE_RATE", "0"))
 		u := e.Register(t)
 		before := e.App.Auth.PasswordChecks()
 		var wg sync.WaitGroup
