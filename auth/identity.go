@@ -14,6 +14,8 @@ type Identity struct {
 	UserID   pulid.ID
 	Role     user.Role
 	AuthTime time.Time // when the user last signed in with a password or passkey; zero if unknown
+	// SessionID is the sid claim: the session the access token belongs to.
+	SessionID string
 }
 
 // Operator reports whether the identity has the operator role.

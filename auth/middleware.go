@@ -39,7 +39,7 @@ func (t *Tokens) Authenticate(ctx context.Context, header string) (context.Conte
 	if err != nil {
 		return context.WithValue(ctx, reasonKey{}, ReasonTokenInvalid), false
 	}
-	id := Identity{UserID: pulid.ID(claims.Subject), Role: claims.Role}
+	id := Identity{UserID: pulid.ID(claims.Subject), Role: claims.Role, SessionID: claims.SessionID}
 	if claims.AuthTime != nil {
 		id.AuthTime = claims.AuthTime.Time
 	}

@@ -18,6 +18,10 @@ type Claims struct {
 	// AuthTime is when the user last proved who they are (password or
 	// passkey), as OIDC's auth_time: refreshing a token does not renew it.
 	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
+	// SessionID names the sign-in session the token belongs to (the
+	// refresh-token family); ending the session makes operations that
+	// move money or change credentials refuse the token.
+	SessionID string `json:"sid,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -39,16 +43,17 @@ func NewTokens(keys *KeySet, issuer, audience string, ttl time.Duration) *Tokens
 // Keys returns the key set (for the JWKS endpoint).
 func (t *Tokens) Keys() *KeySet { return t.keys }
 
-// Issue signs an access token for the user, who last authenticated at
-// authTime, and returns it with its expiry.
-func (t *Tokens) Issue(userID pulid.ID, role user.Role, authTime time.Time) (string, time.Time, error) {
+// Issue signs an access token of session sid for the user, who last
+// authenticated at authTime, and returns it with its expiry.
+func (t *Tokens) Issue(userID pulid.ID, role user.Role, sid string, authTime time.Time) (string, time.Time, error) {
 	now := t.now().UTC().Truncate(time.Second)
 	exp := now.Add(t.ttl)
 	var jti [16]byte
 	_, _ = rand.Read(jti[:])
 	claims := Claims{
-		Role:     role,
-		AuthTime: jwt.NewNumericDate(authTime.UTC().Truncate(time.Second)),
+		Role:      role,
+		AuthTime:  jwt.NewNumericDate(authTime.UTC().Truncate(time.Second)),
+		SessionID: sid,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    t.issuer,
 			Subject:   string(userID),

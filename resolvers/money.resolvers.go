@@ -155,7 +155,7 @@ func (r *topUpResolver) Amount(ctx context.Context, obj *ent.TopUp) (model.Decim
 
 // BankCard is the resolver for the bankCard field.
 func (r *topUpResolver) BankCard(ctx context.Context, obj *ent.TopUp) (*ent.BankCard, error) {
-	return r.Client.BankCard.Get(ctx, obj.BankCardID)
+	return r.Wallet.BankCard(ctx, obj.BankCardID)
 }
 
 // Balances is the resolver for the balances field.
@@ -175,7 +175,7 @@ func (r *userResolver) Transactions(ctx context.Context, obj *ent.User, first *i
 	if err := ownerOrOperator(ctx, obj.ID); err != nil {
 		return nil, err
 	}
-	return r.Ledger.History(ctx, obj.ID, ledger.Page{First: first, After: after, Last: last, Before: before}, historyFilter(filter))
+	return r.Wallet.History(ctx, obj.ID, ledger.Page{First: first, After: after, Last: last, Before: before}, historyFilter(filter))
 }
 
 // BankCards is the resolver for the bankCards field.
@@ -193,5 +193,5 @@ func (r *withdrawalResolver) Amount(ctx context.Context, obj *ent.Withdrawal) (m
 
 // BankCard is the resolver for the bankCard field.
 func (r *withdrawalResolver) BankCard(ctx context.Context, obj *ent.Withdrawal) (*ent.BankCard, error) {
-	return r.Client.BankCard.Get(ctx, obj.BankCardID)
+	return r.Wallet.BankCard(ctx, obj.BankCardID)
 }

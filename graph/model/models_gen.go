@@ -253,6 +253,14 @@ type SettleSandboxBankOperationPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// The result of signOutEverywhere.
+type SignOutEverywherePayload struct {
+	// How many sessions were live and are now ended (0 when none was).
+	SessionsEnded int `json:"sessionsEnded"`
+	// Always empty: this mutation has no domain refusals.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // A real-name verification request.
 type SubmitRealNameVerificationInput struct {
 	// The legal name exactly as on the document: letters, spaces and · - ' . only, at most 64 characters.

@@ -261,12 +261,15 @@ func (a *App) routes() http.Handler {
 		Introspection: a.Config.Playground,
 		Logger:        a.Log,
 		Metrics:       a.Metrics,
-		Mutations:     ratelimit.New(float64(a.Config.MutationRate)/60, float64(a.Config.MutationRate)),
+		Mutations:     perMinute(a.Config.MutationRate),
+		Sessions:      a.Auth,
+		SignInPhone:   perMinute(a.Config.SignInPhoneRate),
+		SignInAddress: perMinute(a.Config.SignInAddressRate),
 	})
 	mux := http.NewServeMux()
 	m := a.Metrics
 	mux.Handle("/graphql", m.CountHTTP("/graphql",
-		cors(a.Config.CORSOrigins, limitBody(a.Config.MaxBodyBytes, a.Tokens.Middleware(gql)))))
+		cors(a.Config.CORSOrigins, deadline(a.Config.RequestTimeout, limitBody(a.Config.MaxBodyBytes, a.Tokens.Middleware(gql))))))
 	mux.Handle("POST "+bank.CallbackPath, m.CountHTTP(bank.CallbackPath, bankCallback(a.Wallet, a.callbackSigner, a.Log)))
 	if a.Config.Playground {
 		pg := m.CountHTTP("/playground", playgroundHandler())
@@ -297,6 +300,10 @@ func (a *App) routes() http.Handler {
 	}
 	return obs.RequestIDs(mux)
 }
+
+// perMinute is a limiter of n per minute per key, n also the burst; 0
+// disables it.
+func perMinute(n int) *ratelimit.Limiter { return ratelimit.New(float64(n)/60, float64(n)) }
 
 // staticJSON serves a fixed JSON document.
 func staticJSON(doc []byte) http.Handler {

@@ -312,7 +312,8 @@ func TestLoginLockout(t *testing.T) {
 // TestLoginLockoutCountsAliases: ten aliased login attempts in one request
 // count as ten failures, so the later ones are already locked out.
 func TestLoginLockoutCountsAliases(t *testing.T) {
-	e := testenv.New(t, testenv.SQLite)
+	// The per-phone request budget is off: this is about the lockout.
+	e := testenv.New(t, testenv.SQLite, testenv.With("DANBAO_SIGNIN_PHONE_RATE", "0"))
 	u := e.Register(t)
 	var b strings.Builder
 	b.WriteString("mutation {")
@@ -350,7 +351,8 @@ func pulidOf(s string) pulid.ID { return pulid.ID(s) }
 // too while the lock holds.
 func TestLoginLockoutUnderParallelGuesses(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
-		e := testenv.New(t, d)
+		// The per-phone request budget is off: this is about the lockout.
+		e := testenv.New(t, d, testenv.With("DANBAO_SIGNIN_PHONE_RATE", "0"))
 		u := e.Register(t)
 		before := e.App.Auth.PasswordChecks()
 		var wg sync.WaitGroup
@@ -401,9 +403,15 @@ func TestPasskeyRegistrationNeedsRecentSignIn(t *testing.T) {
 			t.Fatalf("fresh sign-in refused: %v", got)
 		}
 		kid := auth.Thumbprint(&e.Key.PublicKey)
+		// The forged tokens name the user's live session, so that only
+		// their sign-in time is in question.
+		var live auth.Claims
+		if _, _, err := jwt.NewParser().ParseUnverified(u.AccessToken, &live); err != nil || live.SessionID == "" {
+			t.Fatalf("access token without a session ID (%v)", err)
+		}
 		sign := func(authTime *time.Time) string {
 			c := jwt.MapClaims{"sub": u.ID, "role": "USER", "iss": "danbao", "aud": []string{"danbao-api"},
-				"iat": time.Now().Unix(), "exp": time.Now().Add(10 * time.Minute).Unix()}
+				"iat": time.Now().Unix(), "exp": time.Now().Add(10 * time.Minute).Unix(), "sid": live.SessionID}
 			if authTime != nil {
 				c["auth_time"] = authTime.Unix()
 			}
@@ -422,7 +430,7 @@ func TestPasskeyRegistrationNeedsRecentSignIn(t *testing.T) {
 			}
 		}
 		// Age the session, then refresh: the new token is not a new sign-in.
-		if _, err := e.App.DB.SQL.Exec(rebind(d, "UPDATE refresh_tokens SET created_at = ? WHERE user_id = ?"), old.UTC(), u.ID); err != nil {
+		if _, err := e.App.DB.SQL.Exec(rebind(d, "UPDATE auth_sessions SET created_at = ? WHERE user_id = ?"), old.UTC(), u.ID); err != nil {
 			t.Fatal(err)
 		}
 		var out struct{ RefreshToken struct{ AccessToken string } }

@@ -309,3 +309,15 @@ func TestMutationRateLimit(t *testing.T) {
 		t.Fatal(m.Codes())
 	}
 }
+
+// TestRequestDeadline: a request that outlives DANBAO_REQUEST_TIMEOUT stops
+// and answers REQUEST_TIMEOUT, not an internal error.
+func TestRequestDeadline(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d, testenv.With("DANBAO_REQUEST_TIMEOUT", "1ns"))
+		r := e.Do(t, "", `mutation { login(input:{phone:"+8613900000001", password:"whatever it is"}) { accessToken } }`, nil)
+		if got := r.Codes(); len(got) != 1 || got[0] != "REQUEST_TIMEOUT" {
+			t.Fatalf("codes %v (status %d, data %s, errors %+v)", got, r.Status, r.Data, r.Errors)
+		}
+	})
+}

@@ -39,7 +39,7 @@ func (p payload) code() string {
 	return p.UserErrors[0].Code
 }
 
-func linkCard(t *testing.T, e *testenv.Env, u *testenv.User, number string) string {
+func linkCard(t testing.TB, e *testenv.Env, u *testenv.User, number string) string {
 	t.Helper()
 	var out struct {
 		LinkBankCard struct {
@@ -64,7 +64,7 @@ type opResult struct {
 const topUpMutation = `mutation($in: TopUpInput!){ topUp(input:$in) { topUp { id status amount } userErrors { code field extensions } } }`
 const withdrawMutation = `mutation($in: WithdrawInput!){ withdraw(input:$in) { withdrawal { id status amount } userErrors { code field extensions } } }`
 
-func moneyOp(t *testing.T, e *testenv.Env, token, mutation, field string, in map[string]any) opResult {
+func moneyOp(t testing.TB, e *testenv.Env, token, mutation, field string, in map[string]any) opResult {
 	t.Helper()
 	r := e.Do(t, token, mutation, map[string]any{"in": in})
 	var out map[string]struct {
@@ -83,12 +83,12 @@ func moneyOp(t *testing.T, e *testenv.Env, token, mutation, field string, in map
 	return res
 }
 
-func topUp(t *testing.T, e *testenv.Env, u *testenv.User, card, amount, key string) opResult {
+func topUp(t testing.TB, e *testenv.Env, u *testenv.User, card, amount, key string) opResult {
 	t.Helper()
 	return moneyOp(t, e, u.AccessToken, topUpMutation, "topUp", map[string]any{"bankCardId": card, "amount": amount, "idempotencyKey": key})
 }
 
-func withdraw(t *testing.T, e *testenv.Env, u *testenv.User, card, amount, key string) opResult {
+func withdraw(t testing.TB, e *testenv.Env, u *testenv.User, card, amount, key string) opResult {
 	t.Helper()
 	return moneyOp(t, e, u.AccessToken, withdrawMutation, "withdraw", map[string]any{"bankCardId": card, "amount": amount, "idempotencyKey": key})
 }

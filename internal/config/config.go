@@ -73,9 +73,23 @@ type Config struct {
 
 	MaxBodyBytes  int64 // DANBAO_MAX_BODY_BYTES, default 1 MiB
 	MaxDepth      int   // DANBAO_MAX_DEPTH, default 16 (GraphiQL's introspection query needs 15)
-	MaxComplexity int   // DANBAO_MAX_COMPLEXITY, default 1000
+	MaxComplexity int   // DANBAO_MAX_COMPLEXITY, default 5000 (a connection counts its selection once per entry of its page)
 	MaxTokens     int   // DANBAO_MAX_TOKENS (parser token limit), default 5000
 	MutationRate  int   // DANBAO_MUTATION_RATE: mutations per minute per caller (also the burst), default 120; 0 disables
+
+	// Sign-in mutations (register, login, refreshToken, finishPasskeyLogin)
+	// are counted apart from other mutations, whether or not a token is
+	// sent: per phone number (login, register) and, generously, per client
+	// address, so that one client behind a shared address cannot lock the
+	// others out. Per minute, also the burst; 0 disables.
+	SignInPhoneRate   int // DANBAO_SIGNIN_PHONE_RATE, default 10
+	SignInAddressRate int // DANBAO_SIGNIN_ADDRESS_RATE, default 300
+
+	RequestTimeout        time.Duration // DANBAO_REQUEST_TIMEOUT: deadline of one GraphQL request, default 15s
+	HTTPReadHeaderTimeout time.Duration // DANBAO_HTTP_READ_HEADER_TIMEOUT, default 10s
+	HTTPReadTimeout       time.Duration // DANBAO_HTTP_READ_TIMEOUT (headers and body), default 30s
+	HTTPWriteTimeout      time.Duration // DANBAO_HTTP_WRITE_TIMEOUT (until the response is written), default 30s; more than RequestTimeout
+	HTTPIdleTimeout       time.Duration // DANBAO_HTTP_IDLE_TIMEOUT (keep-alive), default 120s
 
 	LogLevel  string // DANBAO_LOG_LEVEL: debug, info (default), warn, error
 	LogFormat string // DANBAO_LOG_FORMAT: text (default) or json
@@ -125,9 +139,18 @@ func Load(getenv func(string) string) (Config, error) {
 
 		MaxBodyBytes:  int64(p.integer("DANBAO_MAX_BODY_BYTES", 1<<20)),
 		MaxDepth:      p.integer("DANBAO_MAX_DEPTH", 16),
-		MaxComplexity: p.integer("DANBAO_MAX_COMPLEXITY", 1000),
+		MaxComplexity: p.integer("DANBAO_MAX_COMPLEXITY", 5000),
 		MaxTokens:     p.integer("DANBAO_MAX_TOKENS", 5000),
 		MutationRate:  p.integer("DANBAO_MUTATION_RATE", 120),
+
+		SignInPhoneRate:   p.integer("DANBAO_SIGNIN_PHONE_RATE", 10),
+		SignInAddressRate: p.integer("DANBAO_SIGNIN_ADDRESS_RATE", 300),
+
+		RequestTimeout:        p.duration("DANBAO_REQUEST_TIMEOUT", 15*time.Second),
+		HTTPReadHeaderTimeout: p.duration("DANBAO_HTTP_READ_HEADER_TIMEOUT", 10*time.Second),
+		HTTPReadTimeout:       p.duration("DANBAO_HTTP_READ_TIMEOUT", 30*time.Second),
+		HTTPWriteTimeout:      p.duration("DANBAO_HTTP_WRITE_TIMEOUT", 30*time.Second),
+		HTTPIdleTimeout:       p.duration("DANBAO_HTTP_IDLE_TIMEOUT", 120*time.Second),
 
 		LogLevel:  p.str("DANBAO_LOG_LEVEL", "info"),
 		LogFormat: p.str("DANBAO_LOG_FORMAT", "text"),
@@ -175,8 +198,12 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.AccessTokenTTL <= 0 || c.RefreshTokenTTL <= 0 {
 		p.errs = append(p.errs, "token lifetimes must be positive")
 	}
-	if c.MaxBodyBytes <= 0 || c.MaxDepth <= 0 || c.MaxComplexity <= 0 || c.MaxTokens <= 0 || c.MutationRate < 0 {
+	if c.MaxBodyBytes <= 0 || c.MaxDepth <= 0 || c.MaxComplexity <= 0 || c.MaxTokens <= 0 || c.MutationRate < 0 ||
+		c.SignInPhoneRate < 0 || c.SignInAddressRate < 0 {
 		p.errs = append(p.errs, "request limits must be positive")
+	}
+	if c.HTTPWriteTimeout <= c.RequestTimeout {
+		p.errs = append(p.errs, "DANBAO_HTTP_WRITE_TIMEOUT must be longer than DANBAO_REQUEST_TIMEOUT, so that a request that runs out of time can still be answered")
 	}
 	if len(p.errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %s", strings.Join(p.errs, "; "))

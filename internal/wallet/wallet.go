@@ -8,9 +8,7 @@ import (
 	"unicode/utf8"
 
 	"danbao/ent"
-	"danbao/ent/account"
 	"danbao/ent/bankcard"
-	"danbao/ent/posting"
 	"danbao/ent/predicate"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/withdrawal"
@@ -357,57 +355,4 @@ func (s *Service) Balances(ctx context.Context, userID pulid.ID) ([]Balance, err
 // BankCards returns the user's linked cards, oldest first.
 func (s *Service) BankCards(ctx context.Context, userID pulid.ID) ([]*ent.BankCard, error) {
 	return s.client.BankCard.Query().Where(bankcard.UserID(userID)).Order(ent.Asc(bankcard.FieldCreatedAt)).All(ctx)
-}
-
-// EntryContext is what a history entry links to.
-type EntryContext struct {
-	TopUp        *ent.TopUp
-	Withdrawal   *ent.Withdrawal
-	Counterparty string // a card ("visa •••• 4242") or the other user's display name
-}
-
-// EntryContext loads the operation a posting belongs to and who is on the
-// other side of it.
-func (s *Service) EntryContext(ctx context.Context, p *ent.Posting) (*EntryContext, error) {
-	ltx, err := s.client.LedgerTransaction.Get(ctx, p.TransactionID)
-	if err != nil {
-		return nil, err
-	}
-	out := &EntryContext{}
-	card := func(id pulid.ID) error {
-		c, err := s.client.BankCard.Get(ctx, id)
-		if err != nil {
-			return err
-		}
-		out.Counterparty = c.Brand + " •••• " + c.Last4
-		return nil
-	}
-	switch ltx.RefID.Prefix() {
-	case pulid.PrefixTopUp:
-		if out.TopUp, err = s.client.TopUp.Get(ctx, ltx.RefID); err != nil {
-			return nil, err
-		}
-		return out, card(out.TopUp.BankCardID)
-	case pulid.PrefixWithdrawal:
-		if out.Withdrawal, err = s.client.Withdrawal.Get(ctx, ltx.RefID); err != nil {
-			return nil, err
-		}
-		return out, card(out.Withdrawal.BankCardID)
-	}
-	// A transfer: the other user's name.
-	other, err := s.client.Posting.Query().
-		Where(posting.TransactionID(ltx.ID), posting.IDNEQ(p.ID)).
-		QueryAccount().Where(account.OwnerIDNEQ("")).First(ctx)
-	if ent.IsNotFound(err) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	u, err := s.client.User.Get(ctx, other.OwnerID)
-	if err != nil {
-		return nil, err
-	}
-	out.Counterparty = u.DisplayName
-	return out, nil
 }
