@@ -11,13 +11,19 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # (gqlgen's generated executor, nothing else).
 LINT_PKGS = $$($(GO) list ./... | grep -v -e '^danbao/ent' -e '^danbao/graph$$')
 
-.PHONY: run build generate check-generate fmt-check vet lint test test-go migration
+.PHONY: run build generate check-generate fmt-check vet lint test test-go migration playground
 
 run:
 	$(GO) run . serve
 
 build:
 	$(GO) build -o bin/danbao .
+
+# Rebuilds the playground bundle (internal/app/playground/dist, committed and
+# embedded in the binary) from its locked npm packages. Not part of `make test`.
+playground:
+	npm ci --prefix internal/app/playground --no-audit --no-fund
+	cd internal/app/playground && node build.mjs
 
 # ent, then gqlgen, then the SDL export (see generate.go).
 generate:

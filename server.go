@@ -127,14 +127,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, args []stri
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           a.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := httpServer(cfg, a.Handler(), log)
 	db := "sqlite:" + cfg.DataDir
 	if cfg.Postgres() {
 		db = "postgres"
@@ -283,4 +276,19 @@ func loadCommand(ctx context.Context, cfg config.Config, args []string, stdout i
 	}
 	fmt.Fprintf(stdout, "%d users for %s against %s\n%s", *users, r.Elapsed.Round(time.Millisecond), *target, r.Report())
 	return nil
+}
+
+// httpServer is the HTTP server of an instance, with the configured
+// timeouts: slow clients cannot hold a connection open by trickling
+// headers or a body, nor by reading the response slowly.
+func httpServer(cfg config.Config, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTPReadTimeout,
+		WriteTimeout:      cfg.HTTPWriteTimeout,
+		IdleTimeout:       cfg.HTTPIdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }

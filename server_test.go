@@ -230,3 +230,24 @@ func TestHelpListsEveryCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestProductionRefusesDevelopmentDefaults: `serve` with DANBAO_ENV=production
+// and the development defaults does not start (nothing listens, no data
+// directory is written) and names each setting to change.
+func TestProductionRefusesDevelopmentDefaults(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"DANBAO_ENV": "production", "DANBAO_DATA_DIR": dir, "DANBAO_ADDR": "127.0.0.1:0"}
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, &out)
+	if err == nil {
+		t.Fatal("production started with development defaults")
+	}
+	for _, setting := range []string{"DANBAO_SANDBOX", "DANBAO_PLAYGROUND", "DANBAO_JWT_KEY_FILE", "DANBAO_KYC_KEYS", "DANBAO_BANK_CALLBACK_SECRET"} {
+		if !strings.Contains(err.Error(), setting) {
+			t.Errorf("refusal does not name %s: %v", setting, err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+		t.Fatalf("the refused start wrote %d files to the data directory", len(entries))
+	}
+}

@@ -15,6 +15,8 @@ type Identity struct {
 	Role     user.Role
 	AuthTime time.Time // when the user last signed in with a password or passkey; zero if unknown
 	Expires  time.Time // when the access token that carried this identity expires
+	// SessionID is the sid claim: the session the access token belongs to.
+	SessionID string
 }
 
 // Operator reports whether the identity has the operator role.
@@ -33,13 +35,36 @@ func FromContext(ctx context.Context) (Identity, bool) {
 	return id, ok
 }
 
-// Require returns the signed-in identity, or UNAUTHENTICATED.
+// The reasons of an UNAUTHENTICATED error, in its extensions.reason: a
+// client refreshes on TOKEN_EXPIRED and signs in again on the others.
+const (
+	// ReasonNoToken: the request carried no access token.
+	ReasonNoToken = "NO_TOKEN"
+	// ReasonTokenInvalid: the token failed a check other than its expiry
+	// (signature, key, issuer, audience, claims); which one is not said.
+	ReasonTokenInvalid = "TOKEN_INVALID"
+	// ReasonTokenExpired: the token was sound but has expired.
+	ReasonTokenExpired = "TOKEN_EXPIRED"
+)
+
+// reasonKey holds why a request has no identity (set by Authenticate).
+type reasonKey struct{}
+
+// Require returns the signed-in identity, or UNAUTHENTICATED with
+// extensions.reason NO_TOKEN, TOKEN_INVALID or TOKEN_EXPIRED.
 func Require(ctx context.Context) (Identity, error) {
 	id, ok := FromContext(ctx)
-	if !ok {
-		return Identity{}, apperr.New(apperr.Unauthenticated, "sign in first: a valid access token is required")
+	if ok {
+		return id, nil
 	}
-	return id, nil
+	reason, _ := ctx.Value(reasonKey{}).(string)
+	switch reason {
+	case ReasonTokenExpired:
+		return Identity{}, apperr.New(apperr.Unauthenticated, "the access token has expired: refresh it").With("reason", reason)
+	case ReasonTokenInvalid:
+		return Identity{}, apperr.New(apperr.Unauthenticated, "the access token is not valid: sign in again").With("reason", reason)
+	}
+	return Identity{}, apperr.New(apperr.Unauthenticated, "sign in first: a valid access token is required").With("reason", ReasonNoToken)
 }
 
 // RecentSignIn is how recent a sign-in must be for RequireRecent.

@@ -14,12 +14,16 @@ import (
 	"unicode/utf8"
 
 	"danbao/ent"
+	"danbao/ent/authsession"
 	"danbao/ent/loginthrottle"
+	"danbao/ent/predicate"
 	"danbao/ent/refreshtoken"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/user"
 	"danbao/internal/apperr"
 	"danbao/internal/dbtx"
+
+	"entgo.io/ent/dialect/sql"
 )
 
 // Password rules.
@@ -55,13 +59,18 @@ type Service struct {
 	dummyHash  string
 
 	passwordChecks atomic.Int64
+	hashes         *HashGate
 }
 
 // NewService returns a Service. params sets the password hashing cost.
 func NewService(client *ent.Client, tokens *Tokens, refreshTTL time.Duration, params PasswordParams) *Service {
 	dummy, _ := HashPassword("not a real password", params)
-	return &Service{client: client, tokens: tokens, refreshTTL: refreshTTL, params: params, now: time.Now, dummyHash: dummy}
+	return &Service{client: client, tokens: tokens, refreshTTL: refreshTTL, params: params, now: time.Now, dummyHash: dummy,
+		hashes: MachineHashGate()}
 }
+
+// Hashes returns the gate that bounds concurrent password hashing.
+func (s *Service) Hashes() *HashGate { return s.hashes }
 
 // Tokens returns the access token issuer.
 func (s *Service) Tokens() *Tokens { return s.tokens }
@@ -92,7 +101,8 @@ type RegisterInput struct {
 }
 
 // Register creates a user account and signs it in. Errors: INVALID_INPUT
-// (phone, password or display name), ALREADY_EXISTS (phone taken).
+// (phone, password or display name), ALREADY_EXISTS (phone taken),
+// RATE_LIMITED (too many passwords being hashed; retryAfterSeconds).
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*Session, error) {
 	phone, err := NormalizePhone(in.Phone)
 	if err != nil {
@@ -105,7 +115,10 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Session, err
 	if name == "" || utf8.RuneCountInString(name) > 64 || !utf8.ValidString(name) {
 		return nil, apperr.Invalid("displayName", "display name must have 1 to 64 characters")
 	}
-	hash, err := HashPassword(in.Password, s.params)
+	var hash string
+	if gerr := s.hashes.Do(ctx, func() { hash, err = HashPassword(in.Password, s.params) }); gerr != nil {
+		return nil, gerr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +131,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Session, err
 		if err != nil {
 			return err
 		}
-		sess, err = s.startSession(ctx, tx, u, newFamily(), s.now())
+		sess, err = s.openSession(ctx, tx, u, nil)
 		return err
 	})
 	return sess, err
@@ -164,9 +177,10 @@ type LoginInput struct {
 }
 
 // Login checks a phone and password and starts a session. Errors:
-// UNAUTHENTICATED (unknown phone or wrong password, indistinguishably),
+// INVALID_CREDENTIALS (unknown phone or wrong password, indistinguishably),
 // RATE_LIMITED (too many recent failures for this phone; extensions
-// retryAfterSeconds), INVALID_INPUT (malformed phone).
+// retryAfterSeconds; also when too many passwords are being hashed at once,
+// before the attempt counts), INVALID_INPUT (malformed phone).
 //
 // Every attempt is counted before its password is checked, in one atomic
 // step (see countAttempt), so that parallel guesses cannot all slip in
@@ -176,6 +190,15 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	var sess *Session
+	if gerr := s.hashes.Do(ctx, func() { sess, err = s.login(ctx, phone, in.Password) }); gerr != nil {
+		return nil, gerr
+	}
+	return sess, err
+}
+
+// login is Login holding a hashing slot.
+func (s *Service) login(ctx context.Context, phone, password string) (*Session, error) {
 	now := s.now().UTC()
 	attempt, until, err := s.countAttempt(ctx, phone, now)
 	if err != nil {
@@ -190,7 +213,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
 		hash = u.PasswordHash
 	}
 	s.passwordChecks.Add(1)
-	ok, err := CheckPassword(hash, in.Password)
+	ok, err := CheckPassword(hash, password)
 	if err != nil {
 		return nil, err
 	}
@@ -198,14 +221,14 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, error) {
 		if attempt >= FreeFailures {
 			return nil, locked(until, now)
 		}
-		return nil, apperr.New(apperr.Unauthenticated, "phone or password is wrong")
+		return nil, apperr.New(apperr.InvalidCredentials, "phone or password is wrong")
 	}
 	var sess *Session
 	err = dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
 		if _, err := tx.LoginThrottle.Delete().Where(loginthrottle.ID(phone)).Exec(ctx); err != nil {
 			return err
 		}
-		sess, err = s.startSession(ctx, tx, u, newFamily(), s.now())
+		sess, err = s.openSession(ctx, tx, u, nil)
 		return err
 	})
 	return sess, err
@@ -269,6 +292,12 @@ func (s *Service) countAttempt(ctx context.Context, key string, now time.Time) (
 // Refresh exchanges a refresh token for a new session. Errors:
 // UNAUTHENTICATED for an unknown, expired, revoked or reused token; a reused
 // token also revokes its whole family.
+//
+// The family's session row is written first (its refreshed_at), which locks
+// it until commit on both engines (a row lock on PostgreSQL, the write lock
+// on SQLite): a concurrent logout, reuse detection or signOutEverywhere
+// either commits before, and this refresh finds the session revoked, or
+// waits for this one and then revokes the token it minted.
 func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 	hash := hashToken(token)
 	var (
@@ -285,6 +314,20 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 		if err != nil {
 			return err
 		}
+		locked, err := tx.AuthSession.Update().
+			Where(authsession.ID(rt.FamilyID), authsession.RevokedAtIsNil()).
+			SetRefreshedAt(now).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if locked == 0 { // the session is over (or the token predates sessions)
+			return errRefresh
+		}
+		// Read again under the lock: a refresh that committed while this
+		// one waited has used the token.
+		if rt, err = tx.RefreshToken.Query().Where(refreshtoken.ID(rt.ID)).WithUser().Only(ctx); err != nil {
+			return err
+		}
 		if rt.RevokedAt != nil || !rt.ExpiresAt.After(now) {
 			return errRefresh
 		}
@@ -298,15 +341,15 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 		}
 		if n == 0 {
 			reused = true
-			return revokeFamily(ctx, tx, rt.FamilyID, now)
+			_, err := revokeSessions(ctx, tx, now, authsession.ID(rt.FamilyID))
+			return err
 		}
-		// The family began when the user signed in: its first token.
-		first, err := tx.RefreshToken.Query().Where(refreshtoken.FamilyID(rt.FamilyID)).
-			Order(ent.Asc(refreshtoken.FieldCreatedAt)).First(ctx)
+		ses, err := tx.AuthSession.Get(ctx, rt.FamilyID)
 		if err != nil {
 			return err
 		}
-		sess, err = s.startSession(ctx, tx, rt.Edges.User, rt.FamilyID, first.CreatedAt)
+		// The session began when the user signed in.
+		sess, err = s.startSession(ctx, tx, rt.Edges.User, rt.FamilyID, ses.CreatedAt)
 		return err
 	})
 	if err != nil {
@@ -320,46 +363,133 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 
 var errRefresh = apperr.New(apperr.Unauthenticated, "refresh token is invalid, expired or revoked")
 
-// Logout revokes the family of a refresh token. It reports whether a live
-// session was revoked; an unknown token is not an error.
+// Logout ends the session of a refresh token. It reports whether a live
+// session was ended; an unknown token is not an error.
 func (s *Service) Logout(ctx context.Context, token string) (bool, error) {
 	var revoked bool
 	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		revoked = false
 		rt, err := tx.RefreshToken.Query().Where(refreshtoken.TokenHash(hashToken(token))).Only(ctx)
 		if ent.IsNotFound(err) {
-			revoked = false
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		revoked = rt.RevokedAt == nil
-		return revokeFamily(ctx, tx, rt.FamilyID, s.now().UTC())
+		n, err := revokeSessions(ctx, tx, s.now().UTC(), authsession.ID(rt.FamilyID))
+		revoked = n > 0
+		return err
 	})
 	return revoked, err
 }
 
-func revokeFamily(ctx context.Context, tx *ent.Tx, family string, now time.Time) error {
-	return tx.RefreshToken.Update().
-		Where(refreshtoken.FamilyID(family), refreshtoken.RevokedAtIsNil()).
-		SetRevokedAt(now).Exec(ctx)
+// SignOutEverywhere ends every session of the user and returns how many
+// were live. Errors: none beyond storage failures.
+func (s *Service) SignOutEverywhere(ctx context.Context, userID pulid.ID) (int, error) {
+	var n int
+	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		var err error
+		n, err = revokeSessions(ctx, tx, s.now().UTC(), authsession.UserID(userID))
+		return err
+	})
+	return n, err
 }
+
+// EndPasskeySessions ends, inside tx, every session the passkey opened (a
+// revoked passkey must not leave a signed-in device behind). It returns how
+// many were live.
+func (s *Service) EndPasskeySessions(ctx context.Context, tx *ent.Tx, passkeyID pulid.ID) (int, error) {
+	return revokeSessions(ctx, tx, s.now().UTC(), authsession.PasskeyID(passkeyID))
+}
+
+// revokeSessions marks the live sessions matching where revoked, then
+// revokes every live refresh token of a revoked session among them. The
+// session UPDATE comes first: it waits for a refresh holding a session's
+// lock to commit, so the second statement sees (and revokes) the token
+// that refresh minted; a refresh that starts later finds the session
+// revoked.
+func revokeSessions(ctx context.Context, tx *ent.Tx, now time.Time, where ...predicate.AuthSession) (int, error) {
+	n, err := tx.AuthSession.Update().
+		Where(append(where, authsession.RevokedAtIsNil())...).
+		SetRevokedAt(now).Save(ctx)
+	if err != nil {
+		return 0, err
+	}
+	ended := func(s *sql.Selector) {
+		t := sql.Table(authsession.Table)
+		sub := sql.Select(t.C(authsession.FieldID)).From(t)
+		for _, p := range where {
+			p(sub)
+		}
+		sub.Where(sql.NotNull(t.C(authsession.FieldRevokedAt)))
+		s.Where(sql.In(s.C(refreshtoken.FieldFamilyID), sub))
+	}
+	err = tx.RefreshToken.Update().
+		Where(refreshtoken.RevokedAtIsNil(), ended).
+		SetRevokedAt(now).Exec(ctx)
+	return n, err
+}
+
+// CheckSession answers whether the caller's access token belongs to a
+// session that is still live; money-moving and credential-changing
+// operations call it, reads rely on the token's short expiry. Signed-out
+// callers pass (the operation's own check refuses them). Errors:
+// UNAUTHENTICATED with extensions.reason SESSION_REVOKED (the session was
+// ended, or the token carries no session).
+func (s *Service) CheckSession(ctx context.Context) error {
+	id, ok := FromContext(ctx)
+	if !ok {
+		return nil
+	}
+	if id.SessionID != "" {
+		live, err := s.client.AuthSession.Query().
+			Where(authsession.ID(id.SessionID), authsession.UserID(id.UserID), authsession.RevokedAtIsNil()).
+			Exist(ctx)
+		if err != nil || live {
+			return err
+		}
+	}
+	return apperr.New(apperr.Unauthenticated, "this session was ended (signed out, or its passkey revoked); sign in again").
+		With("reason", ReasonSessionRevoked)
+}
+
+// ReasonSessionRevoked is the extensions.reason of an UNAUTHENTICATED error
+// for an access token whose session has ended.
+const ReasonSessionRevoked = "SESSION_REVOKED"
 
 // SignInVerified starts a session for u inside tx, for a caller that has
 // already proven who u is by other means (a passkey assertion, see
-// internal/passkey). It issues the same tokens as Login: an access token
-// and the first refresh token of a new family.
-func (s *Service) SignInVerified(ctx context.Context, tx *ent.Tx, u *ent.User) (*Session, error) {
-	return s.startSession(ctx, tx, u, newFamily(), s.now())
+// internal/passkey); passkeyID names that passkey, so that revoking it ends
+// the session. It issues the same tokens as Login: an access token and the
+// first refresh token of a new session.
+func (s *Service) SignInVerified(ctx context.Context, tx *ent.Tx, u *ent.User, passkeyID pulid.ID) (*Session, error) {
+	return s.openSession(ctx, tx, u, &passkeyID)
 }
 
-// startSession issues an access token and a new refresh token of family;
-// authTime is when the user last signed in (the family's start).
+// openSession records a new session of u (opened by the passkey, when not
+// nil) and issues its first tokens.
+func (s *Service) openSession(ctx context.Context, tx *ent.Tx, u *ent.User, passkeyID *pulid.ID) (*Session, error) {
+	if u == nil {
+		return nil, errors.New("auth: session without user")
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	id := newFamily()
+	err := tx.AuthSession.Create().SetID(id).SetUserID(u.ID).SetNillablePasskeyID(passkeyID).
+		SetCreatedAt(now).Exec(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.startSession(ctx, tx, u, id, now)
+}
+
+// startSession issues an access token and a new refresh token of the
+// session family; authTime is when the user signed in (the session's
+// start).
 func (s *Service) startSession(ctx context.Context, tx *ent.Tx, u *ent.User, family string, authTime time.Time) (*Session, error) {
 	if u == nil {
 		return nil, errors.New("auth: session without user")
 	}
-	access, exp, err := s.tokens.Issue(u.ID, u.Role, authTime)
+	access, exp, err := s.tokens.Issue(u.ID, u.Role, family, authTime)
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,10 @@ type Claims struct {
 	// what it may do (space-separated, as RFC 6749 section 3.3).
 	Partner bool   `json:"partner,omitempty"`
 	Scope   string `json:"scope,omitempty"`
+	// SessionID names the sign-in session the token belongs to (the
+	// refresh-token family); ending the session makes operations that
+	// move money or change credentials refuse the token.
+	SessionID string `json:"sid,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -45,16 +49,17 @@ func NewTokens(keys *KeySet, issuer, audience string, ttl time.Duration) *Tokens
 // Keys returns the key set (for the JWKS endpoint).
 func (t *Tokens) Keys() *KeySet { return t.keys }
 
-// Issue signs an access token for the user, who last authenticated at
-// authTime, and returns it with its expiry.
-func (t *Tokens) Issue(userID pulid.ID, role user.Role, authTime time.Time) (string, time.Time, error) {
+// Issue signs an access token of session sid for the user, who last
+// authenticated at authTime, and returns it with its expiry.
+func (t *Tokens) Issue(userID pulid.ID, role user.Role, sid string, authTime time.Time) (string, time.Time, error) {
 	now := t.now().UTC().Truncate(time.Second)
 	exp := now.Add(t.ttl)
 	var jti [16]byte
 	_, _ = rand.Read(jti[:])
 	claims := Claims{
-		Role:     role,
-		AuthTime: jwt.NewNumericDate(authTime.UTC().Truncate(time.Second)),
+		Role:      role,
+		AuthTime:  jwt.NewNumericDate(authTime.UTC().Truncate(time.Second)),
+		SessionID: sid,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    t.issuer,
 			Subject:   string(userID),
@@ -97,13 +102,35 @@ func (t *Tokens) IssuePartner(partnerID pulid.ID, scopes []string) (string, time
 	return s, exp, err
 }
 
-// errToken is the one error every refused token gets: the caller learns
-// nothing about which check failed.
+// errToken is the one error every refused token gets, but for an expired
+// one: the caller learns nothing about which check failed.
 var errToken = errors.New("invalid access token")
+
+// ErrTokenExpired is Verify's error for a token that passes every check but
+// its expiry: the client should refresh it rather than sign in again.
+var ErrTokenExpired = errors.New("access token expired")
 
 // Verify checks a token's signature with the key its kid names (ES256 only),
 // its issuer, audience and expiry (all required), and returns its claims.
+// Errors: ErrTokenExpired for a token that is valid but for its expiry,
+// otherwise one opaque error.
 func (t *Tokens) Verify(token string) (*Claims, error) {
+	claims, err := t.verifyAt(token, t.now)
+	if errors.Is(err, jwt.ErrTokenExpired) && claims.ExpiresAt != nil {
+		// Expired, but was it otherwise sound? Check it again as of just
+		// before its expiry (the signature was checked before the claims).
+		exp := claims.ExpiresAt.Time
+		if _, err := t.verifyAt(token, func() time.Time { return exp.Add(-time.Second) }); err == nil {
+			return nil, ErrTokenExpired
+		}
+	}
+	if err != nil {
+		return nil, errToken
+	}
+	return claims, nil
+}
+
+func (t *Tokens) verifyAt(token string, now func() time.Time) (*Claims, error) {
 	parser := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
 		jwt.WithIssuer(t.issuer),
@@ -111,7 +138,7 @@ func (t *Tokens) Verify(token string) (*Claims, error) {
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(30*time.Second),
-		jwt.WithTimeFunc(t.now),
+		jwt.WithTimeFunc(now),
 	)
 	var claims Claims
 	_, err := parser.ParseWithClaims(token, &claims, func(tok *jwt.Token) (any, error) {
@@ -123,7 +150,7 @@ func (t *Tokens) Verify(token string) (*Claims, error) {
 		return key, nil
 	})
 	if err != nil {
-		return nil, errToken
+		return &claims, err
 	}
 	id := pulid.ID(claims.Subject)
 	if !id.Valid() {

@@ -9,33 +9,16 @@
 //
 // Chromium is /usr/bin/chromium unless CHROMIUM names another. Prints one
 // line per step and exits 0 when every step passed, 1 otherwise.
-import { chromium } from "playwright-core";
+import { check, launch } from "./browser.mjs";
 
 const base = process.argv[2];
 if (!base) {
   console.error("usage: node e2e/passkeys.mjs http://localhost:PORT");
   process.exit(2);
 }
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const phone = "+86137" + String(Date.now() % 1e8).padStart(8, "0");
 
-function check(cond, what) {
-  if (!cond) throw new Error("check failed: " + what);
-}
-
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-  ],
-});
+const browser = await launch();
 let failed = false;
 try {
   const context = await browser.newContext();

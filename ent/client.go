@@ -13,6 +13,7 @@ import (
 	"danbao/ent/schema/pulid"
 
 	"danbao/ent/account"
+	"danbao/ent/authsession"
 	"danbao/ent/bankcard"
 	"danbao/ent/counter"
 	"danbao/ent/event"
@@ -50,6 +51,8 @@ type Client struct {
 	Schema *migrate.Schema
 	// Account is the client for interacting with the Account builders.
 	Account *AccountClient
+	// AuthSession is the client for interacting with the AuthSession builders.
+	AuthSession *AuthSessionClient
 	// BankCard is the client for interacting with the BankCard builders.
 	BankCard *BankCardClient
 	// Counter is the client for interacting with the Counter builders.
@@ -104,6 +107,7 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.Account = NewAccountClient(c.config)
+	c.AuthSession = NewAuthSessionClient(c.config)
 	c.BankCard = NewBankCardClient(c.config)
 	c.Counter = NewCounterClient(c.config)
 	c.Event = NewEventClient(c.config)
@@ -218,6 +222,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ctx:               ctx,
 		config:            cfg,
 		Account:           NewAccountClient(cfg),
+		AuthSession:       NewAuthSessionClient(cfg),
 		BankCard:          NewBankCardClient(cfg),
 		Counter:           NewCounterClient(cfg),
 		Event:             NewEventClient(cfg),
@@ -259,6 +264,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ctx:               ctx,
 		config:            cfg,
 		Account:           NewAccountClient(cfg),
+		AuthSession:       NewAuthSessionClient(cfg),
 		BankCard:          NewBankCardClient(cfg),
 		Counter:           NewCounterClient(cfg),
 		Event:             NewEventClient(cfg),
@@ -309,11 +315,11 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Account, c.BankCard, c.Counter, c.Event, c.IdempotencyKey, c.IdentityBinding,
-		c.LedgerTransaction, c.LimitUsage, c.LoginThrottle, c.PartnerApp,
-		c.PartnerConnection, c.Passkey, c.PasskeySession, c.PasskeyUser, c.Posting,
-		c.RefreshToken, c.TopUp, c.User, c.Verification, c.Webhook, c.WebhookDelivery,
-		c.Withdrawal,
+		c.Account, c.AuthSession, c.BankCard, c.Counter, c.Event, c.IdempotencyKey,
+		c.IdentityBinding, c.LedgerTransaction, c.LimitUsage, c.LoginThrottle,
+		c.PartnerApp, c.PartnerConnection, c.Passkey, c.PasskeySession, c.PasskeyUser,
+		c.Posting, c.RefreshToken, c.TopUp, c.User, c.Verification, c.Webhook,
+		c.WebhookDelivery, c.Withdrawal,
 	} {
 		n.Use(hooks...)
 	}
@@ -323,11 +329,11 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Account, c.BankCard, c.Counter, c.Event, c.IdempotencyKey, c.IdentityBinding,
-		c.LedgerTransaction, c.LimitUsage, c.LoginThrottle, c.PartnerApp,
-		c.PartnerConnection, c.Passkey, c.PasskeySession, c.PasskeyUser, c.Posting,
-		c.RefreshToken, c.TopUp, c.User, c.Verification, c.Webhook, c.WebhookDelivery,
-		c.Withdrawal,
+		c.Account, c.AuthSession, c.BankCard, c.Counter, c.Event, c.IdempotencyKey,
+		c.IdentityBinding, c.LedgerTransaction, c.LimitUsage, c.LoginThrottle,
+		c.PartnerApp, c.PartnerConnection, c.Passkey, c.PasskeySession, c.PasskeyUser,
+		c.Posting, c.RefreshToken, c.TopUp, c.User, c.Verification, c.Webhook,
+		c.WebhookDelivery, c.Withdrawal,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -338,6 +344,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *AccountMutation:
 		return c.Account.mutate(ctx, m)
+	case *AuthSessionMutation:
+		return c.AuthSession.mutate(ctx, m)
 	case *BankCardMutation:
 		return c.BankCard.mutate(ctx, m)
 	case *CounterMutation:
@@ -515,6 +523,139 @@ func (c *AccountClient) mutate(ctx context.Context, m *AccountMutation) (Value, 
 		return (&AccountDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Account mutation op: %q", m.Op())
+	}
+}
+
+// AuthSessionClient is a client for the AuthSession schema.
+type AuthSessionClient struct {
+	config
+}
+
+// NewAuthSessionClient returns a client for the AuthSession from the given config.
+func NewAuthSessionClient(c config) *AuthSessionClient {
+	return &AuthSessionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `authsession.Hooks(f(g(h())))`.
+func (c *AuthSessionClient) Use(hooks ...Hook) {
+	c.hooks.AuthSession = append(c.hooks.AuthSession, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `authsession.Intercept(f(g(h())))`.
+func (c *AuthSessionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AuthSession = append(c.inters.AuthSession, interceptors...)
+}
+
+// Create returns a builder for creating a AuthSession entity.
+func (c *AuthSessionClient) Create() *AuthSessionCreate {
+	mutation := newAuthSessionMutation(c.config, OpCreate)
+	return &AuthSessionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AuthSession entities.
+func (c *AuthSessionClient) CreateBulk(builders ...*AuthSessionCreate) *AuthSessionCreateBulk {
+	return &AuthSessionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AuthSessionClient) MapCreateBulk(slice any, setFunc func(*AuthSessionCreate, int)) *AuthSessionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AuthSessionCreateBulk{err: fmt.Errorf("calling to AuthSessionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AuthSessionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AuthSessionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AuthSession.
+func (c *AuthSessionClient) Update() *AuthSessionUpdate {
+	mutation := newAuthSessionMutation(c.config, OpUpdate)
+	return &AuthSessionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AuthSessionClient) UpdateOne(_m *AuthSession) *AuthSessionUpdateOne {
+	mutation := newAuthSessionMutation(c.config, OpUpdateOne, withAuthSession(_m))
+	return &AuthSessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AuthSessionClient) UpdateOneID(id string) *AuthSessionUpdateOne {
+	mutation := newAuthSessionMutation(c.config, OpUpdateOne, withAuthSessionID(id))
+	return &AuthSessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AuthSession.
+func (c *AuthSessionClient) Delete() *AuthSessionDelete {
+	mutation := newAuthSessionMutation(c.config, OpDelete)
+	return &AuthSessionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AuthSessionClient) DeleteOne(_m *AuthSession) *AuthSessionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AuthSessionClient) DeleteOneID(id string) *AuthSessionDeleteOne {
+	builder := c.Delete().Where(authsession.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AuthSessionDeleteOne{builder}
+}
+
+// Query returns a query builder for AuthSession.
+func (c *AuthSessionClient) Query() *AuthSessionQuery {
+	return &AuthSessionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAuthSession},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AuthSession entity by its id.
+func (c *AuthSessionClient) Get(ctx context.Context, id string) (*AuthSession, error) {
+	return c.Query().Where(authsession.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AuthSessionClient) GetX(ctx context.Context, id string) *AuthSession {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *AuthSessionClient) Hooks() []Hook {
+	return c.hooks.AuthSession
+}
+
+// Interceptors returns the client interceptors.
+func (c *AuthSessionClient) Interceptors() []Interceptor {
+	return c.inters.AuthSession
+}
+
+func (c *AuthSessionClient) mutate(ctx context.Context, m *AuthSessionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AuthSessionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AuthSessionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AuthSessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AuthSessionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AuthSession mutation op: %q", m.Op())
 	}
 }
 
@@ -3493,13 +3634,13 @@ func (c *WithdrawalClient) mutate(ctx context.Context, m *WithdrawalMutation) (V
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Account, BankCard, Counter, Event, IdempotencyKey, IdentityBinding,
+		Account, AuthSession, BankCard, Counter, Event, IdempotencyKey, IdentityBinding,
 		LedgerTransaction, LimitUsage, LoginThrottle, PartnerApp, PartnerConnection,
 		Passkey, PasskeySession, PasskeyUser, Posting, RefreshToken, TopUp, User,
 		Verification, Webhook, WebhookDelivery, Withdrawal []ent.Hook
 	}
 	inters struct {
-		Account, BankCard, Counter, Event, IdempotencyKey, IdentityBinding,
+		Account, AuthSession, BankCard, Counter, Event, IdempotencyKey, IdentityBinding,
 		LedgerTransaction, LimitUsage, LoginThrottle, PartnerApp, PartnerConnection,
 		Passkey, PasskeySession, PasskeyUser, Posting, RefreshToken, TopUp, User,
 		Verification, Webhook, WebhookDelivery, Withdrawal []ent.Interceptor

@@ -5,6 +5,7 @@ package ent
 import (
 	"context"
 	"danbao/ent/account"
+	"danbao/ent/authsession"
 	"danbao/ent/bankcard"
 	"danbao/ent/counter"
 	"danbao/ent/event"
@@ -95,6 +96,7 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			account.Table:           account.ValidColumn,
+			authsession.Table:       authsession.ValidColumn,
 			bankcard.Table:          bankcard.ValidColumn,
 			counter.Table:           counter.ValidColumn,
 			event.Table:             event.ValidColumn,

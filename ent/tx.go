@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// Account is the client for interacting with the Account builders.
 	Account *AccountClient
+	// AuthSession is the client for interacting with the AuthSession builders.
+	AuthSession *AuthSessionClient
 	// BankCard is the client for interacting with the BankCard builders.
 	BankCard *BankCardClient
 	// Counter is the client for interacting with the Counter builders.
@@ -190,6 +192,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.Account = NewAccountClient(tx.config)
+	tx.AuthSession = NewAuthSessionClient(tx.config)
 	tx.BankCard = NewBankCardClient(tx.config)
 	tx.Counter = NewCounterClient(tx.config)
 	tx.Event = NewEventClient(tx.config)

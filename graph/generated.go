@@ -201,6 +201,7 @@ type ComplexityRoot struct {
 		RevokePasskey              func(childComplexity int, input model.RevokePasskeyInput) int
 		RotatePartnerAppSecret     func(childComplexity int, input model.RotatePartnerAppSecretInput) int
 		SettleSandboxBankOperation func(childComplexity int, input model.SettleSandboxBankOperationInput) int
+		SignOutEverywhere          func(childComplexity int) int
 		SubmitRealNameVerification func(childComplexity int, input model.SubmitRealNameVerificationInput) int
 		TopUp                      func(childComplexity int, input model.TopUpInput) int
 		Withdraw                   func(childComplexity int, input model.WithdrawInput) int
@@ -294,6 +295,11 @@ type ComplexityRoot struct {
 		TopUp      func(childComplexity int) int
 		UserErrors func(childComplexity int) int
 		Withdrawal func(childComplexity int) int
+	}
+
+	SignOutEverywherePayload struct {
+		SessionsEnded func(childComplexity int) int
+		UserErrors    func(childComplexity int) int
 	}
 
 	SubmitRealNameVerificationPayload struct {
@@ -428,6 +434,7 @@ type MutationResolver interface {
 	Login(ctx context.Context, input model.LoginInput) (*model.AuthPayload, error)
 	RefreshToken(ctx context.Context, input model.RefreshTokenInput) (*model.AuthPayload, error)
 	Logout(ctx context.Context, input model.LogoutInput) (*model.LogoutPayload, error)
+	SignOutEverywhere(ctx context.Context) (*model.SignOutEverywherePayload, error)
 	SubmitRealNameVerification(ctx context.Context, input model.SubmitRealNameVerificationInput) (*model.SubmitRealNameVerificationPayload, error)
 	ReviewVerification(ctx context.Context, input model.ReviewVerificationInput) (*model.ReviewVerificationPayload, error)
 	LinkBankCard(ctx context.Context, input model.LinkBankCardInput) (*model.LinkBankCardPayload, error)
@@ -1141,6 +1148,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SettleSandboxBankOperation(childComplexity, args["input"].(model.SettleSandboxBankOperationInput)), true
+	case "Mutation.signOutEverywhere":
+		if e.ComplexityRoot.Mutation.SignOutEverywhere == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.SignOutEverywhere(childComplexity), true
 	case "Mutation.submitRealNameVerification":
 		if e.ComplexityRoot.Mutation.SubmitRealNameVerification == nil {
 			break
@@ -1514,6 +1527,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SettleSandboxBankOperationPayload.Withdrawal(childComplexity), true
+
+	case "SignOutEverywherePayload.sessionsEnded":
+		if e.ComplexityRoot.SignOutEverywherePayload.SessionsEnded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SignOutEverywherePayload.SessionsEnded(childComplexity), true
+	case "SignOutEverywherePayload.userErrors":
+		if e.ComplexityRoot.SignOutEverywherePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SignOutEverywherePayload.UserErrors(childComplexity), true
 
 	case "SubmitRealNameVerificationPayload.userErrors":
 		if e.ComplexityRoot.SubmitRealNameVerificationPayload.UserErrors == nil {
@@ -2552,6 +2578,16 @@ func (ec *executionContext) childFields_SettleSandboxBankOperationPayload(ctx co
 		return ec.fieldContext_SettleSandboxBankOperationPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SettleSandboxBankOperationPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SignOutEverywherePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sessionsEnded":
+		return ec.fieldContext_SignOutEverywherePayload_sessionsEnded(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_SignOutEverywherePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SignOutEverywherePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_SubmitRealNameVerificationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5454,6 +5490,38 @@ func (ec *executionContext) fieldContext_Mutation_logout(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_signOutEverywhere(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_signOutEverywhere(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().SignOutEverywhere(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SignOutEverywherePayload) graphql.Marshaler {
+			return ec.marshalOSignOutEverywherePayload2ᚖdanbaoᚋgraphᚋmodelᚐSignOutEverywherePayload(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_signOutEverywhere(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SignOutEverywherePayload(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_submitRealNameVerification(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7690,6 +7758,61 @@ func (ec *executionContext) _SettleSandboxBankOperationPayload_userErrors(ctx co
 func (ec *executionContext) fieldContext_SettleSandboxBankOperationPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "SettleSandboxBankOperationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SignOutEverywherePayload_sessionsEnded(ctx context.Context, field graphql.CollectedField, obj *model.SignOutEverywherePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SignOutEverywherePayload_sessionsEnded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SessionsEnded, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SignOutEverywherePayload_sessionsEnded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SignOutEverywherePayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SignOutEverywherePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.SignOutEverywherePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SignOutEverywherePayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖdanbaoᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SignOutEverywherePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SignOutEverywherePayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -12665,6 +12788,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "signOutEverywhere":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_signOutEverywhere(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "submitRealNameVerification":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_submitRealNameVerification(ctx, field)
@@ -13429,6 +13559,44 @@ func (ec *executionContext) _SettleSandboxBankOperationPayload(ctx context.Conte
 			}
 		case "userErrors":
 			out.Values[i] = ec._SettleSandboxBankOperationPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var signOutEverywherePayloadImplementors = []string{"SignOutEverywherePayload"}
+
+func (ec *executionContext) _SignOutEverywherePayload(ctx context.Context, sel ast.SelectionSet, obj *model.SignOutEverywherePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, signOutEverywherePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SignOutEverywherePayload")
+		case "sessionsEnded":
+			out.Values[i] = ec._SignOutEverywherePayload_sessionsEnded(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._SignOutEverywherePayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15685,6 +15853,13 @@ func (ec *executionContext) marshalOSettleSandboxBankOperationPayload2ᚖdanbao�
 		return graphql.Null
 	}
 	return ec._SettleSandboxBankOperationPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSignOutEverywherePayload2ᚖdanbaoᚋgraphᚋmodelᚐSignOutEverywherePayload(ctx context.Context, sel ast.SelectionSet, v *model.SignOutEverywherePayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SignOutEverywherePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

@@ -37,6 +37,19 @@ func (r *mutationResolver) Logout(ctx context.Context, input model.LogoutInput) 
 	return &model.LogoutPayload{Revoked: revoked, UserErrors: ues}, nil
 }
 
+// SignOutEverywhere is the resolver for the signOutEverywhere field.
+func (r *mutationResolver) SignOutEverywhere(ctx context.Context) (*model.SignOutEverywherePayload, error) {
+	who, err := auth.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, err := r.Auth.SignOutEverywhere(ctx, who.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.SignOutEverywherePayload{SessionsEnded: n, UserErrors: []*model.UserError{}}, nil
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 	id, err := auth.Require(ctx)

@@ -2,14 +2,18 @@ package resolvers
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"danbao/auth"
 	"danbao/graph"
+	"danbao/graph/model"
 	"danbao/internal/apperr"
 	"danbao/internal/obs"
 	"danbao/internal/ratelimit"
+	"danbao/internal/wallet"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -34,21 +38,34 @@ type HandlerConfig struct {
 	// Sockets, when set, serves subscriptions over WebSocket
 	// (graphql-transport-ws) with its checks and limits.
 	Sockets *Sockets
+	// SignInPhone and SignInAddress bound the sign-in mutations (see
+	// signInFields) per phone number and per client address, token or
+	// not; those are not counted by Mutations. nil: no bound.
+	SignInPhone, SignInAddress *ratelimit.Limiter
+	// Sessions, when set, refuses mutations (other than signing in and
+	// out) under an access token whose session has ended.
+	Sessions SessionChecker
+}
+
+// SessionChecker answers whether the caller's session is live (see
+// auth.Service.CheckSession).
+type SessionChecker interface {
+	CheckSession(ctx context.Context) error
 }
 
 // NewHandler builds the GraphQL server with explicit transports and
 // extensions (never handler.NewDefaultServer, which has no limits).
 func NewHandler(r *Resolver, cfg HandlerConfig) *handler.Server {
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: r}))
+	srv := handler.New(pagedComplexity{graph.NewExecutableSchema(graph.Config{Resolvers: r, Schema: PublicSchema()})})
 	if cfg.Sockets != nil {
 		srv.AddTransport(cfg.Sockets.transport())
 	}
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(decodedPOST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(cfg.MaxTokens)
-	srv.SetErrorPresenter(ErrorPresenter(cfg.Logger))
+	srv.SetErrorPresenter(timeouts(ErrorPresenter(cfg.Logger)))
 	srv.SetRecoverFunc(Recover(cfg.Logger))
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
@@ -56,37 +73,122 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *handler.Server {
 		srv.Use(noIntrospection{})
 		srv.SetDisableSuggestion(true)
 	}
+	// Each operation gets its own batch loader of history entries' context.
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		return next(wallet.WithEntryContexts(ctx))
+	})
 	srv.Use(DepthLimit{Max: cfg.MaxDepth})
+	srv.Use(&InputRule{})
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
 	if cfg.Metrics != nil {
 		srv.Use(metricsExtension{m: cfg.Metrics})
 	}
-	if cfg.Mutations != nil {
-		srv.AroundRootFields(limitMutations(cfg.Mutations))
+	srv.AroundRootFields(limitMutations(cfg.Mutations, cfg.SignInPhone, cfg.SignInAddress))
+	if cfg.Sessions != nil {
+		srv.AroundRootFields(requireLiveSession(cfg.Sessions))
 	}
 	return srv
 }
 
+// sessionFree are the mutations that do not need a live session: signing
+// in (any token sent along is irrelevant) and signing out.
+var sessionFree = map[string]bool{
+	"register": true, "login": true, "refreshToken": true, "logout": true,
+	"beginPasskeyLogin": true, "finishPasskeyLogin": true,
+}
+
+// requireLiveSession refuses every other mutation field of a caller whose
+// access token belongs to an ended session (UNAUTHENTICATED, reason
+// SESSION_REVOKED): every mutation that moves money or changes credentials
+// is covered, including ones added later. Queries are not checked: they
+// rely on the access token's short expiry.
+func requireLiveSession(sc SessionChecker) graphql.RootFieldMiddleware {
+	return func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+		rc := graphql.GetOperationContext(ctx)
+		if rc.Operation == nil || rc.Operation.Operation != ast.Mutation ||
+			sessionFree[graphql.GetRootFieldContext(ctx).Field.Name] {
+			return next(ctx)
+		}
+		if err := sc.CheckSession(ctx); err != nil {
+			graphql.AddError(ctx, err)
+			return graphql.Null
+		}
+		return next(ctx)
+	}
+}
+
+// timeouts presents an error caused by the request's deadline (see
+// DANBAO_REQUEST_TIMEOUT) as REQUEST_TIMEOUT instead of an internal error.
+func timeouts(next graphql.ErrorPresenterFunc) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			e := graphql.DefaultErrorPresenter(ctx, err)
+			e.Message = "the request ran out of time"
+			e.Extensions = map[string]any{"code": "REQUEST_TIMEOUT"}
+			return e
+		}
+		return next(ctx, err)
+	}
+}
+
+// signInFields are the mutations that sign in. They are counted per phone
+// number (when they name one) and per client address whatever token comes
+// with them: a signed-in caller gets no fresh budget per throwaway
+// account, and one client's other mutations from a shared address do not
+// use up everyone's sign-ins.
+var signInFields = map[string]bool{
+	"register": true, "login": true, "refreshToken": true, "finishPasskeyLogin": true,
+}
+
 // limitMutations spends one token of the caller's budget per mutation
-// field (aliases included); a caller out of tokens gets RATE_LIMITED with
+// field (aliases included): for sign-in fields one of the phone's and one
+// of the address's, for others one of the caller's (the user, or the
+// address when signed out). A caller out of tokens gets RATE_LIMITED with
 // retryAfterSeconds, and the field is not resolved.
-func limitMutations(l *ratelimit.Limiter) graphql.RootFieldMiddleware {
+func limitMutations(general, byPhone, byAddress *ratelimit.Limiter) graphql.RootFieldMiddleware {
 	return func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
 		rc := graphql.GetOperationContext(ctx)
 		if rc.Operation == nil || rc.Operation.Operation != ast.Mutation {
 			return next(ctx)
 		}
-		key := "ip:" + obs.ClientIP(ctx)
-		if who, ok := auth.FromContext(ctx); ok {
-			key = "user:" + string(who.UserID)
+		field := graphql.GetRootFieldContext(ctx).Field
+		ip := obs.ClientIP(ctx)
+		var spend []func() (bool, time.Duration)
+		if signInFields[field.Name] {
+			if phone := phoneArgument(field, rc.Variables); phone != "" {
+				spend = append(spend, func() (bool, time.Duration) { return byPhone.Allow("phone:" + phone) })
+			}
+			spend = append(spend, func() (bool, time.Duration) { return byAddress.Allow("ip:" + ip) })
+		} else {
+			key := "ip:" + ip
+			if who, ok := auth.FromContext(ctx); ok {
+				key = "user:" + string(who.UserID)
+			}
+			spend = append(spend, func() (bool, time.Duration) { return general.Allow(key) })
 		}
-		if ok, wait := l.Allow(key); !ok {
-			graphql.AddError(ctx, apperr.New(apperr.RateLimited, "too many requests; slow down").
-				With("retryAfterSeconds", int(wait.Seconds())+1))
-			return graphql.Null
+		for _, allow := range spend {
+			if ok, wait := allow(); !ok {
+				graphql.AddError(ctx, apperr.New(apperr.RateLimited, "too many requests; slow down").
+					With("retryAfterSeconds", int(wait.Seconds())+1))
+				return graphql.Null
+			}
 		}
 		return next(ctx)
 	}
+}
+
+// phoneArgument returns the normalised input.phone of a sign-in field (as
+// given, at most 32 bytes, when it is no valid number), or "".
+func phoneArgument(f graphql.CollectedField, vars map[string]any) string {
+	in, _ := f.ArgumentMap(vars)["input"].(map[string]any)
+	raw, _ := in["phone"].(string)
+	if raw == "" {
+		return ""
+	}
+	if p, err := auth.NormalizePhone(raw); err == nil {
+		return p
+	}
+	return raw[:min(len(raw), 32)]
 }
 
 // DepthLimit refuses operations whose selections nest deeper than Max,
@@ -189,10 +291,44 @@ func selectsIntrospection(set ast.SelectionSet, seen map[string]bool) bool {
 	return false
 }
 
-// metricsExtension counts operations, their latency and their top-level
-// errors by operation: its type and root fields (bounded by the schema,
-// unlike client-chosen operation names).
+// metricsExtension counts operations, their latency, their top-level errors
+// and the userErrors of their mutation payloads, by operation: its type and
+// root fields (bounded by the schema, unlike client-chosen operation names).
 type metricsExtension struct{ m *obs.Metrics }
+
+var _ interface {
+	graphql.ResponseInterceptor
+	graphql.FieldInterceptor
+} = metricsExtension{}
+
+// InterceptField counts the userErrors of each root mutation field's payload.
+func (e metricsExtension) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+	res, err := next(ctx)
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Mutation" {
+		if ues := userErrorsOf(res); len(ues) > 0 {
+			op := operationLabel(graphql.GetOperationContext(ctx))
+			for _, ue := range ues {
+				e.m.Errors.WithLabelValues(op, obs.ErrorUserError, string(ue.Code)).Inc()
+			}
+		}
+	}
+	return res, err
+}
+
+// userErrorsOf returns the UserErrors field of a mutation payload (a
+// pointer to a generated struct), or nil.
+func userErrorsOf(res any) []*model.UserError {
+	v := reflect.ValueOf(res)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	f := v.Elem().FieldByName("UserErrors")
+	if !f.IsValid() {
+		return nil
+	}
+	ues, _ := f.Interface().([]*model.UserError)
+	return ues
+}
 
 func (metricsExtension) ExtensionName() string                   { return "Metrics" }
 func (metricsExtension) Validate(graphql.ExecutableSchema) error { return nil }
@@ -212,7 +348,7 @@ func (e metricsExtension) InterceptResponse(ctx context.Context, next graphql.Re
 			if code == "" {
 				code = string(apperr.Internal)
 			}
-			e.m.Errors.WithLabelValues(op, code).Inc()
+			e.m.Errors.WithLabelValues(op, obs.ErrorTopLevel, code).Inc()
 		}
 	}
 	return resp

@@ -116,11 +116,12 @@ func (r *mutationResolver) SettleSandboxBankOperation(ctx context.Context, input
 	if _, err := auth.RequireOperator(ctx); err != nil {
 		return nil, err
 	}
-	ues, err := payloadErrors(r.Wallet.SettleSandbox(ctx, input.ID, input.Outcome == model.BankOutcomeSucceeded))
+	top, wdr, err := r.Wallet.SettleSandbox(ctx, input.ID, input.Outcome == model.BankOutcomeSucceeded)
+	ues, err := payloadErrors(err)
 	if err != nil {
 		return nil, err
 	}
-	return &model.SettleSandboxBankOperationPayload{UserErrors: ues}, nil
+	return &model.SettleSandboxBankOperationPayload{TopUp: top, Withdrawal: wdr, UserErrors: ues}, nil
 }
 
 // VerifyLedger is the resolver for the verifyLedger field.
@@ -154,7 +155,7 @@ func (r *topUpResolver) Amount(ctx context.Context, obj *ent.TopUp) (model.Decim
 
 // BankCard is the resolver for the bankCard field.
 func (r *topUpResolver) BankCard(ctx context.Context, obj *ent.TopUp) (*ent.BankCard, error) {
-	return r.Client.BankCard.Get(ctx, obj.BankCardID)
+	return r.Wallet.BankCard(ctx, obj.BankCardID)
 }
 
 // Balances is the resolver for the balances field.
@@ -174,7 +175,7 @@ func (r *userResolver) Transactions(ctx context.Context, obj *ent.User, first *i
 	if err := ownerOrOperator(ctx, obj.ID); err != nil {
 		return nil, err
 	}
-	return r.Ledger.History(ctx, obj.ID, ledger.Page{First: first, After: after, Last: last, Before: before}, historyFilter(filter))
+	return r.Wallet.History(ctx, obj.ID, ledger.Page{First: first, After: after, Last: last, Before: before}, historyFilter(filter))
 }
 
 // BankCards is the resolver for the bankCards field.
@@ -192,5 +193,5 @@ func (r *withdrawalResolver) Amount(ctx context.Context, obj *ent.Withdrawal) (m
 
 // BankCard is the resolver for the bankCard field.
 func (r *withdrawalResolver) BankCard(ctx context.Context, obj *ent.Withdrawal) (*ent.BankCard, error) {
-	return r.Client.BankCard.Get(ctx, obj.BankCardID)
+	return r.Wallet.BankCard(ctx, obj.BankCardID)
 }

@@ -91,6 +91,12 @@ func (a acceptor) Accept(w http.ResponseWriter, r *http.Request, opts transport.
 			}
 		}
 	}
+	// The server's read and write timeouts are deadlines on the connection,
+	// which outlive the hijack: clear them, or every socket would die after
+	// DANBAO_HTTP_WRITE_TIMEOUT. Keep-alive pings detect dead peers.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 	conn, err := transport.CoderWebsocketImplementation{AcceptOptions: ao}.Accept(w, r, opts)
 	if err != nil {
 		return nil, err

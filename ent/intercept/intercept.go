@@ -8,6 +8,7 @@ import (
 
 	"danbao/ent"
 	"danbao/ent/account"
+	"danbao/ent/authsession"
 	"danbao/ent/bankcard"
 	"danbao/ent/counter"
 	"danbao/ent/event"
@@ -115,6 +116,33 @@ func (f TraverseAccount) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.AccountQuery", q)
+}
+
+// The AuthSessionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AuthSessionFunc func(context.Context, *ent.AuthSessionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AuthSessionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AuthSessionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AuthSessionQuery", q)
+}
+
+// The TraverseAuthSession type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAuthSession func(context.Context, *ent.AuthSessionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAuthSession) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAuthSession) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AuthSessionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AuthSessionQuery", q)
 }
 
 // The BankCardFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -689,6 +717,8 @@ func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
 	case *ent.AccountQuery:
 		return &query[*ent.AccountQuery, predicate.Account, account.OrderOption]{typ: ent.TypeAccount, tq: q}, nil
+	case *ent.AuthSessionQuery:
+		return &query[*ent.AuthSessionQuery, predicate.AuthSession, authsession.OrderOption]{typ: ent.TypeAuthSession, tq: q}, nil
 	case *ent.BankCardQuery:
 		return &query[*ent.BankCardQuery, predicate.BankCard, bankcard.OrderOption]{typ: ent.TypeBankCard, tq: q}, nil
 	case *ent.CounterQuery:

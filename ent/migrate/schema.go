@@ -32,6 +32,33 @@ var (
 			},
 		},
 	}
+	// AuthSessionsColumns holds the columns for the "auth_sessions" table.
+	AuthSessionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "user_id", Type: field.TypeString},
+		{Name: "passkey_id", Type: field.TypeString, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "refreshed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+	}
+	// AuthSessionsTable holds the schema information for the "auth_sessions" table.
+	AuthSessionsTable = &schema.Table{
+		Name:       "auth_sessions",
+		Columns:    AuthSessionsColumns,
+		PrimaryKey: []*schema.Column{AuthSessionsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "authsession_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{AuthSessionsColumns[1]},
+			},
+			{
+				Name:    "authsession_passkey_id",
+				Unique:  false,
+				Columns: []*schema.Column{AuthSessionsColumns[2]},
+			},
+		},
+	}
 	// BankCardsColumns holds the columns for the "bank_cards" table.
 	BankCardsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -654,6 +681,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AccountsTable,
+		AuthSessionsTable,
 		BankCardsTable,
 		CountersTable,
 		EventsTable,

@@ -4,6 +4,7 @@ package runtime
 
 import (
 	"danbao/ent/account"
+	"danbao/ent/authsession"
 	"danbao/ent/bankcard"
 	"danbao/ent/counter"
 	"danbao/ent/event"
@@ -97,6 +98,30 @@ func init() {
 	account.DefaultID = accountDescID.Default.(func() pulid.ID)
 	// account.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	account.IDValidator = accountDescID.Validators[0].(func(string) error)
+	authsessionFields := schema.AuthSession{}.Fields()
+	_ = authsessionFields
+	// authsessionDescCreatedAt is the schema descriptor for created_at field.
+	authsessionDescCreatedAt := authsessionFields[3].Descriptor()
+	// authsession.DefaultCreatedAt holds the default value on creation for the created_at field.
+	authsession.DefaultCreatedAt = authsessionDescCreatedAt.Default.(func() time.Time)
+	// authsessionDescID is the schema descriptor for id field.
+	authsessionDescID := authsessionFields[0].Descriptor()
+	// authsession.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	authsession.IDValidator = func() func(string) error {
+		validators := authsessionDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	bankcardMixin := schema.BankCard{}.Mixin()
 	bankcardMixinFields0 := bankcardMixin[0].Fields()
 	_ = bankcardMixinFields0

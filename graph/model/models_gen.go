@@ -337,13 +337,21 @@ type SettleSandboxBankOperationInput struct {
 	Outcome BankOutcome `json:"outcome"`
 }
 
-// The result of settleSandboxBankOperation. The bank's callback applies the decision a moment later: read the operation again (node) to see its new status.
+// The result of settleSandboxBankOperation: the decision is applied before the answer, which carries the settled operation.
 type SettleSandboxBankOperationPayload struct {
-	// Not set: the decision is applied asynchronously by the bank's callback.
+	// The settled top-up, as it is after the decision (SUCCEEDED or FAILED); null when the operation was a withdrawal or was refused.
 	TopUp *ent.TopUp `json:"topUp,omitempty"`
-	// Not set: the decision is applied asynchronously by the bank's callback.
+	// The settled withdrawal, as it is after the decision; null when the operation was a top-up or was refused.
 	Withdrawal *ent.Withdrawal `json:"withdrawal,omitempty"`
-	// Why the decision was refused; empty when the bank accepted it.
+	// Why nothing was settled: NOT_FOUND, INVALID_STATE (not pending, not on the pending sandbox card, or no sandbox).
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// The result of signOutEverywhere.
+type SignOutEverywherePayload struct {
+	// How many sessions were live and are now ended (0 when none was).
+	SessionsEnded int `json:"sessionsEnded"`
+	// Always empty: this mutation has no domain refusals.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
@@ -675,6 +683,8 @@ const (
 	ErrorCodeReauthenticationRequired ErrorCode = "REAUTHENTICATION_REQUIRED"
 	// A bank callback's amount or currency differs from its operation's; it was refused and changed nothing. Returned to the bank, not to GraphQL clients.
 	ErrorCodeAmountMismatch ErrorCode = "AMOUNT_MISMATCH"
+	// Sign-in refused: the phone and password do not match (an unknown phone reads the same). A userError of login, never a top-level error.
+	ErrorCodeInvalidCredentials ErrorCode = "INVALID_CREDENTIALS"
 )
 
 var AllErrorCode = []ErrorCode{
@@ -699,11 +709,12 @@ var AllErrorCode = []ErrorCode{
 	ErrorCodePasskeyCloneSuspected,
 	ErrorCodeReauthenticationRequired,
 	ErrorCodeAmountMismatch,
+	ErrorCodeInvalidCredentials,
 }
 
 func (e ErrorCode) IsValid() bool {
 	switch e {
-	case ErrorCodeInvalidInput, ErrorCodeNotFound, ErrorCodeUnauthenticated, ErrorCodeForbidden, ErrorCodeAlreadyExists, ErrorCodeInsufficientFunds, ErrorCodeLimitExceeded, ErrorCodeVerificationRequired, ErrorCodePasskeyRequired, ErrorCodeInvalidState, ErrorCodeIdempotencyConflict, ErrorCodeConflict, ErrorCodeRateLimited, ErrorCodeAccountFrozen, ErrorCodeInternal, ErrorCodePasskeyInvalid, ErrorCodeChallengeExpired, ErrorCodePasskeyRevoked, ErrorCodePasskeyCloneSuspected, ErrorCodeReauthenticationRequired, ErrorCodeAmountMismatch:
+	case ErrorCodeInvalidInput, ErrorCodeNotFound, ErrorCodeUnauthenticated, ErrorCodeForbidden, ErrorCodeAlreadyExists, ErrorCodeInsufficientFunds, ErrorCodeLimitExceeded, ErrorCodeVerificationRequired, ErrorCodePasskeyRequired, ErrorCodeInvalidState, ErrorCodeIdempotencyConflict, ErrorCodeConflict, ErrorCodeRateLimited, ErrorCodeAccountFrozen, ErrorCodeInternal, ErrorCodePasskeyInvalid, ErrorCodeChallengeExpired, ErrorCodePasskeyRevoked, ErrorCodePasskeyCloneSuspected, ErrorCodeReauthenticationRequired, ErrorCodeAmountMismatch, ErrorCodeInvalidCredentials:
 		return true
 	}
 	return false

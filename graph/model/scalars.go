@@ -58,24 +58,16 @@ type Decimal string
 // MarshalGQL implements graphql.Marshaler.
 func (d Decimal) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(d))) }
 
-// UnmarshalGQL implements graphql.Unmarshaler. Strings are taken as they
-// are; integers are accepted as their digits; floats are refused, since
-// they cannot carry money exactly.
+// UnmarshalGQL implements graphql.Unmarshaler. Only a string is a
+// Decimal, written in the operation or given in the variables: a number
+// (1000, 12.5, 1e3) is refused, whether a literal or a JSON number, since a
+// float cannot carry money exactly and a client that sends one has a bug
+// that a string would not hide.
 func (d *Decimal) UnmarshalGQL(v any) error {
-	switch x := v.(type) {
-	case string:
-		*d = Decimal(x)
-	case json.Number:
-		if _, err := x.Int64(); err != nil {
-			return apperr.New(apperr.InvalidInput, "a Decimal must be a string such as \"12.34\", not a float")
-		}
-		*d = Decimal(x.String())
-	case int64:
-		*d = Decimal(strconv.FormatInt(x, 10))
-	case int:
-		*d = Decimal(strconv.Itoa(x))
-	default:
-		return apperr.New(apperr.InvalidInput, "a Decimal must be a string such as \"12.34\"")
+	s, ok := v.(string)
+	if !ok {
+		return apperr.New(apperr.InvalidInput, "a Decimal must be a string such as \"12.34\", not a number")
 	}
+	*d = Decimal(s)
 	return nil
 }

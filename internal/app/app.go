@@ -34,8 +34,6 @@ import (
 	"danbao/internal/wallet"
 	"danbao/internal/webhook"
 	"danbao/resolvers"
-
-	"github.com/99designs/gqlgen/graphql/playground"
 )
 
 // App is one wired server instance.
@@ -145,7 +143,7 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 		DB:       d,
 		Tokens:   tokens,
 		Auth:     auth.NewService(d.Client, tokens, cfg.RefreshTokenTTL, params),
-		Metrics:  obs.NewMetrics(),
+		Metrics:  obs.NewMetrics(log),
 		Log:      log,
 		RealName: rn,
 		Limits:   limits.New(d.Client, levels, rn),
@@ -310,17 +308,22 @@ func (a *App) routes() http.Handler {
 		Introspection: a.Config.Playground,
 		Logger:        a.Log,
 		Metrics:       a.Metrics,
-		Mutations:     ratelimit.New(float64(a.Config.MutationRate)/60, float64(a.Config.MutationRate)),
+		Mutations:     perMinute(a.Config.MutationRate),
+		Sessions:      a.Auth,
+		SignInPhone:   perMinute(a.Config.SignInPhoneRate),
+		SignInAddress: perMinute(a.Config.SignInAddressRate),
 		Sockets:       a.Sockets,
 	})
 	mux := http.NewServeMux()
 	m := a.Metrics
 	mux.Handle("/graphql", m.CountHTTP("/graphql",
-		cors(a.Config.CORSOrigins, limitBody(a.Config.MaxBodyBytes, a.Tokens.Middleware(a.Sockets.Middleware(gql))))))
+		cors(a.Config.CORSOrigins, deadline(a.Config.RequestTimeout, limitBody(a.Config.MaxBodyBytes, a.Tokens.Middleware(a.Sockets.Middleware(gql)))))))
 	mux.Handle("POST "+partner.TokenPath, m.CountHTTP(partner.TokenPath, a.Partners.TokenHandler(a.Log)))
 	mux.Handle("POST "+bank.CallbackPath, m.CountHTTP(bank.CallbackPath, bankCallback(a.Wallet, a.callbackSigner, a.Log)))
 	if a.Config.Playground {
-		mux.Handle("GET /playground", m.CountHTTP("/playground", playground.Handler("danbao playground", "/graphql")))
+		pg := m.CountHTTP("/playground", playgroundHandler())
+		mux.Handle("GET /playground", pg)
+		mux.Handle("GET /playground/", pg)
 		mux.Handle("GET /dev/passkeys", m.CountHTTP("/dev/passkeys", http.HandlerFunc(devPasskeys)))
 	}
 	mux.Handle("GET /healthz", m.CountHTTP("/healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -346,6 +349,10 @@ func (a *App) routes() http.Handler {
 	}
 	return obs.RequestIDs(mux)
 }
+
+// perMinute is a limiter of n per minute per key, n also the burst; 0
+// disables it.
+func perMinute(n int) *ratelimit.Limiter { return ratelimit.New(float64(n)/60, float64(n)) }
 
 // staticJSON serves a fixed JSON document.
 func staticJSON(doc []byte) http.Handler {

@@ -292,8 +292,8 @@ func TestLoginLockout(t *testing.T) {
 				map[string]any{"p": u.Phone, "w": pw})
 		}
 		for i := 0; i < auth.FreeFailures-1; i++ {
-			if got := login("wrong password!").Codes(); len(got) != 1 || got[0] != "UNAUTHENTICATED" {
-				t.Fatalf("failure %d: codes %v", i+1, got)
+			if ue := firstUserError(t, login("wrong password!"), "login"); ue["code"] != "INVALID_CREDENTIALS" {
+				t.Fatalf("failure %d: %v", i+1, ue)
 			}
 		}
 		// The fifth failure locks the phone; then even the right password
@@ -312,7 +312,8 @@ func TestLoginLockout(t *testing.T) {
 // TestLoginLockoutCountsAliases: ten aliased login attempts in one request
 // count as ten failures, so the later ones are already locked out.
 func TestLoginLockoutCountsAliases(t *testing.T) {
-	e := testenv.New(t, testenv.SQLite)
+	// The per-phone request budget is off: this is about the lockout.
+	e := testenv.New(t, testenv.SQLite, testenv.With("DANBAO_SIGNIN_PHONE_RATE", "0"))
 	u := e.Register(t)
 	var b strings.Builder
 	b.WriteString("mutation {")
@@ -321,7 +322,7 @@ func TestLoginLockoutCountsAliases(t *testing.T) {
 	}
 	b.WriteString("}")
 	r := e.Do(t, "", b.String(), nil)
-	var rateLimited int
+	var rateLimited, invalid int
 	var data map[string]struct {
 		UserErrors []struct{ Code string }
 	}
@@ -330,13 +331,15 @@ func TestLoginLockoutCountsAliases(t *testing.T) {
 		if len(v.UserErrors) > 0 && v.UserErrors[0].Code == "RATE_LIMITED" {
 			rateLimited++
 		}
+		if len(v.UserErrors) > 0 && v.UserErrors[0].Code == "INVALID_CREDENTIALS" {
+			invalid++
+		}
 	}
-	// Failures 1-4 are UNAUTHENTICATED; the fifth locks the phone and every
-	// attempt from then on is RATE_LIMITED. One refused alias does not null
-	// the others (payloads are nullable at the root).
+	// Failures 1-4 are INVALID_CREDENTIALS; the fifth locks the phone and
+	// every attempt from then on is RATE_LIMITED, each in its own payload.
 	want := auth.FreeFailures - 1
-	if unauth := len(r.Errors); unauth != want || rateLimited != 10-want {
-		t.Fatalf("got %d UNAUTHENTICATED and %d RATE_LIMITED, want %d and %d", unauth, rateLimited, want, 10-want)
+	if len(r.Errors) != 0 || invalid != want || rateLimited != 10-want {
+		t.Fatalf("got %d INVALID_CREDENTIALS and %d RATE_LIMITED (top-level %v), want %d and %d", invalid, rateLimited, r.Codes(), want, 10-want)
 	}
 }
 
@@ -348,7 +351,8 @@ func pulidOf(s string) pulid.ID { return pulid.ID(s) }
 // too while the lock holds.
 func TestLoginLockoutUnderParallelGuesses(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
-		e := testenv.New(t, d)
+		// The per-phone request budget is off: this is about the lockout.
+		e := testenv.New(t, d, testenv.With("DANBAO_SIGNIN_PHONE_RATE", "0"))
 		u := e.Register(t)
 		before := e.App.Auth.PasswordChecks()
 		var wg sync.WaitGroup
@@ -372,7 +376,7 @@ func TestLoginLockoutUnderParallelGuesses(t *testing.T) {
 			t.Fatalf("%d passwords checked in parallel, at most %d allowed", checked, auth.FreeFailures)
 		}
 		for _, c := range codes {
-			if c != "UNAUTHENTICATED" && c != "RATE_LIMITED" {
+			if c != "INVALID_CREDENTIALS" && c != "RATE_LIMITED" {
 				t.Fatalf("code %q", c)
 			}
 		}
@@ -399,9 +403,15 @@ func TestPasskeyRegistrationNeedsRecentSignIn(t *testing.T) {
 			t.Fatalf("fresh sign-in refused: %v", got)
 		}
 		kid := auth.Thumbprint(&e.Key.PublicKey)
+		// The forged tokens name the user's live session, so that only
+		// their sign-in time is in question.
+		var live auth.Claims
+		if _, _, err := jwt.NewParser().ParseUnverified(u.AccessToken, &live); err != nil || live.SessionID == "" {
+			t.Fatalf("access token without a session ID (%v)", err)
+		}
 		sign := func(authTime *time.Time) string {
 			c := jwt.MapClaims{"sub": u.ID, "role": "USER", "iss": "danbao", "aud": []string{"danbao-api"},
-				"iat": time.Now().Unix(), "exp": time.Now().Add(10 * time.Minute).Unix()}
+				"iat": time.Now().Unix(), "exp": time.Now().Add(10 * time.Minute).Unix(), "sid": live.SessionID}
 			if authTime != nil {
 				c["auth_time"] = authTime.Unix()
 			}
@@ -420,7 +430,7 @@ func TestPasskeyRegistrationNeedsRecentSignIn(t *testing.T) {
 			}
 		}
 		// Age the session, then refresh: the new token is not a new sign-in.
-		if _, err := e.App.DB.SQL.Exec(rebind(d, "UPDATE refresh_tokens SET created_at = ? WHERE user_id = ?"), old.UTC(), u.ID); err != nil {
+		if _, err := e.App.DB.SQL.Exec(rebind(d, "UPDATE auth_sessions SET created_at = ? WHERE user_id = ?"), old.UTC(), u.ID); err != nil {
 			t.Fatal(err)
 		}
 		var out struct{ RefreshToken struct{ AccessToken string } }

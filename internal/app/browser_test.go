@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"danbao/ent/passkey"
+	"danbao/ent/schema/pulid"
 	"danbao/ent/user"
 	"danbao/internal/testenv"
 )
@@ -42,38 +43,53 @@ func browserTools() (node, e2e, chromium string, missing []string) {
 	return node, e2e, chromium, missing
 }
 
-// TestPasskeysInChromium registers a passkey, signs in with it, lists and
-// revokes it in real headless Chromium, through the /dev/passkeys page and a
-// DevTools virtual authenticator (e2e/passkeys.mjs), against a server on
-// http://localhost:PORT (a secure context, RP ID localhost).
-func TestPasskeysInChromium(t *testing.T) {
-	node, e2e, chromium, missing := browserTools()
-	if len(missing) > 0 {
+// requireBrowser skips the test when the browser toolchain is missing, or
+// fails it when CI requires the browser.
+func requireBrowser(t *testing.T) {
+	t.Helper()
+	if _, _, _, missing := browserTools(); len(missing) > 0 {
 		reason := "browser test needs: " + strings.Join(missing, "; ")
 		if os.Getenv(RequireBrowserEnv) == "1" {
 			t.Fatalf("%s (%s=1)", reason, RequireBrowserEnv)
 		}
 		t.Skip(reason)
 	}
+}
+
+// runE2E runs node e2e/SCRIPT ORIGIN, logs its output and fails the test
+// when it exits non-zero.
+func runE2E(ctx context.Context, t *testing.T, script, origin string) string {
+	t.Helper()
+	node, e2e, chromium, _ := browserTools()
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, node, filepath.Join(e2e, script), origin)
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	out, err := cmd.CombinedOutput()
+	t.Logf("node e2e/%s %s (%v):\n%s", script, origin, time.Since(start).Round(time.Millisecond), out)
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		t.Fatalf("e2e/%s exited %d", script, exit.ExitCode())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// TestPasskeysInChromium registers a passkey, signs in with it, lists and
+// revokes it in real headless Chromium, through the /dev/passkeys page and a
+// DevTools virtual authenticator (e2e/passkeys.mjs), against a server on
+// http://localhost:PORT (a secure context, RP ID localhost).
+func TestPasskeysInChromium(t *testing.T) {
+	requireBrowser(t)
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		e := testenv.New(t, d)
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		start := time.Now()
-		cmd := exec.CommandContext(ctx, node, filepath.Join(e2e, "passkeys.mjs"), e.Origin)
-		cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
-		out, err := cmd.CombinedOutput()
-		t.Logf("node e2e/passkeys.mjs %s (%v):\n%s", e.Origin, time.Since(start).Round(time.Millisecond), out)
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			t.Fatalf("e2e/passkeys.mjs exited %d", exit.ExitCode())
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		out := runE2E(ctx, t, "passkeys.mjs", e.Origin)
 		for _, want := range []string{"created account usr_", "registered a passkey psk_", "signed in with the passkey as usr_",
 			"me.passkeys lists psk_", "revoked psk_", "no longer signs in (PASSKEY_REVOKED)", "ok: passkey registration, sign-in and revocation in Chromium"} {
-			if !strings.Contains(string(out), want) {
+			if !strings.Contains(out, want) {
 				t.Fatalf("output lacks %q", want)
 			}
 		}
@@ -84,11 +100,45 @@ func TestPasskeysInChromium(t *testing.T) {
 			t.Fatal(err)
 		}
 		if pk.SignCount < 1 || pk.LastUsedAt == nil || pk.RevokedAt == nil || !pk.UserVerified ||
-			!strings.Contains(string(out), "created account "+string(pk.UserID)) {
+			!strings.Contains(out, "created account "+string(pk.UserID)) {
 			t.Fatalf("stored passkey: count %d last used %v revoked %v uv %v user %s", pk.SignCount, pk.LastUsedAt, pk.RevokedAt, pk.UserVerified, pk.UserID)
 		}
 		if n, err := e.App.DB.Client.User.Query().Where(user.ID(pk.UserID)).Count(ctx); err != nil || n != 1 {
 			t.Fatalf("user of the passkey: %d (%v)", n, err)
 		}
 	})
+}
+
+// TestPlaygroundOfflineInChromium opens /playground in headless Chromium
+// with every request beyond loopback aborted (e2e/playground.mjs): GraphiQL
+// must load from the binary alone, its docs explorer show the schema, and
+// `{ me { id } }` with a token answer the signed-in user.
+func TestPlaygroundOfflineInChromium(t *testing.T) {
+	requireBrowser(t)
+	e := testenv.New(t, testenv.SQLite)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out := runE2E(ctx, t, "playground.mjs", e.Origin)
+	for _, want := range []string{"GraphiQL loaded from the server", "docs explorer shows Query.me", "no request left the machine",
+		"ok: offline playground in Chromium"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("output lacks %q", want)
+		}
+	}
+	// The id the page showed is the account the script created.
+	var created, answered string
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "created account "); ok {
+			created = v
+		}
+		if v, ok := strings.CutPrefix(line, "{ me { id } } answered "); ok {
+			answered = v
+		}
+	}
+	if created == "" || answered != created {
+		t.Fatalf("created %q, the playground answered %q", created, answered)
+	}
+	if n, err := e.App.DB.Client.User.Query().Where(user.ID(pulid.ID(created))).Count(ctx); err != nil || n != 1 {
+		t.Fatalf("user %s: %d (%v)", created, n, err)
+	}
 }

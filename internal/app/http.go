@@ -2,15 +2,21 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"danbao/internal/obs"
+	"danbao/resolvers"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 // writeError answers with a GraphQL-shaped error document and a status
@@ -24,18 +30,18 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg st
 	}}})
 }
 
-// graphQLRequest is the shape of a POST body (the GraphQL over HTTP spec).
-type graphQLRequest struct {
-	Query         string         `json:"query"`
-	OperationName string         `json:"operationName"`
-	Variables     map[string]any `json:"variables"`
-	Extensions    map[string]any `json:"extensions"`
-}
+// MaxBodyValues bounds the JSON values (array elements, object members,
+// scalars) of one request body. Decoded, each costs tens of bytes, so a
+// 1 MiB body of one-byte numbers would otherwise become some 40 MiB of Go
+// values; no danbao operation needs more than a few hundred.
+const MaxBodyValues = 10000
 
 // limitBody refuses bodies above max with 413 before anything reads them,
-// and refuses a POST body that is not a well-formed GraphQL request with
-// 400 and a short reason, never echoing the body back (gqlgen's own error
-// would quote it whole).
+// refuses a POST body that is not a well-formed GraphQL request with 400
+// and a short reason, never echoing the body back (gqlgen's own error
+// would quote it whole), and one of more than MaxBodyValues JSON values
+// with 413 before decoding it. A JSON body is decoded here, once: the
+// GraphQL transport takes the result (resolvers.WithDecodedRequest).
 func limitBody(max int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
@@ -58,10 +64,15 @@ func limitBody(max int64, next http.Handler) http.Handler {
 		}
 		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if mt == "application/json" || mt == "application/graphql-response+json" || mt == "" {
-			var req graphQLRequest
+			if jsonValues(body, MaxBodyValues) > MaxBodyValues {
+				writeError(w, r, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE",
+					fmt.Sprintf("request body holds more than %d JSON values", MaxBodyValues))
+				return
+			}
+			params := &graphql.RawParams{}
 			dec := json.NewDecoder(bytes.NewReader(body))
 			dec.UseNumber()
-			if err := dec.Decode(&req); err != nil {
+			if err := dec.Decode(params); err != nil {
 				writeError(w, r, http.StatusBadRequest, "BAD_REQUEST", "request body is not a valid GraphQL request: "+jsonReason(err))
 				return
 			}
@@ -69,9 +80,58 @@ func limitBody(max int64, next http.Handler) http.Handler {
 				writeError(w, r, http.StatusBadRequest, "BAD_REQUEST", "request body is not a valid GraphQL request: trailing data after the JSON object")
 				return
 			}
+			body = nil // the decoded form is all that is kept
+			if mt == "application/json" {
+				r = r.WithContext(resolvers.WithDecodedRequest(r.Context(), params))
+			}
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r)
+	})
+}
+
+// jsonValues counts the values in a JSON text, stopping past max: every
+// value but the first follows a comma, a colon or an opening bracket
+// outside strings, so those are counted. Malformed text is counted the
+// same way and left to the decoder to refuse.
+func jsonValues(b []byte, max int) int {
+	n, inString, escaped := 1, false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ',' || c == '[' || c == '{':
+			if n++; n > max {
+				return n
+			}
+		}
+	}
+	return n
+}
+
+// deadline gives each request at most d: its context ends then, so the
+// database calls still running stop and the request answers
+// REQUEST_TIMEOUT (see resolvers.NewHandler). A WebSocket upgrade is not
+// a request that ends: its subscriptions live as long as the socket, which
+// its token's expiry and keep-alive bound instead.
+func deadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

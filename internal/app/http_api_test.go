@@ -109,8 +109,9 @@ func TestIntrospectionAndPlaygroundSwitch(t *testing.T) {
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !bytes.Contains(page, []byte("/graphql")) {
-		t.Fatalf("playground: %d", resp.StatusCode)
+	// The page loads its bundle from the server, never from elsewhere.
+	if resp.StatusCode != 200 || !bytes.Contains(page, []byte(`src="/playground/playground.js"`)) || bytes.Contains(page, []byte("//")) {
+		t.Fatalf("playground: %d\n%s", resp.StatusCode, page)
 	}
 
 	off := testenv.New(t, testenv.SQLite, testenv.With("DANBAO_PLAYGROUND", "false"))
@@ -307,4 +308,16 @@ func TestMutationRateLimit(t *testing.T) {
 	if m := e.Do(t, "", `{ __typename }`, nil); len(m.Errors) > 0 {
 		t.Fatal(m.Codes())
 	}
+}
+
+// TestRequestDeadline: a request that outlives DANBAO_REQUEST_TIMEOUT stops
+// and answers REQUEST_TIMEOUT, not an internal error.
+func TestRequestDeadline(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d, testenv.With("DANBAO_REQUEST_TIMEOUT", "1ns"))
+		r := e.Do(t, "", `mutation { login(input:{phone:"+8613900000001", password:"whatever it is"}) { accessToken } }`, nil)
+		if got := r.Codes(); len(got) != 1 || got[0] != "REQUEST_TIMEOUT" {
+			t.Fatalf("codes %v (status %d, data %s, errors %+v)", got, r.Status, r.Data, r.Errors)
+		}
+	})
 }

@@ -39,7 +39,7 @@ func (p payload) code() string {
 	return p.UserErrors[0].Code
 }
 
-func linkCard(t *testing.T, e *testenv.Env, u *testenv.User, number string) string {
+func linkCard(t testing.TB, e *testenv.Env, u *testenv.User, number string) string {
 	t.Helper()
 	var out struct {
 		LinkBankCard struct {
@@ -64,7 +64,7 @@ type opResult struct {
 const topUpMutation = `mutation($in: TopUpInput!){ topUp(input:$in) { topUp { id status amount } userErrors { code field extensions } } }`
 const withdrawMutation = `mutation($in: WithdrawInput!){ withdraw(input:$in) { withdrawal { id status amount } userErrors { code field extensions } } }`
 
-func moneyOp(t *testing.T, e *testenv.Env, token, mutation, field string, in map[string]any) opResult {
+func moneyOp(t testing.TB, e *testenv.Env, token, mutation, field string, in map[string]any) opResult {
 	t.Helper()
 	r := e.Do(t, token, mutation, map[string]any{"in": in})
 	var out map[string]struct {
@@ -83,12 +83,12 @@ func moneyOp(t *testing.T, e *testenv.Env, token, mutation, field string, in map
 	return res
 }
 
-func topUp(t *testing.T, e *testenv.Env, u *testenv.User, card, amount, key string) opResult {
+func topUp(t testing.TB, e *testenv.Env, u *testenv.User, card, amount, key string) opResult {
 	t.Helper()
 	return moneyOp(t, e, u.AccessToken, topUpMutation, "topUp", map[string]any{"bankCardId": card, "amount": amount, "idempotencyKey": key})
 }
 
-func withdraw(t *testing.T, e *testenv.Env, u *testenv.User, card, amount, key string) opResult {
+func withdraw(t testing.TB, e *testenv.Env, u *testenv.User, card, amount, key string) opResult {
 	t.Helper()
 	return moneyOp(t, e, u.AccessToken, withdrawMutation, "withdraw", map[string]any{"bankCardId": card, "amount": amount, "idempotencyKey": key})
 }
@@ -363,6 +363,15 @@ func TestConcurrentWithdrawals(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		e := testenv.New(t, d)
 		u, _ := funded(t, e, "100")
+		t.Cleanup(func() {
+			if t.Failed() {
+				for _, l := range strings.Split(e.Logs(), "\n") {
+					if strings.Contains(l, "level=ERROR") {
+						t.Log(l)
+					}
+				}
+			}
+		})
 		pending := linkCard(t, e, u, cardPending) // payouts stay held: "held" is visible
 		var wg sync.WaitGroup
 		results := make([]opResult, 20)
@@ -385,8 +394,10 @@ func TestConcurrentWithdrawals(t *testing.T) {
 					t.Errorf("a refused withdrawal came back with an object: %s", r.ID)
 				}
 				ext := r.UserErrors[0].Extensions
-				if ext["available"] == nil || ext["held"] == nil || ext["currency"] != "CNY" {
-					t.Errorf("INSUFFICIENT_FUNDS without amounts: %v", ext)
+				// Refused only once all 100 is held by the ten that passed:
+				// held is that money, not the amount asked for.
+				if ext["available"] != "0.00" || ext["held"] != "100.00" || ext["requested"] != "10.00" || ext["currency"] != "CNY" {
+					t.Errorf("INSUFFICIENT_FUNDS amounts: %v", ext)
 				}
 			default:
 				t.Errorf("unexpected %s", r.code())

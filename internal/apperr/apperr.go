@@ -61,6 +61,12 @@ const (
 // answers it, GraphQL clients never see it.
 const AmountMismatch Code = "AMOUNT_MISMATCH"
 
+// InvalidCredentials: a sign-in was refused because the phone and password
+// do not match (an unknown phone reads the same). A userError of the
+// sign-in payload, not a top-level UNAUTHENTICATED: the request was fine,
+// what it asserted was not.
+const InvalidCredentials Code = "INVALID_CREDENTIALS"
+
 // Codes lists every code, in the order of the ErrorCode enum of
 // graph/common.graphqls; a test keeps the two equal.
 var Codes = []Code{
@@ -70,7 +76,7 @@ var Codes = []Code{
 	Internal,
 	PasskeyInvalid, ChallengeExpired, PasskeyRevoked, PasskeyCloneSuspected,
 	ReauthenticationRequired,
-	AmountMismatch,
+	AmountMismatch, InvalidCredentials,
 }
 
 // Error is a domain failure with a stable code, a human message that never

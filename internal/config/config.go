@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,8 +17,19 @@ import (
 	"danbao/internal/vault"
 )
 
+// The deployment environments of DANBAO_ENV.
+const (
+	// Development is the default: every setting may keep its development
+	// default (sandbox, playground, keys generated in the data directory).
+	Development = "development"
+	// Production refuses to start with a development default that is
+	// unsafe on the open internet (see Config.productionProblems).
+	Production = "production"
+)
+
 // Config is the whole configuration of one server instance.
 type Config struct {
+	Env         string // DANBAO_ENV: development (default) or production
 	Addr        string // DANBAO_ADDR, default 127.0.0.1:8080
 	DataDir     string // DANBAO_DATA_DIR, default ./data (SQLite file, development keys)
 	DatabaseURL string // DATABASE_URL; empty means SQLite in DataDir
@@ -61,9 +73,23 @@ type Config struct {
 
 	MaxBodyBytes  int64 // DANBAO_MAX_BODY_BYTES, default 1 MiB
 	MaxDepth      int   // DANBAO_MAX_DEPTH, default 16 (GraphiQL's introspection query needs 15)
-	MaxComplexity int   // DANBAO_MAX_COMPLEXITY, default 1000
+	MaxComplexity int   // DANBAO_MAX_COMPLEXITY, default 5000 (a connection counts its selection once per entry of its page)
 	MaxTokens     int   // DANBAO_MAX_TOKENS (parser token limit), default 5000
 	MutationRate  int   // DANBAO_MUTATION_RATE: mutations per minute per caller (also the burst), default 120; 0 disables
+
+	// Sign-in mutations (register, login, refreshToken, finishPasskeyLogin)
+	// are counted apart from other mutations, whether or not a token is
+	// sent: per phone number (login, register) and, generously, per client
+	// address, so that one client behind a shared address cannot lock the
+	// others out. Per minute, also the burst; 0 disables.
+	SignInPhoneRate   int // DANBAO_SIGNIN_PHONE_RATE, default 10
+	SignInAddressRate int // DANBAO_SIGNIN_ADDRESS_RATE, default 300
+
+	RequestTimeout        time.Duration // DANBAO_REQUEST_TIMEOUT: deadline of one GraphQL request, default 15s
+	HTTPReadHeaderTimeout time.Duration // DANBAO_HTTP_READ_HEADER_TIMEOUT, default 10s
+	HTTPReadTimeout       time.Duration // DANBAO_HTTP_READ_TIMEOUT (headers and body), default 30s
+	HTTPWriteTimeout      time.Duration // DANBAO_HTTP_WRITE_TIMEOUT (until the response is written), default 30s; more than RequestTimeout
+	HTTPIdleTimeout       time.Duration // DANBAO_HTTP_IDLE_TIMEOUT (keep-alive), default 120s
 
 	LogLevel  string // DANBAO_LOG_LEVEL: debug, info (default), warn, error
 	LogFormat string // DANBAO_LOG_FORMAT: text (default) or json
@@ -103,6 +129,7 @@ type Config struct {
 func Load(getenv func(string) string) (Config, error) {
 	p := parser{getenv: getenv}
 	c := Config{
+		Env:         p.str("DANBAO_ENV", Development),
 		Addr:        p.str("DANBAO_ADDR", "127.0.0.1:8080"),
 		DataDir:     p.str("DANBAO_DATA_DIR", "./data"),
 		DatabaseURL: p.str("DATABASE_URL", ""),
@@ -134,9 +161,18 @@ func Load(getenv func(string) string) (Config, error) {
 
 		MaxBodyBytes:  int64(p.integer("DANBAO_MAX_BODY_BYTES", 1<<20)),
 		MaxDepth:      p.integer("DANBAO_MAX_DEPTH", 16),
-		MaxComplexity: p.integer("DANBAO_MAX_COMPLEXITY", 1000),
+		MaxComplexity: p.integer("DANBAO_MAX_COMPLEXITY", 5000),
 		MaxTokens:     p.integer("DANBAO_MAX_TOKENS", 5000),
 		MutationRate:  p.integer("DANBAO_MUTATION_RATE", 120),
+
+		SignInPhoneRate:   p.integer("DANBAO_SIGNIN_PHONE_RATE", 10),
+		SignInAddressRate: p.integer("DANBAO_SIGNIN_ADDRESS_RATE", 300),
+
+		RequestTimeout:        p.duration("DANBAO_REQUEST_TIMEOUT", 15*time.Second),
+		HTTPReadHeaderTimeout: p.duration("DANBAO_HTTP_READ_HEADER_TIMEOUT", 10*time.Second),
+		HTTPReadTimeout:       p.duration("DANBAO_HTTP_READ_TIMEOUT", 30*time.Second),
+		HTTPWriteTimeout:      p.duration("DANBAO_HTTP_WRITE_TIMEOUT", 30*time.Second),
+		HTTPIdleTimeout:       p.duration("DANBAO_HTTP_IDLE_TIMEOUT", 120*time.Second),
 
 		LogLevel:  p.str("DANBAO_LOG_LEVEL", "info"),
 		LogFormat: p.str("DANBAO_LOG_FORMAT", "text"),
@@ -159,9 +195,22 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	if c.JWTKeyFile == "" {
-		c.JWTKeyFile = strings.TrimRight(c.DataDir, "/") + "/jwt-es256.pem"
+		c.JWTKeyFile = c.devJWTKeyFile()
 	}
 	c.KYCKeyFile = strings.TrimRight(c.DataDir, "/") + "/kyc-keys"
+	switch c.Env {
+	case Development:
+	case Production:
+		p.errs = append(p.errs, c.productionProblems()...)
+	default:
+		p.errs = append(p.errs, fmt.Sprintf("DANBAO_ENV: %q is neither %s nor %s", c.Env, Development, Production))
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, strings.ToLower(c.LogLevel)) {
+		p.errs = append(p.errs, fmt.Sprintf("DANBAO_LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		p.errs = append(p.errs, fmt.Sprintf("DANBAO_LOG_FORMAT: %q is not text or json", c.LogFormat))
+	}
 	switch {
 	case c.KYCKeys == "" && c.KYCIndexKey == "":
 	case c.KYCKeys == "" || c.KYCIndexKey == "":
@@ -178,7 +227,8 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.AccessTokenTTL <= 0 || c.RefreshTokenTTL <= 0 {
 		p.errs = append(p.errs, "token lifetimes must be positive")
 	}
-	if c.MaxBodyBytes <= 0 || c.MaxDepth <= 0 || c.MaxComplexity <= 0 || c.MaxTokens <= 0 || c.MutationRate < 0 {
+	if c.MaxBodyBytes <= 0 || c.MaxDepth <= 0 || c.MaxComplexity <= 0 || c.MaxTokens <= 0 || c.MutationRate < 0 ||
+		c.SignInPhoneRate < 0 || c.SignInAddressRate < 0 {
 		p.errs = append(p.errs, "request limits must be positive")
 	}
 	c.WebhookRetrySchedule = p.durations("DANBAO_WEBHOOK_RETRY_SCHEDULE",
@@ -186,11 +236,50 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.WSMaxSubscriptions <= 0 || c.WSMaxConnectionsPerUser <= 0 {
 		p.errs = append(p.errs, "DANBAO_WS_MAX_SUBSCRIPTIONS and DANBAO_WS_MAX_CONNECTIONS_PER_USER must be positive")
 	}
+	if c.HTTPWriteTimeout <= c.RequestTimeout {
+		p.errs = append(p.errs, "DANBAO_HTTP_WRITE_TIMEOUT must be longer than DANBAO_REQUEST_TIMEOUT, so that a request that runs out of time can still be answered")
+	}
 	if len(p.errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %s", strings.Join(p.errs, "; "))
 	}
 	return c, nil
 }
+
+// productionProblems lists, each naming its setting, the development
+// defaults that DANBAO_ENV=production refuses: the sandbox (it approves
+// every real name and fakes the bank), the playground (and with it
+// introspection), signing and encryption keys generated in the data
+// directory instead of provided by the operator, a random bank callback
+// secret, and CORS open to any origin.
+func (c Config) productionProblems() []string {
+	var out []string
+	if c.Sandbox {
+		out = append(out, "DANBAO_SANDBOX: must be false in production (the sandbox approves every real name and fakes the bank)")
+	}
+	if c.Playground {
+		out = append(out, "DANBAO_PLAYGROUND: must be false in production (it also turns on introspection)")
+	}
+	if c.JWTKeyFile == c.devJWTKeyFile() {
+		out = append(out, "DANBAO_JWT_KEY_FILE: must name the provisioned signing key in production, not a development key generated in the data directory")
+	}
+	if c.KYCKeys == "" || c.KYCIndexKey == "" {
+		out = append(out, "DANBAO_KYC_KEYS and DANBAO_KYC_INDEX_KEY: must be set in production, not development keys generated in the data directory")
+	}
+	if c.BankCallbackSecret == "" {
+		out = append(out, "DANBAO_BANK_CALLBACK_SECRET: must be set in production, not a random secret made at start")
+	}
+	if slices.Contains(c.CORSOrigins, "*") {
+		out = append(out, `DANBAO_CORS_ORIGINS: "*" (any origin) is refused in production; list the allowed origins`)
+	}
+	return out
+}
+
+// devJWTKeyFile is where a development signing key is created on first
+// start.
+func (c Config) devJWTKeyFile() string { return strings.TrimRight(c.DataDir, "/") + "/jwt-es256.pem" }
+
+// Production reports whether DANBAO_ENV is production.
+func (c Config) Production() bool { return c.Env == Production }
 
 // Postgres reports whether the configuration selects PostgreSQL.
 func (c Config) Postgres() bool {

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"slices"
@@ -77,5 +79,87 @@ func TestWellKnownDocuments(t *testing.T) {
 				t.Fatalf("assetlinks %s, want %s", c.AssetLinks, tt.want)
 			}
 		})
+	}
+}
+
+// productionEnv is a production configuration that passes: every setting
+// that production refuses at its development default is set.
+func productionEnv() map[string]string {
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	return map[string]string{
+		"DANBAO_ENV":                  "production",
+		"DANBAO_SANDBOX":              "false",
+		"DANBAO_PLAYGROUND":           "false",
+		"DANBAO_JWT_KEY_FILE":         "/etc/danbao/jwt-es256.pem",
+		"DANBAO_KYC_KEYS":             "1:" + key,
+		"DANBAO_KYC_INDEX_KEY":        key,
+		"DANBAO_BANK_CALLBACK_SECRET": "callback-secret",
+		"DANBAO_CORS_ORIGINS":         "https://wallet.example",
+	}
+}
+
+// TestProductionSwitch: DANBAO_ENV=production refuses each unsafe
+// development default, naming its setting, and accepts a configuration
+// without any; development accepts them all.
+func TestProductionSwitch(t *testing.T) {
+	c, err := load(productionEnv())
+	if err != nil {
+		t.Fatalf("a safe production configuration was refused: %v", err)
+	}
+	if !c.Production() {
+		t.Fatal("DANBAO_ENV=production is not production")
+	}
+	tests := []struct {
+		name    string
+		change  map[string]string
+		setting string
+	}{
+		{"sandbox on", map[string]string{"DANBAO_SANDBOX": "true"}, "DANBAO_SANDBOX:"},
+		{"sandbox by default", map[string]string{"DANBAO_SANDBOX": ""}, "DANBAO_SANDBOX:"},
+		{"playground on", map[string]string{"DANBAO_PLAYGROUND": "1"}, "DANBAO_PLAYGROUND:"},
+		{"playground by default", map[string]string{"DANBAO_PLAYGROUND": ""}, "DANBAO_PLAYGROUND:"},
+		{"generated signing key", map[string]string{"DANBAO_JWT_KEY_FILE": ""}, "DANBAO_JWT_KEY_FILE:"},
+		{"signing key at the development path", map[string]string{"DANBAO_JWT_KEY_FILE": "./data/jwt-es256.pem"}, "DANBAO_JWT_KEY_FILE:"},
+		{"generated KYC keys", map[string]string{"DANBAO_KYC_KEYS": "", "DANBAO_KYC_INDEX_KEY": ""}, "DANBAO_KYC_KEYS and DANBAO_KYC_INDEX_KEY:"},
+		{"random callback secret", map[string]string{"DANBAO_BANK_CALLBACK_SECRET": ""}, "DANBAO_BANK_CALLBACK_SECRET:"},
+		{"wildcard CORS", map[string]string{"DANBAO_CORS_ORIGINS": "https://wallet.example, *"}, "DANBAO_CORS_ORIGINS:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := productionEnv()
+			for k, v := range tt.change {
+				env[k] = v
+			}
+			_, err := load(env)
+			if err == nil || !strings.Contains(err.Error(), tt.setting) {
+				t.Fatalf("error %v, want one naming %s", err, tt.setting)
+			}
+			env["DANBAO_ENV"] = ""
+			if _, err := load(env); err != nil {
+				t.Fatalf("development refused it: %v", err)
+			}
+		})
+	}
+	// Everything at once: every refusal is named, not only the first.
+	_, err = load(map[string]string{"DANBAO_ENV": "production", "DANBAO_CORS_ORIGINS": "*"})
+	for _, s := range []string{"DANBAO_SANDBOX:", "DANBAO_PLAYGROUND:", "DANBAO_JWT_KEY_FILE:", "DANBAO_KYC_KEYS", "DANBAO_BANK_CALLBACK_SECRET:", "DANBAO_CORS_ORIGINS:"} {
+		if err == nil || !strings.Contains(err.Error(), s) {
+			t.Fatalf("error %v does not name %s", err, s)
+		}
+	}
+}
+
+// TestEnvAndLogSettings: unknown values of DANBAO_ENV, DANBAO_LOG_LEVEL and
+// DANBAO_LOG_FORMAT are refused by name rather than silently defaulted.
+func TestEnvAndLogSettings(t *testing.T) {
+	for name, value := range map[string]string{"DANBAO_ENV": "prod", "DANBAO_LOG_LEVEL": "verbose", "DANBAO_LOG_FORMAT": "xml"} {
+		if _, err := load(map[string]string{name: value}); err == nil || !strings.Contains(err.Error(), name+":") {
+			t.Fatalf("%s=%s: error %v", name, value, err)
+		}
+	}
+	for _, level := range []string{"debug", "info", "warn", "error", "DEBUG"} {
+		if _, err := load(map[string]string{"DANBAO_LOG_LEVEL": level}); err != nil {
+			t.Fatalf("DANBAO_LOG_LEVEL=%s refused: %v", level, err)
+		}
 	}
 }

@@ -18,14 +18,23 @@ type Metrics struct {
 	HTTPRequests *prometheus.CounterVec   // by route and status code
 	Operations   *prometheus.CounterVec   // GraphQL operations by operation
 	Latency      *prometheus.HistogramVec // GraphQL operation latency by operation
-	Errors       *prometheus.CounterVec   // GraphQL errors by operation and code
+	Errors       *prometheus.CounterVec   // GraphQL errors by operation, kind (top, user) and code
+	log          *slog.Logger
 }
 
-// NewMetrics registers danbao's metrics and the Go runtime collectors.
-func NewMetrics() *Metrics {
+// The kinds of GraphQL error the Errors metric tells apart.
+const (
+	ErrorTopLevel  = "top"  // a top-level error (errors[].extensions.code)
+	ErrorUserError = "user" // a userError in a mutation payload
+)
+
+// NewMetrics registers danbao's metrics and the Go runtime collectors;
+// CountHTTP logs each request to log at debug level.
+func NewMetrics(log *slog.Logger) *Metrics {
 	r := prometheus.NewRegistry()
 	m := &Metrics{
 		Registry: r,
+		log:      log,
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "danbao_http_requests_total", Help: "HTTP requests by route and status code.",
 		}, []string{"route", "code"}),
@@ -37,8 +46,8 @@ func NewMetrics() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}, []string{"operation"}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "danbao_graphql_errors_total", Help: "GraphQL errors (top-level and userErrors) by operation and code.",
-		}, []string{"operation", "code"}),
+			Name: "danbao_graphql_errors_total", Help: "GraphQL errors by operation, kind (top: top-level errors, user: userErrors of mutation payloads) and code.",
+		}, []string{"operation", "kind", "code"}),
 	}
 	r.MustRegister(m.HTTPRequests, m.Operations, m.Latency, m.Errors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -74,7 +83,8 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // CountHTTP counts requests to a route by status code and logs each one at
-// debug level.
+// debug level, through the logger given to NewMetrics (so DANBAO_LOG_LEVEL
+// and DANBAO_LOG_FORMAT apply to it).
 func (m *Metrics) CountHTTP(route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
@@ -84,7 +94,7 @@ func (m *Metrics) CountHTTP(route string, next http.Handler) http.Handler {
 			sw.code = http.StatusOK
 		}
 		m.HTTPRequests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
-		slog.DebugContext(r.Context(), "http request", "method", r.Method, "route", route,
+		m.log.DebugContext(r.Context(), "http request", "method", r.Method, "route", route,
 			"status", sw.code, "duration_ms", time.Since(start).Milliseconds())
 	})
 }

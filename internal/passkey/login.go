@@ -81,7 +81,7 @@ func (s *Service) FinishLogin(ctx context.Context, credentialJSON []byte) (*auth
 		if err := s.writeBack(ctx, tx, ps, p, c, false); err != nil {
 			return err
 		}
-		sess, err = s.auth.SignInVerified(ctx, tx, u.u)
+		sess, err = s.auth.SignInVerified(ctx, tx, u.u, p.ID)
 		return err
 	})
 	if err != nil {

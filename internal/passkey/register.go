@@ -109,6 +109,13 @@ func (s *Service) FinishRegistration(ctx context.Context, in FinishRegistrationI
 		if err != nil {
 			return err
 		}
+		// Write the user row before counting the live passkeys: the write
+		// locks it until commit (row lock on PostgreSQL, write lock on
+		// SQLite), so concurrent registrations count one after another and
+		// the cap holds.
+		if err := tx.User.UpdateOneID(in.UserID).SetUpdatedAt(s.clock()).Exec(ctx); err != nil && !ent.IsNotFound(err) {
+			return err
+		}
 		u, live, err := s.loadUser(ctx, tx, in.UserID, false, active)
 		if err != nil {
 			return err
@@ -201,7 +208,8 @@ func cleanNickname(n string) (string, error) {
 }
 
 // Revoke revokes one of the user's passkeys: it no longer signs in nor
-// authorizes, and its credential ID can never be registered again.
+// authorizes, its credential ID can never be registered again, and the
+// sessions it opened end with it (see auth.Service.EndPasskeySessions).
 // Revoking a revoked passkey returns it unchanged. Errors: NOT_FOUND (no
 // such passkey of this user).
 func (s *Service) Revoke(ctx context.Context, userID, id pulid.ID) (*ent.Passkey, error) {
@@ -215,7 +223,10 @@ func (s *Service) Revoke(ctx context.Context, userID, id pulid.ID) (*ent.Passkey
 		if err != nil || p.RevokedAt != nil {
 			return err
 		}
-		p, err = p.Update().SetRevokedAt(s.clock()).Save(ctx)
+		if p, err = p.Update().SetRevokedAt(s.clock()).Save(ctx); err != nil {
+			return err
+		}
+		_, err = s.auth.EndPasskeySessions(ctx, tx, id)
 		return err
 	})
 	if err != nil {

@@ -108,9 +108,11 @@ func (b *Bank) accept(kind string, r bank.Request) error {
 	return nil
 }
 
-// Settle delivers the outcome of a held operation, as the acquirer would
-// once its back office decides. Errors: INVALID_STATE if r's card is not
-// the pending card.
+// Settle delivers the outcome of a held operation at once, as the acquirer
+// would once its back office decides, and returns when the server has
+// answered the callback: on success the outcome is applied. Errors:
+// INVALID_STATE if r's card is not the pending card; any other error means
+// the server did not accept the callback.
 func (b *Bank) Settle(_ context.Context, kind string, r bank.Request, succeed bool) error {
 	if !b.Holds(r.Token) {
 		return apperr.New(apperr.InvalidState, "only operations on the sandbox pending card wait for an operator")
@@ -119,7 +121,10 @@ func (b *Bank) Settle(_ context.Context, kind string, r bank.Request, succeed bo
 	if !succeed {
 		cb.Outcome, cb.Reason = bank.OutcomeDeclined, "declined on review"
 	}
-	b.Deliver(cb)
+	body, _ := json.Marshal(cb)
+	if code := b.post(body); code < 200 || code > 299 {
+		return fmt.Errorf("sandboxbank: the callback for %s was answered %d", r.Reference, code)
+	}
 	return nil
 }
 

@@ -147,6 +147,11 @@ func New(t testing.TB, d Dialect, opts ...Option) *Env {
 			"DANBAO_JWT_KEY_FILE":     keyFile,
 			"DANBAO_LOG_LEVEL":        "debug",
 			"DANBAO_WEBAUTHN_ORIGINS": origin,
+			// Tests assert behaviour, not speed: on a loaded machine a
+			// burst of contended transactions may outlast the production
+			// deadline (TestRequestDeadline sets its own).
+			"DANBAO_REQUEST_TIMEOUT":    "5m",
+			"DANBAO_HTTP_WRITE_TIMEOUT": "6m",
 		},
 		opts: app.Options{PasswordParams: &CheapPasswords},
 	}

@@ -21,4 +21,8 @@
 //   - The gateway is never called inside a transaction: LinkBankCard
 //     tokenizes before its transaction, TopUp and Withdraw call it after
 //     theirs commits.
+//   - A page of history costs a bounded number of queries whatever its
+//     size: under WithEntryContexts (one per GraphQL operation) the context
+//     of each entry (operation, card, counterparty) is loaded per page, in
+//     at most six queries, and shared by every field that asks.
 package wallet

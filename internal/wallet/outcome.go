@@ -207,12 +207,14 @@ func truncate(s string) string {
 
 // SettleSandbox has a test-mode gateway decide a held operation (the
 // sandbox's pending card 4000000000000259), as an acquirer's back office
-// would; the outcome follows as a callback. Errors: NOT_FOUND,
-// INVALID_STATE (not pending, not on the pending card, or no sandbox).
-func (s *Service) SettleSandbox(ctx context.Context, id pulid.ID, succeed bool) error {
+// would: the callback is delivered and applied before it returns the
+// settled top-up or withdrawal (one of the two; the other is nil).
+// Errors: NOT_FOUND, INVALID_STATE (not pending, not on the pending card,
+// or no sandbox).
+func (s *Service) SettleSandbox(ctx context.Context, id pulid.ID, succeed bool) (*ent.TopUp, *ent.Withdrawal, error) {
 	settler, isSandbox := s.gateway.(bank.Settler)
 	if !isSandbox {
-		return apperr.New(apperr.InvalidState, "the sandbox gateway is not enabled")
+		return nil, nil, apperr.New(apperr.InvalidState, "the sandbox gateway is not enabled")
 	}
 	var (
 		kind   string
@@ -224,29 +226,38 @@ func (s *Service) SettleSandbox(ctx context.Context, id pulid.ID, succeed bool) 
 	case pulid.PrefixTopUp:
 		t, err := s.client.TopUp.Get(ctx, id)
 		if err != nil {
-			return notFound(err)
+			return nil, nil, notFound(err)
 		}
 		kind, cardID, status = bank.KindCharge, t.BankCardID, string(t.Status)
 		req = bank.Request{Reference: string(t.ID), Amount: t.Amount, Currency: t.Currency}
 	case pulid.PrefixWithdrawal:
 		w, err := s.client.Withdrawal.Get(ctx, id)
 		if err != nil {
-			return notFound(err)
+			return nil, nil, notFound(err)
 		}
 		kind, cardID, status = bank.KindPayout, w.BankCardID, string(w.Status)
 		req = bank.Request{Reference: string(w.ID), Amount: w.Amount, Currency: w.Currency}
 	default:
-		return apperr.New(apperr.NotFound, "no top-up or withdrawal with this ID").WithField("id")
+		return nil, nil, apperr.New(apperr.NotFound, "no top-up or withdrawal with this ID").WithField("id")
 	}
 	if status != "PENDING" {
-		return apperr.New(apperr.InvalidState, "the operation is %s, not PENDING", status).With("state", status)
+		return nil, nil, apperr.New(apperr.InvalidState, "the operation is %s, not PENDING", status).With("state", status)
 	}
 	card, err := s.client.BankCard.Get(ctx, cardID)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	req.Token = card.Token
-	return settler.Settle(ctx, kind, req, succeed)
+	if err := settler.Settle(ctx, kind, req, succeed); err != nil {
+		return nil, nil, err
+	}
+	// Applied (or, had another decision won the race, that one is shown).
+	if kind == bank.KindCharge {
+		t, err := s.client.TopUp.Get(ctx, id)
+		return t, nil, err
+	}
+	w, err := s.client.Withdrawal.Get(ctx, id)
+	return nil, w, err
 }
 
 func notFound(err error) error {

@@ -71,7 +71,7 @@ func (w *world) step(t testing.TB, op, arg uint16) {
 	case 3: // an operator decides a pending operation
 		if len(w.ops) > 0 {
 			w.e.App.Bank.Drain()
-			err = s.SettleSandbox(ctx, w.ops[int(arg)%len(w.ops)], arg%2 == 0)
+			_, _, err = s.SettleSandbox(ctx, w.ops[int(arg)%len(w.ops)], arg%2 == 0)
 		}
 	case 4: // the gateway repeats an outcome it already sent (or contradicts it)
 		if len(w.ops) > 0 {

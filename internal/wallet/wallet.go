@@ -8,9 +8,8 @@ import (
 	"unicode/utf8"
 
 	"danbao/ent"
-	"danbao/ent/account"
 	"danbao/ent/bankcard"
-	"danbao/ent/posting"
+	"danbao/ent/predicate"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/withdrawal"
 	"danbao/internal/apperr"
@@ -264,7 +263,7 @@ func (s *Service) Withdraw(ctx context.Context, userID pulid.ID, in MoveInput) (
 			_, err = s.ledger.Post(ctx, tx, ledger.Entry{Kind: EntryWithdrawal, Currency: m.currency, RefID: w.ID,
 				Legs: []ledger.Leg{ledger.On(avail, -m.amount), ledger.On(clearing, m.amount)}})
 			if apperr.Is(err, apperr.InsufficientFunds) {
-				return nil, "", s.withHeld(ctx, tx, userID, m.currency, err)
+				return nil, "", s.withHeld(ctx, tx, w, err)
 			}
 			if err != nil {
 				return nil, "", err
@@ -284,22 +283,27 @@ func (s *Service) Withdraw(ctx context.Context, userID pulid.ID, in MoveInput) (
 	return w, false, nil
 }
 
-// withHeld adds the user's held amount to an INSUFFICIENT_FUNDS error.
-func (s *Service) withHeld(ctx context.Context, tx *ent.Tx, userID pulid.ID, c money.Currency, err error) error {
+// withHeld adds to the INSUFFICIENT_FUNDS error of withdrawal w what the
+// user has held (pending withdrawals other than w, which this transaction
+// created and is about to roll back) and what w requested.
+func (s *Service) withHeld(ctx context.Context, tx *ent.Tx, w *ent.Withdrawal, err error) error {
 	ae, _ := apperr.As(err)
-	held, herr := heldAmount(ctx, tx.Client(), userID, c)
+	c := money.Currency(w.Currency)
+	held, herr := heldAmount(ctx, tx.Client(), w.UserID, c, withdrawal.IDNEQ(w.ID))
 	if herr != nil {
 		return herr
 	}
-	return ae.With("held", money.FormatMinor(held, c)).WithField("amount")
+	return ae.With("held", money.FormatMinor(held, c)).With("requested", money.FormatMinor(w.Amount, c)).WithField("amount")
 }
 
-func heldAmount(ctx context.Context, client *ent.Client, userID pulid.ID, c money.Currency) (int64, error) {
+// heldAmount sums the user's pending withdrawals in c (those matching also
+// every predicate of more).
+func heldAmount(ctx context.Context, client *ent.Client, userID pulid.ID, c money.Currency, more ...predicate.Withdrawal) (int64, error) {
 	var rows []struct {
 		Sum int64 `json:"sum"`
 	}
 	err := client.Withdrawal.Query().
-		Where(withdrawal.UserID(userID), withdrawal.Currency(string(c)), withdrawal.StatusEQ(withdrawal.StatusPENDING)).
+		Where(append(more, withdrawal.UserID(userID), withdrawal.Currency(string(c)), withdrawal.StatusEQ(withdrawal.StatusPENDING))...).
 		Aggregate(ent.As(ent.Sum(withdrawal.FieldAmount), "sum")).Scan(ctx, &rows)
 	if err != nil || len(rows) == 0 {
 		return 0, err
@@ -351,57 +355,4 @@ func (s *Service) Balances(ctx context.Context, userID pulid.ID) ([]Balance, err
 // BankCards returns the user's linked cards, oldest first.
 func (s *Service) BankCards(ctx context.Context, userID pulid.ID) ([]*ent.BankCard, error) {
 	return s.client.BankCard.Query().Where(bankcard.UserID(userID)).Order(ent.Asc(bankcard.FieldCreatedAt)).All(ctx)
-}
-
-// EntryContext is what a history entry links to.
-type EntryContext struct {
-	TopUp        *ent.TopUp
-	Withdrawal   *ent.Withdrawal
-	Counterparty string // a card ("visa •••• 4242") or the other user's display name
-}
-
-// EntryContext loads the operation a posting belongs to and who is on the
-// other side of it.
-func (s *Service) EntryContext(ctx context.Context, p *ent.Posting) (*EntryContext, error) {
-	ltx, err := s.client.LedgerTransaction.Get(ctx, p.TransactionID)
-	if err != nil {
-		return nil, err
-	}
-	out := &EntryContext{}
-	card := func(id pulid.ID) error {
-		c, err := s.client.BankCard.Get(ctx, id)
-		if err != nil {
-			return err
-		}
-		out.Counterparty = c.Brand + " •••• " + c.Last4
-		return nil
-	}
-	switch ltx.RefID.Prefix() {
-	case pulid.PrefixTopUp:
-		if out.TopUp, err = s.client.TopUp.Get(ctx, ltx.RefID); err != nil {
-			return nil, err
-		}
-		return out, card(out.TopUp.BankCardID)
-	case pulid.PrefixWithdrawal:
-		if out.Withdrawal, err = s.client.Withdrawal.Get(ctx, ltx.RefID); err != nil {
-			return nil, err
-		}
-		return out, card(out.Withdrawal.BankCardID)
-	}
-	// A transfer: the other user's name.
-	other, err := s.client.Posting.Query().
-		Where(posting.TransactionID(ltx.ID), posting.IDNEQ(p.ID)).
-		QueryAccount().Where(account.OwnerIDNEQ("")).First(ctx)
-	if ent.IsNotFound(err) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	u, err := s.client.User.Get(ctx, other.OwnerID)
-	if err != nil {
-		return nil, err
-	}
-	out.Counterparty = u.DisplayName
-	return out, nil
 }

@@ -1,0 +1,71 @@
+package resolvers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+type decodedKey struct{}
+
+// WithDecodedRequest returns ctx carrying a POST body already decoded (by
+// the HTTP layer, which checks it before GraphQL runs), so that the
+// transport does not read and decode it a second time.
+func WithDecodedRequest(ctx context.Context, p *graphql.RawParams) context.Context {
+	return context.WithValue(ctx, decodedKey{}, p)
+}
+
+// decodedPOST is the POST transport for bodies decoded once by the HTTP
+// layer (see WithDecodedRequest): a 1 MiB body of JSON values costs its
+// decoded form once, not twice.
+type decodedPOST struct{}
+
+var _ graphql.Transport = decodedPOST{}
+
+// Supports implements graphql.Transport.
+func (decodedPOST) Supports(r *http.Request) bool {
+	_, ok := r.Context().Value(decodedKey{}).(*graphql.RawParams)
+	return ok && r.Method == http.MethodPost && r.Header.Get("Upgrade") == ""
+}
+
+// Do implements graphql.Transport.
+func (decodedPOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	ctx := r.Context()
+	params := ctx.Value(decodedKey{}).(*graphql.RawParams)
+	w.Header().Set("Content-Type", "application/json")
+	start := graphql.Now()
+	params.Headers = r.Header
+	params.ReadTime = graphql.TraceTiming{Start: start, End: start}
+	rc, opErr := exec.CreateOperationContext(ctx, params)
+	if opErr != nil {
+		if errcode.GetErrorKind(opErr) == errcode.KindProtocol {
+			w.WriteHeader(http.StatusUnprocessableEntity)
+		}
+		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
+		return
+	}
+	responses, ctx := exec.DispatchOperation(ctx, rc)
+	resp := responses(ctx)
+	if resp == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// The deadline passed before execution began: gqlgen answers nothing.
+		resp = &graphql.Response{Errors: gqlerror.List{{
+			Message:    "the request ran out of time",
+			Extensions: map[string]any{"code": "REQUEST_TIMEOUT"},
+		}}}
+	}
+	writeResponse(w, resp)
+}
+
+func writeResponse(w http.ResponseWriter, resp *graphql.Response) {
+	b, err := json.Marshal(resp)
+	if err != nil {
+		http.Error(w, `{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`, http.StatusInternalServerError)
+		return
+	}
+	_, _ = w.Write(b)
+}
