@@ -40,7 +40,7 @@ func (Payment) Fields() []ent.Field {
 			Comment("paid to the buyer from the protection fund after a fraud claim, minor units"),
 		field.Enum("status").
 			Values("CREATED", "PAID", "SHIPPED", "COMPLETED", "CLOSED", "REFUND_REQUESTED", "REFUNDED", "DISPUTED").
-			Default("CREATED").Annotations(entgql.Type("PaymentStatus"), entgql.OrderField("STATUS")).
+			Default("CREATED").Annotations(entgql.Type("PaymentStatus")).
 			Comment("where the payment is in the escrow state machine"),
 		field.String("resume_status").Optional().MaxLen(20).Annotations(skip).
 			Comment("while REFUND_REQUESTED or DISPUTED: the status the payment returns to (PAID, SHIPPED or COMPLETED)"),
