@@ -312,28 +312,6 @@ func newPaymentPaginateArgs(rv map[string]any) *paymentPaginateArgs {
 	if v := rv[beforeField]; v != nil {
 		args.before = v.(*Cursor)
 	}
-	if v, ok := rv[orderByField]; ok {
-		switch v := v.(type) {
-		case map[string]any:
-			var (
-				err1, err2 error
-				order      = &PaymentOrder{Field: &PaymentOrderField{}, Direction: entgql.OrderDirectionAsc}
-			)
-			if d, ok := v[directionField]; ok {
-				err1 = order.Direction.UnmarshalGQL(d)
-			}
-			if f, ok := v[fieldField]; ok {
-				err2 = order.Field.UnmarshalGQL(f)
-			}
-			if err1 == nil && err2 == nil {
-				args.opts = append(args.opts, WithPaymentOrder(order))
-			}
-		case *PaymentOrder:
-			if v != nil {
-				args.opts = append(args.opts, WithPaymentOrder(v))
-			}
-		}
-	}
 	return args
 }
 

@@ -813,53 +813,6 @@ func (_m *PaymentQuery) Paginate(
 	return conn, nil
 }
 
-var (
-	// PaymentOrderFieldStatus orders Payment by status.
-	PaymentOrderFieldStatus = &PaymentOrderField{
-		Value: func(_m *Payment) (ent.Value, error) {
-			return _m.Status, nil
-		},
-		column: payment.FieldStatus,
-		toTerm: payment.ByStatus,
-		toCursor: func(_m *Payment) Cursor {
-			return Cursor{
-				ID:    _m.ID,
-				Value: _m.Status,
-			}
-		},
-	}
-)
-
-// String implement fmt.Stringer interface.
-func (f PaymentOrderField) String() string {
-	var str string
-	switch f.column {
-	case PaymentOrderFieldStatus.column:
-		str = "STATUS"
-	}
-	return str
-}
-
-// MarshalGQL implements graphql.Marshaler interface.
-func (f PaymentOrderField) MarshalGQL(w io.Writer) {
-	io.WriteString(w, strconv.Quote(f.String()))
-}
-
-// UnmarshalGQL implements graphql.Unmarshaler interface.
-func (f *PaymentOrderField) UnmarshalGQL(v interface{}) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("PaymentOrderField %T must be a string", v)
-	}
-	switch str {
-	case "STATUS":
-		*f = *PaymentOrderFieldStatus
-	default:
-		return fmt.Errorf("%s is not a valid PaymentOrderField", str)
-	}
-	return nil
-}
-
 // PaymentOrderField defines the ordering field of Payment.
 type PaymentOrderField struct {
 	// Value extracts the ordering value from the given Payment.

@@ -264,3 +264,22 @@ func ParseState(v string) (State, error) {
 	}
 	return "", apperr.Invalid("status", "unknown payment status")
 }
+
+// Held returns what escrow still holds for p (minor units): the amount
+// less refunds while the money is in escrow, zero before authorization and
+// after release or refund.
+func Held(p *ent.Payment) int64 {
+	switch State(p.Status) {
+	case Created, Completed, Closed, Refunded:
+		return 0
+	case Disputed, RefundRequested:
+		if State(p.ResumeStatus) == Completed {
+			return 0
+		}
+	}
+	return p.Amount - p.RefundedAmount
+}
+
+// MaxExtensions is how many times a buyer may extend the auto-confirm
+// deadline of one payment.
+func (s *Service) MaxExtensions() int { return s.cfg.Limits.MaxExtensions }
