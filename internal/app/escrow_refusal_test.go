@@ -280,3 +280,42 @@ func TestEscrowRace(t *testing.T) {
 		verifyOK(t, e.Env)
 	})
 }
+
+// TestWithdrawalLimitsAndFreeze: a withdrawal counts against the level's
+// limit in its own transaction, and a frozen account cannot withdraw.
+func TestWithdrawalLimitsAndFreeze(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := newEscrowEnv(t, d)
+		u, card := funded(t, e.Env, "1500.00")
+		if r := withdraw(t, e.Env, u, card, "900.00", "w1"); r.code() != "" {
+			t.Fatalf("withdraw: %+v", r)
+		}
+		e.App.Bank.Drain() // the payout's callback
+		var lim struct {
+			Me struct {
+				Limits struct {
+					BalancePayments []struct{ Used, Remaining, Currency string }
+				}
+			}
+		}
+		e.Do(t, u.AccessToken, `{ me { limits { balancePayments { used remaining currency } } } }`, nil).Decode(t, &lim)
+		want(t, "limits after the withdrawal", lim.Me.Limits.BalancePayments[0].Used+" "+lim.Me.Limits.BalancePayments[0].Remaining, "900.00 100.00")
+		before := ledgerCount(t, e.Env)
+		r := withdraw(t, e.Env, u, card, "100.01", "w2")
+		want(t, "over the level I limit", r.code(), "LIMIT_EXCEEDED")
+		want(t, "which limit", r.UserErrors[0].Extensions["limit"], "LIFETIME_BALANCE_PAYMENTS")
+		want(t, "what remains", r.UserErrors[0].Extensions["remaining"], "100.00")
+		want(t, "nothing moved", ledgerCount(t, e.Env), before)
+
+		op := e.Operator(t)
+		var out struct {
+			FreezeAccount struct{ UserErrors []userError }
+		}
+		e.Do(t, op.AccessToken, `mutation($id: ID!){ freezeAccount(input:{userId:$id, frozen:true, reason:"cashing out credit cards"}) { userErrors { code } } }`,
+			map[string]any{"id": u.ID}).Decode(t, &out)
+		want(t, "frozen", r.code() != "" && len(out.FreezeAccount.UserErrors) == 0, true)
+		want(t, "frozen account withdraws", withdraw(t, e.Env, u, card, "10.00", "w3").code(), "ACCOUNT_FROZEN")
+		want(t, "nothing moved", ledgerCount(t, e.Env), before)
+		verifyOK(t, e.Env)
+	})
+}
