@@ -813,32 +813,29 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, p *ent.Payment, event 
 // operator has frozen (no paying, no withdrawing). Errors: ACCOUNT_FROZEN
 // (extensions restriction FROZEN, reason).
 func CheckNotFrozen(ctx context.Context, tx *ent.Tx, userID pulid.ID) error {
-	c, err := tx.AccountControl.Query().Where(accountcontrol.UserID(userID)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	c, err := controlOf(ctx, tx, userID)
+	if err != nil || c == nil || !c.Frozen {
 		return err
 	}
-	if c.Frozen {
-		return apperr.New(apperr.AccountFrozen, "this account is frozen: it can neither pay nor withdraw").
-			With("restriction", "FROZEN").With("reason", c.FrozenReason)
-	}
-	return nil
+	return apperr.New(apperr.AccountFrozen, "this account is frozen: it can neither pay nor withdraw").
+		With("restriction", "FROZEN").With("reason", c.FrozenReason)
 }
 
 // checkCollect refuses a payee an operator has restricted from collecting.
 func checkCollect(ctx context.Context, tx *ent.Tx, userID pulid.ID) error {
-	c, err := tx.AccountControl.Query().Where(accountcontrol.UserID(userID)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	c, err := controlOf(ctx, tx, userID)
+	if err != nil || c == nil || !c.CollectionRestricted {
 		return err
 	}
-	if c.CollectionRestricted {
-		return apperr.New(apperr.AccountFrozen, "the payee may not receive payments at the moment").
-			WithField("payeeId").With("restriction", "COLLECTION_RESTRICTED")
+	return apperr.New(apperr.AccountFrozen, "the payee may not receive payments at the moment").
+		WithField("payeeId").With("restriction", "COLLECTION_RESTRICTED")
+}
+
+// controlOf returns what operators switched off on userID (nil: nothing).
+func controlOf(ctx context.Context, tx *ent.Tx, userID pulid.ID) (*ent.AccountControl, error) {
+	c, err := tx.AccountControl.Query().Where(accountcontrol.UserID(userID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
 	}
-	return nil
+	return c, err
 }
