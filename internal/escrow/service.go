@@ -289,7 +289,8 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 // spent, to the payment's audit trail in a transaction of its own.
 func (s *Service) recordFailure(ctx context.Context, p *ent.Payment, actor pulid.ID, cause error) {
 	code := apperr.CodeOf(cause)
-	err := dbtx.WithTx(context.WithoutCancel(ctx), s.client, func(tx *ent.Tx) error {
+	ctx = context.WithoutCancel(ctx) // the audit row outlives a cancelled request
+	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
 		cur, err := tx.Payment.Get(ctx, p.ID)
 		if err != nil {
 			return err
