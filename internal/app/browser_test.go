@@ -42,11 +42,12 @@ func browserTools() (node, e2e, chromium string, missing []string) {
 	return node, e2e, chromium, missing
 }
 
-// TestPasskeysInChromium registers a passkey, signs in with it, lists and
-// revokes it in real headless Chromium, through the /dev/passkeys page and a
-// DevTools virtual authenticator (e2e/passkeys.mjs), against a server on
-// http://localhost:PORT (a secure context, RP ID localhost).
-func TestPasskeysInChromium(t *testing.T) {
+// browser is the toolchain of the browser tests.
+type browser struct{ node, e2e, chromium string }
+
+// requireBrowser returns the toolchain, or skips the test (fails it when
+// DANBAO_REQUIRE_BROWSER=1) when any part is missing.
+func requireBrowser(t *testing.T) browser {
 	node, e2e, chromium, missing := browserTools()
 	if len(missing) > 0 {
 		reason := "browser test needs: " + strings.Join(missing, "; ")
@@ -55,28 +56,47 @@ func TestPasskeysInChromium(t *testing.T) {
 		}
 		t.Skip(reason)
 	}
+	return browser{node, e2e, chromium}
+}
+
+// run runs node e2e/<script> with args, logs its output, and fails the test
+// when it exits non-zero or its output lacks any of wants.
+func (b browser) run(ctx context.Context, t *testing.T, script string, wants []string, args ...string) string {
+	t.Helper()
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, b.node, append([]string{filepath.Join(b.e2e, script)}, args...)...)
+	cmd.Env = append(os.Environ(), "CHROMIUM="+b.chromium)
+	raw, err := cmd.CombinedOutput()
+	out := string(raw)
+	t.Logf("node e2e/%s %s (%v):\n%s", script, strings.Join(args, " "), time.Since(start).Round(time.Millisecond), out)
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		t.Fatalf("e2e/%s exited %d", script, exit.ExitCode())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Fatalf("output lacks %q", want)
+		}
+	}
+	return out
+}
+
+// TestPasskeysInChromium registers a passkey, signs in with it, lists and
+// revokes it in real headless Chromium, through the /dev/passkeys page and a
+// DevTools virtual authenticator (e2e/passkeys.mjs), against a server on
+// http://localhost:PORT (a secure context, RP ID localhost).
+func TestPasskeysInChromium(t *testing.T) {
+	tools := requireBrowser(t)
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		e := testenv.New(t, d)
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		start := time.Now()
-		cmd := exec.CommandContext(ctx, node, filepath.Join(e2e, "passkeys.mjs"), e.Origin)
-		cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
-		out, err := cmd.CombinedOutput()
-		t.Logf("node e2e/passkeys.mjs %s (%v):\n%s", e.Origin, time.Since(start).Round(time.Millisecond), out)
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			t.Fatalf("e2e/passkeys.mjs exited %d", exit.ExitCode())
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, want := range []string{"created account usr_", "registered a passkey psk_", "signed in with the passkey as usr_",
-			"me.passkeys lists psk_", "revoked psk_", "no longer signs in (PASSKEY_REVOKED)", "ok: passkey registration, sign-in and revocation in Chromium"} {
-			if !strings.Contains(string(out), want) {
-				t.Fatalf("output lacks %q", want)
-			}
-		}
+		out := tools.run(ctx, t, "passkeys.mjs", []string{"created account usr_", "registered a passkey psk_", "signed in with the passkey as usr_",
+			"me.passkeys lists psk_", "revoked psk_", "no longer signs in (PASSKEY_REVOKED)", "ok: passkey registration, sign-in and revocation in Chromium"},
+			e.Origin)
 		// What the browser did is in the database: one passkey, used once,
 		// revoked, on the account the page created.
 		pk, err := e.App.DB.Client.Passkey.Query().Where(passkey.Nickname("Headless Chromium")).WithUser().Only(ctx)
@@ -84,7 +104,7 @@ func TestPasskeysInChromium(t *testing.T) {
 			t.Fatal(err)
 		}
 		if pk.SignCount < 1 || pk.LastUsedAt == nil || pk.RevokedAt == nil || !pk.UserVerified ||
-			!strings.Contains(string(out), "created account "+string(pk.UserID)) {
+			!strings.Contains(out, "created account "+string(pk.UserID)) {
 			t.Fatalf("stored passkey: count %d last used %v revoked %v uv %v user %s", pk.SignCount, pk.LastUsedAt, pk.RevokedAt, pk.UserVerified, pk.UserID)
 		}
 		if n, err := e.App.DB.Client.User.Query().Where(user.ID(pk.UserID)).Count(ctx); err != nil || n != 1 {
