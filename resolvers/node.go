@@ -35,6 +35,9 @@ var loaders = map[string]func(ctx context.Context, c *ent.Client, id pulid.ID) (
 	pulid.PrefixPasskey: func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
 		return c.Passkey.Get(ctx, id)
 	},
+	pulid.PrefixPayment: func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
+		return c.Payment.Get(ctx, id)
+	},
 }
 
 // node loads one object by global ID if the caller may see it; otherwise it
@@ -84,6 +87,8 @@ func visible(ctx context.Context, who auth.Identity, n ent.Noder) (bool, error) 
 		return v.UserID == who.UserID, nil
 	case *ent.Passkey:
 		return v.UserID == who.UserID, nil
+	case *ent.Payment:
+		return v.PayerID == who.UserID || v.PayeeID == who.UserID, nil
 	case *ent.Posting:
 		a, err := v.QueryAccount().Only(ctx)
 		if err != nil {

@@ -6,6 +6,7 @@ package resolvers
 import (
 	"danbao/auth"
 	"danbao/ent"
+	"danbao/internal/escrow"
 	"danbao/internal/ledger"
 	"danbao/internal/limits"
 	"danbao/internal/passkey"
@@ -23,4 +24,5 @@ type Resolver struct {
 
 	RealName *realname.Service
 	Limits   *limits.Service
+	Escrow   *escrow.Service
 }
