@@ -2487,7 +2487,6 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("LogoutInput", ec.unmarshalInputLogoutInput),
 			graphql.NewInputUnmarshaler("MarkShippedInput", ec.unmarshalInputMarkShippedInput),
 			graphql.NewInputUnmarshaler("OpenDisputeInput", ec.unmarshalInputOpenDisputeInput),
-			graphql.NewInputUnmarshaler("PaymentEventOrder", ec.unmarshalInputPaymentEventOrder),
 			graphql.NewInputUnmarshaler("PaymentFilter", ec.unmarshalInputPaymentFilter),
 			graphql.NewInputUnmarshaler("PaymentIdInput", ec.unmarshalInputPaymentIdInput),
 			graphql.NewInputUnmarshaler("RefreshTokenInput", ec.unmarshalInputRefreshTokenInput),
@@ -13606,59 +13605,6 @@ func UnmarshalOpenDisputeInput(ctx context.Context, raw any) (model.OpenDisputeI
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputPaymentEventOrder(ctx context.Context, obj any) (ent.PaymentEventOrder, error) {
-	var it ent.PaymentEventOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNPaymentEventOrderField2ᚖdanbaoᚋentᚐPaymentEventOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalPaymentEventOrder unmarshals raw into the PaymentEventOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalPaymentEventOrder(ctx context.Context, raw any) (ent.PaymentEventOrder, error) {
-	var out ent.PaymentEventOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "PaymentEventOrder", raw, &out)
-	return out, err
-}
-
 func (ec *executionContext) unmarshalInputPaymentFilter(ctx context.Context, obj any) (model.PaymentFilter, error) {
 	var it model.PaymentFilter
 	if obj == nil {
@@ -18344,16 +18290,6 @@ func (ec *executionContext) unmarshalNOpenDisputeInput2danbaoᚋgraphᚋmodelᚐ
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx context.Context, v any) (entgql.OrderDirection, error) {
-	var res entgql.OrderDirection
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx context.Context, sel ast.SelectionSet, v entgql.OrderDirection) graphql.Marshaler {
-	return v
-}
-
 func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
 }
@@ -18398,20 +18334,6 @@ func (ec *executionContext) marshalNPaymentEventConnection2ᚖdanbaoᚋentᚐPay
 		return graphql.Null
 	}
 	return ec._PaymentEventConnection(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalNPaymentEventOrderField2ᚖdanbaoᚋentᚐPaymentEventOrderField(ctx context.Context, v any) (*ent.PaymentEventOrderField, error) {
-	var res = new(ent.PaymentEventOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNPaymentEventOrderField2ᚖdanbaoᚋentᚐPaymentEventOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.PaymentEventOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "PaymentEventOrderField!")
-		return graphql.Null
-	}
-	return v
 }
 
 func (ec *executionContext) unmarshalNPaymentIdInput2danbaoᚋgraphᚋmodelᚐPaymentIDInput(ctx context.Context, v any) (model.PaymentIDInput, error) {

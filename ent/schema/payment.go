@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"danbao/ent/schema/gqldoc"
 	"danbao/ent/schema/pulid"
 
 	"entgo.io/contrib/entgql"
@@ -40,7 +41,18 @@ func (Payment) Fields() []ent.Field {
 			Comment("paid to the buyer from the protection fund after a fraud claim, minor units"),
 		field.Enum("status").
 			Values("CREATED", "PAID", "SHIPPED", "COMPLETED", "CLOSED", "REFUND_REQUESTED", "REFUNDED", "DISPUTED").
-			Default("CREATED").Annotations(entgql.Type("PaymentStatus")).
+			Default("CREATED").Annotations(entgql.Type("PaymentStatus"), gqldoc.Enum(
+			"Where a payment is in the escrow state machine.",
+			map[string]string{
+				"CREATED":          "Created by the buyer and waiting for the buyer's passkey authorization; no money has moved. Closes at authorizeBy.",
+				"PAID":             "Authorized: the amount is held in escrow, waiting for the seller to ship by shipBy.",
+				"SHIPPED":          "The seller has shipped; receipt is confirmed automatically at autoConfirmAt unless the buyer confirms, asks for a refund or disputes first.",
+				"COMPLETED":        "Receipt confirmed: the money has been released to the seller less the fee. The buyer may still claim fraud until protectionUntil.",
+				"CLOSED":           "Ended before any money moved: cancelled by the buyer or not authorized in time.",
+				"REFUND_REQUESTED": "The buyer asked for money back; the auto-confirm countdown is paused until the seller answers or refundAnswerBy passes.",
+				"REFUNDED":         "Ended with everything escrow held returned to the buyer.",
+				"DISPUTED":         "The buyer asked an operator to decide (or claimed fraud after completion); waiting for resolveDispute.",
+			})).
 			Comment("where the payment is in the escrow state machine"),
 		field.String("resume_status").Optional().MaxLen(20).Annotations(skip).
 			Comment("while REFUND_REQUESTED or DISPUTED: the status the payment returns to (PAID, SHIPPED or COMPLETED)"),
@@ -87,7 +99,8 @@ func (Payment) Indexes() []ent.Index {
 
 // Annotations of the Payment.
 func (Payment) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection()}
+	return []schema.Annotation{entgql.RelayConnection(),
+		gqldoc.Type("An escrowed payment (担保交易) from a buyer (payer) to a seller (payee): the buyer pays into escrow with a passkey, the seller ships, the buyer confirms receipt (or the deadline does) and the money is released to the seller less the fee. Amounts are Decimal strings in major units of the payment's currency. Visible to its buyer, its seller and operators only.")}
 }
 
 // PaymentEvent is one entry of a payment's audit trail: who did what
@@ -108,7 +121,14 @@ func (PaymentEvent) Fields() []ent.Field {
 		field.String("actor_id").GoType(pulid.ID("")).Optional().Immutable().Annotations(skip).
 			Comment("the user who acted; empty for the scheduler"),
 		field.Enum("actor_role").Values("PAYER", "PAYEE", "OPERATOR", "SYSTEM").Immutable().
-			Annotations(entgql.Type("PaymentActorRole")).Comment("in what capacity the actor acted: PAYER, PAYEE, OPERATOR, or SYSTEM for a deadline"),
+			Annotations(entgql.Type("PaymentActorRole"), gqldoc.Enum(
+				"In which capacity the actor of a payment event acted.",
+				map[string]string{
+					"PAYER":    "The buyer.",
+					"PAYEE":    "The seller.",
+					"OPERATOR": "An operator (e.g. deciding a dispute).",
+					"SYSTEM":   "The deadline scheduler (a deadline passed); the event has no actor.",
+				})).Comment("in what capacity the actor acted: PAYER, PAYEE, OPERATOR, or SYSTEM for a deadline"),
 		field.String("event").NotEmpty().MaxLen(40).Immutable().Annotations(skip).Comment("e.g. AUTHORIZE, SHIP, CONFIRM"),
 		field.String("from_status").MaxLen(20).Immutable().Annotations(skip),
 		field.String("to_status").MaxLen(20).Immutable().Annotations(skip),
@@ -127,7 +147,11 @@ func (PaymentEvent) Indexes() []ent.Index {
 
 // Annotations of the PaymentEvent.
 func (PaymentEvent) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection()}
+	return []schema.Annotation{entgql.RelayConnection(),
+		// The audit trail is always oldest first (escrow.Service.Events):
+		// no client-chosen order.
+		entgql.Skip(entgql.SkipOrderField),
+		gqldoc.Type("One entry of a payment's audit trail, oldest first: what happened, when, who acted in which role, the status before and after, and the money moved or asked for (a Decimal string in major units of the payment's currency). Append-only; visible to the payment's buyer, its seller and operators only.")}
 }
 
 // Hooks of the PaymentEvent.

@@ -14,6 +14,7 @@ import (
 	"time"
 )
 
+// The result of freezeAccount and restrictCollection.
 type AccountControlPayload struct {
 	// The wallet's controls after the change.
 	AccountControl *ent.AccountControl `json:"accountControl,omitempty"`
@@ -35,6 +36,7 @@ type AuthPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// The buyer's passkey assertion that authorizes a CREATED payment.
 type AuthorizePaymentInput struct {
 	// The payment to authorize.
 	PaymentID pulid.ID `json:"paymentId"`
@@ -88,6 +90,7 @@ type BeginPasskeyRegistrationPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// The result of beginPaymentAuthorization.
 type BeginPaymentAuthorizationPayload struct {
 	// Fresh PublicKeyCredentialRequestOptionsJSON bound to the payment (replaces any earlier challenge).
 	Options JSON `json:"options,omitempty"`
@@ -95,6 +98,7 @@ type BeginPaymentAuthorizationPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// What createPayment needs: the seller, the amount (a Decimal string in major units of currency) and an idempotency key.
 type CreatePaymentInput struct {
 	// The seller: a verified user who is not restricted from collecting, and not the caller.
 	PayeeID pulid.ID `json:"payeeId"`
@@ -110,6 +114,7 @@ type CreatePaymentInput struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// The result of createPayment.
 type CreatePaymentPayload struct {
 	// The new payment, CREATED.
 	Payment *ent.Payment `json:"payment,omitempty"`
@@ -165,6 +170,7 @@ type FinishPasskeyRegistrationPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// An operator's freeze or unfreeze of a wallet.
 type FreezeAccountInput struct {
 	// The wallet.
 	UserID pulid.ID `json:"userId"`
@@ -174,6 +180,7 @@ type FreezeAccountInput struct {
 	Reason string `json:"reason"`
 }
 
+// Platform money an operator adds to the protection fund, as a Decimal string in major units of currency.
 type FundProtectionInput struct {
 	// What the platform adds to the protection fund, positive.
 	Amount Decimal `json:"amount"`
@@ -183,6 +190,7 @@ type FundProtectionInput struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// The result of fundProtection.
 type FundProtectionPayload struct {
 	// The protection fund's balance afterwards, in the currency of the input.
 	Balance *Decimal `json:"balance,omitempty"`
@@ -258,6 +266,7 @@ type LogoutPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// The seller's shipment of a PAID payment.
 type MarkShippedInput struct {
 	// The payment.
 	PaymentID pulid.ID `json:"paymentId"`
@@ -267,6 +276,7 @@ type MarkShippedInput struct {
 	TrackingNumber string `json:"trackingNumber"`
 }
 
+// The buyer's request for an operator to decide, or fraud claim on a completed payment.
 type OpenDisputeInput struct {
 	// The payment.
 	PaymentID pulid.ID `json:"paymentId"`
@@ -321,6 +331,7 @@ type PaymentFilter struct {
 	To *time.Time `json:"to,omitempty"`
 }
 
+// Names the payment a buyer- or seller-side mutation acts on.
 type PaymentIDInput struct {
 	// The payment.
 	PaymentID pulid.ID `json:"paymentId"`
@@ -360,6 +371,7 @@ type RegisterInput struct {
 	DisplayName string `json:"displayName"`
 }
 
+// The buyer's request for all or part of a payment back.
 type RequestRefundInput struct {
 	// The payment.
 	PaymentID pulid.ID `json:"paymentId"`
@@ -369,6 +381,7 @@ type RequestRefundInput struct {
 	Reason string `json:"reason"`
 }
 
+// An operator's decision on a disputed payment; amounts are Decimal strings in major units of the payment's currency.
 type ResolveDisputeInput struct {
 	// The disputed payment.
 	PaymentID pulid.ID `json:"paymentId"`
@@ -378,6 +391,7 @@ type ResolveDisputeInput struct {
 	Note *string `json:"note,omitempty"`
 }
 
+// The seller's answer to an open refund request.
 type RespondToRefundInput struct {
 	// The payment with an open refund request.
 	PaymentID pulid.ID `json:"paymentId"`
@@ -387,6 +401,7 @@ type RespondToRefundInput struct {
 	Note *string `json:"note,omitempty"`
 }
 
+// An operator's restriction, or lifting of it, on a wallet's receiving of payments.
 type RestrictCollectionInput struct {
 	// The wallet.
 	UserID pulid.ID `json:"userId"`
