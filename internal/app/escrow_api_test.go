@@ -468,3 +468,42 @@ func TestEscrowDeadlines(t *testing.T) {
 		verifyOK(t, e.Env)
 	})
 }
+
+// TestPaymentEventNode checks that node(id:) shows a payment's audit
+// entry to its buyer, its seller and operators, and answers NOT_FOUND to
+// anyone else.
+func TestPaymentEventNode(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := newEscrowEnv(t, d)
+		b := e.buyer(t, "50.00")
+		seller := e.RegisterVerified(t)
+		c := e.create(t, b, seller, "10.00", "event-node")
+		if c.code() != "" {
+			t.Fatalf("createPayment: %+v", c)
+		}
+		var ev struct {
+			Payment struct {
+				Events struct{ Edges []struct{ Node struct{ ID string } } }
+			}
+		}
+		e.Do(t, b.AccessToken, `query($id: ID!){ payment(id:$id) { events { edges { node { id } } } } }`,
+			map[string]any{"id": c.Payment.ID}).Decode(t, &ev)
+		want(t, "events", len(ev.Payment.Events.Edges), 1)
+		id := ev.Payment.Events.Edges[0].Node.ID
+		const q = `query($id: ID!){ node(id:$id) { id ... on PaymentEvent { type payment { id } } } }`
+		for who, u := range map[string]*testenv.User{"buyer": b.User, "seller": seller, "operator": e.Operator(t)} {
+			var out struct {
+				Node *struct {
+					ID, Type string
+					Payment  struct{ ID string }
+				}
+			}
+			e.Do(t, u.AccessToken, q, map[string]any{"id": id}).Decode(t, &out)
+			if out.Node == nil || out.Node.ID != id || out.Node.Type != "CREATE" || out.Node.Payment.ID != c.Payment.ID {
+				t.Fatalf("%s's node: %+v", who, out.Node)
+			}
+		}
+		r := e.Do(t, e.RegisterVerified(t).AccessToken, q, map[string]any{"id": id})
+		want(t, "stranger's node", r.Codes(), []string{"NOT_FOUND"})
+	})
+}
