@@ -483,7 +483,9 @@ func TestPaymentEventNode(t *testing.T) {
 		}
 		var ev struct {
 			Payment struct {
-				Events struct{ Edges []struct{ Node struct{ ID string } } }
+				Events struct {
+					Edges []struct{ Node struct{ ID string } }
+				}
 			}
 		}
 		e.Do(t, b.AccessToken, `query($id: ID!){ payment(id:$id) { events { edges { node { id } } } } }`,
