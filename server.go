@@ -139,6 +139,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, args []stri
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	go a.Maintain(ctx, time.Minute)
+	go a.Escrow.Run(ctx, cfg.SchedulerInterval) // escrow deadlines; safe on several instances
 	select {
 	case err := <-errc:
 		return err

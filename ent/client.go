@@ -13,6 +13,7 @@ import (
 	"danbao/ent/schema/pulid"
 
 	"danbao/ent/account"
+	"danbao/ent/accountcontrol"
 	"danbao/ent/authsession"
 	"danbao/ent/bankcard"
 	"danbao/ent/counter"
@@ -27,8 +28,11 @@ import (
 	"danbao/ent/passkey"
 	"danbao/ent/passkeysession"
 	"danbao/ent/passkeyuser"
+	"danbao/ent/payment"
+	"danbao/ent/paymentevent"
 	"danbao/ent/posting"
 	"danbao/ent/refreshtoken"
+	"danbao/ent/sellervolume"
 	"danbao/ent/topup"
 	"danbao/ent/user"
 	"danbao/ent/verification"
@@ -51,6 +55,8 @@ type Client struct {
 	Schema *migrate.Schema
 	// Account is the client for interacting with the Account builders.
 	Account *AccountClient
+	// AccountControl is the client for interacting with the AccountControl builders.
+	AccountControl *AccountControlClient
 	// AuthSession is the client for interacting with the AuthSession builders.
 	AuthSession *AuthSessionClient
 	// BankCard is the client for interacting with the BankCard builders.
@@ -79,10 +85,16 @@ type Client struct {
 	PasskeySession *PasskeySessionClient
 	// PasskeyUser is the client for interacting with the PasskeyUser builders.
 	PasskeyUser *PasskeyUserClient
+	// Payment is the client for interacting with the Payment builders.
+	Payment *PaymentClient
+	// PaymentEvent is the client for interacting with the PaymentEvent builders.
+	PaymentEvent *PaymentEventClient
 	// Posting is the client for interacting with the Posting builders.
 	Posting *PostingClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
+	// SellerVolume is the client for interacting with the SellerVolume builders.
+	SellerVolume *SellerVolumeClient
 	// TopUp is the client for interacting with the TopUp builders.
 	TopUp *TopUpClient
 	// User is the client for interacting with the User builders.
@@ -107,6 +119,7 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.Account = NewAccountClient(c.config)
+	c.AccountControl = NewAccountControlClient(c.config)
 	c.AuthSession = NewAuthSessionClient(c.config)
 	c.BankCard = NewBankCardClient(c.config)
 	c.Counter = NewCounterClient(c.config)
@@ -121,8 +134,11 @@ func (c *Client) init() {
 	c.Passkey = NewPasskeyClient(c.config)
 	c.PasskeySession = NewPasskeySessionClient(c.config)
 	c.PasskeyUser = NewPasskeyUserClient(c.config)
+	c.Payment = NewPaymentClient(c.config)
+	c.PaymentEvent = NewPaymentEventClient(c.config)
 	c.Posting = NewPostingClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
+	c.SellerVolume = NewSellerVolumeClient(c.config)
 	c.TopUp = NewTopUpClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.Verification = NewVerificationClient(c.config)
@@ -222,6 +238,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ctx:               ctx,
 		config:            cfg,
 		Account:           NewAccountClient(cfg),
+		AccountControl:    NewAccountControlClient(cfg),
 		AuthSession:       NewAuthSessionClient(cfg),
 		BankCard:          NewBankCardClient(cfg),
 		Counter:           NewCounterClient(cfg),
@@ -236,8 +253,11 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Passkey:           NewPasskeyClient(cfg),
 		PasskeySession:    NewPasskeySessionClient(cfg),
 		PasskeyUser:       NewPasskeyUserClient(cfg),
+		Payment:           NewPaymentClient(cfg),
+		PaymentEvent:      NewPaymentEventClient(cfg),
 		Posting:           NewPostingClient(cfg),
 		RefreshToken:      NewRefreshTokenClient(cfg),
+		SellerVolume:      NewSellerVolumeClient(cfg),
 		TopUp:             NewTopUpClient(cfg),
 		User:              NewUserClient(cfg),
 		Verification:      NewVerificationClient(cfg),
@@ -264,6 +284,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ctx:               ctx,
 		config:            cfg,
 		Account:           NewAccountClient(cfg),
+		AccountControl:    NewAccountControlClient(cfg),
 		AuthSession:       NewAuthSessionClient(cfg),
 		BankCard:          NewBankCardClient(cfg),
 		Counter:           NewCounterClient(cfg),
@@ -278,8 +299,11 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Passkey:           NewPasskeyClient(cfg),
 		PasskeySession:    NewPasskeySessionClient(cfg),
 		PasskeyUser:       NewPasskeyUserClient(cfg),
+		Payment:           NewPaymentClient(cfg),
+		PaymentEvent:      NewPaymentEventClient(cfg),
 		Posting:           NewPostingClient(cfg),
 		RefreshToken:      NewRefreshTokenClient(cfg),
+		SellerVolume:      NewSellerVolumeClient(cfg),
 		TopUp:             NewTopUpClient(cfg),
 		User:              NewUserClient(cfg),
 		Verification:      NewVerificationClient(cfg),
@@ -315,10 +339,11 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Account, c.AuthSession, c.BankCard, c.Counter, c.Event, c.IdempotencyKey,
-		c.IdentityBinding, c.LedgerTransaction, c.LimitUsage, c.LoginThrottle,
-		c.PartnerApp, c.PartnerConnection, c.Passkey, c.PasskeySession, c.PasskeyUser,
-		c.Posting, c.RefreshToken, c.TopUp, c.User, c.Verification, c.Webhook,
+		c.Account, c.AccountControl, c.AuthSession, c.BankCard, c.Counter, c.Event,
+		c.IdempotencyKey, c.IdentityBinding, c.LedgerTransaction, c.LimitUsage,
+		c.LoginThrottle, c.PartnerApp, c.PartnerConnection, c.Passkey,
+		c.PasskeySession, c.PasskeyUser, c.Payment, c.PaymentEvent, c.Posting,
+		c.RefreshToken, c.SellerVolume, c.TopUp, c.User, c.Verification, c.Webhook,
 		c.WebhookDelivery, c.Withdrawal,
 	} {
 		n.Use(hooks...)
@@ -329,10 +354,11 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Account, c.AuthSession, c.BankCard, c.Counter, c.Event, c.IdempotencyKey,
-		c.IdentityBinding, c.LedgerTransaction, c.LimitUsage, c.LoginThrottle,
-		c.PartnerApp, c.PartnerConnection, c.Passkey, c.PasskeySession, c.PasskeyUser,
-		c.Posting, c.RefreshToken, c.TopUp, c.User, c.Verification, c.Webhook,
+		c.Account, c.AccountControl, c.AuthSession, c.BankCard, c.Counter, c.Event,
+		c.IdempotencyKey, c.IdentityBinding, c.LedgerTransaction, c.LimitUsage,
+		c.LoginThrottle, c.PartnerApp, c.PartnerConnection, c.Passkey,
+		c.PasskeySession, c.PasskeyUser, c.Payment, c.PaymentEvent, c.Posting,
+		c.RefreshToken, c.SellerVolume, c.TopUp, c.User, c.Verification, c.Webhook,
 		c.WebhookDelivery, c.Withdrawal,
 	} {
 		n.Intercept(interceptors...)
@@ -344,6 +370,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *AccountMutation:
 		return c.Account.mutate(ctx, m)
+	case *AccountControlMutation:
+		return c.AccountControl.mutate(ctx, m)
 	case *AuthSessionMutation:
 		return c.AuthSession.mutate(ctx, m)
 	case *BankCardMutation:
@@ -372,10 +400,16 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.PasskeySession.mutate(ctx, m)
 	case *PasskeyUserMutation:
 		return c.PasskeyUser.mutate(ctx, m)
+	case *PaymentMutation:
+		return c.Payment.mutate(ctx, m)
+	case *PaymentEventMutation:
+		return c.PaymentEvent.mutate(ctx, m)
 	case *PostingMutation:
 		return c.Posting.mutate(ctx, m)
 	case *RefreshTokenMutation:
 		return c.RefreshToken.mutate(ctx, m)
+	case *SellerVolumeMutation:
+		return c.SellerVolume.mutate(ctx, m)
 	case *TopUpMutation:
 		return c.TopUp.mutate(ctx, m)
 	case *UserMutation:
@@ -523,6 +557,139 @@ func (c *AccountClient) mutate(ctx context.Context, m *AccountMutation) (Value, 
 		return (&AccountDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Account mutation op: %q", m.Op())
+	}
+}
+
+// AccountControlClient is a client for the AccountControl schema.
+type AccountControlClient struct {
+	config
+}
+
+// NewAccountControlClient returns a client for the AccountControl from the given config.
+func NewAccountControlClient(c config) *AccountControlClient {
+	return &AccountControlClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `accountcontrol.Hooks(f(g(h())))`.
+func (c *AccountControlClient) Use(hooks ...Hook) {
+	c.hooks.AccountControl = append(c.hooks.AccountControl, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `accountcontrol.Intercept(f(g(h())))`.
+func (c *AccountControlClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AccountControl = append(c.inters.AccountControl, interceptors...)
+}
+
+// Create returns a builder for creating a AccountControl entity.
+func (c *AccountControlClient) Create() *AccountControlCreate {
+	mutation := newAccountControlMutation(c.config, OpCreate)
+	return &AccountControlCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AccountControl entities.
+func (c *AccountControlClient) CreateBulk(builders ...*AccountControlCreate) *AccountControlCreateBulk {
+	return &AccountControlCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AccountControlClient) MapCreateBulk(slice any, setFunc func(*AccountControlCreate, int)) *AccountControlCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AccountControlCreateBulk{err: fmt.Errorf("calling to AccountControlClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AccountControlCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AccountControlCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AccountControl.
+func (c *AccountControlClient) Update() *AccountControlUpdate {
+	mutation := newAccountControlMutation(c.config, OpUpdate)
+	return &AccountControlUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AccountControlClient) UpdateOne(_m *AccountControl) *AccountControlUpdateOne {
+	mutation := newAccountControlMutation(c.config, OpUpdateOne, withAccountControl(_m))
+	return &AccountControlUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AccountControlClient) UpdateOneID(id pulid.ID) *AccountControlUpdateOne {
+	mutation := newAccountControlMutation(c.config, OpUpdateOne, withAccountControlID(id))
+	return &AccountControlUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AccountControl.
+func (c *AccountControlClient) Delete() *AccountControlDelete {
+	mutation := newAccountControlMutation(c.config, OpDelete)
+	return &AccountControlDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AccountControlClient) DeleteOne(_m *AccountControl) *AccountControlDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AccountControlClient) DeleteOneID(id pulid.ID) *AccountControlDeleteOne {
+	builder := c.Delete().Where(accountcontrol.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AccountControlDeleteOne{builder}
+}
+
+// Query returns a query builder for AccountControl.
+func (c *AccountControlClient) Query() *AccountControlQuery {
+	return &AccountControlQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAccountControl},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AccountControl entity by its id.
+func (c *AccountControlClient) Get(ctx context.Context, id pulid.ID) (*AccountControl, error) {
+	return c.Query().Where(accountcontrol.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AccountControlClient) GetX(ctx context.Context, id pulid.ID) *AccountControl {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *AccountControlClient) Hooks() []Hook {
+	return c.hooks.AccountControl
+}
+
+// Interceptors returns the client interceptors.
+func (c *AccountControlClient) Interceptors() []Interceptor {
+	return c.inters.AccountControl
+}
+
+func (c *AccountControlClient) mutate(ctx context.Context, m *AccountControlMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AccountControlCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AccountControlUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AccountControlUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AccountControlDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AccountControl mutation op: %q", m.Op())
 	}
 }
 
@@ -2486,6 +2653,273 @@ func (c *PasskeyUserClient) mutate(ctx context.Context, m *PasskeyUserMutation) 
 	}
 }
 
+// PaymentClient is a client for the Payment schema.
+type PaymentClient struct {
+	config
+}
+
+// NewPaymentClient returns a client for the Payment from the given config.
+func NewPaymentClient(c config) *PaymentClient {
+	return &PaymentClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `payment.Hooks(f(g(h())))`.
+func (c *PaymentClient) Use(hooks ...Hook) {
+	c.hooks.Payment = append(c.hooks.Payment, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `payment.Intercept(f(g(h())))`.
+func (c *PaymentClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Payment = append(c.inters.Payment, interceptors...)
+}
+
+// Create returns a builder for creating a Payment entity.
+func (c *PaymentClient) Create() *PaymentCreate {
+	mutation := newPaymentMutation(c.config, OpCreate)
+	return &PaymentCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Payment entities.
+func (c *PaymentClient) CreateBulk(builders ...*PaymentCreate) *PaymentCreateBulk {
+	return &PaymentCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PaymentClient) MapCreateBulk(slice any, setFunc func(*PaymentCreate, int)) *PaymentCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PaymentCreateBulk{err: fmt.Errorf("calling to PaymentClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PaymentCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PaymentCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Payment.
+func (c *PaymentClient) Update() *PaymentUpdate {
+	mutation := newPaymentMutation(c.config, OpUpdate)
+	return &PaymentUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PaymentClient) UpdateOne(_m *Payment) *PaymentUpdateOne {
+	mutation := newPaymentMutation(c.config, OpUpdateOne, withPayment(_m))
+	return &PaymentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PaymentClient) UpdateOneID(id pulid.ID) *PaymentUpdateOne {
+	mutation := newPaymentMutation(c.config, OpUpdateOne, withPaymentID(id))
+	return &PaymentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Payment.
+func (c *PaymentClient) Delete() *PaymentDelete {
+	mutation := newPaymentMutation(c.config, OpDelete)
+	return &PaymentDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PaymentClient) DeleteOne(_m *Payment) *PaymentDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PaymentClient) DeleteOneID(id pulid.ID) *PaymentDeleteOne {
+	builder := c.Delete().Where(payment.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PaymentDeleteOne{builder}
+}
+
+// Query returns a query builder for Payment.
+func (c *PaymentClient) Query() *PaymentQuery {
+	return &PaymentQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePayment},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Payment entity by its id.
+func (c *PaymentClient) Get(ctx context.Context, id pulid.ID) (*Payment, error) {
+	return c.Query().Where(payment.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PaymentClient) GetX(ctx context.Context, id pulid.ID) *Payment {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PaymentClient) Hooks() []Hook {
+	return c.hooks.Payment
+}
+
+// Interceptors returns the client interceptors.
+func (c *PaymentClient) Interceptors() []Interceptor {
+	return c.inters.Payment
+}
+
+func (c *PaymentClient) mutate(ctx context.Context, m *PaymentMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PaymentCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PaymentUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PaymentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PaymentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Payment mutation op: %q", m.Op())
+	}
+}
+
+// PaymentEventClient is a client for the PaymentEvent schema.
+type PaymentEventClient struct {
+	config
+}
+
+// NewPaymentEventClient returns a client for the PaymentEvent from the given config.
+func NewPaymentEventClient(c config) *PaymentEventClient {
+	return &PaymentEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `paymentevent.Hooks(f(g(h())))`.
+func (c *PaymentEventClient) Use(hooks ...Hook) {
+	c.hooks.PaymentEvent = append(c.hooks.PaymentEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `paymentevent.Intercept(f(g(h())))`.
+func (c *PaymentEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PaymentEvent = append(c.inters.PaymentEvent, interceptors...)
+}
+
+// Create returns a builder for creating a PaymentEvent entity.
+func (c *PaymentEventClient) Create() *PaymentEventCreate {
+	mutation := newPaymentEventMutation(c.config, OpCreate)
+	return &PaymentEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PaymentEvent entities.
+func (c *PaymentEventClient) CreateBulk(builders ...*PaymentEventCreate) *PaymentEventCreateBulk {
+	return &PaymentEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PaymentEventClient) MapCreateBulk(slice any, setFunc func(*PaymentEventCreate, int)) *PaymentEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PaymentEventCreateBulk{err: fmt.Errorf("calling to PaymentEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PaymentEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PaymentEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PaymentEvent.
+func (c *PaymentEventClient) Update() *PaymentEventUpdate {
+	mutation := newPaymentEventMutation(c.config, OpUpdate)
+	return &PaymentEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PaymentEventClient) UpdateOne(_m *PaymentEvent) *PaymentEventUpdateOne {
+	mutation := newPaymentEventMutation(c.config, OpUpdateOne, withPaymentEvent(_m))
+	return &PaymentEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PaymentEventClient) UpdateOneID(id pulid.ID) *PaymentEventUpdateOne {
+	mutation := newPaymentEventMutation(c.config, OpUpdateOne, withPaymentEventID(id))
+	return &PaymentEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PaymentEvent.
+func (c *PaymentEventClient) Delete() *PaymentEventDelete {
+	mutation := newPaymentEventMutation(c.config, OpDelete)
+	return &PaymentEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PaymentEventClient) DeleteOne(_m *PaymentEvent) *PaymentEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PaymentEventClient) DeleteOneID(id pulid.ID) *PaymentEventDeleteOne {
+	builder := c.Delete().Where(paymentevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PaymentEventDeleteOne{builder}
+}
+
+// Query returns a query builder for PaymentEvent.
+func (c *PaymentEventClient) Query() *PaymentEventQuery {
+	return &PaymentEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePaymentEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PaymentEvent entity by its id.
+func (c *PaymentEventClient) Get(ctx context.Context, id pulid.ID) (*PaymentEvent, error) {
+	return c.Query().Where(paymentevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PaymentEventClient) GetX(ctx context.Context, id pulid.ID) *PaymentEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PaymentEventClient) Hooks() []Hook {
+	hooks := c.hooks.PaymentEvent
+	return append(hooks[:len(hooks):len(hooks)], paymentevent.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PaymentEventClient) Interceptors() []Interceptor {
+	return c.inters.PaymentEvent
+}
+
+func (c *PaymentEventClient) mutate(ctx context.Context, m *PaymentEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PaymentEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PaymentEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PaymentEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PaymentEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PaymentEvent mutation op: %q", m.Op())
+	}
+}
+
 // PostingClient is a client for the Posting schema.
 type PostingClient struct {
 	config
@@ -2798,6 +3232,139 @@ func (c *RefreshTokenClient) mutate(ctx context.Context, m *RefreshTokenMutation
 		return (&RefreshTokenDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown RefreshToken mutation op: %q", m.Op())
+	}
+}
+
+// SellerVolumeClient is a client for the SellerVolume schema.
+type SellerVolumeClient struct {
+	config
+}
+
+// NewSellerVolumeClient returns a client for the SellerVolume from the given config.
+func NewSellerVolumeClient(c config) *SellerVolumeClient {
+	return &SellerVolumeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `sellervolume.Hooks(f(g(h())))`.
+func (c *SellerVolumeClient) Use(hooks ...Hook) {
+	c.hooks.SellerVolume = append(c.hooks.SellerVolume, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `sellervolume.Intercept(f(g(h())))`.
+func (c *SellerVolumeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SellerVolume = append(c.inters.SellerVolume, interceptors...)
+}
+
+// Create returns a builder for creating a SellerVolume entity.
+func (c *SellerVolumeClient) Create() *SellerVolumeCreate {
+	mutation := newSellerVolumeMutation(c.config, OpCreate)
+	return &SellerVolumeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SellerVolume entities.
+func (c *SellerVolumeClient) CreateBulk(builders ...*SellerVolumeCreate) *SellerVolumeCreateBulk {
+	return &SellerVolumeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SellerVolumeClient) MapCreateBulk(slice any, setFunc func(*SellerVolumeCreate, int)) *SellerVolumeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SellerVolumeCreateBulk{err: fmt.Errorf("calling to SellerVolumeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SellerVolumeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SellerVolumeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SellerVolume.
+func (c *SellerVolumeClient) Update() *SellerVolumeUpdate {
+	mutation := newSellerVolumeMutation(c.config, OpUpdate)
+	return &SellerVolumeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SellerVolumeClient) UpdateOne(_m *SellerVolume) *SellerVolumeUpdateOne {
+	mutation := newSellerVolumeMutation(c.config, OpUpdateOne, withSellerVolume(_m))
+	return &SellerVolumeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SellerVolumeClient) UpdateOneID(id pulid.ID) *SellerVolumeUpdateOne {
+	mutation := newSellerVolumeMutation(c.config, OpUpdateOne, withSellerVolumeID(id))
+	return &SellerVolumeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SellerVolume.
+func (c *SellerVolumeClient) Delete() *SellerVolumeDelete {
+	mutation := newSellerVolumeMutation(c.config, OpDelete)
+	return &SellerVolumeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SellerVolumeClient) DeleteOne(_m *SellerVolume) *SellerVolumeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SellerVolumeClient) DeleteOneID(id pulid.ID) *SellerVolumeDeleteOne {
+	builder := c.Delete().Where(sellervolume.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SellerVolumeDeleteOne{builder}
+}
+
+// Query returns a query builder for SellerVolume.
+func (c *SellerVolumeClient) Query() *SellerVolumeQuery {
+	return &SellerVolumeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSellerVolume},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SellerVolume entity by its id.
+func (c *SellerVolumeClient) Get(ctx context.Context, id pulid.ID) (*SellerVolume, error) {
+	return c.Query().Where(sellervolume.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SellerVolumeClient) GetX(ctx context.Context, id pulid.ID) *SellerVolume {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SellerVolumeClient) Hooks() []Hook {
+	return c.hooks.SellerVolume
+}
+
+// Interceptors returns the client interceptors.
+func (c *SellerVolumeClient) Interceptors() []Interceptor {
+	return c.inters.SellerVolume
+}
+
+func (c *SellerVolumeClient) mutate(ctx context.Context, m *SellerVolumeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SellerVolumeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SellerVolumeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SellerVolumeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SellerVolumeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SellerVolume mutation op: %q", m.Op())
 	}
 }
 
@@ -3634,16 +4201,18 @@ func (c *WithdrawalClient) mutate(ctx context.Context, m *WithdrawalMutation) (V
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Account, AuthSession, BankCard, Counter, Event, IdempotencyKey, IdentityBinding,
-		LedgerTransaction, LimitUsage, LoginThrottle, PartnerApp, PartnerConnection,
-		Passkey, PasskeySession, PasskeyUser, Posting, RefreshToken, TopUp, User,
-		Verification, Webhook, WebhookDelivery, Withdrawal []ent.Hook
+		Account, AccountControl, AuthSession, BankCard, Counter, Event, IdempotencyKey,
+		IdentityBinding, LedgerTransaction, LimitUsage, LoginThrottle, PartnerApp,
+		PartnerConnection, Passkey, PasskeySession, PasskeyUser, Payment, PaymentEvent,
+		Posting, RefreshToken, SellerVolume, TopUp, User, Verification, Webhook,
+		WebhookDelivery, Withdrawal []ent.Hook
 	}
 	inters struct {
-		Account, AuthSession, BankCard, Counter, Event, IdempotencyKey, IdentityBinding,
-		LedgerTransaction, LimitUsage, LoginThrottle, PartnerApp, PartnerConnection,
-		Passkey, PasskeySession, PasskeyUser, Posting, RefreshToken, TopUp, User,
-		Verification, Webhook, WebhookDelivery, Withdrawal []ent.Interceptor
+		Account, AccountControl, AuthSession, BankCard, Counter, Event, IdempotencyKey,
+		IdentityBinding, LedgerTransaction, LimitUsage, LoginThrottle, PartnerApp,
+		PartnerConnection, Passkey, PasskeySession, PasskeyUser, Payment, PaymentEvent,
+		Posting, RefreshToken, SellerVolume, TopUp, User, Verification, Webhook,
+		WebhookDelivery, Withdrawal []ent.Interceptor
 	}
 )
 

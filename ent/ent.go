@@ -5,6 +5,7 @@ package ent
 import (
 	"context"
 	"danbao/ent/account"
+	"danbao/ent/accountcontrol"
 	"danbao/ent/authsession"
 	"danbao/ent/bankcard"
 	"danbao/ent/counter"
@@ -19,8 +20,11 @@ import (
 	"danbao/ent/passkey"
 	"danbao/ent/passkeysession"
 	"danbao/ent/passkeyuser"
+	"danbao/ent/payment"
+	"danbao/ent/paymentevent"
 	"danbao/ent/posting"
 	"danbao/ent/refreshtoken"
+	"danbao/ent/sellervolume"
 	"danbao/ent/topup"
 	"danbao/ent/user"
 	"danbao/ent/verification"
@@ -96,6 +100,7 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			account.Table:           account.ValidColumn,
+			accountcontrol.Table:    accountcontrol.ValidColumn,
 			authsession.Table:       authsession.ValidColumn,
 			bankcard.Table:          bankcard.ValidColumn,
 			counter.Table:           counter.ValidColumn,
@@ -110,8 +115,11 @@ func checkColumn(t, c string) error {
 			passkey.Table:           passkey.ValidColumn,
 			passkeysession.Table:    passkeysession.ValidColumn,
 			passkeyuser.Table:       passkeyuser.ValidColumn,
+			payment.Table:           payment.ValidColumn,
+			paymentevent.Table:      paymentevent.ValidColumn,
 			posting.Table:           posting.ValidColumn,
 			refreshtoken.Table:      refreshtoken.ValidColumn,
+			sellervolume.Table:      sellervolume.ValidColumn,
 			topup.Table:             topup.ValidColumn,
 			user.Table:              user.ValidColumn,
 			verification.Table:      verification.ValidColumn,

@@ -6,6 +6,8 @@ import (
 	"context"
 	"danbao/ent/bankcard"
 	"danbao/ent/passkey"
+	"danbao/ent/payment"
+	"danbao/ent/paymentevent"
 	"danbao/ent/posting"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/topup"
@@ -33,6 +35,16 @@ var passkeyImplementors = []string{"Passkey", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Passkey) IsNode() {}
+
+var paymentImplementors = []string{"Payment", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Payment) IsNode() {}
+
+var paymenteventImplementors = []string{"PaymentEvent", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*PaymentEvent) IsNode() {}
 
 var postingImplementors = []string{"LedgerEntry", "Node"}
 
@@ -139,6 +151,32 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(passkey.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, passkeyImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case payment.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Payment.Query().
+			Where(payment.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, paymentImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case paymentevent.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.PaymentEvent.Query().
+			Where(paymentevent.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, paymenteventImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -301,6 +339,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.Passkey.Query().
 			Where(passkey.IDIn(ids...))
 		query, err := query.CollectFields(ctx, passkeyImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case payment.Table:
+		query := c.Payment.Query().
+			Where(payment.IDIn(ids...))
+		query, err := query.CollectFields(ctx, paymentImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case paymentevent.Table:
+		query := c.PaymentEvent.Query().
+			Where(paymentevent.IDIn(ids...))
+		query, err := query.CollectFields(ctx, paymenteventImplementors...)
 		if err != nil {
 			return nil, err
 		}

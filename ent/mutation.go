@@ -5,6 +5,7 @@ package ent
 import (
 	"context"
 	"danbao/ent/account"
+	"danbao/ent/accountcontrol"
 	"danbao/ent/authsession"
 	"danbao/ent/bankcard"
 	"danbao/ent/counter"
@@ -19,10 +20,13 @@ import (
 	"danbao/ent/passkey"
 	"danbao/ent/passkeysession"
 	"danbao/ent/passkeyuser"
+	"danbao/ent/payment"
+	"danbao/ent/paymentevent"
 	"danbao/ent/posting"
 	"danbao/ent/predicate"
 	"danbao/ent/refreshtoken"
 	"danbao/ent/schema/pulid"
+	"danbao/ent/sellervolume"
 	"danbao/ent/topup"
 	"danbao/ent/user"
 	"danbao/ent/verification"
@@ -49,6 +53,7 @@ const (
 
 	// Node types.
 	TypeAccount           = "Account"
+	TypeAccountControl    = "AccountControl"
 	TypeAuthSession       = "AuthSession"
 	TypeBankCard          = "BankCard"
 	TypeCounter           = "Counter"
@@ -63,8 +68,11 @@ const (
 	TypePasskey           = "Passkey"
 	TypePasskeySession    = "PasskeySession"
 	TypePasskeyUser       = "PasskeyUser"
+	TypePayment           = "Payment"
+	TypePaymentEvent      = "PaymentEvent"
 	TypePosting           = "Posting"
 	TypeRefreshToken      = "RefreshToken"
+	TypeSellerVolume      = "SellerVolume"
 	TypeTopUp             = "TopUp"
 	TypeUser              = "User"
 	TypeVerification      = "Verification"
@@ -785,6 +793,776 @@ func (m *AccountMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *AccountMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Account edge %s", name)
+}
+
+// AccountControlMutation represents an operation that mutates the AccountControl nodes in the graph.
+type AccountControlMutation struct {
+	config
+	op                    Op
+	typ                   string
+	id                    *pulid.ID
+	created_at            *time.Time
+	updated_at            *time.Time
+	user_id               *pulid.ID
+	frozen                *bool
+	frozen_reason         *string
+	collection_restricted *bool
+	restriction_reason    *string
+	updated_by            *pulid.ID
+	clearedFields         map[string]struct{}
+	done                  bool
+	oldValue              func(context.Context) (*AccountControl, error)
+	predicates            []predicate.AccountControl
+}
+
+var _ ent.Mutation = (*AccountControlMutation)(nil)
+
+// accountcontrolOption allows management of the mutation configuration using functional options.
+type accountcontrolOption func(*AccountControlMutation)
+
+// newAccountControlMutation creates new mutation for the AccountControl entity.
+func newAccountControlMutation(c config, op Op, opts ...accountcontrolOption) *AccountControlMutation {
+	m := &AccountControlMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAccountControl,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAccountControlID sets the ID field of the mutation.
+func withAccountControlID(id pulid.ID) accountcontrolOption {
+	return func(m *AccountControlMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AccountControl
+		)
+		m.oldValue = func(ctx context.Context) (*AccountControl, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AccountControl.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAccountControl sets the old AccountControl of the mutation.
+func withAccountControl(node *AccountControl) accountcontrolOption {
+	return func(m *AccountControlMutation) {
+		m.oldValue = func(context.Context) (*AccountControl, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AccountControlMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AccountControlMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of AccountControl entities.
+func (m *AccountControlMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AccountControlMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AccountControlMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AccountControl.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *AccountControlMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *AccountControlMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the AccountControl entity.
+// If the AccountControl object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountControlMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *AccountControlMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *AccountControlMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *AccountControlMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the AccountControl entity.
+// If the AccountControl object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountControlMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *AccountControlMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *AccountControlMutation) SetUserID(pu pulid.ID) {
+	m.user_id = &pu
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *AccountControlMutation) UserID() (r pulid.ID, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the AccountControl entity.
+// If the AccountControl object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountControlMutation) OldUserID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *AccountControlMutation) ResetUserID() {
+	m.user_id = nil
+}
+
+// SetFrozen sets the "frozen" field.
+func (m *AccountControlMutation) SetFrozen(b bool) {
+	m.frozen = &b
+}
+
+// Frozen returns the value of the "frozen" field in the mutation.
+func (m *AccountControlMutation) Frozen() (r bool, exists bool) {
+	v := m.frozen
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFrozen returns the old "frozen" field's value of the AccountControl entity.
+// If the AccountControl object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountControlMutation) OldFrozen(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFrozen is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFrozen requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFrozen: %w", err)
+	}
+	return oldValue.Frozen, nil
+}
+
+// ResetFrozen resets all changes to the "frozen" field.
+func (m *AccountControlMutation) ResetFrozen() {
+	m.frozen = nil
+}
+
+// SetFrozenReason sets the "frozen_reason" field.
+func (m *AccountControlMutation) SetFrozenReason(s string) {
+	m.frozen_reason = &s
+}
+
+// FrozenReason returns the value of the "frozen_reason" field in the mutation.
+func (m *AccountControlMutation) FrozenReason() (r string, exists bool) {
+	v := m.frozen_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFrozenReason returns the old "frozen_reason" field's value of the AccountControl entity.
+// If the AccountControl object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountControlMutation) OldFrozenReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFrozenReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFrozenReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFrozenReason: %w", err)
+	}
+	return oldValue.FrozenReason, nil
+}
+
+// ClearFrozenReason clears the value of the "frozen_reason" field.
+func (m *AccountControlMutation) ClearFrozenReason() {
+	m.frozen_reason = nil
+	m.clearedFields[accountcontrol.FieldFrozenReason] = struct{}{}
+}
+
+// FrozenReasonCleared returns if the "frozen_reason" field was cleared in this mutation.
+func (m *AccountControlMutation) FrozenReasonCleared() bool {
+	_, ok := m.clearedFields[accountcontrol.FieldFrozenReason]
+	return ok
+}
+
+// ResetFrozenReason resets all changes to the "frozen_reason" field.
+func (m *AccountControlMutation) ResetFrozenReason() {
+	m.frozen_reason = nil
+	delete(m.clearedFields, accountcontrol.FieldFrozenReason)
+}
+
+// SetCollectionRestricted sets the "collection_restricted" field.
+func (m *AccountControlMutation) SetCollectionRestricted(b bool) {
+	m.collection_restricted = &b
+}
+
+// CollectionRestricted returns the value of the "collection_restricted" field in the mutation.
+func (m *AccountControlMutation) CollectionRestricted() (r bool, exists bool) {
+	v := m.collection_restricted
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCollectionRestricted returns the old "collection_restricted" field's value of the AccountControl entity.
+// If the AccountControl object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountControlMutation) OldCollectionRestricted(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCollectionRestricted is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCollectionRestricted requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCollectionRestricted: %w", err)
+	}
+	return oldValue.CollectionRestricted, nil
+}
+
+// ResetCollectionRestricted resets all changes to the "collection_restricted" field.
+func (m *AccountControlMutation) ResetCollectionRestricted() {
+	m.collection_restricted = nil
+}
+
+// SetRestrictionReason sets the "restriction_reason" field.
+func (m *AccountControlMutation) SetRestrictionReason(s string) {
+	m.restriction_reason = &s
+}
+
+// RestrictionReason returns the value of the "restriction_reason" field in the mutation.
+func (m *AccountControlMutation) RestrictionReason() (r string, exists bool) {
+	v := m.restriction_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRestrictionReason returns the old "restriction_reason" field's value of the AccountControl entity.
+// If the AccountControl object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountControlMutation) OldRestrictionReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRestrictionReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRestrictionReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRestrictionReason: %w", err)
+	}
+	return oldValue.RestrictionReason, nil
+}
+
+// ClearRestrictionReason clears the value of the "restriction_reason" field.
+func (m *AccountControlMutation) ClearRestrictionReason() {
+	m.restriction_reason = nil
+	m.clearedFields[accountcontrol.FieldRestrictionReason] = struct{}{}
+}
+
+// RestrictionReasonCleared returns if the "restriction_reason" field was cleared in this mutation.
+func (m *AccountControlMutation) RestrictionReasonCleared() bool {
+	_, ok := m.clearedFields[accountcontrol.FieldRestrictionReason]
+	return ok
+}
+
+// ResetRestrictionReason resets all changes to the "restriction_reason" field.
+func (m *AccountControlMutation) ResetRestrictionReason() {
+	m.restriction_reason = nil
+	delete(m.clearedFields, accountcontrol.FieldRestrictionReason)
+}
+
+// SetUpdatedBy sets the "updated_by" field.
+func (m *AccountControlMutation) SetUpdatedBy(pu pulid.ID) {
+	m.updated_by = &pu
+}
+
+// UpdatedBy returns the value of the "updated_by" field in the mutation.
+func (m *AccountControlMutation) UpdatedBy() (r pulid.ID, exists bool) {
+	v := m.updated_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedBy returns the old "updated_by" field's value of the AccountControl entity.
+// If the AccountControl object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountControlMutation) OldUpdatedBy(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedBy: %w", err)
+	}
+	return oldValue.UpdatedBy, nil
+}
+
+// ClearUpdatedBy clears the value of the "updated_by" field.
+func (m *AccountControlMutation) ClearUpdatedBy() {
+	m.updated_by = nil
+	m.clearedFields[accountcontrol.FieldUpdatedBy] = struct{}{}
+}
+
+// UpdatedByCleared returns if the "updated_by" field was cleared in this mutation.
+func (m *AccountControlMutation) UpdatedByCleared() bool {
+	_, ok := m.clearedFields[accountcontrol.FieldUpdatedBy]
+	return ok
+}
+
+// ResetUpdatedBy resets all changes to the "updated_by" field.
+func (m *AccountControlMutation) ResetUpdatedBy() {
+	m.updated_by = nil
+	delete(m.clearedFields, accountcontrol.FieldUpdatedBy)
+}
+
+// Where appends a list predicates to the AccountControlMutation builder.
+func (m *AccountControlMutation) Where(ps ...predicate.AccountControl) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AccountControlMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AccountControlMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AccountControl, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AccountControlMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AccountControlMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AccountControl).
+func (m *AccountControlMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AccountControlMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.created_at != nil {
+		fields = append(fields, accountcontrol.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, accountcontrol.FieldUpdatedAt)
+	}
+	if m.user_id != nil {
+		fields = append(fields, accountcontrol.FieldUserID)
+	}
+	if m.frozen != nil {
+		fields = append(fields, accountcontrol.FieldFrozen)
+	}
+	if m.frozen_reason != nil {
+		fields = append(fields, accountcontrol.FieldFrozenReason)
+	}
+	if m.collection_restricted != nil {
+		fields = append(fields, accountcontrol.FieldCollectionRestricted)
+	}
+	if m.restriction_reason != nil {
+		fields = append(fields, accountcontrol.FieldRestrictionReason)
+	}
+	if m.updated_by != nil {
+		fields = append(fields, accountcontrol.FieldUpdatedBy)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AccountControlMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case accountcontrol.FieldCreatedAt:
+		return m.CreatedAt()
+	case accountcontrol.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case accountcontrol.FieldUserID:
+		return m.UserID()
+	case accountcontrol.FieldFrozen:
+		return m.Frozen()
+	case accountcontrol.FieldFrozenReason:
+		return m.FrozenReason()
+	case accountcontrol.FieldCollectionRestricted:
+		return m.CollectionRestricted()
+	case accountcontrol.FieldRestrictionReason:
+		return m.RestrictionReason()
+	case accountcontrol.FieldUpdatedBy:
+		return m.UpdatedBy()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AccountControlMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case accountcontrol.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case accountcontrol.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case accountcontrol.FieldUserID:
+		return m.OldUserID(ctx)
+	case accountcontrol.FieldFrozen:
+		return m.OldFrozen(ctx)
+	case accountcontrol.FieldFrozenReason:
+		return m.OldFrozenReason(ctx)
+	case accountcontrol.FieldCollectionRestricted:
+		return m.OldCollectionRestricted(ctx)
+	case accountcontrol.FieldRestrictionReason:
+		return m.OldRestrictionReason(ctx)
+	case accountcontrol.FieldUpdatedBy:
+		return m.OldUpdatedBy(ctx)
+	}
+	return nil, fmt.Errorf("unknown AccountControl field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AccountControlMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case accountcontrol.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case accountcontrol.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case accountcontrol.FieldUserID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case accountcontrol.FieldFrozen:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFrozen(v)
+		return nil
+	case accountcontrol.FieldFrozenReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFrozenReason(v)
+		return nil
+	case accountcontrol.FieldCollectionRestricted:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCollectionRestricted(v)
+		return nil
+	case accountcontrol.FieldRestrictionReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRestrictionReason(v)
+		return nil
+	case accountcontrol.FieldUpdatedBy:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedBy(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AccountControl field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AccountControlMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AccountControlMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AccountControlMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown AccountControl numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AccountControlMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(accountcontrol.FieldFrozenReason) {
+		fields = append(fields, accountcontrol.FieldFrozenReason)
+	}
+	if m.FieldCleared(accountcontrol.FieldRestrictionReason) {
+		fields = append(fields, accountcontrol.FieldRestrictionReason)
+	}
+	if m.FieldCleared(accountcontrol.FieldUpdatedBy) {
+		fields = append(fields, accountcontrol.FieldUpdatedBy)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AccountControlMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AccountControlMutation) ClearField(name string) error {
+	switch name {
+	case accountcontrol.FieldFrozenReason:
+		m.ClearFrozenReason()
+		return nil
+	case accountcontrol.FieldRestrictionReason:
+		m.ClearRestrictionReason()
+		return nil
+	case accountcontrol.FieldUpdatedBy:
+		m.ClearUpdatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown AccountControl nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AccountControlMutation) ResetField(name string) error {
+	switch name {
+	case accountcontrol.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case accountcontrol.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case accountcontrol.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case accountcontrol.FieldFrozen:
+		m.ResetFrozen()
+		return nil
+	case accountcontrol.FieldFrozenReason:
+		m.ResetFrozenReason()
+		return nil
+	case accountcontrol.FieldCollectionRestricted:
+		m.ResetCollectionRestricted()
+		return nil
+	case accountcontrol.FieldRestrictionReason:
+		m.ResetRestrictionReason()
+		return nil
+	case accountcontrol.FieldUpdatedBy:
+		m.ResetUpdatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown AccountControl field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AccountControlMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AccountControlMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AccountControlMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AccountControlMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AccountControlMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AccountControlMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AccountControlMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown AccountControl unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AccountControlMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown AccountControl edge %s", name)
 }
 
 // AuthSessionMutation represents an operation that mutates the AuthSession nodes in the graph.
@@ -11379,6 +12157,3711 @@ func (m *PasskeyUserMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown PasskeyUser edge %s", name)
 }
 
+// PaymentMutation represents an operation that mutates the Payment nodes in the graph.
+type PaymentMutation struct {
+	config
+	op                           Op
+	typ                          string
+	id                           *pulid.ID
+	created_at                   *time.Time
+	updated_at                   *time.Time
+	payer_id                     *pulid.ID
+	payee_id                     *pulid.ID
+	partner_id                   *pulid.ID
+	amount                       *int64
+	addamount                    *int64
+	currency                     *string
+	fee                          *int64
+	addfee                       *int64
+	refunded_amount              *int64
+	addrefunded_amount           *int64
+	compensated_amount           *int64
+	addcompensated_amount        *int64
+	status                       *payment.Status
+	resume_status                *string
+	description                  *string
+	merchant_order_ref           *string
+	carrier                      *string
+	tracking_number              *string
+	authorize_by                 *time.Time
+	ship_by                      *time.Time
+	auto_confirm_at              *time.Time
+	auto_confirm_remaining       *int64
+	addauto_confirm_remaining    *int64
+	extension_count              *int
+	addextension_count           *int
+	refund_answer_by             *time.Time
+	protection_until             *time.Time
+	refund_request_amount        *int64
+	addrefund_request_amount     *int64
+	refund_reason                *string
+	dispute_reason               *string
+	fraud_claim                  *bool
+	authorization_evidence       *map[string]interface{}
+	authorization_transaction_id *pulid.ID
+	release_transaction_id       *pulid.ID
+	paid_at                      *time.Time
+	shipped_at                   *time.Time
+	completed_at                 *time.Time
+	closed_at                    *time.Time
+	clearedFields                map[string]struct{}
+	done                         bool
+	oldValue                     func(context.Context) (*Payment, error)
+	predicates                   []predicate.Payment
+}
+
+var _ ent.Mutation = (*PaymentMutation)(nil)
+
+// paymentOption allows management of the mutation configuration using functional options.
+type paymentOption func(*PaymentMutation)
+
+// newPaymentMutation creates new mutation for the Payment entity.
+func newPaymentMutation(c config, op Op, opts ...paymentOption) *PaymentMutation {
+	m := &PaymentMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePayment,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPaymentID sets the ID field of the mutation.
+func withPaymentID(id pulid.ID) paymentOption {
+	return func(m *PaymentMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Payment
+		)
+		m.oldValue = func(ctx context.Context) (*Payment, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Payment.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPayment sets the old Payment of the mutation.
+func withPayment(node *Payment) paymentOption {
+	return func(m *PaymentMutation) {
+		m.oldValue = func(context.Context) (*Payment, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PaymentMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PaymentMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Payment entities.
+func (m *PaymentMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PaymentMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PaymentMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Payment.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *PaymentMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *PaymentMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *PaymentMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *PaymentMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *PaymentMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *PaymentMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetPayerID sets the "payer_id" field.
+func (m *PaymentMutation) SetPayerID(pu pulid.ID) {
+	m.payer_id = &pu
+}
+
+// PayerID returns the value of the "payer_id" field in the mutation.
+func (m *PaymentMutation) PayerID() (r pulid.ID, exists bool) {
+	v := m.payer_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPayerID returns the old "payer_id" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldPayerID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPayerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPayerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPayerID: %w", err)
+	}
+	return oldValue.PayerID, nil
+}
+
+// ResetPayerID resets all changes to the "payer_id" field.
+func (m *PaymentMutation) ResetPayerID() {
+	m.payer_id = nil
+}
+
+// SetPayeeID sets the "payee_id" field.
+func (m *PaymentMutation) SetPayeeID(pu pulid.ID) {
+	m.payee_id = &pu
+}
+
+// PayeeID returns the value of the "payee_id" field in the mutation.
+func (m *PaymentMutation) PayeeID() (r pulid.ID, exists bool) {
+	v := m.payee_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPayeeID returns the old "payee_id" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldPayeeID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPayeeID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPayeeID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPayeeID: %w", err)
+	}
+	return oldValue.PayeeID, nil
+}
+
+// ResetPayeeID resets all changes to the "payee_id" field.
+func (m *PaymentMutation) ResetPayeeID() {
+	m.payee_id = nil
+}
+
+// SetPartnerID sets the "partner_id" field.
+func (m *PaymentMutation) SetPartnerID(pu pulid.ID) {
+	m.partner_id = &pu
+}
+
+// PartnerID returns the value of the "partner_id" field in the mutation.
+func (m *PaymentMutation) PartnerID() (r pulid.ID, exists bool) {
+	v := m.partner_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPartnerID returns the old "partner_id" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldPartnerID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPartnerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPartnerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPartnerID: %w", err)
+	}
+	return oldValue.PartnerID, nil
+}
+
+// ClearPartnerID clears the value of the "partner_id" field.
+func (m *PaymentMutation) ClearPartnerID() {
+	m.partner_id = nil
+	m.clearedFields[payment.FieldPartnerID] = struct{}{}
+}
+
+// PartnerIDCleared returns if the "partner_id" field was cleared in this mutation.
+func (m *PaymentMutation) PartnerIDCleared() bool {
+	_, ok := m.clearedFields[payment.FieldPartnerID]
+	return ok
+}
+
+// ResetPartnerID resets all changes to the "partner_id" field.
+func (m *PaymentMutation) ResetPartnerID() {
+	m.partner_id = nil
+	delete(m.clearedFields, payment.FieldPartnerID)
+}
+
+// SetAmount sets the "amount" field.
+func (m *PaymentMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *PaymentMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *PaymentMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *PaymentMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *PaymentMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *PaymentMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *PaymentMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *PaymentMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetFee sets the "fee" field.
+func (m *PaymentMutation) SetFee(i int64) {
+	m.fee = &i
+	m.addfee = nil
+}
+
+// Fee returns the value of the "fee" field in the mutation.
+func (m *PaymentMutation) Fee() (r int64, exists bool) {
+	v := m.fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFee returns the old "fee" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldFee(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFee is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFee requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFee: %w", err)
+	}
+	return oldValue.Fee, nil
+}
+
+// AddFee adds i to the "fee" field.
+func (m *PaymentMutation) AddFee(i int64) {
+	if m.addfee != nil {
+		*m.addfee += i
+	} else {
+		m.addfee = &i
+	}
+}
+
+// AddedFee returns the value that was added to the "fee" field in this mutation.
+func (m *PaymentMutation) AddedFee() (r int64, exists bool) {
+	v := m.addfee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFee resets all changes to the "fee" field.
+func (m *PaymentMutation) ResetFee() {
+	m.fee = nil
+	m.addfee = nil
+}
+
+// SetRefundedAmount sets the "refunded_amount" field.
+func (m *PaymentMutation) SetRefundedAmount(i int64) {
+	m.refunded_amount = &i
+	m.addrefunded_amount = nil
+}
+
+// RefundedAmount returns the value of the "refunded_amount" field in the mutation.
+func (m *PaymentMutation) RefundedAmount() (r int64, exists bool) {
+	v := m.refunded_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundedAmount returns the old "refunded_amount" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldRefundedAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundedAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundedAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundedAmount: %w", err)
+	}
+	return oldValue.RefundedAmount, nil
+}
+
+// AddRefundedAmount adds i to the "refunded_amount" field.
+func (m *PaymentMutation) AddRefundedAmount(i int64) {
+	if m.addrefunded_amount != nil {
+		*m.addrefunded_amount += i
+	} else {
+		m.addrefunded_amount = &i
+	}
+}
+
+// AddedRefundedAmount returns the value that was added to the "refunded_amount" field in this mutation.
+func (m *PaymentMutation) AddedRefundedAmount() (r int64, exists bool) {
+	v := m.addrefunded_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefundedAmount resets all changes to the "refunded_amount" field.
+func (m *PaymentMutation) ResetRefundedAmount() {
+	m.refunded_amount = nil
+	m.addrefunded_amount = nil
+}
+
+// SetCompensatedAmount sets the "compensated_amount" field.
+func (m *PaymentMutation) SetCompensatedAmount(i int64) {
+	m.compensated_amount = &i
+	m.addcompensated_amount = nil
+}
+
+// CompensatedAmount returns the value of the "compensated_amount" field in the mutation.
+func (m *PaymentMutation) CompensatedAmount() (r int64, exists bool) {
+	v := m.compensated_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCompensatedAmount returns the old "compensated_amount" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldCompensatedAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCompensatedAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCompensatedAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCompensatedAmount: %w", err)
+	}
+	return oldValue.CompensatedAmount, nil
+}
+
+// AddCompensatedAmount adds i to the "compensated_amount" field.
+func (m *PaymentMutation) AddCompensatedAmount(i int64) {
+	if m.addcompensated_amount != nil {
+		*m.addcompensated_amount += i
+	} else {
+		m.addcompensated_amount = &i
+	}
+}
+
+// AddedCompensatedAmount returns the value that was added to the "compensated_amount" field in this mutation.
+func (m *PaymentMutation) AddedCompensatedAmount() (r int64, exists bool) {
+	v := m.addcompensated_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCompensatedAmount resets all changes to the "compensated_amount" field.
+func (m *PaymentMutation) ResetCompensatedAmount() {
+	m.compensated_amount = nil
+	m.addcompensated_amount = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *PaymentMutation) SetStatus(pa payment.Status) {
+	m.status = &pa
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *PaymentMutation) Status() (r payment.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldStatus(ctx context.Context) (v payment.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *PaymentMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetResumeStatus sets the "resume_status" field.
+func (m *PaymentMutation) SetResumeStatus(s string) {
+	m.resume_status = &s
+}
+
+// ResumeStatus returns the value of the "resume_status" field in the mutation.
+func (m *PaymentMutation) ResumeStatus() (r string, exists bool) {
+	v := m.resume_status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResumeStatus returns the old "resume_status" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldResumeStatus(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResumeStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResumeStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResumeStatus: %w", err)
+	}
+	return oldValue.ResumeStatus, nil
+}
+
+// ClearResumeStatus clears the value of the "resume_status" field.
+func (m *PaymentMutation) ClearResumeStatus() {
+	m.resume_status = nil
+	m.clearedFields[payment.FieldResumeStatus] = struct{}{}
+}
+
+// ResumeStatusCleared returns if the "resume_status" field was cleared in this mutation.
+func (m *PaymentMutation) ResumeStatusCleared() bool {
+	_, ok := m.clearedFields[payment.FieldResumeStatus]
+	return ok
+}
+
+// ResetResumeStatus resets all changes to the "resume_status" field.
+func (m *PaymentMutation) ResetResumeStatus() {
+	m.resume_status = nil
+	delete(m.clearedFields, payment.FieldResumeStatus)
+}
+
+// SetDescription sets the "description" field.
+func (m *PaymentMutation) SetDescription(s string) {
+	m.description = &s
+}
+
+// Description returns the value of the "description" field in the mutation.
+func (m *PaymentMutation) Description() (r string, exists bool) {
+	v := m.description
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDescription returns the old "description" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldDescription(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDescription is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDescription requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDescription: %w", err)
+	}
+	return oldValue.Description, nil
+}
+
+// ClearDescription clears the value of the "description" field.
+func (m *PaymentMutation) ClearDescription() {
+	m.description = nil
+	m.clearedFields[payment.FieldDescription] = struct{}{}
+}
+
+// DescriptionCleared returns if the "description" field was cleared in this mutation.
+func (m *PaymentMutation) DescriptionCleared() bool {
+	_, ok := m.clearedFields[payment.FieldDescription]
+	return ok
+}
+
+// ResetDescription resets all changes to the "description" field.
+func (m *PaymentMutation) ResetDescription() {
+	m.description = nil
+	delete(m.clearedFields, payment.FieldDescription)
+}
+
+// SetMerchantOrderRef sets the "merchant_order_ref" field.
+func (m *PaymentMutation) SetMerchantOrderRef(s string) {
+	m.merchant_order_ref = &s
+}
+
+// MerchantOrderRef returns the value of the "merchant_order_ref" field in the mutation.
+func (m *PaymentMutation) MerchantOrderRef() (r string, exists bool) {
+	v := m.merchant_order_ref
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantOrderRef returns the old "merchant_order_ref" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldMerchantOrderRef(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantOrderRef is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantOrderRef requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantOrderRef: %w", err)
+	}
+	return oldValue.MerchantOrderRef, nil
+}
+
+// ClearMerchantOrderRef clears the value of the "merchant_order_ref" field.
+func (m *PaymentMutation) ClearMerchantOrderRef() {
+	m.merchant_order_ref = nil
+	m.clearedFields[payment.FieldMerchantOrderRef] = struct{}{}
+}
+
+// MerchantOrderRefCleared returns if the "merchant_order_ref" field was cleared in this mutation.
+func (m *PaymentMutation) MerchantOrderRefCleared() bool {
+	_, ok := m.clearedFields[payment.FieldMerchantOrderRef]
+	return ok
+}
+
+// ResetMerchantOrderRef resets all changes to the "merchant_order_ref" field.
+func (m *PaymentMutation) ResetMerchantOrderRef() {
+	m.merchant_order_ref = nil
+	delete(m.clearedFields, payment.FieldMerchantOrderRef)
+}
+
+// SetCarrier sets the "carrier" field.
+func (m *PaymentMutation) SetCarrier(s string) {
+	m.carrier = &s
+}
+
+// Carrier returns the value of the "carrier" field in the mutation.
+func (m *PaymentMutation) Carrier() (r string, exists bool) {
+	v := m.carrier
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCarrier returns the old "carrier" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldCarrier(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCarrier is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCarrier requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCarrier: %w", err)
+	}
+	return oldValue.Carrier, nil
+}
+
+// ClearCarrier clears the value of the "carrier" field.
+func (m *PaymentMutation) ClearCarrier() {
+	m.carrier = nil
+	m.clearedFields[payment.FieldCarrier] = struct{}{}
+}
+
+// CarrierCleared returns if the "carrier" field was cleared in this mutation.
+func (m *PaymentMutation) CarrierCleared() bool {
+	_, ok := m.clearedFields[payment.FieldCarrier]
+	return ok
+}
+
+// ResetCarrier resets all changes to the "carrier" field.
+func (m *PaymentMutation) ResetCarrier() {
+	m.carrier = nil
+	delete(m.clearedFields, payment.FieldCarrier)
+}
+
+// SetTrackingNumber sets the "tracking_number" field.
+func (m *PaymentMutation) SetTrackingNumber(s string) {
+	m.tracking_number = &s
+}
+
+// TrackingNumber returns the value of the "tracking_number" field in the mutation.
+func (m *PaymentMutation) TrackingNumber() (r string, exists bool) {
+	v := m.tracking_number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTrackingNumber returns the old "tracking_number" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldTrackingNumber(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTrackingNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTrackingNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTrackingNumber: %w", err)
+	}
+	return oldValue.TrackingNumber, nil
+}
+
+// ClearTrackingNumber clears the value of the "tracking_number" field.
+func (m *PaymentMutation) ClearTrackingNumber() {
+	m.tracking_number = nil
+	m.clearedFields[payment.FieldTrackingNumber] = struct{}{}
+}
+
+// TrackingNumberCleared returns if the "tracking_number" field was cleared in this mutation.
+func (m *PaymentMutation) TrackingNumberCleared() bool {
+	_, ok := m.clearedFields[payment.FieldTrackingNumber]
+	return ok
+}
+
+// ResetTrackingNumber resets all changes to the "tracking_number" field.
+func (m *PaymentMutation) ResetTrackingNumber() {
+	m.tracking_number = nil
+	delete(m.clearedFields, payment.FieldTrackingNumber)
+}
+
+// SetAuthorizeBy sets the "authorize_by" field.
+func (m *PaymentMutation) SetAuthorizeBy(t time.Time) {
+	m.authorize_by = &t
+}
+
+// AuthorizeBy returns the value of the "authorize_by" field in the mutation.
+func (m *PaymentMutation) AuthorizeBy() (r time.Time, exists bool) {
+	v := m.authorize_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuthorizeBy returns the old "authorize_by" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldAuthorizeBy(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuthorizeBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuthorizeBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuthorizeBy: %w", err)
+	}
+	return oldValue.AuthorizeBy, nil
+}
+
+// ClearAuthorizeBy clears the value of the "authorize_by" field.
+func (m *PaymentMutation) ClearAuthorizeBy() {
+	m.authorize_by = nil
+	m.clearedFields[payment.FieldAuthorizeBy] = struct{}{}
+}
+
+// AuthorizeByCleared returns if the "authorize_by" field was cleared in this mutation.
+func (m *PaymentMutation) AuthorizeByCleared() bool {
+	_, ok := m.clearedFields[payment.FieldAuthorizeBy]
+	return ok
+}
+
+// ResetAuthorizeBy resets all changes to the "authorize_by" field.
+func (m *PaymentMutation) ResetAuthorizeBy() {
+	m.authorize_by = nil
+	delete(m.clearedFields, payment.FieldAuthorizeBy)
+}
+
+// SetShipBy sets the "ship_by" field.
+func (m *PaymentMutation) SetShipBy(t time.Time) {
+	m.ship_by = &t
+}
+
+// ShipBy returns the value of the "ship_by" field in the mutation.
+func (m *PaymentMutation) ShipBy() (r time.Time, exists bool) {
+	v := m.ship_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldShipBy returns the old "ship_by" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldShipBy(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldShipBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldShipBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldShipBy: %w", err)
+	}
+	return oldValue.ShipBy, nil
+}
+
+// ClearShipBy clears the value of the "ship_by" field.
+func (m *PaymentMutation) ClearShipBy() {
+	m.ship_by = nil
+	m.clearedFields[payment.FieldShipBy] = struct{}{}
+}
+
+// ShipByCleared returns if the "ship_by" field was cleared in this mutation.
+func (m *PaymentMutation) ShipByCleared() bool {
+	_, ok := m.clearedFields[payment.FieldShipBy]
+	return ok
+}
+
+// ResetShipBy resets all changes to the "ship_by" field.
+func (m *PaymentMutation) ResetShipBy() {
+	m.ship_by = nil
+	delete(m.clearedFields, payment.FieldShipBy)
+}
+
+// SetAutoConfirmAt sets the "auto_confirm_at" field.
+func (m *PaymentMutation) SetAutoConfirmAt(t time.Time) {
+	m.auto_confirm_at = &t
+}
+
+// AutoConfirmAt returns the value of the "auto_confirm_at" field in the mutation.
+func (m *PaymentMutation) AutoConfirmAt() (r time.Time, exists bool) {
+	v := m.auto_confirm_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAutoConfirmAt returns the old "auto_confirm_at" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldAutoConfirmAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAutoConfirmAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAutoConfirmAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAutoConfirmAt: %w", err)
+	}
+	return oldValue.AutoConfirmAt, nil
+}
+
+// ClearAutoConfirmAt clears the value of the "auto_confirm_at" field.
+func (m *PaymentMutation) ClearAutoConfirmAt() {
+	m.auto_confirm_at = nil
+	m.clearedFields[payment.FieldAutoConfirmAt] = struct{}{}
+}
+
+// AutoConfirmAtCleared returns if the "auto_confirm_at" field was cleared in this mutation.
+func (m *PaymentMutation) AutoConfirmAtCleared() bool {
+	_, ok := m.clearedFields[payment.FieldAutoConfirmAt]
+	return ok
+}
+
+// ResetAutoConfirmAt resets all changes to the "auto_confirm_at" field.
+func (m *PaymentMutation) ResetAutoConfirmAt() {
+	m.auto_confirm_at = nil
+	delete(m.clearedFields, payment.FieldAutoConfirmAt)
+}
+
+// SetAutoConfirmRemaining sets the "auto_confirm_remaining" field.
+func (m *PaymentMutation) SetAutoConfirmRemaining(i int64) {
+	m.auto_confirm_remaining = &i
+	m.addauto_confirm_remaining = nil
+}
+
+// AutoConfirmRemaining returns the value of the "auto_confirm_remaining" field in the mutation.
+func (m *PaymentMutation) AutoConfirmRemaining() (r int64, exists bool) {
+	v := m.auto_confirm_remaining
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAutoConfirmRemaining returns the old "auto_confirm_remaining" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldAutoConfirmRemaining(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAutoConfirmRemaining is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAutoConfirmRemaining requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAutoConfirmRemaining: %w", err)
+	}
+	return oldValue.AutoConfirmRemaining, nil
+}
+
+// AddAutoConfirmRemaining adds i to the "auto_confirm_remaining" field.
+func (m *PaymentMutation) AddAutoConfirmRemaining(i int64) {
+	if m.addauto_confirm_remaining != nil {
+		*m.addauto_confirm_remaining += i
+	} else {
+		m.addauto_confirm_remaining = &i
+	}
+}
+
+// AddedAutoConfirmRemaining returns the value that was added to the "auto_confirm_remaining" field in this mutation.
+func (m *PaymentMutation) AddedAutoConfirmRemaining() (r int64, exists bool) {
+	v := m.addauto_confirm_remaining
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearAutoConfirmRemaining clears the value of the "auto_confirm_remaining" field.
+func (m *PaymentMutation) ClearAutoConfirmRemaining() {
+	m.auto_confirm_remaining = nil
+	m.addauto_confirm_remaining = nil
+	m.clearedFields[payment.FieldAutoConfirmRemaining] = struct{}{}
+}
+
+// AutoConfirmRemainingCleared returns if the "auto_confirm_remaining" field was cleared in this mutation.
+func (m *PaymentMutation) AutoConfirmRemainingCleared() bool {
+	_, ok := m.clearedFields[payment.FieldAutoConfirmRemaining]
+	return ok
+}
+
+// ResetAutoConfirmRemaining resets all changes to the "auto_confirm_remaining" field.
+func (m *PaymentMutation) ResetAutoConfirmRemaining() {
+	m.auto_confirm_remaining = nil
+	m.addauto_confirm_remaining = nil
+	delete(m.clearedFields, payment.FieldAutoConfirmRemaining)
+}
+
+// SetExtensionCount sets the "extension_count" field.
+func (m *PaymentMutation) SetExtensionCount(i int) {
+	m.extension_count = &i
+	m.addextension_count = nil
+}
+
+// ExtensionCount returns the value of the "extension_count" field in the mutation.
+func (m *PaymentMutation) ExtensionCount() (r int, exists bool) {
+	v := m.extension_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExtensionCount returns the old "extension_count" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldExtensionCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExtensionCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExtensionCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExtensionCount: %w", err)
+	}
+	return oldValue.ExtensionCount, nil
+}
+
+// AddExtensionCount adds i to the "extension_count" field.
+func (m *PaymentMutation) AddExtensionCount(i int) {
+	if m.addextension_count != nil {
+		*m.addextension_count += i
+	} else {
+		m.addextension_count = &i
+	}
+}
+
+// AddedExtensionCount returns the value that was added to the "extension_count" field in this mutation.
+func (m *PaymentMutation) AddedExtensionCount() (r int, exists bool) {
+	v := m.addextension_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetExtensionCount resets all changes to the "extension_count" field.
+func (m *PaymentMutation) ResetExtensionCount() {
+	m.extension_count = nil
+	m.addextension_count = nil
+}
+
+// SetRefundAnswerBy sets the "refund_answer_by" field.
+func (m *PaymentMutation) SetRefundAnswerBy(t time.Time) {
+	m.refund_answer_by = &t
+}
+
+// RefundAnswerBy returns the value of the "refund_answer_by" field in the mutation.
+func (m *PaymentMutation) RefundAnswerBy() (r time.Time, exists bool) {
+	v := m.refund_answer_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundAnswerBy returns the old "refund_answer_by" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldRefundAnswerBy(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundAnswerBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundAnswerBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundAnswerBy: %w", err)
+	}
+	return oldValue.RefundAnswerBy, nil
+}
+
+// ClearRefundAnswerBy clears the value of the "refund_answer_by" field.
+func (m *PaymentMutation) ClearRefundAnswerBy() {
+	m.refund_answer_by = nil
+	m.clearedFields[payment.FieldRefundAnswerBy] = struct{}{}
+}
+
+// RefundAnswerByCleared returns if the "refund_answer_by" field was cleared in this mutation.
+func (m *PaymentMutation) RefundAnswerByCleared() bool {
+	_, ok := m.clearedFields[payment.FieldRefundAnswerBy]
+	return ok
+}
+
+// ResetRefundAnswerBy resets all changes to the "refund_answer_by" field.
+func (m *PaymentMutation) ResetRefundAnswerBy() {
+	m.refund_answer_by = nil
+	delete(m.clearedFields, payment.FieldRefundAnswerBy)
+}
+
+// SetProtectionUntil sets the "protection_until" field.
+func (m *PaymentMutation) SetProtectionUntil(t time.Time) {
+	m.protection_until = &t
+}
+
+// ProtectionUntil returns the value of the "protection_until" field in the mutation.
+func (m *PaymentMutation) ProtectionUntil() (r time.Time, exists bool) {
+	v := m.protection_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProtectionUntil returns the old "protection_until" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldProtectionUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProtectionUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProtectionUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProtectionUntil: %w", err)
+	}
+	return oldValue.ProtectionUntil, nil
+}
+
+// ClearProtectionUntil clears the value of the "protection_until" field.
+func (m *PaymentMutation) ClearProtectionUntil() {
+	m.protection_until = nil
+	m.clearedFields[payment.FieldProtectionUntil] = struct{}{}
+}
+
+// ProtectionUntilCleared returns if the "protection_until" field was cleared in this mutation.
+func (m *PaymentMutation) ProtectionUntilCleared() bool {
+	_, ok := m.clearedFields[payment.FieldProtectionUntil]
+	return ok
+}
+
+// ResetProtectionUntil resets all changes to the "protection_until" field.
+func (m *PaymentMutation) ResetProtectionUntil() {
+	m.protection_until = nil
+	delete(m.clearedFields, payment.FieldProtectionUntil)
+}
+
+// SetRefundRequestAmount sets the "refund_request_amount" field.
+func (m *PaymentMutation) SetRefundRequestAmount(i int64) {
+	m.refund_request_amount = &i
+	m.addrefund_request_amount = nil
+}
+
+// RefundRequestAmount returns the value of the "refund_request_amount" field in the mutation.
+func (m *PaymentMutation) RefundRequestAmount() (r int64, exists bool) {
+	v := m.refund_request_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundRequestAmount returns the old "refund_request_amount" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldRefundRequestAmount(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundRequestAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundRequestAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundRequestAmount: %w", err)
+	}
+	return oldValue.RefundRequestAmount, nil
+}
+
+// AddRefundRequestAmount adds i to the "refund_request_amount" field.
+func (m *PaymentMutation) AddRefundRequestAmount(i int64) {
+	if m.addrefund_request_amount != nil {
+		*m.addrefund_request_amount += i
+	} else {
+		m.addrefund_request_amount = &i
+	}
+}
+
+// AddedRefundRequestAmount returns the value that was added to the "refund_request_amount" field in this mutation.
+func (m *PaymentMutation) AddedRefundRequestAmount() (r int64, exists bool) {
+	v := m.addrefund_request_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearRefundRequestAmount clears the value of the "refund_request_amount" field.
+func (m *PaymentMutation) ClearRefundRequestAmount() {
+	m.refund_request_amount = nil
+	m.addrefund_request_amount = nil
+	m.clearedFields[payment.FieldRefundRequestAmount] = struct{}{}
+}
+
+// RefundRequestAmountCleared returns if the "refund_request_amount" field was cleared in this mutation.
+func (m *PaymentMutation) RefundRequestAmountCleared() bool {
+	_, ok := m.clearedFields[payment.FieldRefundRequestAmount]
+	return ok
+}
+
+// ResetRefundRequestAmount resets all changes to the "refund_request_amount" field.
+func (m *PaymentMutation) ResetRefundRequestAmount() {
+	m.refund_request_amount = nil
+	m.addrefund_request_amount = nil
+	delete(m.clearedFields, payment.FieldRefundRequestAmount)
+}
+
+// SetRefundReason sets the "refund_reason" field.
+func (m *PaymentMutation) SetRefundReason(s string) {
+	m.refund_reason = &s
+}
+
+// RefundReason returns the value of the "refund_reason" field in the mutation.
+func (m *PaymentMutation) RefundReason() (r string, exists bool) {
+	v := m.refund_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundReason returns the old "refund_reason" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldRefundReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundReason: %w", err)
+	}
+	return oldValue.RefundReason, nil
+}
+
+// ClearRefundReason clears the value of the "refund_reason" field.
+func (m *PaymentMutation) ClearRefundReason() {
+	m.refund_reason = nil
+	m.clearedFields[payment.FieldRefundReason] = struct{}{}
+}
+
+// RefundReasonCleared returns if the "refund_reason" field was cleared in this mutation.
+func (m *PaymentMutation) RefundReasonCleared() bool {
+	_, ok := m.clearedFields[payment.FieldRefundReason]
+	return ok
+}
+
+// ResetRefundReason resets all changes to the "refund_reason" field.
+func (m *PaymentMutation) ResetRefundReason() {
+	m.refund_reason = nil
+	delete(m.clearedFields, payment.FieldRefundReason)
+}
+
+// SetDisputeReason sets the "dispute_reason" field.
+func (m *PaymentMutation) SetDisputeReason(s string) {
+	m.dispute_reason = &s
+}
+
+// DisputeReason returns the value of the "dispute_reason" field in the mutation.
+func (m *PaymentMutation) DisputeReason() (r string, exists bool) {
+	v := m.dispute_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDisputeReason returns the old "dispute_reason" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldDisputeReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDisputeReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDisputeReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDisputeReason: %w", err)
+	}
+	return oldValue.DisputeReason, nil
+}
+
+// ClearDisputeReason clears the value of the "dispute_reason" field.
+func (m *PaymentMutation) ClearDisputeReason() {
+	m.dispute_reason = nil
+	m.clearedFields[payment.FieldDisputeReason] = struct{}{}
+}
+
+// DisputeReasonCleared returns if the "dispute_reason" field was cleared in this mutation.
+func (m *PaymentMutation) DisputeReasonCleared() bool {
+	_, ok := m.clearedFields[payment.FieldDisputeReason]
+	return ok
+}
+
+// ResetDisputeReason resets all changes to the "dispute_reason" field.
+func (m *PaymentMutation) ResetDisputeReason() {
+	m.dispute_reason = nil
+	delete(m.clearedFields, payment.FieldDisputeReason)
+}
+
+// SetFraudClaim sets the "fraud_claim" field.
+func (m *PaymentMutation) SetFraudClaim(b bool) {
+	m.fraud_claim = &b
+}
+
+// FraudClaim returns the value of the "fraud_claim" field in the mutation.
+func (m *PaymentMutation) FraudClaim() (r bool, exists bool) {
+	v := m.fraud_claim
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFraudClaim returns the old "fraud_claim" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldFraudClaim(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFraudClaim is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFraudClaim requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFraudClaim: %w", err)
+	}
+	return oldValue.FraudClaim, nil
+}
+
+// ResetFraudClaim resets all changes to the "fraud_claim" field.
+func (m *PaymentMutation) ResetFraudClaim() {
+	m.fraud_claim = nil
+}
+
+// SetAuthorizationEvidence sets the "authorization_evidence" field.
+func (m *PaymentMutation) SetAuthorizationEvidence(value map[string]interface{}) {
+	m.authorization_evidence = &value
+}
+
+// AuthorizationEvidence returns the value of the "authorization_evidence" field in the mutation.
+func (m *PaymentMutation) AuthorizationEvidence() (r map[string]interface{}, exists bool) {
+	v := m.authorization_evidence
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuthorizationEvidence returns the old "authorization_evidence" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldAuthorizationEvidence(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuthorizationEvidence is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuthorizationEvidence requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuthorizationEvidence: %w", err)
+	}
+	return oldValue.AuthorizationEvidence, nil
+}
+
+// ClearAuthorizationEvidence clears the value of the "authorization_evidence" field.
+func (m *PaymentMutation) ClearAuthorizationEvidence() {
+	m.authorization_evidence = nil
+	m.clearedFields[payment.FieldAuthorizationEvidence] = struct{}{}
+}
+
+// AuthorizationEvidenceCleared returns if the "authorization_evidence" field was cleared in this mutation.
+func (m *PaymentMutation) AuthorizationEvidenceCleared() bool {
+	_, ok := m.clearedFields[payment.FieldAuthorizationEvidence]
+	return ok
+}
+
+// ResetAuthorizationEvidence resets all changes to the "authorization_evidence" field.
+func (m *PaymentMutation) ResetAuthorizationEvidence() {
+	m.authorization_evidence = nil
+	delete(m.clearedFields, payment.FieldAuthorizationEvidence)
+}
+
+// SetAuthorizationTransactionID sets the "authorization_transaction_id" field.
+func (m *PaymentMutation) SetAuthorizationTransactionID(pu pulid.ID) {
+	m.authorization_transaction_id = &pu
+}
+
+// AuthorizationTransactionID returns the value of the "authorization_transaction_id" field in the mutation.
+func (m *PaymentMutation) AuthorizationTransactionID() (r pulid.ID, exists bool) {
+	v := m.authorization_transaction_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuthorizationTransactionID returns the old "authorization_transaction_id" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldAuthorizationTransactionID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuthorizationTransactionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuthorizationTransactionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuthorizationTransactionID: %w", err)
+	}
+	return oldValue.AuthorizationTransactionID, nil
+}
+
+// ClearAuthorizationTransactionID clears the value of the "authorization_transaction_id" field.
+func (m *PaymentMutation) ClearAuthorizationTransactionID() {
+	m.authorization_transaction_id = nil
+	m.clearedFields[payment.FieldAuthorizationTransactionID] = struct{}{}
+}
+
+// AuthorizationTransactionIDCleared returns if the "authorization_transaction_id" field was cleared in this mutation.
+func (m *PaymentMutation) AuthorizationTransactionIDCleared() bool {
+	_, ok := m.clearedFields[payment.FieldAuthorizationTransactionID]
+	return ok
+}
+
+// ResetAuthorizationTransactionID resets all changes to the "authorization_transaction_id" field.
+func (m *PaymentMutation) ResetAuthorizationTransactionID() {
+	m.authorization_transaction_id = nil
+	delete(m.clearedFields, payment.FieldAuthorizationTransactionID)
+}
+
+// SetReleaseTransactionID sets the "release_transaction_id" field.
+func (m *PaymentMutation) SetReleaseTransactionID(pu pulid.ID) {
+	m.release_transaction_id = &pu
+}
+
+// ReleaseTransactionID returns the value of the "release_transaction_id" field in the mutation.
+func (m *PaymentMutation) ReleaseTransactionID() (r pulid.ID, exists bool) {
+	v := m.release_transaction_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReleaseTransactionID returns the old "release_transaction_id" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldReleaseTransactionID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReleaseTransactionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReleaseTransactionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReleaseTransactionID: %w", err)
+	}
+	return oldValue.ReleaseTransactionID, nil
+}
+
+// ClearReleaseTransactionID clears the value of the "release_transaction_id" field.
+func (m *PaymentMutation) ClearReleaseTransactionID() {
+	m.release_transaction_id = nil
+	m.clearedFields[payment.FieldReleaseTransactionID] = struct{}{}
+}
+
+// ReleaseTransactionIDCleared returns if the "release_transaction_id" field was cleared in this mutation.
+func (m *PaymentMutation) ReleaseTransactionIDCleared() bool {
+	_, ok := m.clearedFields[payment.FieldReleaseTransactionID]
+	return ok
+}
+
+// ResetReleaseTransactionID resets all changes to the "release_transaction_id" field.
+func (m *PaymentMutation) ResetReleaseTransactionID() {
+	m.release_transaction_id = nil
+	delete(m.clearedFields, payment.FieldReleaseTransactionID)
+}
+
+// SetPaidAt sets the "paid_at" field.
+func (m *PaymentMutation) SetPaidAt(t time.Time) {
+	m.paid_at = &t
+}
+
+// PaidAt returns the value of the "paid_at" field in the mutation.
+func (m *PaymentMutation) PaidAt() (r time.Time, exists bool) {
+	v := m.paid_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPaidAt returns the old "paid_at" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldPaidAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPaidAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPaidAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPaidAt: %w", err)
+	}
+	return oldValue.PaidAt, nil
+}
+
+// ClearPaidAt clears the value of the "paid_at" field.
+func (m *PaymentMutation) ClearPaidAt() {
+	m.paid_at = nil
+	m.clearedFields[payment.FieldPaidAt] = struct{}{}
+}
+
+// PaidAtCleared returns if the "paid_at" field was cleared in this mutation.
+func (m *PaymentMutation) PaidAtCleared() bool {
+	_, ok := m.clearedFields[payment.FieldPaidAt]
+	return ok
+}
+
+// ResetPaidAt resets all changes to the "paid_at" field.
+func (m *PaymentMutation) ResetPaidAt() {
+	m.paid_at = nil
+	delete(m.clearedFields, payment.FieldPaidAt)
+}
+
+// SetShippedAt sets the "shipped_at" field.
+func (m *PaymentMutation) SetShippedAt(t time.Time) {
+	m.shipped_at = &t
+}
+
+// ShippedAt returns the value of the "shipped_at" field in the mutation.
+func (m *PaymentMutation) ShippedAt() (r time.Time, exists bool) {
+	v := m.shipped_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldShippedAt returns the old "shipped_at" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldShippedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldShippedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldShippedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldShippedAt: %w", err)
+	}
+	return oldValue.ShippedAt, nil
+}
+
+// ClearShippedAt clears the value of the "shipped_at" field.
+func (m *PaymentMutation) ClearShippedAt() {
+	m.shipped_at = nil
+	m.clearedFields[payment.FieldShippedAt] = struct{}{}
+}
+
+// ShippedAtCleared returns if the "shipped_at" field was cleared in this mutation.
+func (m *PaymentMutation) ShippedAtCleared() bool {
+	_, ok := m.clearedFields[payment.FieldShippedAt]
+	return ok
+}
+
+// ResetShippedAt resets all changes to the "shipped_at" field.
+func (m *PaymentMutation) ResetShippedAt() {
+	m.shipped_at = nil
+	delete(m.clearedFields, payment.FieldShippedAt)
+}
+
+// SetCompletedAt sets the "completed_at" field.
+func (m *PaymentMutation) SetCompletedAt(t time.Time) {
+	m.completed_at = &t
+}
+
+// CompletedAt returns the value of the "completed_at" field in the mutation.
+func (m *PaymentMutation) CompletedAt() (r time.Time, exists bool) {
+	v := m.completed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCompletedAt returns the old "completed_at" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldCompletedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCompletedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCompletedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCompletedAt: %w", err)
+	}
+	return oldValue.CompletedAt, nil
+}
+
+// ClearCompletedAt clears the value of the "completed_at" field.
+func (m *PaymentMutation) ClearCompletedAt() {
+	m.completed_at = nil
+	m.clearedFields[payment.FieldCompletedAt] = struct{}{}
+}
+
+// CompletedAtCleared returns if the "completed_at" field was cleared in this mutation.
+func (m *PaymentMutation) CompletedAtCleared() bool {
+	_, ok := m.clearedFields[payment.FieldCompletedAt]
+	return ok
+}
+
+// ResetCompletedAt resets all changes to the "completed_at" field.
+func (m *PaymentMutation) ResetCompletedAt() {
+	m.completed_at = nil
+	delete(m.clearedFields, payment.FieldCompletedAt)
+}
+
+// SetClosedAt sets the "closed_at" field.
+func (m *PaymentMutation) SetClosedAt(t time.Time) {
+	m.closed_at = &t
+}
+
+// ClosedAt returns the value of the "closed_at" field in the mutation.
+func (m *PaymentMutation) ClosedAt() (r time.Time, exists bool) {
+	v := m.closed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClosedAt returns the old "closed_at" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldClosedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClosedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClosedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClosedAt: %w", err)
+	}
+	return oldValue.ClosedAt, nil
+}
+
+// ClearClosedAt clears the value of the "closed_at" field.
+func (m *PaymentMutation) ClearClosedAt() {
+	m.closed_at = nil
+	m.clearedFields[payment.FieldClosedAt] = struct{}{}
+}
+
+// ClosedAtCleared returns if the "closed_at" field was cleared in this mutation.
+func (m *PaymentMutation) ClosedAtCleared() bool {
+	_, ok := m.clearedFields[payment.FieldClosedAt]
+	return ok
+}
+
+// ResetClosedAt resets all changes to the "closed_at" field.
+func (m *PaymentMutation) ResetClosedAt() {
+	m.closed_at = nil
+	delete(m.clearedFields, payment.FieldClosedAt)
+}
+
+// Where appends a list predicates to the PaymentMutation builder.
+func (m *PaymentMutation) Where(ps ...predicate.Payment) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PaymentMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PaymentMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Payment, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PaymentMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PaymentMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Payment).
+func (m *PaymentMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PaymentMutation) Fields() []string {
+	fields := make([]string, 0, 34)
+	if m.created_at != nil {
+		fields = append(fields, payment.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, payment.FieldUpdatedAt)
+	}
+	if m.payer_id != nil {
+		fields = append(fields, payment.FieldPayerID)
+	}
+	if m.payee_id != nil {
+		fields = append(fields, payment.FieldPayeeID)
+	}
+	if m.partner_id != nil {
+		fields = append(fields, payment.FieldPartnerID)
+	}
+	if m.amount != nil {
+		fields = append(fields, payment.FieldAmount)
+	}
+	if m.currency != nil {
+		fields = append(fields, payment.FieldCurrency)
+	}
+	if m.fee != nil {
+		fields = append(fields, payment.FieldFee)
+	}
+	if m.refunded_amount != nil {
+		fields = append(fields, payment.FieldRefundedAmount)
+	}
+	if m.compensated_amount != nil {
+		fields = append(fields, payment.FieldCompensatedAmount)
+	}
+	if m.status != nil {
+		fields = append(fields, payment.FieldStatus)
+	}
+	if m.resume_status != nil {
+		fields = append(fields, payment.FieldResumeStatus)
+	}
+	if m.description != nil {
+		fields = append(fields, payment.FieldDescription)
+	}
+	if m.merchant_order_ref != nil {
+		fields = append(fields, payment.FieldMerchantOrderRef)
+	}
+	if m.carrier != nil {
+		fields = append(fields, payment.FieldCarrier)
+	}
+	if m.tracking_number != nil {
+		fields = append(fields, payment.FieldTrackingNumber)
+	}
+	if m.authorize_by != nil {
+		fields = append(fields, payment.FieldAuthorizeBy)
+	}
+	if m.ship_by != nil {
+		fields = append(fields, payment.FieldShipBy)
+	}
+	if m.auto_confirm_at != nil {
+		fields = append(fields, payment.FieldAutoConfirmAt)
+	}
+	if m.auto_confirm_remaining != nil {
+		fields = append(fields, payment.FieldAutoConfirmRemaining)
+	}
+	if m.extension_count != nil {
+		fields = append(fields, payment.FieldExtensionCount)
+	}
+	if m.refund_answer_by != nil {
+		fields = append(fields, payment.FieldRefundAnswerBy)
+	}
+	if m.protection_until != nil {
+		fields = append(fields, payment.FieldProtectionUntil)
+	}
+	if m.refund_request_amount != nil {
+		fields = append(fields, payment.FieldRefundRequestAmount)
+	}
+	if m.refund_reason != nil {
+		fields = append(fields, payment.FieldRefundReason)
+	}
+	if m.dispute_reason != nil {
+		fields = append(fields, payment.FieldDisputeReason)
+	}
+	if m.fraud_claim != nil {
+		fields = append(fields, payment.FieldFraudClaim)
+	}
+	if m.authorization_evidence != nil {
+		fields = append(fields, payment.FieldAuthorizationEvidence)
+	}
+	if m.authorization_transaction_id != nil {
+		fields = append(fields, payment.FieldAuthorizationTransactionID)
+	}
+	if m.release_transaction_id != nil {
+		fields = append(fields, payment.FieldReleaseTransactionID)
+	}
+	if m.paid_at != nil {
+		fields = append(fields, payment.FieldPaidAt)
+	}
+	if m.shipped_at != nil {
+		fields = append(fields, payment.FieldShippedAt)
+	}
+	if m.completed_at != nil {
+		fields = append(fields, payment.FieldCompletedAt)
+	}
+	if m.closed_at != nil {
+		fields = append(fields, payment.FieldClosedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PaymentMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case payment.FieldCreatedAt:
+		return m.CreatedAt()
+	case payment.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case payment.FieldPayerID:
+		return m.PayerID()
+	case payment.FieldPayeeID:
+		return m.PayeeID()
+	case payment.FieldPartnerID:
+		return m.PartnerID()
+	case payment.FieldAmount:
+		return m.Amount()
+	case payment.FieldCurrency:
+		return m.Currency()
+	case payment.FieldFee:
+		return m.Fee()
+	case payment.FieldRefundedAmount:
+		return m.RefundedAmount()
+	case payment.FieldCompensatedAmount:
+		return m.CompensatedAmount()
+	case payment.FieldStatus:
+		return m.Status()
+	case payment.FieldResumeStatus:
+		return m.ResumeStatus()
+	case payment.FieldDescription:
+		return m.Description()
+	case payment.FieldMerchantOrderRef:
+		return m.MerchantOrderRef()
+	case payment.FieldCarrier:
+		return m.Carrier()
+	case payment.FieldTrackingNumber:
+		return m.TrackingNumber()
+	case payment.FieldAuthorizeBy:
+		return m.AuthorizeBy()
+	case payment.FieldShipBy:
+		return m.ShipBy()
+	case payment.FieldAutoConfirmAt:
+		return m.AutoConfirmAt()
+	case payment.FieldAutoConfirmRemaining:
+		return m.AutoConfirmRemaining()
+	case payment.FieldExtensionCount:
+		return m.ExtensionCount()
+	case payment.FieldRefundAnswerBy:
+		return m.RefundAnswerBy()
+	case payment.FieldProtectionUntil:
+		return m.ProtectionUntil()
+	case payment.FieldRefundRequestAmount:
+		return m.RefundRequestAmount()
+	case payment.FieldRefundReason:
+		return m.RefundReason()
+	case payment.FieldDisputeReason:
+		return m.DisputeReason()
+	case payment.FieldFraudClaim:
+		return m.FraudClaim()
+	case payment.FieldAuthorizationEvidence:
+		return m.AuthorizationEvidence()
+	case payment.FieldAuthorizationTransactionID:
+		return m.AuthorizationTransactionID()
+	case payment.FieldReleaseTransactionID:
+		return m.ReleaseTransactionID()
+	case payment.FieldPaidAt:
+		return m.PaidAt()
+	case payment.FieldShippedAt:
+		return m.ShippedAt()
+	case payment.FieldCompletedAt:
+		return m.CompletedAt()
+	case payment.FieldClosedAt:
+		return m.ClosedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PaymentMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case payment.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case payment.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case payment.FieldPayerID:
+		return m.OldPayerID(ctx)
+	case payment.FieldPayeeID:
+		return m.OldPayeeID(ctx)
+	case payment.FieldPartnerID:
+		return m.OldPartnerID(ctx)
+	case payment.FieldAmount:
+		return m.OldAmount(ctx)
+	case payment.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case payment.FieldFee:
+		return m.OldFee(ctx)
+	case payment.FieldRefundedAmount:
+		return m.OldRefundedAmount(ctx)
+	case payment.FieldCompensatedAmount:
+		return m.OldCompensatedAmount(ctx)
+	case payment.FieldStatus:
+		return m.OldStatus(ctx)
+	case payment.FieldResumeStatus:
+		return m.OldResumeStatus(ctx)
+	case payment.FieldDescription:
+		return m.OldDescription(ctx)
+	case payment.FieldMerchantOrderRef:
+		return m.OldMerchantOrderRef(ctx)
+	case payment.FieldCarrier:
+		return m.OldCarrier(ctx)
+	case payment.FieldTrackingNumber:
+		return m.OldTrackingNumber(ctx)
+	case payment.FieldAuthorizeBy:
+		return m.OldAuthorizeBy(ctx)
+	case payment.FieldShipBy:
+		return m.OldShipBy(ctx)
+	case payment.FieldAutoConfirmAt:
+		return m.OldAutoConfirmAt(ctx)
+	case payment.FieldAutoConfirmRemaining:
+		return m.OldAutoConfirmRemaining(ctx)
+	case payment.FieldExtensionCount:
+		return m.OldExtensionCount(ctx)
+	case payment.FieldRefundAnswerBy:
+		return m.OldRefundAnswerBy(ctx)
+	case payment.FieldProtectionUntil:
+		return m.OldProtectionUntil(ctx)
+	case payment.FieldRefundRequestAmount:
+		return m.OldRefundRequestAmount(ctx)
+	case payment.FieldRefundReason:
+		return m.OldRefundReason(ctx)
+	case payment.FieldDisputeReason:
+		return m.OldDisputeReason(ctx)
+	case payment.FieldFraudClaim:
+		return m.OldFraudClaim(ctx)
+	case payment.FieldAuthorizationEvidence:
+		return m.OldAuthorizationEvidence(ctx)
+	case payment.FieldAuthorizationTransactionID:
+		return m.OldAuthorizationTransactionID(ctx)
+	case payment.FieldReleaseTransactionID:
+		return m.OldReleaseTransactionID(ctx)
+	case payment.FieldPaidAt:
+		return m.OldPaidAt(ctx)
+	case payment.FieldShippedAt:
+		return m.OldShippedAt(ctx)
+	case payment.FieldCompletedAt:
+		return m.OldCompletedAt(ctx)
+	case payment.FieldClosedAt:
+		return m.OldClosedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Payment field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PaymentMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case payment.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case payment.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case payment.FieldPayerID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPayerID(v)
+		return nil
+	case payment.FieldPayeeID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPayeeID(v)
+		return nil
+	case payment.FieldPartnerID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPartnerID(v)
+		return nil
+	case payment.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case payment.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case payment.FieldFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFee(v)
+		return nil
+	case payment.FieldRefundedAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundedAmount(v)
+		return nil
+	case payment.FieldCompensatedAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCompensatedAmount(v)
+		return nil
+	case payment.FieldStatus:
+		v, ok := value.(payment.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case payment.FieldResumeStatus:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResumeStatus(v)
+		return nil
+	case payment.FieldDescription:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDescription(v)
+		return nil
+	case payment.FieldMerchantOrderRef:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantOrderRef(v)
+		return nil
+	case payment.FieldCarrier:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCarrier(v)
+		return nil
+	case payment.FieldTrackingNumber:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTrackingNumber(v)
+		return nil
+	case payment.FieldAuthorizeBy:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuthorizeBy(v)
+		return nil
+	case payment.FieldShipBy:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetShipBy(v)
+		return nil
+	case payment.FieldAutoConfirmAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAutoConfirmAt(v)
+		return nil
+	case payment.FieldAutoConfirmRemaining:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAutoConfirmRemaining(v)
+		return nil
+	case payment.FieldExtensionCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExtensionCount(v)
+		return nil
+	case payment.FieldRefundAnswerBy:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundAnswerBy(v)
+		return nil
+	case payment.FieldProtectionUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProtectionUntil(v)
+		return nil
+	case payment.FieldRefundRequestAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundRequestAmount(v)
+		return nil
+	case payment.FieldRefundReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundReason(v)
+		return nil
+	case payment.FieldDisputeReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDisputeReason(v)
+		return nil
+	case payment.FieldFraudClaim:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFraudClaim(v)
+		return nil
+	case payment.FieldAuthorizationEvidence:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuthorizationEvidence(v)
+		return nil
+	case payment.FieldAuthorizationTransactionID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuthorizationTransactionID(v)
+		return nil
+	case payment.FieldReleaseTransactionID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReleaseTransactionID(v)
+		return nil
+	case payment.FieldPaidAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPaidAt(v)
+		return nil
+	case payment.FieldShippedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetShippedAt(v)
+		return nil
+	case payment.FieldCompletedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCompletedAt(v)
+		return nil
+	case payment.FieldClosedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClosedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Payment field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PaymentMutation) AddedFields() []string {
+	var fields []string
+	if m.addamount != nil {
+		fields = append(fields, payment.FieldAmount)
+	}
+	if m.addfee != nil {
+		fields = append(fields, payment.FieldFee)
+	}
+	if m.addrefunded_amount != nil {
+		fields = append(fields, payment.FieldRefundedAmount)
+	}
+	if m.addcompensated_amount != nil {
+		fields = append(fields, payment.FieldCompensatedAmount)
+	}
+	if m.addauto_confirm_remaining != nil {
+		fields = append(fields, payment.FieldAutoConfirmRemaining)
+	}
+	if m.addextension_count != nil {
+		fields = append(fields, payment.FieldExtensionCount)
+	}
+	if m.addrefund_request_amount != nil {
+		fields = append(fields, payment.FieldRefundRequestAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PaymentMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case payment.FieldAmount:
+		return m.AddedAmount()
+	case payment.FieldFee:
+		return m.AddedFee()
+	case payment.FieldRefundedAmount:
+		return m.AddedRefundedAmount()
+	case payment.FieldCompensatedAmount:
+		return m.AddedCompensatedAmount()
+	case payment.FieldAutoConfirmRemaining:
+		return m.AddedAutoConfirmRemaining()
+	case payment.FieldExtensionCount:
+		return m.AddedExtensionCount()
+	case payment.FieldRefundRequestAmount:
+		return m.AddedRefundRequestAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PaymentMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case payment.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	case payment.FieldFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFee(v)
+		return nil
+	case payment.FieldRefundedAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundedAmount(v)
+		return nil
+	case payment.FieldCompensatedAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCompensatedAmount(v)
+		return nil
+	case payment.FieldAutoConfirmRemaining:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAutoConfirmRemaining(v)
+		return nil
+	case payment.FieldExtensionCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddExtensionCount(v)
+		return nil
+	case payment.FieldRefundRequestAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundRequestAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Payment numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PaymentMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(payment.FieldPartnerID) {
+		fields = append(fields, payment.FieldPartnerID)
+	}
+	if m.FieldCleared(payment.FieldResumeStatus) {
+		fields = append(fields, payment.FieldResumeStatus)
+	}
+	if m.FieldCleared(payment.FieldDescription) {
+		fields = append(fields, payment.FieldDescription)
+	}
+	if m.FieldCleared(payment.FieldMerchantOrderRef) {
+		fields = append(fields, payment.FieldMerchantOrderRef)
+	}
+	if m.FieldCleared(payment.FieldCarrier) {
+		fields = append(fields, payment.FieldCarrier)
+	}
+	if m.FieldCleared(payment.FieldTrackingNumber) {
+		fields = append(fields, payment.FieldTrackingNumber)
+	}
+	if m.FieldCleared(payment.FieldAuthorizeBy) {
+		fields = append(fields, payment.FieldAuthorizeBy)
+	}
+	if m.FieldCleared(payment.FieldShipBy) {
+		fields = append(fields, payment.FieldShipBy)
+	}
+	if m.FieldCleared(payment.FieldAutoConfirmAt) {
+		fields = append(fields, payment.FieldAutoConfirmAt)
+	}
+	if m.FieldCleared(payment.FieldAutoConfirmRemaining) {
+		fields = append(fields, payment.FieldAutoConfirmRemaining)
+	}
+	if m.FieldCleared(payment.FieldRefundAnswerBy) {
+		fields = append(fields, payment.FieldRefundAnswerBy)
+	}
+	if m.FieldCleared(payment.FieldProtectionUntil) {
+		fields = append(fields, payment.FieldProtectionUntil)
+	}
+	if m.FieldCleared(payment.FieldRefundRequestAmount) {
+		fields = append(fields, payment.FieldRefundRequestAmount)
+	}
+	if m.FieldCleared(payment.FieldRefundReason) {
+		fields = append(fields, payment.FieldRefundReason)
+	}
+	if m.FieldCleared(payment.FieldDisputeReason) {
+		fields = append(fields, payment.FieldDisputeReason)
+	}
+	if m.FieldCleared(payment.FieldAuthorizationEvidence) {
+		fields = append(fields, payment.FieldAuthorizationEvidence)
+	}
+	if m.FieldCleared(payment.FieldAuthorizationTransactionID) {
+		fields = append(fields, payment.FieldAuthorizationTransactionID)
+	}
+	if m.FieldCleared(payment.FieldReleaseTransactionID) {
+		fields = append(fields, payment.FieldReleaseTransactionID)
+	}
+	if m.FieldCleared(payment.FieldPaidAt) {
+		fields = append(fields, payment.FieldPaidAt)
+	}
+	if m.FieldCleared(payment.FieldShippedAt) {
+		fields = append(fields, payment.FieldShippedAt)
+	}
+	if m.FieldCleared(payment.FieldCompletedAt) {
+		fields = append(fields, payment.FieldCompletedAt)
+	}
+	if m.FieldCleared(payment.FieldClosedAt) {
+		fields = append(fields, payment.FieldClosedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PaymentMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PaymentMutation) ClearField(name string) error {
+	switch name {
+	case payment.FieldPartnerID:
+		m.ClearPartnerID()
+		return nil
+	case payment.FieldResumeStatus:
+		m.ClearResumeStatus()
+		return nil
+	case payment.FieldDescription:
+		m.ClearDescription()
+		return nil
+	case payment.FieldMerchantOrderRef:
+		m.ClearMerchantOrderRef()
+		return nil
+	case payment.FieldCarrier:
+		m.ClearCarrier()
+		return nil
+	case payment.FieldTrackingNumber:
+		m.ClearTrackingNumber()
+		return nil
+	case payment.FieldAuthorizeBy:
+		m.ClearAuthorizeBy()
+		return nil
+	case payment.FieldShipBy:
+		m.ClearShipBy()
+		return nil
+	case payment.FieldAutoConfirmAt:
+		m.ClearAutoConfirmAt()
+		return nil
+	case payment.FieldAutoConfirmRemaining:
+		m.ClearAutoConfirmRemaining()
+		return nil
+	case payment.FieldRefundAnswerBy:
+		m.ClearRefundAnswerBy()
+		return nil
+	case payment.FieldProtectionUntil:
+		m.ClearProtectionUntil()
+		return nil
+	case payment.FieldRefundRequestAmount:
+		m.ClearRefundRequestAmount()
+		return nil
+	case payment.FieldRefundReason:
+		m.ClearRefundReason()
+		return nil
+	case payment.FieldDisputeReason:
+		m.ClearDisputeReason()
+		return nil
+	case payment.FieldAuthorizationEvidence:
+		m.ClearAuthorizationEvidence()
+		return nil
+	case payment.FieldAuthorizationTransactionID:
+		m.ClearAuthorizationTransactionID()
+		return nil
+	case payment.FieldReleaseTransactionID:
+		m.ClearReleaseTransactionID()
+		return nil
+	case payment.FieldPaidAt:
+		m.ClearPaidAt()
+		return nil
+	case payment.FieldShippedAt:
+		m.ClearShippedAt()
+		return nil
+	case payment.FieldCompletedAt:
+		m.ClearCompletedAt()
+		return nil
+	case payment.FieldClosedAt:
+		m.ClearClosedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Payment nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PaymentMutation) ResetField(name string) error {
+	switch name {
+	case payment.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case payment.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case payment.FieldPayerID:
+		m.ResetPayerID()
+		return nil
+	case payment.FieldPayeeID:
+		m.ResetPayeeID()
+		return nil
+	case payment.FieldPartnerID:
+		m.ResetPartnerID()
+		return nil
+	case payment.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case payment.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case payment.FieldFee:
+		m.ResetFee()
+		return nil
+	case payment.FieldRefundedAmount:
+		m.ResetRefundedAmount()
+		return nil
+	case payment.FieldCompensatedAmount:
+		m.ResetCompensatedAmount()
+		return nil
+	case payment.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case payment.FieldResumeStatus:
+		m.ResetResumeStatus()
+		return nil
+	case payment.FieldDescription:
+		m.ResetDescription()
+		return nil
+	case payment.FieldMerchantOrderRef:
+		m.ResetMerchantOrderRef()
+		return nil
+	case payment.FieldCarrier:
+		m.ResetCarrier()
+		return nil
+	case payment.FieldTrackingNumber:
+		m.ResetTrackingNumber()
+		return nil
+	case payment.FieldAuthorizeBy:
+		m.ResetAuthorizeBy()
+		return nil
+	case payment.FieldShipBy:
+		m.ResetShipBy()
+		return nil
+	case payment.FieldAutoConfirmAt:
+		m.ResetAutoConfirmAt()
+		return nil
+	case payment.FieldAutoConfirmRemaining:
+		m.ResetAutoConfirmRemaining()
+		return nil
+	case payment.FieldExtensionCount:
+		m.ResetExtensionCount()
+		return nil
+	case payment.FieldRefundAnswerBy:
+		m.ResetRefundAnswerBy()
+		return nil
+	case payment.FieldProtectionUntil:
+		m.ResetProtectionUntil()
+		return nil
+	case payment.FieldRefundRequestAmount:
+		m.ResetRefundRequestAmount()
+		return nil
+	case payment.FieldRefundReason:
+		m.ResetRefundReason()
+		return nil
+	case payment.FieldDisputeReason:
+		m.ResetDisputeReason()
+		return nil
+	case payment.FieldFraudClaim:
+		m.ResetFraudClaim()
+		return nil
+	case payment.FieldAuthorizationEvidence:
+		m.ResetAuthorizationEvidence()
+		return nil
+	case payment.FieldAuthorizationTransactionID:
+		m.ResetAuthorizationTransactionID()
+		return nil
+	case payment.FieldReleaseTransactionID:
+		m.ResetReleaseTransactionID()
+		return nil
+	case payment.FieldPaidAt:
+		m.ResetPaidAt()
+		return nil
+	case payment.FieldShippedAt:
+		m.ResetShippedAt()
+		return nil
+	case payment.FieldCompletedAt:
+		m.ResetCompletedAt()
+		return nil
+	case payment.FieldClosedAt:
+		m.ResetClosedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Payment field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PaymentMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PaymentMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PaymentMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PaymentMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PaymentMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PaymentMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PaymentMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Payment unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PaymentMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Payment edge %s", name)
+}
+
+// PaymentEventMutation represents an operation that mutates the PaymentEvent nodes in the graph.
+type PaymentEventMutation struct {
+	config
+	op                    Op
+	typ                   string
+	id                    *pulid.ID
+	payment_id            *pulid.ID
+	actor_id              *pulid.ID
+	actor_role            *paymentevent.ActorRole
+	event                 *string
+	from_status           *string
+	to_status             *string
+	amount                *int64
+	addamount             *int64
+	ledger_transaction_id *pulid.ID
+	detail                *map[string]interface{}
+	created_at            *time.Time
+	clearedFields         map[string]struct{}
+	done                  bool
+	oldValue              func(context.Context) (*PaymentEvent, error)
+	predicates            []predicate.PaymentEvent
+}
+
+var _ ent.Mutation = (*PaymentEventMutation)(nil)
+
+// paymenteventOption allows management of the mutation configuration using functional options.
+type paymenteventOption func(*PaymentEventMutation)
+
+// newPaymentEventMutation creates new mutation for the PaymentEvent entity.
+func newPaymentEventMutation(c config, op Op, opts ...paymenteventOption) *PaymentEventMutation {
+	m := &PaymentEventMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePaymentEvent,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPaymentEventID sets the ID field of the mutation.
+func withPaymentEventID(id pulid.ID) paymenteventOption {
+	return func(m *PaymentEventMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PaymentEvent
+		)
+		m.oldValue = func(ctx context.Context) (*PaymentEvent, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PaymentEvent.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPaymentEvent sets the old PaymentEvent of the mutation.
+func withPaymentEvent(node *PaymentEvent) paymenteventOption {
+	return func(m *PaymentEventMutation) {
+		m.oldValue = func(context.Context) (*PaymentEvent, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PaymentEventMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PaymentEventMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of PaymentEvent entities.
+func (m *PaymentEventMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PaymentEventMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PaymentEventMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PaymentEvent.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetPaymentID sets the "payment_id" field.
+func (m *PaymentEventMutation) SetPaymentID(pu pulid.ID) {
+	m.payment_id = &pu
+}
+
+// PaymentID returns the value of the "payment_id" field in the mutation.
+func (m *PaymentEventMutation) PaymentID() (r pulid.ID, exists bool) {
+	v := m.payment_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPaymentID returns the old "payment_id" field's value of the PaymentEvent entity.
+// If the PaymentEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentEventMutation) OldPaymentID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPaymentID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPaymentID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPaymentID: %w", err)
+	}
+	return oldValue.PaymentID, nil
+}
+
+// ResetPaymentID resets all changes to the "payment_id" field.
+func (m *PaymentEventMutation) ResetPaymentID() {
+	m.payment_id = nil
+}
+
+// SetActorID sets the "actor_id" field.
+func (m *PaymentEventMutation) SetActorID(pu pulid.ID) {
+	m.actor_id = &pu
+}
+
+// ActorID returns the value of the "actor_id" field in the mutation.
+func (m *PaymentEventMutation) ActorID() (r pulid.ID, exists bool) {
+	v := m.actor_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActorID returns the old "actor_id" field's value of the PaymentEvent entity.
+// If the PaymentEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentEventMutation) OldActorID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActorID: %w", err)
+	}
+	return oldValue.ActorID, nil
+}
+
+// ClearActorID clears the value of the "actor_id" field.
+func (m *PaymentEventMutation) ClearActorID() {
+	m.actor_id = nil
+	m.clearedFields[paymentevent.FieldActorID] = struct{}{}
+}
+
+// ActorIDCleared returns if the "actor_id" field was cleared in this mutation.
+func (m *PaymentEventMutation) ActorIDCleared() bool {
+	_, ok := m.clearedFields[paymentevent.FieldActorID]
+	return ok
+}
+
+// ResetActorID resets all changes to the "actor_id" field.
+func (m *PaymentEventMutation) ResetActorID() {
+	m.actor_id = nil
+	delete(m.clearedFields, paymentevent.FieldActorID)
+}
+
+// SetActorRole sets the "actor_role" field.
+func (m *PaymentEventMutation) SetActorRole(pr paymentevent.ActorRole) {
+	m.actor_role = &pr
+}
+
+// ActorRole returns the value of the "actor_role" field in the mutation.
+func (m *PaymentEventMutation) ActorRole() (r paymentevent.ActorRole, exists bool) {
+	v := m.actor_role
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActorRole returns the old "actor_role" field's value of the PaymentEvent entity.
+// If the PaymentEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentEventMutation) OldActorRole(ctx context.Context) (v paymentevent.ActorRole, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActorRole is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActorRole requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActorRole: %w", err)
+	}
+	return oldValue.ActorRole, nil
+}
+
+// ResetActorRole resets all changes to the "actor_role" field.
+func (m *PaymentEventMutation) ResetActorRole() {
+	m.actor_role = nil
+}
+
+// SetEvent sets the "event" field.
+func (m *PaymentEventMutation) SetEvent(s string) {
+	m.event = &s
+}
+
+// Event returns the value of the "event" field in the mutation.
+func (m *PaymentEventMutation) Event() (r string, exists bool) {
+	v := m.event
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEvent returns the old "event" field's value of the PaymentEvent entity.
+// If the PaymentEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentEventMutation) OldEvent(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEvent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEvent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEvent: %w", err)
+	}
+	return oldValue.Event, nil
+}
+
+// ResetEvent resets all changes to the "event" field.
+func (m *PaymentEventMutation) ResetEvent() {
+	m.event = nil
+}
+
+// SetFromStatus sets the "from_status" field.
+func (m *PaymentEventMutation) SetFromStatus(s string) {
+	m.from_status = &s
+}
+
+// FromStatus returns the value of the "from_status" field in the mutation.
+func (m *PaymentEventMutation) FromStatus() (r string, exists bool) {
+	v := m.from_status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFromStatus returns the old "from_status" field's value of the PaymentEvent entity.
+// If the PaymentEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentEventMutation) OldFromStatus(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFromStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFromStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFromStatus: %w", err)
+	}
+	return oldValue.FromStatus, nil
+}
+
+// ResetFromStatus resets all changes to the "from_status" field.
+func (m *PaymentEventMutation) ResetFromStatus() {
+	m.from_status = nil
+}
+
+// SetToStatus sets the "to_status" field.
+func (m *PaymentEventMutation) SetToStatus(s string) {
+	m.to_status = &s
+}
+
+// ToStatus returns the value of the "to_status" field in the mutation.
+func (m *PaymentEventMutation) ToStatus() (r string, exists bool) {
+	v := m.to_status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldToStatus returns the old "to_status" field's value of the PaymentEvent entity.
+// If the PaymentEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentEventMutation) OldToStatus(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldToStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldToStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldToStatus: %w", err)
+	}
+	return oldValue.ToStatus, nil
+}
+
+// ResetToStatus resets all changes to the "to_status" field.
+func (m *PaymentEventMutation) ResetToStatus() {
+	m.to_status = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *PaymentEventMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *PaymentEventMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the PaymentEvent entity.
+// If the PaymentEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentEventMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *PaymentEventMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *PaymentEventMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearAmount clears the value of the "amount" field.
+func (m *PaymentEventMutation) ClearAmount() {
+	m.amount = nil
+	m.addamount = nil
+	m.clearedFields[paymentevent.FieldAmount] = struct{}{}
+}
+
+// AmountCleared returns if the "amount" field was cleared in this mutation.
+func (m *PaymentEventMutation) AmountCleared() bool {
+	_, ok := m.clearedFields[paymentevent.FieldAmount]
+	return ok
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *PaymentEventMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+	delete(m.clearedFields, paymentevent.FieldAmount)
+}
+
+// SetLedgerTransactionID sets the "ledger_transaction_id" field.
+func (m *PaymentEventMutation) SetLedgerTransactionID(pu pulid.ID) {
+	m.ledger_transaction_id = &pu
+}
+
+// LedgerTransactionID returns the value of the "ledger_transaction_id" field in the mutation.
+func (m *PaymentEventMutation) LedgerTransactionID() (r pulid.ID, exists bool) {
+	v := m.ledger_transaction_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLedgerTransactionID returns the old "ledger_transaction_id" field's value of the PaymentEvent entity.
+// If the PaymentEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentEventMutation) OldLedgerTransactionID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLedgerTransactionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLedgerTransactionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLedgerTransactionID: %w", err)
+	}
+	return oldValue.LedgerTransactionID, nil
+}
+
+// ClearLedgerTransactionID clears the value of the "ledger_transaction_id" field.
+func (m *PaymentEventMutation) ClearLedgerTransactionID() {
+	m.ledger_transaction_id = nil
+	m.clearedFields[paymentevent.FieldLedgerTransactionID] = struct{}{}
+}
+
+// LedgerTransactionIDCleared returns if the "ledger_transaction_id" field was cleared in this mutation.
+func (m *PaymentEventMutation) LedgerTransactionIDCleared() bool {
+	_, ok := m.clearedFields[paymentevent.FieldLedgerTransactionID]
+	return ok
+}
+
+// ResetLedgerTransactionID resets all changes to the "ledger_transaction_id" field.
+func (m *PaymentEventMutation) ResetLedgerTransactionID() {
+	m.ledger_transaction_id = nil
+	delete(m.clearedFields, paymentevent.FieldLedgerTransactionID)
+}
+
+// SetDetail sets the "detail" field.
+func (m *PaymentEventMutation) SetDetail(value map[string]interface{}) {
+	m.detail = &value
+}
+
+// Detail returns the value of the "detail" field in the mutation.
+func (m *PaymentEventMutation) Detail() (r map[string]interface{}, exists bool) {
+	v := m.detail
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDetail returns the old "detail" field's value of the PaymentEvent entity.
+// If the PaymentEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentEventMutation) OldDetail(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDetail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDetail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDetail: %w", err)
+	}
+	return oldValue.Detail, nil
+}
+
+// ClearDetail clears the value of the "detail" field.
+func (m *PaymentEventMutation) ClearDetail() {
+	m.detail = nil
+	m.clearedFields[paymentevent.FieldDetail] = struct{}{}
+}
+
+// DetailCleared returns if the "detail" field was cleared in this mutation.
+func (m *PaymentEventMutation) DetailCleared() bool {
+	_, ok := m.clearedFields[paymentevent.FieldDetail]
+	return ok
+}
+
+// ResetDetail resets all changes to the "detail" field.
+func (m *PaymentEventMutation) ResetDetail() {
+	m.detail = nil
+	delete(m.clearedFields, paymentevent.FieldDetail)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *PaymentEventMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *PaymentEventMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the PaymentEvent entity.
+// If the PaymentEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentEventMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *PaymentEventMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// Where appends a list predicates to the PaymentEventMutation builder.
+func (m *PaymentEventMutation) Where(ps ...predicate.PaymentEvent) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PaymentEventMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PaymentEventMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PaymentEvent, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PaymentEventMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PaymentEventMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PaymentEvent).
+func (m *PaymentEventMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PaymentEventMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.payment_id != nil {
+		fields = append(fields, paymentevent.FieldPaymentID)
+	}
+	if m.actor_id != nil {
+		fields = append(fields, paymentevent.FieldActorID)
+	}
+	if m.actor_role != nil {
+		fields = append(fields, paymentevent.FieldActorRole)
+	}
+	if m.event != nil {
+		fields = append(fields, paymentevent.FieldEvent)
+	}
+	if m.from_status != nil {
+		fields = append(fields, paymentevent.FieldFromStatus)
+	}
+	if m.to_status != nil {
+		fields = append(fields, paymentevent.FieldToStatus)
+	}
+	if m.amount != nil {
+		fields = append(fields, paymentevent.FieldAmount)
+	}
+	if m.ledger_transaction_id != nil {
+		fields = append(fields, paymentevent.FieldLedgerTransactionID)
+	}
+	if m.detail != nil {
+		fields = append(fields, paymentevent.FieldDetail)
+	}
+	if m.created_at != nil {
+		fields = append(fields, paymentevent.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PaymentEventMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case paymentevent.FieldPaymentID:
+		return m.PaymentID()
+	case paymentevent.FieldActorID:
+		return m.ActorID()
+	case paymentevent.FieldActorRole:
+		return m.ActorRole()
+	case paymentevent.FieldEvent:
+		return m.Event()
+	case paymentevent.FieldFromStatus:
+		return m.FromStatus()
+	case paymentevent.FieldToStatus:
+		return m.ToStatus()
+	case paymentevent.FieldAmount:
+		return m.Amount()
+	case paymentevent.FieldLedgerTransactionID:
+		return m.LedgerTransactionID()
+	case paymentevent.FieldDetail:
+		return m.Detail()
+	case paymentevent.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PaymentEventMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case paymentevent.FieldPaymentID:
+		return m.OldPaymentID(ctx)
+	case paymentevent.FieldActorID:
+		return m.OldActorID(ctx)
+	case paymentevent.FieldActorRole:
+		return m.OldActorRole(ctx)
+	case paymentevent.FieldEvent:
+		return m.OldEvent(ctx)
+	case paymentevent.FieldFromStatus:
+		return m.OldFromStatus(ctx)
+	case paymentevent.FieldToStatus:
+		return m.OldToStatus(ctx)
+	case paymentevent.FieldAmount:
+		return m.OldAmount(ctx)
+	case paymentevent.FieldLedgerTransactionID:
+		return m.OldLedgerTransactionID(ctx)
+	case paymentevent.FieldDetail:
+		return m.OldDetail(ctx)
+	case paymentevent.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown PaymentEvent field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PaymentEventMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case paymentevent.FieldPaymentID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPaymentID(v)
+		return nil
+	case paymentevent.FieldActorID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActorID(v)
+		return nil
+	case paymentevent.FieldActorRole:
+		v, ok := value.(paymentevent.ActorRole)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActorRole(v)
+		return nil
+	case paymentevent.FieldEvent:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEvent(v)
+		return nil
+	case paymentevent.FieldFromStatus:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFromStatus(v)
+		return nil
+	case paymentevent.FieldToStatus:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetToStatus(v)
+		return nil
+	case paymentevent.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case paymentevent.FieldLedgerTransactionID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLedgerTransactionID(v)
+		return nil
+	case paymentevent.FieldDetail:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDetail(v)
+		return nil
+	case paymentevent.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PaymentEvent field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PaymentEventMutation) AddedFields() []string {
+	var fields []string
+	if m.addamount != nil {
+		fields = append(fields, paymentevent.FieldAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PaymentEventMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case paymentevent.FieldAmount:
+		return m.AddedAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PaymentEventMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case paymentevent.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PaymentEvent numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PaymentEventMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(paymentevent.FieldActorID) {
+		fields = append(fields, paymentevent.FieldActorID)
+	}
+	if m.FieldCleared(paymentevent.FieldAmount) {
+		fields = append(fields, paymentevent.FieldAmount)
+	}
+	if m.FieldCleared(paymentevent.FieldLedgerTransactionID) {
+		fields = append(fields, paymentevent.FieldLedgerTransactionID)
+	}
+	if m.FieldCleared(paymentevent.FieldDetail) {
+		fields = append(fields, paymentevent.FieldDetail)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PaymentEventMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PaymentEventMutation) ClearField(name string) error {
+	switch name {
+	case paymentevent.FieldActorID:
+		m.ClearActorID()
+		return nil
+	case paymentevent.FieldAmount:
+		m.ClearAmount()
+		return nil
+	case paymentevent.FieldLedgerTransactionID:
+		m.ClearLedgerTransactionID()
+		return nil
+	case paymentevent.FieldDetail:
+		m.ClearDetail()
+		return nil
+	}
+	return fmt.Errorf("unknown PaymentEvent nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PaymentEventMutation) ResetField(name string) error {
+	switch name {
+	case paymentevent.FieldPaymentID:
+		m.ResetPaymentID()
+		return nil
+	case paymentevent.FieldActorID:
+		m.ResetActorID()
+		return nil
+	case paymentevent.FieldActorRole:
+		m.ResetActorRole()
+		return nil
+	case paymentevent.FieldEvent:
+		m.ResetEvent()
+		return nil
+	case paymentevent.FieldFromStatus:
+		m.ResetFromStatus()
+		return nil
+	case paymentevent.FieldToStatus:
+		m.ResetToStatus()
+		return nil
+	case paymentevent.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case paymentevent.FieldLedgerTransactionID:
+		m.ResetLedgerTransactionID()
+		return nil
+	case paymentevent.FieldDetail:
+		m.ResetDetail()
+		return nil
+	case paymentevent.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown PaymentEvent field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PaymentEventMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PaymentEventMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PaymentEventMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PaymentEventMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PaymentEventMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PaymentEventMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PaymentEventMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown PaymentEvent unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PaymentEventMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown PaymentEvent edge %s", name)
+}
+
 // PostingMutation represents an operation that mutates the Posting nodes in the graph.
 type PostingMutation struct {
 	config
@@ -13094,6 +17577,536 @@ func (m *RefreshTokenMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown RefreshToken edge %s", name)
+}
+
+// SellerVolumeMutation represents an operation that mutates the SellerVolume nodes in the graph.
+type SellerVolumeMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *pulid.ID
+	seller_id         *pulid.ID
+	currency          *string
+	month             *string
+	received_minor    *int64
+	addreceived_minor *int64
+	clearedFields     map[string]struct{}
+	done              bool
+	oldValue          func(context.Context) (*SellerVolume, error)
+	predicates        []predicate.SellerVolume
+}
+
+var _ ent.Mutation = (*SellerVolumeMutation)(nil)
+
+// sellervolumeOption allows management of the mutation configuration using functional options.
+type sellervolumeOption func(*SellerVolumeMutation)
+
+// newSellerVolumeMutation creates new mutation for the SellerVolume entity.
+func newSellerVolumeMutation(c config, op Op, opts ...sellervolumeOption) *SellerVolumeMutation {
+	m := &SellerVolumeMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSellerVolume,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSellerVolumeID sets the ID field of the mutation.
+func withSellerVolumeID(id pulid.ID) sellervolumeOption {
+	return func(m *SellerVolumeMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SellerVolume
+		)
+		m.oldValue = func(ctx context.Context) (*SellerVolume, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SellerVolume.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSellerVolume sets the old SellerVolume of the mutation.
+func withSellerVolume(node *SellerVolume) sellervolumeOption {
+	return func(m *SellerVolumeMutation) {
+		m.oldValue = func(context.Context) (*SellerVolume, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SellerVolumeMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SellerVolumeMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of SellerVolume entities.
+func (m *SellerVolumeMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SellerVolumeMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SellerVolumeMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SellerVolume.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetSellerID sets the "seller_id" field.
+func (m *SellerVolumeMutation) SetSellerID(pu pulid.ID) {
+	m.seller_id = &pu
+}
+
+// SellerID returns the value of the "seller_id" field in the mutation.
+func (m *SellerVolumeMutation) SellerID() (r pulid.ID, exists bool) {
+	v := m.seller_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSellerID returns the old "seller_id" field's value of the SellerVolume entity.
+// If the SellerVolume object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SellerVolumeMutation) OldSellerID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSellerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSellerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSellerID: %w", err)
+	}
+	return oldValue.SellerID, nil
+}
+
+// ResetSellerID resets all changes to the "seller_id" field.
+func (m *SellerVolumeMutation) ResetSellerID() {
+	m.seller_id = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *SellerVolumeMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *SellerVolumeMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the SellerVolume entity.
+// If the SellerVolume object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SellerVolumeMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *SellerVolumeMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetMonth sets the "month" field.
+func (m *SellerVolumeMutation) SetMonth(s string) {
+	m.month = &s
+}
+
+// Month returns the value of the "month" field in the mutation.
+func (m *SellerVolumeMutation) Month() (r string, exists bool) {
+	v := m.month
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMonth returns the old "month" field's value of the SellerVolume entity.
+// If the SellerVolume object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SellerVolumeMutation) OldMonth(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMonth is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMonth requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMonth: %w", err)
+	}
+	return oldValue.Month, nil
+}
+
+// ResetMonth resets all changes to the "month" field.
+func (m *SellerVolumeMutation) ResetMonth() {
+	m.month = nil
+}
+
+// SetReceivedMinor sets the "received_minor" field.
+func (m *SellerVolumeMutation) SetReceivedMinor(i int64) {
+	m.received_minor = &i
+	m.addreceived_minor = nil
+}
+
+// ReceivedMinor returns the value of the "received_minor" field in the mutation.
+func (m *SellerVolumeMutation) ReceivedMinor() (r int64, exists bool) {
+	v := m.received_minor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReceivedMinor returns the old "received_minor" field's value of the SellerVolume entity.
+// If the SellerVolume object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SellerVolumeMutation) OldReceivedMinor(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReceivedMinor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReceivedMinor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReceivedMinor: %w", err)
+	}
+	return oldValue.ReceivedMinor, nil
+}
+
+// AddReceivedMinor adds i to the "received_minor" field.
+func (m *SellerVolumeMutation) AddReceivedMinor(i int64) {
+	if m.addreceived_minor != nil {
+		*m.addreceived_minor += i
+	} else {
+		m.addreceived_minor = &i
+	}
+}
+
+// AddedReceivedMinor returns the value that was added to the "received_minor" field in this mutation.
+func (m *SellerVolumeMutation) AddedReceivedMinor() (r int64, exists bool) {
+	v := m.addreceived_minor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetReceivedMinor resets all changes to the "received_minor" field.
+func (m *SellerVolumeMutation) ResetReceivedMinor() {
+	m.received_minor = nil
+	m.addreceived_minor = nil
+}
+
+// Where appends a list predicates to the SellerVolumeMutation builder.
+func (m *SellerVolumeMutation) Where(ps ...predicate.SellerVolume) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SellerVolumeMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SellerVolumeMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SellerVolume, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SellerVolumeMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SellerVolumeMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SellerVolume).
+func (m *SellerVolumeMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SellerVolumeMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.seller_id != nil {
+		fields = append(fields, sellervolume.FieldSellerID)
+	}
+	if m.currency != nil {
+		fields = append(fields, sellervolume.FieldCurrency)
+	}
+	if m.month != nil {
+		fields = append(fields, sellervolume.FieldMonth)
+	}
+	if m.received_minor != nil {
+		fields = append(fields, sellervolume.FieldReceivedMinor)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SellerVolumeMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case sellervolume.FieldSellerID:
+		return m.SellerID()
+	case sellervolume.FieldCurrency:
+		return m.Currency()
+	case sellervolume.FieldMonth:
+		return m.Month()
+	case sellervolume.FieldReceivedMinor:
+		return m.ReceivedMinor()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SellerVolumeMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case sellervolume.FieldSellerID:
+		return m.OldSellerID(ctx)
+	case sellervolume.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case sellervolume.FieldMonth:
+		return m.OldMonth(ctx)
+	case sellervolume.FieldReceivedMinor:
+		return m.OldReceivedMinor(ctx)
+	}
+	return nil, fmt.Errorf("unknown SellerVolume field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SellerVolumeMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case sellervolume.FieldSellerID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSellerID(v)
+		return nil
+	case sellervolume.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case sellervolume.FieldMonth:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMonth(v)
+		return nil
+	case sellervolume.FieldReceivedMinor:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReceivedMinor(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SellerVolume field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SellerVolumeMutation) AddedFields() []string {
+	var fields []string
+	if m.addreceived_minor != nil {
+		fields = append(fields, sellervolume.FieldReceivedMinor)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SellerVolumeMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case sellervolume.FieldReceivedMinor:
+		return m.AddedReceivedMinor()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SellerVolumeMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case sellervolume.FieldReceivedMinor:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReceivedMinor(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SellerVolume numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SellerVolumeMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SellerVolumeMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SellerVolumeMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown SellerVolume nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SellerVolumeMutation) ResetField(name string) error {
+	switch name {
+	case sellervolume.FieldSellerID:
+		m.ResetSellerID()
+		return nil
+	case sellervolume.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case sellervolume.FieldMonth:
+		m.ResetMonth()
+		return nil
+	case sellervolume.FieldReceivedMinor:
+		m.ResetReceivedMinor()
+		return nil
+	}
+	return fmt.Errorf("unknown SellerVolume field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SellerVolumeMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SellerVolumeMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SellerVolumeMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SellerVolumeMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SellerVolumeMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SellerVolumeMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SellerVolumeMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown SellerVolume unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SellerVolumeMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown SellerVolume edge %s", name)
 }
 
 // TopUpMutation represents an operation that mutates the TopUp nodes in the graph.

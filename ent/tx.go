@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// Account is the client for interacting with the Account builders.
 	Account *AccountClient
+	// AccountControl is the client for interacting with the AccountControl builders.
+	AccountControl *AccountControlClient
 	// AuthSession is the client for interacting with the AuthSession builders.
 	AuthSession *AuthSessionClient
 	// BankCard is the client for interacting with the BankCard builders.
@@ -44,10 +46,16 @@ type Tx struct {
 	PasskeySession *PasskeySessionClient
 	// PasskeyUser is the client for interacting with the PasskeyUser builders.
 	PasskeyUser *PasskeyUserClient
+	// Payment is the client for interacting with the Payment builders.
+	Payment *PaymentClient
+	// PaymentEvent is the client for interacting with the PaymentEvent builders.
+	PaymentEvent *PaymentEventClient
 	// Posting is the client for interacting with the Posting builders.
 	Posting *PostingClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
+	// SellerVolume is the client for interacting with the SellerVolume builders.
+	SellerVolume *SellerVolumeClient
 	// TopUp is the client for interacting with the TopUp builders.
 	TopUp *TopUpClient
 	// User is the client for interacting with the User builders.
@@ -192,6 +200,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.Account = NewAccountClient(tx.config)
+	tx.AccountControl = NewAccountControlClient(tx.config)
 	tx.AuthSession = NewAuthSessionClient(tx.config)
 	tx.BankCard = NewBankCardClient(tx.config)
 	tx.Counter = NewCounterClient(tx.config)
@@ -206,8 +215,11 @@ func (tx *Tx) init() {
 	tx.Passkey = NewPasskeyClient(tx.config)
 	tx.PasskeySession = NewPasskeySessionClient(tx.config)
 	tx.PasskeyUser = NewPasskeyUserClient(tx.config)
+	tx.Payment = NewPaymentClient(tx.config)
+	tx.PaymentEvent = NewPaymentEventClient(tx.config)
 	tx.Posting = NewPostingClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
+	tx.SellerVolume = NewSellerVolumeClient(tx.config)
 	tx.TopUp = NewTopUpClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.Verification = NewVerificationClient(tx.config)

@@ -37,6 +37,12 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder,
 // LedgerEntry returns graph.LedgerEntryResolver implementation.
 func (r *Resolver) LedgerEntry() graph.LedgerEntryResolver { return &ledgerEntryResolver{r} }
 
+// Payment returns graph.PaymentResolver implementation.
+func (r *Resolver) Payment() graph.PaymentResolver { return &paymentResolver{r} }
+
+// PaymentEvent returns graph.PaymentEventResolver implementation.
+func (r *Resolver) PaymentEvent() graph.PaymentEventResolver { return &paymentEventResolver{r} }
+
 // Query returns graph.QueryResolver implementation.
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
@@ -50,9 +56,11 @@ func (r *Resolver) User() graph.UserResolver { return &userResolver{r} }
 func (r *Resolver) Withdrawal() graph.WithdrawalResolver { return &withdrawalResolver{r} }
 
 type (
-	ledgerEntryResolver struct{ *Resolver }
-	queryResolver       struct{ *Resolver }
-	topUpResolver       struct{ *Resolver }
-	userResolver        struct{ *Resolver }
-	withdrawalResolver  struct{ *Resolver }
+	ledgerEntryResolver  struct{ *Resolver }
+	paymentResolver      struct{ *Resolver }
+	paymentEventResolver struct{ *Resolver }
+	queryResolver        struct{ *Resolver }
+	topUpResolver        struct{ *Resolver }
+	userResolver         struct{ *Resolver }
+	withdrawalResolver   struct{ *Resolver }
 )

@@ -35,6 +35,12 @@ var loaders = map[string]func(ctx context.Context, c *ent.Client, id pulid.ID) (
 	pulid.PrefixPasskey: func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
 		return c.Passkey.Get(ctx, id)
 	},
+	pulid.PrefixPayment: func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
+		return c.Payment.Get(ctx, id)
+	},
+	pulid.PrefixPaymentEvent: func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
+		return c.PaymentEvent.Get(ctx, id)
+	},
 }
 
 // node loads one object by global ID if the caller may see it; otherwise it
@@ -55,7 +61,7 @@ func (r *Resolver) node(ctx context.Context, id pulid.ID) (ent.Noder, error) {
 	if err != nil {
 		return nil, err
 	}
-	ok, err = visible(ctx, who, n)
+	ok, err = visible(ctx, r.Client, who, n)
 	if err != nil {
 		return nil, err
 	}
@@ -66,8 +72,10 @@ func (r *Resolver) node(ctx context.Context, id pulid.ID) (ent.Noder, error) {
 }
 
 // visible reports whether who may see n: operators see everything, users
-// see themselves and what they own.
-func visible(ctx context.Context, who auth.Identity, n ent.Noder) (bool, error) {
+// see themselves and what they own; a payment and its audit trail are the
+// buyer's and the seller's. c loads the owner of objects that do not carry
+// it (a payment event's payment).
+func visible(ctx context.Context, c *ent.Client, who auth.Identity, n ent.Noder) (bool, error) {
 	if who.Operator() {
 		return true, nil
 	}
@@ -84,6 +92,14 @@ func visible(ctx context.Context, who auth.Identity, n ent.Noder) (bool, error) 
 		return v.UserID == who.UserID, nil
 	case *ent.Passkey:
 		return v.UserID == who.UserID, nil
+	case *ent.Payment:
+		return v.PayerID == who.UserID || v.PayeeID == who.UserID, nil
+	case *ent.PaymentEvent:
+		p, err := c.Payment.Get(ctx, v.PaymentID)
+		if err != nil {
+			return false, err
+		}
+		return visible(ctx, c, who, p)
 	case *ent.Posting:
 		a, err := v.QueryAccount().Only(ctx)
 		if err != nil {

@@ -8,6 +8,8 @@ import (
 
 	"danbao/ent/bankcard"
 	entpasskey "danbao/ent/passkey"
+	"danbao/ent/payment"
+	"danbao/ent/paymentevent"
 	"danbao/ent/posting"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/topup"
@@ -29,6 +31,7 @@ func TestNodeLoadersCoverEveryNodeType(t *testing.T) {
 		"User": user.DefaultID, "BankCard": bankcard.DefaultID, "TopUp": topup.DefaultID,
 		"Withdrawal": withdrawal.DefaultID, "LedgerEntry": posting.DefaultID,
 		"Verification": entverification.DefaultID, "Passkey": entpasskey.DefaultID,
+		"Payment": payment.DefaultID, "PaymentEvent": paymentevent.DefaultID,
 	}
 	if len(nodeTypes) != len(loaders) {
 		t.Errorf("schema has %d Node types, node(id:) loads %d", len(nodeTypes), len(loaders))

@@ -6,6 +6,7 @@ package resolvers
 import (
 	"danbao/auth"
 	"danbao/ent"
+	"danbao/internal/escrow"
 	"danbao/internal/events"
 	"danbao/internal/ledger"
 	"danbao/internal/limits"
@@ -33,4 +34,5 @@ type Resolver struct {
 
 	Partners       *partner.Service
 	WebhookService *webhook.Service
+	Escrow         *escrow.Service
 }

@@ -20,6 +20,18 @@ func (f AccountFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AccountMutation", m)
 }
 
+// The AccountControlFunc type is an adapter to allow the use of ordinary
+// function as AccountControl mutator.
+type AccountControlFunc func(context.Context, *ent.AccountControlMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AccountControlFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AccountControlMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AccountControlMutation", m)
+}
+
 // The AuthSessionFunc type is an adapter to allow the use of ordinary
 // function as AuthSession mutator.
 type AuthSessionFunc func(context.Context, *ent.AuthSessionMutation) (ent.Value, error)
@@ -188,6 +200,30 @@ func (f PasskeyUserFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value,
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PasskeyUserMutation", m)
 }
 
+// The PaymentFunc type is an adapter to allow the use of ordinary
+// function as Payment mutator.
+type PaymentFunc func(context.Context, *ent.PaymentMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PaymentFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PaymentMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PaymentMutation", m)
+}
+
+// The PaymentEventFunc type is an adapter to allow the use of ordinary
+// function as PaymentEvent mutator.
+type PaymentEventFunc func(context.Context, *ent.PaymentEventMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PaymentEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PaymentEventMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PaymentEventMutation", m)
+}
+
 // The PostingFunc type is an adapter to allow the use of ordinary
 // function as Posting mutator.
 type PostingFunc func(context.Context, *ent.PostingMutation) (ent.Value, error)
@@ -210,6 +246,18 @@ func (f RefreshTokenFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RefreshTokenMutation", m)
+}
+
+// The SellerVolumeFunc type is an adapter to allow the use of ordinary
+// function as SellerVolume mutator.
+type SellerVolumeFunc func(context.Context, *ent.SellerVolumeMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SellerVolumeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SellerVolumeMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SellerVolumeMutation", m)
 }
 
 // The TopUpFunc type is an adapter to allow the use of ordinary

@@ -8,6 +8,7 @@ import (
 
 	"danbao/ent"
 	"danbao/ent/account"
+	"danbao/ent/accountcontrol"
 	"danbao/ent/authsession"
 	"danbao/ent/bankcard"
 	"danbao/ent/counter"
@@ -22,9 +23,12 @@ import (
 	"danbao/ent/passkey"
 	"danbao/ent/passkeysession"
 	"danbao/ent/passkeyuser"
+	"danbao/ent/payment"
+	"danbao/ent/paymentevent"
 	"danbao/ent/posting"
 	"danbao/ent/predicate"
 	"danbao/ent/refreshtoken"
+	"danbao/ent/sellervolume"
 	"danbao/ent/topup"
 	"danbao/ent/user"
 	"danbao/ent/verification"
@@ -116,6 +120,33 @@ func (f TraverseAccount) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.AccountQuery", q)
+}
+
+// The AccountControlFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AccountControlFunc func(context.Context, *ent.AccountControlQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AccountControlFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AccountControlQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AccountControlQuery", q)
+}
+
+// The TraverseAccountControl type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAccountControl func(context.Context, *ent.AccountControlQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAccountControl) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAccountControl) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AccountControlQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AccountControlQuery", q)
 }
 
 // The AuthSessionFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -496,6 +527,60 @@ func (f TraversePasskeyUser) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.PasskeyUserQuery", q)
 }
 
+// The PaymentFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PaymentFunc func(context.Context, *ent.PaymentQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PaymentFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PaymentQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PaymentQuery", q)
+}
+
+// The TraversePayment type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePayment func(context.Context, *ent.PaymentQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePayment) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePayment) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PaymentQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PaymentQuery", q)
+}
+
+// The PaymentEventFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PaymentEventFunc func(context.Context, *ent.PaymentEventQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PaymentEventFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PaymentEventQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PaymentEventQuery", q)
+}
+
+// The TraversePaymentEvent type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePaymentEvent func(context.Context, *ent.PaymentEventQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePaymentEvent) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePaymentEvent) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PaymentEventQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PaymentEventQuery", q)
+}
+
 // The PostingFunc type is an adapter to allow the use of ordinary function as a Querier.
 type PostingFunc func(context.Context, *ent.PostingQuery) (ent.Value, error)
 
@@ -548,6 +633,33 @@ func (f TraverseRefreshToken) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.RefreshTokenQuery", q)
+}
+
+// The SellerVolumeFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SellerVolumeFunc func(context.Context, *ent.SellerVolumeQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SellerVolumeFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SellerVolumeQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SellerVolumeQuery", q)
+}
+
+// The TraverseSellerVolume type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSellerVolume func(context.Context, *ent.SellerVolumeQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSellerVolume) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSellerVolume) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SellerVolumeQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SellerVolumeQuery", q)
 }
 
 // The TopUpFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -717,6 +829,8 @@ func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
 	case *ent.AccountQuery:
 		return &query[*ent.AccountQuery, predicate.Account, account.OrderOption]{typ: ent.TypeAccount, tq: q}, nil
+	case *ent.AccountControlQuery:
+		return &query[*ent.AccountControlQuery, predicate.AccountControl, accountcontrol.OrderOption]{typ: ent.TypeAccountControl, tq: q}, nil
 	case *ent.AuthSessionQuery:
 		return &query[*ent.AuthSessionQuery, predicate.AuthSession, authsession.OrderOption]{typ: ent.TypeAuthSession, tq: q}, nil
 	case *ent.BankCardQuery:
@@ -745,10 +859,16 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.PasskeySessionQuery, predicate.PasskeySession, passkeysession.OrderOption]{typ: ent.TypePasskeySession, tq: q}, nil
 	case *ent.PasskeyUserQuery:
 		return &query[*ent.PasskeyUserQuery, predicate.PasskeyUser, passkeyuser.OrderOption]{typ: ent.TypePasskeyUser, tq: q}, nil
+	case *ent.PaymentQuery:
+		return &query[*ent.PaymentQuery, predicate.Payment, payment.OrderOption]{typ: ent.TypePayment, tq: q}, nil
+	case *ent.PaymentEventQuery:
+		return &query[*ent.PaymentEventQuery, predicate.PaymentEvent, paymentevent.OrderOption]{typ: ent.TypePaymentEvent, tq: q}, nil
 	case *ent.PostingQuery:
 		return &query[*ent.PostingQuery, predicate.Posting, posting.OrderOption]{typ: ent.TypePosting, tq: q}, nil
 	case *ent.RefreshTokenQuery:
 		return &query[*ent.RefreshTokenQuery, predicate.RefreshToken, refreshtoken.OrderOption]{typ: ent.TypeRefreshToken, tq: q}, nil
+	case *ent.SellerVolumeQuery:
+		return &query[*ent.SellerVolumeQuery, predicate.SellerVolume, sellervolume.OrderOption]{typ: ent.TypeSellerVolume, tq: q}, nil
 	case *ent.TopUpQuery:
 		return &query[*ent.TopUpQuery, predicate.TopUp, topup.OrderOption]{typ: ent.TypeTopUp, tq: q}, nil
 	case *ent.UserQuery:

@@ -32,6 +32,24 @@ var (
 			},
 		},
 	}
+	// AccountControlsColumns holds the columns for the "account_controls" table.
+	AccountControlsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeString, Unique: true},
+		{Name: "frozen", Type: field.TypeBool, Default: false},
+		{Name: "frozen_reason", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "collection_restricted", Type: field.TypeBool, Default: false},
+		{Name: "restriction_reason", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "updated_by", Type: field.TypeString, Nullable: true},
+	}
+	// AccountControlsTable holds the schema information for the "account_controls" table.
+	AccountControlsTable = &schema.Table{
+		Name:       "account_controls",
+		Columns:    AccountControlsColumns,
+		PrimaryKey: []*schema.Column{AccountControlsColumns[0]},
+	}
 	// AuthSessionsColumns holds the columns for the "auth_sessions" table.
 	AuthSessionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -420,6 +438,109 @@ var (
 			},
 		},
 	}
+	// PaymentsColumns holds the columns for the "payments" table.
+	PaymentsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "payer_id", Type: field.TypeString},
+		{Name: "payee_id", Type: field.TypeString},
+		{Name: "partner_id", Type: field.TypeString, Nullable: true},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "fee", Type: field.TypeInt64, Default: 0},
+		{Name: "refunded_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "compensated_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"CREATED", "PAID", "SHIPPED", "COMPLETED", "CLOSED", "REFUND_REQUESTED", "REFUNDED", "DISPUTED"}, Default: "CREATED"},
+		{Name: "resume_status", Type: field.TypeString, Nullable: true, Size: 20},
+		{Name: "description", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "merchant_order_ref", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "carrier", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "tracking_number", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "authorize_by", Type: field.TypeTime, Nullable: true},
+		{Name: "ship_by", Type: field.TypeTime, Nullable: true},
+		{Name: "auto_confirm_at", Type: field.TypeTime, Nullable: true},
+		{Name: "auto_confirm_remaining", Type: field.TypeInt64, Nullable: true},
+		{Name: "extension_count", Type: field.TypeInt, Default: 0},
+		{Name: "refund_answer_by", Type: field.TypeTime, Nullable: true},
+		{Name: "protection_until", Type: field.TypeTime, Nullable: true},
+		{Name: "refund_request_amount", Type: field.TypeInt64, Nullable: true},
+		{Name: "refund_reason", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "dispute_reason", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "fraud_claim", Type: field.TypeBool, Default: false},
+		{Name: "authorization_evidence", Type: field.TypeJSON, Nullable: true},
+		{Name: "authorization_transaction_id", Type: field.TypeString, Nullable: true},
+		{Name: "release_transaction_id", Type: field.TypeString, Nullable: true},
+		{Name: "paid_at", Type: field.TypeTime, Nullable: true},
+		{Name: "shipped_at", Type: field.TypeTime, Nullable: true},
+		{Name: "completed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "closed_at", Type: field.TypeTime, Nullable: true},
+	}
+	// PaymentsTable holds the schema information for the "payments" table.
+	PaymentsTable = &schema.Table{
+		Name:       "payments",
+		Columns:    PaymentsColumns,
+		PrimaryKey: []*schema.Column{PaymentsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "payment_payer_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{PaymentsColumns[3], PaymentsColumns[1]},
+			},
+			{
+				Name:    "payment_payee_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{PaymentsColumns[4], PaymentsColumns[1]},
+			},
+			{
+				Name:    "payment_status_authorize_by",
+				Unique:  false,
+				Columns: []*schema.Column{PaymentsColumns[11], PaymentsColumns[17]},
+			},
+			{
+				Name:    "payment_status_ship_by",
+				Unique:  false,
+				Columns: []*schema.Column{PaymentsColumns[11], PaymentsColumns[18]},
+			},
+			{
+				Name:    "payment_status_auto_confirm_at",
+				Unique:  false,
+				Columns: []*schema.Column{PaymentsColumns[11], PaymentsColumns[19]},
+			},
+			{
+				Name:    "payment_status_refund_answer_by",
+				Unique:  false,
+				Columns: []*schema.Column{PaymentsColumns[11], PaymentsColumns[22]},
+			},
+		},
+	}
+	// PaymentEventsColumns holds the columns for the "payment_events" table.
+	PaymentEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "payment_id", Type: field.TypeString},
+		{Name: "actor_id", Type: field.TypeString, Nullable: true},
+		{Name: "actor_role", Type: field.TypeEnum, Enums: []string{"PAYER", "PAYEE", "OPERATOR", "SYSTEM"}},
+		{Name: "event", Type: field.TypeString, Size: 40},
+		{Name: "from_status", Type: field.TypeString, Size: 20},
+		{Name: "to_status", Type: field.TypeString, Size: 20},
+		{Name: "amount", Type: field.TypeInt64, Nullable: true},
+		{Name: "ledger_transaction_id", Type: field.TypeString, Nullable: true},
+		{Name: "detail", Type: field.TypeJSON, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// PaymentEventsTable holds the schema information for the "payment_events" table.
+	PaymentEventsTable = &schema.Table{
+		Name:       "payment_events",
+		Columns:    PaymentEventsColumns,
+		PrimaryKey: []*schema.Column{PaymentEventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "paymentevent_payment_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{PaymentEventsColumns[1], PaymentEventsColumns[10]},
+			},
+		},
+	}
 	// PostingsColumns holds the columns for the "postings" table.
 	PostingsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -494,6 +615,27 @@ var (
 				Name:    "refreshtoken_family_id",
 				Unique:  false,
 				Columns: []*schema.Column{RefreshTokensColumns[1]},
+			},
+		},
+	}
+	// SellerVolumesColumns holds the columns for the "seller_volumes" table.
+	SellerVolumesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "seller_id", Type: field.TypeString},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "month", Type: field.TypeString, Size: 7},
+		{Name: "received_minor", Type: field.TypeInt64, Default: 0},
+	}
+	// SellerVolumesTable holds the schema information for the "seller_volumes" table.
+	SellerVolumesTable = &schema.Table{
+		Name:       "seller_volumes",
+		Columns:    SellerVolumesColumns,
+		PrimaryKey: []*schema.Column{SellerVolumesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "sellervolume_seller_id_currency_month",
+				Unique:  true,
+				Columns: []*schema.Column{SellerVolumesColumns[1], SellerVolumesColumns[2], SellerVolumesColumns[3]},
 			},
 		},
 	}
@@ -681,6 +823,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AccountsTable,
+		AccountControlsTable,
 		AuthSessionsTable,
 		BankCardsTable,
 		CountersTable,
@@ -695,8 +838,11 @@ var (
 		PasskeysTable,
 		PasskeySessionsTable,
 		PasskeyUsersTable,
+		PaymentsTable,
+		PaymentEventsTable,
 		PostingsTable,
 		RefreshTokensTable,
+		SellerVolumesTable,
 		TopUpsTable,
 		UsersTable,
 		VerificationsTable,

@@ -9,6 +9,9 @@ import (
 // Account is the predicate function for account builders.
 type Account func(*sql.Selector)
 
+// AccountControl is the predicate function for accountcontrol builders.
+type AccountControl func(*sql.Selector)
+
 // AuthSession is the predicate function for authsession builders.
 type AuthSession func(*sql.Selector)
 
@@ -51,11 +54,20 @@ type PasskeySession func(*sql.Selector)
 // PasskeyUser is the predicate function for passkeyuser builders.
 type PasskeyUser func(*sql.Selector)
 
+// Payment is the predicate function for payment builders.
+type Payment func(*sql.Selector)
+
+// PaymentEvent is the predicate function for paymentevent builders.
+type PaymentEvent func(*sql.Selector)
+
 // Posting is the predicate function for posting builders.
 type Posting func(*sql.Selector)
 
 // RefreshToken is the predicate function for refreshtoken builders.
 type RefreshToken func(*sql.Selector)
+
+// SellerVolume is the predicate function for sellervolume builders.
+type SellerVolume func(*sql.Selector)
 
 // TopUp is the predicate function for topup builders.
 type TopUp func(*sql.Selector)

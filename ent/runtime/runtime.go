@@ -4,6 +4,7 @@ package runtime
 
 import (
 	"danbao/ent/account"
+	"danbao/ent/accountcontrol"
 	"danbao/ent/authsession"
 	"danbao/ent/bankcard"
 	"danbao/ent/counter"
@@ -18,10 +19,13 @@ import (
 	"danbao/ent/passkey"
 	"danbao/ent/passkeysession"
 	"danbao/ent/passkeyuser"
+	"danbao/ent/payment"
+	"danbao/ent/paymentevent"
 	"danbao/ent/posting"
 	"danbao/ent/refreshtoken"
 	"danbao/ent/schema"
 	"danbao/ent/schema/pulid"
+	"danbao/ent/sellervolume"
 	"danbao/ent/topup"
 	"danbao/ent/user"
 	"danbao/ent/verification"
@@ -98,6 +102,45 @@ func init() {
 	account.DefaultID = accountDescID.Default.(func() pulid.ID)
 	// account.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	account.IDValidator = accountDescID.Validators[0].(func(string) error)
+	accountcontrolMixin := schema.AccountControl{}.Mixin()
+	accountcontrolMixinFields0 := accountcontrolMixin[0].Fields()
+	_ = accountcontrolMixinFields0
+	accountcontrolMixinFields1 := accountcontrolMixin[1].Fields()
+	_ = accountcontrolMixinFields1
+	accountcontrolFields := schema.AccountControl{}.Fields()
+	_ = accountcontrolFields
+	// accountcontrolDescCreatedAt is the schema descriptor for created_at field.
+	accountcontrolDescCreatedAt := accountcontrolMixinFields1[0].Descriptor()
+	// accountcontrol.DefaultCreatedAt holds the default value on creation for the created_at field.
+	accountcontrol.DefaultCreatedAt = accountcontrolDescCreatedAt.Default.(func() time.Time)
+	// accountcontrolDescUpdatedAt is the schema descriptor for updated_at field.
+	accountcontrolDescUpdatedAt := accountcontrolMixinFields1[1].Descriptor()
+	// accountcontrol.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	accountcontrol.DefaultUpdatedAt = accountcontrolDescUpdatedAt.Default.(func() time.Time)
+	// accountcontrol.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	accountcontrol.UpdateDefaultUpdatedAt = accountcontrolDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// accountcontrolDescFrozen is the schema descriptor for frozen field.
+	accountcontrolDescFrozen := accountcontrolFields[1].Descriptor()
+	// accountcontrol.DefaultFrozen holds the default value on creation for the frozen field.
+	accountcontrol.DefaultFrozen = accountcontrolDescFrozen.Default.(bool)
+	// accountcontrolDescFrozenReason is the schema descriptor for frozen_reason field.
+	accountcontrolDescFrozenReason := accountcontrolFields[2].Descriptor()
+	// accountcontrol.FrozenReasonValidator is a validator for the "frozen_reason" field. It is called by the builders before save.
+	accountcontrol.FrozenReasonValidator = accountcontrolDescFrozenReason.Validators[0].(func(string) error)
+	// accountcontrolDescCollectionRestricted is the schema descriptor for collection_restricted field.
+	accountcontrolDescCollectionRestricted := accountcontrolFields[3].Descriptor()
+	// accountcontrol.DefaultCollectionRestricted holds the default value on creation for the collection_restricted field.
+	accountcontrol.DefaultCollectionRestricted = accountcontrolDescCollectionRestricted.Default.(bool)
+	// accountcontrolDescRestrictionReason is the schema descriptor for restriction_reason field.
+	accountcontrolDescRestrictionReason := accountcontrolFields[4].Descriptor()
+	// accountcontrol.RestrictionReasonValidator is a validator for the "restriction_reason" field. It is called by the builders before save.
+	accountcontrol.RestrictionReasonValidator = accountcontrolDescRestrictionReason.Validators[0].(func(string) error)
+	// accountcontrolDescID is the schema descriptor for id field.
+	accountcontrolDescID := accountcontrolMixinFields0[0].Descriptor()
+	// accountcontrol.DefaultID holds the default value on creation for the id field.
+	accountcontrol.DefaultID = accountcontrolDescID.Default.(func() pulid.ID)
+	// accountcontrol.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	accountcontrol.IDValidator = accountcontrolDescID.Validators[0].(func(string) error)
 	authsessionFields := schema.AuthSession{}.Fields()
 	_ = authsessionFields
 	// authsessionDescCreatedAt is the schema descriptor for created_at field.
@@ -707,6 +750,150 @@ func init() {
 	passkeyuser.DefaultID = passkeyuserDescID.Default.(func() pulid.ID)
 	// passkeyuser.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	passkeyuser.IDValidator = passkeyuserDescID.Validators[0].(func(string) error)
+	paymentMixin := schema.Payment{}.Mixin()
+	paymentMixinFields0 := paymentMixin[0].Fields()
+	_ = paymentMixinFields0
+	paymentMixinFields1 := paymentMixin[1].Fields()
+	_ = paymentMixinFields1
+	paymentFields := schema.Payment{}.Fields()
+	_ = paymentFields
+	// paymentDescCreatedAt is the schema descriptor for created_at field.
+	paymentDescCreatedAt := paymentMixinFields1[0].Descriptor()
+	// payment.DefaultCreatedAt holds the default value on creation for the created_at field.
+	payment.DefaultCreatedAt = paymentDescCreatedAt.Default.(func() time.Time)
+	// paymentDescUpdatedAt is the schema descriptor for updated_at field.
+	paymentDescUpdatedAt := paymentMixinFields1[1].Descriptor()
+	// payment.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	payment.DefaultUpdatedAt = paymentDescUpdatedAt.Default.(func() time.Time)
+	// payment.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	payment.UpdateDefaultUpdatedAt = paymentDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// paymentDescAmount is the schema descriptor for amount field.
+	paymentDescAmount := paymentFields[3].Descriptor()
+	// payment.AmountValidator is a validator for the "amount" field. It is called by the builders before save.
+	payment.AmountValidator = paymentDescAmount.Validators[0].(func(int64) error)
+	// paymentDescCurrency is the schema descriptor for currency field.
+	paymentDescCurrency := paymentFields[4].Descriptor()
+	// payment.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	payment.CurrencyValidator = func() func(string) error {
+		validators := paymentDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// paymentDescFee is the schema descriptor for fee field.
+	paymentDescFee := paymentFields[5].Descriptor()
+	// payment.DefaultFee holds the default value on creation for the fee field.
+	payment.DefaultFee = paymentDescFee.Default.(int64)
+	// payment.FeeValidator is a validator for the "fee" field. It is called by the builders before save.
+	payment.FeeValidator = paymentDescFee.Validators[0].(func(int64) error)
+	// paymentDescRefundedAmount is the schema descriptor for refunded_amount field.
+	paymentDescRefundedAmount := paymentFields[6].Descriptor()
+	// payment.DefaultRefundedAmount holds the default value on creation for the refunded_amount field.
+	payment.DefaultRefundedAmount = paymentDescRefundedAmount.Default.(int64)
+	// payment.RefundedAmountValidator is a validator for the "refunded_amount" field. It is called by the builders before save.
+	payment.RefundedAmountValidator = paymentDescRefundedAmount.Validators[0].(func(int64) error)
+	// paymentDescCompensatedAmount is the schema descriptor for compensated_amount field.
+	paymentDescCompensatedAmount := paymentFields[7].Descriptor()
+	// payment.DefaultCompensatedAmount holds the default value on creation for the compensated_amount field.
+	payment.DefaultCompensatedAmount = paymentDescCompensatedAmount.Default.(int64)
+	// payment.CompensatedAmountValidator is a validator for the "compensated_amount" field. It is called by the builders before save.
+	payment.CompensatedAmountValidator = paymentDescCompensatedAmount.Validators[0].(func(int64) error)
+	// paymentDescResumeStatus is the schema descriptor for resume_status field.
+	paymentDescResumeStatus := paymentFields[9].Descriptor()
+	// payment.ResumeStatusValidator is a validator for the "resume_status" field. It is called by the builders before save.
+	payment.ResumeStatusValidator = paymentDescResumeStatus.Validators[0].(func(string) error)
+	// paymentDescDescription is the schema descriptor for description field.
+	paymentDescDescription := paymentFields[10].Descriptor()
+	// payment.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
+	payment.DescriptionValidator = paymentDescDescription.Validators[0].(func(string) error)
+	// paymentDescMerchantOrderRef is the schema descriptor for merchant_order_ref field.
+	paymentDescMerchantOrderRef := paymentFields[11].Descriptor()
+	// payment.MerchantOrderRefValidator is a validator for the "merchant_order_ref" field. It is called by the builders before save.
+	payment.MerchantOrderRefValidator = paymentDescMerchantOrderRef.Validators[0].(func(string) error)
+	// paymentDescCarrier is the schema descriptor for carrier field.
+	paymentDescCarrier := paymentFields[12].Descriptor()
+	// payment.CarrierValidator is a validator for the "carrier" field. It is called by the builders before save.
+	payment.CarrierValidator = paymentDescCarrier.Validators[0].(func(string) error)
+	// paymentDescTrackingNumber is the schema descriptor for tracking_number field.
+	paymentDescTrackingNumber := paymentFields[13].Descriptor()
+	// payment.TrackingNumberValidator is a validator for the "tracking_number" field. It is called by the builders before save.
+	payment.TrackingNumberValidator = paymentDescTrackingNumber.Validators[0].(func(string) error)
+	// paymentDescExtensionCount is the schema descriptor for extension_count field.
+	paymentDescExtensionCount := paymentFields[18].Descriptor()
+	// payment.DefaultExtensionCount holds the default value on creation for the extension_count field.
+	payment.DefaultExtensionCount = paymentDescExtensionCount.Default.(int)
+	// payment.ExtensionCountValidator is a validator for the "extension_count" field. It is called by the builders before save.
+	payment.ExtensionCountValidator = paymentDescExtensionCount.Validators[0].(func(int) error)
+	// paymentDescRefundReason is the schema descriptor for refund_reason field.
+	paymentDescRefundReason := paymentFields[22].Descriptor()
+	// payment.RefundReasonValidator is a validator for the "refund_reason" field. It is called by the builders before save.
+	payment.RefundReasonValidator = paymentDescRefundReason.Validators[0].(func(string) error)
+	// paymentDescDisputeReason is the schema descriptor for dispute_reason field.
+	paymentDescDisputeReason := paymentFields[23].Descriptor()
+	// payment.DisputeReasonValidator is a validator for the "dispute_reason" field. It is called by the builders before save.
+	payment.DisputeReasonValidator = paymentDescDisputeReason.Validators[0].(func(string) error)
+	// paymentDescFraudClaim is the schema descriptor for fraud_claim field.
+	paymentDescFraudClaim := paymentFields[24].Descriptor()
+	// payment.DefaultFraudClaim holds the default value on creation for the fraud_claim field.
+	payment.DefaultFraudClaim = paymentDescFraudClaim.Default.(bool)
+	// paymentDescID is the schema descriptor for id field.
+	paymentDescID := paymentMixinFields0[0].Descriptor()
+	// payment.DefaultID holds the default value on creation for the id field.
+	payment.DefaultID = paymentDescID.Default.(func() pulid.ID)
+	// payment.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	payment.IDValidator = paymentDescID.Validators[0].(func(string) error)
+	paymenteventMixin := schema.PaymentEvent{}.Mixin()
+	paymenteventHooks := schema.PaymentEvent{}.Hooks()
+	paymentevent.Hooks[0] = paymenteventHooks[0]
+	paymenteventMixinFields0 := paymenteventMixin[0].Fields()
+	_ = paymenteventMixinFields0
+	paymenteventFields := schema.PaymentEvent{}.Fields()
+	_ = paymenteventFields
+	// paymenteventDescEvent is the schema descriptor for event field.
+	paymenteventDescEvent := paymenteventFields[3].Descriptor()
+	// paymentevent.EventValidator is a validator for the "event" field. It is called by the builders before save.
+	paymentevent.EventValidator = func() func(string) error {
+		validators := paymenteventDescEvent.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(event string) error {
+			for _, fn := range fns {
+				if err := fn(event); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// paymenteventDescFromStatus is the schema descriptor for from_status field.
+	paymenteventDescFromStatus := paymenteventFields[4].Descriptor()
+	// paymentevent.FromStatusValidator is a validator for the "from_status" field. It is called by the builders before save.
+	paymentevent.FromStatusValidator = paymenteventDescFromStatus.Validators[0].(func(string) error)
+	// paymenteventDescToStatus is the schema descriptor for to_status field.
+	paymenteventDescToStatus := paymenteventFields[5].Descriptor()
+	// paymentevent.ToStatusValidator is a validator for the "to_status" field. It is called by the builders before save.
+	paymentevent.ToStatusValidator = paymenteventDescToStatus.Validators[0].(func(string) error)
+	// paymenteventDescCreatedAt is the schema descriptor for created_at field.
+	paymenteventDescCreatedAt := paymenteventFields[9].Descriptor()
+	// paymentevent.DefaultCreatedAt holds the default value on creation for the created_at field.
+	paymentevent.DefaultCreatedAt = paymenteventDescCreatedAt.Default.(func() time.Time)
+	// paymenteventDescID is the schema descriptor for id field.
+	paymenteventDescID := paymenteventMixinFields0[0].Descriptor()
+	// paymentevent.DefaultID holds the default value on creation for the id field.
+	paymentevent.DefaultID = paymenteventDescID.Default.(func() pulid.ID)
+	// paymentevent.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	paymentevent.IDValidator = paymenteventDescID.Validators[0].(func(string) error)
 	postingMixin := schema.Posting{}.Mixin()
 	postingHooks := schema.Posting{}.Hooks()
 	posting.Hooks[0] = postingHooks[0]
@@ -797,6 +984,31 @@ func init() {
 	refreshtoken.DefaultID = refreshtokenDescID.Default.(func() pulid.ID)
 	// refreshtoken.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	refreshtoken.IDValidator = refreshtokenDescID.Validators[0].(func(string) error)
+	sellervolumeMixin := schema.SellerVolume{}.Mixin()
+	sellervolumeMixinFields0 := sellervolumeMixin[0].Fields()
+	_ = sellervolumeMixinFields0
+	sellervolumeFields := schema.SellerVolume{}.Fields()
+	_ = sellervolumeFields
+	// sellervolumeDescCurrency is the schema descriptor for currency field.
+	sellervolumeDescCurrency := sellervolumeFields[1].Descriptor()
+	// sellervolume.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	sellervolume.CurrencyValidator = sellervolumeDescCurrency.Validators[0].(func(string) error)
+	// sellervolumeDescMonth is the schema descriptor for month field.
+	sellervolumeDescMonth := sellervolumeFields[2].Descriptor()
+	// sellervolume.MonthValidator is a validator for the "month" field. It is called by the builders before save.
+	sellervolume.MonthValidator = sellervolumeDescMonth.Validators[0].(func(string) error)
+	// sellervolumeDescReceivedMinor is the schema descriptor for received_minor field.
+	sellervolumeDescReceivedMinor := sellervolumeFields[3].Descriptor()
+	// sellervolume.DefaultReceivedMinor holds the default value on creation for the received_minor field.
+	sellervolume.DefaultReceivedMinor = sellervolumeDescReceivedMinor.Default.(int64)
+	// sellervolume.ReceivedMinorValidator is a validator for the "received_minor" field. It is called by the builders before save.
+	sellervolume.ReceivedMinorValidator = sellervolumeDescReceivedMinor.Validators[0].(func(int64) error)
+	// sellervolumeDescID is the schema descriptor for id field.
+	sellervolumeDescID := sellervolumeMixinFields0[0].Descriptor()
+	// sellervolume.DefaultID holds the default value on creation for the id field.
+	sellervolume.DefaultID = sellervolumeDescID.Default.(func() pulid.ID)
+	// sellervolume.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	sellervolume.IDValidator = sellervolumeDescID.Validators[0].(func(string) error)
 	topupMixin := schema.TopUp{}.Mixin()
 	topupMixinFields0 := topupMixin[0].Fields()
 	_ = topupMixinFields0

@@ -5,6 +5,7 @@ package model
 import (
 	"bytes"
 	"danbao/ent"
+	"danbao/ent/payment"
 	"danbao/ent/schema/pulid"
 	"danbao/internal/kyc"
 	"fmt"
@@ -12,6 +13,14 @@ import (
 	"strconv"
 	"time"
 )
+
+// The result of freezeAccount and restrictCollection.
+type AccountControlPayload struct {
+	// The wallet's controls after the change.
+	AccountControl *ent.AccountControl `json:"accountControl,omitempty"`
+	// INVALID_INPUT (reason), NOT_FOUND (userId).
+	UserErrors []*UserError `json:"userErrors"`
+}
 
 // The result of every sign-in mutation.
 type AuthPayload struct {
@@ -25,6 +34,16 @@ type AuthPayload struct {
 	User *ent.User `json:"user,omitempty"`
 	// Why sign-in was refused; empty on success.
 	UserErrors []*UserError `json:"userErrors"`
+}
+
+// The buyer's passkey assertion that authorizes a CREATED payment.
+type AuthorizePaymentInput struct {
+	// The payment to authorize.
+	PaymentID pulid.ID `json:"paymentId"`
+	// What PublicKeyCredential.toJSON() returned for the options of createPayment or beginPaymentAuthorization.
+	Credential JSON `json:"credential"`
+	// Retrying with the same key replays the first result; kept at least 72 hours.
+	IdempotencyKey string `json:"idempotencyKey"`
 }
 
 // A user's money in one currency.
@@ -87,6 +106,14 @@ type BeginPasskeyRegistrationPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// The result of beginPaymentAuthorization.
+type BeginPaymentAuthorizationPayload struct {
+	// Fresh PublicKeyCredentialRequestOptionsJSON bound to the payment (replaces any earlier challenge).
+	Options JSON `json:"options,omitempty"`
+	// NOT_FOUND, INVALID_STATE (not CREATED), PASSKEY_REQUIRED.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // Names a partner app by its client id.
 type ConnectPartnerAppInput struct {
 	// The partner app's OAuth client_id.
@@ -106,6 +133,32 @@ type CreatePartnerAppPayload struct {
 	// The client_secret, shown this once and stored only as a hash; null when refused.
 	ClientSecret *string `json:"clientSecret,omitempty"`
 	// Why it was refused (INVALID_INPUT).
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// What createPayment needs: the seller, the amount (a Decimal string in major units of currency) and an idempotency key.
+type CreatePaymentInput struct {
+	// The seller: a verified user who is not restricted from collecting, and not the caller.
+	PayeeID pulid.ID `json:"payeeId"`
+	// What to pay, positive, at most the single-payment maximum.
+	Amount Decimal `json:"amount"`
+	// ISO 4217 currency code.
+	Currency string `json:"currency"`
+	// What is paid for, shown to both (at most 200 characters).
+	Description *string `json:"description,omitempty"`
+	// The seller's own order reference (at most 64 characters).
+	MerchantOrderRef *string `json:"merchantOrderRef,omitempty"`
+	// Retrying with the same key and input replays the first result (extensions.idempotentReplay); kept at least 72 hours.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+// The result of createPayment.
+type CreatePaymentPayload struct {
+	// The new payment, CREATED.
+	Payment *ent.Payment `json:"payment,omitempty"`
+	// PublicKeyCredentialRequestOptionsJSON for navigator.credentials.get(), bound to this payment; pass the result to authorizePayment. Null when the payer has no usable passkey.
+	AuthorizationOptions JSON `json:"authorizationOptions,omitempty"`
+	// INVALID_INPUT, NOT_FOUND (payee), VERIFICATION_REQUIRED, ACCOUNT_FROZEN (payer frozen, payee restricted), LIMIT_EXCEEDED (single-payment maximum), IDEMPOTENCY_CONFLICT.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
@@ -152,6 +205,34 @@ type FinishPasskeyRegistrationPayload struct {
 	// The new passkey; null on userErrors.
 	Passkey *ent.Passkey `json:"passkey,omitempty"`
 	// Why the passkey was not registered; empty on success.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// An operator's freeze or unfreeze of a wallet.
+type FreezeAccountInput struct {
+	// The wallet.
+	UserID pulid.ID `json:"userId"`
+	// True freezes it (no paying, no withdrawing); false lifts the freeze.
+	Frozen bool `json:"frozen"`
+	// Why (1 to 500 characters); kept and written to the event log.
+	Reason string `json:"reason"`
+}
+
+// Platform money an operator adds to the protection fund, as a Decimal string in major units of currency.
+type FundProtectionInput struct {
+	// What the platform adds to the protection fund, positive.
+	Amount Decimal `json:"amount"`
+	// ISO 4217 currency code.
+	Currency string `json:"currency"`
+	// Retrying with the same key and input replays the first result.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+// The result of fundProtection.
+type FundProtectionPayload struct {
+	// The protection fund's balance afterwards, in the currency of the input.
+	Balance *Decimal `json:"balance,omitempty"`
+	// INVALID_INPUT, IDEMPOTENCY_CONFLICT.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
@@ -223,11 +304,90 @@ type LogoutPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// The seller's shipment of a PAID payment.
+type MarkShippedInput struct {
+	// The payment.
+	PaymentID pulid.ID `json:"paymentId"`
+	// The carrier's name (1 to 64 characters).
+	Carrier string `json:"carrier"`
+	// The carrier's tracking number (1 to 64 characters).
+	TrackingNumber string `json:"trackingNumber"`
+}
+
+// The buyer's request for an operator to decide, or fraud claim on a completed payment.
+type OpenDisputeInput struct {
+	// The payment.
+	PaymentID pulid.ID `json:"paymentId"`
+	// What went wrong (1 to 500 characters).
+	Reason string `json:"reason"`
+}
+
 // The partner app connected or disconnected.
 type PartnerAppConnectionPayload struct {
 	// The partner app; null when refused.
 	PartnerApp *ent.PartnerApp `json:"partnerApp,omitempty"`
 	// Why it was refused (NOT_FOUND).
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// The verified passkey assertion that authorized a payment: proof of who authorized what.
+type PaymentAuthorization struct {
+	// The evidence as stored with the ledger transaction: passkeyId,
+	// credentialId, clientDataHash, clientDataJson, authenticatorData,
+	// signature (standard base64), challenge, nonce, rpId, origin, flags,
+	// signCount, factors, userVerified, backupEligible, backupState,
+	// verifiedAt.
+	Evidence JSON `json:"evidence"`
+	// The journal transaction that moved the money into escrow.
+	LedgerTransactionID *pulid.ID `json:"ledgerTransactionId,omitempty"`
+	// When the money moved into escrow.
+	PaidAt *time.Time `json:"paidAt,omitempty"`
+}
+
+// A payment's timers. Each is null when it is not running; the scheduler acts
+// on the payment as soon as one passes.
+type PaymentDeadlines struct {
+	// CREATED: the payment closes unless authorized by then.
+	AuthorizeBy *time.Time `json:"authorizeBy,omitempty"`
+	// PAID: the payment is refunded unless the seller ships by then.
+	ShipBy *time.Time `json:"shipBy,omitempty"`
+	// SHIPPED: receipt is confirmed automatically then (null while paused by a refund request or dispute).
+	AutoConfirmAt *time.Time `json:"autoConfirmAt,omitempty"`
+	// While the auto-confirm countdown is paused: the seconds it will have left when it resumes.
+	AutoConfirmPausedSeconds *int `json:"autoConfirmPausedSeconds,omitempty"`
+	// REFUND_REQUESTED: the refund is made if the seller has not answered by then.
+	RefundAnswerBy *time.Time `json:"refundAnswerBy,omitempty"`
+	// COMPLETED: the buyer may claim fraud (openDispute) until then.
+	ProtectionUntil *time.Time `json:"protectionUntil,omitempty"`
+	// How many times the buyer has extended the auto-confirm deadline.
+	ExtensionsUsed int `json:"extensionsUsed"`
+	// How many more extensions the buyer may make.
+	ExtensionsLeft int `json:"extensionsLeft"`
+}
+
+// Narrows me.payments.
+type PaymentFilter struct {
+	// Only payments where the user is the buyer (PAYER) or the seller (PAYEE); both when null.
+	Role *PaymentRole `json:"role,omitempty"`
+	// Only payments in this status.
+	Status *payment.Status `json:"status,omitempty"`
+	// Only payments created at or after this time.
+	From *time.Time `json:"from,omitempty"`
+	// Only payments created before this time.
+	To *time.Time `json:"to,omitempty"`
+}
+
+// Names the payment a buyer- or seller-side mutation acts on.
+type PaymentIDInput struct {
+	// The payment.
+	PaymentID pulid.ID `json:"paymentId"`
+}
+
+// The result of a mutation on one payment.
+type PaymentPayload struct {
+	// The payment after the mutation.
+	Payment *ent.Payment `json:"payment,omitempty"`
+	// The refusal, if any: see the mutation's description for its codes.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
@@ -249,6 +409,16 @@ type RedeliverWebhookPayload struct {
 type RefreshTokenInput struct {
 	// The refresh token from the last sign-in or refresh; it works once.
 	RefreshToken string `json:"refreshToken"`
+}
+
+// The buyer's open request for money back.
+type RefundRequest struct {
+	// How much the buyer asks back, in the payment's currency.
+	Amount Decimal `json:"amount"`
+	// Why, in the buyer's words.
+	Reason string `json:"reason"`
+	// If the seller has not answered by then, the refund is made (silence counts as agreement).
+	AnswerBy *time.Time `json:"answerBy,omitempty"`
 }
 
 // A new wallet account.
@@ -277,6 +447,46 @@ type RegisterWebhookPayload struct {
 	Secret *string `json:"secret,omitempty"`
 	// Why it was refused (INVALID_INPUT: a bad URL or a private, loopback or link-local address; bad event types).
 	UserErrors []*UserError `json:"userErrors"`
+}
+
+// The buyer's request for all or part of a payment back.
+type RequestRefundInput struct {
+	// The payment.
+	PaymentID pulid.ID `json:"paymentId"`
+	// How much back: positive, at most what is left of the payment (refunds may be partial, and add up to at most the amount).
+	Amount Decimal `json:"amount"`
+	// Why (1 to 500 characters).
+	Reason string `json:"reason"`
+}
+
+// An operator's decision on a disputed payment; amounts are Decimal strings in major units of the payment's currency.
+type ResolveDisputeInput struct {
+	// The disputed payment.
+	PaymentID pulid.ID `json:"paymentId"`
+	// What goes back to the buyer (zero to what is left); the rest is released to the seller. On a fraud claim after completion: what the protection fund pays the buyer.
+	RefundAmount Decimal `json:"refundAmount"`
+	// The decision's grounds (at most 500 characters).
+	Note *string `json:"note,omitempty"`
+}
+
+// The seller's answer to an open refund request.
+type RespondToRefundInput struct {
+	// The payment with an open refund request.
+	PaymentID pulid.ID `json:"paymentId"`
+	// True refunds the amount asked; false refuses (the buyer may then open a dispute).
+	Accept bool `json:"accept"`
+	// A note for the buyer (at most 500 characters).
+	Note *string `json:"note,omitempty"`
+}
+
+// An operator's restriction, or lifting of it, on a wallet's receiving of payments.
+type RestrictCollectionInput struct {
+	// The wallet.
+	UserID pulid.ID `json:"userId"`
+	// True stops it receiving payments; false allows it again.
+	Restricted bool `json:"restricted"`
+	// Why (1 to 500 characters); kept and written to the event log.
+	Reason string `json:"reason"`
 }
 
 // An operator's decision on a pending verification request.
@@ -345,6 +555,16 @@ type SettleSandboxBankOperationPayload struct {
 	Withdrawal *ent.Withdrawal `json:"withdrawal,omitempty"`
 	// Why nothing was settled: NOT_FOUND, INVALID_STATE (not pending, not on the pending sandbox card, or no sandbox).
 	UserErrors []*UserError `json:"userErrors"`
+}
+
+// The seller's shipment of a payment's goods.
+type Shipment struct {
+	// The carrier's name, as the seller gave it.
+	Carrier string `json:"carrier"`
+	// The carrier's tracking number.
+	TrackingNumber string `json:"trackingNumber"`
+	// When the seller marked the payment shipped.
+	ShippedAt time.Time `json:"shippedAt"`
 }
 
 // The result of signOutEverywhere.
@@ -583,6 +803,16 @@ const (
 	EntryTypeWithdrawalReturn EntryType = "WITHDRAWAL_RETURN"
 	// Money between two users' wallets.
 	EntryTypeTransfer EntryType = "TRANSFER"
+	// The buyer's payment into escrow.
+	EntryTypePayment EntryType = "PAYMENT"
+	// Escrow's release to the seller (and the fee).
+	EntryTypePaymentRelease EntryType = "PAYMENT_RELEASE"
+	// Escrow's refund to the buyer.
+	EntryTypePaymentRefund EntryType = "PAYMENT_REFUND"
+	// The protection fund's compensation to a buyer after an upheld fraud claim.
+	EntryTypeProtectionCompensation EntryType = "PROTECTION_COMPENSATION"
+	// Platform money added to the protection fund.
+	EntryTypeProtectionFunding EntryType = "PROTECTION_FUNDING"
 )
 
 var AllEntryType = []EntryType{
@@ -591,11 +821,16 @@ var AllEntryType = []EntryType{
 	EntryTypeWithdrawalPayout,
 	EntryTypeWithdrawalReturn,
 	EntryTypeTransfer,
+	EntryTypePayment,
+	EntryTypePaymentRelease,
+	EntryTypePaymentRefund,
+	EntryTypeProtectionCompensation,
+	EntryTypeProtectionFunding,
 }
 
 func (e EntryType) IsValid() bool {
 	switch e {
-	case EntryTypeTopup, EntryTypeWithdrawal, EntryTypeWithdrawalPayout, EntryTypeWithdrawalReturn, EntryTypeTransfer:
+	case EntryTypeTopup, EntryTypeWithdrawal, EntryTypeWithdrawalPayout, EntryTypeWithdrawalReturn, EntryTypeTransfer, EntryTypePayment, EntryTypePaymentRelease, EntryTypePaymentRefund, EntryTypeProtectionCompensation, EntryTypeProtectionFunding:
 		return true
 	}
 	return false
@@ -750,6 +985,64 @@ func (e *ErrorCode) UnmarshalJSON(b []byte) error {
 }
 
 func (e ErrorCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// In which capacity the signed-in user takes part in a payment.
+type PaymentRole string
+
+const (
+	// The buyer, who pays.
+	PaymentRolePayer PaymentRole = "PAYER"
+	// The seller, who receives.
+	PaymentRolePayee PaymentRole = "PAYEE"
+)
+
+var AllPaymentRole = []PaymentRole{
+	PaymentRolePayer,
+	PaymentRolePayee,
+}
+
+func (e PaymentRole) IsValid() bool {
+	switch e {
+	case PaymentRolePayer, PaymentRolePayee:
+		return true
+	}
+	return false
+}
+
+func (e PaymentRole) String() string {
+	return string(e)
+}
+
+func (e *PaymentRole) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PaymentRole(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PaymentRole", str)
+	}
+	return nil
+}
+
+func (e PaymentRole) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PaymentRole) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PaymentRole) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,11 +20,13 @@ import (
 	"danbao/internal/bank"
 	"danbao/internal/config"
 	"danbao/internal/db"
+	"danbao/internal/escrow"
 	"danbao/internal/events"
 	"danbao/internal/idempotency"
 	"danbao/internal/kyc"
 	"danbao/internal/ledger"
 	"danbao/internal/limits"
+	"danbao/internal/money"
 	"danbao/internal/obs"
 	"danbao/internal/partner"
 	"danbao/internal/passkey"
@@ -68,6 +71,7 @@ type App struct {
 	// IdentityKeys seal identity data at rest: ID numbers, legal names,
 	// card holder names.
 	IdentityKeys *vault.Keyring
+	Escrow       *escrow.Service
 
 	ready          atomic.Bool
 	handler        http.Handler
@@ -84,8 +88,8 @@ type Options struct {
 	// Verifier overrides the real-name verifier (default: the sandbox
 	// verifier when DANBAO_SANDBOX is on, otherwise operator review only).
 	Verifier realname.Verifier
-	// Now replaces the clock of passkey ceremonies (tests expire challenges
-	// by moving it forward).
+	// Now replaces the clock of passkey ceremonies and of escrow deadlines
+	// (tests expire challenges and run deadlines by moving it forward).
 	Now func() time.Time
 }
 
@@ -169,7 +173,11 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 		log.Warn("no bank gateway: top-ups and withdrawals are refused until one is configured")
 	}
 	a.Keys = idempotency.New(d.Dialect)
-	a.Wallet = wallet.New(d.Client, a.Ledger, a.Keys, walletIdentity{a.Limits, a.RealName}, gw, kycKeys, log)
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	a.Wallet = wallet.New(d.Client, a.Ledger, a.Keys, walletIdentity{a.Limits, a.RealName, now}, gw, kycKeys, log)
 	a.Passkeys, err = passkey.New(d.Client, a.Auth, passkey.Config{
 		RPID:    cfg.WebAuthnRPID,
 		RPName:  cfg.WebAuthnRPName,
@@ -181,6 +189,7 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 	if err != nil {
 		return nil, err
 	}
+	a.Escrow = escrow.New(d.Client, a.Ledger, a.Keys, a.Passkeys, a.Limits, escrowConfig(cfg), now, log)
 	a.handler = a.routes()
 	if a.Bank != nil {
 		a.Bank.SetHandler(a.handler)
@@ -193,6 +202,41 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 type walletIdentity struct {
 	*limits.Service
 	realName *realname.Service
+	now      func() time.Time
+}
+
+// CheckOutflow refuses a frozen account and counts the amount against the
+// level's limits, in the withdrawal's transaction.
+func (w walletIdentity) CheckOutflow(ctx context.Context, tx *ent.Tx, userID pulid.ID, amount int64, c money.Currency) error {
+	if err := escrow.CheckNotFrozen(ctx, tx, userID); err != nil {
+		return err
+	}
+	return w.Record(ctx, tx, userID, amount, c, w.now())
+}
+
+// escrowConfig maps the configuration to the escrow's. Load has already
+// checked the amounts parse.
+func escrowConfig(cfg config.Config) escrow.Config {
+	free, _ := money.ParseAmount(cfg.FeeFreeMonthlyCNY, money.CNY)
+	out := escrow.Config{
+		Windows: escrow.Windows{Authorization: cfg.AuthorizationWindow, ShipWithin: cfg.ShipWithin,
+			AutoConfirm: cfg.AutoConfirmAfter, RefundAnswer: cfg.RefundAnswerWithin,
+			Extension: cfg.ConfirmExtension, Protection: cfg.ProtectionWindow},
+		Limits:     escrow.Limits{MaxExtensions: cfg.MaxConfirmExtensions},
+		Fees:       escrow.FeeRules{RateBPS: int64(cfg.FeeRateBPS), FreeMonthly: map[money.Currency]int64{money.CNY: free}},
+		MaxPayment: map[money.Currency]int64{},
+	}
+	// The maximum is in major units of every currency; a currency with
+	// fewer decimals takes its whole part.
+	whole, _, _ := strings.Cut(cfg.MaxPayment, ".")
+	for _, c := range money.Currencies() {
+		if v, err := money.ParseAmount(cfg.MaxPayment, c); err == nil {
+			out.MaxPayment[c] = v
+		} else if v, err := money.ParseAmount(whole, c); err == nil {
+			out.MaxPayment[c] = v
+		}
+	}
+	return out
 }
 
 func (w walletIdentity) CheckCardHolder(ctx context.Context, tx *ent.Tx, userID pulid.ID, holder string) error {
@@ -299,7 +343,7 @@ func (a *App) routes() http.Handler {
 	})
 	gql := resolvers.NewHandler(&resolvers.Resolver{
 		Client: a.DB.Client, Auth: a.Auth, Passkeys: a.Passkeys, Ledger: a.Ledger, Wallet: a.Wallet,
-		RealName: a.RealName, Limits: a.Limits, Events: a.Events, Sockets: a.Sockets,
+		RealName: a.RealName, Limits: a.Limits, Escrow: a.Escrow, Events: a.Events, Sockets: a.Sockets,
 		Partners: a.Partners, WebhookService: a.Webhooks,
 	}, resolvers.HandlerConfig{
 		MaxDepth:      a.Config.MaxDepth,

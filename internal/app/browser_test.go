@@ -43,29 +43,33 @@ func browserTools() (node, e2e, chromium string, missing []string) {
 	return node, e2e, chromium, missing
 }
 
-// requireBrowser skips the test when the browser toolchain is missing, or
-// fails it when CI requires the browser.
-func requireBrowser(t *testing.T) {
-	t.Helper()
-	if _, _, _, missing := browserTools(); len(missing) > 0 {
+// browser is the toolchain of the browser tests.
+type browser struct{ node, e2e, chromium string }
+
+// requireBrowser returns the toolchain, or skips the test (fails it when
+// DANBAO_REQUIRE_BROWSER=1) when any part is missing.
+func requireBrowser(t *testing.T) browser {
+	node, e2e, chromium, missing := browserTools()
+	if len(missing) > 0 {
 		reason := "browser test needs: " + strings.Join(missing, "; ")
 		if os.Getenv(RequireBrowserEnv) == "1" {
 			t.Fatalf("%s (%s=1)", reason, RequireBrowserEnv)
 		}
 		t.Skip(reason)
 	}
+	return browser{node, e2e, chromium}
 }
 
-// runE2E runs node e2e/SCRIPT ORIGIN, logs its output and fails the test
-// when it exits non-zero.
-func runE2E(ctx context.Context, t *testing.T, script, origin string) string {
+// run runs node e2e/<script> with args, logs its output, and fails the test
+// when it exits non-zero or its output lacks any of wants.
+func (b browser) run(ctx context.Context, t *testing.T, script string, wants []string, args ...string) string {
 	t.Helper()
-	node, e2e, chromium, _ := browserTools()
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(e2e, script), origin)
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
-	out, err := cmd.CombinedOutput()
-	t.Logf("node e2e/%s %s (%v):\n%s", script, origin, time.Since(start).Round(time.Millisecond), out)
+	cmd := exec.CommandContext(ctx, b.node, append([]string{filepath.Join(b.e2e, script)}, args...)...)
+	cmd.Env = append(os.Environ(), "CHROMIUM="+b.chromium)
+	raw, err := cmd.CombinedOutput()
+	out := string(raw)
+	t.Logf("node e2e/%s %s (%v):\n%s", script, strings.Join(args, " "), time.Since(start).Round(time.Millisecond), out)
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		t.Fatalf("e2e/%s exited %d", script, exit.ExitCode())
@@ -73,7 +77,12 @@ func runE2E(ctx context.Context, t *testing.T, script, origin string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(out)
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Fatalf("output lacks %q", want)
+		}
+	}
+	return out
 }
 
 // TestPasskeysInChromium registers a passkey, signs in with it, lists and
@@ -81,18 +90,14 @@ func runE2E(ctx context.Context, t *testing.T, script, origin string) string {
 // DevTools virtual authenticator (e2e/passkeys.mjs), against a server on
 // http://localhost:PORT (a secure context, RP ID localhost).
 func TestPasskeysInChromium(t *testing.T) {
-	requireBrowser(t)
+	tools := requireBrowser(t)
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		e := testenv.New(t, d)
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		out := runE2E(ctx, t, "passkeys.mjs", e.Origin)
-		for _, want := range []string{"created account usr_", "registered a passkey psk_", "signed in with the passkey as usr_",
-			"me.passkeys lists psk_", "revoked psk_", "no longer signs in (PASSKEY_REVOKED)", "ok: passkey registration, sign-in and revocation in Chromium"} {
-			if !strings.Contains(out, want) {
-				t.Fatalf("output lacks %q", want)
-			}
-		}
+		out := tools.run(ctx, t, "passkeys.mjs", []string{"created account usr_", "registered a passkey psk_", "signed in with the passkey as usr_",
+			"me.passkeys lists psk_", "revoked psk_", "no longer signs in (PASSKEY_REVOKED)", "ok: passkey registration, sign-in and revocation in Chromium"},
+			e.Origin)
 		// What the browser did is in the database: one passkey, used once,
 		// revoked, on the account the page created.
 		pk, err := e.App.DB.Client.Passkey.Query().Where(passkey.Nickname("Headless Chromium")).WithUser().Only(ctx)
@@ -114,17 +119,12 @@ func TestPasskeysInChromium(t *testing.T) {
 // must load from the binary alone, its docs explorer show the schema, and
 // `{ me { id } }` with a token answer the signed-in user.
 func TestPlaygroundOfflineInChromium(t *testing.T) {
-	requireBrowser(t)
+	tools := requireBrowser(t)
 	e := testenv.New(t, testenv.SQLite)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	out := runE2E(ctx, t, "playground.mjs", e.Origin)
-	for _, want := range []string{"GraphiQL loaded from the server", "docs explorer shows Query.me", "no request left the machine",
-		"ok: offline playground in Chromium"} {
-		if !strings.Contains(out, want) {
-			t.Fatalf("output lacks %q", want)
-		}
-	}
+	out := tools.run(ctx, t, "playground.mjs", []string{"GraphiQL loaded from the server", "docs explorer shows Query.me",
+		"no request left the machine", "ok: offline playground in Chromium"}, e.Origin)
 	// The id the page showed is the account the script created.
 	var created, answered string
 	for _, line := range strings.Split(out, "\n") {

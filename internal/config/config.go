@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"danbao/internal/money"
 	"danbao/internal/vault"
 )
 
@@ -50,10 +51,17 @@ type Config struct {
 	AssetLinks              json.RawMessage // DANBAO_ASSETLINKS_JSON
 	AppleAppSiteAssociation json.RawMessage // DANBAO_APPLE_APP_SITE_ASSOCIATION
 
-	AuthorizationWindow time.Duration // DANBAO_AUTHORIZATION_WINDOW, default 30m
-	ShipWithin          time.Duration // DANBAO_SHIP_WITHIN, default 72h
-	AutoConfirmAfter    time.Duration // DANBAO_AUTO_CONFIRM_AFTER, default 240h
-	RefundAnswerWithin  time.Duration // DANBAO_REFUND_ANSWER_WITHIN, default 48h
+	AuthorizationWindow  time.Duration // DANBAO_AUTHORIZATION_WINDOW, default 30m
+	ShipWithin           time.Duration // DANBAO_SHIP_WITHIN, default 72h
+	AutoConfirmAfter     time.Duration // DANBAO_AUTO_CONFIRM_AFTER, default 240h
+	RefundAnswerWithin   time.Duration // DANBAO_REFUND_ANSWER_WITHIN, default 48h
+	ConfirmExtension     time.Duration // DANBAO_CONFIRM_EXTENSION: what one extendConfirmDeadline adds, default 72h
+	MaxConfirmExtensions int           // DANBAO_MAX_CONFIRM_EXTENSIONS: extensions per payment, default 2
+	ProtectionWindow     time.Duration // DANBAO_PROTECTION_WINDOW: fraud claims after completion, default 720h
+	FeeRateBPS           int           // DANBAO_FEE_RATE_BPS: seller fee above the free volume, basis points, default 60 (0.6%)
+	FeeFreeMonthlyCNY    string        // DANBAO_FEE_FREE_MONTHLY_CNY: fee-free volume per seller and month, CNY, default 5000.00
+	MaxPayment           string        // DANBAO_MAX_PAYMENT: single-payment maximum in major units of any currency, default 200000.00
+	SchedulerInterval    time.Duration // DANBAO_SCHEDULER_INTERVAL: how often due payments are looked for, default 15s
 
 	JWTIssuer       string        // DANBAO_JWT_ISSUER, default danbao
 	JWTAudience     string        // DANBAO_JWT_AUDIENCE, default danbao-api
@@ -144,10 +152,17 @@ func Load(getenv func(string) string) (Config, error) {
 		AssetLinks:              p.jsonDoc("DANBAO_ASSETLINKS_JSON"),
 		AppleAppSiteAssociation: p.jsonDoc("DANBAO_APPLE_APP_SITE_ASSOCIATION"),
 
-		AuthorizationWindow: p.duration("DANBAO_AUTHORIZATION_WINDOW", 30*time.Minute),
-		ShipWithin:          p.duration("DANBAO_SHIP_WITHIN", 72*time.Hour),
-		AutoConfirmAfter:    p.duration("DANBAO_AUTO_CONFIRM_AFTER", 240*time.Hour),
-		RefundAnswerWithin:  p.duration("DANBAO_REFUND_ANSWER_WITHIN", 48*time.Hour),
+		AuthorizationWindow:  p.duration("DANBAO_AUTHORIZATION_WINDOW", 30*time.Minute),
+		ShipWithin:           p.duration("DANBAO_SHIP_WITHIN", 72*time.Hour),
+		AutoConfirmAfter:     p.duration("DANBAO_AUTO_CONFIRM_AFTER", 240*time.Hour),
+		RefundAnswerWithin:   p.duration("DANBAO_REFUND_ANSWER_WITHIN", 48*time.Hour),
+		ConfirmExtension:     p.duration("DANBAO_CONFIRM_EXTENSION", 72*time.Hour),
+		MaxConfirmExtensions: p.integer("DANBAO_MAX_CONFIRM_EXTENSIONS", 2),
+		ProtectionWindow:     p.duration("DANBAO_PROTECTION_WINDOW", 720*time.Hour),
+		FeeRateBPS:           p.integer("DANBAO_FEE_RATE_BPS", 60),
+		FeeFreeMonthlyCNY:    p.str("DANBAO_FEE_FREE_MONTHLY_CNY", "5000.00"),
+		MaxPayment:           p.str("DANBAO_MAX_PAYMENT", "200000.00"),
+		SchedulerInterval:    p.duration("DANBAO_SCHEDULER_INTERVAL", 15*time.Second),
 
 		JWTIssuer:       p.str("DANBAO_JWT_ISSUER", "danbao"),
 		JWTAudience:     p.str("DANBAO_JWT_AUDIENCE", "danbao-api"),
@@ -238,6 +253,14 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.HTTPWriteTimeout <= c.RequestTimeout {
 		p.errs = append(p.errs, "DANBAO_HTTP_WRITE_TIMEOUT must be longer than DANBAO_REQUEST_TIMEOUT, so that a request that runs out of time can still be answered")
+	}
+	if c.MaxConfirmExtensions < 0 || c.FeeRateBPS < 0 || c.FeeRateBPS > 10000 {
+		p.errs = append(p.errs, "DANBAO_MAX_CONFIRM_EXTENSIONS must be at least 0 and DANBAO_FEE_RATE_BPS between 0 and 10000")
+	}
+	for name, v := range map[string]string{"DANBAO_FEE_FREE_MONTHLY_CNY": c.FeeFreeMonthlyCNY, "DANBAO_MAX_PAYMENT": c.MaxPayment} {
+		if _, err := money.ParseAmount(v, money.CNY); err != nil {
+			p.errs = append(p.errs, fmt.Sprintf("%s: %q is not an amount such as 5000.00", name, v))
+		}
 	}
 	if len(p.errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %s", strings.Join(p.errs, "; "))

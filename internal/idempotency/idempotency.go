@@ -161,3 +161,40 @@ func lockKey(req Request) int64 {
 	h.Write([]byte("idempotency\x00" + req.Scope + "\x00" + req.Key))
 	return int64(h.Sum64())
 }
+
+// Run runs one idempotent request: it claims the key, then in one
+// transaction on client either loads the result of an earlier identical
+// request (replay) or runs create and records the key with the id it
+// returns. On error the result is the zero value: a row the rollback
+// discarded must never reach the caller. Errors: those of Claim, Check,
+// load and create.
+func Run[T any](ctx context.Context, k *Keys, client *ent.Client, req Request,
+	load func(tx *ent.Tx, id string) (T, error),
+	create func(tx *ent.Tx) (T, string, error),
+) (out T, replay bool, err error) {
+	var zero T
+	release, err := k.Claim(req)
+	if err != nil {
+		return zero, false, err
+	}
+	defer release()
+	err = dbtx.WithTx(ctx, client, func(tx *ent.Tx) error {
+		prior, err := k.Check(ctx, tx, req)
+		if err != nil {
+			return err
+		}
+		if replay = prior != ""; replay {
+			out, err = load(tx, prior)
+			return err
+		}
+		var id string
+		if out, id, err = create(tx); err != nil {
+			return err
+		}
+		return k.Save(ctx, tx, req, id)
+	})
+	if err != nil {
+		return zero, false, err
+	}
+	return out, replay, nil
+}

@@ -19,7 +19,9 @@
 //   - transactions are numbered 1, 2, 3... in commit order and hash-chained:
 //     each stores SHA-256(previous hash || its canonical content);
 //   - customer funds (AVAILABLE + ESCROW + TOPUP_CLEARING +
-//     WITHDRAWAL_CLEARING) equal custody, per currency.
+//     WITHDRAWAL_CLEARING) plus the platform's own money held beside them
+//     (FEES, PROTECTION_FUND) equal custody, per currency: customer funds
+//     are held in full.
 //
 // Lock order inside one database transaction: accounts (sorted by ID), then
 // the "ledger" counter row, then the "events" counter row (package events).

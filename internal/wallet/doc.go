@@ -24,5 +24,5 @@
 //   - A page of history costs a bounded number of queries whatever its
 //     size: under WithEntryContexts (one per GraphQL operation) the context
 //     of each entry (operation, card, counterparty) is loaded per page, in
-//     at most six queries, and shared by every field that asks.
+//     at most eight queries, and shared by every field that asks.
 package wallet

@@ -6,8 +6,10 @@ import (
 	"sync"
 
 	"danbao/ent"
+	"danbao/ent/account"
 	"danbao/ent/bankcard"
 	"danbao/ent/ledgertransaction"
+	"danbao/ent/payment"
 	"danbao/ent/posting"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/topup"
@@ -21,6 +23,7 @@ import (
 type EntryContext struct {
 	TopUp        *ent.TopUp
 	Withdrawal   *ent.Withdrawal
+	Payment      *ent.Payment
 	Counterparty string // a card ("visa •••• 4242") or the other user's display name
 }
 
@@ -126,17 +129,18 @@ func (s *Service) BankCard(ctx context.Context, id pulid.ID) (*ent.BankCard, err
 	return c, err
 }
 
-// entryContexts loads the context of postings with at most six queries,
-// whatever their number: their journal transactions, the top-ups and
-// withdrawals those belong to, the cards of these, and for transfers the
-// other postings and their owners.
+// entryContexts loads the context of postings with at most eight queries,
+// whatever their number: their journal transactions, the top-ups,
+// withdrawals and payments those belong to, the cards of top-ups and
+// withdrawals, the accounts of payment entries (whose side of the payment
+// they are on), for transfers the other postings, and the counterparties.
 func (s *Service) entryContexts(ctx context.Context, ps []*ent.Posting) (map[pulid.ID]*EntryContext, error) {
 	ltxs, err := s.client.LedgerTransaction.Query().Where(ledgertransaction.IDIn(unique(ps, func(p *ent.Posting) pulid.ID { return p.TransactionID })...)).All(ctx)
 	if err != nil {
 		return nil, err
 	}
 	refOf := make(map[pulid.ID]pulid.ID, len(ltxs))
-	var topIDs, wdrIDs, transfers []pulid.ID
+	var topIDs, wdrIDs, payIDs, transfers []pulid.ID
 	for _, t := range ltxs {
 		refOf[t.ID] = t.RefID
 		switch t.RefID.Prefix() {
@@ -144,6 +148,8 @@ func (s *Service) entryContexts(ctx context.Context, ps []*ent.Posting) (map[pul
 			topIDs = append(topIDs, t.RefID)
 		case pulid.PrefixWithdrawal:
 			wdrIDs = append(wdrIDs, t.RefID)
+		case pulid.PrefixPayment:
+			payIDs = append(payIDs, t.RefID)
 		default:
 			transfers = append(transfers, t.ID)
 		}
@@ -155,6 +161,29 @@ func (s *Service) entryContexts(ctx context.Context, ps []*ent.Posting) (map[pul
 	wdrs, err := byID(ctx, len(wdrIDs) > 0, s.client.Withdrawal.Query().Where(withdrawal.IDIn(wdrIDs...)), func(w *ent.Withdrawal) pulid.ID { return w.ID })
 	if err != nil {
 		return nil, err
+	}
+	pays, err := byID(ctx, len(payIDs) > 0, s.client.Payment.Query().Where(payment.IDIn(payIDs...)), func(p *ent.Payment) pulid.ID { return p.ID })
+	if err != nil {
+		return nil, err
+	}
+	// A payment entry's counterparty is the other party: the payer for the
+	// payee's entries, the payee for everyone else's (the payer's, and the
+	// protection fund's compensation to the payer).
+	var payAccounts []pulid.ID
+	for _, p := range ps {
+		if pays[refOf[p.TransactionID]] != nil {
+			payAccounts = append(payAccounts, p.AccountID)
+		}
+	}
+	accounts, err := byID(ctx, len(payAccounts) > 0, s.client.Account.Query().Where(account.IDIn(payAccounts...)), func(a *ent.Account) pulid.ID { return a.ID })
+	if err != nil {
+		return nil, err
+	}
+	otherParty := func(p *ent.Posting, pay *ent.Payment) pulid.ID {
+		if a := accounts[p.AccountID]; a != nil && a.OwnerID == pay.PayeeID {
+			return pay.PayerID
+		}
+		return pay.PayeeID
 	}
 	var cardIDs []pulid.ID
 	for _, t := range tops {
@@ -186,6 +215,11 @@ func (s *Service) entryContexts(ctx context.Context, ps []*ent.Posting) (map[pul
 		}
 	}
 	var owners []pulid.ID
+	for _, p := range ps {
+		if pay := pays[refOf[p.TransactionID]]; pay != nil {
+			owners = append(owners, otherParty(p, pay))
+		}
+	}
 	for _, l := range legs {
 		if a := l.Edges.Account; a != nil && a.OwnerID != "" {
 			owners = append(owners, a.OwnerID)
@@ -212,6 +246,11 @@ func (s *Service) entryContexts(ctx context.Context, ps []*ent.Posting) (map[pul
 		case wdrs[ref] != nil:
 			ec.Withdrawal = wdrs[ref]
 			ec.Counterparty = cardName(ec.Withdrawal.BankCardID)
+		case pays[ref] != nil:
+			ec.Payment = pays[ref]
+			if u := users[otherParty(p, ec.Payment)]; u != nil {
+				ec.Counterparty = u.DisplayName
+			}
 		default:
 			for _, l := range legs {
 				if a := l.Edges.Account; l.TransactionID == p.TransactionID && l.ID != p.ID && a != nil && a.OwnerID != "" {

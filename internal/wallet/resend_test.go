@@ -2,6 +2,7 @@ package wallet_test
 
 import (
 	"context"
+	"danbao/internal/money"
 	"errors"
 	"log/slog"
 	"strings"
@@ -41,6 +42,10 @@ type verified struct{}
 
 func (verified) RequireVerified(context.Context, *ent.Tx, pulid.ID) error         { return nil }
 func (verified) CheckCardHolder(context.Context, *ent.Tx, pulid.ID, string) error { return nil }
+
+func (verified) CheckOutflow(context.Context, *ent.Tx, pulid.ID, int64, money.Currency) error {
+	return nil
+}
 
 // TestResendPending: an operation whose gateway request was lost stays
 // PENDING until ResendPending asks again; then it settles, once.

@@ -38,6 +38,11 @@ type Identity interface {
 	RequireVerified(ctx context.Context, tx *ent.Tx, userID pulid.ID) error
 	// CheckCardHolder refuses a card not in the verified legal name.
 	CheckCardHolder(ctx context.Context, tx *ent.Tx, userID pulid.ID, holderName string) error
+	// CheckOutflow refuses, and otherwise counts, money leaving the user's
+	// balance: a frozen account (ACCOUNT_FROZEN), the level's limits
+	// (VERIFICATION_REQUIRED, LIMIT_EXCEEDED; a currency with no limit
+	// configured is refused).
+	CheckOutflow(ctx context.Context, tx *ent.Tx, userID pulid.ID, amount int64, c money.Currency) error
 }
 
 // Service is the wallet.
@@ -160,40 +165,17 @@ func (s *Service) validate(ctx context.Context, userID pulid.ID, op string, in M
 	}}, nil
 }
 
-// keyed runs one idempotent request: it claims the key, then in one
-// transaction either loads the result of an earlier identical request
-// (replay) or runs create and records the key with the id it returns.
-// On error the result is the zero value: a row the rollback discarded must
-// never reach the caller.
+// keyed runs one idempotent request through idempotency.Run.
 func keyed[T any](ctx context.Context, s *Service, req idempotency.Request,
 	load func(tx *ent.Tx, id pulid.ID) (T, error),
 	create func(tx *ent.Tx) (T, pulid.ID, error),
-) (out T, replay bool, err error) {
-	var zero T
-	release, err := s.keys.Claim(req)
-	if err != nil {
-		return zero, false, err
-	}
-	defer release()
-	err = dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
-		prior, err := s.keys.Check(ctx, tx, req)
-		if err != nil {
-			return err
-		}
-		if replay = prior != ""; replay {
-			out, err = load(tx, pulid.ID(prior))
-			return err
-		}
-		var id pulid.ID
-		if out, id, err = create(tx); err != nil {
-			return err
-		}
-		return s.keys.Save(ctx, tx, req, string(id))
-	})
-	if err != nil {
-		return zero, false, err
-	}
-	return out, replay, nil
+) (T, bool, error) {
+	return idempotency.Run(ctx, s.keys, s.client, req,
+		func(tx *ent.Tx, id string) (T, error) { return load(tx, pulid.ID(id)) },
+		func(tx *ent.Tx) (T, string, error) {
+			out, id, err := create(tx)
+			return out, string(id), err
+		})
 }
 
 // TopUp starts a top-up of amount from a linked card. The result is PENDING
@@ -232,8 +214,10 @@ func (s *Service) TopUp(ctx context.Context, userID pulid.ID, in MoveInput) (*en
 }
 
 // Withdraw holds amount from the user's available balance at once and asks
-// the gateway to pay it out to a linked card. Errors: INVALID_INPUT,
-// NOT_FOUND (card), VERIFICATION_REQUIRED, INSUFFICIENT_FUNDS (extensions
+// the gateway to pay it out to a linked card. The freeze and the level's
+// limits are checked and the amount counted in the same transaction.
+// Errors: INVALID_INPUT, NOT_FOUND (card), VERIFICATION_REQUIRED,
+// ACCOUNT_FROZEN, LIMIT_EXCEEDED, INSUFFICIENT_FUNDS (extensions
 // available, held), IDEMPOTENCY_CONFLICT.
 func (s *Service) Withdraw(ctx context.Context, userID pulid.ID, in MoveInput) (*ent.Withdrawal, bool, error) {
 	m, err := s.validate(ctx, userID, "withdraw", in)
@@ -244,6 +228,9 @@ func (s *Service) Withdraw(ctx context.Context, userID pulid.ID, in MoveInput) (
 		func(tx *ent.Tx, id pulid.ID) (*ent.Withdrawal, error) { return tx.Withdrawal.Get(ctx, id) },
 		func(tx *ent.Tx) (*ent.Withdrawal, pulid.ID, error) {
 			if err := s.identity.RequireVerified(ctx, tx, userID); err != nil {
+				return nil, "", err
+			}
+			if err := s.identity.CheckOutflow(ctx, tx, userID, m.amount, m.currency); err != nil {
 				return nil, "", err
 			}
 			w, err := tx.Withdrawal.Create().

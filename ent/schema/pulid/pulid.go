@@ -81,6 +81,7 @@ func (id ID) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(st
 // code that tells a top-up from a withdrawal by its ID all use these names.
 const (
 	PrefixAccount           = "acc"
+	PrefixAccountControl    = "acl"
 	PrefixBankCard          = "card"
 	PrefixEvent             = "evt"
 	PrefixIdempotencyKey    = "idk"
@@ -90,8 +91,11 @@ const (
 	PrefixPasskey           = "psk"
 	PrefixPasskeySession    = "pks"
 	PrefixPasskeyUser       = "pku"
+	PrefixPayment           = "pay"
+	PrefixPaymentEvent      = "pev"
 	PrefixPosting           = "pst"
 	PrefixRefreshToken      = "rtk"
+	PrefixSellerVolume      = "svl"
 	PrefixTopUp             = "top"
 	PrefixUser              = "usr"
 	PrefixVerification      = "kyv"

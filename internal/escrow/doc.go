@@ -1,0 +1,37 @@
+// Package escrow runs escrowed payments (担保交易): the buyer pays into
+// escrow with a passkey, the seller ships, the buyer confirms receipt (or
+// the deadline does) and the money is released to the seller less the fee;
+// refunds, disputes and buyer protection in between. See docs/design.md
+// (escrowed payments) for the states and docs/architecture.md for how a
+// transition is applied.
+//
+// The rules are pure (rules.go, fee.go; no ent import): Transition maps
+// (state, event, actor) to the next state and the money it moves, Schedule
+// the deadlines, Fee the seller fee. The Service applies them.
+//
+// Invariants:
+//
+//   - Every transition is one database transaction: a compare-and-set on
+//     the status (UPDATE ... WHERE id = ? AND status = from; zero rows means
+//     another actor or the scheduler moved the payment first, and the
+//     caller gets INVALID_STATE naming the current state), its postings
+//     (one balanced journal transaction referencing the payment), one
+//     PaymentEvent audit row and event rows for both parties. A user and
+//     the deadline scheduler racing for one payment cannot both win.
+//   - Escrow never pays out more than it holds for a payment: refunds plus
+//     the release equal the amount paid. Partial refunds add up to at most
+//     the amount.
+//   - The payment challenge is spent in its own committed transaction
+//     before the money transaction, so an assertion can never be replayed
+//     after a rolled-back authorization; a money transaction that fails
+//     afterwards leaves a FAILED_AUTHORIZATION row on the audit trail.
+//   - Limits (level and daily) and the payer's freeze are checked and
+//     recorded inside the authorization's money transaction; the payee's
+//     collection restriction inside creation and authorization.
+//   - Fees are taken only at release, from the seller's side, into the
+//     FEES account; the free monthly volume is counted per seller, currency
+//     and China Standard Time month in a row raised in the release
+//     transaction, so concurrent releases share it exactly once.
+//   - Buyer protection compensation comes from the PROTECTION_FUND account,
+//     which an operator funds; it never touches escrow.
+package escrow
