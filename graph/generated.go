@@ -148,6 +148,7 @@ type ComplexityRoot struct {
 		Date           func(childComplexity int) int
 		Difference     func(childComplexity int) int
 		OpeningCustody func(childComplexity int) int
+		PlatformFunds  func(childComplexity int) int
 	}
 
 	CustodyReport struct {
@@ -1036,6 +1037,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CustodyDay.OpeningCustody(childComplexity), true
+	case "CustodyDay.platformFunds":
+		if e.ComplexityRoot.CustodyDay.PlatformFunds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustodyDay.PlatformFunds(childComplexity), true
 
 	case "CustodyReport.days":
 		if e.ComplexityRoot.CustodyReport.Days == nil {
@@ -3225,6 +3232,8 @@ func (ec *executionContext) childFields_CustodyDay(ctx context.Context, field gr
 		return ec.fieldContext_CustodyDay_closingCustody(ctx, field)
 	case "customerFunds":
 		return ec.fieldContext_CustodyDay_customerFunds(ctx, field)
+	case "platformFunds":
+		return ec.fieldContext_CustodyDay_platformFunds(ctx, field)
 	case "custody":
 		return ec.fieldContext_CustodyDay_custody(ctx, field)
 	case "difference":
@@ -6204,6 +6213,29 @@ func (ec *executionContext) _CustodyDay_customerFunds(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_CustodyDay_customerFunds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustodyDay", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _CustodyDay_platformFunds(ctx context.Context, field graphql.CollectedField, obj *model.CustodyDay) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustodyDay_platformFunds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PlatformFunds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustodyDay_platformFunds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CustodyDay", field, false, false, "Decimal")
 }
 
@@ -17359,6 +17391,11 @@ func (ec *executionContext) _CustodyDay(ctx context.Context, sel ast.SelectionSe
 			}
 		case "customerFunds":
 			out.Values[i] = ec._CustodyDay_customerFunds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "platformFunds":
+			out.Values[i] = ec._CustodyDay_platformFunds(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -174,9 +174,11 @@ type CustodyDay struct {
 	ClosingCustody Decimal `json:"closingCustody"`
 	// Available + escrow + pending, at the close of the day.
 	CustomerFunds Decimal `json:"customerFunds"`
-	// Money held for customers at the partner bank at the close of the day.
+	// The platform's own money at the close of the day: fees earned plus the buyer-protection fund.
+	PlatformFunds Decimal `json:"platformFunds"`
+	// Money held at the partner bank at the close of the day.
 	Custody Decimal `json:"custody"`
-	// custody - customerFunds: zero when customer money is held in full.
+	// custody - customerFunds - platformFunds: zero when customer money is held in full and every other unit is accounted for as the platform's.
 	Difference Decimal `json:"difference"`
 }
 

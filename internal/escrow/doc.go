@@ -24,8 +24,8 @@
 //   - The payment challenge is spent in its own committed transaction
 //     before the money transaction, so an assertion can never be replayed
 //     after a rolled-back authorization; a money transaction that fails
-//     afterwards leaves a FAILED_AUTHORIZATION row on the audit trail.
-//   - Limits (level and daily) and the payer's freeze are checked and
+//     afterwards leaves a AUTHORIZATION_FAILED row on the audit trail.
+//   - Level limits and the payer's freeze are checked and
 //     recorded inside the authorization's money transaction; the payee's
 //     collection restriction inside creation and authorization.
 //   - Fees are taken only at release, from the seller's side, into the

@@ -301,8 +301,33 @@ func TestCustodyReport(t *testing.T) {
 		if y.Date != yesterday || y.ClosingCustody != 0 || y.Difference != 0 {
 			t.Errorf("yesterday %+v", y)
 		}
-		if d0.Date != today || d0.OpeningCustody != 0 || d0.ClosingCustody != 13000 || d0.CustomerFunds != 13000 || d0.Difference != 0 {
+		if d0.Date != today || d0.OpeningCustody != 0 || d0.ClosingCustody != 13000 || d0.CustomerFunds != 13000 || d0.PlatformFunds != 0 || d0.Difference != 0 {
 			t.Errorf("today %+v", d0)
+		}
+		// A fee taken from a customer is the platform's money: still held in
+		// full, the difference stays zero.
+		err = dbtx.WithTx(context.Background(), e.App.DB.Client, func(tx *ent.Tx) error {
+			fees, err := e.App.Ledger.PlatformAccount(context.Background(), tx, ledger.KindFees, money.CNY)
+			if err != nil {
+				return err
+			}
+			acct, err := e.App.Ledger.UserAccount(context.Background(), tx, u[0], money.CNY)
+			if err != nil {
+				return err
+			}
+			_, err = e.App.Ledger.Post(context.Background(), tx, ledger.Entry{Kind: "PAYMENT_RELEASE", Currency: money.CNY,
+				Legs: []ledger.Leg{ledger.On(acct, -45), ledger.On(fees, 45)}})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		days, err = e.App.Ledger.CustodyReport(context.Background(), today, today)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := days[0]; d.CustomerFunds != 12955 || d.PlatformFunds != 45 || d.Custody != 13000 || d.Difference != 0 {
+			t.Errorf("after a fee %+v", d)
 		}
 		for _, bad := range [][2]string{{"2026-13-01", today}, {today, yesterday}, {"2020-01-01", "2026-01-01"}, {"yesterday", today}} {
 			if _, err := e.App.Ledger.CustodyReport(context.Background(), bad[0], bad[1]); !apperr.Is(err, apperr.InvalidInput) {

@@ -18,16 +18,19 @@ import (
 const MaxReportDays = 366
 
 // CustodyDay is one day of the custody report for one currency: custody at
-// the start and end of the day (UTC), customer funds at the end, and their
-// difference, which must be zero.
+// the start and end of the day (UTC), customer funds and the platform's own
+// funds (fees earned, the protection fund) at the end, and the difference
+// custody - customer funds - platform funds, which must be zero: every unit
+// at the bank is either a customer's or accounted for as the platform's.
 type CustodyDay struct {
 	Date           string // YYYY-MM-DD
 	Currency       string
 	OpeningCustody int64
 	ClosingCustody int64
 	CustomerFunds  int64
+	PlatformFunds  int64 // FEES + PROTECTION_FUND
 	Custody        int64 // = ClosingCustody
-	Difference     int64 // Custody - CustomerFunds
+	Difference     int64 // Custody - CustomerFunds - PlatformFunds
 }
 
 // CustodyReport returns, for each day from..to (inclusive, UTC dates
@@ -71,7 +74,7 @@ func (s *Service) CustodyReport(ctx context.Context, from, to string) ([]Custody
 		if err != nil {
 			return err
 		}
-		type acc struct{ custody, customer int64 }
+		type acc struct{ custody, customer, platform int64 }
 		byCurrency := map[string]map[string]acc{} // currency -> day -> deltas
 		for _, r := range rows {
 			m := byCurrency[r.Currency]
@@ -85,6 +88,8 @@ func (s *Service) CustodyReport(ctx context.Context, from, to string) ([]Custody
 				d.custody -= r.Sum
 			case KindAvailable, KindEscrow, KindTopUpClearing, KindWithdrawalClearing:
 				d.customer += r.Sum
+			case KindFees, KindProtectionFund:
+				d.platform += r.Sum
 			}
 			m[r.Day] = d
 		}
@@ -95,11 +100,12 @@ func (s *Service) CustodyReport(ctx context.Context, from, to string) ([]Custody
 		sort.Strings(currencies)
 		for _, c := range currencies {
 			days := byCurrency[c]
-			var custody, customer int64
+			var custody, customer, platform int64
 			for day, d := range days { // everything before the report starts
 				if day < from {
 					custody += d.custody
 					customer += d.customer
+					platform += d.platform
 				}
 			}
 			for day := f; !day.After(t); day = day.AddDate(0, 0, 1) {
@@ -107,8 +113,10 @@ func (s *Service) CustodyReport(ctx context.Context, from, to string) ([]Custody
 				opening := custody
 				custody += days[key].custody
 				customer += days[key].customer
+				platform += days[key].platform
 				out = append(out, CustodyDay{Date: key, Currency: c, OpeningCustody: opening,
-					ClosingCustody: custody, CustomerFunds: customer, Custody: custody, Difference: custody - customer})
+					ClosingCustody: custody, CustomerFunds: customer, PlatformFunds: platform, Custody: custody,
+					Difference: custody - customer - platform})
 			}
 		}
 		return nil
