@@ -134,7 +134,7 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 		Metrics:  obs.NewMetrics(log),
 		Log:      log,
 		RealName: rn,
-		Limits:   limits.New(d.Client, levels, rn),
+		Limits:   limits.New(d.Client, levels, dailyConfig(cfg), rn),
 
 		IdentityKeys: kycKeys,
 	}
@@ -192,6 +192,15 @@ func (w walletIdentity) CheckOutflow(ctx context.Context, tx *ent.Tx, userID pul
 		return err
 	}
 	return w.Record(ctx, tx, userID, amount, c, w.now())
+}
+
+// dailyConfig maps the configuration to the daily limits: CNY only, so
+// every other currency is refused for outflows. Load has already checked
+// the amounts parse and the default is within the maximum.
+func dailyConfig(cfg config.Config) limits.DailyConfig {
+	dmax, _ := money.ParseAmount(cfg.DailyLimitMaxCNY, money.CNY)
+	def, _ := money.ParseAmount(cfg.DailyLimitDefaultCNY, money.CNY)
+	return limits.DailyConfig{Max: map[money.Currency]int64{money.CNY: dmax}, Default: map[money.Currency]int64{money.CNY: def}}
 }
 
 // escrowConfig maps the configuration to the escrow's. Load has already
