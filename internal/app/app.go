@@ -186,7 +186,7 @@ type walletIdentity struct {
 }
 
 // CheckOutflow refuses a frozen account and counts the amount against the
-// level's limits, in the withdrawal's transaction.
+// level's limits and the daily limit, in the withdrawal's transaction.
 func (w walletIdentity) CheckOutflow(ctx context.Context, tx *ent.Tx, userID pulid.ID, amount int64, c money.Currency) error {
 	if err := escrow.CheckNotFrozen(ctx, tx, userID); err != nil {
 		return err
