@@ -7,12 +7,11 @@ package resolvers
 
 import (
 	"context"
-	"time"
-
 	"danbao/auth"
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
 	"danbao/graph/model"
+	"time"
 
 	"entgo.io/contrib/entgql"
 )
@@ -69,35 +68,3 @@ func (r *userResolver) Verification(ctx context.Context, obj *ent.User) (*ent.Ve
 func (r *userResolver) Limits(ctx context.Context, obj *ent.User) (*model.Limits, error) {
 	return r.userLimits(ctx, obj.ID)
 }
-
-// !!! WARNING !!!
-// The code below was going to be deleted when updating resolvers. It has been copied here so you have
-// one last chance to move it out of harms way if you want. There are two reasons this happens:
-//  - When renaming or deleting a resolver the old code will be put in here. You can safely delete
-//    it when you're done.
-//  - You have helper methods in this file. Move them out to keep these resolver files clean.
-/*
-	func (r *dailyLimitResolver) Name(ctx context.Context, obj *ent.DailyLimit) (string, error) {
-	panic(fmt.Errorf("not implemented: Name - name"))
-}
-func (r *dailyLimitResolver) Limit(ctx context.Context, obj *ent.DailyLimit) (string, error) {
-	panic(fmt.Errorf("not implemented: Limit - limit"))
-}
-func (r *dailyLimitResolver) Maximum(ctx context.Context, obj *ent.DailyLimit) (string, error) {
-	panic(fmt.Errorf("not implemented: Maximum - maximum"))
-}
-func (r *dailyLimitResolver) Chosen(ctx context.Context, obj *ent.DailyLimit) (bool, error) {
-	panic(fmt.Errorf("not implemented: Chosen - chosen"))
-}
-func (r *dailyLimitResolver) Used(ctx context.Context, obj *ent.DailyLimit) (string, error) {
-	panic(fmt.Errorf("not implemented: Used - used"))
-}
-func (r *dailyLimitResolver) Remaining(ctx context.Context, obj *ent.DailyLimit) (string, error) {
-	panic(fmt.Errorf("not implemented: Remaining - remaining"))
-}
-func (r *dailyLimitResolver) ResetsAt(ctx context.Context, obj *ent.DailyLimit) (*time.Time, error) {
-	panic(fmt.Errorf("not implemented: ResetsAt - resetsAt"))
-}
-func (r *Resolver) DailyLimit() graph.DailyLimitResolver { return &dailyLimitResolver{r} }
-type dailyLimitResolver struct{ *Resolver }
-*/
