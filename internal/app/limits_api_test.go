@@ -17,13 +17,8 @@ import (
 // does not bind first.
 func newDailyEnv(t *testing.T, d testenv.Dialect) *escrowEnv {
 	t.Helper()
-	c := &testenv.Clock{}
-	e := testenv.New(t, d, testenv.WithClock(c.Now),
-		testenv.With("DANBAO_DAILY_LIMIT_DEFAULT_CNY", "300.00"),
-		testenv.With("DANBAO_DAILY_LIMIT_MAX_CNY", "600.00"),
-		testenv.With("DANBAO_MAX_PAYMENT", "800.00"),
-		testenv.With("DANBAO_MUTATION_RATE", "0"))
-	return &escrowEnv{Env: e, clock: c}
+	return newEscrowEnv(t, d, testenv.With("DANBAO_DAILY_LIMIT_DEFAULT_CNY", "300.00"),
+		testenv.With("DANBAO_DAILY_LIMIT_MAX_CNY", "600.00"))
 }
 
 // fundedBuyer is a funded level I user with a passkey, and their card.

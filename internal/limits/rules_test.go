@@ -69,19 +69,7 @@ func TestDecide(t *testing.T) {
 			if !ok || e.Code != tt.code {
 				t.Fatalf("Decide = %v, want %s", err, tt.code)
 			}
-			check := func(key, want string) {
-				got, present := e.Extensions[key]
-				switch {
-				case want == "":
-				case want == "-" && present:
-					t.Errorf("extensions.%s = %v, want absent", key, got)
-				case want != "-" && got != want:
-					t.Errorf("extensions.%s = %v, want %s", key, got, want)
-				}
-			}
-			check("limit", tt.limit)
-			check("remaining", tt.remaining)
-			check("requiredLevel", tt.requiredLevel)
+			checkExtensions(t, e, map[string]string{"limit": tt.limit, "remaining": tt.remaining, "requiredLevel": tt.requiredLevel})
 			if tt.code == apperr.LimitExceeded {
 				if e.Extensions["currency"] != string(tt.currency) {
 					t.Errorf("extensions.currency = %v, want %s", e.Extensions["currency"], tt.currency)
@@ -199,17 +187,8 @@ func TestDecideDaily(t *testing.T) {
 			if !isApp || e.Code != tt.code {
 				t.Fatalf("DecideDaily = %v, want %s", err, tt.code)
 			}
-			for key, want := range map[string]string{"limit": DailyLimitName, "currency": string(tt.currency), "period": "DAY",
-				"limitAmount": tt.limitAmount, "remaining": tt.remaining, "maxDailyLimit": tt.maxDailyLimit} {
-				got, present := e.Extensions[key]
-				switch {
-				case want == "":
-				case want == "-" && present:
-					t.Errorf("extensions.%s = %v, want absent", key, got)
-				case want != "-" && got != want:
-					t.Errorf("extensions.%s = %v, want %s", key, got, want)
-				}
-			}
+			checkExtensions(t, e, map[string]string{"limit": DailyLimitName, "currency": string(tt.currency), "period": "DAY",
+				"limitAmount": tt.limitAmount, "remaining": tt.remaining, "maxDailyLimit": tt.maxDailyLimit})
 		})
 	}
 }
@@ -277,5 +256,21 @@ func TestDayKey(t *testing.T) {
 	}
 	if got := dayEnd(cfg, before); !got.Equal(at) {
 		t.Errorf("dayEnd = %v, want %v", got, at)
+	}
+}
+
+// checkExtensions asserts e's extensions: each key's value as wanted, "-"
+// for absent, "" for anything.
+func checkExtensions(t *testing.T, e *apperr.Error, want map[string]string) {
+	t.Helper()
+	for key, w := range want {
+		got, present := e.Extensions[key]
+		switch {
+		case w == "":
+		case w == "-" && present:
+			t.Errorf("extensions.%s = %v, want absent", key, got)
+		case w != "-" && got != w:
+			t.Errorf("extensions.%s = %v, want %s", key, got, w)
+		}
 	}
 }
