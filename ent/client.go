@@ -17,6 +17,7 @@ import (
 	"danbao/ent/authsession"
 	"danbao/ent/bankcard"
 	"danbao/ent/counter"
+	"danbao/ent/dailylimit"
 	"danbao/ent/event"
 	"danbao/ent/idempotencykey"
 	"danbao/ent/identitybinding"
@@ -63,6 +64,8 @@ type Client struct {
 	BankCard *BankCardClient
 	// Counter is the client for interacting with the Counter builders.
 	Counter *CounterClient
+	// DailyLimit is the client for interacting with the DailyLimit builders.
+	DailyLimit *DailyLimitClient
 	// Event is the client for interacting with the Event builders.
 	Event *EventClient
 	// IdempotencyKey is the client for interacting with the IdempotencyKey builders.
@@ -123,6 +126,7 @@ func (c *Client) init() {
 	c.AuthSession = NewAuthSessionClient(c.config)
 	c.BankCard = NewBankCardClient(c.config)
 	c.Counter = NewCounterClient(c.config)
+	c.DailyLimit = NewDailyLimitClient(c.config)
 	c.Event = NewEventClient(c.config)
 	c.IdempotencyKey = NewIdempotencyKeyClient(c.config)
 	c.IdentityBinding = NewIdentityBindingClient(c.config)
@@ -242,6 +246,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		AuthSession:       NewAuthSessionClient(cfg),
 		BankCard:          NewBankCardClient(cfg),
 		Counter:           NewCounterClient(cfg),
+		DailyLimit:        NewDailyLimitClient(cfg),
 		Event:             NewEventClient(cfg),
 		IdempotencyKey:    NewIdempotencyKeyClient(cfg),
 		IdentityBinding:   NewIdentityBindingClient(cfg),
@@ -288,6 +293,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		AuthSession:       NewAuthSessionClient(cfg),
 		BankCard:          NewBankCardClient(cfg),
 		Counter:           NewCounterClient(cfg),
+		DailyLimit:        NewDailyLimitClient(cfg),
 		Event:             NewEventClient(cfg),
 		IdempotencyKey:    NewIdempotencyKeyClient(cfg),
 		IdentityBinding:   NewIdentityBindingClient(cfg),
@@ -339,9 +345,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Account, c.AccountControl, c.AuthSession, c.BankCard, c.Counter, c.Event,
-		c.IdempotencyKey, c.IdentityBinding, c.LedgerTransaction, c.LimitUsage,
-		c.LoginThrottle, c.PartnerApp, c.PartnerConnection, c.Passkey,
+		c.Account, c.AccountControl, c.AuthSession, c.BankCard, c.Counter, c.DailyLimit,
+		c.Event, c.IdempotencyKey, c.IdentityBinding, c.LedgerTransaction,
+		c.LimitUsage, c.LoginThrottle, c.PartnerApp, c.PartnerConnection, c.Passkey,
 		c.PasskeySession, c.PasskeyUser, c.Payment, c.PaymentEvent, c.Posting,
 		c.RefreshToken, c.SellerVolume, c.TopUp, c.User, c.Verification, c.Webhook,
 		c.WebhookDelivery, c.Withdrawal,
@@ -354,9 +360,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Account, c.AccountControl, c.AuthSession, c.BankCard, c.Counter, c.Event,
-		c.IdempotencyKey, c.IdentityBinding, c.LedgerTransaction, c.LimitUsage,
-		c.LoginThrottle, c.PartnerApp, c.PartnerConnection, c.Passkey,
+		c.Account, c.AccountControl, c.AuthSession, c.BankCard, c.Counter, c.DailyLimit,
+		c.Event, c.IdempotencyKey, c.IdentityBinding, c.LedgerTransaction,
+		c.LimitUsage, c.LoginThrottle, c.PartnerApp, c.PartnerConnection, c.Passkey,
 		c.PasskeySession, c.PasskeyUser, c.Payment, c.PaymentEvent, c.Posting,
 		c.RefreshToken, c.SellerVolume, c.TopUp, c.User, c.Verification, c.Webhook,
 		c.WebhookDelivery, c.Withdrawal,
@@ -378,6 +384,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.BankCard.mutate(ctx, m)
 	case *CounterMutation:
 		return c.Counter.mutate(ctx, m)
+	case *DailyLimitMutation:
+		return c.DailyLimit.mutate(ctx, m)
 	case *EventMutation:
 		return c.Event.mutate(ctx, m)
 	case *IdempotencyKeyMutation:
@@ -1089,6 +1097,155 @@ func (c *CounterClient) mutate(ctx context.Context, m *CounterMutation) (Value, 
 		return (&CounterDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Counter mutation op: %q", m.Op())
+	}
+}
+
+// DailyLimitClient is a client for the DailyLimit schema.
+type DailyLimitClient struct {
+	config
+}
+
+// NewDailyLimitClient returns a client for the DailyLimit from the given config.
+func NewDailyLimitClient(c config) *DailyLimitClient {
+	return &DailyLimitClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `dailylimit.Hooks(f(g(h())))`.
+func (c *DailyLimitClient) Use(hooks ...Hook) {
+	c.hooks.DailyLimit = append(c.hooks.DailyLimit, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `dailylimit.Intercept(f(g(h())))`.
+func (c *DailyLimitClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DailyLimit = append(c.inters.DailyLimit, interceptors...)
+}
+
+// Create returns a builder for creating a DailyLimit entity.
+func (c *DailyLimitClient) Create() *DailyLimitCreate {
+	mutation := newDailyLimitMutation(c.config, OpCreate)
+	return &DailyLimitCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DailyLimit entities.
+func (c *DailyLimitClient) CreateBulk(builders ...*DailyLimitCreate) *DailyLimitCreateBulk {
+	return &DailyLimitCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DailyLimitClient) MapCreateBulk(slice any, setFunc func(*DailyLimitCreate, int)) *DailyLimitCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DailyLimitCreateBulk{err: fmt.Errorf("calling to DailyLimitClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DailyLimitCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DailyLimitCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DailyLimit.
+func (c *DailyLimitClient) Update() *DailyLimitUpdate {
+	mutation := newDailyLimitMutation(c.config, OpUpdate)
+	return &DailyLimitUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DailyLimitClient) UpdateOne(_m *DailyLimit) *DailyLimitUpdateOne {
+	mutation := newDailyLimitMutation(c.config, OpUpdateOne, withDailyLimit(_m))
+	return &DailyLimitUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DailyLimitClient) UpdateOneID(id pulid.ID) *DailyLimitUpdateOne {
+	mutation := newDailyLimitMutation(c.config, OpUpdateOne, withDailyLimitID(id))
+	return &DailyLimitUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DailyLimit.
+func (c *DailyLimitClient) Delete() *DailyLimitDelete {
+	mutation := newDailyLimitMutation(c.config, OpDelete)
+	return &DailyLimitDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DailyLimitClient) DeleteOne(_m *DailyLimit) *DailyLimitDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DailyLimitClient) DeleteOneID(id pulid.ID) *DailyLimitDeleteOne {
+	builder := c.Delete().Where(dailylimit.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DailyLimitDeleteOne{builder}
+}
+
+// Query returns a query builder for DailyLimit.
+func (c *DailyLimitClient) Query() *DailyLimitQuery {
+	return &DailyLimitQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDailyLimit},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DailyLimit entity by its id.
+func (c *DailyLimitClient) Get(ctx context.Context, id pulid.ID) (*DailyLimit, error) {
+	return c.Query().Where(dailylimit.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DailyLimitClient) GetX(ctx context.Context, id pulid.ID) *DailyLimit {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a DailyLimit.
+func (c *DailyLimitClient) QueryUser(_m *DailyLimit) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(dailylimit.Table, dailylimit.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, dailylimit.UserTable, dailylimit.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *DailyLimitClient) Hooks() []Hook {
+	return c.hooks.DailyLimit
+}
+
+// Interceptors returns the client interceptors.
+func (c *DailyLimitClient) Interceptors() []Interceptor {
+	return c.inters.DailyLimit
+}
+
+func (c *DailyLimitClient) mutate(ctx context.Context, m *DailyLimitMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DailyLimitCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DailyLimitUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DailyLimitUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DailyLimitDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DailyLimit mutation op: %q", m.Op())
 	}
 }
 
@@ -4201,18 +4358,18 @@ func (c *WithdrawalClient) mutate(ctx context.Context, m *WithdrawalMutation) (V
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Account, AccountControl, AuthSession, BankCard, Counter, Event, IdempotencyKey,
-		IdentityBinding, LedgerTransaction, LimitUsage, LoginThrottle, PartnerApp,
-		PartnerConnection, Passkey, PasskeySession, PasskeyUser, Payment, PaymentEvent,
-		Posting, RefreshToken, SellerVolume, TopUp, User, Verification, Webhook,
-		WebhookDelivery, Withdrawal []ent.Hook
+		Account, AccountControl, AuthSession, BankCard, Counter, DailyLimit, Event,
+		IdempotencyKey, IdentityBinding, LedgerTransaction, LimitUsage, LoginThrottle,
+		PartnerApp, PartnerConnection, Passkey, PasskeySession, PasskeyUser, Payment,
+		PaymentEvent, Posting, RefreshToken, SellerVolume, TopUp, User, Verification,
+		Webhook, WebhookDelivery, Withdrawal []ent.Hook
 	}
 	inters struct {
-		Account, AccountControl, AuthSession, BankCard, Counter, Event, IdempotencyKey,
-		IdentityBinding, LedgerTransaction, LimitUsage, LoginThrottle, PartnerApp,
-		PartnerConnection, Passkey, PasskeySession, PasskeyUser, Payment, PaymentEvent,
-		Posting, RefreshToken, SellerVolume, TopUp, User, Verification, Webhook,
-		WebhookDelivery, Withdrawal []ent.Interceptor
+		Account, AccountControl, AuthSession, BankCard, Counter, DailyLimit, Event,
+		IdempotencyKey, IdentityBinding, LedgerTransaction, LimitUsage, LoginThrottle,
+		PartnerApp, PartnerConnection, Passkey, PasskeySession, PasskeyUser, Payment,
+		PaymentEvent, Posting, RefreshToken, SellerVolume, TopUp, User, Verification,
+		Webhook, WebhookDelivery, Withdrawal []ent.Interceptor
 	}
 )
 

@@ -9,6 +9,7 @@ import (
 	"danbao/ent/authsession"
 	"danbao/ent/bankcard"
 	"danbao/ent/counter"
+	"danbao/ent/dailylimit"
 	"danbao/ent/event"
 	"danbao/ent/idempotencykey"
 	"danbao/ent/identitybinding"
@@ -104,6 +105,7 @@ func checkColumn(t, c string) error {
 			authsession.Table:       authsession.ValidColumn,
 			bankcard.Table:          bankcard.ValidColumn,
 			counter.Table:           counter.ValidColumn,
+			dailylimit.Table:        dailylimit.ValidColumn,
 			event.Table:             event.ValidColumn,
 			idempotencykey.Table:    idempotencykey.ValidColumn,
 			identitybinding.Table:   identitybinding.ValidColumn,

@@ -9,6 +9,7 @@ import (
 	"danbao/ent/authsession"
 	"danbao/ent/bankcard"
 	"danbao/ent/counter"
+	"danbao/ent/dailylimit"
 	"danbao/ent/event"
 	"danbao/ent/idempotencykey"
 	"danbao/ent/identitybinding"
@@ -57,6 +58,7 @@ const (
 	TypeAuthSession       = "AuthSession"
 	TypeBankCard          = "BankCard"
 	TypeCounter           = "Counter"
+	TypeDailyLimit        = "DailyLimit"
 	TypeEvent             = "Event"
 	TypeIdempotencyKey    = "IdempotencyKey"
 	TypeIdentityBinding   = "IdentityBinding"
@@ -3511,6 +3513,590 @@ func (m *CounterMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *CounterMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Counter edge %s", name)
+}
+
+// DailyLimitMutation represents an operation that mutates the DailyLimit nodes in the graph.
+type DailyLimitMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *pulid.ID
+	currency       *string
+	limit_minor    *int64
+	addlimit_minor *int64
+	updated_at     *time.Time
+	clearedFields  map[string]struct{}
+	user           *pulid.ID
+	cleareduser    bool
+	done           bool
+	oldValue       func(context.Context) (*DailyLimit, error)
+	predicates     []predicate.DailyLimit
+}
+
+var _ ent.Mutation = (*DailyLimitMutation)(nil)
+
+// dailylimitOption allows management of the mutation configuration using functional options.
+type dailylimitOption func(*DailyLimitMutation)
+
+// newDailyLimitMutation creates new mutation for the DailyLimit entity.
+func newDailyLimitMutation(c config, op Op, opts ...dailylimitOption) *DailyLimitMutation {
+	m := &DailyLimitMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDailyLimit,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDailyLimitID sets the ID field of the mutation.
+func withDailyLimitID(id pulid.ID) dailylimitOption {
+	return func(m *DailyLimitMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *DailyLimit
+		)
+		m.oldValue = func(ctx context.Context) (*DailyLimit, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().DailyLimit.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDailyLimit sets the old DailyLimit of the mutation.
+func withDailyLimit(node *DailyLimit) dailylimitOption {
+	return func(m *DailyLimitMutation) {
+		m.oldValue = func(context.Context) (*DailyLimit, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DailyLimitMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DailyLimitMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of DailyLimit entities.
+func (m *DailyLimitMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DailyLimitMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DailyLimitMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().DailyLimit.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetUserID sets the "user_id" field.
+func (m *DailyLimitMutation) SetUserID(pu pulid.ID) {
+	m.user = &pu
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *DailyLimitMutation) UserID() (r pulid.ID, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the DailyLimit entity.
+// If the DailyLimit object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DailyLimitMutation) OldUserID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *DailyLimitMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *DailyLimitMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *DailyLimitMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the DailyLimit entity.
+// If the DailyLimit object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DailyLimitMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *DailyLimitMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetLimitMinor sets the "limit_minor" field.
+func (m *DailyLimitMutation) SetLimitMinor(i int64) {
+	m.limit_minor = &i
+	m.addlimit_minor = nil
+}
+
+// LimitMinor returns the value of the "limit_minor" field in the mutation.
+func (m *DailyLimitMutation) LimitMinor() (r int64, exists bool) {
+	v := m.limit_minor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLimitMinor returns the old "limit_minor" field's value of the DailyLimit entity.
+// If the DailyLimit object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DailyLimitMutation) OldLimitMinor(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLimitMinor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLimitMinor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLimitMinor: %w", err)
+	}
+	return oldValue.LimitMinor, nil
+}
+
+// AddLimitMinor adds i to the "limit_minor" field.
+func (m *DailyLimitMutation) AddLimitMinor(i int64) {
+	if m.addlimit_minor != nil {
+		*m.addlimit_minor += i
+	} else {
+		m.addlimit_minor = &i
+	}
+}
+
+// AddedLimitMinor returns the value that was added to the "limit_minor" field in this mutation.
+func (m *DailyLimitMutation) AddedLimitMinor() (r int64, exists bool) {
+	v := m.addlimit_minor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLimitMinor resets all changes to the "limit_minor" field.
+func (m *DailyLimitMutation) ResetLimitMinor() {
+	m.limit_minor = nil
+	m.addlimit_minor = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *DailyLimitMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *DailyLimitMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the DailyLimit entity.
+// If the DailyLimit object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DailyLimitMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *DailyLimitMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *DailyLimitMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[dailylimit.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *DailyLimitMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *DailyLimitMutation) UserIDs() (ids []pulid.ID) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *DailyLimitMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the DailyLimitMutation builder.
+func (m *DailyLimitMutation) Where(ps ...predicate.DailyLimit) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DailyLimitMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DailyLimitMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.DailyLimit, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DailyLimitMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DailyLimitMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (DailyLimit).
+func (m *DailyLimitMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DailyLimitMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.user != nil {
+		fields = append(fields, dailylimit.FieldUserID)
+	}
+	if m.currency != nil {
+		fields = append(fields, dailylimit.FieldCurrency)
+	}
+	if m.limit_minor != nil {
+		fields = append(fields, dailylimit.FieldLimitMinor)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, dailylimit.FieldUpdatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DailyLimitMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case dailylimit.FieldUserID:
+		return m.UserID()
+	case dailylimit.FieldCurrency:
+		return m.Currency()
+	case dailylimit.FieldLimitMinor:
+		return m.LimitMinor()
+	case dailylimit.FieldUpdatedAt:
+		return m.UpdatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DailyLimitMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case dailylimit.FieldUserID:
+		return m.OldUserID(ctx)
+	case dailylimit.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case dailylimit.FieldLimitMinor:
+		return m.OldLimitMinor(ctx)
+	case dailylimit.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown DailyLimit field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DailyLimitMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case dailylimit.FieldUserID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case dailylimit.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case dailylimit.FieldLimitMinor:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLimitMinor(v)
+		return nil
+	case dailylimit.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DailyLimit field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DailyLimitMutation) AddedFields() []string {
+	var fields []string
+	if m.addlimit_minor != nil {
+		fields = append(fields, dailylimit.FieldLimitMinor)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DailyLimitMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case dailylimit.FieldLimitMinor:
+		return m.AddedLimitMinor()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DailyLimitMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case dailylimit.FieldLimitMinor:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLimitMinor(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DailyLimit numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DailyLimitMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DailyLimitMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DailyLimitMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown DailyLimit nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DailyLimitMutation) ResetField(name string) error {
+	switch name {
+	case dailylimit.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case dailylimit.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case dailylimit.FieldLimitMinor:
+		m.ResetLimitMinor()
+		return nil
+	case dailylimit.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown DailyLimit field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DailyLimitMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.user != nil {
+		edges = append(edges, dailylimit.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DailyLimitMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case dailylimit.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DailyLimitMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DailyLimitMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DailyLimitMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleareduser {
+		edges = append(edges, dailylimit.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DailyLimitMutation) EdgeCleared(name string) bool {
+	switch name {
+	case dailylimit.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DailyLimitMutation) ClearEdge(name string) error {
+	switch name {
+	case dailylimit.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown DailyLimit unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DailyLimitMutation) ResetEdge(name string) error {
+	switch name {
+	case dailylimit.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown DailyLimit edge %s", name)
 }
 
 // EventMutation represents an operation that mutates the Event nodes in the graph.

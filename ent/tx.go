@@ -24,6 +24,8 @@ type Tx struct {
 	BankCard *BankCardClient
 	// Counter is the client for interacting with the Counter builders.
 	Counter *CounterClient
+	// DailyLimit is the client for interacting with the DailyLimit builders.
+	DailyLimit *DailyLimitClient
 	// Event is the client for interacting with the Event builders.
 	Event *EventClient
 	// IdempotencyKey is the client for interacting with the IdempotencyKey builders.
@@ -204,6 +206,7 @@ func (tx *Tx) init() {
 	tx.AuthSession = NewAuthSessionClient(tx.config)
 	tx.BankCard = NewBankCardClient(tx.config)
 	tx.Counter = NewCounterClient(tx.config)
+	tx.DailyLimit = NewDailyLimitClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
 	tx.IdempotencyKey = NewIdempotencyKeyClient(tx.config)
 	tx.IdentityBinding = NewIdentityBindingClient(tx.config)

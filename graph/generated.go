@@ -155,6 +155,17 @@ type ComplexityRoot struct {
 		Days func(childComplexity int) int
 	}
 
+	DailyPaymentLimit struct {
+		Chosen    func(childComplexity int) int
+		Currency  func(childComplexity int) int
+		Limit     func(childComplexity int) int
+		Maximum   func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Remaining func(childComplexity int) int
+		ResetsAt  func(childComplexity int) int
+		Used      func(childComplexity int) int
+	}
+
 	FinishPasskeyRegistrationPayload struct {
 		Passkey    func(childComplexity int) int
 		UserErrors func(childComplexity int) int
@@ -205,6 +216,7 @@ type ComplexityRoot struct {
 
 	Limits struct {
 		BalancePayments func(childComplexity int) int
+		Daily           func(childComplexity int) int
 		Level           func(childComplexity int) int
 		Rights          func(childComplexity int) int
 	}
@@ -251,6 +263,7 @@ type ComplexityRoot struct {
 		ReviewVerification         func(childComplexity int, input model.ReviewVerificationInput) int
 		RevokePasskey              func(childComplexity int, input model.RevokePasskeyInput) int
 		RotatePartnerAppSecret     func(childComplexity int, input model.RotatePartnerAppSecretInput) int
+		SetDailyLimit              func(childComplexity int, input model.SetDailyLimitInput) int
 		SettleSandboxBankOperation func(childComplexity int, input model.SettleSandboxBankOperationInput) int
 		SignOutEverywhere          func(childComplexity int) int
 		SubmitRealNameVerification func(childComplexity int, input model.SubmitRealNameVerificationInput) int
@@ -434,6 +447,11 @@ type ComplexityRoot struct {
 		UserErrors   func(childComplexity int) int
 	}
 
+	SetDailyLimitPayload struct {
+		DailyLimit func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	SettleSandboxBankOperationPayload struct {
 		TopUp      func(childComplexity int) int
 		UserErrors func(childComplexity int) int
@@ -606,6 +624,7 @@ type MutationResolver interface {
 	RestrictCollection(ctx context.Context, input model.RestrictCollectionInput) (*model.AccountControlPayload, error)
 	SubmitRealNameVerification(ctx context.Context, input model.SubmitRealNameVerificationInput) (*model.SubmitRealNameVerificationPayload, error)
 	ReviewVerification(ctx context.Context, input model.ReviewVerificationInput) (*model.ReviewVerificationPayload, error)
+	SetDailyLimit(ctx context.Context, input model.SetDailyLimitInput) (*model.SetDailyLimitPayload, error)
 	LinkBankCard(ctx context.Context, input model.LinkBankCardInput) (*model.LinkBankCardPayload, error)
 	TopUp(ctx context.Context, input model.TopUpInput) (*model.TopUpPayload, error)
 	Withdraw(ctx context.Context, input model.WithdrawInput) (*model.WithdrawPayload, error)
@@ -1051,6 +1070,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CustodyReport.Days(childComplexity), true
 
+	case "DailyPaymentLimit.chosen":
+		if e.ComplexityRoot.DailyPaymentLimit.Chosen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DailyPaymentLimit.Chosen(childComplexity), true
+	case "DailyPaymentLimit.currency":
+		if e.ComplexityRoot.DailyPaymentLimit.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DailyPaymentLimit.Currency(childComplexity), true
+	case "DailyPaymentLimit.limit":
+		if e.ComplexityRoot.DailyPaymentLimit.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DailyPaymentLimit.Limit(childComplexity), true
+	case "DailyPaymentLimit.maximum":
+		if e.ComplexityRoot.DailyPaymentLimit.Maximum == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DailyPaymentLimit.Maximum(childComplexity), true
+	case "DailyPaymentLimit.name":
+		if e.ComplexityRoot.DailyPaymentLimit.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DailyPaymentLimit.Name(childComplexity), true
+	case "DailyPaymentLimit.remaining":
+		if e.ComplexityRoot.DailyPaymentLimit.Remaining == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DailyPaymentLimit.Remaining(childComplexity), true
+	case "DailyPaymentLimit.resetsAt":
+		if e.ComplexityRoot.DailyPaymentLimit.ResetsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DailyPaymentLimit.ResetsAt(childComplexity), true
+	case "DailyPaymentLimit.used":
+		if e.ComplexityRoot.DailyPaymentLimit.Used == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DailyPaymentLimit.Used(childComplexity), true
+
 	case "FinishPasskeyRegistrationPayload.passkey":
 		if e.ComplexityRoot.FinishPasskeyRegistrationPayload.Passkey == nil {
 			break
@@ -1226,6 +1294,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Limits.BalancePayments(childComplexity), true
+	case "Limits.daily":
+		if e.ComplexityRoot.Limits.Daily == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Limits.Daily(childComplexity), true
 	case "Limits.level":
 		if e.ComplexityRoot.Limits.Level == nil {
 			break
@@ -1596,6 +1670,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RotatePartnerAppSecret(childComplexity, args["input"].(model.RotatePartnerAppSecretInput)), true
+	case "Mutation.setDailyLimit":
+		if e.ComplexityRoot.Mutation.SetDailyLimit == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setDailyLimit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetDailyLimit(childComplexity, args["input"].(model.SetDailyLimitInput)), true
 	case "Mutation.settleSandboxBankOperation":
 		if e.ComplexityRoot.Mutation.SettleSandboxBankOperation == nil {
 			break
@@ -2360,6 +2445,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RotatePartnerAppSecretPayload.UserErrors(childComplexity), true
 
+	case "SetDailyLimitPayload.dailyLimit":
+		if e.ComplexityRoot.SetDailyLimitPayload.DailyLimit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetDailyLimitPayload.DailyLimit(childComplexity), true
+	case "SetDailyLimitPayload.userErrors":
+		if e.ComplexityRoot.SetDailyLimitPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetDailyLimitPayload.UserErrors(childComplexity), true
+
 	case "SettleSandboxBankOperationPayload.topUp":
 		if e.ComplexityRoot.SettleSandboxBankOperationPayload.TopUp == nil {
 			break
@@ -2929,6 +3027,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ReviewVerificationInput", ec.unmarshalInputReviewVerificationInput),
 			graphql.NewInputUnmarshaler("RevokePasskeyInput", ec.unmarshalInputRevokePasskeyInput),
 			graphql.NewInputUnmarshaler("RotatePartnerAppSecretInput", ec.unmarshalInputRotatePartnerAppSecretInput),
+			graphql.NewInputUnmarshaler("SetDailyLimitInput", ec.unmarshalInputSetDailyLimitInput),
 			graphql.NewInputUnmarshaler("SettleSandboxBankOperationInput", ec.unmarshalInputSettleSandboxBankOperationInput),
 			graphql.NewInputUnmarshaler("SubmitRealNameVerificationInput", ec.unmarshalInputSubmitRealNameVerificationInput),
 			graphql.NewInputUnmarshaler("TopUpInput", ec.unmarshalInputTopUpInput),
@@ -3250,6 +3349,28 @@ func (ec *executionContext) childFields_CustodyReport(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type CustodyReport", field.Name)
 }
 
+func (ec *executionContext) childFields_DailyPaymentLimit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_DailyPaymentLimit_name(ctx, field)
+	case "limit":
+		return ec.fieldContext_DailyPaymentLimit_limit(ctx, field)
+	case "maximum":
+		return ec.fieldContext_DailyPaymentLimit_maximum(ctx, field)
+	case "chosen":
+		return ec.fieldContext_DailyPaymentLimit_chosen(ctx, field)
+	case "used":
+		return ec.fieldContext_DailyPaymentLimit_used(ctx, field)
+	case "remaining":
+		return ec.fieldContext_DailyPaymentLimit_remaining(ctx, field)
+	case "currency":
+		return ec.fieldContext_DailyPaymentLimit_currency(ctx, field)
+	case "resetsAt":
+		return ec.fieldContext_DailyPaymentLimit_resetsAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DailyPaymentLimit", field.Name)
+}
+
 func (ec *executionContext) childFields_FinishPasskeyRegistrationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "passkey":
@@ -3354,6 +3475,8 @@ func (ec *executionContext) childFields_Limits(ctx context.Context, field graphq
 		return ec.fieldContext_Limits_rights(ctx, field)
 	case "balancePayments":
 		return ec.fieldContext_Limits_balancePayments(ctx, field)
+	case "daily":
+		return ec.fieldContext_Limits_daily(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Limits", field.Name)
 }
@@ -3706,6 +3829,16 @@ func (ec *executionContext) childFields_RotatePartnerAppSecretPayload(ctx contex
 		return ec.fieldContext_RotatePartnerAppSecretPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RotatePartnerAppSecretPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SetDailyLimitPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "dailyLimit":
+		return ec.fieldContext_SetDailyLimitPayload_dailyLimit(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_SetDailyLimitPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetDailyLimitPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_SettleSandboxBankOperationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4476,6 +4609,20 @@ func (ec *executionContext) field_Mutation_rotatePartnerAppSecret_args(ctx conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RotatePartnerAppSecretInput, error) {
 			return ec.unmarshalNRotatePartnerAppSecretInput2danbaoᚋgraphᚋmodelᚐRotatePartnerAppSecretInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setDailyLimit_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetDailyLimitInput, error) {
+			return ec.unmarshalNSetDailyLimitInput2danbaoᚋgraphᚋmodelᚐSetDailyLimitInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6317,6 +6464,190 @@ func (ec *executionContext) fieldContext_CustodyReport_days(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _DailyPaymentLimit_name(ctx context.Context, field graphql.CollectedField, obj *model.DailyPaymentLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DailyPaymentLimit_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DailyPaymentLimit_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DailyPaymentLimit", field, false, false, "String")
+}
+
+func (ec *executionContext) _DailyPaymentLimit_limit(ctx context.Context, field graphql.CollectedField, obj *model.DailyPaymentLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DailyPaymentLimit_limit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Limit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DailyPaymentLimit_limit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DailyPaymentLimit", field, false, false, "String")
+}
+
+func (ec *executionContext) _DailyPaymentLimit_maximum(ctx context.Context, field graphql.CollectedField, obj *model.DailyPaymentLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DailyPaymentLimit_maximum(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Maximum, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DailyPaymentLimit_maximum(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DailyPaymentLimit", field, false, false, "String")
+}
+
+func (ec *executionContext) _DailyPaymentLimit_chosen(ctx context.Context, field graphql.CollectedField, obj *model.DailyPaymentLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DailyPaymentLimit_chosen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Chosen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DailyPaymentLimit_chosen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DailyPaymentLimit", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DailyPaymentLimit_used(ctx context.Context, field graphql.CollectedField, obj *model.DailyPaymentLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DailyPaymentLimit_used(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Used, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DailyPaymentLimit_used(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DailyPaymentLimit", field, false, false, "String")
+}
+
+func (ec *executionContext) _DailyPaymentLimit_remaining(ctx context.Context, field graphql.CollectedField, obj *model.DailyPaymentLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DailyPaymentLimit_remaining(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Remaining, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DailyPaymentLimit_remaining(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DailyPaymentLimit", field, false, false, "String")
+}
+
+func (ec *executionContext) _DailyPaymentLimit_currency(ctx context.Context, field graphql.CollectedField, obj *model.DailyPaymentLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DailyPaymentLimit_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DailyPaymentLimit_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DailyPaymentLimit", field, false, false, "String")
+}
+
+func (ec *executionContext) _DailyPaymentLimit_resetsAt(ctx context.Context, field graphql.CollectedField, obj *model.DailyPaymentLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DailyPaymentLimit_resetsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResetsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DailyPaymentLimit_resetsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DailyPaymentLimit", field, false, false, "Time")
+}
+
 func (ec *executionContext) _FinishPasskeyRegistrationPayload_passkey(ctx context.Context, field graphql.CollectedField, obj *model.FinishPasskeyRegistrationPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7101,6 +7432,38 @@ func (ec *executionContext) fieldContext_Limits_balancePayments(_ context.Contex
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_BalancePaymentLimit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Limits_daily(ctx context.Context, field graphql.CollectedField, obj *model.Limits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Limits_daily(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Daily, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DailyPaymentLimit) graphql.Marshaler {
+			return ec.marshalNDailyPaymentLimit2ᚕᚖdanbaoᚋgraphᚋmodelᚐDailyPaymentLimitᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Limits_daily(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Limits",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DailyPaymentLimit(ctx, field)
 		},
 	}
 	return fc, nil
@@ -8131,6 +8494,50 @@ func (ec *executionContext) fieldContext_Mutation_reviewVerification(ctx context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_reviewVerification_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setDailyLimit(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setDailyLimit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetDailyLimit(ctx, fc.Args["input"].(model.SetDailyLimitInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SetDailyLimitPayload) graphql.Marshaler {
+			return ec.marshalOSetDailyLimitPayload2ᚖdanbaoᚋgraphᚋmodelᚐSetDailyLimitPayload(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setDailyLimit(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SetDailyLimitPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setDailyLimit_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -11801,6 +12208,70 @@ func (ec *executionContext) _RotatePartnerAppSecretPayload_userErrors(ctx contex
 func (ec *executionContext) fieldContext_RotatePartnerAppSecretPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "RotatePartnerAppSecretPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SetDailyLimitPayload_dailyLimit(ctx context.Context, field graphql.CollectedField, obj *model.SetDailyLimitPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetDailyLimitPayload_dailyLimit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DailyLimit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DailyPaymentLimit) graphql.Marshaler {
+			return ec.marshalODailyPaymentLimit2ᚖdanbaoᚋgraphᚋmodelᚐDailyPaymentLimit(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SetDailyLimitPayload_dailyLimit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SetDailyLimitPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DailyPaymentLimit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SetDailyLimitPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.SetDailyLimitPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetDailyLimitPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖdanbaoᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SetDailyLimitPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SetDailyLimitPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -16404,6 +16875,55 @@ func UnmarshalRotatePartnerAppSecretInput(ctx context.Context, raw any) (model.R
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSetDailyLimitInput(ctx context.Context, obj any) (model.SetDailyLimitInput, error) {
+	var it model.SetDailyLimitInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"currency", "amount"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "currency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Currency = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetDailyLimitInput unmarshals raw into the SetDailyLimitInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetDailyLimitInput(ctx context.Context, raw any) (model.SetDailyLimitInput, error) {
+	var out model.SetDailyLimitInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetDailyLimitInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSettleSandboxBankOperationInput(ctx context.Context, obj any) (model.SettleSandboxBankOperationInput, error) {
 	var it model.SettleSandboxBankOperationInput
 	if obj == nil {
@@ -17459,6 +17979,74 @@ func (ec *executionContext) _CustodyReport(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var dailyPaymentLimitImplementors = []string{"DailyPaymentLimit"}
+
+func (ec *executionContext) _DailyPaymentLimit(ctx context.Context, sel ast.SelectionSet, obj *model.DailyPaymentLimit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dailyPaymentLimitImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DailyPaymentLimit")
+		case "name":
+			out.Values[i] = ec._DailyPaymentLimit_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "limit":
+			out.Values[i] = ec._DailyPaymentLimit_limit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maximum":
+			out.Values[i] = ec._DailyPaymentLimit_maximum(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "chosen":
+			out.Values[i] = ec._DailyPaymentLimit_chosen(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "used":
+			out.Values[i] = ec._DailyPaymentLimit_used(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "remaining":
+			out.Values[i] = ec._DailyPaymentLimit_remaining(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "currency":
+			out.Values[i] = ec._DailyPaymentLimit_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resetsAt":
+			out.Values[i] = ec._DailyPaymentLimit_resetsAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var finishPasskeyRegistrationPayloadImplementors = []string{"FinishPasskeyRegistrationPayload"}
 
 func (ec *executionContext) _FinishPasskeyRegistrationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.FinishPasskeyRegistrationPayload) graphql.Marshaler {
@@ -17824,6 +18412,11 @@ func (ec *executionContext) _Limits(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "daily":
+			out.Values[i] = ec._Limits_daily(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -18079,6 +18672,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "reviewVerification":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_reviewVerification(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "setDailyLimit":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setDailyLimit(ctx, field)
 			})
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
@@ -19401,6 +20001,44 @@ func (ec *executionContext) _RotatePartnerAppSecretPayload(ctx context.Context, 
 			}
 		case "userErrors":
 			out.Values[i] = ec._RotatePartnerAppSecretPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var setDailyLimitPayloadImplementors = []string{"SetDailyLimitPayload"}
+
+func (ec *executionContext) _SetDailyLimitPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetDailyLimitPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, setDailyLimitPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SetDailyLimitPayload")
+		case "dailyLimit":
+			out.Values[i] = ec._SetDailyLimitPayload_dailyLimit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._SetDailyLimitPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -20860,6 +21498,30 @@ func (ec *executionContext) marshalNCustodyReport2ᚖdanbaoᚋgraphᚋmodelᚐCu
 	return ec._CustodyReport(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNDailyPaymentLimit2ᚕᚖdanbaoᚋgraphᚋmodelᚐDailyPaymentLimitᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DailyPaymentLimit) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDailyPaymentLimit2ᚖdanbaoᚋgraphᚋmodelᚐDailyPaymentLimit(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDailyPaymentLimit2ᚖdanbaoᚋgraphᚋmodelᚐDailyPaymentLimit(ctx context.Context, sel ast.SelectionSet, v *model.DailyPaymentLimit) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DailyPaymentLimit!")
+		return graphql.Null
+	}
+	return ec._DailyPaymentLimit(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx context.Context, v any) (model.Decimal, error) {
 	var res model.Decimal
 	err := res.UnmarshalGQL(v)
@@ -21260,6 +21922,11 @@ func (ec *executionContext) marshalNRotatePartnerAppSecretPayload2ᚖdanbaoᚋgr
 		return graphql.Null
 	}
 	return ec._RotatePartnerAppSecretPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSetDailyLimitInput2danbaoᚋgraphᚋmodelᚐSetDailyLimitInput(ctx context.Context, v any) (model.SetDailyLimitInput, error) {
+	res, err := ec.unmarshalInputSetDailyLimitInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNSettleSandboxBankOperationInput2danbaoᚋgraphᚋmodelᚐSettleSandboxBankOperationInput(ctx context.Context, v any) (model.SettleSandboxBankOperationInput, error) {
@@ -21739,6 +22406,13 @@ func (ec *executionContext) marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCu
 	return v
 }
 
+func (ec *executionContext) marshalODailyPaymentLimit2ᚖdanbaoᚋgraphᚋmodelᚐDailyPaymentLimit(ctx context.Context, sel ast.SelectionSet, v *model.DailyPaymentLimit) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DailyPaymentLimit(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalODecimal2ᚖdanbaoᚋgraphᚋmodelᚐDecimal(ctx context.Context, v any) (*model.Decimal, error) {
 	if v == nil {
 		return nil, nil
@@ -22081,6 +22755,13 @@ func (ec *executionContext) marshalORevokePasskeyPayload2ᚖdanbaoᚋgraphᚋmod
 		return graphql.Null
 	}
 	return ec._RevokePasskeyPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSetDailyLimitPayload2ᚖdanbaoᚋgraphᚋmodelᚐSetDailyLimitPayload(ctx context.Context, sel ast.SelectionSet, v *model.SetDailyLimitPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SetDailyLimitPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOSettleSandboxBankOperationPayload2ᚖdanbaoᚋgraphᚋmodelᚐSettleSandboxBankOperationPayload(ctx context.Context, sel ast.SelectionSet, v *model.SettleSandboxBankOperationPayload) graphql.Marshaler {

@@ -73,7 +73,38 @@ func limitsModel(s *limits.Summary) *model.Limits {
 		}
 		out.BalancePayments = append(out.BalancePayments, b)
 	}
+	out.Daily = []*model.DailyPaymentLimit{}
+	for i := range s.Daily {
+		out.Daily = append(out.Daily, dailyLimitModel(&s.Daily[i], s.DayEnds))
+	}
 	return out
+}
+
+// dailyLimitPayload maps a setDailyLimit result, set at now, to its payload.
+func (r *Resolver) dailyLimitPayload(w *limits.DailyWindow, err error, now time.Time) (*model.SetDailyLimitPayload, error) {
+	ues, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.SetDailyLimitPayload{DailyLimit: dailyLimitModel(w, r.Limits.DayEnd(now)), UserErrors: ues}, nil
+}
+
+// dailyLimitModel maps a daily window to the GraphQL type (nil for nil);
+// resets is when the day ends.
+func dailyLimitModel(w *limits.DailyWindow, resets time.Time) *model.DailyPaymentLimit {
+	if w == nil {
+		return nil
+	}
+	return &model.DailyPaymentLimit{
+		Name:      limits.DailyLimitName,
+		Limit:     money.FormatMinor(w.Limit, w.Currency),
+		Maximum:   money.FormatMinor(w.Max, w.Currency),
+		Chosen:    w.Chosen,
+		Used:      money.FormatMinor(w.Used, w.Currency),
+		Remaining: money.FormatMinor(w.Remaining, w.Currency),
+		Currency:  string(w.Currency),
+		ResetsAt:  resets.UTC(),
+	}
 }
 
 // userLimits loads the limits summary of a user the caller may see.

@@ -11,6 +11,7 @@ import (
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
 	"danbao/graph/model"
+	"time"
 
 	"entgo.io/contrib/entgql"
 )
@@ -33,6 +34,18 @@ func (r *mutationResolver) ReviewVerification(ctx context.Context, input model.R
 	}
 	v, err := r.RealName.Review(ctx, who.UserID, reviewInput(input))
 	return verificationPayload(v, err, reviewPayload)
+}
+
+// SetDailyLimit is the resolver for the setDailyLimit field.
+func (r *mutationResolver) SetDailyLimit(ctx context.Context, input model.SetDailyLimitInput) (*model.SetDailyLimitPayload, error) {
+	who, err := auth.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, reauth := auth.RequireRecent(ctx) // raising the limit needs a recent sign-in
+	now := time.Now()
+	w, err := r.Limits.SetDailyLimit(ctx, who.UserID, input.Currency, input.Amount, reauth, now)
+	return r.dailyLimitPayload(w, err, now)
 }
 
 // PendingVerifications is the resolver for the pendingVerifications field.

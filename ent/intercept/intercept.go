@@ -12,6 +12,7 @@ import (
 	"danbao/ent/authsession"
 	"danbao/ent/bankcard"
 	"danbao/ent/counter"
+	"danbao/ent/dailylimit"
 	"danbao/ent/event"
 	"danbao/ent/idempotencykey"
 	"danbao/ent/identitybinding"
@@ -228,6 +229,33 @@ func (f TraverseCounter) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.CounterQuery", q)
+}
+
+// The DailyLimitFunc type is an adapter to allow the use of ordinary function as a Querier.
+type DailyLimitFunc func(context.Context, *ent.DailyLimitQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f DailyLimitFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.DailyLimitQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.DailyLimitQuery", q)
+}
+
+// The TraverseDailyLimit type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseDailyLimit func(context.Context, *ent.DailyLimitQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseDailyLimit) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseDailyLimit) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DailyLimitQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.DailyLimitQuery", q)
 }
 
 // The EventFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -837,6 +865,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.BankCardQuery, predicate.BankCard, bankcard.OrderOption]{typ: ent.TypeBankCard, tq: q}, nil
 	case *ent.CounterQuery:
 		return &query[*ent.CounterQuery, predicate.Counter, counter.OrderOption]{typ: ent.TypeCounter, tq: q}, nil
+	case *ent.DailyLimitQuery:
+		return &query[*ent.DailyLimitQuery, predicate.DailyLimit, dailylimit.OrderOption]{typ: ent.TypeDailyLimit, tq: q}, nil
 	case *ent.EventQuery:
 		return &query[*ent.EventQuery, predicate.Event, event.OrderOption]{typ: ent.TypeEvent, tq: q}, nil
 	case *ent.IdempotencyKeyQuery:

@@ -116,6 +116,35 @@ var (
 		Columns:    CountersColumns,
 		PrimaryKey: []*schema.Column{CountersColumns[0]},
 	}
+	// DailyLimitsColumns holds the columns for the "daily_limits" table.
+	DailyLimitsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "limit_minor", Type: field.TypeInt64},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeString, Size: 40},
+	}
+	// DailyLimitsTable holds the schema information for the "daily_limits" table.
+	DailyLimitsTable = &schema.Table{
+		Name:       "daily_limits",
+		Columns:    DailyLimitsColumns,
+		PrimaryKey: []*schema.Column{DailyLimitsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "daily_limits_users_user",
+				Columns:    []*schema.Column{DailyLimitsColumns[4]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "dailylimit_user_id_currency",
+				Unique:  true,
+				Columns: []*schema.Column{DailyLimitsColumns[4], DailyLimitsColumns[1]},
+			},
+		},
+	}
 	// EventsColumns holds the columns for the "events" table.
 	EventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -827,6 +856,7 @@ var (
 		AuthSessionsTable,
 		BankCardsTable,
 		CountersTable,
+		DailyLimitsTable,
 		EventsTable,
 		IdempotencyKeysTable,
 		IdentityBindingsTable,
@@ -853,6 +883,7 @@ var (
 )
 
 func init() {
+	DailyLimitsTable.ForeignKeys[0].RefTable = UsersTable
 	IdentityBindingsTable.ForeignKeys[0].RefTable = UsersTable
 	LimitUsagesTable.ForeignKeys[0].RefTable = UsersTable
 	PasskeysTable.ForeignKeys[0].RefTable = UsersTable

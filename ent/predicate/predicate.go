@@ -21,6 +21,9 @@ type BankCard func(*sql.Selector)
 // Counter is the predicate function for counter builders.
 type Counter func(*sql.Selector)
 
+// DailyLimit is the predicate function for dailylimit builders.
+type DailyLimit func(*sql.Selector)
+
 // Event is the predicate function for event builders.
 type Event func(*sql.Selector)
 

@@ -8,6 +8,7 @@ import (
 	"danbao/ent/authsession"
 	"danbao/ent/bankcard"
 	"danbao/ent/counter"
+	"danbao/ent/dailylimit"
 	"danbao/ent/event"
 	"danbao/ent/idempotencykey"
 	"danbao/ent/identitybinding"
@@ -234,6 +235,31 @@ func init() {
 	counterDescID := counterFields[0].Descriptor()
 	// counter.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	counter.IDValidator = counterDescID.Validators[0].(func(string) error)
+	dailylimitMixin := schema.DailyLimit{}.Mixin()
+	dailylimitMixinFields0 := dailylimitMixin[0].Fields()
+	_ = dailylimitMixinFields0
+	dailylimitFields := schema.DailyLimit{}.Fields()
+	_ = dailylimitFields
+	// dailylimitDescCurrency is the schema descriptor for currency field.
+	dailylimitDescCurrency := dailylimitFields[1].Descriptor()
+	// dailylimit.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	dailylimit.CurrencyValidator = dailylimitDescCurrency.Validators[0].(func(string) error)
+	// dailylimitDescLimitMinor is the schema descriptor for limit_minor field.
+	dailylimitDescLimitMinor := dailylimitFields[2].Descriptor()
+	// dailylimit.LimitMinorValidator is a validator for the "limit_minor" field. It is called by the builders before save.
+	dailylimit.LimitMinorValidator = dailylimitDescLimitMinor.Validators[0].(func(int64) error)
+	// dailylimitDescUpdatedAt is the schema descriptor for updated_at field.
+	dailylimitDescUpdatedAt := dailylimitFields[3].Descriptor()
+	// dailylimit.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	dailylimit.DefaultUpdatedAt = dailylimitDescUpdatedAt.Default.(func() time.Time)
+	// dailylimit.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	dailylimit.UpdateDefaultUpdatedAt = dailylimitDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// dailylimitDescID is the schema descriptor for id field.
+	dailylimitDescID := dailylimitMixinFields0[0].Descriptor()
+	// dailylimit.DefaultID holds the default value on creation for the id field.
+	dailylimit.DefaultID = dailylimitDescID.Default.(func() pulid.ID)
+	// dailylimit.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	dailylimit.IDValidator = dailylimitDescID.Validators[0].(func(string) error)
 	eventMixin := schema.Event{}.Mixin()
 	eventHooks := schema.Event{}.Hooks()
 	event.Hooks[0] = eventHooks[0]

@@ -188,6 +188,29 @@ type CustodyReport struct {
 	Days []*CustodyDay `json:"days"`
 }
 
+// The daily limit on money leaving a wallet's balance in one currency, as it
+// stands today. Payments authorized with a passkey (two factors, one a
+// device-bound key) and withdrawals count together against it. Amounts are
+// decimal strings in major units.
+type DailyPaymentLimit struct {
+	// The name LIMIT_EXCEEDED errors give this limit in extensions.limit: DAILY_AUTHORIZED_PAYMENTS.
+	Name string `json:"name"`
+	// The user's daily limit: what they set with setDailyLimit, or the configured default.
+	Limit string `json:"limit"`
+	// The highest daily limit the user may set (extensions.maxDailyLimit in LIMIT_EXCEEDED errors).
+	Maximum string `json:"maximum"`
+	// Whether the user set the limit (false: the configured default applies).
+	Chosen bool `json:"chosen"`
+	// What has left the balance today, a decimal string.
+	Used string `json:"used"`
+	// What may still leave the balance today, never negative, a decimal string.
+	Remaining string `json:"remaining"`
+	// ISO 4217 code of the amounts.
+	Currency string `json:"currency"`
+	// When the day ends and the count starts again: midnight China Standard Time.
+	ResetsAt time.Time `json:"resetsAt"`
+}
+
 // The response to a sign-in challenge.
 type FinishPasskeyLoginInput struct {
 	// AuthenticationResponseJSON: PublicKeyCredential.toJSON() after navigator.credentials.get().
@@ -266,6 +289,8 @@ type Limits struct {
 	Rights []kyc.Right `json:"rights"`
 	// The limit on payments from balance that applies at this level, one entry per currency the level allows.
 	BalancePayments []*BalancePaymentLimit `json:"balancePayments"`
+	// The daily limit on money leaving the balance (passkey-authorized payments and withdrawals), one entry per currency that has one configured; a currency without one may not leave the balance at all.
+	Daily []*DailyPaymentLimit `json:"daily"`
 }
 
 // The card to link for top-ups and withdrawals.
@@ -538,6 +563,22 @@ type RotatePartnerAppSecretPayload struct {
 	// The new client_secret, shown this once; the old one no longer works. Null when refused.
 	ClientSecret *string `json:"clientSecret,omitempty"`
 	// Why it was refused (NOT_FOUND).
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// A new daily limit.
+type SetDailyLimitInput struct {
+	// ISO 4217 code of the currency the limit is for, such as CNY.
+	Currency string `json:"currency"`
+	// The daily limit, a decimal string in major units ("5000.00"), from 0 to the configured maximum.
+	Amount string `json:"amount"`
+}
+
+// The result of setDailyLimit.
+type SetDailyLimitPayload struct {
+	// The daily limit as it stands after the change; null on userErrors.
+	DailyLimit *DailyPaymentLimit `json:"dailyLimit,omitempty"`
+	// Why the change was refused; empty on success.
 	UserErrors []*UserError `json:"userErrors"`
 }
 

@@ -150,7 +150,7 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 		Metrics:  obs.NewMetrics(log),
 		Log:      log,
 		RealName: rn,
-		Limits:   limits.New(d.Client, levels, rn),
+		Limits:   limits.New(d.Client, levels, dailyConfig(cfg), rn),
 
 		IdentityKeys: kycKeys,
 	}
@@ -206,12 +206,21 @@ type walletIdentity struct {
 }
 
 // CheckOutflow refuses a frozen account and counts the amount against the
-// level's limits, in the withdrawal's transaction.
+// level's limits and the daily limit, in the withdrawal's transaction.
 func (w walletIdentity) CheckOutflow(ctx context.Context, tx *ent.Tx, userID pulid.ID, amount int64, c money.Currency) error {
 	if err := escrow.CheckNotFrozen(ctx, tx, userID); err != nil {
 		return err
 	}
 	return w.Record(ctx, tx, userID, amount, c, w.now())
+}
+
+// dailyConfig maps the configuration to the daily limits: CNY only, so
+// every other currency is refused for outflows. Load has already checked
+// the amounts parse and the default is within the maximum.
+func dailyConfig(cfg config.Config) limits.DailyConfig {
+	dmax, _ := money.ParseAmount(cfg.DailyLimitMaxCNY, money.CNY)
+	def, _ := money.ParseAmount(cfg.DailyLimitDefaultCNY, money.CNY)
+	return limits.DailyConfig{Max: map[money.Currency]int64{money.CNY: dmax}, Default: map[money.Currency]int64{money.CNY: def}}
 }
 
 // escrowConfig maps the configuration to the escrow's. Load has already

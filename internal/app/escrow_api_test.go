@@ -20,15 +20,15 @@ type escrowEnv struct {
 	clock *testenv.Clock
 }
 
-func newEscrowEnv(t *testing.T, d testenv.Dialect) *escrowEnv {
+func newEscrowEnv(t *testing.T, d testenv.Dialect, more ...testenv.Option) *escrowEnv {
 	t.Helper()
 	c := &testenv.Clock{}
-	e := testenv.New(t, d, testenv.WithClock(c.Now),
+	e := testenv.New(t, d, append([]testenv.Option{testenv.WithClock(c.Now),
 		testenv.With("DANBAO_FEE_FREE_MONTHLY_CNY", "100.00"),
 		testenv.With("DANBAO_FEE_RATE_BPS", "100"),
 		testenv.With("DANBAO_MAX_PAYMENT", "800.00"),
 		testenv.With("DANBAO_MAX_CONFIRM_EXTENSIONS", "1"),
-		testenv.With("DANBAO_MUTATION_RATE", "0"))
+		testenv.With("DANBAO_MUTATION_RATE", "0")}, more...)...)
 	return &escrowEnv{Env: e, clock: c}
 }
 

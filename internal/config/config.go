@@ -61,6 +61,8 @@ type Config struct {
 	FeeRateBPS           int           // DANBAO_FEE_RATE_BPS: seller fee above the free volume, basis points, default 60 (0.6%)
 	FeeFreeMonthlyCNY    string        // DANBAO_FEE_FREE_MONTHLY_CNY: fee-free volume per seller and month, CNY, default 5000.00
 	MaxPayment           string        // DANBAO_MAX_PAYMENT: single-payment maximum in major units of any currency, default 200000.00
+	DailyLimitMaxCNY     string        // DANBAO_DAILY_LIMIT_MAX_CNY: highest daily limit a user may set on outflows (passkey payments and withdrawals), CNY, default 50000.00
+	DailyLimitDefaultCNY string        // DANBAO_DAILY_LIMIT_DEFAULT_CNY: daily limit of a user who set none, CNY, at most the maximum, default 20000.00
 	SchedulerInterval    time.Duration // DANBAO_SCHEDULER_INTERVAL: how often due payments are looked for, default 15s
 
 	JWTIssuer       string        // DANBAO_JWT_ISSUER, default danbao
@@ -162,6 +164,8 @@ func Load(getenv func(string) string) (Config, error) {
 		FeeRateBPS:           p.integer("DANBAO_FEE_RATE_BPS", 60),
 		FeeFreeMonthlyCNY:    p.str("DANBAO_FEE_FREE_MONTHLY_CNY", "5000.00"),
 		MaxPayment:           p.str("DANBAO_MAX_PAYMENT", "200000.00"),
+		DailyLimitMaxCNY:     p.str("DANBAO_DAILY_LIMIT_MAX_CNY", "50000.00"),
+		DailyLimitDefaultCNY: p.str("DANBAO_DAILY_LIMIT_DEFAULT_CNY", "20000.00"),
 		SchedulerInterval:    p.duration("DANBAO_SCHEDULER_INTERVAL", 15*time.Second),
 
 		JWTIssuer:       p.str("DANBAO_JWT_ISSUER", "danbao"),
@@ -257,10 +261,16 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.MaxConfirmExtensions < 0 || c.FeeRateBPS < 0 || c.FeeRateBPS > 10000 {
 		p.errs = append(p.errs, "DANBAO_MAX_CONFIRM_EXTENSIONS must be at least 0 and DANBAO_FEE_RATE_BPS between 0 and 10000")
 	}
-	for name, v := range map[string]string{"DANBAO_FEE_FREE_MONTHLY_CNY": c.FeeFreeMonthlyCNY, "DANBAO_MAX_PAYMENT": c.MaxPayment} {
+	for name, v := range map[string]string{"DANBAO_FEE_FREE_MONTHLY_CNY": c.FeeFreeMonthlyCNY, "DANBAO_MAX_PAYMENT": c.MaxPayment,
+		"DANBAO_DAILY_LIMIT_MAX_CNY": c.DailyLimitMaxCNY, "DANBAO_DAILY_LIMIT_DEFAULT_CNY": c.DailyLimitDefaultCNY} {
 		if _, err := money.ParseAmount(v, money.CNY); err != nil {
 			p.errs = append(p.errs, fmt.Sprintf("%s: %q is not an amount such as 5000.00", name, v))
 		}
+	}
+	dmax, err1 := money.ParseAmount(c.DailyLimitMaxCNY, money.CNY)
+	ddef, err2 := money.ParseAmount(c.DailyLimitDefaultCNY, money.CNY)
+	if err1 == nil && err2 == nil && (dmax < 0 || ddef < 0 || ddef > dmax) {
+		p.errs = append(p.errs, "DANBAO_DAILY_LIMIT_MAX_CNY must not be negative and DANBAO_DAILY_LIMIT_DEFAULT_CNY must be between 0 and it")
 	}
 	if len(p.errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %s", strings.Join(p.errs, "; "))

@@ -163,3 +163,35 @@ func TestEnvAndLogSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestDailyLimitSettings(t *testing.T) {
+	c, err := load(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DailyLimitMaxCNY != "50000.00" || c.DailyLimitDefaultCNY != "20000.00" {
+		t.Fatalf("daily limit defaults: max %q, default %q", c.DailyLimitMaxCNY, c.DailyLimitDefaultCNY)
+	}
+	for _, tt := range []struct {
+		max, def string
+		bad      string // the setting the error must name; "" when valid
+	}{
+		{"600.00", "600.00", ""},
+		{"600.00", "0", ""},
+		{"600.00", "600.01", "DANBAO_DAILY_LIMIT_DEFAULT_CNY"},
+		{"-1.00", "0", "DANBAO_DAILY_LIMIT_MAX_CNY"},
+		{"6e2", "0", "DANBAO_DAILY_LIMIT_MAX_CNY"},
+		{"600.00", "1.001", "DANBAO_DAILY_LIMIT_DEFAULT_CNY"},
+	} {
+		_, err := load(map[string]string{"DANBAO_DAILY_LIMIT_MAX_CNY": tt.max, "DANBAO_DAILY_LIMIT_DEFAULT_CNY": tt.def})
+		if tt.bad == "" {
+			if err != nil {
+				t.Errorf("max %s default %s: %v", tt.max, tt.def, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.bad) {
+			t.Errorf("max %s default %s: %v, want an error naming %s", tt.max, tt.def, err, tt.bad)
+		}
+	}
+}

@@ -226,9 +226,11 @@ type AuthorizePaymentInput struct {
 // the payment. The challenge is spent in a transaction of its own first,
 // so it cannot be replayed even when the money transaction then fails;
 // such a failure is written to the payment's audit trail. Same key:
-// replay. Errors: INVALID_INPUT, NOT_FOUND, FORBIDDEN, INVALID_STATE,
-// PASSKEY_INVALID, CHALLENGE_EXPIRED, PASSKEY_REVOKED,
-// PASSKEY_CLONE_SUSPECTED, INSUFFICIENT_FUNDS, LIMIT_EXCEEDED,
+// replay. The amount counts against the level's limit and the daily limit
+// (limits.Record) in the money transaction. Errors: INVALID_INPUT,
+// NOT_FOUND, FORBIDDEN, INVALID_STATE, PASSKEY_INVALID, CHALLENGE_EXPIRED,
+// PASSKEY_REVOKED, PASSKEY_CLONE_SUSPECTED, INSUFFICIENT_FUNDS,
+// LIMIT_EXCEEDED (level or DAILY_AUTHORIZED_PAYMENTS),
 // VERIFICATION_REQUIRED, ACCOUNT_FROZEN, IDEMPOTENCY_CONFLICT.
 func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in AuthorizePaymentInput) (*ent.Payment, bool, error) {
 	if err := idempotency.ValidateKey(in.IdempotencyKey); err != nil {

@@ -2,8 +2,12 @@
 // payments from its balance (see docs/design.md, Real-name verification,
 // levels and limits): level I 1,000 CNY
 // over the account's life, level II 100,000 CNY and level III 200,000 CNY a
-// calendar year, none at all unverified. Any money movement calls it inside
-// its own transaction: Check to refuse early, Record to count the payment.
+// calendar year, none at all unverified; and the daily limit by strength of
+// authorization: a passkey assertion with user verification (two factors,
+// one a device-bound key) allows up to a daily limit the user chooses
+// (setDailyLimit), at most a configured maximum, the configured default
+// until they choose. Any money movement out of a balance calls it inside
+// its own transaction: Check to refuse early, Record to count it.
 // The arithmetic is pure (rules.go, no ent import); service.go meets
 // storage.
 //
@@ -25,6 +29,29 @@
 //     (remaining, a decimal string, with currency) and, when one exists, the
 //     lowest level that would allow the payment (requiredLevel). A currency
 //     the level does not configure is refused with LIMIT_EXCEEDED.
+//   - The daily limit counts every outflow in one counter per wallet,
+//     currency and calendar day (China Standard Time, period "D2026-12-02"):
+//     payments authorized with a passkey and withdrawals alike. Withdrawals
+//     are authorized by a password sign-in today; they count against the
+//     same daily counter, so the daily figure in me.limits is all that left
+//     the balance that day. (The password-free small allowance is not part
+//     of this package yet.) A currency with no daily limit configured may
+//     not leave the balance at all: LIMIT_EXCEEDED, remaining "0.00".
+//   - Lock order: Record touches the lifetime counter, then the year's,
+//     then the day's, each with one UPDATE (the level's bounded one and the
+//     day's conditional: used_minor <= limit - amount), so two outflows of
+//     one wallet never wait on each other in opposite orders. The chosen
+//     limit (DailyLimit row) is only read in the money transaction; a
+//     concurrent setDailyLimit applies to outflows that read it after it
+//     commits.
+//   - A daily refusal is LIMIT_EXCEEDED with limit DAILY_AUTHORIZED_PAYMENTS,
+//     period DAY, limitAmount, used, remaining, currency, and maxDailyLimit
+//     when raising the daily limit up to the maximum would allow the amount.
+//     The level's limit is checked first: when both refuse, the level's
+//     refusal is the one returned.
+//   - Raising the daily limit needs a recent sign-in (the caller passes the
+//     proof); lowering it never does, and both apply at once to what is
+//     left of today. A maximum lowered below a user's choice binds.
 //   - Check, Record and RequireVerified never commit: they run in the
 //     caller's transaction and change nothing when they refuse.
 package limits

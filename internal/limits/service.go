@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"danbao/ent"
+	"danbao/ent/dailylimit"
 	"danbao/ent/limitusage"
 	"danbao/ent/schema/pulid"
 	"danbao/internal/apperr"
+	"danbao/internal/dbtx"
 	"danbao/internal/kyc"
 	"danbao/internal/money"
 )
@@ -20,16 +22,19 @@ type LevelSource interface {
 	Level(ctx context.Context, c *ent.Client, userID pulid.ID) (kyc.Level, error)
 }
 
-// Service checks and counts payments against the level limits.
+// Service checks and counts payments against the level limits and the
+// daily limit.
 type Service struct {
 	client *ent.Client
 	cfg    kyc.Config
+	daily  DailyConfig
 	levels LevelSource
 }
 
-// New returns a Service applying cfg, reading levels from levels.
-func New(client *ent.Client, cfg kyc.Config, levels LevelSource) *Service {
-	return &Service{client: client, cfg: cfg, levels: levels}
+// New returns a Service applying the level limits of cfg and the daily
+// limits of daily, reading levels from levels.
+func New(client *ent.Client, cfg kyc.Config, daily DailyConfig, levels LevelSource) *Service {
+	return &Service{client: client, cfg: cfg, daily: daily, levels: levels}
 }
 
 // Check answers, inside the caller's transaction, whether userID may pay
@@ -37,8 +42,12 @@ func New(client *ent.Client, cfg kyc.Config, levels LevelSource) *Service {
 // Record in the same transaction to count the payment (Record refuses on
 // its own too, and is the one that is safe against concurrent payments).
 //
-// Errors: VERIFICATION_REQUIRED, LIMIT_EXCEEDED (see Decide for their
-// extensions), INVALID_INPUT (amount not positive, unsupported currency).
+// Both the level's limit and the daily limit apply (the daily one to every
+// outflow: payments authorized with a passkey and withdrawals).
+//
+// Errors: VERIFICATION_REQUIRED, LIMIT_EXCEEDED (see Decide and
+// DecideDaily for their extensions), INVALID_INPUT (amount not positive,
+// unsupported currency).
 func (s *Service) Check(ctx context.Context, tx *ent.Tx, userID pulid.ID, amountMinor int64, currency money.Currency, now time.Time) error {
 	c := tx.Client()
 	level, err := s.levels.Level(ctx, c, userID)
@@ -49,14 +58,23 @@ func (s *Service) Check(ctx context.Context, tx *ent.Tx, userID pulid.ID, amount
 	if err != nil {
 		return err
 	}
-	return Decide(s.cfg, level, currency, u, amountMinor)
+	if err := Decide(s.cfg, level, currency, u, amountMinor); err != nil {
+		return err
+	}
+	w, ok, err := s.dailyWindow(ctx, c, userID, currency, now)
+	if err != nil {
+		return err
+	}
+	return DecideDaily(w, ok, currency, amountMinor)
 }
 
 // Record counts a payment of amountMinor of currency made at at by userID,
 // inside the caller's transaction, after checking it fits the level's
-// limit. The counter the limit applies to is raised by one conditional
-// UPDATE, so of several concurrent payments only those that fit together
-// succeed; the other counter is raised unconditionally.
+// limit and the daily limit. The counter the level's limit applies to and
+// the day's counter are each raised by one conditional UPDATE, so of
+// several concurrent payments only those that fit together succeed; the
+// other level counter is raised unconditionally. Counters are touched
+// lifetime, year, day: one lock order for every payment and withdrawal.
 //
 // Errors: as Check. On an error nothing is counted, but the caller's
 // transaction must still be rolled back (WithTx does) if it wrote anything
@@ -111,7 +129,118 @@ func (s *Service) Record(ctx context.Context, tx *ent.Tx, userID pulid.ID, amoun
 				With("limit", w.Name).With("currency", string(currency))
 		}
 	}
-	return nil
+	return s.recordDaily(ctx, c, userID, amountMinor, currency, at)
+}
+
+// recordDaily adds amountMinor to userID's counter for the day of at with
+// one conditional UPDATE, after checking it fits the daily limit. Errors:
+// LIMIT_EXCEEDED (see DecideDaily).
+func (s *Service) recordDaily(ctx context.Context, c *ent.Client, userID pulid.ID, amountMinor int64, currency money.Currency, at time.Time) error {
+	w, ok, err := s.dailyWindow(ctx, c, userID, currency, at)
+	if err != nil {
+		return err
+	}
+	if err := DecideDaily(w, ok, currency, amountMinor); err != nil {
+		return err
+	}
+	key := dayKey(s.cfg, at)
+	if err := c.LimitUsage.Create().SetUserID(userID).SetCurrency(string(currency)).SetPeriod(key).
+		OnConflictColumns(limitusage.FieldUserID, limitusage.FieldCurrency, limitusage.FieldPeriod).
+		Ignore().Exec(ctx); err != nil {
+		return fmt.Errorf("daily usage row: %w", err)
+	}
+	n, err := c.LimitUsage.Update().Where(
+		limitusage.UserID(userID), limitusage.Currency(string(currency)), limitusage.Period(key),
+		limitusage.UsedMinorLTE(w.Limit-amountMinor)).
+		AddUsedMinor(amountMinor).SetUpdatedAt(time.Now().UTC()).Save(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	// A concurrent outflow used the allowance meanwhile: answer with what
+	// remains now.
+	if w, ok, err = s.dailyWindow(ctx, c, userID, currency, at); err != nil {
+		return err
+	}
+	if err := DecideDaily(w, ok, currency, amountMinor); err != nil {
+		return err
+	}
+	return apperr.New(apperr.LimitExceeded, "this exceeds your daily limit").
+		With("limit", DailyLimitName).With("currency", string(currency))
+}
+
+// DayEnd returns when the day of now ends and the daily windows start
+// again: the next midnight in the configured zone (China Standard Time).
+func (s *Service) DayEnd(now time.Time) time.Time { return dayEnd(s.cfg, now) }
+
+// dailyWindow reads userID's daily window in currency for the day of at
+// (ok false: no daily limit configured for currency).
+func (s *Service) dailyWindow(ctx context.Context, c *ent.Client, userID pulid.ID, currency money.Currency, at time.Time) (DailyWindow, bool, error) {
+	if _, ok := s.daily.Max[currency]; !ok {
+		return DailyWindow{}, false, nil
+	}
+	chosen, err := c.DailyLimit.Query().Where(dailylimit.UserID(userID), dailylimit.Currency(string(currency))).Only(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return DailyWindow{}, false, err
+	}
+	used, err := c.LimitUsage.Query().Where(limitusage.UserID(userID), limitusage.Currency(string(currency)),
+		limitusage.Period(dayKey(s.cfg, at))).Only(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return DailyWindow{}, false, err
+	}
+	var usedMinor, chosenMinor int64
+	if used != nil {
+		usedMinor = used.UsedMinor
+	}
+	if chosen != nil {
+		chosenMinor = chosen.LimitMinor
+	}
+	w, ok := DailyWindowFor(s.daily, currency, chosenMinor, chosen != nil, usedMinor)
+	return w, ok, nil
+}
+
+// SetDailyLimit sets userID's daily limit in currency to amount (a decimal
+// string in major units, 0 up to the configured maximum) and returns the
+// window as it stands at now. Raising the limit returns reauth when it is
+// not nil (the caller's proof of a recent sign-in failed); lowering it
+// never needs one. The limit applies at once, to what is left of today.
+//
+// Errors: INVALID_INPUT (currency unknown or without a daily limit; amount
+// malformed, negative or above the maximum, extensions maxDailyLimit and
+// currency), reauth's code (REAUTHENTICATION_REQUIRED) when raising.
+func (s *Service) SetDailyLimit(ctx context.Context, userID pulid.ID, currency, amount string, reauth error, now time.Time) (*DailyWindow, error) {
+	c, err := money.ParseCurrency(currency)
+	if err != nil {
+		return nil, err
+	}
+	minor, err := money.ParseAmount(amount, c)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateDailyLimit(s.daily, c, minor); err != nil {
+		return nil, err
+	}
+	var out DailyWindow
+	err = dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		cur, _, err := s.dailyWindow(ctx, tx.Client(), userID, c, now)
+		if err != nil {
+			return err
+		}
+		if minor > cur.Limit && reauth != nil {
+			return reauth
+		}
+		if err := tx.DailyLimit.Create().SetUserID(userID).SetCurrency(string(c)).SetLimitMinor(minor).
+			OnConflictColumns(dailylimit.FieldUserID, dailylimit.FieldCurrency).
+			Update(func(u *ent.DailyLimitUpsert) { u.UpdateLimitMinor().UpdateUpdatedAt() }).
+			Exec(ctx); err != nil {
+			return err
+		}
+		out, _, err = s.dailyWindow(ctx, tx.Client(), userID, c, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // RequireVerified answers, inside the caller's transaction, whether userID
@@ -161,6 +290,11 @@ type Summary struct {
 	// ResetsAt is when the annual windows start again (zero when the
 	// level's limit is over the account's life).
 	ResetsAt time.Time
+	// Daily is the daily limit, one window per currency that has one
+	// configured, by currency code.
+	Daily []DailyWindow
+	// DayEnds is when the daily windows start again.
+	DayEnds time.Time
 }
 
 // Summary returns userID's level, rights and balance payment windows (one
@@ -187,6 +321,19 @@ func (s *Service) Summary(ctx context.Context, userID pulid.ID, now time.Time) (
 		}
 		w, _ := WindowFor(s.cfg, level, c, u)
 		out.BalancePayments = append(out.BalancePayments, w)
+	}
+	out.DayEnds = s.DayEnd(now)
+	daily := make([]money.Currency, 0, len(s.daily.Max))
+	for c := range s.daily.Max {
+		daily = append(daily, c)
+	}
+	sort.Slice(daily, func(i, j int) bool { return daily[i] < daily[j] })
+	for _, c := range daily {
+		w, _, err := s.dailyWindow(ctx, s.client, userID, c, now)
+		if err != nil {
+			return nil, err
+		}
+		out.Daily = append(out.Daily, w)
 	}
 	return out, nil
 }

@@ -156,10 +156,14 @@ func TestLimitsService(t *testing.T) {
 		wantErr(t, inTx(e, func(tx *ent.Tx) error { return L.Check(ctx, tx, id, 98_500_01, money.CNY, now) }),
 			apperr.LimitExceeded, map[string]any{"limit": "ANNUAL_BALANCE_PAYMENTS", "remaining": "98500.00", "requiredLevel": "III"})
 
-		// A new calendar year (in Beijing) starts the annual count again.
+		// A new calendar year (in Beijing) starts the annual count again
+		// (what may leave in one day is the daily limit's business).
 		nextYear := time.Date(2025, 12, 31, 16, 0, 0, 0, time.UTC)
-		if err := inTx(e, func(tx *ent.Tx) error { return L.Check(ctx, tx, id, 100_000_00, money.CNY, nextYear) }); err != nil {
-			t.Fatalf("a full year's allowance on 1 January: %v", err)
+		if s, err := L.Summary(ctx, id, nextYear); err != nil || s.BalancePayments[0].Used != 0 || s.BalancePayments[0].Remaining != 100_000_00 {
+			t.Fatalf("a full year's allowance on 1 January: %+v, %v", s, err)
+		}
+		if err := inTx(e, func(tx *ent.Tx) error { return L.Check(ctx, tx, id, 20_000_00, money.CNY, nextYear) }); err != nil {
+			t.Fatalf("a full day's allowance on 1 January: %v", err)
 		}
 		if err := inTx(e, func(tx *ent.Tx) error { return L.Record(ctx, tx, id, 100_00, money.CNY, nextYear) }); err != nil {
 			t.Fatal(err)

@@ -39,9 +39,9 @@ type Identity interface {
 	// CheckCardHolder refuses a card not in the verified legal name.
 	CheckCardHolder(ctx context.Context, tx *ent.Tx, userID pulid.ID, holderName string) error
 	// CheckOutflow refuses, and otherwise counts, money leaving the user's
-	// balance: a frozen account (ACCOUNT_FROZEN), the level's limits
-	// (VERIFICATION_REQUIRED, LIMIT_EXCEEDED; a currency with no limit
-	// configured is refused).
+	// balance: a frozen account (ACCOUNT_FROZEN), the level's limits and
+	// the daily limit (VERIFICATION_REQUIRED, LIMIT_EXCEEDED; a currency
+	// with no limit configured is refused).
 	CheckOutflow(ctx context.Context, tx *ent.Tx, userID pulid.ID, amount int64, c money.Currency) error
 }
 
@@ -215,7 +215,8 @@ func (s *Service) TopUp(ctx context.Context, userID pulid.ID, in MoveInput) (*en
 
 // Withdraw holds amount from the user's available balance at once and asks
 // the gateway to pay it out to a linked card. The freeze and the level's
-// limits are checked and the amount counted in the same transaction.
+// limits and the daily limit are checked and the amount counted in the
+// same transaction.
 // Errors: INVALID_INPUT, NOT_FOUND (card), VERIFICATION_REQUIRED,
 // ACCOUNT_FROZEN, LIMIT_EXCEEDED, INSUFFICIENT_FUNDS (extensions
 // available, held), IDEMPOTENCY_CONFLICT.

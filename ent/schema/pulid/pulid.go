@@ -83,6 +83,7 @@ const (
 	PrefixAccount           = "acc"
 	PrefixAccountControl    = "acl"
 	PrefixBankCard          = "card"
+	PrefixDailyLimit        = "dly"
 	PrefixEvent             = "evt"
 	PrefixIdempotencyKey    = "idk"
 	PrefixIdentityBinding   = "kyb"

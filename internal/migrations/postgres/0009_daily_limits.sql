@@ -1,0 +1,2 @@
+CREATE TABLE "daily_limits" ("id" character varying NOT NULL, "currency" character varying NOT NULL, "limit_minor" bigint NOT NULL, "updated_at" timestamptz NOT NULL, "user_id" character varying NOT NULL, PRIMARY KEY ("id"), CONSTRAINT "daily_limits_users_user" FOREIGN KEY ("user_id") REFERENCES "users" ("id") ON DELETE NO ACTION);
+CREATE UNIQUE INDEX "dailylimit_user_id_currency" ON "daily_limits" ("user_id", "currency");
