@@ -2,6 +2,8 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -225,7 +227,13 @@ func ensure(ctx context.Context, tx *ent.Tx, key string, kind account.Kind, c mo
 	if owner != "" {
 		create.SetOwnerID(owner)
 	}
-	if err := create.OnConflictColumns(account.FieldKey).Ignore().Exec(ctx); err != nil {
+	// DO NOTHING, not ent's Ignore: on PostgreSQL Ignore is "DO UPDATE SET
+	// key = key", which locks the existing row when another transaction
+	// created the account first. That lock, taken here before Post locks
+	// its accounts in ID order, closed deadlock cycles with concurrent
+	// Posts (40P01 between a debit's and a credit's UPDATE). DO NOTHING
+	// only waits for the creating transaction to end and locks nothing.
+	if err := create.OnConflict(entsql.ConflictColumns(account.FieldKey), entsql.DoNothing()).Exec(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
 	return tx.Account.Query().Where(account.Key(key)).Only(ctx)
