@@ -706,8 +706,9 @@ func (s *Service) post(ctx context.Context, tx *ent.Tx, p *ent.Payment, moves []
 		groups[k] = append(groups[k], m)
 	}
 	deltas := map[pulid.ID]int64{}
+	legsOf := map[string][]ledger.Leg{}
+	var ids []pulid.ID
 	for _, kind := range kinds {
-		var legs []ledger.Leg
 		for party, amount := range Net(groups[kind]) {
 			if amount == 0 {
 				continue
@@ -716,11 +717,22 @@ func (s *Service) post(ctx context.Context, tx *ent.Tx, p *ent.Payment, moves []
 			if err != nil {
 				return nil, err
 			}
-			legs = append(legs, ledger.On(a, amount))
+			legsOf[kind] = append(legsOf[kind], ledger.On(a, amount))
+			ids = append(ids, a.ID)
 			if a.OwnerID != "" {
 				deltas[a.OwnerID] += amount
 			}
 		}
+	}
+	// Several Posts in one transaction: every account is locked, in the
+	// ledger's order, before the first takes the ledger counter.
+	if len(kinds) > 1 {
+		if err := s.ledger.Lock(ctx, tx, ids...); err != nil {
+			return nil, err
+		}
+	}
+	for _, kind := range kinds {
+		legs := legsOf[kind]
 		var evidence map[string]any
 		if kind == EntryPayment {
 			evidence = st.evidence

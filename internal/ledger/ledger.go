@@ -2,8 +2,11 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"math"
+	"sort"
 	"time"
 
 	"danbao/ent"
@@ -14,6 +17,9 @@ import (
 	"danbao/internal/dbtx"
 	"danbao/internal/events"
 	"danbao/internal/money"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
 )
 
 // CounterID is the counter row that numbers journal transactions and holds
@@ -140,6 +146,38 @@ func (s *Service) Post(ctx context.Context, tx *ent.Tx, e Entry) (*Posted, error
 	return &Posted{Transaction: ltx, Postings: postings}, nil
 }
 
+// Lock takes the row locks of the accounts ids (duplicates allowed) for the
+// rest of tx, in account-ID order: the order Post updates accounts in. A
+// transaction that posts more than once must lock every account it will
+// post to before its first Post. Post takes the ledger counter's row lock
+// after its accounts', and holds it to commit; a second Post in the same
+// transaction that reaches an account not yet locked would wait, holding
+// the counter, for a concurrent Post that holds that account and waits for
+// the counter: a deadlock (PostgreSQL 40P01). On PostgreSQL each row is
+// locked FOR NO KEY UPDATE (what Post's UPDATE takes, so Lock blocks no
+// one Post would not); on SQLite the writing transaction holds the
+// database lock and the SELECTs take none.
+func (s *Service) Lock(ctx context.Context, tx *ent.Tx, ids ...pulid.ID) error {
+	sorted := append([]pulid.ID(nil), ids...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	for i, id := range sorted {
+		if i > 0 && id == sorted[i-1] {
+			continue
+		}
+		// One statement per row, in Go's order, as SortLegs orders Post's
+		// updates: an ORDER BY in SQL would follow the column's collation.
+		_, err := tx.Account.Query().Where(account.ID(id)).Modify(func(sel *entsql.Selector) {
+			if sel.Dialect() == dialect.Postgres {
+				sel.For(entsql.LockNoKeyUpdate)
+			}
+		}).Select(account.FieldID).Strings(ctx)
+		if err != nil {
+			return fmt.Errorf("ledger: lock account %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
 func nonNil(b []byte) []byte {
 	if b == nil {
 		return []byte{}
@@ -189,7 +227,13 @@ func ensure(ctx context.Context, tx *ent.Tx, key string, kind account.Kind, c mo
 	if owner != "" {
 		create.SetOwnerID(owner)
 	}
-	if err := create.OnConflictColumns(account.FieldKey).Ignore().Exec(ctx); err != nil {
+	// DO NOTHING, not ent's Ignore: on PostgreSQL Ignore is "DO UPDATE SET
+	// key = key", which locks the existing row when another transaction
+	// created the account first. That lock, taken here before Post locks
+	// its accounts in ID order, closed deadlock cycles with concurrent
+	// Posts (40P01 between a debit's and a credit's UPDATE). DO NOTHING
+	// only waits for the creating transaction to end and locks nothing.
+	if err := create.OnConflict(entsql.ConflictColumns(account.FieldKey), entsql.DoNothing()).Exec(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
 	return tx.Account.Query().Where(account.Key(key)).Only(ctx)
