@@ -7,8 +7,8 @@ import (
 	"danbao/auth"
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
-	"danbao/internal/apperr"
 	"danbao/graph/model"
+	"danbao/internal/apperr"
 	"danbao/internal/escrow"
 	"danbao/internal/money"
 )

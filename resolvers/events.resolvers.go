@@ -7,10 +7,10 @@ package resolvers
 
 import (
 	"context"
+	"danbao/auth"
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
 	"danbao/graph"
-	"danbao/auth"
 	"danbao/graph/model"
 	"danbao/internal/events"
 )
