@@ -136,7 +136,9 @@ func TestPaymentEventsSubscription(t *testing.T) {
 		// Payment.events has the same cursors.
 		var out struct {
 			Payment struct {
-				Events struct{ Edges []struct{ Node struct{ Type, Cursor string } } }
+				Events struct {
+					Edges []struct{ Node struct{ Type, Cursor string } }
+				}
 			}
 		}
 		e.Do(t, b.AccessToken, `query($id: ID!){ payment(id:$id){ events(first: 10){ edges { node { type cursor } } } } }`,
