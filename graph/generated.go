@@ -377,6 +377,7 @@ type ComplexityRoot struct {
 		ActorRole           func(childComplexity int) int
 		Amount              func(childComplexity int) int
 		CreatedAt           func(childComplexity int) int
+		Cursor              func(childComplexity int) int
 		Detail              func(childComplexity int) int
 		From                func(childComplexity int) int
 		ID                  func(childComplexity int) int
@@ -476,6 +477,8 @@ type ComplexityRoot struct {
 
 	Subscription struct {
 		BalanceChanged func(childComplexity int) int
+		PaymentEvents  func(childComplexity int, after *string) int
+		PaymentUpdated func(childComplexity int, paymentID pulid.ID) int
 	}
 
 	TopUp struct {
@@ -667,6 +670,7 @@ type PaymentEventResolver interface {
 
 	Detail(ctx context.Context, obj *ent.PaymentEvent) (model.JSON, error)
 	Payment(ctx context.Context, obj *ent.PaymentEvent) (*ent.Payment, error)
+	Cursor(ctx context.Context, obj *ent.PaymentEvent) (*string, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id pulid.ID) (ent.Noder, error)
@@ -680,6 +684,8 @@ type QueryResolver interface {
 }
 type SubscriptionResolver interface {
 	BalanceChanged(ctx context.Context) (<-chan *model.BalanceEvent, error)
+	PaymentUpdated(ctx context.Context, paymentID pulid.ID) (<-chan *ent.PaymentEvent, error)
+	PaymentEvents(ctx context.Context, after *string) (<-chan *ent.PaymentEvent, error)
 }
 type TopUpResolver interface {
 	Amount(ctx context.Context, obj *ent.TopUp) (model.Decimal, error)
@@ -2180,6 +2186,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PaymentEvent.CreatedAt(childComplexity), true
+	case "PaymentEvent.cursor":
+		if e.ComplexityRoot.PaymentEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentEvent.Cursor(childComplexity), true
 	case "PaymentEvent.detail":
 		if e.ComplexityRoot.PaymentEvent.Detail == nil {
 			break
@@ -2528,6 +2540,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.BalanceChanged(childComplexity), true
+	case "Subscription.paymentEvents":
+		if e.ComplexityRoot.Subscription.PaymentEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_paymentEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.PaymentEvents(childComplexity, args["after"].(*string)), true
+	case "Subscription.paymentUpdated":
+		if e.ComplexityRoot.Subscription.PaymentUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_paymentUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.PaymentUpdated(childComplexity, args["paymentId"].(pulid.ID)), true
 
 	case "TopUp.amount":
 		if e.ComplexityRoot.TopUp.Amount == nil {
@@ -3729,6 +3763,8 @@ func (ec *executionContext) childFields_PaymentEvent(ctx context.Context, field 
 		return ec.fieldContext_PaymentEvent_detail(ctx, field)
 	case "payment":
 		return ec.fieldContext_PaymentEvent_payment(ctx, field)
+	case "cursor":
+		return ec.fieldContext_PaymentEvent_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PaymentEvent", field.Name)
 }
@@ -4822,6 +4858,34 @@ func (ec *executionContext) field_Query_pendingVerifications_args(ctx context.Co
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_paymentEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_paymentUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "paymentId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2danbaoᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["paymentId"] = arg0
 	return args, nil
 }
 
@@ -11185,6 +11249,29 @@ func (ec *executionContext) fieldContext_PaymentEvent_payment(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _PaymentEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.PaymentEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PaymentEvent().Cursor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentEvent", field, true, true, "String")
+}
+
 func (ec *executionContext) _PaymentEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.PaymentEventConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12594,6 +12681,94 @@ func (ec *executionContext) fieldContext_Subscription_balanceChanged(_ context.C
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_BalanceEvent(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_paymentUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_paymentUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().PaymentUpdated(ctx, fc.Args["paymentId"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PaymentEvent) graphql.Marshaler {
+			return ec.marshalNPaymentEvent2ᚖdanbaoᚋentᚐPaymentEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_paymentUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PaymentEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_paymentUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_paymentEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_paymentEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().PaymentEvents(ctx, fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PaymentEvent) graphql.Marshaler {
+			return ec.marshalNPaymentEvent2ᚖdanbaoᚋentᚐPaymentEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_paymentEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PaymentEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_paymentEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -15692,13 +15867,20 @@ func (ec *executionContext) unmarshalInputCreatePaymentInput(ctx context.Context
 		asMap["currency"] = "CNY"
 	}
 
-	fieldsInOrder := [...]string{"payeeId", "amount", "currency", "description", "merchantOrderRef", "idempotencyKey"}
+	fieldsInOrder := [...]string{"payerId", "payeeId", "amount", "currency", "description", "merchantOrderRef", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
 			continue
 		}
 		switch k {
+		case "payerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("payerId"))
+			data, err := ec.unmarshalOID2ᚖdanbaoᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PayerID = data
 		case "payeeId":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("payeeId"))
 			data, err := ec.unmarshalNID2danbaoᚋentᚋschemaᚋpulidᚐID(ctx, v)
@@ -19544,6 +19726,12 @@ func (ec *executionContext) _PaymentEvent(ctx context.Context, sel ast.Selection
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._PaymentEvent_payment(ctx, field, obj)
 				})
+		case "cursor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PaymentEvent_cursor(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -20236,6 +20424,10 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	switch fields[0].Name {
 	case "balanceChanged":
 		return ec._Subscription_balanceChanged(ctx, fields[0])
+	case "paymentUpdated":
+		return ec._Subscription_paymentUpdated(ctx, fields[0])
+	case "paymentEvents":
+		return ec._Subscription_paymentEvents(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -21810,6 +22002,14 @@ func (ec *executionContext) marshalNPaymentDeadlines2ᚖdanbaoᚋgraphᚋmodel�
 		return graphql.Null
 	}
 	return ec._PaymentDeadlines(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPaymentEvent2ᚖdanbaoᚋentᚐPaymentEvent(ctx context.Context, sel ast.SelectionSet, v *ent.PaymentEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PaymentEvent!")
+		return graphql.Null
+	}
+	return ec._PaymentEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPaymentEventConnection2ᚖdanbaoᚋentᚐPaymentEventConnection(ctx context.Context, sel ast.SelectionSet, v *ent.PaymentEventConnection) graphql.Marshaler {

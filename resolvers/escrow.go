@@ -6,7 +6,9 @@ import (
 
 	"danbao/auth"
 	"danbao/ent"
+	"danbao/ent/schema/pulid"
 	"danbao/graph/model"
+	"danbao/internal/apperr"
 	"danbao/internal/escrow"
 	"danbao/internal/money"
 )
@@ -18,6 +20,31 @@ func caller(ctx context.Context) (escrow.Caller, error) {
 		return escrow.Caller{}, err
 	}
 	return escrow.Caller{UserID: who.UserID, Operator: who.Operator()}, nil
+}
+
+// paymentCreator is who pays for a createPayment and the partner app that
+// creates it for them, if any: a signed-in user pays themself (and names
+// no payerId); a partner app with the payments scope names the payer.
+// Errors: UNAUTHENTICATED, FORBIDDEN (scope), INVALID_INPUT (payerId).
+func paymentCreator(ctx context.Context, payerID *pulid.ID) (payer, partnerID pulid.ID, err error) {
+	if _, ok := auth.PartnerFromContext(ctx); ok {
+		p, err := auth.RequirePartner(ctx, auth.ScopePayments)
+		if err != nil {
+			return "", "", err
+		}
+		if payerID == nil || *payerID == "" {
+			return "", "", apperr.Invalid("payerId", "a partner app names the buyer")
+		}
+		return *payerID, p.ID, nil
+	}
+	who, err := auth.Require(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	if payerID != nil && *payerID != who.UserID {
+		return "", "", apperr.Invalid("payerId", "only partner apps name the buyer; leave payerId out")
+	}
+	return who.UserID, "", nil
 }
 
 // paymentPayload maps the result of a payment mutation.

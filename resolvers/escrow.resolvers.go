@@ -7,7 +7,6 @@ package resolvers
 
 import (
 	"context"
-	"danbao/auth"
 	"danbao/ent"
 	"danbao/ent/payment"
 	"danbao/ent/schema/pulid"
@@ -36,13 +35,15 @@ func (r *ledgerEntryResolver) Payment(ctx context.Context, obj *ent.Posting) (*e
 
 // CreatePayment is the resolver for the createPayment field.
 func (r *mutationResolver) CreatePayment(ctx context.Context, input model.CreatePaymentInput) (*model.CreatePaymentPayload, error) {
-	who, err := auth.Require(ctx)
-	if err != nil {
-		return nil, err
+	var p *ent.Payment
+	var options []byte
+	var replay bool
+	payer, partnerID, err := paymentCreator(ctx, input.PayerID)
+	if err == nil {
+		p, options, replay, err = r.Escrow.CreatePayment(ctx, payer, escrow.CreatePaymentInput{PartnerID: partnerID, PayeeID: input.PayeeID,
+			Amount: string(input.Amount), Currency: input.Currency, Description: deref(input.Description),
+			MerchantOrderRef: deref(input.MerchantOrderRef), IdempotencyKey: input.IdempotencyKey})
 	}
-	p, options, replay, err := r.Escrow.CreatePayment(ctx, who.UserID, escrow.CreatePaymentInput{PayeeID: input.PayeeID,
-		Amount: string(input.Amount), Currency: input.Currency, Description: deref(input.Description),
-		MerchantOrderRef: deref(input.MerchantOrderRef), IdempotencyKey: input.IdempotencyKey})
 	ues, err := payloadErrors(err)
 	if err != nil {
 		return nil, err

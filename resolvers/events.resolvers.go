@@ -7,13 +7,41 @@ package resolvers
 
 import (
 	"context"
+	"danbao/auth"
+	"danbao/ent"
+	"danbao/ent/schema/pulid"
 	"danbao/graph"
 	"danbao/graph/model"
+	"danbao/internal/events"
 )
+
+// Cursor is the resolver for the cursor field.
+func (r *paymentEventResolver) Cursor(ctx context.Context, obj *ent.PaymentEvent) (*string, error) {
+	seq, ok, err := r.Escrow.EventSeq(ctx, obj)
+	if err != nil || !ok {
+		return nil, err
+	}
+	c := events.Cursor(seq)
+	return &c, nil
+}
 
 // BalanceChanged is the resolver for the balanceChanged field.
 func (r *subscriptionResolver) BalanceChanged(ctx context.Context) (<-chan *model.BalanceEvent, error) {
-	return subscribe(ctx, r.Resolver, nil, balanceFilter, balanceEvent)
+	who, err := auth.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return subscribe(ctx, r.Resolver, nil, balanceFilter(who), balanceEvent)
+}
+
+// PaymentUpdated is the resolver for the paymentUpdated field.
+func (r *subscriptionResolver) PaymentUpdated(ctx context.Context, paymentID pulid.ID) (<-chan *ent.PaymentEvent, error) {
+	return subscribePayments(ctx, r.Resolver, nil, paymentID)
+}
+
+// PaymentEvents is the resolver for the paymentEvents field.
+func (r *subscriptionResolver) PaymentEvents(ctx context.Context, after *string) (<-chan *ent.PaymentEvent, error) {
+	return subscribePayments(ctx, r.Resolver, after, "")
 }
 
 // Subscription returns graph.SubscriptionResolver implementation.

@@ -138,7 +138,9 @@ type CreatePartnerAppPayload struct {
 
 // What createPayment needs: the seller, the amount (a Decimal string in major units of currency) and an idempotency key.
 type CreatePaymentInput struct {
-	// The seller: a verified user who is not restricted from collecting, and not the caller.
+	// The buyer, given only by a partner app (which creates the payment for them; they authorize it with a passkey in the wallet app); a signed-in user leaves it null and is the buyer.
+	PayerID *pulid.ID `json:"payerId,omitempty"`
+	// The seller: a verified user who is not restricted from collecting, and not the buyer; for a partner app, a seller who has connected it.
 	PayeeID pulid.ID `json:"payeeId"`
 	// What to pay, positive, at most the single-payment maximum.
 	Amount Decimal `json:"amount"`
@@ -158,7 +160,7 @@ type CreatePaymentPayload struct {
 	Payment *ent.Payment `json:"payment,omitempty"`
 	// PublicKeyCredentialRequestOptionsJSON for navigator.credentials.get(), bound to this payment; pass the result to authorizePayment. Null when the payer has no usable passkey.
 	AuthorizationOptions JSON `json:"authorizationOptions,omitempty"`
-	// INVALID_INPUT, NOT_FOUND (payee), VERIFICATION_REQUIRED, ACCOUNT_FROZEN (payer frozen, payee restricted), LIMIT_EXCEEDED (single-payment maximum), IDEMPOTENCY_CONFLICT.
+	// INVALID_INPUT, NOT_FOUND (payee; payer for a partner), VERIFICATION_REQUIRED, ACCOUNT_FROZEN (payer frozen, payee restricted), LIMIT_EXCEEDED (single-payment maximum), IDEMPOTENCY_CONFLICT.
 	UserErrors []*UserError `json:"userErrors"`
 }
 

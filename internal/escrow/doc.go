@@ -18,6 +18,14 @@
 //     (one balanced journal transaction referencing the payment), one
 //     PaymentEvent audit row and event rows for both parties. A user and
 //     the deadline scheduler racing for one payment cannot both win.
+//   - The two event rows of a transition are consecutive (payer, then
+//     payee), both name the audit row (AuditKey), and only the payer's
+//     carries the payment's partner app: a partner sees each transition
+//     once, and a transition's cursor is the seq of its last row
+//     (EventSeq), so no party resuming from it sees that transition again.
+//   - A partner app creates payments only for sellers who have connected
+//     it (checked inside the creation transaction); the buyer still
+//     authorizes with their passkey.
 //   - Escrow never pays out more than it holds for a payment: refunds plus
 //     the release equal the amount paid. Partial refunds add up to at most
 //     the amount.

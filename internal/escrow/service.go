@@ -22,6 +22,7 @@ import (
 	"danbao/internal/ledger"
 	"danbao/internal/limits"
 	"danbao/internal/money"
+	"danbao/internal/partner"
 	"danbao/internal/passkey"
 )
 
@@ -77,6 +78,10 @@ type Caller struct {
 
 // CreatePaymentInput is the input of CreatePayment.
 type CreatePaymentInput struct {
+	// PartnerID is the partner app creating the payment for the payer
+	// (empty when the payer creates it): the seller must have connected
+	// it, and the payment records it.
+	PartnerID        pulid.ID
 	PayeeID          pulid.ID
 	Amount           string // decimal in major units
 	Currency         string
@@ -89,7 +94,11 @@ type CreatePaymentInput struct {
 // the payer has a usable passkey, the WebAuthn request options that
 // authorize it (nil otherwise: beginPaymentAuthorization then says
 // PASSKEY_REQUIRED). Same key and input replay the first payment (replay
-// true) with fresh options while it is still CREATED. Errors:
+// true) with fresh options while it is still CREATED. With in.PartnerID the
+// partner creates the payment for payer, the buyer then authorizes it in
+// the wallet app (no options are returned), and idempotency keys are the
+// partner's. Errors: FORBIDDEN (in.PartnerID not connected by the payee),
+// NOT_FOUND (payerId, for a partner),
 // INVALID_INPUT (amount, currency, description, merchantOrderRef,
 // idempotencyKey; payeeId when paying oneself), LIMIT_EXCEEDED (over the
 // single-payment maximum; extensions limit SINGLE_PAYMENT, limitAmount),
@@ -126,11 +135,20 @@ func (s *Service) CreatePayment(ctx context.Context, payer pulid.ID, in CreatePa
 	if !in.PayeeID.Valid() || in.PayeeID.Prefix() != "usr" {
 		return nil, nil, false, apperr.New(apperr.NotFound, "no such payee").WithField("payeeId")
 	}
-	req := idempotency.Request{Scope: string(payer), Key: in.IdempotencyKey, Operation: "createPayment",
-		Hash: idempotency.RequestHash("createPayment", string(in.PayeeID), money.FormatMinor(amount, c), string(c), desc, ref)}
+	scope := string(payer)
+	if in.PartnerID != "" {
+		scope = string(in.PartnerID)
+	}
+	req := idempotency.Request{Scope: scope, Key: in.IdempotencyKey, Operation: "createPayment",
+		Hash: idempotency.RequestHash("createPayment", string(payer), string(in.PayeeID), money.FormatMinor(amount, c), string(c), desc, ref)}
 	p, replay, err := idempotency.Run(ctx, s.keys, s.client, req,
 		func(tx *ent.Tx, id string) (*ent.Payment, error) { return tx.Payment.Get(ctx, pulid.ID(id)) },
 		func(tx *ent.Tx) (*ent.Payment, string, error) {
+			if in.PartnerID != "" {
+				if err := partnerMayCreate(ctx, tx, in.PartnerID, payer, in.PayeeID); err != nil {
+					return nil, "", err
+				}
+			}
 			payee, err := tx.User.Query().Where(user.ID(in.PayeeID), user.RoleEQ(user.RoleUSER)).Only(ctx)
 			if ent.IsNotFound(err) {
 				return nil, "", apperr.New(apperr.NotFound, "no such payee").WithField("payeeId")
@@ -154,6 +172,7 @@ func (s *Service) CreatePayment(ctx context.Context, payer pulid.ID, in CreatePa
 			p, err := tx.Payment.Create().
 				SetPayerID(payer).SetPayeeID(payee.ID).SetAmount(amount).SetCurrency(string(c)).
 				SetDescription(desc).SetMerchantOrderRef(ref).
+				SetNillablePartnerID(nonEmpty(in.PartnerID)).
 				SetAuthorizeBy(now.Add(s.cfg.Windows.Authorization)).
 				SetCreatedAt(now).SetUpdatedAt(now).
 				Save(ctx)
@@ -169,7 +188,7 @@ func (s *Service) CreatePayment(ctx context.Context, payer pulid.ID, in CreatePa
 	if err != nil {
 		return nil, nil, false, err
 	}
-	if p.Status != payment.StatusCREATED {
+	if p.Status != payment.StatusCREATED || in.PartnerID != "" {
 		return p, nil, replay, nil
 	}
 	options, err := s.passkeys.BeginPayment(ctx, nil, challengeInput(p))
@@ -180,6 +199,30 @@ func (s *Service) CreatePayment(ctx context.Context, payer pulid.ID, in CreatePa
 		return nil, nil, false, err
 	}
 	return p, options, replay, nil
+}
+
+// partnerMayCreate refuses, inside the transaction, a partner the payee has
+// not connected, and a payer who is not a wallet user. Errors: FORBIDDEN,
+// NOT_FOUND (payerId).
+func partnerMayCreate(ctx context.Context, tx *ent.Tx, partnerID, payer, payee pulid.ID) error {
+	if err := partner.CheckConnected(ctx, tx, partnerID, payee); err != nil {
+		return err
+	}
+	ok, err := tx.User.Query().Where(user.ID(payer), user.RoleEQ(user.RoleUSER)).Exist(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return apperr.New(apperr.NotFound, "no such payer").WithField("payerId")
+	}
+	return nil
+}
+
+func nonEmpty(id pulid.ID) *pulid.ID {
+	if id == "" {
+		return nil
+	}
+	return &id
 }
 
 func text(field, v string, maxLen int) (string, error) {
@@ -792,7 +835,11 @@ var eventTypes = map[string]string{
 	"AUTHORIZATION_FAILED": "payment.authorization_failed",
 }
 
-// record writes the audit row and one event row per party.
+// record writes the audit row and one event row per party, payer first:
+// the two rows are consecutive in seq, the payer's carries the payment's
+// partner (so a partner sees each transition once) and both carry the audit
+// row's id (auditId), which maps the audit row to its outbox rows (see
+// EventSeq).
 func (s *Service) record(ctx context.Context, tx *ent.Tx, p *ent.Payment, event string, role Actor, actor pulid.ID,
 	from, to payment.Status, amount int64, ltx pulid.ID, detail map[string]any) error {
 	c := tx.PaymentEvent.Create().SetPaymentID(p.ID).SetActorRole(paymentevent.ActorRole(role)).
@@ -809,15 +856,20 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, p *ent.Payment, event 
 	if len(detail) > 0 {
 		c.SetDetail(detail)
 	}
-	if err := c.Exec(ctx); err != nil {
+	audit, err := c.Save(ctx)
+	if err != nil {
 		return err
 	}
 	cur := money.Currency(p.Currency)
 	payload := map[string]any{"id": string(p.ID), "event": event, "from": string(from), "status": string(to),
 		"amount": money.FormatMinor(p.Amount, cur), "currency": p.Currency,
-		"payerId": string(p.PayerID), "payeeId": string(p.PayeeID)}
+		"payerId": string(p.PayerID), "payeeId": string(p.PayeeID), AuditKey: string(audit.ID)}
 	for _, uid := range []pulid.ID{p.PayerID, p.PayeeID} {
-		if _, err := events.Append(ctx, tx, events.Event{Type: eventTypes[event], SubjectID: p.ID, UserID: uid, Payload: payload}); err != nil {
+		e := events.Event{Type: eventTypes[event], SubjectID: p.ID, UserID: uid, Payload: payload}
+		if uid == p.PayerID && p.PartnerID != nil {
+			e.PartnerID = *p.PartnerID
+		}
+		if _, err := events.Append(ctx, tx, e); err != nil {
 			return err
 		}
 	}

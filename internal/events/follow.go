@@ -54,12 +54,22 @@ func (h *Hub) Follow(ctx context.Context, after int64, f Filter, allow func(*ent
 // conv on a channel, closed when ctx ends or reading fails (a failure is
 // logged). It is the shape GraphQL subscriptions need.
 func Stream[T any](ctx context.Context, h *Hub, after int64, f Filter, allow func(*ent.Event) bool, conv func(*ent.Event) T) <-chan T {
+	return StreamLoad(ctx, h, after, f, allow, func(_ context.Context, e *ent.Event) (T, bool, error) { return conv(e), true, nil })
+}
+
+// StreamLoad is Stream with a conversion that may read (load) and may fail:
+// an error stops the stream (logged, channel closed); false skips the event.
+func StreamLoad[T any](ctx context.Context, h *Hub, after int64, f Filter, allow func(*ent.Event) bool, load func(context.Context, *ent.Event) (T, bool, error)) <-chan T {
 	out := make(chan T)
 	go func() {
 		defer close(out)
 		err := h.Follow(ctx, after, f, allow, func(e *ent.Event) error {
+			v, ok, err := load(ctx, e)
+			if err != nil || !ok {
+				return err
+			}
 			select {
-			case out <- conv(e):
+			case out <- v:
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
