@@ -80,7 +80,7 @@ func custodyReport(days []ledger.CustodyDay) *model.CustodyReport {
 		out.Days[i] = &model.CustodyDay{Date: d.Date, Currency: d.Currency,
 			OpeningCustody: decimal(d.OpeningCustody, d.Currency), ClosingCustody: decimal(d.ClosingCustody, d.Currency),
 			CustomerFunds: decimal(d.CustomerFunds, d.Currency), PlatformFunds: decimal(d.PlatformFunds, d.Currency),
-			Custody: decimal(d.Custody, d.Currency),
+			Custody:    decimal(d.Custody, d.Currency),
 			Difference: decimal(d.Difference, d.Currency)}
 	}
 	return out
