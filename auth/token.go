@@ -52,51 +52,37 @@ func (t *Tokens) Keys() *KeySet { return t.keys }
 // Issue signs an access token of session sid for the user, who last
 // authenticated at authTime, and returns it with its expiry.
 func (t *Tokens) Issue(userID pulid.ID, role user.Role, sid string, authTime time.Time) (string, time.Time, error) {
-	now := t.now().UTC().Truncate(time.Second)
-	exp := now.Add(t.ttl)
-	var jti [16]byte
-	_, _ = rand.Read(jti[:])
-	claims := Claims{
+	return t.sign(string(userID), Claims{
 		Role:      role,
 		AuthTime:  jwt.NewNumericDate(authTime.UTC().Truncate(time.Second)),
 		SessionID: sid,
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    t.issuer,
-			Subject:   string(userID),
-			Audience:  jwt.ClaimStrings{t.audience},
-			IssuedAt:  jwt.NewNumericDate(now),
-			NotBefore: jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(exp),
-			ID:        base64.RawURLEncoding.EncodeToString(jti[:]),
-		},
-	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
-	tok.Header["kid"] = t.keys.KID()
-	s, err := tok.SignedString(t.keys.signing)
-	return s, exp, err
+	})
 }
 
 // IssuePartner signs an access token for a partner app with the given
 // scopes and returns it with its expiry.
 func (t *Tokens) IssuePartner(partnerID pulid.ID, scopes []string) (string, time.Time, error) {
+	return t.sign(string(partnerID), Claims{Partner: true, Scope: strings.Join(scopes, " ")})
+}
+
+// sign fills the registered claims of c (issuer, subject, audience, times,
+// a random ID), signs it with the current key and returns it with its
+// expiry.
+func (t *Tokens) sign(subject string, c Claims) (string, time.Time, error) {
 	now := t.now().UTC().Truncate(time.Second)
 	exp := now.Add(t.ttl)
 	var jti [16]byte
 	_, _ = rand.Read(jti[:])
-	claims := Claims{
-		Partner: true,
-		Scope:   strings.Join(scopes, " "),
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    t.issuer,
-			Subject:   string(partnerID),
-			Audience:  jwt.ClaimStrings{t.audience},
-			IssuedAt:  jwt.NewNumericDate(now),
-			NotBefore: jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(exp),
-			ID:        base64.RawURLEncoding.EncodeToString(jti[:]),
-		},
+	c.RegisteredClaims = jwt.RegisteredClaims{
+		Issuer:    t.issuer,
+		Subject:   subject,
+		Audience:  jwt.ClaimStrings{t.audience},
+		IssuedAt:  jwt.NewNumericDate(now),
+		NotBefore: jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(exp),
+		ID:        base64.RawURLEncoding.EncodeToString(jti[:]),
 	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
 	tok.Header["kid"] = t.keys.KID()
 	s, err := tok.SignedString(t.keys.signing)
 	return s, exp, err
