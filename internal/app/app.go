@@ -33,6 +33,7 @@ import (
 	"danbao/internal/ratelimit"
 	"danbao/internal/realname"
 	"danbao/internal/sandboxbank"
+	"danbao/internal/trust"
 	"danbao/internal/vault"
 	"danbao/internal/wallet"
 	"danbao/internal/webhook"
@@ -72,6 +73,7 @@ type App struct {
 	// card holder names.
 	IdentityKeys *vault.Keyring
 	Escrow       *escrow.Service
+	Trust        *trust.Service
 
 	ready          atomic.Bool
 	handler        http.Handler
@@ -190,6 +192,9 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 		return nil, err
 	}
 	a.Escrow = escrow.New(d.Client, a.Ledger, a.Keys, a.Passkeys, a.Limits, escrowConfig(cfg), now, log)
+	a.Trust = trust.New(d.Client, rn, trust.DefaultConfig(), now)
+	a.Limits.SetTrust(a.Trust)
+	a.Escrow.SetTrust(a.Trust)
 	a.handler = a.routes()
 	if a.Bank != nil {
 		a.Bank.SetHandler(a.handler)
@@ -353,7 +358,7 @@ func (a *App) routes() http.Handler {
 	gql := resolvers.NewHandler(&resolvers.Resolver{
 		Client: a.DB.Client, Auth: a.Auth, Passkeys: a.Passkeys, Ledger: a.Ledger, Wallet: a.Wallet,
 		RealName: a.RealName, Limits: a.Limits, Escrow: a.Escrow, Events: a.Events, Sockets: a.Sockets,
-		Partners: a.Partners, WebhookService: a.Webhooks,
+		Partners: a.Partners, WebhookService: a.Webhooks, Trust: a.Trust,
 	}, resolvers.HandlerConfig{
 		MaxDepth:      a.Config.MaxDepth,
 		MaxComplexity: a.Config.MaxComplexity,
@@ -372,6 +377,9 @@ func (a *App) routes() http.Handler {
 	mux.Handle("/graphql", m.CountHTTP("/graphql",
 		cors(a.Config.CORSOrigins, deadline(a.Config.RequestTimeout, limitBody(a.Config.MaxBodyBytes, a.Tokens.Middleware(a.Sockets.Middleware(gql)))))))
 	mux.Handle("POST "+partner.TokenPath, m.CountHTTP(partner.TokenPath, a.Partners.TokenHandler(a.Log)))
+	// No request deadline: a long statement streams for as long as it takes.
+	mux.Handle("GET "+StatementsPath, m.CountHTTP(StatementsPath,
+		cors(a.Config.CORSOrigins, a.Tokens.Middleware(statementsCSV(a.Wallet, a.Log)))))
 	mux.Handle("POST "+bank.CallbackPath, m.CountHTTP(bank.CallbackPath, bankCallback(a.Wallet, a.callbackSigner, a.Log)))
 	if a.Config.Playground {
 		pg := m.CountHTTP("/playground", playgroundHandler())

@@ -24,6 +24,7 @@ import (
 	"danbao/internal/money"
 	"danbao/internal/partner"
 	"danbao/internal/passkey"
+	"danbao/internal/trust"
 )
 
 // Ledger entry kinds written by this package.
@@ -54,6 +55,7 @@ type Service struct {
 	keys     *idempotency.Keys
 	passkeys *passkey.Service
 	limits   *limits.Service
+	trust    *trust.Service // nil: no trust scores (trust.go)
 	cfg      Config
 	now      func() time.Time
 	log      *slog.Logger
@@ -697,7 +699,10 @@ func (s *Service) apply(ctx context.Context, tx *ent.Tx, p *ent.Payment, st step
 			amount = p.Amount
 		}
 	}
-	return updated, s.record(ctx, tx, updated, string(st.req.Event), st.req.Actor, st.actor, p.Status, updated.Status, amount, ltxID, detail)
+	if err := s.record(ctx, tx, updated, string(st.req.Event), st.req.Actor, st.actor, p.Status, updated.Status, amount, ltxID, detail); err != nil {
+		return nil, err
+	}
+	return updated, s.rescore(ctx, tx, p.Status, updated, st.req.Event, out)
 }
 
 func setTime(t *time.Time, set func(time.Time) *ent.PaymentUpdate, clear func() *ent.PaymentUpdate) {

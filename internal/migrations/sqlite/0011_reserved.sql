@@ -1,0 +1,3 @@
+-- Placeholder: the number is taken by another branch (migration 0012 is
+-- this branch's). Drop this file when merging.
+SELECT 1;
