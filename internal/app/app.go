@@ -93,6 +93,9 @@ type Options struct {
 	// Now replaces the clock of passkey ceremonies and of escrow deadlines
 	// (tests expire challenges and run deadlines by moving it forward).
 	Now func() time.Time
+	// Trust overrides the trust score thresholds (default
+	// trust.DefaultConfig()).
+	Trust *trust.Config
 }
 
 // New opens the database (migrating it), builds the services and the HTTP
@@ -192,7 +195,11 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 		return nil, err
 	}
 	a.Escrow = escrow.New(d.Client, a.Ledger, a.Keys, a.Passkeys, a.Limits, escrowConfig(cfg), now, log)
-	a.Trust = trust.New(d.Client, rn, trust.DefaultConfig(), now)
+	trustCfg := trust.DefaultConfig()
+	if opts.Trust != nil {
+		trustCfg = *opts.Trust
+	}
+	a.Trust = trust.New(d.Client, rn, trustCfg, now)
 	a.Limits.SetTrust(a.Trust)
 	a.Escrow.SetTrust(a.Trust)
 	a.handler = a.routes()
