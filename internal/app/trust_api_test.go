@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,6 +190,50 @@ func TestTrustScoreAndBadge(t *testing.T) {
 		}
 		if r := e.create(t, b, seller, "10.00", "after-restriction"); r.code() != "ACCOUNT_FROZEN" {
 			t.Fatalf("paying a restricted seller: %+v", r)
+		}
+		verifyOK(t, e.Env)
+	})
+}
+
+// TestTrustScoreUnderConcurrentReleases: buyers confirm receipt of their
+// payments to one seller at the same moment; every release recomputes the
+// seller's score in its own transaction, and none is lost.
+func TestTrustScoreUnderConcurrentReleases(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := newEscrowEnv(t, d)
+		seller := e.RegisterVerified(t)
+		op := e.Operator(t)
+		const n = 8
+		buyers := make([]buyer, n)
+		ids := make([]string, n)
+		for i := range buyers {
+			buyers[i] = e.buyer(t, "100.00")
+			ids[i] = e.pay(t, buyers[i], seller, "60.00")
+			if r := e.ship(t, seller, ids[i]); r.code() != "" {
+				t.Fatal(r)
+			}
+		}
+		codes := make(chan string, n)
+		var wg sync.WaitGroup
+		for i := range buyers {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				codes <- e.confirm(t, buyers[i].User, ids[i]).code()
+			}(i)
+		}
+		wg.Wait()
+		close(codes)
+		for c := range codes {
+			if c != "" {
+				t.Fatalf("confirm: %s", c)
+			}
+		}
+		ts, _ := operatorTrust(t, e.Env, op, seller.ID)
+		want(t, "seller's sales", fmt.Sprint(ts.CompletedSales, ts.CompletedTrades, ts.Score), fmt.Sprint(n, n, 400+2*n))
+		for _, b := range buyers {
+			bt, _ := operatorTrust(t, e.Env, op, b.ID)
+			want(t, "buyer's trades", bt.CompletedTrades, 1)
 		}
 		verifyOK(t, e.Env)
 	})
