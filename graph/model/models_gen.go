@@ -197,9 +197,9 @@ type CustodyReport struct {
 type DailyPaymentLimit struct {
 	// The name LIMIT_EXCEEDED errors give this limit in extensions.limit: DAILY_AUTHORIZED_PAYMENTS.
 	Name string `json:"name"`
-	// The user's daily limit: what they set with setDailyLimit, or the configured default.
+	// The user's daily limit: what they set with setDailyLimit (never above maximum), or the configured default scaled by their trust score (TrustScore.dailyLimitFactorBps), never above maximum.
 	Limit string `json:"limit"`
-	// The highest daily limit the user may set (extensions.maxDailyLimit in LIMIT_EXCEEDED errors).
+	// The highest daily limit that applies to the user (extensions.maxDailyLimit in LIMIT_EXCEEDED errors): the configured maximum, lowered for a low trust score, never raised. setDailyLimit accepts up to the configured maximum; a choice above this applies as this.
 	Maximum string `json:"maximum"`
 	// Whether the user set the limit (false: the configured default applies).
 	Chosen bool `json:"chosen"`
