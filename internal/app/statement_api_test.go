@@ -329,3 +329,26 @@ func TestStatementRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestStatementCostsItsEntries: the entries of a statement count as a full
+// page each in the complexity budget, so a request cannot alias many
+// statements.
+func TestStatementCostsItsEntries(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite)
+	u := e.RegisterVerified(t)
+	one := `s%d: statement(from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z") { openingBalance entries { id at transactionId type direction amount fee balanceAfter counterparty paymentId merchantOrderRef reference } }`
+	q := func(n int) string {
+		var b strings.Builder
+		b.WriteString("{ ")
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, one+" ", i)
+		}
+		return b.String() + "}"
+	}
+	if r := e.Do(t, u.AccessToken, q(2), nil); len(r.Errors) > 0 {
+		t.Fatalf("two statements: %v", r.Codes())
+	}
+	if r := e.Do(t, u.AccessToken, q(5), nil); fmt.Sprint(r.Codes()) != "[COMPLEXITY_LIMIT_EXCEEDED]" {
+		t.Fatalf("five statements: %v", r.Codes())
+	}
+}
