@@ -235,6 +235,18 @@ func TestTrustScoreUnderConcurrentReleases(t *testing.T) {
 			bt, _ := operatorTrust(t, e.Env, op, b.ID)
 			want(t, "buyer's trades", bt.CompletedTrades, 1)
 		}
+		// The scheduler's auto-confirmation recomputes it too (the account
+		// is then 11 days old: +1).
+		id := e.pay(t, e.buyer(t, "100.00"), seller, "10.00")
+		if r := e.ship(t, seller, id); r.code() != "" {
+			t.Fatal(r)
+		}
+		e.clock.Advance(11 * 24 * time.Hour)
+		if n := e.runDue(t); n != 1 {
+			t.Fatalf("runDue applied %d", n)
+		}
+		ts, _ = operatorTrust(t, e.Env, op, seller.ID)
+		want(t, "after auto-confirmation", fmt.Sprint(ts.CompletedSales, ts.AccountAgeDays, ts.Score), fmt.Sprint(n+1, 11, 400+2*(n+1)+1))
 		verifyOK(t, e.Env)
 	})
 }
