@@ -93,7 +93,8 @@ func (s *Service) compute(ctx context.Context, c *ent.Client, userID pulid.ID, n
 // escrow calls it in the transaction of each payment that completes, is
 // refunded (in whole or part) or is disputed, after the payment's event
 // rows: the events counter those took serialises every recomputation, so
-// the read-then-write of the lost-dispute count cannot lose an update.
+// the read-then-write of the lost-dispute count cannot lose an update. It
+// returns the row as written (its ID is empty when it was the first).
 func (s *Service) Recompute(ctx context.Context, tx *ent.Tx, userID pulid.ID, lost bool) (*ent.TrustScore, error) {
 	row, err := s.compute(ctx, tx.Client(), userID, s.clock(), lost)
 	if err != nil {
@@ -107,7 +108,7 @@ func (s *Service) Recompute(ctx context.Context, tx *ent.Tx, userID pulid.ID, lo
 	if err != nil {
 		return nil, err
 	}
-	return tx.TrustScore.Query().Where(trustscore.UserID(userID)).Only(ctx)
+	return row, nil
 }
 
 // Stored returns userID's stored score (nil when none was computed yet).
