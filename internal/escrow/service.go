@@ -639,6 +639,9 @@ func (s *Service) apply(ctx context.Context, tx *ent.Tx, p *ent.Payment, st step
 		}
 		return nil, InvalidState(State(cur.Status), st.req.Event)
 	}
+	if err := s.rescore(ctx, tx, p, st.req.Event, out); err != nil {
+		return nil, err
+	}
 	if out.Compensation > 0 {
 		if err := s.requireFund(ctx, tx, money.Currency(p.Currency), out.Compensation); err != nil {
 			return nil, err
@@ -699,10 +702,7 @@ func (s *Service) apply(ctx context.Context, tx *ent.Tx, p *ent.Payment, st step
 			amount = p.Amount
 		}
 	}
-	if err := s.record(ctx, tx, updated, string(st.req.Event), st.req.Actor, st.actor, p.Status, updated.Status, amount, ltxID, detail); err != nil {
-		return nil, err
-	}
-	return updated, s.rescore(ctx, tx, p.Status, updated, st.req.Event, out)
+	return updated, s.record(ctx, tx, updated, string(st.req.Event), st.req.Actor, st.actor, p.Status, updated.Status, amount, ltxID, detail)
 }
 
 func setTime(t *time.Time, set func(time.Time) *ent.PaymentUpdate, clear func() *ent.PaymentUpdate) {

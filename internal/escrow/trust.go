@@ -14,19 +14,22 @@ import (
 // once while wiring, before serving.
 func (s *Service) SetTrust(t *trust.Service) { s.trust = t }
 
-// rescore recomputes, inside the transition's transaction, the trust
-// scores of both parties of p after a transition that completed, refunded
-// (in whole or part) or disputed it; a decided dispute counts as lost for
-// the seller when money went back to the buyer (a refund, or compensation
-// after a fraud claim) and for the buyer when nothing did. It runs after
-// the transition's event rows, whose counter serialises it (see
-// trust.Service.Recompute); the two users are taken in ID order.
-func (s *Service) rescore(ctx context.Context, tx *ent.Tx, from payment.Status, p *ent.Payment, ev Event, out Outcome) error {
+// rescore recomputes, inside the transition's transaction and right after
+// its compare-and-set, the trust scores of both parties of p when the
+// transition (outcome out of event ev) completes, refunds (in whole or
+// part) or disputes it; a decided dispute counts as lost for the seller
+// when money went back to the buyer (a refund, or compensation after a
+// fraud claim) and for the buyer when nothing did. The two users' score
+// rows are locked first, in ID order (trust.Service.Lock), so concurrent
+// transitions of one user recompute one after the other, each counting
+// the others' committed payments; no counter of the ledger or the events
+// is held meanwhile.
+func (s *Service) rescore(ctx context.Context, tx *ent.Tx, p *ent.Payment, ev Event, out Outcome) error {
 	if s.trust == nil {
 		return nil
 	}
-	to := p.Status
-	ended := to != from && (to == payment.StatusCOMPLETED || to == payment.StatusREFUNDED || to == payment.StatusDISPUTED)
+	to := payment.Status(out.To)
+	ended := to != p.Status && (to == payment.StatusCOMPLETED || to == payment.StatusREFUNDED || to == payment.StatusDISPUTED)
 	if !ended && out.Refund == 0 && out.Compensation == 0 {
 		return nil
 	}
@@ -39,6 +42,9 @@ func (s *Service) rescore(ctx context.Context, tx *ent.Tx, from payment.Status, 
 	}
 	users := []pulid.ID{p.PayerID, p.PayeeID}
 	sort.Slice(users, func(i, j int) bool { return users[i] < users[j] })
+	if err := s.trust.Lock(ctx, tx, users...); err != nil {
+		return err
+	}
 	for _, u := range users {
 		if _, err := s.trust.Recompute(ctx, tx, u, u == loser); err != nil {
 			return err

@@ -15,10 +15,12 @@
 //     and never overflow. The level's limits are outside this package and
 //     never adjusted.
 //   - Recompute runs in the caller's transaction (package escrow's
-//     transition), after the transition's event rows: the events counter
-//     row it then holds serialises every recomputation, so the lost-dispute
-//     count, read and written back, loses no update. The other inputs are
-//     counted afresh from the payments each time.
+//     transition, right after its compare-and-set), after Lock took the
+//     user's score row: recomputations of one user run one after the
+//     other, so the lost-dispute count, read and written back, loses no
+//     update, and each counts the payments the others committed. The other
+//     inputs are counted afresh from the payments each time. Lock takes
+//     nothing but score rows, in the order given (by user ID).
 //   - The trusted-merchant badge is decided when read (the 90 days since
 //     the last lost dispute pass without a recomputation); the score it
 //     uses is the stored one.

@@ -10,6 +10,7 @@ import (
 	"danbao/ent/trustscore"
 	"danbao/ent/user"
 	"danbao/internal/apperr"
+	"danbao/internal/kyc"
 	"danbao/internal/limits"
 )
 
@@ -88,13 +89,37 @@ func (s *Service) compute(ctx context.Context, c *ent.Client, userID pulid.ID, n
 	return row, nil
 }
 
+// Lock takes, for the rest of tx, the score rows of users in the order
+// given (callers sort them by ID), creating missing ones: a placeholder
+// that the caller's Recompute overwrites before commit. A concurrent
+// transaction locking one of them waits until tx ends, then reads what it
+// committed. It takes no other lock.
+func (s *Service) Lock(ctx context.Context, tx *ent.Tx, users ...pulid.ID) error {
+	now := s.clock()
+	for _, u := range users {
+		if err := tx.TrustScore.Create().SetUserID(u).SetScore(0).SetLevel(kyc.Unverified).SetAccountAgeDays(0).
+			SetCompletedTrades(0).SetCompletedSales(0).SetRefunds(0).SetComputedAt(now).
+			OnConflictColumns(trustscore.FieldUserID).Ignore().Exec(ctx); err != nil {
+			return err
+		}
+		// An UPDATE takes the row's lock on PostgreSQL (SQLite's writer
+		// holds the database already) and, on READ COMMITTED, waits for a
+		// concurrent holder to commit.
+		if _, err := tx.TrustScore.Update().Where(trustscore.UserID(u)).AddLostDisputes(0).Save(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Recompute computes userID's score inside tx and stores it with its
 // inputs; lost adds a dispute decided against the user now. Package
 // escrow calls it in the transaction of each payment that completes, is
-// refunded (in whole or part) or is disputed, after the payment's event
-// rows: the events counter those took serialises every recomputation, so
-// the read-then-write of the lost-dispute count cannot lose an update. It
-// returns the row as written (its ID is empty when it was the first).
+// refunded (in whole or part) or is disputed, after the payment's
+// compare-and-set and Lock of both parties' rows: the lock serialises the
+// recomputations of one user, so the read-then-write of the lost-dispute
+// count loses no update and each counts the others' committed payments.
+// It returns the row as written.
 func (s *Service) Recompute(ctx context.Context, tx *ent.Tx, userID pulid.ID, lost bool) (*ent.TrustScore, error) {
 	row, err := s.compute(ctx, tx.Client(), userID, s.clock(), lost)
 	if err != nil {
