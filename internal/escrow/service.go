@@ -579,7 +579,8 @@ func deadlines(p *ent.Payment) Deadlines {
 
 // apply runs one transition on p inside tx: the rules, the compare-and-set
 // on the status (and the counters a same-status transition changes), the
-// postings, the audit row and the events. Errors: those of Transition;
+// parties' trust scores (rescore), the postings, the audit row and the
+// events. Errors: those of Transition;
 // INVALID_STATE when the payment moved meanwhile (naming its state now);
 // INSUFFICIENT_FUNDS (authorization).
 func (s *Service) apply(ctx context.Context, tx *ent.Tx, p *ent.Payment, st step) (*ent.Payment, error) {
