@@ -35,6 +35,7 @@ import (
 	"danbao/ent/refreshtoken"
 	"danbao/ent/sellervolume"
 	"danbao/ent/topup"
+	"danbao/ent/trustscore"
 	"danbao/ent/user"
 	"danbao/ent/verification"
 	"danbao/ent/webhook"
@@ -100,6 +101,8 @@ type Client struct {
 	SellerVolume *SellerVolumeClient
 	// TopUp is the client for interacting with the TopUp builders.
 	TopUp *TopUpClient
+	// TrustScore is the client for interacting with the TrustScore builders.
+	TrustScore *TrustScoreClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 	// Verification is the client for interacting with the Verification builders.
@@ -144,6 +147,7 @@ func (c *Client) init() {
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.SellerVolume = NewSellerVolumeClient(c.config)
 	c.TopUp = NewTopUpClient(c.config)
+	c.TrustScore = NewTrustScoreClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.Verification = NewVerificationClient(c.config)
 	c.Webhook = NewWebhookClient(c.config)
@@ -264,6 +268,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		RefreshToken:      NewRefreshTokenClient(cfg),
 		SellerVolume:      NewSellerVolumeClient(cfg),
 		TopUp:             NewTopUpClient(cfg),
+		TrustScore:        NewTrustScoreClient(cfg),
 		User:              NewUserClient(cfg),
 		Verification:      NewVerificationClient(cfg),
 		Webhook:           NewWebhookClient(cfg),
@@ -311,6 +316,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		RefreshToken:      NewRefreshTokenClient(cfg),
 		SellerVolume:      NewSellerVolumeClient(cfg),
 		TopUp:             NewTopUpClient(cfg),
+		TrustScore:        NewTrustScoreClient(cfg),
 		User:              NewUserClient(cfg),
 		Verification:      NewVerificationClient(cfg),
 		Webhook:           NewWebhookClient(cfg),
@@ -349,8 +355,8 @@ func (c *Client) Use(hooks ...Hook) {
 		c.Event, c.IdempotencyKey, c.IdentityBinding, c.LedgerTransaction,
 		c.LimitUsage, c.LoginThrottle, c.PartnerApp, c.PartnerConnection, c.Passkey,
 		c.PasskeySession, c.PasskeyUser, c.Payment, c.PaymentEvent, c.Posting,
-		c.RefreshToken, c.SellerVolume, c.TopUp, c.User, c.Verification, c.Webhook,
-		c.WebhookDelivery, c.Withdrawal,
+		c.RefreshToken, c.SellerVolume, c.TopUp, c.TrustScore, c.User, c.Verification,
+		c.Webhook, c.WebhookDelivery, c.Withdrawal,
 	} {
 		n.Use(hooks...)
 	}
@@ -364,8 +370,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.Event, c.IdempotencyKey, c.IdentityBinding, c.LedgerTransaction,
 		c.LimitUsage, c.LoginThrottle, c.PartnerApp, c.PartnerConnection, c.Passkey,
 		c.PasskeySession, c.PasskeyUser, c.Payment, c.PaymentEvent, c.Posting,
-		c.RefreshToken, c.SellerVolume, c.TopUp, c.User, c.Verification, c.Webhook,
-		c.WebhookDelivery, c.Withdrawal,
+		c.RefreshToken, c.SellerVolume, c.TopUp, c.TrustScore, c.User, c.Verification,
+		c.Webhook, c.WebhookDelivery, c.Withdrawal,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -420,6 +426,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.SellerVolume.mutate(ctx, m)
 	case *TopUpMutation:
 		return c.TopUp.mutate(ctx, m)
+	case *TrustScoreMutation:
+		return c.TrustScore.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
 	case *VerificationMutation:
@@ -3658,6 +3666,139 @@ func (c *TopUpClient) mutate(ctx context.Context, m *TopUpMutation) (Value, erro
 	}
 }
 
+// TrustScoreClient is a client for the TrustScore schema.
+type TrustScoreClient struct {
+	config
+}
+
+// NewTrustScoreClient returns a client for the TrustScore from the given config.
+func NewTrustScoreClient(c config) *TrustScoreClient {
+	return &TrustScoreClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `trustscore.Hooks(f(g(h())))`.
+func (c *TrustScoreClient) Use(hooks ...Hook) {
+	c.hooks.TrustScore = append(c.hooks.TrustScore, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `trustscore.Intercept(f(g(h())))`.
+func (c *TrustScoreClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TrustScore = append(c.inters.TrustScore, interceptors...)
+}
+
+// Create returns a builder for creating a TrustScore entity.
+func (c *TrustScoreClient) Create() *TrustScoreCreate {
+	mutation := newTrustScoreMutation(c.config, OpCreate)
+	return &TrustScoreCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of TrustScore entities.
+func (c *TrustScoreClient) CreateBulk(builders ...*TrustScoreCreate) *TrustScoreCreateBulk {
+	return &TrustScoreCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TrustScoreClient) MapCreateBulk(slice any, setFunc func(*TrustScoreCreate, int)) *TrustScoreCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TrustScoreCreateBulk{err: fmt.Errorf("calling to TrustScoreClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TrustScoreCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TrustScoreCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for TrustScore.
+func (c *TrustScoreClient) Update() *TrustScoreUpdate {
+	mutation := newTrustScoreMutation(c.config, OpUpdate)
+	return &TrustScoreUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TrustScoreClient) UpdateOne(_m *TrustScore) *TrustScoreUpdateOne {
+	mutation := newTrustScoreMutation(c.config, OpUpdateOne, withTrustScore(_m))
+	return &TrustScoreUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TrustScoreClient) UpdateOneID(id pulid.ID) *TrustScoreUpdateOne {
+	mutation := newTrustScoreMutation(c.config, OpUpdateOne, withTrustScoreID(id))
+	return &TrustScoreUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for TrustScore.
+func (c *TrustScoreClient) Delete() *TrustScoreDelete {
+	mutation := newTrustScoreMutation(c.config, OpDelete)
+	return &TrustScoreDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TrustScoreClient) DeleteOne(_m *TrustScore) *TrustScoreDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TrustScoreClient) DeleteOneID(id pulid.ID) *TrustScoreDeleteOne {
+	builder := c.Delete().Where(trustscore.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TrustScoreDeleteOne{builder}
+}
+
+// Query returns a query builder for TrustScore.
+func (c *TrustScoreClient) Query() *TrustScoreQuery {
+	return &TrustScoreQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTrustScore},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a TrustScore entity by its id.
+func (c *TrustScoreClient) Get(ctx context.Context, id pulid.ID) (*TrustScore, error) {
+	return c.Query().Where(trustscore.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TrustScoreClient) GetX(ctx context.Context, id pulid.ID) *TrustScore {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *TrustScoreClient) Hooks() []Hook {
+	return c.hooks.TrustScore
+}
+
+// Interceptors returns the client interceptors.
+func (c *TrustScoreClient) Interceptors() []Interceptor {
+	return c.inters.TrustScore
+}
+
+func (c *TrustScoreClient) mutate(ctx context.Context, m *TrustScoreMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TrustScoreCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TrustScoreUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TrustScoreUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TrustScoreDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown TrustScore mutation op: %q", m.Op())
+	}
+}
+
 // UserClient is a client for the User schema.
 type UserClient struct {
 	config
@@ -4361,15 +4502,15 @@ type (
 		Account, AccountControl, AuthSession, BankCard, Counter, DailyLimit, Event,
 		IdempotencyKey, IdentityBinding, LedgerTransaction, LimitUsage, LoginThrottle,
 		PartnerApp, PartnerConnection, Passkey, PasskeySession, PasskeyUser, Payment,
-		PaymentEvent, Posting, RefreshToken, SellerVolume, TopUp, User, Verification,
-		Webhook, WebhookDelivery, Withdrawal []ent.Hook
+		PaymentEvent, Posting, RefreshToken, SellerVolume, TopUp, TrustScore, User,
+		Verification, Webhook, WebhookDelivery, Withdrawal []ent.Hook
 	}
 	inters struct {
 		Account, AccountControl, AuthSession, BankCard, Counter, DailyLimit, Event,
 		IdempotencyKey, IdentityBinding, LedgerTransaction, LimitUsage, LoginThrottle,
 		PartnerApp, PartnerConnection, Passkey, PasskeySession, PasskeyUser, Payment,
-		PaymentEvent, Posting, RefreshToken, SellerVolume, TopUp, User, Verification,
-		Webhook, WebhookDelivery, Withdrawal []ent.Interceptor
+		PaymentEvent, Posting, RefreshToken, SellerVolume, TopUp, TrustScore, User,
+		Verification, Webhook, WebhookDelivery, Withdrawal []ent.Interceptor
 	}
 )
 

@@ -27,6 +27,7 @@ import (
 	"danbao/ent/refreshtoken"
 	"danbao/ent/sellervolume"
 	"danbao/ent/topup"
+	"danbao/ent/trustscore"
 	"danbao/ent/user"
 	"danbao/ent/verification"
 	"danbao/ent/webhook"
@@ -123,6 +124,7 @@ func checkColumn(t, c string) error {
 			refreshtoken.Table:      refreshtoken.ValidColumn,
 			sellervolume.Table:      sellervolume.ValidColumn,
 			topup.Table:             topup.ValidColumn,
+			trustscore.Table:        trustscore.ValidColumn,
 			user.Table:              user.ValidColumn,
 			verification.Table:      verification.ValidColumn,
 			webhook.Table:           webhook.ValidColumn,

@@ -29,6 +29,7 @@ import (
 	"danbao/ent/schema/pulid"
 	"danbao/ent/sellervolume"
 	"danbao/ent/topup"
+	"danbao/ent/trustscore"
 	"danbao/ent/user"
 	"danbao/ent/verification"
 	"danbao/ent/webhook"
@@ -76,6 +77,7 @@ const (
 	TypeRefreshToken      = "RefreshToken"
 	TypeSellerVolume      = "SellerVolume"
 	TypeTopUp             = "TopUp"
+	TypeTrustScore        = "TrustScore"
 	TypeUser              = "User"
 	TypeVerification      = "Verification"
 	TypeWebhook           = "Webhook"
@@ -19534,6 +19536,1047 @@ func (m *TopUpMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *TopUpMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown TopUp edge %s", name)
+}
+
+// TrustScoreMutation represents an operation that mutates the TrustScore nodes in the graph.
+type TrustScoreMutation struct {
+	config
+	op                   Op
+	typ                  string
+	id                   *pulid.ID
+	user_id              *pulid.ID
+	score                *int
+	addscore             *int
+	level                *kyc.Level
+	account_age_days     *int
+	addaccount_age_days  *int
+	completed_trades     *int
+	addcompleted_trades  *int
+	completed_sales      *int
+	addcompleted_sales   *int
+	refunds              *int
+	addrefunds           *int
+	lost_disputes        *int
+	addlost_disputes     *int
+	last_lost_dispute_at *time.Time
+	computed_at          *time.Time
+	clearedFields        map[string]struct{}
+	done                 bool
+	oldValue             func(context.Context) (*TrustScore, error)
+	predicates           []predicate.TrustScore
+}
+
+var _ ent.Mutation = (*TrustScoreMutation)(nil)
+
+// trustscoreOption allows management of the mutation configuration using functional options.
+type trustscoreOption func(*TrustScoreMutation)
+
+// newTrustScoreMutation creates new mutation for the TrustScore entity.
+func newTrustScoreMutation(c config, op Op, opts ...trustscoreOption) *TrustScoreMutation {
+	m := &TrustScoreMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTrustScore,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withTrustScoreID sets the ID field of the mutation.
+func withTrustScoreID(id pulid.ID) trustscoreOption {
+	return func(m *TrustScoreMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *TrustScore
+		)
+		m.oldValue = func(ctx context.Context) (*TrustScore, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().TrustScore.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withTrustScore sets the old TrustScore of the mutation.
+func withTrustScore(node *TrustScore) trustscoreOption {
+	return func(m *TrustScoreMutation) {
+		m.oldValue = func(context.Context) (*TrustScore, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TrustScoreMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TrustScoreMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of TrustScore entities.
+func (m *TrustScoreMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *TrustScoreMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *TrustScoreMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().TrustScore.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetUserID sets the "user_id" field.
+func (m *TrustScoreMutation) SetUserID(pu pulid.ID) {
+	m.user_id = &pu
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *TrustScoreMutation) UserID() (r pulid.ID, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the TrustScore entity.
+// If the TrustScore object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TrustScoreMutation) OldUserID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *TrustScoreMutation) ResetUserID() {
+	m.user_id = nil
+}
+
+// SetScore sets the "score" field.
+func (m *TrustScoreMutation) SetScore(i int) {
+	m.score = &i
+	m.addscore = nil
+}
+
+// Score returns the value of the "score" field in the mutation.
+func (m *TrustScoreMutation) Score() (r int, exists bool) {
+	v := m.score
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScore returns the old "score" field's value of the TrustScore entity.
+// If the TrustScore object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TrustScoreMutation) OldScore(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScore is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScore requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScore: %w", err)
+	}
+	return oldValue.Score, nil
+}
+
+// AddScore adds i to the "score" field.
+func (m *TrustScoreMutation) AddScore(i int) {
+	if m.addscore != nil {
+		*m.addscore += i
+	} else {
+		m.addscore = &i
+	}
+}
+
+// AddedScore returns the value that was added to the "score" field in this mutation.
+func (m *TrustScoreMutation) AddedScore() (r int, exists bool) {
+	v := m.addscore
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetScore resets all changes to the "score" field.
+func (m *TrustScoreMutation) ResetScore() {
+	m.score = nil
+	m.addscore = nil
+}
+
+// SetLevel sets the "level" field.
+func (m *TrustScoreMutation) SetLevel(k kyc.Level) {
+	m.level = &k
+}
+
+// Level returns the value of the "level" field in the mutation.
+func (m *TrustScoreMutation) Level() (r kyc.Level, exists bool) {
+	v := m.level
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLevel returns the old "level" field's value of the TrustScore entity.
+// If the TrustScore object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TrustScoreMutation) OldLevel(ctx context.Context) (v kyc.Level, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLevel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLevel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLevel: %w", err)
+	}
+	return oldValue.Level, nil
+}
+
+// ResetLevel resets all changes to the "level" field.
+func (m *TrustScoreMutation) ResetLevel() {
+	m.level = nil
+}
+
+// SetAccountAgeDays sets the "account_age_days" field.
+func (m *TrustScoreMutation) SetAccountAgeDays(i int) {
+	m.account_age_days = &i
+	m.addaccount_age_days = nil
+}
+
+// AccountAgeDays returns the value of the "account_age_days" field in the mutation.
+func (m *TrustScoreMutation) AccountAgeDays() (r int, exists bool) {
+	v := m.account_age_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountAgeDays returns the old "account_age_days" field's value of the TrustScore entity.
+// If the TrustScore object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TrustScoreMutation) OldAccountAgeDays(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountAgeDays is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountAgeDays requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountAgeDays: %w", err)
+	}
+	return oldValue.AccountAgeDays, nil
+}
+
+// AddAccountAgeDays adds i to the "account_age_days" field.
+func (m *TrustScoreMutation) AddAccountAgeDays(i int) {
+	if m.addaccount_age_days != nil {
+		*m.addaccount_age_days += i
+	} else {
+		m.addaccount_age_days = &i
+	}
+}
+
+// AddedAccountAgeDays returns the value that was added to the "account_age_days" field in this mutation.
+func (m *TrustScoreMutation) AddedAccountAgeDays() (r int, exists bool) {
+	v := m.addaccount_age_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAccountAgeDays resets all changes to the "account_age_days" field.
+func (m *TrustScoreMutation) ResetAccountAgeDays() {
+	m.account_age_days = nil
+	m.addaccount_age_days = nil
+}
+
+// SetCompletedTrades sets the "completed_trades" field.
+func (m *TrustScoreMutation) SetCompletedTrades(i int) {
+	m.completed_trades = &i
+	m.addcompleted_trades = nil
+}
+
+// CompletedTrades returns the value of the "completed_trades" field in the mutation.
+func (m *TrustScoreMutation) CompletedTrades() (r int, exists bool) {
+	v := m.completed_trades
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCompletedTrades returns the old "completed_trades" field's value of the TrustScore entity.
+// If the TrustScore object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TrustScoreMutation) OldCompletedTrades(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCompletedTrades is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCompletedTrades requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCompletedTrades: %w", err)
+	}
+	return oldValue.CompletedTrades, nil
+}
+
+// AddCompletedTrades adds i to the "completed_trades" field.
+func (m *TrustScoreMutation) AddCompletedTrades(i int) {
+	if m.addcompleted_trades != nil {
+		*m.addcompleted_trades += i
+	} else {
+		m.addcompleted_trades = &i
+	}
+}
+
+// AddedCompletedTrades returns the value that was added to the "completed_trades" field in this mutation.
+func (m *TrustScoreMutation) AddedCompletedTrades() (r int, exists bool) {
+	v := m.addcompleted_trades
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCompletedTrades resets all changes to the "completed_trades" field.
+func (m *TrustScoreMutation) ResetCompletedTrades() {
+	m.completed_trades = nil
+	m.addcompleted_trades = nil
+}
+
+// SetCompletedSales sets the "completed_sales" field.
+func (m *TrustScoreMutation) SetCompletedSales(i int) {
+	m.completed_sales = &i
+	m.addcompleted_sales = nil
+}
+
+// CompletedSales returns the value of the "completed_sales" field in the mutation.
+func (m *TrustScoreMutation) CompletedSales() (r int, exists bool) {
+	v := m.completed_sales
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCompletedSales returns the old "completed_sales" field's value of the TrustScore entity.
+// If the TrustScore object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TrustScoreMutation) OldCompletedSales(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCompletedSales is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCompletedSales requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCompletedSales: %w", err)
+	}
+	return oldValue.CompletedSales, nil
+}
+
+// AddCompletedSales adds i to the "completed_sales" field.
+func (m *TrustScoreMutation) AddCompletedSales(i int) {
+	if m.addcompleted_sales != nil {
+		*m.addcompleted_sales += i
+	} else {
+		m.addcompleted_sales = &i
+	}
+}
+
+// AddedCompletedSales returns the value that was added to the "completed_sales" field in this mutation.
+func (m *TrustScoreMutation) AddedCompletedSales() (r int, exists bool) {
+	v := m.addcompleted_sales
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCompletedSales resets all changes to the "completed_sales" field.
+func (m *TrustScoreMutation) ResetCompletedSales() {
+	m.completed_sales = nil
+	m.addcompleted_sales = nil
+}
+
+// SetRefunds sets the "refunds" field.
+func (m *TrustScoreMutation) SetRefunds(i int) {
+	m.refunds = &i
+	m.addrefunds = nil
+}
+
+// Refunds returns the value of the "refunds" field in the mutation.
+func (m *TrustScoreMutation) Refunds() (r int, exists bool) {
+	v := m.refunds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefunds returns the old "refunds" field's value of the TrustScore entity.
+// If the TrustScore object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TrustScoreMutation) OldRefunds(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefunds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefunds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefunds: %w", err)
+	}
+	return oldValue.Refunds, nil
+}
+
+// AddRefunds adds i to the "refunds" field.
+func (m *TrustScoreMutation) AddRefunds(i int) {
+	if m.addrefunds != nil {
+		*m.addrefunds += i
+	} else {
+		m.addrefunds = &i
+	}
+}
+
+// AddedRefunds returns the value that was added to the "refunds" field in this mutation.
+func (m *TrustScoreMutation) AddedRefunds() (r int, exists bool) {
+	v := m.addrefunds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefunds resets all changes to the "refunds" field.
+func (m *TrustScoreMutation) ResetRefunds() {
+	m.refunds = nil
+	m.addrefunds = nil
+}
+
+// SetLostDisputes sets the "lost_disputes" field.
+func (m *TrustScoreMutation) SetLostDisputes(i int) {
+	m.lost_disputes = &i
+	m.addlost_disputes = nil
+}
+
+// LostDisputes returns the value of the "lost_disputes" field in the mutation.
+func (m *TrustScoreMutation) LostDisputes() (r int, exists bool) {
+	v := m.lost_disputes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLostDisputes returns the old "lost_disputes" field's value of the TrustScore entity.
+// If the TrustScore object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TrustScoreMutation) OldLostDisputes(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLostDisputes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLostDisputes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLostDisputes: %w", err)
+	}
+	return oldValue.LostDisputes, nil
+}
+
+// AddLostDisputes adds i to the "lost_disputes" field.
+func (m *TrustScoreMutation) AddLostDisputes(i int) {
+	if m.addlost_disputes != nil {
+		*m.addlost_disputes += i
+	} else {
+		m.addlost_disputes = &i
+	}
+}
+
+// AddedLostDisputes returns the value that was added to the "lost_disputes" field in this mutation.
+func (m *TrustScoreMutation) AddedLostDisputes() (r int, exists bool) {
+	v := m.addlost_disputes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLostDisputes resets all changes to the "lost_disputes" field.
+func (m *TrustScoreMutation) ResetLostDisputes() {
+	m.lost_disputes = nil
+	m.addlost_disputes = nil
+}
+
+// SetLastLostDisputeAt sets the "last_lost_dispute_at" field.
+func (m *TrustScoreMutation) SetLastLostDisputeAt(t time.Time) {
+	m.last_lost_dispute_at = &t
+}
+
+// LastLostDisputeAt returns the value of the "last_lost_dispute_at" field in the mutation.
+func (m *TrustScoreMutation) LastLostDisputeAt() (r time.Time, exists bool) {
+	v := m.last_lost_dispute_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastLostDisputeAt returns the old "last_lost_dispute_at" field's value of the TrustScore entity.
+// If the TrustScore object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TrustScoreMutation) OldLastLostDisputeAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastLostDisputeAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastLostDisputeAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastLostDisputeAt: %w", err)
+	}
+	return oldValue.LastLostDisputeAt, nil
+}
+
+// ClearLastLostDisputeAt clears the value of the "last_lost_dispute_at" field.
+func (m *TrustScoreMutation) ClearLastLostDisputeAt() {
+	m.last_lost_dispute_at = nil
+	m.clearedFields[trustscore.FieldLastLostDisputeAt] = struct{}{}
+}
+
+// LastLostDisputeAtCleared returns if the "last_lost_dispute_at" field was cleared in this mutation.
+func (m *TrustScoreMutation) LastLostDisputeAtCleared() bool {
+	_, ok := m.clearedFields[trustscore.FieldLastLostDisputeAt]
+	return ok
+}
+
+// ResetLastLostDisputeAt resets all changes to the "last_lost_dispute_at" field.
+func (m *TrustScoreMutation) ResetLastLostDisputeAt() {
+	m.last_lost_dispute_at = nil
+	delete(m.clearedFields, trustscore.FieldLastLostDisputeAt)
+}
+
+// SetComputedAt sets the "computed_at" field.
+func (m *TrustScoreMutation) SetComputedAt(t time.Time) {
+	m.computed_at = &t
+}
+
+// ComputedAt returns the value of the "computed_at" field in the mutation.
+func (m *TrustScoreMutation) ComputedAt() (r time.Time, exists bool) {
+	v := m.computed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldComputedAt returns the old "computed_at" field's value of the TrustScore entity.
+// If the TrustScore object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TrustScoreMutation) OldComputedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldComputedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldComputedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldComputedAt: %w", err)
+	}
+	return oldValue.ComputedAt, nil
+}
+
+// ResetComputedAt resets all changes to the "computed_at" field.
+func (m *TrustScoreMutation) ResetComputedAt() {
+	m.computed_at = nil
+}
+
+// Where appends a list predicates to the TrustScoreMutation builder.
+func (m *TrustScoreMutation) Where(ps ...predicate.TrustScore) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TrustScoreMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TrustScoreMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.TrustScore, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TrustScoreMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TrustScoreMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (TrustScore).
+func (m *TrustScoreMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TrustScoreMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.user_id != nil {
+		fields = append(fields, trustscore.FieldUserID)
+	}
+	if m.score != nil {
+		fields = append(fields, trustscore.FieldScore)
+	}
+	if m.level != nil {
+		fields = append(fields, trustscore.FieldLevel)
+	}
+	if m.account_age_days != nil {
+		fields = append(fields, trustscore.FieldAccountAgeDays)
+	}
+	if m.completed_trades != nil {
+		fields = append(fields, trustscore.FieldCompletedTrades)
+	}
+	if m.completed_sales != nil {
+		fields = append(fields, trustscore.FieldCompletedSales)
+	}
+	if m.refunds != nil {
+		fields = append(fields, trustscore.FieldRefunds)
+	}
+	if m.lost_disputes != nil {
+		fields = append(fields, trustscore.FieldLostDisputes)
+	}
+	if m.last_lost_dispute_at != nil {
+		fields = append(fields, trustscore.FieldLastLostDisputeAt)
+	}
+	if m.computed_at != nil {
+		fields = append(fields, trustscore.FieldComputedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TrustScoreMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case trustscore.FieldUserID:
+		return m.UserID()
+	case trustscore.FieldScore:
+		return m.Score()
+	case trustscore.FieldLevel:
+		return m.Level()
+	case trustscore.FieldAccountAgeDays:
+		return m.AccountAgeDays()
+	case trustscore.FieldCompletedTrades:
+		return m.CompletedTrades()
+	case trustscore.FieldCompletedSales:
+		return m.CompletedSales()
+	case trustscore.FieldRefunds:
+		return m.Refunds()
+	case trustscore.FieldLostDisputes:
+		return m.LostDisputes()
+	case trustscore.FieldLastLostDisputeAt:
+		return m.LastLostDisputeAt()
+	case trustscore.FieldComputedAt:
+		return m.ComputedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TrustScoreMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case trustscore.FieldUserID:
+		return m.OldUserID(ctx)
+	case trustscore.FieldScore:
+		return m.OldScore(ctx)
+	case trustscore.FieldLevel:
+		return m.OldLevel(ctx)
+	case trustscore.FieldAccountAgeDays:
+		return m.OldAccountAgeDays(ctx)
+	case trustscore.FieldCompletedTrades:
+		return m.OldCompletedTrades(ctx)
+	case trustscore.FieldCompletedSales:
+		return m.OldCompletedSales(ctx)
+	case trustscore.FieldRefunds:
+		return m.OldRefunds(ctx)
+	case trustscore.FieldLostDisputes:
+		return m.OldLostDisputes(ctx)
+	case trustscore.FieldLastLostDisputeAt:
+		return m.OldLastLostDisputeAt(ctx)
+	case trustscore.FieldComputedAt:
+		return m.OldComputedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown TrustScore field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TrustScoreMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case trustscore.FieldUserID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case trustscore.FieldScore:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScore(v)
+		return nil
+	case trustscore.FieldLevel:
+		v, ok := value.(kyc.Level)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLevel(v)
+		return nil
+	case trustscore.FieldAccountAgeDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountAgeDays(v)
+		return nil
+	case trustscore.FieldCompletedTrades:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCompletedTrades(v)
+		return nil
+	case trustscore.FieldCompletedSales:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCompletedSales(v)
+		return nil
+	case trustscore.FieldRefunds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefunds(v)
+		return nil
+	case trustscore.FieldLostDisputes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLostDisputes(v)
+		return nil
+	case trustscore.FieldLastLostDisputeAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastLostDisputeAt(v)
+		return nil
+	case trustscore.FieldComputedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetComputedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TrustScore field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TrustScoreMutation) AddedFields() []string {
+	var fields []string
+	if m.addscore != nil {
+		fields = append(fields, trustscore.FieldScore)
+	}
+	if m.addaccount_age_days != nil {
+		fields = append(fields, trustscore.FieldAccountAgeDays)
+	}
+	if m.addcompleted_trades != nil {
+		fields = append(fields, trustscore.FieldCompletedTrades)
+	}
+	if m.addcompleted_sales != nil {
+		fields = append(fields, trustscore.FieldCompletedSales)
+	}
+	if m.addrefunds != nil {
+		fields = append(fields, trustscore.FieldRefunds)
+	}
+	if m.addlost_disputes != nil {
+		fields = append(fields, trustscore.FieldLostDisputes)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TrustScoreMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case trustscore.FieldScore:
+		return m.AddedScore()
+	case trustscore.FieldAccountAgeDays:
+		return m.AddedAccountAgeDays()
+	case trustscore.FieldCompletedTrades:
+		return m.AddedCompletedTrades()
+	case trustscore.FieldCompletedSales:
+		return m.AddedCompletedSales()
+	case trustscore.FieldRefunds:
+		return m.AddedRefunds()
+	case trustscore.FieldLostDisputes:
+		return m.AddedLostDisputes()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TrustScoreMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case trustscore.FieldScore:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddScore(v)
+		return nil
+	case trustscore.FieldAccountAgeDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAccountAgeDays(v)
+		return nil
+	case trustscore.FieldCompletedTrades:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCompletedTrades(v)
+		return nil
+	case trustscore.FieldCompletedSales:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCompletedSales(v)
+		return nil
+	case trustscore.FieldRefunds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefunds(v)
+		return nil
+	case trustscore.FieldLostDisputes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLostDisputes(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TrustScore numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TrustScoreMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(trustscore.FieldLastLostDisputeAt) {
+		fields = append(fields, trustscore.FieldLastLostDisputeAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TrustScoreMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TrustScoreMutation) ClearField(name string) error {
+	switch name {
+	case trustscore.FieldLastLostDisputeAt:
+		m.ClearLastLostDisputeAt()
+		return nil
+	}
+	return fmt.Errorf("unknown TrustScore nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TrustScoreMutation) ResetField(name string) error {
+	switch name {
+	case trustscore.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case trustscore.FieldScore:
+		m.ResetScore()
+		return nil
+	case trustscore.FieldLevel:
+		m.ResetLevel()
+		return nil
+	case trustscore.FieldAccountAgeDays:
+		m.ResetAccountAgeDays()
+		return nil
+	case trustscore.FieldCompletedTrades:
+		m.ResetCompletedTrades()
+		return nil
+	case trustscore.FieldCompletedSales:
+		m.ResetCompletedSales()
+		return nil
+	case trustscore.FieldRefunds:
+		m.ResetRefunds()
+		return nil
+	case trustscore.FieldLostDisputes:
+		m.ResetLostDisputes()
+		return nil
+	case trustscore.FieldLastLostDisputeAt:
+		m.ResetLastLostDisputeAt()
+		return nil
+	case trustscore.FieldComputedAt:
+		m.ResetComputedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown TrustScore field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TrustScoreMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TrustScoreMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TrustScoreMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TrustScoreMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TrustScoreMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TrustScoreMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TrustScoreMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown TrustScore unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TrustScoreMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown TrustScore edge %s", name)
 }
 
 // UserMutation represents an operation that mutates the User nodes in the graph.

@@ -60,6 +60,8 @@ type Tx struct {
 	SellerVolume *SellerVolumeClient
 	// TopUp is the client for interacting with the TopUp builders.
 	TopUp *TopUpClient
+	// TrustScore is the client for interacting with the TrustScore builders.
+	TrustScore *TrustScoreClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 	// Verification is the client for interacting with the Verification builders.
@@ -224,6 +226,7 @@ func (tx *Tx) init() {
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.SellerVolume = NewSellerVolumeClient(tx.config)
 	tx.TopUp = NewTopUpClient(tx.config)
+	tx.TrustScore = NewTrustScoreClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.Verification = NewVerificationClient(tx.config)
 	tx.Webhook = NewWebhookClient(tx.config)

@@ -48,6 +48,7 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
 	TopUp() TopUpResolver
+	TrustScore() TrustScoreResolver
 	User() UserResolver
 	Webhook() WebhookResolver
 	Withdrawal() WithdrawalResolver
@@ -260,6 +261,7 @@ type ComplexityRoot struct {
 		ResolveDispute             func(childComplexity int, input model.ResolveDisputeInput) int
 		RespondToRefund            func(childComplexity int, input model.RespondToRefundInput) int
 		RestrictCollection         func(childComplexity int, input model.RestrictCollectionInput) int
+		RestrictLowTrust           func(childComplexity int, input model.RestrictLowTrustInput) int
 		ReviewVerification         func(childComplexity int, input model.ReviewVerificationInput) int
 		RevokePasskey              func(childComplexity int, input model.RevokePasskeyInput) int
 		RotatePartnerAppSecret     func(childComplexity int, input model.RotatePartnerAppSecretInput) int
@@ -411,6 +413,8 @@ type ComplexityRoot struct {
 		Nodes                func(childComplexity int, ids []pulid.ID) int
 		Payment              func(childComplexity int, id pulid.ID) int
 		PendingVerifications func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID]) int
+		Statement            func(childComplexity int, from time.Time, to time.Time, currency string) int
+		TrustScore           func(childComplexity int, userID pulid.ID) int
 		VerifyLedger         func(childComplexity int) int
 		Webhooks             func(childComplexity int) int
 	}
@@ -430,6 +434,12 @@ type ComplexityRoot struct {
 		Secret     func(childComplexity int) int
 		UserErrors func(childComplexity int) int
 		Webhook    func(childComplexity int) int
+	}
+
+	RestrictLowTrustPayload struct {
+		AccountControl func(childComplexity int) int
+		TrustScore     func(childComplexity int) int
+		UserErrors     func(childComplexity int) int
 	}
 
 	ReviewVerificationPayload struct {
@@ -470,6 +480,33 @@ type ComplexityRoot struct {
 		UserErrors    func(childComplexity int) int
 	}
 
+	Statement struct {
+		ClosingBalance func(childComplexity int) int
+		Currency       func(childComplexity int) int
+		Entries        func(childComplexity int) int
+		From           func(childComplexity int) int
+		OpeningBalance func(childComplexity int) int
+		To             func(childComplexity int) int
+		TotalCredits   func(childComplexity int) int
+		TotalDebits    func(childComplexity int) int
+		TotalFees      func(childComplexity int) int
+	}
+
+	StatementEntry struct {
+		Amount           func(childComplexity int) int
+		At               func(childComplexity int) int
+		BalanceAfter     func(childComplexity int) int
+		Counterparty     func(childComplexity int) int
+		Direction        func(childComplexity int) int
+		Fee              func(childComplexity int) int
+		ID               func(childComplexity int) int
+		MerchantOrderRef func(childComplexity int) int
+		PaymentID        func(childComplexity int) int
+		Reference        func(childComplexity int) int
+		TransactionID    func(childComplexity int) int
+		Type             func(childComplexity int) int
+	}
+
 	SubmitRealNameVerificationPayload struct {
 		UserErrors   func(childComplexity int) int
 		Verification func(childComplexity int) int
@@ -498,20 +535,38 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	TrustScore struct {
+		AccountAgeDays      func(childComplexity int) int
+		CompletedSales      func(childComplexity int) int
+		CompletedTrades     func(childComplexity int) int
+		ComputedAt          func(childComplexity int) int
+		DailyLimitFactorBps func(childComplexity int) int
+		LastLostDisputeAt   func(childComplexity int) int
+		Level               func(childComplexity int) int
+		LostDisputes        func(childComplexity int) int
+		Refunds             func(childComplexity int) int
+		RestrictFloor       func(childComplexity int) int
+		Score               func(childComplexity int) int
+		TrustedMerchant     func(childComplexity int) int
+		User                func(childComplexity int) int
+	}
+
 	User struct {
-		Balances     func(childComplexity int) int
-		BankCards    func(childComplexity int) int
-		CreatedAt    func(childComplexity int) int
-		DisplayName  func(childComplexity int) int
-		ID           func(childComplexity int) int
-		Limits       func(childComplexity int) int
-		Passkeys     func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, includeRevoked *bool) int
-		Payments     func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID], filter *model.PaymentFilter) int
-		Phone        func(childComplexity int) int
-		Role         func(childComplexity int) int
-		Transactions func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID], filter *model.TransactionFilter) int
-		UpdatedAt    func(childComplexity int) int
-		Verification func(childComplexity int) int
+		Balances        func(childComplexity int) int
+		BankCards       func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		DisplayName     func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Limits          func(childComplexity int) int
+		Passkeys        func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, includeRevoked *bool) int
+		Payments        func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID], filter *model.PaymentFilter) int
+		Phone           func(childComplexity int) int
+		Role            func(childComplexity int) int
+		Transactions    func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID], filter *model.TransactionFilter) int
+		TrustScore      func(childComplexity int) int
+		TrustedMerchant func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
+		Verification    func(childComplexity int) int
 	}
 
 	UserError struct {
@@ -643,6 +698,7 @@ type MutationResolver interface {
 	RevokePasskey(ctx context.Context, input model.RevokePasskeyInput) (*model.RevokePasskeyPayload, error)
 	BeginPasskeyLogin(ctx context.Context) (*model.BeginPasskeyLoginPayload, error)
 	FinishPasskeyLogin(ctx context.Context, input model.FinishPasskeyLoginInput) (*model.AuthPayload, error)
+	RestrictLowTrust(ctx context.Context, input model.RestrictLowTrustInput) (*model.RestrictLowTrustPayload, error)
 }
 type PaymentResolver interface {
 	Payer(ctx context.Context, obj *ent.Payment) (*ent.User, error)
@@ -681,6 +737,8 @@ type QueryResolver interface {
 	VerifyLedger(ctx context.Context) (*model.LedgerVerification, error)
 	CustodyReport(ctx context.Context, from string, to string) (*model.CustodyReport, error)
 	Webhooks(ctx context.Context) ([]*ent.Webhook, error)
+	TrustScore(ctx context.Context, userID pulid.ID) (*ent.TrustScore, error)
+	Statement(ctx context.Context, from time.Time, to time.Time, currency string) (*model.Statement, error)
 }
 type SubscriptionResolver interface {
 	BalanceChanged(ctx context.Context) (<-chan *model.BalanceEvent, error)
@@ -691,6 +749,13 @@ type TopUpResolver interface {
 	Amount(ctx context.Context, obj *ent.TopUp) (model.Decimal, error)
 	BankCard(ctx context.Context, obj *ent.TopUp) (*ent.BankCard, error)
 }
+type TrustScoreResolver interface {
+	User(ctx context.Context, obj *ent.TrustScore) (*ent.User, error)
+
+	TrustedMerchant(ctx context.Context, obj *ent.TrustScore) (bool, error)
+	RestrictFloor(ctx context.Context, obj *ent.TrustScore) (int, error)
+	DailyLimitFactorBps(ctx context.Context, obj *ent.TrustScore) (int, error)
+}
 type UserResolver interface {
 	Payments(ctx context.Context, obj *ent.User, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID], filter *model.PaymentFilter) (*ent.PaymentConnection, error)
 	Verification(ctx context.Context, obj *ent.User) (*ent.Verification, error)
@@ -699,6 +764,8 @@ type UserResolver interface {
 	Transactions(ctx context.Context, obj *ent.User, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID], filter *model.TransactionFilter) (*ent.LedgerEntryConnection, error)
 	BankCards(ctx context.Context, obj *ent.User) ([]*ent.BankCard, error)
 	Passkeys(ctx context.Context, obj *ent.User, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, includeRevoked *bool) (*ent.PasskeyConnection, error)
+	TrustedMerchant(ctx context.Context, obj *ent.User) (bool, error)
+	TrustScore(ctx context.Context, obj *ent.User) (*ent.TrustScore, error)
 }
 type WebhookResolver interface {
 	Deliveries(ctx context.Context, obj *ent.Webhook, first *int, status *webhookdelivery.Status) ([]*ent.WebhookDelivery, error)
@@ -1643,6 +1710,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RestrictCollection(childComplexity, args["input"].(model.RestrictCollectionInput)), true
+	case "Mutation.restrictLowTrust":
+		if e.ComplexityRoot.Mutation.RestrictLowTrust == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_restrictLowTrust_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RestrictLowTrust(childComplexity, args["input"].(model.RestrictLowTrustInput)), true
 	case "Mutation.reviewVerification":
 		if e.ComplexityRoot.Mutation.ReviewVerification == nil {
 			break
@@ -2348,6 +2426,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.PendingVerifications(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID])), true
+	case "Query.statement":
+		if e.ComplexityRoot.Query.Statement == nil {
+			break
+		}
+
+		args, err := ec.field_Query_statement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Statement(childComplexity, args["from"].(time.Time), args["to"].(time.Time), args["currency"].(string)), true
+	case "Query.trustScore":
+		if e.ComplexityRoot.Query.TrustScore == nil {
+			break
+		}
+
+		args, err := ec.field_Query_trustScore_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TrustScore(childComplexity, args["userId"].(pulid.ID)), true
 	case "Query.verifyLedger":
 		if e.ComplexityRoot.Query.VerifyLedger == nil {
 			break
@@ -2411,6 +2511,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RegisterWebhookPayload.Webhook(childComplexity), true
+
+	case "RestrictLowTrustPayload.accountControl":
+		if e.ComplexityRoot.RestrictLowTrustPayload.AccountControl == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestrictLowTrustPayload.AccountControl(childComplexity), true
+	case "RestrictLowTrustPayload.trustScore":
+		if e.ComplexityRoot.RestrictLowTrustPayload.TrustScore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestrictLowTrustPayload.TrustScore(childComplexity), true
+	case "RestrictLowTrustPayload.userErrors":
+		if e.ComplexityRoot.RestrictLowTrustPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestrictLowTrustPayload.UserErrors(childComplexity), true
 
 	case "ReviewVerificationPayload.userErrors":
 		if e.ComplexityRoot.ReviewVerificationPayload.UserErrors == nil {
@@ -2520,6 +2639,134 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SignOutEverywherePayload.UserErrors(childComplexity), true
+
+	case "Statement.closingBalance":
+		if e.ComplexityRoot.Statement.ClosingBalance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.ClosingBalance(childComplexity), true
+	case "Statement.currency":
+		if e.ComplexityRoot.Statement.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.Currency(childComplexity), true
+	case "Statement.entries":
+		if e.ComplexityRoot.Statement.Entries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.Entries(childComplexity), true
+	case "Statement.from":
+		if e.ComplexityRoot.Statement.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.From(childComplexity), true
+	case "Statement.openingBalance":
+		if e.ComplexityRoot.Statement.OpeningBalance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.OpeningBalance(childComplexity), true
+	case "Statement.to":
+		if e.ComplexityRoot.Statement.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.To(childComplexity), true
+	case "Statement.totalCredits":
+		if e.ComplexityRoot.Statement.TotalCredits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.TotalCredits(childComplexity), true
+	case "Statement.totalDebits":
+		if e.ComplexityRoot.Statement.TotalDebits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.TotalDebits(childComplexity), true
+	case "Statement.totalFees":
+		if e.ComplexityRoot.Statement.TotalFees == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.TotalFees(childComplexity), true
+
+	case "StatementEntry.amount":
+		if e.ComplexityRoot.StatementEntry.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementEntry.Amount(childComplexity), true
+	case "StatementEntry.at":
+		if e.ComplexityRoot.StatementEntry.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementEntry.At(childComplexity), true
+	case "StatementEntry.balanceAfter":
+		if e.ComplexityRoot.StatementEntry.BalanceAfter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementEntry.BalanceAfter(childComplexity), true
+	case "StatementEntry.counterparty":
+		if e.ComplexityRoot.StatementEntry.Counterparty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementEntry.Counterparty(childComplexity), true
+	case "StatementEntry.direction":
+		if e.ComplexityRoot.StatementEntry.Direction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementEntry.Direction(childComplexity), true
+	case "StatementEntry.fee":
+		if e.ComplexityRoot.StatementEntry.Fee == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementEntry.Fee(childComplexity), true
+	case "StatementEntry.id":
+		if e.ComplexityRoot.StatementEntry.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementEntry.ID(childComplexity), true
+	case "StatementEntry.merchantOrderRef":
+		if e.ComplexityRoot.StatementEntry.MerchantOrderRef == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementEntry.MerchantOrderRef(childComplexity), true
+	case "StatementEntry.paymentId":
+		if e.ComplexityRoot.StatementEntry.PaymentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementEntry.PaymentID(childComplexity), true
+	case "StatementEntry.reference":
+		if e.ComplexityRoot.StatementEntry.Reference == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementEntry.Reference(childComplexity), true
+	case "StatementEntry.transactionId":
+		if e.ComplexityRoot.StatementEntry.TransactionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementEntry.TransactionID(childComplexity), true
+	case "StatementEntry.type":
+		if e.ComplexityRoot.StatementEntry.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementEntry.Type(childComplexity), true
 
 	case "SubmitRealNameVerificationPayload.userErrors":
 		if e.ComplexityRoot.SubmitRealNameVerificationPayload.UserErrors == nil {
@@ -2631,6 +2878,85 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TopUpPayload.UserErrors(childComplexity), true
 
+	case "TrustScore.accountAgeDays":
+		if e.ComplexityRoot.TrustScore.AccountAgeDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustScore.AccountAgeDays(childComplexity), true
+	case "TrustScore.completedSales":
+		if e.ComplexityRoot.TrustScore.CompletedSales == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustScore.CompletedSales(childComplexity), true
+	case "TrustScore.completedTrades":
+		if e.ComplexityRoot.TrustScore.CompletedTrades == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustScore.CompletedTrades(childComplexity), true
+	case "TrustScore.computedAt":
+		if e.ComplexityRoot.TrustScore.ComputedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustScore.ComputedAt(childComplexity), true
+	case "TrustScore.dailyLimitFactorBps":
+		if e.ComplexityRoot.TrustScore.DailyLimitFactorBps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustScore.DailyLimitFactorBps(childComplexity), true
+	case "TrustScore.lastLostDisputeAt":
+		if e.ComplexityRoot.TrustScore.LastLostDisputeAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustScore.LastLostDisputeAt(childComplexity), true
+	case "TrustScore.level":
+		if e.ComplexityRoot.TrustScore.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustScore.Level(childComplexity), true
+	case "TrustScore.lostDisputes":
+		if e.ComplexityRoot.TrustScore.LostDisputes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustScore.LostDisputes(childComplexity), true
+	case "TrustScore.refunds":
+		if e.ComplexityRoot.TrustScore.Refunds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustScore.Refunds(childComplexity), true
+	case "TrustScore.restrictFloor":
+		if e.ComplexityRoot.TrustScore.RestrictFloor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustScore.RestrictFloor(childComplexity), true
+	case "TrustScore.score":
+		if e.ComplexityRoot.TrustScore.Score == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustScore.Score(childComplexity), true
+	case "TrustScore.trustedMerchant":
+		if e.ComplexityRoot.TrustScore.TrustedMerchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustScore.TrustedMerchant(childComplexity), true
+	case "TrustScore.user":
+		if e.ComplexityRoot.TrustScore.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustScore.User(childComplexity), true
+
 	case "User.balances":
 		if e.ComplexityRoot.User.Balances == nil {
 			break
@@ -2712,6 +3038,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Transactions(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["filter"].(*model.TransactionFilter)), true
+	case "User.trustScore":
+		if e.ComplexityRoot.User.TrustScore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.TrustScore(childComplexity), true
+	case "User.trustedMerchant":
+		if e.ComplexityRoot.User.TrustedMerchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.TrustedMerchant(childComplexity), true
 	case "User.updatedAt":
 		if e.ComplexityRoot.User.UpdatedAt == nil {
 			break
@@ -3058,6 +3396,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ResolveDisputeInput", ec.unmarshalInputResolveDisputeInput),
 			graphql.NewInputUnmarshaler("RespondToRefundInput", ec.unmarshalInputRespondToRefundInput),
 			graphql.NewInputUnmarshaler("RestrictCollectionInput", ec.unmarshalInputRestrictCollectionInput),
+			graphql.NewInputUnmarshaler("RestrictLowTrustInput", ec.unmarshalInputRestrictLowTrustInput),
 			graphql.NewInputUnmarshaler("ReviewVerificationInput", ec.unmarshalInputReviewVerificationInput),
 			graphql.NewInputUnmarshaler("RevokePasskeyInput", ec.unmarshalInputRevokePasskeyInput),
 			graphql.NewInputUnmarshaler("RotatePartnerAppSecretInput", ec.unmarshalInputRotatePartnerAppSecretInput),
@@ -3159,7 +3498,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "auth.graphqls" "common.graphqls" "escrow.graphqls" "events.graphqls" "kyc.graphqls" "money.graphqls" "partners.graphqls" "passkeys.graphqls" "ent.graphql"
+//go:embed "auth.graphqls" "common.graphqls" "escrow.graphqls" "events.graphqls" "kyc.graphqls" "money.graphqls" "partners.graphqls" "passkeys.graphqls" "trust.graphqls" "ent.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3179,6 +3518,7 @@ var sources = []*ast.Source{
 	{Name: "money.graphqls", Input: sourceData("money.graphqls"), BuiltIn: false},
 	{Name: "partners.graphqls", Input: sourceData("partners.graphqls"), BuiltIn: false},
 	{Name: "passkeys.graphqls", Input: sourceData("passkeys.graphqls"), BuiltIn: false},
+	{Name: "trust.graphqls", Input: sourceData("trust.graphqls"), BuiltIn: false},
 	{Name: "ent.graphql", Input: sourceData("ent.graphql"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -3835,6 +4175,18 @@ func (ec *executionContext) childFields_RegisterWebhookPayload(ctx context.Conte
 	return nil, fmt.Errorf("no field named %q was found under type RegisterWebhookPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_RestrictLowTrustPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "accountControl":
+		return ec.fieldContext_RestrictLowTrustPayload_accountControl(ctx, field)
+	case "trustScore":
+		return ec.fieldContext_RestrictLowTrustPayload_trustScore(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_RestrictLowTrustPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestrictLowTrustPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ReviewVerificationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "verification":
@@ -3911,6 +4263,60 @@ func (ec *executionContext) childFields_SignOutEverywherePayload(ctx context.Con
 	return nil, fmt.Errorf("no field named %q was found under type SignOutEverywherePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_Statement(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "currency":
+		return ec.fieldContext_Statement_currency(ctx, field)
+	case "from":
+		return ec.fieldContext_Statement_from(ctx, field)
+	case "to":
+		return ec.fieldContext_Statement_to(ctx, field)
+	case "openingBalance":
+		return ec.fieldContext_Statement_openingBalance(ctx, field)
+	case "closingBalance":
+		return ec.fieldContext_Statement_closingBalance(ctx, field)
+	case "totalCredits":
+		return ec.fieldContext_Statement_totalCredits(ctx, field)
+	case "totalDebits":
+		return ec.fieldContext_Statement_totalDebits(ctx, field)
+	case "totalFees":
+		return ec.fieldContext_Statement_totalFees(ctx, field)
+	case "entries":
+		return ec.fieldContext_Statement_entries(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Statement", field.Name)
+}
+
+func (ec *executionContext) childFields_StatementEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_StatementEntry_id(ctx, field)
+	case "at":
+		return ec.fieldContext_StatementEntry_at(ctx, field)
+	case "transactionId":
+		return ec.fieldContext_StatementEntry_transactionId(ctx, field)
+	case "type":
+		return ec.fieldContext_StatementEntry_type(ctx, field)
+	case "direction":
+		return ec.fieldContext_StatementEntry_direction(ctx, field)
+	case "amount":
+		return ec.fieldContext_StatementEntry_amount(ctx, field)
+	case "fee":
+		return ec.fieldContext_StatementEntry_fee(ctx, field)
+	case "balanceAfter":
+		return ec.fieldContext_StatementEntry_balanceAfter(ctx, field)
+	case "counterparty":
+		return ec.fieldContext_StatementEntry_counterparty(ctx, field)
+	case "paymentId":
+		return ec.fieldContext_StatementEntry_paymentId(ctx, field)
+	case "merchantOrderRef":
+		return ec.fieldContext_StatementEntry_merchantOrderRef(ctx, field)
+	case "reference":
+		return ec.fieldContext_StatementEntry_reference(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StatementEntry", field.Name)
+}
+
 func (ec *executionContext) childFields_SubmitRealNameVerificationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "verification":
@@ -3955,6 +4361,38 @@ func (ec *executionContext) childFields_TopUpPayload(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type TopUpPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_TrustScore(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_TrustScore_user(ctx, field)
+	case "score":
+		return ec.fieldContext_TrustScore_score(ctx, field)
+	case "level":
+		return ec.fieldContext_TrustScore_level(ctx, field)
+	case "accountAgeDays":
+		return ec.fieldContext_TrustScore_accountAgeDays(ctx, field)
+	case "completedTrades":
+		return ec.fieldContext_TrustScore_completedTrades(ctx, field)
+	case "completedSales":
+		return ec.fieldContext_TrustScore_completedSales(ctx, field)
+	case "refunds":
+		return ec.fieldContext_TrustScore_refunds(ctx, field)
+	case "lostDisputes":
+		return ec.fieldContext_TrustScore_lostDisputes(ctx, field)
+	case "lastLostDisputeAt":
+		return ec.fieldContext_TrustScore_lastLostDisputeAt(ctx, field)
+	case "computedAt":
+		return ec.fieldContext_TrustScore_computedAt(ctx, field)
+	case "trustedMerchant":
+		return ec.fieldContext_TrustScore_trustedMerchant(ctx, field)
+	case "restrictFloor":
+		return ec.fieldContext_TrustScore_restrictFloor(ctx, field)
+	case "dailyLimitFactorBps":
+		return ec.fieldContext_TrustScore_dailyLimitFactorBps(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TrustScore", field.Name)
+}
+
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3983,6 +4421,10 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_bankCards(ctx, field)
 	case "passkeys":
 		return ec.fieldContext_User_passkeys(ctx, field)
+	case "trustedMerchant":
+		return ec.fieldContext_User_trustedMerchant(ctx, field)
+	case "trustScore":
+		return ec.fieldContext_User_trustScore(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -4611,6 +5053,20 @@ func (ec *executionContext) field_Mutation_restrictCollection_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_restrictLowTrust_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RestrictLowTrustInput, error) {
+			return ec.unmarshalNRestrictLowTrustInput2danbaoᚋgraphᚋmodelᚐRestrictLowTrustInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_reviewVerification_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4858,6 +5314,50 @@ func (ec *executionContext) field_Query_pendingVerifications_args(ctx context.Co
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_statement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "currency",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["currency"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_trustScore_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2danbaoᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg0
 	return args, nil
 }
 
@@ -9244,6 +9744,50 @@ func (ec *executionContext) fieldContext_Mutation_finishPasskeyLogin(ctx context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_restrictLowTrust(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_restrictLowTrust(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RestrictLowTrust(ctx, fc.Args["input"].(model.RestrictLowTrustInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestrictLowTrustPayload) graphql.Marshaler {
+			return ec.marshalORestrictLowTrustPayload2ᚖdanbaoᚋgraphᚋmodelᚐRestrictLowTrustPayload(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_restrictLowTrust(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestrictLowTrustPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_restrictLowTrust_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[pulid.ID]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11794,6 +12338,94 @@ func (ec *executionContext) fieldContext_Query_webhooks(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_trustScore(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_trustScore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().TrustScore(ctx, fc.Args["userId"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TrustScore) graphql.Marshaler {
+			return ec.marshalNTrustScore2ᚖdanbaoᚋentᚐTrustScore(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_trustScore(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TrustScore(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_trustScore_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_statement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_statement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Statement(ctx, fc.Args["from"].(time.Time), fc.Args["to"].(time.Time), fc.Args["currency"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Statement) graphql.Marshaler {
+			return ec.marshalNStatement2ᚖdanbaoᚋgraphᚋmodelᚐStatement(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_statement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Statement(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_statement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12080,6 +12712,102 @@ func (ec *executionContext) _RegisterWebhookPayload_userErrors(ctx context.Conte
 func (ec *executionContext) fieldContext_RegisterWebhookPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "RegisterWebhookPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestrictLowTrustPayload_accountControl(ctx context.Context, field graphql.CollectedField, obj *model.RestrictLowTrustPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestrictLowTrustPayload_accountControl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountControl, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AccountControl) graphql.Marshaler {
+			return ec.marshalOAccountControl2ᚖdanbaoᚋentᚐAccountControl(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestrictLowTrustPayload_accountControl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestrictLowTrustPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountControl(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestrictLowTrustPayload_trustScore(ctx context.Context, field graphql.CollectedField, obj *model.RestrictLowTrustPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestrictLowTrustPayload_trustScore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TrustScore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TrustScore) graphql.Marshaler {
+			return ec.marshalOTrustScore2ᚖdanbaoᚋentᚐTrustScore(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestrictLowTrustPayload_trustScore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestrictLowTrustPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TrustScore(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestrictLowTrustPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.RestrictLowTrustPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestrictLowTrustPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖdanbaoᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestrictLowTrustPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestrictLowTrustPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -12589,6 +13317,498 @@ func (ec *executionContext) fieldContext_SignOutEverywherePayload_userErrors(_ c
 	return fc, nil
 }
 
+func (ec *executionContext) _Statement_currency(ctx context.Context, field graphql.CollectedField, obj *model.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "String")
+}
+
+func (ec *executionContext) _Statement_from(ctx context.Context, field graphql.CollectedField, obj *model.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Statement_to(ctx context.Context, field graphql.CollectedField, obj *model.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Statement_openingBalance(ctx context.Context, field graphql.CollectedField, obj *model.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_openingBalance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OpeningBalance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_openingBalance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _Statement_closingBalance(ctx context.Context, field graphql.CollectedField, obj *model.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_closingBalance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClosingBalance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_closingBalance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _Statement_totalCredits(ctx context.Context, field graphql.CollectedField, obj *model.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_totalCredits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCredits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_totalCredits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _Statement_totalDebits(ctx context.Context, field graphql.CollectedField, obj *model.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_totalDebits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalDebits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_totalDebits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _Statement_totalFees(ctx context.Context, field graphql.CollectedField, obj *model.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_totalFees(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalFees, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_totalFees(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _Statement_entries(ctx context.Context, field graphql.CollectedField, obj *model.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_entries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Entries, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.StatementEntry) graphql.Marshaler {
+			return ec.marshalNStatementEntry2ᚕᚖdanbaoᚋgraphᚋmodelᚐStatementEntryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_entries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Statement",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatementEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StatementEntry_id(ctx context.Context, field graphql.CollectedField, obj *model.StatementEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementEntry_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2danbaoᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementEntry_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StatementEntry_at(ctx context.Context, field graphql.CollectedField, obj *model.StatementEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementEntry_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementEntry_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementEntry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _StatementEntry_transactionId(ctx context.Context, field graphql.CollectedField, obj *model.StatementEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementEntry_transactionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TransactionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2danbaoᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementEntry_transactionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StatementEntry_type(ctx context.Context, field graphql.CollectedField, obj *model.StatementEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementEntry_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.EntryType) graphql.Marshaler {
+			return ec.marshalNEntryType2danbaoᚋgraphᚋmodelᚐEntryType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementEntry_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementEntry", field, false, false, "EntryType")
+}
+
+func (ec *executionContext) _StatementEntry_direction(ctx context.Context, field graphql.CollectedField, obj *model.StatementEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementEntry_direction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Direction, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.EntryDirection) graphql.Marshaler {
+			return ec.marshalNEntryDirection2danbaoᚋgraphᚋmodelᚐEntryDirection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementEntry_direction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementEntry", field, false, false, "EntryDirection")
+}
+
+func (ec *executionContext) _StatementEntry_amount(ctx context.Context, field graphql.CollectedField, obj *model.StatementEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementEntry_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementEntry_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementEntry", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _StatementEntry_fee(ctx context.Context, field graphql.CollectedField, obj *model.StatementEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementEntry_fee(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fee, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementEntry_fee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementEntry", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _StatementEntry_balanceAfter(ctx context.Context, field graphql.CollectedField, obj *model.StatementEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementEntry_balanceAfter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BalanceAfter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementEntry_balanceAfter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementEntry", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _StatementEntry_counterparty(ctx context.Context, field graphql.CollectedField, obj *model.StatementEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementEntry_counterparty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Counterparty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementEntry_counterparty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _StatementEntry_paymentId(ctx context.Context, field graphql.CollectedField, obj *model.StatementEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementEntry_paymentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PaymentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖdanbaoᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementEntry_paymentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StatementEntry_merchantOrderRef(ctx context.Context, field graphql.CollectedField, obj *model.StatementEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementEntry_merchantOrderRef(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantOrderRef, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementEntry_merchantOrderRef(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _StatementEntry_reference(ctx context.Context, field graphql.CollectedField, obj *model.StatementEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementEntry_reference(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reference, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖdanbaoᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementEntry_reference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementEntry", field, false, false, "ID")
+}
+
 func (ec *executionContext) _SubmitRealNameVerificationPayload_verification(ctx context.Context, field graphql.CollectedField, obj *model.SubmitRealNameVerificationPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13053,6 +14273,314 @@ func (ec *executionContext) fieldContext_TopUpPayload_userErrors(_ context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _TrustScore_user(ctx context.Context, field graphql.CollectedField, obj *ent.TrustScore) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrustScore_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TrustScore().User(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖdanbaoᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrustScore_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TrustScore",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TrustScore_score(ctx context.Context, field graphql.CollectedField, obj *ent.TrustScore) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrustScore_score(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Score, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrustScore_score(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrustScore", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TrustScore_level(ctx context.Context, field graphql.CollectedField, obj *ent.TrustScore) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrustScore_level(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Level, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v kyc.Level) graphql.Marshaler {
+			return ec.marshalNVerificationLevel2danbaoᚋinternalᚋkycᚐLevel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrustScore_level(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrustScore", field, false, false, "VerificationLevel")
+}
+
+func (ec *executionContext) _TrustScore_accountAgeDays(ctx context.Context, field graphql.CollectedField, obj *ent.TrustScore) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrustScore_accountAgeDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountAgeDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrustScore_accountAgeDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrustScore", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TrustScore_completedTrades(ctx context.Context, field graphql.CollectedField, obj *ent.TrustScore) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrustScore_completedTrades(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompletedTrades, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrustScore_completedTrades(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrustScore", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TrustScore_completedSales(ctx context.Context, field graphql.CollectedField, obj *ent.TrustScore) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrustScore_completedSales(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompletedSales, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrustScore_completedSales(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrustScore", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TrustScore_refunds(ctx context.Context, field graphql.CollectedField, obj *ent.TrustScore) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrustScore_refunds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Refunds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrustScore_refunds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrustScore", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TrustScore_lostDisputes(ctx context.Context, field graphql.CollectedField, obj *ent.TrustScore) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrustScore_lostDisputes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LostDisputes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrustScore_lostDisputes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrustScore", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TrustScore_lastLostDisputeAt(ctx context.Context, field graphql.CollectedField, obj *ent.TrustScore) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrustScore_lastLostDisputeAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastLostDisputeAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TrustScore_lastLostDisputeAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrustScore", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TrustScore_computedAt(ctx context.Context, field graphql.CollectedField, obj *ent.TrustScore) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrustScore_computedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ComputedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrustScore_computedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrustScore", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TrustScore_trustedMerchant(ctx context.Context, field graphql.CollectedField, obj *ent.TrustScore) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrustScore_trustedMerchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TrustScore().TrustedMerchant(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrustScore_trustedMerchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrustScore", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _TrustScore_restrictFloor(ctx context.Context, field graphql.CollectedField, obj *ent.TrustScore) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrustScore_restrictFloor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TrustScore().RestrictFloor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrustScore_restrictFloor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrustScore", field, true, true, "Int")
+}
+
+func (ec *executionContext) _TrustScore_dailyLimitFactorBps(ctx context.Context, field graphql.CollectedField, obj *ent.TrustScore) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrustScore_dailyLimitFactorBps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TrustScore().DailyLimitFactorBps(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrustScore_dailyLimitFactorBps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrustScore", field, true, true, "Int")
+}
+
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13447,6 +14975,61 @@ func (ec *executionContext) fieldContext_User_passkeys(ctx context.Context, fiel
 	if fc.Args, err = ec.field_User_passkeys_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _User_trustedMerchant(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_trustedMerchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().TrustedMerchant(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_trustedMerchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _User_trustScore(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_trustScore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().TrustScore(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TrustScore) graphql.Marshaler {
+			return ec.marshalOTrustScore2ᚖdanbaoᚋentᚐTrustScore(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_trustScore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TrustScore(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -16910,6 +18493,55 @@ func UnmarshalRestrictCollectionInput(ctx context.Context, raw any) (model.Restr
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRestrictLowTrustInput(ctx context.Context, obj any) (model.RestrictLowTrustInput, error) {
+	var it model.RestrictLowTrustInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"userId", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "userId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userId"))
+			data, err := ec.unmarshalNID2danbaoᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRestrictLowTrustInput unmarshals raw into the RestrictLowTrustInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRestrictLowTrustInput(ctx context.Context, raw any) (model.RestrictLowTrustInput, error) {
+	var out model.RestrictLowTrustInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RestrictLowTrustInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputReviewVerificationInput(ctx context.Context, obj any) (model.ReviewVerificationInput, error) {
 	var it model.ReviewVerificationInput
 	if obj == nil {
@@ -18970,6 +20602,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "restrictLowTrust":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_restrictLowTrust(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -19935,6 +21574,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_webhooks(ctx, field)
 				})
+		case "trustScore":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_trustScore(ctx, field)
+				})
+		case "statement":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_statement(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -20070,6 +21721,49 @@ func (ec *executionContext) _RegisterWebhookPayload(ctx context.Context, sel ast
 			}
 		case "userErrors":
 			out.Values[i] = ec._RegisterWebhookPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restrictLowTrustPayloadImplementors = []string{"RestrictLowTrustPayload"}
+
+func (ec *executionContext) _RestrictLowTrustPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RestrictLowTrustPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restrictLowTrustPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestrictLowTrustPayload")
+		case "accountControl":
+			out.Values[i] = ec._RestrictLowTrustPayload_accountControl(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "trustScore":
+			out.Values[i] = ec._RestrictLowTrustPayload_trustScore(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._RestrictLowTrustPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -20371,6 +22065,167 @@ func (ec *executionContext) _SignOutEverywherePayload(ctx context.Context, sel a
 	return out
 }
 
+var statementImplementors = []string{"Statement"}
+
+func (ec *executionContext) _Statement(ctx context.Context, sel ast.SelectionSet, obj *model.Statement) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, statementImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Statement")
+		case "currency":
+			out.Values[i] = ec._Statement_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "from":
+			out.Values[i] = ec._Statement_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._Statement_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "openingBalance":
+			out.Values[i] = ec._Statement_openingBalance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "closingBalance":
+			out.Values[i] = ec._Statement_closingBalance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCredits":
+			out.Values[i] = ec._Statement_totalCredits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalDebits":
+			out.Values[i] = ec._Statement_totalDebits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalFees":
+			out.Values[i] = ec._Statement_totalFees(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "entries":
+			out.Values[i] = ec._Statement_entries(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var statementEntryImplementors = []string{"StatementEntry"}
+
+func (ec *executionContext) _StatementEntry(ctx context.Context, sel ast.SelectionSet, obj *model.StatementEntry) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, statementEntryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StatementEntry")
+		case "id":
+			out.Values[i] = ec._StatementEntry_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._StatementEntry_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transactionId":
+			out.Values[i] = ec._StatementEntry_transactionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._StatementEntry_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "direction":
+			out.Values[i] = ec._StatementEntry_direction(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._StatementEntry_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fee":
+			out.Values[i] = ec._StatementEntry_fee(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "balanceAfter":
+			out.Values[i] = ec._StatementEntry_balanceAfter(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "counterparty":
+			out.Values[i] = ec._StatementEntry_counterparty(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "paymentId":
+			out.Values[i] = ec._StatementEntry_paymentId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "merchantOrderRef":
+			out.Values[i] = ec._StatementEntry_merchantOrderRef(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "reference":
+			out.Values[i] = ec._StatementEntry_reference(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var submitRealNameVerificationPayloadImplementors = []string{"SubmitRealNameVerificationPayload"}
 
 func (ec *executionContext) _SubmitRealNameVerificationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SubmitRealNameVerificationPayload) graphql.Marshaler {
@@ -20546,6 +22401,103 @@ func (ec *executionContext) _TopUpPayload(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var trustScoreImplementors = []string{"TrustScore"}
+
+func (ec *executionContext) _TrustScore(ctx context.Context, sel ast.SelectionSet, obj *ent.TrustScore) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, trustScoreImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TrustScore")
+		case "user":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TrustScore_user(ctx, field, obj)
+				})
+		case "score":
+			out.Values[i] = ec._TrustScore_score(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "level":
+			out.Values[i] = ec._TrustScore_level(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "accountAgeDays":
+			out.Values[i] = ec._TrustScore_accountAgeDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "completedTrades":
+			out.Values[i] = ec._TrustScore_completedTrades(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "completedSales":
+			out.Values[i] = ec._TrustScore_completedSales(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "refunds":
+			out.Values[i] = ec._TrustScore_refunds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lostDisputes":
+			out.Values[i] = ec._TrustScore_lostDisputes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastLostDisputeAt":
+			out.Values[i] = ec._TrustScore_lastLostDisputeAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "computedAt":
+			out.Values[i] = ec._TrustScore_computedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "trustedMerchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TrustScore_trustedMerchant(ctx, field, obj)
+				})
+		case "restrictFloor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TrustScore_restrictFloor(ctx, field, obj)
+				})
+		case "dailyLimitFactorBps":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TrustScore_dailyLimitFactorBps(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var userImplementors = []string{"User", "Node"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *ent.User) graphql.Marshaler {
@@ -20628,6 +22580,18 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_passkeys(ctx, field, obj)
+				})
+		case "trustedMerchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_trustedMerchant(ctx, field, obj)
+				})
+		case "trustScore":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_trustScore(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -22091,6 +24055,11 @@ func (ec *executionContext) unmarshalNRestrictCollectionInput2danbaoᚋgraphᚋm
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNRestrictLowTrustInput2danbaoᚋgraphᚋmodelᚐRestrictLowTrustInput(ctx context.Context, v any) (model.RestrictLowTrustInput, error) {
+	res, err := ec.unmarshalInputRestrictLowTrustInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNReviewVerificationInput2danbaoᚋgraphᚋmodelᚐReviewVerificationInput(ctx context.Context, v any) (model.ReviewVerificationInput, error) {
 	res, err := ec.unmarshalInputReviewVerificationInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -22132,6 +24101,38 @@ func (ec *executionContext) unmarshalNSetDailyLimitInput2danbaoᚋgraphᚋmodel�
 func (ec *executionContext) unmarshalNSettleSandboxBankOperationInput2danbaoᚋgraphᚋmodelᚐSettleSandboxBankOperationInput(ctx context.Context, v any) (model.SettleSandboxBankOperationInput, error) {
 	res, err := ec.unmarshalInputSettleSandboxBankOperationInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStatement2ᚖdanbaoᚋgraphᚋmodelᚐStatement(ctx context.Context, sel ast.SelectionSet, v *model.Statement) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Statement!")
+		return graphql.Null
+	}
+	return ec._Statement(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNStatementEntry2ᚕᚖdanbaoᚋgraphᚋmodelᚐStatementEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.StatementEntry) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStatementEntry2ᚖdanbaoᚋgraphᚋmodelᚐStatementEntry(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNStatementEntry2ᚖdanbaoᚋgraphᚋmodelᚐStatementEntry(ctx context.Context, sel ast.SelectionSet, v *model.StatementEntry) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StatementEntry!")
+		return graphql.Null
+	}
+	return ec._StatementEntry(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -22227,6 +24228,14 @@ func (ec *executionContext) unmarshalNTopUpStatus2danbaoᚋentᚋtopupᚐStatus(
 
 func (ec *executionContext) marshalNTopUpStatus2danbaoᚋentᚋtopupᚐStatus(ctx context.Context, sel ast.SelectionSet, v topup.Status) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNTrustScore2ᚖdanbaoᚋentᚐTrustScore(ctx context.Context, sel ast.SelectionSet, v *ent.TrustScore) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TrustScore!")
+		return graphql.Null
+	}
+	return ec._TrustScore(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNUser2ᚖdanbaoᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -22943,6 +24952,13 @@ func (ec *executionContext) marshalORefundRequest2ᚖdanbaoᚋgraphᚋmodelᚐRe
 	return ec._RefundRequest(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalORestrictLowTrustPayload2ᚖdanbaoᚋgraphᚋmodelᚐRestrictLowTrustPayload(ctx context.Context, sel ast.SelectionSet, v *model.RestrictLowTrustPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RestrictLowTrustPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOReviewVerificationPayload2ᚖdanbaoᚋgraphᚋmodelᚐReviewVerificationPayload(ctx context.Context, sel ast.SelectionSet, v *model.ReviewVerificationPayload) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -23095,6 +25111,13 @@ func (ec *executionContext) unmarshalOTransactionFilter2ᚖdanbaoᚋgraphᚋmode
 	}
 	res, err := ec.unmarshalInputTransactionFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTrustScore2ᚖdanbaoᚋentᚐTrustScore(ctx context.Context, sel ast.SelectionSet, v *ent.TrustScore) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._TrustScore(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOUser2ᚖdanbaoᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {

@@ -24,6 +24,11 @@ func (c pagedComplexity) Complexity(ctx context.Context, typeName, field string,
 	if n, ok := c.ExecutableSchema.Complexity(ctx, typeName, field, child, args); ok {
 		return n, ok
 	}
+	if typeName == "Statement" && field == "entries" {
+		// Up to wallet.MaxStatementEntries entries, unpaged: counted as
+		// page.Max of them, so a request holds a few statements at most.
+		return 1 + page.Max*max(child, 1), true
+	}
 	def := c.Schema().Types[typeName]
 	if def == nil {
 		return 0, false

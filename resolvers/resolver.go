@@ -13,6 +13,7 @@ import (
 	"danbao/internal/partner"
 	"danbao/internal/passkey"
 	"danbao/internal/realname"
+	"danbao/internal/trust"
 	"danbao/internal/wallet"
 	"danbao/internal/webhook"
 )
@@ -35,4 +36,5 @@ type Resolver struct {
 	Partners       *partner.Service
 	WebhookService *webhook.Service
 	Escrow         *escrow.Service
+	Trust          *trust.Service
 }

@@ -284,6 +284,18 @@ func (f TopUpFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TopUpMutation", m)
 }
 
+// The TrustScoreFunc type is an adapter to allow the use of ordinary
+// function as TrustScore mutator.
+type TrustScoreFunc func(context.Context, *ent.TrustScoreMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TrustScoreFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TrustScoreMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TrustScoreMutation", m)
+}
+
 // The UserFunc type is an adapter to allow the use of ordinary
 // function as User mutator.
 type UserFunc func(context.Context, *ent.UserMutation) (ent.Value, error)

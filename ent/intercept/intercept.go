@@ -31,6 +31,7 @@ import (
 	"danbao/ent/refreshtoken"
 	"danbao/ent/sellervolume"
 	"danbao/ent/topup"
+	"danbao/ent/trustscore"
 	"danbao/ent/user"
 	"danbao/ent/verification"
 	"danbao/ent/webhook"
@@ -717,6 +718,33 @@ func (f TraverseTopUp) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.TopUpQuery", q)
 }
 
+// The TrustScoreFunc type is an adapter to allow the use of ordinary function as a Querier.
+type TrustScoreFunc func(context.Context, *ent.TrustScoreQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f TrustScoreFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.TrustScoreQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.TrustScoreQuery", q)
+}
+
+// The TraverseTrustScore type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseTrustScore func(context.Context, *ent.TrustScoreQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseTrustScore) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseTrustScore) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TrustScoreQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.TrustScoreQuery", q)
+}
+
 // The UserFunc type is an adapter to allow the use of ordinary function as a Querier.
 type UserFunc func(context.Context, *ent.UserQuery) (ent.Value, error)
 
@@ -901,6 +929,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.SellerVolumeQuery, predicate.SellerVolume, sellervolume.OrderOption]{typ: ent.TypeSellerVolume, tq: q}, nil
 	case *ent.TopUpQuery:
 		return &query[*ent.TopUpQuery, predicate.TopUp, topup.OrderOption]{typ: ent.TypeTopUp, tq: q}, nil
+	case *ent.TrustScoreQuery:
+		return &query[*ent.TrustScoreQuery, predicate.TrustScore, trustscore.OrderOption]{typ: ent.TypeTrustScore, tq: q}, nil
 	case *ent.UserQuery:
 		return &query[*ent.UserQuery, predicate.User, user.OrderOption]{typ: ent.TypeUser, tq: q}, nil
 	case *ent.VerificationQuery:

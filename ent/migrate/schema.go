@@ -694,6 +694,26 @@ var (
 			},
 		},
 	}
+	// TrustScoresColumns holds the columns for the "trust_scores" table.
+	TrustScoresColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "user_id", Type: field.TypeString, Unique: true},
+		{Name: "score", Type: field.TypeInt},
+		{Name: "level", Type: field.TypeEnum, Enums: []string{"UNVERIFIED", "I", "II", "III"}},
+		{Name: "account_age_days", Type: field.TypeInt},
+		{Name: "completed_trades", Type: field.TypeInt},
+		{Name: "completed_sales", Type: field.TypeInt},
+		{Name: "refunds", Type: field.TypeInt},
+		{Name: "lost_disputes", Type: field.TypeInt, Default: 0},
+		{Name: "last_lost_dispute_at", Type: field.TypeTime, Nullable: true},
+		{Name: "computed_at", Type: field.TypeTime},
+	}
+	// TrustScoresTable holds the schema information for the "trust_scores" table.
+	TrustScoresTable = &schema.Table{
+		Name:       "trust_scores",
+		Columns:    TrustScoresColumns,
+		PrimaryKey: []*schema.Column{TrustScoresColumns[0]},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -874,6 +894,7 @@ var (
 		RefreshTokensTable,
 		SellerVolumesTable,
 		TopUpsTable,
+		TrustScoresTable,
 		UsersTable,
 		VerificationsTable,
 		WebhooksTable,

@@ -75,6 +75,9 @@ type SellerVolume func(*sql.Selector)
 // TopUp is the predicate function for topup builders.
 type TopUp func(*sql.Selector)
 
+// TrustScore is the predicate function for trustscore builders.
+type TrustScore func(*sql.Selector)
+
 // User is the predicate function for user builders.
 type User func(*sql.Selector)
 

@@ -28,6 +28,7 @@ import (
 	"danbao/ent/schema/pulid"
 	"danbao/ent/sellervolume"
 	"danbao/ent/topup"
+	"danbao/ent/trustscore"
 	"danbao/ent/user"
 	"danbao/ent/verification"
 	"danbao/ent/webhook"
@@ -1084,6 +1085,61 @@ func init() {
 	topup.DefaultID = topupDescID.Default.(func() pulid.ID)
 	// topup.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	topup.IDValidator = topupDescID.Validators[0].(func(string) error)
+	trustscoreMixin := schema.TrustScore{}.Mixin()
+	trustscoreMixinFields0 := trustscoreMixin[0].Fields()
+	_ = trustscoreMixinFields0
+	trustscoreFields := schema.TrustScore{}.Fields()
+	_ = trustscoreFields
+	// trustscoreDescScore is the schema descriptor for score field.
+	trustscoreDescScore := trustscoreFields[1].Descriptor()
+	// trustscore.ScoreValidator is a validator for the "score" field. It is called by the builders before save.
+	trustscore.ScoreValidator = func() func(int) error {
+		validators := trustscoreDescScore.Validators
+		fns := [...]func(int) error{
+			validators[0].(func(int) error),
+			validators[1].(func(int) error),
+		}
+		return func(score int) error {
+			for _, fn := range fns {
+				if err := fn(score); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// trustscoreDescAccountAgeDays is the schema descriptor for account_age_days field.
+	trustscoreDescAccountAgeDays := trustscoreFields[3].Descriptor()
+	// trustscore.AccountAgeDaysValidator is a validator for the "account_age_days" field. It is called by the builders before save.
+	trustscore.AccountAgeDaysValidator = trustscoreDescAccountAgeDays.Validators[0].(func(int) error)
+	// trustscoreDescCompletedTrades is the schema descriptor for completed_trades field.
+	trustscoreDescCompletedTrades := trustscoreFields[4].Descriptor()
+	// trustscore.CompletedTradesValidator is a validator for the "completed_trades" field. It is called by the builders before save.
+	trustscore.CompletedTradesValidator = trustscoreDescCompletedTrades.Validators[0].(func(int) error)
+	// trustscoreDescCompletedSales is the schema descriptor for completed_sales field.
+	trustscoreDescCompletedSales := trustscoreFields[5].Descriptor()
+	// trustscore.CompletedSalesValidator is a validator for the "completed_sales" field. It is called by the builders before save.
+	trustscore.CompletedSalesValidator = trustscoreDescCompletedSales.Validators[0].(func(int) error)
+	// trustscoreDescRefunds is the schema descriptor for refunds field.
+	trustscoreDescRefunds := trustscoreFields[6].Descriptor()
+	// trustscore.RefundsValidator is a validator for the "refunds" field. It is called by the builders before save.
+	trustscore.RefundsValidator = trustscoreDescRefunds.Validators[0].(func(int) error)
+	// trustscoreDescLostDisputes is the schema descriptor for lost_disputes field.
+	trustscoreDescLostDisputes := trustscoreFields[7].Descriptor()
+	// trustscore.DefaultLostDisputes holds the default value on creation for the lost_disputes field.
+	trustscore.DefaultLostDisputes = trustscoreDescLostDisputes.Default.(int)
+	// trustscore.LostDisputesValidator is a validator for the "lost_disputes" field. It is called by the builders before save.
+	trustscore.LostDisputesValidator = trustscoreDescLostDisputes.Validators[0].(func(int) error)
+	// trustscoreDescComputedAt is the schema descriptor for computed_at field.
+	trustscoreDescComputedAt := trustscoreFields[9].Descriptor()
+	// trustscore.DefaultComputedAt holds the default value on creation for the computed_at field.
+	trustscore.DefaultComputedAt = trustscoreDescComputedAt.Default.(func() time.Time)
+	// trustscoreDescID is the schema descriptor for id field.
+	trustscoreDescID := trustscoreMixinFields0[0].Descriptor()
+	// trustscore.DefaultID holds the default value on creation for the id field.
+	trustscore.DefaultID = trustscoreDescID.Default.(func() pulid.ID)
+	// trustscore.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	trustscore.IDValidator = trustscoreDescID.Validators[0].(func(string) error)
 	userMixin := schema.User{}.Mixin()
 	userMixinFields0 := userMixin[0].Fields()
 	_ = userMixinFields0

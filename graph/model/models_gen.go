@@ -197,9 +197,9 @@ type CustodyReport struct {
 type DailyPaymentLimit struct {
 	// The name LIMIT_EXCEEDED errors give this limit in extensions.limit: DAILY_AUTHORIZED_PAYMENTS.
 	Name string `json:"name"`
-	// The user's daily limit: what they set with setDailyLimit, or the configured default.
+	// The user's daily limit: what they set with setDailyLimit (never above maximum), or the configured default scaled by their trust score (TrustScore.dailyLimitFactorBps), never above maximum.
 	Limit string `json:"limit"`
-	// The highest daily limit the user may set (extensions.maxDailyLimit in LIMIT_EXCEEDED errors).
+	// The highest daily limit that applies to the user (extensions.maxDailyLimit in LIMIT_EXCEEDED errors): the configured maximum, lowered for a low trust score, never raised. setDailyLimit accepts up to the configured maximum; a choice above this applies as this.
 	Maximum string `json:"maximum"`
 	// Whether the user set the limit (false: the configured default applies).
 	Chosen bool `json:"chosen"`
@@ -518,6 +518,24 @@ type RestrictCollectionInput struct {
 	Reason string `json:"reason"`
 }
 
+// Which user to restrict for a low trust score, and why.
+type RestrictLowTrustInput struct {
+	// The user (usr_...).
+	UserID pulid.ID `json:"userId"`
+	// Why, 1 to 500 characters; recorded with the restriction.
+	Reason string `json:"reason"`
+}
+
+// The result of restrictLowTrust.
+type RestrictLowTrustPayload struct {
+	// The wallet's controls after the change; null on userErrors.
+	AccountControl *ent.AccountControl `json:"accountControl,omitempty"`
+	// The score the decision was made on, recomputed now; null when the user was not found.
+	TrustScore *ent.TrustScore `json:"trustScore,omitempty"`
+	// INVALID_INPUT (reason), NOT_FOUND (userId), TRUST_SCORE_ABOVE_FLOOR (the recomputed score is not below the floor; extensions score, floor).
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // An operator's decision on a pending verification request.
 type ReviewVerificationInput struct {
 	// The PENDING request to decide.
@@ -618,6 +636,59 @@ type SignOutEverywherePayload struct {
 	SessionsEnded int `json:"sessionsEnded"`
 	// Always empty: this mutation has no domain refusals.
 	UserErrors []*UserError `json:"userErrors"`
+}
+
+// A user's statement of one currency over [from, to): the opening balance,
+// every entry in posting order with its running balance, the totals and the
+// closing balance. openingBalance + totalCredits − totalDebits =
+// closingBalance, each equal to the ledger's balance at that instant.
+type Statement struct {
+	// ISO 4217 code of every amount.
+	Currency string `json:"currency"`
+	// Start of the period (inclusive).
+	From time.Time `json:"from"`
+	// End of the period (exclusive).
+	To time.Time `json:"to"`
+	// The available balance at from.
+	OpeningBalance Decimal `json:"openingBalance"`
+	// The available balance at to.
+	ClosingBalance Decimal `json:"closingBalance"`
+	// Sum of the CREDIT entries.
+	TotalCredits Decimal `json:"totalCredits"`
+	// Sum of the DEBIT entries.
+	TotalDebits Decimal `json:"totalDebits"`
+	// Sum of the fees taken (already deducted from the credits).
+	TotalFees Decimal `json:"totalFees"`
+	// The entries, oldest first.
+	Entries []*StatementEntry `json:"entries"`
+}
+
+// One entry of a statement: a ledger posting on the user's available balance.
+type StatementEntry struct {
+	// The ledger entry (posting) ID.
+	ID pulid.ID `json:"id"`
+	// When it was posted (UTC).
+	At time.Time `json:"at"`
+	// The journal transaction it is a leg of.
+	TransactionID pulid.ID `json:"transactionId"`
+	// The kind of movement.
+	Type EntryType `json:"type"`
+	// CREDIT for money in, DEBIT for money out.
+	Direction EntryDirection `json:"direction"`
+	// What moved the balance, always positive; for a release, net of fee.
+	Amount Decimal `json:"amount"`
+	// The fee the platform took from this entry (releases to a seller); "0.00" otherwise.
+	Fee Decimal `json:"fee"`
+	// The available balance right after this entry (the running balance).
+	BalanceAfter Decimal `json:"balanceAfter"`
+	// Who or what is on the other side: a bank card or a user's display name.
+	Counterparty *string `json:"counterparty,omitempty"`
+	// The payment the entry belongs to, if any.
+	PaymentID *pulid.ID `json:"paymentId,omitempty"`
+	// The seller's order reference of that payment, if any.
+	MerchantOrderRef *string `json:"merchantOrderRef,omitempty"`
+	// The top-up, withdrawal or payment ID the entry belongs to (the payment reference).
+	Reference *pulid.ID `json:"reference,omitempty"`
 }
 
 // A real-name verification request.
@@ -965,6 +1036,10 @@ const (
 	ErrorCodeAmountMismatch ErrorCode = "AMOUNT_MISMATCH"
 	// Sign-in refused: the phone and password do not match (an unknown phone reads the same). A userError of login, never a top-level error.
 	ErrorCodeInvalidCredentials ErrorCode = "INVALID_CREDENTIALS"
+	// restrictLowTrust was refused: the user's trust score is not below the floor; extensions.score and extensions.floor say by how much.
+	ErrorCodeTrustScoreAboveFloor ErrorCode = "TRUST_SCORE_ABOVE_FLOOR"
+	// A statement has more entries than the JSON form returns (extensions.maxEntries); ask for a shorter period or download the CSV.
+	ErrorCodeStatementTooLarge ErrorCode = "STATEMENT_TOO_LARGE"
 )
 
 var AllErrorCode = []ErrorCode{
@@ -990,11 +1065,13 @@ var AllErrorCode = []ErrorCode{
 	ErrorCodeReauthenticationRequired,
 	ErrorCodeAmountMismatch,
 	ErrorCodeInvalidCredentials,
+	ErrorCodeTrustScoreAboveFloor,
+	ErrorCodeStatementTooLarge,
 }
 
 func (e ErrorCode) IsValid() bool {
 	switch e {
-	case ErrorCodeInvalidInput, ErrorCodeNotFound, ErrorCodeUnauthenticated, ErrorCodeForbidden, ErrorCodeAlreadyExists, ErrorCodeInsufficientFunds, ErrorCodeLimitExceeded, ErrorCodeVerificationRequired, ErrorCodePasskeyRequired, ErrorCodeInvalidState, ErrorCodeIdempotencyConflict, ErrorCodeConflict, ErrorCodeRateLimited, ErrorCodeAccountFrozen, ErrorCodeInternal, ErrorCodePasskeyInvalid, ErrorCodeChallengeExpired, ErrorCodePasskeyRevoked, ErrorCodePasskeyCloneSuspected, ErrorCodeReauthenticationRequired, ErrorCodeAmountMismatch, ErrorCodeInvalidCredentials:
+	case ErrorCodeInvalidInput, ErrorCodeNotFound, ErrorCodeUnauthenticated, ErrorCodeForbidden, ErrorCodeAlreadyExists, ErrorCodeInsufficientFunds, ErrorCodeLimitExceeded, ErrorCodeVerificationRequired, ErrorCodePasskeyRequired, ErrorCodeInvalidState, ErrorCodeIdempotencyConflict, ErrorCodeConflict, ErrorCodeRateLimited, ErrorCodeAccountFrozen, ErrorCodeInternal, ErrorCodePasskeyInvalid, ErrorCodeChallengeExpired, ErrorCodePasskeyRevoked, ErrorCodePasskeyCloneSuspected, ErrorCodeReauthenticationRequired, ErrorCodeAmountMismatch, ErrorCodeInvalidCredentials, ErrorCodeTrustScoreAboveFloor, ErrorCodeStatementTooLarge:
 		return true
 	}
 	return false

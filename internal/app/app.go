@@ -33,6 +33,7 @@ import (
 	"danbao/internal/ratelimit"
 	"danbao/internal/realname"
 	"danbao/internal/sandboxbank"
+	"danbao/internal/trust"
 	"danbao/internal/vault"
 	"danbao/internal/wallet"
 	"danbao/internal/webhook"
@@ -72,6 +73,7 @@ type App struct {
 	// card holder names.
 	IdentityKeys *vault.Keyring
 	Escrow       *escrow.Service
+	Trust        *trust.Service
 
 	ready          atomic.Bool
 	handler        http.Handler
@@ -91,6 +93,9 @@ type Options struct {
 	// Now replaces the clock of passkey ceremonies and of escrow deadlines
 	// (tests expire challenges and run deadlines by moving it forward).
 	Now func() time.Time
+	// Trust overrides the trust score thresholds (default
+	// trust.DefaultConfig()).
+	Trust *trust.Config
 }
 
 // New opens the database (migrating it), builds the services and the HTTP
@@ -190,6 +195,13 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 		return nil, err
 	}
 	a.Escrow = escrow.New(d.Client, a.Ledger, a.Keys, a.Passkeys, a.Limits, escrowConfig(cfg), now, log)
+	trustCfg := trust.DefaultConfig()
+	if opts.Trust != nil {
+		trustCfg = *opts.Trust
+	}
+	a.Trust = trust.New(d.Client, rn, trustCfg, now)
+	a.Limits.SetTrust(a.Trust)
+	a.Escrow.SetTrust(a.Trust)
 	a.handler = a.routes()
 	if a.Bank != nil {
 		a.Bank.SetHandler(a.handler)
@@ -353,7 +365,7 @@ func (a *App) routes() http.Handler {
 	gql := resolvers.NewHandler(&resolvers.Resolver{
 		Client: a.DB.Client, Auth: a.Auth, Passkeys: a.Passkeys, Ledger: a.Ledger, Wallet: a.Wallet,
 		RealName: a.RealName, Limits: a.Limits, Escrow: a.Escrow, Events: a.Events, Sockets: a.Sockets,
-		Partners: a.Partners, WebhookService: a.Webhooks,
+		Partners: a.Partners, WebhookService: a.Webhooks, Trust: a.Trust,
 	}, resolvers.HandlerConfig{
 		MaxDepth:      a.Config.MaxDepth,
 		MaxComplexity: a.Config.MaxComplexity,
@@ -372,6 +384,9 @@ func (a *App) routes() http.Handler {
 	mux.Handle("/graphql", m.CountHTTP("/graphql",
 		cors(a.Config.CORSOrigins, deadline(a.Config.RequestTimeout, limitBody(a.Config.MaxBodyBytes, a.Tokens.Middleware(a.Sockets.Middleware(gql)))))))
 	mux.Handle("POST "+partner.TokenPath, m.CountHTTP(partner.TokenPath, a.Partners.TokenHandler(a.Log)))
+	// No request deadline: a long statement streams for as long as it takes.
+	mux.Handle("GET "+StatementsPath, m.CountHTTP(StatementsPath,
+		cors(a.Config.CORSOrigins, a.Tokens.Middleware(statementsCSV(a.Wallet, a.Log)))))
 	mux.Handle("POST "+bank.CallbackPath, m.CountHTTP(bank.CallbackPath, bankCallback(a.Wallet, a.callbackSigner, a.Log)))
 	if a.Config.Playground {
 		pg := m.CountHTTP("/playground", playgroundHandler())

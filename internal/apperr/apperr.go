@@ -67,6 +67,14 @@ const AmountMismatch Code = "AMOUNT_MISMATCH"
 // what it asserted was not.
 const InvalidCredentials Code = "INVALID_CREDENTIALS"
 
+// TrustScoreAboveFloor: an operator asked to restrict a user for a low
+// trust score, but the score (recomputed then) is not below the floor.
+const TrustScoreAboveFloor Code = "TRUST_SCORE_ABOVE_FLOOR"
+
+// StatementTooLarge: a statement has more entries than its JSON form
+// returns; a shorter period or the CSV download gets them all.
+const StatementTooLarge Code = "STATEMENT_TOO_LARGE"
+
 // Codes lists every code, in the order of the ErrorCode enum of
 // graph/common.graphqls; a test keeps the two equal.
 var Codes = []Code{
@@ -77,6 +85,7 @@ var Codes = []Code{
 	PasskeyInvalid, ChallengeExpired, PasskeyRevoked, PasskeyCloneSuspected,
 	ReauthenticationRequired,
 	AmountMismatch, InvalidCredentials,
+	TrustScoreAboveFloor, StatementTooLarge,
 }
 
 // Error is a domain failure with a stable code, a human message that never

@@ -42,4 +42,12 @@
 //     transaction, so concurrent releases share it exactly once.
 //   - Buyer protection compensation comes from the PROTECTION_FUND account,
 //     which an operator funds; it never touches escrow.
+//   - With a trust service (SetTrust), a transition that completes, refunds
+//     (in whole or part) or disputes a payment, or decides its dispute,
+//     recomputes both parties' trust scores in its own transaction, right
+//     after its compare-and-set, their score rows locked in user-ID order
+//     (rescore, trust.go); a decided dispute counts as lost
+//     for the seller when money went back to the buyer, for the buyer
+//     otherwise. restrictLowTrust checks the score and restricts in one
+//     transaction.
 package escrow

@@ -132,7 +132,10 @@ func (s *Service) RestrictCollection(ctx context.Context, who Caller, in Control
 	})
 }
 
-func (s *Service) control(ctx context.Context, who Caller, in ControlInput, onType, offType string, set func(*ent.AccountControlUpdate, string)) (*ent.AccountControl, error) {
+// control applies set to in.UserID's controls in one transaction, after
+// each of guards (run in it, first) allowed it.
+func (s *Service) control(ctx context.Context, who Caller, in ControlInput, onType, offType string, set func(*ent.AccountControlUpdate, string),
+	guards ...func(*ent.Tx) error) (*ent.AccountControl, error) {
 	if !who.Operator {
 		return nil, apperr.New(apperr.Forbidden, "only an operator may do this")
 	}
@@ -150,6 +153,11 @@ func (s *Service) control(ctx context.Context, who Caller, in ControlInput, onTy
 				err = apperr.New(apperr.NotFound, "no such user").WithField("userId")
 			}
 			return err
+		}
+		for _, guard := range guards {
+			if err := guard(tx); err != nil {
+				return err
+			}
 		}
 		if err := tx.AccountControl.Create().SetUserID(in.UserID).
 			OnConflictColumns(accountcontrol.FieldUserID).Ignore().Exec(ctx); err != nil {

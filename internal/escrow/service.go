@@ -24,6 +24,7 @@ import (
 	"danbao/internal/money"
 	"danbao/internal/partner"
 	"danbao/internal/passkey"
+	"danbao/internal/trust"
 )
 
 // Ledger entry kinds written by this package.
@@ -54,6 +55,7 @@ type Service struct {
 	keys     *idempotency.Keys
 	passkeys *passkey.Service
 	limits   *limits.Service
+	trust    *trust.Service // nil: no trust scores (trust.go)
 	cfg      Config
 	now      func() time.Time
 	log      *slog.Logger
@@ -577,7 +579,8 @@ func deadlines(p *ent.Payment) Deadlines {
 
 // apply runs one transition on p inside tx: the rules, the compare-and-set
 // on the status (and the counters a same-status transition changes), the
-// postings, the audit row and the events. Errors: those of Transition;
+// parties' trust scores (rescore), the postings, the audit row and the
+// events. Errors: those of Transition;
 // INVALID_STATE when the payment moved meanwhile (naming its state now);
 // INSUFFICIENT_FUNDS (authorization).
 func (s *Service) apply(ctx context.Context, tx *ent.Tx, p *ent.Payment, st step) (*ent.Payment, error) {
@@ -636,6 +639,9 @@ func (s *Service) apply(ctx context.Context, tx *ent.Tx, p *ent.Payment, st step
 			return nil, apperr.New(apperr.Conflict, "the payment changed meanwhile; try again").With("status", string(cur.Status))
 		}
 		return nil, InvalidState(State(cur.Status), st.req.Event)
+	}
+	if err := s.rescore(ctx, tx, p, st.req.Event, out); err != nil {
+		return nil, err
 	}
 	if out.Compensation > 0 {
 		if err := s.requireFund(ctx, tx, money.Currency(p.Currency), out.Compensation); err != nil {

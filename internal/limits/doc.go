@@ -52,6 +52,11 @@
 //   - Raising the daily limit needs a recent sign-in (the caller passes the
 //     proof); lowering it never does, and both apply at once to what is
 //     left of today. A maximum lowered below a user's choice binds.
+//   - A TrustAdjuster (trust.Service, wired with SetTrust) may scale each
+//     daily window by the user's trust score (see docs/design.md, Trust
+//     score); whatever it returns, the window's maximum never rises above
+//     the configured one and its limit never above that maximum (trust.go
+//     enforces it). The level's limits are never adjusted.
 //   - Check, Record and RequireVerified never commit: they run in the
 //     caller's transaction and change nothing when they refuse.
 package limits

@@ -29,6 +29,7 @@ type Service struct {
 	cfg    kyc.Config
 	daily  DailyConfig
 	levels LevelSource
+	trust  TrustAdjuster // nil: daily windows are not adjusted (trust.go)
 }
 
 // New returns a Service applying the level limits of cfg and the daily
@@ -195,7 +196,8 @@ func (s *Service) dailyWindow(ctx context.Context, c *ent.Client, userID pulid.I
 		chosenMinor = chosen.LimitMinor
 	}
 	w, ok := DailyWindowFor(s.daily, currency, chosenMinor, chosen != nil, usedMinor)
-	return w, ok, nil
+	w, err = s.adjust(ctx, c, userID, w, ok)
+	return w, ok, err
 }
 
 // SetDailyLimit sets userID's daily limit in currency to amount (a decimal

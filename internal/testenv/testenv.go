@@ -112,6 +112,9 @@ func With(name, value string) Option { return func(s *settings) { s.env[name] = 
 // WithClock gives the instance's passkey ceremonies the clock now.
 func WithClock(now func() time.Time) Option { return func(s *settings) { s.opts.Now = now } }
 
+// WithOptions lets f change the app.Options the instance is built with.
+func WithOptions(f func(*app.Options)) Option { return func(s *settings) { f(&s.opts) } }
+
 // Clock is a clock tests move forward; safe for concurrent use.
 type Clock struct{ offset atomic.Int64 }
 

@@ -1,6 +1,6 @@
 // Package wallet moves money between users' wallets and their bank cards:
 // linking cards, top-ups, withdrawals, the bank gateway's outcomes, and the
-// balances and history a user sees.
+// balances, history and statements a user sees.
 //
 // Invariants:
 //   - A card number is never stored: only the gateway's token and its last
@@ -25,4 +25,11 @@
 //     size: under WithEntryContexts (one per GraphQL operation) the context
 //     of each entry (operation, card, counterparty) is loaded per page, in
 //     at most eight queries, and shared by every field that asks.
+//   - A statement (StreamStatement) is read from the postings of the user's
+//     available account in posting order, a batch at a time; each
+//     posting's balance after must equal the running sum from the opening
+//     balance, else it is an internal error, so its totals reconcile to the
+//     ledger: opening + credits - debits = closing. The CSV is written as it
+//     is read, never held whole; its cells are defused against CSV
+//     injection.
 package wallet

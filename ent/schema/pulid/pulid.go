@@ -98,6 +98,7 @@ const (
 	PrefixRefreshToken      = "rtk"
 	PrefixSellerVolume      = "svl"
 	PrefixTopUp             = "top"
+	PrefixTrustScore        = "trs"
 	PrefixUser              = "usr"
 	PrefixVerification      = "kyv"
 	PrefixWithdrawal        = "wdr"

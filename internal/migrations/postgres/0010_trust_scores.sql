@@ -1,0 +1,2 @@
+CREATE TABLE "trust_scores" ("id" character varying NOT NULL, "user_id" character varying NOT NULL, "score" bigint NOT NULL, "level" character varying NOT NULL, "account_age_days" bigint NOT NULL, "completed_trades" bigint NOT NULL, "completed_sales" bigint NOT NULL, "refunds" bigint NOT NULL, "lost_disputes" bigint NOT NULL DEFAULT 0, "last_lost_dispute_at" timestamptz NULL, "computed_at" timestamptz NOT NULL, PRIMARY KEY ("id"));
+CREATE UNIQUE INDEX "trust_scores_user_id_key" ON "trust_scores" ("user_id");

@@ -1,0 +1,2 @@
+CREATE TABLE `trust_scores` (`id` text NOT NULL, `user_id` text NOT NULL, `score` integer NOT NULL, `level` text NOT NULL, `account_age_days` integer NOT NULL, `completed_trades` integer NOT NULL, `completed_sales` integer NOT NULL, `refunds` integer NOT NULL, `lost_disputes` integer NOT NULL DEFAULT (0), `last_lost_dispute_at` datetime NULL, `computed_at` datetime NOT NULL, PRIMARY KEY (`id`));
+CREATE UNIQUE INDEX `trust_scores_user_id_key` ON `trust_scores` (`user_id`);
