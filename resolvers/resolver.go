@@ -13,6 +13,7 @@ import (
 	"danbao/internal/partner"
 	"danbao/internal/passkey"
 	"danbao/internal/realname"
+	"danbao/internal/risk"
 	"danbao/internal/wallet"
 	"danbao/internal/webhook"
 )
@@ -35,4 +36,6 @@ type Resolver struct {
 	Partners       *partner.Service
 	WebhookService *webhook.Service
 	Escrow         *escrow.Service
+	// Risk runs the operators' queue of held payments and withdrawals.
+	Risk *risk.Service
 }

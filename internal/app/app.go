@@ -32,6 +32,7 @@ import (
 	"danbao/internal/passkey"
 	"danbao/internal/ratelimit"
 	"danbao/internal/realname"
+	"danbao/internal/risk"
 	"danbao/internal/sandboxbank"
 	"danbao/internal/vault"
 	"danbao/internal/wallet"
@@ -72,6 +73,7 @@ type App struct {
 	// card holder names.
 	IdentityKeys *vault.Keyring
 	Escrow       *escrow.Service
+	Risk         *risk.Service
 
 	ready          atomic.Bool
 	handler        http.Handler
@@ -190,6 +192,11 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 		return nil, err
 	}
 	a.Escrow = escrow.New(d.Client, a.Ledger, a.Keys, a.Passkeys, a.Limits, escrowConfig(cfg), now, log)
+	// Every outflow is assessed by risk and authorized by a passkey or the
+	// password-free allowance (docs/design.md, Risk).
+	a.Risk = risk.New(d.Client, a.Keys, riskConfig(cfg), now)
+	a.Escrow.SetRisk(a.Risk)
+	a.Wallet.SetAuthorization(a.Passkeys, a.Risk)
 	a.handler = a.routes()
 	if a.Bank != nil {
 		a.Bank.SetHandler(a.handler)
@@ -221,6 +228,19 @@ func dailyConfig(cfg config.Config) limits.DailyConfig {
 	dmax, _ := money.ParseAmount(cfg.DailyLimitMaxCNY, money.CNY)
 	def, _ := money.ParseAmount(cfg.DailyLimitDefaultCNY, money.CNY)
 	return limits.DailyConfig{Max: map[money.Currency]int64{money.CNY: dmax}, Default: map[money.Currency]int64{money.CNY: def}}
+}
+
+// riskConfig maps the configuration to risk's thresholds: the default
+// ones with the configured burst thresholds.
+func riskConfig(cfg config.Config) risk.Config {
+	out := risk.DefaultConfig()
+	if cfg.RiskBurstMinute > 0 {
+		out.BurstMinute = cfg.RiskBurstMinute
+	}
+	if cfg.RiskBurstHour > 0 {
+		out.BurstHour = cfg.RiskBurstHour
+	}
+	return out
 }
 
 // escrowConfig maps the configuration to the escrow's. Load has already
@@ -352,7 +372,7 @@ func (a *App) routes() http.Handler {
 	})
 	gql := resolvers.NewHandler(&resolvers.Resolver{
 		Client: a.DB.Client, Auth: a.Auth, Passkeys: a.Passkeys, Ledger: a.Ledger, Wallet: a.Wallet,
-		RealName: a.RealName, Limits: a.Limits, Escrow: a.Escrow, Events: a.Events, Sockets: a.Sockets,
+		RealName: a.RealName, Limits: a.Limits, Escrow: a.Escrow, Risk: a.Risk, Events: a.Events, Sockets: a.Sockets,
 		Partners: a.Partners, WebhookService: a.Webhooks,
 	}, resolvers.HandlerConfig{
 		MaxDepth:      a.Config.MaxDepth,
