@@ -231,14 +231,18 @@ func dailyConfig(cfg config.Config) limits.DailyConfig {
 }
 
 // riskConfig maps the configuration to risk's thresholds: the default
-// ones with the configured burst thresholds.
+// ones with the configured burst thresholds (a value below 1 keeps the
+// default).
 func riskConfig(cfg config.Config) risk.Config {
 	out := risk.DefaultConfig()
-	if cfg.RiskBurstMinute > 0 {
-		out.BurstMinute = cfg.RiskBurstMinute
-	}
-	if cfg.RiskBurstHour > 0 {
-		out.BurstHour = cfg.RiskBurstHour
+	for _, v := range []struct {
+		to  *int
+		set int
+	}{{&out.BurstMinute, cfg.RiskBurstMinute}, {&out.BurstMinuteHold, cfg.RiskBurstMinuteHold},
+		{&out.BurstHour, cfg.RiskBurstHour}, {&out.BurstHourHold, cfg.RiskBurstHourHold}} {
+		if v.set > 0 {
+			*v.to = v.set
+		}
 	}
 	return out
 }
