@@ -820,7 +820,7 @@ var eventTypes = map[string]string{
 	string(RefuseRefund): "payment.refund_refused", string(RefundAnswerExpired): "payment.refund_accepted",
 	string(OpenDispute): "payment.disputed", string(ResolveDispute): "payment.resolved",
 	"AUTHORIZATION_FAILED": "payment.authorization_failed",
-	string(Hold): "payment.held", string(ApproveHold): "payment.hold_approved", string(RejectHold): "payment.hold_rejected",
+	string(Hold):           "payment.held", string(ApproveHold): "payment.hold_approved", string(RejectHold): "payment.hold_rejected",
 }
 
 // record writes the audit row and one event row per party, payer first:

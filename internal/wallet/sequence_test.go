@@ -26,7 +26,7 @@ type world struct {
 	users []pulid.ID
 	cards map[pulid.ID][]pulid.ID // per user: ok, decline, pending
 	auth  map[pulid.ID]*softauthn.Authenticator
-	ops   []pulid.ID              // top-ups and withdrawals made so far
+	ops   []pulid.ID // top-ups and withdrawals made so far
 	keys  int
 }
 

@@ -58,8 +58,8 @@ type Service struct {
 	ledger   *ledger.Service
 	keys     *idempotency.Keys
 	identity Identity
-	gateway  bank.Gateway   // nil: no gateway configured
-	vault    *vault.Keyring // seals card holder names
+	gateway  bank.Gateway     // nil: no gateway configured
+	vault    *vault.Keyring   // seals card holder names
 	passkeys *passkey.Service // nil: withdrawals with a credential are refused (see SetAuthorization)
 	risk     *risk.Service    // nil: withdrawals are not assessed
 	log      *slog.Logger
