@@ -57,11 +57,11 @@ func (s *Service) RecordPasswordFree(ctx context.Context, tx *ent.Tx, userID pul
 	if err != nil {
 		return err
 	}
-	if len(stepUp) > 0 {
-		return PasskeyRequired(p, PasswordFreeRisk).With("reasons", stepUp)
-	}
 	if err := DecidePasswordFree(p, currency, amountMinor); err != nil {
 		return err
+	}
+	if len(stepUp) > 0 {
+		return PasskeyRequired(p, PasswordFreeRisk).With("reasons", stepUp)
 	}
 	key := passwordFreeKey(s, at)
 	if err := c.LimitUsage.Create().SetUserID(userID).SetCurrency(string(currency)).SetPeriod(key).
