@@ -8,7 +8,6 @@ import (
 
 	"danbao/ent"
 	"danbao/ent/accountcontrol"
-	"danbao/ent/bankcard"
 	"danbao/ent/passkey"
 	"danbao/ent/payment"
 	"danbao/ent/riskhold"
@@ -35,8 +34,8 @@ type Outflow struct {
 	UserID      pulid.ID
 	AmountMinor int64
 	Currency    string
-	// Counterparty is the payee (a payment) or the bank card (a
-	// withdrawal).
+	// Counterparty is the payee of a payment (a withdrawal's card is the
+	// user's own: no counterparty rule applies to it).
 	Counterparty pulid.ID
 	// SubjectID is the payment (a payment) being authorized, excluded
 	// from the history; empty for a withdrawal not created yet.
@@ -138,19 +137,10 @@ func (s *Service) Facts(ctx context.Context, tx *ent.Tx, o Outflow, now time.Tim
 		}
 		f.CounterpartyFlagged = ctl != nil && (ctl.Frozen || ctl.CollectionRestricted)
 	case Withdrawal:
-		// The card is the user's own, in their verified name: it is new
-		// while it was linked within a day and never paid out to.
-		if f.PriorWithCounterparty, err = tx.Withdrawal.Query().Where(withdrawal.UserID(o.UserID),
-			withdrawal.BankCardID(o.Counterparty)).Count(ctx); err != nil {
-			return f, err
-		}
-		card, err := tx.BankCard.Query().Where(bankcard.ID(o.Counterparty)).Only(ctx)
-		if err != nil {
-			return f, err
-		}
-		if now.Sub(card.CreatedAt) >= s.cfg.NewCredential {
-			f.PriorWithCounterparty++
-		}
+		// The card is the user's own, in their verified legal name (checked
+		// when it was linked): the money goes to no third party, so no
+		// counterparty rule applies.
+		f.PriorWithCounterparty = 1
 	}
 	return f, nil
 }
