@@ -806,7 +806,7 @@ type WithdrawInput struct {
 
 // The result of withdraw.
 type WithdrawPayload struct {
-	// The withdrawal, PENDING with its amount held (or the earlier one on a replay); null on userErrors.
+	// The withdrawal, PENDING with its amount held, or HELD for review (or the earlier one on a replay); null on userErrors.
 	Withdrawal *ent.Withdrawal `json:"withdrawal,omitempty"`
 	// Why the withdrawal was refused; empty on success.
 	UserErrors []*UserError `json:"userErrors"`

@@ -24,7 +24,7 @@ type riskView struct {
 }
 
 type passwordFreeView struct {
-	Enabled                                                               bool
+	Enabled                                                         bool
 	PerPaymentLimit, DailyLimit, Maximum, Used, Remaining, Currency string
 }
 
@@ -53,7 +53,9 @@ func setPasswordFree(t *testing.T, e *testenv.Env, u *testenv.User, enabled bool
 func mePasswordFree(t *testing.T, e *testenv.Env, u *testenv.User) passwordFreeView {
 	t.Helper()
 	var out struct {
-		Me struct{ Limits struct{ PasswordFree passwordFreeView } }
+		Me struct {
+			Limits struct{ PasswordFree passwordFreeView }
+		}
 	}
 	e.Do(t, u.AccessToken, `{ me { limits { passwordFree { `+passwordFreeFields+` } } } }`, nil).Decode(t, &out)
 	return out.Me.Limits.PasswordFree
@@ -269,7 +271,11 @@ func backdate(t *testing.T, e *testenv.Env, d testenv.Dialect, table, id string)
 func (b buyer) passkeyID(t *testing.T, e *escrowEnv) string {
 	t.Helper()
 	var out struct {
-		Me struct{ Passkeys struct{ Edges []struct{ Node struct{ ID string } } } }
+		Me struct {
+			Passkeys struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
+		}
 	}
 	e.Do(t, b.AccessToken, `{ me { passkeys { edges { node { id } } } } }`, nil).Decode(t, &out)
 	if len(out.Me.Passkeys.Edges) != 1 {
