@@ -2,10 +2,8 @@ package passkey
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 
 	"danbao/ent"
@@ -35,12 +33,8 @@ func (in WithdrawalChallengeInput) Validate() error {
 		return apperr.Invalid("userId", "user is not a valid ID")
 	case !in.BankCardID.Valid():
 		return apperr.Invalid("bankCardId", "bank card is not a valid ID")
-	case in.AmountMinor <= 0:
-		return apperr.Invalid("amount", "amount must be positive")
-	case !currencyCode.MatchString(in.Currency):
-		return apperr.Invalid("currency", "currency must be an ISO 4217 code such as CNY")
 	}
-	return nil
+	return validMoney(in.AmountMinor, in.Currency)
 }
 
 // WithdrawalChallenge derives the WebAuthn challenge that binds an
@@ -50,22 +44,8 @@ func (in WithdrawalChallengeInput) Validate() error {
 //
 // under its own domain, so no payment challenge equals a withdrawal one.
 func WithdrawalChallenge(in WithdrawalChallengeInput, nonce []byte) []byte {
-	h := sha256.New()
-	lp := func(b []byte) {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(b)))
-		h.Write(n[:])
-		h.Write(b)
-	}
-	lp([]byte(withdrawalChallengeDomain))
-	lp([]byte(in.User))
-	lp([]byte(in.BankCardID))
-	var amount [8]byte
-	binary.BigEndian.PutUint64(amount[:], uint64(in.AmountMinor))
-	h.Write(amount[:])
-	lp([]byte(in.Currency))
-	lp(nonce)
-	return h.Sum(nil)
+	return boundChallenge(withdrawalChallengeDomain, []string{string(in.User), string(in.BankCardID)},
+		in.AmountMinor, in.Currency, nonce)
 }
 
 // BeginWithdrawal issues a challenge bound to one withdrawal (in and a
