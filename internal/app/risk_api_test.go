@@ -364,6 +364,16 @@ func TestWithdrawalAuthorization(t *testing.T) {
 			t.Fatalf("a used assertion replayed under another key: %+v", r)
 		}
 
+		// As in the README: turned on with the default caps, a first small
+		// withdrawal to a newly linked card needs no passkey.
+		v, vcard := funded(t, e.Env, "100.00")
+		if pf, ues := setPasswordFree(t, e.Env, v, true, "", ""); len(ues) != 0 || pf.PerPaymentLimit != "200.00" || pf.DailyLimit != "1000.00" {
+			t.Fatalf("setPasswordFreeAllowance with the defaults: %+v %+v", pf, ues)
+		}
+		if r := withdrawWith(t, e.Env, v, vcard, "30.00", "w-1", nil); r.code() != "" || r.Status != "PENDING" {
+			t.Fatalf("the README's withdrawal: %+v", r)
+		}
+
 		// Turned off, nothing goes without a passkey.
 		if pf, ues := setPasswordFree(t, e.Env, u, false, "", ""); len(ues) != 0 || pf.Enabled || pf.Remaining != "0.00" {
 			t.Fatalf("turning the allowance off: %+v %+v", pf, ues)
