@@ -308,7 +308,9 @@ func withdrawWith(t *testing.T, e *testenv.Env, u *testenv.User, card, amount, k
 // TestWithdrawalAuthorization: a withdrawal without a passkey is refused
 // (PASSKEY_REQUIRED) outside the password-free allowance and goes through
 // within it; one with a passkey must answer a challenge bound to its card,
-// amount and currency, once. Refusals move nothing. On both engines.
+// amount and currency, once. Refusals move nothing. A burst from a new
+// passkey is held: approved it goes to the bank, rejected its money comes
+// back. On both engines.
 func TestWithdrawalAuthorization(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		e := newEscrowEnv(t, d, defaultRisk...)
@@ -364,6 +366,40 @@ func TestWithdrawalAuthorization(t *testing.T) {
 			t.Fatalf("a used assertion replayed under another key: %+v", r)
 		}
 
+		// A fourth withdrawal within the minute from a passkey registered
+		// today is held: its amount set aside, nothing sent to the bank.
+		op := e.Operator(t)
+		held := withdrawWith(t, e.Env, u, card, "10.00", "w-held", withdrawalCredential(t, e.Env, u, card, "10.00", "CNY"))
+		if held.code() != "" || held.Status != "HELD" {
+			t.Fatalf("burst withdrawal: %+v", held)
+		}
+		e.App.Bank.Drain()
+		if s := nodeStatus(t, e.Env, u, held.ID); s != "HELD" {
+			t.Fatalf("held withdrawal went to the bank: %s", s)
+		}
+		items := heldItems(t, e.Env, op)
+		if len(items) != 1 || items[0].Kind != "WITHDRAWAL" || items[0].Withdrawal == nil || items[0].Withdrawal.ID != held.ID || items[0].Amount != "10.00" {
+			t.Fatalf("heldItems: %+v", items)
+		}
+		wantReasons(t, "held withdrawal", items[0].Reasons, "BURST_MINUTE", "NEW_PASSKEY", "TAKEOVER_PATTERN")
+		if ok := decideHeld(t, e.Env, op, "approveHeld", items[0].ID, "approve-w"); len(ok.UserErrors) != 0 ||
+			ok.Withdrawal == nil || ok.Withdrawal.Status != "PENDING" {
+			t.Fatalf("approveHeld: %+v", ok)
+		}
+		e.App.Bank.Drain()
+		if s := nodeStatus(t, e.Env, u, held.ID); s != "SUCCEEDED" {
+			t.Fatalf("approved withdrawal is %s, want SUCCEEDED (paid out)", s)
+		}
+		rej := withdrawWith(t, e.Env, u, card, "15.00", "w-held-2", withdrawalCredential(t, e.Env, u, card, "15.00", "CNY"))
+		if rej.Status != "HELD" {
+			t.Fatalf("fifth withdrawal: %+v", rej)
+		}
+		items = heldItems(t, e.Env, op)
+		if no := decideHeld(t, e.Env, op, "rejectHeld", items[0].ID, "reject-w"); len(no.UserErrors) != 0 ||
+			no.Withdrawal == nil || no.Withdrawal.Status != "FAILED" {
+			t.Fatalf("rejectHeld: %+v", no)
+		}
+
 		// As in the README: turned on with the default caps, a first small
 		// withdrawal to a newly linked card needs no passkey.
 		v, vcard := funded(t, e.Env, "100.00")
@@ -379,8 +415,8 @@ func TestWithdrawalAuthorization(t *testing.T) {
 			t.Fatalf("turning the allowance off: %+v %+v", pf, ues)
 		}
 		wantRefused("allowance off again", withdrawWith(t, e.Env, u, card, "5.00", "w-off-2", nil), "ALLOWANCE_OFF")
-		if b := balances(t, e.Env, u); b.Available != "419.00" {
-			t.Fatalf("available %s, want 419.00", b.Available)
+		if b := balances(t, e.Env, u); b.Available != "409.00" {
+			t.Fatalf("available %s, want 409.00 (the rejected 15.00 back)", b.Available)
 		}
 		verifyOK(t, e.Env)
 	})
