@@ -29,10 +29,12 @@ import (
 	"danbao/ent/passkey"
 	"danbao/ent/passkeysession"
 	"danbao/ent/passkeyuser"
+	"danbao/ent/passwordfreeallowance"
 	"danbao/ent/payment"
 	"danbao/ent/paymentevent"
 	"danbao/ent/posting"
 	"danbao/ent/refreshtoken"
+	"danbao/ent/riskhold"
 	"danbao/ent/sellervolume"
 	"danbao/ent/topup"
 	"danbao/ent/trustscore"
@@ -89,6 +91,8 @@ type Client struct {
 	PasskeySession *PasskeySessionClient
 	// PasskeyUser is the client for interacting with the PasskeyUser builders.
 	PasskeyUser *PasskeyUserClient
+	// PasswordFreeAllowance is the client for interacting with the PasswordFreeAllowance builders.
+	PasswordFreeAllowance *PasswordFreeAllowanceClient
 	// Payment is the client for interacting with the Payment builders.
 	Payment *PaymentClient
 	// PaymentEvent is the client for interacting with the PaymentEvent builders.
@@ -97,6 +101,8 @@ type Client struct {
 	Posting *PostingClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
+	// RiskHold is the client for interacting with the RiskHold builders.
+	RiskHold *RiskHoldClient
 	// SellerVolume is the client for interacting with the SellerVolume builders.
 	SellerVolume *SellerVolumeClient
 	// TopUp is the client for interacting with the TopUp builders.
@@ -141,10 +147,12 @@ func (c *Client) init() {
 	c.Passkey = NewPasskeyClient(c.config)
 	c.PasskeySession = NewPasskeySessionClient(c.config)
 	c.PasskeyUser = NewPasskeyUserClient(c.config)
+	c.PasswordFreeAllowance = NewPasswordFreeAllowanceClient(c.config)
 	c.Payment = NewPaymentClient(c.config)
 	c.PaymentEvent = NewPaymentEventClient(c.config)
 	c.Posting = NewPostingClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
+	c.RiskHold = NewRiskHoldClient(c.config)
 	c.SellerVolume = NewSellerVolumeClient(c.config)
 	c.TopUp = NewTopUpClient(c.config)
 	c.TrustScore = NewTrustScoreClient(c.config)
@@ -243,37 +251,39 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:               ctx,
-		config:            cfg,
-		Account:           NewAccountClient(cfg),
-		AccountControl:    NewAccountControlClient(cfg),
-		AuthSession:       NewAuthSessionClient(cfg),
-		BankCard:          NewBankCardClient(cfg),
-		Counter:           NewCounterClient(cfg),
-		DailyLimit:        NewDailyLimitClient(cfg),
-		Event:             NewEventClient(cfg),
-		IdempotencyKey:    NewIdempotencyKeyClient(cfg),
-		IdentityBinding:   NewIdentityBindingClient(cfg),
-		LedgerTransaction: NewLedgerTransactionClient(cfg),
-		LimitUsage:        NewLimitUsageClient(cfg),
-		LoginThrottle:     NewLoginThrottleClient(cfg),
-		PartnerApp:        NewPartnerAppClient(cfg),
-		PartnerConnection: NewPartnerConnectionClient(cfg),
-		Passkey:           NewPasskeyClient(cfg),
-		PasskeySession:    NewPasskeySessionClient(cfg),
-		PasskeyUser:       NewPasskeyUserClient(cfg),
-		Payment:           NewPaymentClient(cfg),
-		PaymentEvent:      NewPaymentEventClient(cfg),
-		Posting:           NewPostingClient(cfg),
-		RefreshToken:      NewRefreshTokenClient(cfg),
-		SellerVolume:      NewSellerVolumeClient(cfg),
-		TopUp:             NewTopUpClient(cfg),
-		TrustScore:        NewTrustScoreClient(cfg),
-		User:              NewUserClient(cfg),
-		Verification:      NewVerificationClient(cfg),
-		Webhook:           NewWebhookClient(cfg),
-		WebhookDelivery:   NewWebhookDeliveryClient(cfg),
-		Withdrawal:        NewWithdrawalClient(cfg),
+		ctx:                   ctx,
+		config:                cfg,
+		Account:               NewAccountClient(cfg),
+		AccountControl:        NewAccountControlClient(cfg),
+		AuthSession:           NewAuthSessionClient(cfg),
+		BankCard:              NewBankCardClient(cfg),
+		Counter:               NewCounterClient(cfg),
+		DailyLimit:            NewDailyLimitClient(cfg),
+		Event:                 NewEventClient(cfg),
+		IdempotencyKey:        NewIdempotencyKeyClient(cfg),
+		IdentityBinding:       NewIdentityBindingClient(cfg),
+		LedgerTransaction:     NewLedgerTransactionClient(cfg),
+		LimitUsage:            NewLimitUsageClient(cfg),
+		LoginThrottle:         NewLoginThrottleClient(cfg),
+		PartnerApp:            NewPartnerAppClient(cfg),
+		PartnerConnection:     NewPartnerConnectionClient(cfg),
+		Passkey:               NewPasskeyClient(cfg),
+		PasskeySession:        NewPasskeySessionClient(cfg),
+		PasskeyUser:           NewPasskeyUserClient(cfg),
+		PasswordFreeAllowance: NewPasswordFreeAllowanceClient(cfg),
+		Payment:               NewPaymentClient(cfg),
+		PaymentEvent:          NewPaymentEventClient(cfg),
+		Posting:               NewPostingClient(cfg),
+		RefreshToken:          NewRefreshTokenClient(cfg),
+		RiskHold:              NewRiskHoldClient(cfg),
+		SellerVolume:          NewSellerVolumeClient(cfg),
+		TopUp:                 NewTopUpClient(cfg),
+		TrustScore:            NewTrustScoreClient(cfg),
+		User:                  NewUserClient(cfg),
+		Verification:          NewVerificationClient(cfg),
+		Webhook:               NewWebhookClient(cfg),
+		WebhookDelivery:       NewWebhookDeliveryClient(cfg),
+		Withdrawal:            NewWithdrawalClient(cfg),
 	}, nil
 }
 
@@ -291,37 +301,39 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:               ctx,
-		config:            cfg,
-		Account:           NewAccountClient(cfg),
-		AccountControl:    NewAccountControlClient(cfg),
-		AuthSession:       NewAuthSessionClient(cfg),
-		BankCard:          NewBankCardClient(cfg),
-		Counter:           NewCounterClient(cfg),
-		DailyLimit:        NewDailyLimitClient(cfg),
-		Event:             NewEventClient(cfg),
-		IdempotencyKey:    NewIdempotencyKeyClient(cfg),
-		IdentityBinding:   NewIdentityBindingClient(cfg),
-		LedgerTransaction: NewLedgerTransactionClient(cfg),
-		LimitUsage:        NewLimitUsageClient(cfg),
-		LoginThrottle:     NewLoginThrottleClient(cfg),
-		PartnerApp:        NewPartnerAppClient(cfg),
-		PartnerConnection: NewPartnerConnectionClient(cfg),
-		Passkey:           NewPasskeyClient(cfg),
-		PasskeySession:    NewPasskeySessionClient(cfg),
-		PasskeyUser:       NewPasskeyUserClient(cfg),
-		Payment:           NewPaymentClient(cfg),
-		PaymentEvent:      NewPaymentEventClient(cfg),
-		Posting:           NewPostingClient(cfg),
-		RefreshToken:      NewRefreshTokenClient(cfg),
-		SellerVolume:      NewSellerVolumeClient(cfg),
-		TopUp:             NewTopUpClient(cfg),
-		TrustScore:        NewTrustScoreClient(cfg),
-		User:              NewUserClient(cfg),
-		Verification:      NewVerificationClient(cfg),
-		Webhook:           NewWebhookClient(cfg),
-		WebhookDelivery:   NewWebhookDeliveryClient(cfg),
-		Withdrawal:        NewWithdrawalClient(cfg),
+		ctx:                   ctx,
+		config:                cfg,
+		Account:               NewAccountClient(cfg),
+		AccountControl:        NewAccountControlClient(cfg),
+		AuthSession:           NewAuthSessionClient(cfg),
+		BankCard:              NewBankCardClient(cfg),
+		Counter:               NewCounterClient(cfg),
+		DailyLimit:            NewDailyLimitClient(cfg),
+		Event:                 NewEventClient(cfg),
+		IdempotencyKey:        NewIdempotencyKeyClient(cfg),
+		IdentityBinding:       NewIdentityBindingClient(cfg),
+		LedgerTransaction:     NewLedgerTransactionClient(cfg),
+		LimitUsage:            NewLimitUsageClient(cfg),
+		LoginThrottle:         NewLoginThrottleClient(cfg),
+		PartnerApp:            NewPartnerAppClient(cfg),
+		PartnerConnection:     NewPartnerConnectionClient(cfg),
+		Passkey:               NewPasskeyClient(cfg),
+		PasskeySession:        NewPasskeySessionClient(cfg),
+		PasskeyUser:           NewPasskeyUserClient(cfg),
+		PasswordFreeAllowance: NewPasswordFreeAllowanceClient(cfg),
+		Payment:               NewPaymentClient(cfg),
+		PaymentEvent:          NewPaymentEventClient(cfg),
+		Posting:               NewPostingClient(cfg),
+		RefreshToken:          NewRefreshTokenClient(cfg),
+		RiskHold:              NewRiskHoldClient(cfg),
+		SellerVolume:          NewSellerVolumeClient(cfg),
+		TopUp:                 NewTopUpClient(cfg),
+		TrustScore:            NewTrustScoreClient(cfg),
+		User:                  NewUserClient(cfg),
+		Verification:          NewVerificationClient(cfg),
+		Webhook:               NewWebhookClient(cfg),
+		WebhookDelivery:       NewWebhookDeliveryClient(cfg),
+		Withdrawal:            NewWithdrawalClient(cfg),
 	}, nil
 }
 
@@ -354,9 +366,10 @@ func (c *Client) Use(hooks ...Hook) {
 		c.Account, c.AccountControl, c.AuthSession, c.BankCard, c.Counter, c.DailyLimit,
 		c.Event, c.IdempotencyKey, c.IdentityBinding, c.LedgerTransaction,
 		c.LimitUsage, c.LoginThrottle, c.PartnerApp, c.PartnerConnection, c.Passkey,
-		c.PasskeySession, c.PasskeyUser, c.Payment, c.PaymentEvent, c.Posting,
-		c.RefreshToken, c.SellerVolume, c.TopUp, c.TrustScore, c.User, c.Verification,
-		c.Webhook, c.WebhookDelivery, c.Withdrawal,
+		c.PasskeySession, c.PasskeyUser, c.PasswordFreeAllowance, c.Payment,
+		c.PaymentEvent, c.Posting, c.RefreshToken, c.RiskHold, c.SellerVolume, c.TopUp,
+		c.TrustScore, c.User, c.Verification, c.Webhook, c.WebhookDelivery,
+		c.Withdrawal,
 	} {
 		n.Use(hooks...)
 	}
@@ -369,9 +382,10 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.Account, c.AccountControl, c.AuthSession, c.BankCard, c.Counter, c.DailyLimit,
 		c.Event, c.IdempotencyKey, c.IdentityBinding, c.LedgerTransaction,
 		c.LimitUsage, c.LoginThrottle, c.PartnerApp, c.PartnerConnection, c.Passkey,
-		c.PasskeySession, c.PasskeyUser, c.Payment, c.PaymentEvent, c.Posting,
-		c.RefreshToken, c.SellerVolume, c.TopUp, c.TrustScore, c.User, c.Verification,
-		c.Webhook, c.WebhookDelivery, c.Withdrawal,
+		c.PasskeySession, c.PasskeyUser, c.PasswordFreeAllowance, c.Payment,
+		c.PaymentEvent, c.Posting, c.RefreshToken, c.RiskHold, c.SellerVolume, c.TopUp,
+		c.TrustScore, c.User, c.Verification, c.Webhook, c.WebhookDelivery,
+		c.Withdrawal,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -414,6 +428,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.PasskeySession.mutate(ctx, m)
 	case *PasskeyUserMutation:
 		return c.PasskeyUser.mutate(ctx, m)
+	case *PasswordFreeAllowanceMutation:
+		return c.PasswordFreeAllowance.mutate(ctx, m)
 	case *PaymentMutation:
 		return c.Payment.mutate(ctx, m)
 	case *PaymentEventMutation:
@@ -422,6 +438,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Posting.mutate(ctx, m)
 	case *RefreshTokenMutation:
 		return c.RefreshToken.mutate(ctx, m)
+	case *RiskHoldMutation:
+		return c.RiskHold.mutate(ctx, m)
 	case *SellerVolumeMutation:
 		return c.SellerVolume.mutate(ctx, m)
 	case *TopUpMutation:
@@ -2818,6 +2836,139 @@ func (c *PasskeyUserClient) mutate(ctx context.Context, m *PasskeyUserMutation) 
 	}
 }
 
+// PasswordFreeAllowanceClient is a client for the PasswordFreeAllowance schema.
+type PasswordFreeAllowanceClient struct {
+	config
+}
+
+// NewPasswordFreeAllowanceClient returns a client for the PasswordFreeAllowance from the given config.
+func NewPasswordFreeAllowanceClient(c config) *PasswordFreeAllowanceClient {
+	return &PasswordFreeAllowanceClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `passwordfreeallowance.Hooks(f(g(h())))`.
+func (c *PasswordFreeAllowanceClient) Use(hooks ...Hook) {
+	c.hooks.PasswordFreeAllowance = append(c.hooks.PasswordFreeAllowance, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `passwordfreeallowance.Intercept(f(g(h())))`.
+func (c *PasswordFreeAllowanceClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PasswordFreeAllowance = append(c.inters.PasswordFreeAllowance, interceptors...)
+}
+
+// Create returns a builder for creating a PasswordFreeAllowance entity.
+func (c *PasswordFreeAllowanceClient) Create() *PasswordFreeAllowanceCreate {
+	mutation := newPasswordFreeAllowanceMutation(c.config, OpCreate)
+	return &PasswordFreeAllowanceCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PasswordFreeAllowance entities.
+func (c *PasswordFreeAllowanceClient) CreateBulk(builders ...*PasswordFreeAllowanceCreate) *PasswordFreeAllowanceCreateBulk {
+	return &PasswordFreeAllowanceCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PasswordFreeAllowanceClient) MapCreateBulk(slice any, setFunc func(*PasswordFreeAllowanceCreate, int)) *PasswordFreeAllowanceCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PasswordFreeAllowanceCreateBulk{err: fmt.Errorf("calling to PasswordFreeAllowanceClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PasswordFreeAllowanceCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PasswordFreeAllowanceCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PasswordFreeAllowance.
+func (c *PasswordFreeAllowanceClient) Update() *PasswordFreeAllowanceUpdate {
+	mutation := newPasswordFreeAllowanceMutation(c.config, OpUpdate)
+	return &PasswordFreeAllowanceUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PasswordFreeAllowanceClient) UpdateOne(_m *PasswordFreeAllowance) *PasswordFreeAllowanceUpdateOne {
+	mutation := newPasswordFreeAllowanceMutation(c.config, OpUpdateOne, withPasswordFreeAllowance(_m))
+	return &PasswordFreeAllowanceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PasswordFreeAllowanceClient) UpdateOneID(id pulid.ID) *PasswordFreeAllowanceUpdateOne {
+	mutation := newPasswordFreeAllowanceMutation(c.config, OpUpdateOne, withPasswordFreeAllowanceID(id))
+	return &PasswordFreeAllowanceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PasswordFreeAllowance.
+func (c *PasswordFreeAllowanceClient) Delete() *PasswordFreeAllowanceDelete {
+	mutation := newPasswordFreeAllowanceMutation(c.config, OpDelete)
+	return &PasswordFreeAllowanceDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PasswordFreeAllowanceClient) DeleteOne(_m *PasswordFreeAllowance) *PasswordFreeAllowanceDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PasswordFreeAllowanceClient) DeleteOneID(id pulid.ID) *PasswordFreeAllowanceDeleteOne {
+	builder := c.Delete().Where(passwordfreeallowance.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PasswordFreeAllowanceDeleteOne{builder}
+}
+
+// Query returns a query builder for PasswordFreeAllowance.
+func (c *PasswordFreeAllowanceClient) Query() *PasswordFreeAllowanceQuery {
+	return &PasswordFreeAllowanceQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePasswordFreeAllowance},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PasswordFreeAllowance entity by its id.
+func (c *PasswordFreeAllowanceClient) Get(ctx context.Context, id pulid.ID) (*PasswordFreeAllowance, error) {
+	return c.Query().Where(passwordfreeallowance.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PasswordFreeAllowanceClient) GetX(ctx context.Context, id pulid.ID) *PasswordFreeAllowance {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PasswordFreeAllowanceClient) Hooks() []Hook {
+	return c.hooks.PasswordFreeAllowance
+}
+
+// Interceptors returns the client interceptors.
+func (c *PasswordFreeAllowanceClient) Interceptors() []Interceptor {
+	return c.inters.PasswordFreeAllowance
+}
+
+func (c *PasswordFreeAllowanceClient) mutate(ctx context.Context, m *PasswordFreeAllowanceMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PasswordFreeAllowanceCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PasswordFreeAllowanceUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PasswordFreeAllowanceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PasswordFreeAllowanceDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PasswordFreeAllowance mutation op: %q", m.Op())
+	}
+}
+
 // PaymentClient is a client for the Payment schema.
 type PaymentClient struct {
 	config
@@ -3397,6 +3548,139 @@ func (c *RefreshTokenClient) mutate(ctx context.Context, m *RefreshTokenMutation
 		return (&RefreshTokenDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown RefreshToken mutation op: %q", m.Op())
+	}
+}
+
+// RiskHoldClient is a client for the RiskHold schema.
+type RiskHoldClient struct {
+	config
+}
+
+// NewRiskHoldClient returns a client for the RiskHold from the given config.
+func NewRiskHoldClient(c config) *RiskHoldClient {
+	return &RiskHoldClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `riskhold.Hooks(f(g(h())))`.
+func (c *RiskHoldClient) Use(hooks ...Hook) {
+	c.hooks.RiskHold = append(c.hooks.RiskHold, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `riskhold.Intercept(f(g(h())))`.
+func (c *RiskHoldClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RiskHold = append(c.inters.RiskHold, interceptors...)
+}
+
+// Create returns a builder for creating a RiskHold entity.
+func (c *RiskHoldClient) Create() *RiskHoldCreate {
+	mutation := newRiskHoldMutation(c.config, OpCreate)
+	return &RiskHoldCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RiskHold entities.
+func (c *RiskHoldClient) CreateBulk(builders ...*RiskHoldCreate) *RiskHoldCreateBulk {
+	return &RiskHoldCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RiskHoldClient) MapCreateBulk(slice any, setFunc func(*RiskHoldCreate, int)) *RiskHoldCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RiskHoldCreateBulk{err: fmt.Errorf("calling to RiskHoldClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RiskHoldCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RiskHoldCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RiskHold.
+func (c *RiskHoldClient) Update() *RiskHoldUpdate {
+	mutation := newRiskHoldMutation(c.config, OpUpdate)
+	return &RiskHoldUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RiskHoldClient) UpdateOne(_m *RiskHold) *RiskHoldUpdateOne {
+	mutation := newRiskHoldMutation(c.config, OpUpdateOne, withRiskHold(_m))
+	return &RiskHoldUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RiskHoldClient) UpdateOneID(id pulid.ID) *RiskHoldUpdateOne {
+	mutation := newRiskHoldMutation(c.config, OpUpdateOne, withRiskHoldID(id))
+	return &RiskHoldUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RiskHold.
+func (c *RiskHoldClient) Delete() *RiskHoldDelete {
+	mutation := newRiskHoldMutation(c.config, OpDelete)
+	return &RiskHoldDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RiskHoldClient) DeleteOne(_m *RiskHold) *RiskHoldDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RiskHoldClient) DeleteOneID(id pulid.ID) *RiskHoldDeleteOne {
+	builder := c.Delete().Where(riskhold.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RiskHoldDeleteOne{builder}
+}
+
+// Query returns a query builder for RiskHold.
+func (c *RiskHoldClient) Query() *RiskHoldQuery {
+	return &RiskHoldQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRiskHold},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RiskHold entity by its id.
+func (c *RiskHoldClient) Get(ctx context.Context, id pulid.ID) (*RiskHold, error) {
+	return c.Query().Where(riskhold.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RiskHoldClient) GetX(ctx context.Context, id pulid.ID) *RiskHold {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RiskHoldClient) Hooks() []Hook {
+	return c.hooks.RiskHold
+}
+
+// Interceptors returns the client interceptors.
+func (c *RiskHoldClient) Interceptors() []Interceptor {
+	return c.inters.RiskHold
+}
+
+func (c *RiskHoldClient) mutate(ctx context.Context, m *RiskHoldMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RiskHoldCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RiskHoldUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RiskHoldUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RiskHoldDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RiskHold mutation op: %q", m.Op())
 	}
 }
 
@@ -4501,16 +4785,18 @@ type (
 	hooks struct {
 		Account, AccountControl, AuthSession, BankCard, Counter, DailyLimit, Event,
 		IdempotencyKey, IdentityBinding, LedgerTransaction, LimitUsage, LoginThrottle,
-		PartnerApp, PartnerConnection, Passkey, PasskeySession, PasskeyUser, Payment,
-		PaymentEvent, Posting, RefreshToken, SellerVolume, TopUp, TrustScore, User,
-		Verification, Webhook, WebhookDelivery, Withdrawal []ent.Hook
+		PartnerApp, PartnerConnection, Passkey, PasskeySession, PasskeyUser,
+		PasswordFreeAllowance, Payment, PaymentEvent, Posting, RefreshToken, RiskHold,
+		SellerVolume, TopUp, TrustScore, User, Verification, Webhook, WebhookDelivery,
+		Withdrawal []ent.Hook
 	}
 	inters struct {
 		Account, AccountControl, AuthSession, BankCard, Counter, DailyLimit, Event,
 		IdempotencyKey, IdentityBinding, LedgerTransaction, LimitUsage, LoginThrottle,
-		PartnerApp, PartnerConnection, Passkey, PasskeySession, PasskeyUser, Payment,
-		PaymentEvent, Posting, RefreshToken, SellerVolume, TopUp, TrustScore, User,
-		Verification, Webhook, WebhookDelivery, Withdrawal []ent.Interceptor
+		PartnerApp, PartnerConnection, Passkey, PasskeySession, PasskeyUser,
+		PasswordFreeAllowance, Payment, PaymentEvent, Posting, RefreshToken, RiskHold,
+		SellerVolume, TopUp, TrustScore, User, Verification, Webhook, WebhookDelivery,
+		Withdrawal []ent.Interceptor
 	}
 )
 

@@ -21,10 +21,12 @@ import (
 	"danbao/ent/passkey"
 	"danbao/ent/passkeysession"
 	"danbao/ent/passkeyuser"
+	"danbao/ent/passwordfreeallowance"
 	"danbao/ent/payment"
 	"danbao/ent/paymentevent"
 	"danbao/ent/posting"
 	"danbao/ent/refreshtoken"
+	"danbao/ent/riskhold"
 	"danbao/ent/sellervolume"
 	"danbao/ent/topup"
 	"danbao/ent/trustscore"
@@ -101,35 +103,37 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			account.Table:           account.ValidColumn,
-			accountcontrol.Table:    accountcontrol.ValidColumn,
-			authsession.Table:       authsession.ValidColumn,
-			bankcard.Table:          bankcard.ValidColumn,
-			counter.Table:           counter.ValidColumn,
-			dailylimit.Table:        dailylimit.ValidColumn,
-			event.Table:             event.ValidColumn,
-			idempotencykey.Table:    idempotencykey.ValidColumn,
-			identitybinding.Table:   identitybinding.ValidColumn,
-			ledgertransaction.Table: ledgertransaction.ValidColumn,
-			limitusage.Table:        limitusage.ValidColumn,
-			loginthrottle.Table:     loginthrottle.ValidColumn,
-			partnerapp.Table:        partnerapp.ValidColumn,
-			partnerconnection.Table: partnerconnection.ValidColumn,
-			passkey.Table:           passkey.ValidColumn,
-			passkeysession.Table:    passkeysession.ValidColumn,
-			passkeyuser.Table:       passkeyuser.ValidColumn,
-			payment.Table:           payment.ValidColumn,
-			paymentevent.Table:      paymentevent.ValidColumn,
-			posting.Table:           posting.ValidColumn,
-			refreshtoken.Table:      refreshtoken.ValidColumn,
-			sellervolume.Table:      sellervolume.ValidColumn,
-			topup.Table:             topup.ValidColumn,
-			trustscore.Table:        trustscore.ValidColumn,
-			user.Table:              user.ValidColumn,
-			verification.Table:      verification.ValidColumn,
-			webhook.Table:           webhook.ValidColumn,
-			webhookdelivery.Table:   webhookdelivery.ValidColumn,
-			withdrawal.Table:        withdrawal.ValidColumn,
+			account.Table:               account.ValidColumn,
+			accountcontrol.Table:        accountcontrol.ValidColumn,
+			authsession.Table:           authsession.ValidColumn,
+			bankcard.Table:              bankcard.ValidColumn,
+			counter.Table:               counter.ValidColumn,
+			dailylimit.Table:            dailylimit.ValidColumn,
+			event.Table:                 event.ValidColumn,
+			idempotencykey.Table:        idempotencykey.ValidColumn,
+			identitybinding.Table:       identitybinding.ValidColumn,
+			ledgertransaction.Table:     ledgertransaction.ValidColumn,
+			limitusage.Table:            limitusage.ValidColumn,
+			loginthrottle.Table:         loginthrottle.ValidColumn,
+			partnerapp.Table:            partnerapp.ValidColumn,
+			partnerconnection.Table:     partnerconnection.ValidColumn,
+			passkey.Table:               passkey.ValidColumn,
+			passkeysession.Table:        passkeysession.ValidColumn,
+			passkeyuser.Table:           passkeyuser.ValidColumn,
+			passwordfreeallowance.Table: passwordfreeallowance.ValidColumn,
+			payment.Table:               payment.ValidColumn,
+			paymentevent.Table:          paymentevent.ValidColumn,
+			posting.Table:               posting.ValidColumn,
+			refreshtoken.Table:          refreshtoken.ValidColumn,
+			riskhold.Table:              riskhold.ValidColumn,
+			sellervolume.Table:          sellervolume.ValidColumn,
+			topup.Table:                 topup.ValidColumn,
+			trustscore.Table:            trustscore.ValidColumn,
+			user.Table:                  user.ValidColumn,
+			verification.Table:          verification.ValidColumn,
+			webhook.Table:               webhook.ValidColumn,
+			webhookdelivery.Table:       webhookdelivery.ValidColumn,
+			withdrawal.Table:            withdrawal.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

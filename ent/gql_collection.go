@@ -9,6 +9,7 @@ import (
 	"danbao/ent/payment"
 	"danbao/ent/paymentevent"
 	"danbao/ent/posting"
+	"danbao/ent/riskhold"
 	"danbao/ent/topup"
 	"danbao/ent/user"
 	"danbao/ent/verification"
@@ -493,6 +494,105 @@ func newLedgerEntryPaginateArgs(rv map[string]any) *ledgerentryPaginateArgs {
 				args.opts = append(args.opts, WithLedgerEntryOrder(v))
 			}
 		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *RiskHoldQuery) CollectFields(ctx context.Context, satisfies ...string) (*RiskHoldQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *RiskHoldQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(riskhold.Columns))
+		selectedFields = []string{riskhold.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[riskhold.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, riskhold.FieldCreatedAt)
+				fieldSeen[riskhold.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[riskhold.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, riskhold.FieldUpdatedAt)
+				fieldSeen[riskhold.FieldUpdatedAt] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[riskhold.FieldKind]; !ok {
+				selectedFields = append(selectedFields, riskhold.FieldKind)
+				fieldSeen[riskhold.FieldKind] = struct{}{}
+			}
+		case "currency":
+			if _, ok := fieldSeen[riskhold.FieldCurrency]; !ok {
+				selectedFields = append(selectedFields, riskhold.FieldCurrency)
+				fieldSeen[riskhold.FieldCurrency] = struct{}{}
+			}
+		case "reasons":
+			if _, ok := fieldSeen[riskhold.FieldReasons]; !ok {
+				selectedFields = append(selectedFields, riskhold.FieldReasons)
+				fieldSeen[riskhold.FieldReasons] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[riskhold.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, riskhold.FieldStatus)
+				fieldSeen[riskhold.FieldStatus] = struct{}{}
+			}
+		case "decidedAt":
+			if _, ok := fieldSeen[riskhold.FieldDecidedAt]; !ok {
+				selectedFields = append(selectedFields, riskhold.FieldDecidedAt)
+				fieldSeen[riskhold.FieldDecidedAt] = struct{}{}
+			}
+		case "note":
+			if _, ok := fieldSeen[riskhold.FieldNote]; !ok {
+				selectedFields = append(selectedFields, riskhold.FieldNote)
+				fieldSeen[riskhold.FieldNote] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type helditemPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []HeldItemPaginateOption
+}
+
+func newHeldItemPaginateArgs(rv map[string]any) *helditemPaginateArgs {
+	args := &helditemPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
 	}
 	return args
 }

@@ -9,6 +9,7 @@ import (
 	"danbao/ent/payment"
 	"danbao/ent/paymentevent"
 	"danbao/ent/posting"
+	"danbao/ent/riskhold"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/topup"
 	"danbao/ent/user"
@@ -50,6 +51,11 @@ var postingImplementors = []string{"LedgerEntry", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Posting) IsNode() {}
+
+var riskholdImplementors = []string{"HeldItem", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*RiskHold) IsNode() {}
 
 var topupImplementors = []string{"TopUp", "Node"}
 
@@ -190,6 +196,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(posting.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, postingImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case riskhold.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.RiskHold.Query().
+			Where(riskhold.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, riskholdImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -387,6 +406,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.Posting.Query().
 			Where(posting.IDIn(ids...))
 		query, err := query.CollectFields(ctx, postingImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case riskhold.Table:
+		query := c.RiskHold.Query().
+			Where(riskhold.IDIn(ids...))
+		query, err := query.CollectFields(ctx, riskholdImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@ import (
 	"danbao/ent/payment"
 	"danbao/ent/paymentevent"
 	"danbao/ent/posting"
+	"danbao/ent/riskhold"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/topup"
 	"danbao/ent/user"
@@ -1444,6 +1445,258 @@ func (_m *LedgerEntry) ToEdge(order *LedgerEntryOrder) *LedgerEntryEdge {
 		order = DefaultLedgerEntryOrder
 	}
 	return &LedgerEntryEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// HeldItem is the type alias for RiskHold.
+type HeldItem = RiskHold
+
+// HeldItemEdge is the edge representation of HeldItem.
+type HeldItemEdge struct {
+	Node   *HeldItem `json:"node"`
+	Cursor Cursor    `json:"cursor"`
+}
+
+// HeldItemConnection is the connection containing edges to HeldItem.
+type HeldItemConnection struct {
+	Edges      []*HeldItemEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+func (c *HeldItemConnection) build(nodes []*HeldItem, pager *helditemPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *HeldItem
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *HeldItem {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *HeldItem {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*HeldItemEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &HeldItemEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// HeldItemPaginateOption enables pagination customization.
+type HeldItemPaginateOption func(*helditemPager) error
+
+// WithHeldItemOrder configures pagination ordering.
+func WithHeldItemOrder(order *HeldItemOrder) HeldItemPaginateOption {
+	if order == nil {
+		order = DefaultHeldItemOrder
+	}
+	o := *order
+	return func(pager *helditemPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultHeldItemOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithHeldItemFilter configures pagination filter.
+func WithHeldItemFilter(filter func(*RiskHoldQuery) (*RiskHoldQuery, error)) HeldItemPaginateOption {
+	return func(pager *helditemPager) error {
+		if filter == nil {
+			return errors.New("RiskHoldQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type helditemPager struct {
+	reverse bool
+	order   *HeldItemOrder
+	filter  func(*RiskHoldQuery) (*RiskHoldQuery, error)
+}
+
+func newHeldItemPager(opts []HeldItemPaginateOption, reverse bool) (*helditemPager, error) {
+	pager := &helditemPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultHeldItemOrder
+	}
+	return pager, nil
+}
+
+func (p *helditemPager) applyFilter(query *RiskHoldQuery) (*RiskHoldQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *helditemPager) toCursor(_m *HeldItem) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *helditemPager) applyCursors(query *RiskHoldQuery, after, before *Cursor) (*RiskHoldQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultHeldItemOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *helditemPager) applyOrder(query *RiskHoldQuery) *RiskHoldQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultHeldItemOrder.Field {
+		query = query.Order(DefaultHeldItemOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *helditemPager) orderExpr(query *RiskHoldQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultHeldItemOrder.Field {
+			b.Comma().Ident(DefaultHeldItemOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to HeldItem.
+func (_m *RiskHoldQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...HeldItemPaginateOption,
+) (*HeldItemConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newHeldItemPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &HeldItemConnection{Edges: []*HeldItemEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// HeldItemOrderField defines the ordering field of RiskHold.
+type HeldItemOrderField struct {
+	// Value extracts the ordering value from the given RiskHold.
+	Value    func(*HeldItem) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) riskhold.OrderOption
+	toCursor func(*HeldItem) Cursor
+}
+
+// HeldItemOrder defines the ordering of RiskHold.
+type HeldItemOrder struct {
+	Direction OrderDirection      `json:"direction"`
+	Field     *HeldItemOrderField `json:"field"`
+}
+
+// DefaultHeldItemOrder is the default ordering of RiskHold.
+var DefaultHeldItemOrder = &HeldItemOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &HeldItemOrderField{
+		Value: func(_m *HeldItem) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: riskhold.FieldID,
+		toTerm: riskhold.ByID,
+		toCursor: func(_m *HeldItem) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts HeldItem into HeldItemEdge.
+func (_m *HeldItem) ToEdge(order *HeldItemOrder) *HeldItemEdge {
+	if order == nil {
+		order = DefaultHeldItemOrder
+	}
+	return &HeldItemEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -21,11 +21,13 @@ import (
 	"danbao/ent/passkey"
 	"danbao/ent/passkeysession"
 	"danbao/ent/passkeyuser"
+	"danbao/ent/passwordfreeallowance"
 	"danbao/ent/payment"
 	"danbao/ent/paymentevent"
 	"danbao/ent/posting"
 	"danbao/ent/predicate"
 	"danbao/ent/refreshtoken"
+	"danbao/ent/riskhold"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/sellervolume"
 	"danbao/ent/topup"
@@ -54,35 +56,37 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAccount           = "Account"
-	TypeAccountControl    = "AccountControl"
-	TypeAuthSession       = "AuthSession"
-	TypeBankCard          = "BankCard"
-	TypeCounter           = "Counter"
-	TypeDailyLimit        = "DailyLimit"
-	TypeEvent             = "Event"
-	TypeIdempotencyKey    = "IdempotencyKey"
-	TypeIdentityBinding   = "IdentityBinding"
-	TypeLedgerTransaction = "LedgerTransaction"
-	TypeLimitUsage        = "LimitUsage"
-	TypeLoginThrottle     = "LoginThrottle"
-	TypePartnerApp        = "PartnerApp"
-	TypePartnerConnection = "PartnerConnection"
-	TypePasskey           = "Passkey"
-	TypePasskeySession    = "PasskeySession"
-	TypePasskeyUser       = "PasskeyUser"
-	TypePayment           = "Payment"
-	TypePaymentEvent      = "PaymentEvent"
-	TypePosting           = "Posting"
-	TypeRefreshToken      = "RefreshToken"
-	TypeSellerVolume      = "SellerVolume"
-	TypeTopUp             = "TopUp"
-	TypeTrustScore        = "TrustScore"
-	TypeUser              = "User"
-	TypeVerification      = "Verification"
-	TypeWebhook           = "Webhook"
-	TypeWebhookDelivery   = "WebhookDelivery"
-	TypeWithdrawal        = "Withdrawal"
+	TypeAccount               = "Account"
+	TypeAccountControl        = "AccountControl"
+	TypeAuthSession           = "AuthSession"
+	TypeBankCard              = "BankCard"
+	TypeCounter               = "Counter"
+	TypeDailyLimit            = "DailyLimit"
+	TypeEvent                 = "Event"
+	TypeIdempotencyKey        = "IdempotencyKey"
+	TypeIdentityBinding       = "IdentityBinding"
+	TypeLedgerTransaction     = "LedgerTransaction"
+	TypeLimitUsage            = "LimitUsage"
+	TypeLoginThrottle         = "LoginThrottle"
+	TypePartnerApp            = "PartnerApp"
+	TypePartnerConnection     = "PartnerConnection"
+	TypePasskey               = "Passkey"
+	TypePasskeySession        = "PasskeySession"
+	TypePasskeyUser           = "PasskeyUser"
+	TypePasswordFreeAllowance = "PasswordFreeAllowance"
+	TypePayment               = "Payment"
+	TypePaymentEvent          = "PaymentEvent"
+	TypePosting               = "Posting"
+	TypeRefreshToken          = "RefreshToken"
+	TypeRiskHold              = "RiskHold"
+	TypeSellerVolume          = "SellerVolume"
+	TypeTopUp                 = "TopUp"
+	TypeTrustScore            = "TrustScore"
+	TypeUser                  = "User"
+	TypeVerification          = "Verification"
+	TypeWebhook               = "Webhook"
+	TypeWebhookDelivery       = "WebhookDelivery"
+	TypeWithdrawal            = "Withdrawal"
 )
 
 // AccountMutation represents an operation that mutates the Account nodes in the graph.
@@ -11187,6 +11191,7 @@ type PasskeySessionMutation struct {
 	amount_minor    *int64
 	addamount_minor *int64
 	currency        *string
+	bank_card_id    *pulid.ID
 	nonce           *[]byte
 	clearedFields   map[string]struct{}
 	user            *pulid.ID
@@ -11746,6 +11751,55 @@ func (m *PasskeySessionMutation) ResetCurrency() {
 	delete(m.clearedFields, passkeysession.FieldCurrency)
 }
 
+// SetBankCardID sets the "bank_card_id" field.
+func (m *PasskeySessionMutation) SetBankCardID(pu pulid.ID) {
+	m.bank_card_id = &pu
+}
+
+// BankCardID returns the value of the "bank_card_id" field in the mutation.
+func (m *PasskeySessionMutation) BankCardID() (r pulid.ID, exists bool) {
+	v := m.bank_card_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBankCardID returns the old "bank_card_id" field's value of the PasskeySession entity.
+// If the PasskeySession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PasskeySessionMutation) OldBankCardID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBankCardID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBankCardID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBankCardID: %w", err)
+	}
+	return oldValue.BankCardID, nil
+}
+
+// ClearBankCardID clears the value of the "bank_card_id" field.
+func (m *PasskeySessionMutation) ClearBankCardID() {
+	m.bank_card_id = nil
+	m.clearedFields[passkeysession.FieldBankCardID] = struct{}{}
+}
+
+// BankCardIDCleared returns if the "bank_card_id" field was cleared in this mutation.
+func (m *PasskeySessionMutation) BankCardIDCleared() bool {
+	_, ok := m.clearedFields[passkeysession.FieldBankCardID]
+	return ok
+}
+
+// ResetBankCardID resets all changes to the "bank_card_id" field.
+func (m *PasskeySessionMutation) ResetBankCardID() {
+	m.bank_card_id = nil
+	delete(m.clearedFields, passkeysession.FieldBankCardID)
+}
+
 // SetNonce sets the "nonce" field.
 func (m *PasskeySessionMutation) SetNonce(b []byte) {
 	m.nonce = &b
@@ -11856,7 +11910,7 @@ func (m *PasskeySessionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PasskeySessionMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.purpose != nil {
 		fields = append(fields, passkeysession.FieldPurpose)
 	}
@@ -11886,6 +11940,9 @@ func (m *PasskeySessionMutation) Fields() []string {
 	}
 	if m.currency != nil {
 		fields = append(fields, passkeysession.FieldCurrency)
+	}
+	if m.bank_card_id != nil {
+		fields = append(fields, passkeysession.FieldBankCardID)
 	}
 	if m.nonce != nil {
 		fields = append(fields, passkeysession.FieldNonce)
@@ -11918,6 +11975,8 @@ func (m *PasskeySessionMutation) Field(name string) (ent.Value, bool) {
 		return m.AmountMinor()
 	case passkeysession.FieldCurrency:
 		return m.Currency()
+	case passkeysession.FieldBankCardID:
+		return m.BankCardID()
 	case passkeysession.FieldNonce:
 		return m.Nonce()
 	}
@@ -11949,6 +12008,8 @@ func (m *PasskeySessionMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldAmountMinor(ctx)
 	case passkeysession.FieldCurrency:
 		return m.OldCurrency(ctx)
+	case passkeysession.FieldBankCardID:
+		return m.OldBankCardID(ctx)
 	case passkeysession.FieldNonce:
 		return m.OldNonce(ctx)
 	}
@@ -12030,6 +12091,13 @@ func (m *PasskeySessionMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCurrency(v)
 		return nil
+	case passkeysession.FieldBankCardID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBankCardID(v)
+		return nil
 	case passkeysession.FieldNonce:
 		v, ok := value.([]byte)
 		if !ok {
@@ -12097,6 +12165,9 @@ func (m *PasskeySessionMutation) ClearedFields() []string {
 	if m.FieldCleared(passkeysession.FieldCurrency) {
 		fields = append(fields, passkeysession.FieldCurrency)
 	}
+	if m.FieldCleared(passkeysession.FieldBankCardID) {
+		fields = append(fields, passkeysession.FieldBankCardID)
+	}
 	if m.FieldCleared(passkeysession.FieldNonce) {
 		fields = append(fields, passkeysession.FieldNonce)
 	}
@@ -12128,6 +12199,9 @@ func (m *PasskeySessionMutation) ClearField(name string) error {
 		return nil
 	case passkeysession.FieldCurrency:
 		m.ClearCurrency()
+		return nil
+	case passkeysession.FieldBankCardID:
+		m.ClearBankCardID()
 		return nil
 	case passkeysession.FieldNonce:
 		m.ClearNonce()
@@ -12169,6 +12243,9 @@ func (m *PasskeySessionMutation) ResetField(name string) error {
 		return nil
 	case passkeysession.FieldCurrency:
 		m.ResetCurrency()
+		return nil
+	case passkeysession.FieldBankCardID:
+		m.ResetBankCardID()
 		return nil
 	case passkeysession.FieldNonce:
 		m.ResetNonce()
@@ -12745,6 +12822,623 @@ func (m *PasskeyUserMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown PasskeyUser edge %s", name)
 }
 
+// PasswordFreeAllowanceMutation represents an operation that mutates the PasswordFreeAllowance nodes in the graph.
+type PasswordFreeAllowanceMutation struct {
+	config
+	op                   Op
+	typ                  string
+	id                   *pulid.ID
+	user_id              *pulid.ID
+	enabled              *bool
+	per_payment_minor    *int64
+	addper_payment_minor *int64
+	daily_minor          *int64
+	adddaily_minor       *int64
+	updated_at           *time.Time
+	clearedFields        map[string]struct{}
+	done                 bool
+	oldValue             func(context.Context) (*PasswordFreeAllowance, error)
+	predicates           []predicate.PasswordFreeAllowance
+}
+
+var _ ent.Mutation = (*PasswordFreeAllowanceMutation)(nil)
+
+// passwordfreeallowanceOption allows management of the mutation configuration using functional options.
+type passwordfreeallowanceOption func(*PasswordFreeAllowanceMutation)
+
+// newPasswordFreeAllowanceMutation creates new mutation for the PasswordFreeAllowance entity.
+func newPasswordFreeAllowanceMutation(c config, op Op, opts ...passwordfreeallowanceOption) *PasswordFreeAllowanceMutation {
+	m := &PasswordFreeAllowanceMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePasswordFreeAllowance,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPasswordFreeAllowanceID sets the ID field of the mutation.
+func withPasswordFreeAllowanceID(id pulid.ID) passwordfreeallowanceOption {
+	return func(m *PasswordFreeAllowanceMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PasswordFreeAllowance
+		)
+		m.oldValue = func(ctx context.Context) (*PasswordFreeAllowance, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PasswordFreeAllowance.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPasswordFreeAllowance sets the old PasswordFreeAllowance of the mutation.
+func withPasswordFreeAllowance(node *PasswordFreeAllowance) passwordfreeallowanceOption {
+	return func(m *PasswordFreeAllowanceMutation) {
+		m.oldValue = func(context.Context) (*PasswordFreeAllowance, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PasswordFreeAllowanceMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PasswordFreeAllowanceMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of PasswordFreeAllowance entities.
+func (m *PasswordFreeAllowanceMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PasswordFreeAllowanceMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PasswordFreeAllowanceMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PasswordFreeAllowance.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetUserID sets the "user_id" field.
+func (m *PasswordFreeAllowanceMutation) SetUserID(pu pulid.ID) {
+	m.user_id = &pu
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *PasswordFreeAllowanceMutation) UserID() (r pulid.ID, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the PasswordFreeAllowance entity.
+// If the PasswordFreeAllowance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PasswordFreeAllowanceMutation) OldUserID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *PasswordFreeAllowanceMutation) ResetUserID() {
+	m.user_id = nil
+}
+
+// SetEnabled sets the "enabled" field.
+func (m *PasswordFreeAllowanceMutation) SetEnabled(b bool) {
+	m.enabled = &b
+}
+
+// Enabled returns the value of the "enabled" field in the mutation.
+func (m *PasswordFreeAllowanceMutation) Enabled() (r bool, exists bool) {
+	v := m.enabled
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnabled returns the old "enabled" field's value of the PasswordFreeAllowance entity.
+// If the PasswordFreeAllowance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PasswordFreeAllowanceMutation) OldEnabled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnabled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnabled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnabled: %w", err)
+	}
+	return oldValue.Enabled, nil
+}
+
+// ResetEnabled resets all changes to the "enabled" field.
+func (m *PasswordFreeAllowanceMutation) ResetEnabled() {
+	m.enabled = nil
+}
+
+// SetPerPaymentMinor sets the "per_payment_minor" field.
+func (m *PasswordFreeAllowanceMutation) SetPerPaymentMinor(i int64) {
+	m.per_payment_minor = &i
+	m.addper_payment_minor = nil
+}
+
+// PerPaymentMinor returns the value of the "per_payment_minor" field in the mutation.
+func (m *PasswordFreeAllowanceMutation) PerPaymentMinor() (r int64, exists bool) {
+	v := m.per_payment_minor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPerPaymentMinor returns the old "per_payment_minor" field's value of the PasswordFreeAllowance entity.
+// If the PasswordFreeAllowance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PasswordFreeAllowanceMutation) OldPerPaymentMinor(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPerPaymentMinor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPerPaymentMinor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPerPaymentMinor: %w", err)
+	}
+	return oldValue.PerPaymentMinor, nil
+}
+
+// AddPerPaymentMinor adds i to the "per_payment_minor" field.
+func (m *PasswordFreeAllowanceMutation) AddPerPaymentMinor(i int64) {
+	if m.addper_payment_minor != nil {
+		*m.addper_payment_minor += i
+	} else {
+		m.addper_payment_minor = &i
+	}
+}
+
+// AddedPerPaymentMinor returns the value that was added to the "per_payment_minor" field in this mutation.
+func (m *PasswordFreeAllowanceMutation) AddedPerPaymentMinor() (r int64, exists bool) {
+	v := m.addper_payment_minor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPerPaymentMinor resets all changes to the "per_payment_minor" field.
+func (m *PasswordFreeAllowanceMutation) ResetPerPaymentMinor() {
+	m.per_payment_minor = nil
+	m.addper_payment_minor = nil
+}
+
+// SetDailyMinor sets the "daily_minor" field.
+func (m *PasswordFreeAllowanceMutation) SetDailyMinor(i int64) {
+	m.daily_minor = &i
+	m.adddaily_minor = nil
+}
+
+// DailyMinor returns the value of the "daily_minor" field in the mutation.
+func (m *PasswordFreeAllowanceMutation) DailyMinor() (r int64, exists bool) {
+	v := m.daily_minor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDailyMinor returns the old "daily_minor" field's value of the PasswordFreeAllowance entity.
+// If the PasswordFreeAllowance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PasswordFreeAllowanceMutation) OldDailyMinor(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDailyMinor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDailyMinor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDailyMinor: %w", err)
+	}
+	return oldValue.DailyMinor, nil
+}
+
+// AddDailyMinor adds i to the "daily_minor" field.
+func (m *PasswordFreeAllowanceMutation) AddDailyMinor(i int64) {
+	if m.adddaily_minor != nil {
+		*m.adddaily_minor += i
+	} else {
+		m.adddaily_minor = &i
+	}
+}
+
+// AddedDailyMinor returns the value that was added to the "daily_minor" field in this mutation.
+func (m *PasswordFreeAllowanceMutation) AddedDailyMinor() (r int64, exists bool) {
+	v := m.adddaily_minor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDailyMinor resets all changes to the "daily_minor" field.
+func (m *PasswordFreeAllowanceMutation) ResetDailyMinor() {
+	m.daily_minor = nil
+	m.adddaily_minor = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *PasswordFreeAllowanceMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *PasswordFreeAllowanceMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the PasswordFreeAllowance entity.
+// If the PasswordFreeAllowance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PasswordFreeAllowanceMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *PasswordFreeAllowanceMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// Where appends a list predicates to the PasswordFreeAllowanceMutation builder.
+func (m *PasswordFreeAllowanceMutation) Where(ps ...predicate.PasswordFreeAllowance) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PasswordFreeAllowanceMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PasswordFreeAllowanceMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PasswordFreeAllowance, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PasswordFreeAllowanceMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PasswordFreeAllowanceMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PasswordFreeAllowance).
+func (m *PasswordFreeAllowanceMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PasswordFreeAllowanceMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.user_id != nil {
+		fields = append(fields, passwordfreeallowance.FieldUserID)
+	}
+	if m.enabled != nil {
+		fields = append(fields, passwordfreeallowance.FieldEnabled)
+	}
+	if m.per_payment_minor != nil {
+		fields = append(fields, passwordfreeallowance.FieldPerPaymentMinor)
+	}
+	if m.daily_minor != nil {
+		fields = append(fields, passwordfreeallowance.FieldDailyMinor)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, passwordfreeallowance.FieldUpdatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PasswordFreeAllowanceMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case passwordfreeallowance.FieldUserID:
+		return m.UserID()
+	case passwordfreeallowance.FieldEnabled:
+		return m.Enabled()
+	case passwordfreeallowance.FieldPerPaymentMinor:
+		return m.PerPaymentMinor()
+	case passwordfreeallowance.FieldDailyMinor:
+		return m.DailyMinor()
+	case passwordfreeallowance.FieldUpdatedAt:
+		return m.UpdatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PasswordFreeAllowanceMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case passwordfreeallowance.FieldUserID:
+		return m.OldUserID(ctx)
+	case passwordfreeallowance.FieldEnabled:
+		return m.OldEnabled(ctx)
+	case passwordfreeallowance.FieldPerPaymentMinor:
+		return m.OldPerPaymentMinor(ctx)
+	case passwordfreeallowance.FieldDailyMinor:
+		return m.OldDailyMinor(ctx)
+	case passwordfreeallowance.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown PasswordFreeAllowance field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PasswordFreeAllowanceMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case passwordfreeallowance.FieldUserID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case passwordfreeallowance.FieldEnabled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnabled(v)
+		return nil
+	case passwordfreeallowance.FieldPerPaymentMinor:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPerPaymentMinor(v)
+		return nil
+	case passwordfreeallowance.FieldDailyMinor:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDailyMinor(v)
+		return nil
+	case passwordfreeallowance.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PasswordFreeAllowance field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PasswordFreeAllowanceMutation) AddedFields() []string {
+	var fields []string
+	if m.addper_payment_minor != nil {
+		fields = append(fields, passwordfreeallowance.FieldPerPaymentMinor)
+	}
+	if m.adddaily_minor != nil {
+		fields = append(fields, passwordfreeallowance.FieldDailyMinor)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PasswordFreeAllowanceMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case passwordfreeallowance.FieldPerPaymentMinor:
+		return m.AddedPerPaymentMinor()
+	case passwordfreeallowance.FieldDailyMinor:
+		return m.AddedDailyMinor()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PasswordFreeAllowanceMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case passwordfreeallowance.FieldPerPaymentMinor:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPerPaymentMinor(v)
+		return nil
+	case passwordfreeallowance.FieldDailyMinor:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDailyMinor(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PasswordFreeAllowance numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PasswordFreeAllowanceMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PasswordFreeAllowanceMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PasswordFreeAllowanceMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown PasswordFreeAllowance nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PasswordFreeAllowanceMutation) ResetField(name string) error {
+	switch name {
+	case passwordfreeallowance.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case passwordfreeallowance.FieldEnabled:
+		m.ResetEnabled()
+		return nil
+	case passwordfreeallowance.FieldPerPaymentMinor:
+		m.ResetPerPaymentMinor()
+		return nil
+	case passwordfreeallowance.FieldDailyMinor:
+		m.ResetDailyMinor()
+		return nil
+	case passwordfreeallowance.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown PasswordFreeAllowance field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PasswordFreeAllowanceMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PasswordFreeAllowanceMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PasswordFreeAllowanceMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PasswordFreeAllowanceMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PasswordFreeAllowanceMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PasswordFreeAllowanceMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PasswordFreeAllowanceMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown PasswordFreeAllowance unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PasswordFreeAllowanceMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown PasswordFreeAllowance edge %s", name)
+}
+
 // PaymentMutation represents an operation that mutates the Payment nodes in the graph.
 type PaymentMutation struct {
 	config
@@ -12788,6 +13482,9 @@ type PaymentMutation struct {
 	authorization_evidence       *map[string]interface{}
 	authorization_transaction_id *pulid.ID
 	release_transaction_id       *pulid.ID
+	risk_decision                *string
+	risk_reasons                 *[]string
+	appendrisk_reasons           []string
 	paid_at                      *time.Time
 	shipped_at                   *time.Time
 	completed_at                 *time.Time
@@ -14358,6 +15055,120 @@ func (m *PaymentMutation) ResetReleaseTransactionID() {
 	delete(m.clearedFields, payment.FieldReleaseTransactionID)
 }
 
+// SetRiskDecision sets the "risk_decision" field.
+func (m *PaymentMutation) SetRiskDecision(s string) {
+	m.risk_decision = &s
+}
+
+// RiskDecision returns the value of the "risk_decision" field in the mutation.
+func (m *PaymentMutation) RiskDecision() (r string, exists bool) {
+	v := m.risk_decision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRiskDecision returns the old "risk_decision" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldRiskDecision(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRiskDecision is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRiskDecision requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRiskDecision: %w", err)
+	}
+	return oldValue.RiskDecision, nil
+}
+
+// ClearRiskDecision clears the value of the "risk_decision" field.
+func (m *PaymentMutation) ClearRiskDecision() {
+	m.risk_decision = nil
+	m.clearedFields[payment.FieldRiskDecision] = struct{}{}
+}
+
+// RiskDecisionCleared returns if the "risk_decision" field was cleared in this mutation.
+func (m *PaymentMutation) RiskDecisionCleared() bool {
+	_, ok := m.clearedFields[payment.FieldRiskDecision]
+	return ok
+}
+
+// ResetRiskDecision resets all changes to the "risk_decision" field.
+func (m *PaymentMutation) ResetRiskDecision() {
+	m.risk_decision = nil
+	delete(m.clearedFields, payment.FieldRiskDecision)
+}
+
+// SetRiskReasons sets the "risk_reasons" field.
+func (m *PaymentMutation) SetRiskReasons(s []string) {
+	m.risk_reasons = &s
+	m.appendrisk_reasons = nil
+}
+
+// RiskReasons returns the value of the "risk_reasons" field in the mutation.
+func (m *PaymentMutation) RiskReasons() (r []string, exists bool) {
+	v := m.risk_reasons
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRiskReasons returns the old "risk_reasons" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldRiskReasons(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRiskReasons is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRiskReasons requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRiskReasons: %w", err)
+	}
+	return oldValue.RiskReasons, nil
+}
+
+// AppendRiskReasons adds s to the "risk_reasons" field.
+func (m *PaymentMutation) AppendRiskReasons(s []string) {
+	m.appendrisk_reasons = append(m.appendrisk_reasons, s...)
+}
+
+// AppendedRiskReasons returns the list of values that were appended to the "risk_reasons" field in this mutation.
+func (m *PaymentMutation) AppendedRiskReasons() ([]string, bool) {
+	if len(m.appendrisk_reasons) == 0 {
+		return nil, false
+	}
+	return m.appendrisk_reasons, true
+}
+
+// ClearRiskReasons clears the value of the "risk_reasons" field.
+func (m *PaymentMutation) ClearRiskReasons() {
+	m.risk_reasons = nil
+	m.appendrisk_reasons = nil
+	m.clearedFields[payment.FieldRiskReasons] = struct{}{}
+}
+
+// RiskReasonsCleared returns if the "risk_reasons" field was cleared in this mutation.
+func (m *PaymentMutation) RiskReasonsCleared() bool {
+	_, ok := m.clearedFields[payment.FieldRiskReasons]
+	return ok
+}
+
+// ResetRiskReasons resets all changes to the "risk_reasons" field.
+func (m *PaymentMutation) ResetRiskReasons() {
+	m.risk_reasons = nil
+	m.appendrisk_reasons = nil
+	delete(m.clearedFields, payment.FieldRiskReasons)
+}
+
 // SetPaidAt sets the "paid_at" field.
 func (m *PaymentMutation) SetPaidAt(t time.Time) {
 	m.paid_at = &t
@@ -14588,7 +15399,7 @@ func (m *PaymentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PaymentMutation) Fields() []string {
-	fields := make([]string, 0, 34)
+	fields := make([]string, 0, 36)
 	if m.created_at != nil {
 		fields = append(fields, payment.FieldCreatedAt)
 	}
@@ -14679,6 +15490,12 @@ func (m *PaymentMutation) Fields() []string {
 	if m.release_transaction_id != nil {
 		fields = append(fields, payment.FieldReleaseTransactionID)
 	}
+	if m.risk_decision != nil {
+		fields = append(fields, payment.FieldRiskDecision)
+	}
+	if m.risk_reasons != nil {
+		fields = append(fields, payment.FieldRiskReasons)
+	}
 	if m.paid_at != nil {
 		fields = append(fields, payment.FieldPaidAt)
 	}
@@ -14759,6 +15576,10 @@ func (m *PaymentMutation) Field(name string) (ent.Value, bool) {
 		return m.AuthorizationTransactionID()
 	case payment.FieldReleaseTransactionID:
 		return m.ReleaseTransactionID()
+	case payment.FieldRiskDecision:
+		return m.RiskDecision()
+	case payment.FieldRiskReasons:
+		return m.RiskReasons()
 	case payment.FieldPaidAt:
 		return m.PaidAt()
 	case payment.FieldShippedAt:
@@ -14836,6 +15657,10 @@ func (m *PaymentMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldAuthorizationTransactionID(ctx)
 	case payment.FieldReleaseTransactionID:
 		return m.OldReleaseTransactionID(ctx)
+	case payment.FieldRiskDecision:
+		return m.OldRiskDecision(ctx)
+	case payment.FieldRiskReasons:
+		return m.OldRiskReasons(ctx)
 	case payment.FieldPaidAt:
 		return m.OldPaidAt(ctx)
 	case payment.FieldShippedAt:
@@ -15063,6 +15888,20 @@ func (m *PaymentMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetReleaseTransactionID(v)
 		return nil
+	case payment.FieldRiskDecision:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRiskDecision(v)
+		return nil
+	case payment.FieldRiskReasons:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRiskReasons(v)
+		return nil
 	case payment.FieldPaidAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -15262,6 +16101,12 @@ func (m *PaymentMutation) ClearedFields() []string {
 	if m.FieldCleared(payment.FieldReleaseTransactionID) {
 		fields = append(fields, payment.FieldReleaseTransactionID)
 	}
+	if m.FieldCleared(payment.FieldRiskDecision) {
+		fields = append(fields, payment.FieldRiskDecision)
+	}
+	if m.FieldCleared(payment.FieldRiskReasons) {
+		fields = append(fields, payment.FieldRiskReasons)
+	}
 	if m.FieldCleared(payment.FieldPaidAt) {
 		fields = append(fields, payment.FieldPaidAt)
 	}
@@ -15341,6 +16186,12 @@ func (m *PaymentMutation) ClearField(name string) error {
 		return nil
 	case payment.FieldReleaseTransactionID:
 		m.ClearReleaseTransactionID()
+		return nil
+	case payment.FieldRiskDecision:
+		m.ClearRiskDecision()
+		return nil
+	case payment.FieldRiskReasons:
+		m.ClearRiskReasons()
 		return nil
 	case payment.FieldPaidAt:
 		m.ClearPaidAt()
@@ -15451,6 +16302,12 @@ func (m *PaymentMutation) ResetField(name string) error {
 		return nil
 	case payment.FieldReleaseTransactionID:
 		m.ResetReleaseTransactionID()
+		return nil
+	case payment.FieldRiskDecision:
+		m.ResetRiskDecision()
+		return nil
+	case payment.FieldRiskReasons:
+		m.ResetRiskReasons()
 		return nil
 	case payment.FieldPaidAt:
 		m.ResetPaidAt()
@@ -18167,6 +19024,1044 @@ func (m *RefreshTokenMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown RefreshToken edge %s", name)
 }
 
+// RiskHoldMutation represents an operation that mutates the RiskHold nodes in the graph.
+type RiskHoldMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *pulid.ID
+	created_at    *time.Time
+	updated_at    *time.Time
+	kind          *riskhold.Kind
+	subject_id    *pulid.ID
+	user_id       *pulid.ID
+	amount        *int64
+	addamount     *int64
+	currency      *string
+	reasons       *[]string
+	appendreasons []string
+	status        *riskhold.Status
+	decided_by    *pulid.ID
+	decided_at    *time.Time
+	note          *string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*RiskHold, error)
+	predicates    []predicate.RiskHold
+}
+
+var _ ent.Mutation = (*RiskHoldMutation)(nil)
+
+// riskholdOption allows management of the mutation configuration using functional options.
+type riskholdOption func(*RiskHoldMutation)
+
+// newRiskHoldMutation creates new mutation for the RiskHold entity.
+func newRiskHoldMutation(c config, op Op, opts ...riskholdOption) *RiskHoldMutation {
+	m := &RiskHoldMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRiskHold,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRiskHoldID sets the ID field of the mutation.
+func withRiskHoldID(id pulid.ID) riskholdOption {
+	return func(m *RiskHoldMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RiskHold
+		)
+		m.oldValue = func(ctx context.Context) (*RiskHold, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RiskHold.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRiskHold sets the old RiskHold of the mutation.
+func withRiskHold(node *RiskHold) riskholdOption {
+	return func(m *RiskHoldMutation) {
+		m.oldValue = func(context.Context) (*RiskHold, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RiskHoldMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RiskHoldMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of RiskHold entities.
+func (m *RiskHoldMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RiskHoldMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RiskHoldMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RiskHold.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *RiskHoldMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *RiskHoldMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the RiskHold entity.
+// If the RiskHold object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskHoldMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *RiskHoldMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *RiskHoldMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *RiskHoldMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the RiskHold entity.
+// If the RiskHold object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskHoldMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *RiskHoldMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *RiskHoldMutation) SetKind(r riskhold.Kind) {
+	m.kind = &r
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *RiskHoldMutation) Kind() (r riskhold.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the RiskHold entity.
+// If the RiskHold object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskHoldMutation) OldKind(ctx context.Context) (v riskhold.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *RiskHoldMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetSubjectID sets the "subject_id" field.
+func (m *RiskHoldMutation) SetSubjectID(pu pulid.ID) {
+	m.subject_id = &pu
+}
+
+// SubjectID returns the value of the "subject_id" field in the mutation.
+func (m *RiskHoldMutation) SubjectID() (r pulid.ID, exists bool) {
+	v := m.subject_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubjectID returns the old "subject_id" field's value of the RiskHold entity.
+// If the RiskHold object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskHoldMutation) OldSubjectID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubjectID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubjectID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubjectID: %w", err)
+	}
+	return oldValue.SubjectID, nil
+}
+
+// ResetSubjectID resets all changes to the "subject_id" field.
+func (m *RiskHoldMutation) ResetSubjectID() {
+	m.subject_id = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *RiskHoldMutation) SetUserID(pu pulid.ID) {
+	m.user_id = &pu
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *RiskHoldMutation) UserID() (r pulid.ID, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the RiskHold entity.
+// If the RiskHold object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskHoldMutation) OldUserID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *RiskHoldMutation) ResetUserID() {
+	m.user_id = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *RiskHoldMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *RiskHoldMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the RiskHold entity.
+// If the RiskHold object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskHoldMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *RiskHoldMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *RiskHoldMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *RiskHoldMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *RiskHoldMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *RiskHoldMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the RiskHold entity.
+// If the RiskHold object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskHoldMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *RiskHoldMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetReasons sets the "reasons" field.
+func (m *RiskHoldMutation) SetReasons(s []string) {
+	m.reasons = &s
+	m.appendreasons = nil
+}
+
+// Reasons returns the value of the "reasons" field in the mutation.
+func (m *RiskHoldMutation) Reasons() (r []string, exists bool) {
+	v := m.reasons
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReasons returns the old "reasons" field's value of the RiskHold entity.
+// If the RiskHold object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskHoldMutation) OldReasons(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReasons is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReasons requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReasons: %w", err)
+	}
+	return oldValue.Reasons, nil
+}
+
+// AppendReasons adds s to the "reasons" field.
+func (m *RiskHoldMutation) AppendReasons(s []string) {
+	m.appendreasons = append(m.appendreasons, s...)
+}
+
+// AppendedReasons returns the list of values that were appended to the "reasons" field in this mutation.
+func (m *RiskHoldMutation) AppendedReasons() ([]string, bool) {
+	if len(m.appendreasons) == 0 {
+		return nil, false
+	}
+	return m.appendreasons, true
+}
+
+// ResetReasons resets all changes to the "reasons" field.
+func (m *RiskHoldMutation) ResetReasons() {
+	m.reasons = nil
+	m.appendreasons = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *RiskHoldMutation) SetStatus(r riskhold.Status) {
+	m.status = &r
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *RiskHoldMutation) Status() (r riskhold.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the RiskHold entity.
+// If the RiskHold object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskHoldMutation) OldStatus(ctx context.Context) (v riskhold.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *RiskHoldMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetDecidedBy sets the "decided_by" field.
+func (m *RiskHoldMutation) SetDecidedBy(pu pulid.ID) {
+	m.decided_by = &pu
+}
+
+// DecidedBy returns the value of the "decided_by" field in the mutation.
+func (m *RiskHoldMutation) DecidedBy() (r pulid.ID, exists bool) {
+	v := m.decided_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecidedBy returns the old "decided_by" field's value of the RiskHold entity.
+// If the RiskHold object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskHoldMutation) OldDecidedBy(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecidedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecidedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecidedBy: %w", err)
+	}
+	return oldValue.DecidedBy, nil
+}
+
+// ClearDecidedBy clears the value of the "decided_by" field.
+func (m *RiskHoldMutation) ClearDecidedBy() {
+	m.decided_by = nil
+	m.clearedFields[riskhold.FieldDecidedBy] = struct{}{}
+}
+
+// DecidedByCleared returns if the "decided_by" field was cleared in this mutation.
+func (m *RiskHoldMutation) DecidedByCleared() bool {
+	_, ok := m.clearedFields[riskhold.FieldDecidedBy]
+	return ok
+}
+
+// ResetDecidedBy resets all changes to the "decided_by" field.
+func (m *RiskHoldMutation) ResetDecidedBy() {
+	m.decided_by = nil
+	delete(m.clearedFields, riskhold.FieldDecidedBy)
+}
+
+// SetDecidedAt sets the "decided_at" field.
+func (m *RiskHoldMutation) SetDecidedAt(t time.Time) {
+	m.decided_at = &t
+}
+
+// DecidedAt returns the value of the "decided_at" field in the mutation.
+func (m *RiskHoldMutation) DecidedAt() (r time.Time, exists bool) {
+	v := m.decided_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecidedAt returns the old "decided_at" field's value of the RiskHold entity.
+// If the RiskHold object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskHoldMutation) OldDecidedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecidedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecidedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecidedAt: %w", err)
+	}
+	return oldValue.DecidedAt, nil
+}
+
+// ClearDecidedAt clears the value of the "decided_at" field.
+func (m *RiskHoldMutation) ClearDecidedAt() {
+	m.decided_at = nil
+	m.clearedFields[riskhold.FieldDecidedAt] = struct{}{}
+}
+
+// DecidedAtCleared returns if the "decided_at" field was cleared in this mutation.
+func (m *RiskHoldMutation) DecidedAtCleared() bool {
+	_, ok := m.clearedFields[riskhold.FieldDecidedAt]
+	return ok
+}
+
+// ResetDecidedAt resets all changes to the "decided_at" field.
+func (m *RiskHoldMutation) ResetDecidedAt() {
+	m.decided_at = nil
+	delete(m.clearedFields, riskhold.FieldDecidedAt)
+}
+
+// SetNote sets the "note" field.
+func (m *RiskHoldMutation) SetNote(s string) {
+	m.note = &s
+}
+
+// Note returns the value of the "note" field in the mutation.
+func (m *RiskHoldMutation) Note() (r string, exists bool) {
+	v := m.note
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNote returns the old "note" field's value of the RiskHold entity.
+// If the RiskHold object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskHoldMutation) OldNote(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNote is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNote requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNote: %w", err)
+	}
+	return oldValue.Note, nil
+}
+
+// ClearNote clears the value of the "note" field.
+func (m *RiskHoldMutation) ClearNote() {
+	m.note = nil
+	m.clearedFields[riskhold.FieldNote] = struct{}{}
+}
+
+// NoteCleared returns if the "note" field was cleared in this mutation.
+func (m *RiskHoldMutation) NoteCleared() bool {
+	_, ok := m.clearedFields[riskhold.FieldNote]
+	return ok
+}
+
+// ResetNote resets all changes to the "note" field.
+func (m *RiskHoldMutation) ResetNote() {
+	m.note = nil
+	delete(m.clearedFields, riskhold.FieldNote)
+}
+
+// Where appends a list predicates to the RiskHoldMutation builder.
+func (m *RiskHoldMutation) Where(ps ...predicate.RiskHold) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RiskHoldMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RiskHoldMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RiskHold, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RiskHoldMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RiskHoldMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RiskHold).
+func (m *RiskHoldMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RiskHoldMutation) Fields() []string {
+	fields := make([]string, 0, 12)
+	if m.created_at != nil {
+		fields = append(fields, riskhold.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, riskhold.FieldUpdatedAt)
+	}
+	if m.kind != nil {
+		fields = append(fields, riskhold.FieldKind)
+	}
+	if m.subject_id != nil {
+		fields = append(fields, riskhold.FieldSubjectID)
+	}
+	if m.user_id != nil {
+		fields = append(fields, riskhold.FieldUserID)
+	}
+	if m.amount != nil {
+		fields = append(fields, riskhold.FieldAmount)
+	}
+	if m.currency != nil {
+		fields = append(fields, riskhold.FieldCurrency)
+	}
+	if m.reasons != nil {
+		fields = append(fields, riskhold.FieldReasons)
+	}
+	if m.status != nil {
+		fields = append(fields, riskhold.FieldStatus)
+	}
+	if m.decided_by != nil {
+		fields = append(fields, riskhold.FieldDecidedBy)
+	}
+	if m.decided_at != nil {
+		fields = append(fields, riskhold.FieldDecidedAt)
+	}
+	if m.note != nil {
+		fields = append(fields, riskhold.FieldNote)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RiskHoldMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case riskhold.FieldCreatedAt:
+		return m.CreatedAt()
+	case riskhold.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case riskhold.FieldKind:
+		return m.Kind()
+	case riskhold.FieldSubjectID:
+		return m.SubjectID()
+	case riskhold.FieldUserID:
+		return m.UserID()
+	case riskhold.FieldAmount:
+		return m.Amount()
+	case riskhold.FieldCurrency:
+		return m.Currency()
+	case riskhold.FieldReasons:
+		return m.Reasons()
+	case riskhold.FieldStatus:
+		return m.Status()
+	case riskhold.FieldDecidedBy:
+		return m.DecidedBy()
+	case riskhold.FieldDecidedAt:
+		return m.DecidedAt()
+	case riskhold.FieldNote:
+		return m.Note()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RiskHoldMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case riskhold.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case riskhold.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case riskhold.FieldKind:
+		return m.OldKind(ctx)
+	case riskhold.FieldSubjectID:
+		return m.OldSubjectID(ctx)
+	case riskhold.FieldUserID:
+		return m.OldUserID(ctx)
+	case riskhold.FieldAmount:
+		return m.OldAmount(ctx)
+	case riskhold.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case riskhold.FieldReasons:
+		return m.OldReasons(ctx)
+	case riskhold.FieldStatus:
+		return m.OldStatus(ctx)
+	case riskhold.FieldDecidedBy:
+		return m.OldDecidedBy(ctx)
+	case riskhold.FieldDecidedAt:
+		return m.OldDecidedAt(ctx)
+	case riskhold.FieldNote:
+		return m.OldNote(ctx)
+	}
+	return nil, fmt.Errorf("unknown RiskHold field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RiskHoldMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case riskhold.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case riskhold.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case riskhold.FieldKind:
+		v, ok := value.(riskhold.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case riskhold.FieldSubjectID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubjectID(v)
+		return nil
+	case riskhold.FieldUserID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case riskhold.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case riskhold.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case riskhold.FieldReasons:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReasons(v)
+		return nil
+	case riskhold.FieldStatus:
+		v, ok := value.(riskhold.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case riskhold.FieldDecidedBy:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecidedBy(v)
+		return nil
+	case riskhold.FieldDecidedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecidedAt(v)
+		return nil
+	case riskhold.FieldNote:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNote(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RiskHold field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RiskHoldMutation) AddedFields() []string {
+	var fields []string
+	if m.addamount != nil {
+		fields = append(fields, riskhold.FieldAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RiskHoldMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case riskhold.FieldAmount:
+		return m.AddedAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RiskHoldMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case riskhold.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RiskHold numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RiskHoldMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(riskhold.FieldDecidedBy) {
+		fields = append(fields, riskhold.FieldDecidedBy)
+	}
+	if m.FieldCleared(riskhold.FieldDecidedAt) {
+		fields = append(fields, riskhold.FieldDecidedAt)
+	}
+	if m.FieldCleared(riskhold.FieldNote) {
+		fields = append(fields, riskhold.FieldNote)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RiskHoldMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RiskHoldMutation) ClearField(name string) error {
+	switch name {
+	case riskhold.FieldDecidedBy:
+		m.ClearDecidedBy()
+		return nil
+	case riskhold.FieldDecidedAt:
+		m.ClearDecidedAt()
+		return nil
+	case riskhold.FieldNote:
+		m.ClearNote()
+		return nil
+	}
+	return fmt.Errorf("unknown RiskHold nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RiskHoldMutation) ResetField(name string) error {
+	switch name {
+	case riskhold.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case riskhold.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case riskhold.FieldKind:
+		m.ResetKind()
+		return nil
+	case riskhold.FieldSubjectID:
+		m.ResetSubjectID()
+		return nil
+	case riskhold.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case riskhold.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case riskhold.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case riskhold.FieldReasons:
+		m.ResetReasons()
+		return nil
+	case riskhold.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case riskhold.FieldDecidedBy:
+		m.ResetDecidedBy()
+		return nil
+	case riskhold.FieldDecidedAt:
+		m.ResetDecidedAt()
+		return nil
+	case riskhold.FieldNote:
+		m.ResetNote()
+		return nil
+	}
+	return fmt.Errorf("unknown RiskHold field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RiskHoldMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RiskHoldMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RiskHoldMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RiskHoldMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RiskHoldMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RiskHoldMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RiskHoldMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown RiskHold unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RiskHoldMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown RiskHold edge %s", name)
+}
+
 // SellerVolumeMutation represents an operation that mutates the SellerVolume nodes in the graph.
 type SellerVolumeMutation struct {
 	config
@@ -20591,6 +22486,8 @@ type UserMutation struct {
 	password_hash         *string
 	display_name          *string
 	role                  *user.Role
+	password_changed_at   *time.Time
+	contact_changed_at    *time.Time
 	clearedFields         map[string]struct{}
 	refresh_tokens        map[pulid.ID]struct{}
 	removedrefresh_tokens map[pulid.ID]struct{}
@@ -20920,6 +22817,104 @@ func (m *UserMutation) ResetRole() {
 	m.role = nil
 }
 
+// SetPasswordChangedAt sets the "password_changed_at" field.
+func (m *UserMutation) SetPasswordChangedAt(t time.Time) {
+	m.password_changed_at = &t
+}
+
+// PasswordChangedAt returns the value of the "password_changed_at" field in the mutation.
+func (m *UserMutation) PasswordChangedAt() (r time.Time, exists bool) {
+	v := m.password_changed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPasswordChangedAt returns the old "password_changed_at" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldPasswordChangedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPasswordChangedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPasswordChangedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPasswordChangedAt: %w", err)
+	}
+	return oldValue.PasswordChangedAt, nil
+}
+
+// ClearPasswordChangedAt clears the value of the "password_changed_at" field.
+func (m *UserMutation) ClearPasswordChangedAt() {
+	m.password_changed_at = nil
+	m.clearedFields[user.FieldPasswordChangedAt] = struct{}{}
+}
+
+// PasswordChangedAtCleared returns if the "password_changed_at" field was cleared in this mutation.
+func (m *UserMutation) PasswordChangedAtCleared() bool {
+	_, ok := m.clearedFields[user.FieldPasswordChangedAt]
+	return ok
+}
+
+// ResetPasswordChangedAt resets all changes to the "password_changed_at" field.
+func (m *UserMutation) ResetPasswordChangedAt() {
+	m.password_changed_at = nil
+	delete(m.clearedFields, user.FieldPasswordChangedAt)
+}
+
+// SetContactChangedAt sets the "contact_changed_at" field.
+func (m *UserMutation) SetContactChangedAt(t time.Time) {
+	m.contact_changed_at = &t
+}
+
+// ContactChangedAt returns the value of the "contact_changed_at" field in the mutation.
+func (m *UserMutation) ContactChangedAt() (r time.Time, exists bool) {
+	v := m.contact_changed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldContactChangedAt returns the old "contact_changed_at" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldContactChangedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldContactChangedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldContactChangedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldContactChangedAt: %w", err)
+	}
+	return oldValue.ContactChangedAt, nil
+}
+
+// ClearContactChangedAt clears the value of the "contact_changed_at" field.
+func (m *UserMutation) ClearContactChangedAt() {
+	m.contact_changed_at = nil
+	m.clearedFields[user.FieldContactChangedAt] = struct{}{}
+}
+
+// ContactChangedAtCleared returns if the "contact_changed_at" field was cleared in this mutation.
+func (m *UserMutation) ContactChangedAtCleared() bool {
+	_, ok := m.clearedFields[user.FieldContactChangedAt]
+	return ok
+}
+
+// ResetContactChangedAt resets all changes to the "contact_changed_at" field.
+func (m *UserMutation) ResetContactChangedAt() {
+	m.contact_changed_at = nil
+	delete(m.clearedFields, user.FieldContactChangedAt)
+}
+
 // AddRefreshTokenIDs adds the "refresh_tokens" edge to the RefreshToken entity by ids.
 func (m *UserMutation) AddRefreshTokenIDs(ids ...pulid.ID) {
 	if m.refresh_tokens == nil {
@@ -21008,7 +23003,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 8)
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
 	}
@@ -21026,6 +23021,12 @@ func (m *UserMutation) Fields() []string {
 	}
 	if m.role != nil {
 		fields = append(fields, user.FieldRole)
+	}
+	if m.password_changed_at != nil {
+		fields = append(fields, user.FieldPasswordChangedAt)
+	}
+	if m.contact_changed_at != nil {
+		fields = append(fields, user.FieldContactChangedAt)
 	}
 	return fields
 }
@@ -21047,6 +23048,10 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.DisplayName()
 	case user.FieldRole:
 		return m.Role()
+	case user.FieldPasswordChangedAt:
+		return m.PasswordChangedAt()
+	case user.FieldContactChangedAt:
+		return m.ContactChangedAt()
 	}
 	return nil, false
 }
@@ -21068,6 +23073,10 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldDisplayName(ctx)
 	case user.FieldRole:
 		return m.OldRole(ctx)
+	case user.FieldPasswordChangedAt:
+		return m.OldPasswordChangedAt(ctx)
+	case user.FieldContactChangedAt:
+		return m.OldContactChangedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown User field %s", name)
 }
@@ -21119,6 +23128,20 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRole(v)
 		return nil
+	case user.FieldPasswordChangedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPasswordChangedAt(v)
+		return nil
+	case user.FieldContactChangedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetContactChangedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
 }
@@ -21148,7 +23171,14 @@ func (m *UserMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *UserMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(user.FieldPasswordChangedAt) {
+		fields = append(fields, user.FieldPasswordChangedAt)
+	}
+	if m.FieldCleared(user.FieldContactChangedAt) {
+		fields = append(fields, user.FieldContactChangedAt)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -21161,6 +23191,14 @@ func (m *UserMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *UserMutation) ClearField(name string) error {
+	switch name {
+	case user.FieldPasswordChangedAt:
+		m.ClearPasswordChangedAt()
+		return nil
+	case user.FieldContactChangedAt:
+		m.ClearContactChangedAt()
+		return nil
+	}
 	return fmt.Errorf("unknown User nullable field %s", name)
 }
 
@@ -21185,6 +23223,12 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldRole:
 		m.ResetRole()
+		return nil
+	case user.FieldPasswordChangedAt:
+		m.ResetPasswordChangedAt()
+		return nil
+	case user.FieldContactChangedAt:
+		m.ResetContactChangedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
@@ -24689,23 +26733,27 @@ func (m *WebhookDeliveryMutation) ResetEdge(name string) error {
 // WithdrawalMutation represents an operation that mutates the Withdrawal nodes in the graph.
 type WithdrawalMutation struct {
 	config
-	op             Op
-	typ            string
-	id             *pulid.ID
-	created_at     *time.Time
-	updated_at     *time.Time
-	user_id        *pulid.ID
-	bank_card_id   *pulid.ID
-	amount         *int64
-	addamount      *int64
-	currency       *string
-	status         *withdrawal.Status
-	failure_reason *string
-	completed_at   *time.Time
-	clearedFields  map[string]struct{}
-	done           bool
-	oldValue       func(context.Context) (*Withdrawal, error)
-	predicates     []predicate.Withdrawal
+	op                 Op
+	typ                string
+	id                 *pulid.ID
+	created_at         *time.Time
+	updated_at         *time.Time
+	user_id            *pulid.ID
+	bank_card_id       *pulid.ID
+	amount             *int64
+	addamount          *int64
+	currency           *string
+	status             *withdrawal.Status
+	failure_reason     *string
+	completed_at       *time.Time
+	risk_decision      *string
+	risk_reasons       *[]string
+	appendrisk_reasons []string
+	password_free      *bool
+	clearedFields      map[string]struct{}
+	done               bool
+	oldValue           func(context.Context) (*Withdrawal, error)
+	predicates         []predicate.Withdrawal
 }
 
 var _ ent.Mutation = (*WithdrawalMutation)(nil)
@@ -25182,6 +27230,156 @@ func (m *WithdrawalMutation) ResetCompletedAt() {
 	delete(m.clearedFields, withdrawal.FieldCompletedAt)
 }
 
+// SetRiskDecision sets the "risk_decision" field.
+func (m *WithdrawalMutation) SetRiskDecision(s string) {
+	m.risk_decision = &s
+}
+
+// RiskDecision returns the value of the "risk_decision" field in the mutation.
+func (m *WithdrawalMutation) RiskDecision() (r string, exists bool) {
+	v := m.risk_decision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRiskDecision returns the old "risk_decision" field's value of the Withdrawal entity.
+// If the Withdrawal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WithdrawalMutation) OldRiskDecision(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRiskDecision is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRiskDecision requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRiskDecision: %w", err)
+	}
+	return oldValue.RiskDecision, nil
+}
+
+// ClearRiskDecision clears the value of the "risk_decision" field.
+func (m *WithdrawalMutation) ClearRiskDecision() {
+	m.risk_decision = nil
+	m.clearedFields[withdrawal.FieldRiskDecision] = struct{}{}
+}
+
+// RiskDecisionCleared returns if the "risk_decision" field was cleared in this mutation.
+func (m *WithdrawalMutation) RiskDecisionCleared() bool {
+	_, ok := m.clearedFields[withdrawal.FieldRiskDecision]
+	return ok
+}
+
+// ResetRiskDecision resets all changes to the "risk_decision" field.
+func (m *WithdrawalMutation) ResetRiskDecision() {
+	m.risk_decision = nil
+	delete(m.clearedFields, withdrawal.FieldRiskDecision)
+}
+
+// SetRiskReasons sets the "risk_reasons" field.
+func (m *WithdrawalMutation) SetRiskReasons(s []string) {
+	m.risk_reasons = &s
+	m.appendrisk_reasons = nil
+}
+
+// RiskReasons returns the value of the "risk_reasons" field in the mutation.
+func (m *WithdrawalMutation) RiskReasons() (r []string, exists bool) {
+	v := m.risk_reasons
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRiskReasons returns the old "risk_reasons" field's value of the Withdrawal entity.
+// If the Withdrawal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WithdrawalMutation) OldRiskReasons(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRiskReasons is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRiskReasons requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRiskReasons: %w", err)
+	}
+	return oldValue.RiskReasons, nil
+}
+
+// AppendRiskReasons adds s to the "risk_reasons" field.
+func (m *WithdrawalMutation) AppendRiskReasons(s []string) {
+	m.appendrisk_reasons = append(m.appendrisk_reasons, s...)
+}
+
+// AppendedRiskReasons returns the list of values that were appended to the "risk_reasons" field in this mutation.
+func (m *WithdrawalMutation) AppendedRiskReasons() ([]string, bool) {
+	if len(m.appendrisk_reasons) == 0 {
+		return nil, false
+	}
+	return m.appendrisk_reasons, true
+}
+
+// ClearRiskReasons clears the value of the "risk_reasons" field.
+func (m *WithdrawalMutation) ClearRiskReasons() {
+	m.risk_reasons = nil
+	m.appendrisk_reasons = nil
+	m.clearedFields[withdrawal.FieldRiskReasons] = struct{}{}
+}
+
+// RiskReasonsCleared returns if the "risk_reasons" field was cleared in this mutation.
+func (m *WithdrawalMutation) RiskReasonsCleared() bool {
+	_, ok := m.clearedFields[withdrawal.FieldRiskReasons]
+	return ok
+}
+
+// ResetRiskReasons resets all changes to the "risk_reasons" field.
+func (m *WithdrawalMutation) ResetRiskReasons() {
+	m.risk_reasons = nil
+	m.appendrisk_reasons = nil
+	delete(m.clearedFields, withdrawal.FieldRiskReasons)
+}
+
+// SetPasswordFree sets the "password_free" field.
+func (m *WithdrawalMutation) SetPasswordFree(b bool) {
+	m.password_free = &b
+}
+
+// PasswordFree returns the value of the "password_free" field in the mutation.
+func (m *WithdrawalMutation) PasswordFree() (r bool, exists bool) {
+	v := m.password_free
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPasswordFree returns the old "password_free" field's value of the Withdrawal entity.
+// If the Withdrawal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WithdrawalMutation) OldPasswordFree(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPasswordFree is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPasswordFree requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPasswordFree: %w", err)
+	}
+	return oldValue.PasswordFree, nil
+}
+
+// ResetPasswordFree resets all changes to the "password_free" field.
+func (m *WithdrawalMutation) ResetPasswordFree() {
+	m.password_free = nil
+}
+
 // Where appends a list predicates to the WithdrawalMutation builder.
 func (m *WithdrawalMutation) Where(ps ...predicate.Withdrawal) {
 	m.predicates = append(m.predicates, ps...)
@@ -25216,7 +27414,7 @@ func (m *WithdrawalMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *WithdrawalMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 12)
 	if m.created_at != nil {
 		fields = append(fields, withdrawal.FieldCreatedAt)
 	}
@@ -25244,6 +27442,15 @@ func (m *WithdrawalMutation) Fields() []string {
 	if m.completed_at != nil {
 		fields = append(fields, withdrawal.FieldCompletedAt)
 	}
+	if m.risk_decision != nil {
+		fields = append(fields, withdrawal.FieldRiskDecision)
+	}
+	if m.risk_reasons != nil {
+		fields = append(fields, withdrawal.FieldRiskReasons)
+	}
+	if m.password_free != nil {
+		fields = append(fields, withdrawal.FieldPasswordFree)
+	}
 	return fields
 }
 
@@ -25270,6 +27477,12 @@ func (m *WithdrawalMutation) Field(name string) (ent.Value, bool) {
 		return m.FailureReason()
 	case withdrawal.FieldCompletedAt:
 		return m.CompletedAt()
+	case withdrawal.FieldRiskDecision:
+		return m.RiskDecision()
+	case withdrawal.FieldRiskReasons:
+		return m.RiskReasons()
+	case withdrawal.FieldPasswordFree:
+		return m.PasswordFree()
 	}
 	return nil, false
 }
@@ -25297,6 +27510,12 @@ func (m *WithdrawalMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldFailureReason(ctx)
 	case withdrawal.FieldCompletedAt:
 		return m.OldCompletedAt(ctx)
+	case withdrawal.FieldRiskDecision:
+		return m.OldRiskDecision(ctx)
+	case withdrawal.FieldRiskReasons:
+		return m.OldRiskReasons(ctx)
+	case withdrawal.FieldPasswordFree:
+		return m.OldPasswordFree(ctx)
 	}
 	return nil, fmt.Errorf("unknown Withdrawal field %s", name)
 }
@@ -25369,6 +27588,27 @@ func (m *WithdrawalMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCompletedAt(v)
 		return nil
+	case withdrawal.FieldRiskDecision:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRiskDecision(v)
+		return nil
+	case withdrawal.FieldRiskReasons:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRiskReasons(v)
+		return nil
+	case withdrawal.FieldPasswordFree:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPasswordFree(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Withdrawal field %s", name)
 }
@@ -25420,6 +27660,12 @@ func (m *WithdrawalMutation) ClearedFields() []string {
 	if m.FieldCleared(withdrawal.FieldCompletedAt) {
 		fields = append(fields, withdrawal.FieldCompletedAt)
 	}
+	if m.FieldCleared(withdrawal.FieldRiskDecision) {
+		fields = append(fields, withdrawal.FieldRiskDecision)
+	}
+	if m.FieldCleared(withdrawal.FieldRiskReasons) {
+		fields = append(fields, withdrawal.FieldRiskReasons)
+	}
 	return fields
 }
 
@@ -25439,6 +27685,12 @@ func (m *WithdrawalMutation) ClearField(name string) error {
 		return nil
 	case withdrawal.FieldCompletedAt:
 		m.ClearCompletedAt()
+		return nil
+	case withdrawal.FieldRiskDecision:
+		m.ClearRiskDecision()
+		return nil
+	case withdrawal.FieldRiskReasons:
+		m.ClearRiskReasons()
 		return nil
 	}
 	return fmt.Errorf("unknown Withdrawal nullable field %s", name)
@@ -25474,6 +27726,15 @@ func (m *WithdrawalMutation) ResetField(name string) error {
 		return nil
 	case withdrawal.FieldCompletedAt:
 		m.ResetCompletedAt()
+		return nil
+	case withdrawal.FieldRiskDecision:
+		m.ResetRiskDecision()
+		return nil
+	case withdrawal.FieldRiskReasons:
+		m.ResetRiskReasons()
+		return nil
+	case withdrawal.FieldPasswordFree:
+		m.ResetPasswordFree()
 		return nil
 	}
 	return fmt.Errorf("unknown Withdrawal field %s", name)

@@ -40,6 +40,8 @@ type PasskeySession struct {
 	AmountMinor *int64 `json:"amount_minor,omitempty"`
 	// Currency holds the value of the "currency" field.
 	Currency *string `json:"currency,omitempty"`
+	// a withdrawal's card: the challenge is bound to it
+	BankCardID *pulid.ID `json:"bank_card_id,omitempty"`
 	// the single-use random nonce a payment challenge is derived with
 	Nonce []byte `json:"-"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -75,7 +77,7 @@ func (*PasskeySession) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case passkeysession.FieldUserID, passkeysession.FieldPayeeID:
+		case passkeysession.FieldUserID, passkeysession.FieldPayeeID, passkeysession.FieldBankCardID:
 			values[i] = &sql.NullScanner{S: new(pulid.ID)}
 		case passkeysession.FieldData, passkeysession.FieldNonce:
 			values[i] = new([]byte)
@@ -173,6 +175,13 @@ func (_m *PasskeySession) assignValues(columns []string, values []any) error {
 				_m.Currency = new(string)
 				*_m.Currency = value.String
 			}
+		case passkeysession.FieldBankCardID:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field bank_card_id", values[i])
+			} else if value.Valid {
+				_m.BankCardID = new(pulid.ID)
+				*_m.BankCardID = *value.S.(*pulid.ID)
+			}
 		case passkeysession.FieldNonce:
 			if value, ok := values[i].(*[]byte); !ok {
 				return fmt.Errorf("unexpected type %T for field nonce", values[i])
@@ -258,6 +267,11 @@ func (_m *PasskeySession) String() string {
 	if v := _m.Currency; v != nil {
 		builder.WriteString("currency=")
 		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.BankCardID; v != nil {
+		builder.WriteString("bank_card_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")
 	builder.WriteString("nonce=<sensitive>")

@@ -133,6 +133,20 @@ func (_c *PasskeySessionCreate) SetNillableCurrency(v *string) *PasskeySessionCr
 	return _c
 }
 
+// SetBankCardID sets the "bank_card_id" field.
+func (_c *PasskeySessionCreate) SetBankCardID(v pulid.ID) *PasskeySessionCreate {
+	_c.mutation.SetBankCardID(v)
+	return _c
+}
+
+// SetNillableBankCardID sets the "bank_card_id" field if the given value is not nil.
+func (_c *PasskeySessionCreate) SetNillableBankCardID(v *pulid.ID) *PasskeySessionCreate {
+	if v != nil {
+		_c.SetBankCardID(*v)
+	}
+	return _c
+}
+
 // SetNonce sets the "nonce" field.
 func (_c *PasskeySessionCreate) SetNonce(v []byte) *PasskeySessionCreate {
 	_c.mutation.SetNonce(v)
@@ -322,6 +336,10 @@ func (_c *PasskeySessionCreate) createSpec() (*PasskeySession, *sqlgraph.CreateS
 		_spec.SetField(passkeysession.FieldCurrency, field.TypeString, value)
 		_node.Currency = &value
 	}
+	if value, ok := _c.mutation.BankCardID(); ok {
+		_spec.SetField(passkeysession.FieldBankCardID, field.TypeString, value)
+		_node.BankCardID = &value
+	}
 	if value, ok := _c.mutation.Nonce(); ok {
 		_spec.SetField(passkeysession.FieldNonce, field.TypeBytes, value)
 		_node.Nonce = value
@@ -441,6 +459,9 @@ func (u *PasskeySessionUpsertOne) UpdateNewValues() *PasskeySessionUpsertOne {
 		}
 		if _, exists := u.create.mutation.Currency(); exists {
 			s.SetIgnore(passkeysession.FieldCurrency)
+		}
+		if _, exists := u.create.mutation.BankCardID(); exists {
+			s.SetIgnore(passkeysession.FieldBankCardID)
 		}
 		if _, exists := u.create.mutation.Nonce(); exists {
 			s.SetIgnore(passkeysession.FieldNonce)
@@ -688,6 +709,9 @@ func (u *PasskeySessionUpsertBulk) UpdateNewValues() *PasskeySessionUpsertBulk {
 			}
 			if _, exists := b.mutation.Currency(); exists {
 				s.SetIgnore(passkeysession.FieldCurrency)
+			}
+			if _, exists := b.mutation.BankCardID(); exists {
+				s.SetIgnore(passkeysession.FieldBankCardID)
 			}
 			if _, exists := b.mutation.Nonce(); exists {
 				s.SetIgnore(passkeysession.FieldNonce)

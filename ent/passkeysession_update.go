@@ -87,6 +87,9 @@ func (_u *PasskeySessionUpdate) sqlSave(ctx context.Context) (_node int, err err
 	if _u.mutation.CurrencyCleared() {
 		_spec.ClearField(passkeysession.FieldCurrency, field.TypeString)
 	}
+	if _u.mutation.BankCardIDCleared() {
+		_spec.ClearField(passkeysession.FieldBankCardID, field.TypeString)
+	}
 	if _u.mutation.NonceCleared() {
 		_spec.ClearField(passkeysession.FieldNonce, field.TypeBytes)
 	}
@@ -200,6 +203,9 @@ func (_u *PasskeySessionUpdateOne) sqlSave(ctx context.Context) (_node *PasskeyS
 	}
 	if _u.mutation.CurrencyCleared() {
 		_spec.ClearField(passkeysession.FieldCurrency, field.TypeString)
+	}
+	if _u.mutation.BankCardIDCleared() {
+		_spec.ClearField(passkeysession.FieldBankCardID, field.TypeString)
 	}
 	if _u.mutation.NonceCleared() {
 		_spec.ClearField(passkeysession.FieldNonce, field.TypeBytes)

@@ -80,6 +80,10 @@ type Payment struct {
 	AuthorizationTransactionID pulid.ID `json:"authorization_transaction_id,omitempty"`
 	// the ledger transaction that released the money to the seller
 	ReleaseTransactionID pulid.ID `json:"release_transaction_id,omitempty"`
+	// risk's decision at authorization: ALLOW, STEP_UP or HOLD (empty before authorization)
+	RiskDecision string `json:"risk_decision,omitempty"`
+	// the stable reason codes behind risk_decision
+	RiskReasons []string `json:"risk_reasons,omitempty"`
 	// PaidAt holds the value of the "paid_at" field.
 	PaidAt *time.Time `json:"paid_at,omitempty"`
 	// ShippedAt holds the value of the "shipped_at" field.
@@ -98,7 +102,7 @@ func (*Payment) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case payment.FieldPartnerID:
 			values[i] = &sql.NullScanner{S: new(pulid.ID)}
-		case payment.FieldAuthorizationEvidence:
+		case payment.FieldAuthorizationEvidence, payment.FieldRiskReasons:
 			values[i] = new([]byte)
 		case payment.FieldID, payment.FieldPayerID, payment.FieldPayeeID, payment.FieldAuthorizationTransactionID, payment.FieldReleaseTransactionID:
 			values[i] = new(pulid.ID)
@@ -106,7 +110,7 @@ func (*Payment) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case payment.FieldAmount, payment.FieldFee, payment.FieldRefundedAmount, payment.FieldCompensatedAmount, payment.FieldAutoConfirmRemaining, payment.FieldExtensionCount, payment.FieldRefundRequestAmount:
 			values[i] = new(sql.NullInt64)
-		case payment.FieldCurrency, payment.FieldStatus, payment.FieldResumeStatus, payment.FieldDescription, payment.FieldMerchantOrderRef, payment.FieldCarrier, payment.FieldTrackingNumber, payment.FieldRefundReason, payment.FieldDisputeReason:
+		case payment.FieldCurrency, payment.FieldStatus, payment.FieldResumeStatus, payment.FieldDescription, payment.FieldMerchantOrderRef, payment.FieldCarrier, payment.FieldTrackingNumber, payment.FieldRefundReason, payment.FieldDisputeReason, payment.FieldRiskDecision:
 			values[i] = new(sql.NullString)
 		case payment.FieldCreatedAt, payment.FieldUpdatedAt, payment.FieldAuthorizeBy, payment.FieldShipBy, payment.FieldAutoConfirmAt, payment.FieldRefundAnswerBy, payment.FieldProtectionUntil, payment.FieldPaidAt, payment.FieldShippedAt, payment.FieldCompletedAt, payment.FieldClosedAt:
 			values[i] = new(sql.NullTime)
@@ -321,6 +325,20 @@ func (_m *Payment) assignValues(columns []string, values []any) error {
 			} else if value != nil {
 				_m.ReleaseTransactionID = *value
 			}
+		case payment.FieldRiskDecision:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field risk_decision", values[i])
+			} else if value.Valid {
+				_m.RiskDecision = value.String
+			}
+		case payment.FieldRiskReasons:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field risk_reasons", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.RiskReasons); err != nil {
+					return fmt.Errorf("unmarshal field risk_reasons: %w", err)
+				}
+			}
 		case payment.FieldPaidAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field paid_at", values[i])
@@ -490,6 +508,12 @@ func (_m *Payment) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("release_transaction_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.ReleaseTransactionID))
+	builder.WriteString(", ")
+	builder.WriteString("risk_decision=")
+	builder.WriteString(_m.RiskDecision)
+	builder.WriteString(", ")
+	builder.WriteString("risk_reasons=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RiskReasons))
 	builder.WriteString(", ")
 	if v := _m.PaidAt; v != nil {
 		builder.WriteString("paid_at=")

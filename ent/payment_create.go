@@ -404,6 +404,26 @@ func (_c *PaymentCreate) SetNillableReleaseTransactionID(v *pulid.ID) *PaymentCr
 	return _c
 }
 
+// SetRiskDecision sets the "risk_decision" field.
+func (_c *PaymentCreate) SetRiskDecision(v string) *PaymentCreate {
+	_c.mutation.SetRiskDecision(v)
+	return _c
+}
+
+// SetNillableRiskDecision sets the "risk_decision" field if the given value is not nil.
+func (_c *PaymentCreate) SetNillableRiskDecision(v *string) *PaymentCreate {
+	if v != nil {
+		_c.SetRiskDecision(*v)
+	}
+	return _c
+}
+
+// SetRiskReasons sets the "risk_reasons" field.
+func (_c *PaymentCreate) SetRiskReasons(v []string) *PaymentCreate {
+	_c.mutation.SetRiskReasons(v)
+	return _c
+}
+
 // SetPaidAt sets the "paid_at" field.
 func (_c *PaymentCreate) SetPaidAt(v time.Time) *PaymentCreate {
 	_c.mutation.SetPaidAt(v)
@@ -655,6 +675,11 @@ func (_c *PaymentCreate) check() error {
 	if _, ok := _c.mutation.FraudClaim(); !ok {
 		return &ValidationError{Name: "fraud_claim", err: errors.New(`ent: missing required field "Payment.fraud_claim"`)}
 	}
+	if v, ok := _c.mutation.RiskDecision(); ok {
+		if err := payment.RiskDecisionValidator(v); err != nil {
+			return &ValidationError{Name: "risk_decision", err: fmt.Errorf(`ent: validator failed for field "Payment.risk_decision": %w`, err)}
+		}
+	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := payment.IDValidator(string(v)); err != nil {
 			return &ValidationError{Name: "id", err: fmt.Errorf(`ent: validator failed for field "Payment.id": %w`, err)}
@@ -815,6 +840,14 @@ func (_c *PaymentCreate) createSpec() (*Payment, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ReleaseTransactionID(); ok {
 		_spec.SetField(payment.FieldReleaseTransactionID, field.TypeString, value)
 		_node.ReleaseTransactionID = value
+	}
+	if value, ok := _c.mutation.RiskDecision(); ok {
+		_spec.SetField(payment.FieldRiskDecision, field.TypeString, value)
+		_node.RiskDecision = value
+	}
+	if value, ok := _c.mutation.RiskReasons(); ok {
+		_spec.SetField(payment.FieldRiskReasons, field.TypeJSON, value)
+		_node.RiskReasons = value
 	}
 	if value, ok := _c.mutation.PaidAt(); ok {
 		_spec.SetField(payment.FieldPaidAt, field.TypeTime, value)
@@ -1307,6 +1340,42 @@ func (u *PaymentUpsert) UpdateReleaseTransactionID() *PaymentUpsert {
 // ClearReleaseTransactionID clears the value of the "release_transaction_id" field.
 func (u *PaymentUpsert) ClearReleaseTransactionID() *PaymentUpsert {
 	u.SetNull(payment.FieldReleaseTransactionID)
+	return u
+}
+
+// SetRiskDecision sets the "risk_decision" field.
+func (u *PaymentUpsert) SetRiskDecision(v string) *PaymentUpsert {
+	u.Set(payment.FieldRiskDecision, v)
+	return u
+}
+
+// UpdateRiskDecision sets the "risk_decision" field to the value that was provided on create.
+func (u *PaymentUpsert) UpdateRiskDecision() *PaymentUpsert {
+	u.SetExcluded(payment.FieldRiskDecision)
+	return u
+}
+
+// ClearRiskDecision clears the value of the "risk_decision" field.
+func (u *PaymentUpsert) ClearRiskDecision() *PaymentUpsert {
+	u.SetNull(payment.FieldRiskDecision)
+	return u
+}
+
+// SetRiskReasons sets the "risk_reasons" field.
+func (u *PaymentUpsert) SetRiskReasons(v []string) *PaymentUpsert {
+	u.Set(payment.FieldRiskReasons, v)
+	return u
+}
+
+// UpdateRiskReasons sets the "risk_reasons" field to the value that was provided on create.
+func (u *PaymentUpsert) UpdateRiskReasons() *PaymentUpsert {
+	u.SetExcluded(payment.FieldRiskReasons)
+	return u
+}
+
+// ClearRiskReasons clears the value of the "risk_reasons" field.
+func (u *PaymentUpsert) ClearRiskReasons() *PaymentUpsert {
+	u.SetNull(payment.FieldRiskReasons)
 	return u
 }
 
@@ -1942,6 +2011,48 @@ func (u *PaymentUpsertOne) UpdateReleaseTransactionID() *PaymentUpsertOne {
 func (u *PaymentUpsertOne) ClearReleaseTransactionID() *PaymentUpsertOne {
 	return u.Update(func(s *PaymentUpsert) {
 		s.ClearReleaseTransactionID()
+	})
+}
+
+// SetRiskDecision sets the "risk_decision" field.
+func (u *PaymentUpsertOne) SetRiskDecision(v string) *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetRiskDecision(v)
+	})
+}
+
+// UpdateRiskDecision sets the "risk_decision" field to the value that was provided on create.
+func (u *PaymentUpsertOne) UpdateRiskDecision() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateRiskDecision()
+	})
+}
+
+// ClearRiskDecision clears the value of the "risk_decision" field.
+func (u *PaymentUpsertOne) ClearRiskDecision() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.ClearRiskDecision()
+	})
+}
+
+// SetRiskReasons sets the "risk_reasons" field.
+func (u *PaymentUpsertOne) SetRiskReasons(v []string) *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetRiskReasons(v)
+	})
+}
+
+// UpdateRiskReasons sets the "risk_reasons" field to the value that was provided on create.
+func (u *PaymentUpsertOne) UpdateRiskReasons() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateRiskReasons()
+	})
+}
+
+// ClearRiskReasons clears the value of the "risk_reasons" field.
+func (u *PaymentUpsertOne) ClearRiskReasons() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.ClearRiskReasons()
 	})
 }
 
@@ -2756,6 +2867,48 @@ func (u *PaymentUpsertBulk) UpdateReleaseTransactionID() *PaymentUpsertBulk {
 func (u *PaymentUpsertBulk) ClearReleaseTransactionID() *PaymentUpsertBulk {
 	return u.Update(func(s *PaymentUpsert) {
 		s.ClearReleaseTransactionID()
+	})
+}
+
+// SetRiskDecision sets the "risk_decision" field.
+func (u *PaymentUpsertBulk) SetRiskDecision(v string) *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetRiskDecision(v)
+	})
+}
+
+// UpdateRiskDecision sets the "risk_decision" field to the value that was provided on create.
+func (u *PaymentUpsertBulk) UpdateRiskDecision() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateRiskDecision()
+	})
+}
+
+// ClearRiskDecision clears the value of the "risk_decision" field.
+func (u *PaymentUpsertBulk) ClearRiskDecision() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.ClearRiskDecision()
+	})
+}
+
+// SetRiskReasons sets the "risk_reasons" field.
+func (u *PaymentUpsertBulk) SetRiskReasons(v []string) *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetRiskReasons(v)
+	})
+}
+
+// UpdateRiskReasons sets the "risk_reasons" field to the value that was provided on create.
+func (u *PaymentUpsertBulk) UpdateRiskReasons() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateRiskReasons()
+	})
+}
+
+// ClearRiskReasons clears the value of the "risk_reasons" field.
+func (u *PaymentUpsertBulk) ClearRiskReasons() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.ClearRiskReasons()
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 )
 
@@ -494,6 +495,44 @@ func (_u *PaymentUpdate) ClearReleaseTransactionID() *PaymentUpdate {
 	return _u
 }
 
+// SetRiskDecision sets the "risk_decision" field.
+func (_u *PaymentUpdate) SetRiskDecision(v string) *PaymentUpdate {
+	_u.mutation.SetRiskDecision(v)
+	return _u
+}
+
+// SetNillableRiskDecision sets the "risk_decision" field if the given value is not nil.
+func (_u *PaymentUpdate) SetNillableRiskDecision(v *string) *PaymentUpdate {
+	if v != nil {
+		_u.SetRiskDecision(*v)
+	}
+	return _u
+}
+
+// ClearRiskDecision clears the value of the "risk_decision" field.
+func (_u *PaymentUpdate) ClearRiskDecision() *PaymentUpdate {
+	_u.mutation.ClearRiskDecision()
+	return _u
+}
+
+// SetRiskReasons sets the "risk_reasons" field.
+func (_u *PaymentUpdate) SetRiskReasons(v []string) *PaymentUpdate {
+	_u.mutation.SetRiskReasons(v)
+	return _u
+}
+
+// AppendRiskReasons appends value to the "risk_reasons" field.
+func (_u *PaymentUpdate) AppendRiskReasons(v []string) *PaymentUpdate {
+	_u.mutation.AppendRiskReasons(v)
+	return _u
+}
+
+// ClearRiskReasons clears the value of the "risk_reasons" field.
+func (_u *PaymentUpdate) ClearRiskReasons() *PaymentUpdate {
+	_u.mutation.ClearRiskReasons()
+	return _u
+}
+
 // SetPaidAt sets the "paid_at" field.
 func (_u *PaymentUpdate) SetPaidAt(v time.Time) *PaymentUpdate {
 	_u.mutation.SetPaidAt(v)
@@ -677,6 +716,11 @@ func (_u *PaymentUpdate) check() error {
 			return &ValidationError{Name: "dispute_reason", err: fmt.Errorf(`ent: validator failed for field "Payment.dispute_reason": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.RiskDecision(); ok {
+		if err := payment.RiskDecisionValidator(v); err != nil {
+			return &ValidationError{Name: "risk_decision", err: fmt.Errorf(`ent: validator failed for field "Payment.risk_decision": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -841,6 +885,23 @@ func (_u *PaymentUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.ReleaseTransactionIDCleared() {
 		_spec.ClearField(payment.FieldReleaseTransactionID, field.TypeString)
+	}
+	if value, ok := _u.mutation.RiskDecision(); ok {
+		_spec.SetField(payment.FieldRiskDecision, field.TypeString, value)
+	}
+	if _u.mutation.RiskDecisionCleared() {
+		_spec.ClearField(payment.FieldRiskDecision, field.TypeString)
+	}
+	if value, ok := _u.mutation.RiskReasons(); ok {
+		_spec.SetField(payment.FieldRiskReasons, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedRiskReasons(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, payment.FieldRiskReasons, value)
+		})
+	}
+	if _u.mutation.RiskReasonsCleared() {
+		_spec.ClearField(payment.FieldRiskReasons, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.PaidAt(); ok {
 		_spec.SetField(payment.FieldPaidAt, field.TypeTime, value)
@@ -1352,6 +1413,44 @@ func (_u *PaymentUpdateOne) ClearReleaseTransactionID() *PaymentUpdateOne {
 	return _u
 }
 
+// SetRiskDecision sets the "risk_decision" field.
+func (_u *PaymentUpdateOne) SetRiskDecision(v string) *PaymentUpdateOne {
+	_u.mutation.SetRiskDecision(v)
+	return _u
+}
+
+// SetNillableRiskDecision sets the "risk_decision" field if the given value is not nil.
+func (_u *PaymentUpdateOne) SetNillableRiskDecision(v *string) *PaymentUpdateOne {
+	if v != nil {
+		_u.SetRiskDecision(*v)
+	}
+	return _u
+}
+
+// ClearRiskDecision clears the value of the "risk_decision" field.
+func (_u *PaymentUpdateOne) ClearRiskDecision() *PaymentUpdateOne {
+	_u.mutation.ClearRiskDecision()
+	return _u
+}
+
+// SetRiskReasons sets the "risk_reasons" field.
+func (_u *PaymentUpdateOne) SetRiskReasons(v []string) *PaymentUpdateOne {
+	_u.mutation.SetRiskReasons(v)
+	return _u
+}
+
+// AppendRiskReasons appends value to the "risk_reasons" field.
+func (_u *PaymentUpdateOne) AppendRiskReasons(v []string) *PaymentUpdateOne {
+	_u.mutation.AppendRiskReasons(v)
+	return _u
+}
+
+// ClearRiskReasons clears the value of the "risk_reasons" field.
+func (_u *PaymentUpdateOne) ClearRiskReasons() *PaymentUpdateOne {
+	_u.mutation.ClearRiskReasons()
+	return _u
+}
+
 // SetPaidAt sets the "paid_at" field.
 func (_u *PaymentUpdateOne) SetPaidAt(v time.Time) *PaymentUpdateOne {
 	_u.mutation.SetPaidAt(v)
@@ -1548,6 +1647,11 @@ func (_u *PaymentUpdateOne) check() error {
 			return &ValidationError{Name: "dispute_reason", err: fmt.Errorf(`ent: validator failed for field "Payment.dispute_reason": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.RiskDecision(); ok {
+		if err := payment.RiskDecisionValidator(v); err != nil {
+			return &ValidationError{Name: "risk_decision", err: fmt.Errorf(`ent: validator failed for field "Payment.risk_decision": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -1729,6 +1833,23 @@ func (_u *PaymentUpdateOne) sqlSave(ctx context.Context) (_node *Payment, err er
 	}
 	if _u.mutation.ReleaseTransactionIDCleared() {
 		_spec.ClearField(payment.FieldReleaseTransactionID, field.TypeString)
+	}
+	if value, ok := _u.mutation.RiskDecision(); ok {
+		_spec.SetField(payment.FieldRiskDecision, field.TypeString, value)
+	}
+	if _u.mutation.RiskDecisionCleared() {
+		_spec.ClearField(payment.FieldRiskDecision, field.TypeString)
+	}
+	if value, ok := _u.mutation.RiskReasons(); ok {
+		_spec.SetField(payment.FieldRiskReasons, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedRiskReasons(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, payment.FieldRiskReasons, value)
+		})
+	}
+	if _u.mutation.RiskReasonsCleared() {
+		_spec.ClearField(payment.FieldRiskReasons, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.PaidAt(); ok {
 		_spec.SetField(payment.FieldPaidAt, field.TypeTime, value)

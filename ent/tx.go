@@ -48,6 +48,8 @@ type Tx struct {
 	PasskeySession *PasskeySessionClient
 	// PasskeyUser is the client for interacting with the PasskeyUser builders.
 	PasskeyUser *PasskeyUserClient
+	// PasswordFreeAllowance is the client for interacting with the PasswordFreeAllowance builders.
+	PasswordFreeAllowance *PasswordFreeAllowanceClient
 	// Payment is the client for interacting with the Payment builders.
 	Payment *PaymentClient
 	// PaymentEvent is the client for interacting with the PaymentEvent builders.
@@ -56,6 +58,8 @@ type Tx struct {
 	Posting *PostingClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
+	// RiskHold is the client for interacting with the RiskHold builders.
+	RiskHold *RiskHoldClient
 	// SellerVolume is the client for interacting with the SellerVolume builders.
 	SellerVolume *SellerVolumeClient
 	// TopUp is the client for interacting with the TopUp builders.
@@ -220,10 +224,12 @@ func (tx *Tx) init() {
 	tx.Passkey = NewPasskeyClient(tx.config)
 	tx.PasskeySession = NewPasskeySessionClient(tx.config)
 	tx.PasskeyUser = NewPasskeyUserClient(tx.config)
+	tx.PasswordFreeAllowance = NewPasswordFreeAllowanceClient(tx.config)
 	tx.Payment = NewPaymentClient(tx.config)
 	tx.PaymentEvent = NewPaymentEventClient(tx.config)
 	tx.Posting = NewPostingClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
+	tx.RiskHold = NewRiskHoldClient(tx.config)
 	tx.SellerVolume = NewSellerVolumeClient(tx.config)
 	tx.TopUp = NewTopUpClient(tx.config)
 	tx.TrustScore = NewTrustScoreClient(tx.config)

@@ -93,6 +93,46 @@ func (_u *UserUpdate) SetNillableRole(v *user.Role) *UserUpdate {
 	return _u
 }
 
+// SetPasswordChangedAt sets the "password_changed_at" field.
+func (_u *UserUpdate) SetPasswordChangedAt(v time.Time) *UserUpdate {
+	_u.mutation.SetPasswordChangedAt(v)
+	return _u
+}
+
+// SetNillablePasswordChangedAt sets the "password_changed_at" field if the given value is not nil.
+func (_u *UserUpdate) SetNillablePasswordChangedAt(v *time.Time) *UserUpdate {
+	if v != nil {
+		_u.SetPasswordChangedAt(*v)
+	}
+	return _u
+}
+
+// ClearPasswordChangedAt clears the value of the "password_changed_at" field.
+func (_u *UserUpdate) ClearPasswordChangedAt() *UserUpdate {
+	_u.mutation.ClearPasswordChangedAt()
+	return _u
+}
+
+// SetContactChangedAt sets the "contact_changed_at" field.
+func (_u *UserUpdate) SetContactChangedAt(v time.Time) *UserUpdate {
+	_u.mutation.SetContactChangedAt(v)
+	return _u
+}
+
+// SetNillableContactChangedAt sets the "contact_changed_at" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableContactChangedAt(v *time.Time) *UserUpdate {
+	if v != nil {
+		_u.SetContactChangedAt(*v)
+	}
+	return _u
+}
+
+// ClearContactChangedAt clears the value of the "contact_changed_at" field.
+func (_u *UserUpdate) ClearContactChangedAt() *UserUpdate {
+	_u.mutation.ClearContactChangedAt()
+	return _u
+}
+
 // AddRefreshTokenIDs adds the "refresh_tokens" edge to the RefreshToken entity by IDs.
 func (_u *UserUpdate) AddRefreshTokenIDs(ids ...pulid.ID) *UserUpdate {
 	_u.mutation.AddRefreshTokenIDs(ids...)
@@ -228,6 +268,18 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Role(); ok {
 		_spec.SetField(user.FieldRole, field.TypeEnum, value)
 	}
+	if value, ok := _u.mutation.PasswordChangedAt(); ok {
+		_spec.SetField(user.FieldPasswordChangedAt, field.TypeTime, value)
+	}
+	if _u.mutation.PasswordChangedAtCleared() {
+		_spec.ClearField(user.FieldPasswordChangedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ContactChangedAt(); ok {
+		_spec.SetField(user.FieldContactChangedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ContactChangedAtCleared() {
+		_spec.ClearField(user.FieldContactChangedAt, field.TypeTime)
+	}
 	if _u.mutation.RefreshTokensCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -354,6 +406,46 @@ func (_u *UserUpdateOne) SetNillableRole(v *user.Role) *UserUpdateOne {
 	if v != nil {
 		_u.SetRole(*v)
 	}
+	return _u
+}
+
+// SetPasswordChangedAt sets the "password_changed_at" field.
+func (_u *UserUpdateOne) SetPasswordChangedAt(v time.Time) *UserUpdateOne {
+	_u.mutation.SetPasswordChangedAt(v)
+	return _u
+}
+
+// SetNillablePasswordChangedAt sets the "password_changed_at" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillablePasswordChangedAt(v *time.Time) *UserUpdateOne {
+	if v != nil {
+		_u.SetPasswordChangedAt(*v)
+	}
+	return _u
+}
+
+// ClearPasswordChangedAt clears the value of the "password_changed_at" field.
+func (_u *UserUpdateOne) ClearPasswordChangedAt() *UserUpdateOne {
+	_u.mutation.ClearPasswordChangedAt()
+	return _u
+}
+
+// SetContactChangedAt sets the "contact_changed_at" field.
+func (_u *UserUpdateOne) SetContactChangedAt(v time.Time) *UserUpdateOne {
+	_u.mutation.SetContactChangedAt(v)
+	return _u
+}
+
+// SetNillableContactChangedAt sets the "contact_changed_at" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableContactChangedAt(v *time.Time) *UserUpdateOne {
+	if v != nil {
+		_u.SetContactChangedAt(*v)
+	}
+	return _u
+}
+
+// ClearContactChangedAt clears the value of the "contact_changed_at" field.
+func (_u *UserUpdateOne) ClearContactChangedAt() *UserUpdateOne {
+	_u.mutation.ClearContactChangedAt()
 	return _u
 }
 
@@ -521,6 +613,18 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if value, ok := _u.mutation.Role(); ok {
 		_spec.SetField(user.FieldRole, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.PasswordChangedAt(); ok {
+		_spec.SetField(user.FieldPasswordChangedAt, field.TypeTime, value)
+	}
+	if _u.mutation.PasswordChangedAtCleared() {
+		_spec.ClearField(user.FieldPasswordChangedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ContactChangedAt(); ok {
+		_spec.SetField(user.FieldContactChangedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ContactChangedAtCleared() {
+		_spec.ClearField(user.FieldContactChangedAt, field.TypeTime)
 	}
 	if _u.mutation.RefreshTokensCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -5,6 +5,7 @@ package ent
 import (
 	"danbao/ent/schema/pulid"
 	"danbao/ent/withdrawal"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -36,7 +37,13 @@ type Withdrawal struct {
 	// The bank's reason for a FAILED withdrawal, at most 200 bytes; empty otherwise.
 	FailureReason string `json:"failure_reason,omitempty"`
 	// When the bank's answer was applied; null while PENDING.
-	CompletedAt  *time.Time `json:"completed_at,omitempty"`
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	// risk's decision when the withdrawal was made: ALLOW, STEP_UP or HOLD
+	RiskDecision string `json:"risk_decision,omitempty"`
+	// the stable reason codes behind risk_decision
+	RiskReasons []string `json:"risk_reasons,omitempty"`
+	// made without a passkey, within the password-free allowance
+	PasswordFree bool `json:"password_free,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -45,11 +52,15 @@ func (*Withdrawal) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case withdrawal.FieldRiskReasons:
+			values[i] = new([]byte)
 		case withdrawal.FieldID, withdrawal.FieldUserID, withdrawal.FieldBankCardID:
 			values[i] = new(pulid.ID)
+		case withdrawal.FieldPasswordFree:
+			values[i] = new(sql.NullBool)
 		case withdrawal.FieldAmount:
 			values[i] = new(sql.NullInt64)
-		case withdrawal.FieldCurrency, withdrawal.FieldStatus, withdrawal.FieldFailureReason:
+		case withdrawal.FieldCurrency, withdrawal.FieldStatus, withdrawal.FieldFailureReason, withdrawal.FieldRiskDecision:
 			values[i] = new(sql.NullString)
 		case withdrawal.FieldCreatedAt, withdrawal.FieldUpdatedAt, withdrawal.FieldCompletedAt:
 			values[i] = new(sql.NullTime)
@@ -129,6 +140,26 @@ func (_m *Withdrawal) assignValues(columns []string, values []any) error {
 				_m.CompletedAt = new(time.Time)
 				*_m.CompletedAt = value.Time
 			}
+		case withdrawal.FieldRiskDecision:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field risk_decision", values[i])
+			} else if value.Valid {
+				_m.RiskDecision = value.String
+			}
+		case withdrawal.FieldRiskReasons:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field risk_reasons", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.RiskReasons); err != nil {
+					return fmt.Errorf("unmarshal field risk_reasons: %w", err)
+				}
+			}
+		case withdrawal.FieldPasswordFree:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field password_free", values[i])
+			} else if value.Valid {
+				_m.PasswordFree = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -193,6 +224,15 @@ func (_m *Withdrawal) String() string {
 		builder.WriteString("completed_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("risk_decision=")
+	builder.WriteString(_m.RiskDecision)
+	builder.WriteString(", ")
+	builder.WriteString("risk_reasons=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RiskReasons))
+	builder.WriteString(", ")
+	builder.WriteString("password_free=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PasswordFree))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -118,6 +118,40 @@ func (_c *WithdrawalCreate) SetNillableCompletedAt(v *time.Time) *WithdrawalCrea
 	return _c
 }
 
+// SetRiskDecision sets the "risk_decision" field.
+func (_c *WithdrawalCreate) SetRiskDecision(v string) *WithdrawalCreate {
+	_c.mutation.SetRiskDecision(v)
+	return _c
+}
+
+// SetNillableRiskDecision sets the "risk_decision" field if the given value is not nil.
+func (_c *WithdrawalCreate) SetNillableRiskDecision(v *string) *WithdrawalCreate {
+	if v != nil {
+		_c.SetRiskDecision(*v)
+	}
+	return _c
+}
+
+// SetRiskReasons sets the "risk_reasons" field.
+func (_c *WithdrawalCreate) SetRiskReasons(v []string) *WithdrawalCreate {
+	_c.mutation.SetRiskReasons(v)
+	return _c
+}
+
+// SetPasswordFree sets the "password_free" field.
+func (_c *WithdrawalCreate) SetPasswordFree(v bool) *WithdrawalCreate {
+	_c.mutation.SetPasswordFree(v)
+	return _c
+}
+
+// SetNillablePasswordFree sets the "password_free" field if the given value is not nil.
+func (_c *WithdrawalCreate) SetNillablePasswordFree(v *bool) *WithdrawalCreate {
+	if v != nil {
+		_c.SetPasswordFree(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *WithdrawalCreate) SetID(v pulid.ID) *WithdrawalCreate {
 	_c.mutation.SetID(v)
@@ -179,6 +213,10 @@ func (_c *WithdrawalCreate) defaults() {
 		v := withdrawal.DefaultStatus
 		_c.mutation.SetStatus(v)
 	}
+	if _, ok := _c.mutation.PasswordFree(); !ok {
+		v := withdrawal.DefaultPasswordFree
+		_c.mutation.SetPasswordFree(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := withdrawal.DefaultID()
 		_c.mutation.SetID(v)
@@ -227,6 +265,14 @@ func (_c *WithdrawalCreate) check() error {
 		if err := withdrawal.FailureReasonValidator(v); err != nil {
 			return &ValidationError{Name: "failure_reason", err: fmt.Errorf(`ent: validator failed for field "Withdrawal.failure_reason": %w`, err)}
 		}
+	}
+	if v, ok := _c.mutation.RiskDecision(); ok {
+		if err := withdrawal.RiskDecisionValidator(v); err != nil {
+			return &ValidationError{Name: "risk_decision", err: fmt.Errorf(`ent: validator failed for field "Withdrawal.risk_decision": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.PasswordFree(); !ok {
+		return &ValidationError{Name: "password_free", err: errors.New(`ent: missing required field "Withdrawal.password_free"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := withdrawal.IDValidator(string(v)); err != nil {
@@ -304,6 +350,18 @@ func (_c *WithdrawalCreate) createSpec() (*Withdrawal, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CompletedAt(); ok {
 		_spec.SetField(withdrawal.FieldCompletedAt, field.TypeTime, value)
 		_node.CompletedAt = &value
+	}
+	if value, ok := _c.mutation.RiskDecision(); ok {
+		_spec.SetField(withdrawal.FieldRiskDecision, field.TypeString, value)
+		_node.RiskDecision = value
+	}
+	if value, ok := _c.mutation.RiskReasons(); ok {
+		_spec.SetField(withdrawal.FieldRiskReasons, field.TypeJSON, value)
+		_node.RiskReasons = value
+	}
+	if value, ok := _c.mutation.PasswordFree(); ok {
+		_spec.SetField(withdrawal.FieldPasswordFree, field.TypeBool, value)
+		_node.PasswordFree = value
 	}
 	return _node, _spec
 }
@@ -414,6 +472,54 @@ func (u *WithdrawalUpsert) UpdateCompletedAt() *WithdrawalUpsert {
 // ClearCompletedAt clears the value of the "completed_at" field.
 func (u *WithdrawalUpsert) ClearCompletedAt() *WithdrawalUpsert {
 	u.SetNull(withdrawal.FieldCompletedAt)
+	return u
+}
+
+// SetRiskDecision sets the "risk_decision" field.
+func (u *WithdrawalUpsert) SetRiskDecision(v string) *WithdrawalUpsert {
+	u.Set(withdrawal.FieldRiskDecision, v)
+	return u
+}
+
+// UpdateRiskDecision sets the "risk_decision" field to the value that was provided on create.
+func (u *WithdrawalUpsert) UpdateRiskDecision() *WithdrawalUpsert {
+	u.SetExcluded(withdrawal.FieldRiskDecision)
+	return u
+}
+
+// ClearRiskDecision clears the value of the "risk_decision" field.
+func (u *WithdrawalUpsert) ClearRiskDecision() *WithdrawalUpsert {
+	u.SetNull(withdrawal.FieldRiskDecision)
+	return u
+}
+
+// SetRiskReasons sets the "risk_reasons" field.
+func (u *WithdrawalUpsert) SetRiskReasons(v []string) *WithdrawalUpsert {
+	u.Set(withdrawal.FieldRiskReasons, v)
+	return u
+}
+
+// UpdateRiskReasons sets the "risk_reasons" field to the value that was provided on create.
+func (u *WithdrawalUpsert) UpdateRiskReasons() *WithdrawalUpsert {
+	u.SetExcluded(withdrawal.FieldRiskReasons)
+	return u
+}
+
+// ClearRiskReasons clears the value of the "risk_reasons" field.
+func (u *WithdrawalUpsert) ClearRiskReasons() *WithdrawalUpsert {
+	u.SetNull(withdrawal.FieldRiskReasons)
+	return u
+}
+
+// SetPasswordFree sets the "password_free" field.
+func (u *WithdrawalUpsert) SetPasswordFree(v bool) *WithdrawalUpsert {
+	u.Set(withdrawal.FieldPasswordFree, v)
+	return u
+}
+
+// UpdatePasswordFree sets the "password_free" field to the value that was provided on create.
+func (u *WithdrawalUpsert) UpdatePasswordFree() *WithdrawalUpsert {
+	u.SetExcluded(withdrawal.FieldPasswordFree)
 	return u
 }
 
@@ -547,6 +653,62 @@ func (u *WithdrawalUpsertOne) UpdateCompletedAt() *WithdrawalUpsertOne {
 func (u *WithdrawalUpsertOne) ClearCompletedAt() *WithdrawalUpsertOne {
 	return u.Update(func(s *WithdrawalUpsert) {
 		s.ClearCompletedAt()
+	})
+}
+
+// SetRiskDecision sets the "risk_decision" field.
+func (u *WithdrawalUpsertOne) SetRiskDecision(v string) *WithdrawalUpsertOne {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.SetRiskDecision(v)
+	})
+}
+
+// UpdateRiskDecision sets the "risk_decision" field to the value that was provided on create.
+func (u *WithdrawalUpsertOne) UpdateRiskDecision() *WithdrawalUpsertOne {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.UpdateRiskDecision()
+	})
+}
+
+// ClearRiskDecision clears the value of the "risk_decision" field.
+func (u *WithdrawalUpsertOne) ClearRiskDecision() *WithdrawalUpsertOne {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.ClearRiskDecision()
+	})
+}
+
+// SetRiskReasons sets the "risk_reasons" field.
+func (u *WithdrawalUpsertOne) SetRiskReasons(v []string) *WithdrawalUpsertOne {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.SetRiskReasons(v)
+	})
+}
+
+// UpdateRiskReasons sets the "risk_reasons" field to the value that was provided on create.
+func (u *WithdrawalUpsertOne) UpdateRiskReasons() *WithdrawalUpsertOne {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.UpdateRiskReasons()
+	})
+}
+
+// ClearRiskReasons clears the value of the "risk_reasons" field.
+func (u *WithdrawalUpsertOne) ClearRiskReasons() *WithdrawalUpsertOne {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.ClearRiskReasons()
+	})
+}
+
+// SetPasswordFree sets the "password_free" field.
+func (u *WithdrawalUpsertOne) SetPasswordFree(v bool) *WithdrawalUpsertOne {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.SetPasswordFree(v)
+	})
+}
+
+// UpdatePasswordFree sets the "password_free" field to the value that was provided on create.
+func (u *WithdrawalUpsertOne) UpdatePasswordFree() *WithdrawalUpsertOne {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.UpdatePasswordFree()
 	})
 }
 
@@ -847,6 +1009,62 @@ func (u *WithdrawalUpsertBulk) UpdateCompletedAt() *WithdrawalUpsertBulk {
 func (u *WithdrawalUpsertBulk) ClearCompletedAt() *WithdrawalUpsertBulk {
 	return u.Update(func(s *WithdrawalUpsert) {
 		s.ClearCompletedAt()
+	})
+}
+
+// SetRiskDecision sets the "risk_decision" field.
+func (u *WithdrawalUpsertBulk) SetRiskDecision(v string) *WithdrawalUpsertBulk {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.SetRiskDecision(v)
+	})
+}
+
+// UpdateRiskDecision sets the "risk_decision" field to the value that was provided on create.
+func (u *WithdrawalUpsertBulk) UpdateRiskDecision() *WithdrawalUpsertBulk {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.UpdateRiskDecision()
+	})
+}
+
+// ClearRiskDecision clears the value of the "risk_decision" field.
+func (u *WithdrawalUpsertBulk) ClearRiskDecision() *WithdrawalUpsertBulk {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.ClearRiskDecision()
+	})
+}
+
+// SetRiskReasons sets the "risk_reasons" field.
+func (u *WithdrawalUpsertBulk) SetRiskReasons(v []string) *WithdrawalUpsertBulk {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.SetRiskReasons(v)
+	})
+}
+
+// UpdateRiskReasons sets the "risk_reasons" field to the value that was provided on create.
+func (u *WithdrawalUpsertBulk) UpdateRiskReasons() *WithdrawalUpsertBulk {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.UpdateRiskReasons()
+	})
+}
+
+// ClearRiskReasons clears the value of the "risk_reasons" field.
+func (u *WithdrawalUpsertBulk) ClearRiskReasons() *WithdrawalUpsertBulk {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.ClearRiskReasons()
+	})
+}
+
+// SetPasswordFree sets the "password_free" field.
+func (u *WithdrawalUpsertBulk) SetPasswordFree(v bool) *WithdrawalUpsertBulk {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.SetPasswordFree(v)
+	})
+}
+
+// UpdatePasswordFree sets the "password_free" field to the value that was provided on create.
+func (u *WithdrawalUpsertBulk) UpdatePasswordFree() *WithdrawalUpsertBulk {
+	return u.Update(func(s *WithdrawalUpsert) {
+		s.UpdatePasswordFree()
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 )
 
@@ -89,6 +90,58 @@ func (_u *WithdrawalUpdate) ClearCompletedAt() *WithdrawalUpdate {
 	return _u
 }
 
+// SetRiskDecision sets the "risk_decision" field.
+func (_u *WithdrawalUpdate) SetRiskDecision(v string) *WithdrawalUpdate {
+	_u.mutation.SetRiskDecision(v)
+	return _u
+}
+
+// SetNillableRiskDecision sets the "risk_decision" field if the given value is not nil.
+func (_u *WithdrawalUpdate) SetNillableRiskDecision(v *string) *WithdrawalUpdate {
+	if v != nil {
+		_u.SetRiskDecision(*v)
+	}
+	return _u
+}
+
+// ClearRiskDecision clears the value of the "risk_decision" field.
+func (_u *WithdrawalUpdate) ClearRiskDecision() *WithdrawalUpdate {
+	_u.mutation.ClearRiskDecision()
+	return _u
+}
+
+// SetRiskReasons sets the "risk_reasons" field.
+func (_u *WithdrawalUpdate) SetRiskReasons(v []string) *WithdrawalUpdate {
+	_u.mutation.SetRiskReasons(v)
+	return _u
+}
+
+// AppendRiskReasons appends value to the "risk_reasons" field.
+func (_u *WithdrawalUpdate) AppendRiskReasons(v []string) *WithdrawalUpdate {
+	_u.mutation.AppendRiskReasons(v)
+	return _u
+}
+
+// ClearRiskReasons clears the value of the "risk_reasons" field.
+func (_u *WithdrawalUpdate) ClearRiskReasons() *WithdrawalUpdate {
+	_u.mutation.ClearRiskReasons()
+	return _u
+}
+
+// SetPasswordFree sets the "password_free" field.
+func (_u *WithdrawalUpdate) SetPasswordFree(v bool) *WithdrawalUpdate {
+	_u.mutation.SetPasswordFree(v)
+	return _u
+}
+
+// SetNillablePasswordFree sets the "password_free" field if the given value is not nil.
+func (_u *WithdrawalUpdate) SetNillablePasswordFree(v *bool) *WithdrawalUpdate {
+	if v != nil {
+		_u.SetPasswordFree(*v)
+	}
+	return _u
+}
+
 // Mutation returns the WithdrawalMutation object of the builder.
 func (_u *WithdrawalUpdate) Mutation() *WithdrawalMutation {
 	return _u.mutation
@@ -142,6 +195,11 @@ func (_u *WithdrawalUpdate) check() error {
 			return &ValidationError{Name: "failure_reason", err: fmt.Errorf(`ent: validator failed for field "Withdrawal.failure_reason": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.RiskDecision(); ok {
+		if err := withdrawal.RiskDecisionValidator(v); err != nil {
+			return &ValidationError{Name: "risk_decision", err: fmt.Errorf(`ent: validator failed for field "Withdrawal.risk_decision": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -180,6 +238,26 @@ func (_u *WithdrawalUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	}
 	if _u.mutation.CompletedAtCleared() {
 		_spec.ClearField(withdrawal.FieldCompletedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.RiskDecision(); ok {
+		_spec.SetField(withdrawal.FieldRiskDecision, field.TypeString, value)
+	}
+	if _u.mutation.RiskDecisionCleared() {
+		_spec.ClearField(withdrawal.FieldRiskDecision, field.TypeString)
+	}
+	if value, ok := _u.mutation.RiskReasons(); ok {
+		_spec.SetField(withdrawal.FieldRiskReasons, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedRiskReasons(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, withdrawal.FieldRiskReasons, value)
+		})
+	}
+	if _u.mutation.RiskReasonsCleared() {
+		_spec.ClearField(withdrawal.FieldRiskReasons, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.PasswordFree(); ok {
+		_spec.SetField(withdrawal.FieldPasswordFree, field.TypeBool, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -263,6 +341,58 @@ func (_u *WithdrawalUpdateOne) ClearCompletedAt() *WithdrawalUpdateOne {
 	return _u
 }
 
+// SetRiskDecision sets the "risk_decision" field.
+func (_u *WithdrawalUpdateOne) SetRiskDecision(v string) *WithdrawalUpdateOne {
+	_u.mutation.SetRiskDecision(v)
+	return _u
+}
+
+// SetNillableRiskDecision sets the "risk_decision" field if the given value is not nil.
+func (_u *WithdrawalUpdateOne) SetNillableRiskDecision(v *string) *WithdrawalUpdateOne {
+	if v != nil {
+		_u.SetRiskDecision(*v)
+	}
+	return _u
+}
+
+// ClearRiskDecision clears the value of the "risk_decision" field.
+func (_u *WithdrawalUpdateOne) ClearRiskDecision() *WithdrawalUpdateOne {
+	_u.mutation.ClearRiskDecision()
+	return _u
+}
+
+// SetRiskReasons sets the "risk_reasons" field.
+func (_u *WithdrawalUpdateOne) SetRiskReasons(v []string) *WithdrawalUpdateOne {
+	_u.mutation.SetRiskReasons(v)
+	return _u
+}
+
+// AppendRiskReasons appends value to the "risk_reasons" field.
+func (_u *WithdrawalUpdateOne) AppendRiskReasons(v []string) *WithdrawalUpdateOne {
+	_u.mutation.AppendRiskReasons(v)
+	return _u
+}
+
+// ClearRiskReasons clears the value of the "risk_reasons" field.
+func (_u *WithdrawalUpdateOne) ClearRiskReasons() *WithdrawalUpdateOne {
+	_u.mutation.ClearRiskReasons()
+	return _u
+}
+
+// SetPasswordFree sets the "password_free" field.
+func (_u *WithdrawalUpdateOne) SetPasswordFree(v bool) *WithdrawalUpdateOne {
+	_u.mutation.SetPasswordFree(v)
+	return _u
+}
+
+// SetNillablePasswordFree sets the "password_free" field if the given value is not nil.
+func (_u *WithdrawalUpdateOne) SetNillablePasswordFree(v *bool) *WithdrawalUpdateOne {
+	if v != nil {
+		_u.SetPasswordFree(*v)
+	}
+	return _u
+}
+
 // Mutation returns the WithdrawalMutation object of the builder.
 func (_u *WithdrawalUpdateOne) Mutation() *WithdrawalMutation {
 	return _u.mutation
@@ -329,6 +459,11 @@ func (_u *WithdrawalUpdateOne) check() error {
 			return &ValidationError{Name: "failure_reason", err: fmt.Errorf(`ent: validator failed for field "Withdrawal.failure_reason": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.RiskDecision(); ok {
+		if err := withdrawal.RiskDecisionValidator(v); err != nil {
+			return &ValidationError{Name: "risk_decision", err: fmt.Errorf(`ent: validator failed for field "Withdrawal.risk_decision": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -384,6 +519,26 @@ func (_u *WithdrawalUpdateOne) sqlSave(ctx context.Context) (_node *Withdrawal, 
 	}
 	if _u.mutation.CompletedAtCleared() {
 		_spec.ClearField(withdrawal.FieldCompletedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.RiskDecision(); ok {
+		_spec.SetField(withdrawal.FieldRiskDecision, field.TypeString, value)
+	}
+	if _u.mutation.RiskDecisionCleared() {
+		_spec.ClearField(withdrawal.FieldRiskDecision, field.TypeString)
+	}
+	if value, ok := _u.mutation.RiskReasons(); ok {
+		_spec.SetField(withdrawal.FieldRiskReasons, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedRiskReasons(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, withdrawal.FieldRiskReasons, value)
+		})
+	}
+	if _u.mutation.RiskReasonsCleared() {
+		_spec.ClearField(withdrawal.FieldRiskReasons, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.PasswordFree(); ok {
+		_spec.SetField(withdrawal.FieldPasswordFree, field.TypeBool, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Withdrawal{config: _u.config}

@@ -8,6 +8,7 @@ import (
 	"danbao/ent"
 	"danbao/ent/payment"
 	"danbao/ent/paymentevent"
+	"danbao/ent/riskhold"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/topup"
 	"danbao/ent/user"
@@ -41,6 +42,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	AccountControl() AccountControlResolver
+	HeldItem() HeldItemResolver
 	LedgerEntry() LedgerEntryResolver
 	Mutation() MutationResolver
 	Payment() PaymentResolver
@@ -129,6 +131,11 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	BeginWithdrawalAuthorizationPayload struct {
+		Options    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	CreatePartnerAppPayload struct {
 		ClientSecret func(childComplexity int) int
 		PartnerApp   func(childComplexity int) int
@@ -167,6 +174,13 @@ type ComplexityRoot struct {
 		Used      func(childComplexity int) int
 	}
 
+	DecideHeldPayload struct {
+		HeldItem   func(childComplexity int) int
+		Payment    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+		Withdrawal func(childComplexity int) int
+	}
+
 	FinishPasskeyRegistrationPayload struct {
 		Passkey    func(childComplexity int) int
 		UserErrors func(childComplexity int) int
@@ -175,6 +189,33 @@ type ComplexityRoot struct {
 	FundProtectionPayload struct {
 		Balance    func(childComplexity int) int
 		UserErrors func(childComplexity int) int
+	}
+
+	HeldItem struct {
+		Amount     func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		Currency   func(childComplexity int) int
+		DecidedAt  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		Note       func(childComplexity int) int
+		Payment    func(childComplexity int) int
+		Reasons    func(childComplexity int) int
+		Status     func(childComplexity int) int
+		UpdatedAt  func(childComplexity int) int
+		User       func(childComplexity int) int
+		Withdrawal func(childComplexity int) int
+	}
+
+	HeldItemConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	HeldItemEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	LedgerEntry struct {
@@ -219,6 +260,7 @@ type ComplexityRoot struct {
 		BalancePayments func(childComplexity int) int
 		Daily           func(childComplexity int) int
 		Level           func(childComplexity int) int
+		PasswordFree    func(childComplexity int) int
 		Rights          func(childComplexity int) int
 	}
 
@@ -233,44 +275,48 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AuthorizePayment           func(childComplexity int, input model.AuthorizePaymentInput) int
-		BeginPasskeyLogin          func(childComplexity int) int
-		BeginPasskeyRegistration   func(childComplexity int) int
-		BeginPaymentAuthorization  func(childComplexity int, input model.PaymentIDInput) int
-		CancelPayment              func(childComplexity int, input model.PaymentIDInput) int
-		ConfirmReceipt             func(childComplexity int, input model.PaymentIDInput) int
-		ConnectPartnerApp          func(childComplexity int, input model.ConnectPartnerAppInput) int
-		CreatePartnerApp           func(childComplexity int, input model.CreatePartnerAppInput) int
-		CreatePayment              func(childComplexity int, input model.CreatePaymentInput) int
-		DisconnectPartnerApp       func(childComplexity int, input model.ConnectPartnerAppInput) int
-		ExtendConfirmDeadline      func(childComplexity int, input model.PaymentIDInput) int
-		FinishPasskeyLogin         func(childComplexity int, input model.FinishPasskeyLoginInput) int
-		FinishPasskeyRegistration  func(childComplexity int, input model.FinishPasskeyRegistrationInput) int
-		FreezeAccount              func(childComplexity int, input model.FreezeAccountInput) int
-		FundProtection             func(childComplexity int, input model.FundProtectionInput) int
-		LinkBankCard               func(childComplexity int, input model.LinkBankCardInput) int
-		Login                      func(childComplexity int, input model.LoginInput) int
-		Logout                     func(childComplexity int, input model.LogoutInput) int
-		MarkShipped                func(childComplexity int, input model.MarkShippedInput) int
-		OpenDispute                func(childComplexity int, input model.OpenDisputeInput) int
-		RedeliverWebhook           func(childComplexity int, input model.RedeliverWebhookInput) int
-		RefreshToken               func(childComplexity int, input model.RefreshTokenInput) int
-		Register                   func(childComplexity int, input model.RegisterInput) int
-		RegisterWebhook            func(childComplexity int, input model.RegisterWebhookInput) int
-		RequestRefund              func(childComplexity int, input model.RequestRefundInput) int
-		ResolveDispute             func(childComplexity int, input model.ResolveDisputeInput) int
-		RespondToRefund            func(childComplexity int, input model.RespondToRefundInput) int
-		RestrictCollection         func(childComplexity int, input model.RestrictCollectionInput) int
-		RestrictLowTrust           func(childComplexity int, input model.RestrictLowTrustInput) int
-		ReviewVerification         func(childComplexity int, input model.ReviewVerificationInput) int
-		RevokePasskey              func(childComplexity int, input model.RevokePasskeyInput) int
-		RotatePartnerAppSecret     func(childComplexity int, input model.RotatePartnerAppSecretInput) int
-		SetDailyLimit              func(childComplexity int, input model.SetDailyLimitInput) int
-		SettleSandboxBankOperation func(childComplexity int, input model.SettleSandboxBankOperationInput) int
-		SignOutEverywhere          func(childComplexity int) int
-		SubmitRealNameVerification func(childComplexity int, input model.SubmitRealNameVerificationInput) int
-		TopUp                      func(childComplexity int, input model.TopUpInput) int
-		Withdraw                   func(childComplexity int, input model.WithdrawInput) int
+		ApproveHeld                  func(childComplexity int, input model.DecideHeldInput) int
+		AuthorizePayment             func(childComplexity int, input model.AuthorizePaymentInput) int
+		BeginPasskeyLogin            func(childComplexity int) int
+		BeginPasskeyRegistration     func(childComplexity int) int
+		BeginPaymentAuthorization    func(childComplexity int, input model.PaymentIDInput) int
+		BeginWithdrawalAuthorization func(childComplexity int, input model.BeginWithdrawalAuthorizationInput) int
+		CancelPayment                func(childComplexity int, input model.PaymentIDInput) int
+		ConfirmReceipt               func(childComplexity int, input model.PaymentIDInput) int
+		ConnectPartnerApp            func(childComplexity int, input model.ConnectPartnerAppInput) int
+		CreatePartnerApp             func(childComplexity int, input model.CreatePartnerAppInput) int
+		CreatePayment                func(childComplexity int, input model.CreatePaymentInput) int
+		DisconnectPartnerApp         func(childComplexity int, input model.ConnectPartnerAppInput) int
+		ExtendConfirmDeadline        func(childComplexity int, input model.PaymentIDInput) int
+		FinishPasskeyLogin           func(childComplexity int, input model.FinishPasskeyLoginInput) int
+		FinishPasskeyRegistration    func(childComplexity int, input model.FinishPasskeyRegistrationInput) int
+		FreezeAccount                func(childComplexity int, input model.FreezeAccountInput) int
+		FundProtection               func(childComplexity int, input model.FundProtectionInput) int
+		LinkBankCard                 func(childComplexity int, input model.LinkBankCardInput) int
+		Login                        func(childComplexity int, input model.LoginInput) int
+		Logout                       func(childComplexity int, input model.LogoutInput) int
+		MarkShipped                  func(childComplexity int, input model.MarkShippedInput) int
+		OpenDispute                  func(childComplexity int, input model.OpenDisputeInput) int
+		RedeliverWebhook             func(childComplexity int, input model.RedeliverWebhookInput) int
+		RefreshToken                 func(childComplexity int, input model.RefreshTokenInput) int
+		Register                     func(childComplexity int, input model.RegisterInput) int
+		RegisterWebhook              func(childComplexity int, input model.RegisterWebhookInput) int
+		RejectHeld                   func(childComplexity int, input model.DecideHeldInput) int
+		RequestRefund                func(childComplexity int, input model.RequestRefundInput) int
+		ResolveDispute               func(childComplexity int, input model.ResolveDisputeInput) int
+		RespondToRefund              func(childComplexity int, input model.RespondToRefundInput) int
+		RestrictCollection           func(childComplexity int, input model.RestrictCollectionInput) int
+		RestrictLowTrust             func(childComplexity int, input model.RestrictLowTrustInput) int
+		ReviewVerification           func(childComplexity int, input model.ReviewVerificationInput) int
+		RevokePasskey                func(childComplexity int, input model.RevokePasskeyInput) int
+		RotatePartnerAppSecret       func(childComplexity int, input model.RotatePartnerAppSecretInput) int
+		SetDailyLimit                func(childComplexity int, input model.SetDailyLimitInput) int
+		SetPasswordFreeAllowance     func(childComplexity int, input model.SetPasswordFreeAllowanceInput) int
+		SettleSandboxBankOperation   func(childComplexity int, input model.SettleSandboxBankOperationInput) int
+		SignOutEverywhere            func(childComplexity int) int
+		SubmitRealNameVerification   func(childComplexity int, input model.SubmitRealNameVerificationInput) int
+		TopUp                        func(childComplexity int, input model.TopUpInput) int
+		Withdraw                     func(childComplexity int, input model.WithdrawInput) int
 	}
 
 	PageInfo struct {
@@ -320,6 +366,17 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	PasswordFreeLimit struct {
+		Currency        func(childComplexity int) int
+		DailyLimit      func(childComplexity int) int
+		Enabled         func(childComplexity int) int
+		Maximum         func(childComplexity int) int
+		PerPaymentLimit func(childComplexity int) int
+		Remaining       func(childComplexity int) int
+		ResetsAt        func(childComplexity int) int
+		Used            func(childComplexity int) int
+	}
+
 	Payment struct {
 		Amount            func(childComplexity int) int
 		Authorization     func(childComplexity int) int
@@ -341,6 +398,7 @@ type ComplexityRoot struct {
 		Payer             func(childComplexity int) int
 		RefundRequest     func(childComplexity int) int
 		RefundedAmount    func(childComplexity int) int
+		Risk              func(childComplexity int) int
 		Shipment          func(childComplexity int) int
 		Status            func(childComplexity int) int
 		UpdatedAt         func(childComplexity int) int
@@ -408,6 +466,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		CustodyReport        func(childComplexity int, from string, to string) int
+		HeldItems            func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID], status *riskhold.Status) int
 		Me                   func(childComplexity int) int
 		Node                 func(childComplexity int, id pulid.ID) int
 		Nodes                func(childComplexity int, ids []pulid.ID) int
@@ -452,6 +511,11 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	RiskAssessment struct {
+		Decision func(childComplexity int) int
+		Reasons  func(childComplexity int) int
+	}
+
 	RotatePartnerAppSecretPayload struct {
 		ClientSecret func(childComplexity int) int
 		PartnerApp   func(childComplexity int) int
@@ -461,6 +525,11 @@ type ComplexityRoot struct {
 	SetDailyLimitPayload struct {
 		DailyLimit func(childComplexity int) int
 		UserErrors func(childComplexity int) int
+	}
+
+	SetPasswordFreeAllowancePayload struct {
+		PasswordFreeAllowance func(childComplexity int) int
+		UserErrors            func(childComplexity int) int
 	}
 
 	SettleSandboxBankOperationPayload struct {
@@ -637,6 +706,8 @@ type ComplexityRoot struct {
 		Currency      func(childComplexity int) int
 		FailureReason func(childComplexity int) int
 		ID            func(childComplexity int) int
+		PasswordFree  func(childComplexity int) int
+		Risk          func(childComplexity int) int
 		Status        func(childComplexity int) int
 		UpdatedAt     func(childComplexity int) int
 	}
@@ -648,6 +719,12 @@ type ComplexityRoot struct {
 
 type AccountControlResolver interface {
 	User(ctx context.Context, obj *ent.AccountControl) (*ent.User, error)
+}
+type HeldItemResolver interface {
+	Amount(ctx context.Context, obj *ent.RiskHold) (model.Decimal, error)
+	User(ctx context.Context, obj *ent.RiskHold) (*ent.User, error)
+	Payment(ctx context.Context, obj *ent.RiskHold) (*ent.Payment, error)
+	Withdrawal(ctx context.Context, obj *ent.RiskHold) (*ent.Withdrawal, error)
 }
 type LedgerEntryResolver interface {
 	Payment(ctx context.Context, obj *ent.Posting) (*ent.Payment, error)
@@ -698,6 +775,10 @@ type MutationResolver interface {
 	RevokePasskey(ctx context.Context, input model.RevokePasskeyInput) (*model.RevokePasskeyPayload, error)
 	BeginPasskeyLogin(ctx context.Context) (*model.BeginPasskeyLoginPayload, error)
 	FinishPasskeyLogin(ctx context.Context, input model.FinishPasskeyLoginInput) (*model.AuthPayload, error)
+	ApproveHeld(ctx context.Context, input model.DecideHeldInput) (*model.DecideHeldPayload, error)
+	RejectHeld(ctx context.Context, input model.DecideHeldInput) (*model.DecideHeldPayload, error)
+	SetPasswordFreeAllowance(ctx context.Context, input model.SetPasswordFreeAllowanceInput) (*model.SetPasswordFreeAllowancePayload, error)
+	BeginWithdrawalAuthorization(ctx context.Context, input model.BeginWithdrawalAuthorizationInput) (*model.BeginWithdrawalAuthorizationPayload, error)
 	RestrictLowTrust(ctx context.Context, input model.RestrictLowTrustInput) (*model.RestrictLowTrustPayload, error)
 }
 type PaymentResolver interface {
@@ -715,6 +796,7 @@ type PaymentResolver interface {
 	Authorization(ctx context.Context, obj *ent.Payment) (*model.PaymentAuthorization, error)
 
 	Events(ctx context.Context, obj *ent.Payment, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.PaymentEventConnection, error)
+	Risk(ctx context.Context, obj *ent.Payment) (*model.RiskAssessment, error)
 }
 type PaymentEventResolver interface {
 	Type(ctx context.Context, obj *ent.PaymentEvent) (string, error)
@@ -737,6 +819,7 @@ type QueryResolver interface {
 	VerifyLedger(ctx context.Context) (*model.LedgerVerification, error)
 	CustodyReport(ctx context.Context, from string, to string) (*model.CustodyReport, error)
 	Webhooks(ctx context.Context) ([]*ent.Webhook, error)
+	HeldItems(ctx context.Context, first *int, after *entgql.Cursor[pulid.ID], status *riskhold.Status) (*ent.HeldItemConnection, error)
 	TrustScore(ctx context.Context, userID pulid.ID) (*ent.TrustScore, error)
 	Statement(ctx context.Context, from time.Time, to time.Time, currency string) (*model.Statement, error)
 }
@@ -773,6 +856,7 @@ type WebhookResolver interface {
 type WithdrawalResolver interface {
 	Amount(ctx context.Context, obj *ent.Withdrawal) (model.Decimal, error)
 	BankCard(ctx context.Context, obj *ent.Withdrawal) (*ent.BankCard, error)
+	Risk(ctx context.Context, obj *ent.Withdrawal) (*model.RiskAssessment, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1049,6 +1133,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BeginPaymentAuthorizationPayload.UserErrors(childComplexity), true
 
+	case "BeginWithdrawalAuthorizationPayload.options":
+		if e.ComplexityRoot.BeginWithdrawalAuthorizationPayload.Options == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BeginWithdrawalAuthorizationPayload.Options(childComplexity), true
+	case "BeginWithdrawalAuthorizationPayload.userErrors":
+		if e.ComplexityRoot.BeginWithdrawalAuthorizationPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BeginWithdrawalAuthorizationPayload.UserErrors(childComplexity), true
+
 	case "CreatePartnerAppPayload.clientSecret":
 		if e.ComplexityRoot.CreatePartnerAppPayload.ClientSecret == nil {
 			break
@@ -1192,6 +1289,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DailyPaymentLimit.Used(childComplexity), true
 
+	case "DecideHeldPayload.heldItem":
+		if e.ComplexityRoot.DecideHeldPayload.HeldItem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DecideHeldPayload.HeldItem(childComplexity), true
+	case "DecideHeldPayload.payment":
+		if e.ComplexityRoot.DecideHeldPayload.Payment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DecideHeldPayload.Payment(childComplexity), true
+	case "DecideHeldPayload.userErrors":
+		if e.ComplexityRoot.DecideHeldPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DecideHeldPayload.UserErrors(childComplexity), true
+	case "DecideHeldPayload.withdrawal":
+		if e.ComplexityRoot.DecideHeldPayload.Withdrawal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DecideHeldPayload.Withdrawal(childComplexity), true
+
 	case "FinishPasskeyRegistrationPayload.passkey":
 		if e.ComplexityRoot.FinishPasskeyRegistrationPayload.Passkey == nil {
 			break
@@ -1217,6 +1339,117 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FundProtectionPayload.UserErrors(childComplexity), true
+
+	case "HeldItem.amount":
+		if e.ComplexityRoot.HeldItem.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeldItem.Amount(childComplexity), true
+	case "HeldItem.createdAt":
+		if e.ComplexityRoot.HeldItem.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeldItem.CreatedAt(childComplexity), true
+	case "HeldItem.currency":
+		if e.ComplexityRoot.HeldItem.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeldItem.Currency(childComplexity), true
+	case "HeldItem.decidedAt":
+		if e.ComplexityRoot.HeldItem.DecidedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeldItem.DecidedAt(childComplexity), true
+	case "HeldItem.id":
+		if e.ComplexityRoot.HeldItem.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeldItem.ID(childComplexity), true
+	case "HeldItem.kind":
+		if e.ComplexityRoot.HeldItem.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeldItem.Kind(childComplexity), true
+	case "HeldItem.note":
+		if e.ComplexityRoot.HeldItem.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeldItem.Note(childComplexity), true
+	case "HeldItem.payment":
+		if e.ComplexityRoot.HeldItem.Payment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeldItem.Payment(childComplexity), true
+	case "HeldItem.reasons":
+		if e.ComplexityRoot.HeldItem.Reasons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeldItem.Reasons(childComplexity), true
+	case "HeldItem.status":
+		if e.ComplexityRoot.HeldItem.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeldItem.Status(childComplexity), true
+	case "HeldItem.updatedAt":
+		if e.ComplexityRoot.HeldItem.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeldItem.UpdatedAt(childComplexity), true
+	case "HeldItem.user":
+		if e.ComplexityRoot.HeldItem.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeldItem.User(childComplexity), true
+	case "HeldItem.withdrawal":
+		if e.ComplexityRoot.HeldItem.Withdrawal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeldItem.Withdrawal(childComplexity), true
+
+	case "HeldItemConnection.edges":
+		if e.ComplexityRoot.HeldItemConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeldItemConnection.Edges(childComplexity), true
+	case "HeldItemConnection.pageInfo":
+		if e.ComplexityRoot.HeldItemConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeldItemConnection.PageInfo(childComplexity), true
+	case "HeldItemConnection.totalCount":
+		if e.ComplexityRoot.HeldItemConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeldItemConnection.TotalCount(childComplexity), true
+
+	case "HeldItemEdge.cursor":
+		if e.ComplexityRoot.HeldItemEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeldItemEdge.Cursor(childComplexity), true
+	case "HeldItemEdge.node":
+		if e.ComplexityRoot.HeldItemEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HeldItemEdge.Node(childComplexity), true
 
 	case "LedgerEntry.amount":
 		if e.ComplexityRoot.LedgerEntry.Amount == nil {
@@ -1379,6 +1612,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Limits.Level(childComplexity), true
+	case "Limits.passwordFree":
+		if e.ComplexityRoot.Limits.PasswordFree == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Limits.PasswordFree(childComplexity), true
 	case "Limits.rights":
 		if e.ComplexityRoot.Limits.Rights == nil {
 			break
@@ -1412,6 +1651,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LogoutPayload.UserErrors(childComplexity), true
 
+	case "Mutation.approveHeld":
+		if e.ComplexityRoot.Mutation.ApproveHeld == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_approveHeld_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ApproveHeld(childComplexity, args["input"].(model.DecideHeldInput)), true
 	case "Mutation.authorizePayment":
 		if e.ComplexityRoot.Mutation.AuthorizePayment == nil {
 			break
@@ -1446,6 +1696,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BeginPaymentAuthorization(childComplexity, args["input"].(model.PaymentIDInput)), true
+	case "Mutation.beginWithdrawalAuthorization":
+		if e.ComplexityRoot.Mutation.BeginWithdrawalAuthorization == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_beginWithdrawalAuthorization_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BeginWithdrawalAuthorization(childComplexity, args["input"].(model.BeginWithdrawalAuthorizationInput)), true
 	case "Mutation.cancelPayment":
 		if e.ComplexityRoot.Mutation.CancelPayment == nil {
 			break
@@ -1666,6 +1927,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RegisterWebhook(childComplexity, args["input"].(model.RegisterWebhookInput)), true
+	case "Mutation.rejectHeld":
+		if e.ComplexityRoot.Mutation.RejectHeld == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rejectHeld_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RejectHeld(childComplexity, args["input"].(model.DecideHeldInput)), true
 	case "Mutation.requestRefund":
 		if e.ComplexityRoot.Mutation.RequestRefund == nil {
 			break
@@ -1765,6 +2037,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetDailyLimit(childComplexity, args["input"].(model.SetDailyLimitInput)), true
+	case "Mutation.setPasswordFreeAllowance":
+		if e.ComplexityRoot.Mutation.SetPasswordFreeAllowance == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setPasswordFreeAllowance_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetPasswordFreeAllowance(childComplexity, args["input"].(model.SetPasswordFreeAllowanceInput)), true
 	case "Mutation.settleSandboxBankOperation":
 		if e.ComplexityRoot.Mutation.SettleSandboxBankOperation == nil {
 			break
@@ -1996,6 +2279,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PasskeyEdge.Node(childComplexity), true
 
+	case "PasswordFreeLimit.currency":
+		if e.ComplexityRoot.PasswordFreeLimit.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PasswordFreeLimit.Currency(childComplexity), true
+	case "PasswordFreeLimit.dailyLimit":
+		if e.ComplexityRoot.PasswordFreeLimit.DailyLimit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PasswordFreeLimit.DailyLimit(childComplexity), true
+	case "PasswordFreeLimit.enabled":
+		if e.ComplexityRoot.PasswordFreeLimit.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PasswordFreeLimit.Enabled(childComplexity), true
+	case "PasswordFreeLimit.maximum":
+		if e.ComplexityRoot.PasswordFreeLimit.Maximum == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PasswordFreeLimit.Maximum(childComplexity), true
+	case "PasswordFreeLimit.perPaymentLimit":
+		if e.ComplexityRoot.PasswordFreeLimit.PerPaymentLimit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PasswordFreeLimit.PerPaymentLimit(childComplexity), true
+	case "PasswordFreeLimit.remaining":
+		if e.ComplexityRoot.PasswordFreeLimit.Remaining == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PasswordFreeLimit.Remaining(childComplexity), true
+	case "PasswordFreeLimit.resetsAt":
+		if e.ComplexityRoot.PasswordFreeLimit.ResetsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PasswordFreeLimit.ResetsAt(childComplexity), true
+	case "PasswordFreeLimit.used":
+		if e.ComplexityRoot.PasswordFreeLimit.Used == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PasswordFreeLimit.Used(childComplexity), true
+
 	case "Payment.amount":
 		if e.ComplexityRoot.Payment.Amount == nil {
 			break
@@ -2121,6 +2453,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Payment.RefundedAmount(childComplexity), true
+	case "Payment.risk":
+		if e.ComplexityRoot.Payment.Risk == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payment.Risk(childComplexity), true
 	case "Payment.shipment":
 		if e.ComplexityRoot.Payment.Shipment == nil {
 			break
@@ -2375,6 +2713,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CustodyReport(childComplexity, args["from"].(string), args["to"].(string)), true
+	case "Query.heldItems":
+		if e.ComplexityRoot.Query.HeldItems == nil {
+			break
+		}
+
+		args, err := ec.field_Query_heldItems_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.HeldItems(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["status"].(*riskhold.Status)), true
 
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
@@ -2557,6 +2906,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RevokePasskeyPayload.UserErrors(childComplexity), true
 
+	case "RiskAssessment.decision":
+		if e.ComplexityRoot.RiskAssessment.Decision == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskAssessment.Decision(childComplexity), true
+	case "RiskAssessment.reasons":
+		if e.ComplexityRoot.RiskAssessment.Reasons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskAssessment.Reasons(childComplexity), true
+
 	case "RotatePartnerAppSecretPayload.clientSecret":
 		if e.ComplexityRoot.RotatePartnerAppSecretPayload.ClientSecret == nil {
 			break
@@ -2588,6 +2950,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SetDailyLimitPayload.UserErrors(childComplexity), true
+
+	case "SetPasswordFreeAllowancePayload.passwordFreeAllowance":
+		if e.ComplexityRoot.SetPasswordFreeAllowancePayload.PasswordFreeAllowance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetPasswordFreeAllowancePayload.PasswordFreeAllowance(childComplexity), true
+	case "SetPasswordFreeAllowancePayload.userErrors":
+		if e.ComplexityRoot.SetPasswordFreeAllowancePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetPasswordFreeAllowancePayload.UserErrors(childComplexity), true
 
 	case "SettleSandboxBankOperationPayload.topUp":
 		if e.ComplexityRoot.SettleSandboxBankOperationPayload.TopUp == nil {
@@ -3351,6 +3726,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Withdrawal.ID(childComplexity), true
+	case "Withdrawal.passwordFree":
+		if e.ComplexityRoot.Withdrawal.PasswordFree == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Withdrawal.PasswordFree(childComplexity), true
+	case "Withdrawal.risk":
+		if e.ComplexityRoot.Withdrawal.Risk == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Withdrawal.Risk(childComplexity), true
 	case "Withdrawal.status":
 		if e.ComplexityRoot.Withdrawal.Status == nil {
 			break
@@ -3374,9 +3761,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AuthorizePaymentInput", ec.unmarshalInputAuthorizePaymentInput),
+			graphql.NewInputUnmarshaler("BeginWithdrawalAuthorizationInput", ec.unmarshalInputBeginWithdrawalAuthorizationInput),
 			graphql.NewInputUnmarshaler("ConnectPartnerAppInput", ec.unmarshalInputConnectPartnerAppInput),
 			graphql.NewInputUnmarshaler("CreatePartnerAppInput", ec.unmarshalInputCreatePartnerAppInput),
 			graphql.NewInputUnmarshaler("CreatePaymentInput", ec.unmarshalInputCreatePaymentInput),
+			graphql.NewInputUnmarshaler("DecideHeldInput", ec.unmarshalInputDecideHeldInput),
 			graphql.NewInputUnmarshaler("FinishPasskeyLoginInput", ec.unmarshalInputFinishPasskeyLoginInput),
 			graphql.NewInputUnmarshaler("FinishPasskeyRegistrationInput", ec.unmarshalInputFinishPasskeyRegistrationInput),
 			graphql.NewInputUnmarshaler("FreezeAccountInput", ec.unmarshalInputFreezeAccountInput),
@@ -3401,6 +3790,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RevokePasskeyInput", ec.unmarshalInputRevokePasskeyInput),
 			graphql.NewInputUnmarshaler("RotatePartnerAppSecretInput", ec.unmarshalInputRotatePartnerAppSecretInput),
 			graphql.NewInputUnmarshaler("SetDailyLimitInput", ec.unmarshalInputSetDailyLimitInput),
+			graphql.NewInputUnmarshaler("SetPasswordFreeAllowanceInput", ec.unmarshalInputSetPasswordFreeAllowanceInput),
 			graphql.NewInputUnmarshaler("SettleSandboxBankOperationInput", ec.unmarshalInputSettleSandboxBankOperationInput),
 			graphql.NewInputUnmarshaler("SubmitRealNameVerificationInput", ec.unmarshalInputSubmitRealNameVerificationInput),
 			graphql.NewInputUnmarshaler("TopUpInput", ec.unmarshalInputTopUpInput),
@@ -3498,7 +3888,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "auth.graphqls" "common.graphqls" "escrow.graphqls" "events.graphqls" "kyc.graphqls" "money.graphqls" "partners.graphqls" "passkeys.graphqls" "trust.graphqls" "ent.graphql"
+//go:embed "auth.graphqls" "common.graphqls" "escrow.graphqls" "events.graphqls" "kyc.graphqls" "money.graphqls" "partners.graphqls" "passkeys.graphqls" "risk.graphqls" "trust.graphqls" "ent.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3518,6 +3908,7 @@ var sources = []*ast.Source{
 	{Name: "money.graphqls", Input: sourceData("money.graphqls"), BuiltIn: false},
 	{Name: "partners.graphqls", Input: sourceData("partners.graphqls"), BuiltIn: false},
 	{Name: "passkeys.graphqls", Input: sourceData("passkeys.graphqls"), BuiltIn: false},
+	{Name: "risk.graphqls", Input: sourceData("risk.graphqls"), BuiltIn: false},
 	{Name: "trust.graphqls", Input: sourceData("trust.graphqls"), BuiltIn: false},
 	{Name: "ent.graphql", Input: sourceData("ent.graphql"), BuiltIn: false},
 }
@@ -3669,6 +4060,16 @@ func (ec *executionContext) childFields_BeginPaymentAuthorizationPayload(ctx con
 	return nil, fmt.Errorf("no field named %q was found under type BeginPaymentAuthorizationPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_BeginWithdrawalAuthorizationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "options":
+		return ec.fieldContext_BeginWithdrawalAuthorizationPayload_options(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_BeginWithdrawalAuthorizationPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BeginWithdrawalAuthorizationPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CreatePartnerAppPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "partnerApp":
@@ -3745,6 +4146,20 @@ func (ec *executionContext) childFields_DailyPaymentLimit(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type DailyPaymentLimit", field.Name)
 }
 
+func (ec *executionContext) childFields_DecideHeldPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "heldItem":
+		return ec.fieldContext_DecideHeldPayload_heldItem(ctx, field)
+	case "payment":
+		return ec.fieldContext_DecideHeldPayload_payment(ctx, field)
+	case "withdrawal":
+		return ec.fieldContext_DecideHeldPayload_withdrawal(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_DecideHeldPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DecideHeldPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_FinishPasskeyRegistrationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "passkey":
@@ -3763,6 +4178,60 @@ func (ec *executionContext) childFields_FundProtectionPayload(ctx context.Contex
 		return ec.fieldContext_FundProtectionPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FundProtectionPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_HeldItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_HeldItem_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_HeldItem_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_HeldItem_updatedAt(ctx, field)
+	case "kind":
+		return ec.fieldContext_HeldItem_kind(ctx, field)
+	case "currency":
+		return ec.fieldContext_HeldItem_currency(ctx, field)
+	case "reasons":
+		return ec.fieldContext_HeldItem_reasons(ctx, field)
+	case "status":
+		return ec.fieldContext_HeldItem_status(ctx, field)
+	case "decidedAt":
+		return ec.fieldContext_HeldItem_decidedAt(ctx, field)
+	case "note":
+		return ec.fieldContext_HeldItem_note(ctx, field)
+	case "amount":
+		return ec.fieldContext_HeldItem_amount(ctx, field)
+	case "user":
+		return ec.fieldContext_HeldItem_user(ctx, field)
+	case "payment":
+		return ec.fieldContext_HeldItem_payment(ctx, field)
+	case "withdrawal":
+		return ec.fieldContext_HeldItem_withdrawal(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HeldItem", field.Name)
+}
+
+func (ec *executionContext) childFields_HeldItemConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_HeldItemConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_HeldItemConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_HeldItemConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HeldItemConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_HeldItemEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_HeldItemEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_HeldItemEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HeldItemEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_LedgerEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3851,6 +4320,8 @@ func (ec *executionContext) childFields_Limits(ctx context.Context, field graphq
 		return ec.fieldContext_Limits_balancePayments(ctx, field)
 	case "daily":
 		return ec.fieldContext_Limits_daily(ctx, field)
+	case "passwordFree":
+		return ec.fieldContext_Limits_passwordFree(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Limits", field.Name)
 }
@@ -3969,6 +4440,28 @@ func (ec *executionContext) childFields_PasskeyEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type PasskeyEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_PasswordFreeLimit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "enabled":
+		return ec.fieldContext_PasswordFreeLimit_enabled(ctx, field)
+	case "perPaymentLimit":
+		return ec.fieldContext_PasswordFreeLimit_perPaymentLimit(ctx, field)
+	case "dailyLimit":
+		return ec.fieldContext_PasswordFreeLimit_dailyLimit(ctx, field)
+	case "maximum":
+		return ec.fieldContext_PasswordFreeLimit_maximum(ctx, field)
+	case "used":
+		return ec.fieldContext_PasswordFreeLimit_used(ctx, field)
+	case "remaining":
+		return ec.fieldContext_PasswordFreeLimit_remaining(ctx, field)
+	case "currency":
+		return ec.fieldContext_PasswordFreeLimit_currency(ctx, field)
+	case "resetsAt":
+		return ec.fieldContext_PasswordFreeLimit_resetsAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PasswordFreeLimit", field.Name)
+}
+
 func (ec *executionContext) childFields_Payment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4017,6 +4510,8 @@ func (ec *executionContext) childFields_Payment(ctx context.Context, field graph
 		return ec.fieldContext_Payment_closedAt(ctx, field)
 	case "events":
 		return ec.fieldContext_Payment_events(ctx, field)
+	case "risk":
+		return ec.fieldContext_Payment_risk(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Payment", field.Name)
 }
@@ -4207,6 +4702,16 @@ func (ec *executionContext) childFields_RevokePasskeyPayload(ctx context.Context
 	return nil, fmt.Errorf("no field named %q was found under type RevokePasskeyPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_RiskAssessment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "decision":
+		return ec.fieldContext_RiskAssessment_decision(ctx, field)
+	case "reasons":
+		return ec.fieldContext_RiskAssessment_reasons(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RiskAssessment", field.Name)
+}
+
 func (ec *executionContext) childFields_RotatePartnerAppSecretPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "partnerApp":
@@ -4227,6 +4732,16 @@ func (ec *executionContext) childFields_SetDailyLimitPayload(ctx context.Context
 		return ec.fieldContext_SetDailyLimitPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SetDailyLimitPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SetPasswordFreeAllowancePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "passwordFreeAllowance":
+		return ec.fieldContext_SetPasswordFreeAllowancePayload_passwordFreeAllowance(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_SetPasswordFreeAllowancePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetPasswordFreeAllowancePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_SettleSandboxBankOperationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4569,6 +5084,10 @@ func (ec *executionContext) childFields_Withdrawal(ctx context.Context, field gr
 		return ec.fieldContext_Withdrawal_amount(ctx, field)
 	case "bankCard":
 		return ec.fieldContext_Withdrawal_bankCard(ctx, field)
+	case "risk":
+		return ec.fieldContext_Withdrawal_risk(ctx, field)
+	case "passwordFree":
+		return ec.fieldContext_Withdrawal_passwordFree(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Withdrawal", field.Name)
 }
@@ -4689,6 +5208,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_approveHeld_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DecideHeldInput, error) {
+			return ec.unmarshalNDecideHeldInput2danbaoᚋgraphᚋmodelᚐDecideHeldInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_authorizePayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4709,6 +5242,20 @@ func (ec *executionContext) field_Mutation_beginPaymentAuthorization_args(ctx co
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.PaymentIDInput, error) {
 			return ec.unmarshalNPaymentIdInput2danbaoᚋgraphᚋmodelᚐPaymentIDInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_beginWithdrawalAuthorization_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.BeginWithdrawalAuthorizationInput, error) {
+			return ec.unmarshalNBeginWithdrawalAuthorizationInput2danbaoᚋgraphᚋmodelᚐBeginWithdrawalAuthorizationInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4997,6 +5544,20 @@ func (ec *executionContext) field_Mutation_register_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_rejectHeld_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DecideHeldInput, error) {
+			return ec.unmarshalNDecideHeldInput2danbaoᚋgraphᚋmodelᚐDecideHeldInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_requestRefund_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5115,6 +5676,20 @@ func (ec *executionContext) field_Mutation_setDailyLimit_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.SetDailyLimitInput, error) {
 			return ec.unmarshalNSetDailyLimitInput2danbaoᚋgraphᚋmodelᚐSetDailyLimitInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setPasswordFreeAllowance_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetPasswordFreeAllowanceInput, error) {
+			return ec.unmarshalNSetPasswordFreeAllowanceInput2danbaoᚋgraphᚋmodelᚐSetPasswordFreeAllowanceInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5250,6 +5825,36 @@ func (ec *executionContext) field_Query_custodyReport_args(ctx context.Context, 
 		return nil, err
 	}
 	args["to"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_heldItems_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*riskhold.Status, error) {
+			return ec.unmarshalOHeldItemStatus2ᚖdanbaoᚋentᚋriskholdᚐStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg2
 	return args, nil
 }
 
@@ -6638,6 +7243,61 @@ func (ec *executionContext) fieldContext_BeginPaymentAuthorizationPayload_userEr
 	return fc, nil
 }
 
+func (ec *executionContext) _BeginWithdrawalAuthorizationPayload_options(ctx context.Context, field graphql.CollectedField, obj *model.BeginWithdrawalAuthorizationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BeginWithdrawalAuthorizationPayload_options(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Options, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.JSON) graphql.Marshaler {
+			return ec.marshalOJSON2danbaoᚋgraphᚋmodelᚐJSON(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BeginWithdrawalAuthorizationPayload_options(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BeginWithdrawalAuthorizationPayload", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _BeginWithdrawalAuthorizationPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.BeginWithdrawalAuthorizationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BeginWithdrawalAuthorizationPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖdanbaoᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BeginWithdrawalAuthorizationPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BeginWithdrawalAuthorizationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CreatePartnerAppPayload_partnerApp(ctx context.Context, field graphql.CollectedField, obj *model.CreatePartnerAppPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7212,6 +7872,134 @@ func (ec *executionContext) fieldContext_DailyPaymentLimit_resetsAt(_ context.Co
 	return graphql.NewScalarFieldContext("DailyPaymentLimit", field, false, false, "Time")
 }
 
+func (ec *executionContext) _DecideHeldPayload_heldItem(ctx context.Context, field graphql.CollectedField, obj *model.DecideHeldPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DecideHeldPayload_heldItem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HeldItem, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RiskHold) graphql.Marshaler {
+			return ec.marshalOHeldItem2ᚖdanbaoᚋentᚐRiskHold(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DecideHeldPayload_heldItem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DecideHeldPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HeldItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DecideHeldPayload_payment(ctx context.Context, field graphql.CollectedField, obj *model.DecideHeldPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DecideHeldPayload_payment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Payment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
+			return ec.marshalOPayment2ᚖdanbaoᚋentᚐPayment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DecideHeldPayload_payment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DecideHeldPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Payment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DecideHeldPayload_withdrawal(ctx context.Context, field graphql.CollectedField, obj *model.DecideHeldPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DecideHeldPayload_withdrawal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Withdrawal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Withdrawal) graphql.Marshaler {
+			return ec.marshalOWithdrawal2ᚖdanbaoᚋentᚐWithdrawal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DecideHeldPayload_withdrawal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DecideHeldPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Withdrawal(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DecideHeldPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.DecideHeldPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DecideHeldPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖdanbaoᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DecideHeldPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DecideHeldPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _FinishPasskeyRegistrationPayload_passkey(ctx context.Context, field graphql.CollectedField, obj *model.FinishPasskeyRegistrationPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7329,6 +8117,474 @@ func (ec *executionContext) fieldContext_FundProtectionPayload_userErrors(_ cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _HeldItem_id(ctx context.Context, field graphql.CollectedField, obj *ent.RiskHold) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeldItem_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2danbaoᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HeldItem_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HeldItem", field, false, false, "ID")
+}
+
+func (ec *executionContext) _HeldItem_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.RiskHold) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeldItem_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HeldItem_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HeldItem", field, false, false, "Time")
+}
+
+func (ec *executionContext) _HeldItem_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.RiskHold) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeldItem_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HeldItem_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HeldItem", field, false, false, "Time")
+}
+
+func (ec *executionContext) _HeldItem_kind(ctx context.Context, field graphql.CollectedField, obj *ent.RiskHold) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeldItem_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v riskhold.Kind) graphql.Marshaler {
+			return ec.marshalNHeldItemKind2danbaoᚋentᚋriskholdᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HeldItem_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HeldItem", field, false, false, "HeldItemKind")
+}
+
+func (ec *executionContext) _HeldItem_currency(ctx context.Context, field graphql.CollectedField, obj *ent.RiskHold) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeldItem_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HeldItem_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HeldItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _HeldItem_reasons(ctx context.Context, field graphql.CollectedField, obj *ent.RiskHold) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeldItem_reasons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reasons, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HeldItem_reasons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HeldItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _HeldItem_status(ctx context.Context, field graphql.CollectedField, obj *ent.RiskHold) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeldItem_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v riskhold.Status) graphql.Marshaler {
+			return ec.marshalNHeldItemStatus2danbaoᚋentᚋriskholdᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HeldItem_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HeldItem", field, false, false, "HeldItemStatus")
+}
+
+func (ec *executionContext) _HeldItem_decidedAt(ctx context.Context, field graphql.CollectedField, obj *ent.RiskHold) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeldItem_decidedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecidedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_HeldItem_decidedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HeldItem", field, false, false, "Time")
+}
+
+func (ec *executionContext) _HeldItem_note(ctx context.Context, field graphql.CollectedField, obj *ent.RiskHold) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeldItem_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_HeldItem_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HeldItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _HeldItem_amount(ctx context.Context, field graphql.CollectedField, obj *ent.RiskHold) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeldItem_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.HeldItem().Amount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HeldItem_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HeldItem", field, true, true, "Decimal")
+}
+
+func (ec *executionContext) _HeldItem_user(ctx context.Context, field graphql.CollectedField, obj *ent.RiskHold) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeldItem_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.HeldItem().User(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖdanbaoᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HeldItem_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "HeldItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _HeldItem_payment(ctx context.Context, field graphql.CollectedField, obj *ent.RiskHold) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeldItem_payment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.HeldItem().Payment(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
+			return ec.marshalOPayment2ᚖdanbaoᚋentᚐPayment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_HeldItem_payment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "HeldItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Payment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _HeldItem_withdrawal(ctx context.Context, field graphql.CollectedField, obj *ent.RiskHold) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeldItem_withdrawal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.HeldItem().Withdrawal(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Withdrawal) graphql.Marshaler {
+			return ec.marshalOWithdrawal2ᚖdanbaoᚋentᚐWithdrawal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_HeldItem_withdrawal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "HeldItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Withdrawal(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _HeldItemConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.HeldItemConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeldItemConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.HeldItemEdge) graphql.Marshaler {
+			return ec.marshalOHeldItemEdge2ᚕᚖdanbaoᚋentᚐHeldItemEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_HeldItemConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "HeldItemConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HeldItemEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _HeldItemConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.HeldItemConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeldItemConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HeldItemConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "HeldItemConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _HeldItemConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.HeldItemConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeldItemConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HeldItemConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HeldItemConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _HeldItemEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.HeldItemEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeldItemEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RiskHold) graphql.Marshaler {
+			return ec.marshalOHeldItem2ᚖdanbaoᚋentᚐRiskHold(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_HeldItemEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "HeldItemEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HeldItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _HeldItemEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.HeldItemEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HeldItemEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HeldItemEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HeldItemEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _LedgerEntry_id(ctx context.Context, field graphql.CollectedField, obj *ent.Posting) (ret graphql.Marshaler) {
@@ -8028,6 +9284,38 @@ func (ec *executionContext) fieldContext_Limits_daily(_ context.Context, field g
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_DailyPaymentLimit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Limits_passwordFree(ctx context.Context, field graphql.CollectedField, obj *model.Limits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Limits_passwordFree(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PasswordFree, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PasswordFreeLimit) graphql.Marshaler {
+			return ec.marshalNPasswordFreeLimit2ᚖdanbaoᚋgraphᚋmodelᚐPasswordFreeLimit(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Limits_passwordFree(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Limits",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PasswordFreeLimit(ctx, field)
 		},
 	}
 	return fc, nil
@@ -9744,6 +11032,182 @@ func (ec *executionContext) fieldContext_Mutation_finishPasskeyLogin(ctx context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_approveHeld(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_approveHeld(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ApproveHeld(ctx, fc.Args["input"].(model.DecideHeldInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DecideHeldPayload) graphql.Marshaler {
+			return ec.marshalODecideHeldPayload2ᚖdanbaoᚋgraphᚋmodelᚐDecideHeldPayload(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_approveHeld(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DecideHeldPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_approveHeld_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rejectHeld(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rejectHeld(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RejectHeld(ctx, fc.Args["input"].(model.DecideHeldInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DecideHeldPayload) graphql.Marshaler {
+			return ec.marshalODecideHeldPayload2ᚖdanbaoᚋgraphᚋmodelᚐDecideHeldPayload(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rejectHeld(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DecideHeldPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rejectHeld_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setPasswordFreeAllowance(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setPasswordFreeAllowance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetPasswordFreeAllowance(ctx, fc.Args["input"].(model.SetPasswordFreeAllowanceInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SetPasswordFreeAllowancePayload) graphql.Marshaler {
+			return ec.marshalOSetPasswordFreeAllowancePayload2ᚖdanbaoᚋgraphᚋmodelᚐSetPasswordFreeAllowancePayload(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setPasswordFreeAllowance(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SetPasswordFreeAllowancePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setPasswordFreeAllowance_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_beginWithdrawalAuthorization(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_beginWithdrawalAuthorization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BeginWithdrawalAuthorization(ctx, fc.Args["input"].(model.BeginWithdrawalAuthorizationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BeginWithdrawalAuthorizationPayload) graphql.Marshaler {
+			return ec.marshalOBeginWithdrawalAuthorizationPayload2ᚖdanbaoᚋgraphᚋmodelᚐBeginWithdrawalAuthorizationPayload(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_beginWithdrawalAuthorization(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BeginWithdrawalAuthorizationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_beginWithdrawalAuthorization_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_restrictLowTrust(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10500,6 +11964,190 @@ func (ec *executionContext) fieldContext_PasskeyEdge_cursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("PasskeyEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _PasswordFreeLimit_enabled(ctx context.Context, field graphql.CollectedField, obj *model.PasswordFreeLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PasswordFreeLimit_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PasswordFreeLimit_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PasswordFreeLimit", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PasswordFreeLimit_perPaymentLimit(ctx context.Context, field graphql.CollectedField, obj *model.PasswordFreeLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PasswordFreeLimit_perPaymentLimit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PerPaymentLimit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PasswordFreeLimit_perPaymentLimit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PasswordFreeLimit", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _PasswordFreeLimit_dailyLimit(ctx context.Context, field graphql.CollectedField, obj *model.PasswordFreeLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PasswordFreeLimit_dailyLimit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DailyLimit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PasswordFreeLimit_dailyLimit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PasswordFreeLimit", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _PasswordFreeLimit_maximum(ctx context.Context, field graphql.CollectedField, obj *model.PasswordFreeLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PasswordFreeLimit_maximum(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Maximum, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PasswordFreeLimit_maximum(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PasswordFreeLimit", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _PasswordFreeLimit_used(ctx context.Context, field graphql.CollectedField, obj *model.PasswordFreeLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PasswordFreeLimit_used(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Used, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PasswordFreeLimit_used(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PasswordFreeLimit", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _PasswordFreeLimit_remaining(ctx context.Context, field graphql.CollectedField, obj *model.PasswordFreeLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PasswordFreeLimit_remaining(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Remaining, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PasswordFreeLimit_remaining(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PasswordFreeLimit", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _PasswordFreeLimit_currency(ctx context.Context, field graphql.CollectedField, obj *model.PasswordFreeLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PasswordFreeLimit_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PasswordFreeLimit_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PasswordFreeLimit", field, false, false, "String")
+}
+
+func (ec *executionContext) _PasswordFreeLimit_resetsAt(ctx context.Context, field graphql.CollectedField, obj *model.PasswordFreeLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PasswordFreeLimit_resetsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResetsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PasswordFreeLimit_resetsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PasswordFreeLimit", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Payment_id(ctx context.Context, field graphql.CollectedField, obj *ent.Payment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11100,6 +12748,38 @@ func (ec *executionContext) fieldContext_Payment_events(ctx context.Context, fie
 	if fc.Args, err = ec.field_Payment_events_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Payment_risk(ctx context.Context, field graphql.CollectedField, obj *ent.Payment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payment_risk(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Payment().Risk(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RiskAssessment) graphql.Marshaler {
+			return ec.marshalORiskAssessment2ᚖdanbaoᚋgraphᚋmodelᚐRiskAssessment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Payment_risk(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Payment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskAssessment(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -12338,6 +14018,50 @@ func (ec *executionContext) fieldContext_Query_webhooks(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_heldItems(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_heldItems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().HeldItems(ctx, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["status"].(*riskhold.Status))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.HeldItemConnection) graphql.Marshaler {
+			return ec.marshalNHeldItemConnection2ᚖdanbaoᚋentᚐHeldItemConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_heldItems(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HeldItemConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_heldItems_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_trustScore(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12946,6 +14670,52 @@ func (ec *executionContext) fieldContext_RevokePasskeyPayload_userErrors(_ conte
 	return fc, nil
 }
 
+func (ec *executionContext) _RiskAssessment_decision(ctx context.Context, field graphql.CollectedField, obj *model.RiskAssessment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskAssessment_decision(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Decision, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.RiskDecision) graphql.Marshaler {
+			return ec.marshalNRiskDecision2danbaoᚋgraphᚋmodelᚐRiskDecision(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskAssessment_decision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskAssessment", field, false, false, "RiskDecision")
+}
+
+func (ec *executionContext) _RiskAssessment_reasons(ctx context.Context, field graphql.CollectedField, obj *model.RiskAssessment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskAssessment_reasons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reasons, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskAssessment_reasons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskAssessment", field, false, false, "String")
+}
+
 func (ec *executionContext) _RotatePartnerAppSecretPayload_partnerApp(ctx context.Context, field graphql.CollectedField, obj *model.RotatePartnerAppSecretPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13087,6 +14857,70 @@ func (ec *executionContext) _SetDailyLimitPayload_userErrors(ctx context.Context
 func (ec *executionContext) fieldContext_SetDailyLimitPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "SetDailyLimitPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SetPasswordFreeAllowancePayload_passwordFreeAllowance(ctx context.Context, field graphql.CollectedField, obj *model.SetPasswordFreeAllowancePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetPasswordFreeAllowancePayload_passwordFreeAllowance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PasswordFreeAllowance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PasswordFreeLimit) graphql.Marshaler {
+			return ec.marshalOPasswordFreeLimit2ᚖdanbaoᚋgraphᚋmodelᚐPasswordFreeLimit(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SetPasswordFreeAllowancePayload_passwordFreeAllowance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SetPasswordFreeAllowancePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PasswordFreeLimit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SetPasswordFreeAllowancePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.SetPasswordFreeAllowancePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetPasswordFreeAllowancePayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖdanbaoᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SetPasswordFreeAllowancePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SetPasswordFreeAllowancePayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -16222,6 +18056,61 @@ func (ec *executionContext) fieldContext_Withdrawal_bankCard(_ context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Withdrawal_risk(ctx context.Context, field graphql.CollectedField, obj *ent.Withdrawal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Withdrawal_risk(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Withdrawal().Risk(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RiskAssessment) graphql.Marshaler {
+			return ec.marshalORiskAssessment2ᚖdanbaoᚋgraphᚋmodelᚐRiskAssessment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Withdrawal_risk(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Withdrawal",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskAssessment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Withdrawal_passwordFree(ctx context.Context, field graphql.CollectedField, obj *ent.Withdrawal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Withdrawal_passwordFree(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PasswordFree, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Withdrawal_passwordFree(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Withdrawal", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17322,7 +19211,7 @@ func (ec *executionContext) unmarshalInputAuthorizePaymentInput(ctx context.Cont
 			it.PaymentID = data
 		case "credential":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("credential"))
-			data, err := ec.unmarshalNJSON2danbaoᚋgraphᚋmodelᚐJSON(ctx, v)
+			data, err := ec.unmarshalOJSON2danbaoᚋgraphᚋmodelᚐJSON(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -17348,6 +19237,66 @@ func (ec *executionContext) unmarshalInputAuthorizePaymentInput(ctx context.Cont
 func UnmarshalAuthorizePaymentInput(ctx context.Context, raw any) (model.AuthorizePaymentInput, error) {
 	var out model.AuthorizePaymentInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "AuthorizePaymentInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputBeginWithdrawalAuthorizationInput(ctx context.Context, obj any) (model.BeginWithdrawalAuthorizationInput, error) {
+	var it model.BeginWithdrawalAuthorizationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["currency"]; !present {
+		asMap["currency"] = "CNY"
+	}
+
+	fieldsInOrder := [...]string{"bankCardId", "amount", "currency"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "bankCardId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bankCardId"))
+			data, err := ec.unmarshalNID2danbaoᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BankCardID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "currency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Currency = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBeginWithdrawalAuthorizationInput unmarshals raw into the BeginWithdrawalAuthorizationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBeginWithdrawalAuthorizationInput(ctx context.Context, raw any) (model.BeginWithdrawalAuthorizationInput, error) {
+	var out model.BeginWithdrawalAuthorizationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BeginWithdrawalAuthorizationInput", raw, &out)
 	return out, err
 }
 
@@ -17520,6 +19469,62 @@ func (ec *executionContext) unmarshalInputCreatePaymentInput(ctx context.Context
 func UnmarshalCreatePaymentInput(ctx context.Context, raw any) (model.CreatePaymentInput, error) {
 	var out model.CreatePaymentInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreatePaymentInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputDecideHeldInput(ctx context.Context, obj any) (model.DecideHeldInput, error) {
+	var it model.DecideHeldInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2danbaoᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDecideHeldInput unmarshals raw into the DecideHeldInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDecideHeldInput(ctx context.Context, raw any) (model.DecideHeldInput, error) {
+	var out model.DecideHeldInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DecideHeldInput", raw, &out)
 	return out, err
 }
 
@@ -18738,6 +20743,62 @@ func UnmarshalSetDailyLimitInput(ctx context.Context, raw any) (model.SetDailyLi
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSetPasswordFreeAllowanceInput(ctx context.Context, obj any) (model.SetPasswordFreeAllowanceInput, error) {
+	var it model.SetPasswordFreeAllowanceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"enabled", "perPaymentLimit", "dailyLimit"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "perPaymentLimit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("perPaymentLimit"))
+			data, err := ec.unmarshalODecimal2ᚖdanbaoᚋgraphᚋmodelᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PerPaymentLimit = data
+		case "dailyLimit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dailyLimit"))
+			data, err := ec.unmarshalODecimal2ᚖdanbaoᚋgraphᚋmodelᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DailyLimit = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetPasswordFreeAllowanceInput unmarshals raw into the SetPasswordFreeAllowanceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetPasswordFreeAllowanceInput(ctx context.Context, raw any) (model.SetPasswordFreeAllowanceInput, error) {
+	var out model.SetPasswordFreeAllowanceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetPasswordFreeAllowanceInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSettleSandboxBankOperationInput(ctx context.Context, obj any) (model.SettleSandboxBankOperationInput, error) {
 	var it model.SettleSandboxBankOperationInput
 	if obj == nil {
@@ -19002,7 +21063,7 @@ func (ec *executionContext) unmarshalInputWithdrawInput(ctx context.Context, obj
 		asMap["currency"] = "CNY"
 	}
 
-	fieldsInOrder := [...]string{"bankCardId", "amount", "currency", "idempotencyKey"}
+	fieldsInOrder := [...]string{"bankCardId", "amount", "currency", "idempotencyKey", "credential"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -19037,6 +21098,13 @@ func (ec *executionContext) unmarshalInputWithdrawInput(ctx context.Context, obj
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "credential":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("credential"))
+			data, err := ec.unmarshalOJSON2danbaoᚋgraphᚋmodelᚐJSON(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Credential = data
 		}
 	}
 	return it, nil
@@ -19102,6 +21170,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._LedgerEntry(ctx, sel, obj)
+	case *ent.RiskHold:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._HeldItem(ctx, sel, obj)
 	case *ent.BankCard:
 		if obj == nil {
 			return graphql.Null
@@ -19606,6 +21679,44 @@ func (ec *executionContext) _BeginPaymentAuthorizationPayload(ctx context.Contex
 	return out
 }
 
+var beginWithdrawalAuthorizationPayloadImplementors = []string{"BeginWithdrawalAuthorizationPayload"}
+
+func (ec *executionContext) _BeginWithdrawalAuthorizationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.BeginWithdrawalAuthorizationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, beginWithdrawalAuthorizationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BeginWithdrawalAuthorizationPayload")
+		case "options":
+			out.Values[i] = ec._BeginWithdrawalAuthorizationPayload_options(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._BeginWithdrawalAuthorizationPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var createPartnerAppPayloadImplementors = []string{"CreatePartnerAppPayload"}
 
 func (ec *executionContext) _CreatePartnerAppPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreatePartnerAppPayload) graphql.Marshaler {
@@ -19861,6 +21972,54 @@ func (ec *executionContext) _DailyPaymentLimit(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var decideHeldPayloadImplementors = []string{"DecideHeldPayload"}
+
+func (ec *executionContext) _DecideHeldPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DecideHeldPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, decideHeldPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DecideHeldPayload")
+		case "heldItem":
+			out.Values[i] = ec._DecideHeldPayload_heldItem(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "payment":
+			out.Values[i] = ec._DecideHeldPayload_payment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "withdrawal":
+			out.Values[i] = ec._DecideHeldPayload_withdrawal(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._DecideHeldPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var finishPasskeyRegistrationPayloadImplementors = []string{"FinishPasskeyRegistrationPayload"}
 
 func (ec *executionContext) _FinishPasskeyRegistrationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.FinishPasskeyRegistrationPayload) graphql.Marshaler {
@@ -19917,6 +22076,184 @@ func (ec *executionContext) _FundProtectionPayload(ctx context.Context, sel ast.
 			}
 		case "userErrors":
 			out.Values[i] = ec._FundProtectionPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var heldItemImplementors = []string{"HeldItem", "Node"}
+
+func (ec *executionContext) _HeldItem(ctx context.Context, sel ast.SelectionSet, obj *ent.RiskHold) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, heldItemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("HeldItem")
+		case "id":
+			out.Values[i] = ec._HeldItem_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._HeldItem_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._HeldItem_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._HeldItem_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "currency":
+			out.Values[i] = ec._HeldItem_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reasons":
+			out.Values[i] = ec._HeldItem_reasons(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._HeldItem_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "decidedAt":
+			out.Values[i] = ec._HeldItem_decidedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			out.Values[i] = ec._HeldItem_note(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._HeldItem_amount(ctx, field, obj)
+				})
+		case "user":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._HeldItem_user(ctx, field, obj)
+				})
+		case "payment":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._HeldItem_payment(ctx, field, obj)
+				})
+		case "withdrawal":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._HeldItem_withdrawal(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var heldItemConnectionImplementors = []string{"HeldItemConnection"}
+
+func (ec *executionContext) _HeldItemConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.HeldItemConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, heldItemConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("HeldItemConnection")
+		case "edges":
+			out.Values[i] = ec._HeldItemConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._HeldItemConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._HeldItemConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var heldItemEdgeImplementors = []string{"HeldItemEdge"}
+
+func (ec *executionContext) _HeldItemEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.HeldItemEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, heldItemEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("HeldItemEdge")
+		case "node":
+			out.Values[i] = ec._HeldItemEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._HeldItemEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -20228,6 +22565,11 @@ func (ec *executionContext) _Limits(ctx context.Context, sel ast.SelectionSet, o
 			}
 		case "daily":
 			out.Values[i] = ec._Limits_daily(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "passwordFree":
+			out.Values[i] = ec._Limits_passwordFree(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -20602,6 +22944,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "approveHeld":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_approveHeld(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "rejectHeld":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rejectHeld(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "setPasswordFreeAllowance":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setPasswordFreeAllowance(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "beginWithdrawalAuthorization":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_beginWithdrawalAuthorization(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "restrictLowTrust":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_restrictLowTrust(ctx, field)
@@ -20939,6 +23309,74 @@ func (ec *executionContext) _PasskeyEdge(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var passwordFreeLimitImplementors = []string{"PasswordFreeLimit"}
+
+func (ec *executionContext) _PasswordFreeLimit(ctx context.Context, sel ast.SelectionSet, obj *model.PasswordFreeLimit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, passwordFreeLimitImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PasswordFreeLimit")
+		case "enabled":
+			out.Values[i] = ec._PasswordFreeLimit_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "perPaymentLimit":
+			out.Values[i] = ec._PasswordFreeLimit_perPaymentLimit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dailyLimit":
+			out.Values[i] = ec._PasswordFreeLimit_dailyLimit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maximum":
+			out.Values[i] = ec._PasswordFreeLimit_maximum(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "used":
+			out.Values[i] = ec._PasswordFreeLimit_used(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "remaining":
+			out.Values[i] = ec._PasswordFreeLimit_remaining(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "currency":
+			out.Values[i] = ec._PasswordFreeLimit_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resetsAt":
+			out.Values[i] = ec._PasswordFreeLimit_resetsAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var paymentImplementors = []string{"Payment", "Node"}
 
 func (ec *executionContext) _Payment(ctx context.Context, sel ast.SelectionSet, obj *ent.Payment) graphql.Marshaler {
@@ -21076,6 +23514,12 @@ func (ec *executionContext) _Payment(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Payment_events(ctx, field, obj)
+				})
+		case "risk":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Payment_risk(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -21574,6 +24018,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_webhooks(ctx, field)
 				})
+		case "heldItems":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_heldItems(ctx, field)
+				})
 		case "trustScore":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -21860,6 +24310,44 @@ func (ec *executionContext) _RevokePasskeyPayload(ctx context.Context, sel ast.S
 	return out
 }
 
+var riskAssessmentImplementors = []string{"RiskAssessment"}
+
+func (ec *executionContext) _RiskAssessment(ctx context.Context, sel ast.SelectionSet, obj *model.RiskAssessment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, riskAssessmentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RiskAssessment")
+		case "decision":
+			out.Values[i] = ec._RiskAssessment_decision(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reasons":
+			out.Values[i] = ec._RiskAssessment_reasons(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var rotatePartnerAppSecretPayloadImplementors = []string{"RotatePartnerAppSecretPayload"}
 
 func (ec *executionContext) _RotatePartnerAppSecretPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RotatePartnerAppSecretPayload) graphql.Marshaler {
@@ -21921,6 +24409,44 @@ func (ec *executionContext) _SetDailyLimitPayload(ctx context.Context, sel ast.S
 			}
 		case "userErrors":
 			out.Values[i] = ec._SetDailyLimitPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var setPasswordFreeAllowancePayloadImplementors = []string{"SetPasswordFreeAllowancePayload"}
+
+func (ec *executionContext) _SetPasswordFreeAllowancePayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetPasswordFreeAllowancePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, setPasswordFreeAllowancePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SetPasswordFreeAllowancePayload")
+		case "passwordFreeAllowance":
+			out.Values[i] = ec._SetPasswordFreeAllowancePayload_passwordFreeAllowance(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._SetPasswordFreeAllowancePayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -23061,6 +25587,17 @@ func (ec *executionContext) _Withdrawal(ctx context.Context, sel ast.SelectionSe
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Withdrawal_bankCard(ctx, field, obj)
 				})
+		case "risk":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Withdrawal_risk(ctx, field, obj)
+				})
+		case "passwordFree":
+			out.Values[i] = ec._Withdrawal_passwordFree(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -23575,6 +26112,11 @@ func (ec *executionContext) marshalNBankOutcome2danbaoᚋgraphᚋmodelᚐBankOut
 	return v
 }
 
+func (ec *executionContext) unmarshalNBeginWithdrawalAuthorizationInput2danbaoᚋgraphᚋmodelᚐBeginWithdrawalAuthorizationInput(ctx context.Context, v any) (model.BeginWithdrawalAuthorizationInput, error) {
+	res, err := ec.unmarshalInputBeginWithdrawalAuthorizationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -23678,6 +26220,11 @@ func (ec *executionContext) marshalNDailyPaymentLimit2ᚖdanbaoᚋgraphᚋmodel�
 	return ec._DailyPaymentLimit(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNDecideHeldInput2danbaoᚋgraphᚋmodelᚐDecideHeldInput(ctx context.Context, v any) (model.DecideHeldInput, error) {
+	res, err := ec.unmarshalInputDecideHeldInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx context.Context, v any) (model.Decimal, error) {
 	var res model.Decimal
 	err := res.UnmarshalGQL(v)
@@ -23736,6 +26283,34 @@ func (ec *executionContext) unmarshalNFreezeAccountInput2danbaoᚋgraphᚋmodel�
 func (ec *executionContext) unmarshalNFundProtectionInput2danbaoᚋgraphᚋmodelᚐFundProtectionInput(ctx context.Context, v any) (model.FundProtectionInput, error) {
 	res, err := ec.unmarshalInputFundProtectionInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNHeldItemConnection2ᚖdanbaoᚋentᚐHeldItemConnection(ctx context.Context, sel ast.SelectionSet, v *ent.HeldItemConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "HeldItemConnection!")
+		return graphql.Null
+	}
+	return ec._HeldItemConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNHeldItemKind2danbaoᚋentᚋriskholdᚐKind(ctx context.Context, v any) (riskhold.Kind, error) {
+	var res riskhold.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNHeldItemKind2danbaoᚋentᚋriskholdᚐKind(ctx context.Context, sel ast.SelectionSet, v riskhold.Kind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNHeldItemStatus2danbaoᚋentᚋriskholdᚐStatus(ctx context.Context, v any) (riskhold.Status, error) {
+	var res riskhold.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNHeldItemStatus2danbaoᚋentᚋriskholdᚐStatus(ctx context.Context, sel ast.SelectionSet, v riskhold.Status) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNID2danbaoᚋentᚋschemaᚋpulidᚐID(ctx context.Context, v any) (pulid.ID, error) {
@@ -23934,6 +26509,14 @@ func (ec *executionContext) marshalNPartnerAppConnectionPayload2ᚖdanbaoᚋgrap
 	return ec._PartnerAppConnectionPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNPasswordFreeLimit2ᚖdanbaoᚋgraphᚋmodelᚐPasswordFreeLimit(ctx context.Context, sel ast.SelectionSet, v *model.PasswordFreeLimit) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PasswordFreeLimit!")
+		return graphql.Null
+	}
+	return ec._PasswordFreeLimit(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPayment2ᚖdanbaoᚋentᚐPayment(ctx context.Context, sel ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Payment!")
@@ -24070,6 +26653,16 @@ func (ec *executionContext) unmarshalNRevokePasskeyInput2danbaoᚋgraphᚋmodel�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNRiskDecision2danbaoᚋgraphᚋmodelᚐRiskDecision(ctx context.Context, v any) (model.RiskDecision, error) {
+	var res model.RiskDecision
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRiskDecision2danbaoᚋgraphᚋmodelᚐRiskDecision(ctx context.Context, sel ast.SelectionSet, v model.RiskDecision) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNRole2danbaoᚋentᚋuserᚐRole(ctx context.Context, v any) (user.Role, error) {
 	var res user.Role
 	err := res.UnmarshalGQL(v)
@@ -24095,6 +26688,11 @@ func (ec *executionContext) marshalNRotatePartnerAppSecretPayload2ᚖdanbaoᚋgr
 
 func (ec *executionContext) unmarshalNSetDailyLimitInput2danbaoᚋgraphᚋmodelᚐSetDailyLimitInput(ctx context.Context, v any) (model.SetDailyLimitInput, error) {
 	res, err := ec.unmarshalInputSetDailyLimitInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSetPasswordFreeAllowanceInput2danbaoᚋgraphᚋmodelᚐSetPasswordFreeAllowanceInput(ctx context.Context, v any) (model.SetPasswordFreeAllowanceInput, error) {
+	res, err := ec.unmarshalInputSetPasswordFreeAllowanceInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -24562,6 +27160,13 @@ func (ec *executionContext) marshalOBeginPaymentAuthorizationPayload2ᚖdanbao�
 	return ec._BeginPaymentAuthorizationPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOBeginWithdrawalAuthorizationPayload2ᚖdanbaoᚋgraphᚋmodelᚐBeginWithdrawalAuthorizationPayload(ctx context.Context, sel ast.SelectionSet, v *model.BeginWithdrawalAuthorizationPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._BeginWithdrawalAuthorizationPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -24620,6 +27225,13 @@ func (ec *executionContext) marshalODailyPaymentLimit2ᚖdanbaoᚋgraphᚋmodel�
 		return graphql.Null
 	}
 	return ec._DailyPaymentLimit(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalODecideHeldPayload2ᚖdanbaoᚋgraphᚋmodelᚐDecideHeldPayload(ctx context.Context, sel ast.SelectionSet, v *model.DecideHeldPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DecideHeldPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalODecimal2ᚖdanbaoᚋgraphᚋmodelᚐDecimal(ctx context.Context, v any) (*model.Decimal, error) {
@@ -24686,6 +27298,49 @@ func (ec *executionContext) marshalOFundProtectionPayload2ᚖdanbaoᚋgraphᚋmo
 		return graphql.Null
 	}
 	return ec._FundProtectionPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOHeldItem2ᚖdanbaoᚋentᚐRiskHold(ctx context.Context, sel ast.SelectionSet, v *ent.RiskHold) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._HeldItem(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOHeldItemEdge2ᚕᚖdanbaoᚋentᚐHeldItemEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.HeldItemEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOHeldItemEdge2ᚖdanbaoᚋentᚐHeldItemEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOHeldItemEdge2ᚖdanbaoᚋentᚐHeldItemEdge(ctx context.Context, sel ast.SelectionSet, v *ent.HeldItemEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._HeldItemEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOHeldItemStatus2ᚖdanbaoᚋentᚋriskholdᚐStatus(ctx context.Context, v any) (*riskhold.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(riskhold.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOHeldItemStatus2ᚖdanbaoᚋentᚋriskholdᚐStatus(ctx context.Context, sel ast.SelectionSet, v *riskhold.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOID2danbaoᚋentᚋschemaᚋpulidᚐID(ctx context.Context, v any) (pulid.ID, error) {
@@ -24837,6 +27492,13 @@ func (ec *executionContext) marshalOPasskeyEdge2ᚖdanbaoᚋentᚐPasskeyEdge(ct
 	return ec._PasskeyEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOPasswordFreeLimit2ᚖdanbaoᚋgraphᚋmodelᚐPasswordFreeLimit(ctx context.Context, sel ast.SelectionSet, v *model.PasswordFreeLimit) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PasswordFreeLimit(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOPayment2ᚖdanbaoᚋentᚐPayment(ctx context.Context, sel ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -24973,11 +27635,25 @@ func (ec *executionContext) marshalORevokePasskeyPayload2ᚖdanbaoᚋgraphᚋmod
 	return ec._RevokePasskeyPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalORiskAssessment2ᚖdanbaoᚋgraphᚋmodelᚐRiskAssessment(ctx context.Context, sel ast.SelectionSet, v *model.RiskAssessment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RiskAssessment(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOSetDailyLimitPayload2ᚖdanbaoᚋgraphᚋmodelᚐSetDailyLimitPayload(ctx context.Context, sel ast.SelectionSet, v *model.SetDailyLimitPayload) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._SetDailyLimitPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSetPasswordFreeAllowancePayload2ᚖdanbaoᚋgraphᚋmodelᚐSetPasswordFreeAllowancePayload(ctx context.Context, sel ast.SelectionSet, v *model.SetPasswordFreeAllowancePayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SetPasswordFreeAllowancePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOSettleSandboxBankOperationPayload2ᚖdanbaoᚋgraphᚋmodelᚐSettleSandboxBankOperationPayload(ctx context.Context, sel ast.SelectionSet, v *model.SettleSandboxBankOperationPayload) graphql.Marshaler {

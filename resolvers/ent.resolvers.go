@@ -34,6 +34,9 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder,
 	return out, nil
 }
 
+// HeldItem returns graph.HeldItemResolver implementation.
+func (r *Resolver) HeldItem() graph.HeldItemResolver { return &heldItemResolver{r} }
+
 // LedgerEntry returns graph.LedgerEntryResolver implementation.
 func (r *Resolver) LedgerEntry() graph.LedgerEntryResolver { return &ledgerEntryResolver{r} }
 
@@ -56,6 +59,7 @@ func (r *Resolver) User() graph.UserResolver { return &userResolver{r} }
 func (r *Resolver) Withdrawal() graph.WithdrawalResolver { return &withdrawalResolver{r} }
 
 type (
+	heldItemResolver     struct{ *Resolver }
 	ledgerEntryResolver  struct{ *Resolver }
 	paymentResolver      struct{ *Resolver }
 	paymentEventResolver struct{ *Resolver }

@@ -77,6 +77,7 @@ func limitsModel(s *limits.Summary) *model.Limits {
 	for i := range s.Daily {
 		out.Daily = append(out.Daily, dailyLimitModel(&s.Daily[i], s.DayEnds))
 	}
+	out.PasswordFree = passwordFreeModel(&s.PasswordFree, s.DayEnds)
 	return out
 }
 

@@ -13,6 +13,7 @@ import (
 	"danbao/graph/model"
 	"danbao/internal/ledger"
 	"danbao/internal/wallet"
+	"encoding/json"
 
 	"entgo.io/contrib/entgql"
 )
@@ -102,7 +103,9 @@ func (r *mutationResolver) Withdraw(ctx context.Context, input model.WithdrawInp
 	if err != nil {
 		return nil, err
 	}
-	w, replay, err := r.Wallet.Withdraw(ctx, who.UserID, moveInput(string(input.BankCardID), string(input.Amount), input.Currency, input.IdempotencyKey))
+	in := moveInput(string(input.BankCardID), string(input.Amount), input.Currency, input.IdempotencyKey)
+	in.Credential = json.RawMessage(input.Credential)
+	w, replay, err := r.Wallet.Withdraw(ctx, who.UserID, in)
 	ues, err := payloadErrors(err)
 	if err != nil {
 		return nil, err

@@ -41,6 +41,10 @@ var loaders = map[string]func(ctx context.Context, c *ent.Client, id pulid.ID) (
 	pulid.PrefixPaymentEvent: func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
 		return c.PaymentEvent.Get(ctx, id)
 	},
+	// A held item is for operators only (visible answers false to others).
+	pulid.PrefixRiskHold: func(ctx context.Context, c *ent.Client, id pulid.ID) (ent.Noder, error) {
+		return c.RiskHold.Get(ctx, id)
+	},
 }
 
 // node loads one object by global ID if the caller may see it; otherwise it

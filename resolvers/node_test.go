@@ -11,6 +11,7 @@ import (
 	"danbao/ent/payment"
 	"danbao/ent/paymentevent"
 	"danbao/ent/posting"
+	"danbao/ent/riskhold"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/topup"
 	"danbao/ent/user"
@@ -31,7 +32,7 @@ func TestNodeLoadersCoverEveryNodeType(t *testing.T) {
 		"User": user.DefaultID, "BankCard": bankcard.DefaultID, "TopUp": topup.DefaultID,
 		"Withdrawal": withdrawal.DefaultID, "LedgerEntry": posting.DefaultID,
 		"Verification": entverification.DefaultID, "Passkey": entpasskey.DefaultID,
-		"Payment": payment.DefaultID, "PaymentEvent": paymentevent.DefaultID,
+		"Payment": payment.DefaultID, "PaymentEvent": paymentevent.DefaultID, "HeldItem": riskhold.DefaultID,
 	}
 	if len(nodeTypes) != len(loaders) {
 		t.Errorf("schema has %d Node types, node(id:) loads %d", len(nodeTypes), len(loaders))

@@ -14,6 +14,7 @@ import (
 	"danbao/internal/passkey"
 	"danbao/internal/realname"
 	"danbao/internal/trust"
+	"danbao/internal/risk"
 	"danbao/internal/wallet"
 	"danbao/internal/webhook"
 )
@@ -37,4 +38,6 @@ type Resolver struct {
 	WebhookService *webhook.Service
 	Escrow         *escrow.Service
 	Trust          *trust.Service
+	// Risk runs the operators' queue of held payments and withdrawals.
+	Risk *risk.Service
 }

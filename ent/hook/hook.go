@@ -212,6 +212,18 @@ func (f PasskeyUserFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value,
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PasskeyUserMutation", m)
 }
 
+// The PasswordFreeAllowanceFunc type is an adapter to allow the use of ordinary
+// function as PasswordFreeAllowance mutator.
+type PasswordFreeAllowanceFunc func(context.Context, *ent.PasswordFreeAllowanceMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PasswordFreeAllowanceFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PasswordFreeAllowanceMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PasswordFreeAllowanceMutation", m)
+}
+
 // The PaymentFunc type is an adapter to allow the use of ordinary
 // function as Payment mutator.
 type PaymentFunc func(context.Context, *ent.PaymentMutation) (ent.Value, error)
@@ -258,6 +270,18 @@ func (f RefreshTokenFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RefreshTokenMutation", m)
+}
+
+// The RiskHoldFunc type is an adapter to allow the use of ordinary
+// function as RiskHold mutator.
+type RiskHoldFunc func(context.Context, *ent.RiskHoldMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RiskHoldFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RiskHoldMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RiskHoldMutation", m)
 }
 
 // The SellerVolumeFunc type is an adapter to allow the use of ordinary

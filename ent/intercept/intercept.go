@@ -24,11 +24,13 @@ import (
 	"danbao/ent/passkey"
 	"danbao/ent/passkeysession"
 	"danbao/ent/passkeyuser"
+	"danbao/ent/passwordfreeallowance"
 	"danbao/ent/payment"
 	"danbao/ent/paymentevent"
 	"danbao/ent/posting"
 	"danbao/ent/predicate"
 	"danbao/ent/refreshtoken"
+	"danbao/ent/riskhold"
 	"danbao/ent/sellervolume"
 	"danbao/ent/topup"
 	"danbao/ent/trustscore"
@@ -556,6 +558,33 @@ func (f TraversePasskeyUser) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.PasskeyUserQuery", q)
 }
 
+// The PasswordFreeAllowanceFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PasswordFreeAllowanceFunc func(context.Context, *ent.PasswordFreeAllowanceQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PasswordFreeAllowanceFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PasswordFreeAllowanceQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PasswordFreeAllowanceQuery", q)
+}
+
+// The TraversePasswordFreeAllowance type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePasswordFreeAllowance func(context.Context, *ent.PasswordFreeAllowanceQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePasswordFreeAllowance) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePasswordFreeAllowance) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PasswordFreeAllowanceQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PasswordFreeAllowanceQuery", q)
+}
+
 // The PaymentFunc type is an adapter to allow the use of ordinary function as a Querier.
 type PaymentFunc func(context.Context, *ent.PaymentQuery) (ent.Value, error)
 
@@ -662,6 +691,33 @@ func (f TraverseRefreshToken) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.RefreshTokenQuery", q)
+}
+
+// The RiskHoldFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RiskHoldFunc func(context.Context, *ent.RiskHoldQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RiskHoldFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RiskHoldQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RiskHoldQuery", q)
+}
+
+// The TraverseRiskHold type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRiskHold func(context.Context, *ent.RiskHoldQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRiskHold) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRiskHold) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RiskHoldQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RiskHoldQuery", q)
 }
 
 // The SellerVolumeFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -917,6 +973,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.PasskeySessionQuery, predicate.PasskeySession, passkeysession.OrderOption]{typ: ent.TypePasskeySession, tq: q}, nil
 	case *ent.PasskeyUserQuery:
 		return &query[*ent.PasskeyUserQuery, predicate.PasskeyUser, passkeyuser.OrderOption]{typ: ent.TypePasskeyUser, tq: q}, nil
+	case *ent.PasswordFreeAllowanceQuery:
+		return &query[*ent.PasswordFreeAllowanceQuery, predicate.PasswordFreeAllowance, passwordfreeallowance.OrderOption]{typ: ent.TypePasswordFreeAllowance, tq: q}, nil
 	case *ent.PaymentQuery:
 		return &query[*ent.PaymentQuery, predicate.Payment, payment.OrderOption]{typ: ent.TypePayment, tq: q}, nil
 	case *ent.PaymentEventQuery:
@@ -925,6 +983,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.PostingQuery, predicate.Posting, posting.OrderOption]{typ: ent.TypePosting, tq: q}, nil
 	case *ent.RefreshTokenQuery:
 		return &query[*ent.RefreshTokenQuery, predicate.RefreshToken, refreshtoken.OrderOption]{typ: ent.TypeRefreshToken, tq: q}, nil
+	case *ent.RiskHoldQuery:
+		return &query[*ent.RiskHoldQuery, predicate.RiskHold, riskhold.OrderOption]{typ: ent.TypeRiskHold, tq: q}, nil
 	case *ent.SellerVolumeQuery:
 		return &query[*ent.SellerVolumeQuery, predicate.SellerVolume, sellervolume.OrderOption]{typ: ent.TypeSellerVolume, tq: q}, nil
 	case *ent.TopUpQuery:

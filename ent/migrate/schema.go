@@ -401,7 +401,7 @@ var (
 	// PasskeySessionsColumns holds the columns for the "passkey_sessions" table.
 	PasskeySessionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
-		{Name: "purpose", Type: field.TypeEnum, Enums: []string{"REGISTRATION", "LOGIN", "PAYMENT"}},
+		{Name: "purpose", Type: field.TypeEnum, Enums: []string{"REGISTRATION", "LOGIN", "PAYMENT", "WITHDRAWAL"}},
 		{Name: "challenge", Type: field.TypeString, Unique: true, Size: 128},
 		{Name: "data", Type: field.TypeBytes},
 		{Name: "created_at", Type: field.TypeTime},
@@ -410,6 +410,7 @@ var (
 		{Name: "payee_id", Type: field.TypeString, Nullable: true},
 		{Name: "amount_minor", Type: field.TypeInt64, Nullable: true},
 		{Name: "currency", Type: field.TypeString, Nullable: true, Size: 3},
+		{Name: "bank_card_id", Type: field.TypeString, Nullable: true},
 		{Name: "nonce", Type: field.TypeBytes, Nullable: true},
 		{Name: "user_id", Type: field.TypeString, Nullable: true, Size: 40},
 	}
@@ -421,7 +422,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "passkey_sessions_users_user",
-				Columns:    []*schema.Column{PasskeySessionsColumns[11]},
+				Columns:    []*schema.Column{PasskeySessionsColumns[12]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -467,6 +468,21 @@ var (
 			},
 		},
 	}
+	// PasswordFreeAllowancesColumns holds the columns for the "password_free_allowances" table.
+	PasswordFreeAllowancesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "user_id", Type: field.TypeString, Unique: true},
+		{Name: "enabled", Type: field.TypeBool, Default: false},
+		{Name: "per_payment_minor", Type: field.TypeInt64},
+		{Name: "daily_minor", Type: field.TypeInt64},
+		{Name: "updated_at", Type: field.TypeTime},
+	}
+	// PasswordFreeAllowancesTable holds the schema information for the "password_free_allowances" table.
+	PasswordFreeAllowancesTable = &schema.Table{
+		Name:       "password_free_allowances",
+		Columns:    PasswordFreeAllowancesColumns,
+		PrimaryKey: []*schema.Column{PasswordFreeAllowancesColumns[0]},
+	}
 	// PaymentsColumns holds the columns for the "payments" table.
 	PaymentsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -480,7 +496,7 @@ var (
 		{Name: "fee", Type: field.TypeInt64, Default: 0},
 		{Name: "refunded_amount", Type: field.TypeInt64, Default: 0},
 		{Name: "compensated_amount", Type: field.TypeInt64, Default: 0},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"CREATED", "PAID", "SHIPPED", "COMPLETED", "CLOSED", "REFUND_REQUESTED", "REFUNDED", "DISPUTED"}, Default: "CREATED"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"CREATED", "PAID", "SHIPPED", "COMPLETED", "CLOSED", "REFUND_REQUESTED", "REFUNDED", "DISPUTED", "HELD"}, Default: "CREATED"},
 		{Name: "resume_status", Type: field.TypeString, Nullable: true, Size: 20},
 		{Name: "description", Type: field.TypeString, Nullable: true, Size: 200},
 		{Name: "merchant_order_ref", Type: field.TypeString, Nullable: true, Size: 64},
@@ -500,6 +516,8 @@ var (
 		{Name: "authorization_evidence", Type: field.TypeJSON, Nullable: true},
 		{Name: "authorization_transaction_id", Type: field.TypeString, Nullable: true},
 		{Name: "release_transaction_id", Type: field.TypeString, Nullable: true},
+		{Name: "risk_decision", Type: field.TypeString, Nullable: true, Size: 16},
+		{Name: "risk_reasons", Type: field.TypeJSON, Nullable: true},
 		{Name: "paid_at", Type: field.TypeTime, Nullable: true},
 		{Name: "shipped_at", Type: field.TypeTime, Nullable: true},
 		{Name: "completed_at", Type: field.TypeTime, Nullable: true},
@@ -647,6 +665,35 @@ var (
 			},
 		},
 	}
+	// RiskHoldsColumns holds the columns for the "risk_holds" table.
+	RiskHoldsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"PAYMENT", "WITHDRAWAL"}},
+		{Name: "subject_id", Type: field.TypeString, Unique: true},
+		{Name: "user_id", Type: field.TypeString},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "reasons", Type: field.TypeJSON},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"HELD", "APPROVED", "REJECTED"}, Default: "HELD"},
+		{Name: "decided_by", Type: field.TypeString, Nullable: true},
+		{Name: "decided_at", Type: field.TypeTime, Nullable: true},
+		{Name: "note", Type: field.TypeString, Nullable: true, Size: 500},
+	}
+	// RiskHoldsTable holds the schema information for the "risk_holds" table.
+	RiskHoldsTable = &schema.Table{
+		Name:       "risk_holds",
+		Columns:    RiskHoldsColumns,
+		PrimaryKey: []*schema.Column{RiskHoldsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "riskhold_status_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{RiskHoldsColumns[9], RiskHoldsColumns[1]},
+			},
+		},
+	}
 	// SellerVolumesColumns holds the columns for the "seller_volumes" table.
 	SellerVolumesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -723,6 +770,8 @@ var (
 		{Name: "password_hash", Type: field.TypeString},
 		{Name: "display_name", Type: field.TypeString, Size: 64},
 		{Name: "role", Type: field.TypeEnum, Enums: []string{"USER", "OPERATOR"}, Default: "USER"},
+		{Name: "password_changed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "contact_changed_at", Type: field.TypeTime, Nullable: true},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{
@@ -852,9 +901,12 @@ var (
 		{Name: "bank_card_id", Type: field.TypeString},
 		{Name: "amount", Type: field.TypeInt64},
 		{Name: "currency", Type: field.TypeString, Size: 3},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "SUCCEEDED", "FAILED"}, Default: "PENDING"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "SUCCEEDED", "FAILED", "HELD"}, Default: "PENDING"},
 		{Name: "failure_reason", Type: field.TypeString, Nullable: true, Size: 200},
 		{Name: "completed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "risk_decision", Type: field.TypeString, Nullable: true, Size: 16},
+		{Name: "risk_reasons", Type: field.TypeJSON, Nullable: true},
+		{Name: "password_free", Type: field.TypeBool, Default: false},
 	}
 	// WithdrawalsTable holds the schema information for the "withdrawals" table.
 	WithdrawalsTable = &schema.Table{
@@ -888,10 +940,12 @@ var (
 		PasskeysTable,
 		PasskeySessionsTable,
 		PasskeyUsersTable,
+		PasswordFreeAllowancesTable,
 		PaymentsTable,
 		PaymentEventsTable,
 		PostingsTable,
 		RefreshTokensTable,
+		RiskHoldsTable,
 		SellerVolumesTable,
 		TopUpsTable,
 		TrustScoresTable,

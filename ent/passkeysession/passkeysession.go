@@ -38,6 +38,8 @@ const (
 	FieldAmountMinor = "amount_minor"
 	// FieldCurrency holds the string denoting the currency field in the database.
 	FieldCurrency = "currency"
+	// FieldBankCardID holds the string denoting the bank_card_id field in the database.
+	FieldBankCardID = "bank_card_id"
 	// FieldNonce holds the string denoting the nonce field in the database.
 	FieldNonce = "nonce"
 	// EdgeUser holds the string denoting the user edge name in mutations.
@@ -66,6 +68,7 @@ var Columns = []string{
 	FieldPayeeID,
 	FieldAmountMinor,
 	FieldCurrency,
+	FieldBankCardID,
 	FieldNonce,
 }
 
@@ -104,6 +107,7 @@ const (
 	PurposeREGISTRATION Purpose = "REGISTRATION"
 	PurposeLOGIN        Purpose = "LOGIN"
 	PurposePAYMENT      Purpose = "PAYMENT"
+	PurposeWITHDRAWAL   Purpose = "WITHDRAWAL"
 )
 
 func (pu Purpose) String() string {
@@ -113,7 +117,7 @@ func (pu Purpose) String() string {
 // PurposeValidator is a validator for the "purpose" field enum values. It is called by the builders before save.
 func PurposeValidator(pu Purpose) error {
 	switch pu {
-	case PurposeREGISTRATION, PurposeLOGIN, PurposePAYMENT:
+	case PurposeREGISTRATION, PurposeLOGIN, PurposePAYMENT, PurposeWITHDRAWAL:
 		return nil
 	default:
 		return fmt.Errorf("passkeysession: invalid enum value for purpose field: %q", pu)
@@ -171,6 +175,11 @@ func ByAmountMinor(opts ...sql.OrderTermOption) OrderOption {
 // ByCurrency orders the results by the currency field.
 func ByCurrency(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCurrency, opts...).ToFunc()
+}
+
+// ByBankCardID orders the results by the bank_card_id field.
+func ByBankCardID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBankCardID, opts...).ToFunc()
 }
 
 // ByUserField orders the results by user field.

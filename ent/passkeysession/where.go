@@ -101,6 +101,11 @@ func Currency(v string) predicate.PasskeySession {
 	return predicate.PasskeySession(sql.FieldEQ(FieldCurrency, v))
 }
 
+// BankCardID applies equality check predicate on the "bank_card_id" field. It's identical to BankCardIDEQ.
+func BankCardID(v pulid.ID) predicate.PasskeySession {
+	return predicate.PasskeySession(sql.FieldEQ(FieldBankCardID, v))
+}
+
 // Nonce applies equality check predicate on the "nonce" field. It's identical to NonceEQ.
 func Nonce(v []byte) predicate.PasskeySession {
 	return predicate.PasskeySession(sql.FieldEQ(FieldNonce, v))
@@ -669,6 +674,86 @@ func CurrencyEqualFold(v string) predicate.PasskeySession {
 // CurrencyContainsFold applies the ContainsFold predicate on the "currency" field.
 func CurrencyContainsFold(v string) predicate.PasskeySession {
 	return predicate.PasskeySession(sql.FieldContainsFold(FieldCurrency, v))
+}
+
+// BankCardIDEQ applies the EQ predicate on the "bank_card_id" field.
+func BankCardIDEQ(v pulid.ID) predicate.PasskeySession {
+	return predicate.PasskeySession(sql.FieldEQ(FieldBankCardID, v))
+}
+
+// BankCardIDNEQ applies the NEQ predicate on the "bank_card_id" field.
+func BankCardIDNEQ(v pulid.ID) predicate.PasskeySession {
+	return predicate.PasskeySession(sql.FieldNEQ(FieldBankCardID, v))
+}
+
+// BankCardIDIn applies the In predicate on the "bank_card_id" field.
+func BankCardIDIn(vs ...pulid.ID) predicate.PasskeySession {
+	return predicate.PasskeySession(sql.FieldIn(FieldBankCardID, vs...))
+}
+
+// BankCardIDNotIn applies the NotIn predicate on the "bank_card_id" field.
+func BankCardIDNotIn(vs ...pulid.ID) predicate.PasskeySession {
+	return predicate.PasskeySession(sql.FieldNotIn(FieldBankCardID, vs...))
+}
+
+// BankCardIDGT applies the GT predicate on the "bank_card_id" field.
+func BankCardIDGT(v pulid.ID) predicate.PasskeySession {
+	return predicate.PasskeySession(sql.FieldGT(FieldBankCardID, v))
+}
+
+// BankCardIDGTE applies the GTE predicate on the "bank_card_id" field.
+func BankCardIDGTE(v pulid.ID) predicate.PasskeySession {
+	return predicate.PasskeySession(sql.FieldGTE(FieldBankCardID, v))
+}
+
+// BankCardIDLT applies the LT predicate on the "bank_card_id" field.
+func BankCardIDLT(v pulid.ID) predicate.PasskeySession {
+	return predicate.PasskeySession(sql.FieldLT(FieldBankCardID, v))
+}
+
+// BankCardIDLTE applies the LTE predicate on the "bank_card_id" field.
+func BankCardIDLTE(v pulid.ID) predicate.PasskeySession {
+	return predicate.PasskeySession(sql.FieldLTE(FieldBankCardID, v))
+}
+
+// BankCardIDContains applies the Contains predicate on the "bank_card_id" field.
+func BankCardIDContains(v pulid.ID) predicate.PasskeySession {
+	vc := string(v)
+	return predicate.PasskeySession(sql.FieldContains(FieldBankCardID, vc))
+}
+
+// BankCardIDHasPrefix applies the HasPrefix predicate on the "bank_card_id" field.
+func BankCardIDHasPrefix(v pulid.ID) predicate.PasskeySession {
+	vc := string(v)
+	return predicate.PasskeySession(sql.FieldHasPrefix(FieldBankCardID, vc))
+}
+
+// BankCardIDHasSuffix applies the HasSuffix predicate on the "bank_card_id" field.
+func BankCardIDHasSuffix(v pulid.ID) predicate.PasskeySession {
+	vc := string(v)
+	return predicate.PasskeySession(sql.FieldHasSuffix(FieldBankCardID, vc))
+}
+
+// BankCardIDIsNil applies the IsNil predicate on the "bank_card_id" field.
+func BankCardIDIsNil() predicate.PasskeySession {
+	return predicate.PasskeySession(sql.FieldIsNull(FieldBankCardID))
+}
+
+// BankCardIDNotNil applies the NotNil predicate on the "bank_card_id" field.
+func BankCardIDNotNil() predicate.PasskeySession {
+	return predicate.PasskeySession(sql.FieldNotNull(FieldBankCardID))
+}
+
+// BankCardIDEqualFold applies the EqualFold predicate on the "bank_card_id" field.
+func BankCardIDEqualFold(v pulid.ID) predicate.PasskeySession {
+	vc := string(v)
+	return predicate.PasskeySession(sql.FieldEqualFold(FieldBankCardID, vc))
+}
+
+// BankCardIDContainsFold applies the ContainsFold predicate on the "bank_card_id" field.
+func BankCardIDContainsFold(v pulid.ID) predicate.PasskeySession {
+	vc := string(v)
+	return predicate.PasskeySession(sql.FieldContainsFold(FieldBankCardID, vc))
 }
 
 // NonceEQ applies the EQ predicate on the "nonce" field.

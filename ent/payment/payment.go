@@ -77,6 +77,10 @@ const (
 	FieldAuthorizationTransactionID = "authorization_transaction_id"
 	// FieldReleaseTransactionID holds the string denoting the release_transaction_id field in the database.
 	FieldReleaseTransactionID = "release_transaction_id"
+	// FieldRiskDecision holds the string denoting the risk_decision field in the database.
+	FieldRiskDecision = "risk_decision"
+	// FieldRiskReasons holds the string denoting the risk_reasons field in the database.
+	FieldRiskReasons = "risk_reasons"
 	// FieldPaidAt holds the string denoting the paid_at field in the database.
 	FieldPaidAt = "paid_at"
 	// FieldShippedAt holds the string denoting the shipped_at field in the database.
@@ -122,6 +126,8 @@ var Columns = []string{
 	FieldAuthorizationEvidence,
 	FieldAuthorizationTransactionID,
 	FieldReleaseTransactionID,
+	FieldRiskDecision,
+	FieldRiskReasons,
 	FieldPaidAt,
 	FieldShippedAt,
 	FieldCompletedAt,
@@ -181,6 +187,8 @@ var (
 	DisputeReasonValidator func(string) error
 	// DefaultFraudClaim holds the default value on creation for the "fraud_claim" field.
 	DefaultFraudClaim bool
+	// RiskDecisionValidator is a validator for the "risk_decision" field. It is called by the builders before save.
+	RiskDecisionValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -203,6 +211,7 @@ const (
 	StatusREFUND_REQUESTED Status = "REFUND_REQUESTED"
 	StatusREFUNDED         Status = "REFUNDED"
 	StatusDISPUTED         Status = "DISPUTED"
+	StatusHELD             Status = "HELD"
 )
 
 func (s Status) String() string {
@@ -212,7 +221,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusCREATED, StatusPAID, StatusSHIPPED, StatusCOMPLETED, StatusCLOSED, StatusREFUND_REQUESTED, StatusREFUNDED, StatusDISPUTED:
+	case StatusCREATED, StatusPAID, StatusSHIPPED, StatusCOMPLETED, StatusCLOSED, StatusREFUND_REQUESTED, StatusREFUNDED, StatusDISPUTED, StatusHELD:
 		return nil
 	default:
 		return fmt.Errorf("payment: invalid enum value for status field: %q", s)
@@ -370,6 +379,11 @@ func ByAuthorizationTransactionID(opts ...sql.OrderTermOption) OrderOption {
 // ByReleaseTransactionID orders the results by the release_transaction_id field.
 func ByReleaseTransactionID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldReleaseTransactionID, opts...).ToFunc()
+}
+
+// ByRiskDecision orders the results by the risk_decision field.
+func ByRiskDecision(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRiskDecision, opts...).ToFunc()
 }
 
 // ByPaidAt orders the results by the paid_at field.

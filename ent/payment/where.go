@@ -195,6 +195,11 @@ func ReleaseTransactionID(v pulid.ID) predicate.Payment {
 	return predicate.Payment(sql.FieldEQ(FieldReleaseTransactionID, v))
 }
 
+// RiskDecision applies equality check predicate on the "risk_decision" field. It's identical to RiskDecisionEQ.
+func RiskDecision(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldRiskDecision, v))
+}
+
 // PaidAt applies equality check predicate on the "paid_at" field. It's identical to PaidAtEQ.
 func PaidAt(v time.Time) predicate.Payment {
 	return predicate.Payment(sql.FieldEQ(FieldPaidAt, v))
@@ -1853,6 +1858,91 @@ func ReleaseTransactionIDEqualFold(v pulid.ID) predicate.Payment {
 func ReleaseTransactionIDContainsFold(v pulid.ID) predicate.Payment {
 	vc := string(v)
 	return predicate.Payment(sql.FieldContainsFold(FieldReleaseTransactionID, vc))
+}
+
+// RiskDecisionEQ applies the EQ predicate on the "risk_decision" field.
+func RiskDecisionEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldRiskDecision, v))
+}
+
+// RiskDecisionNEQ applies the NEQ predicate on the "risk_decision" field.
+func RiskDecisionNEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldNEQ(FieldRiskDecision, v))
+}
+
+// RiskDecisionIn applies the In predicate on the "risk_decision" field.
+func RiskDecisionIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldIn(FieldRiskDecision, vs...))
+}
+
+// RiskDecisionNotIn applies the NotIn predicate on the "risk_decision" field.
+func RiskDecisionNotIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldNotIn(FieldRiskDecision, vs...))
+}
+
+// RiskDecisionGT applies the GT predicate on the "risk_decision" field.
+func RiskDecisionGT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGT(FieldRiskDecision, v))
+}
+
+// RiskDecisionGTE applies the GTE predicate on the "risk_decision" field.
+func RiskDecisionGTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGTE(FieldRiskDecision, v))
+}
+
+// RiskDecisionLT applies the LT predicate on the "risk_decision" field.
+func RiskDecisionLT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLT(FieldRiskDecision, v))
+}
+
+// RiskDecisionLTE applies the LTE predicate on the "risk_decision" field.
+func RiskDecisionLTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLTE(FieldRiskDecision, v))
+}
+
+// RiskDecisionContains applies the Contains predicate on the "risk_decision" field.
+func RiskDecisionContains(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContains(FieldRiskDecision, v))
+}
+
+// RiskDecisionHasPrefix applies the HasPrefix predicate on the "risk_decision" field.
+func RiskDecisionHasPrefix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasPrefix(FieldRiskDecision, v))
+}
+
+// RiskDecisionHasSuffix applies the HasSuffix predicate on the "risk_decision" field.
+func RiskDecisionHasSuffix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasSuffix(FieldRiskDecision, v))
+}
+
+// RiskDecisionIsNil applies the IsNil predicate on the "risk_decision" field.
+func RiskDecisionIsNil() predicate.Payment {
+	return predicate.Payment(sql.FieldIsNull(FieldRiskDecision))
+}
+
+// RiskDecisionNotNil applies the NotNil predicate on the "risk_decision" field.
+func RiskDecisionNotNil() predicate.Payment {
+	return predicate.Payment(sql.FieldNotNull(FieldRiskDecision))
+}
+
+// RiskDecisionEqualFold applies the EqualFold predicate on the "risk_decision" field.
+func RiskDecisionEqualFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEqualFold(FieldRiskDecision, v))
+}
+
+// RiskDecisionContainsFold applies the ContainsFold predicate on the "risk_decision" field.
+func RiskDecisionContainsFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContainsFold(FieldRiskDecision, v))
+}
+
+// RiskReasonsIsNil applies the IsNil predicate on the "risk_reasons" field.
+func RiskReasonsIsNil() predicate.Payment {
+	return predicate.Payment(sql.FieldIsNull(FieldRiskReasons))
+}
+
+// RiskReasonsNotNil applies the NotNil predicate on the "risk_reasons" field.
+func RiskReasonsNotNil() predicate.Payment {
+	return predicate.Payment(sql.FieldNotNull(FieldRiskReasons))
 }
 
 // PaidAtEQ applies the EQ predicate on the "paid_at" field.

@@ -57,6 +57,9 @@ type PasskeySession func(*sql.Selector)
 // PasskeyUser is the predicate function for passkeyuser builders.
 type PasskeyUser func(*sql.Selector)
 
+// PasswordFreeAllowance is the predicate function for passwordfreeallowance builders.
+type PasswordFreeAllowance func(*sql.Selector)
+
 // Payment is the predicate function for payment builders.
 type Payment func(*sql.Selector)
 
@@ -68,6 +71,9 @@ type Posting func(*sql.Selector)
 
 // RefreshToken is the predicate function for refreshtoken builders.
 type RefreshToken func(*sql.Selector)
+
+// RiskHold is the predicate function for riskhold builders.
+type RiskHold func(*sql.Selector)
 
 // SellerVolume is the predicate function for sellervolume builders.
 type SellerVolume func(*sql.Selector)

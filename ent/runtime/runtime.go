@@ -20,10 +20,12 @@ import (
 	"danbao/ent/passkey"
 	"danbao/ent/passkeysession"
 	"danbao/ent/passkeyuser"
+	"danbao/ent/passwordfreeallowance"
 	"danbao/ent/payment"
 	"danbao/ent/paymentevent"
 	"danbao/ent/posting"
 	"danbao/ent/refreshtoken"
+	"danbao/ent/riskhold"
 	"danbao/ent/schema"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/sellervolume"
@@ -777,6 +779,35 @@ func init() {
 	passkeyuser.DefaultID = passkeyuserDescID.Default.(func() pulid.ID)
 	// passkeyuser.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	passkeyuser.IDValidator = passkeyuserDescID.Validators[0].(func(string) error)
+	passwordfreeallowanceMixin := schema.PasswordFreeAllowance{}.Mixin()
+	passwordfreeallowanceMixinFields0 := passwordfreeallowanceMixin[0].Fields()
+	_ = passwordfreeallowanceMixinFields0
+	passwordfreeallowanceFields := schema.PasswordFreeAllowance{}.Fields()
+	_ = passwordfreeallowanceFields
+	// passwordfreeallowanceDescEnabled is the schema descriptor for enabled field.
+	passwordfreeallowanceDescEnabled := passwordfreeallowanceFields[1].Descriptor()
+	// passwordfreeallowance.DefaultEnabled holds the default value on creation for the enabled field.
+	passwordfreeallowance.DefaultEnabled = passwordfreeallowanceDescEnabled.Default.(bool)
+	// passwordfreeallowanceDescPerPaymentMinor is the schema descriptor for per_payment_minor field.
+	passwordfreeallowanceDescPerPaymentMinor := passwordfreeallowanceFields[2].Descriptor()
+	// passwordfreeallowance.PerPaymentMinorValidator is a validator for the "per_payment_minor" field. It is called by the builders before save.
+	passwordfreeallowance.PerPaymentMinorValidator = passwordfreeallowanceDescPerPaymentMinor.Validators[0].(func(int64) error)
+	// passwordfreeallowanceDescDailyMinor is the schema descriptor for daily_minor field.
+	passwordfreeallowanceDescDailyMinor := passwordfreeallowanceFields[3].Descriptor()
+	// passwordfreeallowance.DailyMinorValidator is a validator for the "daily_minor" field. It is called by the builders before save.
+	passwordfreeallowance.DailyMinorValidator = passwordfreeallowanceDescDailyMinor.Validators[0].(func(int64) error)
+	// passwordfreeallowanceDescUpdatedAt is the schema descriptor for updated_at field.
+	passwordfreeallowanceDescUpdatedAt := passwordfreeallowanceFields[4].Descriptor()
+	// passwordfreeallowance.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	passwordfreeallowance.DefaultUpdatedAt = passwordfreeallowanceDescUpdatedAt.Default.(func() time.Time)
+	// passwordfreeallowance.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	passwordfreeallowance.UpdateDefaultUpdatedAt = passwordfreeallowanceDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// passwordfreeallowanceDescID is the schema descriptor for id field.
+	passwordfreeallowanceDescID := passwordfreeallowanceMixinFields0[0].Descriptor()
+	// passwordfreeallowance.DefaultID holds the default value on creation for the id field.
+	passwordfreeallowance.DefaultID = passwordfreeallowanceDescID.Default.(func() pulid.ID)
+	// passwordfreeallowance.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	passwordfreeallowance.IDValidator = passwordfreeallowanceDescID.Validators[0].(func(string) error)
 	paymentMixin := schema.Payment{}.Mixin()
 	paymentMixinFields0 := paymentMixin[0].Fields()
 	_ = paymentMixinFields0
@@ -872,6 +903,10 @@ func init() {
 	paymentDescFraudClaim := paymentFields[24].Descriptor()
 	// payment.DefaultFraudClaim holds the default value on creation for the fraud_claim field.
 	payment.DefaultFraudClaim = paymentDescFraudClaim.Default.(bool)
+	// paymentDescRiskDecision is the schema descriptor for risk_decision field.
+	paymentDescRiskDecision := paymentFields[28].Descriptor()
+	// payment.RiskDecisionValidator is a validator for the "risk_decision" field. It is called by the builders before save.
+	payment.RiskDecisionValidator = paymentDescRiskDecision.Validators[0].(func(string) error)
 	// paymentDescID is the schema descriptor for id field.
 	paymentDescID := paymentMixinFields0[0].Descriptor()
 	// payment.DefaultID holds the default value on creation for the id field.
@@ -1011,6 +1046,55 @@ func init() {
 	refreshtoken.DefaultID = refreshtokenDescID.Default.(func() pulid.ID)
 	// refreshtoken.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	refreshtoken.IDValidator = refreshtokenDescID.Validators[0].(func(string) error)
+	riskholdMixin := schema.RiskHold{}.Mixin()
+	riskholdMixinFields0 := riskholdMixin[0].Fields()
+	_ = riskholdMixinFields0
+	riskholdMixinFields1 := riskholdMixin[1].Fields()
+	_ = riskholdMixinFields1
+	riskholdFields := schema.RiskHold{}.Fields()
+	_ = riskholdFields
+	// riskholdDescCreatedAt is the schema descriptor for created_at field.
+	riskholdDescCreatedAt := riskholdMixinFields1[0].Descriptor()
+	// riskhold.DefaultCreatedAt holds the default value on creation for the created_at field.
+	riskhold.DefaultCreatedAt = riskholdDescCreatedAt.Default.(func() time.Time)
+	// riskholdDescUpdatedAt is the schema descriptor for updated_at field.
+	riskholdDescUpdatedAt := riskholdMixinFields1[1].Descriptor()
+	// riskhold.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	riskhold.DefaultUpdatedAt = riskholdDescUpdatedAt.Default.(func() time.Time)
+	// riskhold.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	riskhold.UpdateDefaultUpdatedAt = riskholdDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// riskholdDescAmount is the schema descriptor for amount field.
+	riskholdDescAmount := riskholdFields[3].Descriptor()
+	// riskhold.AmountValidator is a validator for the "amount" field. It is called by the builders before save.
+	riskhold.AmountValidator = riskholdDescAmount.Validators[0].(func(int64) error)
+	// riskholdDescCurrency is the schema descriptor for currency field.
+	riskholdDescCurrency := riskholdFields[4].Descriptor()
+	// riskhold.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	riskhold.CurrencyValidator = func() func(string) error {
+		validators := riskholdDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// riskholdDescNote is the schema descriptor for note field.
+	riskholdDescNote := riskholdFields[9].Descriptor()
+	// riskhold.NoteValidator is a validator for the "note" field. It is called by the builders before save.
+	riskhold.NoteValidator = riskholdDescNote.Validators[0].(func(string) error)
+	// riskholdDescID is the schema descriptor for id field.
+	riskholdDescID := riskholdMixinFields0[0].Descriptor()
+	// riskhold.DefaultID holds the default value on creation for the id field.
+	riskhold.DefaultID = riskholdDescID.Default.(func() pulid.ID)
+	// riskhold.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	riskhold.IDValidator = riskholdDescID.Validators[0].(func(string) error)
 	sellervolumeMixin := schema.SellerVolume{}.Mixin()
 	sellervolumeMixinFields0 := sellervolumeMixin[0].Fields()
 	_ = sellervolumeMixinFields0
@@ -1371,6 +1455,14 @@ func init() {
 	withdrawalDescFailureReason := withdrawalFields[5].Descriptor()
 	// withdrawal.FailureReasonValidator is a validator for the "failure_reason" field. It is called by the builders before save.
 	withdrawal.FailureReasonValidator = withdrawalDescFailureReason.Validators[0].(func(string) error)
+	// withdrawalDescRiskDecision is the schema descriptor for risk_decision field.
+	withdrawalDescRiskDecision := withdrawalFields[7].Descriptor()
+	// withdrawal.RiskDecisionValidator is a validator for the "risk_decision" field. It is called by the builders before save.
+	withdrawal.RiskDecisionValidator = withdrawalDescRiskDecision.Validators[0].(func(string) error)
+	// withdrawalDescPasswordFree is the schema descriptor for password_free field.
+	withdrawalDescPasswordFree := withdrawalFields[9].Descriptor()
+	// withdrawal.DefaultPasswordFree holds the default value on creation for the password_free field.
+	withdrawal.DefaultPasswordFree = withdrawalDescPasswordFree.Default.(bool)
 	// withdrawalDescID is the schema descriptor for id field.
 	withdrawalDescID := withdrawalMixinFields0[0].Descriptor()
 	// withdrawal.DefaultID holds the default value on creation for the id field.

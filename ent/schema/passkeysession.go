@@ -28,7 +28,7 @@ func (PasskeySession) Mixin() []ent.Mixin {
 // Fields of the PasskeySession.
 func (PasskeySession) Fields() []ent.Field {
 	return []ent.Field{
-		field.Enum("purpose").Values("REGISTRATION", "LOGIN", "PAYMENT").Immutable(),
+		field.Enum("purpose").Values("REGISTRATION", "LOGIN", "PAYMENT", "WITHDRAWAL").Immutable(),
 		field.String("user_id").GoType(pulid.ID("")).Optional().Nillable().Immutable().
 			Comment("the user the ceremony is for; empty for a discoverable sign-in"),
 		field.String("challenge").NotEmpty().MaxLen(128).Unique().Immutable().
@@ -41,6 +41,8 @@ func (PasskeySession) Fields() []ent.Field {
 		field.String("payee_id").GoType(pulid.ID("")).Optional().Nillable().Immutable(),
 		field.Int64("amount_minor").Optional().Nillable().Immutable(),
 		field.String("currency").Optional().Nillable().Immutable().MaxLen(3),
+		field.String("bank_card_id").GoType(pulid.ID("")).Optional().Nillable().Immutable().
+			Comment("a withdrawal's card: the challenge is bound to it"),
 		field.Bytes("nonce").Optional().Immutable().Sensitive().
 			Comment("the single-use random nonce a payment challenge is derived with"),
 	}

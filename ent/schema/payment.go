@@ -40,7 +40,7 @@ func (Payment) Fields() []ent.Field {
 		field.Int64("compensated_amount").Default(0).NonNegative().Annotations(skip).
 			Comment("paid to the buyer from the protection fund after a fraud claim, minor units"),
 		field.Enum("status").
-			Values("CREATED", "PAID", "SHIPPED", "COMPLETED", "CLOSED", "REFUND_REQUESTED", "REFUNDED", "DISPUTED").
+			Values("CREATED", "PAID", "SHIPPED", "COMPLETED", "CLOSED", "REFUND_REQUESTED", "REFUNDED", "DISPUTED", "HELD").
 			Default("CREATED").Annotations(entgql.Type("PaymentStatus"), gqldoc.Enum(
 			"Where a payment is in the escrow state machine.",
 			map[string]string{
@@ -52,6 +52,7 @@ func (Payment) Fields() []ent.Field {
 				"REFUND_REQUESTED": "The buyer asked for money back; the auto-confirm countdown is paused until the seller answers or refundAnswerBy passes.",
 				"REFUNDED":         "Ended with everything escrow held returned to the buyer.",
 				"DISPUTED":         "The buyer asked an operator to decide (or claimed fraud after completion); waiting for resolveDispute.",
+				"HELD":             "Authorized, but held for review by risk: the amount is already in escrow and the payment waits for an operator (approveHeld: PAID; rejectHeld: REFUNDED, the money back to the buyer). No deadline runs while held.",
 			})).
 			Comment("where the payment is in the escrow state machine"),
 		field.String("resume_status").Optional().MaxLen(20).Annotations(skip).
@@ -78,6 +79,10 @@ func (Payment) Fields() []ent.Field {
 			Comment("the ledger transaction that moved the money into escrow"),
 		field.String("release_transaction_id").GoType(pulid.ID("")).Optional().Annotations(skip).
 			Comment("the ledger transaction that released the money to the seller"),
+		field.String("risk_decision").Optional().MaxLen(16).Annotations(skip).
+			Comment("risk's decision at authorization: ALLOW, STEP_UP or HOLD (empty before authorization)"),
+		field.Strings("risk_reasons").Optional().Annotations(skip).
+			Comment("the stable reason codes behind risk_decision"),
 		optTime("paid_at", ""),
 		optTime("shipped_at", ""),
 		optTime("completed_at", ""),

@@ -22,7 +22,7 @@ func (TopUp) Mixin() []ent.Mixin {
 
 // Fields of the TopUp.
 func (TopUp) Fields() []ent.Field {
-	return bankOperationFields("top-up", map[string]string{
+	return bankOperationFields("top-up", nil, map[string]string{
 		"PENDING":   "Sent to the bank; no money has moved yet.",
 		"SUCCEEDED": "The bank took the money from the card; it is in the user's available balance.",
 		"FAILED":    "The bank declined; nothing moved. failureReason says why.",
@@ -51,11 +51,19 @@ func (Withdrawal) Mixin() []ent.Mixin {
 
 // Fields of the Withdrawal.
 func (Withdrawal) Fields() []ent.Field {
-	return bankOperationFields("withdrawal", map[string]string{
+	return append(bankOperationFields("withdrawal", []string{"HELD"}, map[string]string{
 		"PENDING":   "The amount is held from the available balance and the payout is sent to the bank.",
 		"SUCCEEDED": "The bank paid the amount out to the card.",
-		"FAILED":    "The bank declined; the held amount is back in the available balance. failureReason says why.",
-	})
+		"FAILED":    "The bank declined, or an operator rejected a held withdrawal; the held amount is back in the available balance. failureReason says why.",
+		"HELD":      "Held for review by risk: the amount is set aside from the available balance, nothing is sent to the bank until an operator approves (then PENDING) or rejects (then FAILED, the amount returned).",
+	}),
+		field.String("risk_decision").Optional().MaxLen(16).Annotations(entgql.Skip()).
+			Comment("risk's decision when the withdrawal was made: ALLOW, STEP_UP or HOLD"),
+		field.Strings("risk_reasons").Optional().Annotations(entgql.Skip()).
+			Comment("the stable reason codes behind risk_decision"),
+		field.Bool("password_free").Default(false).Annotations(entgql.Skip()).
+			Comment("made without a passkey, within the password-free allowance"),
+	)
 }
 
 // Annotations of the Withdrawal.
@@ -69,15 +77,16 @@ func (Withdrawal) Indexes() []ent.Index {
 }
 
 // bankOperationFields are the fields of a top-up or withdrawal (noun);
-// states describes each status in GraphQL.
-func bankOperationFields(noun string, states map[string]string) []ent.Field {
+// more are its statuses beyond the common three; states describes each
+// status in GraphQL.
+func bankOperationFields(noun string, more []string, states map[string]string) []ent.Field {
 	return []ent.Field{
 		field.String("user_id").GoType(pulid.ID("")).Immutable().Annotations(entgql.Skip()),
 		field.String("bank_card_id").GoType(pulid.ID("")).Immutable().Annotations(entgql.Skip()),
 		field.Int64("amount").Positive().Immutable().Annotations(entgql.Skip()),
 		field.String("currency").MinLen(3).MaxLen(3).Immutable().
 			Comment("ISO 4217 code of the amount, e.g. CNY."),
-		field.Enum("status").Values("PENDING", "SUCCEEDED", "FAILED").Default("PENDING").
+		field.Enum("status").Values(append([]string{"PENDING", "SUCCEEDED", "FAILED"}, more...)...).Default("PENDING").
 			Comment("Where the " + noun + " stands; PENDING changes once, to SUCCEEDED or FAILED.").
 			Annotations(gqldoc.Enum("The state of a "+noun+".", states)),
 		field.String("failure_reason").Optional().MaxLen(200).

@@ -34,6 +34,10 @@ func (User) Fields() []ent.Field {
 				"USER":     "A wallet holder: signs in, verifies a real name, moves their own money.",
 				"OPERATOR": "Platform staff: reviews verifications, settles sandbox operations, verifies the ledger, reads custody reports.",
 			})),
+		field.Time("password_changed_at").Optional().Nillable().Annotations(entgql.Skip()).
+			Comment("when the password last changed (null: never since registration); risk steps up outflows for a day after"),
+		field.Time("contact_changed_at").Optional().Nillable().Annotations(entgql.Skip()).
+			Comment("when the phone or other contact details last changed (null: never); risk steps up outflows for a day after"),
 	}
 }
 

@@ -30,6 +30,10 @@ const (
 	FieldDisplayName = "display_name"
 	// FieldRole holds the string denoting the role field in the database.
 	FieldRole = "role"
+	// FieldPasswordChangedAt holds the string denoting the password_changed_at field in the database.
+	FieldPasswordChangedAt = "password_changed_at"
+	// FieldContactChangedAt holds the string denoting the contact_changed_at field in the database.
+	FieldContactChangedAt = "contact_changed_at"
 	// EdgeRefreshTokens holds the string denoting the refresh_tokens edge name in mutations.
 	EdgeRefreshTokens = "refresh_tokens"
 	// Table holds the table name of the user in the database.
@@ -52,6 +56,8 @@ var Columns = []string{
 	FieldPasswordHash,
 	FieldDisplayName,
 	FieldRole,
+	FieldPasswordChangedAt,
+	FieldContactChangedAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -145,6 +151,16 @@ func ByDisplayName(opts ...sql.OrderTermOption) OrderOption {
 // ByRole orders the results by the role field.
 func ByRole(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRole, opts...).ToFunc()
+}
+
+// ByPasswordChangedAt orders the results by the password_changed_at field.
+func ByPasswordChangedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPasswordChangedAt, opts...).ToFunc()
+}
+
+// ByContactChangedAt orders the results by the contact_changed_at field.
+func ByContactChangedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldContactChangedAt, opts...).ToFunc()
 }
 
 // ByRefreshTokensCount orders the results by refresh_tokens count.

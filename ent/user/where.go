@@ -81,6 +81,16 @@ func DisplayName(v string) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldDisplayName, v))
 }
 
+// PasswordChangedAt applies equality check predicate on the "password_changed_at" field. It's identical to PasswordChangedAtEQ.
+func PasswordChangedAt(v time.Time) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldPasswordChangedAt, v))
+}
+
+// ContactChangedAt applies equality check predicate on the "contact_changed_at" field. It's identical to ContactChangedAtEQ.
+func ContactChangedAt(v time.Time) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldContactChangedAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldCreatedAt, v))
@@ -374,6 +384,106 @@ func RoleIn(vs ...Role) predicate.User {
 // RoleNotIn applies the NotIn predicate on the "role" field.
 func RoleNotIn(vs ...Role) predicate.User {
 	return predicate.User(sql.FieldNotIn(FieldRole, vs...))
+}
+
+// PasswordChangedAtEQ applies the EQ predicate on the "password_changed_at" field.
+func PasswordChangedAtEQ(v time.Time) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldPasswordChangedAt, v))
+}
+
+// PasswordChangedAtNEQ applies the NEQ predicate on the "password_changed_at" field.
+func PasswordChangedAtNEQ(v time.Time) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldPasswordChangedAt, v))
+}
+
+// PasswordChangedAtIn applies the In predicate on the "password_changed_at" field.
+func PasswordChangedAtIn(vs ...time.Time) predicate.User {
+	return predicate.User(sql.FieldIn(FieldPasswordChangedAt, vs...))
+}
+
+// PasswordChangedAtNotIn applies the NotIn predicate on the "password_changed_at" field.
+func PasswordChangedAtNotIn(vs ...time.Time) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldPasswordChangedAt, vs...))
+}
+
+// PasswordChangedAtGT applies the GT predicate on the "password_changed_at" field.
+func PasswordChangedAtGT(v time.Time) predicate.User {
+	return predicate.User(sql.FieldGT(FieldPasswordChangedAt, v))
+}
+
+// PasswordChangedAtGTE applies the GTE predicate on the "password_changed_at" field.
+func PasswordChangedAtGTE(v time.Time) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldPasswordChangedAt, v))
+}
+
+// PasswordChangedAtLT applies the LT predicate on the "password_changed_at" field.
+func PasswordChangedAtLT(v time.Time) predicate.User {
+	return predicate.User(sql.FieldLT(FieldPasswordChangedAt, v))
+}
+
+// PasswordChangedAtLTE applies the LTE predicate on the "password_changed_at" field.
+func PasswordChangedAtLTE(v time.Time) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldPasswordChangedAt, v))
+}
+
+// PasswordChangedAtIsNil applies the IsNil predicate on the "password_changed_at" field.
+func PasswordChangedAtIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldPasswordChangedAt))
+}
+
+// PasswordChangedAtNotNil applies the NotNil predicate on the "password_changed_at" field.
+func PasswordChangedAtNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldPasswordChangedAt))
+}
+
+// ContactChangedAtEQ applies the EQ predicate on the "contact_changed_at" field.
+func ContactChangedAtEQ(v time.Time) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldContactChangedAt, v))
+}
+
+// ContactChangedAtNEQ applies the NEQ predicate on the "contact_changed_at" field.
+func ContactChangedAtNEQ(v time.Time) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldContactChangedAt, v))
+}
+
+// ContactChangedAtIn applies the In predicate on the "contact_changed_at" field.
+func ContactChangedAtIn(vs ...time.Time) predicate.User {
+	return predicate.User(sql.FieldIn(FieldContactChangedAt, vs...))
+}
+
+// ContactChangedAtNotIn applies the NotIn predicate on the "contact_changed_at" field.
+func ContactChangedAtNotIn(vs ...time.Time) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldContactChangedAt, vs...))
+}
+
+// ContactChangedAtGT applies the GT predicate on the "contact_changed_at" field.
+func ContactChangedAtGT(v time.Time) predicate.User {
+	return predicate.User(sql.FieldGT(FieldContactChangedAt, v))
+}
+
+// ContactChangedAtGTE applies the GTE predicate on the "contact_changed_at" field.
+func ContactChangedAtGTE(v time.Time) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldContactChangedAt, v))
+}
+
+// ContactChangedAtLT applies the LT predicate on the "contact_changed_at" field.
+func ContactChangedAtLT(v time.Time) predicate.User {
+	return predicate.User(sql.FieldLT(FieldContactChangedAt, v))
+}
+
+// ContactChangedAtLTE applies the LTE predicate on the "contact_changed_at" field.
+func ContactChangedAtLTE(v time.Time) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldContactChangedAt, v))
+}
+
+// ContactChangedAtIsNil applies the IsNil predicate on the "contact_changed_at" field.
+func ContactChangedAtIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldContactChangedAt))
+}
+
+// ContactChangedAtNotNil applies the NotNil predicate on the "contact_changed_at" field.
+func ContactChangedAtNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldContactChangedAt))
 }
 
 // HasRefreshTokens applies the HasEdge predicate on the "refresh_tokens" edge.

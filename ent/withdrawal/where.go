@@ -95,6 +95,16 @@ func CompletedAt(v time.Time) predicate.Withdrawal {
 	return predicate.Withdrawal(sql.FieldEQ(FieldCompletedAt, v))
 }
 
+// RiskDecision applies equality check predicate on the "risk_decision" field. It's identical to RiskDecisionEQ.
+func RiskDecision(v string) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldEQ(FieldRiskDecision, v))
+}
+
+// PasswordFree applies equality check predicate on the "password_free" field. It's identical to PasswordFreeEQ.
+func PasswordFree(v bool) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldEQ(FieldPasswordFree, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Withdrawal {
 	return predicate.Withdrawal(sql.FieldEQ(FieldCreatedAt, v))
@@ -563,6 +573,101 @@ func CompletedAtIsNil() predicate.Withdrawal {
 // CompletedAtNotNil applies the NotNil predicate on the "completed_at" field.
 func CompletedAtNotNil() predicate.Withdrawal {
 	return predicate.Withdrawal(sql.FieldNotNull(FieldCompletedAt))
+}
+
+// RiskDecisionEQ applies the EQ predicate on the "risk_decision" field.
+func RiskDecisionEQ(v string) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldEQ(FieldRiskDecision, v))
+}
+
+// RiskDecisionNEQ applies the NEQ predicate on the "risk_decision" field.
+func RiskDecisionNEQ(v string) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldNEQ(FieldRiskDecision, v))
+}
+
+// RiskDecisionIn applies the In predicate on the "risk_decision" field.
+func RiskDecisionIn(vs ...string) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldIn(FieldRiskDecision, vs...))
+}
+
+// RiskDecisionNotIn applies the NotIn predicate on the "risk_decision" field.
+func RiskDecisionNotIn(vs ...string) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldNotIn(FieldRiskDecision, vs...))
+}
+
+// RiskDecisionGT applies the GT predicate on the "risk_decision" field.
+func RiskDecisionGT(v string) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldGT(FieldRiskDecision, v))
+}
+
+// RiskDecisionGTE applies the GTE predicate on the "risk_decision" field.
+func RiskDecisionGTE(v string) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldGTE(FieldRiskDecision, v))
+}
+
+// RiskDecisionLT applies the LT predicate on the "risk_decision" field.
+func RiskDecisionLT(v string) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldLT(FieldRiskDecision, v))
+}
+
+// RiskDecisionLTE applies the LTE predicate on the "risk_decision" field.
+func RiskDecisionLTE(v string) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldLTE(FieldRiskDecision, v))
+}
+
+// RiskDecisionContains applies the Contains predicate on the "risk_decision" field.
+func RiskDecisionContains(v string) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldContains(FieldRiskDecision, v))
+}
+
+// RiskDecisionHasPrefix applies the HasPrefix predicate on the "risk_decision" field.
+func RiskDecisionHasPrefix(v string) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldHasPrefix(FieldRiskDecision, v))
+}
+
+// RiskDecisionHasSuffix applies the HasSuffix predicate on the "risk_decision" field.
+func RiskDecisionHasSuffix(v string) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldHasSuffix(FieldRiskDecision, v))
+}
+
+// RiskDecisionIsNil applies the IsNil predicate on the "risk_decision" field.
+func RiskDecisionIsNil() predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldIsNull(FieldRiskDecision))
+}
+
+// RiskDecisionNotNil applies the NotNil predicate on the "risk_decision" field.
+func RiskDecisionNotNil() predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldNotNull(FieldRiskDecision))
+}
+
+// RiskDecisionEqualFold applies the EqualFold predicate on the "risk_decision" field.
+func RiskDecisionEqualFold(v string) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldEqualFold(FieldRiskDecision, v))
+}
+
+// RiskDecisionContainsFold applies the ContainsFold predicate on the "risk_decision" field.
+func RiskDecisionContainsFold(v string) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldContainsFold(FieldRiskDecision, v))
+}
+
+// RiskReasonsIsNil applies the IsNil predicate on the "risk_reasons" field.
+func RiskReasonsIsNil() predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldIsNull(FieldRiskReasons))
+}
+
+// RiskReasonsNotNil applies the NotNil predicate on the "risk_reasons" field.
+func RiskReasonsNotNil() predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldNotNull(FieldRiskReasons))
+}
+
+// PasswordFreeEQ applies the EQ predicate on the "password_free" field.
+func PasswordFreeEQ(v bool) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldEQ(FieldPasswordFree, v))
+}
+
+// PasswordFreeNEQ applies the NEQ predicate on the "password_free" field.
+func PasswordFreeNEQ(v bool) predicate.Withdrawal {
+	return predicate.Withdrawal(sql.FieldNEQ(FieldPasswordFree, v))
 }
 
 // And groups predicates with the AND operator between them.

@@ -35,6 +35,12 @@ const (
 	FieldFailureReason = "failure_reason"
 	// FieldCompletedAt holds the string denoting the completed_at field in the database.
 	FieldCompletedAt = "completed_at"
+	// FieldRiskDecision holds the string denoting the risk_decision field in the database.
+	FieldRiskDecision = "risk_decision"
+	// FieldRiskReasons holds the string denoting the risk_reasons field in the database.
+	FieldRiskReasons = "risk_reasons"
+	// FieldPasswordFree holds the string denoting the password_free field in the database.
+	FieldPasswordFree = "password_free"
 	// Table holds the table name of the withdrawal in the database.
 	Table = "withdrawals"
 )
@@ -51,6 +57,9 @@ var Columns = []string{
 	FieldStatus,
 	FieldFailureReason,
 	FieldCompletedAt,
+	FieldRiskDecision,
+	FieldRiskReasons,
+	FieldPasswordFree,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -76,6 +85,10 @@ var (
 	CurrencyValidator func(string) error
 	// FailureReasonValidator is a validator for the "failure_reason" field. It is called by the builders before save.
 	FailureReasonValidator func(string) error
+	// RiskDecisionValidator is a validator for the "risk_decision" field. It is called by the builders before save.
+	RiskDecisionValidator func(string) error
+	// DefaultPasswordFree holds the default value on creation for the "password_free" field.
+	DefaultPasswordFree bool
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -93,6 +106,7 @@ const (
 	StatusPENDING   Status = "PENDING"
 	StatusSUCCEEDED Status = "SUCCEEDED"
 	StatusFAILED    Status = "FAILED"
+	StatusHELD      Status = "HELD"
 )
 
 func (s Status) String() string {
@@ -102,7 +116,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusPENDING, StatusSUCCEEDED, StatusFAILED:
+	case StatusPENDING, StatusSUCCEEDED, StatusFAILED, StatusHELD:
 		return nil
 	default:
 		return fmt.Errorf("withdrawal: invalid enum value for status field: %q", s)
@@ -160,6 +174,16 @@ func ByFailureReason(opts ...sql.OrderTermOption) OrderOption {
 // ByCompletedAt orders the results by the completed_at field.
 func ByCompletedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCompletedAt, opts...).ToFunc()
+}
+
+// ByRiskDecision orders the results by the risk_decision field.
+func ByRiskDecision(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRiskDecision, opts...).ToFunc()
+}
+
+// ByPasswordFree orders the results by the password_free field.
+func ByPasswordFree(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPasswordFree, opts...).ToFunc()
 }
 
 // MarshalGQL implements graphql.Marshaler interface.

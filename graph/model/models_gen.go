@@ -40,8 +40,8 @@ type AuthPayload struct {
 type AuthorizePaymentInput struct {
 	// The payment to authorize.
 	PaymentID pulid.ID `json:"paymentId"`
-	// What PublicKeyCredential.toJSON() returned for the options of createPayment or beginPaymentAuthorization.
-	Credential JSON `json:"credential"`
+	// What PublicKeyCredential.toJSON() returned for the options of createPayment or beginPaymentAuthorization. Omit it only within the password-free allowance (PASSKEY_REQUIRED otherwise).
+	Credential JSON `json:"credential,omitempty"`
 	// Retrying with the same key replays the first result; kept at least 72 hours.
 	IdempotencyKey string `json:"idempotencyKey"`
 }
@@ -111,6 +111,24 @@ type BeginPaymentAuthorizationPayload struct {
 	// Fresh PublicKeyCredentialRequestOptionsJSON bound to the payment (replaces any earlier challenge).
 	Options JSON `json:"options,omitempty"`
 	// NOT_FOUND, INVALID_STATE (not CREATED), PASSKEY_REQUIRED.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// The withdrawal a passkey challenge is bound to.
+type BeginWithdrawalAuthorizationInput struct {
+	// ID of one of the caller's linked cards.
+	BankCardID pulid.ID `json:"bankCardId"`
+	// How much to pay out, a positive Decimal in major units, e.g. "100.00".
+	Amount Decimal `json:"amount"`
+	// ISO 4217 code of the amount; CNY by default.
+	Currency string `json:"currency"`
+}
+
+// The result of beginWithdrawalAuthorization.
+type BeginWithdrawalAuthorizationPayload struct {
+	// PublicKeyCredentialRequestOptionsJSON bound to this withdrawal; null on userErrors.
+	Options JSON `json:"options,omitempty"`
+	// INVALID_INPUT (amount, currency), NOT_FOUND (bankCardId), PASSKEY_REQUIRED (no usable passkey).
 	UserErrors []*UserError `json:"userErrors"`
 }
 
@@ -213,6 +231,28 @@ type DailyPaymentLimit struct {
 	ResetsAt time.Time `json:"resetsAt"`
 }
 
+// An operator's decision on a held item.
+type DecideHeldInput struct {
+	// The held item (HeldItem.id).
+	ID pulid.ID `json:"id"`
+	// Why, at most 500 characters; kept with the item.
+	Note *string `json:"note,omitempty"`
+	// Retrying with the same key and input replays the first result; kept at least 72 hours.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+// The result of approveHeld and rejectHeld.
+type DecideHeldPayload struct {
+	// The item after the decision; null on userErrors.
+	HeldItem *ent.RiskHold `json:"heldItem,omitempty"`
+	// The payment after the decision, when the item was a payment.
+	Payment *ent.Payment `json:"payment,omitempty"`
+	// The withdrawal after the decision, when the item was a withdrawal.
+	Withdrawal *ent.Withdrawal `json:"withdrawal,omitempty"`
+	// NOT_FOUND (id), INVALID_STATE (already decided; extensions status), INVALID_INPUT (note, idempotencyKey), IDEMPOTENCY_CONFLICT.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // The response to a sign-in challenge.
 type FinishPasskeyLoginInput struct {
 	// AuthenticationResponseJSON: PublicKeyCredential.toJSON() after navigator.credentials.get().
@@ -293,6 +333,8 @@ type Limits struct {
 	BalancePayments []*BalancePaymentLimit `json:"balancePayments"`
 	// The daily limit on money leaving the balance (passkey-authorized payments and withdrawals), one entry per currency that has one configured; a currency without one may not leave the balance at all.
 	Daily []*DailyPaymentLimit `json:"daily"`
+	// The password-free small allowance and what is left of it today.
+	PasswordFree *PasswordFreeLimit `json:"passwordFree"`
 }
 
 // The card to link for top-ups and withdrawals.
@@ -357,6 +399,30 @@ type PartnerAppConnectionPayload struct {
 	PartnerApp *ent.PartnerApp `json:"partnerApp,omitempty"`
 	// Why it was refused (NOT_FOUND).
 	UserErrors []*UserError `json:"userErrors"`
+}
+
+// The password-free small allowance as it stands today: when enabled, a
+// payment or withdrawal in CNY of at most perPaymentLimit may go through
+// without a passkey while what was used today stays within dailyLimit (at
+// most 1,000.00 CNY a day across the user's accounts) and risk allows it.
+// Amounts are Decimal strings in CNY.
+type PasswordFreeLimit struct {
+	// Whether it is on.
+	Enabled bool `json:"enabled"`
+	// The most one payment or withdrawal may be without a passkey.
+	PerPaymentLimit Decimal `json:"perPaymentLimit"`
+	// The most that may leave the wallet without a passkey today.
+	DailyLimit Decimal `json:"dailyLimit"`
+	// The regulatory ceiling of dailyLimit: 1000.00.
+	Maximum Decimal `json:"maximum"`
+	// What was used without a passkey today.
+	Used Decimal `json:"used"`
+	// What is left today: dailyLimit less used, 0.00 when off.
+	Remaining Decimal `json:"remaining"`
+	// Always CNY.
+	Currency string `json:"currency"`
+	// When the day's figures start again (the next midnight, China Standard Time).
+	ResetsAt time.Time `json:"resetsAt"`
 }
 
 // The verified passkey assertion that authorized a payment: proof of who authorized what.
@@ -570,6 +636,14 @@ type RevokePasskeyPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// What risk decided about one payment or withdrawal, and why.
+type RiskAssessment struct {
+	// ALLOW, STEP_UP (a passkey was required) or HOLD (held for review).
+	Decision RiskDecision `json:"decision"`
+	// Stable reason codes, sorted: NEW_PASSKEY, UNUSUAL_AMOUNT, FAR_UNUSUAL_AMOUNT, BURST_MINUTE, BURST_HOUR, CREDENTIALS_CHANGED, NEW_COUNTERPARTY, FLAGGED_COUNTERPARTY, TAKEOVER_PATTERN.
+	Reasons []string `json:"reasons"`
+}
+
 // Replaces a partner app's secret.
 type RotatePartnerAppSecretInput struct {
 	// The partner app's id.
@@ -599,6 +673,24 @@ type SetDailyLimitPayload struct {
 	// The daily limit as it stands after the change; null on userErrors.
 	DailyLimit *DailyPaymentLimit `json:"dailyLimit,omitempty"`
 	// Why the change was refused; empty on success.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// Turning the password-free small allowance on or off.
+type SetPasswordFreeAllowanceInput struct {
+	// True turns it on, false off.
+	Enabled bool `json:"enabled"`
+	// The most one payment or withdrawal may be without a passkey, a Decimal in CNY, positive and at most dailyLimit; 200.00 when omitted (or what was set before).
+	PerPaymentLimit *Decimal `json:"perPaymentLimit,omitempty"`
+	// The most that may leave the wallet without a passkey in a day (China Standard Time), a Decimal in CNY, positive and at most 1000.00; 1000.00 when omitted (or what was set before).
+	DailyLimit *Decimal `json:"dailyLimit,omitempty"`
+}
+
+// The result of setPasswordFreeAllowance.
+type SetPasswordFreeAllowancePayload struct {
+	// The allowance as it stands now; null on userErrors.
+	PasswordFreeAllowance *PasswordFreeLimit `json:"passwordFreeAllowance,omitempty"`
+	// INVALID_INPUT (perPaymentLimit, dailyLimit; extensions maximum), REAUTHENTICATION_REQUIRED (turning it on or raising a cap without a recent sign-in).
 	UserErrors []*UserError `json:"userErrors"`
 }
 
@@ -779,11 +871,13 @@ type WithdrawInput struct {
 	Currency string `json:"currency"`
 	// Retrying with the same key and input replays the first result (extensions.idempotentReplay); kept at least 72 hours.
 	IdempotencyKey string `json:"idempotencyKey"`
+	// What PublicKeyCredential.toJSON() returned for the options of beginWithdrawalAuthorization (the same card, amount and currency). Omit it only within the password-free allowance.
+	Credential JSON `json:"credential,omitempty"`
 }
 
 // The result of withdraw.
 type WithdrawPayload struct {
-	// The withdrawal, PENDING with its amount held (or the earlier one on a replay); null on userErrors.
+	// The withdrawal, PENDING with its amount held, or HELD for review (or the earlier one on a replay); null on userErrors.
 	Withdrawal *ent.Withdrawal `json:"withdrawal,omitempty"`
 	// Why the withdrawal was refused; empty on success.
 	UserErrors []*UserError `json:"userErrors"`
@@ -1165,6 +1259,67 @@ func (e *PaymentRole) UnmarshalJSON(b []byte) error {
 }
 
 func (e PaymentRole) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Risk's decision on an outflow.
+type RiskDecision string
+
+const (
+	// Nothing unusual: it may go through, without a passkey when the password-free allowance covers it.
+	RiskDecisionAllow RiskDecision = "ALLOW"
+	// A passkey was required (step-up); with one it went through.
+	RiskDecisionStepUp RiskDecision = "STEP_UP"
+	// Held for review by an operator.
+	RiskDecisionHold RiskDecision = "HOLD"
+)
+
+var AllRiskDecision = []RiskDecision{
+	RiskDecisionAllow,
+	RiskDecisionStepUp,
+	RiskDecisionHold,
+}
+
+func (e RiskDecision) IsValid() bool {
+	switch e {
+	case RiskDecisionAllow, RiskDecisionStepUp, RiskDecisionHold:
+		return true
+	}
+	return false
+}
+
+func (e RiskDecision) String() string {
+	return string(e)
+}
+
+func (e *RiskDecision) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RiskDecision(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RiskDecision", str)
+	}
+	return nil
+}
+
+func (e RiskDecision) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RiskDecision) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RiskDecision) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -32,6 +32,7 @@ import (
 	"danbao/internal/passkey"
 	"danbao/internal/ratelimit"
 	"danbao/internal/realname"
+	"danbao/internal/risk"
 	"danbao/internal/sandboxbank"
 	"danbao/internal/trust"
 	"danbao/internal/vault"
@@ -74,6 +75,7 @@ type App struct {
 	IdentityKeys *vault.Keyring
 	Escrow       *escrow.Service
 	Trust        *trust.Service
+	Risk         *risk.Service
 
 	ready          atomic.Bool
 	handler        http.Handler
@@ -202,6 +204,11 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 	a.Trust = trust.New(d.Client, rn, trustCfg, now)
 	a.Limits.SetTrust(a.Trust)
 	a.Escrow.SetTrust(a.Trust)
+	// Every outflow is assessed by risk and authorized by a passkey or the
+	// password-free allowance (docs/design.md, Risk).
+	a.Risk = risk.New(d.Client, a.Keys, riskConfig(cfg), now)
+	a.Escrow.SetRisk(a.Risk)
+	a.Wallet.SetAuthorization(a.Passkeys, a.Risk)
 	a.handler = a.routes()
 	if a.Bank != nil {
 		a.Bank.SetHandler(a.handler)
@@ -233,6 +240,23 @@ func dailyConfig(cfg config.Config) limits.DailyConfig {
 	dmax, _ := money.ParseAmount(cfg.DailyLimitMaxCNY, money.CNY)
 	def, _ := money.ParseAmount(cfg.DailyLimitDefaultCNY, money.CNY)
 	return limits.DailyConfig{Max: map[money.Currency]int64{money.CNY: dmax}, Default: map[money.Currency]int64{money.CNY: def}}
+}
+
+// riskConfig maps the configuration to risk's thresholds: the default
+// ones with the configured burst thresholds (a value below 1 keeps the
+// default).
+func riskConfig(cfg config.Config) risk.Config {
+	out := risk.DefaultConfig()
+	for _, v := range []struct {
+		to  *int
+		set int
+	}{{&out.BurstMinute, cfg.RiskBurstMinute}, {&out.BurstMinuteHold, cfg.RiskBurstMinuteHold},
+		{&out.BurstHour, cfg.RiskBurstHour}, {&out.BurstHourHold, cfg.RiskBurstHourHold}} {
+		if v.set > 0 {
+			*v.to = v.set
+		}
+	}
+	return out
 }
 
 // escrowConfig maps the configuration to the escrow's. Load has already
@@ -364,7 +388,7 @@ func (a *App) routes() http.Handler {
 	})
 	gql := resolvers.NewHandler(&resolvers.Resolver{
 		Client: a.DB.Client, Auth: a.Auth, Passkeys: a.Passkeys, Ledger: a.Ledger, Wallet: a.Wallet,
-		RealName: a.RealName, Limits: a.Limits, Escrow: a.Escrow, Events: a.Events, Sockets: a.Sockets,
+		RealName: a.RealName, Limits: a.Limits, Escrow: a.Escrow, Risk: a.Risk, Events: a.Events, Sockets: a.Sockets,
 		Partners: a.Partners, WebhookService: a.Webhooks, Trust: a.Trust,
 	}, resolvers.HandlerConfig{
 		MaxDepth:      a.Config.MaxDepth,

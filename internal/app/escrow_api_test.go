@@ -28,8 +28,16 @@ func newEscrowEnv(t *testing.T, d testenv.Dialect, more ...testenv.Option) *escr
 		testenv.With("DANBAO_FEE_RATE_BPS", "100"),
 		testenv.With("DANBAO_MAX_PAYMENT", "800.00"),
 		testenv.With("DANBAO_MAX_CONFIRM_EXTENSIONS", "1"),
-		testenv.With("DANBAO_MUTATION_RATE", "0")}, more...)...)
+		testenv.With("DANBAO_MUTATION_RATE", "0")}, append(quietRisk, more...)...)...)
 	return &escrowEnv{Env: e, clock: c}
+}
+
+// quietRisk raises risk's burst thresholds out of reach: tests of escrow
+// and limits pay in quick bursts with new passkeys, which risk would
+// otherwise hold (risk_api_test.go tests that with the defaults).
+var quietRisk = []testenv.Option{
+	testenv.With("DANBAO_RISK_BURST_MINUTE", "100000"), testenv.With("DANBAO_RISK_BURST_MINUTE_HOLD", "100000"),
+	testenv.With("DANBAO_RISK_BURST_HOUR", "100000"), testenv.With("DANBAO_RISK_BURST_HOUR_HOLD", "100000"),
 }
 
 // buyer is a verified user with a passkey and a funded balance.

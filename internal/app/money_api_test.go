@@ -15,6 +15,7 @@ import (
 	"danbao/ent/event"
 	"danbao/ent/topup"
 	"danbao/internal/bank"
+	"danbao/internal/softauthn"
 	"danbao/internal/testenv"
 )
 
@@ -88,9 +89,69 @@ func topUp(t testing.TB, e *testenv.Env, u *testenv.User, card, amount, key stri
 	return moneyOp(t, e, u.AccessToken, topUpMutation, "topUp", map[string]any{"bankCardId": card, "amount": amount, "idempotencyKey": key})
 }
 
+// withdraw makes a withdrawal authorized with a passkey, as every
+// withdrawal outside the password-free allowance must be: the user's
+// test passkey (registered on first use) answers a challenge bound to
+// this card, amount and currency.
 func withdraw(t testing.TB, e *testenv.Env, u *testenv.User, card, amount, key string) opResult {
 	t.Helper()
-	return moneyOp(t, e, u.AccessToken, withdrawMutation, "withdraw", map[string]any{"bankCardId": card, "amount": amount, "idempotencyKey": key})
+	in := map[string]any{"bankCardId": card, "amount": amount, "idempotencyKey": key}
+	if cred := withdrawalCredential(t, e, u, card, amount, "CNY"); cred != nil {
+		in["credential"] = cred
+	}
+	return moneyOp(t, e, u.AccessToken, withdrawMutation, "withdraw", in)
+}
+
+// withdrawers are the test authenticators of users who withdraw, by
+// environment and user.
+var withdrawers = struct {
+	sync.Mutex
+	m map[string]*softauthn.Authenticator
+}{m: map[string]*softauthn.Authenticator{}}
+
+// withdrawer returns u's withdrawal authenticator, registering a passkey
+// for it on first use.
+func withdrawer(t testing.TB, e *testenv.Env, u *testenv.User) *softauthn.Authenticator {
+	t.Helper()
+	withdrawers.Lock()
+	defer withdrawers.Unlock()
+	key := fmt.Sprintf("%p/%s", e, u.ID)
+	if a, ok := withdrawers.m[key]; ok {
+		return a
+	}
+	a := e.Authenticator()
+	e.AddPasskey(t, u, a)
+	withdrawers.m[key] = a
+	return a
+}
+
+const beginWithdrawalMutation = `mutation($in: BeginWithdrawalAuthorizationInput!){ beginWithdrawalAuthorization(input:$in) { options userErrors { code field } } }`
+
+// withdrawalCredential answers a withdrawal challenge for card, amount and
+// currency with u's test passkey (nil when the challenge is refused, e.g.
+// for a malformed amount: the withdrawal then gets its own refusal). The
+// assertion carries signature counter 0, as an authenticator without a
+// counter, so that concurrent withdrawals never look like a clone.
+func withdrawalCredential(t testing.TB, e *testenv.Env, u *testenv.User, card, amount, currency string) json.RawMessage {
+	t.Helper()
+	a := withdrawer(t, e, u)
+	var out struct {
+		BeginWithdrawalAuthorization struct {
+			Options    json.RawMessage
+			UserErrors []struct{ Code, Field string }
+		}
+	}
+	e.Do(t, u.AccessToken, beginWithdrawalMutation, map[string]any{"in": map[string]any{
+		"bankCardId": card, "amount": amount, "currency": currency}}).Decode(t, &out)
+	if len(out.BeginWithdrawalAuthorization.UserErrors) > 0 {
+		return nil
+	}
+	zero := uint32(0)
+	cred, err := a.Assert(out.BeginWithdrawalAuthorization.Options, softauthn.AssertOptions{SignCount: &zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cred
 }
 
 type balanceView struct{ Currency, Available, Held string }

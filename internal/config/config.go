@@ -64,6 +64,10 @@ type Config struct {
 	DailyLimitMaxCNY     string        // DANBAO_DAILY_LIMIT_MAX_CNY: highest daily limit a user may set on outflows (passkey payments and withdrawals), CNY, default 50000.00
 	DailyLimitDefaultCNY string        // DANBAO_DAILY_LIMIT_DEFAULT_CNY: daily limit of a user who set none, CNY, at most the maximum, default 20000.00
 	SchedulerInterval    time.Duration // DANBAO_SCHEDULER_INTERVAL: how often due payments are looked for, default 15s
+	RiskBurstMinute      int           // DANBAO_RISK_BURST_MINUTE: a user's outflows in the last minute from which risk steps up, default 3
+	RiskBurstMinuteHold  int           // DANBAO_RISK_BURST_MINUTE_HOLD: ... from which risk holds, default 10
+	RiskBurstHour        int           // DANBAO_RISK_BURST_HOUR: a user's outflows in the last hour from which risk steps up, default 20
+	RiskBurstHourHold    int           // DANBAO_RISK_BURST_HOUR_HOLD: ... from which risk holds, default 60
 
 	JWTIssuer       string        // DANBAO_JWT_ISSUER, default danbao
 	JWTAudience     string        // DANBAO_JWT_AUDIENCE, default danbao-api
@@ -167,6 +171,10 @@ func Load(getenv func(string) string) (Config, error) {
 		DailyLimitMaxCNY:     p.str("DANBAO_DAILY_LIMIT_MAX_CNY", "50000.00"),
 		DailyLimitDefaultCNY: p.str("DANBAO_DAILY_LIMIT_DEFAULT_CNY", "20000.00"),
 		SchedulerInterval:    p.duration("DANBAO_SCHEDULER_INTERVAL", 15*time.Second),
+		RiskBurstMinute:      p.integer("DANBAO_RISK_BURST_MINUTE", 3),
+		RiskBurstMinuteHold:  p.integer("DANBAO_RISK_BURST_MINUTE_HOLD", 10),
+		RiskBurstHour:        p.integer("DANBAO_RISK_BURST_HOUR", 20),
+		RiskBurstHourHold:    p.integer("DANBAO_RISK_BURST_HOUR_HOLD", 60),
 
 		JWTIssuer:       p.str("DANBAO_JWT_ISSUER", "danbao"),
 		JWTAudience:     p.str("DANBAO_JWT_AUDIENCE", "danbao-api"),

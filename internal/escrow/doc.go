@@ -36,6 +36,12 @@
 //   - Level limits and the payer's freeze are checked and
 //     recorded inside the authorization's money transaction; the payee's
 //     collection restriction inside creation and authorization.
+//   - Risk assesses every authorization in its money transaction, after
+//     the limits (risk.go). Without a credential the payment goes through
+//     only within the password-free allowance and when risk allows. A held
+//     payment goes CREATED -> HELD with its money in escrow and no
+//     deadline; only an operator moves it on (DecideHeld: APPROVE_HOLD to
+//     PAID, REJECT_HOLD to REFUNDED with everything returned).
 //   - Fees are taken only at release, from the seller's side, into the
 //     FEES account; the free monthly volume is counted per seller, currency
 //     and China Standard Time month in a row raised in the release

@@ -19,10 +19,13 @@ const (
 	RefundRequested State = "REFUND_REQUESTED"
 	Refunded        State = "REFUNDED"
 	Disputed        State = "DISPUTED"
+	// OnHold: authorized with the money in escrow, but held by risk for an
+	// operator's review (no deadline runs).
+	OnHold State = "HELD"
 )
 
 // States lists every state.
-var States = []State{Created, Paid, Shipped, Completed, Closed, RefundRequested, Refunded, Disputed}
+var States = []State{Created, Paid, Shipped, Completed, Closed, RefundRequested, Refunded, Disputed, OnHold}
 
 // Terminal reports whether nothing can happen to a payment in s any more.
 // COMPLETED is not terminal: a fraud claim may still be opened within the
@@ -48,11 +51,15 @@ const (
 	RefundAnswerExpired  Event = "REFUND_ANSWER_EXPIRED" // deadline: the payee's silence is agreement
 	OpenDispute          Event = "OPEN_DISPUTE"          // payer asks the operator to decide (a fraud claim after completion)
 	ResolveDispute       Event = "RESOLVE_DISPUTE"       // operator decides
+	Hold                 Event = "HOLD"                  // payer's passkey authorizes, risk holds: money into escrow, waiting for review
+	ApproveHold          Event = "APPROVE_HOLD"          // operator releases a held payment
+	RejectHold           Event = "REJECT_HOLD"           // operator rejects a held payment: money back to the buyer
 )
 
 // Events lists every event.
 var Events = []Event{Authorize, Cancel, AuthorizationExpired, Ship, ShipExpired, Confirm, AutoConfirm, Extend,
-	RequestRefund, AcceptRefund, RefuseRefund, RefundAnswerExpired, OpenDispute, ResolveDispute}
+	RequestRefund, AcceptRefund, RefuseRefund, RefundAnswerExpired, OpenDispute, ResolveDispute,
+	Hold, ApproveHold, RejectHold}
 
 // Actor is in what capacity someone acts on a payment (ent
 // paymentevent.ActorRole values).
@@ -96,6 +103,7 @@ var actors = map[Event]Actor{
 	Confirm: Payer, AutoConfirm: System, Extend: Payer,
 	RequestRefund: Payer, AcceptRefund: Payee, RefuseRefund: Payee, RefundAnswerExpired: System,
 	OpenDispute: Payer, ResolveDispute: Operator,
+	Hold: Payer, ApproveHold: Operator, RejectHold: Operator,
 }
 
 // ActorOf returns who may cause e.
@@ -117,6 +125,9 @@ var from = map[Event][]State{
 	RefundAnswerExpired:  {RefundRequested},
 	OpenDispute:          {Paid, Shipped, RefundRequested, Completed},
 	ResolveDispute:       {Disputed},
+	Hold:                 {Created},
+	ApproveHold:          {OnHold},
+	RejectHold:           {OnHold},
 }
 
 // LegalIn reports whether e may happen in state s (by its actor).
@@ -216,9 +227,17 @@ func Transition(s Snapshot, req Request, lim Limits) (Outcome, error) {
 		}
 	}
 	switch req.Event {
-	case Authorize:
+	case Authorize, Hold:
 		out.To = Paid
+		if req.Event == Hold {
+			out.To = OnHold
+		}
 		out.Moves = []Move{{From: PayerAvailable, To: EscrowAccount, Amount: s.Amount}}
+	case ApproveHold:
+		out.To = Paid
+	case RejectHold:
+		out.To = Refunded
+		refund(remaining)
 	case Cancel, ShipExpired, AuthorizationExpired:
 		if s.State == Created {
 			out.To = Closed

@@ -13,7 +13,8 @@ import (
 // with nothing refunded, a refund request of 100 open where one can be,
 // resuming to SHIPPED, and a refund/resolution amount of 100.
 var legal = map[State]map[Event]State{
-	Created:         {Authorize: Paid, Cancel: Closed, AuthorizationExpired: Closed},
+	Created:         {Authorize: Paid, Hold: OnHold, Cancel: Closed, AuthorizationExpired: Closed},
+	OnHold:          {ApproveHold: Paid, RejectHold: Refunded},
 	Paid:            {Ship: Shipped, Cancel: Refunded, ShipExpired: Refunded, RequestRefund: RefundRequested, OpenDispute: Disputed},
 	Shipped:         {Confirm: Completed, AutoConfirm: Completed, Extend: Shipped, RequestRefund: RefundRequested, OpenDispute: Disputed},
 	RefundRequested: {AcceptRefund: Refunded, RefundAnswerExpired: Refunded, RefuseRefund: Shipped, OpenDispute: Disputed},
@@ -27,6 +28,7 @@ var whoMay = map[Event]Actor{
 	Authorize: Payer, Cancel: Payer, AuthorizationExpired: System, Ship: Payee, ShipExpired: System,
 	Confirm: Payer, AutoConfirm: System, Extend: Payer, RequestRefund: Payer, AcceptRefund: Payee,
 	RefuseRefund: Payee, RefundAnswerExpired: System, OpenDispute: Payer, ResolveDispute: Operator,
+	Hold: Payer, ApproveHold: Operator, RejectHold: Operator,
 }
 
 func TestEveryTransition(t *testing.T) {
@@ -59,7 +61,7 @@ func TestEveryTransition(t *testing.T) {
 			}
 		}
 	}
-	if n != len(States)*len(Events)*len(Actors) || n != 8*14*4 {
+	if n != len(States)*len(Events)*len(Actors) || n != 9*17*4 {
 		t.Fatalf("covered %d combinations", n)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"danbao/internal/partner"
 	"danbao/internal/passkey"
 	"danbao/internal/trust"
+	"danbao/internal/risk"
 )
 
 // Ledger entry kinds written by this package.
@@ -56,6 +57,7 @@ type Service struct {
 	passkeys *passkey.Service
 	limits   *limits.Service
 	trust    *trust.Service // nil: no trust scores (trust.go)
+	risk     *risk.Service // nil: outflows are not assessed (see SetRisk)
 	cfg      Config
 	now      func() time.Time
 	log      *slog.Logger
@@ -272,9 +274,14 @@ type AuthorizePaymentInput struct {
 // so it cannot be replayed even when the money transaction then fails;
 // such a failure is written to the payment's audit trail. Same key:
 // replay. The amount counts against the level's limit and the daily limit
-// (limits.Record) in the money transaction. Errors: INVALID_INPUT,
+// (limits.Record) in the money transaction, and risk assesses it there
+// (see authorizeTx): a held payment goes CREATED -> HELD with its money in
+// escrow. Without a credential the payment goes through only within the
+// password-free allowance and when risk allows. Errors: INVALID_INPUT,
 // NOT_FOUND, FORBIDDEN, INVALID_STATE, PASSKEY_INVALID, CHALLENGE_EXPIRED,
-// PASSKEY_REVOKED, PASSKEY_CLONE_SUSPECTED, INSUFFICIENT_FUNDS,
+// PASSKEY_REVOKED, PASSKEY_CLONE_SUSPECTED, PASSKEY_REQUIRED (no
+// credential, outside the allowance or stepped up by risk; extensions
+// limit PASSWORD_FREE_ALLOWANCE, reason, reasons), INSUFFICIENT_FUNDS,
 // LIMIT_EXCEEDED (level or DAILY_AUTHORIZED_PAYMENTS),
 // VERIFICATION_REQUIRED, ACCOUNT_FROZEN, IDEMPOTENCY_CONFLICT.
 func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in AuthorizePaymentInput) (*ent.Payment, bool, error) {
@@ -290,8 +297,9 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 	}
 	req := idempotency.Request{Scope: string(who.UserID), Key: in.IdempotencyKey, Operation: "authorizePayment",
 		Hash: idempotency.RequestHash("authorizePayment", string(p.ID))}
+	passwordFree := NoCredential(in.Credential)
 	var ev *passkey.Evidence
-	if p.Status == payment.StatusCREATED {
+	if p.Status == payment.StatusCREATED && !passwordFree {
 		// Its own committed transaction: from here on the challenge is spent.
 		if ev, err = s.passkeys.FinishPaymentAlone(ctx, challengeInput(p), in.Credential); err != nil {
 			return nil, false, err
@@ -304,24 +312,10 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 			if err != nil {
 				return nil, "", err
 			}
-			if ev == nil {
+			if (ev == nil && !passwordFree) || p.Status != payment.StatusCREATED {
 				return nil, "", InvalidState(State(p.Status), Authorize)
 			}
-			if err := CheckNotFrozen(ctx, tx, p.PayerID); err != nil {
-				return nil, "", err
-			}
-			if err := checkCollect(ctx, tx, p.PayeeID); err != nil {
-				return nil, "", err
-			}
-			if err := s.limits.Record(ctx, tx, p.PayerID, p.Amount, money.Currency(p.Currency), s.clock()); err != nil {
-				return nil, "", err
-			}
-			evidence, err := evidenceMap(ev)
-			if err != nil {
-				return nil, "", err
-			}
-			p, err = s.apply(ctx, tx, p, step{req: Request{Event: Authorize, Actor: Payer}, actor: who.UserID, evidence: evidence})
-			if err != nil {
+			if p, err = s.authorizeTx(ctx, tx, p, who.UserID, ev); err != nil {
 				return nil, "", err
 			}
 			return p, string(p.ID), nil
@@ -350,14 +344,7 @@ func (s *Service) recordFailure(ctx context.Context, p *ent.Payment, actor pulid
 	}
 }
 
-func evidenceMap(ev *passkey.Evidence) (map[string]any, error) {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	return m, json.Unmarshal(b, &m)
-}
+func evidenceMap(ev *passkey.Evidence) (map[string]any, error) { return ev.Map() }
 
 // MarkShippedInput is the input of MarkShipped.
 type MarkShippedInput struct {
@@ -612,7 +599,7 @@ func (s *Service) apply(ctx context.Context, tx *ent.Tx, p *ent.Payment, st step
 		u.ClearRefundRequestAmount()
 	}
 	switch out.To {
-	case Paid:
+	case Paid, OnHold:
 		if p.Status == payment.StatusCREATED {
 			u.SetPaidAt(now).SetAuthorizationEvidence(st.evidence)
 		}
@@ -699,7 +686,7 @@ func (s *Service) apply(ctx context.Context, tx *ent.Tx, p *ent.Payment, st step
 	amount := st.amount
 	if amount == 0 {
 		amount = out.Refund + out.Release + out.Compensation
-		if st.req.Event == Authorize {
+		if st.req.Event == Authorize || st.req.Event == Hold {
 			amount = p.Amount
 		}
 	}
@@ -839,6 +826,7 @@ var eventTypes = map[string]string{
 	string(RefuseRefund): "payment.refund_refused", string(RefundAnswerExpired): "payment.refund_accepted",
 	string(OpenDispute): "payment.disputed", string(ResolveDispute): "payment.resolved",
 	"AUTHORIZATION_FAILED": "payment.authorization_failed",
+	string(Hold):           "payment.held", string(ApproveHold): "payment.hold_approved", string(RejectHold): "payment.hold_rejected",
 }
 
 // record writes the audit row and one event row per party, payer first:

@@ -32,13 +32,23 @@
 //   - The daily limit counts every outflow in one counter per wallet,
 //     currency and calendar day (China Standard Time, period "D2026-12-02"):
 //     payments authorized with a passkey and withdrawals alike. Withdrawals
-//     are authorized by a password sign-in today; they count against the
-//     same daily counter, so the daily figure in me.limits is all that left
-//     the balance that day. (The password-free small allowance is not part
-//     of this package yet.) A currency with no daily limit configured may
-//     not leave the balance at all: LIMIT_EXCEEDED, remaining "0.00".
+//     count against the same daily counter, so the daily figure in
+//     me.limits is all that left the balance that day, with a passkey or
+//     without. A currency with no daily limit configured may not leave the
+//     balance at all: LIMIT_EXCEEDED, remaining "0.00".
+//   - The password-free small allowance (passwordfree.go; rules in
+//     passwordfree_rules.go): off until the user turns it on; a per-payment
+//     cap and a daily cap never above 1,000.00 CNY (PasswordFreeMaxDaily),
+//     CNY only. RecordPasswordFree counts an outflow without a passkey in
+//     a day counter (period "F2026-12-02") with one conditional UPDATE
+//     (used_minor <= cap - amount), after Record, so concurrent outflows
+//     never pass the cap together. Refusals are PASSKEY_REQUIRED with
+//     limit PASSWORD_FREE_ALLOWANCE and a reason (ALLOWANCE_OFF,
+//     ALLOWANCE_CURRENCY, ALLOWANCE_PER_PAYMENT, ALLOWANCE_DAILY, or RISK
+//     when risk asked for a passkey).
 //   - Lock order: Record touches the lifetime counter, then the year's,
-//     then the day's, each with one UPDATE (the level's bounded one and the
+//     then the day's (and RecordPasswordFree, after it, the password-free
+//     day's), each with one UPDATE (the level's bounded one and the
 //     day's conditional: used_minor <= limit - amount), so two outflows of
 //     one wallet never wait on each other in opposite orders. The chosen
 //     limit (DailyLimit row) is only read in the money transaction; a

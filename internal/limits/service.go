@@ -297,6 +297,8 @@ type Summary struct {
 	Daily []DailyWindow
 	// DayEnds is when the daily windows start again.
 	DayEnds time.Time
+	// PasswordFree is the password-free small allowance and today's use.
+	PasswordFree PasswordFree
 }
 
 // Summary returns userID's level, rights and balance payment windows (one
@@ -336,6 +338,9 @@ func (s *Service) Summary(ctx context.Context, userID pulid.ID, now time.Time) (
 			return nil, err
 		}
 		out.Daily = append(out.Daily, w)
+	}
+	if out.PasswordFree, err = s.PasswordFree(ctx, s.client, userID, now); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

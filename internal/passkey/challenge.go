@@ -38,9 +38,17 @@ func (in PaymentChallengeInput) Validate() error {
 		return apperr.Invalid("payerId", "payer is not a valid ID")
 	case !in.Payee.Valid():
 		return apperr.Invalid("payeeId", "payee is not a valid ID")
-	case in.AmountMinor <= 0:
+	}
+	return validMoney(in.AmountMinor, in.Currency)
+}
+
+// validMoney reports a non-positive amount or a malformed currency as
+// INVALID_INPUT.
+func validMoney(amountMinor int64, currency string) error {
+	switch {
+	case amountMinor <= 0:
 		return apperr.Invalid("amount", "amount must be positive")
-	case !currencyCode.MatchString(in.Currency):
+	case !currencyCode.MatchString(currency):
 		return apperr.Invalid("currency", "currency must be an ISO 4217 code such as CNY")
 	}
 	return nil
@@ -56,6 +64,14 @@ func (in PaymentChallengeInput) Validate() error {
 // same), so changing any field changes the challenge; the 32-byte random
 // nonce makes it unpredictable and single-use like a library-made one.
 func PaymentChallenge(in PaymentChallengeInput, nonce []byte) []byte {
+	return boundChallenge(paymentChallengeDomain, []string{in.PaymentID, string(in.Payer), string(in.Payee)},
+		in.AmountMinor, in.Currency, nonce)
+}
+
+// boundChallenge is SHA-256(lp(domain) || lp(id) for each of ids ||
+// be64(amount) || lp(currency) || lp(nonce)): the encoding of every
+// operation-bound challenge.
+func boundChallenge(domain string, ids []string, amountMinor int64, currency string, nonce []byte) []byte {
 	h := sha256.New()
 	lp := func(b []byte) {
 		var n [4]byte
@@ -63,14 +79,14 @@ func PaymentChallenge(in PaymentChallengeInput, nonce []byte) []byte {
 		h.Write(n[:])
 		h.Write(b)
 	}
-	lp([]byte(paymentChallengeDomain))
-	lp([]byte(in.PaymentID))
-	lp([]byte(in.Payer))
-	lp([]byte(in.Payee))
+	lp([]byte(domain))
+	for _, id := range ids {
+		lp([]byte(id))
+	}
 	var amount [8]byte
-	binary.BigEndian.PutUint64(amount[:], uint64(in.AmountMinor))
+	binary.BigEndian.PutUint64(amount[:], uint64(amountMinor))
 	h.Write(amount[:])
-	lp([]byte(in.Currency))
+	lp([]byte(currency))
 	lp(nonce)
 	return h.Sum(nil)
 }

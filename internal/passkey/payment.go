@@ -51,6 +51,24 @@ type Evidence struct {
 	VerifiedAt        time.Time `json:"verifiedAt"`
 }
 
+// Map returns the evidence as the JSON object stored with a journal
+// transaction and a payment.
+func (e *Evidence) Map() (map[string]any, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	return m, json.Unmarshal(b, &m)
+}
+
+// PasswordFreeEvidence is what is stored, in place of an assertion, with
+// an outflow made without a passkey within the password-free allowance:
+// one factor (the signed-in session), no device-bound key.
+func PasswordFreeEvidence(at time.Time) map[string]any {
+	return map[string]any{"method": "PASSWORD_FREE", "factors": 1, "verifiedAt": at.UTC().Format(time.RFC3339Nano)}
+}
+
 // BeginPayment issues the challenge that authorizes one payment: derived
 // by PaymentChallenge from in and a fresh nonce, answerable only by the
 // payer's active passkeys that are not clone-suspected (allowCredentials),
@@ -77,9 +95,27 @@ func (s *Service) BeginPayment(ctx context.Context, tx *ent.Tx, in PaymentChalle
 }
 
 func (s *Service) beginPayment(ctx context.Context, tx *ent.Tx, in PaymentChallengeInput) (json.RawMessage, error) {
+	// A payment has at most one pending challenge.
+	if _, err := tx.PasskeySession.Delete().
+		Where(passkeysession.PurposeEQ(passkeysession.PurposePAYMENT), passkeysession.PaymentID(in.PaymentID)).
+		Exec(ctx); err != nil {
+		return nil, err
+	}
+	return s.beginBound(ctx, tx, in.Payer, func(nonce []byte) []byte { return PaymentChallenge(in, nonce) },
+		func(c *ent.PasskeySessionCreate) {
+			c.SetPurpose(passkeysession.PurposePAYMENT).SetPaymentID(in.PaymentID).SetPayeeID(in.Payee).
+				SetAmountMinor(in.AmountMinor).SetCurrency(in.Currency)
+		})
+}
+
+// beginBound issues a challenge derived by challenge from a fresh nonce,
+// answerable only by userID's usable passkeys with user verification, and
+// saves its session (purpose and bound fields set by fields).
+func (s *Service) beginBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, challenge func(nonce []byte) []byte,
+	fields func(c *ent.PasskeySessionCreate)) (json.RawMessage, error) {
 	// The library's user holds every passkey of the payer (it checks that
 	// the allowed ones are among them); allowCredentials names the usable.
-	u, all, err := s.loadUser(ctx, tx, in.Payer, false, nil)
+	u, all, err := s.loadUser(ctx, tx, userID, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -90,37 +126,25 @@ func (s *Service) beginPayment(ctx context.Context, tx *ent.Tx, in PaymentChalle
 		}
 	}
 	if len(allow) == 0 {
-		return nil, apperr.New(apperr.PasskeyRequired, "authorizing a payment needs a passkey: register one on this device")
+		return nil, apperr.New(apperr.PasskeyRequired, "authorizing this needs a passkey: register one on this device")
 	}
 	nonce := make([]byte, NonceLen)
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
 	// The challenge is derived rather than random so that it binds the
-	// payment (dynamic linking); the random nonce inside keeps it as
+	// operation (dynamic linking); the random nonce inside keeps it as
 	// unpredictable as one protocol.CreateChallenge would make.
-	challenge := PaymentChallenge(in, nonce)
 	assertion, sd, err := s.wa.BeginLogin(u,
-		webauthn.WithChallenge(challenge),
+		webauthn.WithChallenge(challenge(nonce)),
 		webauthn.WithAllowedCredentials(descriptors(allow)),
 		webauthn.WithUserVerification(protocol.VerificationRequired),
 	)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.PasskeySession.Delete().
-		Where(passkeysession.PurposeEQ(passkeysession.PurposePAYMENT), passkeysession.PaymentID(in.PaymentID)).
-		Exec(ctx); err != nil {
-		return nil, err
-	}
-	c := tx.PasskeySession.Create().
-		SetPurpose(passkeysession.PurposePAYMENT).
-		SetUserID(in.Payer).
-		SetPaymentID(in.PaymentID).
-		SetPayeeID(in.Payee).
-		SetAmountMinor(in.AmountMinor).
-		SetCurrency(in.Currency).
-		SetNonce(nonce)
+	c := tx.PasskeySession.Create().SetUserID(userID).SetNonce(nonce)
+	fields(c)
 	if err := s.saveSession(ctx, tx, c, sd); err != nil {
 		return nil, err
 	}
@@ -150,6 +174,24 @@ func (s *Service) FinishPayment(ctx context.Context, tx *ent.Tx, in PaymentChall
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	ev, err := s.finishBound(ctx, tx, in.Payer, passkeysession.PurposePAYMENT, credentialJSON,
+		func(ps *ent.PasskeySession) bool { return binds(ps, in) },
+		"this authorization was given for another payment, or for different payment details; authorize again")
+	if err != nil {
+		return nil, err
+	}
+	ev.PaymentID = in.PaymentID
+	return ev, nil
+}
+
+// finishBound verifies, in tx, that credentialJSON answers a pending
+// challenge of purpose issued to userID, that binds accepts its session
+// (else PASSKEY_INVALID with mismatch as the message), and that one of the
+// user's own active, unsuspected passkeys signed it with user
+// verification; it spends the challenge and writes the passkey's counter
+// back. Errors: as FinishPayment.
+func (s *Service) finishBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, purpose passkeysession.Purpose, credentialJSON []byte,
+	binds func(ps *ent.PasskeySession) bool, mismatch string) (*Evidence, error) {
 	parsed, err := parseAssertion(credentialJSON)
 	if err != nil {
 		return nil, err
@@ -158,21 +200,21 @@ func (s *Service) FinishPayment(ctx context.Context, tx *ent.Tx, in PaymentChall
 	if err != nil {
 		return nil, err
 	}
-	sd, err := s.open(ps, passkeysession.PurposePAYMENT)
+	sd, err := s.open(ps, purpose)
 	if err != nil {
 		return nil, err
 	}
-	if !binds(ps, in) {
-		return nil, refuse(ps, apperr.PasskeyInvalid, "this authorization was given for another payment, or for different payment details; authorize again")
+	if !binds(ps) {
+		return nil, refuse(ps, apperr.PasskeyInvalid, mismatch)
 	}
-	p, err := passkeyFor(ctx, tx, ps, parsed.RawID, in.Payer)
+	p, err := passkeyFor(ctx, tx, ps, parsed.RawID, userID)
 	if err != nil {
 		return nil, err
 	}
 	if p.CloneSuspected {
 		return nil, refuse(ps, apperr.PasskeyCloneSuspected, msgClone)
 	}
-	u, _, err := s.loadUser(ctx, tx, in.Payer, false, nil)
+	u, _, err := s.loadUser(ctx, tx, userID, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +232,6 @@ func (s *Service) FinishPayment(ctx context.Context, tx *ent.Tx, in PaymentChall
 	cdj := parsed.Raw.AssertionResponse.ClientDataJSON
 	hash := sha256.Sum256(cdj)
 	return &Evidence{
-		PaymentID:         in.PaymentID,
 		PasskeyID:         p.ID,
 		CredentialID:      p.CredentialID,
 		ClientDataHash:    hash[:],

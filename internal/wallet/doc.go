@@ -14,6 +14,13 @@
 //     debited, the user's available credited); a failed one moves nothing.
 //   - A withdrawal holds the amount at once (available -> withdrawal
 //     clearing) and either pays it out (clearing -> custody) or returns it.
+//   - Every withdrawal is authorized inside its transaction: a passkey
+//     assertion bound to (user, card, amount, currency, nonce), spent there
+//     and spent again after a rollback (never replayable), or the
+//     password-free allowance (limits) when risk allows. Risk assesses it in
+//     the same transaction; a held one (HELD) keeps its amount in clearing
+//     and reaches the bank only after an operator approves (DecideHeld:
+//     HELD -> PENDING, or HELD -> FAILED with the amount returned).
 //   - Gateway outcomes are applied once: a PENDING -> final compare-and-set
 //     decides, so duplicate callbacks change nothing.
 //   - An outcome whose amount or currency is not the operation's changes

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"danbao/ent"
@@ -44,6 +45,12 @@ func (verified) RequireVerified(context.Context, *ent.Tx, pulid.ID) error       
 func (verified) CheckCardHolder(context.Context, *ent.Tx, pulid.ID, string) error { return nil }
 
 func (verified) CheckOutflow(context.Context, *ent.Tx, pulid.ID, int64, money.Currency) error {
+	return nil
+}
+
+// RecordPasswordFree lets every withdrawal through without a passkey: this
+// test is about the gateway, not authorization.
+func (verified) RecordPasswordFree(context.Context, *ent.Tx, pulid.ID, int64, money.Currency, time.Time, []string) error {
 	return nil
 }
 

@@ -7,12 +7,15 @@ import (
 	"testing"
 
 	"danbao/ent"
+	"danbao/ent/riskhold"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/topup"
 	"danbao/ent/withdrawal"
 	"danbao/internal/apperr"
 	"danbao/internal/bank"
 	"danbao/internal/money"
+	"danbao/internal/risk"
+	"danbao/internal/softauthn"
 	"danbao/internal/testenv"
 	"danbao/internal/wallet"
 )
@@ -22,16 +25,20 @@ type world struct {
 	e     *testenv.Env
 	users []pulid.ID
 	cards map[pulid.ID][]pulid.ID // per user: ok, decline, pending
-	ops   []pulid.ID              // top-ups and withdrawals made so far
+	auth  map[pulid.ID]*softauthn.Authenticator
+	ops   []pulid.ID // top-ups and withdrawals made so far
 	keys  int
 }
 
 func newWorld(t testing.TB, d testenv.Dialect) *world {
-	w := &world{e: testenv.New(t, d), cards: map[pulid.ID][]pulid.ID{}}
+	w := &world{e: testenv.New(t, d), cards: map[pulid.ID][]pulid.ID{}, auth: map[pulid.ID]*softauthn.Authenticator{}}
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
-		id := pulid.ID(w.e.RegisterVerified(t).ID)
+		tu := w.e.RegisterVerified(t)
+		id := pulid.ID(tu.ID)
 		w.users = append(w.users, id)
+		w.auth[id] = w.e.Authenticator()
+		w.e.AddPasskey(t, tu, w.auth[id])
 		for _, n := range []string{bank.SandboxCardSucceeds, bank.SandboxCardDeclined, bank.SandboxCardPending} {
 			c, err := w.e.App.Wallet.LinkBankCard(ctx, id, wallet.LinkBankCardInput{CardNumber: n, HolderName: testenv.LegalName})
 			if err != nil {
@@ -55,16 +62,25 @@ func (w *world) step(t testing.TB, op, arg uint16) {
 	w.keys++
 	key := "k" + string(rune('a'+w.keys%26)) + money.FormatMinor(int64(w.keys), money.JPY)
 	var err error
-	switch op % 6 {
+	switch op % 7 {
 	case 0, 1:
 		var t2 *ent.TopUp
 		t2, _, err = s.TopUp(ctx, u, wallet.MoveInput{BankCardID: card, Amount: amount, Currency: "CNY", IdempotencyKey: key})
 		if t2 != nil {
 			w.ops = append(w.ops, t2.ID)
 		}
-	case 2:
+	case 2: // a withdrawal authorized with the user's passkey
+		in := wallet.MoveInput{BankCardID: card, Amount: amount, Currency: "CNY", IdempotencyKey: key}
+		options, berr := s.BeginWithdrawalAuthorization(ctx, u, in)
+		if berr != nil {
+			t.Fatal(berr)
+		}
+		zero := uint32(0)
+		if in.Credential, err = w.auth[u].Assert(options, softauthn.AssertOptions{SignCount: &zero}); err != nil {
+			t.Fatal(err)
+		}
 		var wd *ent.Withdrawal
-		wd, _, err = s.Withdraw(ctx, u, wallet.MoveInput{BankCardID: card, Amount: amount, Currency: "CNY", IdempotencyKey: key})
+		wd, _, err = s.Withdraw(ctx, u, in)
 		if wd != nil {
 			w.ops = append(w.ops, wd.ID)
 		}
@@ -104,11 +120,20 @@ func (w *world) step(t testing.TB, op, arg uint16) {
 				}
 			}
 		}
+	case 6: // an operator approves or rejects a withdrawal risk held
+		held, qerr := w.e.App.DB.Client.RiskHold.Query().Where(riskhold.StatusEQ(riskhold.StatusHELD)).All(ctx)
+		if qerr != nil {
+			t.Fatal(qerr)
+		}
+		if len(held) > 0 {
+			_, _, err = w.e.App.Risk.Decide(ctx, pulid.New(pulid.PrefixUser), arg%2 == 0,
+				risk.DecideInput{HoldID: held[int(arg)%len(held)].ID, IdempotencyKey: key})
+		}
 	}
 	switch apperr.CodeOf(err) {
 	case "", apperr.InsufficientFunds, apperr.InvalidState, apperr.Conflict, apperr.AmountMismatch:
 	default:
-		t.Fatalf("op %d: %v", op%6, err)
+		t.Fatalf("op %d: %v", op%7, err)
 	}
 }
 

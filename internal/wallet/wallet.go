@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"time"
@@ -20,6 +21,8 @@ import (
 	"danbao/internal/kyc"
 	"danbao/internal/ledger"
 	"danbao/internal/money"
+	"danbao/internal/passkey"
+	"danbao/internal/risk"
 	"danbao/internal/vault"
 )
 
@@ -43,6 +46,10 @@ type Identity interface {
 	// the daily limit (VERIFICATION_REQUIRED, LIMIT_EXCEEDED; a currency
 	// with no limit configured is refused).
 	CheckOutflow(ctx context.Context, tx *ent.Tx, userID pulid.ID, amount int64, c money.Currency) error
+	// RecordPasswordFree refuses, and otherwise counts, money leaving
+	// without a passkey: outside the password-free allowance, or stepped
+	// up by risk (stepUp: its reasons), PASSKEY_REQUIRED.
+	RecordPasswordFree(ctx context.Context, tx *ent.Tx, userID pulid.ID, amount int64, c money.Currency, at time.Time, stepUp []string) error
 }
 
 // Service is the wallet.
@@ -51,8 +58,10 @@ type Service struct {
 	ledger   *ledger.Service
 	keys     *idempotency.Keys
 	identity Identity
-	gateway  bank.Gateway   // nil: no gateway configured
-	vault    *vault.Keyring // seals card holder names
+	gateway  bank.Gateway     // nil: no gateway configured
+	vault    *vault.Keyring   // seals card holder names
+	passkeys *passkey.Service // nil: withdrawals with a credential are refused (see SetAuthorization)
+	risk     *risk.Service    // nil: withdrawals are not assessed
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -125,6 +134,10 @@ type MoveInput struct {
 	Amount         string // decimal string in major units
 	Currency       string
 	IdempotencyKey string
+	// Credential is the passkey assertion of a withdrawal (what
+	// PublicKeyCredential.toJSON() returned for BeginWithdrawalAuthorization's
+	// options); empty asks for the password-free allowance. Top-ups ignore it.
+	Credential json.RawMessage
 }
 
 // move is a validated MoveInput.
@@ -139,6 +152,20 @@ func (s *Service) validate(ctx context.Context, userID pulid.ID, op string, in M
 	if err := idempotency.ValidateKey(in.IdempotencyKey); err != nil {
 		return nil, err
 	}
+	m, err := s.parseMove(ctx, userID, in)
+	if err != nil {
+		return nil, err
+	}
+	m.req = idempotency.Request{
+		Scope: string(userID), Key: in.IdempotencyKey, Operation: op,
+		Hash: idempotency.RequestHash(op, string(m.card.ID), money.FormatMinor(m.amount, m.currency), string(m.currency)),
+	}
+	return m, nil
+}
+
+// parseMove checks the amount, the currency and the card (the caller's)
+// of in.
+func (s *Service) parseMove(ctx context.Context, userID pulid.ID, in MoveInput) (*move, error) {
 	c, err := money.ParseCurrency(in.Currency)
 	if err != nil {
 		return nil, err
@@ -159,10 +186,7 @@ func (s *Service) validate(ctx context.Context, userID pulid.ID, op string, in M
 	if s.gateway == nil {
 		return nil, noGateway()
 	}
-	return &move{card: card, amount: amount, currency: c, req: idempotency.Request{
-		Scope: string(userID), Key: in.IdempotencyKey, Operation: op,
-		Hash: idempotency.RequestHash(op, string(card.ID), money.FormatMinor(amount, c), string(c)),
-	}}, nil
+	return &move{card: card, amount: amount, currency: c}, nil
 }
 
 // keyed runs one idempotent request through idempotency.Run.
@@ -214,61 +238,140 @@ func (s *Service) TopUp(ctx context.Context, userID pulid.ID, in MoveInput) (*en
 }
 
 // Withdraw holds amount from the user's available balance at once and asks
-// the gateway to pay it out to a linked card. The freeze and the level's
-// limits and the daily limit are checked and the amount counted in the
-// same transaction.
+// the gateway to pay it out to a linked card. It must be authorized: by a
+// passkey assertion bound to it (in.Credential, from
+// BeginWithdrawalAuthorization), verified and spent in the same
+// transaction, or without one within the password-free allowance when
+// risk allows. The freeze, the level's limits and the daily limit are
+// checked and the amount counted in the same transaction, and risk
+// assesses it there: a held withdrawal (HELD) keeps its amount set aside
+// and goes to the bank only once an operator approves it. A failed
+// withdrawal's assertion is spent all the same (never replayable).
 // Errors: INVALID_INPUT, NOT_FOUND (card), VERIFICATION_REQUIRED,
 // ACCOUNT_FROZEN, LIMIT_EXCEEDED, INSUFFICIENT_FUNDS (extensions
-// available, held), IDEMPOTENCY_CONFLICT.
+// available, held), IDEMPOTENCY_CONFLICT, PASSKEY_REQUIRED (no credential,
+// outside the allowance or stepped up by risk), PASSKEY_INVALID (another
+// withdrawal's or a replayed assertion), CHALLENGE_EXPIRED,
+// PASSKEY_REVOKED, PASSKEY_CLONE_SUSPECTED.
 func (s *Service) Withdraw(ctx context.Context, userID pulid.ID, in MoveInput) (*ent.Withdrawal, bool, error) {
 	m, err := s.validate(ctx, userID, "withdraw", in)
 	if err != nil {
 		return nil, false, err
 	}
+	withPasskey := len(in.Credential) > 0 && string(in.Credential) != "null"
+	if withPasskey && s.passkeys == nil {
+		return nil, false, apperr.New(apperr.InvalidState, "passkeys are not configured on this server")
+	}
 	w, replay, err := keyed(ctx, s, m.req,
 		func(tx *ent.Tx, id pulid.ID) (*ent.Withdrawal, error) { return tx.Withdrawal.Get(ctx, id) },
 		func(tx *ent.Tx) (*ent.Withdrawal, pulid.ID, error) {
-			if err := s.identity.RequireVerified(ctx, tx, userID); err != nil {
-				return nil, "", err
-			}
-			if err := s.identity.CheckOutflow(ctx, tx, userID, m.amount, m.currency); err != nil {
-				return nil, "", err
-			}
-			w, err := tx.Withdrawal.Create().
-				SetUserID(userID).SetBankCardID(m.card.ID).SetAmount(m.amount).
-				SetCurrency(string(m.currency)).Save(ctx)
+			w, err := s.withdrawTx(ctx, tx, userID, m, withPasskey, in.Credential)
 			if err != nil {
 				return nil, "", err
 			}
-			avail, err := s.ledger.UserAccount(ctx, tx, userID, m.currency)
-			if err != nil {
-				return nil, "", err
-			}
-			clearing, err := s.ledger.PlatformAccount(ctx, tx, ledger.KindWithdrawalClearing, m.currency)
-			if err != nil {
-				return nil, "", err
-			}
-			_, err = s.ledger.Post(ctx, tx, ledger.Entry{Kind: EntryWithdrawal, Currency: m.currency, RefID: w.ID,
-				Legs: []ledger.Leg{ledger.On(avail, -m.amount), ledger.On(clearing, m.amount)}})
-			if apperr.Is(err, apperr.InsufficientFunds) {
-				return nil, "", s.withHeld(ctx, tx, w, err)
-			}
-			if err != nil {
-				return nil, "", err
-			}
-			if _, err := events.Append(ctx, tx, opEvent("withdrawal.created", w.ID, userID, w.Amount, m.currency, string(w.Status))); err != nil {
-				return nil, "", err
-			}
-			_, err = events.Append(ctx, tx, balanceEvent(userID, m.currency, -m.amount, w.ID))
-			return w, w.ID, err
+			return w, w.ID, nil
 		})
-	if err != nil || replay {
+	if err != nil && withPasskey {
+		// The transaction that spent the challenge was rolled back: spend
+		// it for good, and keep a clone suspicion.
+		ctx := context.WithoutCancel(ctx)
+		if rerr := s.passkeys.RecordFailure(ctx, err); rerr != nil {
+			s.log.ErrorContext(ctx, "wallet: recording a failed withdrawal authorization", "error", rerr)
+		}
+		if serr := s.passkeys.Spend(ctx, in.Credential); serr != nil {
+			s.log.ErrorContext(ctx, "wallet: spending a failed withdrawal's challenge", "error", serr)
+		}
+	}
+	if err != nil || replay || w.Status == withdrawal.StatusHELD {
 		return w, replay, err
 	}
-	if err := s.gateway.Payout(context.WithoutCancel(ctx), bank.Request{Reference: string(w.ID), Token: m.card.Token, Amount: w.Amount, Currency: w.Currency}); err != nil {
+	s.payout(ctx, w, m.card)
+	return w, false, nil
+}
+
+// payout asks the gateway to pay w out to card. The request's context may
+// end with the client's connection; the gateway call must not.
+// ResendPending retries it if it fails.
+func (s *Service) payout(ctx context.Context, w *ent.Withdrawal, card *ent.BankCard) {
+	if err := s.gateway.Payout(context.WithoutCancel(ctx), bank.Request{Reference: string(w.ID), Token: card.Token, Amount: w.Amount, Currency: w.Currency}); err != nil {
 		s.log.ErrorContext(ctx, "bank payout not accepted", "withdrawal", w.ID, "error", err)
 	}
-	return w, false, nil
+}
+
+// withdrawTx is the transaction of Withdraw: the authorization (the
+// assertion, or the allowance), the checks and counters, risk, the
+// withdrawal row (PENDING, or HELD with a hold in the operators' queue),
+// the postings and the events.
+func (s *Service) withdrawTx(ctx context.Context, tx *ent.Tx, userID pulid.ID, m *move, withPasskey bool, cred json.RawMessage) (*ent.Withdrawal, error) {
+	if err := s.identity.RequireVerified(ctx, tx, userID); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	var evidence map[string]any
+	if withPasskey {
+		ev, err := s.passkeys.FinishWithdrawal(ctx, tx, passkey.WithdrawalChallengeInput{User: userID, BankCardID: m.card.ID,
+			AmountMinor: m.amount, Currency: string(m.currency)}, cred)
+		if err != nil {
+			return nil, err
+		}
+		if evidence, err = ev.Map(); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.identity.CheckOutflow(ctx, tx, userID, m.amount, m.currency); err != nil {
+		return nil, err
+	}
+	o := risk.Outflow{Kind: risk.Withdrawal, UserID: userID, AmountMinor: m.amount, Currency: string(m.currency), Counterparty: m.card.ID}
+	a := risk.Assessment{Decision: risk.Allow}
+	if s.risk != nil {
+		var err error
+		if a, err = s.risk.Assess(ctx, tx, o, now); err != nil {
+			return nil, err
+		}
+	}
+	if !withPasskey {
+		if err := s.identity.RecordPasswordFree(ctx, tx, userID, m.amount, m.currency, now, a.SteppedUp()); err != nil {
+			return nil, err
+		}
+		evidence = passkey.PasswordFreeEvidence(now)
+	}
+	status := withdrawal.StatusPENDING
+	if a.Decision == risk.Hold {
+		status = withdrawal.StatusHELD
+	}
+	w, err := tx.Withdrawal.Create().
+		SetUserID(userID).SetBankCardID(m.card.ID).SetAmount(m.amount).
+		SetCurrency(string(m.currency)).SetStatus(status).SetPasswordFree(!withPasskey).
+		SetRiskDecision(string(a.Decision)).SetRiskReasons(a.ReasonStrings()).Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	avail, err := s.ledger.UserAccount(ctx, tx, userID, m.currency)
+	if err != nil {
+		return nil, err
+	}
+	clearing, err := s.ledger.PlatformAccount(ctx, tx, ledger.KindWithdrawalClearing, m.currency)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.ledger.Post(ctx, tx, ledger.Entry{Kind: EntryWithdrawal, Currency: m.currency, RefID: w.ID, Evidence: evidence,
+		Legs: []ledger.Leg{ledger.On(avail, -m.amount), ledger.On(clearing, m.amount)}})
+	if apperr.Is(err, apperr.InsufficientFunds) {
+		return nil, s.withHeld(ctx, tx, w, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.Decision == risk.Hold {
+		if _, err := s.risk.Hold(ctx, tx, o, w.ID, a); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := events.Append(ctx, tx, opEvent("withdrawal.created", w.ID, userID, w.Amount, m.currency, string(w.Status))); err != nil {
+		return nil, err
+	}
+	_, err = events.Append(ctx, tx, balanceEvent(userID, m.currency, -m.amount, w.ID))
+	return w, err
 }
 
 // withHeld adds to the INSUFFICIENT_FUNDS error of withdrawal w what the
@@ -284,14 +387,14 @@ func (s *Service) withHeld(ctx context.Context, tx *ent.Tx, w *ent.Withdrawal, e
 	return ae.With("held", money.FormatMinor(held, c)).With("requested", money.FormatMinor(w.Amount, c)).WithField("amount")
 }
 
-// heldAmount sums the user's pending withdrawals in c (those matching also
+// heldAmount sums the user's pending and held withdrawals in c (those matching also
 // every predicate of more).
 func heldAmount(ctx context.Context, client *ent.Client, userID pulid.ID, c money.Currency, more ...predicate.Withdrawal) (int64, error) {
 	var rows []struct {
 		Sum int64 `json:"sum"`
 	}
 	err := client.Withdrawal.Query().
-		Where(append(more, withdrawal.UserID(userID), withdrawal.Currency(string(c)), withdrawal.StatusEQ(withdrawal.StatusPENDING))...).
+		Where(append(more, withdrawal.UserID(userID), withdrawal.Currency(string(c)), withdrawal.StatusIn(withdrawal.StatusPENDING, withdrawal.StatusHELD))...).
 		Aggregate(ent.As(ent.Sum(withdrawal.FieldAmount), "sum")).Scan(ctx, &rows)
 	if err != nil || len(rows) == 0 {
 		return 0, err

@@ -1,0 +1,168 @@
+package limits
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"danbao/ent"
+	"danbao/ent/limitusage"
+	"danbao/ent/passwordfreeallowance"
+	"danbao/ent/schema/pulid"
+	"danbao/internal/apperr"
+	"danbao/internal/dbtx"
+	"danbao/internal/money"
+)
+
+// passwordFreeKey is the period of the day's password-free counter.
+func passwordFreeKey(s *Service, t time.Time) string { return "F" + dayKey(s.cfg, t)[1:] }
+
+// PasswordFree reads userID's allowance and what was used of it on the
+// day of at. c is the client to read with (tx.Client() in a transaction).
+func (s *Service) PasswordFree(ctx context.Context, c *ent.Client, userID pulid.ID, at time.Time) (PasswordFree, error) {
+	var p PasswordFree
+	row, err := c.PasswordFreeAllowance.Query().Where(passwordfreeallowance.UserID(userID)).Only(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return p, err
+	}
+	if row != nil {
+		p.Enabled, p.PerPayment, p.Daily = row.Enabled, row.PerPaymentMinor, row.DailyMinor
+	}
+	used, err := c.LimitUsage.Query().Where(limitusage.UserID(userID), limitusage.Currency(string(PasswordFreeCurrency)),
+		limitusage.Period(passwordFreeKey(s, at))).Only(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return p, err
+	}
+	if used != nil {
+		p.Used = used.UsedMinor
+	}
+	return p, nil
+}
+
+// RecordPasswordFree counts amountMinor of currency leaving userID's
+// balance without a passkey at at, inside the caller's transaction, after
+// checking the allowance covers it. stepUp, when not empty, are the
+// reasons risk asks for a passkey: the outflow is then refused whatever
+// the allowance. The day's password-free counter is
+// raised by one conditional UPDATE (used_minor <= cap - amount), so of
+// concurrent outflows only those that fit together pass: the daily cap
+// holds on SQLite and PostgreSQL alike. Call it after Record (the lock
+// order: lifetime, year, day, then this counter).
+//
+// Errors: PASSKEY_REQUIRED (see DecidePasswordFree; reason RISK with
+// extensions reasons when stepped up).
+func (s *Service) RecordPasswordFree(ctx context.Context, tx *ent.Tx, userID pulid.ID, amountMinor int64, currency money.Currency, at time.Time, stepUp []string) error {
+	c := tx.Client()
+	p, err := s.PasswordFree(ctx, c, userID, at)
+	if err != nil {
+		return err
+	}
+	if err := DecidePasswordFree(p, currency, amountMinor); err != nil {
+		return err
+	}
+	if len(stepUp) > 0 {
+		return PasskeyRequired(p, PasswordFreeRisk).With("reasons", stepUp)
+	}
+	key := passwordFreeKey(s, at)
+	if err := c.LimitUsage.Create().SetUserID(userID).SetCurrency(string(currency)).SetPeriod(key).
+		OnConflictColumns(limitusage.FieldUserID, limitusage.FieldCurrency, limitusage.FieldPeriod).
+		Ignore().Exec(ctx); err != nil {
+		return fmt.Errorf("password-free usage row: %w", err)
+	}
+	n, err := c.LimitUsage.Update().Where(
+		limitusage.UserID(userID), limitusage.Currency(string(currency)), limitusage.Period(key),
+		limitusage.UsedMinorLTE(p.Cap()-amountMinor)).
+		AddUsedMinor(amountMinor).SetUpdatedAt(time.Now().UTC()).Save(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	// A concurrent outflow used the allowance meanwhile: answer with what
+	// is left now.
+	if p, err = s.PasswordFree(ctx, c, userID, at); err != nil {
+		return err
+	}
+	if err := DecidePasswordFree(p, currency, amountMinor); err != nil {
+		return err
+	}
+	return PasskeyRequired(p, PasswordFreeDaily)
+}
+
+// SetPasswordFreeInput is the input of SetPasswordFree: caps are decimal
+// strings in CNY; empty keeps what was set before (or the default).
+type SetPasswordFreeInput struct {
+	Enabled    bool
+	PerPayment string
+	Daily      string
+}
+
+// SetPasswordFree turns userID's allowance on or off and sets its caps,
+// returning it as it stands at now. Turning it on or raising a cap
+// returns reauth when it is not nil (the caller's proof of a recent
+// sign-in failed); turning it off or lowering never needs one.
+//
+// Errors: INVALID_INPUT (perPaymentLimit, dailyLimit), reauth's code
+// (REAUTHENTICATION_REQUIRED).
+func (s *Service) SetPasswordFree(ctx context.Context, userID pulid.ID, in SetPasswordFreeInput, reauth error, now time.Time) (*PasswordFree, error) {
+	parse := func(field, v string) (int64, bool, error) {
+		if v == "" {
+			return 0, false, nil
+		}
+		m, err := money.ParseAmount(v, PasswordFreeCurrency)
+		if ae, ok := apperr.As(err); ok {
+			return 0, false, ae.WithField(field)
+		}
+		if err != nil {
+			return 0, false, err
+		}
+		return m, true, nil
+	}
+	per, perSet, err := parse("perPaymentLimit", in.PerPayment)
+	if err != nil {
+		return nil, err
+	}
+	daily, dailySet, err := parse("dailyLimit", in.Daily)
+	if err != nil {
+		return nil, err
+	}
+	var out PasswordFree
+	err = dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		cur, err := s.PasswordFree(ctx, tx.Client(), userID, now)
+		if err != nil {
+			return err
+		}
+		p, d := cur.PerPayment, cur.Daily
+		if p == 0 || d == 0 {
+			p, d = DefaultPasswordFreePerPayment, DefaultPasswordFreeDaily
+		}
+		if perSet {
+			p = per
+		}
+		if dailySet {
+			d = daily
+		}
+		if !perSet && p > d {
+			p = d
+		}
+		if err := ValidatePasswordFree(p, d); err != nil {
+			return err
+		}
+		raises := in.Enabled && (!cur.Enabled || p > cur.PerPayment || d > cur.Daily)
+		if raises && reauth != nil {
+			return reauth
+		}
+		if err := tx.PasswordFreeAllowance.Create().SetUserID(userID).SetEnabled(in.Enabled).
+			SetPerPaymentMinor(p).SetDailyMinor(d).
+			OnConflictColumns(passwordfreeallowance.FieldUserID).
+			Update(func(u *ent.PasswordFreeAllowanceUpsert) {
+				u.UpdateEnabled().UpdatePerPaymentMinor().UpdateDailyMinor().UpdateUpdatedAt()
+			}).Exec(ctx); err != nil {
+			return err
+		}
+		out, err = s.PasswordFree(ctx, tx.Client(), userID, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

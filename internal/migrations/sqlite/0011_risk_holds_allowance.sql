@@ -1,0 +1,15 @@
+ALTER TABLE `users` ADD COLUMN `password_changed_at` datetime NULL;
+ALTER TABLE `users` ADD COLUMN `contact_changed_at` datetime NULL;
+CREATE TABLE `new_withdrawals` (`id` text NOT NULL, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `user_id` text NOT NULL, `bank_card_id` text NOT NULL, `amount` integer NOT NULL, `currency` text NOT NULL, `status` text NOT NULL DEFAULT ('PENDING'), `failure_reason` text NULL, `completed_at` datetime NULL, `risk_decision` text NULL, `risk_reasons` json NULL, `password_free` bool NOT NULL DEFAULT (false), PRIMARY KEY (`id`));
+INSERT INTO `new_withdrawals` (`id`, `created_at`, `updated_at`, `user_id`, `bank_card_id`, `amount`, `currency`, `status`, `failure_reason`, `completed_at`) SELECT `id`, `created_at`, `updated_at`, `user_id`, `bank_card_id`, `amount`, `currency`, `status`, `failure_reason`, `completed_at` FROM `withdrawals`;
+DROP TABLE `withdrawals`;
+ALTER TABLE `new_withdrawals` RENAME TO `withdrawals`;
+CREATE INDEX `withdrawal_user_id_created_at` ON `withdrawals` (`user_id`, `created_at`);
+ALTER TABLE `passkey_sessions` ADD COLUMN `bank_card_id` text NULL;
+ALTER TABLE `payments` ADD COLUMN `risk_decision` text NULL;
+ALTER TABLE `payments` ADD COLUMN `risk_reasons` json NULL;
+CREATE TABLE `password_free_allowances` (`id` text NOT NULL, `user_id` text NOT NULL, `enabled` bool NOT NULL DEFAULT (false), `per_payment_minor` integer NOT NULL, `daily_minor` integer NOT NULL, `updated_at` datetime NOT NULL, PRIMARY KEY (`id`));
+CREATE UNIQUE INDEX `password_free_allowances_user_id_key` ON `password_free_allowances` (`user_id`);
+CREATE TABLE `risk_holds` (`id` text NOT NULL, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `kind` text NOT NULL, `subject_id` text NOT NULL, `user_id` text NOT NULL, `amount` integer NOT NULL, `currency` text NOT NULL, `reasons` json NOT NULL, `status` text NOT NULL DEFAULT ('HELD'), `decided_by` text NULL, `decided_at` datetime NULL, `note` text NULL, PRIMARY KEY (`id`));
+CREATE UNIQUE INDEX `risk_holds_subject_id_key` ON `risk_holds` (`subject_id`);
+CREATE INDEX `riskhold_status_created_at` ON `risk_holds` (`status`, `created_at`);

@@ -1,0 +1,83 @@
+package risk_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"danbao/ent"
+	"danbao/ent/schema/pulid"
+	"danbao/internal/dbtx"
+	"danbao/internal/risk"
+	"danbao/internal/testenv"
+)
+
+// TestFacts: the loader reads, in the outflow's transaction, what the rules
+// need: recent outflows newest first, the minute's and hour's counts, the
+// newest passkey, a recent password change, and whether the payee is new
+// or flagged. On SQLite and PostgreSQL.
+func TestFacts(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d)
+		ctx := context.Background()
+		c := e.App.DB.Client
+		u := e.RegisterVerified(t)
+		payee := e.RegisterVerified(t)
+		uid, pid := pulid.ID(u.ID), pulid.ID(payee.ID)
+		now := time.Now().UTC()
+		facts := func(o risk.Outflow) risk.Facts {
+			t.Helper()
+			var f risk.Facts
+			if err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+				var err error
+				f, err = e.App.Risk.Facts(ctx, tx, o, now)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+		pay := risk.Outflow{Kind: risk.Payment, UserID: uid, AmountMinor: 100_00, Currency: "CNY", Counterparty: pid}
+
+		f := facts(pay)
+		if len(f.Recent) != 0 || f.LastMinute != 0 || f.LastHour != 0 || f.NewestPasskeyAt != nil ||
+			f.PasswordChangedAt != nil || f.PriorWithCounterparty != 0 || f.CounterpartyFlagged {
+			t.Fatalf("a new user's facts: %+v", f)
+		}
+
+		if err := c.User.UpdateOneID(uid).SetPasswordChangedAt(now.Add(-time.Hour)).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.AccountControl.Create().SetUserID(pid).SetFrozen(true).SetFrozenReason("fake trades").Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e.AddPasskey(t, u, e.Authenticator())
+		card := pulid.New(pulid.PrefixBankCard)
+		for i, amount := range []int64{40_00, 60_00} {
+			if err := c.Withdrawal.Create().SetUserID(uid).SetBankCardID(card).SetAmount(amount).SetCurrency("CNY").
+				SetCreatedAt(now.Add(time.Duration(i-2) * time.Second)).Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.Withdrawal.Create().SetUserID(uid).SetBankCardID(card).SetAmount(1).SetCurrency("CNY").
+			SetCreatedAt(now.Add(-30 * time.Minute)).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+
+		f = facts(pay)
+		if !slices.Equal(f.Recent, []int64{60_00, 40_00, 1}) || f.LastMinute != 2 || f.LastHour != 3 ||
+			f.NewestPasskeyAt == nil || f.PasswordChangedAt == nil || f.PriorWithCounterparty != 0 || !f.CounterpartyFlagged {
+			t.Fatalf("facts: %+v", f)
+		}
+		a := risk.Assess(risk.DefaultConfig(), f)
+		if a.Decision != risk.Hold || !slices.Equal(a.ReasonStrings(),
+			[]string{"CREDENTIALS_CHANGED", "FLAGGED_COUNTERPARTY", "NEW_COUNTERPARTY", "NEW_PASSKEY"}) {
+			t.Fatalf("assessment: %+v", a)
+		}
+		// A withdrawal goes to the user's own card: no counterparty rule.
+		if f := facts(risk.Outflow{Kind: risk.Withdrawal, UserID: uid, AmountMinor: 1, Currency: "CNY", Counterparty: card}); f.PriorWithCounterparty == 0 {
+			t.Fatalf("withdrawal facts: %+v", f)
+		}
+	})
+}
