@@ -13,8 +13,8 @@ import (
 	"danbao/internal/partner"
 	"danbao/internal/passkey"
 	"danbao/internal/realname"
-	"danbao/internal/trust"
 	"danbao/internal/risk"
+	"danbao/internal/trust"
 	"danbao/internal/wallet"
 	"danbao/internal/webhook"
 )

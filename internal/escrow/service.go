@@ -24,8 +24,8 @@ import (
 	"danbao/internal/money"
 	"danbao/internal/partner"
 	"danbao/internal/passkey"
-	"danbao/internal/trust"
 	"danbao/internal/risk"
+	"danbao/internal/trust"
 )
 
 // Ledger entry kinds written by this package.
@@ -57,7 +57,7 @@ type Service struct {
 	passkeys *passkey.Service
 	limits   *limits.Service
 	trust    *trust.Service // nil: no trust scores (trust.go)
-	risk     *risk.Service // nil: outflows are not assessed (see SetRisk)
+	risk     *risk.Service  // nil: outflows are not assessed (see SetRisk)
 	cfg      Config
 	now      func() time.Time
 	log      *slog.Logger

@@ -97,7 +97,7 @@ const (
 	PrefixPaymentEvent      = "pev"
 	PrefixPosting           = "pst"
 	PrefixRefreshToken      = "rtk"
-	PrefixRiskHold         = "hld"
+	PrefixRiskHold          = "hld"
 	PrefixSellerVolume      = "svl"
 	PrefixTopUp             = "top"
 	PrefixTrustScore        = "trs"
