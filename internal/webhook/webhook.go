@@ -29,6 +29,9 @@ import (
 	"danbao/internal/apperr"
 	"danbao/internal/dbtx"
 	"danbao/internal/events"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
 )
 
 // FanoutCounter is the counter row holding the last event seq fanned out.
@@ -227,34 +230,48 @@ func wants(types []string, t string) bool {
 	return false
 }
 
-// claim takes up to n due deliveries by a compare-and-set on lease_until
-// and returns them with the lease each holds.
+// claim takes up to n due deliveries and returns them with the lease each
+// holds. In one transaction it selects the due rows and sets lease_until
+// by compare-and-set. On PostgreSQL the select locks the rows FOR UPDATE
+// SKIP LOCKED, so concurrent senders on other instances pass over each
+// other's rows instead of waiting or colliding; on SQLite the write
+// transaction (BEGIN IMMEDIATE) serialises claimers. After commit the
+// lease, not a row lock, keeps the delivery this sender's while it sends.
 func (s *Service) claim(ctx context.Context, n int) ([]*ent.WebhookDelivery, error) {
-	now := s.now()
-	due, err := s.client.WebhookDelivery.Query().Where(webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING),
-		webhookdelivery.NextAttemptAtLTE(now),
-		webhookdelivery.Or(webhookdelivery.LeaseUntilIsNil(), webhookdelivery.LeaseUntilLT(now))).
-		Order(ent.Asc(webhookdelivery.FieldNextAttemptAt)).Limit(n).All(ctx)
+	var mine []*ent.WebhookDelivery
+	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		mine = mine[:0]
+		now := s.now()
+		due, err := tx.WebhookDelivery.Query().Where(webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING),
+			webhookdelivery.NextAttemptAtLTE(now),
+			webhookdelivery.Or(webhookdelivery.LeaseUntilIsNil(), webhookdelivery.LeaseUntilLT(now))).
+			Order(ent.Asc(webhookdelivery.FieldNextAttemptAt), ent.Asc(webhookdelivery.FieldID)).Limit(n).Unique(false).
+			Modify(func(sel *entsql.Selector) {
+				if sel.Dialect() == dialect.Postgres {
+					sel.ForUpdate(entsql.WithLockAction(entsql.SkipLocked))
+				}
+			}).All(ctx)
+		if err != nil {
+			return err
+		}
+		lease := now.Add(s.cfg.Lease)
+		for _, d := range due {
+			k, err := tx.WebhookDelivery.Update().Where(webhookdelivery.ID(d.ID),
+				webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING),
+				webhookdelivery.Or(webhookdelivery.LeaseUntilIsNil(), webhookdelivery.LeaseUntilLT(now))).
+				SetLeaseUntil(lease).Save(ctx)
+			if err != nil {
+				return err
+			}
+			if k == 1 {
+				d.LeaseUntil = &lease
+				mine = append(mine, d)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	lease := now.Add(s.cfg.Lease)
-	var mine []*ent.WebhookDelivery
-	for _, d := range due {
-		k, err := s.client.WebhookDelivery.Update().Where(webhookdelivery.ID(d.ID),
-			webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING),
-			webhookdelivery.Or(webhookdelivery.LeaseUntilIsNil(), webhookdelivery.LeaseUntilLT(now))).
-			SetLeaseUntil(lease).Save(ctx)
-		if err != nil {
-			if dbtx.Retryable(err) {
-				continue
-			}
-			return mine, err
-		}
-		if k == 1 {
-			d.LeaseUntil = &lease
-			mine = append(mine, d)
-		}
 	}
 	return mine, nil
 }
