@@ -645,8 +645,8 @@ type SubmitRealNameVerificationPayload struct {
 // Subscriptions are served over WebSocket at /graphql with the
 // graphql-transport-ws protocol. The access token goes in the connection_init
 // payload as `{"Authorization": "Bearer <token>"}`; a socket without a valid
-// token is closed with code 4401, and so is one whose token expires (connect
-// again with a fresh token). Each connection may hold a bounded number of
+// token is closed with code 4403 (Forbidden), and so is one whose token
+// expires (connect again with a fresh token). Each connection may hold a bounded number of
 // subscriptions and each user a bounded number of connections (a refused
 // subscription gets RATE_LIMITED with the bound in extensions).
 type Subscription struct {
