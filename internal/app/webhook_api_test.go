@@ -1,8 +1,10 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"io"
@@ -91,6 +93,19 @@ func partnerEvent(t *testing.T, e *testenv.Env, partnerID, typ string) *ent.Even
 	return ev
 }
 
+// waitUntil polls cond until it holds, failing the test after limit (a
+// bound against hanging, not a speed assertion).
+func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never happened: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestWebhookRetriesUntilSuccessSigned: an endpoint that fails three times
 // then succeeds gets four signed attempts of one event (same webhook-id),
 // the signature verifies independently and not over a tampered body, and
@@ -130,19 +145,11 @@ func TestWebhookRetriesUntilSuccessSigned(t *testing.T) {
 		ev := partnerEvent(t, e, c.ID, "payment.paid")
 		partnerEvent(t, e, "pra_someoneelse", "payment.paid") // another partner's
 
-		deadline := time.Now().Add(15 * time.Second)
-		for {
+		waitUntil(t, 15*time.Second, "four attempts", func() bool {
 			mu.Lock()
-			n := len(got)
-			mu.Unlock()
-			if n >= 4 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("only %d attempts arrived", n)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			defer mu.Unlock()
+			return len(got) >= 4
+		})
 		time.Sleep(300 * time.Millisecond) // nothing more may come
 		mu.Lock()
 		defer mu.Unlock()
@@ -253,12 +260,24 @@ func TestWebhookFailsAfterScheduleThenRedelivers(t *testing.T) {
 	}
 }
 
+// sharedKeys gives instances that share a database one identity keyring,
+// as production configures them (DANBAO_KYC_KEYS): each test instance
+// would otherwise create its own in its data directory, and could not
+// open what another sealed (webhook signing keys, card holder names).
+func sharedKeys() []testenv.Option {
+	key, index := make([]byte, 32), make([]byte, 32)
+	_, _ = rand.Read(key)
+	_, _ = rand.Read(index)
+	return []testenv.Option{testenv.With("DANBAO_KYC_KEYS", "1:"+base64.StdEncoding.EncodeToString(key)),
+		testenv.With("DANBAO_KYC_INDEX_KEY", base64.StdEncoding.EncodeToString(index))}
+}
+
 // TestTwoDispatchersNeverSendOneDeliveryTwice: two instances on one
 // PostgreSQL database run their senders against a slow endpoint; no event
 // is ever in flight twice at once, and each is delivered exactly once.
 func TestTwoDispatchersNeverSendOneDeliveryTwice(t *testing.T) {
 	url := testenv.DatabaseURL(t, testenv.Postgres)
-	opts := []testenv.Option{testenv.With("DATABASE_URL", url), testenv.With("DANBAO_EVENTS_POLL_INTERVAL", "20ms")}
+	opts := append(sharedKeys(), testenv.With("DATABASE_URL", url), testenv.With("DANBAO_EVENTS_POLL_INTERVAL", "20ms"))
 	a := testenv.New(t, testenv.Postgres, opts...)
 	b := testenv.New(t, testenv.Postgres, opts...)
 	var mu sync.Mutex
@@ -313,4 +332,70 @@ func TestTwoDispatchersNeverSendOneDeliveryTwice(t *testing.T) {
 			t.Fatalf("event %s delivered %d times", id, k)
 		}
 	}
+}
+
+// TestWebhookSecretsSealedAtRest: a registered webhook's signing key is
+// stored only encrypted; a key stored in plain text (before migration
+// 0010) is sealed by the start-up backfill and its plain copy emptied;
+// deliveries of both verify under the whsec_ secrets the partners hold.
+func TestWebhookSecretsSealedAtRest(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d, testenv.With("DANBAO_EVENTS_POLL_INTERVAL", "50ms"))
+		ctx := context.Background()
+		var mu sync.Mutex
+		got := map[string][]received{}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			got[r.URL.Path] = append(got[r.URL.Path], received{r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"), r.Header.Get("webhook-signature"), body})
+			mu.Unlock()
+		}))
+		defer srv.Close()
+		c := createPartner(t, e, e.Operator(t))
+		id, secret, codes := registerWebhook(t, e, partnerToken(t, e, c), srv.URL+"/new", []string{"payment.*"})
+		if len(codes) > 0 {
+			t.Fatal(codes)
+		}
+		key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+		row, err := e.App.DB.Client.Webhook.Get(ctx, pulid.ID(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(row.Secret) != 0 || row.SecretCiphertext == nil || row.KeyVersion == nil ||
+			bytes.Contains(*row.SecretCiphertext, key) {
+			t.Fatalf("stored: plain %d bytes, sealed %v, version %v", len(row.Secret), row.SecretCiphertext != nil, row.KeyVersion)
+		}
+
+		// A row as migration 0010 found it: the key in plain text.
+		oldKey := bytes.Repeat([]byte{7}, 32)
+		old, err := e.App.DB.Client.Webhook.Create().SetPartnerID(pulid.ID(c.ID)).SetURL(srv.URL + "/old").
+			SetEventTypes([]string{"payment.*"}).SetSecret(oldKey).Save(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.App.Webhooks.SealSecrets(ctx, 10); err != nil || n != 1 {
+			t.Fatalf("backfill: %d %v", n, err)
+		}
+		if n, err := e.App.Webhooks.SealSecrets(ctx, 10); err != nil || n != 0 {
+			t.Fatalf("second backfill: %d %v", n, err)
+		}
+		if old, err = e.App.DB.Client.Webhook.Get(ctx, old.ID); err != nil || len(old.Secret) != 0 || old.SecretCiphertext == nil {
+			t.Fatalf("after the backfill: %v %+v", err, old)
+		}
+
+		partnerEvent(t, e, c.ID, "payment.paid")
+		waitUntil(t, 10*time.Second, "both deliveries", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(got["/new"]) > 0 && len(got["/old"]) > 0
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		if !verifyStandardWebhook(secret, got["/new"][0]) {
+			t.Fatal("the new webhook's signature does not verify")
+		}
+		if !verifyStandardWebhook("whsec_"+base64.StdEncoding.EncodeToString(oldKey), got["/old"][0]) {
+			t.Fatal("the backfilled webhook's signature does not verify")
+		}
+	})
 }

@@ -29,6 +29,7 @@ import (
 	"danbao/internal/apperr"
 	"danbao/internal/dbtx"
 	"danbao/internal/events"
+	"danbao/internal/vault"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -51,8 +52,11 @@ type Config struct {
 	Poll     time.Duration   // how often due deliveries are looked for, default 1s
 	Workers  int             // concurrent sends per instance, default 4
 	Resolver *net.Resolver   // nil: the system resolver
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Vault seals signing keys at rest (the identity keyring); nil keeps
+	// them in plain text (tests of the sender alone).
+	Vault  *vault.Keyring
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Service registers webhooks and delivers events to them.
@@ -121,12 +125,91 @@ func (s *Service) Register(ctx context.Context, partnerID pulid.ID, rawURL strin
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	w, err := s.client.Webhook.Create().SetPartnerID(partnerID).SetURL(strings.TrimSpace(rawURL)).
-		SetEventTypes(clean).SetSecret(key).Save(ctx)
+	id := pulid.New("whk")
+	c := s.client.Webhook.Create().SetID(id).SetPartnerID(partnerID).SetURL(strings.TrimSpace(rawURL)).SetEventTypes(clean)
+	if s.cfg.Vault == nil {
+		c.SetSecret(key)
+	} else {
+		sealed, version, err := s.cfg.Vault.Encrypt(key, secretAAD(partnerID, id))
+		if err != nil {
+			return nil, "", err
+		}
+		c.SetSecret([]byte{}).SetSecretCiphertext(sealed).SetKeyVersion(version)
+	}
+	w, err := c.Save(ctx)
 	if err != nil {
 		return nil, "", err
 	}
 	return w, "whsec_" + base64.StdEncoding.EncodeToString(key), nil
+}
+
+// secretAAD binds a sealed signing key to its partner and its webhook, so
+// that the ciphertext cannot be moved to another row.
+func secretAAD(partnerID, webhookID pulid.ID) []byte {
+	return []byte("danbao/webhook/v1\x00" + string(partnerID) + "\x00" + string(webhookID) + "\x00secret")
+}
+
+// signingKey returns w's signing key, decrypted.
+func (s *Service) signingKey(w *ent.Webhook) ([]byte, error) {
+	if w.SecretCiphertext == nil || w.KeyVersion == nil {
+		return w.Secret, nil // registered before sealing, not reached by SealSecrets yet
+	}
+	if s.cfg.Vault == nil {
+		return nil, fmt.Errorf("webhook %s: the signing key is sealed and no keyring is configured", w.ID)
+	}
+	key, err := s.cfg.Vault.Decrypt(*w.SecretCiphertext, *w.KeyVersion, secretAAD(w.PartnerID, w.ID))
+	if err != nil {
+		return nil, fmt.Errorf("decrypting the signing key of webhook %s: %w", w.ID, err)
+	}
+	return key, nil
+}
+
+// SealSecrets encrypts the signing keys still in plain text (webhooks
+// registered before migration 0010), clearing the plain text, and
+// re-encrypts those sealed under a key version other than the current one
+// (after a key rotation). It works in transactions of batch rows, each row
+// by compare-and-set on its key version, so several instances may run it
+// at once; it returns how many rows it changed. The server runs it at
+// start-up.
+func (s *Service) SealSecrets(ctx context.Context, batch int) (int, error) {
+	if s.cfg.Vault == nil {
+		return 0, nil
+	}
+	if batch < 1 {
+		batch = 100
+	}
+	current := s.cfg.Vault.CurrentVersion()
+	return dbtx.Batches(ctx, s.client, func(tx *ent.Tx) (int, error) {
+		hooks, err := tx.Webhook.Query().
+			Where(webhook.Or(webhook.KeyVersionIsNil(), webhook.KeyVersionNEQ(current))).
+			Order(ent.Asc(webhook.FieldID)).Limit(batch).All(ctx)
+		if err != nil {
+			return 0, err
+		}
+		done := 0
+		for _, w := range hooks {
+			key, err := s.signingKey(w)
+			if err != nil {
+				return 0, err
+			}
+			sealed, version, err := s.cfg.Vault.Encrypt(key, secretAAD(w.PartnerID, w.ID))
+			if err != nil {
+				return 0, err
+			}
+			upd := tx.Webhook.Update().Where(webhook.ID(w.ID))
+			if w.KeyVersion == nil {
+				upd.Where(webhook.KeyVersionIsNil())
+			} else {
+				upd.Where(webhook.KeyVersion(*w.KeyVersion))
+			}
+			n, err := upd.SetSecretCiphertext(sealed).SetKeyVersion(version).SetSecret([]byte{}).Save(ctx)
+			if err != nil {
+				return 0, err
+			}
+			done += n
+		}
+		return done, nil
+	})
 }
 
 // List returns the partner's webhooks, oldest first.
@@ -300,6 +383,10 @@ func (s *Service) send(ctx context.Context, d *ent.WebhookDelivery) error {
 	if err != nil {
 		return err
 	}
+	key, err := s.signingKey(w)
+	if err != nil {
+		return err
+	}
 	start := s.cfg.Now()
 	ts := start.Unix()
 	var code *int
@@ -310,7 +397,7 @@ func (s *Service) send(ctx context.Context, d *ent.WebhookDelivery) error {
 		req.Header.Set("User-Agent", "danbao-webhooks/1")
 		req.Header.Set("webhook-id", string(e.ID))
 		req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
-		req.Header.Set("webhook-signature", Sign(w.Secret, string(e.ID), ts, body))
+		req.Header.Set("webhook-signature", Sign(key, string(e.ID), ts, body))
 		var resp *http.Response
 		if resp, err = s.http.Do(req); err == nil {
 			c := resp.StatusCode
