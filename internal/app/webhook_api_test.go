@@ -30,6 +30,12 @@ type received struct {
 	body        []byte
 }
 
+// receive reads what an endpoint got.
+func receive(r *http.Request) received {
+	body, _ := io.ReadAll(r.Body)
+	return received{r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"), r.Header.Get("webhook-signature"), body}
+}
+
 // verifyStandardWebhook checks a request the way a Standard Webhooks
 // library does, written independently of package webhook: decode the
 // whsec_ secret, HMAC-SHA256 over "id.timestamp.body", compare with each
@@ -117,9 +123,8 @@ func TestWebhookRetriesUntilSuccessSigned(t *testing.T) {
 		var mu sync.Mutex
 		var got []received
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			body, _ := io.ReadAll(r.Body)
 			mu.Lock()
-			got = append(got, received{r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"), r.Header.Get("webhook-signature"), body})
+			got = append(got, receive(r))
 			n := len(got)
 			mu.Unlock()
 			if n <= 3 {
@@ -177,20 +182,24 @@ func TestWebhookRetriesUntilSuccessSigned(t *testing.T) {
 		}
 		var out struct {
 			Webhooks []struct {
-				Deliveries []struct {
-					EventID, EventType, Status string
-					Attempts                   int
-					LastStatusCode             *int
-					LastLatencyMs              *int
-					NextAttemptAt              *time.Time
+				Deliveries struct {
+					Edges []struct {
+						Node struct {
+							EventID, EventType, Status string
+							Attempts                   int
+							LastStatusCode             *int
+							LastLatencyMs              *int
+							NextAttemptAt              *time.Time
+						}
+					}
 				}
 			}
 		}
-		e.Do(t, tok, `{ webhooks { deliveries { eventId eventType status attempts lastStatusCode lastLatencyMs nextAttemptAt } } }`, nil).Decode(t, &out)
-		if len(out.Webhooks) != 1 || len(out.Webhooks[0].Deliveries) != 1 {
+		e.Do(t, tok, `{ webhooks { deliveries { edges { node { eventId eventType status attempts lastStatusCode lastLatencyMs nextAttemptAt } } } } }`, nil).Decode(t, &out)
+		if len(out.Webhooks) != 1 || len(out.Webhooks[0].Deliveries.Edges) != 1 {
 			t.Fatalf("log: %+v", out)
 		}
-		dl := out.Webhooks[0].Deliveries[0]
+		dl := out.Webhooks[0].Deliveries.Edges[0].Node
 		if dl.EventID != string(ev.ID) || dl.Status != "SUCCEEDED" || dl.Attempts != 4 || dl.LastStatusCode == nil ||
 			*dl.LastStatusCode != 204 || dl.LastLatencyMs == nil || dl.NextAttemptAt != nil {
 			t.Fatalf("delivery: %+v", dl)
@@ -221,9 +230,17 @@ func TestWebhookFailsAfterScheduleThenRedelivers(t *testing.T) {
 		Attempts   int
 	}
 	deliveries := func() []dl {
-		var out struct{ Webhooks []struct{ Deliveries []dl } }
-		e.Do(t, tok, `{ webhooks { deliveries { id status attempts } } }`, nil).Decode(t, &out)
-		return out.Webhooks[0].Deliveries
+		var out struct {
+			Webhooks []struct {
+				Deliveries struct{ Edges []struct{ Node dl } }
+			}
+		}
+		e.Do(t, tok, `{ webhooks { deliveries { edges { node { id status attempts } } } } }`, nil).Decode(t, &out)
+		var ds []dl
+		for _, edge := range out.Webhooks[0].Deliveries.Edges {
+			ds = append(ds, edge.Node)
+		}
+		return ds
 	}
 	waitFor := func(status string) dl {
 		deadline := time.Now().Add(10 * time.Second)
@@ -345,9 +362,8 @@ func TestWebhookSecretsSealedAtRest(t *testing.T) {
 		var mu sync.Mutex
 		got := map[string][]received{}
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			body, _ := io.ReadAll(r.Body)
 			mu.Lock()
-			got[r.URL.Path] = append(got[r.URL.Path], received{r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"), r.Header.Get("webhook-signature"), body})
+			got[r.URL.Path] = append(got[r.URL.Path], receive(r))
 			mu.Unlock()
 		}))
 		defer srv.Close()
@@ -396,6 +412,136 @@ func TestWebhookSecretsSealedAtRest(t *testing.T) {
 		}
 		if !verifyStandardWebhook("whsec_"+base64.StdEncoding.EncodeToString(oldKey), got["/old"][0]) {
 			t.Fatal("the backfilled webhook's signature does not verify")
+		}
+	})
+}
+
+// TestWebhookDeliveryLogPagesAndSecretRotates: the delivery log is a
+// connection, newest event first, paged by first/after with no entry
+// twice or missing; a foreign or bad cursor and a page over 100 are
+// INVALID_INPUT; a status filter; rotateWebhookSecret gives a new secret
+// that signs what is sent from then on, and refuses another partner's
+// webhook.
+func TestWebhookDeliveryLogPagesAndSecretRotates(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d, testenv.With("DANBAO_EVENTS_POLL_INTERVAL", "50ms"))
+		var mu sync.Mutex
+		var got []received
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			got = append(got, receive(r))
+			mu.Unlock()
+		}))
+		defer srv.Close()
+		op := e.Operator(t)
+		c, other := createPartner(t, e, op), createPartner(t, e, op)
+		tok, otherTok := partnerToken(t, e, c), partnerToken(t, e, other)
+		id, secret, _ := registerWebhook(t, e, tok, srv.URL, []string{"payment.*"})
+		otherID, _, _ := registerWebhook(t, e, otherTok, srv.URL, []string{"payment.*"})
+		const n = 5
+		var want []string // event ids, newest first
+		for range n {
+			want = append([]string{string(partnerEvent(t, e, c.ID, "payment.paid").ID)}, want...)
+		}
+		partnerEvent(t, e, other.ID, "payment.paid")
+		waitUntil(t, 10*time.Second, "six deliveries", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(got) >= n+1
+		})
+
+		type pageOut struct {
+			Webhooks []struct {
+				ID         string
+				Deliveries struct {
+					Edges []struct {
+						Cursor string
+						Node   struct{ EventID string }
+					}
+					PageInfo struct {
+						HasNextPage, HasPreviousPage bool
+						EndCursor                    *string
+					}
+				}
+			}
+		}
+		const q = `query($first: Int, $after: Cursor, $status: WebhookDeliveryStatus){ webhooks { id deliveries(first:$first, after:$after, status:$status){
+			edges { cursor node { eventId } } pageInfo { hasNextPage hasPreviousPage endCursor } } } }`
+		var seen []string
+		var after any
+		for pages := 0; ; pages++ {
+			var out pageOut
+			e.Do(t, tok, q, map[string]any{"first": 2, "after": after}).Decode(t, &out)
+			if len(out.Webhooks) != 1 || out.Webhooks[0].ID != id {
+				t.Fatalf("webhooks: %+v", out)
+			}
+			dl := out.Webhooks[0].Deliveries
+			for _, edge := range dl.Edges {
+				seen = append(seen, edge.Node.EventID)
+			}
+			if dl.PageInfo.HasPreviousPage != (after != nil) || pages > n {
+				t.Fatalf("page %d: %+v", pages, dl.PageInfo)
+			}
+			if !dl.PageInfo.HasNextPage {
+				break
+			}
+			after = *dl.PageInfo.EndCursor
+		}
+		if strings.Join(seen, ",") != strings.Join(want, ",") {
+			t.Fatalf("pages gave %v, want %v", seen, want)
+		}
+		count := func(status string) int {
+			var out pageOut
+			e.Do(t, tok, q, map[string]any{"status": status}).Decode(t, &out)
+			return len(out.Webhooks[0].Deliveries.Edges)
+		}
+		waitUntil(t, 10*time.Second, "five SUCCEEDED", func() bool { return count("SUCCEEDED") == n })
+		if k := count("FAILED"); k != 0 {
+			t.Fatalf("FAILED: %d", k)
+		}
+		// The other partner's cursor is not one of this webhook's.
+		var theirs pageOut
+		e.Do(t, otherTok, q, map[string]any{"first": 1}).Decode(t, &theirs)
+		foreign := theirs.Webhooks[0].Deliveries.Edges[0].Cursor
+		for _, vars := range []map[string]any{{"after": foreign}, {"first": 101}} {
+			if codes := e.Do(t, tok, q, vars).Codes(); len(codes) != 1 || codes[0] != "INVALID_INPUT" {
+				t.Fatalf("%v: %v", vars, codes)
+			}
+		}
+
+		// Rotation.
+		const rotate = `mutation($id: ID!){ rotateWebhookSecret(input:{webhookId:$id}){ webhook { id } secret userErrors { code } } }`
+		var rot struct {
+			RotateWebhookSecret struct {
+				Webhook    *struct{ ID string }
+				Secret     *string
+				UserErrors []struct{ Code string }
+			}
+		}
+		e.Do(t, tok, rotate, map[string]any{"id": otherID}).Decode(t, &rot)
+		if r := rot.RotateWebhookSecret; r.Webhook != nil || len(r.UserErrors) != 1 || r.UserErrors[0].Code != "NOT_FOUND" {
+			t.Fatalf("another partner's webhook: %+v", r)
+		}
+		e.Do(t, tok, rotate, map[string]any{"id": id}).Decode(t, &rot)
+		r := rot.RotateWebhookSecret
+		if r.Webhook == nil || r.Secret == nil || *r.Secret == secret || !strings.HasPrefix(*r.Secret, "whsec_") {
+			t.Fatalf("rotate: %+v", r)
+		}
+		ev := partnerEvent(t, e, c.ID, "payment.shipped")
+		var last received
+		waitUntil(t, 10*time.Second, "the delivery after rotation", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, g := range got {
+				if g.id == string(ev.ID) {
+					last = g
+					return true
+				}
+			}
+			return false
+		})
+		if !verifyStandardWebhook(*r.Secret, last) || verifyStandardWebhook(secret, last) {
+			t.Fatal("after rotation: signed with the old secret, or not with the new one")
 		}
 	})
 }

@@ -29,6 +29,7 @@ import (
 	"danbao/internal/apperr"
 	"danbao/internal/dbtx"
 	"danbao/internal/events"
+	"danbao/internal/page"
 	"danbao/internal/vault"
 
 	"entgo.io/ent/dialect"
@@ -123,24 +124,36 @@ func (s *Service) Register(ctx context.Context, partnerID pulid.ID, rawURL strin
 	if err := CheckURL(ctx, rawURL, s.cfg.Sandbox, s.cfg.Resolver); err != nil {
 		return nil, "", err
 	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
 	id := pulid.New("whk")
 	c := s.client.Webhook.Create().SetID(id).SetPartnerID(partnerID).SetURL(strings.TrimSpace(rawURL)).SetEventTypes(clean)
-	if s.cfg.Vault == nil {
-		c.SetSecret(key)
-	} else {
-		sealed, version, err := s.cfg.Vault.Encrypt(key, secretAAD(partnerID, id))
-		if err != nil {
-			return nil, "", err
-		}
-		c.SetSecret([]byte{}).SetSecretCiphertext(sealed).SetKeyVersion(version)
+	secret, err := s.newKey(c.Mutation(), partnerID, id)
+	if err != nil {
+		return nil, "", err
 	}
 	w, err := c.Save(ctx)
 	if err != nil {
 		return nil, "", err
 	}
-	return w, "whsec_" + base64.StdEncoding.EncodeToString(key), nil
+	return w, secret, nil
+}
+
+// newKey draws a signing key, stores it on m (sealed when a keyring is
+// configured) and returns it as the whsec_ secret.
+func (s *Service) newKey(m *ent.WebhookMutation, partnerID, webhookID pulid.ID) (string, error) {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	if s.cfg.Vault == nil {
+		m.SetSecret(key)
+	} else {
+		sealed, version, err := s.cfg.Vault.Encrypt(key, secretAAD(partnerID, webhookID))
+		if err != nil {
+			return "", err
+		}
+		m.SetSecret([]byte{})
+		m.SetSecretCiphertext(sealed)
+		m.SetKeyVersion(version)
+	}
+	return "whsec_" + base64.StdEncoding.EncodeToString(key), nil
 }
 
 // secretAAD binds a sealed signing key to its partner and its webhook, so
@@ -217,18 +230,67 @@ func (s *Service) List(ctx context.Context, partnerID pulid.ID) ([]*ent.Webhook,
 	return s.client.Webhook.Query().Where(webhook.PartnerID(partnerID)).Order(ent.Asc(webhook.FieldCreatedAt)).All(ctx)
 }
 
-// Deliveries returns a webhook's delivery log, newest first: at most first
-// (default 20, at most 100), of status when not nil.
-func (s *Service) Deliveries(ctx context.Context, webhookID pulid.ID, first *int, status *webhookdelivery.Status) ([]*ent.WebhookDelivery, error) {
-	n := 20
-	if first != nil {
-		n = min(max(*first, 1), 100)
+// DeliveryPage is one page of a webhook's delivery log.
+type DeliveryPage struct {
+	Deliveries []*ent.WebhookDelivery // newest event first
+	HasNext    bool                   // older entries follow
+}
+
+// Deliveries returns a page of a webhook's delivery log, newest event
+// first, of status when not nil: first entries (package page's rule)
+// after the delivery after, by keyset pagination on event_seq (unique
+// within one webhook: a delivery per webhook and event). Errors:
+// INVALID_INPUT ("first"; "after" when it is not one of the webhook's
+// deliveries).
+func (s *Service) Deliveries(ctx context.Context, webhookID pulid.ID, first *int, after *pulid.ID, status *webhookdelivery.Status) (DeliveryPage, error) {
+	n, _, err := page.Bound(first, nil)
+	if err != nil {
+		return DeliveryPage{}, err
 	}
 	q := s.client.WebhookDelivery.Query().Where(webhookdelivery.WebhookID(webhookID))
-	if status != nil {
-		q = q.Where(webhookdelivery.StatusEQ(*status))
+	if after != nil {
+		from, err := s.client.WebhookDelivery.Query().Where(webhookdelivery.ID(*after), webhookdelivery.WebhookID(webhookID)).Only(ctx)
+		if ent.IsNotFound(err) {
+			return DeliveryPage{}, apperr.InvalidArgument("after", "not a cursor of this webhook's deliveries")
+		}
+		if err != nil {
+			return DeliveryPage{}, err
+		}
+		q.Where(webhookdelivery.EventSeqLT(from.EventSeq))
 	}
-	return q.Order(ent.Desc(webhookdelivery.FieldEventSeq)).Limit(n).All(ctx)
+	if status != nil {
+		q.Where(webhookdelivery.StatusEQ(*status))
+	}
+	rows, err := q.Order(ent.Desc(webhookdelivery.FieldEventSeq)).Limit(*n + 1).All(ctx)
+	if err != nil {
+		return DeliveryPage{}, err
+	}
+	if len(rows) > *n {
+		return DeliveryPage{Deliveries: rows[:*n], HasNext: true}, nil
+	}
+	return DeliveryPage{Deliveries: rows}, nil
+}
+
+// RotateSecret gives one of the partner's webhooks a new signing key and
+// returns the webhook with the new whsec_ secret, shown this once;
+// deliveries sent from now on are signed with it alone. Errors: NOT_FOUND.
+func (s *Service) RotateSecret(ctx context.Context, partnerID, webhookID pulid.ID) (*ent.Webhook, string, error) {
+	w, err := s.client.Webhook.Query().Where(webhook.ID(webhookID), webhook.PartnerID(partnerID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, "", apperr.New(apperr.NotFound, "no such webhook").WithField("webhookId")
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	u := w.Update()
+	secret, err := s.newKey(u.Mutation(), partnerID, webhookID)
+	if err != nil {
+		return nil, "", err
+	}
+	if w, err = u.Save(ctx); err != nil {
+		return nil, "", err
+	}
+	return w, secret, nil
 }
 
 // Redeliver makes one of the partner's deliveries due now (PENDING; one
