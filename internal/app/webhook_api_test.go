@@ -112,6 +112,30 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 	}
 }
 
+// flakyEndpoint is a webhook receiver that answers 503 to its first
+// failures requests and 204 after; requests returns what it got so far.
+func flakyEndpoint(t *testing.T, failures int) (srv *httptest.Server, requests func() []received) {
+	var mu sync.Mutex
+	var got []received
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, receive(r))
+		n := len(got)
+		mu.Unlock()
+		if n <= failures {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []received {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]received(nil), got...)
+	}
+}
+
 // TestWebhookRetriesUntilSuccessSigned: an endpoint that fails three times
 // then succeeds gets four signed attempts of one event (same webhook-id),
 // the signature verifies independently and not over a tampered body, and
@@ -120,20 +144,7 @@ func TestWebhookRetriesUntilSuccessSigned(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		e := testenv.New(t, d, testenv.With("DANBAO_WEBHOOK_RETRY_SCHEDULE", "50ms,50ms,50ms,50ms"),
 			testenv.With("DANBAO_EVENTS_POLL_INTERVAL", "50ms"))
-		var mu sync.Mutex
-		var got []received
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			got = append(got, receive(r))
-			n := len(got)
-			mu.Unlock()
-			if n <= 3 {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				return
-			}
-			w.WriteHeader(http.StatusNoContent)
-		}))
-		defer srv.Close()
+		srv, requests := flakyEndpoint(t, 3)
 		c := createPartner(t, e, e.Operator(t))
 		tok := partnerToken(t, e, c)
 		if _, _, codes := registerWebhook(t, e, tok, "http://10.0.0.5/hook", []string{"payment.*"}); len(codes) != 1 || codes[0] != "INVALID_INPUT" {
@@ -150,14 +161,9 @@ func TestWebhookRetriesUntilSuccessSigned(t *testing.T) {
 		ev := partnerEvent(t, e, c.ID, "payment.paid")
 		partnerEvent(t, e, "pra_someoneelse", "payment.paid") // another partner's
 
-		waitUntil(t, 15*time.Second, "four attempts", func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return len(got) >= 4
-		})
+		waitUntil(t, 15*time.Second, "four attempts", func() bool { return len(requests()) >= 4 })
 		time.Sleep(300 * time.Millisecond) // nothing more may come
-		mu.Lock()
-		defer mu.Unlock()
+		got := requests()
 		if len(got) != 4 {
 			t.Fatalf("%d requests, want 4", len(got))
 		}
