@@ -178,8 +178,8 @@ func TestSubscriptionSocketRefusals(t *testing.T) {
 }
 
 // TestSubscriptionProtocolCloseCodes: the graphql-transport-ws close codes
-// for protocol violations: 4400 for a message that is not JSON or of an
-// unknown type, 4401 for a subscribe before connection_init, 4429 for a
+// for protocol violations: 4400 for a message that is not JSON, of an
+// unknown type or a connection_init whose payload is not an object, 4401 for a subscribe before connection_init, 4429 for a
 // second connection_init, 4409 for a subscribe reusing an active id (an id
 // whose operation ended may be used again); a ping before connection_init
 // is answered.
@@ -214,6 +214,11 @@ func TestSubscriptionProtocolCloseCodes(t *testing.T) {
 	raw(w, `{"type":`)
 	if c := closedWith(w); c != 4400 {
 		t.Fatalf("not JSON before init: %d", c)
+	}
+	w = dial()
+	raw(w, `{"type":"connection_init","payload":[1]}`)
+	if c := closedWith(w); c != 4400 {
+		t.Fatalf("init payload not an object: %d", c)
 	}
 	w = dial()
 	if err := w.Init(ctx, auth); err != nil {
