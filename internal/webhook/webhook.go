@@ -23,6 +23,7 @@ import (
 	"danbao/ent"
 	"danbao/ent/counter"
 	"danbao/ent/event"
+	"danbao/ent/predicate"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/webhook"
 	"danbao/ent/webhookdelivery"
@@ -383,13 +384,21 @@ func wants(types []string, t string) bool {
 // transaction (BEGIN IMMEDIATE) serialises claimers. After commit the
 // lease, not a row lock, keeps the delivery this sender's while it sends.
 func (s *Service) claim(ctx context.Context, n int) ([]*ent.WebhookDelivery, error) {
+	dueAt := func(now time.Time) predicate.WebhookDelivery {
+		return webhookdelivery.And(webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING),
+			webhookdelivery.NextAttemptAtLTE(now),
+			webhookdelivery.Or(webhookdelivery.LeaseUntilIsNil(), webhookdelivery.LeaseUntilLT(now)))
+	}
+	// Most polls find nothing due: look first without a transaction, so
+	// an idle sender does not take SQLite's write lock every poll.
+	if found, err := s.client.WebhookDelivery.Query().Where(dueAt(s.now())).Exist(ctx); err != nil || !found {
+		return nil, err
+	}
 	var mine []*ent.WebhookDelivery
 	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
 		mine = mine[:0]
 		now := s.now()
-		due, err := tx.WebhookDelivery.Query().Where(webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING),
-			webhookdelivery.NextAttemptAtLTE(now),
-			webhookdelivery.Or(webhookdelivery.LeaseUntilIsNil(), webhookdelivery.LeaseUntilLT(now))).
+		due, err := tx.WebhookDelivery.Query().Where(dueAt(now)).
 			Order(ent.Asc(webhookdelivery.FieldNextAttemptAt), ent.Asc(webhookdelivery.FieldID)).Limit(n).Unique(false).
 			Modify(func(sel *entsql.Selector) {
 				if sel.Dialect() == dialect.Postgres {
