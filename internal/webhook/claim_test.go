@@ -179,3 +179,50 @@ func TestClaimSkipsLockedRows(t *testing.T) {
 		}
 	}
 }
+
+// TestFanoutPassesOverOtherEvents: the fan-out position moves to the head
+// over events that no partner sees (so they are not scanned again each
+// poll), and a partner event after them still gets its delivery.
+func TestFanoutPassesOverOtherEvents(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d, testenv.With("DANBAO_EVENTS_POLL_INTERVAL", "1h"))
+		c := e.App.DB.Client
+		ctx := context.Background()
+		w, err := c.Webhook.Create().SetPartnerID("pra_fanout").SetURL("https://example.com/hook").
+			SetEventTypes([]string{"payment.*"}).SetSecret([]byte("0123456789abcdef0123456789abcdef")).Save(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		add := func(partner pulid.ID) *ent.Event {
+			var ev *ent.Event
+			err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+				var err error
+				ev, err = events.Append(ctx, tx, events.Event{Type: "payment.paid", SubjectID: pulid.New("pay"), PartnerID: partner})
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ev
+		}
+		for range 3 {
+			add("")
+		}
+		s := sender(c)
+		if _, err := s.Fanout(ctx); err != nil {
+			t.Fatal(err)
+		}
+		head, _ := events.Head(ctx, c)
+		if pos, err := c.Counter.Get(ctx, webhook.FanoutCounter); err != nil || pos.Value != head {
+			t.Fatalf("position %v (%v), head %d", pos, err, head)
+		}
+		ev := add("pra_fanout")
+		if _, err := s.Fanout(ctx); err != nil {
+			t.Fatal(err)
+		}
+		n, err := c.WebhookDelivery.Query().Where(webhookdelivery.WebhookID(w.ID), webhookdelivery.EventID(ev.ID)).Count(ctx)
+		if err != nil || n != 1 {
+			t.Fatalf("deliveries of the partner event: %d %v", n, err)
+		}
+	})
+}

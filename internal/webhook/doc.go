@@ -10,6 +10,10 @@
 //     "webhook_fanout" counter row, updated in the transaction that writes
 //     the deliveries; the row lock makes one instance at a time fan out, and
 //     the unique (webhook, event) index makes a delivery exist at most once.
+//     The position moves to the committed head of the outbox (every event
+//     up to it has committed, seq following commit order), past events no
+//     partner sees; an idle fan-out (position at the head) opens no
+//     transaction.
 //   - A sender claims due deliveries in one transaction: on PostgreSQL
 //     it selects them FOR UPDATE SKIP LOCKED (concurrent claimers on
 //     other instances pass over each other's rows instead of waiting),

@@ -324,6 +324,15 @@ func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Micro
 // of that partner that wants its type, and advances the stored position;
 // it returns how many deliveries it wrote. Safe on several instances.
 func (s *Service) Fanout(ctx context.Context) (int, error) {
+	// Idle (the position is the head): no transaction, no row lock.
+	if pos, err := s.client.Counter.Get(ctx, FanoutCounter); err == nil {
+		head, err := events.Head(ctx, s.client)
+		if err != nil || head <= pos.Value {
+			return 0, err
+		}
+	} else if !ent.IsNotFound(err) {
+		return 0, err
+	}
 	written := 0
 	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
 		written = 0
@@ -336,9 +345,17 @@ func (s *Service) Fanout(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
-		rows, err := tx.Event.Query().Where(event.SeqGT(c.Value), event.PartnerIDNEQ("")).
+		// Every event up to the committed head has committed (seq follows
+		// commit order), so the position may move to the head even when
+		// none of the events up to it is a partner's: the next read starts
+		// there instead of scanning those events again.
+		head, err := events.Head(ctx, tx.Client())
+		if err != nil || head <= c.Value {
+			return err
+		}
+		rows, err := tx.Event.Query().Where(event.SeqGT(c.Value), event.SeqLTE(head), event.PartnerIDNEQ("")).
 			Order(ent.Asc(event.FieldSeq)).Limit(events.MaxRead).All(ctx)
-		if err != nil || len(rows) == 0 {
+		if err != nil {
 			return err
 		}
 		hooks := map[pulid.ID][]*ent.Webhook{}
@@ -362,7 +379,11 @@ func (s *Service) Fanout(ctx context.Context) (int, error) {
 				written++
 			}
 		}
-		return tx.Counter.UpdateOneID(FanoutCounter).SetValue(rows[len(rows)-1].Seq).Exec(ctx)
+		upTo := head
+		if len(rows) == events.MaxRead {
+			upTo = rows[len(rows)-1].Seq
+		}
+		return tx.Counter.UpdateOneID(FanoutCounter).SetValue(upTo).Exec(ctx)
 	})
 	return written, err
 }
