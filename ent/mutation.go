@@ -24783,6 +24783,9 @@ type WebhookMutation struct {
 	event_types       *[]string
 	appendevent_types []string
 	secret            *[]byte
+	secret_ciphertext *[]byte
+	key_version       *int
+	addkey_version    *int
 	disabled          *bool
 	clearedFields     map[string]struct{}
 	done              bool
@@ -25125,6 +25128,125 @@ func (m *WebhookMutation) ResetSecret() {
 	m.secret = nil
 }
 
+// SetSecretCiphertext sets the "secret_ciphertext" field.
+func (m *WebhookMutation) SetSecretCiphertext(b []byte) {
+	m.secret_ciphertext = &b
+}
+
+// SecretCiphertext returns the value of the "secret_ciphertext" field in the mutation.
+func (m *WebhookMutation) SecretCiphertext() (r []byte, exists bool) {
+	v := m.secret_ciphertext
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSecretCiphertext returns the old "secret_ciphertext" field's value of the Webhook entity.
+// If the Webhook object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebhookMutation) OldSecretCiphertext(ctx context.Context) (v *[]byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSecretCiphertext is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSecretCiphertext requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSecretCiphertext: %w", err)
+	}
+	return oldValue.SecretCiphertext, nil
+}
+
+// ClearSecretCiphertext clears the value of the "secret_ciphertext" field.
+func (m *WebhookMutation) ClearSecretCiphertext() {
+	m.secret_ciphertext = nil
+	m.clearedFields[webhook.FieldSecretCiphertext] = struct{}{}
+}
+
+// SecretCiphertextCleared returns if the "secret_ciphertext" field was cleared in this mutation.
+func (m *WebhookMutation) SecretCiphertextCleared() bool {
+	_, ok := m.clearedFields[webhook.FieldSecretCiphertext]
+	return ok
+}
+
+// ResetSecretCiphertext resets all changes to the "secret_ciphertext" field.
+func (m *WebhookMutation) ResetSecretCiphertext() {
+	m.secret_ciphertext = nil
+	delete(m.clearedFields, webhook.FieldSecretCiphertext)
+}
+
+// SetKeyVersion sets the "key_version" field.
+func (m *WebhookMutation) SetKeyVersion(i int) {
+	m.key_version = &i
+	m.addkey_version = nil
+}
+
+// KeyVersion returns the value of the "key_version" field in the mutation.
+func (m *WebhookMutation) KeyVersion() (r int, exists bool) {
+	v := m.key_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKeyVersion returns the old "key_version" field's value of the Webhook entity.
+// If the Webhook object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebhookMutation) OldKeyVersion(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKeyVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKeyVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKeyVersion: %w", err)
+	}
+	return oldValue.KeyVersion, nil
+}
+
+// AddKeyVersion adds i to the "key_version" field.
+func (m *WebhookMutation) AddKeyVersion(i int) {
+	if m.addkey_version != nil {
+		*m.addkey_version += i
+	} else {
+		m.addkey_version = &i
+	}
+}
+
+// AddedKeyVersion returns the value that was added to the "key_version" field in this mutation.
+func (m *WebhookMutation) AddedKeyVersion() (r int, exists bool) {
+	v := m.addkey_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearKeyVersion clears the value of the "key_version" field.
+func (m *WebhookMutation) ClearKeyVersion() {
+	m.key_version = nil
+	m.addkey_version = nil
+	m.clearedFields[webhook.FieldKeyVersion] = struct{}{}
+}
+
+// KeyVersionCleared returns if the "key_version" field was cleared in this mutation.
+func (m *WebhookMutation) KeyVersionCleared() bool {
+	_, ok := m.clearedFields[webhook.FieldKeyVersion]
+	return ok
+}
+
+// ResetKeyVersion resets all changes to the "key_version" field.
+func (m *WebhookMutation) ResetKeyVersion() {
+	m.key_version = nil
+	m.addkey_version = nil
+	delete(m.clearedFields, webhook.FieldKeyVersion)
+}
+
 // SetDisabled sets the "disabled" field.
 func (m *WebhookMutation) SetDisabled(b bool) {
 	m.disabled = &b
@@ -25195,7 +25317,7 @@ func (m *WebhookMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *WebhookMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 9)
 	if m.created_at != nil {
 		fields = append(fields, webhook.FieldCreatedAt)
 	}
@@ -25213,6 +25335,12 @@ func (m *WebhookMutation) Fields() []string {
 	}
 	if m.secret != nil {
 		fields = append(fields, webhook.FieldSecret)
+	}
+	if m.secret_ciphertext != nil {
+		fields = append(fields, webhook.FieldSecretCiphertext)
+	}
+	if m.key_version != nil {
+		fields = append(fields, webhook.FieldKeyVersion)
 	}
 	if m.disabled != nil {
 		fields = append(fields, webhook.FieldDisabled)
@@ -25237,6 +25365,10 @@ func (m *WebhookMutation) Field(name string) (ent.Value, bool) {
 		return m.EventTypes()
 	case webhook.FieldSecret:
 		return m.Secret()
+	case webhook.FieldSecretCiphertext:
+		return m.SecretCiphertext()
+	case webhook.FieldKeyVersion:
+		return m.KeyVersion()
 	case webhook.FieldDisabled:
 		return m.Disabled()
 	}
@@ -25260,6 +25392,10 @@ func (m *WebhookMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldEventTypes(ctx)
 	case webhook.FieldSecret:
 		return m.OldSecret(ctx)
+	case webhook.FieldSecretCiphertext:
+		return m.OldSecretCiphertext(ctx)
+	case webhook.FieldKeyVersion:
+		return m.OldKeyVersion(ctx)
 	case webhook.FieldDisabled:
 		return m.OldDisabled(ctx)
 	}
@@ -25313,6 +25449,20 @@ func (m *WebhookMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetSecret(v)
 		return nil
+	case webhook.FieldSecretCiphertext:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSecretCiphertext(v)
+		return nil
+	case webhook.FieldKeyVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKeyVersion(v)
+		return nil
 	case webhook.FieldDisabled:
 		v, ok := value.(bool)
 		if !ok {
@@ -25327,13 +25477,21 @@ func (m *WebhookMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *WebhookMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addkey_version != nil {
+		fields = append(fields, webhook.FieldKeyVersion)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *WebhookMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case webhook.FieldKeyVersion:
+		return m.AddedKeyVersion()
+	}
 	return nil, false
 }
 
@@ -25342,6 +25500,13 @@ func (m *WebhookMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *WebhookMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case webhook.FieldKeyVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddKeyVersion(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Webhook numeric field %s", name)
 }
@@ -25349,7 +25514,14 @@ func (m *WebhookMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *WebhookMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(webhook.FieldSecretCiphertext) {
+		fields = append(fields, webhook.FieldSecretCiphertext)
+	}
+	if m.FieldCleared(webhook.FieldKeyVersion) {
+		fields = append(fields, webhook.FieldKeyVersion)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -25362,6 +25534,14 @@ func (m *WebhookMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *WebhookMutation) ClearField(name string) error {
+	switch name {
+	case webhook.FieldSecretCiphertext:
+		m.ClearSecretCiphertext()
+		return nil
+	case webhook.FieldKeyVersion:
+		m.ClearKeyVersion()
+		return nil
+	}
 	return fmt.Errorf("unknown Webhook nullable field %s", name)
 }
 
@@ -25386,6 +25566,12 @@ func (m *WebhookMutation) ResetField(name string) error {
 		return nil
 	case webhook.FieldSecret:
 		m.ResetSecret()
+		return nil
+	case webhook.FieldSecretCiphertext:
+		m.ResetSecretCiphertext()
+		return nil
+	case webhook.FieldKeyVersion:
+		m.ResetKeyVersion()
 		return nil
 	case webhook.FieldDisabled:
 		m.ResetDisabled()

@@ -30,8 +30,12 @@ type Webhook struct {
 	URL string `json:"url,omitempty"`
 	// event types delivered, e.g. payment.paid; payment.* for all payment events
 	EventTypes []string `json:"event_types,omitempty"`
-	// the signing key (the base64 part of whsec_...)
+	// Plaintext signing key of webhooks registered before migration 0010; emptied by the start-up backfill (webhook.SealSecrets) and never written since.
 	Secret []byte `json:"-"`
+	// The signing key (the base64 part of whsec_...) sealed with the identity keyring; null only for rows the backfill has not reached.
+	SecretCiphertext *[]byte `json:"-"`
+	// Version of the identity key that sealed secret_ciphertext.
+	KeyVersion *int `json:"key_version,omitempty"`
 	// Disabled holds the value of the "disabled" field.
 	Disabled     bool `json:"disabled,omitempty"`
 	selectValues sql.SelectValues
@@ -42,12 +46,14 @@ func (*Webhook) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case webhook.FieldEventTypes, webhook.FieldSecret:
+		case webhook.FieldEventTypes, webhook.FieldSecret, webhook.FieldSecretCiphertext:
 			values[i] = new([]byte)
 		case webhook.FieldID, webhook.FieldPartnerID:
 			values[i] = new(pulid.ID)
 		case webhook.FieldDisabled:
 			values[i] = new(sql.NullBool)
+		case webhook.FieldKeyVersion:
+			values[i] = new(sql.NullInt64)
 		case webhook.FieldURL:
 			values[i] = new(sql.NullString)
 		case webhook.FieldCreatedAt, webhook.FieldUpdatedAt:
@@ -111,6 +117,19 @@ func (_m *Webhook) assignValues(columns []string, values []any) error {
 			} else if value != nil {
 				_m.Secret = *value
 			}
+		case webhook.FieldSecretCiphertext:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field secret_ciphertext", values[i])
+			} else if value != nil {
+				_m.SecretCiphertext = value
+			}
+		case webhook.FieldKeyVersion:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field key_version", values[i])
+			} else if value.Valid {
+				_m.KeyVersion = new(int)
+				*_m.KeyVersion = int(value.Int64)
+			}
 		case webhook.FieldDisabled:
 			if value, ok := values[i].(*sql.NullBool); !ok {
 				return fmt.Errorf("unexpected type %T for field disabled", values[i])
@@ -169,6 +188,13 @@ func (_m *Webhook) String() string {
 	builder.WriteString(fmt.Sprintf("%v", _m.EventTypes))
 	builder.WriteString(", ")
 	builder.WriteString("secret=<sensitive>")
+	builder.WriteString(", ")
+	builder.WriteString("secret_ciphertext=<sensitive>")
+	builder.WriteString(", ")
+	if v := _m.KeyVersion; v != nil {
+		builder.WriteString("key_version=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("disabled=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Disabled))

@@ -76,6 +76,26 @@ func (_c *WebhookCreate) SetSecret(v []byte) *WebhookCreate {
 	return _c
 }
 
+// SetSecretCiphertext sets the "secret_ciphertext" field.
+func (_c *WebhookCreate) SetSecretCiphertext(v []byte) *WebhookCreate {
+	_c.mutation.SetSecretCiphertext(v)
+	return _c
+}
+
+// SetKeyVersion sets the "key_version" field.
+func (_c *WebhookCreate) SetKeyVersion(v int) *WebhookCreate {
+	_c.mutation.SetKeyVersion(v)
+	return _c
+}
+
+// SetNillableKeyVersion sets the "key_version" field if the given value is not nil.
+func (_c *WebhookCreate) SetNillableKeyVersion(v *int) *WebhookCreate {
+	if v != nil {
+		_c.SetKeyVersion(*v)
+	}
+	return _c
+}
+
 // SetDisabled sets the "disabled" field.
 func (_c *WebhookCreate) SetDisabled(v bool) *WebhookCreate {
 	_c.mutation.SetDisabled(v)
@@ -182,11 +202,6 @@ func (_c *WebhookCreate) check() error {
 	if _, ok := _c.mutation.Secret(); !ok {
 		return &ValidationError{Name: "secret", err: errors.New(`ent: missing required field "Webhook.secret"`)}
 	}
-	if v, ok := _c.mutation.Secret(); ok {
-		if err := webhook.SecretValidator(v); err != nil {
-			return &ValidationError{Name: "secret", err: fmt.Errorf(`ent: validator failed for field "Webhook.secret": %w`, err)}
-		}
-	}
 	if _, ok := _c.mutation.Disabled(); !ok {
 		return &ValidationError{Name: "disabled", err: errors.New(`ent: missing required field "Webhook.disabled"`)}
 	}
@@ -254,6 +269,14 @@ func (_c *WebhookCreate) createSpec() (*Webhook, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Secret(); ok {
 		_spec.SetField(webhook.FieldSecret, field.TypeBytes, value)
 		_node.Secret = value
+	}
+	if value, ok := _c.mutation.SecretCiphertext(); ok {
+		_spec.SetField(webhook.FieldSecretCiphertext, field.TypeBytes, value)
+		_node.SecretCiphertext = &value
+	}
+	if value, ok := _c.mutation.KeyVersion(); ok {
+		_spec.SetField(webhook.FieldKeyVersion, field.TypeInt, value)
+		_node.KeyVersion = &value
 	}
 	if value, ok := _c.mutation.Disabled(); ok {
 		_spec.SetField(webhook.FieldDisabled, field.TypeBool, value)
@@ -344,6 +367,48 @@ func (u *WebhookUpsert) SetSecret(v []byte) *WebhookUpsert {
 // UpdateSecret sets the "secret" field to the value that was provided on create.
 func (u *WebhookUpsert) UpdateSecret() *WebhookUpsert {
 	u.SetExcluded(webhook.FieldSecret)
+	return u
+}
+
+// SetSecretCiphertext sets the "secret_ciphertext" field.
+func (u *WebhookUpsert) SetSecretCiphertext(v []byte) *WebhookUpsert {
+	u.Set(webhook.FieldSecretCiphertext, v)
+	return u
+}
+
+// UpdateSecretCiphertext sets the "secret_ciphertext" field to the value that was provided on create.
+func (u *WebhookUpsert) UpdateSecretCiphertext() *WebhookUpsert {
+	u.SetExcluded(webhook.FieldSecretCiphertext)
+	return u
+}
+
+// ClearSecretCiphertext clears the value of the "secret_ciphertext" field.
+func (u *WebhookUpsert) ClearSecretCiphertext() *WebhookUpsert {
+	u.SetNull(webhook.FieldSecretCiphertext)
+	return u
+}
+
+// SetKeyVersion sets the "key_version" field.
+func (u *WebhookUpsert) SetKeyVersion(v int) *WebhookUpsert {
+	u.Set(webhook.FieldKeyVersion, v)
+	return u
+}
+
+// UpdateKeyVersion sets the "key_version" field to the value that was provided on create.
+func (u *WebhookUpsert) UpdateKeyVersion() *WebhookUpsert {
+	u.SetExcluded(webhook.FieldKeyVersion)
+	return u
+}
+
+// AddKeyVersion adds v to the "key_version" field.
+func (u *WebhookUpsert) AddKeyVersion(v int) *WebhookUpsert {
+	u.Add(webhook.FieldKeyVersion, v)
+	return u
+}
+
+// ClearKeyVersion clears the value of the "key_version" field.
+func (u *WebhookUpsert) ClearKeyVersion() *WebhookUpsert {
+	u.SetNull(webhook.FieldKeyVersion)
 	return u
 }
 
@@ -455,6 +520,55 @@ func (u *WebhookUpsertOne) SetSecret(v []byte) *WebhookUpsertOne {
 func (u *WebhookUpsertOne) UpdateSecret() *WebhookUpsertOne {
 	return u.Update(func(s *WebhookUpsert) {
 		s.UpdateSecret()
+	})
+}
+
+// SetSecretCiphertext sets the "secret_ciphertext" field.
+func (u *WebhookUpsertOne) SetSecretCiphertext(v []byte) *WebhookUpsertOne {
+	return u.Update(func(s *WebhookUpsert) {
+		s.SetSecretCiphertext(v)
+	})
+}
+
+// UpdateSecretCiphertext sets the "secret_ciphertext" field to the value that was provided on create.
+func (u *WebhookUpsertOne) UpdateSecretCiphertext() *WebhookUpsertOne {
+	return u.Update(func(s *WebhookUpsert) {
+		s.UpdateSecretCiphertext()
+	})
+}
+
+// ClearSecretCiphertext clears the value of the "secret_ciphertext" field.
+func (u *WebhookUpsertOne) ClearSecretCiphertext() *WebhookUpsertOne {
+	return u.Update(func(s *WebhookUpsert) {
+		s.ClearSecretCiphertext()
+	})
+}
+
+// SetKeyVersion sets the "key_version" field.
+func (u *WebhookUpsertOne) SetKeyVersion(v int) *WebhookUpsertOne {
+	return u.Update(func(s *WebhookUpsert) {
+		s.SetKeyVersion(v)
+	})
+}
+
+// AddKeyVersion adds v to the "key_version" field.
+func (u *WebhookUpsertOne) AddKeyVersion(v int) *WebhookUpsertOne {
+	return u.Update(func(s *WebhookUpsert) {
+		s.AddKeyVersion(v)
+	})
+}
+
+// UpdateKeyVersion sets the "key_version" field to the value that was provided on create.
+func (u *WebhookUpsertOne) UpdateKeyVersion() *WebhookUpsertOne {
+	return u.Update(func(s *WebhookUpsert) {
+		s.UpdateKeyVersion()
+	})
+}
+
+// ClearKeyVersion clears the value of the "key_version" field.
+func (u *WebhookUpsertOne) ClearKeyVersion() *WebhookUpsertOne {
+	return u.Update(func(s *WebhookUpsert) {
+		s.ClearKeyVersion()
 	})
 }
 
@@ -735,6 +849,55 @@ func (u *WebhookUpsertBulk) SetSecret(v []byte) *WebhookUpsertBulk {
 func (u *WebhookUpsertBulk) UpdateSecret() *WebhookUpsertBulk {
 	return u.Update(func(s *WebhookUpsert) {
 		s.UpdateSecret()
+	})
+}
+
+// SetSecretCiphertext sets the "secret_ciphertext" field.
+func (u *WebhookUpsertBulk) SetSecretCiphertext(v []byte) *WebhookUpsertBulk {
+	return u.Update(func(s *WebhookUpsert) {
+		s.SetSecretCiphertext(v)
+	})
+}
+
+// UpdateSecretCiphertext sets the "secret_ciphertext" field to the value that was provided on create.
+func (u *WebhookUpsertBulk) UpdateSecretCiphertext() *WebhookUpsertBulk {
+	return u.Update(func(s *WebhookUpsert) {
+		s.UpdateSecretCiphertext()
+	})
+}
+
+// ClearSecretCiphertext clears the value of the "secret_ciphertext" field.
+func (u *WebhookUpsertBulk) ClearSecretCiphertext() *WebhookUpsertBulk {
+	return u.Update(func(s *WebhookUpsert) {
+		s.ClearSecretCiphertext()
+	})
+}
+
+// SetKeyVersion sets the "key_version" field.
+func (u *WebhookUpsertBulk) SetKeyVersion(v int) *WebhookUpsertBulk {
+	return u.Update(func(s *WebhookUpsert) {
+		s.SetKeyVersion(v)
+	})
+}
+
+// AddKeyVersion adds v to the "key_version" field.
+func (u *WebhookUpsertBulk) AddKeyVersion(v int) *WebhookUpsertBulk {
+	return u.Update(func(s *WebhookUpsert) {
+		s.AddKeyVersion(v)
+	})
+}
+
+// UpdateKeyVersion sets the "key_version" field to the value that was provided on create.
+func (u *WebhookUpsertBulk) UpdateKeyVersion() *WebhookUpsertBulk {
+	return u.Update(func(s *WebhookUpsert) {
+		s.UpdateKeyVersion()
+	})
+}
+
+// ClearKeyVersion clears the value of the "key_version" field.
+func (u *WebhookUpsertBulk) ClearKeyVersion() *WebhookUpsertBulk {
+	return u.Update(func(s *WebhookUpsert) {
+		s.ClearKeyVersion()
 	})
 }
 

@@ -54,6 +54,45 @@ func (_u *WebhookUpdate) SetSecret(v []byte) *WebhookUpdate {
 	return _u
 }
 
+// SetSecretCiphertext sets the "secret_ciphertext" field.
+func (_u *WebhookUpdate) SetSecretCiphertext(v []byte) *WebhookUpdate {
+	_u.mutation.SetSecretCiphertext(v)
+	return _u
+}
+
+// ClearSecretCiphertext clears the value of the "secret_ciphertext" field.
+func (_u *WebhookUpdate) ClearSecretCiphertext() *WebhookUpdate {
+	_u.mutation.ClearSecretCiphertext()
+	return _u
+}
+
+// SetKeyVersion sets the "key_version" field.
+func (_u *WebhookUpdate) SetKeyVersion(v int) *WebhookUpdate {
+	_u.mutation.ResetKeyVersion()
+	_u.mutation.SetKeyVersion(v)
+	return _u
+}
+
+// SetNillableKeyVersion sets the "key_version" field if the given value is not nil.
+func (_u *WebhookUpdate) SetNillableKeyVersion(v *int) *WebhookUpdate {
+	if v != nil {
+		_u.SetKeyVersion(*v)
+	}
+	return _u
+}
+
+// AddKeyVersion adds value to the "key_version" field.
+func (_u *WebhookUpdate) AddKeyVersion(v int) *WebhookUpdate {
+	_u.mutation.AddKeyVersion(v)
+	return _u
+}
+
+// ClearKeyVersion clears the value of the "key_version" field.
+func (_u *WebhookUpdate) ClearKeyVersion() *WebhookUpdate {
+	_u.mutation.ClearKeyVersion()
+	return _u
+}
+
 // SetDisabled sets the "disabled" field.
 func (_u *WebhookUpdate) SetDisabled(v bool) *WebhookUpdate {
 	_u.mutation.SetDisabled(v)
@@ -109,16 +148,6 @@ func (_u *WebhookUpdate) defaults() {
 	}
 }
 
-// check runs all checks and user-defined validators on the builder.
-func (_u *WebhookUpdate) check() error {
-	if v, ok := _u.mutation.Secret(); ok {
-		if err := webhook.SecretValidator(v); err != nil {
-			return &ValidationError{Name: "secret", err: fmt.Errorf(`ent: validator failed for field "Webhook.secret": %w`, err)}
-		}
-	}
-	return nil
-}
-
 // Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
 func (_u *WebhookUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *WebhookUpdate {
 	_u.modifiers = append(_u.modifiers, modifiers...)
@@ -126,9 +155,6 @@ func (_u *WebhookUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *Webhoo
 }
 
 func (_u *WebhookUpdate) sqlSave(ctx context.Context) (_node int, err error) {
-	if err := _u.check(); err != nil {
-		return _node, err
-	}
 	_spec := sqlgraph.NewUpdateSpec(webhook.Table, webhook.Columns, sqlgraph.NewFieldSpec(webhook.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
@@ -150,6 +176,21 @@ func (_u *WebhookUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Secret(); ok {
 		_spec.SetField(webhook.FieldSecret, field.TypeBytes, value)
+	}
+	if value, ok := _u.mutation.SecretCiphertext(); ok {
+		_spec.SetField(webhook.FieldSecretCiphertext, field.TypeBytes, value)
+	}
+	if _u.mutation.SecretCiphertextCleared() {
+		_spec.ClearField(webhook.FieldSecretCiphertext, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.KeyVersion(); ok {
+		_spec.SetField(webhook.FieldKeyVersion, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedKeyVersion(); ok {
+		_spec.AddField(webhook.FieldKeyVersion, field.TypeInt, value)
+	}
+	if _u.mutation.KeyVersionCleared() {
+		_spec.ClearField(webhook.FieldKeyVersion, field.TypeInt)
 	}
 	if value, ok := _u.mutation.Disabled(); ok {
 		_spec.SetField(webhook.FieldDisabled, field.TypeBool, value)
@@ -197,6 +238,45 @@ func (_u *WebhookUpdateOne) AppendEventTypes(v []string) *WebhookUpdateOne {
 // SetSecret sets the "secret" field.
 func (_u *WebhookUpdateOne) SetSecret(v []byte) *WebhookUpdateOne {
 	_u.mutation.SetSecret(v)
+	return _u
+}
+
+// SetSecretCiphertext sets the "secret_ciphertext" field.
+func (_u *WebhookUpdateOne) SetSecretCiphertext(v []byte) *WebhookUpdateOne {
+	_u.mutation.SetSecretCiphertext(v)
+	return _u
+}
+
+// ClearSecretCiphertext clears the value of the "secret_ciphertext" field.
+func (_u *WebhookUpdateOne) ClearSecretCiphertext() *WebhookUpdateOne {
+	_u.mutation.ClearSecretCiphertext()
+	return _u
+}
+
+// SetKeyVersion sets the "key_version" field.
+func (_u *WebhookUpdateOne) SetKeyVersion(v int) *WebhookUpdateOne {
+	_u.mutation.ResetKeyVersion()
+	_u.mutation.SetKeyVersion(v)
+	return _u
+}
+
+// SetNillableKeyVersion sets the "key_version" field if the given value is not nil.
+func (_u *WebhookUpdateOne) SetNillableKeyVersion(v *int) *WebhookUpdateOne {
+	if v != nil {
+		_u.SetKeyVersion(*v)
+	}
+	return _u
+}
+
+// AddKeyVersion adds value to the "key_version" field.
+func (_u *WebhookUpdateOne) AddKeyVersion(v int) *WebhookUpdateOne {
+	_u.mutation.AddKeyVersion(v)
+	return _u
+}
+
+// ClearKeyVersion clears the value of the "key_version" field.
+func (_u *WebhookUpdateOne) ClearKeyVersion() *WebhookUpdateOne {
+	_u.mutation.ClearKeyVersion()
 	return _u
 }
 
@@ -268,16 +348,6 @@ func (_u *WebhookUpdateOne) defaults() {
 	}
 }
 
-// check runs all checks and user-defined validators on the builder.
-func (_u *WebhookUpdateOne) check() error {
-	if v, ok := _u.mutation.Secret(); ok {
-		if err := webhook.SecretValidator(v); err != nil {
-			return &ValidationError{Name: "secret", err: fmt.Errorf(`ent: validator failed for field "Webhook.secret": %w`, err)}
-		}
-	}
-	return nil
-}
-
 // Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
 func (_u *WebhookUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *WebhookUpdateOne {
 	_u.modifiers = append(_u.modifiers, modifiers...)
@@ -285,9 +355,6 @@ func (_u *WebhookUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *Web
 }
 
 func (_u *WebhookUpdateOne) sqlSave(ctx context.Context) (_node *Webhook, err error) {
-	if err := _u.check(); err != nil {
-		return _node, err
-	}
 	_spec := sqlgraph.NewUpdateSpec(webhook.Table, webhook.Columns, sqlgraph.NewFieldSpec(webhook.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
 	if !ok {
@@ -326,6 +393,21 @@ func (_u *WebhookUpdateOne) sqlSave(ctx context.Context) (_node *Webhook, err er
 	}
 	if value, ok := _u.mutation.Secret(); ok {
 		_spec.SetField(webhook.FieldSecret, field.TypeBytes, value)
+	}
+	if value, ok := _u.mutation.SecretCiphertext(); ok {
+		_spec.SetField(webhook.FieldSecretCiphertext, field.TypeBytes, value)
+	}
+	if _u.mutation.SecretCiphertextCleared() {
+		_spec.ClearField(webhook.FieldSecretCiphertext, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.KeyVersion(); ok {
+		_spec.SetField(webhook.FieldKeyVersion, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedKeyVersion(); ok {
+		_spec.AddField(webhook.FieldKeyVersion, field.TypeInt, value)
+	}
+	if _u.mutation.KeyVersionCleared() {
+		_spec.ClearField(webhook.FieldKeyVersion, field.TypeInt)
 	}
 	if value, ok := _u.mutation.Disabled(); ok {
 		_spec.SetField(webhook.FieldDisabled, field.TypeBool, value)

@@ -9,9 +9,12 @@ import (
 	"context"
 	"danbao/auth"
 	"danbao/ent"
+	"danbao/ent/schema/pulid"
 	"danbao/ent/webhookdelivery"
 	"danbao/graph"
 	"danbao/graph/model"
+
+	"entgo.io/contrib/entgql"
 )
 
 // CreatePartnerApp is the resolver for the createPartnerApp field.
@@ -81,6 +84,24 @@ func (r *mutationResolver) RegisterWebhook(ctx context.Context, input model.Regi
 	return out, nil
 }
 
+// RotateWebhookSecret is the resolver for the rotateWebhookSecret field.
+func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, input model.RotateWebhookSecretInput) (*model.RotateWebhookSecretPayload, error) {
+	p, err := auth.RequirePartner(ctx, auth.ScopeWebhooks)
+	if err != nil {
+		return nil, err
+	}
+	w, secret, err := r.WebhookService.RotateSecret(ctx, p.ID, input.WebhookID)
+	ues, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	out := &model.RotateWebhookSecretPayload{Webhook: w, UserErrors: ues}
+	if w != nil {
+		out.Secret = &secret
+	}
+	return out, nil
+}
+
 // RedeliverWebhook is the resolver for the redeliverWebhook field.
 func (r *mutationResolver) RedeliverWebhook(ctx context.Context, input model.RedeliverWebhookInput) (*model.RedeliverWebhookPayload, error) {
 	p, err := auth.RequirePartner(ctx, auth.ScopeWebhooks)
@@ -105,8 +126,16 @@ func (r *queryResolver) Webhooks(ctx context.Context) ([]*ent.Webhook, error) {
 }
 
 // Deliveries is the resolver for the deliveries field.
-func (r *webhookResolver) Deliveries(ctx context.Context, obj *ent.Webhook, first *int, status *webhookdelivery.Status) ([]*ent.WebhookDelivery, error) {
-	return r.WebhookService.Deliveries(ctx, obj.ID, first, status)
+func (r *webhookResolver) Deliveries(ctx context.Context, obj *ent.Webhook, first *int, after *entgql.Cursor[pulid.ID], status *webhookdelivery.Status) (*model.WebhookDeliveryConnection, error) {
+	var from *pulid.ID
+	if after != nil {
+		from = &after.ID
+	}
+	pg, err := r.WebhookService.Deliveries(ctx, obj.ID, first, from, status)
+	if err != nil {
+		return nil, err
+	}
+	return deliveryConnection(pg, after != nil), nil
 }
 
 // Webhook returns graph.WebhookResolver implementation.

@@ -16,12 +16,15 @@ import (
 	coderws "github.com/coder/websocket"
 )
 
-// Close codes of subscription Sockets (graphql-transport-ws reserves
-// 4400-4499 for the server's reasons).
+// Close codes of subscription Sockets, as graphql-transport-ws names them
+// (see also websocket_protocol.go).
 const (
-	// CloseUnauthorized: no token, a bad token, or the token expired.
+	// CloseUnauthorized: a subscribe before the connection was acknowledged.
 	CloseUnauthorized = 4401
-	// CloseForbidden: the caller holds too many connections.
+	// CloseForbidden: connection_init refused (no token, a bad token, too
+	// many connections of the caller), or the token expired: the
+	// protocol's code for a rejected connection, on which graphql-ws
+	// clients retry (fetching a fresh token).
 	CloseForbidden = 4403
 	// CloseGoingAway: the server is shutting down; reconnect (elsewhere).
 	CloseGoingAway = 1001
@@ -69,9 +72,10 @@ func NewSockets(cfg WebsocketConfig) *Sockets {
 // transport returns gqlgen's WebSocket transport with danbao's checks.
 func (s *Sockets) transport() transport.Websocket {
 	return transport.Websocket{
-		Implementation:        acceptor{s},
+		Implementation: acceptor{s},
+		// No InitTimeout: protocolConn closes a socket silent past it with
+		// 4408 (gqlgen's own timeout would close with 1002).
 		InitFunc:              s.init,
-		InitTimeout:           s.cfg.InitTimeout,
 		KeepAlivePingInterval: s.cfg.KeepAlive,
 		PingPongInterval:      s.cfg.KeepAlive,
 	}
@@ -97,10 +101,11 @@ func (a acceptor) Accept(w http.ResponseWriter, r *http.Request, opts transport.
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	conn, err := transport.CoderWebsocketImplementation{AcceptOptions: ao}.Accept(w, r, opts)
+	inner, err := transport.CoderWebsocketImplementation{AcceptOptions: ao}.Accept(w, r, opts)
 	if err != nil {
 		return nil, err
 	}
+	conn := newProtocolConn(inner, a.s.cfg.InitTimeout)
 	sock := &socket{conn: conn}
 	if holder, ok := r.Context().Value(socketKey{}).(*socketHolder); ok {
 		holder.sock = sock
@@ -153,7 +158,7 @@ func (s *Sockets) init(ctx context.Context, p transport.InitPayload) (context.Co
 	}
 	actx, ok := s.cfg.Tokens.Authenticate(ctx, header)
 	if !ok {
-		return closing(ctx, CloseUnauthorized, "Unauthorized"), nil, errors.New("a valid access token is required in the connection_init payload")
+		return closing(ctx, CloseForbidden, "Forbidden"), nil, errors.New("a valid access token is required in the connection_init payload")
 	}
 	var user string
 	var expires time.Time
@@ -169,7 +174,7 @@ func (s *Sockets) init(ctx context.Context, p transport.InitPayload) (context.Co
 	s.mu.Lock()
 	if s.users[user] >= s.cfg.MaxConnectionsPerUser {
 		s.mu.Unlock()
-		return closing(ctx, CloseForbidden, "Forbidden"), nil, errors.New("too many connections for this user")
+		return closing(ctx, CloseForbidden, "Forbidden: too many connections"), nil, errors.New("too many connections for this user")
 	}
 	s.users[user]++
 	s.mu.Unlock()
@@ -185,7 +190,7 @@ func (s *Sockets) init(ctx context.Context, p transport.InitPayload) (context.Co
 		})
 	}
 	if !expires.IsZero() {
-		t := time.AfterFunc(time.Until(expires), func() { sock.closeWith(CloseUnauthorized, "Unauthorized: token expired") })
+		t := time.AfterFunc(time.Until(expires), func() { sock.closeWith(CloseForbidden, "Forbidden: token expired") })
 		context.AfterFunc(ctx, func() { t.Stop() })
 	}
 	return context.WithValue(actx, socketKey{}, holder), nil, nil

@@ -841,6 +841,8 @@ var (
 		{Name: "url", Type: field.TypeString, Size: 2048},
 		{Name: "event_types", Type: field.TypeJSON},
 		{Name: "secret", Type: field.TypeBytes},
+		{Name: "secret_ciphertext", Type: field.TypeBytes, Nullable: true},
+		{Name: "key_version", Type: field.TypeInt, Nullable: true},
 		{Name: "disabled", Type: field.TypeBool, Default: false},
 	}
 	// WebhooksTable holds the schema information for the "webhooks" table.

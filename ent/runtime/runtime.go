@@ -1361,12 +1361,8 @@ func init() {
 			return nil
 		}
 	}()
-	// webhookDescSecret is the schema descriptor for secret field.
-	webhookDescSecret := webhookFields[3].Descriptor()
-	// webhook.SecretValidator is a validator for the "secret" field. It is called by the builders before save.
-	webhook.SecretValidator = webhookDescSecret.Validators[0].(func([]byte) error)
 	// webhookDescDisabled is the schema descriptor for disabled field.
-	webhookDescDisabled := webhookFields[4].Descriptor()
+	webhookDescDisabled := webhookFields[6].Descriptor()
 	// webhook.DefaultDisabled holds the default value on creation for the disabled field.
 	webhook.DefaultDisabled = webhookDescDisabled.Default.(bool)
 	// webhookDescID is the schema descriptor for id field.

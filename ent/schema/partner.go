@@ -78,7 +78,12 @@ func (Webhook) Fields() []ent.Field {
 		field.String("partner_id").GoType(pulid.ID("")).Immutable(),
 		field.String("url").NotEmpty().MaxLen(2048).Immutable(),
 		field.Strings("event_types").Comment("event types delivered, e.g. payment.paid; payment.* for all payment events"),
-		field.Bytes("secret").NotEmpty().Sensitive().Comment("the signing key (the base64 part of whsec_...)"),
+		field.Bytes("secret").Sensitive().
+			Comment("Plaintext signing key of webhooks registered before migration 0010; emptied by the start-up backfill (webhook.SealSecrets) and never written since."),
+		field.Bytes("secret_ciphertext").Optional().Nillable().Sensitive().
+			Comment("The signing key (the base64 part of whsec_...) sealed with the identity keyring; null only for rows the backfill has not reached."),
+		field.Int("key_version").Optional().Nillable().
+			Comment("Version of the identity key that sealed secret_ciphertext."),
 		field.Bool("disabled").Default(false),
 	}
 }

@@ -26,6 +26,10 @@ const (
 	FieldEventTypes = "event_types"
 	// FieldSecret holds the string denoting the secret field in the database.
 	FieldSecret = "secret"
+	// FieldSecretCiphertext holds the string denoting the secret_ciphertext field in the database.
+	FieldSecretCiphertext = "secret_ciphertext"
+	// FieldKeyVersion holds the string denoting the key_version field in the database.
+	FieldKeyVersion = "key_version"
 	// FieldDisabled holds the string denoting the disabled field in the database.
 	FieldDisabled = "disabled"
 	// Table holds the table name of the webhook in the database.
@@ -41,6 +45,8 @@ var Columns = []string{
 	FieldURL,
 	FieldEventTypes,
 	FieldSecret,
+	FieldSecretCiphertext,
+	FieldKeyVersion,
 	FieldDisabled,
 }
 
@@ -63,8 +69,6 @@ var (
 	UpdateDefaultUpdatedAt func() time.Time
 	// URLValidator is a validator for the "url" field. It is called by the builders before save.
 	URLValidator func(string) error
-	// SecretValidator is a validator for the "secret" field. It is called by the builders before save.
-	SecretValidator func([]byte) error
 	// DefaultDisabled holds the default value on creation for the "disabled" field.
 	DefaultDisabled bool
 	// DefaultID holds the default value on creation for the "id" field.
@@ -99,6 +103,11 @@ func ByPartnerID(opts ...sql.OrderTermOption) OrderOption {
 // ByURL orders the results by the url field.
 func ByURL(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldURL, opts...).ToFunc()
+}
+
+// ByKeyVersion orders the results by the key_version field.
+func ByKeyVersion(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldKeyVersion, opts...).ToFunc()
 }
 
 // ByDisabled orders the results by the disabled field.

@@ -80,6 +80,16 @@ func Secret(v []byte) predicate.Webhook {
 	return predicate.Webhook(sql.FieldEQ(FieldSecret, v))
 }
 
+// SecretCiphertext applies equality check predicate on the "secret_ciphertext" field. It's identical to SecretCiphertextEQ.
+func SecretCiphertext(v []byte) predicate.Webhook {
+	return predicate.Webhook(sql.FieldEQ(FieldSecretCiphertext, v))
+}
+
+// KeyVersion applies equality check predicate on the "key_version" field. It's identical to KeyVersionEQ.
+func KeyVersion(v int) predicate.Webhook {
+	return predicate.Webhook(sql.FieldEQ(FieldKeyVersion, v))
+}
+
 // Disabled applies equality check predicate on the "disabled" field. It's identical to DisabledEQ.
 func Disabled(v bool) predicate.Webhook {
 	return predicate.Webhook(sql.FieldEQ(FieldDisabled, v))
@@ -338,6 +348,106 @@ func SecretLT(v []byte) predicate.Webhook {
 // SecretLTE applies the LTE predicate on the "secret" field.
 func SecretLTE(v []byte) predicate.Webhook {
 	return predicate.Webhook(sql.FieldLTE(FieldSecret, v))
+}
+
+// SecretCiphertextEQ applies the EQ predicate on the "secret_ciphertext" field.
+func SecretCiphertextEQ(v []byte) predicate.Webhook {
+	return predicate.Webhook(sql.FieldEQ(FieldSecretCiphertext, v))
+}
+
+// SecretCiphertextNEQ applies the NEQ predicate on the "secret_ciphertext" field.
+func SecretCiphertextNEQ(v []byte) predicate.Webhook {
+	return predicate.Webhook(sql.FieldNEQ(FieldSecretCiphertext, v))
+}
+
+// SecretCiphertextIn applies the In predicate on the "secret_ciphertext" field.
+func SecretCiphertextIn(vs ...[]byte) predicate.Webhook {
+	return predicate.Webhook(sql.FieldIn(FieldSecretCiphertext, vs...))
+}
+
+// SecretCiphertextNotIn applies the NotIn predicate on the "secret_ciphertext" field.
+func SecretCiphertextNotIn(vs ...[]byte) predicate.Webhook {
+	return predicate.Webhook(sql.FieldNotIn(FieldSecretCiphertext, vs...))
+}
+
+// SecretCiphertextGT applies the GT predicate on the "secret_ciphertext" field.
+func SecretCiphertextGT(v []byte) predicate.Webhook {
+	return predicate.Webhook(sql.FieldGT(FieldSecretCiphertext, v))
+}
+
+// SecretCiphertextGTE applies the GTE predicate on the "secret_ciphertext" field.
+func SecretCiphertextGTE(v []byte) predicate.Webhook {
+	return predicate.Webhook(sql.FieldGTE(FieldSecretCiphertext, v))
+}
+
+// SecretCiphertextLT applies the LT predicate on the "secret_ciphertext" field.
+func SecretCiphertextLT(v []byte) predicate.Webhook {
+	return predicate.Webhook(sql.FieldLT(FieldSecretCiphertext, v))
+}
+
+// SecretCiphertextLTE applies the LTE predicate on the "secret_ciphertext" field.
+func SecretCiphertextLTE(v []byte) predicate.Webhook {
+	return predicate.Webhook(sql.FieldLTE(FieldSecretCiphertext, v))
+}
+
+// SecretCiphertextIsNil applies the IsNil predicate on the "secret_ciphertext" field.
+func SecretCiphertextIsNil() predicate.Webhook {
+	return predicate.Webhook(sql.FieldIsNull(FieldSecretCiphertext))
+}
+
+// SecretCiphertextNotNil applies the NotNil predicate on the "secret_ciphertext" field.
+func SecretCiphertextNotNil() predicate.Webhook {
+	return predicate.Webhook(sql.FieldNotNull(FieldSecretCiphertext))
+}
+
+// KeyVersionEQ applies the EQ predicate on the "key_version" field.
+func KeyVersionEQ(v int) predicate.Webhook {
+	return predicate.Webhook(sql.FieldEQ(FieldKeyVersion, v))
+}
+
+// KeyVersionNEQ applies the NEQ predicate on the "key_version" field.
+func KeyVersionNEQ(v int) predicate.Webhook {
+	return predicate.Webhook(sql.FieldNEQ(FieldKeyVersion, v))
+}
+
+// KeyVersionIn applies the In predicate on the "key_version" field.
+func KeyVersionIn(vs ...int) predicate.Webhook {
+	return predicate.Webhook(sql.FieldIn(FieldKeyVersion, vs...))
+}
+
+// KeyVersionNotIn applies the NotIn predicate on the "key_version" field.
+func KeyVersionNotIn(vs ...int) predicate.Webhook {
+	return predicate.Webhook(sql.FieldNotIn(FieldKeyVersion, vs...))
+}
+
+// KeyVersionGT applies the GT predicate on the "key_version" field.
+func KeyVersionGT(v int) predicate.Webhook {
+	return predicate.Webhook(sql.FieldGT(FieldKeyVersion, v))
+}
+
+// KeyVersionGTE applies the GTE predicate on the "key_version" field.
+func KeyVersionGTE(v int) predicate.Webhook {
+	return predicate.Webhook(sql.FieldGTE(FieldKeyVersion, v))
+}
+
+// KeyVersionLT applies the LT predicate on the "key_version" field.
+func KeyVersionLT(v int) predicate.Webhook {
+	return predicate.Webhook(sql.FieldLT(FieldKeyVersion, v))
+}
+
+// KeyVersionLTE applies the LTE predicate on the "key_version" field.
+func KeyVersionLTE(v int) predicate.Webhook {
+	return predicate.Webhook(sql.FieldLTE(FieldKeyVersion, v))
+}
+
+// KeyVersionIsNil applies the IsNil predicate on the "key_version" field.
+func KeyVersionIsNil() predicate.Webhook {
+	return predicate.Webhook(sql.FieldIsNull(FieldKeyVersion))
+}
+
+// KeyVersionNotNil applies the NotNil predicate on the "key_version" field.
+func KeyVersionNotNil() predicate.Webhook {
+	return predicate.Webhook(sql.FieldNotNull(FieldKeyVersion))
 }
 
 // DisabledEQ applies the EQ predicate on the "disabled" field.

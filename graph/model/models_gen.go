@@ -12,6 +12,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"entgo.io/contrib/entgql"
 )
 
 // The result of freezeAccount and restrictCollection.
@@ -660,6 +662,22 @@ type RotatePartnerAppSecretPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// Replaces a webhook's signing secret.
+type RotateWebhookSecretInput struct {
+	// The webhook's id.
+	WebhookID pulid.ID `json:"webhookId"`
+}
+
+// The webhook and its new signing secret.
+type RotateWebhookSecretPayload struct {
+	// The webhook; null when refused.
+	Webhook *ent.Webhook `json:"webhook,omitempty"`
+	// The new signing secret (whsec_...), shown this once; deliveries from now on are signed with it alone; null when refused.
+	Secret *string `json:"secret,omitempty"`
+	// Why it was refused (NOT_FOUND: not one of the caller's webhooks).
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // A new daily limit.
 type SetDailyLimitInput struct {
 	// ISO 4217 code of the currency the limit is for, such as CNY.
@@ -808,8 +826,8 @@ type SubmitRealNameVerificationPayload struct {
 // Subscriptions are served over WebSocket at /graphql with the
 // graphql-transport-ws protocol. The access token goes in the connection_init
 // payload as `{"Authorization": "Bearer <token>"}`; a socket without a valid
-// token is closed with code 4401, and so is one whose token expires (connect
-// again with a fresh token). Each connection may hold a bounded number of
+// token is closed with code 4403 (Forbidden), and so is one whose token
+// expires (connect again with a fresh token). Each connection may hold a bounded number of
 // subscriptions and each user a bounded number of connections (a refused
 // subscription gets RATE_LIMITED with the bound in extensions).
 type Subscription struct {
@@ -859,6 +877,22 @@ type UserError struct {
 	Field []string `json:"field,omitempty"`
 	// Machine-readable details, e.g. which limit was exceeded and what remains.
 	Extensions JSON `json:"extensions,omitempty"`
+}
+
+// A page of a webhook's delivery log.
+type WebhookDeliveryConnection struct {
+	// The deliveries of this page, newest event first.
+	Edges []*WebhookDeliveryEdge `json:"edges"`
+	// Where this page stands: hasNextPage when older entries follow; endCursor continues after this page.
+	PageInfo *entgql.PageInfo[pulid.ID] `json:"pageInfo"`
+}
+
+// One delivery of a page, with its cursor.
+type WebhookDeliveryEdge struct {
+	// The delivery.
+	Node *ent.WebhookDelivery `json:"node"`
+	// Pass as after to continue after this delivery.
+	Cursor entgql.Cursor[pulid.ID] `json:"cursor"`
 }
 
 // A withdrawal to a linked card.

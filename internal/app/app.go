@@ -165,7 +165,7 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 	a.Events = events.NewHub(d.Client, d.SQL, d.Dialect, events.HubConfig{Poll: cfg.EventsPoll, Logger: log})
 	a.Partners = partner.New(d.Client, tokens)
 	a.Webhooks = webhook.New(d.Client, a.Events, webhook.Config{Schedule: cfg.WebhookRetrySchedule,
-		Sandbox: cfg.Sandbox, Timeout: cfg.WebhookTimeout, Poll: cfg.EventsPoll, Logger: log})
+		Sandbox: cfg.Sandbox, Timeout: cfg.WebhookTimeout, Poll: cfg.EventsPoll, Logger: log, Vault: kycKeys})
 	secret := []byte(cfg.BankCallbackSecret)
 	if len(secret) == 0 {
 		secret = make([]byte, 32)
@@ -289,7 +289,8 @@ func (w walletIdentity) CheckCardHolder(ctx context.Context, tx *ent.Tx, userID 
 }
 
 // init creates the rows every instance relies on (sequence counters) and
-// seals card holder names still in plain text or under a retired key;
+// seals card holder names and webhook signing keys still in plain text or
+// under a retired key;
 // safe to run on several instances at once.
 func (a *App) init(ctx context.Context) error {
 	if err := a.Ledger.Init(ctx); err != nil {
@@ -301,6 +302,13 @@ func (a *App) init(ctx context.Context) error {
 	n, err := a.Wallet.SealHolderNames(ctx, 100)
 	if n > 0 {
 		a.Log.InfoContext(ctx, "sealed bank card holder names", "count", n)
+	}
+	if err != nil {
+		return err
+	}
+	n, err = a.Webhooks.SealSecrets(ctx, 100)
+	if n > 0 {
+		a.Log.InfoContext(ctx, "sealed webhook signing keys", "count", n)
 	}
 	if err != nil {
 		return err

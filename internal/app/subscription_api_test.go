@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,7 +90,7 @@ func TestSubscriptionSocketRefusals(t *testing.T) {
 		defer w.Conn.CloseNow()
 		return w.Init(ctx, payload)
 	}
-	if err := init(map[string]any{}); closeCode(err) != 4401 {
+	if err := init(map[string]any{}); closeCode(err) != 4403 {
 		t.Fatalf("no token: %v", err)
 	}
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -97,7 +98,7 @@ func TestSubscriptionSocketRefusals(t *testing.T) {
 		"aud": []string{"danbao-api"}, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix()})
 	tok.Header["kid"] = auth.Thumbprint(&e.Key.PublicKey)
 	forged, _ := tok.SignedString(other)
-	if err := init(map[string]any{"Authorization": "Bearer " + forged}); closeCode(err) != 4401 {
+	if err := init(map[string]any{"Authorization": "Bearer " + forged}); closeCode(err) != 4403 {
 		t.Fatalf("forged token: %v", err)
 	}
 
@@ -112,12 +113,12 @@ func TestSubscriptionSocketRefusals(t *testing.T) {
 	}
 	w.Conn.CloseNow()
 
-	// Silence before connection_init closes the socket.
+	// Silence before connection_init closes the socket with 4408.
 	w, _, err = e.DialWS(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Next(ctx); closeCode(err) == -1 {
+	if _, err := w.Next(ctx); closeCode(err) != 4408 {
 		t.Fatalf("no init: %v", err)
 	}
 
@@ -160,18 +161,129 @@ func TestSubscriptionSocketRefusals(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// The token expires (3s TTL): the socket is closed with 4401.
+	// The token expires (3s TTL): the socket is closed with 4403.
 	for {
 		_, err := first.Next(ctx)
 		if err == nil {
 			continue
 		}
-		if closeCode(err) != 4401 {
+		if closeCode(err) != 4403 {
 			t.Fatalf("at expiry: %v", err)
 		}
 		break
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Fatal("timed out")
+	}
+}
+
+// TestSubscriptionProtocolCloseCodes: the graphql-transport-ws close codes
+// for protocol violations: 4400 for a message that is not JSON, of an
+// unknown type or a connection_init whose payload is not an object, 4401 for a subscribe before connection_init, 4429 for a
+// second connection_init, 4409 for a subscribe reusing an active id (an id
+// whose operation ended may be used again); a ping before connection_init
+// is answered.
+func TestSubscriptionProtocolCloseCodes(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	u := e.Register(t)
+	auth := map[string]any{"Authorization": "Bearer " + u.AccessToken}
+	dial := func() *testenv.WS {
+		w, _, err := e.DialWS(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { w.Conn.CloseNow() })
+		return w
+	}
+	closedWith := func(w *testenv.WS) websocket.StatusCode {
+		for {
+			if _, err := w.Next(ctx); err != nil {
+				return closeCode(err)
+			}
+		}
+	}
+	raw := func(w *testenv.WS, s string) {
+		if err := w.Conn.Write(ctx, websocket.MessageText, []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	w := dial()
+	raw(w, `{"type":`)
+	if c := closedWith(w); c != 4400 {
+		t.Fatalf("not JSON before init: %d", c)
+	}
+	w = dial()
+	raw(w, `{"type":"connection_init","payload":[1]}`)
+	if c := closedWith(w); c != 4400 {
+		t.Fatalf("init payload not an object: %d", c)
+	}
+	w = dial()
+	if err := w.Init(ctx, auth); err != nil {
+		t.Fatal(err)
+	}
+	raw(w, `{"type":"start","id":"1"}`)
+	if c := closedWith(w); c != 4400 {
+		t.Fatalf("unknown type: %d", c)
+	}
+	w = dial()
+	if err := w.Subscribe(ctx, "1", balanceSub, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c := closedWith(w); c != 4401 {
+		t.Fatalf("subscribe before init: %d", c)
+	}
+	w = dial()
+	if err := w.Init(ctx, auth); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Send(ctx, testenv.WSMessage{Type: "connection_init"}); err != nil {
+		t.Fatal(err)
+	}
+	if c := closedWith(w); c != 4429 {
+		t.Fatalf("second init: %d", c)
+	}
+
+	w = dial()
+	if err := w.Send(ctx, testenv.WSMessage{Type: "ping"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, b, err := w.Conn.Read(ctx); err != nil || !strings.Contains(string(b), `"pong"`) {
+		t.Fatalf("ping before init: %s %v", b, err)
+	}
+	if err := w.Init(ctx, auth); err != nil {
+		t.Fatal(err)
+	}
+	// An id whose operation ended (here with NOT_FOUND) may be used again.
+	for range 2 {
+		if err := w.Subscribe(ctx, "p", paymentUpdatedSub, map[string]any{"id": "pay_01HZZZZZZZZZZZZZZZZZZZZZZZ"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.NextData(ctx, &map[string]any{}); testenv.ErrorCode(err) != "NOT_FOUND" {
+			t.Fatalf("paymentUpdated: %v", err)
+		}
+		if m, err := w.Next(ctx); err != nil || m.Type != "complete" {
+			t.Fatalf("after the error: %+v %v", m, err)
+		}
+	}
+	// A completed subscription's id too.
+	for range 2 {
+		if err := w.Subscribe(ctx, "b", balanceSub, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Send(ctx, testenv.WSMessage{ID: "b", Type: "complete"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Subscribe(ctx, "a", balanceSub, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Subscribe(ctx, "a", balanceSub, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c := closedWith(w); c != 4409 {
+		t.Fatalf("duplicate id: %d", c)
 	}
 }

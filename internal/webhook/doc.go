@@ -10,10 +10,19 @@
 //     "webhook_fanout" counter row, updated in the transaction that writes
 //     the deliveries; the row lock makes one instance at a time fan out, and
 //     the unique (webhook, event) index makes a delivery exist at most once.
-//   - A sender claims a due delivery by a compare-and-set on lease_until
-//     (works on SQLite and PostgreSQL): while the lease runs no other
-//     sender takes it, so two instances never send one delivery at once.
-//     The outcome is written only if the lease is still the sender's.
+//     The position moves to the committed head of the outbox (every event
+//     up to it has committed, seq following commit order), past events no
+//     partner sees; an idle fan-out (position at the head) opens no
+//     transaction.
+//   - A sender claims due deliveries in one transaction: on PostgreSQL
+//     it selects them FOR UPDATE SKIP LOCKED (concurrent claimers on
+//     other instances pass over each other's rows instead of waiting),
+//     then sets lease_until by compare-and-set (on SQLite the write
+//     transaction serialises claimers and the compare-and-set is the
+//     guard). While the lease runs no other sender takes the delivery, so
+//     two instances never send one delivery at once; no row lock is held
+//     while sending. The outcome is written only if the lease is still
+//     the sender's.
 //   - URLs are https with public addresses; loopback http only in sandbox
 //     mode. Private, loopback (outside the sandbox), link-local, multicast
 //     and unspecified addresses are refused at registration and again at

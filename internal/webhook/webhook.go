@@ -23,12 +23,18 @@ import (
 	"danbao/ent"
 	"danbao/ent/counter"
 	"danbao/ent/event"
+	"danbao/ent/predicate"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/webhook"
 	"danbao/ent/webhookdelivery"
 	"danbao/internal/apperr"
 	"danbao/internal/dbtx"
 	"danbao/internal/events"
+	"danbao/internal/page"
+	"danbao/internal/vault"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
 )
 
 // FanoutCounter is the counter row holding the last event seq fanned out.
@@ -48,8 +54,11 @@ type Config struct {
 	Poll     time.Duration   // how often due deliveries are looked for, default 1s
 	Workers  int             // concurrent sends per instance, default 4
 	Resolver *net.Resolver   // nil: the system resolver
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Vault seals signing keys at rest (the identity keyring); nil keeps
+	// them in plain text (tests of the sender alone).
+	Vault  *vault.Keyring
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Service registers webhooks and delivers events to them.
@@ -116,14 +125,105 @@ func (s *Service) Register(ctx context.Context, partnerID pulid.ID, rawURL strin
 	if err := CheckURL(ctx, rawURL, s.cfg.Sandbox, s.cfg.Resolver); err != nil {
 		return nil, "", err
 	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	w, err := s.client.Webhook.Create().SetPartnerID(partnerID).SetURL(strings.TrimSpace(rawURL)).
-		SetEventTypes(clean).SetSecret(key).Save(ctx)
+	id := pulid.New("whk")
+	c := s.client.Webhook.Create().SetID(id).SetPartnerID(partnerID).SetURL(strings.TrimSpace(rawURL)).SetEventTypes(clean)
+	secret, err := s.newKey(c.Mutation(), partnerID, id)
 	if err != nil {
 		return nil, "", err
 	}
-	return w, "whsec_" + base64.StdEncoding.EncodeToString(key), nil
+	w, err := c.Save(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	return w, secret, nil
+}
+
+// newKey draws a signing key, stores it on m (sealed when a keyring is
+// configured) and returns it as the whsec_ secret.
+func (s *Service) newKey(m *ent.WebhookMutation, partnerID, webhookID pulid.ID) (string, error) {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	if s.cfg.Vault == nil {
+		m.SetSecret(key)
+	} else {
+		sealed, version, err := s.cfg.Vault.Encrypt(key, secretAAD(partnerID, webhookID))
+		if err != nil {
+			return "", err
+		}
+		m.SetSecret([]byte{})
+		m.SetSecretCiphertext(sealed)
+		m.SetKeyVersion(version)
+	}
+	return "whsec_" + base64.StdEncoding.EncodeToString(key), nil
+}
+
+// secretAAD binds a sealed signing key to its partner and its webhook, so
+// that the ciphertext cannot be moved to another row.
+func secretAAD(partnerID, webhookID pulid.ID) []byte {
+	return []byte("danbao/webhook/v1\x00" + string(partnerID) + "\x00" + string(webhookID) + "\x00secret")
+}
+
+// signingKey returns w's signing key, decrypted.
+func (s *Service) signingKey(w *ent.Webhook) ([]byte, error) {
+	if w.SecretCiphertext == nil || w.KeyVersion == nil {
+		return w.Secret, nil // registered before sealing, not reached by SealSecrets yet
+	}
+	if s.cfg.Vault == nil {
+		return nil, fmt.Errorf("webhook %s: the signing key is sealed and no keyring is configured", w.ID)
+	}
+	key, err := s.cfg.Vault.Decrypt(*w.SecretCiphertext, *w.KeyVersion, secretAAD(w.PartnerID, w.ID))
+	if err != nil {
+		return nil, fmt.Errorf("decrypting the signing key of webhook %s: %w", w.ID, err)
+	}
+	return key, nil
+}
+
+// SealSecrets encrypts the signing keys still in plain text (webhooks
+// registered before migration 0010), clearing the plain text, and
+// re-encrypts those sealed under a key version other than the current one
+// (after a key rotation). It works in transactions of batch rows, each row
+// by compare-and-set on its key version, so several instances may run it
+// at once; it returns how many rows it changed. The server runs it at
+// start-up.
+func (s *Service) SealSecrets(ctx context.Context, batch int) (int, error) {
+	if s.cfg.Vault == nil {
+		return 0, nil
+	}
+	if batch < 1 {
+		batch = 100
+	}
+	current := s.cfg.Vault.CurrentVersion()
+	return dbtx.Batches(ctx, s.client, func(tx *ent.Tx) (int, error) {
+		hooks, err := tx.Webhook.Query().
+			Where(webhook.Or(webhook.KeyVersionIsNil(), webhook.KeyVersionNEQ(current))).
+			Order(ent.Asc(webhook.FieldID)).Limit(batch).All(ctx)
+		if err != nil {
+			return 0, err
+		}
+		done := 0
+		for _, w := range hooks {
+			key, err := s.signingKey(w)
+			if err != nil {
+				return 0, err
+			}
+			sealed, version, err := s.cfg.Vault.Encrypt(key, secretAAD(w.PartnerID, w.ID))
+			if err != nil {
+				return 0, err
+			}
+			upd := tx.Webhook.Update().Where(webhook.ID(w.ID))
+			if w.KeyVersion == nil {
+				upd.Where(webhook.KeyVersionIsNil())
+			} else {
+				upd.Where(webhook.KeyVersion(*w.KeyVersion))
+			}
+			n, err := upd.SetSecretCiphertext(sealed).SetKeyVersion(version).SetSecret([]byte{}).Save(ctx)
+			if err != nil {
+				return 0, err
+			}
+			done += n
+		}
+		return done, nil
+	})
 }
 
 // List returns the partner's webhooks, oldest first.
@@ -131,18 +231,67 @@ func (s *Service) List(ctx context.Context, partnerID pulid.ID) ([]*ent.Webhook,
 	return s.client.Webhook.Query().Where(webhook.PartnerID(partnerID)).Order(ent.Asc(webhook.FieldCreatedAt)).All(ctx)
 }
 
-// Deliveries returns a webhook's delivery log, newest first: at most first
-// (default 20, at most 100), of status when not nil.
-func (s *Service) Deliveries(ctx context.Context, webhookID pulid.ID, first *int, status *webhookdelivery.Status) ([]*ent.WebhookDelivery, error) {
-	n := 20
-	if first != nil {
-		n = min(max(*first, 1), 100)
+// DeliveryPage is one page of a webhook's delivery log.
+type DeliveryPage struct {
+	Deliveries []*ent.WebhookDelivery // newest event first
+	HasNext    bool                   // older entries follow
+}
+
+// Deliveries returns a page of a webhook's delivery log, newest event
+// first, of status when not nil: first entries (package page's rule)
+// after the delivery after, by keyset pagination on event_seq (unique
+// within one webhook: a delivery per webhook and event). Errors:
+// INVALID_INPUT ("first"; "after" when it is not one of the webhook's
+// deliveries).
+func (s *Service) Deliveries(ctx context.Context, webhookID pulid.ID, first *int, after *pulid.ID, status *webhookdelivery.Status) (DeliveryPage, error) {
+	n, _, err := page.Bound(first, nil)
+	if err != nil {
+		return DeliveryPage{}, err
 	}
 	q := s.client.WebhookDelivery.Query().Where(webhookdelivery.WebhookID(webhookID))
-	if status != nil {
-		q = q.Where(webhookdelivery.StatusEQ(*status))
+	if after != nil {
+		from, err := s.client.WebhookDelivery.Query().Where(webhookdelivery.ID(*after), webhookdelivery.WebhookID(webhookID)).Only(ctx)
+		if ent.IsNotFound(err) {
+			return DeliveryPage{}, apperr.InvalidArgument("after", "not a cursor of this webhook's deliveries")
+		}
+		if err != nil {
+			return DeliveryPage{}, err
+		}
+		q.Where(webhookdelivery.EventSeqLT(from.EventSeq))
 	}
-	return q.Order(ent.Desc(webhookdelivery.FieldEventSeq)).Limit(n).All(ctx)
+	if status != nil {
+		q.Where(webhookdelivery.StatusEQ(*status))
+	}
+	rows, err := q.Order(ent.Desc(webhookdelivery.FieldEventSeq)).Limit(*n + 1).All(ctx)
+	if err != nil {
+		return DeliveryPage{}, err
+	}
+	if len(rows) > *n {
+		return DeliveryPage{Deliveries: rows[:*n], HasNext: true}, nil
+	}
+	return DeliveryPage{Deliveries: rows}, nil
+}
+
+// RotateSecret gives one of the partner's webhooks a new signing key and
+// returns the webhook with the new whsec_ secret, shown this once;
+// deliveries sent from now on are signed with it alone. Errors: NOT_FOUND.
+func (s *Service) RotateSecret(ctx context.Context, partnerID, webhookID pulid.ID) (*ent.Webhook, string, error) {
+	w, err := s.client.Webhook.Query().Where(webhook.ID(webhookID), webhook.PartnerID(partnerID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, "", apperr.New(apperr.NotFound, "no such webhook").WithField("webhookId")
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	u := w.Update()
+	secret, err := s.newKey(u.Mutation(), partnerID, webhookID)
+	if err != nil {
+		return nil, "", err
+	}
+	if w, err = u.Save(ctx); err != nil {
+		return nil, "", err
+	}
+	return w, secret, nil
 }
 
 // Redeliver makes one of the partner's deliveries due now (PENDING; one
@@ -175,6 +324,15 @@ func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Micro
 // of that partner that wants its type, and advances the stored position;
 // it returns how many deliveries it wrote. Safe on several instances.
 func (s *Service) Fanout(ctx context.Context) (int, error) {
+	// Idle (the position is the head): no transaction, no row lock.
+	if pos, err := s.client.Counter.Get(ctx, FanoutCounter); err == nil {
+		head, err := events.Head(ctx, s.client)
+		if err != nil || head <= pos.Value {
+			return 0, err
+		}
+	} else if !ent.IsNotFound(err) {
+		return 0, err
+	}
 	written := 0
 	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
 		written = 0
@@ -187,9 +345,17 @@ func (s *Service) Fanout(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
-		rows, err := tx.Event.Query().Where(event.SeqGT(c.Value), event.PartnerIDNEQ("")).
+		// Every event up to the committed head has committed (seq follows
+		// commit order), so the position may move to the head even when
+		// none of the events up to it is a partner's: the next read starts
+		// there instead of scanning those events again.
+		head, err := events.Head(ctx, tx.Client())
+		if err != nil || head <= c.Value {
+			return err
+		}
+		rows, err := tx.Event.Query().Where(event.SeqGT(c.Value), event.SeqLTE(head), event.PartnerIDNEQ("")).
 			Order(ent.Asc(event.FieldSeq)).Limit(events.MaxRead).All(ctx)
-		if err != nil || len(rows) == 0 {
+		if err != nil {
 			return err
 		}
 		hooks := map[pulid.ID][]*ent.Webhook{}
@@ -213,7 +379,11 @@ func (s *Service) Fanout(ctx context.Context) (int, error) {
 				written++
 			}
 		}
-		return tx.Counter.UpdateOneID(FanoutCounter).SetValue(rows[len(rows)-1].Seq).Exec(ctx)
+		upTo := head
+		if len(rows) == events.MaxRead {
+			upTo = rows[len(rows)-1].Seq
+		}
+		return tx.Counter.UpdateOneID(FanoutCounter).SetValue(upTo).Exec(ctx)
 	})
 	return written, err
 }
@@ -227,34 +397,56 @@ func wants(types []string, t string) bool {
 	return false
 }
 
-// claim takes up to n due deliveries by a compare-and-set on lease_until
-// and returns them with the lease each holds.
+// claim takes up to n due deliveries and returns them with the lease each
+// holds. In one transaction it selects the due rows and sets lease_until
+// by compare-and-set. On PostgreSQL the select locks the rows FOR UPDATE
+// SKIP LOCKED, so concurrent senders on other instances pass over each
+// other's rows instead of waiting or colliding; on SQLite the write
+// transaction (BEGIN IMMEDIATE) serialises claimers. After commit the
+// lease, not a row lock, keeps the delivery this sender's while it sends.
 func (s *Service) claim(ctx context.Context, n int) ([]*ent.WebhookDelivery, error) {
-	now := s.now()
-	due, err := s.client.WebhookDelivery.Query().Where(webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING),
-		webhookdelivery.NextAttemptAtLTE(now),
-		webhookdelivery.Or(webhookdelivery.LeaseUntilIsNil(), webhookdelivery.LeaseUntilLT(now))).
-		Order(ent.Asc(webhookdelivery.FieldNextAttemptAt)).Limit(n).All(ctx)
-	if err != nil {
+	dueAt := func(now time.Time) predicate.WebhookDelivery {
+		return webhookdelivery.And(webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING),
+			webhookdelivery.NextAttemptAtLTE(now),
+			webhookdelivery.Or(webhookdelivery.LeaseUntilIsNil(), webhookdelivery.LeaseUntilLT(now)))
+	}
+	// Most polls find nothing due: look first without a transaction, so
+	// an idle sender does not take SQLite's write lock every poll.
+	if found, err := s.client.WebhookDelivery.Query().Where(dueAt(s.now())).Exist(ctx); err != nil || !found {
 		return nil, err
 	}
-	lease := now.Add(s.cfg.Lease)
 	var mine []*ent.WebhookDelivery
-	for _, d := range due {
-		k, err := s.client.WebhookDelivery.Update().Where(webhookdelivery.ID(d.ID),
-			webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING),
-			webhookdelivery.Or(webhookdelivery.LeaseUntilIsNil(), webhookdelivery.LeaseUntilLT(now))).
-			SetLeaseUntil(lease).Save(ctx)
+	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		mine = mine[:0]
+		now := s.now()
+		due, err := tx.WebhookDelivery.Query().Where(dueAt(now)).
+			Order(ent.Asc(webhookdelivery.FieldNextAttemptAt), ent.Asc(webhookdelivery.FieldID)).Limit(n).Unique(false).
+			Modify(func(sel *entsql.Selector) {
+				if sel.Dialect() == dialect.Postgres {
+					sel.ForUpdate(entsql.WithLockAction(entsql.SkipLocked))
+				}
+			}).All(ctx)
 		if err != nil {
-			if dbtx.Retryable(err) {
-				continue
+			return err
+		}
+		lease := now.Add(s.cfg.Lease)
+		for _, d := range due {
+			k, err := tx.WebhookDelivery.Update().Where(webhookdelivery.ID(d.ID),
+				webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING),
+				webhookdelivery.Or(webhookdelivery.LeaseUntilIsNil(), webhookdelivery.LeaseUntilLT(now))).
+				SetLeaseUntil(lease).Save(ctx)
+			if err != nil {
+				return err
 			}
-			return mine, err
+			if k == 1 {
+				d.LeaseUntil = &lease
+				mine = append(mine, d)
+			}
 		}
-		if k == 1 {
-			d.LeaseUntil = &lease
-			mine = append(mine, d)
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return mine, nil
 }
@@ -283,6 +475,10 @@ func (s *Service) send(ctx context.Context, d *ent.WebhookDelivery) error {
 	if err != nil {
 		return err
 	}
+	key, err := s.signingKey(w)
+	if err != nil {
+		return err
+	}
 	start := s.cfg.Now()
 	ts := start.Unix()
 	var code *int
@@ -293,7 +489,7 @@ func (s *Service) send(ctx context.Context, d *ent.WebhookDelivery) error {
 		req.Header.Set("User-Agent", "danbao-webhooks/1")
 		req.Header.Set("webhook-id", string(e.ID))
 		req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
-		req.Header.Set("webhook-signature", Sign(w.Secret, string(e.ID), ts, body))
+		req.Header.Set("webhook-signature", Sign(key, string(e.ID), ts, body))
 		var resp *http.Response
 		if resp, err = s.http.Do(req); err == nil {
 			c := resp.StatusCode

@@ -1,0 +1,217 @@
+package resolvers
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	coderws "github.com/coder/websocket"
+)
+
+// Close codes of the graphql-transport-ws protocol (graphql-ws's
+// PROTOCOL.md) that gqlgen's transport does not send itself: it closes
+// with 1002 where the protocol names a 44xx code, accepts a second
+// connection_init and reuses an active operation id. protocolConn
+// enforces them in front of the transport.
+const (
+	// CloseBadRequest: a message of an unknown type or shape.
+	CloseBadRequest = 4400
+	// CloseInitTimeout: no connection_init within DANBAO_WS_INIT_TIMEOUT.
+	CloseInitTimeout = 4408
+	// CloseSubscriberExists: a subscribe reused the id of an active operation.
+	CloseSubscriberExists = 4409
+	// CloseTooManyInits: a second connection_init.
+	CloseTooManyInits = 4429
+)
+
+// protocolConn wraps an accepted socket. For graphql-transport-ws it
+// checks every client message before gqlgen's transport reads it and
+// closes the socket with the protocol's code on a violation; for every
+// subprotocol it closes a socket that sends no connection_init within the
+// init timeout (4408). The first close code written wins.
+type protocolConn struct {
+	transport.WebsocketConn
+	strict bool // graphql-transport-ws negotiated
+
+	mu     sync.Mutex
+	closed bool
+	inited bool
+	active map[string]struct{} // ids of operations not yet completed
+	timer  *time.Timer
+}
+
+func newProtocolConn(c transport.WebsocketConn, initTimeout time.Duration) *protocolConn {
+	p := &protocolConn{WebsocketConn: c, strict: c.Subprotocol() == "graphql-transport-ws", active: map[string]struct{}{}}
+	if initTimeout > 0 {
+		p.timer = time.AfterFunc(initTimeout, func() {
+			p.mu.Lock()
+			inited := p.inited
+			p.mu.Unlock()
+			if !inited {
+				_ = p.WriteClose(CloseInitTimeout, "Connection initialisation timeout")
+			}
+		})
+	}
+	return p
+}
+
+// clientMessage is the envelope of a client message.
+type clientMessage struct {
+	Type    string          `json:"type"`
+	ID      *string         `json:"id"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+// NextReader returns the next client message that may reach the
+// transport, answering pings sent before connection_init itself.
+func (p *protocolConn) NextReader() (int, io.Reader, error) {
+	for {
+		typ, r, err := p.WebsocketConn.NextReader()
+		if err != nil {
+			return typ, r, err
+		}
+		if !p.strict {
+			p.initDone()
+			return typ, r, nil
+		}
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return typ, nil, err
+		}
+		var m clientMessage
+		if typ != int(coderws.MessageText) || json.Unmarshal(data, &m) != nil {
+			return p.fail(CloseBadRequest, "Invalid message received")
+		}
+		p.mu.Lock()
+		inited := p.inited
+		p.mu.Unlock()
+		switch m.Type {
+		case "connection_init":
+			if inited {
+				return p.fail(CloseTooManyInits, "Too many initialisation requests")
+			}
+			if len(m.Payload) > 0 && !bytes.Equal(m.Payload, []byte("null")) && m.Payload[0] != '{' {
+				return p.fail(CloseBadRequest, "connection_init payload must be an object")
+			}
+			p.initDone()
+		case "ping", "pong":
+			if !inited { // the transport answers pings only after init
+				if m.Type == "ping" {
+					_ = p.WebsocketConn.WriteJSON(map[string]string{"type": "pong"})
+				}
+				continue
+			}
+		case "subscribe":
+			if !inited {
+				return p.fail(CloseUnauthorized, "Unauthorized")
+			}
+			if m.ID == nil || *m.ID == "" {
+				return p.fail(CloseBadRequest, "subscribe without an id")
+			}
+			p.mu.Lock()
+			_, dup := p.active[*m.ID]
+			p.active[*m.ID] = struct{}{}
+			p.mu.Unlock()
+			if dup {
+				return p.fail(CloseSubscriberExists, "Subscriber for "+clip(*m.ID, 80)+" already exists")
+			}
+		case "complete":
+			if m.ID == nil || *m.ID == "" {
+				return p.fail(CloseBadRequest, "complete without an id")
+			}
+			p.forget(*m.ID)
+		default:
+			return p.fail(CloseBadRequest, "Invalid message type")
+		}
+		return typ, bytes.NewReader(data), nil
+	}
+}
+
+// WriteJSON sends a server message; a complete or error ends its
+// operation, whose id may then be used again.
+func (p *protocolConn) WriteJSON(v any) error {
+	if !p.strict {
+		return p.WebsocketConn.WriteJSON(v)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if bytes.Contains(b, []byte(`"type":"complete"`)) || bytes.Contains(b, []byte(`"type":"error"`)) {
+		var m clientMessage
+		if json.Unmarshal(b, &m) == nil && m.ID != nil && (m.Type == "complete" || m.Type == "error") {
+			p.forget(*m.ID)
+		}
+	}
+	return p.WebsocketConn.WriteJSON(json.RawMessage(b))
+}
+
+// WriteClose closes the socket with code; only the first close counts.
+func (p *protocolConn) WriteClose(code int, reason string) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	p.mu.Unlock()
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	return p.WebsocketConn.WriteClose(code, reason)
+}
+
+// Close drops the connection and stops the init timer.
+func (p *protocolConn) Close() error {
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	return p.WebsocketConn.Close()
+}
+
+// fail closes the socket with code and ends the transport's read loop
+// quietly.
+func (p *protocolConn) fail(code int, reason string) (int, io.Reader, error) {
+	_ = p.WriteClose(code, reason)
+	return 0, nil, transport.ErrWebsocketClosed
+}
+
+func (p *protocolConn) initDone() {
+	p.mu.Lock()
+	p.inited = true
+	p.mu.Unlock()
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+}
+
+func (p *protocolConn) forget(id string) {
+	p.mu.Lock()
+	delete(p.active, id)
+	p.mu.Unlock()
+}
+
+// SetReadLimit passes the transport's message size limit on.
+func (p *protocolConn) SetReadLimit(limit int64) {
+	if l, ok := p.WebsocketConn.(transport.WebsocketReadLimiter); ok {
+		l.SetReadLimit(limit)
+	}
+}
+
+// SetReadDeadline passes the transport's pong deadline on.
+func (p *protocolConn) SetReadDeadline(t time.Time) error {
+	if d, ok := p.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
+		return d.SetReadDeadline(t)
+	}
+	return nil
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
