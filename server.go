@@ -152,6 +152,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, args []stri
 	time.Sleep(*drain)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
+	// The instance stops within the one deadline whatever is queued: the
+	// sandbox bank's queued callbacks are left PENDING for recovery after
+	// the restart (app.Maintain).
+	defer func() { _ = a.Shutdown(sctx) }()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
@@ -159,6 +163,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, args []stri
 	// track: close them with 1001 so that clients resume elsewhere.
 	a.CloseSubscriptions()
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	if err := a.Shutdown(sctx); err != nil {
 		return err
 	}
 	log.Info("stopped")
