@@ -138,6 +138,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, args []stri
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if cfg.DebugAddr != "" {
+		// Profiles on their own listener and mux, never on the public one.
+		dln, err := net.Listen("tcp", cfg.DebugAddr)
+		if err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("debug listener: %w", err)
+		}
+		dbg := &http.Server{Handler: app.DebugHandler(), ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout}
+		defer dbg.Close()
+		go func() { _ = dbg.Serve(dln) }()
+		log.Warn("profiling listener on (net/http/pprof)", "addr", "http://"+dln.Addr().String()+"/debug/pprof/")
+	}
 	go a.Maintain(ctx, time.Minute)
 	go a.Escrow.Run(ctx, cfg.SchedulerInterval) // escrow deadlines; safe on several instances
 	select {
