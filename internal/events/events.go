@@ -2,21 +2,25 @@
 // in the same database transaction as the change it describes, so an event
 // exists if and only if its change committed.
 //
-// Invariant: event seq values are 1, 2, 3... in commit order. Append takes
-// the next value by updating the "events" counter row, whose lock (on
-// PostgreSQL) is held until commit, so a reader following seq never passes
-// over an event that commits later. Callers that also post to the ledger
-// post first: the lock order is ledger counter, then events counter.
+// Invariant: event seq values are 1, 2, 3... in commit order. The rows
+// Append records are written when their transaction commits
+// (dbtx.Deferred): the flush takes the next values by updating the
+// "events" counter row, whose lock (on PostgreSQL) is held until commit,
+// so a reader following seq never passes over an event that commits
+// later. The flush runs after the ledger's, whatever order the calls came
+// in: the lock order is ledger counter, then events counter.
 package events
 
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"danbao/ent"
 	"danbao/ent/counter"
 	"danbao/ent/schema/pulid"
+	"danbao/internal/dbtx"
 )
 
 // CounterID is the counter row of the event sequence.
@@ -31,24 +35,53 @@ type Event struct {
 	Payload   map[string]any
 }
 
-// Append writes e in tx with the next sequence number and returns the row.
+// Append records e in tx and returns its row. The row is written, with
+// the next sequence number, when tx commits (dbtx.Deferred, after the
+// ledger's rows): the counter row's lock is taken then and held to the
+// commit only. The returned row has its ID at once and its Seq once tx has
+// committed.
 func Append(ctx context.Context, tx *ent.Tx, e Event) (*ent.Event, error) {
-	c, err := tx.Counter.UpdateOneID(CounterID).AddValue(1).Save(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("events: next seq: %w", err)
-	}
 	if e.Payload == nil {
 		e.Payload = map[string]any{}
 	}
-	row, err := tx.Event.Create().
-		SetSeq(c.Value).SetType(e.Type).SetSubjectID(e.SubjectID).
-		SetUserID(e.UserID).SetPartnerID(e.PartnerID).SetPayload(e.Payload).
-		SetCreatedAt(time.Now().UTC().Truncate(time.Microsecond)).
-		Save(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("events: append: %w", err)
-	}
+	row := &ent.Event{ID: pulid.New(pulid.PrefixEvent), Type: e.Type, SubjectID: e.SubjectID,
+		UserID: e.UserID, PartnerID: e.PartnerID, Payload: e.Payload,
+		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	q := dbtx.Deferred(tx, flushKey, func() *outbox { return &outbox{} })
+	q.rows = append(q.rows, row)
 	return row, nil
+}
+
+// flushKey orders the events' flush after the ledger's ("1 ledger").
+const flushKey = "2 events"
+
+// outbox is the events a transaction appended, written at its commit.
+type outbox struct{ rows []*ent.Event }
+
+// Flush takes the next len(rows) sequence numbers from the counter row
+// (locking it until the commit) and writes the rows in the order they
+// were appended.
+func (q *outbox) Flush(ctx context.Context, tx *ent.Tx) error {
+	n := int64(len(q.rows))
+	var last int64
+	if err := dbtx.QueryRow(ctx, tx, []any{&last},
+		`UPDATE counters SET value = value + $1 WHERE id = $2 RETURNING value`, n, CounterID); err != nil {
+		return fmt.Errorf("events: next seq: %w", err)
+	}
+	creates := make([]*ent.EventCreate, len(q.rows))
+	for i, r := range q.rows {
+		r.Seq = last - n + int64(i) + 1
+		creates[i] = tx.Event.Create().SetID(r.ID).
+			SetSeq(r.Seq).SetType(r.Type).SetSubjectID(r.SubjectID).
+			SetUserID(r.UserID).SetPartnerID(r.PartnerID).SetPayload(r.Payload).
+			SetCreatedAt(r.CreatedAt)
+	}
+	for c := range slices.Chunk(creates, dbtx.BulkRows) {
+		if err := tx.Event.CreateBulk(c...).Exec(ctx); err != nil {
+			return fmt.Errorf("events: append: %w", err)
+		}
+	}
+	return nil
 }
 
 // EnsureCounter creates the counter row if it does not exist.
