@@ -52,6 +52,10 @@ func once(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) (e
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	if d, ok := dialects.Load(client); ok {
+		origins.Store(tx, Origin{Client: client, Dialect: d.(string)})
+		defer origins.Delete(tx)
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			_ = tx.Rollback()

@@ -115,3 +115,32 @@ func QueryRow(ctx context.Context, tx *ent.Tx, dest []any, query string, args ..
 	}
 	return rows.Close()
 }
+
+// dialects are the SQL dialects of the clients registered with Register;
+// origins, the client and dialect of each transaction WithTx has open.
+var (
+	dialects sync.Map // *ent.Client -> string
+	origins  sync.Map // *ent.Tx -> Origin
+)
+
+// Origin is where a transaction began: its client and that client's SQL
+// dialect (dialect.Postgres or dialect.SQLite).
+type Origin struct {
+	Client  *ent.Client
+	Dialect string
+}
+
+// Register records client's SQL dialect, so that flushers of transactions
+// WithTx begins on it may use statements of that dialect (OriginOf).
+func Register(client *ent.Client, dialect string) { dialects.Store(client, dialect) }
+
+// OriginOf returns the client and dialect of tx if WithTx began it on a
+// registered client; otherwise ok is false and callers use statements
+// both engines accept.
+func OriginOf(tx *ent.Tx) (o Origin, ok bool) {
+	v, ok := origins.Load(tx)
+	if !ok {
+		return Origin{}, false
+	}
+	return v.(Origin), true
+}

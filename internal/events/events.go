@@ -13,14 +13,18 @@ package events
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"danbao/ent"
 	"danbao/ent/counter"
 	"danbao/ent/schema/pulid"
 	"danbao/internal/dbtx"
+
+	"entgo.io/ent/dialect"
 )
 
 // CounterID is the counter row of the event sequence.
@@ -62,6 +66,9 @@ type outbox struct{ rows []*ent.Event }
 // (locking it until the commit) and writes the rows in the order they
 // were appended.
 func (q *outbox) Flush(ctx context.Context, tx *ent.Tx) error {
+	if o, ok := dbtx.OriginOf(tx); ok && o.Dialect == dialect.Postgres {
+		return q.flushPostgres(ctx, tx, o.Client)
+	}
 	n := int64(len(q.rows))
 	var last int64
 	if err := dbtx.QueryRow(ctx, tx, []any{&last},
@@ -83,6 +90,58 @@ func (q *outbox) Flush(ctx context.Context, tx *ent.Tx) error {
 	}
 	return nil
 }
+
+// insertPostgres numbers and inserts the events in one statement: the
+// counter's lock is then held for that statement and the commit only.
+const insertPostgres = `WITH c AS (UPDATE counters SET value = value + $1 WHERE id = $2 RETURNING value),
+ins AS (INSERT INTO events (id, seq, type, subject_id, user_id, partner_id, payload, created_at)
+	SELECT u.id, c.value - $1 + u.ord, u.type, u.subject_id, u.user_id, u.partner_id, u.payload, u.created_at
+	FROM c, unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::timestamptz[])
+		WITH ORDINALITY AS u(id, type, subject_id, user_id, partner_id, payload, created_at, ord))
+SELECT value FROM c`
+
+// flushPostgres is Flush in one statement per BulkRows events. The rows
+// bypass ent, so the wake-up that ent's hook registers for the Hub of the
+// client (NewHub) is registered here.
+func (q *outbox) flushPostgres(ctx context.Context, tx *ent.Tx, client *ent.Client) error {
+	for chunk := range slices.Chunk(q.rows, dbtx.BulkRows) {
+		n := len(chunk)
+		ids, types, subjects, users, partners, payloads := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		times := make([]time.Time, n)
+		for i, r := range chunk {
+			payload, err := json.Marshal(r.Payload)
+			if err != nil {
+				return fmt.Errorf("events: payload: %w", err)
+			}
+			ids[i], types[i], subjects[i], users[i], partners[i], payloads[i], times[i] =
+				string(r.ID), r.Type, string(r.SubjectID), string(r.UserID), string(r.PartnerID), string(payload), r.CreatedAt
+		}
+		var last int64
+		err := dbtx.QueryRow(ctx, tx, []any{&last}, insertPostgres,
+			n, CounterID, ids, types, subjects, users, partners, payloads, times)
+		if err != nil {
+			return fmt.Errorf("events: append: %w", err)
+		}
+		for i, r := range chunk {
+			r.Seq = last - int64(n) + int64(i) + 1
+		}
+	}
+	if wake, ok := committed.Load(client); ok {
+		tx.OnCommit(func(next ent.Committer) ent.Committer {
+			return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+				err := next.Commit(ctx, tx)
+				if err == nil {
+					wake.(func())()
+				}
+				return err
+			})
+		})
+	}
+	return nil
+}
+
+// committed holds, per client, the wake-up of its Hub (NewHub).
+var committed sync.Map // *ent.Client -> func()
 
 // EnsureCounter creates the counter row if it does not exist.
 func EnsureCounter(ctx context.Context, client *ent.Client) error {
