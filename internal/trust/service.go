@@ -323,3 +323,44 @@ func (s *Service) AdjustDaily(ctx context.Context, c *ent.Client, userID pulid.I
 	}
 	return AdjustDaily(w, row.Score), nil
 }
+
+// SameCounts reports whether a and b hold the same counted inputs (trades,
+// sales, refunds, lost disputes and when the latest was lost).
+func SameCounts(a, b *ent.TrustScore) bool {
+	sameLast := a.LastLostDisputeAt == nil && b.LastLostDisputeAt == nil ||
+		a.LastLostDisputeAt != nil && b.LastLostDisputeAt != nil && a.LastLostDisputeAt.Equal(*b.LastLostDisputeAt)
+	return sameLast && a.CompletedTrades == b.CompletedTrades && a.CompletedSales == b.CompletedSales &&
+		a.Refunds == b.Refunds && a.LostDisputes == b.LostDisputes
+}
+
+// CheckAll recounts every stored score row (Recount) and calls wrong with
+// the stored row and the recount of each whose counts differ; with fix,
+// it stores the recount (Repair) first. It returns how many rows it
+// checked and how many differed. For operators (danbao trust recount).
+func (s *Service) CheckAll(ctx context.Context, fix bool, wrong func(stored, recounted *ent.TrustScore)) (checked, differ int, err error) {
+	var after pulid.ID
+	for {
+		rows, err := s.client.TrustScore.Query().Where(trustscore.IDGT(after)).Order(ent.Asc(trustscore.FieldID)).Limit(100).All(ctx)
+		if err != nil || len(rows) == 0 {
+			return checked, differ, err
+		}
+		for _, row := range rows {
+			after = row.ID
+			checked++
+			full, err := s.Recount(ctx, s.client, row.UserID, s.clock())
+			if err != nil {
+				return checked, differ, err
+			}
+			if SameCounts(row, full) {
+				continue
+			}
+			if fix {
+				if row, full, err = s.Repair(ctx, row.UserID); err != nil {
+					return checked, differ, err
+				}
+			}
+			differ++
+			wrong(row, full)
+		}
+	}
+}
