@@ -11,6 +11,7 @@ import (
 	"danbao/ent/trustscore"
 	"danbao/internal/testenv"
 
+	entgo "entgo.io/ent"
 	"github.com/99designs/gqlgen/graphql"
 )
 
@@ -151,12 +152,20 @@ func TestTrustCountersEqualRecount(t *testing.T) {
 
 // TestConfirmReceiptCostIsFlat: confirming receipt runs as many database
 // operations (ent queries and mutations) for a seller's 2nd sale as for
-// their 8th: the score is kept by delta, not counted.
+// their 8th, and no COUNT over payments: the score is kept by delta.
 func TestConfirmReceiptCostIsFlat(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		e := newEscrowEnv(t, d)
 		counting, queries := countQueries(e.Env)
-		var mutations atomic.Int64
+		var mutations, paymentCounts atomic.Int64
+		e.App.DB.Client.Intercept(ent.InterceptFunc(func(next ent.Querier) ent.Querier {
+			return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
+				if _, ok := q.(*ent.PaymentQuery); ok && counting.Load() && graphql.HasOperationContext(ctx) && entgo.QueryFromContext(ctx).Op == entgo.OpQueryCount {
+					paymentCounts.Add(1)
+				}
+				return next.Query(ctx, q)
+			})
+		}))
 		e.App.DB.Client.Use(func(next ent.Mutator) ent.Mutator {
 			return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
 				if counting.Load() && graphql.HasOperationContext(ctx) {
@@ -175,6 +184,7 @@ func TestConfirmReceiptCostIsFlat(t *testing.T) {
 			}
 			queries.Store(0)
 			mutations.Store(0)
+			paymentCounts.Store(0)
 			counting.Store(true)
 			r := e.confirm(t, b.User, id)
 			counting.Store(false)
@@ -183,7 +193,7 @@ func TestConfirmReceiptCostIsFlat(t *testing.T) {
 			}
 			return fmt.Sprintf("%d queries, %d mutations", queries.Load(), mutations.Load())
 		}
-		cost() // the first creates the score rows
+		cost() // the first creates the score rows (from a recount)
 		second := cost()
 		for i := 0; i < 5; i++ {
 			cost()
@@ -191,5 +201,6 @@ func TestConfirmReceiptCostIsFlat(t *testing.T) {
 		eighth := cost()
 		t.Logf("%s confirmReceipt: %s", d, eighth)
 		want(t, "the 8th sale's cost", eighth, second)
+		want(t, "COUNT queries over payments", paymentCounts.Load(), 0)
 	})
 }
