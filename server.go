@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"danbao/ent"
 	"danbao/internal/app"
 	"danbao/internal/config"
 	"danbao/internal/db"
@@ -56,6 +57,7 @@ Commands:
   operator create --phone P --password W      create an operator account (never possible through the API)
   ledger verify                               check every ledger invariant; exit status 1 on a violation
   kyc rotate-keys                             re-encrypt ID data under the newest DANBAO_KYC_KEYS version
+  trust recount [-fix]                        recount every trust score's inputs from the payments; exit status 1 on a difference (-fix stores the recount)
   load [-url U] [-users N] [-duration D]      put load on a running server (loopback only)
   help                                        print this text (also -h, --help)
 
@@ -93,6 +95,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return ledgerCmd(ctx, cfg, log, args, stdout)
 	case "kyc":
 		return kycCommand(ctx, cfg, log, args, stdout)
+	case "trust":
+		return trustCommand(ctx, cfg, log, args, stdout)
 	case "load":
 		return loadCommand(ctx, cfg, args, stdout)
 	default:
@@ -256,6 +260,45 @@ func ledgerCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 		return errViolations
 	}
 	fmt.Fprintln(stdout, "ok: every transaction balances, cached balances match postings, the hash chain is intact, customer funds equal custody")
+	return nil
+}
+
+// trustCommand runs "trust recount [-fix]": every stored trust score's
+// counted inputs (kept by delta in the payment transitions) are compared
+// with a full recount from the payments; each difference is printed, and
+// with -fix the recount is stored. A difference left unfixed is
+// errViolations (exit status 1).
+func trustCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "recount" {
+		return errors.New("usage: danbao trust recount [-fix]")
+	}
+	fs := flag.NewFlagSet("trust recount", flag.ContinueOnError)
+	fix := fs.Bool("fix", false, "store the recount of every row that differs")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	a, err := app.New(ctx, cfg, log, app.Options{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	counts := func(r *ent.TrustScore) string {
+		return fmt.Sprintf("trades %d, sales %d, refunds %d, lost disputes %d", r.CompletedTrades, r.CompletedSales, r.Refunds, r.LostDisputes)
+	}
+	checked, differ, err := a.Trust.CheckAll(ctx, *fix, func(stored, full *ent.TrustScore) {
+		fmt.Fprintf(stdout, "DIFFERENCE %s: stored %s; recounted %s\n", stored.UserID, counts(stored), counts(full))
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d trust scores checked, %d differed", checked, differ)
+	if *fix && differ > 0 {
+		fmt.Fprint(stdout, " (recount stored)")
+	}
+	fmt.Fprintln(stdout)
+	if differ > 0 && !*fix {
+		return errViolations
+	}
 	return nil
 }
 

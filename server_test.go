@@ -178,6 +178,51 @@ func TestLedgerVerifyCommand(t *testing.T) {
 	}
 }
 
+// TestTrustRecountCommand: a trust score row whose counts differ from its
+// user's payments is reported (exit status 1), -fix stores the recount,
+// and the next run finds nothing.
+func TestTrustRecountCommand(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"DANBAO_DATA_DIR": dir}
+	getenv := func(k string) string { return env[k] }
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"trust", "recount"}, getenv, &out); err != nil || !strings.Contains(out.String(), "0 trust scores checked, 0 differed") {
+		t.Fatalf("no scores: %v\n%s", err, out.String())
+	}
+	// A user with no payments whose row claims three trades.
+	sdb, err := sql.Open("sqlite", filepath.Join(dir, "danbao.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO users (id, created_at, updated_at, phone, password_hash, display_name) VALUES ('usr_01J00000000000000000000000', '2026-01-01 00:00:00', '2026-01-01 00:00:00', '+8613700000009', 'x', 'Li')`,
+		`INSERT INTO trust_scores (id, user_id, score, level, account_age_days, completed_trades, completed_sales, refunds, lost_disputes, computed_at) VALUES ('trs_01J00000000000000000000000', 'usr_01J00000000000000000000000', 6, 'UNVERIFIED', 0, 3, 0, 0, 0, '2026-01-01 00:00:00')`,
+	} {
+		if _, err := sdb.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sdb.Close()
+	for _, c := range []struct {
+		args []string
+		fail bool
+		out  string
+	}{
+		{[]string{"trust", "recount"}, true, "DIFFERENCE usr_01J00000000000000000000000: stored trades 3, sales 0, refunds 0, lost disputes 0; recounted trades 0"},
+		{[]string{"trust", "recount", "-fix"}, false, "1 trust scores checked, 1 differed (recount stored)"},
+		{[]string{"trust", "recount"}, false, "1 trust scores checked, 0 differed"},
+	} {
+		out.Reset()
+		err := run(context.Background(), c.args, getenv, &out)
+		if errors.Is(err, errViolations) != c.fail || (err != nil && !c.fail) || !strings.Contains(out.String(), c.out) {
+			t.Fatalf("%v: %v\n%s", c.args, err, out.String())
+		}
+	}
+	if err := run(context.Background(), []string{"trust", "frobnicate"}, getenv, &out); err == nil {
+		t.Fatal("unknown trust command accepted")
+	}
+}
+
 // TestEditedMigrationStopsStartup: a migration whose file no longer matches
 // the checksum recorded when it was applied stops `serve` before it listens,
 // with an error naming the file. The recorded checksum is altered here,

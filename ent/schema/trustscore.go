@@ -12,10 +12,12 @@ import (
 
 // TrustScore is a user's trust score (0 to 1000) with the inputs it was
 // computed from, so operators can see why (package trust). One row per
-// user, rewritten by package escrow in the transaction of each payment
-// that completes, is refunded or is disputed. lost_disputes and
-// last_lost_dispute_at are counted there as disputes are decided; the
-// other inputs are read afresh each time.
+// user, updated by package escrow in the transaction of each payment
+// that completes, is refunded or is disputed: the counters
+// (completed_trades, completed_sales, refunds, lost_disputes,
+// last_lost_dispute_at) by delta, the level and account age read afresh,
+// the score from them (trust.Service.Apply). trust.Service.Repair
+// recounts them from the payments.
 type TrustScore struct{ ent.Schema }
 
 // Mixin of the TrustScore.

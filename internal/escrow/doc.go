@@ -50,10 +50,10 @@
 //     which an operator funds; it never touches escrow.
 //   - With a trust service (SetTrust), a transition that completes, refunds
 //     (in whole or part) or disputes a payment, or decides its dispute,
-//     recomputes both parties' trust scores in its own transaction, right
-//     after its compare-and-set, their score rows locked in user-ID order
-//     (rescore, trust.go); a decided dispute counts as lost
-//     for the seller when money went back to the buyer, for the buyer
-//     otherwise. restrictLowTrust checks the score and restricts in one
-//     transaction.
+//     adds its deltas to both parties' trust inputs in its own
+//     transaction, right after its compare-and-set, their score rows
+//     locked in user-ID order (rescore, trust.go); a decided dispute counts
+//     as lost for the seller when money went back to the buyer, for the
+//     buyer otherwise, and its audit row says who (detail lostBy).
+//     restrictLowTrust checks the score and restricts in one transaction.
 package escrow

@@ -183,7 +183,7 @@ func (s *Service) CreatePayment(ctx context.Context, payer pulid.ID, in CreatePa
 			if err != nil {
 				return nil, "", err
 			}
-			if err := s.record(ctx, tx, p, "CREATE", Payer, payer, "", p.Status, 0, "", map[string]any{
+			if err := s.record(ctx, tx, p, s.clock(), "CREATE", Payer, payer, "", p.Status, 0, "", map[string]any{
 				"amount": money.FormatMinor(amount, c), "currency": string(c)}); err != nil {
 				return nil, "", err
 			}
@@ -336,7 +336,7 @@ func (s *Service) recordFailure(ctx context.Context, p *ent.Payment, actor pulid
 		if err != nil {
 			return err
 		}
-		return s.record(ctx, tx, cur, "AUTHORIZATION_FAILED", Payer, actor, cur.Status, cur.Status, 0, "",
+		return s.record(ctx, tx, cur, s.clock(), "AUTHORIZATION_FAILED", Payer, actor, cur.Status, cur.Status, 0, "",
 			map[string]any{"code": string(code)})
 	})
 	if err != nil {
@@ -627,7 +627,7 @@ func (s *Service) apply(ctx context.Context, tx *ent.Tx, p *ent.Payment, st step
 		}
 		return nil, InvalidState(State(cur.Status), st.req.Event)
 	}
-	if err := s.rescore(ctx, tx, p, st.req.Event, out); err != nil {
+	if err := s.rescore(ctx, tx, p, st.req.Event, out, now); err != nil {
 		return nil, err
 	}
 	if out.Compensation > 0 {
@@ -680,6 +680,9 @@ func (s *Service) apply(ctx context.Context, tx *ent.Tx, p *ent.Payment, st step
 	if st.evidence != nil {
 		detail["evidence"] = st.evidence
 	}
+	if who := loser(p, st.req.Event, out); who != "" {
+		detail[trust.LostByKey] = string(who)
+	}
 	if fee > 0 {
 		detail["fee"] = money.FormatMinor(fee, money.Currency(p.Currency))
 	}
@@ -690,7 +693,7 @@ func (s *Service) apply(ctx context.Context, tx *ent.Tx, p *ent.Payment, st step
 			amount = p.Amount
 		}
 	}
-	return updated, s.record(ctx, tx, updated, string(st.req.Event), st.req.Actor, st.actor, p.Status, updated.Status, amount, ltxID, detail)
+	return updated, s.record(ctx, tx, updated, now, string(st.req.Event), st.req.Actor, st.actor, p.Status, updated.Status, amount, ltxID, detail)
 }
 
 func setTime(t *time.Time, set func(time.Time) *ent.PaymentUpdate, clear func() *ent.PaymentUpdate) {
@@ -829,15 +832,15 @@ var eventTypes = map[string]string{
 	string(Hold):           "payment.held", string(ApproveHold): "payment.hold_approved", string(RejectHold): "payment.hold_rejected",
 }
 
-// record writes the audit row and one event row per party, payer first:
+// record writes the audit row (at: its time) and one event row per party, payer first:
 // the two rows are consecutive in seq, the payer's carries the payment's
 // partner (so a partner sees each transition once) and both carry the audit
 // row's id (auditId), which maps the audit row to its outbox rows (see
 // EventSeq).
-func (s *Service) record(ctx context.Context, tx *ent.Tx, p *ent.Payment, event string, role Actor, actor pulid.ID,
+func (s *Service) record(ctx context.Context, tx *ent.Tx, p *ent.Payment, at time.Time, event string, role Actor, actor pulid.ID,
 	from, to payment.Status, amount int64, ltx pulid.ID, detail map[string]any) error {
 	c := tx.PaymentEvent.Create().SetPaymentID(p.ID).SetActorRole(paymentevent.ActorRole(role)).
-		SetEvent(event).SetFromStatus(string(from)).SetToStatus(string(to)).SetCreatedAt(s.clock())
+		SetEvent(event).SetFromStatus(string(from)).SetToStatus(string(to)).SetCreatedAt(at)
 	if actor != "" {
 		c.SetActorID(actor)
 	}

@@ -2,7 +2,7 @@ package escrow
 
 import (
 	"context"
-	"sort"
+	"time"
 
 	"danbao/ent"
 	"danbao/ent/payment"
@@ -14,17 +14,31 @@ import (
 // once while wiring, before serving.
 func (s *Service) SetTrust(t *trust.Service) { s.trust = t }
 
-// rescore recomputes, inside the transition's transaction and right after
-// its compare-and-set, the trust scores of both parties of p when the
-// transition (outcome out of event ev) completes, refunds (in whole or
-// part) or disputes it; a decided dispute counts as lost for the seller
+// loser returns, for a transition of p by event ev with outcome out, who
+// lost the dispute it decides (empty when it decides none): the seller
 // when money went back to the buyer (a refund, or compensation after a
-// fraud claim) and for the buyer when nothing did. The two users' score
-// rows are locked first, in ID order (trust.Service.Lock), so concurrent
-// transitions of one user recompute one after the other, each counting
-// the others' committed payments; no counter of the ledger or the events
+// fraud claim), the buyer when nothing did.
+func loser(p *ent.Payment, ev Event, out Outcome) Actor {
+	switch {
+	case ev != ResolveDispute:
+		return ""
+	case out.Refund+out.Compensation > 0:
+		return Payee
+	}
+	return Payer
+}
+
+// rescore updates, inside the transition's transaction at now and right
+// after its compare-and-set, the trust inputs and scores of both parties
+// of p when the transition (outcome out of event ev) completes, refunds
+// (in whole or part) or disputes it, or decides its dispute: the payment
+// entering COMPLETED adds a trade to both and a sale to the seller (and
+// leaving it, for a fraud claim, takes them back), its first refund adds
+// one to the seller's refunds, and the dispute's loser (loser) gets a lost
+// dispute. trust.Service.Apply adds these deltas to the two score rows in
+// user-ID order, locking them, and no counter of the ledger or the events
 // is held meanwhile.
-func (s *Service) rescore(ctx context.Context, tx *ent.Tx, p *ent.Payment, ev Event, out Outcome) error {
+func (s *Service) rescore(ctx context.Context, tx *ent.Tx, p *ent.Payment, ev Event, out Outcome, now time.Time) error {
 	if s.trust == nil {
 		return nil
 	}
@@ -33,24 +47,28 @@ func (s *Service) rescore(ctx context.Context, tx *ent.Tx, p *ent.Payment, ev Ev
 	if !ended && out.Refund == 0 && out.Compensation == 0 {
 		return nil
 	}
-	var loser pulid.ID
-	if ev == ResolveDispute {
-		loser = p.PayerID
-		if out.Refund+out.Compensation > 0 {
-			loser = p.PayeeID
-		}
+	trades := 0
+	if to != p.Status && to == payment.StatusCOMPLETED {
+		trades = 1
+	} else if to != p.Status && p.Status == payment.StatusCOMPLETED {
+		trades = -1
 	}
-	users := []pulid.ID{p.PayerID, p.PayeeID}
-	sort.Slice(users, func(i, j int) bool { return users[i] < users[j] })
-	if err := s.trust.Lock(ctx, tx, users...); err != nil {
-		return err
+	payer, payee := trust.Delta{Trades: trades}, trust.Delta{Trades: trades, Sales: trades}
+	if p.RefundedAmount == 0 && out.Refund > 0 {
+		payee.Refunds = 1
 	}
-	for _, u := range users {
-		if _, err := s.trust.Recompute(ctx, tx, u, u == loser); err != nil {
-			return err
-		}
+	switch loser(p, ev, out) {
+	case Payer:
+		payer.Lost = true
+	case Payee:
+		payee.Lost = true
 	}
-	return nil
+	deltas := map[pulid.ID]trust.Delta{p.PayerID: payer}
+	if p.PayeeID == p.PayerID { // one row, the payment counted once (as Recount does)
+		payee.Lost = payee.Lost || payer.Lost
+	}
+	deltas[p.PayeeID] = payee
+	return s.trust.Apply(ctx, tx, now, deltas)
 }
 
 // RestrictLowTrust restricts in.UserID from receiving payments (as

@@ -2,8 +2,8 @@
 // verification level, account age, completed trades, refunds and lost
 // disputes (see docs/design.md, Trust score). The rules are pure
 // (rules.go: Score, FactorBPS, Cap, AdjustDaily, Config.TrustedMerchant,
-// Config.MayRestrict; no ent import, table-tested); service.go reads the
-// inputs and stores the score with them.
+// Config.MayRestrict; no ent import, table-tested); service.go keeps the
+// inputs as counters on the score row and stores the score with them.
 //
 // Invariants:
 //
@@ -14,13 +14,16 @@
 //     one (the configured maximum daily limit), for any score and amount,
 //     and never overflow. The level's limits are outside this package and
 //     never adjusted.
-//   - Recompute runs in the caller's transaction (package escrow's
-//     transition, right after its compare-and-set), after Lock took the
-//     user's score row: recomputations of one user run one after the
-//     other, so the lost-dispute count, read and written back, loses no
-//     update, and each counts the payments the others committed. The other
-//     inputs are counted afresh from the payments each time. Lock takes
-//     nothing but score rows, in the order given (by user ID).
+//   - Apply runs in the caller's transaction (package escrow's
+//     transition, right after its compare-and-set) and adds each user's
+//     Delta to their row with one UPDATE (n = n + delta) in user-ID order,
+//     which holds the row's lock until commit: concurrent transitions of
+//     one user apply one after the other and lose no delta, and no COUNT
+//     over payments runs (O(1) per user). A missing row starts from
+//     Recount less the delta. Apply takes nothing but score rows.
+//   - Recount (and Repair, which stores it) counts the same inputs afresh
+//     from the payments and RESOLVE_DISPUTE audit rows (detail lostBy);
+//     after any sequence of transitions it equals the row kept by delta.
 //   - The trusted-merchant badge is decided when read (the 90 days since
 //     the last lost dispute pass without a recomputation); the score it
 //     uses is the stored one.

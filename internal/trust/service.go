@@ -2,16 +2,23 @@ package trust
 
 import (
 	"context"
+	"fmt"
+	"sort"
 	"time"
 
 	"danbao/ent"
 	"danbao/ent/payment"
+	"danbao/ent/paymentevent"
+	"danbao/ent/predicate"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/trustscore"
 	"danbao/ent/user"
 	"danbao/internal/apperr"
+	"danbao/internal/dbtx"
 	"danbao/internal/kyc"
 	"danbao/internal/limits"
+
+	"entgo.io/ent/dialect/sql"
 )
 
 // Service computes, stores and reads trust scores.
@@ -43,22 +50,57 @@ func InputsOf(row *ent.TrustScore) Inputs {
 		LastLostDisputeAt: row.LastLostDisputeAt}
 }
 
-// compute reads userID's inputs through c at now and returns them with
-// the score as an unsaved row. The lost disputes come from the stored row
-// (package escrow counts them as they are decided), plus one at now when
-// lost is set. Errors: NOT_FOUND (userId).
-func (s *Service) compute(ctx context.Context, c *ent.Client, userID pulid.ID, now time.Time, lost bool) (*ent.TrustScore, error) {
+// Delta is how one payment transition changes a user's counted inputs.
+type Delta struct {
+	Trades  int  // +1 when the payment became COMPLETED, -1 when it left COMPLETED (a fraud claim)
+	Sales   int  // the same, for the seller only
+	Refunds int  // +1 for the seller when the payment's first refund is made
+	Lost    bool // an operator decided a dispute against the user
+}
+
+// ResolveDisputeEvent and LostByKey name the payment audit rows Recount
+// reads: package escrow writes, on each RESOLVE_DISPUTE row, who lost in
+// the detail under LostByKey ("PAYER" or "PAYEE").
+const (
+	ResolveDisputeEvent = "RESOLVE_DISPUTE"
+	LostByKey           = "lostBy"
+)
+
+// profile returns userID's verification level and whole days since they
+// registered, at now. Errors: NOT_FOUND (userId).
+func (s *Service) profile(ctx context.Context, c *ent.Client, userID pulid.ID, now time.Time) (kyc.Level, int, error) {
 	u, err := c.User.Query().Where(user.ID(userID)).Only(ctx)
 	if ent.IsNotFound(err) {
-		return nil, apperr.New(apperr.NotFound, "no such user").WithField("userId")
+		return "", 0, apperr.New(apperr.NotFound, "no such user").WithField("userId")
 	}
 	if err != nil {
-		return nil, err
+		return "", 0, err
 	}
 	level, err := s.levels.Level(ctx, c, userID)
 	if err != nil {
-		return nil, err
+		return "", 0, err
 	}
+	return level, max(int(now.Sub(u.CreatedAt)/(24*time.Hour)), 0), nil
+}
+
+// scored sets row's level and account age from the user at now and its
+// score from them and row's counters.
+func (s *Service) scored(ctx context.Context, c *ent.Client, row *ent.TrustScore, now time.Time) error {
+	level, age, err := s.profile(ctx, c, row.UserID, now)
+	if err != nil {
+		return err
+	}
+	row.Level, row.AccountAgeDays, row.ComputedAt = level, age, now
+	row.Score = Score(InputsOf(row))
+	return nil
+}
+
+// Recount computes userID's inputs and score afresh through c at now,
+// counting every payment and decided dispute of theirs, and returns them
+// as an unsaved row. It reads all the user's payments: operators use it
+// (through Repair) to check or rebuild a stored row; the transitions keep
+// the row by delta (Apply). Errors: NOT_FOUND (userId).
+func (s *Service) Recount(ctx context.Context, c *ent.Client, userID pulid.ID, now time.Time) (*ent.TrustScore, error) {
 	completed := payment.StatusEQ(payment.StatusCOMPLETED)
 	trades, err := c.Payment.Query().Where(completed, payment.Or(payment.PayerID(userID), payment.PayeeID(userID))).Count(ctx)
 	if err != nil {
@@ -72,68 +114,161 @@ func (s *Service) compute(ctx context.Context, c *ent.Client, userID pulid.ID, n
 	if err != nil {
 		return nil, err
 	}
-	row := &ent.TrustScore{UserID: userID, Level: level, CompletedTrades: trades, CompletedSales: sales,
-		Refunds: refunds, ComputedAt: now, AccountAgeDays: max(int(now.Sub(u.CreatedAt)/(24*time.Hour)), 0)}
-	prev, err := c.TrustScore.Query().Where(trustscore.UserID(userID)).Only(ctx)
-	switch {
-	case err == nil:
-		row.ID, row.LostDisputes, row.LastLostDisputeAt = prev.ID, prev.LostDisputes, prev.LastLostDisputeAt
-	case !ent.IsNotFound(err):
+	row := &ent.TrustScore{UserID: userID, CompletedTrades: trades, CompletedSales: sales, Refunds: refunds}
+	// The decided disputes of the user's payments, with who lost each.
+	decided, err := c.PaymentEvent.Query().Where(paymentevent.Event(ResolveDisputeEvent),
+		predicate.PaymentEvent(func(sel *sql.Selector) {
+			t := sql.Table(payment.Table)
+			sel.Where(sql.In(sel.C(paymentevent.FieldPaymentID), sql.Select(t.C(payment.FieldID)).From(t).
+				Where(sql.Or(sql.EQ(t.C(payment.FieldPayerID), userID), sql.EQ(t.C(payment.FieldPayeeID), userID)))))
+		})).All(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if lost {
-		row.LostDisputes++
-		row.LastLostDisputeAt = &now
+	if len(decided) > 0 {
+		ids := make([]pulid.ID, len(decided))
+		for i, ev := range decided {
+			ids[i] = ev.PaymentID
+		}
+		payers, err := c.Payment.Query().Where(payment.IDIn(ids...)).Select(payment.FieldPayerID).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		payerOf := map[pulid.ID]pulid.ID{}
+		for _, p := range payers {
+			payerOf[p.ID] = p.PayerID
+		}
+		for _, ev := range decided {
+			role := "PAYEE"
+			if payerOf[ev.PaymentID] == userID {
+				role = "PAYER"
+			}
+			if ev.Detail[LostByKey] != role {
+				continue
+			}
+			row.LostDisputes++
+			if at := ev.CreatedAt; row.LastLostDisputeAt == nil || at.After(*row.LastLostDisputeAt) {
+				row.LastLostDisputeAt = &at
+			}
+		}
 	}
-	row.Score = Score(InputsOf(row))
+	if err := s.scored(ctx, c, row, now); err != nil {
+		return nil, err
+	}
 	return row, nil
 }
 
-// Lock takes, for the rest of tx, the score rows of users in the order
-// given (callers sort them by ID), creating missing ones: a placeholder
-// that the caller's Recompute overwrites before commit. A concurrent
-// transaction locking one of them waits until tx ends, then reads what it
-// committed. It takes no other lock.
-func (s *Service) Lock(ctx context.Context, tx *ent.Tx, users ...pulid.ID) error {
-	now := s.clock()
+// Apply adds, inside tx, each user's delta to their stored inputs and
+// recomputes their score from the row: O(1) per user, whatever their
+// volume. Package escrow calls it in the transaction of each payment that
+// completes, is refunded (in whole or part) or is disputed, right after
+// the payment's compare-and-set; now is the transition's time (that of a
+// lost dispute). The rows are updated in user-ID order, each UPDATE adding
+// its delta in SQL and taking the row's lock until tx ends, so concurrent
+// transitions of one user apply one after the other and lose no delta.
+// A user without a row yet (their first transition since the table
+// exists) gets one from Recount, less this transition's delta, which is
+// then added like any other; when a concurrent transaction inserts the row
+// first, only the delta is added to it.
+func (s *Service) Apply(ctx context.Context, tx *ent.Tx, now time.Time, deltas map[pulid.ID]Delta) error {
+	users := make([]pulid.ID, 0, len(deltas))
+	for u := range deltas {
+		users = append(users, u)
+	}
+	sort.Slice(users, func(i, j int) bool { return users[i] < users[j] })
 	for _, u := range users {
-		if err := tx.TrustScore.Create().SetUserID(u).SetScore(0).SetLevel(kyc.Unverified).SetAccountAgeDays(0).
-			SetCompletedTrades(0).SetCompletedSales(0).SetRefunds(0).SetComputedAt(now).
-			OnConflictColumns(trustscore.FieldUserID).Ignore().Exec(ctx); err != nil {
+		if err := s.add(ctx, tx, u, deltas[u], now); err != nil {
 			return err
 		}
-		// An UPDATE takes the row's lock on PostgreSQL (SQLite's writer
-		// holds the database already) and, on READ COMMITTED, waits for a
-		// concurrent holder to commit.
-		if _, err := tx.TrustScore.Update().Where(trustscore.UserID(u)).AddLostDisputes(0).Save(ctx); err != nil {
+	}
+	for _, u := range users {
+		row, err := tx.TrustScore.Query().Where(trustscore.UserID(u)).Only(ctx)
+		if err != nil {
+			return err
+		}
+		if err := s.scored(ctx, tx.Client(), row, now); err != nil {
+			return err
+		}
+		if err := tx.TrustScore.Update().Where(trustscore.ID(row.ID)).SetScore(row.Score).SetLevel(row.Level).
+			SetAccountAgeDays(row.AccountAgeDays).SetComputedAt(now).Exec(ctx); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Recompute computes userID's score inside tx and stores it with its
-// inputs; lost adds a dispute decided against the user now. Package
-// escrow calls it in the transaction of each payment that completes, is
-// refunded (in whole or part) or is disputed, after the payment's
-// compare-and-set and Lock of both parties' rows: the lock serialises the
-// recomputations of one user, so the read-then-write of the lost-dispute
-// count loses no update and each counts the others' committed payments.
-// It returns the row as written.
-func (s *Service) Recompute(ctx context.Context, tx *ent.Tx, userID pulid.ID, lost bool) (*ent.TrustScore, error) {
-	row, err := s.compute(ctx, tx.Client(), userID, s.clock(), lost)
+// add adds d to userID's row, creating it first when missing (Apply).
+func (s *Service) add(ctx context.Context, tx *ent.Tx, userID pulid.ID, d Delta, now time.Time) error {
+	update := func() (int, error) {
+		u := tx.TrustScore.Update().Where(trustscore.UserID(userID)).
+			AddCompletedTrades(d.Trades).AddCompletedSales(d.Sales).AddRefunds(d.Refunds)
+		if d.Lost {
+			u.AddLostDisputes(1).SetLastLostDisputeAt(now)
+		}
+		return u.Save(ctx)
+	}
+	if n, err := update(); err != nil || n == 1 {
+		return err
+	}
+	// The recount sees this transition's payment as the compare-and-set
+	// left it, but not its audit row (written later): the lost dispute is
+	// not in it.
+	row, err := s.Recount(ctx, tx.Client(), userID, now)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	err = tx.TrustScore.Create().SetUserID(userID).SetScore(row.Score).SetLevel(row.Level).
-		SetAccountAgeDays(row.AccountAgeDays).SetCompletedTrades(row.CompletedTrades).
-		SetCompletedSales(row.CompletedSales).SetRefunds(row.Refunds).SetLostDisputes(row.LostDisputes).
-		SetNillableLastLostDisputeAt(row.LastLostDisputeAt).SetComputedAt(row.ComputedAt).
-		OnConflictColumns(trustscore.FieldUserID).UpdateNewValues().Exec(ctx)
+		SetAccountAgeDays(row.AccountAgeDays).SetCompletedTrades(row.CompletedTrades - d.Trades).
+		SetCompletedSales(row.CompletedSales - d.Sales).SetRefunds(row.Refunds - d.Refunds).
+		SetLostDisputes(row.LostDisputes).SetNillableLastLostDisputeAt(row.LastLostDisputeAt).SetComputedAt(now).
+		OnConflictColumns(trustscore.FieldUserID).Ignore().Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n, err := update(); err != nil || n == 1 {
+		return err
+	}
+	return fmt.Errorf("trust: no score row for %s after creating it", userID)
+}
+
+// Repair recounts userID's inputs (Recount) and stores them with the
+// score, under the row's lock, replacing what the deltas added up to. It
+// returns the row before (nil when none) and after. Errors: NOT_FOUND
+// (userId).
+func (s *Service) Repair(ctx context.Context, userID pulid.ID) (before, after *ent.TrustScore, err error) {
+	now := s.clock()
+	err = dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		// Lock the row (when there is one) before reading anything.
+		if _, err := tx.TrustScore.Update().Where(trustscore.UserID(userID)).AddLostDisputes(0).Save(ctx); err != nil {
+			return err
+		}
+		if before, err = s.Stored(ctx, tx.Client(), userID); err != nil {
+			return err
+		}
+		if after, err = s.Recount(ctx, tx.Client(), userID, now); err != nil {
+			return err
+		}
+		return tx.TrustScore.Create().SetUserID(userID).SetScore(after.Score).SetLevel(after.Level).
+			SetAccountAgeDays(after.AccountAgeDays).SetCompletedTrades(after.CompletedTrades).
+			SetCompletedSales(after.CompletedSales).SetRefunds(after.Refunds).SetLostDisputes(after.LostDisputes).
+			SetNillableLastLostDisputeAt(after.LastLostDisputeAt).SetComputedAt(now).
+			OnConflictColumns(trustscore.FieldUserID).UpdateNewValues().Exec(ctx)
+	})
+	return before, after, err
+}
+
+// current returns userID's score at now through c: the stored counters
+// with the level and account age read afresh, or a Recount when none is
+// stored yet. Nothing is written. Errors: NOT_FOUND (userId).
+func (s *Service) current(ctx context.Context, c *ent.Client, userID pulid.ID, now time.Time) (*ent.TrustScore, error) {
+	row, err := s.Stored(ctx, c, userID)
 	if err != nil {
 		return nil, err
 	}
-	return row, nil
+	if row == nil {
+		return s.Recount(ctx, c, userID, now)
+	}
+	return row, s.scored(ctx, c, row, now)
 }
 
 // Stored returns userID's stored score (nil when none was computed yet).
@@ -152,7 +287,7 @@ func (s *Service) Score(ctx context.Context, userID pulid.ID) (*ent.TrustScore, 
 	if err != nil || row != nil {
 		return row, err
 	}
-	return s.compute(ctx, s.client, userID, s.clock(), false)
+	return s.Recount(ctx, s.client, userID, s.clock())
 }
 
 // TrustedMerchant reports whether row's user carries the trusted-merchant
@@ -161,12 +296,13 @@ func (s *Service) TrustedMerchant(row *ent.TrustScore) bool {
 	return row != nil && s.cfg.TrustedMerchant(row.Score, InputsOf(row), s.clock())
 }
 
-// CheckRestrict recomputes userID's score inside tx (without storing it)
+// CheckRestrict recomputes userID's score inside tx from the stored
+// counters and their current level and account age (without storing it)
 // and answers whether an operator may restrict the user for it: nil when
 // the score is below the floor. Errors: NOT_FOUND (userId),
 // TRUST_SCORE_ABOVE_FLOOR (extensions score, floor).
 func (s *Service) CheckRestrict(ctx context.Context, tx *ent.Tx, userID pulid.ID) (*ent.TrustScore, error) {
-	row, err := s.compute(ctx, tx.Client(), userID, s.clock(), false)
+	row, err := s.current(ctx, tx.Client(), userID, s.clock())
 	if err != nil {
 		return nil, err
 	}
@@ -186,4 +322,45 @@ func (s *Service) AdjustDaily(ctx context.Context, c *ent.Client, userID pulid.I
 		return w, err
 	}
 	return AdjustDaily(w, row.Score), nil
+}
+
+// SameCounts reports whether a and b hold the same counted inputs (trades,
+// sales, refunds, lost disputes and when the latest was lost).
+func SameCounts(a, b *ent.TrustScore) bool {
+	sameLast := a.LastLostDisputeAt == nil && b.LastLostDisputeAt == nil ||
+		a.LastLostDisputeAt != nil && b.LastLostDisputeAt != nil && a.LastLostDisputeAt.Equal(*b.LastLostDisputeAt)
+	return sameLast && a.CompletedTrades == b.CompletedTrades && a.CompletedSales == b.CompletedSales &&
+		a.Refunds == b.Refunds && a.LostDisputes == b.LostDisputes
+}
+
+// CheckAll recounts every stored score row (Recount) and calls wrong with
+// the stored row and the recount of each whose counts differ; with fix,
+// it stores the recount (Repair) first. It returns how many rows it
+// checked and how many differed. For operators (danbao trust recount).
+func (s *Service) CheckAll(ctx context.Context, fix bool, wrong func(stored, recounted *ent.TrustScore)) (checked, differ int, err error) {
+	var after pulid.ID
+	for {
+		rows, err := s.client.TrustScore.Query().Where(trustscore.IDGT(after)).Order(ent.Asc(trustscore.FieldID)).Limit(100).All(ctx)
+		if err != nil || len(rows) == 0 {
+			return checked, differ, err
+		}
+		for _, row := range rows {
+			after = row.ID
+			checked++
+			full, err := s.Recount(ctx, s.client, row.UserID, s.clock())
+			if err != nil {
+				return checked, differ, err
+			}
+			if SameCounts(row, full) {
+				continue
+			}
+			if fix {
+				if row, full, err = s.Repair(ctx, row.UserID); err != nil {
+					return checked, differ, err
+				}
+			}
+			differ++
+			wrong(row, full)
+		}
+	}
 }

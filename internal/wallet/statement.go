@@ -18,7 +18,8 @@ const (
 	// MaxStatementDays is the longest period one statement covers.
 	MaxStatementDays = 366
 	// MaxStatementEntries is the most entries Statement (the JSON form)
-	// returns; StreamStatement (the CSV) has no such bound.
+	// returns by default (WithMaxStatementEntries changes it);
+	// StreamStatement (the CSV) has no such bound.
 	MaxStatementEntries = 10000
 	// statementBatch is how many postings StreamStatement reads, and loads
 	// the context of, at a time.
@@ -81,14 +82,14 @@ func checkStatement(q StatementQuery) (money.Currency, error) {
 
 // Statement returns userID's statement for q with every entry (see
 // StreamStatement). Errors: INVALID_INPUT (from, to, currency),
-// STATEMENT_TOO_LARGE (more than MaxStatementEntries entries; extensions
-// maxEntries).
+// STATEMENT_TOO_LARGE (more than the service's entry limit,
+// MaxStatementEntries by default; extensions maxEntries).
 func (s *Service) Statement(ctx context.Context, userID pulid.ID, q StatementQuery) (*Statement, error) {
 	out := &Statement{}
 	sum, err := s.StreamStatement(ctx, userID, q, nil, func(e StatementEntry) error {
-		if len(out.List) == MaxStatementEntries {
-			return apperr.New(apperr.StatementTooLarge, "the statement has more than %d entries: ask for a shorter period or download the CSV", MaxStatementEntries).
-				With("maxEntries", MaxStatementEntries)
+		if len(out.List) == s.maxEntries {
+			return apperr.New(apperr.StatementTooLarge, "the statement has more than %d entries: ask for a shorter period or download the CSV", s.maxEntries).
+				With("maxEntries", s.maxEntries)
 		}
 		out.List = append(out.List, e)
 		return nil

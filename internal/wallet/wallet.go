@@ -64,12 +64,32 @@ type Service struct {
 	risk     *risk.Service    // nil: withdrawals are not assessed
 	log      *slog.Logger
 	now      func() time.Time
+	// maxEntries is the most entries Statement returns.
+	maxEntries int
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithMaxStatementEntries makes Statement (the JSON form) return at most
+// n entries (MaxStatementEntries when not given; n < 1 is ignored).
+func WithMaxStatementEntries(n int) Option {
+	return func(s *Service) {
+		if n >= 1 {
+			s.maxEntries = n
+		}
+	}
 }
 
 // New returns a wallet Service. names is the identity keyring that seals
 // card holder names (the one that seals ID numbers).
-func New(client *ent.Client, l *ledger.Service, keys *idempotency.Keys, id Identity, gw bank.Gateway, names *vault.Keyring, log *slog.Logger) *Service {
-	return &Service{client: client, ledger: l, keys: keys, identity: id, gateway: gw, vault: names, log: log, now: time.Now}
+func New(client *ent.Client, l *ledger.Service, keys *idempotency.Keys, id Identity, gw bank.Gateway, names *vault.Keyring, log *slog.Logger, opts ...Option) *Service {
+	s := &Service{client: client, ledger: l, keys: keys, identity: id, gateway: gw, vault: names, log: log, now: time.Now,
+		maxEntries: MaxStatementEntries}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // LinkBankCardInput is the input of LinkBankCard.
