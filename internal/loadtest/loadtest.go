@@ -316,8 +316,7 @@ func (o *Options) defaults() error {
 		o.Mix, _ = ParseMix(DefaultMix)
 	}
 	if o.Origin == "" {
-		u, _ := url.Parse(o.URL)
-		o.Origin = "http://localhost:" + u.Port()
+		o.Origin = o.defaultOrigin()
 	}
 	if o.Fund == "" {
 		o.Fund = "500.00"
@@ -332,6 +331,13 @@ func (o *Options) defaults() error {
 		o.Progress = func(string) {}
 	}
 	return nil
+}
+
+// defaultOrigin is the server's default WebAuthn origin: localhost on the
+// URL's port.
+func (o *Options) defaultOrigin() string {
+	u, _ := url.Parse(o.URL)
+	return "http://localhost:" + u.Port()
 }
 
 // Run prepares the users, runs the mix and measures. Setup errors abort
