@@ -399,6 +399,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			for n := 0; time.Now().Before(end) && ctx.Err() == nil; n++ {
 				i := own[n%len(own)]
 				seller := buyers[(i+1)%len(buyers)]
+				if seller == buyers[i] { // one user: pay the hot seller
+					seller = hot
+				}
 				w.run(ctx, seq[(n+c)%len(seq)], buyers[i], seller, hot, fmt.Sprintf("%d-%d-%d", stamp, c, n))
 			}
 		}()

@@ -10,6 +10,9 @@ import (
 	"danbao/internal/softauthn"
 )
 
+// loadPassword is every load user's password.
+const loadPassword = "load test password"
+
 // vuser is one prepared user: signed in, verified, funded, with a passkey
 // held by its own software authenticator. A buyer's passkey is used by one
 // client at a time (its signature counter must only grow).
@@ -29,7 +32,7 @@ func setupUser(ctx context.Context, g *gqlClient, origin string, n int64, fund s
 		User        struct{ ID string }
 	}
 	phone := fmt.Sprintf("+86137%08d", n%1e8)
-	if err := g.do(ctx, "setup/register", "", `mutation($p:String!){ register(input:{phone:$p, password:"load test password", displayName:"Load"}) { accessToken user { id } userErrors { code message } } }`,
+	if err := g.do(ctx, "setup/register", "", `mutation($p:String!){ register(input:{phone:$p, password:"`+loadPassword+`", displayName:"Load"}) { accessToken user { id } userErrors { code message } } }`,
 		map[string]any{"p": phone}, &reg); err != nil {
 		return nil, fmt.Errorf("register: %w", err)
 	}
