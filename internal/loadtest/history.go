@@ -11,6 +11,7 @@ import (
 
 	"danbao/ent"
 	"danbao/ent/account"
+	"danbao/ent/ledgertransaction"
 	"danbao/ent/posting"
 	"danbao/ent/schema/pulid"
 	"danbao/internal/dbtx"
@@ -257,9 +258,12 @@ func HistoryAtScale(ctx context.Context, o HistoryOptions) (*HistoryResult, erro
 		res.Seeding = time.Since(t0)
 	}
 
+	acc, err := o.Client.Account.Query().Where(account.OwnerID(pulid.ID(u.id)), account.KindEQ(account.KindAVAILABLE)).Only(ctx)
+	if err != nil {
+		return nil, err
+	}
 	cursorAt := func(pos int) (string, error) {
-		p, err := o.Client.Posting.Query().
-			Where(posting.HasAccountWith(account.OwnerID(pulid.ID(u.id)), account.KindEQ(account.KindAVAILABLE))).
+		p, err := o.Client.Posting.Query().Where(posting.AccountID(acc.ID)).
 			Order(ent.Desc(posting.FieldSeq), ent.Desc(posting.FieldID)).Offset(pos).First(ctx)
 		if err != nil {
 			return "", err
@@ -324,7 +328,7 @@ func HistoryAtScale(ctx context.Context, o HistoryOptions) (*HistoryResult, erro
 		hc.P50, hc.P99, hc.Max = s.Percentile(50), s.Percentile(99), s.Max()
 		res.Cases = append(res.Cases, hc)
 	}
-	o.Progress("verifying the ledger")
+	o.Progress(res.Report() + "verifying the ledger")
 	v, err := DBProbe{Client: o.Client}.Verify(ctx)
 	if err != nil {
 		return res, err
@@ -340,22 +344,24 @@ func HistoryAtScale(ctx context.Context, o HistoryOptions) (*HistoryResult, erro
 // an earlier HistoryAtScale, whose password the load tool sets) and
 // returns them, the time of their first entry and their entry count.
 func seededUser(ctx context.Context, g *gqlClient, client *ent.Client) (*vuser, time.Time, int, error) {
-	var rows []struct {
-		AccountID pulid.ID `json:"account_id"`
-		Count     int      `json:"count"`
+	// The user of the last seeded top-up: its credit is to their account.
+	last, err := client.LedgerTransaction.Query().Where(ledgertransaction.Memo("seeded"), ledgertransaction.Kind("TOPUP")).
+		Order(ent.Desc(ledgertransaction.FieldSeq)).WithPostings().First(ctx)
+	if ent.IsNotFound(err) {
+		return nil, time.Time{}, 0, fmt.Errorf("load history: no seeded history to reuse")
 	}
-	if err := client.Posting.Query().GroupBy(posting.FieldAccountID).Aggregate(ent.Count()).Scan(ctx, &rows); err != nil {
+	if err != nil {
 		return nil, time.Time{}, 0, err
 	}
 	var best pulid.ID
-	n := 0
-	for _, r := range rows {
-		if r.Count > n {
-			best, n = r.AccountID, r.Count
+	for _, p := range last.Edges.Postings {
+		if p.Amount > 0 {
+			best = p.AccountID
 		}
 	}
-	if n == 0 {
-		return nil, time.Time{}, 0, fmt.Errorf("load history: no seeded history to reuse")
+	n, err := client.Posting.Query().Where(posting.AccountID(best)).Count(ctx)
+	if err != nil {
+		return nil, time.Time{}, 0, err
 	}
 	a, err := client.Account.Get(ctx, best)
 	if err != nil {
