@@ -139,6 +139,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, args []stri
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if cfg.DebugAddr != "" {
+		// Profiles on their own listener and mux, never on the public one.
+		dln, err := net.Listen("tcp", cfg.DebugAddr)
+		if err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("debug listener: %w", err)
+		}
+		dbg := &http.Server{Handler: app.DebugHandler(), ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout}
+		defer dbg.Close()
+		go func() { _ = dbg.Serve(dln) }()
+		log.Warn("profiling listener on (net/http/pprof)", "addr", "http://"+dln.Addr().String()+"/debug/pprof/")
+	}
 	go a.Maintain(ctx, time.Minute)
 	go a.Escrow.Run(ctx, cfg.SchedulerInterval) // escrow deadlines; safe on several instances
 	select {
@@ -153,6 +165,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, args []stri
 	time.Sleep(*drain)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
+	// The instance stops within the one deadline whatever is queued: the
+	// sandbox bank's queued callbacks are left PENDING for recovery after
+	// the restart (app.Maintain).
+	defer func() { _ = a.Shutdown(sctx) }()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
@@ -160,6 +176,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, args []stri
 	// track: close them with 1001 so that clients resume elsewhere.
 	a.CloseSubscriptions()
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	if err := a.Shutdown(sctx); err != nil {
 		return err
 	}
 	log.Info("stopped")

@@ -50,8 +50,8 @@ func freeAddr(t *testing.T) string {
 // while it drains, and run must return cleanly.
 func TestServeAndGracefulShutdown(t *testing.T) {
 	dir := t.TempDir()
-	addr := freeAddr(t)
-	env := map[string]string{"DANBAO_ADDR": addr, "DANBAO_DATA_DIR": dir}
+	addr, debug := freeAddr(t), freeAddr(t)
+	env := map[string]string{"DANBAO_ADDR": addr, "DANBAO_DATA_DIR": dir, "DANBAO_DEBUG_ADDR": debug}
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lockedBuffer{}
 	done := make(chan error, 1)
@@ -77,6 +77,13 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 	}
 	if resp, err := http.Get(base + "/playground"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("playground not served by default: %v", err)
+	}
+	// Profiles are served on the debug listener only.
+	if resp, err := http.Get("http://" + debug + "/debug/pprof/cmdline"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("debug listener: %v", err)
+	}
+	if resp, err := http.Get(base + "/debug/pprof/cmdline"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("profiles on the public listener: %v", err)
 	}
 	// The development signing key was created in the data directory.
 	if fi, err := os.Stat(filepath.Join(dir, "jwt-es256.pem")); err != nil || fi.Mode().Perm() != 0o600 {

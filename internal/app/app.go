@@ -17,6 +17,7 @@ import (
 	"danbao/auth"
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
+	"danbao/internal/apperr"
 	"danbao/internal/bank"
 	"danbao/internal/config"
 	"danbao/internal/db"
@@ -65,8 +66,9 @@ type App struct {
 	Partners *partner.Service
 	Webhooks *webhook.Service
 
-	stop    context.CancelFunc // ends background work started by New
-	running sync.WaitGroup
+	stop      context.CancelFunc // ends background work started by New
+	running   sync.WaitGroup
+	closeOnce sync.Once
 
 	// IdentityKeys seal identity data at rest: ID numbers, legal names,
 	// card holder names.
@@ -288,17 +290,30 @@ func kycKeyring(cfg config.Config) (*vault.Keyring, error) {
 }
 
 // ResendAfter is how long a top-up or withdrawal stays PENDING, untouched,
-// before its gateway request is sent again.
-const ResendAfter = 5 * time.Minute
+// before a periodic pass sends its gateway request again. At start every
+// operation PENDING from before the start is sent again at once (the
+// callbacks in flight died with the previous process).
+const ResendAfter = time.Minute
 
-// Maintain runs housekeeping until ctx ends: every interval it re-sends
-// gateway requests of operations stuck PENDING and deletes idempotency keys
-// past their retention. Safe on several instances.
+// RecoverBatch is how many pending operations one pass of RecoverPending
+// claims at a time.
+const RecoverBatch = 500
+
+// recoverPause is how long RecoverPending waits when the gateway's queue
+// is full before it asks again.
+const recoverPause = 100 * time.Millisecond
+
+// Maintain runs housekeeping until ctx ends: at once, every operation
+// PENDING from before the start is re-sent (RecoverPending); then every
+// interval those PENDING and untouched for ResendAfter are, and
+// idempotency keys past their retention are deleted. Safe on several
+// instances.
 func (a *App) Maintain(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	before := time.Now()
 	for {
-		if n, err := a.Wallet.ResendPending(ctx, ResendAfter, 100); err != nil && ctx.Err() == nil {
+		if n, err := a.RecoverPending(ctx, before, RecoverBatch); err != nil && ctx.Err() == nil {
 			a.Log.WarnContext(ctx, "re-sending pending bank operations", "error", err)
 		} else if n > 0 {
 			a.Log.InfoContext(ctx, "re-sent pending bank operations", "count", n)
@@ -312,6 +327,30 @@ func (a *App) Maintain(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		before = time.Now().Add(-ResendAfter)
+	}
+}
+
+// RecoverPending re-sends the gateway request of every top-up and
+// withdrawal PENDING, untouched, since before, batch by batch, however
+// many there are: when the gateway's queue is full it waits for room
+// rather than skipping any. It returns how many it found, and ends early
+// only with ctx or a database error.
+func (a *App) RecoverPending(ctx context.Context, before time.Time, batch int) (int, error) {
+	total := 0
+	for {
+		n, err := a.Wallet.ResendPending(ctx, before, batch)
+		total += n
+		switch {
+		case apperr.Is(err, apperr.RateLimited):
+			select {
+			case <-ctx.Done():
+				return total, ctx.Err()
+			case <-time.After(recoverPause):
+			}
+		case err != nil || n == 0:
+			return total, err
 		}
 	}
 }
@@ -328,17 +367,43 @@ func (a *App) SetReady(ok bool) { a.ready.Store(ok) }
 // last cursor. Shutdown calls it after in-flight requests have finished.
 func (a *App) CloseSubscriptions() { a.Sockets.Shutdown() }
 
-// Close stops background work, waits for sandbox callbacks in flight, then
-// closes the database.
+// Shutdown stops the instance within ctx, whatever is queued: the
+// sandbox bank drops the callbacks still queued (their operations stay
+// PENDING for RecoverPending after the restart) and abandons those in
+// flight; background work is stopped; the database is closed. Only the
+// first call does anything.
+func (a *App) Shutdown(ctx context.Context) error {
+	var err error
+	a.closeOnce.Do(func() {
+		if a.Bank != nil {
+			n, berr := a.Bank.Close(ctx)
+			if n > 0 {
+				a.Log.InfoContext(ctx, "left queued bank callbacks for recovery", "count", n)
+			}
+			if berr != nil {
+				a.Log.WarnContext(ctx, "sandbox bank senders still running at shutdown", "error", berr)
+			}
+		}
+		if a.stop != nil {
+			a.stop()
+			done := make(chan struct{})
+			go func() { a.running.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				a.Log.WarnContext(ctx, "background work still running at shutdown")
+			}
+		}
+		err = a.DB.Close()
+	})
+	return err
+}
+
+// Close is Shutdown within DANBAO_SHUTDOWN_TIMEOUT.
 func (a *App) Close() error {
-	if a.Bank != nil {
-		a.Bank.Drain()
-	}
-	if a.stop != nil {
-		a.stop()
-		a.running.Wait()
-	}
-	return a.DB.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
+	defer cancel()
+	return a.Shutdown(ctx)
 }
 
 func (a *App) routes() http.Handler {

@@ -83,3 +83,16 @@ type Settler interface {
 	// follows as a callback.
 	Settle(ctx context.Context, kind string, r Request, succeed bool) error
 }
+
+// Admitter is implemented by a gateway whose outcomes wait in a bounded
+// queue (the sandbox's callbacks): the wallet asks it before starting an
+// operation, so that a saturated gateway pushes back on new work instead
+// of letting a backlog grow without bound.
+type Admitter interface {
+	// Room reports how many more requests the gateway accepts now (0 when
+	// its queue is full).
+	Room() int
+	// Busy is the error a saturated gateway is answered with: RATE_LIMITED
+	// with extensions.retryAfterSeconds.
+	Busy() error
+}

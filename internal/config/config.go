@@ -106,6 +106,13 @@ type Config struct {
 
 	ShutdownTimeout time.Duration // DANBAO_SHUTDOWN_TIMEOUT, default 20s
 
+	// DebugAddr is where the profiling listener (net/http/pprof) listens,
+	// apart from the public one (DANBAO_DEBUG_ADDR, default empty: off). In
+	// production it must be a loopback address unless DebugAllowRemote
+	// (DANBAO_DEBUG_ALLOW_REMOTE) says otherwise.
+	DebugAddr        string
+	DebugAllowRemote bool
+
 	// EventsPoll is how often an instance checks the outbox for events its
 	// wake-ups missed (DANBAO_EVENTS_POLL_INTERVAL, default 1s).
 	EventsPoll time.Duration
@@ -198,6 +205,9 @@ func Load(getenv func(string) string) (Config, error) {
 
 		ShutdownTimeout: p.duration("DANBAO_SHUTDOWN_TIMEOUT", 20*time.Second),
 
+		DebugAddr:        p.str("DANBAO_DEBUG_ADDR", ""),
+		DebugAllowRemote: p.boolean("DANBAO_DEBUG_ALLOW_REMOTE", false),
+
 		EventsPoll:              p.duration("DANBAO_EVENTS_POLL_INTERVAL", time.Second),
 		WebhookTimeout:          p.duration("DANBAO_WEBHOOK_TIMEOUT", 10*time.Second),
 		WSInitTimeout:           p.duration("DANBAO_WS_INIT_TIMEOUT", 10*time.Second),
@@ -242,6 +252,11 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		p.errs = append(p.errs, fmt.Sprintf("DANBAO_ADDR: %q is not host:port", c.Addr))
+	}
+	if c.DebugAddr != "" {
+		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+			p.errs = append(p.errs, fmt.Sprintf("DANBAO_DEBUG_ADDR: %q is not host:port", c.DebugAddr))
+		}
 	}
 	if c.AccessTokenTTL <= 0 || c.RefreshTokenTTL <= 0 {
 		p.errs = append(p.errs, "token lifetimes must be positive")
@@ -304,7 +319,25 @@ func (c Config) productionProblems() []string {
 	if slices.Contains(c.CORSOrigins, "*") {
 		out = append(out, `DANBAO_CORS_ORIGINS: "*" (any origin) is refused in production; list the allowed origins`)
 	}
+	if c.DebugAddr != "" && !c.DebugAllowRemote && !loopback(c.DebugAddr) {
+		out = append(out, "DANBAO_DEBUG_ADDR: the profiling listener must listen on a loopback address in production (set DANBAO_DEBUG_ALLOW_REMOTE=true to expose it deliberately)")
+	}
 	return out
+}
+
+// loopback reports whether the host of addr (host:port) can only be
+// reached from this machine: localhost or a loopback IP. An empty host
+// (all interfaces) is not.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // devJWTKeyFile is where a development signing key is created on first

@@ -123,6 +123,8 @@ func TestProductionSwitch(t *testing.T) {
 		{"generated KYC keys", map[string]string{"DANBAO_KYC_KEYS": "", "DANBAO_KYC_INDEX_KEY": ""}, "DANBAO_KYC_KEYS and DANBAO_KYC_INDEX_KEY:"},
 		{"random callback secret", map[string]string{"DANBAO_BANK_CALLBACK_SECRET": ""}, "DANBAO_BANK_CALLBACK_SECRET:"},
 		{"wildcard CORS", map[string]string{"DANBAO_CORS_ORIGINS": "https://wallet.example, *"}, "DANBAO_CORS_ORIGINS:"},
+		{"profiling on all interfaces", map[string]string{"DANBAO_DEBUG_ADDR": ":6060"}, "DANBAO_DEBUG_ADDR:"},
+		{"profiling on a public address", map[string]string{"DANBAO_DEBUG_ADDR": "10.0.0.5:6060"}, "DANBAO_DEBUG_ADDR:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,6 +148,31 @@ func TestProductionSwitch(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), s) {
 			t.Fatalf("error %v does not name %s", err, s)
 		}
+	}
+}
+
+// TestDebugAddr: the profiling listener is off by default; in production a
+// loopback address is accepted, another only when DANBAO_DEBUG_ALLOW_REMOTE
+// says so; an address that is not host:port is refused everywhere.
+func TestDebugAddr(t *testing.T) {
+	if c, err := load(nil); err != nil || c.DebugAddr != "" {
+		t.Fatalf("default: %q %v", c.DebugAddr, err)
+	}
+	for _, addr := range []string{"127.0.0.1:6060", "localhost:6060", "[::1]:6060"} {
+		env := productionEnv()
+		env["DANBAO_DEBUG_ADDR"] = addr
+		if c, err := load(env); err != nil || c.DebugAddr != addr {
+			t.Errorf("production with %s: %v", addr, err)
+		}
+	}
+	env := productionEnv()
+	env["DANBAO_DEBUG_ADDR"] = "0.0.0.0:6060"
+	env["DANBAO_DEBUG_ALLOW_REMOTE"] = "true"
+	if _, err := load(env); err != nil {
+		t.Errorf("production, remote allowed deliberately: %v", err)
+	}
+	if _, err := load(map[string]string{"DANBAO_DEBUG_ADDR": "6060"}); err == nil || !strings.Contains(err.Error(), "DANBAO_DEBUG_ADDR:") {
+		t.Errorf("not host:port: %v", err)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"danbao/ent"
 	_ "danbao/ent/runtime" // defaults, validators and the append-only hooks
+	"danbao/internal/dbtx"
 	"danbao/internal/migrations"
 
 	"entgo.io/ent/dialect"
@@ -111,5 +112,7 @@ func OpenPostgres(url string) (*DB, error) {
 
 func wrap(sdb *sql.DB, d string) *DB {
 	drv := entsql.OpenDB(d, sdb)
-	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: sdb, Dialect: d}
+	client := ent.NewClient(ent.Driver(drv))
+	dbtx.Register(client, d)
+	return &DB{Client: client, SQL: sdb, Dialect: d}
 }

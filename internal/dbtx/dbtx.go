@@ -3,7 +3,9 @@
 // number of times when the database reports a transient conflict
 // (SQLITE_BUSY/LOCKED, PostgreSQL serialization failure 40001, deadlock
 // 40P01 or lock not available 55P03). Service methods are the transaction: they call WithTx once and pass
-// the *ent.Tx to their helpers explicitly.
+// the *ent.Tx to their helpers explicitly. Work on the database's hottest
+// rows (the ledger's and the events' counters) is deferred to a flush just
+// before the commit (Deferred), so that their locks are held briefly.
 package dbtx
 
 import (
@@ -50,6 +52,10 @@ func once(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) (e
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	if d, ok := dialects.Load(client); ok {
+		origins.Store(tx, Origin{Client: client, Dialect: d.(string)})
+		defer origins.Delete(tx)
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			_ = tx.Rollback()
@@ -62,7 +68,14 @@ func once(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) (e
 		}
 		return err
 	}
+	// Rows deferred to the commit (Deferred) are written now, so that the
+	// global locks they take are held for the flush and the commit only.
+	if err := Flush(ctx, tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
 	if err := tx.Commit(); err != nil {
+		_ = tx.Rollback()
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil

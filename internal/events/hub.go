@@ -61,6 +61,7 @@ func NewHub(client *ent.Client, db *sql.DB, dialectName string, cfg HubConfig) *
 	}
 	h := &Hub{client: client, db: db, dialect: dialectName, cfg: cfg,
 		waiters: map[*Waiter]struct{}{}, notify: make(chan struct{}, 1), refresh: make(chan struct{}, 1)}
+	committed.Store(client, h.Committed) // events flushed without ent (flushPostgres)
 	client.Event.Use(func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
 			v, err := next.Mutate(ctx, m)

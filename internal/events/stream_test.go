@@ -19,17 +19,17 @@ import (
 // appendOne writes one event in its own transaction, holding the
 // transaction open for hold after taking its seq (a late committer).
 func appendOne(ctx context.Context, c *ent.Client, user pulid.ID, typ string, hold time.Duration) (int64, error) {
-	var seq int64
+	var row *ent.Event
 	err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
-		e, err := events.Append(ctx, tx, events.Event{Type: typ, SubjectID: user, UserID: user})
-		if err != nil {
-			return err
-		}
-		seq = e.Seq
+		var err error
+		row, err = events.Append(ctx, tx, events.Event{Type: typ, SubjectID: user, UserID: user})
 		time.Sleep(hold)
-		return nil
+		return err
 	})
-	return seq, err
+	if err != nil {
+		return 0, err
+	}
+	return row.Seq, nil // numbered at the commit
 }
 
 // TestFollowerNeverPassesALateCommit: writers hold their transactions open

@@ -23,6 +23,9 @@
 //     (FEES, PROTECTION_FUND) equal custody, per currency: customer funds
 //     are held in full.
 //
-// Lock order inside one database transaction: accounts (sorted by ID), then
-// the "ledger" counter row, then the "events" counter row (package events).
+// Lock order inside one database transaction: accounts (sorted by ID) as
+// Post applies their legs; then, at the flush just before the commit
+// (dbtx.Deferred), custody's account, the "ledger" counter row, then the
+// "events" counter row (package events). The hot rows are thus held from
+// the flush to the commit only.
 package ledger

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -62,11 +63,17 @@ type Posted struct {
 
 // Post writes e in tx: it checks the legs balance, applies them to the
 // accounts' cached balances in account-ID order (debits conditionally, so
-// no account but custody goes below zero), takes the next sequence number
-// and hash-chains the transaction. Errors: INSUFFICIENT_FUNDS when a user
-// account would go below zero (extensions: available, currency); any other
-// error is internal (a broken rule is a bug, never user input). Balances
-// may already have been updated when Post fails: the caller must roll the
+// no account but custody goes below zero), and defers to the commit what
+// needs the global "ledger" counter row: the sequence number, the hash
+// chain, the journal and posting rows, and custody's leg (custody's row is
+// as hot as the counter, and its debit cannot be refused). So the counter's
+// lock, and custody's, are held from the flush to the commit only (see
+// dbtx.Deferred). The returned Posted carries the transaction's ID at
+// once; its sequence number, hashes and custody's balance after are filled
+// in when tx commits. Errors: INSUFFICIENT_FUNDS when a user account would
+// go below zero (extensions: available, currency); any other error is
+// internal (a broken rule is a bug, never user input). Balances may
+// already have been updated when Post fails: the caller must roll the
 // transaction back, as dbtx.WithTx does when its function returns an error.
 func (s *Service) Post(ctx context.Context, tx *ent.Tx, e Entry) (*Posted, error) {
 	legs := append([]Leg(nil), e.Legs...)
@@ -74,86 +81,190 @@ func (s *Service) Post(ctx context.Context, tx *ent.Tx, e Entry) (*Posted, error
 		return nil, err
 	}
 	SortLegs(legs)
-	balances := make(map[string]int64, len(legs))
-	for _, l := range legs {
-		// A bulk UPDATE whose affected-row count decides. (ent's UpdateOne
-		// with a predicate must not be used here: when no row matches it
-		// re-runs the predicate in a new statement, which on PostgreSQL's
-		// READ COMMITTED can see a concurrent credit and report success for
-		// a debit that was never applied.)
-		upd := tx.Account.Update().Where(account.ID(pulid.ID(l.AccountID))).AddBalance(l.Amount)
-		switch {
-		case l.Amount < 0 && !MayGoNegative(l.Kind):
-			upd.Where(account.BalanceGTE(-l.Amount))
-		case l.Amount > 0:
-			upd.Where(account.BalanceLTE(math.MaxInt64 - l.Amount))
-		default: // custody debit
-			upd.Where(account.BalanceGTE(math.MinInt64 - l.Amount))
+	now := s.now().UTC().Truncate(time.Microsecond)
+	ltx := &ent.LedgerTransaction{ID: pulid.New(pulid.PrefixLedgerTransaction), Kind: e.Kind, Currency: string(e.Currency),
+		RefID: e.RefID, Memo: e.Memo, Evidence: e.Evidence, CreatedAt: now}
+	postings := make([]*ent.Posting, len(legs))
+	for i, l := range legs {
+		postings[i] = &ent.Posting{ID: pulid.New(pulid.PrefixPosting), TransactionID: ltx.ID, AccountID: pulid.ID(l.AccountID),
+			Kind: e.Kind, Amount: l.Amount, Currency: string(e.Currency), Day: now.Format(time.DateOnly), CreatedAt: now}
+		if l.Kind == KindCustody {
+			continue // applied at the flush
 		}
-		n, err := upd.Save(ctx)
+		balance, err := apply(ctx, tx, l)
 		if err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			if l.Amount < 0 {
+			if apperr.Is(err, apperr.InsufficientFunds) {
 				return nil, s.insufficient(ctx, tx, l)
 			}
-			return nil, fmt.Errorf("ledger: account %s would overflow", l.AccountID)
-		}
-		// This transaction now holds the row's lock (PostgreSQL) or the
-		// database's (SQLite): the balance read back is the one it wrote.
-		a, err := tx.Account.Get(ctx, pulid.ID(l.AccountID))
-		if err != nil {
 			return nil, err
 		}
-		balances[l.AccountID] = a.Balance
+		postings[i].BalanceAfter = balance
 	}
-
-	head, err := tx.Counter.UpdateOneID(CounterID).AddValue(1).Save(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: next seq: %w", err)
-	}
-	now := s.now().UTC().Truncate(time.Microsecond)
-	content := Content{Seq: head.Value, Kind: e.Kind, Currency: string(e.Currency), RefID: string(e.RefID),
-		Memo: e.Memo, CreatedAt: now, Evidence: e.Evidence}
-	for _, l := range legs {
-		content.Postings = append(content.Postings, PostingContent{AccountID: l.AccountID, Amount: l.Amount})
-	}
-	hash := Hash(head.Hash, content)
-	ltx, err := tx.LedgerTransaction.Create().
-		SetSeq(head.Value).SetKind(e.Kind).SetCurrency(string(e.Currency)).
-		SetRefID(e.RefID).SetMemo(e.Memo).SetEvidence(e.Evidence).
-		SetPrevHash(nonNil(head.Hash)).SetHash(hash).SetCreatedAt(now).
-		Save(ctx)
-	if err != nil {
-		return nil, err
-	}
-	creates := make([]*ent.PostingCreate, len(legs))
-	for i, l := range legs {
-		creates[i] = tx.Posting.Create().
-			SetTransactionID(ltx.ID).SetAccountID(pulid.ID(l.AccountID)).
-			SetSeq(head.Value).SetKind(e.Kind).SetAmount(l.Amount).
-			SetCurrency(string(e.Currency)).SetBalanceAfter(balances[l.AccountID]).
-			SetDay(now.Format(time.DateOnly)).SetCreatedAt(now)
-	}
-	postings, err := tx.Posting.CreateBulk(creates...).Save(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := tx.Counter.UpdateOneID(CounterID).SetHash(hash).Exec(ctx); err != nil {
-		return nil, err
-	}
+	q := dbtx.Deferred(tx, flushKey, func() *journal { return &journal{} })
+	q.entries = append(q.entries, pendingEntry{tx: ltx, postings: postings, legs: legs})
 	return &Posted{Transaction: ltx, Postings: postings}, nil
+}
+
+// flushKey orders the ledger's flush before the events' (the lock order:
+// accounts, the ledger counter, the events counter).
+const flushKey = "1 ledger"
+
+// apply adds leg l to its account's cached balance and returns the new
+// balance: a debit only if the balance covers it (custody excepted), a
+// credit only if it cannot overflow. A refused debit is INSUFFICIENT_FUNDS
+// (without extensions: Post adds them).
+func apply(ctx context.Context, tx *ent.Tx, l Leg) (int64, error) {
+	// A bulk UPDATE whose affected-row count decides. (ent's UpdateOne
+	// with a predicate must not be used here: when no row matches it
+	// re-runs the predicate in a new statement, which on PostgreSQL's
+	// READ COMMITTED can see a concurrent credit and report success for
+	// a debit that was never applied.)
+	upd := tx.Account.Update().Where(account.ID(pulid.ID(l.AccountID))).AddBalance(l.Amount)
+	switch {
+	case l.Amount < 0 && !MayGoNegative(l.Kind):
+		upd.Where(account.BalanceGTE(-l.Amount))
+	case l.Amount > 0:
+		upd.Where(account.BalanceLTE(math.MaxInt64 - l.Amount))
+	default: // custody debit
+		upd.Where(account.BalanceGTE(math.MinInt64 - l.Amount))
+	}
+	n, err := upd.Save(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		if l.Amount < 0 && !MayGoNegative(l.Kind) {
+			return 0, apperr.New(apperr.InsufficientFunds, "insufficient funds")
+		}
+		return 0, fmt.Errorf("ledger: account %s would overflow", l.AccountID)
+	}
+	// This transaction now holds the row's lock (PostgreSQL) or the
+	// database's (SQLite): the balance read back is the one it wrote.
+	a, err := tx.Account.Get(ctx, pulid.ID(l.AccountID))
+	if err != nil {
+		return 0, err
+	}
+	return a.Balance, nil
+}
+
+// journal is what the transaction's Posts deferred to its commit.
+type journal struct{ entries []pendingEntry }
+
+type pendingEntry struct {
+	tx       *ent.LedgerTransaction
+	postings []*ent.Posting // in legs' order
+	legs     []Leg
+}
+
+// Flush applies the deferred custody legs (in account-ID order, then in
+// posting order), takes the next sequence numbers from the counter row
+// (locking it until the commit), hash-chains the entries and writes their
+// rows; then it fills in the Posted values Post returned.
+func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
+	// Custody's legs are applied as one update per account (its total),
+	// in account-ID order; each posting's balance after is then the
+	// account's final balance less the legs that follow it.
+	type ref struct{ entry, leg int }
+	var accounts []string
+	legsOf := map[string][]ref{}
+	totals := map[string]int64{}
+	for i, e := range q.entries {
+		for j, l := range e.legs {
+			if l.Kind != KindCustody {
+				continue
+			}
+			if _, seen := legsOf[l.AccountID]; !seen {
+				accounts = append(accounts, l.AccountID)
+			}
+			legsOf[l.AccountID] = append(legsOf[l.AccountID], ref{i, j})
+			totals[l.AccountID] += l.Amount
+		}
+	}
+	sort.Strings(accounts)
+	// One statement each from here to the commit: these locks are the
+	// hottest in the database. (ent's UpdateOne would read the row back in
+	// a second round trip; both engines support UPDATE ... RETURNING.)
+	now := time.Now().UTC()
+	for _, id := range accounts {
+		total := totals[id]
+		guard := "balance <= $4" // a credit must not overflow
+		bound := int64(math.MaxInt64) - total
+		if total < 0 {
+			guard, bound = "balance >= $4", math.MinInt64-total
+		}
+		var balance int64
+		err := dbtx.QueryRow(ctx, tx, []any{&balance},
+			`UPDATE accounts SET balance = balance + $1, updated_at = $2 WHERE id = $3 AND `+guard+` RETURNING balance`,
+			total, now, id, bound)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("ledger: custody account %s would overflow", id)
+		}
+		if err != nil {
+			return err
+		}
+		refs := legsOf[id]
+		for k := len(refs) - 1; k >= 0; k-- {
+			r := refs[k]
+			q.entries[r.entry].postings[r.leg].BalanceAfter = balance
+			balance -= q.entries[r.entry].legs[r.leg].Amount
+		}
+	}
+	n := int64(len(q.entries))
+	var (
+		last int64
+		prev []byte
+	)
+	if err := dbtx.QueryRow(ctx, tx, []any{&last, &prev},
+		`UPDATE counters SET value = value + $1 WHERE id = $2 RETURNING value, hash`, n, CounterID); err != nil {
+		return fmt.Errorf("ledger: next seq: %w", err)
+	}
+	prev = nonNil(prev)
+	txs := make([]*ent.LedgerTransactionCreate, len(q.entries))
+	var posts []*ent.PostingCreate
+	for i, e := range q.entries {
+		t := e.tx
+		t.Seq = last - n + int64(i) + 1
+		content := Content{Seq: t.Seq, Kind: t.Kind, Currency: t.Currency, RefID: string(t.RefID),
+			Memo: t.Memo, CreatedAt: t.CreatedAt, Evidence: t.Evidence}
+		for _, l := range e.legs {
+			content.Postings = append(content.Postings, PostingContent{AccountID: l.AccountID, Amount: l.Amount})
+		}
+		t.PrevHash, t.Hash = prev, Hash(prev, content)
+		prev = t.Hash
+		txs[i] = tx.LedgerTransaction.Create().SetID(t.ID).
+			SetSeq(t.Seq).SetKind(t.Kind).SetCurrency(t.Currency).
+			SetRefID(t.RefID).SetMemo(t.Memo).SetEvidence(t.Evidence).
+			SetPrevHash(t.PrevHash).SetHash(t.Hash).SetCreatedAt(t.CreatedAt)
+		for _, p := range e.postings {
+			p.Seq = t.Seq
+			posts = append(posts, tx.Posting.Create().SetID(p.ID).
+				SetTransactionID(p.TransactionID).SetAccountID(p.AccountID).
+				SetSeq(p.Seq).SetKind(p.Kind).SetAmount(p.Amount).
+				SetCurrency(p.Currency).SetBalanceAfter(p.BalanceAfter).
+				SetDay(p.Day).SetCreatedAt(p.CreatedAt))
+		}
+	}
+	for c := range slices.Chunk(txs, dbtx.BulkRows) {
+		if err := tx.LedgerTransaction.CreateBulk(c...).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	for c := range slices.Chunk(posts, dbtx.BulkRows) {
+		if err := tx.Posting.CreateBulk(c...).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return tx.Counter.UpdateOneID(CounterID).SetHash(prev).Exec(ctx)
 }
 
 // Lock takes the row locks of the accounts ids (duplicates allowed) for the
 // rest of tx, in account-ID order: the order Post updates accounts in. A
 // transaction that posts more than once must lock every account it will
-// post to before its first Post. Post takes the ledger counter's row lock
-// after its accounts', and holds it to commit; a second Post in the same
-// transaction that reaches an account not yet locked would wait, holding
-// the counter, for a concurrent Post that holds that account and waits for
-// the counter: a deadlock (PostgreSQL 40P01). On PostgreSQL each row is
+// post to before its first Post: a second Post that reaches an account not
+// yet locked, while a concurrent transaction holds it and waits for one
+// this transaction's first Post took, is a deadlock (PostgreSQL 40P01).
+// (The ledger counter is no longer part of such a cycle: it is taken at the
+// flush before the commit, after every account.) On PostgreSQL each row is
 // locked FOR NO KEY UPDATE (what Post's UPDATE takes, so Lock blocks no
 // one Post would not); on SQLite the writing transaction holds the
 // database lock and the SELECTs take none.

@@ -12,8 +12,15 @@
 //     answers, and is signed with the server's callback secret; it reaches
 //     danbao only through the same HTTP handler (signature check included)
 //     a real gateway's callback would.
-//   - Deliveries run in the background, at most MaxConcurrentDeliveries at
-//     once; Drain waits for all of them. A 400, 404, 409 or 422 answer is
-//     final and not retried.
+//   - Deliveries wait in a queue of at most QueueSize callbacks, posted by
+//     a fixed number of Senders; Drain waits for all of them. A 400, 404,
+//     409 or 422 answer is final and not retried.
+//   - The queue never grows beyond QueueSize: while it is full, Room is 0
+//     and the wallet refuses new top-ups and withdrawals with RATE_LIMITED
+//     (Busy); a callback that still finds it full is dropped and its
+//     operation stays PENDING until the wallet's recovery re-sends it.
+//   - Close returns within its context whatever is queued: queued
+//     callbacks are dropped and those in flight abandoned, left PENDING
+//     for recovery after the restart.
 //   - Operations on the pending card wait until Settle is called.
 package sandboxbank

@@ -17,10 +17,17 @@ import (
 	"danbao/internal/bank"
 )
 
-// MaxConcurrentDeliveries bounds the callbacks in flight: an unbounded
-// burst would only queue on the ledger's locks while holding database
-// connections the API's reads need.
-const MaxConcurrentDeliveries = 4
+// Senders is the fixed number of goroutines posting callbacks: an
+// unbounded burst would only queue on the ledger's locks while holding
+// database connections the API's reads need.
+const Senders = 4
+
+// QueueSize bounds the callbacks waiting for a sender. When it is full the
+// bank refuses new charges and payouts (Room is 0, see bank.Admitter), so
+// settlement keeps up with acceptance or pushes back; a callback that finds
+// it full anyway is dropped and its operation stays PENDING until the
+// wallet's recovery asks again (wallet.Service.ResendPending).
+const QueueSize = 1024
 
 // maxAttempts and firstDelay shape the retry of an unanswered callback:
 // 20 ms, 60 ms, 180 ms, ... between attempts.
@@ -29,9 +36,9 @@ const (
 	firstDelay  = 20 * time.Millisecond
 )
 
-// Bank is a bank.Gateway and bank.Settler that behaves like an acquirer's
-// test mode. Build it with New and give it the server's handler with
-// SetHandler before the first charge.
+// Bank is a bank.Gateway, bank.Settler and bank.Admitter that behaves like
+// an acquirer's test mode. Build it with New, give it the server's handler
+// with SetHandler before the first charge, and Close it on shutdown.
 type Bank struct {
 	// Signer signs every callback (the server verifies with the same
 	// secret).
@@ -39,13 +46,33 @@ type Bank struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	handler http.Handler
-	wg      sync.WaitGroup
-	senders chan struct{}
+	closed  bool
+
+	queue   chan delivery
+	pending sync.WaitGroup // callbacks queued or being posted
+	senders sync.WaitGroup
+	stop    context.CancelFunc
+	ctx     context.Context // ends with Close: in-flight posts are abandoned
+}
+
+// delivery is one queued callback.
+type delivery struct {
+	reference string
+	body      []byte
 }
 
 // New returns a sandbox bank signing its callbacks with secret.
 func New(secret []byte, log *slog.Logger) *Bank {
-	return &Bank{Signer: bank.Signer{Secret: secret}, log: log, senders: make(chan struct{}, MaxConcurrentDeliveries)}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	b := &Bank{Signer: bank.Signer{Secret: secret}, log: log, queue: make(chan delivery, QueueSize), ctx: ctx, stop: stop}
+	b.senders.Add(Senders)
+	for range Senders {
+		go b.send()
+	}
+	return b
 }
 
 // SetHandler sets the HTTP handler callbacks are posted to: the server's
@@ -101,19 +128,35 @@ func (b *Bank) accept(kind string, r bank.Request) error {
 	case bank.OutcomePending:
 		return nil // waits for Settle
 	case bank.OutcomeSucceeded:
-		b.Deliver(bank.CallbackFor(newCallbackID(), kind, r, bank.OutcomeSucceeded, ""))
+		return b.Deliver(bank.CallbackFor(newCallbackID(), kind, r, bank.OutcomeSucceeded, ""))
 	default:
-		b.Deliver(bank.CallbackFor(newCallbackID(), kind, r, bank.OutcomeDeclined, "card declined"))
+		return b.Deliver(bank.CallbackFor(newCallbackID(), kind, r, bank.OutcomeDeclined, "card declined"))
 	}
-	return nil
 }
+
+// Room reports how many more callbacks the queue takes now.
+func (b *Bank) Room() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0
+	}
+	return cap(b.queue) - len(b.queue)
+}
+
+// Busy is the refusal of a new charge or payout while the queue is full
+// (or the bank is closed): RATE_LIMITED with retryAfterSeconds.
+func (b *Bank) Busy() error { return errBusy }
+
+var errBusy = apperr.New(apperr.RateLimited, "the bank is settling a backlog of operations; try again shortly").
+	With("retryAfterSeconds", 1)
 
 // Settle delivers the outcome of a held operation at once, as the acquirer
 // would once its back office decides, and returns when the server has
 // answered the callback: on success the outcome is applied. Errors:
 // INVALID_STATE if r's card is not the pending card; any other error means
 // the server did not accept the callback.
-func (b *Bank) Settle(_ context.Context, kind string, r bank.Request, succeed bool) error {
+func (b *Bank) Settle(ctx context.Context, kind string, r bank.Request, succeed bool) error {
 	if !b.Holds(r.Token) {
 		return apperr.New(apperr.InvalidState, "only operations on the sandbox pending card wait for an operator")
 	}
@@ -122,37 +165,72 @@ func (b *Bank) Settle(_ context.Context, kind string, r bank.Request, succeed bo
 		cb.Outcome, cb.Reason = bank.OutcomeDeclined, "declined on review"
 	}
 	body, _ := json.Marshal(cb)
-	if code := b.post(body); code < 200 || code > 299 {
+	if code := b.post(ctx, body); code < 200 || code > 299 {
 		return fmt.Errorf("sandboxbank: the callback for %s was answered %d", r.Reference, code)
 	}
 	return nil
 }
 
-// Deliver posts cb, signed, to the handler in the background, retrying
-// with backoff (as acquirers do) while the answer is not 2xx and not final.
-func (b *Bank) Deliver(cb bank.Callback) {
+// Deliver queues cb to be posted, signed, to the handler by one of the
+// senders, retried with backoff (as acquirers do) while the answer is not
+// 2xx and not final. Errors: RATE_LIMITED (Busy) when the queue is full or
+// the bank is closed; the callback is then dropped, and its operation
+// waits for the wallet's recovery to ask again.
+func (b *Bank) Deliver(cb bank.Callback) error {
 	body, _ := json.Marshal(cb)
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		b.senders <- struct{}{}
-		defer func() { <-b.senders }()
-		delay := firstDelay
-		for attempt := 1; attempt <= maxAttempts; attempt++ {
-			code := b.post(body)
-			if code >= 200 && code < 300 {
-				return
-			}
-			if b.log != nil {
-				b.log.Warn("sandbox bank: callback refused", "reference", cb.Reference, "status", code, "attempt", attempt)
-			}
-			if final(code) {
-				return
-			}
-			time.Sleep(delay)
-			delay *= 3
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return errBusy
+	}
+	b.pending.Add(1)
+	select {
+	case b.queue <- delivery{reference: cb.Reference, body: body}:
+		return nil
+	default:
+		b.pending.Done()
+		b.log.Warn("sandbox bank: callback queue full, left for recovery", "reference", cb.Reference)
+		return errBusy
+	}
+}
+
+// send is one sender: it posts queued callbacks until Close.
+func (b *Bank) send() {
+	defer b.senders.Done()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case d := <-b.queue:
+			b.deliver(d)
+			b.pending.Done()
 		}
-	}()
+	}
+}
+
+// deliver posts d until it is answered 2xx or finally refused, the
+// attempts run out or the bank closes.
+func (b *Bank) deliver(d delivery) {
+	delay := firstDelay
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		code := b.post(b.ctx, d.body)
+		if code >= 200 && code < 300 {
+			return
+		}
+		if b.ctx.Err() != nil {
+			return
+		}
+		b.log.Warn("sandbox bank: callback refused", "reference", d.reference, "status", code, "attempt", attempt)
+		if final(code) {
+			return
+		}
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay *= 3
+	}
 }
 
 // final reports whether a callback answer means retrying cannot help.
@@ -166,14 +244,14 @@ func final(code int) bool {
 
 // post calls the handler directly with a signed request and returns the
 // status it answered.
-func (b *Bank) post(body []byte) int {
+func (b *Bank) post(ctx context.Context, body []byte) int {
 	b.mu.Lock()
 	h := b.handler
 	b.mu.Unlock()
 	if h == nil {
 		return http.StatusServiceUnavailable
 	}
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, bank.CallbackPath, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, bank.CallbackPath, bytes.NewReader(body))
 	if err != nil {
 		return http.StatusInternalServerError
 	}
@@ -188,9 +266,39 @@ func (b *Bank) post(body []byte) int {
 	return w.code
 }
 
-// Drain waits until every callback in flight has been delivered (tests,
-// and graceful shutdown).
-func (b *Bank) Drain() { b.wg.Wait() }
+// Drain waits until every queued callback has been delivered (tests).
+func (b *Bank) Drain() { b.pending.Wait() }
+
+// Close stops the bank within ctx, whatever is queued: it refuses new
+// callbacks, abandons the ones in flight (their requests' contexts end)
+// and drops the queued ones, which stay PENDING for the wallet's recovery
+// after the restart. It returns how many queued callbacks it dropped, and
+// ctx's error if the senders had not returned by then.
+func (b *Bank) Close(ctx context.Context) (int, error) {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.stop()
+	dropped := 0
+	for {
+		select {
+		case <-b.queue:
+			dropped++
+			b.pending.Done()
+			continue
+		default:
+		}
+		break
+	}
+	done := make(chan struct{})
+	go func() { b.senders.Wait(); close(done) }()
+	select {
+	case <-done:
+		return dropped, nil
+	case <-ctx.Done():
+		return dropped, ctx.Err()
+	}
+}
 
 func newCallbackID() string {
 	var r [10]byte

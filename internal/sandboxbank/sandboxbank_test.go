@@ -93,3 +93,73 @@ func TestDeliversSignedCallbacks(t *testing.T) {
 		t.Fatalf("after settle: %+v", got)
 	}
 }
+
+// TestQueueIsBounded: while the server does not answer, the bank takes at
+// most QueueSize callbacks besides those its Senders are posting, then
+// refuses with RATE_LIMITED (retryAfterSeconds) and reports no room; once
+// the server answers, every accepted callback is delivered.
+func TestQueueIsBounded(t *testing.T) {
+	b := New([]byte("secret"), nil)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	delivered := 0
+	b.SetHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		mu.Lock()
+		delivered++
+		mu.Unlock()
+	}))
+	ctx := context.Background()
+	ok, _ := b.Tokenize(ctx, bank.SandboxCardSucceeds)
+	accepted := 0
+	var err error
+	for i := 0; i < QueueSize+Senders+10; i++ {
+		if err = b.Charge(ctx, bank.Request{Reference: "top_x", Token: ok, Amount: 1, Currency: "CNY"}); err != nil {
+			break
+		}
+		accepted++
+	}
+	ae, isApp := apperr.As(err)
+	if !isApp || ae.Code != apperr.RateLimited || ae.Extensions["retryAfterSeconds"] == nil {
+		t.Fatalf("charge on a full queue: %v", err)
+	}
+	if accepted < QueueSize || accepted > QueueSize+Senders {
+		t.Fatalf("accepted %d callbacks, want between %d and %d", accepted, QueueSize, QueueSize+Senders)
+	}
+	if b.Room() != 0 || !apperr.Is(b.Busy(), apperr.RateLimited) {
+		t.Fatalf("room %d on a full queue", b.Room())
+	}
+	close(release)
+	b.Drain()
+	if delivered != accepted {
+		t.Fatalf("delivered %d of %d accepted callbacks", delivered, accepted)
+	}
+	if b.Room() != QueueSize {
+		t.Fatalf("room %d after draining", b.Room())
+	}
+}
+
+// TestCloseLeavesTheQueue: Close returns although the server never
+// answers, abandoning the callbacks in flight and dropping the queued
+// ones; afterwards the bank refuses new work.
+func TestCloseLeavesTheQueue(t *testing.T) {
+	b := New([]byte("secret"), nil)
+	b.SetHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // a database that never answers
+	}))
+	ctx := context.Background()
+	ok, _ := b.Tokenize(ctx, bank.SandboxCardSucceeds)
+	for range 50 {
+		if err := b.Charge(ctx, bank.Request{Reference: "top_x", Token: ok, Amount: 1, Currency: "CNY"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dropped, err := b.Close(ctx)
+	if err != nil || dropped < 50-Senders {
+		t.Fatalf("Close: dropped %d, %v", dropped, err)
+	}
+	b.Drain() // nothing is left waiting
+	if err := b.Charge(ctx, bank.Request{Reference: "top_y", Token: ok, Amount: 1, Currency: "CNY"}); !apperr.Is(err, apperr.RateLimited) || b.Room() != 0 {
+		t.Fatalf("charge after Close: %v, room %d", err, b.Room())
+	}
+}

@@ -18,6 +18,10 @@
 //     decides, so duplicate callbacks change nothing.
 //   - An outcome whose amount or currency is not the operation's changes
 //     nothing: AMOUNT_MISMATCH, logged at error level as AlertAmountMismatch.
+//   - A gateway with a bounded queue (bank.Admitter) is asked before a new
+//     top-up or withdrawal starts: while it has no room the operation is
+//     refused with RATE_LIMITED and nothing changes (a replay is still
+//     answered). ResendPending claims at most what it has room for.
 //   - The gateway is never called inside a transaction: LinkBankCard
 //     tokenizes before its transaction, TopUp and Withdraw call it after
 //     theirs commits.

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"danbao/ent"
+	"danbao/ent/bankcard"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/topup"
 	"danbao/ent/withdrawal"
@@ -267,27 +268,62 @@ func notFound(err error) error {
 	return err
 }
 
-// ResendPending asks the gateway again about top-ups and withdrawals that
-// have been PENDING, untouched, for longer than age: the request that
-// started them may never have reached the gateway (a crash after commit, a
-// timeout). Each operation is claimed by moving its updated_at forward with
-// a compare-and-set, so with several instances only one re-sends it, and
-// at most once per age. The gateway de-duplicates by reference and danbao
-// applies an outcome once, so a re-send never moves money twice. It returns
-// how many operations it re-sent.
-func (s *Service) ResendPending(ctx context.Context, age time.Duration, limit int) (int, error) {
+// ResendPending asks the gateway again about up to limit top-ups and
+// withdrawals that have been PENDING, untouched, since before before: the
+// request that started them may never have reached the gateway (a crash
+// after commit, a timeout, a full queue). Each operation is claimed by
+// moving its updated_at forward with a compare-and-set, so with several
+// instances only one re-sends it. The gateway de-duplicates by reference
+// and danbao applies an outcome once, so a re-send never moves money
+// twice. It returns how many operations it found (re-sent, or taken
+// meanwhile by another instance or settled): 0 means none is left from
+// before before. A gateway with a bounded queue (bank.Admitter) is
+// given at most what it has room for; when it has none, ResendPending
+// claims nothing and returns its Busy error (RATE_LIMITED), and the caller
+// waits before asking again.
+func (s *Service) ResendPending(ctx context.Context, before time.Time, limit int) (int, error) {
 	if s.gateway == nil {
 		return 0, nil
 	}
+	if a, ok := s.gateway.(bank.Admitter); ok {
+		room := a.Room()
+		if room == 0 {
+			return 0, a.Busy()
+		}
+		limit = min(limit, room)
+	}
 	now := s.now().UTC()
-	cutoff := now.Add(-age)
-	sent := 0
 	tops, err := s.client.TopUp.Query().
-		Where(topup.StatusEQ(topup.StatusPENDING), topup.UpdatedAtLT(cutoff)).
+		Where(topup.StatusEQ(topup.StatusPENDING), topup.UpdatedAtLT(before)).
 		Order(ent.Asc(topup.FieldUpdatedAt)).Limit(limit).All(ctx)
 	if err != nil {
 		return 0, err
 	}
+	var wds []*ent.Withdrawal
+	if len(tops) < limit {
+		wds, err = s.client.Withdrawal.Query().
+			Where(withdrawal.StatusEQ(withdrawal.StatusPENDING), withdrawal.UpdatedAtLT(before)).
+			Order(ent.Asc(withdrawal.FieldUpdatedAt)).Limit(limit - len(tops)).All(ctx)
+		if err != nil {
+			return 0, err
+		}
+	}
+	cardIDs := make([]pulid.ID, 0, len(tops)+len(wds))
+	for _, t := range tops {
+		cardIDs = append(cardIDs, t.BankCardID)
+	}
+	for _, w := range wds {
+		cardIDs = append(cardIDs, w.BankCardID)
+	}
+	cards, err := s.client.BankCard.Query().Where(bankcard.IDIn(cardIDs...)).All(ctx)
+	if err != nil {
+		return 0, err
+	}
+	tokens := make(map[pulid.ID]string, len(cards))
+	for _, c := range cards {
+		tokens[c.ID] = c.Token
+	}
+	claimed := 0
 	for _, t := range tops {
 		n, err := s.client.TopUp.Update().
 			Where(topup.ID(t.ID), topup.StatusEQ(topup.StatusPENDING), topup.UpdatedAt(t.UpdatedAt)).
@@ -295,21 +331,10 @@ func (s *Service) ResendPending(ctx context.Context, age time.Duration, limit in
 		if err != nil || n == 0 {
 			continue // another instance has it, or it was settled meanwhile
 		}
-		card, err := s.client.BankCard.Get(ctx, t.BankCardID)
-		if err != nil {
-			return sent, err
-		}
-		if err := s.gateway.Charge(ctx, bank.Request{Reference: string(t.ID), Token: card.Token, Amount: t.Amount, Currency: t.Currency}); err != nil {
+		claimed++
+		if err := s.gateway.Charge(ctx, bank.Request{Reference: string(t.ID), Token: tokens[t.BankCardID], Amount: t.Amount, Currency: t.Currency}); err != nil {
 			s.log.WarnContext(ctx, "re-sending a charge failed", "topUp", t.ID, "error", err)
-			continue
 		}
-		sent++
-	}
-	wds, err := s.client.Withdrawal.Query().
-		Where(withdrawal.StatusEQ(withdrawal.StatusPENDING), withdrawal.UpdatedAtLT(cutoff)).
-		Order(ent.Asc(withdrawal.FieldUpdatedAt)).Limit(limit).All(ctx)
-	if err != nil {
-		return sent, err
 	}
 	for _, w := range wds {
 		n, err := s.client.Withdrawal.Update().
@@ -318,15 +343,13 @@ func (s *Service) ResendPending(ctx context.Context, age time.Duration, limit in
 		if err != nil || n == 0 {
 			continue
 		}
-		card, err := s.client.BankCard.Get(ctx, w.BankCardID)
-		if err != nil {
-			return sent, err
-		}
-		if err := s.gateway.Payout(ctx, bank.Request{Reference: string(w.ID), Token: card.Token, Amount: w.Amount, Currency: w.Currency}); err != nil {
+		claimed++
+		if err := s.gateway.Payout(ctx, bank.Request{Reference: string(w.ID), Token: tokens[w.BankCardID], Amount: w.Amount, Currency: w.Currency}); err != nil {
 			s.log.WarnContext(ctx, "re-sending a payout failed", "withdrawal", w.ID, "error", err)
-			continue
 		}
-		sent++
 	}
-	return sent, nil
+	if claimed < len(tops)+len(wds) {
+		s.log.DebugContext(ctx, "pending operations taken meanwhile by another instance or settled", "count", len(tops)+len(wds)-claimed)
+	}
+	return len(tops) + len(wds), nil
 }

@@ -8,10 +8,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
+	"danbao/internal/apperr"
 	"danbao/internal/bank"
 	"danbao/internal/sandboxbank"
 	"danbao/internal/testenv"
@@ -77,10 +79,10 @@ func TestResendPending(t *testing.T) {
 			t.Fatalf("lost charge: %s", st)
 		}
 		// Not yet old enough: nothing is re-sent.
-		if n, err := s.ResendPending(ctx, 1<<40, 10); err != nil || n != 0 {
+		if n, err := s.ResendPending(ctx, time.Now().Add(-time.Hour), 10); err != nil || n != 0 {
 			t.Fatalf("young operations re-sent: %d %v", n, err)
 		}
-		if n, err := s.ResendPending(ctx, 0, 10); err != nil || n != 1 {
+		if n, err := s.ResendPending(ctx, time.Now(), 10); err != nil || n != 1 {
 			t.Fatalf("re-sent %d: %v", n, err)
 		}
 		e.App.Bank.Drain()
@@ -92,7 +94,7 @@ func TestResendPending(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.App.Bank.Drain()
-		if n, err := s.ResendPending(ctx, 0, 10); err != nil || n != 1 {
+		if n, err := s.ResendPending(ctx, time.Now(), 10); err != nil || n != 1 {
 			t.Fatalf("re-sent %d: %v", n, err)
 		}
 		e.App.Bank.Drain()
@@ -100,7 +102,7 @@ func TestResendPending(t *testing.T) {
 			t.Fatalf("withdrawal after re-send: %s", st)
 		}
 		// Settled operations are not re-sent; money moved once each.
-		if n, _ := s.ResendPending(ctx, 0, 10); n != 0 {
+		if n, _ := s.ResendPending(ctx, time.Now(), 10); n != 0 {
 			t.Fatalf("settled operations re-sent: %d", n)
 		}
 		bs, _ := s.Balances(ctx, u)
@@ -137,6 +139,53 @@ func TestFailureReasonIsStoredSafely(t *testing.T) {
 		got, _ := e.App.DB.Client.TopUp.Get(ctx, top.ID)
 		if got.Status != "FAILED" || len(got.FailureReason) > 200 || !utf8.ValidString(got.FailureReason) || !strings.HasPrefix(got.FailureReason, "x拒") {
 			t.Fatalf("stored %q (%d bytes) status %s", got.FailureReason, len(got.FailureReason), got.Status)
+		}
+	})
+}
+
+// full is a gateway whose callback queue is full.
+type full struct{ *sandboxbank.Bank }
+
+func (full) Room() int { return 0 }
+
+// TestSaturatedGatewayRefuses: while the gateway's queue is full a new
+// top-up or withdrawal is refused with RATE_LIMITED (retryAfterSeconds)
+// and changes nothing; a replay of an operation already started is still
+// answered; recovery claims nothing and reports the gateway busy.
+func TestSaturatedGatewayRefuses(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d)
+		ctx := context.Background()
+		open := wallet.New(e.App.DB.Client, e.App.Ledger, e.App.Keys, verified{}, e.App.Bank, e.App.IdentityKeys, slog.Default())
+		busy := wallet.New(e.App.DB.Client, e.App.Ledger, e.App.Keys, verified{}, full{e.App.Bank}, e.App.IdentityKeys, slog.Default())
+		u := pulid.ID(e.Register(t).ID)
+		card, err := open.LinkBankCard(ctx, u, wallet.LinkBankCardInput{CardNumber: bank.SandboxCardPending, HolderName: "X"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, _, err := open.TopUp(ctx, u, wallet.MoveInput{BankCardID: card.ID, Amount: "5", Currency: "CNY", IdempotencyKey: "k1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = busy.TopUp(ctx, u, wallet.MoveInput{BankCardID: card.ID, Amount: "5", Currency: "CNY", IdempotencyKey: "k2"})
+		if ae, ok := apperr.As(err); !ok || ae.Code != apperr.RateLimited || ae.Extensions["retryAfterSeconds"] == nil {
+			t.Fatalf("top-up on a saturated gateway: %v", err)
+		}
+		if _, _, err = busy.Withdraw(ctx, u, wallet.MoveInput{BankCardID: card.ID, Amount: "1", Currency: "CNY", IdempotencyKey: "k3"}); !apperr.Is(err, apperr.RateLimited) {
+			t.Fatalf("withdrawal on a saturated gateway: %v", err)
+		}
+		if n := e.App.DB.Client.TopUp.Query().CountX(ctx); n != 1 {
+			t.Fatalf("%d top-ups after the refusal, want 1", n)
+		}
+		if n := e.App.DB.Client.Withdrawal.Query().CountX(ctx); n != 0 {
+			t.Fatalf("%d withdrawals after the refusal", n)
+		}
+		again, replay, err := busy.TopUp(ctx, u, wallet.MoveInput{BankCardID: card.ID, Amount: "5", Currency: "CNY", IdempotencyKey: "k1"})
+		if err != nil || !replay || again.ID != first.ID {
+			t.Fatalf("replay on a saturated gateway: %v %v", replay, err)
+		}
+		if n, err := busy.ResendPending(ctx, time.Now(), 10); n != 0 || !apperr.Is(err, apperr.RateLimited) {
+			t.Fatalf("recovery on a saturated gateway: %d %v", n, err)
 		}
 	})
 }

@@ -178,10 +178,21 @@ func keyed[T any](ctx context.Context, s *Service, req idempotency.Request,
 		})
 }
 
+// admit refuses a new top-up or withdrawal while the gateway cannot take
+// more (bank.Admitter): RATE_LIMITED with retryAfterSeconds. A replay of
+// an operation already started is never refused.
+func (s *Service) admit() error {
+	if a, ok := s.gateway.(bank.Admitter); ok && a.Room() == 0 {
+		return a.Busy()
+	}
+	return nil
+}
+
 // TopUp starts a top-up of amount from a linked card. The result is PENDING
 // until the gateway answers. replay reports that the key was seen before
 // and the earlier top-up is returned unchanged. Errors: INVALID_INPUT,
-// NOT_FOUND (card), VERIFICATION_REQUIRED, IDEMPOTENCY_CONFLICT.
+// NOT_FOUND (card), VERIFICATION_REQUIRED, IDEMPOTENCY_CONFLICT,
+// RATE_LIMITED (the gateway's queue is full; retryAfterSeconds).
 func (s *Service) TopUp(ctx context.Context, userID pulid.ID, in MoveInput) (*ent.TopUp, bool, error) {
 	m, err := s.validate(ctx, userID, "topUp", in)
 	if err != nil {
@@ -190,6 +201,9 @@ func (s *Service) TopUp(ctx context.Context, userID pulid.ID, in MoveInput) (*en
 	t, replay, err := keyed(ctx, s, m.req,
 		func(tx *ent.Tx, id pulid.ID) (*ent.TopUp, error) { return tx.TopUp.Get(ctx, id) },
 		func(tx *ent.Tx) (*ent.TopUp, pulid.ID, error) {
+			if err := s.admit(); err != nil {
+				return nil, "", err
+			}
 			if err := s.identity.RequireVerified(ctx, tx, userID); err != nil {
 				return nil, "", err
 			}
@@ -219,7 +233,8 @@ func (s *Service) TopUp(ctx context.Context, userID pulid.ID, in MoveInput) (*en
 // same transaction.
 // Errors: INVALID_INPUT, NOT_FOUND (card), VERIFICATION_REQUIRED,
 // ACCOUNT_FROZEN, LIMIT_EXCEEDED, INSUFFICIENT_FUNDS (extensions
-// available, held), IDEMPOTENCY_CONFLICT.
+// available, held), IDEMPOTENCY_CONFLICT, RATE_LIMITED (the gateway's
+// queue is full; retryAfterSeconds).
 func (s *Service) Withdraw(ctx context.Context, userID pulid.ID, in MoveInput) (*ent.Withdrawal, bool, error) {
 	m, err := s.validate(ctx, userID, "withdraw", in)
 	if err != nil {
@@ -228,6 +243,9 @@ func (s *Service) Withdraw(ctx context.Context, userID pulid.ID, in MoveInput) (
 	w, replay, err := keyed(ctx, s, m.req,
 		func(tx *ent.Tx, id pulid.ID) (*ent.Withdrawal, error) { return tx.Withdrawal.Get(ctx, id) },
 		func(tx *ent.Tx) (*ent.Withdrawal, pulid.ID, error) {
+			if err := s.admit(); err != nil {
+				return nil, "", err
+			}
 			if err := s.identity.RequireVerified(ctx, tx, userID); err != nil {
 				return nil, "", err
 			}
