@@ -40,7 +40,14 @@ func loadHistoryCommand(ctx context.Context, cfg config.Config, args []string, s
 		return err
 	}
 	defer d.Close()
-	r, err := loadtest.HistoryAtScale(ctx, loadtest.HistoryOptions{URL: *target, Origin: *origin, Client: d.Client,
+	var analyze func(context.Context) error
+	if cfg.Postgres() {
+		analyze = func(ctx context.Context) error {
+			_, err := d.SQL.ExecContext(ctx, "ANALYZE postings, ledger_transactions, accounts")
+			return err
+		}
+	}
+	r, err := loadtest.HistoryAtScale(ctx, loadtest.HistoryOptions{URL: *target, Origin: *origin, Client: d.Client, AfterSeed: analyze,
 		Entries: *entries, Samples: *samples, CaseBudget: *budget, Reuse: *reuse, Progress: func(s string) { fmt.Fprintln(stdout, s) }})
 	if r != nil {
 		fmt.Fprintf(stdout, "against %s (%s)\n%s", *target, dbName(cfg), r.Report())

@@ -152,8 +152,13 @@ type HistoryOptions struct {
 	// Reuse measures the history seeded by an earlier run (the user with
 	// the most entries, signed in with the load tool's password) instead
 	// of seeding a new one.
-	Reuse    bool
-	Progress func(string)
+	Reuse bool
+	// AfterSeed, when set, runs between the seeding and the measurements:
+	// `danbao load history` refreshes PostgreSQL's planner statistics
+	// there (ANALYZE), as autovacuum would after a million inserts, so
+	// that plans are chosen on the real row counts.
+	AfterSeed func(ctx context.Context) error
+	Progress  func(string)
 }
 
 // HistoryCase is one measured page request.
@@ -256,6 +261,11 @@ func HistoryAtScale(ctx context.Context, o HistoryOptions) (*HistoryResult, erro
 			return nil, err
 		}
 		res.Seeding = time.Since(t0)
+	}
+	if o.AfterSeed != nil {
+		if err := o.AfterSeed(ctx); err != nil {
+			return nil, err
+		}
 	}
 
 	acc, err := o.Client.Account.Query().Where(account.OwnerID(pulid.ID(u.id)), account.KindEQ(account.KindAVAILABLE)).Only(ctx)
