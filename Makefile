@@ -11,7 +11,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # (gqlgen's generated executor, nothing else).
 LINT_PKGS = $$($(GO) list ./... | grep -v -e '^danbao/ent' -e '^danbao/graph$$')
 
-.PHONY: run build generate check-generate fmt-check vet lint test test-go migration playground
+.PHONY: run build generate check-generate fmt-check vet lint test test-go migration playground bench bench-pg
 
 run:
 	$(GO) run . serve
@@ -62,3 +62,15 @@ test-go:
 	$(GO) test $(TESTFLAGS) ./...
 
 test: check-generate fmt-check vet lint test-go
+
+# Benchmarks (never part of `make test`; see README.md, Performance):
+# `make bench` runs the Go benchmarks of the hot paths and a load run on
+# SQLite beside the disk's fdatasync rate; `make bench-pg` runs pgbench
+# TPC-B, the load run on PostgreSQL and pgbench again, on scratch
+# databases of $$PGURL (default postgres://postgres@127.0.0.1:5432) whose
+# names start with $$BENCH_DB_PREFIX (default danbao_bench).
+bench:
+	scripts/bench.sh sqlite
+
+bench-pg:
+	scripts/bench.sh postgres

@@ -8,7 +8,8 @@
 //	danbao operator create --phone P --password W    create an operator account
 //	danbao ledger verify                             check every ledger invariant (exit 1 on a violation)
 //	danbao kyc rotate-keys                           re-encrypt ID data under the current key
-//	danbao load [-url U] [-users N] [-duration D]    load a running server (loopback only)
+//	danbao load [-serve | -url U] [-users N] ...     drive the payment flow under load (loopback only)
+//	danbao load history [-entries N]                 seed a long history and measure its pages
 //	danbao help                                      list the commands (also -h, --help)
 package main
 
@@ -31,7 +32,6 @@ import (
 	"danbao/internal/app"
 	"danbao/internal/config"
 	"danbao/internal/db"
-	"danbao/internal/loadtest"
 	"danbao/internal/migrations"
 	"danbao/internal/obs"
 )
@@ -58,7 +58,8 @@ Commands:
   ledger verify                               check every ledger invariant; exit status 1 on a violation
   kyc rotate-keys                             re-encrypt ID data under the newest DANBAO_KYC_KEYS version
   trust recount [-fix]                        recount every trust score's inputs from the payments; exit status 1 on a difference (-fix stores the recount)
-  load [-url U] [-users N] [-duration D]      put load on a running server (loopback only)
+  load [-serve | -url U] [-users N] [-mix M]  drive the payment flow under load and verify the ledger (loopback only)
+  load history [-entries N]                   seed one user's history and measure its pages' p99
   help                                        print this text (also -h, --help)
 
 Configuration comes from DANBAO_* environment variables and DATABASE_URL
@@ -189,18 +190,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, args []stri
 }
 
 func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
-	var (
-		d   *db.DB
-		err error
-	)
-	if cfg.Postgres() {
-		d, err = db.OpenPostgres(cfg.DatabaseURL)
-	} else {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return err
-		}
-		d, err = db.OpenSQLite(cfg.DataDir + "/danbao.db")
-	}
+	d, err := openDB(cfg)
 	if err != nil {
 		return err
 	}
@@ -211,6 +201,17 @@ func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "applied %d migration(s) %v\n", len(applied), applied)
 	return nil
+}
+
+// openDB opens the configured database (without migrating it).
+func openDB(cfg config.Config) (*db.DB, error) {
+	if cfg.Postgres() {
+		return db.OpenPostgres(cfg.DatabaseURL)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	return db.OpenSQLite(cfg.DataDir + "/danbao.db")
 }
 
 func operator(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
@@ -320,24 +321,6 @@ func kycCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args [
 		return err
 	}
 	fmt.Fprintf(stdout, "re-encrypted %d verification(s) under the current key\n", n)
-	return nil
-}
-
-// loadCommand runs the load tool against a running server (by default the
-// one DANBAO_ADDR names) and prints its figures.
-func loadCommand(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	target := fs.String("url", "http://"+cfg.Addr, "server base URL (loopback only)")
-	users := fs.Int("users", 10, "concurrent virtual users")
-	duration := fs.Duration("duration", 20*time.Second, "how long to run")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	r, err := loadtest.Run(ctx, loadtest.Options{URL: *target, Users: *users, Duration: *duration})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%d users for %s against %s\n%s", *users, r.Elapsed.Round(time.Millisecond), *target, r.Report())
 	return nil
 }
 

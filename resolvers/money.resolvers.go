@@ -178,7 +178,7 @@ func (r *userResolver) Transactions(ctx context.Context, obj *ent.User, first *i
 	if err := ownerOrOperator(ctx, obj.ID); err != nil {
 		return nil, err
 	}
-	return r.Wallet.History(ctx, obj.ID, ledger.Page{First: first, After: after, Last: last, Before: before}, historyFilter(filter))
+	return r.Wallet.History(withoutPageCount(ctx), obj.ID, ledger.Page{First: first, After: after, Last: last, Before: before}, historyFilter(filter))
 }
 
 // BankCards is the resolver for the bankCards field.

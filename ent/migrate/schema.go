@@ -627,6 +627,11 @@ var (
 				Columns: []*schema.Column{PostingsColumns[9], PostingsColumns[1], PostingsColumns[0]},
 			},
 			{
+				Name:    "posting_account_id_kind_seq_id",
+				Unique:  false,
+				Columns: []*schema.Column{PostingsColumns[9], PostingsColumns[2], PostingsColumns[1], PostingsColumns[0]},
+			},
+			{
 				Name:    "posting_day",
 				Unique:  false,
 				Columns: []*schema.Column{PostingsColumns[6]},

@@ -57,6 +57,10 @@ func (Posting) Edges() []ent.Edge {
 func (Posting) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("account_id", "seq", "id"),
+		// History filtered by type: the page in order without reading the
+		// entries of other types (a type the user has none of would
+		// otherwise read all their entries).
+		index.Fields("account_id", "kind", "seq", "id"),
 		index.Fields("day"),
 	}
 }

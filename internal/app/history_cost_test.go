@@ -12,6 +12,7 @@ import (
 	"danbao/internal/money"
 	"danbao/internal/testenv"
 
+	entgo "entgo.io/ent"
 	"github.com/99designs/gqlgen/graphql"
 )
 
@@ -210,4 +211,57 @@ func BenchmarkAliasedHistoryPages(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(queries.Load())/float64(b.N), "queries/op")
+}
+
+// TestHistoryPageInfoWithoutCount: pages that select pageInfo answer
+// hasNextPage and hasPreviousPage from one extra entry, without counting
+// the user's entries (a full scan of a long history); totalCount still
+// counts, once.
+func TestHistoryPageInfoWithoutCount(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d, testenv.With("DANBAO_MUTATION_RATE", "0"), testenv.With("DANBAO_SIGNIN_ADDRESS_RATE", "0"), testenv.With("DANBAO_SIGNIN_PHONE_RATE", "0"))
+		u := seedHistory(t, e)
+		var counts atomic.Int64
+		e.App.DB.Client.Intercept(ent.InterceptFunc(func(next ent.Querier) ent.Querier {
+			return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
+				if qc := entgo.QueryFromContext(ctx); qc != nil && qc.Op == entgo.OpQueryCount && graphql.HasOperationContext(ctx) {
+					counts.Add(1)
+				}
+				return next.Query(ctx, q)
+			})
+		}))
+		type page struct {
+			Me struct {
+				Transactions struct {
+					Edges    []struct{ Cursor string }
+					PageInfo struct {
+						HasNextPage, HasPreviousPage bool
+						EndCursor                    *string
+					}
+					TotalCount int
+				}
+			}
+		}
+		get := func(sel string, vars map[string]any) page {
+			var p page
+			e.Do(t, u.AccessToken, `query($after: Cursor){ me { transactions(first: 60, after: $after) { `+sel+` } } }`, vars).Decode(t, &p)
+			return p
+		}
+		const sel = `edges { cursor } pageInfo { hasNextPage hasPreviousPage endCursor }`
+		p1 := get(sel, nil)
+		c1 := p1.Me.Transactions
+		if len(c1.Edges) != 60 || !c1.PageInfo.HasNextPage || c1.PageInfo.HasPreviousPage || c1.PageInfo.EndCursor == nil || *c1.PageInfo.EndCursor != c1.Edges[59].Cursor {
+			t.Fatalf("first page %+v", c1.PageInfo)
+		}
+		c2 := get(sel, map[string]any{"after": *c1.PageInfo.EndCursor}).Me.Transactions
+		if len(c2.Edges) != 40 || c2.PageInfo.HasNextPage || !c2.PageInfo.HasPreviousPage {
+			t.Fatalf("second page: %d entries, %+v", len(c2.Edges), c2.PageInfo)
+		}
+		if n := counts.Load(); n != 0 {
+			t.Fatalf("pages with pageInfo counted the history %d times", n)
+		}
+		if c := get(sel+` totalCount`, nil).Me.Transactions; c.TotalCount != 100 || !c.PageInfo.HasNextPage || counts.Load() != 1 {
+			t.Fatalf("totalCount %d, hasNextPage %v, %d counts", c.TotalCount, c.PageInfo.HasNextPage, counts.Load())
+		}
+	})
 }
