@@ -193,6 +193,14 @@ func New(t testing.TB, d Dialect, opts ...Option) *Env {
 	return &Env{App: a, Server: srv, Dialect: d, Key: key, Origin: origin, logs: logs}
 }
 
+// Remote returns an Env that drives a danbao server already running at
+// base (http://host:port), e.g. a child process, through the same GraphQL,
+// WebSocket and passkey helpers; origin is its WebAuthn origin. It has no
+// App: helpers that reach into the process cannot be used with it.
+func Remote(base, origin string, d Dialect) *Env {
+	return &Env{Server: &httptest.Server{URL: base}, Dialect: d, Origin: origin, logs: &syncBuffer{}}
+}
+
 // syncBuffer collects log output written from many goroutines.
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -278,7 +286,11 @@ func (e *Env) Post(t testing.TB, token, contentType string, body []byte) *Respon
 
 func (e *Env) send(t testing.TB, req *http.Request) *Response {
 	t.Helper()
-	resp, err := e.Server.Client().Do(req)
+	c := e.Server.Client()
+	if c == nil { // a Remote server
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
