@@ -757,14 +757,17 @@ func (s *Service) post(ctx context.Context, tx *ent.Tx, p *ent.Payment, moves []
 				return nil, err
 			}
 			legsOf[kind] = append(legsOf[kind], ledger.On(a, amount))
-			ids = append(ids, a.ID)
+			if !ledger.Deferrable(string(a.Kind)) {
+				ids = append(ids, a.ID) // platform accounts: at the flush
+			}
 			if a.OwnerID != "" {
 				deltas[a.OwnerID] += amount
 			}
 		}
 	}
-	// Several Posts in one transaction: every account is locked, in the
-	// ledger's order, before the first takes the ledger counter.
+	// Several Posts in one transaction: every user account is locked, in
+	// the ledger's order, before the first Post (the platform's accounts
+	// and the ledger counter are taken at the flush before the commit).
 	if len(kinds) > 1 {
 		if err := s.ledger.Lock(ctx, tx, ids...); err != nil {
 			return nil, err

@@ -61,15 +61,17 @@ type Posted struct {
 	Postings    []*ent.Posting
 }
 
-// Post writes e in tx: it checks the legs balance, applies them to the
-// accounts' cached balances in account-ID order (debits conditionally, so
-// no account but custody goes below zero), and defers to the commit what
-// needs the global "ledger" counter row: the sequence number, the hash
-// chain, the journal and posting rows, and custody's leg (custody's row is
-// as hot as the counter, and its debit cannot be refused). So the counter's
-// lock, and custody's, are held from the flush to the commit only (see
+// Post writes e in tx: it checks the legs balance, applies the legs on
+// users' accounts to their cached balances in account-ID order (debits
+// conditionally, so no user account goes below zero), and defers to the
+// commit what needs the global "ledger" counter row (the sequence number,
+// the hash chain, the journal and posting rows) and the legs on the
+// platform's accounts (Deferrable: custody, clearing, escrow, fees, the
+// protection fund; rows as hot as the counter). So the counter's lock, and
+// the platform accounts', are held from the flush to the commit only (see
 // dbtx.Deferred). The returned Posted carries the transaction's ID at
-// once; its sequence number, hashes and custody's balance after are filled
+// once; its sequence number, hashes and the platform accounts' balance
+// after are filled
 // in when tx commits. Errors: INSUFFICIENT_FUNDS when a user account would
 // go below zero (extensions: available, currency); any other error is
 // internal (a broken rule is a bug, never user input). Balances may
@@ -88,7 +90,7 @@ func (s *Service) Post(ctx context.Context, tx *ent.Tx, e Entry) (*Posted, error
 	for i, l := range legs {
 		postings[i] = &ent.Posting{ID: pulid.New(pulid.PrefixPosting), TransactionID: ltx.ID, AccountID: pulid.ID(l.AccountID),
 			Kind: e.Kind, Amount: l.Amount, Currency: string(e.Currency), Day: now.Format(time.DateOnly), CreatedAt: now}
-		if l.Kind == KindCustody {
+		if Deferrable(l.Kind) {
 			continue // applied at the flush
 		}
 		balance, err := apply(ctx, tx, l)
@@ -156,21 +158,22 @@ type pendingEntry struct {
 	legs     []Leg
 }
 
-// Flush applies the deferred custody legs (in account-ID order, then in
-// posting order), takes the next sequence numbers from the counter row
+// Flush applies the deferred platform legs (in account-ID order, then in
+// posting order; a debit only if the account covers it, custody excepted), takes the next sequence numbers from the counter row
 // (locking it until the commit), hash-chains the entries and writes their
 // rows; then it fills in the Posted values Post returned.
 func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
-	// Custody's legs are applied as one update per account (its total),
+	// Platform legs are applied as one update per account (its total),
 	// in account-ID order; each posting's balance after is then the
 	// account's final balance less the legs that follow it.
 	type ref struct{ entry, leg int }
 	var accounts []string
 	legsOf := map[string][]ref{}
 	totals := map[string]int64{}
+	kinds := map[string]string{}
 	for i, e := range q.entries {
 		for j, l := range e.legs {
-			if l.Kind != KindCustody {
+			if !Deferrable(l.Kind) {
 				continue
 			}
 			if _, seen := legsOf[l.AccountID]; !seen {
@@ -178,6 +181,7 @@ func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
 			}
 			legsOf[l.AccountID] = append(legsOf[l.AccountID], ref{i, j})
 			totals[l.AccountID] += l.Amount
+			kinds[l.AccountID] = l.Kind
 		}
 	}
 	sort.Strings(accounts)
@@ -189,15 +193,18 @@ func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
 		total := totals[id]
 		guard := "balance <= $4" // a credit must not overflow
 		bound := int64(math.MaxInt64) - total
-		if total < 0 {
+		switch {
+		case total < 0 && MayGoNegative(kinds[id]): // custody: must not underflow
 			guard, bound = "balance >= $4", math.MinInt64-total
+		case total < 0: // every other account: must cover the debit
+			guard, bound = "balance >= $4", -total
 		}
 		var balance int64
 		err := dbtx.QueryRow(ctx, tx, []any{&balance},
 			`UPDATE accounts SET balance = balance + $1, updated_at = $2 WHERE id = $3 AND `+guard+` RETURNING balance`,
 			total, now, id, bound)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("ledger: custody account %s would overflow", id)
+			return fmt.Errorf("ledger: platform account %s (%s) would overflow or go negative", id, kinds[id])
 		}
 		if err != nil {
 			return err
@@ -259,8 +266,10 @@ func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
 
 // Lock takes the row locks of the accounts ids (duplicates allowed) for the
 // rest of tx, in account-ID order: the order Post updates accounts in. A
-// transaction that posts more than once must lock every account it will
-// post to before its first Post: a second Post that reaches an account not
+// transaction that posts more than once must lock every user account it
+// will post to before its first Post (the platform's accounts are taken at
+// the flush, after every user account: pass only users' accounts, or their
+// locks are held for the whole transaction): a second Post that reaches an account not
 // yet locked, while a concurrent transaction holds it and waits for one
 // this transaction's first Post took, is a deadlock (PostgreSQL 40P01).
 // (The ledger counter is no longer part of such a cycle: it is taken at the
