@@ -535,6 +535,11 @@ var (
 				Columns: []*schema.Column{PaymentsColumns[3], PaymentsColumns[1]},
 			},
 			{
+				Name:    "payment_payer_id_paid_at",
+				Unique:  false,
+				Columns: []*schema.Column{PaymentsColumns[3], PaymentsColumns[33]},
+			},
+			{
 				Name:    "payment_payee_id_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{PaymentsColumns[4], PaymentsColumns[1]},

@@ -94,6 +94,8 @@ func (Payment) Fields() []ent.Field {
 func (Payment) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("payer_id", "created_at"),
+		// Risk's facts: a payer's authorized payments by time (internal/risk).
+		index.Fields("payer_id", "paid_at"),
 		index.Fields("payee_id", "created_at"),
 		index.Fields("status", "authorize_by"),
 		index.Fields("status", "ship_by"),

@@ -95,8 +95,9 @@ type Facts struct {
 	NewestPasskeyAt *time.Time
 	// PasswordChangedAt and ContactChangedAt: nil when never changed.
 	PasswordChangedAt, ContactChangedAt *time.Time
-	// PriorWithCounterparty counts the user's earlier outflows to the same
-	// payee or card.
+	// PriorWithCounterparty is not zero when the user paid the same payee
+	// before (the loader stops at the first such payment; a withdrawal's
+	// card is the user's own: 1).
 	PriorWithCounterparty int
 	// CounterpartyFlagged: the payee is frozen or restricted.
 	CounterpartyFlagged bool
