@@ -251,7 +251,7 @@ type DecideHeldPayload struct {
 	Payment *ent.Payment `json:"payment,omitempty"`
 	// The withdrawal after the decision, when the item was a withdrawal.
 	Withdrawal *ent.Withdrawal `json:"withdrawal,omitempty"`
-	// NOT_FOUND (id), INVALID_STATE (already decided; extensions status), INVALID_INPUT (note, idempotencyKey), IDEMPOTENCY_CONFLICT.
+	// NOT_FOUND (id), INVALID_STATE (already decided; extensions status), ACCOUNT_FROZEN (approval: the buyer or withdrawing user frozen, or the seller restricted from collecting, since the hold; the item stays HELD), INVALID_INPUT (note, idempotencyKey), IDEMPOTENCY_CONFLICT.
 	UserErrors []*UserError `json:"userErrors"`
 }
 

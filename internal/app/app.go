@@ -235,6 +235,12 @@ func (w walletIdentity) CheckOutflow(ctx context.Context, tx *ent.Tx, userID pul
 	return w.Record(ctx, tx, userID, amount, c, w.now())
 }
 
+// CheckNotFrozen refuses a frozen account (an approval of a held
+// withdrawal).
+func (w walletIdentity) CheckNotFrozen(ctx context.Context, tx *ent.Tx, userID pulid.ID) error {
+	return escrow.CheckNotFrozen(ctx, tx, userID)
+}
+
 // dailyConfig maps the configuration to the daily limits: CNY only, so
 // every other currency is refused for outflows. Load has already checked
 // the amounts parse and the default is within the maximum.

@@ -89,7 +89,8 @@ func (s *Service) authorizeTx(ctx context.Context, tx *ent.Tx, p *ent.Payment, a
 // HELD -> PAID (the seller's shipping window starts), rejection HELD ->
 // REFUNDED with everything in escrow back to the buyer (balanced
 // postings, audit row and events). Errors: INVALID_STATE (the payment is
-// no longer HELD).
+// no longer HELD); on approval, ACCOUNT_FROZEN (the buyer frozen, or the
+// seller restricted from collecting, since).
 func (s *Service) DecideHeld(ctx context.Context, tx *ent.Tx, h *ent.RiskHold, v risk.Verdict) (func(), error) {
 	p, err := tx.Payment.Get(ctx, h.SubjectID)
 	if err != nil {
@@ -98,6 +99,15 @@ func (s *Service) DecideHeld(ctx context.Context, tx *ent.Tx, h *ent.RiskHold, v
 	ev := RejectHold
 	if v.Approve {
 		ev = ApproveHold
+		// An account frozen, or a seller restricted, while the payment was
+		// held: the approval is refused (the hold stays HELD; rejecting it
+		// returns the money).
+		if err := CheckNotFrozen(ctx, tx, p.PayerID); err != nil {
+			return nil, err
+		}
+		if err := checkCollect(ctx, tx, p.PayeeID); err != nil {
+			return nil, err
+		}
 	}
 	_, err = s.apply(ctx, tx, p, step{req: Request{Event: ev, Actor: Operator}, actor: v.Operator, note: v.Note,
 		detail: map[string]any{"heldItemId": string(h.ID)}})

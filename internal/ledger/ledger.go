@@ -66,8 +66,8 @@ type Posted struct {
 // conditionally, so no user account goes below zero), and defers to the
 // commit what needs the global "ledger" counter row (the sequence number,
 // the hash chain, the journal and posting rows) and the legs on the
-// platform's accounts (Deferrable: custody, clearing, escrow, fees, the
-// protection fund; rows as hot as the counter). So the counter's lock, and
+// platform's accounts (Deferrable: custody, clearing, escrow, fees; rows as
+// hot as the counter). So the counter's lock, and
 // the platform accounts', are held from the flush to the commit only (see
 // dbtx.Deferred). The returned Posted carries the transaction's ID at
 // once; its sequence number, hashes and the platform accounts' balance
@@ -311,7 +311,13 @@ func (s *Service) insufficient(ctx context.Context, tx *ent.Tx, l Leg) error {
 	if err != nil {
 		return err
 	}
-	if a.Kind != account.KindAVAILABLE {
+	switch a.Kind {
+	case account.KindAVAILABLE:
+	case account.KindPROTECTION_FUND: // compensations racing for what is left in the fund
+		return apperr.New(apperr.InsufficientFunds, "the protection fund holds %s %s: fund it first",
+			money.FormatMinor(a.Balance, l.Currency), l.Currency).
+			With("account", "PROTECTION_FUND").With("available", money.FormatMinor(a.Balance, l.Currency))
+	default:
 		return fmt.Errorf("ledger: platform account %s (%s) would go negative", a.ID, a.Kind)
 	}
 	return apperr.New(apperr.InsufficientFunds, "insufficient funds: %s available, %s needed",

@@ -33,13 +33,15 @@ func MayGoNegative(kind string) bool { return kind == KindCustody }
 
 // Deferrable reports whether legs on accounts of kind are applied at the
 // commit's flush rather than at Post: the platform's accounts (custody,
-// clearing, escrow, fees, the protection fund), one row per currency that
+// clearing, escrow, fees), one row per currency that
 // every movement of its kind touches, so their locks are held from the
 // flush to the commit only. A user's AVAILABLE account is applied at once,
 // so that a debit it cannot cover is refused with INSUFFICIENT_FUNDS before
-// anything else happens. A platform debit refused at the flush (only a
-// broken rule can cause one) fails the transaction.
-func Deferrable(kind string) bool { return kind != KindAvailable }
+// anything else happens, and so is the protection fund: a cold row whose
+// debits (compensations) can meet an empty fund, refused with
+// INSUFFICIENT_FUNDS. A platform debit refused at the flush (only a broken
+// rule can cause one) fails the transaction.
+func Deferrable(kind string) bool { return kind != KindAvailable && kind != KindProtectionFund }
 
 // Leg is one posting to be made: a signed amount on an account.
 type Leg struct {

@@ -43,6 +43,7 @@ func (f *flaky) Payout(ctx context.Context, r bank.Request) error {
 type verified struct{}
 
 func (verified) RequireVerified(context.Context, *ent.Tx, pulid.ID) error         { return nil }
+func (verified) CheckNotFrozen(context.Context, *ent.Tx, pulid.ID) error          { return nil }
 func (verified) CheckCardHolder(context.Context, *ent.Tx, pulid.ID, string) error { return nil }
 
 func (verified) CheckOutflow(context.Context, *ent.Tx, pulid.ID, int64, money.Currency) error {

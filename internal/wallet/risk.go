@@ -53,11 +53,17 @@ const RejectedReason = "REJECTED_BY_OPERATOR"
 // HELD -> PENDING and, once tx commits, the payout request to the bank;
 // rejection is HELD -> FAILED with the amount back in the available
 // balance (WITHDRAWAL_RETURN, balanced postings) and its events. Errors:
-// INVALID_STATE (the withdrawal is no longer HELD).
+// INVALID_STATE (the withdrawal is no longer HELD); on approval,
+// ACCOUNT_FROZEN (frozen since).
 func (s *Service) DecideHeld(ctx context.Context, tx *ent.Tx, h *ent.RiskHold, v risk.Verdict) (func(), error) {
 	to := withdrawal.StatusFAILED
 	if v.Approve {
 		to = withdrawal.StatusPENDING
+		// Frozen while the withdrawal was held: the approval is refused
+		// (the hold stays HELD; rejecting it returns the money).
+		if err := s.identity.CheckNotFrozen(ctx, tx, h.UserID); err != nil {
+			return nil, err
+		}
 	}
 	upd := tx.Withdrawal.Update().Where(withdrawal.ID(h.SubjectID), withdrawal.StatusEQ(withdrawal.StatusHELD)).SetStatus(to)
 	if !v.Approve {

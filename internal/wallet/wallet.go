@@ -46,6 +46,9 @@ type Identity interface {
 	// the daily limit (VERIFICATION_REQUIRED, LIMIT_EXCEEDED; a currency
 	// with no limit configured is refused).
 	CheckOutflow(ctx context.Context, tx *ent.Tx, userID pulid.ID, amount int64, c money.Currency) error
+	// CheckNotFrozen refuses a frozen account (ACCOUNT_FROZEN) without
+	// counting anything: an approval of a held withdrawal.
+	CheckNotFrozen(ctx context.Context, tx *ent.Tx, userID pulid.ID) error
 	// RecordPasswordFree refuses, and otherwise counts, money leaving
 	// without a passkey: outside the password-free allowance, or stepped
 	// up by risk (stepUp: its reasons), PASSKEY_REQUIRED.
