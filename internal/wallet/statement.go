@@ -102,10 +102,11 @@ func (s *Service) Statement(ctx context.Context, userID pulid.ID, q StatementQue
 }
 
 // StreamStatement reads userID's statement for q from the ledger: the
-// postings of the user's available account in the currency, created in
-// [q.From, q.To), in posting order (seq, then ID), a batch at a time. It
+// postings of the user's available account in the currency from the
+// first stamped at or after q.From to the last before the first stamped at
+// or after q.To, in posting order (seq, then ID), a batch at a time. It
 // calls opening once, before any entry, with the summary so far (the
-// opening balance: the balance after the last posting before From, zero
+// opening balance: the balance after the last posting before those, zero
 // when there is none), then entry for each entry, and returns the summary.
 // The running balance is checked against every posting's balance after,
 // so the totals reconcile to the ledger by construction; a mismatch is an
@@ -126,9 +127,37 @@ func (s *Service) StreamStatement(ctx context.Context, userID pulid.ID, q Statem
 	if err != nil && !ent.IsNotFound(err) {
 		return nil, err
 	}
+	// The window's bounds are found by time, its postings read by
+	// sequence: the first posting stamped at or after from, and the first
+	// at or after to. Postings are stamped by the clock of the instance
+	// that wrote them and numbered in commit order, so two instances'
+	// clocks a few milliseconds apart can stamp a later posting earlier;
+	// selecting by time would then split the running balance. (Postings of
+	// one transaction share their stamp and their sequence number.)
+	var startSeq, endSeq int64 = -1, -1
 	if acc != nil {
-		before, err := s.client.Posting.Query().Where(posting.AccountID(acc.ID), posting.CreatedAtLT(from)).
-			Order(ent.Desc(posting.FieldSeq), ent.Desc(posting.FieldID)).First(ctx)
+		firstAt := func(t time.Time) (int64, error) {
+			p, err := s.client.Posting.Query().Where(posting.AccountID(acc.ID), posting.CreatedAtGTE(t)).
+				Order(ent.Asc(posting.FieldSeq), ent.Asc(posting.FieldID)).First(ctx)
+			if ent.IsNotFound(err) {
+				return -1, nil
+			}
+			if err != nil {
+				return 0, err
+			}
+			return p.Seq, nil
+		}
+		if startSeq, err = firstAt(from); err != nil {
+			return nil, err
+		}
+		if endSeq, err = firstAt(to); err != nil {
+			return nil, err
+		}
+		bq := s.client.Posting.Query().Where(posting.AccountID(acc.ID))
+		if startSeq >= 0 {
+			bq.Where(posting.SeqLT(startSeq))
+		}
+		before, err := bq.Order(ent.Desc(posting.FieldSeq), ent.Desc(posting.FieldID)).First(ctx)
 		if err != nil && !ent.IsNotFound(err) {
 			return nil, err
 		}
@@ -142,12 +171,15 @@ func (s *Service) StreamStatement(ctx context.Context, userID pulid.ID, q Statem
 			return nil, err
 		}
 	}
-	if acc == nil {
+	if acc == nil || startSeq < 0 || (endSeq >= 0 && endSeq <= startSeq) {
 		return &sum, nil
 	}
 	var last *ent.Posting
 	for {
-		pq := s.client.Posting.Query().Where(posting.AccountID(acc.ID), posting.CreatedAtGTE(from), posting.CreatedAtLT(to))
+		pq := s.client.Posting.Query().Where(posting.AccountID(acc.ID), posting.SeqGTE(startSeq))
+		if endSeq >= 0 {
+			pq.Where(posting.SeqLT(endSeq))
+		}
 		if last != nil {
 			pq.Where(posting.Or(posting.SeqGT(last.Seq), posting.And(posting.Seq(last.Seq), posting.IDGT(last.ID))))
 		}
