@@ -153,6 +153,17 @@ func (s *Service) StreamStatement(ctx context.Context, userID pulid.ID, q Statem
 		if endSeq, err = firstAt(to); err != nil {
 			return nil, err
 		}
+		if endSeq < 0 && startSeq >= 0 {
+			// Nothing stamped at or after to yet: the window ends after the
+			// last posting now, so that one committed while the statement is
+			// read (stamped after to) is not taken in.
+			last, err := s.client.Posting.Query().Where(posting.AccountID(acc.ID)).
+				Order(ent.Desc(posting.FieldSeq)).First(ctx)
+			if err != nil {
+				return nil, err
+			}
+			endSeq = last.Seq + 1
+		}
 		bq := s.client.Posting.Query().Where(posting.AccountID(acc.ID))
 		if startSeq >= 0 {
 			bq.Where(posting.SeqLT(startSeq))
