@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"danbao/internal/config"
+	"danbao/internal/db"
 	"danbao/internal/loadtest"
 )
 
@@ -46,19 +47,11 @@ func loadCommand(ctx context.Context, cfg config.Config, args []string, stdout i
 	if err != nil {
 		return err
 	}
-	if *serveItself {
-		srv, err := startServer(ctx, stdout)
-		if err != nil {
-			return err
-		}
-		defer srv.stop()
-		*target, *pid = srv.url, srv.cmd.Process.Pid
-	}
-	d, err := openDB(cfg)
+	d, stop, err := loadTarget(ctx, cfg, *serveItself, target, pid, stdout)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
+	defer stop()
 	r, err := loadtest.Run(ctx, loadtest.Options{URL: *target, Origin: *origin, Users: *users, Clients: *clients,
 		Duration: *duration, Mix: mix, Probe: loadtest.DBProbe{Client: d.Client}, PID: *pid, SettleWait: *settle,
 		Progress: func(s string) { fmt.Fprintln(stdout, s) }})
@@ -178,4 +171,28 @@ func (c *child) stop() {
 		_ = c.cmd.Process.Kill()
 		<-done
 	}
+}
+
+// loadTarget opens the configured database for a load command and, with
+// serve, first starts `danbao serve` on it, pointing target (and pid, when
+// not nil) at that server. stop closes the database, then stops the server.
+func loadTarget(ctx context.Context, cfg config.Config, serve bool, target *string, pid *int, stdout io.Writer) (*db.DB, func(), error) {
+	stopServer := func() {}
+	if serve {
+		srv, err := startServer(ctx, stdout)
+		if err != nil {
+			return nil, nil, err
+		}
+		stopServer = srv.stop
+		*target = srv.url
+		if pid != nil {
+			*pid = srv.cmd.Process.Pid
+		}
+	}
+	d, err := openDB(cfg)
+	if err != nil {
+		stopServer()
+		return nil, nil, err
+	}
+	return d, func() { d.Close(); stopServer() }, nil
 }

@@ -27,19 +27,11 @@ func loadHistoryCommand(ctx context.Context, cfg config.Config, args []string, s
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *serveItself {
-		srv, err := startServer(ctx, stdout)
-		if err != nil {
-			return err
-		}
-		defer srv.stop()
-		*target = srv.url
-	}
-	d, err := openDB(cfg)
+	d, stop, err := loadTarget(ctx, cfg, *serveItself, target, nil, stdout)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
+	defer stop()
 	var analyze func(context.Context) error
 	if cfg.Postgres() {
 		analyze = func(ctx context.Context) error {
