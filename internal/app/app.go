@@ -100,12 +100,15 @@ type Options struct {
 	// Trust overrides the trust score thresholds (default
 	// trust.DefaultConfig()).
 	Trust *trust.Config
+	// Trace, when set, is called with every statement the client sends
+	// (tests count a request's statements).
+	Trace db.Trace
 }
 
 // New opens the database (migrating it), builds the services and the HTTP
 // handler. The App starts ready.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) (*App, error) {
-	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	d, err := db.OpenTraced(ctx, cfg.DatabaseURL, cfg.DataDir, opts.Trace)
 	if err != nil {
 		return nil, err
 	}

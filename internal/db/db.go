@@ -42,17 +42,28 @@ func (d *DB) Ping(ctx context.Context) error { return d.SQL.PingContext(ctx) }
 // named danbao.db in dataDir, applies pending migrations and returns the
 // client.
 func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
+	return OpenTraced(ctx, databaseURL, dataDir, nil)
+}
+
+// Trace is called with every statement the ent client sends (queries,
+// executions, BEGIN and COMMIT included) and the context it was sent in;
+// tests count a request's statements with it.
+type Trace func(ctx context.Context, statement string)
+
+// OpenTraced is Open with every statement of the client passed to trace
+// (nil: none).
+func OpenTraced(ctx context.Context, databaseURL, dataDir string, trace Trace) (*DB, error) {
 	var (
 		d   *DB
 		err error
 	)
 	if databaseURL != "" {
-		d, err = OpenPostgres(databaseURL)
+		d, err = openPostgres(databaseURL, trace)
 	} else {
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
-		d, err = OpenSQLite(filepath.Join(dataDir, "danbao.db"))
+		d, err = openSQLite(filepath.Join(dataDir, "danbao.db"), trace)
 	}
 	if err != nil {
 		return nil, err
@@ -85,7 +96,9 @@ func SQLiteDSN(path string) string {
 
 // OpenSQLite opens (creating if needed) the SQLite file at path. It does not
 // migrate.
-func OpenSQLite(path string) (*DB, error) {
+func OpenSQLite(path string) (*DB, error) { return openSQLite(path, nil) }
+
+func openSQLite(path string, trace Trace) (*DB, error) {
 	sdb, err := sql.Open("sqlite", SQLiteDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -95,11 +108,13 @@ func OpenSQLite(path string) (*DB, error) {
 	sdb.SetMaxOpenConns(8)
 	sdb.SetMaxIdleConns(8)
 	sdb.SetConnMaxIdleTime(5 * time.Minute)
-	return wrap(sdb, dialect.SQLite), nil
+	return wrap(sdb, dialect.SQLite, trace), nil
 }
 
 // OpenPostgres opens the PostgreSQL database at url. It does not migrate.
-func OpenPostgres(url string) (*DB, error) {
+func OpenPostgres(url string) (*DB, error) { return openPostgres(url, nil) }
+
+func openPostgres(url string, trace Trace) (*DB, error) {
 	sdb, err := sql.Open("pgx", url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -107,11 +122,18 @@ func OpenPostgres(url string) (*DB, error) {
 	sdb.SetMaxOpenConns(32)
 	sdb.SetMaxIdleConns(16)
 	sdb.SetConnMaxIdleTime(5 * time.Minute)
-	return wrap(sdb, dialect.Postgres), nil
+	return wrap(sdb, dialect.Postgres, trace), nil
 }
 
-func wrap(sdb *sql.DB, d string) *DB {
-	drv := entsql.OpenDB(d, sdb)
+func wrap(sdb *sql.DB, d string, trace Trace) *DB {
+	var drv dialect.Driver = entsql.OpenDB(d, sdb)
+	if trace != nil {
+		drv = dialect.DebugWithContext(drv, func(ctx context.Context, v ...any) {
+			if len(v) > 0 {
+				trace(ctx, fmt.Sprint(v[0]))
+			}
+		})
+	}
 	client := ent.NewClient(ent.Driver(drv))
 	dbtx.Register(client, d)
 	return &DB{Client: client, SQL: sdb, Dialect: d}
