@@ -47,7 +47,46 @@ func WithTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) 
 	}
 }
 
+// gateWait bounds the wait for the SQLite writer gate; past it the
+// transaction begins anyway and SQLite's busy timeout decides, as it does
+// between processes (a transaction begun inside another's function, which
+// SQLite's single writer refuses anyway, must not wait forever).
+const gateWait = 10 * time.Second
+
+// enter waits for the SQLite client's writer gate, if it has one, and
+// returns its release. Writers of one process queue here, handed over at
+// once, instead of in SQLite's busy handler, which retries BEGIN IMMEDIATE
+// after sleeps of up to 100 ms: under load most of a writer's wait was
+// that sleep (docs/architecture.md, Performance).
+func enter(ctx context.Context, client *ent.Client) (func(), error) {
+	v, ok := gates.Load(client)
+	if !ok {
+		return func() {}, nil
+	}
+	gate := v.(chan struct{})
+	select {
+	case gate <- struct{}{}:
+		return func() { <-gate }, nil
+	default:
+	}
+	t := time.NewTimer(gateWait)
+	defer t.Stop()
+	select {
+	case gate <- struct{}{}:
+		return func() { <-gate }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+		return func() {}, nil
+	}
+}
+
 func once(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) (err error) {
+	leave, err := enter(ctx, client)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer leave()
 	tx, err := client.Tx(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

@@ -3,6 +3,7 @@ package dbtx
 import (
 	"context"
 	"database/sql"
+	"entgo.io/ent/dialect"
 	"slices"
 	"sync"
 
@@ -121,6 +122,7 @@ func QueryRow(ctx context.Context, tx *ent.Tx, dest []any, query string, args ..
 var (
 	dialects sync.Map // *ent.Client -> string
 	origins  sync.Map // *ent.Tx -> Origin
+	gates    sync.Map // *ent.Client -> chan struct{} (SQLite: one writer at a time)
 )
 
 // Origin is where a transaction began: its client and that client's SQL
@@ -132,7 +134,13 @@ type Origin struct {
 
 // Register records client's SQL dialect, so that flushers of transactions
 // WithTx begins on it may use statements of that dialect (OriginOf).
-func Register(client *ent.Client, dialect string) { dialects.Store(client, dialect) }
+// On SQLite it also gives the client its writer gate (see WithTx).
+func Register(client *ent.Client, d string) {
+	dialects.Store(client, d)
+	if d == dialect.SQLite {
+		gates.Store(client, make(chan struct{}, 1))
+	}
+}
 
 // OriginOf returns the client and dialect of tx if WithTx began it on a
 // registered client; otherwise ok is false and callers use statements

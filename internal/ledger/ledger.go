@@ -8,6 +8,8 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"danbao/ent"
@@ -31,6 +33,46 @@ const CounterID = "ledger"
 type Service struct {
 	client *ent.Client
 	now    func() time.Time
+	refs   refCache
+}
+
+// refCache remembers committed accounts by key: an account's ID, key,
+// kind, currency and owner never change and accounts are never deleted,
+// so every later transaction (on this instance or another) can use them
+// without a lookup. Balances are never cached. Bounded: past maxRefs
+// entries new ones are not remembered.
+type refCache struct {
+	m sync.Map // key -> ent.Account (balance zero)
+	n atomic.Int64
+}
+
+const maxRefs = 100_000
+
+func (c *refCache) get(key string) (*ent.Account, bool) {
+	v, ok := c.m.Load(key)
+	if !ok {
+		return nil, false
+	}
+	a := v.(ent.Account)
+	return &a, true
+}
+
+// remember keeps a's reference once tx commits (a rolled-back creation
+// must not be remembered).
+func (c *refCache) remember(tx *ent.Tx, a *ent.Account) {
+	ref := ent.Account{ID: a.ID, Key: a.Key, Kind: a.Kind, Currency: a.Currency, OwnerID: a.OwnerID,
+		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+	tx.OnCommit(func(next ent.Committer) ent.Committer {
+		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+			err := next.Commit(ctx, tx)
+			if err == nil && c.n.Load() < maxRefs {
+				if _, loaded := c.m.LoadOrStore(ref.Key, ref); !loaded {
+					c.n.Add(1)
+				}
+			}
+			return err
+		})
+	})
 }
 
 // New returns a ledger Service.
@@ -116,37 +158,31 @@ const flushKey = "1 ledger"
 // credit only if it cannot overflow. A refused debit is INSUFFICIENT_FUNDS
 // (without extensions: Post adds them).
 func apply(ctx context.Context, tx *ent.Tx, l Leg) (int64, error) {
-	// A bulk UPDATE whose affected-row count decides. (ent's UpdateOne
-	// with a predicate must not be used here: when no row matches it
-	// re-runs the predicate in a new statement, which on PostgreSQL's
-	// READ COMMITTED can see a concurrent credit and report success for
-	// a debit that was never applied.)
-	upd := tx.Account.Update().Where(account.ID(pulid.ID(l.AccountID))).AddBalance(l.Amount)
+	// One conditional UPDATE ... RETURNING whose empty result decides.
+	// (ent's UpdateOne with a predicate must not be used here: when no row
+	// matches it re-runs the predicate in a new statement, which on
+	// PostgreSQL's READ COMMITTED can see a concurrent credit and report
+	// success for a debit that was never applied.) The balance returned is
+	// the one this statement wrote: the row (PostgreSQL) or the database
+	// (SQLite) stays locked by this transaction.
+	guard, bound := "balance <= $4", int64(math.MaxInt64)-l.Amount // a credit must not overflow
 	switch {
 	case l.Amount < 0 && !MayGoNegative(l.Kind):
-		upd.Where(account.BalanceGTE(-l.Amount))
-	case l.Amount > 0:
-		upd.Where(account.BalanceLTE(math.MaxInt64 - l.Amount))
-	default: // custody debit
-		upd.Where(account.BalanceGTE(math.MinInt64 - l.Amount))
+		guard, bound = "balance >= $4", -l.Amount
+	case l.Amount < 0: // custody debit: must not underflow
+		guard, bound = "balance >= $4", math.MinInt64-l.Amount
 	}
-	n, err := upd.Save(ctx)
-	if err != nil {
-		return 0, err
-	}
-	if n == 0 {
+	var balance int64
+	err := dbtx.QueryRow(ctx, tx, []any{&balance},
+		`UPDATE accounts SET balance = balance + $1, updated_at = $2 WHERE id = $3 AND `+guard+` RETURNING balance`,
+		l.Amount, time.Now().UTC(), l.AccountID, bound)
+	if errors.Is(err, sql.ErrNoRows) {
 		if l.Amount < 0 && !MayGoNegative(l.Kind) {
 			return 0, apperr.New(apperr.InsufficientFunds, "insufficient funds")
 		}
 		return 0, fmt.Errorf("ledger: account %s would overflow", l.AccountID)
 	}
-	// This transaction now holds the row's lock (PostgreSQL) or the
-	// database's (SQLite): the balance read back is the one it wrote.
-	a, err := tx.Account.Get(ctx, pulid.ID(l.AccountID))
-	if err != nil {
-		return 0, err
-	}
-	return a.Balance, nil
+	return balance, err
 }
 
 // journal is what the transaction's Posts deferred to its commit.
@@ -261,7 +297,8 @@ func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
 			return err
 		}
 	}
-	return tx.Counter.UpdateOneID(CounterID).SetHash(prev).Exec(ctx)
+	// A bulk update: UpdateOneID would read the row back.
+	return tx.Counter.Update().Where(counter.ID(CounterID)).SetHash(prev).Exec(ctx)
 }
 
 // Lock takes the row locks of the accounts ids (duplicates allowed) for the
@@ -327,23 +364,33 @@ func (s *Service) insufficient(ctx context.Context, tx *ent.Tx, l Leg) error {
 }
 
 // UserAccount returns the user's AVAILABLE account in currency c, creating
-// it (with a zero balance) if it does not exist yet.
+// it (with a zero balance) if it does not exist yet. The account may come
+// from the reference cache: its ID, key, kind, currency and owner are
+// right, its Balance is not read (zero). Read balances with a query.
 func (s *Service) UserAccount(ctx context.Context, tx *ent.Tx, userID pulid.ID, c money.Currency) (*ent.Account, error) {
-	return ensure(ctx, tx, UserAccountKey(string(userID), c), account.KindAVAILABLE, c, userID)
+	return s.ensure(ctx, tx, UserAccountKey(string(userID), c), account.KindAVAILABLE, c, userID, true)
 }
 
 // PlatformAccount returns the platform account of a kind in currency c,
-// creating it if needed.
+// creating it if needed. Like UserAccount it may come from the reference
+// cache, with Balance zero, except the protection fund, which is always
+// read (its balance decides compensations: see requireFund).
 func (s *Service) PlatformAccount(ctx context.Context, tx *ent.Tx, kind string, c money.Currency) (*ent.Account, error) {
-	return ensure(ctx, tx, PlatformAccountKey(kind, c), account.Kind(kind), c, "")
+	return s.ensure(ctx, tx, PlatformAccountKey(kind, c), account.Kind(kind), c, "", kind != KindProtectionFund)
 }
 
-func ensure(ctx context.Context, tx *ent.Tx, key string, kind account.Kind, c money.Currency, owner pulid.ID) (*ent.Account, error) {
+func (s *Service) ensure(ctx context.Context, tx *ent.Tx, key string, kind account.Kind, c money.Currency, owner pulid.ID, cached bool) (*ent.Account, error) {
 	if !c.Supported() {
 		return nil, apperr.Invalid("currency", "unsupported currency")
 	}
+	if cached {
+		if a, ok := s.refs.get(key); ok {
+			return a, nil
+		}
+	}
 	a, err := tx.Account.Query().Where(account.Key(key)).Only(ctx)
 	if err == nil {
+		s.refs.remember(tx, a)
 		return a, nil
 	}
 	if !ent.IsNotFound(err) {
@@ -362,7 +409,10 @@ func ensure(ctx context.Context, tx *ent.Tx, key string, kind account.Kind, c mo
 	if err := create.OnConflict(entsql.ConflictColumns(account.FieldKey), entsql.DoNothing()).Exec(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
-	return tx.Account.Query().Where(account.Key(key)).Only(ctx)
+	if a, err = tx.Account.Query().Where(account.Key(key)).Only(ctx); err == nil {
+		s.refs.remember(tx, a)
+	}
+	return a, err
 }
 
 // On returns a leg of amount on account a.

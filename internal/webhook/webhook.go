@@ -52,8 +52,13 @@ type Config struct {
 	Timeout  time.Duration   // per attempt, default 10s
 	Lease    time.Duration   // how long a claim lasts, default 1m (must exceed Timeout)
 	Poll     time.Duration   // how often due deliveries are looked for, default 1s
-	Workers  int             // concurrent sends per instance, default 4
-	Resolver *net.Resolver   // nil: the system resolver
+	// Gap is the least time between two steps woken by commits, default
+	// 100ms: under load every commit wakes the loop, and a step costs a
+	// few statements even when no event is a partner's; commits within the
+	// gap are fanned out together by the next step.
+	Gap      time.Duration
+	Workers  int           // concurrent sends per instance, default 4
+	Resolver *net.Resolver // nil: the system resolver
 	// Vault seals signing keys at rest (the identity keyring); nil keeps
 	// them in plain text (tests of the sender alone).
 	Vault  *vault.Keyring
@@ -85,6 +90,9 @@ func New(client *ent.Client, hub *events.Hub, cfg Config) *Service {
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 4
+	}
+	if cfg.Gap <= 0 {
+		cfg.Gap = 100 * time.Millisecond
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -525,8 +533,8 @@ func (s *Service) send(ctx context.Context, d *ent.WebhookDelivery) error {
 	return err
 }
 
-// Run fans out and sends until ctx ends: woken by committed events and
-// every Poll.
+// Run fans out and sends until ctx ends: woken by committed events (at
+// most once per Gap) and every Poll.
 func (s *Service) Run(ctx context.Context) {
 	var wake <-chan struct{}
 	if s.hub != nil {
@@ -537,6 +545,7 @@ func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Poll)
 	defer t.Stop()
 	for {
+		started := time.Now()
 		if err := s.Step(ctx); err != nil && ctx.Err() == nil {
 			s.cfg.Logger.WarnContext(ctx, "webhooks: delivery step failed", "error", err)
 		}
@@ -544,6 +553,15 @@ func (s *Service) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-wake:
+			// Commits keep coming under load: let those of the rest of
+			// the gap join this wake-up's step.
+			if rest := s.cfg.Gap - time.Since(started); rest > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(rest):
+				}
+			}
 		case <-t.C:
 		}
 	}
