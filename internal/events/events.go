@@ -92,17 +92,22 @@ func (q *outbox) Flush(ctx context.Context, tx *ent.Tx) error {
 }
 
 // insertPostgres numbers and inserts the events in one statement: the
-// counter's lock is then held for that statement and the commit only.
+// counter's lock is then held for that statement and the commit only. The
+// same statement queues the NOTIFY on Channel that wakes the other
+// instances' hubs: PostgreSQL delivers it when the transaction commits
+// (and drops it if it rolls back), with no round trip of its own.
 const insertPostgres = `WITH c AS (UPDATE counters SET value = value + $1 WHERE id = $2 RETURNING value),
 ins AS (INSERT INTO events (id, seq, type, subject_id, user_id, partner_id, payload, created_at)
 	SELECT u.id, c.value - $1 + u.ord, u.type, u.subject_id, u.user_id, u.partner_id, u.payload, u.created_at
 	FROM c, unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::timestamptz[])
-		WITH ORDINALITY AS u(id, type, subject_id, user_id, partner_id, payload, created_at, ord))
-SELECT value FROM c`
+		WITH ORDINALITY AS u(id, type, subject_id, user_id, partner_id, payload, created_at, ord)),
+n AS (SELECT pg_notify('` + Channel + `', ''))
+SELECT c.value FROM c, n`
 
 // flushPostgres is Flush in one statement per BulkRows events. The rows
-// bypass ent, so the wake-up that ent's hook registers for the Hub of the
-// client (NewHub) is registered here.
+// bypass ent, so the local wake-up that ent's hook registers for the Hub
+// of the client (NewHub) is registered here; the other instances are
+// woken by the statement's NOTIFY.
 func (q *outbox) flushPostgres(ctx context.Context, tx *ent.Tx, client *ent.Client) error {
 	for chunk := range slices.Chunk(q.rows, dbtx.BulkRows) {
 		n := len(chunk)
@@ -140,7 +145,7 @@ func (q *outbox) flushPostgres(ctx context.Context, tx *ent.Tx, client *ent.Clie
 	return nil
 }
 
-// committed holds, per client, the wake-up of its Hub (NewHub).
+// committed holds, per client, the local wake-up of its Hub (NewHub).
 var committed sync.Map // *ent.Client -> func()
 
 // EnsureCounter creates the counter row if it does not exist.

@@ -29,8 +29,9 @@ type HubConfig struct {
 
 // Hub wakes followers of the outbox when events commit. Wake-ups come from
 // three sources: an ent hook on this client (after the writing transaction
-// commits), on PostgreSQL a LISTEN on Channel (every instance sends NOTIFY
-// after its commits, so instances see each other's events), and a poll of
+// commits), on PostgreSQL a LISTEN on Channel (the statement that inserts
+// a transaction's events also queues a NOTIFY, delivered at its commit; events
+// written through ent are followed by one NOTIFY per burst of commits), and a poll of
 // the head as the fallback. A wake-up carries no data: followers read the
 // outbox, which is the truth.
 type Hub struct {
@@ -61,7 +62,7 @@ func NewHub(client *ent.Client, db *sql.DB, dialectName string, cfg HubConfig) *
 	}
 	h := &Hub{client: client, db: db, dialect: dialectName, cfg: cfg,
 		waiters: map[*Waiter]struct{}{}, notify: make(chan struct{}, 1), refresh: make(chan struct{}, 1)}
-	committed.Store(client, h.Committed) // events flushed without ent (flushPostgres)
+	committed.Store(client, h.Refresh) // events flushed without ent (flushPostgres), which NOTIFY themselves
 	client.Event.Use(func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
 			v, err := next.Mutate(ctx, m)
