@@ -95,13 +95,14 @@ func (q *outbox) Flush(ctx context.Context, tx *ent.Tx) error {
 // counter's lock is then held for that statement and the commit only. The
 // same statement queues the NOTIFY on Channel that wakes the other
 // instances' hubs: PostgreSQL delivers it when the transaction commits
-// (and drops it if it rolls back), with no round trip of its own.
+// (and drops it if it rolls back), with no round trip of its own. Its
+// payload names the sending instance, whose own listener skips it.
 const insertPostgres = `WITH c AS (UPDATE counters SET value = value + $1 WHERE id = $2 RETURNING value),
 ins AS (INSERT INTO events (id, seq, type, subject_id, user_id, partner_id, payload, created_at)
 	SELECT u.id, c.value - $1 + u.ord, u.type, u.subject_id, u.user_id, u.partner_id, u.payload, u.created_at
 	FROM c, unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::timestamptz[])
 		WITH ORDINALITY AS u(id, type, subject_id, user_id, partner_id, payload, created_at, ord)),
-n AS (SELECT pg_notify('` + Channel + `', ''))
+n AS (SELECT pg_notify('` + Channel + `', $10))
 SELECT c.value FROM c, n`
 
 // flushPostgres is Flush in one statement per BulkRows events. The rows
@@ -109,6 +110,11 @@ SELECT c.value FROM c, n`
 // of the client (NewHub) is registered here; the other instances are
 // woken by the statement's NOTIFY.
 func (q *outbox) flushPostgres(ctx context.Context, tx *ent.Tx, client *ent.Client) error {
+	hub, ok := committed.Load(client)
+	self := "" // no hub: every listener refreshes
+	if ok {
+		self = hub.(local).self
+	}
 	for chunk := range slices.Chunk(q.rows, dbtx.BulkRows) {
 		n := len(chunk)
 		ids, types, subjects, users, partners, payloads := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -123,7 +129,7 @@ func (q *outbox) flushPostgres(ctx context.Context, tx *ent.Tx, client *ent.Clie
 		}
 		var last int64
 		err := dbtx.QueryRow(ctx, tx, []any{&last}, insertPostgres,
-			n, CounterID, ids, types, subjects, users, partners, payloads, times)
+			n, CounterID, ids, types, subjects, users, partners, payloads, times, self)
 		if err != nil {
 			return fmt.Errorf("events: append: %w", err)
 		}
@@ -131,12 +137,12 @@ func (q *outbox) flushPostgres(ctx context.Context, tx *ent.Tx, client *ent.Clie
 			r.Seq = last - int64(n) + int64(i) + 1
 		}
 	}
-	if wake, ok := committed.Load(client); ok {
+	if ok {
 		tx.OnCommit(func(next ent.Committer) ent.Committer {
 			return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
 				err := next.Commit(ctx, tx)
 				if err == nil {
-					wake.(func())()
+					hub.(local).wake()
 				}
 				return err
 			})
@@ -145,8 +151,14 @@ func (q *outbox) flushPostgres(ctx context.Context, tx *ent.Tx, client *ent.Clie
 	return nil
 }
 
-// committed holds, per client, the local wake-up of its Hub (NewHub).
-var committed sync.Map // *ent.Client -> func()
+// committed holds, per client, its Hub's local wake-up and NOTIFY payload
+// (NewHub).
+var committed sync.Map // *ent.Client -> local
+
+type local struct {
+	wake func()
+	self string // the payload of this instance's NOTIFYs: its listener skips them
+}
 
 // EnsureCounter creates the counter row if it does not exist.
 func EnsureCounter(ctx context.Context, client *ent.Client) error {

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -45,6 +46,7 @@ type Hub struct {
 	notify  chan struct{} // this instance committed: send NOTIFY (PostgreSQL)
 	refresh chan struct{} // something committed: read the new events into recent
 	recent  recent
+	self    string // this instance's NOTIFY payload, so that it skips its own
 }
 
 // Waiter receives wake-ups on C (buffered; bursts coalesce into one).
@@ -61,8 +63,10 @@ func NewHub(client *ent.Client, db *sql.DB, dialectName string, cfg HubConfig) *
 		cfg.Logger = slog.Default()
 	}
 	h := &Hub{client: client, db: db, dialect: dialectName, cfg: cfg,
-		waiters: map[*Waiter]struct{}{}, notify: make(chan struct{}, 1), refresh: make(chan struct{}, 1)}
-	committed.Store(client, h.Refresh) // events flushed without ent (flushPostgres), which NOTIFY themselves
+		waiters: map[*Waiter]struct{}{}, notify: make(chan struct{}, 1), refresh: make(chan struct{}, 1),
+		self: rand.Text()}
+	// Events flushed without ent (flushPostgres) NOTIFY themselves.
+	committed.Store(client, local{wake: h.Refresh, self: h.self})
 	client.Event.Use(func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
 			v, err := next.Mutate(ctx, m)
@@ -229,7 +233,7 @@ func (h *Hub) sendNotifies(ctx context.Context) {
 			return
 		case <-h.notify:
 		}
-		if _, err := h.db.ExecContext(ctx, "SELECT pg_notify($1, '')", Channel); err != nil && ctx.Err() == nil {
+		if _, err := h.db.ExecContext(ctx, "SELECT pg_notify($1, $2)", Channel, h.self); err != nil && ctx.Err() == nil {
 			h.cfg.Logger.WarnContext(ctx, "events: NOTIFY failed; other instances will see the events by polling", "error", err)
 		}
 	}
@@ -269,10 +273,14 @@ func (h *Hub) listenOnce(ctx context.Context) error {
 		}
 		h.Refresh() // events may have committed before LISTEN took effect
 		for {
-			if _, err := pc.WaitForNotification(ctx); err != nil {
+			n, err := pc.WaitForNotification(ctx)
+			if err != nil {
 				// The connection is still LISTENing (or broken): never
 				// hand it back to the pool.
 				return errors.Join(err, driver.ErrBadConn)
+			}
+			if n.Payload == h.self {
+				continue // this instance's commit: its hook has refreshed already
 			}
 			h.Refresh()
 		}
