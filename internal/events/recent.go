@@ -7,7 +7,8 @@ import (
 	"danbao/ent"
 )
 
-// recentSize bounds the events kept in memory for followers.
+// recentSize is how many events are kept in memory for followers (up to a
+// quarter more between trims).
 const recentSize = 4096
 
 // recent holds the latest events, unfiltered and contiguous by seq: every
@@ -45,9 +46,11 @@ func (r *recent) add(rows []*ent.Event) {
 		}
 		r.rows = append(r.rows, e)
 	}
-	if over := len(r.rows) - recentSize; over > 0 {
+	// Trimmed back to recentSize once a quarter over it: trimming at every
+	// add copied the whole window each time.
+	if over := len(r.rows) - recentSize; over > recentSize/4 {
 		r.floor += int64(over)
-		r.rows = append([]*ent.Event(nil), r.rows[over:]...)
+		r.rows = append(make([]*ent.Event, 0, recentSize+recentSize/4+MaxRead), r.rows[over:]...)
 	}
 }
 

@@ -45,10 +45,18 @@ func TestRecentCoversOnlyItsContiguousRun(t *testing.T) {
 		t.Fatal("beyond the end must go to the database")
 	}
 	r.add(mk(21, 20+recentSize))
+	if _, ok := r.after(15, 100, Filter{}); !ok {
+		t.Fatal("up to a quarter over the size, nothing is trimmed")
+	}
+	end := int64(20 + recentSize + recentSize/4 + 1)
+	r.add(mk(21+recentSize, end))
 	if _, ok := r.after(15, 100, Filter{}); ok {
 		t.Fatal("trimmed positions must go to the database")
 	}
-	if r.last() != 20+recentSize {
-		t.Fatalf("last %d", r.last())
+	if r.last() != end || len(r.rows) != recentSize {
+		t.Fatalf("last %d, %d held", r.last(), len(r.rows))
+	}
+	if rows, ok := r.after(end-recentSize, 1, Filter{}); !ok || rows[0].Seq != end-recentSize+1 {
+		t.Fatal("the last recentSize events stay covered")
 	}
 }
