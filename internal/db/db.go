@@ -21,7 +21,7 @@ import (
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
-	_ "modernc.org/sqlite"             // registers "sqlite" (pure Go)
+	"modernc.org/sqlite"               // pure Go
 )
 
 // DB is an open database: the ent client for domain code, and the raw pool
@@ -99,10 +99,11 @@ func SQLiteDSN(path string) string {
 func OpenSQLite(path string) (*DB, error) { return openSQLite(path, nil) }
 
 func openSQLite(path string, trace Trace) (*DB, error) {
-	sdb, err := sql.Open("sqlite", SQLiteDSN(path))
+	conn, err := sqlite.NewConnector(SQLiteDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
+	sdb := sql.OpenDB(stmtCacheConnector{conn})
 	// One writer at a time is SQLite's model; a handful of connections lets
 	// readers proceed under WAL while a writer holds the lock.
 	sdb.SetMaxOpenConns(8)
