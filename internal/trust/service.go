@@ -313,15 +313,12 @@ func (s *Service) CheckRestrict(ctx context.Context, tx *ent.Tx, userID pulid.ID
 	return row, nil
 }
 
-// AdjustDaily scales userID's daily window w by their stored score
-// (AdjustDaily of rules.go); w is unchanged while no score is stored. It
-// implements limits.TrustAdjuster.
-func (s *Service) AdjustDaily(ctx context.Context, c *ent.Client, userID pulid.ID, w limits.DailyWindow) (limits.DailyWindow, error) {
-	row, err := s.Stored(ctx, c, userID)
-	if err != nil || row == nil {
-		return w, err
-	}
-	return AdjustDaily(w, row.Score), nil
+// AdjustDailyScore scales a daily window w by a user's stored score
+// (AdjustDaily of rules.go); package limits reads the score along with the
+// window and leaves w as it is while none is stored. It implements
+// limits.TrustAdjuster.
+func (s *Service) AdjustDailyScore(w limits.DailyWindow, score int) limits.DailyWindow {
+	return AdjustDaily(w, score)
 }
 
 // SameCounts reports whether a and b hold the same counted inputs (trades,
