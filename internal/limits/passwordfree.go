@@ -38,7 +38,8 @@ func (s *Service) PasswordFree(ctx context.Context, c *ent.Client, userID pulid.
 // checking the allowance covers it. stepUp, when not empty, are the
 // reasons risk asks for a passkey: the outflow is then refused whatever
 // the allowance. The day's password-free counter is
-// raised by one conditional UPDATE (used_minor <= cap - amount), so of
+// raised (created when missing) by one conditional upsert (used_minor <=
+// cap - amount), so of
 // concurrent outflows only those that fit together pass: the daily cap
 // holds on SQLite and PostgreSQL alike. Call it after Record (the lock
 // order: lifetime, year, day, then this counter).

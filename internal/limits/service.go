@@ -50,15 +50,11 @@ func New(client *ent.Client, cfg kyc.Config, daily DailyConfig, levels LevelSour
 // DecideDaily for their extensions), INVALID_INPUT (amount not positive,
 // unsupported currency).
 func (s *Service) Check(ctx context.Context, tx *ent.Tx, userID pulid.ID, amountMinor int64, currency money.Currency, now time.Time) error {
-	c := tx.Client()
-	level, err := s.levels.Level(ctx, c, userID)
+	st, err := s.readState(ctx, tx.Client(), userID, currency, now)
 	if err != nil {
 		return err
 	}
-	st, err := s.readState(ctx, c, userID, currency, now)
-	if err != nil {
-		return err
-	}
+	level := st.level
 	if err := Decide(s.cfg, level, currency, st.usage, amountMinor); err != nil {
 		return err
 	}
@@ -68,8 +64,8 @@ func (s *Service) Check(ctx context.Context, tx *ent.Tx, userID pulid.ID, amount
 
 // Record counts a payment of amountMinor of currency made at at by userID,
 // inside the caller's transaction, after checking it fits the level's
-// limit and the daily limit. It reads the counters, the chosen daily limit
-// and the trust score in one statement, decides on them, then raises the
+// limit and the daily limit. It reads the counters, the chosen daily limit,
+// the trust score and the level in one statement (readState), decides on them, then raises the
 // lifetime, year and day counters in one upsert (addUsage), in that order:
 // one lock order for every payment and withdrawal. The counter the level's
 // limit applies to and the day's counter are raised only while they stay
@@ -82,14 +78,11 @@ func (s *Service) Check(ctx context.Context, tx *ent.Tx, userID pulid.ID, amount
 // counters raised in it.
 func (s *Service) Record(ctx context.Context, tx *ent.Tx, userID pulid.ID, amountMinor int64, currency money.Currency, at time.Time) error {
 	c := tx.Client()
-	level, err := s.levels.Level(ctx, c, userID)
-	if err != nil {
-		return err
-	}
 	st, err := s.readState(ctx, c, userID, currency, at)
 	if err != nil {
 		return err
 	}
+	level := st.level
 	if err := Decide(s.cfg, level, currency, st.usage, amountMinor); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
+	"danbao/internal/kyc"
 	"danbao/internal/money"
 )
 
@@ -17,13 +18,16 @@ import (
 
 // readState reads, in one statement, a wallet's counters in one currency
 // (lifetime, year, day: NULL when the row does not exist), its chosen daily
-// limit and its stored trust score (NULL when none).
+// limit, its stored trust score (NULL when none) and its verification
+// level: that of its identity binding, NULL for none (unverified), as
+// realname.Service.Level reads it.
 const readState = `SELECT
 	(SELECT used_minor FROM limit_usages WHERE user_id = $1 AND currency = $2 AND period = $3),
 	(SELECT used_minor FROM limit_usages WHERE user_id = $1 AND currency = $2 AND period = $4),
 	(SELECT used_minor FROM limit_usages WHERE user_id = $1 AND currency = $2 AND period = $5),
 	(SELECT limit_minor FROM daily_limits WHERE user_id = $1 AND currency = $2),
-	(SELECT score FROM trust_scores WHERE user_id = $1)`
+	(SELECT score FROM trust_scores WHERE user_id = $1),
+	(SELECT level FROM identity_bindings WHERE user_id = $1)`
 
 // addUsage adds an amount to a wallet's lifetime, year and day counters in
 // one statement, creating the rows that are missing, in that order (the
@@ -63,15 +67,21 @@ type state struct {
 	day    int64
 	chosen sql.NullInt64
 	score  sql.NullInt64
+	level  kyc.Level
 }
 
 // readState reads userID's state in currency for the periods of at.
 func (s *Service) readState(ctx context.Context, c *ent.Client, userID pulid.ID, currency money.Currency, at time.Time) (state, error) {
 	var life, year, day sql.NullInt64
+	var level sql.NullString
 	var st state
-	if err := queryRow(ctx, c, []any{&life, &year, &day, &st.chosen, &st.score}, readState,
-		userID, string(currency), lifetimeKey, yearKey(s.cfg, at), dayKey(s.cfg, at)); err != nil {
+	if err := queryRow(ctx, c, []any{&life, &year, &day, &st.chosen, &st.score, &level}, readState,
+		string(userID), string(currency), lifetimeKey, yearKey(s.cfg, at), dayKey(s.cfg, at)); err != nil {
 		return st, fmt.Errorf("limits: read usage: %w", err)
+	}
+	st.level = kyc.Unverified
+	if level.Valid {
+		st.level = kyc.Level(level.String)
 	}
 	st.usage = Usage{Lifetime: life.Int64, Year: year.Int64}
 	st.day = day.Int64

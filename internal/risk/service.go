@@ -2,6 +2,7 @@ package risk
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -11,7 +12,6 @@ import (
 	"danbao/ent/riskhold"
 	"danbao/ent/schema/pulid"
 	"danbao/internal/apperr"
-	"danbao/internal/dbtx"
 	"danbao/internal/idempotency"
 	"danbao/internal/page"
 )
@@ -76,68 +76,75 @@ func (s *Service) Assess(ctx context.Context, tx *ent.Tx, o Outflow, now time.Ti
 	return Assess(s.cfg, f), nil
 }
 
-// recentSQL returns the amounts of a user's latest outflows in one
-// currency, newest first (a payment and a withdrawal at the same instant:
-// the withdrawal first), at most $4: each table's newest $4 (the
+// factsSQL reads the facts of an outflow in one statement. f, one row:
+// the user's credential changes and newest active passkey, their outflows
+// (payments moved into escrow, $2 left out, and withdrawals) since $3 (a
+// minute ago) and $4 (an hour ago), whether they paid $5 before (stopping
+// at the first such payment), and whether $5 is frozen or restricted from
+// collecting. r: the amounts of the user's latest outflows in currency $6,
+// at most $7, newest first (a payment and a withdrawal at the same
+// instant: the withdrawal first), merged from each table's newest $7 (the
 // (payer_id, paid_at) and (user_id, created_at) indexes serve them, so
-// the cost does not grow with the user's history), merged. $2 is the
-// payment being authorized, left out (” for none).
-const recentSQL = `SELECT amount FROM (
-	SELECT amount, at, k FROM (SELECT amount, paid_at AS at, 1 AS k FROM payments
-		WHERE payer_id = $1 AND paid_at IS NOT NULL AND id <> $2 AND currency = $3 ORDER BY paid_at DESC LIMIT $4) p
-	UNION ALL
-	SELECT amount, at, k FROM (SELECT amount, created_at AS at, 0 AS k FROM withdrawals
-		WHERE user_id = $1 AND currency = $3 ORDER BY created_at DESC LIMIT $4) w
-) r ORDER BY at DESC, k ASC LIMIT $4`
-
-// factsSQL reads the rest of the facts in one statement: the user's
-// credential changes and newest active passkey, their outflows (payments
-// moved into escrow, $2 left out, and withdrawals) since $3 (a minute ago)
-// and $4 (an hour ago), whether they paid $5 before (stopping at the first
-// such payment), and whether $5 is frozen or restricted from collecting.
-const factsSQL = `SELECT u.password_changed_at, u.contact_changed_at, k.created_at,
-	(SELECT COUNT(*) FROM payments WHERE payer_id = $1 AND paid_at IS NOT NULL AND id <> $2 AND paid_at >= $3),
-	(SELECT COUNT(*) FROM payments WHERE payer_id = $1 AND paid_at IS NOT NULL AND id <> $2 AND paid_at >= $4),
-	(SELECT COUNT(*) FROM withdrawals WHERE user_id = $1 AND created_at >= $3),
-	(SELECT COUNT(*) FROM withdrawals WHERE user_id = $1 AND created_at >= $4),
-	(SELECT COUNT(*) FROM (SELECT 1 FROM payments WHERE payer_id = $1 AND paid_at IS NOT NULL AND id <> $2 AND payee_id = $5 LIMIT 1) x),
-	(SELECT COUNT(*) FROM account_controls WHERE user_id = $5 AND (frozen OR collection_restricted))
-FROM users u LEFT JOIN passkeys k ON k.id = (SELECT id FROM passkeys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1)
-WHERE u.id = $1`
+// the cost does not grow with the user's history). The result is f's row
+// once per amount of r (once, with a NULL amount, when r is empty). Both
+// are materialized: f's subqueries run once whatever r's size.
+const factsSQL = `WITH f AS MATERIALIZED (
+	SELECT u.password_changed_at AS pw, u.contact_changed_at AS contact, k.created_at AS pk,
+		(SELECT COUNT(*) FROM payments WHERE payer_id = $1 AND paid_at IS NOT NULL AND id <> $2 AND paid_at >= $3) AS pay_min,
+		(SELECT COUNT(*) FROM payments WHERE payer_id = $1 AND paid_at IS NOT NULL AND id <> $2 AND paid_at >= $4) AS pay_hour,
+		(SELECT COUNT(*) FROM withdrawals WHERE user_id = $1 AND created_at >= $3) AS wd_min,
+		(SELECT COUNT(*) FROM withdrawals WHERE user_id = $1 AND created_at >= $4) AS wd_hour,
+		(SELECT COUNT(*) FROM (SELECT 1 FROM payments WHERE payer_id = $1 AND paid_at IS NOT NULL AND id <> $2 AND payee_id = $5 LIMIT 1) x) AS prior,
+		(SELECT COUNT(*) FROM account_controls WHERE user_id = $5 AND (frozen OR collection_restricted)) AS flagged
+	FROM users u LEFT JOIN passkeys k ON k.id = (SELECT id FROM passkeys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1)
+	WHERE u.id = $1
+), r AS MATERIALIZED (
+	SELECT amount, at, kind FROM (
+		SELECT amount, at, kind FROM (SELECT amount, paid_at AS at, 1 AS kind FROM payments
+			WHERE payer_id = $1 AND paid_at IS NOT NULL AND id <> $2 AND currency = $6 ORDER BY paid_at DESC LIMIT $7) p
+		UNION ALL
+		SELECT amount, at, kind FROM (SELECT amount, created_at AS at, 0 AS kind FROM withdrawals
+			WHERE user_id = $1 AND currency = $6 ORDER BY created_at DESC LIMIT $7) w
+	) o ORDER BY at DESC, kind ASC LIMIT $7
+)
+SELECT f.pw, f.contact, f.pk, f.pay_min, f.pay_hour, f.wd_min, f.wd_hour, f.prior, f.flagged, r.amount
+FROM f LEFT JOIN r ON 1 = 1 ORDER BY r.at DESC, r.kind ASC`
 
 // Facts gathers what the rules need to know of o from the database, in tx,
-// in two statements (recentSQL, factsSQL).
+// in one statement (factsSQL).
 func (s *Service) Facts(ctx context.Context, tx *ent.Tx, o Outflow, now time.Time) (Facts, error) {
 	now = now.UTC()
 	f := Facts{Now: now, AmountMinor: o.AmountMinor}
-	rows, err := tx.QueryContext(ctx, recentSQL, string(o.UserID), string(o.SubjectID), o.Currency, s.cfg.History)
-	if err != nil {
-		return f, fmt.Errorf("risk: recent outflows: %w", err)
-	}
-	for rows.Next() {
-		var amount int64
-		if err := rows.Scan(&amount); err != nil {
-			rows.Close()
-			return f, err
-		}
-		f.Recent = append(f.Recent, amount)
-	}
-	if err := rows.Err(); err != nil {
-		rows.Close()
-		return f, err
-	}
-	if err := rows.Close(); err != nil {
-		return f, err
-	}
-	var pw, contact, key nullTime
-	var payMin, payHour, wdMin, wdHour, prior, flagged int
 	counterparty := ""
 	if o.Kind == Payment {
 		counterparty = string(o.Counterparty)
 	}
-	if err := dbtx.QueryRow(ctx, tx, []any{&pw, &contact, &key, &payMin, &payHour, &wdMin, &wdHour, &prior, &flagged},
-		factsSQL, string(o.UserID), string(o.SubjectID), now.Add(-time.Minute), now.Add(-time.Hour), counterparty); err != nil {
+	rows, err := tx.QueryContext(ctx, factsSQL, string(o.UserID), string(o.SubjectID), now.Add(-time.Minute),
+		now.Add(-time.Hour), counterparty, o.Currency, s.cfg.History)
+	if err != nil {
 		return f, fmt.Errorf("risk: facts: %w", err)
+	}
+	defer rows.Close()
+	var pw, contact, key nullTime
+	var payMin, payHour, wdMin, wdHour, prior, flagged int
+	var amount sql.NullInt64
+	n := 0
+	for ; rows.Next(); n++ {
+		if err := rows.Scan(&pw, &contact, &key, &payMin, &payHour, &wdMin, &wdHour, &prior, &flagged, &amount); err != nil {
+			return f, fmt.Errorf("risk: facts: %w", err)
+		}
+		if amount.Valid {
+			f.Recent = append(f.Recent, amount.Int64)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return f, fmt.Errorf("risk: facts: %w", err)
+	}
+	if n == 0 {
+		return f, fmt.Errorf("risk: facts: no user %s", o.UserID)
+	}
+	if err := rows.Close(); err != nil {
+		return f, err
 	}
 	f.LastMinute, f.LastHour = payMin+wdMin, payHour+wdHour
 	f.NewestPasskeyAt, f.PasswordChangedAt, f.ContactChangedAt = key.ptr(), pw.ptr(), contact.ptr()
