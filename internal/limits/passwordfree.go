@@ -39,9 +39,8 @@ func (s *Service) PasswordFree(ctx context.Context, c *ent.Client, userID pulid.
 // reasons risk asks for a passkey: the outflow is then refused whatever
 // the allowance. The day's password-free counter is
 // raised (created when missing) by one conditional upsert (used_minor <=
-// cap - amount), so of
-// concurrent outflows only those that fit together pass: the daily cap
-// holds on SQLite and PostgreSQL alike. Call it after Record (the lock
+// cap - amount), so of concurrent outflows only those that fit together
+// pass: the daily cap holds on SQLite and PostgreSQL alike. Call it after Record (the lock
 // order: lifetime, year, day, then this counter).
 //
 // Errors: PASSKEY_REQUIRED (see DecidePasswordFree; reason RISK with
