@@ -13,7 +13,6 @@ import (
 	"danbao/ent/payment"
 	"danbao/ent/paymentevent"
 	"danbao/ent/schema/pulid"
-	"danbao/ent/sellervolume"
 	"danbao/ent/user"
 	"danbao/internal/apperr"
 	"danbao/internal/dbtx"
@@ -702,28 +701,6 @@ func setTime(t *time.Time, set func(time.Time) *ent.PaymentUpdate, clear func() 
 	} else {
 		clear()
 	}
-}
-
-// fee counts release into the seller's monthly volume and returns the fee
-// on it. The volume row is raised first and read back under its lock, so
-// concurrent releases to one seller share the free volume exactly once.
-func (s *Service) fee(ctx context.Context, tx *ent.Tx, p *ent.Payment, release int64, now time.Time) (int64, error) {
-	month := Month(now)
-	if err := tx.SellerVolume.Create().SetSellerID(p.PayeeID).SetCurrency(p.Currency).SetMonth(month).
-		OnConflictColumns(sellervolume.FieldSellerID, sellervolume.FieldCurrency, sellervolume.FieldMonth).
-		Ignore().Exec(ctx); err != nil {
-		return 0, err
-	}
-	where := tx.SellerVolume.Update().Where(sellervolume.SellerID(p.PayeeID), sellervolume.Currency(p.Currency), sellervolume.Month(month))
-	if _, err := where.AddReceivedMinor(release).Save(ctx); err != nil {
-		return 0, err
-	}
-	row, err := tx.SellerVolume.Query().Where(sellervolume.SellerID(p.PayeeID), sellervolume.Currency(p.Currency), sellervolume.Month(month)).Only(ctx)
-	if err != nil {
-		return 0, err
-	}
-	c := money.Currency(p.Currency)
-	return Fee(release, row.ReceivedMinor-release, s.cfg.Fees.FreeMonthly[c], s.cfg.Fees.RateBPS), nil
 }
 
 // post writes moves as journal transactions, one per kind of movement,

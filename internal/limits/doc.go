@@ -17,12 +17,16 @@
 //     one and one per calendar year (China Standard Time by default), and
 //     every recorded payment adds to both, whatever the level: an upgrade
 //     from level I to II counts what was paid earlier in the year.
-//   - Record adds to the counter the level's limit applies to with one
-//     conditional UPDATE (used_minor <= limit - amount); zero rows changed
-//     means the limit would be exceeded. It is atomic on SQLite and
-//     PostgreSQL, so concurrent payments of one wallet cannot together pass
-//     one remaining allowance. Counters are always touched lifetime first,
-//     then the year, so two payments never lock them in opposite orders.
+//   - Record reads the counters, the chosen daily limit, the trust score
+//     and the level in one SELECT, decides, then raises the lifetime, year
+//     and day counters in one upsert (INSERT ... ON CONFLICT DO UPDATE ...
+//     WHERE ... RETURNING period), the counter the level's limit applies to
+//     and the day's only while used_minor <= limit - amount: a counter not
+//     returned means its limit would be exceeded. It is atomic on SQLite
+//     and PostgreSQL, so concurrent payments of one wallet cannot together
+//     pass one remaining allowance. The upsert touches the counters
+//     lifetime first, then the year, then the day, so two payments never
+//     lock them in opposite orders.
 //   - A refusal is VERIFICATION_REQUIRED (the level may not pay at all) or
 //     LIMIT_EXCEEDED, whose extensions name the limit (limit:
 //     LIFETIME_BALANCE_PAYMENTS or ANNUAL_BALANCE_PAYMENTS), what remains
@@ -40,16 +44,16 @@
 //     passwordfree_rules.go): off until the user turns it on; a per-payment
 //     cap and a daily cap never above 1,000.00 CNY (PasswordFreeMaxDaily),
 //     CNY only. RecordPasswordFree counts an outflow without a passkey in
-//     a day counter (period "F2026-12-02") with one conditional UPDATE
+//     a day counter (period "F2026-12-02") with one conditional upsert
 //     (used_minor <= cap - amount), after Record, so concurrent outflows
 //     never pass the cap together. Refusals are PASSKEY_REQUIRED with
 //     limit PASSWORD_FREE_ALLOWANCE and a reason (ALLOWANCE_OFF,
 //     ALLOWANCE_CURRENCY, ALLOWANCE_PER_PAYMENT, ALLOWANCE_DAILY, or RISK
 //     when risk asked for a passkey).
 //   - Lock order: Record touches the lifetime counter, then the year's,
-//     then the day's (and RecordPasswordFree, after it, the password-free
-//     day's), each with one UPDATE (the level's bounded one and the
-//     day's conditional: used_minor <= limit - amount), so two outflows of
+//     then the day's, in one upsert (and RecordPasswordFree, after it, the
+//     password-free day's; the level's bounded counter and the day's are
+//     conditional: used_minor <= limit - amount), so two outflows of
 //     one wallet never wait on each other in opposite orders. The chosen
 //     limit (DailyLimit row) is only read in the money transaction; a
 //     concurrent setDailyLimit applies to outflows that read it after it
@@ -64,9 +68,12 @@
 //     left of today. A maximum lowered below a user's choice binds.
 //   - A TrustAdjuster (trust.Service, wired with SetTrust) may scale each
 //     daily window by the user's trust score (see docs/design.md, Trust
-//     score); whatever it returns, the window's maximum never rises above
+//     score), read with the window's counter; whatever it returns, the window's maximum never rises above
 //     the configured one and its limit never above that maximum (trust.go
 //     enforces it). The level's limits are never adjusted.
 //   - Check, Record and RequireVerified never commit: they run in the
-//     caller's transaction and change nothing when they refuse.
+//     caller's transaction. Check and RequireVerified only read; Record
+//     changes nothing when it refuses before its upsert, and when the
+//     upsert meets a concurrent payment's count it may have raised the
+//     other counters: the caller rolls back on any error (WithTx does).
 package limits

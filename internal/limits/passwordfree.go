@@ -2,11 +2,12 @@ package limits
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"danbao/ent"
-	"danbao/ent/limitusage"
 	"danbao/ent/passwordfreeallowance"
 	"danbao/ent/schema/pulid"
 	"danbao/internal/apperr"
@@ -18,24 +19,17 @@ import (
 func passwordFreeKey(s *Service, t time.Time) string { return "F" + dayKey(s.cfg, t)[1:] }
 
 // PasswordFree reads userID's allowance and what was used of it on the
-// day of at. c is the client to read with (tx.Client() in a transaction).
+// day of at, in one statement. c is the client to read with (tx.Client()
+// in a transaction).
 func (s *Service) PasswordFree(ctx context.Context, c *ent.Client, userID pulid.ID, at time.Time) (PasswordFree, error) {
 	var p PasswordFree
-	row, err := c.PasswordFreeAllowance.Query().Where(passwordfreeallowance.UserID(userID)).Only(ctx)
-	if err != nil && !ent.IsNotFound(err) {
-		return p, err
+	var enabled sql.NullBool
+	var per, daily, used sql.NullInt64
+	if err := queryRow(ctx, c, []any{&enabled, &per, &daily, &used}, readPasswordFree,
+		string(userID), string(PasswordFreeCurrency), passwordFreeKey(s, at)); err != nil {
+		return p, fmt.Errorf("limits: read password-free allowance: %w", err)
 	}
-	if row != nil {
-		p.Enabled, p.PerPayment, p.Daily = row.Enabled, row.PerPaymentMinor, row.DailyMinor
-	}
-	used, err := c.LimitUsage.Query().Where(limitusage.UserID(userID), limitusage.Currency(string(PasswordFreeCurrency)),
-		limitusage.Period(passwordFreeKey(s, at))).Only(ctx)
-	if err != nil && !ent.IsNotFound(err) {
-		return p, err
-	}
-	if used != nil {
-		p.Used = used.UsedMinor
-	}
+	p.Enabled, p.PerPayment, p.Daily, p.Used = enabled.Bool, per.Int64, daily.Int64, used.Int64
 	return p, nil
 }
 
@@ -44,9 +38,9 @@ func (s *Service) PasswordFree(ctx context.Context, c *ent.Client, userID pulid.
 // checking the allowance covers it. stepUp, when not empty, are the
 // reasons risk asks for a passkey: the outflow is then refused whatever
 // the allowance. The day's password-free counter is
-// raised by one conditional UPDATE (used_minor <= cap - amount), so of
-// concurrent outflows only those that fit together pass: the daily cap
-// holds on SQLite and PostgreSQL alike. Call it after Record (the lock
+// raised (created when missing) by one conditional upsert (used_minor <=
+// cap - amount), so of concurrent outflows only those that fit together
+// pass: the daily cap holds on SQLite and PostgreSQL alike. Call it after Record (the lock
 // order: lifetime, year, day, then this counter).
 //
 // Errors: PASSKEY_REQUIRED (see DecidePasswordFree; reason RISK with
@@ -63,17 +57,13 @@ func (s *Service) RecordPasswordFree(ctx context.Context, tx *ent.Tx, userID pul
 	if len(stepUp) > 0 {
 		return PasskeyRequired(p, PasswordFreeRisk).With("reasons", stepUp)
 	}
-	key := passwordFreeKey(s, at)
-	if err := c.LimitUsage.Create().SetUserID(userID).SetCurrency(string(currency)).SetPeriod(key).
-		OnConflictColumns(limitusage.FieldUserID, limitusage.FieldCurrency, limitusage.FieldPeriod).
-		Ignore().Exec(ctx); err != nil {
-		return fmt.Errorf("password-free usage row: %w", err)
-	}
-	n, err := c.LimitUsage.Update().Where(
-		limitusage.UserID(userID), limitusage.Currency(string(currency)), limitusage.Period(key),
-		limitusage.UsedMinorLTE(p.Cap()-amountMinor)).
-		AddUsedMinor(amountMinor).SetUpdatedAt(time.Now().UTC()).Save(ctx)
-	if err != nil || n > 0 {
+	// One upsert: the counter is created with the amount (which alone fits
+	// the cap: DecidePasswordFree allowed it) or raised while it stays
+	// within the cap; no row back means a concurrent outflow used it.
+	var after int64
+	err = queryRow(ctx, c, []any{&after}, addBounded, string(pulid.New(pulid.PrefixLimitUsage)), string(userID),
+		string(currency), passwordFreeKey(s, at), amountMinor, p.Cap()-amountMinor, time.Now().UTC())
+	if err == nil || !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
 	// A concurrent outflow used the allowance meanwhile: answer with what

@@ -50,123 +50,94 @@ func New(client *ent.Client, cfg kyc.Config, daily DailyConfig, levels LevelSour
 // DecideDaily for their extensions), INVALID_INPUT (amount not positive,
 // unsupported currency).
 func (s *Service) Check(ctx context.Context, tx *ent.Tx, userID pulid.ID, amountMinor int64, currency money.Currency, now time.Time) error {
-	c := tx.Client()
-	level, err := s.levels.Level(ctx, c, userID)
+	st, err := s.readState(ctx, tx.Client(), userID, currency, now)
 	if err != nil {
 		return err
 	}
-	u, err := s.usage(ctx, c, userID, currency, now)
-	if err != nil {
+	level := st.level
+	if err := Decide(s.cfg, level, currency, st.usage, amountMinor); err != nil {
 		return err
 	}
-	if err := Decide(s.cfg, level, currency, u, amountMinor); err != nil {
-		return err
-	}
-	w, ok, err := s.dailyWindow(ctx, c, userID, currency, now)
-	if err != nil {
-		return err
-	}
+	w, ok := s.dailyOf(st, currency)
 	return DecideDaily(w, ok, currency, amountMinor)
 }
 
 // Record counts a payment of amountMinor of currency made at at by userID,
 // inside the caller's transaction, after checking it fits the level's
-// limit and the daily limit. The counter the level's limit applies to and
-// the day's counter are each raised by one conditional UPDATE, so of
-// several concurrent payments only those that fit together succeed; the
-// other level counter is raised unconditionally. Counters are touched
-// lifetime, year, day: one lock order for every payment and withdrawal.
+// limit and the daily limit. It reads the counters, the chosen daily limit,
+// the trust score and the level in one statement (readState), decides on them, then raises the
+// lifetime, year and day counters in one upsert (addUsage), in that order:
+// one lock order for every payment and withdrawal. The counter the level's
+// limit applies to and the day's counter are raised only while they stay
+// within their limits (used_minor <= limit - amount, checked on the row
+// the upsert locks), so of several concurrent payments only those that fit
+// together succeed; the other level counter is raised unconditionally.
 //
-// Errors: as Check. On an error nothing is counted, but the caller's
-// transaction must still be rolled back (WithTx does) if it wrote anything
-// else.
+// Errors: as Check. On an error the caller's transaction must be rolled
+// back (WithTx does): a refusal met by the upsert may leave the other
+// counters raised in it.
 func (s *Service) Record(ctx context.Context, tx *ent.Tx, userID pulid.ID, amountMinor int64, currency money.Currency, at time.Time) error {
 	c := tx.Client()
-	level, err := s.levels.Level(ctx, c, userID)
+	st, err := s.readState(ctx, c, userID, currency, at)
 	if err != nil {
 		return err
 	}
-	u, err := s.usage(ctx, c, userID, currency, at)
+	level := st.level
+	if err := Decide(s.cfg, level, currency, st.usage, amountMinor); err != nil {
+		return err
+	}
+	dw, ok := s.dailyOf(st, currency)
+	if err := DecideDaily(dw, ok, currency, amountMinor); err != nil {
+		return err
+	}
+	w, _ := WindowFor(s.cfg, level, currency, st.usage) // Decide allowed it, so it exists
+	life, year, day := lifetimeKey, yearKey(s.cfg, at), dayKey(s.cfg, at)
+	bounded := year
+	if w.Period == kyc.Lifetime {
+		bounded = life
+	}
+	now := time.Now().UTC()
+	got, err := queryStrings(ctx, c, addUsage,
+		string(pulid.New(pulid.PrefixLimitUsage)), string(userID), string(currency), life, amountMinor, now,
+		string(pulid.New(pulid.PrefixLimitUsage)), year, string(pulid.New(pulid.PrefixLimitUsage)), day,
+		bounded, day, w.Limit-amountMinor, dw.Limit-amountMinor)
 	if err != nil {
-		return err
+		return fmt.Errorf("limit usage: %w", err)
 	}
-	if err := Decide(s.cfg, level, currency, u, amountMinor); err != nil {
-		return err
+	raised := map[string]bool{}
+	for _, p := range got {
+		raised[p] = true
 	}
-	w, _ := WindowFor(s.cfg, level, currency, u) // Decide allowed it, so it exists
-	// Lifetime first, then the year: one lock order for every payment.
-	for _, key := range []string{lifetimeKey, yearKey(s.cfg, at)} {
-		if err := c.LimitUsage.Create().SetUserID(userID).SetCurrency(string(currency)).SetPeriod(key).
-			OnConflictColumns(limitusage.FieldUserID, limitusage.FieldCurrency, limitusage.FieldPeriod).
-			Ignore().Exec(ctx); err != nil {
-			return fmt.Errorf("limit usage row: %w", err)
-		}
-		bounded := (key == lifetimeKey) == (w.Period == kyc.Lifetime)
-		upd := c.LimitUsage.Update().Where(
-			limitusage.UserID(userID), limitusage.Currency(string(currency)), limitusage.Period(key))
-		if bounded {
-			// Atomic check-and-add: a concurrent payment that got here
-			// first has already raised used_minor, and this one sees it.
-			upd.Where(limitusage.UsedMinorLTE(w.Limit - amountMinor))
-		}
-		n, err := upd.AddUsedMinor(amountMinor).SetUpdatedAt(time.Now().UTC()).Save(ctx)
+	if !raised[bounded] {
+		// Someone else used the allowance meanwhile: answer with what
+		// remains now.
+		u, err := s.usage(ctx, c, userID, currency, at)
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			if !bounded {
-				return fmt.Errorf("limit usage row %s vanished", key)
-			}
-			// Someone else used the allowance meanwhile: answer with what
-			// remains now.
-			u, err := s.usage(ctx, c, userID, currency, at)
-			if err != nil {
-				return err
-			}
-			if err := Decide(s.cfg, level, currency, u, amountMinor); err != nil {
-				return err
-			}
-			return apperr.New(apperr.LimitExceeded, "this payment exceeds the level %s limit on balance payments", level).
-				With("limit", w.Name).With("currency", string(currency))
+		if err := Decide(s.cfg, level, currency, u, amountMinor); err != nil {
+			return err
 		}
+		return apperr.New(apperr.LimitExceeded, "this payment exceeds the level %s limit on balance payments", level).
+			With("limit", w.Name).With("currency", string(currency))
 	}
-	return s.recordDaily(ctx, c, userID, amountMinor, currency, at)
-}
-
-// recordDaily adds amountMinor to userID's counter for the day of at with
-// one conditional UPDATE, after checking it fits the daily limit. Errors:
-// LIMIT_EXCEEDED (see DecideDaily).
-func (s *Service) recordDaily(ctx context.Context, c *ent.Client, userID pulid.ID, amountMinor int64, currency money.Currency, at time.Time) error {
-	w, ok, err := s.dailyWindow(ctx, c, userID, currency, at)
-	if err != nil {
-		return err
+	if !raised[day] {
+		// A concurrent outflow used the day's allowance meanwhile: answer
+		// with what remains now.
+		w, ok, err := s.dailyWindow(ctx, c, userID, currency, at)
+		if err != nil {
+			return err
+		}
+		if err := DecideDaily(w, ok, currency, amountMinor); err != nil {
+			return err
+		}
+		return apperr.New(apperr.LimitExceeded, "this exceeds your daily limit").
+			With("limit", DailyLimitName).With("currency", string(currency))
 	}
-	if err := DecideDaily(w, ok, currency, amountMinor); err != nil {
-		return err
+	if !raised[life] || !raised[year] {
+		return fmt.Errorf("limit usage rows of %s vanished", userID)
 	}
-	key := dayKey(s.cfg, at)
-	if err := c.LimitUsage.Create().SetUserID(userID).SetCurrency(string(currency)).SetPeriod(key).
-		OnConflictColumns(limitusage.FieldUserID, limitusage.FieldCurrency, limitusage.FieldPeriod).
-		Ignore().Exec(ctx); err != nil {
-		return fmt.Errorf("daily usage row: %w", err)
-	}
-	n, err := c.LimitUsage.Update().Where(
-		limitusage.UserID(userID), limitusage.Currency(string(currency)), limitusage.Period(key),
-		limitusage.UsedMinorLTE(w.Limit-amountMinor)).
-		AddUsedMinor(amountMinor).SetUpdatedAt(time.Now().UTC()).Save(ctx)
-	if err != nil || n > 0 {
-		return err
-	}
-	// A concurrent outflow used the allowance meanwhile: answer with what
-	// remains now.
-	if w, ok, err = s.dailyWindow(ctx, c, userID, currency, at); err != nil {
-		return err
-	}
-	if err := DecideDaily(w, ok, currency, amountMinor); err != nil {
-		return err
-	}
-	return apperr.New(apperr.LimitExceeded, "this exceeds your daily limit").
-		With("limit", DailyLimitName).With("currency", string(currency))
+	return nil
 }
 
 // DayEnd returns when the day of now ends and the daily windows start
@@ -174,30 +145,17 @@ func (s *Service) recordDaily(ctx context.Context, c *ent.Client, userID pulid.I
 func (s *Service) DayEnd(now time.Time) time.Time { return dayEnd(s.cfg, now) }
 
 // dailyWindow reads userID's daily window in currency for the day of at
-// (ok false: no daily limit configured for currency).
+// (ok false: no daily limit configured for currency), in one statement.
 func (s *Service) dailyWindow(ctx context.Context, c *ent.Client, userID pulid.ID, currency money.Currency, at time.Time) (DailyWindow, bool, error) {
 	if _, ok := s.daily.Max[currency]; !ok {
 		return DailyWindow{}, false, nil
 	}
-	chosen, err := c.DailyLimit.Query().Where(dailylimit.UserID(userID), dailylimit.Currency(string(currency))).Only(ctx)
-	if err != nil && !ent.IsNotFound(err) {
+	st, err := s.readState(ctx, c, userID, currency, at)
+	if err != nil {
 		return DailyWindow{}, false, err
 	}
-	used, err := c.LimitUsage.Query().Where(limitusage.UserID(userID), limitusage.Currency(string(currency)),
-		limitusage.Period(dayKey(s.cfg, at))).Only(ctx)
-	if err != nil && !ent.IsNotFound(err) {
-		return DailyWindow{}, false, err
-	}
-	var usedMinor, chosenMinor int64
-	if used != nil {
-		usedMinor = used.UsedMinor
-	}
-	if chosen != nil {
-		chosenMinor = chosen.LimitMinor
-	}
-	w, ok := DailyWindowFor(s.daily, currency, chosenMinor, chosen != nil, usedMinor)
-	w, err = s.adjust(ctx, c, userID, w, ok)
-	return w, ok, err
+	w, ok := s.dailyOf(st, currency)
+	return w, ok, nil
 }
 
 // SetDailyLimit sets userID's daily limit in currency to amount (a decimal

@@ -2,18 +2,15 @@ package risk
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"danbao/ent"
-	"danbao/ent/accountcontrol"
-	"danbao/ent/passkey"
-	"danbao/ent/payment"
 	"danbao/ent/riskhold"
 	"danbao/ent/schema/pulid"
-	"danbao/ent/user"
-	"danbao/ent/withdrawal"
 	"danbao/internal/apperr"
 	"danbao/internal/idempotency"
 	"danbao/internal/page"
@@ -79,73 +76,82 @@ func (s *Service) Assess(ctx context.Context, tx *ent.Tx, o Outflow, now time.Ti
 	return Assess(s.cfg, f), nil
 }
 
-// Facts gathers what the rules need to know of o from the database, in tx.
+// factsSQL reads the facts of an outflow in one statement. f, one row:
+// the user's credential changes and newest active passkey, their outflows
+// (payments moved into escrow, $2 left out, and withdrawals) since $3 (a
+// minute ago) and $4 (an hour ago), whether they paid $5 before (stopping
+// at the first such payment), and whether $5 is frozen or restricted from
+// collecting. r: the amounts of the user's latest outflows in currency $6,
+// at most $7, newest first (a payment and a withdrawal at the same
+// instant: the withdrawal first), merged from each table's newest $7 (the
+// (payer_id, paid_at) and (user_id, created_at) indexes serve them, so
+// the cost does not grow with the user's history). The result is f's row
+// once per amount of r (once, with a NULL amount, when r is empty). Both
+// are materialized: f's subqueries run once whatever r's size.
+const factsSQL = `WITH f AS MATERIALIZED (
+	SELECT u.password_changed_at AS pw, u.contact_changed_at AS contact, k.created_at AS pk,
+		(SELECT COUNT(*) FROM payments WHERE payer_id = $1 AND paid_at IS NOT NULL AND id <> $2 AND paid_at >= $3) AS pay_min,
+		(SELECT COUNT(*) FROM payments WHERE payer_id = $1 AND paid_at IS NOT NULL AND id <> $2 AND paid_at >= $4) AS pay_hour,
+		(SELECT COUNT(*) FROM withdrawals WHERE user_id = $1 AND created_at >= $3) AS wd_min,
+		(SELECT COUNT(*) FROM withdrawals WHERE user_id = $1 AND created_at >= $4) AS wd_hour,
+		(SELECT COUNT(*) FROM (SELECT 1 FROM payments WHERE payer_id = $1 AND paid_at IS NOT NULL AND id <> $2 AND payee_id = $5 LIMIT 1) x) AS prior,
+		(SELECT COUNT(*) FROM account_controls WHERE user_id = $5 AND (frozen OR collection_restricted)) AS flagged
+	FROM users u LEFT JOIN passkeys k ON k.id = (SELECT id FROM passkeys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1)
+	WHERE u.id = $1
+), r AS MATERIALIZED (
+	SELECT amount, at, kind FROM (
+		SELECT amount, at, kind FROM (SELECT amount, paid_at AS at, 1 AS kind FROM payments
+			WHERE payer_id = $1 AND paid_at IS NOT NULL AND id <> $2 AND currency = $6 ORDER BY paid_at DESC LIMIT $7) p
+		UNION ALL
+		SELECT amount, at, kind FROM (SELECT amount, created_at AS at, 0 AS kind FROM withdrawals
+			WHERE user_id = $1 AND currency = $6 ORDER BY created_at DESC LIMIT $7) w
+	) o ORDER BY at DESC, kind ASC LIMIT $7
+)
+SELECT f.pw, f.contact, f.pk, f.pay_min, f.pay_hour, f.wd_min, f.wd_hour, f.prior, f.flagged, r.amount
+FROM f LEFT JOIN r ON 1 = 1 ORDER BY r.at DESC, r.kind ASC`
+
+// Facts gathers what the rules need to know of o from the database, in tx,
+// in one statement (factsSQL).
 func (s *Service) Facts(ctx context.Context, tx *ent.Tx, o Outflow, now time.Time) (Facts, error) {
 	now = now.UTC()
 	f := Facts{Now: now, AmountMinor: o.AmountMinor}
-	paid := tx.Payment.Query().Where(payment.PayerID(o.UserID), payment.PaidAtNotNil())
-	if o.SubjectID != "" {
-		paid.Where(payment.IDNEQ(o.SubjectID))
+	counterparty := ""
+	if o.Kind == Payment {
+		counterparty = string(o.Counterparty)
 	}
-	var err error
-	// Only the columns the rules read (a payment row carries its
-	// authorization evidence); the (payer_id, paid_at) index serves the
-	// order and the counts below, so their cost does not grow with the
-	// user's history.
-	pays, err := paid.Clone().Where(payment.Currency(o.Currency)).Order(ent.Desc(payment.FieldPaidAt)).
-		Limit(s.cfg.History).Select(payment.FieldAmount, payment.FieldPaidAt).All(ctx)
+	rows, err := tx.QueryContext(ctx, factsSQL, string(o.UserID), string(o.SubjectID), now.Add(-time.Minute),
+		now.Add(-time.Hour), counterparty, o.Currency, s.cfg.History)
 	if err != nil {
-		return f, err
+		return f, fmt.Errorf("risk: facts: %w", err)
 	}
-	wds, err := tx.Withdrawal.Query().Where(withdrawal.UserID(o.UserID), withdrawal.Currency(o.Currency)).
-		Order(ent.Desc(withdrawal.FieldCreatedAt)).Limit(s.cfg.History).
-		Select(withdrawal.FieldAmount, withdrawal.FieldCreatedAt).All(ctx)
-	if err != nil {
-		return f, err
-	}
-	f.Recent = newest(pays, wds, s.cfg.History)
-	count := func(since time.Time) (int, error) {
-		p, err := paid.Clone().Where(payment.PaidAtGTE(since)).Count(ctx)
-		if err != nil {
-			return 0, err
+	defer rows.Close()
+	var pw, contact, key nullTime
+	var payMin, payHour, wdMin, wdHour, prior, flagged int
+	var amount sql.NullInt64
+	n := 0
+	for ; rows.Next(); n++ {
+		if err := rows.Scan(&pw, &contact, &key, &payMin, &payHour, &wdMin, &wdHour, &prior, &flagged, &amount); err != nil {
+			return f, fmt.Errorf("risk: facts: %w", err)
 		}
-		w, err := tx.Withdrawal.Query().Where(withdrawal.UserID(o.UserID), withdrawal.CreatedAtGTE(since)).Count(ctx)
-		return p + w, err
+		if amount.Valid {
+			f.Recent = append(f.Recent, amount.Int64)
+		}
 	}
-	if f.LastMinute, err = count(now.Add(-time.Minute)); err != nil {
+	if err := rows.Err(); err != nil {
+		return f, fmt.Errorf("risk: facts: %w", err)
+	}
+	if n == 0 {
+		return f, fmt.Errorf("risk: facts: no user %s", o.UserID)
+	}
+	if err := rows.Close(); err != nil {
 		return f, err
 	}
-	if f.LastHour, err = count(now.Add(-time.Hour)); err != nil {
-		return f, err
-	}
-	newestKey, err := tx.Passkey.Query().Where(passkey.UserID(o.UserID), passkey.RevokedAtIsNil()).
-		Order(ent.Desc(passkey.FieldCreatedAt)).First(ctx)
-	if err != nil && !ent.IsNotFound(err) {
-		return f, err
-	}
-	if newestKey != nil {
-		f.NewestPasskeyAt = &newestKey.CreatedAt
-	}
-	u, err := tx.User.Query().Where(user.ID(o.UserID)).Only(ctx)
-	if err != nil {
-		return f, err
-	}
-	f.PasswordChangedAt, f.ContactChangedAt = u.PasswordChangedAt, u.ContactChangedAt
+	f.LastMinute, f.LastHour = payMin+wdMin, payHour+wdHour
+	f.NewestPasskeyAt, f.PasswordChangedAt, f.ContactChangedAt = key.ptr(), pw.ptr(), contact.ptr()
 	switch o.Kind {
 	case Payment:
-		// Whether there is one is all the rule asks (no count of them all).
-		prior, err := paid.Clone().Where(payment.PayeeID(o.Counterparty)).Exist(ctx)
-		if err != nil {
-			return f, err
-		}
-		if prior {
-			f.PriorWithCounterparty = 1
-		}
-		ctl, err := tx.AccountControl.Query().Where(accountcontrol.UserID(o.Counterparty)).Only(ctx)
-		if err != nil && !ent.IsNotFound(err) {
-			return f, err
-		}
-		f.CounterpartyFlagged = ctl != nil && (ctl.Frozen || ctl.CollectionRestricted)
+		f.PriorWithCounterparty = prior
+		f.CounterpartyFlagged = flagged > 0
 	case Withdrawal:
 		// The card is the user's own, in their verified legal name (checked
 		// when it was linked): the money goes to no third party, so no
@@ -155,21 +161,57 @@ func (s *Service) Facts(ctx context.Context, tx *ent.Tx, o Outflow, now time.Tim
 	return f, nil
 }
 
-// newest merges the amounts of payments and withdrawals (each newest
-// first) into at most n amounts, newest first.
-func newest(pays []*ent.Payment, wds []*ent.Withdrawal, n int) []int64 {
-	var out []int64
-	i, j := 0, 0
-	for len(out) < n && (i < len(pays) || j < len(wds)) {
-		if j >= len(wds) || (i < len(pays) && pays[i].PaidAt.After(wds[j].CreatedAt)) {
-			out = append(out, pays[i].Amount)
-			i++
-		} else {
-			out = append(out, wds[j].Amount)
-			j++
+// nullTime scans a timestamp that may be NULL, as the drivers return it:
+// a time.Time (PostgreSQL; SQLite for a column it knows the type of) or
+// the text SQLite stores.
+type nullTime struct {
+	t     time.Time
+	valid bool
+}
+
+// sqliteTimeLayouts are the layouts SQLite text timestamps come in (the
+// driver's "sqlite" write format first).
+var sqliteTimeLayouts = []string{
+	"2006-01-02 15:04:05.999999999-07:00",
+	"2006-01-02T15:04:05.999999999-07:00",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	time.RFC3339Nano,
+	"2006-01-02 15:04:05.999999999 -0700 MST",
+	"2006-01-02 15:04:05.999999999",
+}
+
+// Scan implements sql.Scanner.
+func (n *nullTime) Scan(v any) error {
+	var s string
+	switch v := v.(type) {
+	case nil:
+		n.valid = false
+		return nil
+	case time.Time:
+		n.t, n.valid = v, true
+		return nil
+	case string:
+		s = v
+	case []byte:
+		s = string(v)
+	default:
+		return fmt.Errorf("risk: cannot scan %T as a time", v)
+	}
+	for _, layout := range sqliteTimeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			n.t, n.valid = t, true
+			return nil
 		}
 	}
-	return out
+	return fmt.Errorf("risk: cannot parse time %q", s)
+}
+
+func (n nullTime) ptr() *time.Time {
+	if !n.valid {
+		return nil
+	}
+	t := n.t
+	return &t
 }
 
 // Hold puts o, whose money the caller has just set aside (in escrow, or in

@@ -70,6 +70,12 @@ func TestFacts(t *testing.T) {
 			f.NewestPasskeyAt == nil || f.PasswordChangedAt == nil || f.PriorWithCounterparty != 0 || !f.CounterpartyFlagged {
 			t.Fatalf("facts: %+v", f)
 		}
+		// The times come back as they were stored (SQLite returns text the
+		// facts statement parses).
+		if f.PasswordChangedAt.Sub(now.Add(-time.Hour)).Abs() > time.Microsecond || f.ContactChangedAt != nil ||
+			f.NewestPasskeyAt.Sub(now).Abs() > time.Minute {
+			t.Fatalf("facts' times: %v %v %v (now %v)", f.PasswordChangedAt, f.ContactChangedAt, f.NewestPasskeyAt, now)
+		}
 		a := risk.Assess(risk.DefaultConfig(), f)
 		if a.Decision != risk.Hold || !slices.Equal(a.ReasonStrings(),
 			[]string{"CREDENTIALS_CHANGED", "FLAGGED_COUNTERPARTY", "NEW_COUNTERPARTY", "NEW_PASSKEY"}) {

@@ -16,11 +16,14 @@
 //     never adjusted.
 //   - Apply runs in the caller's transaction (package escrow's
 //     transition, right after its compare-and-set) and adds each user's
-//     Delta to their row with one UPDATE (n = n + delta) in user-ID order,
-//     which holds the row's lock until commit: concurrent transitions of
-//     one user apply one after the other and lose no delta, and no COUNT
-//     over payments runs (O(1) per user). A missing row starts from
-//     Recount less the delta. Apply takes nothing but score rows.
+//     Delta to their row with one UPDATE (n = n + delta, RETURNING the
+//     counters with the user's registration time and level) in user-ID
+//     order, which holds the row's lock until commit: concurrent
+//     transitions of one user apply one after the other and lose no delta,
+//     and no COUNT over payments runs (O(1) per user). The scores computed
+//     from what those returned are stored in one more UPDATE of the locked
+//     rows. A missing row starts from Recount less the delta. Apply takes
+//     nothing but score rows.
 //   - Recount (and Repair, which stores it) counts the same inputs afresh
 //     from the payments and RESOLVE_DISPUTE audit rows (detail lostBy);
 //     after any sequence of transitions it equals the row kept by delta.

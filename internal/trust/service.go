@@ -2,8 +2,11 @@ package trust
 
 import (
 	"context"
+	stdsql "database/sql"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"danbao/ent"
@@ -164,8 +167,11 @@ func (s *Service) Recount(ctx context.Context, c *ent.Client, userID pulid.ID, n
 // completes, is refunded (in whole or part) or is disputed, right after
 // the payment's compare-and-set; now is the transition's time (that of a
 // lost dispute). The rows are updated in user-ID order, each UPDATE adding
-// its delta in SQL and taking the row's lock until tx ends, so concurrent
-// transitions of one user apply one after the other and lose no delta.
+// its delta in SQL, returning the counters with the user's registration
+// time and verification level (addSQL), and taking the row's lock until
+// tx ends, so concurrent transitions of one user apply one after the other
+// and lose no delta. The scores, computed from what the UPDATEs returned,
+// are then stored in one UPDATE of the rows already locked (storeScores).
 // A user without a row yet (their first transition since the table
 // exists) gets one from Recount, less this transition's delta, which is
 // then added like any other; when a concurrent transaction inserts the row
@@ -176,46 +182,73 @@ func (s *Service) Apply(ctx context.Context, tx *ent.Tx, now time.Time, deltas m
 		users = append(users, u)
 	}
 	sort.Slice(users, func(i, j int) bool { return users[i] < users[j] })
+	rows := make([]*ent.TrustScore, 0, len(users))
 	for _, u := range users {
-		if err := s.add(ctx, tx, u, deltas[u], now); err != nil {
-			return err
-		}
-	}
-	for _, u := range users {
-		row, err := tx.TrustScore.Query().Where(trustscore.UserID(u)).Only(ctx)
+		row, err := s.add(ctx, tx, u, deltas[u], now)
 		if err != nil {
 			return err
 		}
-		if err := s.scored(ctx, tx.Client(), row, now); err != nil {
-			return err
-		}
-		if err := tx.TrustScore.Update().Where(trustscore.ID(row.ID)).SetScore(row.Score).SetLevel(row.Level).
-			SetAccountAgeDays(row.AccountAgeDays).SetComputedAt(now).Exec(ctx); err != nil {
-			return err
-		}
+		rows = append(rows, row)
 	}
-	return nil
+	return storeScores(ctx, tx, rows, now)
 }
 
-// add adds d to userID's row, creating it first when missing (Apply).
-func (s *Service) add(ctx context.Context, tx *ent.Tx, userID pulid.ID, d Delta, now time.Time) error {
-	update := func() (int, error) {
-		u := tx.TrustScore.Update().Where(trustscore.UserID(userID)).
-			AddCompletedTrades(d.Trades).AddCompletedSales(d.Sales).AddRefunds(d.Refunds)
+// addSQL adds a delta to a user's counters ($1 trades, $2 sales, $3
+// refunds; lostSQL adds a lost dispute at $5) and returns them with the
+// user's registration time and verification level (that of their
+// identity binding, as realname.Service.Level reads it: NULL for none,
+// that is unverified).
+const addSQL = `UPDATE trust_scores SET completed_trades = completed_trades + $1,
+	completed_sales = completed_sales + $2, refunds = refunds + $3%s
+WHERE user_id = $4
+RETURNING id, completed_trades, completed_sales, refunds, lost_disputes, last_lost_dispute_at,
+	(SELECT created_at FROM users WHERE users.id = $4),
+	(SELECT level FROM identity_bindings WHERE identity_bindings.user_id = $4)`
+
+const lostSQL = `, lost_disputes = lost_disputes + 1, last_lost_dispute_at = $5`
+
+// add adds d to userID's row, creating it first when missing (Apply), and
+// returns the row with its level, account age and score at now (not
+// stored yet).
+func (s *Service) add(ctx context.Context, tx *ent.Tx, userID pulid.ID, d Delta, now time.Time) (*ent.TrustScore, error) {
+	update := func() (*ent.TrustScore, error) {
+		q, args := fmt.Sprintf(addSQL, ""), []any{d.Trades, d.Sales, d.Refunds, string(userID)}
 		if d.Lost {
-			u.AddLostDisputes(1).SetLastLostDisputeAt(now)
+			q, args = fmt.Sprintf(addSQL, lostSQL), append(args, now)
 		}
-		return u.Save(ctx)
+		row := &ent.TrustScore{UserID: userID}
+		var id string
+		var last, created nullTime
+		var level stdsql.NullString
+		err := dbtx.QueryRow(ctx, tx, []any{&id, &row.CompletedTrades, &row.CompletedSales, &row.Refunds,
+			&row.LostDisputes, &last, &created, &level}, q, args...)
+		if errors.Is(err, stdsql.ErrNoRows) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !created.valid {
+			return nil, apperr.New(apperr.NotFound, "no such user").WithField("userId")
+		}
+		row.ID, row.LastLostDisputeAt = pulid.ID(id), last.ptr()
+		row.Level = kyc.Unverified
+		if level.Valid {
+			row.Level = kyc.Level(level.String)
+		}
+		row.AccountAgeDays, row.ComputedAt = max(int(now.Sub(created.t)/(24*time.Hour)), 0), now
+		row.Score = Score(InputsOf(row))
+		return row, nil
 	}
-	if n, err := update(); err != nil || n == 1 {
-		return err
+	if row, err := update(); err != nil || row != nil {
+		return row, err
 	}
 	// The recount sees this transition's payment as the compare-and-set
 	// left it, but not its audit row (written later): the lost dispute is
 	// not in it.
 	row, err := s.Recount(ctx, tx.Client(), userID, now)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	err = tx.TrustScore.Create().SetUserID(userID).SetScore(row.Score).SetLevel(row.Level).
 		SetAccountAgeDays(row.AccountAgeDays).SetCompletedTrades(row.CompletedTrades - d.Trades).
@@ -223,12 +256,96 @@ func (s *Service) add(ctx context.Context, tx *ent.Tx, userID pulid.ID, d Delta,
 		SetLostDisputes(row.LostDisputes).SetNillableLastLostDisputeAt(row.LastLostDisputeAt).SetComputedAt(now).
 		OnConflictColumns(trustscore.FieldUserID).Ignore().Exec(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if n, err := update(); err != nil || n == 1 {
-		return err
+	if row, err := update(); err != nil || row != nil {
+		return row, err
 	}
-	return fmt.Errorf("trust: no score row for %s after creating it", userID)
+	return nil, fmt.Errorf("trust: no score row for %s after creating it", userID)
+}
+
+// storeScores stores the score, level and account age of rows (locked by
+// tx already) in one UPDATE.
+func storeScores(ctx context.Context, tx *ent.Tx, rows []*ent.TrustScore, now time.Time) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	var score, level, age, in strings.Builder
+	args := []any{now}
+	for _, r := range rows {
+		n := len(args)
+		fmt.Fprintf(&score, " WHEN $%d THEN CAST($%d AS INTEGER)", n+1, n+2)
+		fmt.Fprintf(&level, " WHEN $%d THEN $%d", n+1, n+3)
+		fmt.Fprintf(&age, " WHEN $%d THEN CAST($%d AS INTEGER)", n+1, n+4)
+		if in.Len() > 0 {
+			in.WriteString(", ")
+		}
+		fmt.Fprintf(&in, "$%d", n+1)
+		args = append(args, string(r.ID), r.Score, string(r.Level), r.AccountAgeDays)
+	}
+	q := "UPDATE trust_scores SET score = CASE id" + score.String() + " END, level = CASE id" + level.String() +
+		" END, account_age_days = CASE id" + age.String() + " END, computed_at = $1 WHERE id IN (" + in.String() + ")"
+	res, err := tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("trust: store scores: %w", err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n != int64(len(rows)) {
+		return fmt.Errorf("trust: stored %d scores of %d", n, len(rows))
+	}
+	return nil
+}
+
+// nullTime scans a timestamp that may be NULL, as the drivers return it:
+// a time.Time (PostgreSQL; SQLite for a column it knows the type of) or
+// the text SQLite stores.
+type nullTime struct {
+	t     time.Time
+	valid bool
+}
+
+// sqliteTimeLayouts are the layouts SQLite text timestamps come in (the
+// driver's "sqlite" write format first).
+var sqliteTimeLayouts = []string{
+	"2006-01-02 15:04:05.999999999-07:00",
+	"2006-01-02T15:04:05.999999999-07:00",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	time.RFC3339Nano,
+	"2006-01-02 15:04:05.999999999 -0700 MST",
+	"2006-01-02 15:04:05.999999999",
+}
+
+// Scan implements sql.Scanner.
+func (n *nullTime) Scan(v any) error {
+	var s string
+	switch v := v.(type) {
+	case nil:
+		n.valid = false
+		return nil
+	case time.Time:
+		n.t, n.valid = v, true
+		return nil
+	case string:
+		s = v
+	case []byte:
+		s = string(v)
+	default:
+		return fmt.Errorf("trust: cannot scan %T as a time", v)
+	}
+	for _, layout := range sqliteTimeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			n.t, n.valid = t, true
+			return nil
+		}
+	}
+	return fmt.Errorf("trust: cannot parse time %q", s)
+}
+
+func (n nullTime) ptr() *time.Time {
+	if !n.valid {
+		return nil
+	}
+	t := n.t
+	return &t
 }
 
 // Repair recounts userID's inputs (Recount) and stores them with the
@@ -313,15 +430,12 @@ func (s *Service) CheckRestrict(ctx context.Context, tx *ent.Tx, userID pulid.ID
 	return row, nil
 }
 
-// AdjustDaily scales userID's daily window w by their stored score
-// (AdjustDaily of rules.go); w is unchanged while no score is stored. It
-// implements limits.TrustAdjuster.
-func (s *Service) AdjustDaily(ctx context.Context, c *ent.Client, userID pulid.ID, w limits.DailyWindow) (limits.DailyWindow, error) {
-	row, err := s.Stored(ctx, c, userID)
-	if err != nil || row == nil {
-		return w, err
-	}
-	return AdjustDaily(w, row.Score), nil
+// AdjustDailyScore scales a daily window w by a user's stored score
+// (AdjustDaily of rules.go); package limits reads the score along with the
+// window and leaves w as it is while none is stored. It implements
+// limits.TrustAdjuster.
+func (s *Service) AdjustDailyScore(w limits.DailyWindow, score int) limits.DailyWindow {
+	return AdjustDaily(w, score)
 }
 
 // SameCounts reports whether a and b hold the same counted inputs (trades,
