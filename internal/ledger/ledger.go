@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -15,6 +16,8 @@ import (
 	"danbao/ent"
 	"danbao/ent/account"
 	"danbao/ent/counter"
+	"danbao/ent/ledgertransaction"
+	"danbao/ent/posting"
 	"danbao/ent/schema/pulid"
 	"danbao/internal/apperr"
 	"danbao/internal/dbtx"
@@ -262,8 +265,6 @@ func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
 		return fmt.Errorf("ledger: next seq: %w", err)
 	}
 	prev = nonNil(prev)
-	txs := make([]*ent.LedgerTransactionCreate, len(q.entries))
-	var posts []*ent.PostingCreate
 	for i, e := range q.entries {
 		t := e.tx
 		t.Seq = last - n + int64(i) + 1
@@ -274,12 +275,22 @@ func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
 		}
 		t.PrevHash, t.Hash = prev, Hash(prev, content)
 		prev = t.Hash
+		for _, p := range e.postings {
+			p.Seq = t.Seq
+		}
+	}
+	if o, ok := dbtx.OriginOf(tx); ok && o.Dialect == dialect.Postgres {
+		return q.writePostgres(ctx, tx, prev)
+	}
+	txs := make([]*ent.LedgerTransactionCreate, len(q.entries))
+	var posts []*ent.PostingCreate
+	for i, e := range q.entries {
+		t := e.tx
 		txs[i] = tx.LedgerTransaction.Create().SetID(t.ID).
 			SetSeq(t.Seq).SetKind(t.Kind).SetCurrency(t.Currency).
 			SetRefID(t.RefID).SetMemo(t.Memo).SetEvidence(t.Evidence).
 			SetPrevHash(t.PrevHash).SetHash(t.Hash).SetCreatedAt(t.CreatedAt)
 		for _, p := range e.postings {
-			p.Seq = t.Seq
 			posts = append(posts, tx.Posting.Create().SetID(p.ID).
 				SetTransactionID(p.TransactionID).SetAccountID(p.AccountID).
 				SetSeq(p.Seq).SetKind(p.Kind).SetAmount(p.Amount).
@@ -299,6 +310,58 @@ func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
 	}
 	// A bulk update: UpdateOneID would read the row back.
 	return tx.Counter.Update().Where(counter.ID(CounterID)).SetHash(prev).Exec(ctx)
+}
+
+// insertPostgres writes the journal rows, their postings and the chain's
+// new head in one statement (PostgreSQL runs the data-modifying WITH
+// clauses together; the postings' foreign keys are checked at its end,
+// when the journal rows exist). The rows bypass ent, so its validators are
+// called here.
+const insertPostgres = `WITH t AS (INSERT INTO ledger_transactions (id, seq, kind, currency, ref_id, memo, evidence, prev_hash, hash, created_at)
+	SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::bytea[], $9::bytea[], $10::timestamptz[])),
+p AS (INSERT INTO postings (id, transaction_id, account_id, seq, kind, amount, currency, balance_after, day, created_at)
+	SELECT * FROM unnest($11::text[], $12::text[], $13::text[], $14::bigint[], $15::text[], $16::bigint[], $17::text[], $18::bigint[], $19::text[], $20::timestamptz[]))
+UPDATE counters SET hash = $21 WHERE id = $22`
+
+func (q *journal) writePostgres(ctx context.Context, tx *ent.Tx, head []byte) error {
+	n := len(q.entries)
+	var (
+		ids, kinds, currencies, refs, memos, evidence = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		seqs                                          = make([]int64, n)
+		prevs, hashes                                 = make([][]byte, n), make([][]byte, n)
+		times                                         = make([]time.Time, n)
+		pIDs, pTxs, pAccounts, pKinds, pCurrencies    []string
+		pDays                                         []string
+		pSeqs, pAmounts, pBalances                    []int64
+		pTimes                                        []time.Time
+	)
+	for i, e := range q.entries {
+		t := e.tx
+		if err := errors.Join(ledgertransaction.KindValidator(t.Kind), ledgertransaction.CurrencyValidator(t.Currency),
+			ledgertransaction.MemoValidator(t.Memo)); err != nil {
+			return fmt.Errorf("ledger: journal entry %s: %w", t.ID, err)
+		}
+		ev, err := json.Marshal(t.Evidence)
+		if err != nil {
+			return fmt.Errorf("ledger: evidence of %s: %w", t.ID, err)
+		}
+		ids[i], seqs[i], kinds[i], currencies[i], refs[i], memos[i], evidence[i] =
+			string(t.ID), t.Seq, t.Kind, t.Currency, string(t.RefID), t.Memo, string(ev)
+		prevs[i], hashes[i], times[i] = t.PrevHash, t.Hash, t.CreatedAt
+		for _, p := range e.postings {
+			if err := errors.Join(posting.KindValidator(p.Kind), posting.CurrencyValidator(p.Currency), posting.DayValidator(p.Day)); err != nil {
+				return fmt.Errorf("ledger: posting %s: %w", p.ID, err)
+			}
+			pIDs, pTxs, pAccounts = append(pIDs, string(p.ID)), append(pTxs, string(p.TransactionID)), append(pAccounts, string(p.AccountID))
+			pSeqs, pKinds, pAmounts = append(pSeqs, p.Seq), append(pKinds, p.Kind), append(pAmounts, p.Amount)
+			pCurrencies, pBalances, pDays, pTimes = append(pCurrencies, p.Currency), append(pBalances, p.BalanceAfter), append(pDays, p.Day), append(pTimes, p.CreatedAt)
+		}
+	}
+	_, err := tx.ExecContext(ctx, insertPostgres,
+		ids, seqs, kinds, currencies, refs, memos, evidence, prevs, hashes, times,
+		pIDs, pTxs, pAccounts, pSeqs, pKinds, pAmounts, pCurrencies, pBalances, pDays, pTimes,
+		head, CounterID)
+	return err
 }
 
 // Lock takes the row locks of the accounts ids (duplicates allowed) for the
