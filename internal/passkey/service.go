@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"danbao/auth"
@@ -15,6 +16,7 @@ import (
 	"danbao/ent/passkeysession"
 	"danbao/ent/passkeyuser"
 	"danbao/ent/schema/pulid"
+	entuser "danbao/ent/user"
 	"danbao/internal/apperr"
 	"danbao/internal/dbtx"
 
@@ -62,6 +64,10 @@ type Service struct {
 	ttl    time.Duration
 	now    func() time.Time
 	log    *slog.Logger
+	// handles caches users' WebAuthn user handles (userID -> []byte):
+	// a passkey_users row never changes or goes once written. Only handles
+	// read back from committed rows are cached (see boundUser).
+	handles sync.Map
 }
 
 // New builds the relying party. It fails when the RP ID or an origin is
@@ -202,14 +208,11 @@ func (s *Service) invalid(ctx context.Context, ps *ent.PasskeySession, err error
 }
 
 // saveSession stores the ceremony's whole SessionData, bound to its purpose
-// and user, expiring after the configured timeout. It also removes sessions
-// that expired more than a timeout ago (later ones are kept so that a late
-// finish still learns CHALLENGE_EXPIRED rather than an unknown challenge).
+// and user, expiring after the configured timeout. Expired sessions are
+// refused when presented (open) and removed by Sweep, out of the request
+// path.
 func (s *Service) saveSession(ctx context.Context, tx *ent.Tx, c *ent.PasskeySessionCreate, sd *webauthn.SessionData) error {
 	now := s.clock()
-	if _, err := tx.PasskeySession.Delete().Where(passkeysession.ExpiresAtLT(now.Add(-s.ttl))).Exec(ctx); err != nil {
-		return err
-	}
 	expires := now.Add(s.ttl)
 	sd.Expires = expires
 	data, err := json.Marshal(sd)
@@ -217,6 +220,15 @@ func (s *Service) saveSession(ctx context.Context, tx *ent.Tx, c *ent.PasskeySes
 		return err
 	}
 	return c.SetChallenge(sd.Challenge).SetData(data).SetCreatedAt(now).SetExpiresAt(expires).Exec(ctx)
+}
+
+// Sweep deletes the sessions that expired more than a timeout ago and
+// returns how many (later ones are kept so that a late finish still learns
+// CHALLENGE_EXPIRED rather than an unknown challenge). Housekeeping runs
+// it periodically (app.Maintain); an expired session is refused whether
+// or not it was swept yet. Safe on several instances.
+func (s *Service) Sweep(ctx context.Context) (int, error) {
+	return s.client.PasskeySession.Delete().Where(passkeysession.ExpiresAtLT(s.clock().Add(-s.ttl))).Exec(ctx)
 }
 
 // consume finds the session whose challenge the response carries and
@@ -327,6 +339,47 @@ func (s *Service) handle(ctx context.Context, tx *ent.Tx, id pulid.ID, create bo
 		return nil, err
 	}
 	return h, nil
+}
+
+// boundUser is the user of an operation-bound assertion (payment,
+// withdrawal) as go-webauthn needs it for BeginLogin and ValidateLogin:
+// the user handle and the credentials of all their passkeys (returned
+// too). It does not read the users row (a sign-in ceremony uses neither
+// name): a user without passkeys may not exist at all, which callers
+// check (exists) only on that path. The handle, immutable once written,
+// comes from the cache when it can.
+func (s *Service) boundUser(ctx context.Context, tx *ent.Tx, id pulid.ID) (*user, []*ent.Passkey, error) {
+	var handle []byte
+	if h, ok := s.handles.Load(id); ok {
+		handle = h.([]byte)
+	} else {
+		var err error
+		if handle, err = s.handle(ctx, tx, id, false); err != nil {
+			return nil, nil, err
+		}
+		if handle != nil {
+			// Read, not created, in this transaction: a committed row.
+			s.handles.Store(id, handle)
+		}
+	}
+	all, err := tx.Passkey.Query().Where(passkey.UserID(id)).Order(ent.Asc(passkey.FieldID)).All(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	wu := &user{u: &ent.User{ID: id}, handle: handle}
+	for _, p := range all {
+		wu.creds = append(wu.creds, credential(p))
+	}
+	return wu, all, nil
+}
+
+// exists reports NOT_FOUND when there is no user id.
+func exists(ctx context.Context, tx *ent.Tx, id pulid.ID) error {
+	ok, err := tx.User.Query().Where(entuser.ID(id)).Exist(ctx)
+	if err == nil && !ok {
+		err = apperr.New(apperr.NotFound, "user not found")
+	}
+	return err
 }
 
 // credential converts a stored passkey to go-webauthn's credential record.
