@@ -189,11 +189,10 @@ func (s *Service) CreatePayment(ctx context.Context, payer pulid.ID, in CreatePa
 			if err != nil {
 				return created{}, "", err
 			}
-			if err := s.limits.RequireVerified(ctx, tx, payer); err != nil {
-				return created{}, "", err
-			}
-			if err := s.limits.RequireVerified(ctx, tx, payee.ID); err != nil {
+			if who, err := s.limits.RequireVerifiedAll(ctx, tx, payer, payee.ID); who == payee.ID && apperr.Is(err, apperr.VerificationRequired) {
 				return created{}, "", apperr.New(apperr.VerificationRequired, "the payee has not completed real-name verification").WithField("payeeId")
+			} else if err != nil {
+				return created{}, "", err
 			}
 			if err := checkParties(ctx, tx, payer, payee.ID); err != nil {
 				return created{}, "", err

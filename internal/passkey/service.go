@@ -3,10 +3,12 @@ package passkey
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -231,26 +233,72 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	return s.client.PasskeySession.Delete().Where(passkeysession.ExpiresAtLT(s.clock().Add(-s.ttl))).Exec(ctx)
 }
 
-// consume finds the session whose challenge the response carries and
-// deletes it, so that of two finishes presenting one challenge only one
-// gets it. Errors: PASSKEY_INVALID (no such session).
+// consume takes the session whose challenge the response carries: one
+// DELETE ... RETURNING (both engines have it), so that of two finishes
+// presenting one challenge only one gets it. Errors: PASSKEY_INVALID (no
+// such session).
 func (s *Service) consume(ctx context.Context, tx *ent.Tx, challenge string) (*ent.PasskeySession, error) {
 	if challenge == "" {
 		return nil, refuse(nil, apperr.PasskeyInvalid, msgUnknownChallenge)
 	}
-	ps, err := tx.PasskeySession.Query().Where(passkeysession.Challenge(challenge)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, refuse(nil, apperr.PasskeyInvalid, msgUnknownChallenge)
-	}
+	rows, err := tx.QueryContext(ctx, consumeSQL, challenge)
 	if err != nil {
 		return nil, err
 	}
-	n, err := tx.PasskeySession.Delete().Where(passkeysession.ID(ps.ID)).Exec(ctx)
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		return nil, refuse(nil, apperr.PasskeyInvalid, msgUnknownChallenge)
+	}
+	ps, err := scanSession(rows)
 	if err != nil {
 		return nil, err
 	}
-	if n == 0 { // another finish took it between our read and delete
-		return nil, refuse(nil, apperr.PasskeyInvalid, msgUnknownChallenge)
+	return ps, rows.Close()
+}
+
+// consumeSQL deletes one session by challenge and returns it, its columns
+// in passkeysession.Columns order (scanSession).
+var consumeSQL = "DELETE FROM " + passkeysession.Table + " WHERE " + passkeysession.FieldChallenge + " = $1 RETURNING " +
+	strings.Join(passkeysession.Columns, ", ")
+
+// scanSession reads a row of passkeysession.Columns as ent would.
+func scanSession(rows interface{ Scan(...any) error }) (*ent.PasskeySession, error) {
+	var (
+		id, purpose, challenge                           string
+		userID, paymentID, payeeID, currency, bankCardID sql.NullString
+		data, nonce                                      []byte
+		createdAt, expiresAt                             sql.NullTime
+		amount                                           sql.NullInt64
+	)
+	if err := rows.Scan(&id, &purpose, &userID, &challenge, &data, &createdAt, &expiresAt,
+		&paymentID, &payeeID, &amount, &currency, &bankCardID, &nonce); err != nil {
+		return nil, fmt.Errorf("passkey session: %w", err)
+	}
+	ps := &ent.PasskeySession{ID: pulid.ID(id), Purpose: passkeysession.Purpose(purpose), Challenge: challenge,
+		Data: data, CreatedAt: createdAt.Time, ExpiresAt: expiresAt.Time, Nonce: nonce}
+	if userID.Valid {
+		v := pulid.ID(userID.String)
+		ps.UserID = &v
+	}
+	if paymentID.Valid {
+		ps.PaymentID = &paymentID.String
+	}
+	if payeeID.Valid {
+		v := pulid.ID(payeeID.String)
+		ps.PayeeID = &v
+	}
+	if amount.Valid {
+		ps.AmountMinor = &amount.Int64
+	}
+	if currency.Valid {
+		ps.Currency = &currency.String
+	}
+	if bankCardID.Valid {
+		v := pulid.ID(bankCardID.String)
+		ps.BankCardID = &v
 	}
 	return ps, nil
 }
