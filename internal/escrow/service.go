@@ -3,6 +3,7 @@ package escrow
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -736,26 +737,40 @@ func setTime(t *time.Time, set func(time.Time) *ent.PaymentUpdate, clear func() 
 }
 
 // fee counts release into the seller's monthly volume and returns the fee
-// on it. The volume row is raised first and read back under its lock, so
-// concurrent releases to one seller share the free volume exactly once.
+// on it. The volume row is raised and read back in one upsert (under the
+// row's lock on PostgreSQL, the database's on SQLite), so concurrent
+// releases to one seller share the free volume exactly once.
 func (s *Service) fee(ctx context.Context, tx *ent.Tx, p *ent.Payment, release int64, now time.Time) (int64, error) {
-	month := Month(now)
-	if err := tx.SellerVolume.Create().SetSellerID(p.PayeeID).SetCurrency(p.Currency).SetMonth(month).
-		OnConflictColumns(sellervolume.FieldSellerID, sellervolume.FieldCurrency, sellervolume.FieldMonth).
-		Ignore().Exec(ctx); err != nil {
-		return 0, err
-	}
-	where := tx.SellerVolume.Update().Where(sellervolume.SellerID(p.PayeeID), sellervolume.Currency(p.Currency), sellervolume.Month(month))
-	if _, err := where.AddReceivedMinor(release).Save(ctx); err != nil {
-		return 0, err
-	}
-	row, err := tx.SellerVolume.Query().Where(sellervolume.SellerID(p.PayeeID), sellervolume.Currency(p.Currency), sellervolume.Month(month)).Only(ctx)
+	rows, err := tx.QueryContext(ctx, raiseVolumeSQL, string(pulid.New(pulid.PrefixSellerVolume)), string(p.PayeeID), p.Currency, Month(now), release)
 	if err != nil {
 		return 0, err
 	}
+	defer rows.Close()
+	var received int64
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("escrow: seller volume of %s not returned", p.PayeeID)
+	}
+	if err := rows.Scan(&received); err != nil {
+		return 0, err
+	}
+	if err := rows.Close(); err != nil {
+		return 0, err
+	}
 	c := money.Currency(p.Currency)
-	return Fee(release, row.ReceivedMinor-release, s.cfg.Fees.FreeMonthly[c], s.cfg.Fees.RateBPS), nil
+	return Fee(release, received-release, s.cfg.Fees.FreeMonthly[c], s.cfg.Fees.RateBPS), nil
 }
+
+// raiseVolumeSQL adds $5 to a seller's volume of a month, creating the row
+// ($1 its ID) if needed, and returns the volume after (both engines have
+// upserts with RETURNING).
+var raiseVolumeSQL = "INSERT INTO " + sellervolume.Table + " (" + strings.Join([]string{sellervolume.FieldID, sellervolume.FieldSellerID,
+	sellervolume.FieldCurrency, sellervolume.FieldMonth, sellervolume.FieldReceivedMinor}, ", ") + ") VALUES ($1, $2, $3, $4, $5)" +
+	" ON CONFLICT (" + sellervolume.FieldSellerID + ", " + sellervolume.FieldCurrency + ", " + sellervolume.FieldMonth + ")" +
+	" DO UPDATE SET " + sellervolume.FieldReceivedMinor + " = " + sellervolume.Table + "." + sellervolume.FieldReceivedMinor +
+	" + excluded." + sellervolume.FieldReceivedMinor + " RETURNING " + sellervolume.FieldReceivedMinor
 
 // post writes moves as journal transactions, one per kind of movement,
 // and the balance events of the users whose money moved. It returns the
