@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"danbao/auth"
@@ -68,9 +69,14 @@ type Service struct {
 	log    *slog.Logger
 	// handles caches users' WebAuthn user handles (userID -> []byte):
 	// a passkey_users row never changes or goes once written. Only handles
-	// read back from committed rows are cached (see boundUser).
-	handles sync.Map
+	// read back from committed rows are cached (see boundUser); at most
+	// maxHandles, then it starts again.
+	handles  sync.Map
+	nHandles atomic.Int64
 }
+
+// maxHandles bounds the handle cache (about 100 bytes an entry).
+const maxHandles = 100_000
 
 // New builds the relying party. It fails when the RP ID or an origin is
 // malformed, or when no web origin is configured.
@@ -407,6 +413,10 @@ func (s *Service) boundUser(ctx context.Context, tx *ent.Tx, id pulid.ID) (*user
 		}
 		if handle != nil {
 			// Read, not created, in this transaction: a committed row.
+			if s.nHandles.Add(1) > maxHandles {
+				s.handles.Clear()
+				s.nHandles.Store(1)
+			}
 			s.handles.Store(id, handle)
 		}
 	}
