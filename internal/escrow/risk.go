@@ -32,10 +32,7 @@ func NoCredential(c json.RawMessage) bool {
 // allowance when it applies, and the transition CREATED -> PAID, or
 // CREATED -> HELD with a hold in the operators' queue.
 func (s *Service) authorizeTx(ctx context.Context, tx *ent.Tx, p *ent.Payment, actor pulid.ID, ev *passkey.Evidence) (*ent.Payment, error) {
-	if err := CheckNotFrozen(ctx, tx, p.PayerID); err != nil {
-		return nil, err
-	}
-	if err := checkCollect(ctx, tx, p.PayeeID); err != nil {
+	if err := checkParties(ctx, tx, p.PayerID, p.PayeeID); err != nil {
 		return nil, err
 	}
 	now := s.clock()

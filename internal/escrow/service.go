@@ -144,32 +144,57 @@ func (s *Service) CreatePayment(ctx context.Context, payer pulid.ID, in CreatePa
 	}
 	req := idempotency.Request{Scope: scope, Key: in.IdempotencyKey, Operation: "createPayment",
 		Hash: idempotency.RequestHash("createPayment", string(payer), string(in.PayeeID), money.FormatMinor(amount, c), string(c), desc, ref)}
-	p, replay, err := idempotency.Run(ctx, s.keys, s.client, req,
-		func(tx *ent.Tx, id string) (*ent.Payment, error) { return tx.Payment.Get(ctx, pulid.ID(id)) },
-		func(tx *ent.Tx) (*ent.Payment, string, error) {
+	// The challenge is issued in the payment's transaction: a create that
+	// fails leaves none, and a replay replaces the pending one.
+	type created struct {
+		p       *ent.Payment
+		options json.RawMessage
+	}
+	withOptions := func(tx *ent.Tx, p *ent.Payment, replay bool) (created, error) {
+		if p.Status != payment.StatusCREATED || in.PartnerID != "" {
+			return created{p: p}, nil
+		}
+		begin := s.passkeys.BeginNewPayment
+		if replay {
+			begin = s.passkeys.BeginPayment
+		}
+		options, err := begin(ctx, tx, challengeInput(p))
+		if apperr.Is(err, apperr.PasskeyRequired) {
+			return created{p: p}, nil // nothing written: the transaction goes on
+		}
+		if err != nil {
+			return created{}, err
+		}
+		return created{p: p, options: options}, nil
+	}
+	out, replay, err := idempotency.Run(ctx, s.keys, s.client, req,
+		func(tx *ent.Tx, id string) (created, error) {
+			p, err := tx.Payment.Get(ctx, pulid.ID(id))
+			if err != nil {
+				return created{}, err
+			}
+			return withOptions(tx, p, true)
+		},
+		func(tx *ent.Tx) (created, string, error) {
 			if in.PartnerID != "" {
 				if err := partnerMayCreate(ctx, tx, in.PartnerID, payer, in.PayeeID); err != nil {
-					return nil, "", err
+					return created{}, "", err
 				}
 			}
 			payee, err := tx.User.Query().Where(user.ID(in.PayeeID), user.RoleEQ(user.RoleUSER)).Only(ctx)
 			if ent.IsNotFound(err) {
-				return nil, "", apperr.New(apperr.NotFound, "no such payee").WithField("payeeId")
+				return created{}, "", apperr.New(apperr.NotFound, "no such payee").WithField("payeeId")
 			}
 			if err != nil {
-				return nil, "", err
+				return created{}, "", err
 			}
-			if err := s.limits.RequireVerified(ctx, tx, payer); err != nil {
-				return nil, "", err
+			if who, err := s.limits.RequireVerifiedAll(ctx, tx, payer, payee.ID); who == payee.ID && apperr.Is(err, apperr.VerificationRequired) {
+				return created{}, "", apperr.New(apperr.VerificationRequired, "the payee has not completed real-name verification").WithField("payeeId")
+			} else if err != nil {
+				return created{}, "", err
 			}
-			if err := s.limits.RequireVerified(ctx, tx, payee.ID); err != nil {
-				return nil, "", apperr.New(apperr.VerificationRequired, "the payee has not completed real-name verification").WithField("payeeId")
-			}
-			if err := CheckNotFrozen(ctx, tx, payer); err != nil {
-				return nil, "", err
-			}
-			if err := checkCollect(ctx, tx, payee.ID); err != nil {
-				return nil, "", err
+			if err := checkParties(ctx, tx, payer, payee.ID); err != nil {
+				return created{}, "", err
 			}
 			now := s.clock()
 			p, err := tx.Payment.Create().
@@ -180,28 +205,19 @@ func (s *Service) CreatePayment(ctx context.Context, payer pulid.ID, in CreatePa
 				SetCreatedAt(now).SetUpdatedAt(now).
 				Save(ctx)
 			if err != nil {
-				return nil, "", err
+				return created{}, "", err
 			}
 			if err := s.record(ctx, tx, p, s.clock(), "CREATE", Payer, payer, "", p.Status, 0, "", map[string]any{
 				"amount": money.FormatMinor(amount, c), "currency": string(c)}); err != nil {
-				return nil, "", err
+				return created{}, "", err
 			}
-			return p, string(p.ID), nil
+			cr, err := withOptions(tx, p, false)
+			return cr, string(p.ID), err
 		})
 	if err != nil {
 		return nil, nil, false, err
 	}
-	if p.Status != payment.StatusCREATED || in.PartnerID != "" {
-		return p, nil, replay, nil
-	}
-	options, err := s.passkeys.BeginPayment(ctx, nil, challengeInput(p))
-	if apperr.Is(err, apperr.PasskeyRequired) {
-		return p, nil, replay, nil
-	}
-	if err != nil {
-		return nil, nil, false, err
-	}
-	return p, options, replay, nil
+	return out.p, out.options, replay, nil
 }
 
 // partnerMayCreate refuses, inside the transaction, a partner the payee has
@@ -612,6 +628,23 @@ func (s *Service) apply(ctx context.Context, tx *ent.Tx, p *ent.Payment, st step
 	if st.set != nil {
 		st.set(u, now)
 	}
+	// The journal transactions stored on the payment get their IDs now, so
+	// that this one update records them (post hands them to the ledger).
+	ltxIDs := map[string]pulid.ID{}
+	for _, m := range out.Moves {
+		switch kind := entryKind(m); kind {
+		case EntryPayment, EntryPaymentRelease:
+			if ltxIDs[kind] == "" {
+				ltxIDs[kind] = pulid.New(pulid.PrefixLedgerTransaction)
+			}
+		}
+	}
+	if id := ltxIDs[EntryPayment]; id != "" {
+		u.SetAuthorizationTransactionID(id)
+	}
+	if id := ltxIDs[EntryPaymentRelease]; id != "" {
+		u.SetReleaseTransactionID(id)
+	}
 	n, err := u.Save(ctx)
 	if err != nil {
 		return nil, err
@@ -640,28 +673,26 @@ func (s *Service) apply(ctx context.Context, tx *ent.Tx, p *ent.Payment, st step
 			return nil, err
 		}
 	}
-	ltxs, err := s.post(ctx, tx, p, WithFee(out.Moves, fee), st)
+	ltxs, err := s.post(ctx, tx, p, WithFee(out.Moves, fee), st, ltxIDs)
 	if err != nil {
 		return nil, err
 	}
-	if fee > 0 || ltxs[EntryPayment] != "" || ltxs[EntryPaymentRelease] != "" {
-		fu := tx.Payment.UpdateOneID(p.ID)
-		if fee > 0 {
-			fu.SetFee(fee)
-		}
-		if id := ltxs[EntryPayment]; id != "" {
-			fu.SetAuthorizationTransactionID(id)
-		}
-		if id := ltxs[EntryPaymentRelease]; id != "" {
-			fu.SetReleaseTransactionID(id)
-		}
+	if fee > 0 {
+		// A bulk update: UpdateOne would read the row back.
+		fu := tx.Payment.Update().Where(payment.ID(p.ID)).SetFee(fee).SetUpdatedAt(now)
 		if err := fu.Exec(ctx); err != nil {
 			return nil, err
 		}
+		u.SetFee(fee) // for the row as it is now (below)
 	}
-	updated, err := tx.Payment.Get(ctx, p.ID)
+	// The row as the update left it, without reading it back (the
+	// compare-and-set matched it, so p plus what u set is what it holds).
+	updated, err := applied(p, u.Mutation())
 	if err != nil {
-		return nil, err
+		s.log.ErrorContext(ctx, "escrow: reading the payment back", "payment", p.ID, "error", err)
+		if updated, err = tx.Payment.Get(ctx, p.ID); err != nil {
+			return nil, err
+		}
 	}
 	var ltxID pulid.ID
 	for _, kind := range []string{EntryProtectionCompensation, EntryPaymentRefund, EntryPayment, EntryPaymentRelease} {
@@ -705,8 +736,8 @@ func setTime(t *time.Time, set func(time.Time) *ent.PaymentUpdate, clear func() 
 
 // post writes moves as journal transactions, one per kind of movement,
 // and the balance events of the users whose money moved. It returns the
-// transaction IDs by entry kind.
-func (s *Service) post(ctx context.Context, tx *ent.Tx, p *ent.Payment, moves []Move, st step) (map[string]pulid.ID, error) {
+// transaction IDs by entry kind: those of txIDs where given.
+func (s *Service) post(ctx context.Context, tx *ent.Tx, p *ent.Payment, moves []Move, st step, txIDs map[string]pulid.ID) (map[string]pulid.ID, error) {
 	out := map[string]pulid.ID{}
 	if len(moves) == 0 {
 		return out, nil
@@ -756,7 +787,7 @@ func (s *Service) post(ctx context.Context, tx *ent.Tx, p *ent.Payment, moves []
 		if kind == EntryPayment {
 			evidence = st.evidence
 		}
-		posted, err := s.ledger.Post(ctx, tx, ledger.Entry{Kind: kind, Currency: c, RefID: p.ID, Evidence: evidence, Legs: legs})
+		posted, err := s.ledger.Post(ctx, tx, ledger.Entry{ID: txIDs[kind], Kind: kind, Currency: c, RefID: p.ID, Evidence: evidence, Legs: legs})
 		if err != nil {
 			return nil, err
 		}
@@ -861,6 +892,10 @@ func CheckNotFrozen(ctx context.Context, tx *ent.Tx, userID pulid.ID) error {
 	if err != nil || c == nil || !c.Frozen {
 		return err
 	}
+	return frozen(c)
+}
+
+func frozen(c *ent.AccountControl) error {
 	return apperr.New(apperr.AccountFrozen, "this account is frozen: it can neither pay nor withdraw").
 		With("restriction", "FROZEN").With("reason", c.FrozenReason)
 }
@@ -871,6 +906,10 @@ func checkCollect(ctx context.Context, tx *ent.Tx, userID pulid.ID) error {
 	if err != nil || c == nil || !c.CollectionRestricted {
 		return err
 	}
+	return restricted()
+}
+
+func restricted() error {
 	return apperr.New(apperr.AccountFrozen, "the payee may not receive payments at the moment").
 		WithField("payeeId").With("restriction", "COLLECTION_RESTRICTED")
 }
@@ -882,4 +921,24 @@ func controlOf(ctx context.Context, tx *ent.Tx, userID pulid.ID) (*ent.AccountCo
 		return nil, nil
 	}
 	return c, err
+}
+
+// checkParties is CheckNotFrozen for payer and checkCollect for payee
+// (refused in that order) with one read of both users' controls.
+func checkParties(ctx context.Context, tx *ent.Tx, payer, payee pulid.ID) error {
+	rows, err := tx.AccountControl.Query().Where(accountcontrol.UserIDIn(payer, payee)).All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range rows {
+		if c.UserID == payer && c.Frozen {
+			return frozen(c)
+		}
+	}
+	for _, c := range rows {
+		if c.UserID == payee && c.CollectionRestricted {
+			return restricted()
+		}
+	}
+	return nil
 }

@@ -98,6 +98,10 @@ type Entry struct {
 	Memo     string
 	Evidence map[string]any
 	Legs     []Leg
+	// ID is the transaction's ID when the caller made it beforehand
+	// (pulid.New(pulid.PrefixLedgerTransaction)) to store it in an update
+	// it sends anyway; a new one when empty.
+	ID pulid.ID
 }
 
 // Posted is a committed-to-be journal transaction with its postings.
@@ -129,7 +133,11 @@ func (s *Service) Post(ctx context.Context, tx *ent.Tx, e Entry) (*Posted, error
 	}
 	SortLegs(legs)
 	now := s.now().UTC().Truncate(time.Microsecond)
-	ltx := &ent.LedgerTransaction{ID: pulid.New(pulid.PrefixLedgerTransaction), Kind: e.Kind, Currency: string(e.Currency),
+	id := e.ID
+	if id == "" {
+		id = pulid.New(pulid.PrefixLedgerTransaction)
+	}
+	ltx := &ent.LedgerTransaction{ID: id, Kind: e.Kind, Currency: string(e.Currency),
 		RefID: e.RefID, Memo: e.Memo, Evidence: e.Evidence, CreatedAt: now}
 	postings := make([]*ent.Posting, len(legs))
 	for i, l := range legs {

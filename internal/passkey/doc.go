@@ -20,7 +20,8 @@
 //     whatever the outcome (a failed finish leaves the deletion to
 //     RecordFailure, which its callers run after rolling back). It is dead
 //     after its expiry (the configured timeout, 5 minutes by default),
-//     checked against the stored expiry as well as by go-webauthn.
+//     checked against the stored expiry as well as by go-webauthn; Sweep
+//     (housekeeping, not the request path) deletes it a timeout later.
 //   - User verification is required in every ceremony, and registration
 //     requires a discoverable credential (residentKey "required").
 //   - A credential ID is registered at most once, to anyone, ever: revoked

@@ -1,6 +1,7 @@
 package passkey
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -79,6 +80,17 @@ func PasswordFreeEvidence(at time.Time) map[string]any {
 // of its own. Errors: INVALID_INPUT (in), NOT_FOUND (no such payer),
 // PASSKEY_REQUIRED (the payer has no usable passkey).
 func (s *Service) BeginPayment(ctx context.Context, tx *ent.Tx, in PaymentChallengeInput) (json.RawMessage, error) {
+	return s.beginPaymentIn(ctx, tx, in, true)
+}
+
+// BeginNewPayment is BeginPayment, in tx, for a payment created in tx: no
+// earlier challenge for it can exist, so none is looked for. Errors: as
+// BeginPayment.
+func (s *Service) BeginNewPayment(ctx context.Context, tx *ent.Tx, in PaymentChallengeInput) (json.RawMessage, error) {
+	return s.beginPaymentIn(ctx, tx, in, false)
+}
+
+func (s *Service) beginPaymentIn(ctx context.Context, tx *ent.Tx, in PaymentChallengeInput, replace bool) (json.RawMessage, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
@@ -86,36 +98,44 @@ func (s *Service) BeginPayment(ctx context.Context, tx *ent.Tx, in PaymentChalle
 		var options json.RawMessage
 		err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
 			var err error
-			options, err = s.beginPayment(ctx, tx, in)
+			options, err = s.beginPayment(ctx, tx, in, replace)
 			return err
 		})
 		return options, err
 	}
-	return s.beginPayment(ctx, tx, in)
+	return s.beginPayment(ctx, tx, in, replace)
 }
 
-func (s *Service) beginPayment(ctx context.Context, tx *ent.Tx, in PaymentChallengeInput) (json.RawMessage, error) {
-	// A payment has at most one pending challenge.
-	if _, err := tx.PasskeySession.Delete().
-		Where(passkeysession.PurposeEQ(passkeysession.PurposePAYMENT), passkeysession.PaymentID(in.PaymentID)).
-		Exec(ctx); err != nil {
-		return nil, err
+func (s *Service) beginPayment(ctx context.Context, tx *ent.Tx, in PaymentChallengeInput, replace bool) (json.RawMessage, error) {
+	var drop func() error
+	if replace {
+		// A payment has at most one pending challenge. (Dropped once the
+		// payer is known to have a usable passkey: a refusal leaves the
+		// caller's transaction untouched.)
+		drop = func() error {
+			_, err := tx.PasskeySession.Delete().
+				Where(passkeysession.PurposeEQ(passkeysession.PurposePAYMENT), passkeysession.PaymentID(in.PaymentID)).
+				Exec(ctx)
+			return err
+		}
 	}
 	return s.beginBound(ctx, tx, in.Payer, func(nonce []byte) []byte { return PaymentChallenge(in, nonce) },
 		func(c *ent.PasskeySessionCreate) {
 			c.SetPurpose(passkeysession.PurposePAYMENT).SetPaymentID(in.PaymentID).SetPayeeID(in.Payee).
 				SetAmountMinor(in.AmountMinor).SetCurrency(in.Currency)
-		})
+		}, drop)
 }
 
 // beginBound issues a challenge derived by challenge from a fresh nonce,
 // answerable only by userID's usable passkeys with user verification, and
-// saves its session (purpose and bound fields set by fields).
+// saves its session (purpose and bound fields set by fields), after
+// running before (when not nil) once the user is known to have a usable
+// passkey.
 func (s *Service) beginBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, challenge func(nonce []byte) []byte,
-	fields func(c *ent.PasskeySessionCreate)) (json.RawMessage, error) {
+	fields func(c *ent.PasskeySessionCreate), before func() error) (json.RawMessage, error) {
 	// The library's user holds every passkey of the payer (it checks that
 	// the allowed ones are among them); allowCredentials names the usable.
-	u, all, err := s.loadUser(ctx, tx, userID, false, nil)
+	u, all, err := s.boundUser(ctx, tx, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +146,17 @@ func (s *Service) beginBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, c
 		}
 	}
 	if len(allow) == 0 {
+		if len(all) == 0 {
+			if err := exists(ctx, tx, userID); err != nil {
+				return nil, err
+			}
+		}
 		return nil, apperr.New(apperr.PasskeyRequired, "authorizing this needs a passkey: register one on this device")
+	}
+	if before != nil {
+		if err := before(); err != nil {
+			return nil, err
+		}
 	}
 	nonce := make([]byte, NonceLen)
 	if _, err := rand.Read(nonce); err != nil {
@@ -207,16 +237,29 @@ func (s *Service) finishBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, 
 	if !binds(ps) {
 		return nil, refuse(ps, apperr.PasskeyInvalid, mismatch)
 	}
-	p, err := passkeyFor(ctx, tx, ps, parsed.RawID, userID)
+	// One read of the user's passkeys finds the credential and gives
+	// go-webauthn the user; passkeyFor explains a credential not among them.
+	u, all, err := s.boundUser(ctx, tx, userID)
 	if err != nil {
 		return nil, err
 	}
-	if p.CloneSuspected {
+	var p *ent.Passkey
+	for _, k := range all {
+		if bytes.Equal(k.CredentialID, parsed.RawID) {
+			p = k
+			break
+		}
+	}
+	switch {
+	case p == nil:
+		if _, err := passkeyFor(ctx, tx, ps, parsed.RawID, userID); err != nil {
+			return nil, err
+		}
+		return nil, refuse(ps, apperr.PasskeyInvalid, msgUnknownPasskey) // not reached: the credential is someone else's
+	case !active(p):
+		return nil, refuse(ps, apperr.PasskeyRevoked, msgRevoked)
+	case p.CloneSuspected:
 		return nil, refuse(ps, apperr.PasskeyCloneSuspected, msgClone)
-	}
-	u, _, err := s.loadUser(ctx, tx, userID, false, nil)
-	if err != nil {
-		return nil, err
 	}
 	c, err := s.wa.ValidateLogin(u, sd, parsed)
 	if err != nil {

@@ -3,10 +3,14 @@ package passkey
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"danbao/auth"
@@ -15,6 +19,7 @@ import (
 	"danbao/ent/passkeysession"
 	"danbao/ent/passkeyuser"
 	"danbao/ent/schema/pulid"
+	entuser "danbao/ent/user"
 	"danbao/internal/apperr"
 	"danbao/internal/dbtx"
 
@@ -62,7 +67,16 @@ type Service struct {
 	ttl    time.Duration
 	now    func() time.Time
 	log    *slog.Logger
+	// handles caches users' WebAuthn user handles (userID -> []byte):
+	// a passkey_users row never changes or goes once written. Only handles
+	// read back from committed rows are cached (see boundUser); at most
+	// maxHandles, then it starts again.
+	handles  sync.Map
+	nHandles atomic.Int64
 }
+
+// maxHandles bounds the handle cache (about 100 bytes an entry).
+const maxHandles = 100_000
 
 // New builds the relying party. It fails when the RP ID or an origin is
 // malformed, or when no web origin is configured.
@@ -202,14 +216,11 @@ func (s *Service) invalid(ctx context.Context, ps *ent.PasskeySession, err error
 }
 
 // saveSession stores the ceremony's whole SessionData, bound to its purpose
-// and user, expiring after the configured timeout. It also removes sessions
-// that expired more than a timeout ago (later ones are kept so that a late
-// finish still learns CHALLENGE_EXPIRED rather than an unknown challenge).
+// and user, expiring after the configured timeout. Expired sessions are
+// refused when presented (open) and removed by Sweep, out of the request
+// path.
 func (s *Service) saveSession(ctx context.Context, tx *ent.Tx, c *ent.PasskeySessionCreate, sd *webauthn.SessionData) error {
 	now := s.clock()
-	if _, err := tx.PasskeySession.Delete().Where(passkeysession.ExpiresAtLT(now.Add(-s.ttl))).Exec(ctx); err != nil {
-		return err
-	}
 	expires := now.Add(s.ttl)
 	sd.Expires = expires
 	data, err := json.Marshal(sd)
@@ -219,26 +230,81 @@ func (s *Service) saveSession(ctx context.Context, tx *ent.Tx, c *ent.PasskeySes
 	return c.SetChallenge(sd.Challenge).SetData(data).SetCreatedAt(now).SetExpiresAt(expires).Exec(ctx)
 }
 
-// consume finds the session whose challenge the response carries and
-// deletes it, so that of two finishes presenting one challenge only one
-// gets it. Errors: PASSKEY_INVALID (no such session).
+// Sweep deletes the sessions that expired more than a timeout ago and
+// returns how many (later ones are kept so that a late finish still learns
+// CHALLENGE_EXPIRED rather than an unknown challenge). Housekeeping runs
+// it periodically (app.Maintain); an expired session is refused whether
+// or not it was swept yet. Safe on several instances.
+func (s *Service) Sweep(ctx context.Context) (int, error) {
+	return s.client.PasskeySession.Delete().Where(passkeysession.ExpiresAtLT(s.clock().Add(-s.ttl))).Exec(ctx)
+}
+
+// consume takes the session whose challenge the response carries: one
+// DELETE ... RETURNING (both engines have it), so that of two finishes
+// presenting one challenge only one gets it. Errors: PASSKEY_INVALID (no
+// such session).
 func (s *Service) consume(ctx context.Context, tx *ent.Tx, challenge string) (*ent.PasskeySession, error) {
 	if challenge == "" {
 		return nil, refuse(nil, apperr.PasskeyInvalid, msgUnknownChallenge)
 	}
-	ps, err := tx.PasskeySession.Query().Where(passkeysession.Challenge(challenge)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, refuse(nil, apperr.PasskeyInvalid, msgUnknownChallenge)
-	}
+	rows, err := tx.QueryContext(ctx, consumeSQL, challenge)
 	if err != nil {
 		return nil, err
 	}
-	n, err := tx.PasskeySession.Delete().Where(passkeysession.ID(ps.ID)).Exec(ctx)
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		return nil, refuse(nil, apperr.PasskeyInvalid, msgUnknownChallenge)
+	}
+	ps, err := scanSession(rows)
 	if err != nil {
 		return nil, err
 	}
-	if n == 0 { // another finish took it between our read and delete
-		return nil, refuse(nil, apperr.PasskeyInvalid, msgUnknownChallenge)
+	return ps, rows.Close()
+}
+
+// consumeSQL deletes one session by challenge and returns it, its columns
+// in passkeysession.Columns order (scanSession).
+var consumeSQL = "DELETE FROM " + passkeysession.Table + " WHERE " + passkeysession.FieldChallenge + " = $1 RETURNING " +
+	strings.Join(passkeysession.Columns, ", ")
+
+// scanSession reads a row of passkeysession.Columns as ent would.
+func scanSession(rows interface{ Scan(...any) error }) (*ent.PasskeySession, error) {
+	var (
+		id, purpose, challenge                           string
+		userID, paymentID, payeeID, currency, bankCardID sql.NullString
+		data, nonce                                      []byte
+		createdAt, expiresAt                             sql.NullTime
+		amount                                           sql.NullInt64
+	)
+	if err := rows.Scan(&id, &purpose, &userID, &challenge, &data, &createdAt, &expiresAt,
+		&paymentID, &payeeID, &amount, &currency, &bankCardID, &nonce); err != nil {
+		return nil, fmt.Errorf("passkey session: %w", err)
+	}
+	ps := &ent.PasskeySession{ID: pulid.ID(id), Purpose: passkeysession.Purpose(purpose), Challenge: challenge,
+		Data: data, CreatedAt: createdAt.Time, ExpiresAt: expiresAt.Time, Nonce: nonce}
+	if userID.Valid {
+		v := pulid.ID(userID.String)
+		ps.UserID = &v
+	}
+	if paymentID.Valid {
+		ps.PaymentID = &paymentID.String
+	}
+	if payeeID.Valid {
+		v := pulid.ID(payeeID.String)
+		ps.PayeeID = &v
+	}
+	if amount.Valid {
+		ps.AmountMinor = &amount.Int64
+	}
+	if currency.Valid {
+		ps.Currency = &currency.String
+	}
+	if bankCardID.Valid {
+		v := pulid.ID(bankCardID.String)
+		ps.BankCardID = &v
 	}
 	return ps, nil
 }
@@ -327,6 +393,51 @@ func (s *Service) handle(ctx context.Context, tx *ent.Tx, id pulid.ID, create bo
 		return nil, err
 	}
 	return h, nil
+}
+
+// boundUser is the user of an operation-bound assertion (payment,
+// withdrawal) as go-webauthn needs it for BeginLogin and ValidateLogin:
+// the user handle and the credentials of all their passkeys (returned
+// too). It does not read the users row (a sign-in ceremony uses neither
+// name): a user without passkeys may not exist at all, which callers
+// check (exists) only on that path. The handle, immutable once written,
+// comes from the cache when it can.
+func (s *Service) boundUser(ctx context.Context, tx *ent.Tx, id pulid.ID) (*user, []*ent.Passkey, error) {
+	var handle []byte
+	if h, ok := s.handles.Load(id); ok {
+		handle = h.([]byte)
+	} else {
+		var err error
+		if handle, err = s.handle(ctx, tx, id, false); err != nil {
+			return nil, nil, err
+		}
+		if handle != nil {
+			// Read, not created, in this transaction: a committed row.
+			if s.nHandles.Add(1) > maxHandles {
+				s.handles.Clear()
+				s.nHandles.Store(1)
+			}
+			s.handles.Store(id, handle)
+		}
+	}
+	all, err := tx.Passkey.Query().Where(passkey.UserID(id)).Order(ent.Asc(passkey.FieldID)).All(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	wu := &user{u: &ent.User{ID: id}, handle: handle}
+	for _, p := range all {
+		wu.creds = append(wu.creds, credential(p))
+	}
+	return wu, all, nil
+}
+
+// exists reports NOT_FOUND when there is no user id.
+func exists(ctx context.Context, tx *ent.Tx, id pulid.ID) error {
+	ok, err := tx.User.Query().Where(entuser.ID(id)).Exist(ctx)
+	if err == nil && !ok {
+		err = apperr.New(apperr.NotFound, "user not found")
+	}
+	return err
 }
 
 // credential converts a stored passkey to go-webauthn's credential record.

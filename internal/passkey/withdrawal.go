@@ -64,7 +64,7 @@ func (s *Service) BeginWithdrawal(ctx context.Context, in WithdrawalChallengeInp
 			func(c *ent.PasskeySessionCreate) {
 				c.SetPurpose(passkeysession.PurposeWITHDRAWAL).SetBankCardID(in.BankCardID).
 					SetAmountMinor(in.AmountMinor).SetCurrency(in.Currency)
-			})
+			}, nil)
 		return err
 	})
 	return options, err
