@@ -19,7 +19,9 @@ type Counter struct {
 	// Value holds the value of the "value" field.
 	Value int64 `json:"value,omitempty"`
 	// Hash holds the value of the "hash" field.
-	Hash         []byte `json:"hash,omitempty"`
+	Hash []byte `json:"hash,omitempty"`
+	// StampedUs holds the value of the "stamped_us" field.
+	StampedUs    int64 `json:"stamped_us,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -30,7 +32,7 @@ func (*Counter) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case counter.FieldHash:
 			values[i] = new([]byte)
-		case counter.FieldValue:
+		case counter.FieldValue, counter.FieldStampedUs:
 			values[i] = new(sql.NullInt64)
 		case counter.FieldID:
 			values[i] = new(sql.NullString)
@@ -66,6 +68,12 @@ func (_m *Counter) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field hash", values[i])
 			} else if value != nil {
 				_m.Hash = *value
+			}
+		case counter.FieldStampedUs:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field stamped_us", values[i])
+			} else if value.Valid {
+				_m.StampedUs = value.Int64
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -108,6 +116,9 @@ func (_m *Counter) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("hash=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Hash))
+	builder.WriteString(", ")
+	builder.WriteString("stamped_us=")
+	builder.WriteString(fmt.Sprintf("%v", _m.StampedUs))
 	builder.WriteByte(')')
 	return builder.String()
 }

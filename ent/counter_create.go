@@ -42,6 +42,20 @@ func (_c *CounterCreate) SetHash(v []byte) *CounterCreate {
 	return _c
 }
 
+// SetStampedUs sets the "stamped_us" field.
+func (_c *CounterCreate) SetStampedUs(v int64) *CounterCreate {
+	_c.mutation.SetStampedUs(v)
+	return _c
+}
+
+// SetNillableStampedUs sets the "stamped_us" field if the given value is not nil.
+func (_c *CounterCreate) SetNillableStampedUs(v *int64) *CounterCreate {
+	if v != nil {
+		_c.SetStampedUs(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *CounterCreate) SetID(v string) *CounterCreate {
 	_c.mutation.SetID(v)
@@ -87,12 +101,19 @@ func (_c *CounterCreate) defaults() {
 		v := counter.DefaultValue
 		_c.mutation.SetValue(v)
 	}
+	if _, ok := _c.mutation.StampedUs(); !ok {
+		v := counter.DefaultStampedUs
+		_c.mutation.SetStampedUs(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
 func (_c *CounterCreate) check() error {
 	if _, ok := _c.mutation.Value(); !ok {
 		return &ValidationError{Name: "value", err: errors.New(`ent: missing required field "Counter.value"`)}
+	}
+	if _, ok := _c.mutation.StampedUs(); !ok {
+		return &ValidationError{Name: "stamped_us", err: errors.New(`ent: missing required field "Counter.stamped_us"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := counter.IDValidator(v); err != nil {
@@ -142,6 +163,10 @@ func (_c *CounterCreate) createSpec() (*Counter, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Hash(); ok {
 		_spec.SetField(counter.FieldHash, field.TypeBytes, value)
 		_node.Hash = value
+	}
+	if value, ok := _c.mutation.StampedUs(); ok {
+		_spec.SetField(counter.FieldStampedUs, field.TypeInt64, value)
+		_node.StampedUs = value
 	}
 	return _node, _spec
 }
@@ -228,6 +253,24 @@ func (u *CounterUpsert) UpdateHash() *CounterUpsert {
 // ClearHash clears the value of the "hash" field.
 func (u *CounterUpsert) ClearHash() *CounterUpsert {
 	u.SetNull(counter.FieldHash)
+	return u
+}
+
+// SetStampedUs sets the "stamped_us" field.
+func (u *CounterUpsert) SetStampedUs(v int64) *CounterUpsert {
+	u.Set(counter.FieldStampedUs, v)
+	return u
+}
+
+// UpdateStampedUs sets the "stamped_us" field to the value that was provided on create.
+func (u *CounterUpsert) UpdateStampedUs() *CounterUpsert {
+	u.SetExcluded(counter.FieldStampedUs)
+	return u
+}
+
+// AddStampedUs adds v to the "stamped_us" field.
+func (u *CounterUpsert) AddStampedUs(v int64) *CounterUpsert {
+	u.Add(counter.FieldStampedUs, v)
 	return u
 }
 
@@ -318,6 +361,27 @@ func (u *CounterUpsertOne) UpdateHash() *CounterUpsertOne {
 func (u *CounterUpsertOne) ClearHash() *CounterUpsertOne {
 	return u.Update(func(s *CounterUpsert) {
 		s.ClearHash()
+	})
+}
+
+// SetStampedUs sets the "stamped_us" field.
+func (u *CounterUpsertOne) SetStampedUs(v int64) *CounterUpsertOne {
+	return u.Update(func(s *CounterUpsert) {
+		s.SetStampedUs(v)
+	})
+}
+
+// AddStampedUs adds v to the "stamped_us" field.
+func (u *CounterUpsertOne) AddStampedUs(v int64) *CounterUpsertOne {
+	return u.Update(func(s *CounterUpsert) {
+		s.AddStampedUs(v)
+	})
+}
+
+// UpdateStampedUs sets the "stamped_us" field to the value that was provided on create.
+func (u *CounterUpsertOne) UpdateStampedUs() *CounterUpsertOne {
+	return u.Update(func(s *CounterUpsert) {
+		s.UpdateStampedUs()
 	})
 }
 
@@ -575,6 +639,27 @@ func (u *CounterUpsertBulk) UpdateHash() *CounterUpsertBulk {
 func (u *CounterUpsertBulk) ClearHash() *CounterUpsertBulk {
 	return u.Update(func(s *CounterUpsert) {
 		s.ClearHash()
+	})
+}
+
+// SetStampedUs sets the "stamped_us" field.
+func (u *CounterUpsertBulk) SetStampedUs(v int64) *CounterUpsertBulk {
+	return u.Update(func(s *CounterUpsert) {
+		s.SetStampedUs(v)
+	})
+}
+
+// AddStampedUs adds v to the "stamped_us" field.
+func (u *CounterUpsertBulk) AddStampedUs(v int64) *CounterUpsertBulk {
+	return u.Update(func(s *CounterUpsert) {
+		s.AddStampedUs(v)
+	})
+}
+
+// UpdateStampedUs sets the "stamped_us" field to the value that was provided on create.
+func (u *CounterUpsertBulk) UpdateStampedUs() *CounterUpsertBulk {
+	return u.Update(func(s *CounterUpsert) {
+		s.UpdateStampedUs()
 	})
 }
 

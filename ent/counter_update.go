@@ -61,6 +61,27 @@ func (_u *CounterUpdate) ClearHash() *CounterUpdate {
 	return _u
 }
 
+// SetStampedUs sets the "stamped_us" field.
+func (_u *CounterUpdate) SetStampedUs(v int64) *CounterUpdate {
+	_u.mutation.ResetStampedUs()
+	_u.mutation.SetStampedUs(v)
+	return _u
+}
+
+// SetNillableStampedUs sets the "stamped_us" field if the given value is not nil.
+func (_u *CounterUpdate) SetNillableStampedUs(v *int64) *CounterUpdate {
+	if v != nil {
+		_u.SetStampedUs(*v)
+	}
+	return _u
+}
+
+// AddStampedUs adds value to the "stamped_us" field.
+func (_u *CounterUpdate) AddStampedUs(v int64) *CounterUpdate {
+	_u.mutation.AddStampedUs(v)
+	return _u
+}
+
 // Mutation returns the CounterMutation object of the builder.
 func (_u *CounterUpdate) Mutation() *CounterMutation {
 	return _u.mutation
@@ -120,6 +141,12 @@ func (_u *CounterUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.HashCleared() {
 		_spec.ClearField(counter.FieldHash, field.TypeBytes)
 	}
+	if value, ok := _u.mutation.StampedUs(); ok {
+		_spec.SetField(counter.FieldStampedUs, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedStampedUs(); ok {
+		_spec.AddField(counter.FieldStampedUs, field.TypeInt64, value)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -172,6 +199,27 @@ func (_u *CounterUpdateOne) SetHash(v []byte) *CounterUpdateOne {
 // ClearHash clears the value of the "hash" field.
 func (_u *CounterUpdateOne) ClearHash() *CounterUpdateOne {
 	_u.mutation.ClearHash()
+	return _u
+}
+
+// SetStampedUs sets the "stamped_us" field.
+func (_u *CounterUpdateOne) SetStampedUs(v int64) *CounterUpdateOne {
+	_u.mutation.ResetStampedUs()
+	_u.mutation.SetStampedUs(v)
+	return _u
+}
+
+// SetNillableStampedUs sets the "stamped_us" field if the given value is not nil.
+func (_u *CounterUpdateOne) SetNillableStampedUs(v *int64) *CounterUpdateOne {
+	if v != nil {
+		_u.SetStampedUs(*v)
+	}
+	return _u
+}
+
+// AddStampedUs adds value to the "stamped_us" field.
+func (_u *CounterUpdateOne) AddStampedUs(v int64) *CounterUpdateOne {
+	_u.mutation.AddStampedUs(v)
 	return _u
 }
 
@@ -263,6 +311,12 @@ func (_u *CounterUpdateOne) sqlSave(ctx context.Context) (_node *Counter, err er
 	}
 	if _u.mutation.HashCleared() {
 		_spec.ClearField(counter.FieldHash, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.StampedUs(); ok {
+		_spec.SetField(counter.FieldStampedUs, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedStampedUs(); ok {
+		_spec.AddField(counter.FieldStampedUs, field.TypeInt64, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Counter{config: _u.config}

@@ -3086,6 +3086,8 @@ type CounterMutation struct {
 	value         *int64
 	addvalue      *int64
 	hash          *[]byte
+	stamped_us    *int64
+	addstamped_us *int64
 	clearedFields map[string]struct{}
 	done          bool
 	oldValue      func(context.Context) (*Counter, error)
@@ -3301,6 +3303,62 @@ func (m *CounterMutation) ResetHash() {
 	delete(m.clearedFields, counter.FieldHash)
 }
 
+// SetStampedUs sets the "stamped_us" field.
+func (m *CounterMutation) SetStampedUs(i int64) {
+	m.stamped_us = &i
+	m.addstamped_us = nil
+}
+
+// StampedUs returns the value of the "stamped_us" field in the mutation.
+func (m *CounterMutation) StampedUs() (r int64, exists bool) {
+	v := m.stamped_us
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStampedUs returns the old "stamped_us" field's value of the Counter entity.
+// If the Counter object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CounterMutation) OldStampedUs(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStampedUs is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStampedUs requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStampedUs: %w", err)
+	}
+	return oldValue.StampedUs, nil
+}
+
+// AddStampedUs adds i to the "stamped_us" field.
+func (m *CounterMutation) AddStampedUs(i int64) {
+	if m.addstamped_us != nil {
+		*m.addstamped_us += i
+	} else {
+		m.addstamped_us = &i
+	}
+}
+
+// AddedStampedUs returns the value that was added to the "stamped_us" field in this mutation.
+func (m *CounterMutation) AddedStampedUs() (r int64, exists bool) {
+	v := m.addstamped_us
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetStampedUs resets all changes to the "stamped_us" field.
+func (m *CounterMutation) ResetStampedUs() {
+	m.stamped_us = nil
+	m.addstamped_us = nil
+}
+
 // Where appends a list predicates to the CounterMutation builder.
 func (m *CounterMutation) Where(ps ...predicate.Counter) {
 	m.predicates = append(m.predicates, ps...)
@@ -3335,12 +3393,15 @@ func (m *CounterMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CounterMutation) Fields() []string {
-	fields := make([]string, 0, 2)
+	fields := make([]string, 0, 3)
 	if m.value != nil {
 		fields = append(fields, counter.FieldValue)
 	}
 	if m.hash != nil {
 		fields = append(fields, counter.FieldHash)
+	}
+	if m.stamped_us != nil {
+		fields = append(fields, counter.FieldStampedUs)
 	}
 	return fields
 }
@@ -3354,6 +3415,8 @@ func (m *CounterMutation) Field(name string) (ent.Value, bool) {
 		return m.Value()
 	case counter.FieldHash:
 		return m.Hash()
+	case counter.FieldStampedUs:
+		return m.StampedUs()
 	}
 	return nil, false
 }
@@ -3367,6 +3430,8 @@ func (m *CounterMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldValue(ctx)
 	case counter.FieldHash:
 		return m.OldHash(ctx)
+	case counter.FieldStampedUs:
+		return m.OldStampedUs(ctx)
 	}
 	return nil, fmt.Errorf("unknown Counter field %s", name)
 }
@@ -3390,6 +3455,13 @@ func (m *CounterMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetHash(v)
 		return nil
+	case counter.FieldStampedUs:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStampedUs(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Counter field %s", name)
 }
@@ -3401,6 +3473,9 @@ func (m *CounterMutation) AddedFields() []string {
 	if m.addvalue != nil {
 		fields = append(fields, counter.FieldValue)
 	}
+	if m.addstamped_us != nil {
+		fields = append(fields, counter.FieldStampedUs)
+	}
 	return fields
 }
 
@@ -3411,6 +3486,8 @@ func (m *CounterMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case counter.FieldValue:
 		return m.AddedValue()
+	case counter.FieldStampedUs:
+		return m.AddedStampedUs()
 	}
 	return nil, false
 }
@@ -3426,6 +3503,13 @@ func (m *CounterMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddValue(v)
+		return nil
+	case counter.FieldStampedUs:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddStampedUs(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Counter numeric field %s", name)
@@ -3468,6 +3552,9 @@ func (m *CounterMutation) ResetField(name string) error {
 		return nil
 	case counter.FieldHash:
 		m.ResetHash()
+		return nil
+	case counter.FieldStampedUs:
+		m.ResetStampedUs()
 		return nil
 	}
 	return fmt.Errorf("unknown Counter field %s", name)

@@ -15,6 +15,8 @@ const (
 	FieldValue = "value"
 	// FieldHash holds the string denoting the hash field in the database.
 	FieldHash = "hash"
+	// FieldStampedUs holds the string denoting the stamped_us field in the database.
+	FieldStampedUs = "stamped_us"
 	// Table holds the table name of the counter in the database.
 	Table = "counters"
 )
@@ -24,6 +26,7 @@ var Columns = []string{
 	FieldID,
 	FieldValue,
 	FieldHash,
+	FieldStampedUs,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -39,6 +42,8 @@ func ValidColumn(column string) bool {
 var (
 	// DefaultValue holds the default value on creation for the "value" field.
 	DefaultValue int64
+	// DefaultStampedUs holds the default value on creation for the "stamped_us" field.
+	DefaultStampedUs int64
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
 	IDValidator func(string) error
 )
@@ -54,4 +59,9 @@ func ByID(opts ...sql.OrderTermOption) OrderOption {
 // ByValue orders the results by the value field.
 func ByValue(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldValue, opts...).ToFunc()
+}
+
+// ByStampedUs orders the results by the stamped_us field.
+func ByStampedUs(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldStampedUs, opts...).ToFunc()
 }

@@ -73,6 +73,11 @@ func Hash(v []byte) predicate.Counter {
 	return predicate.Counter(sql.FieldEQ(FieldHash, v))
 }
 
+// StampedUs applies equality check predicate on the "stamped_us" field. It's identical to StampedUsEQ.
+func StampedUs(v int64) predicate.Counter {
+	return predicate.Counter(sql.FieldEQ(FieldStampedUs, v))
+}
+
 // ValueEQ applies the EQ predicate on the "value" field.
 func ValueEQ(v int64) predicate.Counter {
 	return predicate.Counter(sql.FieldEQ(FieldValue, v))
@@ -161,6 +166,46 @@ func HashIsNil() predicate.Counter {
 // HashNotNil applies the NotNil predicate on the "hash" field.
 func HashNotNil() predicate.Counter {
 	return predicate.Counter(sql.FieldNotNull(FieldHash))
+}
+
+// StampedUsEQ applies the EQ predicate on the "stamped_us" field.
+func StampedUsEQ(v int64) predicate.Counter {
+	return predicate.Counter(sql.FieldEQ(FieldStampedUs, v))
+}
+
+// StampedUsNEQ applies the NEQ predicate on the "stamped_us" field.
+func StampedUsNEQ(v int64) predicate.Counter {
+	return predicate.Counter(sql.FieldNEQ(FieldStampedUs, v))
+}
+
+// StampedUsIn applies the In predicate on the "stamped_us" field.
+func StampedUsIn(vs ...int64) predicate.Counter {
+	return predicate.Counter(sql.FieldIn(FieldStampedUs, vs...))
+}
+
+// StampedUsNotIn applies the NotIn predicate on the "stamped_us" field.
+func StampedUsNotIn(vs ...int64) predicate.Counter {
+	return predicate.Counter(sql.FieldNotIn(FieldStampedUs, vs...))
+}
+
+// StampedUsGT applies the GT predicate on the "stamped_us" field.
+func StampedUsGT(v int64) predicate.Counter {
+	return predicate.Counter(sql.FieldGT(FieldStampedUs, v))
+}
+
+// StampedUsGTE applies the GTE predicate on the "stamped_us" field.
+func StampedUsGTE(v int64) predicate.Counter {
+	return predicate.Counter(sql.FieldGTE(FieldStampedUs, v))
+}
+
+// StampedUsLT applies the LT predicate on the "stamped_us" field.
+func StampedUsLT(v int64) predicate.Counter {
+	return predicate.Counter(sql.FieldLT(FieldStampedUs, v))
+}
+
+// StampedUsLTE applies the LTE predicate on the "stamped_us" field.
+func StampedUsLTE(v int64) predicate.Counter {
+	return predicate.Counter(sql.FieldLTE(FieldStampedUs, v))
 }
 
 // And groups predicates with the AND operator between them.

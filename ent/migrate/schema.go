@@ -109,6 +109,7 @@ var (
 		{Name: "id", Type: field.TypeString, Size: 40},
 		{Name: "value", Type: field.TypeInt64, Default: 0},
 		{Name: "hash", Type: field.TypeBytes, Nullable: true},
+		{Name: "stamped_us", Type: field.TypeInt64, Default: 0},
 	}
 	// CountersTable holds the schema information for the "counters" table.
 	CountersTable = &schema.Table{
@@ -640,6 +641,11 @@ var (
 				Name:    "posting_day",
 				Unique:  false,
 				Columns: []*schema.Column{PostingsColumns[6]},
+			},
+			{
+				Name:    "posting_account_id_created_at_seq",
+				Unique:  false,
+				Columns: []*schema.Column{PostingsColumns[9], PostingsColumns[7], PostingsColumns[1]},
 			},
 		},
 	}

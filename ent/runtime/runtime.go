@@ -234,6 +234,10 @@ func init() {
 	counterDescValue := counterFields[1].Descriptor()
 	// counter.DefaultValue holds the default value on creation for the value field.
 	counter.DefaultValue = counterDescValue.Default.(int64)
+	// counterDescStampedUs is the schema descriptor for stamped_us field.
+	counterDescStampedUs := counterFields[3].Descriptor()
+	// counter.DefaultStampedUs holds the default value on creation for the stamped_us field.
+	counter.DefaultStampedUs = counterDescStampedUs.Default.(int64)
 	// counterDescID is the schema descriptor for id field.
 	counterDescID := counterFields[0].Descriptor()
 	// counter.IDValidator is a validator for the "id" field. It is called by the builders before save.

@@ -20,6 +20,12 @@ func (Counter) Fields() []ent.Field {
 		field.String("id").MaxLen(40).Immutable(),
 		field.Int64("value").Default(0),
 		field.Bytes("hash").Optional(),
+		// The ledger counter's latest journal stamp, in Unix microseconds:
+		// each flush stamps its entries with the later of its clock and
+		// this, under the counter's lock, so journal and posting times
+		// never decrease as seq grows (history's time filters become seq
+		// bounds; see ledger.History).
+		field.Int64("stamped_us").Default(0),
 	}
 }
 

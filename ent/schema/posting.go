@@ -62,6 +62,9 @@ func (Posting) Indexes() []ent.Index {
 		// otherwise read all their entries).
 		index.Fields("account_id", "kind", "seq", "id"),
 		index.Fields("day"),
+		// History's time filters: the first entry at or after a time,
+		// whose seq then bounds the page (stamps never decrease in seq).
+		index.Fields("account_id", "created_at", "seq"),
 	}
 }
 

@@ -63,12 +63,55 @@ func (s *Service) History(ctx context.Context, userID pulid.ID, p Page, f Histor
 	if len(f.Kinds) > 0 {
 		q.Where(posting.KindIn(f.Kinds...))
 	}
+	// A time bound becomes a seq bound: the first entry stamped at or
+	// after it, found on the (account_id, created_at, seq) index. Stamps
+	// never decrease as seq grows (they are taken at the flush under the
+	// ledger counter's lock), so the entries before that seq are exactly
+	// those stamped before the time, and the page is read on the seq index
+	// like an unfiltered one, instead of walking every newer entry to find
+	// older ones (or sorting a whole window). Entries written before
+	// migration 0015 were stamped when posted, not at the flush, and may
+	// fall on the wrong side of a bound by the milliseconds their
+	// transaction took (docs/design.md, History).
 	if f.From != nil {
-		q.Where(posting.CreatedAtGTE(f.From.UTC()))
+		from, ok, err := s.firstSeqAt(ctx, ids, f.From.UTC())
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			q.Where(posting.IDIn()) // nothing stamped at or after From
+		} else {
+			q.Where(posting.SeqGTE(from))
+		}
 	}
 	if f.To != nil {
-		q.Where(posting.CreatedAtLT(f.To.UTC()))
+		to, ok, err := s.firstSeqAt(ctx, ids, f.To.UTC())
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			q.Where(posting.SeqLT(to))
+		}
 	}
 	return q.Paginate(ctx, p.After, first, p.Before, last,
 		ent.WithLedgerEntryOrder(&ent.LedgerEntryOrder{Direction: entgql.OrderDirectionDesc, Field: ent.PostingOrderFieldSeq}))
+}
+
+// firstSeqAt returns the lowest seq among the entries of accounts stamped
+// at or after t (ok false: none), one index probe per account.
+func (s *Service) firstSeqAt(ctx context.Context, accounts []pulid.ID, t time.Time) (int64, bool, error) {
+	var first int64
+	found := false
+	for _, id := range accounts {
+		seqs, err := s.client.Posting.Query().Where(posting.AccountID(id), posting.CreatedAtGTE(t)).
+			Order(ent.Asc(posting.FieldCreatedAt), ent.Asc(posting.FieldSeq)).Limit(1).
+			Select(posting.FieldSeq).Ints(ctx)
+		if err != nil {
+			return 0, false, err
+		}
+		if len(seqs) == 1 && (!found || int64(seqs[0]) < first) {
+			first, found = int64(seqs[0]), true
+		}
+	}
+	return first, found, nil
 }

@@ -119,9 +119,8 @@ type Posted struct {
 // hot as the counter). So the counter's lock, and
 // the platform accounts', are held from the flush to the commit only (see
 // dbtx.Deferred). The returned Posted carries the transaction's ID at
-// once; its sequence number, hashes and the platform accounts' balance
-// after are filled
-// in when tx commits. Errors: INSUFFICIENT_FUNDS when a user account would
+// once; its sequence number, its time (the flush's: see Flush), hashes and
+// the platform accounts' balance after are filled in when tx commits. Errors: INSUFFICIENT_FUNDS when a user account would
 // go below zero (extensions: available, currency); any other error is
 // internal (a broken rule is a bug, never user input). Balances may
 // already have been updated when Post fails: the caller must roll the
@@ -155,7 +154,7 @@ func (s *Service) Post(ctx context.Context, tx *ent.Tx, e Entry) (*Posted, error
 		}
 		postings[i].BalanceAfter = balance
 	}
-	q := dbtx.Deferred(tx, flushKey, func() *journal { return &journal{} })
+	q := dbtx.Deferred(tx, flushKey, func() *journal { return &journal{now: s.now} })
 	q.entries = append(q.entries, pendingEntry{tx: ltx, postings: postings, legs: legs})
 	return &Posted{Transaction: ltx, Postings: postings}, nil
 }
@@ -197,7 +196,10 @@ func apply(ctx context.Context, tx *ent.Tx, l Leg) (int64, error) {
 }
 
 // journal is what the transaction's Posts deferred to its commit.
-type journal struct{ entries []pendingEntry }
+type journal struct {
+	entries []pendingEntry
+	now     func() time.Time
+}
 
 type pendingEntry struct {
 	tx       *ent.LedgerTransaction
@@ -265,17 +267,29 @@ func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
 	}
 	n := int64(len(q.entries))
 	var (
-		last int64
-		prev []byte
+		last, stampedUS int64
+		prev            []byte
 	)
-	if err := dbtx.QueryRow(ctx, tx, []any{&last, &prev},
-		`UPDATE counters SET value = value + $1 WHERE id = $2 RETURNING value, hash`, n, CounterID); err != nil {
+	// The sequence numbers and the stamp come from one statement under the
+	// counter's lock: the stamp is the later of this clock and the last
+	// flush's, so stamps never decrease as seq grows, whatever the clocks
+	// of several instances (ledger.History turns time filters into seq
+	// bounds on that). The entries' Post-time stamps are replaced.
+	nowUS := q.now().UTC().UnixMicro()
+	if err := dbtx.QueryRow(ctx, tx, []any{&last, &prev, &stampedUS},
+		`UPDATE counters SET value = value + $1, stamped_us = CASE WHEN stamped_us > $3 THEN stamped_us ELSE $3 END
+		WHERE id = $2 RETURNING value, hash, stamped_us`, n, CounterID, nowUS); err != nil {
 		return fmt.Errorf("ledger: next seq: %w", err)
 	}
 	prev = nonNil(prev)
+	stamp := time.UnixMicro(stampedUS).UTC()
 	for i, e := range q.entries {
 		t := e.tx
 		t.Seq = last - n + int64(i) + 1
+		t.CreatedAt = stamp
+		for _, p := range e.postings {
+			p.CreatedAt, p.Day = stamp, stamp.Format(time.DateOnly)
+		}
 		content := Content{Seq: t.Seq, Kind: t.Kind, Currency: t.Currency, RefID: string(t.RefID),
 			Memo: t.Memo, CreatedAt: t.CreatedAt, Evidence: t.Evidence}
 		for _, l := range e.legs {

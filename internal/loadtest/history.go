@@ -137,7 +137,12 @@ func seedBatchTx(ctx context.Context, tx *ent.Tx, l *ledger.Service, user, other
 			}
 		}
 	}
-	return tx.Counter.UpdateOneID(ledger.CounterID).SetHash(prev).Exec(ctx)
+	// The ledger's stamps must not go back as seq grows (ledger.History
+	// bounds time filters by seq): the counter keeps the latest. Seeded
+	// history lies in the past, so only its own entries are in time order;
+	// the seeded user has no others.
+	lastUS := start.Add(time.Duration(from+b-1) * time.Second).UTC().UnixMicro()
+	return tx.Counter.UpdateOneID(ledger.CounterID).SetHash(prev).SetStampedUs(max(head.StampedUs, lastUS)).Exec(ctx)
 }
 
 // HistoryOptions configure HistoryAtScale.
