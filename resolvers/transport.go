@@ -74,10 +74,13 @@ func writeResponse(w http.ResponseWriter, resp *graphql.Response) {
 	_, _ = w.Write(b)
 }
 
-// encodeResponse encodes resp as json.Marshal does (same members, same
-// order), except that the data is copied verbatim.
+// encodeResponse encodes resp byte for byte as json.Marshal does, without
+// re-encoding the data when json.Marshal would leave it as it is: compact
+// JSON (gqlgen writes no spaces) with nothing to escape for HTML (<, >, &,
+// U+2028, U+2029; any byte 0xE2, which starts the last two, takes the slow
+// path too).
 func encodeResponse(resp *graphql.Response) ([]byte, error) {
-	if resp == nil || resp.Label != "" || resp.Path != nil || resp.HasNext != nil {
+	if resp == nil || resp.Label != "" || resp.Path != nil || resp.HasNext != nil || !verbatim(resp.Data) {
 		return json.Marshal(resp)
 	}
 	b := make([]byte, 0, len(resp.Data)+64)
@@ -106,4 +109,15 @@ func encodeResponse(resp *graphql.Response) ([]byte, error) {
 		b = append(b, ext...)
 	}
 	return append(b, '}'), nil
+}
+
+// verbatim reports whether json.Marshal would copy data unchanged, as far as
+// escaping goes (gqlgen's output is compact).
+func verbatim(data []byte) bool {
+	for _, c := range data {
+		if c == '<' || c == '>' || c == '&' || c == 0xE2 {
+			return false
+		}
+	}
+	return true
 }

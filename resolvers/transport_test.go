@@ -20,6 +20,8 @@ func TestEncodeResponseMatchesMarshal(t *testing.T) {
 		{Errors: gqlerror.List{{Message: "bad"}}},
 		{Data: json.RawMessage(`{"a":1}`), Extensions: map[string]any{"x": 1, "complexity": map[string]any{"n": 2}}},
 		{Data: json.RawMessage(`{"a":1}`), HasNext: &yes, Label: "l", Path: ast.Path{ast.PathIndex(1)}},
+		{Data: json.RawMessage(`{"memo":"<b>a & b</b>"}`)},
+		{Data: json.RawMessage("{\"l\":\"\u2028 \u2029 \u20ac\"}")}, // the characters themselves
 	} {
 		want, err := json.Marshal(resp)
 		if err != nil {
