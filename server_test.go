@@ -5,10 +5,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -301,5 +303,29 @@ func TestProductionRefusesDevelopmentDefaults(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
 		t.Fatalf("the refused start wrote %d files to the data directory", len(entries))
+	}
+}
+
+// tuneGC sets the GC defaults only where GOGC and GOMEMLIMIT are unset.
+func TestTuneGC(t *testing.T) {
+	prevPercent := debug.SetGCPercent(100)
+	prevLimit := debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() {
+		debug.SetGCPercent(prevPercent)
+		debug.SetMemoryLimit(prevLimit)
+	})
+	tuneGC(func(string) string { return "" })
+	if p := debug.SetGCPercent(100); p != defaultGCPercent {
+		t.Errorf("GC percent %d, want %d", p, defaultGCPercent)
+	}
+	if l := debug.SetMemoryLimit(math.MaxInt64); l != defaultMemoryLimit {
+		t.Errorf("memory limit %d, want %d", l, defaultMemoryLimit)
+	}
+	tuneGC(func(k string) string { return map[string]string{"GOGC": "50", "GOMEMLIMIT": "1GiB"}[k] })
+	if p := debug.SetGCPercent(100); p != 100 {
+		t.Errorf("GOGC set: GC percent changed to %d", p)
+	}
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		t.Errorf("GOMEMLIMIT set: memory limit changed to %d", l)
 	}
 }

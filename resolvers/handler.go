@@ -358,26 +358,21 @@ func operationLabel(rc *graphql.OperationContext) string {
 	if rc == nil || rc.Operation == nil {
 		return "invalid"
 	}
-	var names []string
+	// The root field when every root field selected is the same one
+	// (aliases of one field), else "multiple" (none counts as multiple).
+	name := ""
 	for _, sel := range rc.Operation.SelectionSet {
 		if f, ok := sel.(*ast.Field); ok {
-			names = append(names, f.Name)
+			if name == "" {
+				name = f.Name
+			} else if f.Name != name {
+				name = ""
+				break
+			}
 		}
 	}
-	if len(names) != 1 {
-		if len(names) > 1 && allSame(names) {
-			return string(rc.Operation.Operation) + "." + names[0]
-		}
-		return string(rc.Operation.Operation) + ".multiple"
+	if name == "" {
+		name = "multiple"
 	}
-	return string(rc.Operation.Operation) + "." + names[0]
-}
-
-func allSame(s []string) bool {
-	for _, v := range s {
-		if v != s[0] {
-			return false
-		}
-	}
-	return true
+	return string(rc.Operation.Operation) + "." + name
 }

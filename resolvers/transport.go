@@ -61,11 +61,63 @@ func (decodedPOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 	writeResponse(w, resp)
 }
 
+// writeResponse writes resp as JSON. The data gqlgen produced is already
+// compact JSON: it is written as it is, not re-encoded by json.Marshal
+// (which would scan and copy the whole document once more); the rest of
+// the response (errors, extensions) is encoded as before.
 func writeResponse(w http.ResponseWriter, resp *graphql.Response) {
-	b, err := json.Marshal(resp)
+	b, err := encodeResponse(resp)
 	if err != nil {
 		http.Error(w, `{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`, http.StatusInternalServerError)
 		return
 	}
 	_, _ = w.Write(b)
+}
+
+// encodeResponse encodes resp byte for byte as json.Marshal does, without
+// re-encoding the data when json.Marshal would leave it as it is: compact
+// JSON (gqlgen writes no spaces) with nothing to escape for HTML (<, >, &,
+// U+2028, U+2029; any byte 0xE2, which starts the last two, takes the slow
+// path too).
+func encodeResponse(resp *graphql.Response) ([]byte, error) {
+	if resp == nil || resp.Label != "" || resp.Path != nil || resp.HasNext != nil || !verbatim(resp.Data) {
+		return json.Marshal(resp)
+	}
+	b := make([]byte, 0, len(resp.Data)+64)
+	b = append(b, '{')
+	if len(resp.Errors) > 0 {
+		errs, err := json.Marshal(resp.Errors)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, `"errors":`...)
+		b = append(b, errs...)
+		b = append(b, ',')
+	}
+	b = append(b, `"data":`...)
+	if len(resp.Data) == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, resp.Data...)
+	}
+	if len(resp.Extensions) > 0 {
+		ext, err := json.Marshal(resp.Extensions)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, `,"extensions":`...)
+		b = append(b, ext...)
+	}
+	return append(b, '}'), nil
+}
+
+// verbatim reports whether json.Marshal would copy data unchanged, as far as
+// escaping goes (gqlgen's output is compact).
+func verbatim(data []byte) bool {
+	for _, c := range data {
+		if c == '<' || c == '>' || c == '&' || c == 0xE2 {
+			return false
+		}
+	}
+	return true
 }

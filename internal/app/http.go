@@ -52,7 +52,7 @@ func limitBody(max int64, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+		body, err := readBody(http.MaxBytesReader(w, r.Body, max), r.ContentLength)
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			writeError(w, r, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", "request body is larger than the limit")
@@ -62,7 +62,7 @@ func limitBody(max int64, next http.Handler) http.Handler {
 			writeError(w, r, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
 			return
 		}
-		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		mt := mediaType(r.Header.Get("Content-Type"))
 		if mt == "application/json" || mt == "application/graphql-response+json" || mt == "" {
 			if jsonValues(body, MaxBodyValues) > MaxBodyValues {
 				writeError(w, r, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE",
@@ -88,6 +88,39 @@ func limitBody(max int64, next http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// readBody reads all of r; a known length (a request's ContentLength, at
+// most the limit) sizes the buffer at once instead of growing it.
+func readBody(r io.Reader, length int64) ([]byte, error) {
+	if length <= 0 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, length+1) // +1: reading io.EOF needs no growth
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // longer than announced: let append grow it
+		}
+	}
+}
+
+// mediaType is mime.ParseMediaType's media type (lower case, parameters
+// dropped; "" when malformed), without parsing the usual
+// "application/json" at all.
+func mediaType(contentType string) string {
+	if contentType == "application/json" {
+		return contentType
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt
 }
 
 // jsonValues counts the values in a JSON text, stopping past max: every

@@ -94,7 +94,9 @@ func (m *Metrics) CountHTTP(route string, next http.Handler) http.Handler {
 			sw.code = http.StatusOK
 		}
 		m.HTTPRequests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
-		m.log.DebugContext(r.Context(), "http request", "method", r.Method, "route", route,
-			"status", sw.code, "duration_ms", time.Since(start).Milliseconds())
+		if m.log.Enabled(r.Context(), slog.LevelDebug) { // no arguments built when off
+			m.log.DebugContext(r.Context(), "http request", "method", r.Method, "route", route,
+				"status", sw.code, "duration_ms", time.Since(start).Milliseconds())
+		}
 	})
 }

@@ -12,16 +12,23 @@ import (
 	"regexp"
 )
 
-type ridKey struct{}
+// reqKey carries a request's id and client address in one context value
+// (one allocation per request instead of two).
+type reqKey struct{}
 
-type ipKey struct{}
+type reqInfo struct{ id, ip string }
+
+func info(ctx context.Context) reqInfo {
+	ri, _ := ctx.Value(reqKey{}).(*reqInfo)
+	if ri == nil {
+		return reqInfo{}
+	}
+	return *ri
+}
 
 // ClientIP returns the address the request came from (the TCP peer; no
 // forwarding header is trusted), or "".
-func ClientIP(ctx context.Context) string {
-	s, _ := ctx.Value(ipKey{}).(string)
-	return s
-}
+func ClientIP(ctx context.Context) string { return info(ctx).ip }
 
 // RequestIDHeader carries the request id in both directions.
 const RequestIDHeader = "X-Request-Id"
@@ -29,14 +36,14 @@ const RequestIDHeader = "X-Request-Id"
 var ridPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
 
 // RequestID returns the request id of ctx, or "".
-func RequestID(ctx context.Context) string {
-	s, _ := ctx.Value(ridKey{}).(string)
-	return s
-}
+func RequestID(ctx context.Context) string { return info(ctx).id }
 
-// WithRequestID returns ctx carrying id.
+// WithRequestID returns ctx carrying id (and the client address ctx
+// carries, if any).
 func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, ridKey{}, id)
+	ri := info(ctx)
+	ri.id = id
+	return context.WithValue(ctx, reqKey{}, &ri)
 }
 
 // NewRequestID returns a random request id.
@@ -51,16 +58,15 @@ func NewRequestID() string {
 // the response.
 func RequestIDs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(RequestIDHeader)
-		if !ridPattern.MatchString(id) {
-			id = NewRequestID()
+		ri := &reqInfo{id: r.Header.Get(RequestIDHeader)}
+		if !ridPattern.MatchString(ri.id) {
+			ri.id = NewRequestID()
 		}
-		w.Header().Set(RequestIDHeader, id)
-		ctx := WithRequestID(r.Context(), id)
+		w.Header().Set(RequestIDHeader, ri.id)
 		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-			ctx = context.WithValue(ctx, ipKey{}, host)
+			ri.ip = host
 		}
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reqKey{}, ri)))
 	})
 }
 
