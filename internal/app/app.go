@@ -21,6 +21,7 @@ import (
 	"danbao/internal/bank"
 	"danbao/internal/config"
 	"danbao/internal/db"
+	"danbao/internal/dbtx"
 	"danbao/internal/escrow"
 	"danbao/internal/events"
 	"danbao/internal/idempotency"
@@ -166,6 +167,7 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 
 		IdentityKeys: kycKeys,
 	}
+	dbtx.SetWriters(d.Client, cfg.DBWriters)
 	a.Ledger = ledger.New(d.Client)
 	a.Events = events.NewHub(d.Client, d.SQL, d.Dialect, events.HubConfig{Poll: cfg.EventsPoll, Logger: log})
 	a.Partners = partner.New(d.Client, tokens)

@@ -110,6 +110,11 @@ type Config struct {
 
 	ShutdownTimeout time.Duration // DANBAO_SHUTDOWN_TIMEOUT, default 20s
 
+	// DBWriters is how many write transactions one instance runs at once
+	// on PostgreSQL (DANBAO_DB_WRITERS, default 4; 0: no limit). The rest
+	// queue in the instance (dbtx.WithTx). SQLite always runs one.
+	DBWriters int
+
 	// DebugAddr is where the profiling listener (net/http/pprof) listens,
 	// apart from the public one (DANBAO_DEBUG_ADDR, default empty: off). In
 	// production it must be a loopback address unless DebugAllowRemote
@@ -212,6 +217,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LogFormat: p.str("DANBAO_LOG_FORMAT", "text"),
 
 		ShutdownTimeout: p.duration("DANBAO_SHUTDOWN_TIMEOUT", 20*time.Second),
+		DBWriters:       p.integer("DANBAO_DB_WRITERS", 4),
 
 		DebugAddr:        p.str("DANBAO_DEBUG_ADDR", ""),
 		DebugAllowRemote: p.boolean("DANBAO_DEBUG_ALLOW_REMOTE", false),
@@ -275,6 +281,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.WebhookRetrySchedule = p.durations("DANBAO_WEBHOOK_RETRY_SCHEDULE",
 		[]time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 10 * time.Hour})
+	if c.DBWriters < 0 {
+		p.errs = append(p.errs, fmt.Sprintf("DANBAO_DB_WRITERS: %d is negative (0 means no limit)", c.DBWriters))
+	}
 	if c.WSMaxSubscriptions <= 0 || c.WSMaxConnectionsPerUser <= 0 {
 		p.errs = append(p.errs, "DANBAO_WS_MAX_SUBSCRIPTIONS and DANBAO_WS_MAX_CONNECTIONS_PER_USER must be positive")
 	}

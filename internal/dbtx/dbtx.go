@@ -47,17 +47,22 @@ func WithTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) 
 	}
 }
 
-// gateWait bounds the wait for the SQLite writer gate; past it the
-// transaction begins anyway and SQLite's busy timeout decides, as it does
-// between processes (a transaction begun inside another's function, which
-// SQLite's single writer refuses anyway, must not wait forever).
+// gateWait bounds the wait for a writer gate; past it the transaction
+// begins anyway (on SQLite its busy timeout then decides, as it does
+// between processes): a transaction begun inside another's function must
+// not wait forever for a slot its own caller holds.
 const gateWait = 10 * time.Second
 
-// enter waits for the SQLite client's writer gate, if it has one, and
-// returns its release. Writers of one process queue here, handed over at
-// once, instead of in SQLite's busy handler, which retries BEGIN IMMEDIATE
-// after sleeps of up to 100 ms: under load most of a writer's wait was
-// that sleep (docs/architecture.md, Performance).
+// enter waits for the client's writer gate, if it has one, and returns
+// its release. On SQLite the gate has one slot: writers of one process
+// queue here, handed over at once, instead of in SQLite's busy handler,
+// which retries BEGIN IMMEDIATE after sleeps of up to 100 ms (under load
+// most of a writer's wait was that sleep). On PostgreSQL it has
+// DANBAO_DB_WRITERS slots: with more transactions at once than the CPU
+// runs, a holder of the hottest rows' locks (the counters, the escrow
+// account) was descheduled while others queued behind it; queueing
+// before BEGIN instead kept the throughput and cut authorizePayment's
+// p99 by a third (docs/architecture.md, Performance).
 func enter(ctx context.Context, client *ent.Client) (func(), error) {
 	v, ok := gates.Load(client)
 	if !ok {

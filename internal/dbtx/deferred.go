@@ -134,12 +134,27 @@ type Origin struct {
 
 // Register records client's SQL dialect, so that flushers of transactions
 // WithTx begins on it may use statements of that dialect (OriginOf).
-// On SQLite it also gives the client its writer gate (see WithTx).
+// On SQLite it also gives the client its writer gate, of one (see
+// WithTx); SetWriters gives a PostgreSQL client one.
 func Register(client *ent.Client, d string) {
 	dialects.Store(client, d)
 	if d == dialect.SQLite {
 		gates.Store(client, make(chan struct{}, 1))
 	}
+}
+
+// SetWriters limits how many transactions WithTx runs at once on a
+// registered PostgreSQL client (n <= 0: no limit). Call it before the
+// client is used. SQLite clients keep their gate of one.
+func SetWriters(client *ent.Client, n int) {
+	if d, ok := dialects.Load(client); !ok || d.(string) != dialect.Postgres {
+		return
+	}
+	if n <= 0 {
+		gates.Delete(client)
+		return
+	}
+	gates.Store(client, make(chan struct{}, n))
 }
 
 // OriginOf returns the client and dialect of tx if WithTx began it on a
