@@ -49,6 +49,10 @@ type Hub struct {
 	self    string // this instance's NOTIFY payload, so that it skips its own
 }
 
+// refreshGap is how long the hub lets commits gather before it reads them
+// (one read for all, instead of one per commit under load).
+const refreshGap = 5 * time.Millisecond
+
 // Waiter receives wake-ups on C (buffered; bursts coalesce into one).
 type Waiter struct{ C chan struct{} }
 
@@ -182,6 +186,13 @@ func (h *Hub) readRecent(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-h.refresh:
+		}
+		// Under load every commit asks for a read: let the commits of the
+		// next few milliseconds join this one.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(refreshGap):
 		}
 		for {
 			rows, err := ReadAfter(ctx, h.client, h.recent.last(), MaxRead, Filter{})
