@@ -96,11 +96,16 @@ func Flush(ctx context.Context, tx *ent.Tx) error {
 	return nil
 }
 
-// QueryRow runs a statement returning one row in tx (an UPDATE ...
-// RETURNING, which both engines support, in one round trip) and scans it
-// into dest; sql.ErrNoRows when there is none.
-func QueryRow(ctx context.Context, tx *ent.Tx, dest []any, query string, args ...any) error {
-	rows, err := tx.QueryContext(ctx, query, args...)
+// Querier is what sends a raw statement: an *ent.Tx or an *ent.Client.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// QueryRow runs a statement returning one row through q (an UPDATE ...
+// RETURNING, which both engines support, in one round trip; or a SELECT)
+// and scans it into dest; sql.ErrNoRows when there is none.
+func QueryRow(ctx context.Context, q Querier, dest []any, query string, args ...any) error {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}

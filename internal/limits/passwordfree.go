@@ -25,7 +25,7 @@ func (s *Service) PasswordFree(ctx context.Context, c *ent.Client, userID pulid.
 	var p PasswordFree
 	var enabled sql.NullBool
 	var per, daily, used sql.NullInt64
-	if err := queryRow(ctx, c, []any{&enabled, &per, &daily, &used}, readPasswordFree,
+	if err := dbtx.QueryRow(ctx, c, []any{&enabled, &per, &daily, &used}, readPasswordFree,
 		string(userID), string(PasswordFreeCurrency), passwordFreeKey(s, at)); err != nil {
 		return p, fmt.Errorf("limits: read password-free allowance: %w", err)
 	}
@@ -61,7 +61,7 @@ func (s *Service) RecordPasswordFree(ctx context.Context, tx *ent.Tx, userID pul
 	// the cap: DecidePasswordFree allowed it) or raised while it stays
 	// within the cap; no row back means a concurrent outflow used it.
 	var after int64
-	err = queryRow(ctx, c, []any{&after}, addBounded, string(pulid.New(pulid.PrefixLimitUsage)), string(userID),
+	err = dbtx.QueryRow(ctx, c, []any{&after}, addBounded, string(pulid.New(pulid.PrefixLimitUsage)), string(userID),
 		string(currency), passwordFreeKey(s, at), amountMinor, p.Cap()-amountMinor, time.Now().UTC())
 	if err == nil || !errors.Is(err, sql.ErrNoRows) {
 		return err

@@ -2,6 +2,7 @@ package limits
 
 import (
 	"context"
+	"danbao/internal/dbtx"
 	"database/sql"
 	"fmt"
 	"time"
@@ -75,7 +76,7 @@ func (s *Service) readState(ctx context.Context, c *ent.Client, userID pulid.ID,
 	var life, year, day sql.NullInt64
 	var level sql.NullString
 	var st state
-	if err := queryRow(ctx, c, []any{&life, &year, &day, &st.chosen, &st.score, &level}, readState,
+	if err := dbtx.QueryRow(ctx, c, []any{&life, &year, &day, &st.chosen, &st.score, &level}, readState,
 		string(userID), string(currency), lifetimeKey, yearKey(s.cfg, at), dayKey(s.cfg, at)); err != nil {
 		return st, fmt.Errorf("limits: read usage: %w", err)
 	}
@@ -93,26 +94,6 @@ func (s *Service) readState(ctx context.Context, c *ent.Client, userID pulid.ID,
 func (s *Service) dailyOf(st state, currency money.Currency) (DailyWindow, bool) {
 	w, ok := DailyWindowFor(s.daily, currency, st.chosen.Int64, st.chosen.Valid, st.day)
 	return s.adjust(w, ok, int(st.score.Int64), st.score.Valid), ok
-}
-
-// queryRow runs query through c and scans its one row into dest
-// (sql.ErrNoRows when there is none).
-func queryRow(ctx context.Context, c *ent.Client, dest []any, query string, args ...any) error {
-	rows, err := c.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return sql.ErrNoRows
-	}
-	if err := rows.Scan(dest...); err != nil {
-		return err
-	}
-	return rows.Close()
 }
 
 // queryStrings runs query through c and returns its rows' one string

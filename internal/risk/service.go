@@ -2,6 +2,7 @@ package risk
 
 import (
 	"context"
+	"danbao/internal/dbtx"
 	"database/sql"
 	"fmt"
 	"strings"
@@ -125,7 +126,7 @@ func (s *Service) Facts(ctx context.Context, tx *ent.Tx, o Outflow, now time.Tim
 		return f, fmt.Errorf("risk: facts: %w", err)
 	}
 	defer rows.Close()
-	var pw, contact, key nullTime
+	var pw, contact, key dbtx.NullTime
 	var payMin, payHour, wdMin, wdHour, prior, flagged int
 	var amount sql.NullInt64
 	n := 0
@@ -147,7 +148,7 @@ func (s *Service) Facts(ctx context.Context, tx *ent.Tx, o Outflow, now time.Tim
 		return f, err
 	}
 	f.LastMinute, f.LastHour = payMin+wdMin, payHour+wdHour
-	f.NewestPasskeyAt, f.PasswordChangedAt, f.ContactChangedAt = key.ptr(), pw.ptr(), contact.ptr()
+	f.NewestPasskeyAt, f.PasswordChangedAt, f.ContactChangedAt = key.Ptr(), pw.Ptr(), contact.Ptr()
 	switch o.Kind {
 	case Payment:
 		f.PriorWithCounterparty = prior
@@ -159,59 +160,6 @@ func (s *Service) Facts(ctx context.Context, tx *ent.Tx, o Outflow, now time.Tim
 		f.PriorWithCounterparty = 1
 	}
 	return f, nil
-}
-
-// nullTime scans a timestamp that may be NULL, as the drivers return it:
-// a time.Time (PostgreSQL; SQLite for a column it knows the type of) or
-// the text SQLite stores.
-type nullTime struct {
-	t     time.Time
-	valid bool
-}
-
-// sqliteTimeLayouts are the layouts SQLite text timestamps come in (the
-// driver's "sqlite" write format first).
-var sqliteTimeLayouts = []string{
-	"2006-01-02 15:04:05.999999999-07:00",
-	"2006-01-02T15:04:05.999999999-07:00",
-	"2006-01-02 15:04:05.999999999Z07:00",
-	time.RFC3339Nano,
-	"2006-01-02 15:04:05.999999999 -0700 MST",
-	"2006-01-02 15:04:05.999999999",
-}
-
-// Scan implements sql.Scanner.
-func (n *nullTime) Scan(v any) error {
-	var s string
-	switch v := v.(type) {
-	case nil:
-		n.valid = false
-		return nil
-	case time.Time:
-		n.t, n.valid = v, true
-		return nil
-	case string:
-		s = v
-	case []byte:
-		s = string(v)
-	default:
-		return fmt.Errorf("risk: cannot scan %T as a time", v)
-	}
-	for _, layout := range sqliteTimeLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			n.t, n.valid = t, true
-			return nil
-		}
-	}
-	return fmt.Errorf("risk: cannot parse time %q", s)
-}
-
-func (n nullTime) ptr() *time.Time {
-	if !n.valid {
-		return nil
-	}
-	t := n.t
-	return &t
 }
 
 // Hold puts o, whose money the caller has just set aside (in escrow, or in

@@ -218,7 +218,7 @@ func (s *Service) add(ctx context.Context, tx *ent.Tx, userID pulid.ID, d Delta,
 		}
 		row := &ent.TrustScore{UserID: userID}
 		var id string
-		var last, created nullTime
+		var last, created dbtx.NullTime
 		var level stdsql.NullString
 		err := dbtx.QueryRow(ctx, tx, []any{&id, &row.CompletedTrades, &row.CompletedSales, &row.Refunds,
 			&row.LostDisputes, &last, &created, &level}, q, args...)
@@ -228,15 +228,16 @@ func (s *Service) add(ctx context.Context, tx *ent.Tx, userID pulid.ID, d Delta,
 		if err != nil {
 			return nil, err
 		}
-		if !created.valid {
+		createdAt := created.Ptr()
+		if createdAt == nil {
 			return nil, apperr.New(apperr.NotFound, "no such user").WithField("userId")
 		}
-		row.ID, row.LastLostDisputeAt = pulid.ID(id), last.ptr()
+		row.ID, row.LastLostDisputeAt = pulid.ID(id), last.Ptr()
 		row.Level = kyc.Unverified
 		if level.Valid {
 			row.Level = kyc.Level(level.String)
 		}
-		row.AccountAgeDays, row.ComputedAt = max(int(now.Sub(created.t)/(24*time.Hour)), 0), now
+		row.AccountAgeDays, row.ComputedAt = max(int(now.Sub(*createdAt)/(24*time.Hour)), 0), now
 		row.Score = Score(InputsOf(row))
 		return row, nil
 	}
@@ -293,59 +294,6 @@ func storeScores(ctx context.Context, tx *ent.Tx, rows []*ent.TrustScore, now ti
 		return fmt.Errorf("trust: stored %d scores of %d", n, len(rows))
 	}
 	return nil
-}
-
-// nullTime scans a timestamp that may be NULL, as the drivers return it:
-// a time.Time (PostgreSQL; SQLite for a column it knows the type of) or
-// the text SQLite stores.
-type nullTime struct {
-	t     time.Time
-	valid bool
-}
-
-// sqliteTimeLayouts are the layouts SQLite text timestamps come in (the
-// driver's "sqlite" write format first).
-var sqliteTimeLayouts = []string{
-	"2006-01-02 15:04:05.999999999-07:00",
-	"2006-01-02T15:04:05.999999999-07:00",
-	"2006-01-02 15:04:05.999999999Z07:00",
-	time.RFC3339Nano,
-	"2006-01-02 15:04:05.999999999 -0700 MST",
-	"2006-01-02 15:04:05.999999999",
-}
-
-// Scan implements sql.Scanner.
-func (n *nullTime) Scan(v any) error {
-	var s string
-	switch v := v.(type) {
-	case nil:
-		n.valid = false
-		return nil
-	case time.Time:
-		n.t, n.valid = v, true
-		return nil
-	case string:
-		s = v
-	case []byte:
-		s = string(v)
-	default:
-		return fmt.Errorf("trust: cannot scan %T as a time", v)
-	}
-	for _, layout := range sqliteTimeLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			n.t, n.valid = t, true
-			return nil
-		}
-	}
-	return fmt.Errorf("trust: cannot parse time %q", s)
-}
-
-func (n nullTime) ptr() *time.Time {
-	if !n.valid {
-		return nil
-	}
-	t := n.t
-	return &t
 }
 
 // Repair recounts userID's inputs (Recount) and stores them with the
