@@ -2,13 +2,13 @@ package limits
 
 import (
 	"context"
-	"danbao/internal/dbtx"
 	"database/sql"
 	"fmt"
 	"time"
 
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
+	"danbao/internal/dbtx"
 	"danbao/internal/kyc"
 	"danbao/internal/money"
 )

@@ -2,7 +2,6 @@ package risk
 
 import (
 	"context"
-	"danbao/internal/dbtx"
 	"database/sql"
 	"fmt"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"danbao/ent/riskhold"
 	"danbao/ent/schema/pulid"
 	"danbao/internal/apperr"
+	"danbao/internal/dbtx"
 	"danbao/internal/idempotency"
 	"danbao/internal/page"
 )
