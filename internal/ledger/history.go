@@ -91,6 +91,11 @@ func (s *Service) History(ctx context.Context, userID pulid.ID, p Page, f Histor
 		}
 		if ok {
 			q.Where(posting.SeqLT(to))
+		} else {
+			// Nothing stamped at or after To yet: every entry read now is
+			// before it, except those committed since the probe, which
+			// the time itself leaves out.
+			q.Where(posting.CreatedAtLT(f.To.UTC()))
 		}
 	}
 	return q.Paginate(ctx, p.After, first, p.Before, last,

@@ -1,0 +1,70 @@
+package dbtx_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"danbao/ent"
+	"danbao/internal/dbtx"
+	"danbao/internal/testenv"
+)
+
+// TestGateSlotNeverLeaks: with one writer slot, a transaction waiting for
+// it gives up when its context ends (without taking the slot), and a
+// function that panics or fails gives its slot back: the next transaction
+// starts at once, not after the gate's wait runs out (both engines).
+func TestGateSlotNeverLeaks(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		c := open(t, d).Client
+		if d == testenv.Postgres {
+			dbtx.SetWriters(c, 1)
+		}
+		quick := func(what string) {
+			t.Helper()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			start := time.Now()
+			if err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error { return nil }); err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Fatalf("%s: waited %v for the slot", what, d)
+			}
+		}
+		held, release := make(chan struct{}), make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			done <- dbtx.WithTx(context.Background(), c, func(tx *ent.Tx) error {
+				close(held)
+				<-release
+				return nil
+			})
+		}()
+		<-held
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		start := time.Now()
+		err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error { return errors.New("ran without the slot") })
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
+			t.Fatalf("waiting for a held slot: %v after %v", err, time.Since(start))
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		quick("after a cancelled wait")
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("no panic")
+				}
+			}()
+			_ = dbtx.WithTx(context.Background(), c, func(tx *ent.Tx) error { panic("boom") })
+		}()
+		quick("after a panic")
+		_ = dbtx.WithTx(context.Background(), c, func(tx *ent.Tx) error { return errors.New("refused") })
+		quick("after an error")
+	})
+}
