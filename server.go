@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -54,11 +55,12 @@ func main() {
 // (12 % to 6 %; about 7 % less CPU per operation in all), and the soft
 // limit makes it collect earlier again when the heap nears 80 MiB (eight
 // concurrent Argon2 password hashes, 19 MiB each, are the peak), keeping
-// the RSS at 8 clients near 130 MiB.
-const (
-	defaultGCPercent   = 200
-	defaultMemoryLimit = 80 << 20
-)
+// the RSS at 8 clients near 130 MiB on 2 cores. The hashes run one per
+// core at most, so the limit grows with GOMAXPROCS: 40 MiB plus 20 MiB a
+// core (80 MiB on 2 cores), never below what a burst of sign-ins holds.
+const defaultGCPercent = 200
+
+func defaultMemoryLimit() int64 { return (40 + 20*int64(runtime.GOMAXPROCS(0))) << 20 }
 
 // tuneGC applies defaultGCPercent and defaultMemoryLimit unless GOGC or
 // GOMEMLIMIT set them.
@@ -67,7 +69,7 @@ func tuneGC(getenv func(string) string) {
 		debug.SetGCPercent(defaultGCPercent)
 	}
 	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(defaultMemoryLimit)
+		debug.SetMemoryLimit(defaultMemoryLimit())
 	}
 }
 

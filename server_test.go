@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -318,8 +319,8 @@ func TestTuneGC(t *testing.T) {
 	if p := debug.SetGCPercent(100); p != defaultGCPercent {
 		t.Errorf("GC percent %d, want %d", p, defaultGCPercent)
 	}
-	if l := debug.SetMemoryLimit(math.MaxInt64); l != defaultMemoryLimit {
-		t.Errorf("memory limit %d, want %d", l, defaultMemoryLimit)
+	if l := debug.SetMemoryLimit(math.MaxInt64); l != defaultMemoryLimit() || l < int64(runtime.GOMAXPROCS(0))*19<<20 {
+		t.Errorf("memory limit %d, want %d, above one 19 MiB hash per core", l, defaultMemoryLimit())
 	}
 	tuneGC(func(k string) string { return map[string]string{"GOGC": "50", "GOMEMLIMIT": "1GiB"}[k] })
 	if p := debug.SetGCPercent(100); p != 100 {
