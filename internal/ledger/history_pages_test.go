@@ -30,10 +30,13 @@ func TestHistoryPagesWithTimeBounds(t *testing.T) {
 		e := testenv.New(t, d)
 		ctx := context.Background()
 		u := pulid.ID(e.RegisterVerified(t).ID)
-		base := time.Now().UTC().Add(2 * time.Hour).Truncate(time.Second)
+		// Stamps 4 s apart, within ledger.MaxClockLead of the database's
+		// clock (PostgreSQL caps a clock that runs further ahead).
+		const step = 4 * time.Second
+		base := time.Now().UTC().Truncate(time.Second).Add(time.Second)
 		l := ledger.New(e.App.DB.Client)
 		i := 0
-		ledger.SetClock(l, func() time.Time { return base.Add(time.Duration(i/2) * time.Minute) })
+		ledger.SetClock(l, func() time.Time { return base.Add(time.Duration(i/2) * step) })
 		for i = 0; i < 24; i++ {
 			c := money.CNY
 			if i%3 == 1 {
@@ -65,7 +68,7 @@ func TestHistoryPagesWithTimeBounds(t *testing.T) {
 		if len(all) != 24 {
 			t.Fatalf("%d postings", len(all))
 		}
-		at := func(m float64) *time.Time { v := base.Add(time.Duration(m * float64(time.Minute))); return &v }
+		at := func(m float64) *time.Time { v := base.Add(time.Duration(m * float64(step))); return &v }
 		windows := []struct{ from, to *time.Time }{
 			{nil, nil}, {at(0), at(12)}, {at(3), at(7)}, {at(2.5), at(6.5)}, {at(-1), at(3)},
 			{at(5), nil}, {nil, at(5)}, {at(11), nil}, {at(12), nil}, {nil, at(0)}, {at(4), at(4)}, {at(6), at(5)},

@@ -35,9 +35,11 @@ func TestHistoryToBoundRace(t *testing.T) {
 		a, b := e.RegisterVerified(t), e.RegisterVerified(t)
 		from, to := pulid.ID(a.ID), pulid.ID(b.ID)
 		fund(t, e, from, 10_000)
-		bound := time.Now().UTC().Add(time.Hour).Truncate(time.Microsecond)
+		// Within ledger.MaxClockLead of the database's clock, which caps a
+		// clock further ahead on PostgreSQL.
+		bound := time.Now().UTC().Add(20 * time.Second).Truncate(time.Microsecond)
 		later := ledger.New(e.App.DB.Client)
-		ledger.SetClock(later, func() time.Time { return bound.Add(time.Minute) })
+		ledger.SetClock(later, func() time.Time { return bound.Add(20 * time.Second) })
 		inject = func() {
 			if _, err := later.Transfer(ctx, ledger.TransferInput{From: from, To: to, Amount: 7, Currency: money.CNY}); err != nil {
 				t.Error(err)

@@ -28,6 +28,10 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 )
 
+// MaxClockLead is how far ahead of the PostgreSQL server's clock an
+// instance's clock may stamp journal entries (see journal.Flush).
+const MaxClockLead = time.Minute
+
 // CounterID is the counter row that numbers journal transactions and holds
 // the head of the hash chain.
 const CounterID = "ledger"
@@ -274,11 +278,22 @@ func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
 	// counter's lock: the stamp is the later of this clock and the last
 	// flush's, so stamps never decrease as seq grows, whatever the clocks
 	// of several instances (ledger.History turns time filters into seq
-	// bounds on that). The entries' Post-time stamps are replaced.
+	// bounds on that). The entries' Post-time stamps are replaced. On
+	// PostgreSQL, where instances on several machines share the counter,
+	// an instance's clock counts for at most MaxClockLead ahead of the
+	// database server's: one clock run ahead would otherwise carry every
+	// later stamp, of every instance, to its time.
 	nowUS := q.now().UTC().UnixMicro()
-	if err := dbtx.QueryRow(ctx, tx, []any{&last, &prev, &stampedUS},
-		`UPDATE counters SET value = value + $1, stamped_us = CASE WHEN stamped_us > $3 THEN stamped_us ELSE $3 END
-		WHERE id = $2 RETURNING value, hash, stamped_us`, n, CounterID, nowUS); err != nil {
+	stampSQL := `UPDATE counters SET value = value + $1, stamped_us = CASE WHEN stamped_us > $3 THEN stamped_us ELSE $3 END
+		WHERE id = $2 RETURNING value, hash, stamped_us`
+	args := []any{n, CounterID, nowUS}
+	if o, ok := dbtx.OriginOf(tx); ok && o.Dialect == dialect.Postgres {
+		stampSQL = `UPDATE counters SET value = value + $1,
+		stamped_us = GREATEST(stamped_us, LEAST($3, (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint + $4))
+		WHERE id = $2 RETURNING value, hash, stamped_us`
+		args = append(args, MaxClockLead.Microseconds())
+	}
+	if err := dbtx.QueryRow(ctx, tx, []any{&last, &prev, &stampedUS}, stampSQL, args...); err != nil {
 		return fmt.Errorf("ledger: next seq: %w", err)
 	}
 	prev = nonNil(prev)

@@ -14,8 +14,8 @@ import (
 	"danbao/internal/testenv"
 )
 
-// TestStampsNeverDecreaseInSeq: two instances whose clocks are an hour
-// apart post in turn; every journal entry (and its postings) is stamped at
+// TestStampsNeverDecreaseInSeq: two instances whose clocks are half a
+// minute apart post in turn; every journal entry (and its postings) is stamped at
 // the flush with the later of the instance's clock and the last stamp, so
 // stamps never go back as seq grows, and the chain still verifies.
 func TestStampsNeverDecreaseInSeq(t *testing.T) {
@@ -26,8 +26,11 @@ func TestStampsNeverDecreaseInSeq(t *testing.T) {
 		from, to := pulid.ID(a.ID), pulid.ID(b.ID)
 		fund(t, e, from, 10_000)
 		base := time.Now().UTC().Truncate(time.Microsecond)
+		// Half a minute apart: within ledger.MaxClockLead, which caps a
+		// clock further ahead on PostgreSQL (TestClockLeadIsCapped).
+		lead := 30 * time.Second
 		ahead, behind := ledger.New(e.App.DB.Client), ledger.New(e.App.DB.Client)
-		ledger.SetClock(ahead, func() time.Time { return base.Add(time.Hour) })
+		ledger.SetClock(ahead, func() time.Time { return base.Add(lead) })
 		ledger.SetClock(behind, func() time.Time { return base })
 		var stamps []time.Time
 		for i, l := range []*ledger.Service{ahead, behind, ahead, behind} {
@@ -51,8 +54,8 @@ func TestStampsNeverDecreaseInSeq(t *testing.T) {
 			stamps = append(stamps, p.Transaction.CreatedAt)
 		}
 		for i, want := range stamps {
-			if want.Before(base.Add(time.Hour)) {
-				t.Errorf("entry %d stamped %s, before the later clock's %s", i, want, base.Add(time.Hour))
+			if want.Before(base.Add(lead)) {
+				t.Errorf("entry %d stamped %s, before the later clock's %s", i, want, base.Add(lead))
 			}
 		}
 		rows, err := e.App.DB.Client.LedgerTransaction.Query().Order(ent.Asc(ledgertransaction.FieldSeq)).WithPostings().All(ctx)
@@ -81,11 +84,14 @@ func TestHistoryTimeBounds(t *testing.T) {
 		e := testenv.New(t, d)
 		ctx := context.Background()
 		u := e.RegisterVerified(t)
-		base := time.Now().UTC().Add(time.Hour).Truncate(time.Second)
+		// Stamps 5 s apart, within ledger.MaxClockLead of the database's
+		// clock (PostgreSQL caps a clock that runs further ahead).
+		const step = 5 * time.Second
+		base := time.Now().UTC().Truncate(time.Second).Add(time.Second)
 		l := ledger.New(e.App.DB.Client)
 		tick := 0
-		ledger.SetClock(l, func() time.Time { return base.Add(time.Duration(tick) * time.Minute) })
-		for tick = 0; tick < 10; tick++ { // entries stamped base, base+1m, ... base+9m
+		ledger.SetClock(l, func() time.Time { return base.Add(time.Duration(tick) * step) })
+		for tick = 0; tick < 10; tick++ { // entries stamped base, base+5s, ... base+45s
 			err := dbtx.WithTx(ctx, e.App.DB.Client, func(tx *ent.Tx) error {
 				custody, err := l.PlatformAccount(ctx, tx, ledger.KindCustody, money.CNY)
 				if err != nil {
@@ -103,7 +109,7 @@ func TestHistoryTimeBounds(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		at := func(m float64) *time.Time { v := base.Add(time.Duration(m * float64(time.Minute))); return &v }
+		at := func(m float64) *time.Time { v := base.Add(time.Duration(m * float64(step))); return &v }
 		for _, c := range []struct {
 			name     string
 			from, to *time.Time
@@ -137,5 +143,32 @@ func TestHistoryTimeBounds(t *testing.T) {
 				}
 			}
 		}
+	})
+}
+
+// TestClockLeadIsCapped: on PostgreSQL an instance whose clock runs an
+// hour ahead stamps at most ledger.MaxClockLead ahead of the database
+// server's clock, so it cannot carry every later stamp to its time; on
+// SQLite (one machine, one clock) its clock is taken as it is.
+func TestClockLeadIsCapped(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d)
+		a := pulid.ID(e.RegisterVerified(t).ID)
+		b := pulid.ID(e.RegisterVerified(t).ID)
+		fund(t, e, a, 1_000)
+		fast := ledger.New(e.App.DB.Client)
+		ledger.SetClock(fast, func() time.Time { return time.Now().Add(time.Hour) })
+		p, err := fast.Transfer(context.Background(), ledger.TransferInput{From: a, To: b, Amount: 1, Currency: money.CNY})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stamp, limit := p.Transaction.CreatedAt, time.Now().Add(ledger.MaxClockLead+5*time.Second)
+		if d == testenv.Postgres && stamp.After(limit) {
+			t.Errorf("stamped %s, more than %s ahead of the database's clock", stamp, ledger.MaxClockLead)
+		}
+		if d == testenv.SQLite && stamp.Before(time.Now().Add(50*time.Minute)) {
+			t.Errorf("stamped %s: SQLite takes the instance's clock", stamp)
+		}
+		mustVerify(t, e)
 	})
 }
