@@ -212,11 +212,7 @@ func (s *Service) RequireVerified(ctx context.Context, tx *ent.Tx, userID pulid.
 	if err != nil {
 		return err
 	}
-	if !level.AtLeast(kyc.LevelI) {
-		return apperr.New(apperr.VerificationRequired, "complete real-name verification first").
-			With("level", string(level)).With("requiredLevel", string(kyc.LevelI))
-	}
-	return nil
+	return verified(level)
 }
 
 // Require answers, inside the caller's transaction, whether userID's level

@@ -41,7 +41,7 @@ func (s *Service) RequireVerifiedAll(ctx context.Context, tx *ent.Tx, ids ...pul
 	return "", nil
 }
 
-// verified refuses a level below I as RequireVerified does.
+// verified refuses a level below I (RequireVerified, RequireVerifiedAll).
 func verified(level kyc.Level) error {
 	if !level.AtLeast(kyc.LevelI) {
 		return apperr.New(apperr.VerificationRequired, "complete real-name verification first").
