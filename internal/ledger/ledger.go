@@ -172,30 +172,38 @@ const flushKey = "1 ledger"
 // credit only if it cannot overflow. A refused debit is INSUFFICIENT_FUNDS
 // (without extensions: Post adds them).
 func apply(ctx context.Context, tx *ent.Tx, l Leg) (int64, error) {
-	// One conditional UPDATE ... RETURNING whose empty result decides.
-	// (ent's UpdateOne with a predicate must not be used here: when no row
-	// matches it re-runs the predicate in a new statement, which on
-	// PostgreSQL's READ COMMITTED can see a concurrent credit and report
-	// success for a debit that was never applied.) The balance returned is
-	// the one this statement wrote: the row (PostgreSQL) or the database
-	// (SQLite) stays locked by this transaction.
-	guard, bound := "balance <= $4", int64(math.MaxInt64)-l.Amount // a credit must not overflow
-	switch {
-	case l.Amount < 0 && !MayGoNegative(l.Kind):
-		guard, bound = "balance >= $4", -l.Amount
-	case l.Amount < 0: // custody debit: must not underflow
-		guard, bound = "balance >= $4", math.MinInt64-l.Amount
-	}
-	var balance int64
-	err := dbtx.QueryRow(ctx, tx, []any{&balance},
-		`UPDATE accounts SET balance = balance + $1, updated_at = $2 WHERE id = $3 AND `+guard+` RETURNING balance`,
-		l.Amount, time.Now().UTC(), l.AccountID, bound)
+	balance, err := addToBalance(ctx, tx, l.AccountID, l.Kind, l.Amount, time.Now().UTC())
 	if errors.Is(err, sql.ErrNoRows) {
 		if l.Amount < 0 && !MayGoNegative(l.Kind) {
 			return 0, apperr.New(apperr.InsufficientFunds, "insufficient funds")
 		}
 		return 0, fmt.Errorf("ledger: account %s would overflow", l.AccountID)
 	}
+	return balance, err
+}
+
+// addToBalance adds amount to an account's cached balance with one
+// conditional UPDATE ... RETURNING and returns the new balance, or
+// sql.ErrNoRows when the guard refuses it: a debit the balance does not
+// cover (custody, which may go negative: one that would underflow), a
+// credit that would overflow. (ent's UpdateOne with a predicate must not be
+// used here: when no row matches it re-runs the predicate in a new
+// statement, which on PostgreSQL's READ COMMITTED can see a concurrent
+// credit and report success for a debit that was never applied.) The
+// balance returned is the one this statement wrote: the row (PostgreSQL)
+// or the database (SQLite) stays locked by this transaction.
+func addToBalance(ctx context.Context, tx *ent.Tx, id, kind string, amount int64, now time.Time) (int64, error) {
+	guard, bound := "balance <= $4", int64(math.MaxInt64)-amount // a credit must not overflow
+	switch {
+	case amount < 0 && MayGoNegative(kind): // custody: must not underflow
+		guard, bound = "balance >= $4", math.MinInt64-amount
+	case amount < 0: // every other account: must cover the debit
+		guard, bound = "balance >= $4", -amount
+	}
+	var balance int64
+	err := dbtx.QueryRow(ctx, tx, []any{&balance},
+		`UPDATE accounts SET balance = balance + $1, updated_at = $2 WHERE id = $3 AND `+guard+` RETURNING balance`,
+		amount, now, id, bound)
 	return balance, err
 }
 
@@ -243,19 +251,7 @@ func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
 	// a second round trip; both engines support UPDATE ... RETURNING.)
 	now := time.Now().UTC()
 	for _, id := range accounts {
-		total := totals[id]
-		guard := "balance <= $4" // a credit must not overflow
-		bound := int64(math.MaxInt64) - total
-		switch {
-		case total < 0 && MayGoNegative(kinds[id]): // custody: must not underflow
-			guard, bound = "balance >= $4", math.MinInt64-total
-		case total < 0: // every other account: must cover the debit
-			guard, bound = "balance >= $4", -total
-		}
-		var balance int64
-		err := dbtx.QueryRow(ctx, tx, []any{&balance},
-			`UPDATE accounts SET balance = balance + $1, updated_at = $2 WHERE id = $3 AND `+guard+` RETURNING balance`,
-			total, now, id, bound)
+		balance, err := addToBalance(ctx, tx, id, kinds[id], totals[id], now)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("ledger: platform account %s (%s) would overflow or go negative", id, kinds[id])
 		}
@@ -287,7 +283,9 @@ func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
 	stampSQL := `UPDATE counters SET value = value + $1, stamped_us = CASE WHEN stamped_us > $3 THEN stamped_us ELSE $3 END
 		WHERE id = $2 RETURNING value, hash, stamped_us`
 	args := []any{n, CounterID, nowUS}
-	if o, ok := dbtx.OriginOf(tx); ok && o.Dialect == dialect.Postgres {
+	o, ok := dbtx.OriginOf(tx)
+	postgres := ok && o.Dialect == dialect.Postgres
+	if postgres {
 		stampSQL = `UPDATE counters SET value = value + $1,
 		stamped_us = GREATEST(stamped_us, LEAST($3, (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint + $4))
 		WHERE id = $2 RETURNING value, hash, stamped_us`
@@ -316,7 +314,7 @@ func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
 			p.Seq = t.Seq
 		}
 	}
-	if o, ok := dbtx.OriginOf(tx); ok && o.Dialect == dialect.Postgres {
+	if postgres {
 		return q.writePostgres(ctx, tx, prev)
 	}
 	txs := make([]*ent.LedgerTransactionCreate, len(q.entries))
