@@ -83,8 +83,12 @@ func (s *Service) profile(ctx context.Context, c *ent.Client, userID pulid.ID, n
 	if err != nil {
 		return "", 0, err
 	}
-	return level, max(int(now.Sub(u.CreatedAt)/(24*time.Hour)), 0), nil
+	return level, ageDays(u.CreatedAt, now), nil
 }
+
+// ageDays is the account age the score counts: whole days since
+// registration, never negative.
+func ageDays(registered, now time.Time) int { return max(int(now.Sub(registered)/(24*time.Hour)), 0) }
 
 // scored sets row's level and account age from the user at now and its
 // score from them and row's counters.
@@ -93,9 +97,15 @@ func (s *Service) scored(ctx context.Context, c *ent.Client, row *ent.TrustScore
 	if err != nil {
 		return err
 	}
+	setProfile(row, level, age, now)
+	return nil
+}
+
+// setProfile sets row's level, account age and computation time, then its
+// score from them and row's counters.
+func setProfile(row *ent.TrustScore, level kyc.Level, age int, now time.Time) {
 	row.Level, row.AccountAgeDays, row.ComputedAt = level, age, now
 	row.Score = Score(InputsOf(row))
-	return nil
 }
 
 // Recount computes userID's inputs and score afresh through c at now,
@@ -233,12 +243,11 @@ func (s *Service) add(ctx context.Context, tx *ent.Tx, userID pulid.ID, d Delta,
 			return nil, apperr.New(apperr.NotFound, "no such user").WithField("userId")
 		}
 		row.ID, row.LastLostDisputeAt = pulid.ID(id), last.Ptr()
-		row.Level = kyc.Unverified
+		lv := kyc.Unverified
 		if level.Valid {
-			row.Level = kyc.Level(level.String)
+			lv = kyc.Level(level.String)
 		}
-		row.AccountAgeDays, row.ComputedAt = max(int(now.Sub(*createdAt)/(24*time.Hour)), 0), now
-		row.Score = Score(InputsOf(row))
+		setProfile(row, lv, ageDays(*createdAt, now), now)
 		return row, nil
 	}
 	if row, err := update(); err != nil || row != nil {
