@@ -3,11 +3,12 @@ package dbtx
 import (
 	"context"
 	"database/sql"
-	"entgo.io/ent/dialect"
 	"slices"
 	"sync"
 
 	"danbao/ent"
+
+	"entgo.io/ent/dialect"
 )
 
 // BulkRows bounds the rows of one multi-row INSERT a flush writes: SQLite
