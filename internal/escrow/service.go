@@ -689,7 +689,7 @@ func (s *Service) apply(ctx context.Context, tx *ent.Tx, p *ent.Payment, st step
 	// compare-and-set matched it, so p plus what u set is what it holds).
 	updated, err := applied(p, u.Mutation())
 	if err != nil {
-		s.log.ErrorContext(ctx, "escrow: reading the payment back", "payment", p.ID, "error", err)
+		s.log.ErrorContext(ctx, "escrow: the payment update cannot be mirrored; reading the row back", "payment", p.ID, "error", err)
 		if updated, err = tx.Payment.Get(ctx, p.ID); err != nil {
 			return nil, err
 		}
