@@ -16,7 +16,7 @@ import (
 // whether fn sees it (authorization); refused events still advance the
 // position.
 func (h *Hub) Follow(ctx context.Context, after int64, f Filter, allow func(*ent.Event) bool, fn func(*ent.Event) error) error {
-	w := h.Subscribe()
+	w := h.subscribe(true)
 	defer h.Unsubscribe(w)
 	pos := after
 	for {

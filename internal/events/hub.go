@@ -41,12 +41,13 @@ type Hub struct {
 	dialect string
 	cfg     HubConfig
 
-	mu      sync.Mutex
-	waiters map[*Waiter]struct{}
-	notify  chan struct{} // this instance committed: send NOTIFY (PostgreSQL)
-	refresh chan struct{} // something committed: read the new events into recent
-	recent  recent
-	self    string // this instance's NOTIFY payload, so that it skips its own
+	mu        sync.Mutex
+	waiters   map[*Waiter]struct{}
+	followers int           // waiters that read the window (Follow), not only wake
+	notify    chan struct{} // this instance committed: send NOTIFY (PostgreSQL)
+	refresh   chan struct{} // something committed: read the new events into recent
+	recent    recent
+	self      string // this instance's NOTIFY payload, so that it skips its own
 }
 
 // refreshGap is how long the hub lets commits gather before it reads them
@@ -54,7 +55,10 @@ type Hub struct {
 const refreshGap = 5 * time.Millisecond
 
 // Waiter receives wake-ups on C (buffered; bursts coalesce into one).
-type Waiter struct{ C chan struct{} }
+type Waiter struct {
+	C       chan struct{}
+	follows bool
+}
 
 // NewHub returns a hub for client (whose pool is db, of the given ent
 // dialect) and registers the after-commit hook on client's events. Call
@@ -102,11 +106,17 @@ func NewHub(client *ent.Client, db *sql.DB, dialectName string, cfg HubConfig) *
 }
 
 // Subscribe returns a Waiter that receives every later wake-up; call
-// Unsubscribe when done.
-func (h *Hub) Subscribe() *Waiter {
-	w := &Waiter{C: make(chan struct{}, 1)}
+// Unsubscribe when done. Its owner reads the outbox itself: the hub keeps
+// its window of recent events only for followers (Follow).
+func (h *Hub) Subscribe() *Waiter { return h.subscribe(false) }
+
+func (h *Hub) subscribe(follows bool) *Waiter {
+	w := &Waiter{C: make(chan struct{}, 1), follows: follows}
 	h.mu.Lock()
 	h.waiters[w] = struct{}{}
+	if follows {
+		h.followers++
+	}
 	h.mu.Unlock()
 	return w
 }
@@ -114,8 +124,17 @@ func (h *Hub) Subscribe() *Waiter {
 // Unsubscribe stops wake-ups to w.
 func (h *Hub) Unsubscribe(w *Waiter) {
 	h.mu.Lock()
+	if _, ok := h.waiters[w]; ok && w.follows {
+		h.followers--
+	}
 	delete(h.waiters, w)
 	h.mu.Unlock()
+}
+
+func (h *Hub) hasFollowers() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.followers > 0
 }
 
 // Waiters is the number of subscribed waiters (for metrics and tests).
@@ -171,16 +190,11 @@ func (h *Hub) Refresh() {
 	}
 }
 
-// readRecent keeps recent up to date: on each refresh it reads every event
-// after the last one it holds, in seq order, then wakes the followers, who
-// find their events there instead of each querying the database.
+// readRecent keeps recent up to date while this instance has followers:
+// on each refresh it reads every event after the last one it holds, in seq
+// order, then wakes the followers, who find their events there instead of
+// each querying the database.
 func (h *Hub) readRecent(ctx context.Context) {
-	head, err := Head(ctx, h.client)
-	if err != nil {
-		h.cfg.Logger.WarnContext(ctx, "events: reading the head; followers query the database", "error", err)
-		return
-	}
-	h.recent.reset(head)
 	for {
 		select {
 		case <-ctx.Done():
@@ -193,6 +207,27 @@ func (h *Hub) readRecent(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(refreshGap):
+		}
+		if !h.hasFollowers() {
+			// Nobody follows the outbox on this instance: reading what
+			// committed would only fill a window no one asks for (under
+			// load, a read every few milliseconds). Drop the window; a
+			// follower that subscribes meanwhile reads the database, and
+			// the next refresh that finds one starts a window at the head.
+			h.recent.drop()
+			h.Wake()
+			continue
+		}
+		if !h.recent.held() {
+			head, err := Head(ctx, h.client)
+			if err != nil {
+				if ctx.Err() == nil {
+					h.cfg.Logger.WarnContext(ctx, "events: reading the head", "error", err)
+				}
+				h.Wake() // followers read the database
+				continue
+			}
+			h.recent.reset(head)
 		}
 		for {
 			rows, err := ReadAfter(ctx, h.client, h.recent.last(), MaxRead, Filter{})

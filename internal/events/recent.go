@@ -29,6 +29,20 @@ func (r *recent) reset(head int64) {
 	r.mu.Unlock()
 }
 
+// drop forgets the window: after it no position is held until reset.
+func (r *recent) drop() {
+	r.mu.Lock()
+	r.ready, r.floor, r.rows = false, 0, nil
+	r.mu.Unlock()
+}
+
+// held reports whether the window holds a run (reset since the last drop).
+func (r *recent) held() bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.ready
+}
+
 func (r *recent) last() int64 {
 	r.mu.RLock()
 	defer r.mu.RUnlock()

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
+	"danbao/internal/app"
 	"danbao/internal/apperr"
 	"danbao/internal/dbtx"
 	"danbao/internal/events"
@@ -278,4 +281,71 @@ func TestPaymentFilterAuthorizes(t *testing.T) {
 	if err := events.CheckVisible(ctx, c, events.PaymentFilter(events.Viewer{PartnerID: partnerApp}, pay)); err != nil {
 		t.Fatalf("partner: %v", err)
 	}
+}
+
+// TestHubReadsOnlyForFollowers: while an instance has no follower, commits
+// do not make its hub read the outbox; a follower that arrives afterwards
+// still gets every event from its cursor, then the live ones, once each.
+func TestHubReadsOnlyForFollowers(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		var reads atomic.Int64
+		e := testenv.New(t, d, testenv.WithOptions(func(o *app.Options) {
+			o.Trace = func(_ context.Context, s string) {
+				// The hub's read is the only one with no filter but seq.
+				s = strings.ReplaceAll(s, "`", `"`)
+				if strings.Contains(s, `FROM "events" WHERE "events"."seq" >`) {
+					reads.Add(1)
+				}
+			}
+		}))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c := e.App.DB.Client
+		start, err := events.Head(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []int64
+		for range 20 {
+			seq, err := appendOne(ctx, c, "usr_idle", "test.idle", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, seq)
+		}
+		time.Sleep(100 * time.Millisecond) // well past the hub's refresh gap
+		if n := reads.Load(); n != 0 {
+			t.Fatalf("the hub read the outbox %d times with no follower", n)
+		}
+		got := make(chan int64, 100)
+		go e.App.Events.Follow(ctx, start, events.Filter{TypePrefix: "test."}, nil, func(ev *ent.Event) error {
+			got <- ev.Seq
+			return nil
+		})
+		for range 5 {
+			seq, err := appendOne(ctx, c, "usr_idle", "test.live", time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, seq)
+		}
+		for i, w := range want {
+			select {
+			case s := <-got:
+				if s != w {
+					t.Fatalf("event %d: seq %d, want %d", i, s, w)
+				}
+			case <-ctx.Done():
+				t.Fatalf("event %d (seq %d) never arrived", i, w)
+			}
+		}
+		select {
+		case s := <-got:
+			t.Fatalf("unexpected extra event seq %d", s)
+		case <-time.After(200 * time.Millisecond):
+		}
+		if reads.Load() == 0 {
+			t.Fatal("the hub never read the live events for its follower")
+		}
+	})
 }
