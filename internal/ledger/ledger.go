@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -193,18 +194,26 @@ func apply(ctx context.Context, tx *ent.Tx, l Leg) (int64, error) {
 // balance returned is the one this statement wrote: the row (PostgreSQL)
 // or the database (SQLite) stays locked by this transaction.
 func addToBalance(ctx context.Context, tx *ent.Tx, id, kind string, amount int64, now time.Time) (int64, error) {
-	guard, bound := "balance <= $4", int64(math.MaxInt64)-amount // a credit must not overflow
+	query, args := balanceUpdate(id, kind, amount, now, 0)
+	var balance int64
+	err := dbtx.QueryRow(ctx, tx, []any{&balance}, query, args...)
+	return balance, err
+}
+
+// balanceUpdate is addToBalance's statement and its four arguments, which
+// it numbers from $base+1.
+func balanceUpdate(id, kind string, amount int64, now time.Time, base int) (string, []any) {
+	p := func(i int) string { return "$" + strconv.Itoa(base+i) }
+	guard, bound := "balance <= "+p(4), int64(math.MaxInt64)-amount // a credit must not overflow
 	switch {
 	case amount < 0 && MayGoNegative(kind): // custody: must not underflow
-		guard, bound = "balance >= $4", math.MinInt64-amount
+		guard, bound = "balance >= "+p(4), math.MinInt64-amount
 	case amount < 0: // every other account: must cover the debit
-		guard, bound = "balance >= $4", -amount
+		guard, bound = "balance >= "+p(4), -amount
 	}
-	var balance int64
-	err := dbtx.QueryRow(ctx, tx, []any{&balance},
-		`UPDATE accounts SET balance = balance + $1, updated_at = $2 WHERE id = $3 AND `+guard+` RETURNING balance`,
-		amount, now, id, bound)
-	return balance, err
+	return "UPDATE accounts SET balance = balance + " + p(1) + ", updated_at = " + p(2) + " WHERE id = " + p(3) +
+			" AND " + guard + " RETURNING balance",
+		[]any{amount, now, id, bound}
 }
 
 // journal is what the transaction's Posts deferred to its commit.
@@ -246,24 +255,37 @@ func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
 		}
 	}
 	sort.Strings(accounts)
-	// One statement each from here to the commit: these locks are the
-	// hottest in the database. (ent's UpdateOne would read the row back in
-	// a second round trip; both engines support UPDATE ... RETURNING.)
-	now := time.Now().UTC()
-	for _, id := range accounts {
-		balance, err := addToBalance(ctx, tx, id, kinds[id], totals[id], now)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("ledger: platform account %s (%s) would overflow or go negative", id, kinds[id])
-		}
-		if err != nil {
-			return err
-		}
+	refused := func(id string) error {
+		return fmt.Errorf("ledger: platform account %s (%s) would overflow or go negative", id, kinds[id])
+	}
+	settle := func(id string, balance int64) {
 		refs := legsOf[id]
 		for k := len(refs) - 1; k >= 0; k-- {
 			r := refs[k]
 			q.entries[r.entry].postings[r.leg].BalanceAfter = balance
 			balance -= q.entries[r.entry].legs[r.leg].Amount
 		}
+	}
+	o, ok := dbtx.OriginOf(tx)
+	postgres := ok && o.Dialect == dialect.Postgres
+	// One statement each from here to the commit: these locks are the
+	// hottest in the database. (ent's UpdateOne would read the row back in
+	// a second round trip; both engines support UPDATE ... RETURNING.) On
+	// PostgreSQL the last account's update goes with the counter's, below.
+	now := time.Now().UTC()
+	separate := accounts
+	if postgres && len(accounts) > 0 {
+		separate = accounts[:len(accounts)-1]
+	}
+	for _, id := range separate {
+		balance, err := addToBalance(ctx, tx, id, kinds[id], totals[id], now)
+		if errors.Is(err, sql.ErrNoRows) {
+			return refused(id)
+		}
+		if err != nil {
+			return err
+		}
+		settle(id, balance)
 	}
 	n := int64(len(q.entries))
 	var (
@@ -283,16 +305,38 @@ func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
 	stampSQL := `UPDATE counters SET value = value + $1, stamped_us = CASE WHEN stamped_us > $3 THEN stamped_us ELSE $3 END
 		WHERE id = $2 RETURNING value, hash, stamped_us`
 	args := []any{n, CounterID, nowUS}
-	o, ok := dbtx.OriginOf(tx)
-	postgres := ok && o.Dialect == dialect.Postgres
+	dest := []any{&last, &prev, &stampedUS}
+	var lastAccount string
+	var lastBalance int64
 	if postgres {
 		stampSQL = `UPDATE counters SET value = value + $1,
 		stamped_us = GREATEST(stamped_us, LEAST($3, (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint + $4))
 		WHERE id = $2 RETURNING value, hash, stamped_us`
 		args = append(args, MaxClockLead.Microseconds())
+		if len(accounts) > 0 {
+			// The last platform account and the counter in one round trip:
+			// the counter's UPDATE joins the account's, so it runs only
+			// once the account's row is locked and its guard passed
+			// (accounts before the counter, as every flush takes them),
+			// and returns no row when the guard refuses.
+			lastAccount = accounts[len(accounts)-1]
+			accountSQL, accountArgs := balanceUpdate(lastAccount, kinds[lastAccount], totals[lastAccount], now, len(args))
+			stampSQL = `WITH a AS (` + accountSQL + `)
+		UPDATE counters SET value = value + $1,
+		stamped_us = GREATEST(stamped_us, LEAST($3, (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint + $4))
+		FROM a WHERE counters.id = $2 RETURNING counters.value, counters.hash, counters.stamped_us, a.balance`
+			args = append(args, accountArgs...)
+			dest = append(dest, &lastBalance)
+		}
 	}
-	if err := dbtx.QueryRow(ctx, tx, []any{&last, &prev, &stampedUS}, stampSQL, args...); err != nil {
+	if err := dbtx.QueryRow(ctx, tx, dest, stampSQL, args...); err != nil {
+		if lastAccount != "" && errors.Is(err, sql.ErrNoRows) {
+			return refused(lastAccount)
+		}
 		return fmt.Errorf("ledger: next seq: %w", err)
+	}
+	if lastAccount != "" {
+		settle(lastAccount, lastBalance)
 	}
 	prev = nonNil(prev)
 	stamp := time.UnixMicro(stampedUS).UTC()

@@ -352,3 +352,81 @@ func BenchmarkTransfer(b *testing.B) {
 		b.Fatal(fmt.Sprint(r.Violations))
 	}
 }
+
+// TestPlatformDebitRefusedAtFlush: a debit a platform account does not
+// cover is refused when the transaction flushes (where platform legs are
+// applied), whether the account is the only platform account of the
+// transaction, the first of two in ID order or the last (on PostgreSQL the
+// last one's update goes in the counter's statement); the transaction rolls back
+// whole: no balance, journal row or sequence number changes.
+func TestPlatformDebitRefusedAtFlush(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d)
+		ctx := context.Background()
+		u := users(t, e, 1)[0]
+		fund(t, e, u, 500)
+		c := e.App.DB.Client
+		platform := func(kind string) *ent.Account {
+			var a *ent.Account
+			if err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) (err error) {
+				a, err = e.App.Ledger.PlatformAccount(ctx, tx, kind, money.CNY)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}
+		escrow, fees := platform(ledger.KindEscrow), platform(ledger.KindFees)
+		// Fees gets 50 from the user, so that only the escrow leg can fail.
+		if err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+			acct, err := e.App.Ledger.UserAccount(ctx, tx, u, money.CNY)
+			if err != nil {
+				return err
+			}
+			_, err = e.App.Ledger.Post(ctx, tx, ledger.Entry{Kind: "TEST_FEE", Currency: money.CNY,
+				Legs: []ledger.Leg{ledger.On(acct, -50), ledger.On(fees, 50)}})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		before := mustVerify(t, e)
+		for name, legs := range map[string]func(user *ent.Account) []ledger.Leg{
+			"escrow alone": func(user *ent.Account) []ledger.Leg {
+				return []ledger.Leg{ledger.On(escrow, -100), ledger.On(user, 100)}
+			},
+			"escrow refused, fees covered": func(user *ent.Account) []ledger.Leg {
+				return []ledger.Leg{ledger.On(escrow, -100), ledger.On(fees, -10), ledger.On(user, 110)}
+			},
+			"escrow credited, fees refused": func(user *ent.Account) []ledger.Leg {
+				return []ledger.Leg{ledger.On(escrow, 10), ledger.On(fees, -60), ledger.On(user, 50)}
+			},
+		} {
+			err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+				acct, err := e.App.Ledger.UserAccount(ctx, tx, u, money.CNY)
+				if err != nil {
+					return err
+				}
+				_, err = e.App.Ledger.Post(ctx, tx, ledger.Entry{Kind: "TEST_REFUND", Currency: money.CNY, Legs: legs(acct)})
+				return err
+			})
+			if err == nil {
+				t.Fatalf("%s: a debit a platform account does not cover was applied", name)
+			}
+			for _, a := range []*ent.Account{escrow, fees} {
+				got, err := c.Account.Get(ctx, a.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := map[string]int64{ledger.KindEscrow: 0, ledger.KindFees: 50}[string(a.Kind)]; got.Balance != want {
+					t.Fatalf("%s: %s balance %d after the refusal, want %d", name, a.Kind, got.Balance, want)
+				}
+			}
+			if b := balance(t, e, u); b != 450 {
+				t.Fatalf("%s: user balance %d after the refusal, want 450", name, b)
+			}
+			if after := mustVerify(t, e); after.Transactions != before.Transactions {
+				t.Fatalf("%s: %d journal transactions after the refusal, want %d", name, after.Transactions, before.Transactions)
+			}
+		}
+	})
+}
