@@ -25,6 +25,9 @@ type Flusher interface {
 // Deferred, by key.
 var deferred sync.Map // *ent.Tx -> *flushers
 
+// flushing holds the flushers of a transaction while Flush runs them.
+var flushing sync.Map // *ent.Tx -> *flushers
+
 type flushers struct {
 	mu   sync.Mutex
 	byKy map[string]Flusher
@@ -67,6 +70,23 @@ func Deferred[T Flusher](tx *ent.Tx, key string, mk func() T) T {
 	return f.(T)
 }
 
+// Registered returns the Flusher registered under key in tx, if any (a
+// flusher that writes another's rows in its own statement finds them so).
+func Registered[T Flusher](tx *ent.Tx, key string) (T, bool) {
+	var zero T
+	v, ok := deferred.Load(tx)
+	if !ok {
+		if v, ok = flushing.Load(tx); !ok {
+			return zero, false
+		}
+	}
+	fs := v.(*flushers)
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	f, ok := fs.byKy[key].(T)
+	return f, ok
+}
+
 // Flush runs, once and in key order, the flushers registered in tx with
 // Deferred. WithTx calls it before committing; a caller committing a
 // transaction itself need not (the commit hook does), but a transaction
@@ -89,6 +109,8 @@ func Flush(ctx context.Context, tx *ent.Tx) error {
 		list[i] = fs.byKy[k]
 	}
 	fs.mu.Unlock()
+	flushing.Store(tx, fs)
+	defer flushing.Delete(tx)
 	for _, f := range list {
 		if err := f.Flush(ctx, tx); err != nil {
 			return err

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -66,6 +67,9 @@ type outbox struct{ rows []*ent.Event }
 // (locking it until the commit) and writes the rows in the order they
 // were appended.
 func (q *outbox) Flush(ctx context.Context, tx *ent.Tx) error {
+	if len(q.rows) == 0 { // none appended, or written by Join's caller
+		return nil
+	}
 	if o, ok := dbtx.OriginOf(tx); ok && o.Dialect == dialect.Postgres {
 		return q.flushPostgres(ctx, tx, o.Client)
 	}
@@ -97,58 +101,117 @@ func (q *outbox) Flush(ctx context.Context, tx *ent.Tx) error {
 // instances' hubs: PostgreSQL delivers it when the transaction commits
 // (and drops it if it rolls back), with no round trip of its own. Its
 // payload names the sending instance, whose own listener skips it.
-const insertPostgres = `WITH c AS (UPDATE counters SET value = value + $1 WHERE id = $2 RETURNING value),
-ins AS (INSERT INTO events (id, seq, type, subject_id, user_id, partner_id, payload, created_at)
-	SELECT u.id, c.value - $1 + u.ord, u.type, u.subject_id, u.user_id, u.partner_id, u.payload, u.created_at
-	FROM c, unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::timestamptz[])
+var insertPostgres = "WITH " + insertCTEs(0) + "\nSELECT ec.value FROM ec, en"
+
+// insertCTEs is insertPostgres's WITH clauses (ec, the counter's new
+// value; ei, the insert; en, the NOTIFY), their parameters numbered from
+// $base+1 (the arguments of insertArgs).
+func insertCTEs(base int) string {
+	p := func(i int) string { return "$" + strconv.Itoa(base+i) }
+	return `ec AS (UPDATE counters SET value = value + ` + p(1) + ` WHERE id = ` + p(2) + ` RETURNING value),
+ei AS (INSERT INTO events (id, seq, type, subject_id, user_id, partner_id, payload, created_at)
+	SELECT u.id, ec.value - ` + p(1) + ` + u.ord, u.type, u.subject_id, u.user_id, u.partner_id, u.payload, u.created_at
+	FROM ec, unnest(` + p(3) + `::text[], ` + p(4) + `::text[], ` + p(5) + `::text[], ` + p(6) + `::text[], ` + p(7) + `::text[], ` + p(8) + `::jsonb[], ` + p(9) + `::timestamptz[])
 		WITH ORDINALITY AS u(id, type, subject_id, user_id, partner_id, payload, created_at, ord)),
-n AS (SELECT pg_notify('` + Channel + `', $10))
-SELECT c.value FROM c, n`
+en AS (SELECT pg_notify('` + Channel + `', ` + p(10) + `))`
+}
+
+// insertArgs is the arguments of insertCTEs for rows.
+func insertArgs(rows []*ent.Event, self string) ([]any, error) {
+	n := len(rows)
+	ids, types, subjects, users, partners, payloads := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	times := make([]time.Time, n)
+	for i, r := range rows {
+		payload, err := json.Marshal(r.Payload)
+		if err != nil {
+			return nil, fmt.Errorf("events: payload: %w", err)
+		}
+		ids[i], types[i], subjects[i], users[i], partners[i], payloads[i], times[i] =
+			string(r.ID), r.Type, string(r.SubjectID), string(r.UserID), string(r.PartnerID), string(payload), r.CreatedAt
+	}
+	return []any{n, CounterID, ids, types, subjects, users, partners, payloads, times, self}, nil
+}
+
+// numbered gives rows the seq values up to last.
+func numbered(rows []*ent.Event, last int64) {
+	for i, r := range rows {
+		r.Seq = last - int64(len(rows)) + int64(i) + 1
+	}
+}
 
 // flushPostgres is Flush in one statement per BulkRows events. The rows
 // bypass ent, so the local wake-up that ent's hook registers for the Hub
 // of the client (NewHub) is registered here; the other instances are
 // woken by the statement's NOTIFY.
 func (q *outbox) flushPostgres(ctx context.Context, tx *ent.Tx, client *ent.Client) error {
-	hub, ok := committed.Load(client)
-	self := "" // no hub: every listener refreshes
-	if ok {
-		self = hub.(local).self
-	}
+	self := wakeAfterCommit(tx, client)
 	for chunk := range slices.Chunk(q.rows, dbtx.BulkRows) {
-		n := len(chunk)
-		ids, types, subjects, users, partners, payloads := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		times := make([]time.Time, n)
-		for i, r := range chunk {
-			payload, err := json.Marshal(r.Payload)
-			if err != nil {
-				return fmt.Errorf("events: payload: %w", err)
-			}
-			ids[i], types[i], subjects[i], users[i], partners[i], payloads[i], times[i] =
-				string(r.ID), r.Type, string(r.SubjectID), string(r.UserID), string(r.PartnerID), string(payload), r.CreatedAt
+		args, err := insertArgs(chunk, self)
+		if err != nil {
+			return err
 		}
 		var last int64
-		err := dbtx.QueryRow(ctx, tx, []any{&last}, insertPostgres,
-			n, CounterID, ids, types, subjects, users, partners, payloads, times, self)
-		if err != nil {
+		if err := dbtx.QueryRow(ctx, tx, []any{&last}, insertPostgres, args...); err != nil {
 			return fmt.Errorf("events: append: %w", err)
 		}
-		for i, r := range chunk {
-			r.Seq = last - int64(n) + int64(i) + 1
-		}
+		numbered(chunk, last)
 	}
-	if ok {
-		tx.OnCommit(func(next ent.Committer) ent.Committer {
-			return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
-				err := next.Commit(ctx, tx)
-				if err == nil {
-					hub.(local).wake()
-				}
-				return err
-			})
-		})
-	}
+	q.rows = nil
 	return nil
+}
+
+// wakeAfterCommit registers, for events written without ent, the wake-up
+// of client's Hub after tx commits, and returns the NOTIFY payload naming
+// this instance ("" with no hub: every listener refreshes).
+func wakeAfterCommit(tx *ent.Tx, client *ent.Client) string {
+	hub, ok := committed.Load(client)
+	if !ok {
+		return ""
+	}
+	tx.OnCommit(func(next ent.Committer) ent.Committer {
+		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+			err := next.Commit(ctx, tx)
+			if err == nil {
+				hub.(local).wake()
+			}
+			return err
+		})
+	})
+	return hub.(local).self
+}
+
+// Joined is the outbox of a transaction written by another flusher's
+// statement (the ledger's, on PostgreSQL): CTEs to put in that statement's
+// WITH, Args to append to its arguments, and Done to call with the value
+// of ec.value the statement returned.
+type Joined struct {
+	CTEs string
+	Args []any
+	Done func(last int64)
+}
+
+// Join hands the events tx appended to a flusher that runs before the
+// outbox's own (the ledger's, whose statement locks the ledger counter
+// first) and writes them in its own PostgreSQL statement, numbering their
+// parameters from $base+1; the outbox's Flush then writes nothing. ok is
+// false, and nothing is taken, when there are none, more than one
+// statement's worth, or tx is not a PostgreSQL transaction of WithTx.
+func Join(tx *ent.Tx, base int) (j Joined, ok bool, err error) {
+	o, isTx := dbtx.OriginOf(tx)
+	if !isTx || o.Dialect != dialect.Postgres {
+		return Joined{}, false, nil
+	}
+	q, found := dbtx.Registered[*outbox](tx, flushKey)
+	if !found || len(q.rows) == 0 || len(q.rows) > dbtx.BulkRows {
+		return Joined{}, false, nil
+	}
+	rows := q.rows
+	args, err := insertArgs(rows, wakeAfterCommit(tx, o.Client))
+	if err != nil {
+		return Joined{}, false, err
+	}
+	q.rows = nil
+	return Joined{CTEs: insertCTEs(base), Args: args, Done: func(last int64) { numbered(rows, last) }}, true, nil
 }
 
 // committed holds, per client, its Hub's local wake-up and NOTIFY payload
