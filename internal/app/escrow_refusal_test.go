@@ -143,12 +143,7 @@ func TestEscrowRefusals(t *testing.T) {
 		// Frozen payer, restricted payee.
 		control := func(name, flag string, u *testenv.User, on bool) {
 			t.Helper()
-			var out map[string]struct{ UserErrors []userError }
-			e.Do(t, op.AccessToken, `mutation($in: `+map[string]string{"freezeAccount": "FreezeAccountInput", "restrictCollection": "RestrictCollectionInput"}[name]+`!){ r: `+name+`(input:$in) { userErrors { code } } }`,
-				map[string]any{"in": map[string]any{"userId": u.ID, flag: on, "reason": "fake trades"}}).Decode(t, &out)
-			if len(out["r"].UserErrors) > 0 {
-				t.Fatalf("%s: %+v", name, out)
-			}
+			e.control(t, op, name, flag, u, on)
 		}
 		p4 := e.create(t, b, seller, "5.00", "p4")
 		control("freezeAccount", "frozen", b.User, true)
@@ -168,6 +163,19 @@ func TestEscrowRefusals(t *testing.T) {
 		want(t, "user freezes", resp.Codes(), []string{"FORBIDDEN"})
 		verifyOK(t, e.Env)
 	})
+}
+
+// control has op switch an operator's control on u: name freezeAccount
+// (flag frozen) or restrictCollection (flag restricted), with the reason
+// "fake trades".
+func (e *escrowEnv) control(t *testing.T, op *testenv.User, name, flag string, u *testenv.User, on bool) {
+	t.Helper()
+	var out map[string]struct{ UserErrors []userError }
+	e.Do(t, op.AccessToken, `mutation($in: `+map[string]string{"freezeAccount": "FreezeAccountInput", "restrictCollection": "RestrictCollectionInput"}[name]+`!){ r: `+name+`(input:$in) { userErrors { code } } }`,
+		map[string]any{"in": map[string]any{"userId": u.ID, flag: on, "reason": "fake trades"}}).Decode(t, &out)
+	if len(out["r"].UserErrors) > 0 {
+		t.Fatalf("%s: %+v", name, out)
+	}
 }
 
 func (e *escrowEnv) beginAuth(t *testing.T, b buyer, id string) json.RawMessage {

@@ -35,7 +35,10 @@
 //     afterwards leaves a AUTHORIZATION_FAILED row on the audit trail.
 //   - Level limits and the payer's freeze are checked and
 //     recorded inside the authorization's money transaction; the payee's
-//     collection restriction inside creation and authorization.
+//     collection restriction inside creation and authorization. Creation
+//     reads the payee, both levels and both parties' controls in one
+//     statement (checkParties); the authorization reads the controls with
+//     the limits (limits.RecordChecked) and refuses on them first.
 //   - Risk assesses every authorization in its money transaction, after
 //     the limits (risk.go). Without a credential the payment goes through
 //     only within the password-free allowance and when risk allows. A held

@@ -32,12 +32,11 @@ func NoCredential(c json.RawMessage) bool {
 // allowance when it applies, and the transition CREATED -> PAID, or
 // CREATED -> HELD with a hold in the operators' queue.
 func (s *Service) authorizeTx(ctx context.Context, tx *ent.Tx, p *ent.Payment, actor pulid.ID, ev *passkey.Evidence) (*ent.Payment, error) {
-	if err := checkParties(ctx, tx, p.PayerID, p.PayeeID); err != nil {
-		return nil, err
-	}
 	now := s.clock()
 	c := money.Currency(p.Currency)
-	if err := s.limits.Record(ctx, tx, p.PayerID, p.Amount, c, now); err != nil {
+	// The parties' controls come with the limits' read, and are refused
+	// before any limit is.
+	if err := s.limits.RecordChecked(ctx, tx, p.PayerID, p.PayeeID, p.Amount, c, now, checkControls); err != nil {
 		return nil, err
 	}
 	o := risk.Outflow{Kind: risk.Payment, UserID: p.PayerID, AmountMinor: p.Amount, Currency: p.Currency,

@@ -26,7 +26,10 @@
 //     and PostgreSQL, so concurrent payments of one wallet cannot together
 //     pass one remaining allowance. The upsert touches the counters
 //     lifetime first, then the year, then the day, so two payments never
-//     lock them in opposite orders.
+//     lock them in opposite orders. RecordChecked adds the two ends'
+//     account controls to that SELECT and hands them to its caller's check
+//     before deciding anything (escrow refuses a frozen payer or a
+//     restricted payee there, ahead of the limits).
 //   - A refusal is VERIFICATION_REQUIRED (the level may not pay at all) or
 //     LIMIT_EXCEEDED, whose extensions name the limit (limit:
 //     LIFETIME_BALANCE_PAYMENTS or ANNUAL_BALANCE_PAYMENTS), what remains
@@ -71,9 +74,9 @@
 //     score), read with the window's counter; whatever it returns, the window's maximum never rises above
 //     the configured one and its limit never above that maximum (trust.go
 //     enforces it). The level's limits are never adjusted.
-//   - Check, Record and RequireVerified never commit: they run in the
-//     caller's transaction. Check and RequireVerified only read; Record
-//     changes nothing when it refuses before its upsert, and when the
+//   - Check, Record, RecordChecked and RequireVerified never commit: they
+//     run in the caller's transaction. Check and RequireVerified only
+//     read; Record changes nothing when it refuses before its upsert, and when the
 //     upsert meets a concurrent payment's count it may have raised the
 //     other counters: the caller rolls back on any error (WithTx does).
 package limits

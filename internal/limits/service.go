@@ -77,11 +77,42 @@ func (s *Service) Check(ctx context.Context, tx *ent.Tx, userID pulid.ID, amount
 // back (WithTx does): a refusal met by the upsert may leave the other
 // counters raised in it.
 func (s *Service) Record(ctx context.Context, tx *ent.Tx, userID pulid.ID, amountMinor int64, currency money.Currency, at time.Time) error {
-	c := tx.Client()
-	st, err := s.readState(ctx, c, userID, currency, at)
+	st, err := s.readState(ctx, tx.Client(), userID, currency, at)
 	if err != nil {
 		return err
 	}
+	return s.record(ctx, tx.Client(), userID, amountMinor, currency, at, st)
+}
+
+// Controls is what operators switched off on the two ends of an outflow,
+// as their account_controls rows hold it (false and "" without a row).
+type Controls struct {
+	Frozen       bool   // the paying wallet is frozen
+	FrozenReason string // the operator's reason for the freeze
+	Restricted   bool   // the counterparty is restricted from collecting
+}
+
+// RecordChecked is Record for an outflow from userID to counterparty that
+// also reads both ends' Controls, in Record's one statement
+// (readStateControls), and hands them to check before deciding anything:
+// check's error is returned as it is, ahead of any refusal of Record's,
+// and nothing is counted.
+//
+// Errors: check's, then as Record.
+func (s *Service) RecordChecked(ctx context.Context, tx *ent.Tx, userID, counterparty pulid.ID, amountMinor int64,
+	currency money.Currency, at time.Time, check func(Controls) error) error {
+	st, ctl, err := s.readStateControls(ctx, tx.Client(), userID, counterparty, currency, at)
+	if err != nil {
+		return err
+	}
+	if err := check(ctl); err != nil {
+		return err
+	}
+	return s.record(ctx, tx.Client(), userID, amountMinor, currency, at, st)
+}
+
+// record is Record once st, userID's state, is read.
+func (s *Service) record(ctx context.Context, c *ent.Client, userID pulid.ID, amountMinor int64, currency money.Currency, at time.Time, st state) error {
 	level := st.level
 	if err := Decide(s.cfg, level, currency, st.usage, amountMinor); err != nil {
 		return err
@@ -212,7 +243,7 @@ func (s *Service) RequireVerified(ctx context.Context, tx *ent.Tx, userID pulid.
 	if err != nil {
 		return err
 	}
-	return verified(level)
+	return Verified(level)
 }
 
 // Require answers, inside the caller's transaction, whether userID's level

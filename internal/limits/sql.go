@@ -30,6 +30,14 @@ const readState = `SELECT
 	(SELECT score FROM trust_scores WHERE user_id = $1),
 	(SELECT level FROM identity_bindings WHERE user_id = $1)`
 
+// readStateControls is readState followed by the wallet's freeze and its
+// reason, and whether the counterparty ($6) is restricted from collecting
+// (NULL: no account_controls row), for RecordChecked.
+const readStateControls = readState + `,
+	(SELECT frozen FROM account_controls WHERE user_id = $1),
+	(SELECT frozen_reason FROM account_controls WHERE user_id = $1),
+	(SELECT collection_restricted FROM account_controls WHERE user_id = $6)`
+
 // addUsage adds an amount to a wallet's lifetime, year and day counters in
 // one statement, creating the rows that are missing, in that order (the
 // lock order of every outflow). The bounded level counter ($11) is only
@@ -73,11 +81,27 @@ type state struct {
 
 // readState reads userID's state in currency for the periods of at.
 func (s *Service) readState(ctx context.Context, c *ent.Client, userID pulid.ID, currency money.Currency, at time.Time) (state, error) {
+	return s.scanState(ctx, c, readState, nil, userID, currency, at)
+}
+
+// readStateControls reads userID's state as readState does, and the
+// controls on userID and counterparty, in one statement.
+func (s *Service) readStateControls(ctx context.Context, c *ent.Client, userID, counterparty pulid.ID, currency money.Currency, at time.Time) (state, Controls, error) {
+	var frozen, restricted sql.NullBool
+	var reason sql.NullString
+	st, err := s.scanState(ctx, c, readStateControls, []any{&frozen, &reason, &restricted}, userID, currency, at, string(counterparty))
+	return st, Controls{Frozen: frozen.Bool, FrozenReason: reason.String, Restricted: restricted.Bool}, err
+}
+
+// scanState runs query, readState's columns followed by those scanned into
+// more, with readState's arguments followed by extra.
+func (s *Service) scanState(ctx context.Context, c *ent.Client, query string, more []any, userID pulid.ID, currency money.Currency, at time.Time, extra ...any) (state, error) {
 	var life, year, day sql.NullInt64
 	var level sql.NullString
 	var st state
-	if err := dbtx.QueryRow(ctx, c, []any{&life, &year, &day, &st.chosen, &st.score, &level}, readState,
-		string(userID), string(currency), lifetimeKey, yearKey(s.cfg, at), dayKey(s.cfg, at)); err != nil {
+	dest := append([]any{&life, &year, &day, &st.chosen, &st.score, &level}, more...)
+	args := append([]any{string(userID), string(currency), lifetimeKey, yearKey(s.cfg, at), dayKey(s.cfg, at)}, extra...)
+	if err := dbtx.QueryRow(ctx, c, dest, query, args...); err != nil {
 		return st, fmt.Errorf("limits: read usage: %w", err)
 	}
 	st.level = kyc.Unverified
