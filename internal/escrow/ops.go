@@ -62,8 +62,10 @@ func (s *Service) FundProtection(ctx context.Context, who Caller, in FundProtect
 	if err != nil {
 		return 0, "", false, err
 	}
+	ltx := pulid.New(pulid.PrefixLedgerTransaction) // the funding's journal transaction
 	req := idempotency.Request{Scope: string(who.UserID), Key: in.IdempotencyKey, Operation: "fundProtection",
-		Hash: idempotency.RequestHash("fundProtection", money.FormatMinor(amount, c), string(c))}
+		Hash:     idempotency.RequestHash("fundProtection", money.FormatMinor(amount, c), string(c)),
+		ResultID: string(ltx)}
 	_, replay, err := idempotency.Run(ctx, s.keys, s.client, req,
 		func(tx *ent.Tx, id string) (string, error) { return id, nil },
 		func(tx *ent.Tx) (string, string, error) {
@@ -75,7 +77,7 @@ func (s *Service) FundProtection(ctx context.Context, who Caller, in FundProtect
 			if err != nil {
 				return "", "", err
 			}
-			posted, err := s.ledger.Post(ctx, tx, ledger.Entry{Kind: EntryProtectionFunding, Currency: c,
+			posted, err := s.ledger.Post(ctx, tx, ledger.Entry{ID: ltx, Kind: EntryProtectionFunding, Currency: c,
 				Memo: "funded by operator " + string(who.UserID),
 				Legs: []ledger.Leg{ledger.On(custody, -amount), ledger.On(fund, amount)}})
 			if err != nil {

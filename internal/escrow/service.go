@@ -142,8 +142,10 @@ func (s *Service) CreatePayment(ctx context.Context, payer pulid.ID, in CreatePa
 	if in.PartnerID != "" {
 		scope = string(in.PartnerID)
 	}
+	id := pulid.New(pulid.PrefixPayment) // the new payment's, recorded with the key
 	req := idempotency.Request{Scope: scope, Key: in.IdempotencyKey, Operation: "createPayment",
-		Hash: idempotency.RequestHash("createPayment", string(payer), string(in.PayeeID), money.FormatMinor(amount, c), string(c), desc, ref)}
+		Hash:     idempotency.RequestHash("createPayment", string(payer), string(in.PayeeID), money.FormatMinor(amount, c), string(c), desc, ref),
+		ResultID: string(id)}
 	// The challenge is issued in the payment's transaction: a create that
 	// fails leaves none, and a replay replaces the pending one.
 	type created struct {
@@ -185,7 +187,7 @@ func (s *Service) CreatePayment(ctx context.Context, payer pulid.ID, in CreatePa
 				return created{}, "", err
 			}
 			now := s.clock()
-			p, err := tx.Payment.Create().
+			p, err := tx.Payment.Create().SetID(id).
 				SetPayerID(payer).SetPayeeID(in.PayeeID).SetAmount(amount).SetCurrency(string(c)).
 				SetDescription(desc).SetMerchantOrderRef(ref).
 				SetNillablePartnerID(nonEmpty(in.PartnerID)).
@@ -299,7 +301,7 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 		return nil, false, forbidden(Authorize)
 	}
 	req := idempotency.Request{Scope: string(who.UserID), Key: in.IdempotencyKey, Operation: "authorizePayment",
-		Hash: idempotency.RequestHash("authorizePayment", string(p.ID))}
+		Hash: idempotency.RequestHash("authorizePayment", string(p.ID)), ResultID: string(p.ID)}
 	passwordFree := NoCredential(in.Credential)
 	var ev *passkey.Evidence
 	if p.Status == payment.StatusCREATED && !passwordFree {

@@ -1,28 +1,37 @@
 // Package idempotency makes money-moving requests safe to retry.
 //
-// A request carries a caller-chosen key. Inside the same database
-// transaction as the movement, Check looks the key up in the caller's scope:
-// not seen, the request proceeds and Save records (scope, key, request hash,
-// result) with it; seen with the same request hash, the stored result is
-// replayed and nothing moves again; seen with another hash, the request is
-// refused with IDEMPOTENCY_CONFLICT. Two requests with one key at the same
-// time: the first holds the key (an in-process claim, and on PostgreSQL a
-// transaction-scoped advisory lock that spans instances) and the other is
-// refused at once with IDEMPOTENCY_CONFLICT (reason IN_PROGRESS). A unique
-// index on (scope, key) is the last line: no key is ever recorded twice.
-// Keys are kept for Retention (at least 72 hours).
+// A request carries a caller-chosen key. Run records the key in the
+// caller's scope first in the movement's own transaction, in one
+// statement, with (scope, key, request hash, result id): the result id is
+// known up front (the object acted on, or the id the new row is created
+// with). Inserted, the key is new and the request proceeds; a failure rolls
+// the key back with everything else. Already there with the same request
+// hash, the stored result is replayed and nothing moves again; with another
+// hash, the request is refused with IDEMPOTENCY_CONFLICT (reason
+// INPUT_MISMATCH). Two requests with one key at the same time: the first
+// holds the key (an in-process claim, and on PostgreSQL a
+// transaction-scoped advisory lock that spans instances, tried without
+// waiting in the inserting statement) and the other is refused at once with
+// IDEMPOTENCY_CONFLICT (reason IN_PROGRESS). A unique index on (scope, key)
+// is the last line: no key is ever recorded twice. A new key costs one
+// statement on both engines, a replay or a refusal two. Keys are kept for
+// Retention (at least 72 hours).
 package idempotency
 
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"hash/fnv"
 	"sync"
 	"time"
 
 	"danbao/ent"
 	"danbao/ent/idempotencykey"
+	"danbao/ent/schema/pulid"
 	"danbao/internal/apperr"
 	"danbao/internal/dbtx"
 
@@ -42,6 +51,11 @@ type Request struct {
 	Key       string
 	Operation string // e.g. "topUp"
 	Hash      []byte // RequestHash of the operation's input
+	// ResultID is the id of the object the request acts on or creates,
+	// known before it runs: the key is recorded with it first in the
+	// transaction. An operation that creates a row makes its id
+	// beforehand (pulid.New, as the schema's default would) and sets it.
+	ResultID string
 }
 
 // RequestHash is a canonical digest of an operation's input fields.
@@ -96,35 +110,79 @@ func inProgress() error {
 		WithField("idempotencyKey").With("reason", "IN_PROGRESS")
 }
 
-// Check looks req up in tx. It returns the stored result id of an earlier
-// identical request ("" when the key is new). Errors: IDEMPOTENCY_CONFLICT
-// when the key was used for a different request, or is in progress on
-// another instance.
-func (k *Keys) Check(ctx context.Context, tx *ent.Tx, req Request) (string, error) {
+// claim records req's key in tx, first in its transaction, or finds it
+// recorded. It returns the stored result id of an earlier identical
+// request ("" when the key is new and now recorded with req.ResultID).
+// Errors: IDEMPOTENCY_CONFLICT when the key was used for a different
+// request (INPUT_MISMATCH), or is in progress on another instance
+// (IN_PROGRESS).
+//
+// A new key costs one statement on both engines; only a replay or a
+// conflict reads the stored row with a second.
+func (k *Keys) claim(ctx context.Context, tx *ent.Tx, req Request) (string, error) {
+	now := k.now().UTC().Truncate(time.Microsecond)
+	args := []any{string(pulid.New(pulid.PrefixIdempotencyKey)), req.Scope, req.Key, req.Operation,
+		req.Hash, req.ResultID, now, now.Add(Retention)}
+	var inserted bool
 	if k.dialect == dialect.Postgres {
-		// Serialise requests with one key across instances; an instance
-		// that cannot take the lock at once answers "in progress".
-		rows, err := tx.QueryContext(ctx, "SELECT pg_try_advisory_xact_lock($1)", lockKey(req))
+		// Requests with one key are serialised across instances by a
+		// transaction-scoped advisory lock, taken without waiting in the
+		// statement that inserts the key:
+		//   - not got: another transaction holding the key is open; answer
+		//     IN_PROGRESS at once (nothing is inserted: the insert reads
+		//     no row from l).
+		//   - got and inserted: the key is new; it stays invisible to
+		//     others until commit, and the lock keeps them from waiting on
+		//     its unique index entry.
+		//   - got, not inserted: the key exists and is committed. Every
+		//     insert of a key happens under its lock (here), so the
+		//     transaction that wrote it held the lock until it ended, and
+		//     PostgreSQL releases transaction locks only after the commit
+		//     is visible to new snapshots. ON CONFLICT DO NOTHING checks
+		//     the index itself, not this statement's snapshot (taken
+		//     before the lock), and at READ COMMITTED the next statement,
+		//     which reads the row, takes a new snapshot that sees it.
+		// l is MATERIALIZED so that the lock is tried exactly once.
+		var got bool
+		rows, err := tx.QueryContext(ctx, `WITH l AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($1) AS got),
+i AS (INSERT INTO idempotency_keys (id, scope, "key", operation, request_hash, result_id, created_at, expires_at)
+SELECT $2::varchar, $3::varchar, $4::varchar, $5::varchar, $6::bytea, $7::varchar, $8::timestamptz, $9::timestamptz FROM l WHERE l.got
+ON CONFLICT (scope, "key") DO NOTHING RETURNING 1)
+SELECT l.got, EXISTS (SELECT 1 FROM i) FROM l`, append([]any{lockKey(req)}, args...)...)
 		if err != nil {
 			return "", err
 		}
-		var got bool
-		if rows.Next() {
-			err = rows.Scan(&got)
+		ok, err := one(rows, &got, &inserted)
+		if err == nil && !ok {
+			err = errors.New("idempotency: the claim returned no row")
 		}
-		rows.Close()
 		if err != nil {
 			return "", err
 		}
 		if !got {
 			return "", inProgress()
 		}
+	} else {
+		// SQLite has one writer at a time (write transactions begin
+		// IMMEDIATE): no other transaction can hold the key uncommitted.
+		rows, err := tx.QueryContext(ctx, `INSERT INTO idempotency_keys (id, scope, "key", operation, request_hash, result_id, created_at, expires_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, "key") DO NOTHING RETURNING id`, args...)
+		if err != nil {
+			return "", err
+		}
+		var id string
+		if inserted, err = one(rows, &id); err != nil {
+			return "", err
+		}
+	}
+	if inserted {
+		return "", nil
 	}
 	row, err := tx.IdempotencyKey.Query().
 		Where(idempotencykey.Scope(req.Scope), idempotencykey.Key(req.Key)).
 		Only(ctx)
 	if ent.IsNotFound(err) {
-		return "", nil
+		return "", inProgress() // purged since the insert saw it: retry
 	}
 	if err != nil {
 		return "", err
@@ -133,22 +191,26 @@ func (k *Keys) Check(ctx context.Context, tx *ent.Tx, req Request) (string, erro
 		return "", apperr.New(apperr.IdempotencyConflict, "this idempotency key was already used for a different request").
 			WithField("idempotencyKey").With("reason", "INPUT_MISMATCH")
 	}
+	if row.ResultID == "" {
+		// Never written by Run (it refuses a request without a result id);
+		// replaying it would load nothing, and running again could move
+		// money twice.
+		return "", fmt.Errorf("idempotency: key %q of %s is stored without a result", req.Key, req.Operation)
+	}
 	return row.ResultID, nil
 }
 
-// Save records req with its result in tx. Errors: IDEMPOTENCY_CONFLICT if
-// the key was recorded meanwhile (the unique index).
-func (k *Keys) Save(ctx context.Context, tx *ent.Tx, req Request, resultID string) error {
-	now := k.now().UTC().Truncate(time.Microsecond)
-	err := tx.IdempotencyKey.Create().
-		SetScope(req.Scope).SetKey(req.Key).SetOperation(req.Operation).
-		SetRequestHash(req.Hash).SetResultID(resultID).
-		SetCreatedAt(now).SetExpiresAt(now.Add(Retention)).
-		Exec(ctx)
-	if dbtx.IsUniqueViolation(err) {
-		return inProgress()
+// one scans the first row of rows into dest and closes rows. It reports
+// whether there was a row.
+func one(rows *sql.Rows, dest ...any) (bool, error) {
+	defer rows.Close()
+	if !rows.Next() {
+		return false, rows.Err()
 	}
-	return err
+	if err := rows.Scan(dest...); err != nil {
+		return false, err
+	}
+	return true, rows.Close()
 }
 
 // Purge deletes keys that expired before now and returns how many.
@@ -163,23 +225,28 @@ func lockKey(req Request) int64 {
 }
 
 // Run runs one idempotent request: it claims the key, then in one
-// transaction on client either loads the result of an earlier identical
-// request (replay) or runs create and records the key with the id it
-// returns. On error the result is the zero value: a row the rollback
-// discarded must never reach the caller. Errors: those of Claim, Check,
-// load and create.
+// transaction on client records the key with req.ResultID before anything
+// else and runs create, or finds the key recorded and either loads the
+// result of an earlier identical request (replay) or refuses. create must
+// return req.ResultID as its id, or the transaction is rolled back with an
+// internal error. On error the result is the zero value: a row the
+// rollback discarded must never reach the caller, and the rollback
+// discards the key too. Errors: those of Claim, claim, load and create.
 func Run[T any](ctx context.Context, k *Keys, client *ent.Client, req Request,
 	load func(tx *ent.Tx, id string) (T, error),
 	create func(tx *ent.Tx) (T, string, error),
 ) (out T, replay bool, err error) {
 	var zero T
+	if req.ResultID == "" {
+		return zero, false, fmt.Errorf("idempotency: %s without a result id", req.Operation)
+	}
 	release, err := k.Claim(req)
 	if err != nil {
 		return zero, false, err
 	}
 	defer release()
 	err = dbtx.WithTx(ctx, client, func(tx *ent.Tx) error {
-		prior, err := k.Check(ctx, tx, req)
+		prior, err := k.claim(ctx, tx, req)
 		if err != nil {
 			return err
 		}
@@ -191,7 +258,10 @@ func Run[T any](ctx context.Context, k *Keys, client *ent.Client, req Request,
 		if out, id, err = create(tx); err != nil {
 			return err
 		}
-		return k.Save(ctx, tx, req, id)
+		if id != req.ResultID {
+			return fmt.Errorf("idempotency: %s produced %q, not its result id %q", req.Operation, id, req.ResultID)
+		}
+		return nil
 	})
 	if err != nil {
 		return zero, false, err

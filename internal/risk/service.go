@@ -234,7 +234,7 @@ func (s *Service) Decide(ctx context.Context, operator pulid.ID, approve bool, i
 		op = "approveHeld"
 	}
 	req := idempotency.Request{Scope: string(operator), Key: in.IdempotencyKey, Operation: op,
-		Hash: idempotency.RequestHash(op, string(in.HoldID), note)}
+		Hash: idempotency.RequestHash(op, string(in.HoldID), note), ResultID: string(in.HoldID)}
 	var after func()
 	out, replay, err := idempotency.Run(ctx, s.keys, s.client, req,
 		func(tx *ent.Tx, id string) (*Decided, error) { return s.decided(ctx, tx, pulid.ID(id)) },

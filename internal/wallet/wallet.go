@@ -169,9 +169,12 @@ type move struct {
 	amount   int64
 	currency money.Currency
 	req      idempotency.Request
+	id       pulid.ID // of the top-up or withdrawal to create (req.ResultID)
 }
 
-func (s *Service) validate(ctx context.Context, userID pulid.ID, op string, in MoveInput) (*move, error) {
+// validate checks in and builds its idempotency request, whose result is a
+// new row with an id of the given prefix.
+func (s *Service) validate(ctx context.Context, userID pulid.ID, op, prefix string, in MoveInput) (*move, error) {
 	if err := idempotency.ValidateKey(in.IdempotencyKey); err != nil {
 		return nil, err
 	}
@@ -179,9 +182,11 @@ func (s *Service) validate(ctx context.Context, userID pulid.ID, op string, in M
 	if err != nil {
 		return nil, err
 	}
+	m.id = pulid.New(prefix)
 	m.req = idempotency.Request{
 		Scope: string(userID), Key: in.IdempotencyKey, Operation: op,
-		Hash: idempotency.RequestHash(op, string(m.card.ID), money.FormatMinor(m.amount, m.currency), string(m.currency)),
+		Hash:     idempotency.RequestHash(op, string(m.card.ID), money.FormatMinor(m.amount, m.currency), string(m.currency)),
+		ResultID: string(m.id),
 	}
 	return m, nil
 }
@@ -241,7 +246,7 @@ func (s *Service) admit() error {
 // NOT_FOUND (card), VERIFICATION_REQUIRED, IDEMPOTENCY_CONFLICT,
 // RATE_LIMITED (the gateway's queue is full; retryAfterSeconds).
 func (s *Service) TopUp(ctx context.Context, userID pulid.ID, in MoveInput) (*ent.TopUp, bool, error) {
-	m, err := s.validate(ctx, userID, "topUp", in)
+	m, err := s.validate(ctx, userID, "topUp", pulid.PrefixTopUp, in)
 	if err != nil {
 		return nil, false, err
 	}
@@ -254,7 +259,7 @@ func (s *Service) TopUp(ctx context.Context, userID pulid.ID, in MoveInput) (*en
 			if err := s.identity.RequireVerified(ctx, tx, userID); err != nil {
 				return nil, "", err
 			}
-			t, err := tx.TopUp.Create().
+			t, err := tx.TopUp.Create().SetID(m.id).
 				SetUserID(userID).SetBankCardID(m.card.ID).SetAmount(m.amount).
 				SetCurrency(string(m.currency)).Save(ctx)
 			if err != nil {
@@ -292,7 +297,7 @@ func (s *Service) TopUp(ctx context.Context, userID pulid.ID, in MoveInput) (*en
 // PASSKEY_REVOKED, PASSKEY_CLONE_SUSPECTED, RATE_LIMITED (the gateway's
 // queue is full; retryAfterSeconds).
 func (s *Service) Withdraw(ctx context.Context, userID pulid.ID, in MoveInput) (*ent.Withdrawal, bool, error) {
-	m, err := s.validate(ctx, userID, "withdraw", in)
+	m, err := s.validate(ctx, userID, "withdraw", pulid.PrefixWithdrawal, in)
 	if err != nil {
 		return nil, false, err
 	}
@@ -380,7 +385,7 @@ func (s *Service) withdrawTx(ctx context.Context, tx *ent.Tx, userID pulid.ID, m
 	if a.Decision == risk.Hold {
 		status = withdrawal.StatusHELD
 	}
-	w, err := tx.Withdrawal.Create().
+	w, err := tx.Withdrawal.Create().SetID(m.id).
 		SetUserID(userID).SetBankCardID(m.card.ID).SetAmount(m.amount).
 		SetCurrency(string(m.currency)).SetStatus(status).SetPasswordFree(!withPasskey).
 		SetRiskDecision(string(a.Decision)).SetRiskReasons(a.ReasonStrings()).Save(ctx)
