@@ -128,6 +128,10 @@ func openPostgres(url string, trace Trace) (*DB, error) {
 
 func wrap(sdb *sql.DB, d string, trace Trace) *DB {
 	var drv dialect.Driver = entsql.OpenDB(d, sdb)
+	inner := drv
+	if d == dialect.SQLite {
+		drv = dbtx.Grouped(drv) // see dbtx's group.go
+	}
 	if trace != nil {
 		drv = dialect.DebugWithContext(drv, func(ctx context.Context, v ...any) {
 			if len(v) > 0 {
@@ -137,5 +141,8 @@ func wrap(sdb *sql.DB, d string, trace Trace) *DB {
 	}
 	client := ent.NewClient(ent.Driver(drv))
 	dbtx.Register(client, d)
+	if d == dialect.SQLite {
+		dbtx.GroupCommits(client, inner)
+	}
 	return &DB{Client: client, SQL: sdb, Dialect: d}
 }

@@ -87,11 +87,23 @@ func enter(ctx context.Context, client *ent.Client) (func(), error) {
 }
 
 func once(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) (err error) {
+	if c, ok := committers.Load(client); ok {
+		if err, ok := c.(*committer).run(ctx, client, fn); ok {
+			return err
+		}
+		return body(ctx, client, fn) // no turn within gateWait: alone, as below
+	}
 	leave, err := enter(ctx, client)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer leave()
+	return body(ctx, client, fn)
+}
+
+// body runs fn in a transaction of client (a savepoint of a group's
+// transaction when ctx carries a unit: see group.go).
+func body(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) error {
 	tx, err := client.Tx(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -128,9 +140,14 @@ func once(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) (e
 // Retryable reports whether err is a transient conflict worth retrying the
 // whole transaction for: SQLITE_BUSY or SQLITE_LOCKED (any extended code),
 // or PostgreSQL 40001 (serialization failure), 40P01 (deadlock detected) or
-// 55P03 (lock not available, from NOWAIT or lock_timeout). Every other
-// error, unique violations included, is final.
+// 55P03 (lock not available, from NOWAIT or lock_timeout), or a group
+// commit rolled back for a reason not the transaction's own
+// (ErrGroupAborted). Every other error, unique violations included, is
+// final.
 func Retryable(err error) bool {
+	if errors.Is(err, ErrGroupAborted) {
+		return true
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {

@@ -1,0 +1,421 @@
+package dbtx
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"danbao/ent"
+
+	"entgo.io/ent/dialect"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Group commit (SQLite). SQLite has one writer: every write transaction of
+// the process runs one after the other, and each used to end with its own
+// COMMIT, which writes the pages it changed to the WAL and waits for an
+// fsync. Under load most of those pages are the same few (the counters, the
+// escrow account, the right-most pages of the journal's and the outbox's
+// indexes). So the transactions that queue while one group runs are run,
+// one after the other as before, each in a SAVEPOINT of one shared
+// transaction, and committed together: one BEGIN, one WAL write of the
+// pages they changed and one fsync for all of them.
+//
+// Each unit keeps its own ent.Tx (its hooks, its deferred flushers): the
+// savepoint is its transaction. A unit that fails is rolled back to its
+// savepoint and its caller gets its error at once; the others are not
+// touched. A unit that succeeds has its savepoint released and its Commit
+// returns only when the shared transaction has committed, with that
+// commit's result: a caller never hears "committed" for work that is not
+// durable, and after-commit hooks (event wake-ups, caches) run after the
+// real commit. If the shared transaction cannot commit, or an error leaves
+// it unusable (SQLite rolls a transaction back by itself on I/O errors,
+// a full disk or an interrupt, after which statements would run outside
+// any transaction), the whole group is rolled back and every unit that
+// had succeeded gets ErrGroupAborted, which WithTx retries.
+
+// ErrGroupAborted is the error of a unit whose group could not commit for
+// a reason not its own. WithTx retries it (Retryable).
+var ErrGroupAborted = errors.New("dbtx: the group of transactions this one was committed with was rolled back; retry")
+
+// MaxGroup bounds how many transactions one group commit takes.
+const MaxGroup = 64
+
+// groupIdle is how long a committer waits for work before its goroutine
+// ends (the next transaction starts a new one).
+const groupIdle = time.Second
+
+// committers holds the committer of each client registered with
+// GroupCommits.
+var committers sync.Map // *ent.Client -> *committer
+
+// GroupCommits makes WithTx commit client's transactions in groups; inner
+// is the driver under the Grouped one client was built on.
+func GroupCommits(client *ent.Client, inner dialect.Driver) {
+	committers.Store(client, &committer{drv: inner})
+}
+
+// GroupStats returns how many shared transactions client's committer has
+// begun and how many transactions it ran in them (zeros without one).
+func GroupStats(client *ent.Client) (groups, units int64) {
+	v, ok := committers.Load(client)
+	if !ok {
+		return 0, 0
+	}
+	c := v.(*committer)
+	return c.groups.Load(), c.units.Load()
+}
+
+// Grouped wraps an SQLite ent driver so that transactions WithTx runs on
+// it are committed in groups (see above). Register the client built on it.
+func Grouped(drv dialect.Driver) dialect.Driver { return &groupDriver{Driver: drv} }
+
+type groupDriver struct{ dialect.Driver }
+
+// ExecContext and QueryContext run a statement outside any transaction
+// (ent's client.ExecContext, QueryContext).
+func (d *groupDriver) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return d.Driver.(interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	}).ExecContext(ctx, query, args...)
+}
+
+func (d *groupDriver) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return d.Driver.(interface {
+		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	}).QueryContext(ctx, query, args...)
+}
+
+// BeginTx begins a transaction with options (a read snapshot) outside any
+// group.
+func (d *groupDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.Tx, error) {
+	return d.Driver.(interface {
+		BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error)
+	}).BeginTx(ctx, opts)
+}
+
+// unitKey marks the context of a unit's transaction: Tx then opens a
+// savepoint of the group's transaction instead of a transaction.
+type unitKey struct{}
+
+func (d *groupDriver) Tx(ctx context.Context) (dialect.Tx, error) {
+	u, ok := ctx.Value(unitKey{}).(*unit)
+	if !ok {
+		return d.Driver.Tx(ctx)
+	}
+	return u.g.savepoint(u)
+}
+
+type committer struct {
+	drv     dialect.Driver // the driver under groupDriver: real transactions
+	groups  atomic.Int64   // shared transactions begun
+	units   atomic.Int64   // units given a turn in them
+	mu      sync.Mutex
+	queue   []*unit
+	running bool
+}
+
+type unit struct {
+	turn      chan *group  // the committer gives the unit its turn (nil group: see err)
+	err       error        // why there is no group
+	finished  chan outcome // the unit tells the committer how its turn ended, once
+	signalled bool
+	result    chan error // the committer tells a released unit the group's commit result
+	g         *group
+}
+
+// signal tells the committer, once, how the unit's turn ended.
+func (u *unit) signal(o outcome) {
+	if !u.signalled {
+		u.signalled = true
+		u.finished <- o
+	}
+}
+
+type outcome int
+
+const (
+	released   outcome = iota // its savepoint released: committed with the group
+	rolledBack                // its savepoint rolled back: nothing of it stays
+	broken                    // the shared transaction is unusable
+)
+
+// group is one shared transaction.
+type group struct {
+	tx     dialect.Tx
+	ctx    context.Context // never cancelled: an interrupted statement would roll back every unit
+	n      int
+	broken bool
+}
+
+// run is the unit side of group commit: wait for a turn, then run fn in a
+// savepoint like once runs it in a transaction. ok is false when the unit
+// gave up its place (a turn not given within gateWait: a transaction begun
+// inside another's function); the caller then runs it alone.
+func (c *committer) run(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) (err error, ok bool) {
+	u := &unit{turn: make(chan *group, 1), finished: make(chan outcome, 1), result: make(chan error, 1)}
+	c.enqueue(u)
+	t := time.NewTimer(gateWait)
+	defer t.Stop()
+	var g *group
+	select {
+	case g = <-u.turn:
+	case <-ctx.Done():
+		if c.dequeue(u) {
+			return fmt.Errorf("begin: %w", ctx.Err()), true
+		}
+		g = <-u.turn // already taken into a group: take the turn, roll back at once
+	case <-t.C:
+		if c.dequeue(u) {
+			return nil, false
+		}
+		g = <-u.turn
+	}
+	if g == nil {
+		return fmt.Errorf("begin: %w", u.err), true
+	}
+	u.g = g
+	defer u.signal(broken) // a path below that did not say how its turn ended
+	if ctx.Err() != nil {
+		u.signal(rolledBack)
+		return fmt.Errorf("begin: %w", ctx.Err()), true
+	}
+	return body(context.WithValue(ctx, unitKey{}, u), client, fn), true
+}
+
+func (c *committer) enqueue(u *unit) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.queue = append(c.queue, u)
+	if !c.running {
+		c.running = true
+		go c.loop()
+	}
+}
+
+// dequeue removes u if it is still waiting; false when a group took it.
+func (c *committer) dequeue(u *unit) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, q := range c.queue {
+		if q == u {
+			c.queue = append(c.queue[:i], c.queue[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// take returns the waiting units, up to MaxGroup, waiting up to groupIdle
+// for one; none means the loop ends (running is cleared under the lock, so
+// a unit queued after that starts a new loop).
+func (c *committer) take() []*unit {
+	deadline := time.Now().Add(groupIdle)
+	for {
+		c.mu.Lock()
+		if n := len(c.queue); n > 0 {
+			if n > MaxGroup {
+				n = MaxGroup
+			}
+			units := append([]*unit(nil), c.queue[:n]...)
+			c.queue = append(c.queue[:0], c.queue[n:]...)
+			c.mu.Unlock()
+			return units
+		}
+		if time.Now().After(deadline) {
+			c.running = false
+			c.mu.Unlock()
+			return nil
+		}
+		c.mu.Unlock()
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+func (c *committer) loop() {
+	for {
+		units := c.take()
+		if units == nil {
+			return
+		}
+		c.commit(units)
+	}
+}
+
+// commit runs units in one shared transaction, one after the other, and
+// commits it.
+func (c *committer) commit(units []*unit) {
+	ctx := context.Background()
+	tx, err := c.drv.Tx(ctx)
+	if err != nil {
+		for _, u := range units {
+			u.err = err
+			u.turn <- nil
+		}
+		return
+	}
+	c.groups.Add(1)
+	c.units.Add(int64(len(units)))
+	g := &group{tx: tx, ctx: ctx}
+	var done []*unit
+	for _, u := range units {
+		if g.broken {
+			u.err = ErrGroupAborted
+			u.turn <- nil
+			continue
+		}
+		u.turn <- g
+		switch <-u.finished {
+		case released:
+			done = append(done, u)
+		case broken:
+			g.broken = true
+		}
+	}
+	if g.broken {
+		_ = tx.Rollback()
+		for _, u := range done {
+			u.result <- ErrGroupAborted
+		}
+		return
+	}
+	err = tx.Commit()
+	if err != nil {
+		_ = tx.Rollback()
+	}
+	for _, u := range done {
+		u.result <- err
+	}
+}
+
+// savepoint opens u's savepoint in g.
+func (g *group) savepoint(u *unit) (dialect.Tx, error) {
+	if g.broken {
+		return nil, ErrGroupAborted
+	}
+	g.n++
+	s := &spTx{g: g, u: u, name: "u" + strconv.Itoa(g.n)}
+	if err := s.exec("SAVEPOINT " + s.name); err != nil {
+		g.broken = true
+		return nil, err
+	}
+	return s, nil
+}
+
+// spTx is a unit's transaction: a savepoint of its group's transaction.
+type spTx struct {
+	g    *group
+	u    *unit
+	name string
+	done bool
+}
+
+func (s *spTx) exec(query string) error {
+	return s.g.tx.Exec(s.g.ctx, query, []any{}, nil)
+}
+
+// check marks the group unusable after an error that makes SQLite roll the
+// transaction back by itself.
+func (s *spTx) check(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_RANGE, sqlite3.SQLITE_ERROR:
+		default:
+			s.g.broken = true
+		}
+	}
+	return err
+}
+
+func (s *spTx) usable() error {
+	if s.done {
+		return sql.ErrTxDone
+	}
+	if s.g.broken {
+		return ErrGroupAborted
+	}
+	return nil
+}
+
+func (s *spTx) Exec(_ context.Context, query string, args, v any) error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	return s.check(s.g.tx.Exec(s.g.ctx, query, args, v))
+}
+
+func (s *spTx) Query(_ context.Context, query string, args, v any) error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	return s.check(s.g.tx.Query(s.g.ctx, query, args, v))
+}
+
+func (s *spTx) ExecContext(_ context.Context, query string, args ...any) (sql.Result, error) {
+	if err := s.usable(); err != nil {
+		return nil, err
+	}
+	r, err := s.g.tx.(interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	}).ExecContext(s.g.ctx, query, args...)
+	return r, s.check(err)
+}
+
+func (s *spTx) QueryContext(_ context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := s.usable(); err != nil {
+		return nil, err
+	}
+	r, err := s.g.tx.(interface {
+		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	}).QueryContext(s.g.ctx, query, args...)
+	return r, s.check(err)
+}
+
+// Commit releases the savepoint and returns the result of the group's
+// commit.
+func (s *spTx) Commit() error {
+	if s.done {
+		return sql.ErrTxDone
+	}
+	if err := s.usable(); err != nil {
+		return s.Rollback()
+	}
+	s.done = true
+	if err := s.exec("RELEASE " + s.name); err != nil {
+		s.g.broken = true
+		s.u.signal(broken)
+		return err
+	}
+	s.u.signal(released)
+	return <-s.u.result
+}
+
+// Rollback undoes the savepoint; the group goes on without it.
+func (s *spTx) Rollback() error {
+	if s.done {
+		return nil
+	}
+	s.done = true
+	if s.g.broken {
+		s.u.signal(broken)
+		return ErrGroupAborted
+	}
+	err := s.exec("ROLLBACK TO " + s.name)
+	if err == nil {
+		err = s.exec("RELEASE " + s.name)
+	}
+	if err != nil {
+		s.g.broken = true
+		s.u.signal(broken)
+		return err
+	}
+	s.u.signal(rolledBack)
+	return nil
+}

@@ -1,0 +1,151 @@
+package dbtx_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"danbao/ent"
+	"danbao/ent/counter"
+	"danbao/internal/dbtx"
+	"danbao/internal/testenv"
+)
+
+// TestGroupCommitIsolatesUnits (SQLite): 60 concurrent transactions, every
+// third of which fails after writing and every tenth of which panics after
+// writing. They share group commits (fewer shared transactions than
+// transactions), yet each failed or panicking one leaves nothing and every
+// other one commits all of its rows; a failure is returned to its own
+// caller only.
+func TestGroupCommitIsolatesUnits(t *testing.T) {
+	c := open(t, testenv.SQLite).Client
+	ctx := context.Background()
+	errBusiness := errors.New("refused")
+	const n = 60
+	results := make([]error, n)
+	panicked := make([]bool, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { panicked[i] = recover() != nil }()
+			results[i] = dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+				for j := range 2 {
+					if err := tx.Counter.Create().SetID(fmt.Sprintf("g%d-%d", i, j)).SetValue(int64(i)).Exec(ctx); err != nil {
+						return err
+					}
+				}
+				switch {
+				case i%10 == 9:
+					panic("unit panics")
+				case i%3 == 2:
+					return errBusiness
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		wantPanic, wantFail := i%10 == 9, i%10 != 9 && i%3 == 2
+		switch {
+		case panicked[i] != wantPanic:
+			t.Errorf("unit %d: panicked %v, want %v", i, panicked[i], wantPanic)
+		case wantFail && !errors.Is(results[i], errBusiness):
+			t.Errorf("unit %d: error %v, want its own refusal", i, results[i])
+		case !wantFail && !wantPanic && results[i] != nil:
+			t.Errorf("unit %d: error %v, want a commit", i, results[i])
+		}
+		committed := !wantPanic && !wantFail
+		for j := range 2 {
+			if got := exists(t, c, fmt.Sprintf("g%d-%d", i, j)); got != committed {
+				t.Errorf("unit %d row %d: committed %v, want %v", i, j, got, committed)
+			}
+		}
+	}
+	groups, units := dbtx.GroupStats(c)
+	if units < n || groups >= units {
+		t.Errorf("%d transactions in %d shared ones: no group commit happened", units, groups)
+	}
+	t.Logf("%d transactions in %d group commits", units, groups)
+}
+
+// TestGroupCommitHooksRunAfterTheCommit (SQLite): a transaction's
+// after-commit hook runs when its rows are committed, readable from
+// another connection, not when its savepoint is released.
+func TestGroupCommitHooksRunAfterTheCommit(t *testing.T) {
+	c := open(t, testenv.SQLite).Client
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("h%d", i)
+			var visible bool
+			err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+				tx.OnCommit(func(next ent.Committer) ent.Committer {
+					return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+						err := next.Commit(ctx, tx)
+						if err == nil {
+							// c is the client, not tx: another connection.
+							visible, err = c.Counter.Query().Where(counter.ID(id)).Exist(context.Background())
+						}
+						return err
+					})
+				})
+				return tx.Counter.Create().SetID(id).SetValue(1).Exec(ctx)
+			})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if !visible {
+				t.Errorf("%s: the after-commit hook ran before the row was committed", id)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestGroupCommitCancelledWhileQueued (SQLite): a transaction whose context
+// ends while it waits for its turn returns the context's error and writes
+// nothing; the transaction ahead of it commits.
+func TestGroupCommitCancelledWhileQueued(t *testing.T) {
+	c := open(t, testenv.SQLite).Client
+	ctx := context.Background()
+	holding, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+			if err := tx.Counter.Create().SetID("first").SetValue(1).Exec(ctx); err != nil {
+				return err
+			}
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+	cctx, cancel := context.WithCancel(ctx)
+	second := make(chan error, 1)
+	go func() {
+		second <- dbtx.WithTx(cctx, c, func(tx *ent.Tx) error {
+			return tx.Counter.Create().SetID("second").SetValue(1).Exec(ctx)
+		})
+	}()
+	cancel()
+	if err := <-second; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled transaction: %v, want context.Canceled", err)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if !exists(t, c, "first") || exists(t, c, "second") {
+		t.Fatal("want the first transaction's row only")
+	}
+}
