@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 
 	"danbao/internal/testenv"
@@ -27,26 +26,9 @@ func TestConcurrentPasswordFreeAuthorizeOnce(t *testing.T) {
 		if c.code() != "" {
 			t.Fatalf("createPayment: %+v", c)
 		}
-		const n = 12
-		codes := make([]string, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() { codes[i] = e.passwordFreePay(t, b, c.Payment.ID, fmt.Sprintf("twice-%d", i)).code() })
-		}
-		wg.Wait()
-		ok := 0
-		for i, code := range codes {
-			switch code {
-			case "":
-				ok++
-			case "INVALID_STATE", "CONFLICT":
-			default:
-				t.Fatalf("request %d: %s", i, code)
-			}
-		}
-		if ok != 1 {
-			t.Fatalf("%d authorizations passed: %v", ok, codes)
-		}
+		oneWins(t, 12, func(i int) string {
+			return e.passwordFreePay(t, b, c.Payment.ID, fmt.Sprintf("twice-%d", i)).code()
+		}, "INVALID_STATE", "CONFLICT")
 		if pf := mePasswordFree(t, e.Env, b.User); pf.Used != "20.00" {
 			t.Fatalf("me.limits.passwordFree: %+v", pf)
 		}

@@ -59,7 +59,7 @@ func (s *Service) FinishLogin(ctx context.Context, credentialJSON []byte) (*auth
 		if err != nil {
 			return err
 		}
-		p, err := passkeyFor(ctx, tx, ps, parsed.RawID, "")
+		p, err := passkeyFor(ctx, tx.Passkey, ps, parsed.RawID, "")
 		if err != nil {
 			return err
 		}
@@ -78,7 +78,7 @@ func (s *Service) FinishLogin(ctx context.Context, credentialJSON []byte) (*auth
 		if err := requireUV(ps, parsed.Response.AuthenticatorData.Flags); err != nil {
 			return err
 		}
-		if err := s.writeBack(ctx, tx, ps, p, c, false); err != nil {
+		if err := s.writeBack(ctx, tx.Passkey, ps, p, c, false); err != nil {
 			return err
 		}
 		sess, err = s.auth.SignInVerified(ctx, tx, u.u, p.ID)

@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"danbao/ent"
@@ -201,6 +202,15 @@ func (s *Service) beginBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, c
 // CHALLENGE_EXPIRED, PASSKEY_REVOKED, PASSKEY_CLONE_SUSPECTED (the passkey
 // is suspected, or its counter went backwards now), CONFLICT.
 func (s *Service) FinishPayment(ctx context.Context, tx *ent.Tx, in PaymentChallengeInput, credentialJSON []byte) (*Evidence, error) {
+	if tx == nil {
+		return nil, errors.New("passkey: FinishPayment needs the caller's transaction (FinishPaymentAlone runs without one)")
+	}
+	return s.finishPayment(ctx, tx, in, credentialJSON)
+}
+
+// finishPayment is FinishPayment in tx, or with tx nil outside any
+// transaction (finishDirect).
+func (s *Service) finishPayment(ctx context.Context, tx *ent.Tx, in PaymentChallengeInput, credentialJSON []byte) (*Evidence, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
@@ -219,14 +229,29 @@ func (s *Service) FinishPayment(ctx context.Context, tx *ent.Tx, in PaymentChall
 // (else PASSKEY_INVALID with mismatch as the message), and that one of the
 // user's own active, unsuspected passkeys signed it with user
 // verification; it spends the challenge and writes the passkey's counter
-// back. Errors: as FinishPayment.
+// back. With tx nil (PostgreSQL's payment finish, finishDirect) every
+// statement commits by itself: the challenge is spent, and the user's
+// passkeys read, by one statement (consumeBound), and the counter written
+// back by a second. Errors: as FinishPayment.
 func (s *Service) finishBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, purpose passkeysession.Purpose, credentialJSON []byte,
 	binds func(ps *ent.PasskeySession) bool, mismatch string) (*Evidence, error) {
 	parsed, err := parseAssertion(credentialJSON)
 	if err != nil {
 		return nil, err
 	}
-	ps, err := s.consume(ctx, tx, parsed.Response.CollectedClientData.Challenge)
+	challenge := parsed.Response.CollectedClientData.Challenge
+	var (
+		ps  *ent.PasskeySession
+		u   *user
+		all []*ent.Passkey
+		pk  = s.client.Passkey
+	)
+	if tx != nil {
+		pk = tx.Passkey
+		ps, err = s.consume(ctx, tx, challenge)
+	} else {
+		ps, u, all, err = s.consumeBound(ctx, challenge, userID)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -239,9 +264,10 @@ func (s *Service) finishBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, 
 	}
 	// One read of the user's passkeys finds the credential and gives
 	// go-webauthn the user; passkeyFor explains a credential not among them.
-	u, all, err := s.boundUser(ctx, tx, userID)
-	if err != nil {
-		return nil, err
+	if tx != nil {
+		if u, all, err = s.boundUser(ctx, tx, userID); err != nil {
+			return nil, err
+		}
 	}
 	var p *ent.Passkey
 	for _, k := range all {
@@ -252,7 +278,7 @@ func (s *Service) finishBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, 
 	}
 	switch {
 	case p == nil:
-		if _, err := passkeyFor(ctx, tx, ps, parsed.RawID, userID); err != nil {
+		if _, err := passkeyFor(ctx, pk, ps, parsed.RawID, userID); err != nil {
 			return nil, err
 		}
 		return nil, refuse(ps, apperr.PasskeyInvalid, msgUnknownPasskey) // not reached: the credential is someone else's
@@ -269,7 +295,7 @@ func (s *Service) finishBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, 
 	if err := requireUV(ps, flags); err != nil {
 		return nil, err
 	}
-	if err := s.writeBack(ctx, tx, ps, p, c, true); err != nil {
+	if err := s.writeBack(ctx, pk, ps, p, c, true); err != nil {
 		return nil, err
 	}
 	cdj := parsed.Raw.AssertionResponse.ClientDataJSON
@@ -295,10 +321,18 @@ func (s *Service) finishBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, 
 	}, nil
 }
 
-// FinishPaymentAlone is FinishPayment in a transaction of its own, with
-// RecordFailure run on failure: for tests, and for callers that store the
-// evidence separately. Errors: those of FinishPayment.
+// FinishPaymentAlone is FinishPayment outside the caller's transactions,
+// with what a refusal must leave behind recorded: the challenge is spent
+// and the passkey's counter written back for good before it returns, so
+// that the assertion cannot be replayed whatever the caller does next
+// (escrow's AuthorizePayment then moves the money in a transaction of its
+// own). On SQLite it runs in one transaction (RecordFailure after a
+// refusal); on PostgreSQL without one (finishDirect). Errors: those of
+// FinishPayment.
 func (s *Service) FinishPaymentAlone(ctx context.Context, in PaymentChallengeInput, credentialJSON []byte) (*Evidence, error) {
+	if s.direct {
+		return s.finishDirect(ctx, in, credentialJSON)
+	}
 	var ev *Evidence
 	err := s.run(ctx, func(tx *ent.Tx) error {
 		var err error

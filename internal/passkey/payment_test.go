@@ -41,10 +41,10 @@ type world struct {
 	alicePK     pulid.ID
 }
 
-func newWorld(t *testing.T, d testenv.Dialect) *world {
+func newWorld(t *testing.T, d testenv.Dialect, more ...testenv.Option) *world {
 	t.Helper()
 	clock := &testenv.Clock{}
-	e := testenv.New(t, d, testenv.WithClock(clock.Now))
+	e := testenv.New(t, d, append([]testenv.Option{testenv.WithClock(clock.Now)}, more...)...)
 	w := &world{e: e, clock: clock, svc: e.App.Passkeys, aliceDevice: e.Authenticator(), malloryDev: e.Authenticator()}
 	w.alice, w.bob, w.mallory = e.Register(t), e.Register(t), e.Register(t)
 	w.alicePK = pulid.ID(e.AddPasskey(t, w.alice, w.aliceDevice))

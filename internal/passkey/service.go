@@ -23,6 +23,7 @@ import (
 	"danbao/internal/apperr"
 	"danbao/internal/dbtx"
 
+	"entgo.io/ent/dialect"
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 )
@@ -55,6 +56,10 @@ type Config struct {
 	// Logger receives why a WebAuthn response failed verification (the
 	// client only gets a stable code). slog.Default() when nil.
 	Logger *slog.Logger
+	// Dialect is the client's SQL dialect (dialect.Postgres or
+	// dialect.SQLite). On PostgreSQL FinishPaymentAlone runs without a
+	// transaction (see finishDirect); otherwise, or when empty, in one.
+	Dialect string
 }
 
 // Service runs passkey ceremonies. It is safe for concurrent use and keeps
@@ -67,6 +72,9 @@ type Service struct {
 	ttl    time.Duration
 	now    func() time.Time
 	log    *slog.Logger
+	// direct: FinishPaymentAlone sends its statements outside a
+	// transaction (PostgreSQL, finishDirect).
+	direct bool
 	// handles caches users' WebAuthn user handles (userID -> []byte):
 	// a passkey_users row never changes or goes once written. Only handles
 	// read back from committed rows are cached (see boundUser); at most
@@ -120,7 +128,7 @@ func New(client *ent.Client, authService *auth.Service, cfg Config) (*Service, e
 	}
 	return &Service{
 		client: client, auth: authService, wa: wa, rpID: cfg.RPID,
-		ttl: cfg.Timeout, now: cfg.Now, log: cfg.Logger,
+		ttl: cfg.Timeout, now: cfg.Now, log: cfg.Logger, direct: cfg.Dialect == dialect.Postgres,
 	}, nil
 }
 
@@ -131,7 +139,8 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microse
 
 // failure is a refused finish step. Its transaction is rolled back, but
 // what it records must stick: the ceremony's session is spent and a
-// detected clone stays marked. RecordFailure writes that afterwards.
+// detected clone stays marked. RecordFailure writes that afterwards
+// (finishDirect, without a transaction, only the clone).
 type failure struct {
 	err       *apperr.Error
 	sessionID pulid.ID // the consumed session, to delete for good
@@ -147,7 +156,9 @@ func (f *failure) Unwrap() error { return f.err }
 // whose signature counter went backwards is marked clone-suspected. err is
 // the error a finish method returned; for any other error RecordFailure
 // does nothing. Callers of FinishPayment inside their own transaction call
-// it after rolling back; the other methods call it themselves.
+// it after rolling back; the other methods record their failures
+// themselves (FinishPaymentAlone on PostgreSQL, whose session is spent
+// by its own statement, only a clone suspicion: finishDirect).
 func (s *Service) RecordFailure(ctx context.Context, err error) error {
 	var f *failure
 	if !errors.As(err, &f) || (f.sessionID == "" && f.cloneOf == "") {
@@ -161,12 +172,17 @@ func (s *Service) RecordFailure(ctx context.Context, err error) error {
 			}
 		}
 		if f.cloneOf != "" {
-			return tx.Passkey.Update().
-				Where(passkey.ID(f.cloneOf), passkey.CloneSuspected(false)).
-				SetCloneSuspected(true).SetCloneSuspectedAt(now).Exec(ctx)
+			return markClone(ctx, tx.Passkey, f.cloneOf, now)
 		}
 		return nil
 	})
+}
+
+// markClone marks the passkey id clone-suspected at now (once: an earlier
+// mark keeps its time).
+func markClone(ctx context.Context, pk *ent.PasskeyClient, id pulid.ID, now time.Time) error {
+	return pk.Update().Where(passkey.ID(id), passkey.CloneSuspected(false)).
+		SetCloneSuspected(true).SetCloneSuspectedAt(now).Exec(ctx)
 }
 
 // run is the transaction of a finish step that is not part of a caller's
@@ -258,55 +274,60 @@ func (s *Service) consume(ctx context.Context, tx *ent.Tx, challenge string) (*e
 		}
 		return nil, refuse(nil, apperr.PasskeyInvalid, msgUnknownChallenge)
 	}
-	ps, err := scanSession(rows)
-	if err != nil {
-		return nil, err
+	var r sessionRow
+	if err := rows.Scan(r.dest()...); err != nil {
+		return nil, fmt.Errorf("passkey session: %w", err)
 	}
-	return ps, rows.Close()
+	return r.session(), rows.Close()
 }
 
 // consumeSQL deletes one session by challenge and returns it, its columns
-// in passkeysession.Columns order (scanSession).
+// in passkeysession.Columns order (sessionRow).
 var consumeSQL = "DELETE FROM " + passkeysession.Table + " WHERE " + passkeysession.FieldChallenge + " = $1 RETURNING " +
 	strings.Join(passkeysession.Columns, ", ")
 
-// scanSession reads a row of passkeysession.Columns as ent would.
-func scanSession(rows interface{ Scan(...any) error }) (*ent.PasskeySession, error) {
-	var (
-		id, purpose, challenge                           string
-		userID, paymentID, payeeID, currency, bankCardID sql.NullString
-		data, nonce                                      []byte
-		createdAt, expiresAt                             sql.NullTime
-		amount                                           sql.NullInt64
-	)
-	if err := rows.Scan(&id, &purpose, &userID, &challenge, &data, &createdAt, &expiresAt,
-		&paymentID, &payeeID, &amount, &currency, &bankCardID, &nonce); err != nil {
-		return nil, fmt.Errorf("passkey session: %w", err)
-	}
-	ps := &ent.PasskeySession{ID: pulid.ID(id), Purpose: passkeysession.Purpose(purpose), Challenge: challenge,
-		Data: data, CreatedAt: createdAt.Time, ExpiresAt: expiresAt.Time, Nonce: nonce}
-	if userID.Valid {
-		v := pulid.ID(userID.String)
+// sessionRow receives a row of passkeysession.Columns (in that order) as
+// ent would read it.
+type sessionRow struct {
+	id, purpose, challenge                           string
+	userID, paymentID, payeeID, currency, bankCardID sql.NullString
+	data, nonce                                      []byte
+	createdAt, expiresAt                             sql.NullTime
+	amount                                           sql.NullInt64
+}
+
+// dest is what to scan the columns into, in passkeysession.Columns order.
+func (r *sessionRow) dest() []any {
+	return []any{&r.id, &r.purpose, &r.userID, &r.challenge, &r.data, &r.createdAt, &r.expiresAt,
+		&r.paymentID, &r.payeeID, &r.amount, &r.currency, &r.bankCardID, &r.nonce}
+}
+
+// session is the scanned row as ent's entity.
+func (r *sessionRow) session() *ent.PasskeySession {
+	ps := &ent.PasskeySession{ID: pulid.ID(r.id), Purpose: passkeysession.Purpose(r.purpose), Challenge: r.challenge,
+		Data: r.data, CreatedAt: r.createdAt.Time, ExpiresAt: r.expiresAt.Time, Nonce: r.nonce}
+	if r.userID.Valid {
+		v := pulid.ID(r.userID.String)
 		ps.UserID = &v
 	}
-	if paymentID.Valid {
-		ps.PaymentID = &paymentID.String
+	if r.paymentID.Valid {
+		ps.PaymentID = &r.paymentID.String
 	}
-	if payeeID.Valid {
-		v := pulid.ID(payeeID.String)
+	if r.payeeID.Valid {
+		v := pulid.ID(r.payeeID.String)
 		ps.PayeeID = &v
 	}
-	if amount.Valid {
-		ps.AmountMinor = &amount.Int64
+	if r.amount.Valid {
+		ps.AmountMinor = &r.amount.Int64
 	}
-	if currency.Valid {
-		ps.Currency = &currency.String
+	if r.currency.Valid {
+		ps.Currency = &r.currency.String
 	}
-	if bankCardID.Valid {
-		v := pulid.ID(bankCardID.String)
+	if r.bankCardID.Valid {
+		v := pulid.ID(r.bankCardID.String)
 		ps.BankCardID = &v
 	}
-	return ps, nil
+	return ps
 }
 
 // open checks a consumed session's purpose and expiry and decodes its
@@ -480,9 +501,10 @@ func descriptors(ps []*ent.Passkey) []protocol.CredentialDescriptor {
 
 // passkeyFor finds the passkey of a response's credential ID and checks
 // that it may be used: registered (to owner, when owner is set), not
-// revoked. Errors: PASSKEY_INVALID, PASSKEY_REVOKED.
-func passkeyFor(ctx context.Context, tx *ent.Tx, ps *ent.PasskeySession, rawID []byte, owner pulid.ID) (*ent.Passkey, error) {
-	p, err := tx.Passkey.Query().Where(passkey.CredentialID(rawID)).Only(ctx)
+// revoked, reading through pk (a transaction's passkeys or the client's).
+// Errors: PASSKEY_INVALID, PASSKEY_REVOKED.
+func passkeyFor(ctx context.Context, pk *ent.PasskeyClient, ps *ent.PasskeySession, rawID []byte, owner pulid.ID) (*ent.Passkey, error) {
+	p, err := pk.Query().Where(passkey.CredentialID(rawID)).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, refuse(ps, apperr.PasskeyInvalid, msgUnknownPasskey)
 	}
@@ -503,14 +525,15 @@ func passkeyFor(ctx context.Context, tx *ent.Tx, ps *ent.PasskeySession, rawID [
 // that did not advance is refused and marks the passkey (through
 // RecordFailure). The update is a compare-and-set on the counter read
 // before verification, so two assertions verified against one stored
-// counter cannot both be accepted. Errors: PASSKEY_CLONE_SUSPECTED,
+// counter cannot both be accepted. pk is the finish's transaction's
+// passkeys, or the client's (finishDirect). Errors: PASSKEY_CLONE_SUSPECTED,
 // CONFLICT.
 //
 // The update is a compare-and-set on the counter that also requires the
 // passkey still to be live (not revoked, and for payments not
 // clone-suspected): a revocation committed after the passkey was read must
 // win over an assertion in flight.
-func (s *Service) writeBack(ctx context.Context, tx *ent.Tx, ps *ent.PasskeySession, p *ent.Passkey, c *webauthn.Credential, forPayment bool) error {
+func (s *Service) writeBack(ctx context.Context, pk *ent.PasskeyClient, ps *ent.PasskeySession, p *ent.Passkey, c *webauthn.Credential, forPayment bool) error {
 	if c.Authenticator.CloneWarning {
 		s.log.WarnContext(ctx, "passkey: signature counter went backwards; marking clone-suspected",
 			"passkey", p.ID, "user", p.UserID, "stored", p.SignCount)
@@ -518,7 +541,7 @@ func (s *Service) writeBack(ctx context.Context, tx *ent.Tx, ps *ent.PasskeySess
 		f.cloneOf = p.ID
 		return f
 	}
-	upd := tx.Passkey.Update().Where(passkey.ID(p.ID), passkey.SignCount(p.SignCount), passkey.RevokedAtIsNil())
+	upd := pk.Update().Where(passkey.ID(p.ID), passkey.SignCount(p.SignCount), passkey.RevokedAtIsNil())
 	if forPayment {
 		upd.Where(passkey.CloneSuspected(false))
 	}
@@ -533,7 +556,7 @@ func (s *Service) writeBack(ctx context.Context, tx *ent.Tx, ps *ent.PasskeySess
 		return err
 	}
 	if n == 0 {
-		now, err := tx.Passkey.Get(ctx, p.ID)
+		now, err := pk.Get(ctx, p.ID)
 		switch {
 		case err != nil:
 			return err

@@ -1,0 +1,18 @@
+package passkey
+
+import (
+	"context"
+
+	"danbao/ent"
+	"danbao/ent/schema/pulid"
+)
+
+// ConsumeBound exposes consumeBound (PostgreSQL) to the external tests:
+// the session, the user's handle and passkeys.
+func (s *Service) ConsumeBound(ctx context.Context, challenge string, userID pulid.ID) (*ent.PasskeySession, []byte, []*ent.Passkey, error) {
+	ps, u, all, err := s.consumeBound(ctx, challenge, userID)
+	if u == nil {
+		return ps, nil, all, err
+	}
+	return ps, u.handle, all, err
+}
