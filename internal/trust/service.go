@@ -3,6 +3,7 @@ package trust
 import (
 	"context"
 	stdsql "database/sql"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -333,7 +334,7 @@ func addAll(ctx context.Context, tx *ent.Tx, users []pulid.ID, deltas map[pulid.
 		setProfile(row, lv, ageDays(*createdAt, now), now)
 		byUser[row.UserID] = row
 	}
-	if err := res.Close(); err != nil {
+	if err := errors.Join(res.Err(), res.Close()); err != nil {
 		return nil, err
 	}
 	if len(byUser) == 0 {
