@@ -48,7 +48,10 @@
 //   - Fees are taken only at release, from the seller's side, into the
 //     FEES account; the free monthly volume is counted per seller, currency
 //     and China Standard Time month in a row raised in the release
-//     transaction, so concurrent releases share it exactly once.
+//     transaction, so concurrent releases share it exactly once. That row
+//     is locked after both parties' trust score rows (volume.go: on
+//     PostgreSQL its upsert rides the statement storing the scores), never
+//     before one, so a hot seller's releases cannot deadlock on them.
 //   - Buyer protection compensation comes from the PROTECTION_FUND account,
 //     which an operator funds; it never touches escrow.
 //   - With a trust service (SetTrust), a transition that completes, refunds

@@ -649,7 +649,11 @@ func (s *Service) apply(ctx context.Context, tx *ent.Tx, p *ent.Payment, st step
 		}
 		return nil, InvalidState(State(cur.Status), st.req.Event)
 	}
-	if err := s.rescore(ctx, tx, p, st.req.Event, out, now); err != nil {
+	var vol *volume
+	if out.Release > 0 {
+		vol = newVolume(p, out.Release, now)
+	}
+	if err := s.rescore(ctx, tx, p, st.req.Event, out, now, vol); err != nil {
 		return nil, err
 	}
 	if out.Compensation > 0 {
@@ -658,10 +662,8 @@ func (s *Service) apply(ctx context.Context, tx *ent.Tx, p *ent.Payment, st step
 		}
 	}
 	var fee int64
-	if out.Release > 0 {
-		if fee, err = s.fee(ctx, tx, p, out.Release, now); err != nil {
-			return nil, err
-		}
+	if vol != nil {
+		fee = s.fee(p, vol)
 	}
 	ltxs, err := s.post(ctx, tx, p, WithFee(out.Moves, fee), st, ltxIDs)
 	if err != nil {

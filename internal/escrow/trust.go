@@ -2,6 +2,7 @@ package escrow
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"danbao/ent"
@@ -37,14 +38,23 @@ func loser(p *ent.Payment, ev Event, out Outcome) Actor {
 // one to the seller's refunds, and the dispute's loser (loser) gets a lost
 // dispute. trust.Service.Apply adds these deltas to the two score rows in
 // user-ID order, locking them, and no counter of the ledger or the events
-// is held meanwhile.
-func (s *Service) rescore(ctx context.Context, tx *ent.Tx, p *ent.Payment, ev Event, out Outcome, now time.Time) error {
-	if s.trust == nil {
-		return nil
+// is held meanwhile. A release's volume (v, nil for none) is raised with
+// them, after the score rows are locked (on PostgreSQL in the statement
+// that stores the scores), or alone when no score changes.
+func (s *Service) rescore(ctx context.Context, tx *ent.Tx, p *ent.Payment, ev Event, out Outcome, now time.Time, v *volume) error {
+	var rider *trust.Rider
+	if v != nil {
+		rider = &v.rider
 	}
 	to := payment.Status(out.To)
 	ended := to != p.Status && (to == payment.StatusCOMPLETED || to == payment.StatusREFUNDED || to == payment.StatusDISPUTED)
-	if !ended && out.Refund == 0 && out.Compensation == 0 {
+	if s.trust == nil || !ended && out.Refund == 0 && out.Compensation == 0 {
+		if rider == nil {
+			return nil
+		}
+		if err := rider.Run(ctx, tx); err != nil {
+			return fmt.Errorf("seller volume: %w", err)
+		}
 		return nil
 	}
 	trades := 0
@@ -68,7 +78,7 @@ func (s *Service) rescore(ctx context.Context, tx *ent.Tx, p *ent.Payment, ev Ev
 		payee.Lost = payee.Lost || payer.Lost
 	}
 	deltas[p.PayeeID] = payee
-	return s.trust.Apply(ctx, tx, now, deltas)
+	return s.trust.Apply(ctx, tx, now, deltas, rider)
 }
 
 // RestrictLowTrust restricts in.UserID from receiving payments (as

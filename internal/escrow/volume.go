@@ -1,28 +1,42 @@
 package escrow
 
 import (
-	"context"
-	"fmt"
 	"time"
 
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
-	"danbao/internal/dbtx"
 	"danbao/internal/money"
+	"danbao/internal/trust"
 )
 
-// fee counts release into the seller's monthly volume and returns the fee
-// on it. The volume row is raised (created when missing) by one upsert
-// that returns it under its lock, so concurrent releases to one seller
-// share the free volume exactly once.
-func (s *Service) fee(ctx context.Context, tx *ent.Tx, p *ent.Payment, release int64, now time.Time) (int64, error) {
-	var received int64
-	if err := dbtx.QueryRow(ctx, tx, []any{&received}, addVolumeSQL, string(pulid.New(pulid.PrefixSellerVolume)),
-		string(p.PayeeID), p.Currency, Month(now), release); err != nil {
-		return 0, fmt.Errorf("seller volume: %w", err)
-	}
+// volume is a release's addition to the seller's monthly volume: the
+// upsert that makes it (addVolumeSQL, as a trust.Rider) and the volume it
+// returns.
+type volume struct {
+	rider    trust.Rider
+	release  int64
+	received int64 // after this release, once the rider ran
+}
+
+// newVolume counts release into p's seller's volume of now's month. The
+// row is raised (created when missing) by one upsert that returns it
+// under its lock, so concurrent releases to one seller share the free
+// volume exactly once. rescore runs it: with the trust scores (on
+// PostgreSQL in the statement that stores them), always after the score
+// rows are locked. Lock order of a release: the payment, the two parties'
+// score rows in user-ID order, then the seller's volume row, then
+// accounts; no transaction takes a volume row before a score row.
+func newVolume(p *ent.Payment, release int64, now time.Time) *volume {
+	v := &volume{release: release}
+	v.rider = trust.Rider{SQL: addVolumeSQL, Dest: []any{&v.received},
+		Args: []any{string(pulid.New(pulid.PrefixSellerVolume)), string(p.PayeeID), p.Currency, Month(now), release}}
+	return v
+}
+
+// fee returns the fee on the release, from the volume the upsert returned.
+func (s *Service) fee(p *ent.Payment, v *volume) int64 {
 	c := money.Currency(p.Currency)
-	return Fee(release, received-release, s.cfg.Fees.FreeMonthly[c], s.cfg.Fees.RateBPS), nil
+	return Fee(v.release, v.received-v.release, s.cfg.Fees.FreeMonthly[c], s.cfg.Fees.RateBPS)
 }
 
 // addVolumeSQL adds $5 to a seller's volume in a currency and month,

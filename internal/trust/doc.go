@@ -15,15 +15,21 @@
 //     and never overflow. The level's limits are outside this package and
 //     never adjusted.
 //   - Apply runs in the caller's transaction (package escrow's
-//     transition, right after its compare-and-set) and adds each user's
-//     Delta to their row with one UPDATE (n = n + delta, RETURNING the
-//     counters with the user's registration time and level) in user-ID
-//     order, which holds the row's lock until commit: concurrent
-//     transitions of one user apply one after the other and lose no delta,
-//     and no COUNT over payments runs (O(1) per user). The scores computed
-//     from what those returned are stored in one more UPDATE of the locked
-//     rows. A missing row starts from Recount less the delta. Apply takes
-//     nothing but score rows.
+//     transition, right after its compare-and-set) and adds every user's
+//     Delta to their row with one UPDATE (n = n + CASE user_id ...,
+//     RETURNING the counters with each user's registration time and
+//     level), which locks the rows in user-ID order (on PostgreSQL a
+//     sorted FOR NO KEY UPDATE subquery, COLLATE "C" as Go sorts) and
+//     holds them until commit: concurrent transitions of one user apply
+//     one after the other and lose no delta, transitions sharing users
+//     cannot deadlock on their rows, and no COUNT over payments runs (O(1)
+//     per user). The scores computed from what it returned are stored in
+//     one more UPDATE of the locked rows, which on PostgreSQL also carries
+//     the caller's Rider (escrow's seller volume) as a CTE; a Rider always
+//     runs after the score rows are locked. The UPDATE changes all the rows
+//     or none: when one is missing, each user is updated alone, in
+//     user-ID order, a missing row starting from Recount less the delta.
+//     Apply takes nothing but score rows (and what its Rider takes).
 //   - Recount (and Repair, which stores it) counts the same inputs afresh
 //     from the payments and RESOLVE_DISPUTE audit rows (detail lostBy);
 //     after any sequence of transitions it equals the row kept by delta.

@@ -21,6 +21,7 @@ import (
 	"danbao/internal/kyc"
 	"danbao/internal/limits"
 
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 )
 
@@ -171,84 +172,193 @@ func (s *Service) Recount(ctx context.Context, c *ent.Client, userID pulid.ID, n
 	return row, nil
 }
 
+// Rider is one statement of another package that Apply runs once the
+// score rows are locked and updated: an INSERT or UPDATE ... RETURNING one
+// row, with placeholders $1 to $len(Args), whose row is scanned into Dest.
+// On PostgreSQL it is a data-modifying CTE of the statement that stores
+// the scores (one round trip less); elsewhere it runs on its own right
+// after that statement. Package escrow rides the seller's monthly volume
+// on a release's scores: the rows it locks are then always taken after the
+// score rows.
+type Rider struct {
+	SQL  string
+	Args []any
+	Dest []any
+}
+
+// Run runs r on its own through q.
+func (r *Rider) Run(ctx context.Context, q dbtx.Querier) error {
+	return dbtx.QueryRow(ctx, q, r.Dest, r.SQL, r.Args...)
+}
+
 // Apply adds, inside tx, each user's delta to their stored inputs and
 // recomputes their score from the row: O(1) per user, whatever their
 // volume. Package escrow calls it in the transaction of each payment that
 // completes, is refunded (in whole or part) or is disputed, right after
 // the payment's compare-and-set; now is the transition's time (that of a
-// lost dispute). The rows are updated in user-ID order, each UPDATE adding
-// its delta in SQL, returning the counters with the user's registration
-// time and verification level (addSQL), and taking the row's lock until
-// tx ends, so concurrent transitions of one user apply one after the other
-// and lose no delta. The scores, computed from what the UPDATEs returned,
-// are then stored in one UPDATE of the rows already locked (storeScores).
-// A user without a row yet (their first transition since the table
-// exists) gets one from Recount, less this transition's delta, which is
-// then added like any other; when a concurrent transaction inserts the row
-// first, only the delta is added to it.
-func (s *Service) Apply(ctx context.Context, tx *ent.Tx, now time.Time, deltas map[pulid.ID]Delta) error {
+// lost dispute). One UPDATE (addAll) adds every user's delta in SQL,
+// returning the counters with the user's registration time and
+// verification level, and takes the rows' locks until tx ends, in
+// user-ID order (on PostgreSQL a locking subquery sorted as Go sorts), so
+// concurrent transitions of one user apply one after the other and lose
+// no delta, and transitions sharing users cannot deadlock on them. The
+// scores, computed from what it returned, are then stored in one UPDATE
+// of the rows already locked (storeScores), which carries rider (nil:
+// none) on PostgreSQL; rider runs after it elsewhere, and in every case
+// after all score rows are locked.
+//
+// The update changes all the rows or none: when a user has no row yet
+// (their first transition since the table exists), it changes nothing,
+// locks nothing, and each user is then updated by a statement of their
+// own (add), in user-ID order, the missing one getting a row from
+// Recount, less this transition's delta, which is then added like any
+// other; when a concurrent transaction inserts the row first, only the
+// delta is added to it.
+func (s *Service) Apply(ctx context.Context, tx *ent.Tx, now time.Time, deltas map[pulid.ID]Delta, rider *Rider) error {
 	users := make([]pulid.ID, 0, len(deltas))
 	for u := range deltas {
 		users = append(users, u)
 	}
 	sort.Slice(users, func(i, j int) bool { return users[i] < users[j] })
-	rows := make([]*ent.TrustScore, 0, len(users))
-	for _, u := range users {
-		row, err := s.add(ctx, tx, u, deltas[u], now)
-		if err != nil {
+	o, known := dbtx.OriginOf(tx)
+	postgres := known && o.Dialect == dialect.Postgres
+	var rows []*ent.TrustScore
+	if known && len(users) > 0 {
+		var err error
+		if rows, err = addAll(ctx, tx, users, deltas, now, postgres); err != nil {
 			return err
 		}
-		rows = append(rows, row)
 	}
-	return storeScores(ctx, tx, rows, now)
+	if len(rows) == 0 {
+		// Not begun by dbtx.WithTx (the engine unknown), or a row missing:
+		// one user at a time, in user-ID order.
+		for _, u := range users {
+			row, err := s.add(ctx, tx, u, deltas[u], now, postgres)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, row)
+		}
+	}
+	if postgres {
+		return storeScores(ctx, tx, rows, now, rider)
+	}
+	if err := storeScores(ctx, tx, rows, now, nil); err != nil || rider == nil {
+		return err
+	}
+	return rider.Run(ctx, tx)
 }
 
-// addSQL adds a delta to a user's counters ($1 trades, $2 sales, $3
-// refunds; lostSQL adds a lost dispute at $5) and returns them with the
-// user's registration time and verification level (that of their
-// identity binding, as realname.Service.Level reads it: NULL for none,
-// that is unverified).
-const addSQL = `UPDATE trust_scores SET completed_trades = completed_trades + $1,
-	completed_sales = completed_sales + $2, refunds = refunds + $3%s
-WHERE user_id = $4
-RETURNING id, completed_trades, completed_sales, refunds, lost_disputes, last_lost_dispute_at,
-	(SELECT created_at FROM users WHERE users.id = $4),
-	(SELECT level FROM identity_bindings WHERE identity_bindings.user_id = $4)`
+// addAllSQL adds each user's delta to their counters (%[1]s: the SET
+// clauses, CASE on user_id) when every user of the list (%[2]s) has a row,
+// and returns each row's counters with the user's registration time and
+// verification level (that of their identity binding, as
+// realname.Service.Level reads it: NULL for none, that is unverified).
+// %[3]s is, on PostgreSQL, the lock taken on the rows in user-ID order
+// (ORDER BY ... FOR NO KEY UPDATE: the rows are locked as the sort emits
+// them; COLLATE "C" orders as Go's sort does).
+const addAllSQL = `UPDATE trust_scores SET %[1]s
+WHERE id IN (SELECT id FROM trust_scores WHERE user_id IN (%[2]s)
+	AND (SELECT COUNT(*) FROM trust_scores WHERE user_id IN (%[2]s)) = %[4]d%[3]s)
+RETURNING user_id, id, completed_trades, completed_sales, refunds, lost_disputes, last_lost_dispute_at,
+	(SELECT created_at FROM users WHERE users.id = trust_scores.user_id),
+	(SELECT level FROM identity_bindings WHERE identity_bindings.user_id = trust_scores.user_id)`
 
-const lostSQL = `, lost_disputes = lost_disputes + 1, last_lost_dispute_at = $5`
+const lockInOrder = `
+	ORDER BY user_id COLLATE "C" FOR NO KEY UPDATE`
 
-// add adds d to userID's row, creating it first when missing (Apply), and
-// returns the row with its level, account age and score at now (not
-// stored yet).
-func (s *Service) add(ctx context.Context, tx *ent.Tx, userID pulid.ID, d Delta, now time.Time) (*ent.TrustScore, error) {
-	update := func() (*ent.TrustScore, error) {
-		q, args := fmt.Sprintf(addSQL, ""), []any{d.Trades, d.Sales, d.Refunds, string(userID)}
-		if d.Lost {
-			q, args = fmt.Sprintf(addSQL, lostSQL), append(args, now)
+// addAll adds each user's delta (users sorted) with one UPDATE (addAllSQL)
+// and returns the rows in users' order with their level, account age and
+// score at now (not stored yet); none when some user has no row.
+func addAll(ctx context.Context, tx *ent.Tx, users []pulid.ID, deltas map[pulid.ID]Delta, now time.Time, postgres bool) ([]*ent.TrustScore, error) {
+	var args []any
+	for _, u := range users {
+		if deltas[u].Lost {
+			args = append(args, now) // $1, the lost disputes' time
+			break
 		}
-		row := &ent.TrustScore{UserID: userID}
-		var id string
+	}
+	var in, trades, sales, refunds, lost, lastLost strings.Builder
+	for _, u := range users {
+		d := deltas[u]
+		args = append(args, string(u), d.Trades, d.Sales, d.Refunds)
+		id := len(args) - 3
+		if in.Len() > 0 {
+			in.WriteString(", ")
+		}
+		fmt.Fprintf(&in, "$%d", id)
+		fmt.Fprintf(&trades, " WHEN $%d THEN CAST($%d AS INTEGER)", id, id+1)
+		fmt.Fprintf(&sales, " WHEN $%d THEN CAST($%d AS INTEGER)", id, id+2)
+		fmt.Fprintf(&refunds, " WHEN $%d THEN CAST($%d AS INTEGER)", id, id+3)
+		if d.Lost {
+			fmt.Fprintf(&lost, " WHEN $%d THEN 1", id)
+			fmt.Fprintf(&lastLost, " WHEN $%d THEN $1", id)
+		}
+	}
+	set := "completed_trades = completed_trades + CASE user_id" + trades.String() + " ELSE 0 END," +
+		" completed_sales = completed_sales + CASE user_id" + sales.String() + " ELSE 0 END," +
+		" refunds = refunds + CASE user_id" + refunds.String() + " ELSE 0 END"
+	if lost.Len() > 0 {
+		set += ", lost_disputes = lost_disputes + CASE user_id" + lost.String() + " ELSE 0 END," +
+			" last_lost_dispute_at = CASE user_id" + lastLost.String() + " ELSE last_lost_dispute_at END"
+	}
+	lock := ""
+	if postgres {
+		lock = lockInOrder
+	}
+	q := fmt.Sprintf(addAllSQL, set, in.String(), lock, len(users))
+	res, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("trust: add deltas: %w", err)
+	}
+	defer res.Close()
+	byUser := map[pulid.ID]*ent.TrustScore{}
+	for res.Next() {
+		row := &ent.TrustScore{}
+		var userID, id string
 		var last, created dbtx.NullTime
 		var level stdsql.NullString
-		err := dbtx.QueryRow(ctx, tx, []any{&id, &row.CompletedTrades, &row.CompletedSales, &row.Refunds,
-			&row.LostDisputes, &last, &created, &level}, q, args...)
-		if errors.Is(err, stdsql.ErrNoRows) {
-			return nil, nil
-		}
-		if err != nil {
+		if err := res.Scan(&userID, &id, &row.CompletedTrades, &row.CompletedSales, &row.Refunds,
+			&row.LostDisputes, &last, &created, &level); err != nil {
 			return nil, err
 		}
+		row.UserID, row.ID, row.LastLostDisputeAt = pulid.ID(userID), pulid.ID(id), last.Ptr()
 		createdAt := created.Ptr()
 		if createdAt == nil {
 			return nil, apperr.New(apperr.NotFound, "no such user").WithField("userId")
 		}
-		row.ID, row.LastLostDisputeAt = pulid.ID(id), last.Ptr()
 		lv := kyc.Unverified
 		if level.Valid {
 			lv = kyc.Level(level.String)
 		}
 		setProfile(row, lv, ageDays(*createdAt, now), now)
-		return row, nil
+		byUser[row.UserID] = row
+	}
+	if err := errors.Join(res.Err(), res.Close()); err != nil {
+		return nil, err
+	}
+	if len(byUser) == 0 {
+		return nil, nil
+	}
+	rows := make([]*ent.TrustScore, len(users))
+	for i, u := range users {
+		if rows[i] = byUser[u]; rows[i] == nil {
+			return nil, fmt.Errorf("trust: %d of %d score rows updated", len(byUser), len(users))
+		}
+	}
+	return rows, nil
+}
+
+// add adds d to userID's row, creating it first when missing (Apply), and
+// returns the row with its level, account age and score at now (not
+// stored yet).
+func (s *Service) add(ctx context.Context, tx *ent.Tx, userID pulid.ID, d Delta, now time.Time, postgres bool) (*ent.TrustScore, error) {
+	update := func() (*ent.TrustScore, error) {
+		rows, err := addAll(ctx, tx, []pulid.ID{userID}, map[pulid.ID]Delta{userID: d}, now, postgres)
+		if err != nil || len(rows) == 0 {
+			return nil, err
+		}
+		return rows[0], nil
 	}
 	if row, err := update(); err != nil || row != nil {
 		return row, err
@@ -275,13 +385,22 @@ func (s *Service) add(ctx context.Context, tx *ent.Tx, userID pulid.ID, d Delta,
 }
 
 // storeScores stores the score, level and account age of rows (locked by
-// tx already) in one UPDATE.
-func storeScores(ctx context.Context, tx *ent.Tx, rows []*ent.TrustScore, now time.Time) error {
+// tx already) in one UPDATE, with rider (nil: none) as a data-modifying
+// CTE of it (PostgreSQL only).
+func storeScores(ctx context.Context, tx *ent.Tx, rows []*ent.TrustScore, now time.Time, rider *Rider) error {
 	if len(rows) == 0 {
-		return nil
+		if rider == nil {
+			return nil
+		}
+		return rider.Run(ctx, tx)
 	}
+	var args []any
+	if rider != nil {
+		args = append(args, rider.Args...) // $1 to $len(rider.Args)
+	}
+	args = append(args, now)
+	at := len(args)
 	var score, level, age, in strings.Builder
-	args := []any{now}
 	for _, r := range rows {
 		n := len(args)
 		fmt.Fprintf(&score, " WHEN $%d THEN CAST($%d AS INTEGER)", n+1, n+2)
@@ -294,12 +413,24 @@ func storeScores(ctx context.Context, tx *ent.Tx, rows []*ent.TrustScore, now ti
 		args = append(args, string(r.ID), r.Score, string(r.Level), r.AccountAgeDays)
 	}
 	q := "UPDATE trust_scores SET score = CASE id" + score.String() + " END, level = CASE id" + level.String() +
-		" END, account_age_days = CASE id" + age.String() + " END, computed_at = $1 WHERE id IN (" + in.String() + ")"
-	res, err := tx.ExecContext(ctx, q, args...)
-	if err != nil {
-		return fmt.Errorf("trust: store scores: %w", err)
+		" END, account_age_days = CASE id" + age.String() + fmt.Sprintf(" END, computed_at = $%d WHERE id IN (", at) + in.String() + ")"
+	var n int64
+	if rider == nil {
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("trust: store scores: %w", err)
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			n = int64(len(rows))
+		}
+	} else {
+		// The rider's row, and how many scores were stored.
+		q = "WITH r AS (" + rider.SQL + "), s AS (" + q + " RETURNING 1)\nSELECT (SELECT COUNT(*) FROM s), r.* FROM r"
+		if err := dbtx.QueryRow(ctx, tx, append([]any{&n}, rider.Dest...), q, args...); err != nil {
+			return fmt.Errorf("trust: store scores: %w", err)
+		}
 	}
-	if n, err := res.RowsAffected(); err == nil && n != int64(len(rows)) {
+	if n != int64(len(rows)) {
 		return fmt.Errorf("trust: stored %d scores of %d", n, len(rows))
 	}
 	return nil
