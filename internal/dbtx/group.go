@@ -334,7 +334,14 @@ func (s *spTx) check(err error) error {
 	return err
 }
 
-func (s *spTx) usable() error {
+// usable refuses a statement after the end, in a broken group, or once
+// the unit's own context has ended: a statement runs under the group's
+// context (an interrupted SQLite statement would roll back every unit),
+// so a unit's cancellation takes effect between its statements.
+func (s *spTx) usable(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if s.done {
 		return sql.ErrTxDone
 	}
@@ -344,22 +351,22 @@ func (s *spTx) usable() error {
 	return nil
 }
 
-func (s *spTx) Exec(_ context.Context, query string, args, v any) error {
-	if err := s.usable(); err != nil {
+func (s *spTx) Exec(ctx context.Context, query string, args, v any) error {
+	if err := s.usable(ctx); err != nil {
 		return err
 	}
 	return s.check(s.g.tx.Exec(s.g.ctx, query, args, v))
 }
 
-func (s *spTx) Query(_ context.Context, query string, args, v any) error {
-	if err := s.usable(); err != nil {
+func (s *spTx) Query(ctx context.Context, query string, args, v any) error {
+	if err := s.usable(ctx); err != nil {
 		return err
 	}
 	return s.check(s.g.tx.Query(s.g.ctx, query, args, v))
 }
 
-func (s *spTx) ExecContext(_ context.Context, query string, args ...any) (sql.Result, error) {
-	if err := s.usable(); err != nil {
+func (s *spTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
 	r, err := s.g.tx.(interface {
@@ -368,8 +375,8 @@ func (s *spTx) ExecContext(_ context.Context, query string, args ...any) (sql.Re
 	return r, s.check(err)
 }
 
-func (s *spTx) QueryContext(_ context.Context, query string, args ...any) (*sql.Rows, error) {
-	if err := s.usable(); err != nil {
+func (s *spTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
 	r, err := s.g.tx.(interface {
@@ -384,8 +391,9 @@ func (s *spTx) Commit() error {
 	if s.done {
 		return sql.ErrTxDone
 	}
-	if err := s.usable(); err != nil {
-		return s.Rollback()
+	if err := s.usable(context.Background()); err != nil {
+		_ = s.Rollback()
+		return err
 	}
 	s.done = true
 	if err := s.exec("RELEASE " + s.name); err != nil {

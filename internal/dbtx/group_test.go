@@ -149,3 +149,42 @@ func TestGroupCommitCancelledWhileQueued(t *testing.T) {
 		t.Fatal("want the first transaction's row only")
 	}
 }
+
+// TestGroupCommitCancelledMidway (SQLite): a transaction whose context
+// ends between two of its statements fails with the context's error and
+// leaves nothing, while the transactions grouped with it commit.
+func TestGroupCommitCancelledMidway(t *testing.T) {
+	c := open(t, testenv.SQLite).Client
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			uctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			errs[i] = dbtx.WithTx(uctx, c, func(tx *ent.Tx) error {
+				if err := tx.Counter.Create().SetID(fmt.Sprintf("m%d-0", i)).SetValue(1).Exec(uctx); err != nil {
+					return err
+				}
+				if i%2 == 1 {
+					cancel()
+				}
+				return tx.Counter.Create().SetID(fmt.Sprintf("m%d-1", i)).SetValue(1).Exec(uctx)
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		cancelled := i%2 == 1
+		if cancelled != errors.Is(err, context.Canceled) || (!cancelled && err != nil) {
+			t.Errorf("transaction %d: %v", i, err)
+		}
+		for j := range 2 {
+			if got := exists(t, c, fmt.Sprintf("m%d-%d", i, j)); got == cancelled {
+				t.Errorf("transaction %d row %d: committed %v", i, j, got)
+			}
+		}
+	}
+}
