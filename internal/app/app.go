@@ -41,6 +41,8 @@ import (
 	"danbao/internal/wallet"
 	"danbao/internal/webhook"
 	"danbao/resolvers"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // App is one wired server instance.
@@ -168,6 +170,13 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 		IdentityKeys: kycKeys,
 	}
 	dbtx.SetWriters(d.Client, cfg.DBWriters)
+	a.Metrics.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "danbao_db_group_commits_total",
+			Help: "SQLite: shared transactions the group committer began (dbtx group commit)."},
+			func() float64 { g, _ := dbtx.GroupStats(d.Client); return float64(g) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "danbao_db_grouped_transactions_total",
+			Help: "SQLite: transactions run in a savepoint of a group commit."},
+			func() float64 { _, u := dbtx.GroupStats(d.Client); return float64(u) }))
 	a.Ledger = ledger.New(d.Client)
 	a.Events = events.NewHub(d.Client, d.SQL, d.Dialect, events.HubConfig{Poll: cfg.EventsPoll, Logger: log})
 	a.Partners = partner.New(d.Client, tokens)
