@@ -58,7 +58,7 @@ var committers sync.Map // *ent.Client -> *committer
 // GroupCommits makes WithTx commit client's transactions in groups; inner
 // is the driver under the Grouped one client was built on.
 func GroupCommits(client *ent.Client, inner dialect.Driver) {
-	committers.Store(client, &committer{drv: inner})
+	committers.Store(client, &committer{drv: inner, wake: make(chan struct{}, 1)})
 }
 
 // GroupStats returns how many shared transactions client's committer has
@@ -119,6 +119,7 @@ type committer struct {
 	mu      sync.Mutex
 	queue   []*unit
 	running bool
+	wake    chan struct{} // a unit was queued
 }
 
 type unit struct {
@@ -152,6 +153,7 @@ type group struct {
 	ctx    context.Context // never cancelled: an interrupted statement would roll back every unit
 	n      int
 	broken bool
+	solo   bool // one unit: it runs in the transaction itself, without a savepoint
 }
 
 // run is the unit side of group commit: wait for a turn, then run fn in a
@@ -197,6 +199,10 @@ func (c *committer) enqueue(u *unit) {
 		c.running = true
 		go c.loop()
 	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }
 
 // dequeue removes u if it is still waiting; false when a group took it.
@@ -216,7 +222,8 @@ func (c *committer) dequeue(u *unit) bool {
 // for one; none means the loop ends (running is cleared under the lock, so
 // a unit queued after that starts a new loop).
 func (c *committer) take() []*unit {
-	deadline := time.Now().Add(groupIdle)
+	idle := time.NewTimer(groupIdle)
+	defer idle.Stop()
 	for {
 		c.mu.Lock()
 		if n := len(c.queue); n > 0 {
@@ -228,13 +235,19 @@ func (c *committer) take() []*unit {
 			c.mu.Unlock()
 			return units
 		}
-		if time.Now().After(deadline) {
+		c.mu.Unlock()
+		select {
+		case <-c.wake:
+		case <-idle.C:
+			c.mu.Lock()
+			if len(c.queue) > 0 {
+				c.mu.Unlock()
+				continue
+			}
 			c.running = false
 			c.mu.Unlock()
 			return nil
 		}
-		c.mu.Unlock()
-		time.Sleep(100 * time.Microsecond)
 	}
 }
 
@@ -262,7 +275,7 @@ func (c *committer) commit(units []*unit) {
 	}
 	c.groups.Add(1)
 	c.units.Add(int64(len(units)))
-	g := &group{tx: tx, ctx: ctx}
+	g := &group{tx: tx, ctx: ctx, solo: len(units) == 1}
 	var done []*unit
 	for _, u := range units {
 		if g.broken {
@@ -285,6 +298,10 @@ func (c *committer) commit(units []*unit) {
 		}
 		return
 	}
+	if len(done) == 0 { // every unit rolled back (a solo one without a savepoint)
+		_ = tx.Rollback()
+		return
+	}
 	err = tx.Commit()
 	if err != nil {
 		_ = tx.Rollback()
@@ -301,6 +318,10 @@ func (g *group) savepoint(u *unit) (dialect.Tx, error) {
 	}
 	g.n++
 	s := &spTx{g: g, u: u, name: "u" + strconv.Itoa(g.n)}
+	if g.solo {
+		s.name = ""
+		return s, nil
+	}
 	if err := s.exec("SAVEPOINT " + s.name); err != nil {
 		g.broken = true
 		return nil, err
@@ -396,6 +417,10 @@ func (s *spTx) Commit() error {
 		return err
 	}
 	s.done = true
+	if s.name == "" { // solo: the group's commit is the unit's
+		s.u.signal(released)
+		return <-s.u.result
+	}
 	if err := s.exec("RELEASE " + s.name); err != nil {
 		s.g.broken = true
 		s.u.signal(broken)
@@ -414,6 +439,10 @@ func (s *spTx) Rollback() error {
 	if s.g.broken {
 		s.u.signal(broken)
 		return ErrGroupAborted
+	}
+	if s.name == "" { // solo: the group's transaction is rolled back whole
+		s.u.signal(rolledBack)
+		return nil
 	}
 	err := s.exec("ROLLBACK TO " + s.name)
 	if err == nil {
