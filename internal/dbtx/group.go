@@ -38,7 +38,10 @@ import (
 // it unusable (SQLite rolls a transaction back by itself on I/O errors,
 // a full disk or an interrupt, after which statements would run outside
 // any transaction), the whole group is rolled back and every unit that
-// had succeeded gets ErrGroupAborted, which WithTx retries.
+// had succeeded gets ErrGroupAborted, which WithTx retries. The unit whose
+// own statement made it unusable gets that statement's error alone, final
+// unless retryable by itself, as without group commit: retried, it would
+// roll back a new group at every attempt.
 
 // ErrGroupAborted is the error of a unit whose group could not commit for
 // a reason not its own. WithTx retries it (Retryable).
@@ -335,6 +338,11 @@ type spTx struct {
 	u    *unit
 	name string
 	done bool
+	// broke: one of this unit's own statements made the group unusable.
+	// Its error is its own (final unless Retryable by itself, as it was
+	// without group commit): its rollback reports no ErrGroupAborted,
+	// which would have it retried, rolling back a new group each time.
+	broke bool
 }
 
 func (s *spTx) exec(query string) error {
@@ -349,7 +357,7 @@ func (s *spTx) check(err error) error {
 		switch se.Code() & 0xff {
 		case sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_RANGE, sqlite3.SQLITE_ERROR:
 		default:
-			s.g.broken = true
+			s.g.broken, s.broke = true, true
 		}
 	}
 	return err
@@ -438,6 +446,9 @@ func (s *spTx) Rollback() error {
 	s.done = true
 	if s.g.broken {
 		s.u.signal(broken)
+		if s.broke {
+			return nil // undone with the group; its own error stands
+		}
 		return ErrGroupAborted
 	}
 	if s.name == "" { // solo: the group's transaction is rolled back whole
