@@ -77,7 +77,8 @@ type Service struct {
 	direct bool
 	// handles caches users' WebAuthn user handles (userID -> []byte):
 	// a passkey_users row never changes or goes once written. Only handles
-	// read back from committed rows are cached (see boundUser); at most
+	// read back by a transaction that committed are cached (see
+	// boundUser); at most
 	// maxHandles, then it starts again.
 	handles  sync.Map
 	nHandles atomic.Int64
@@ -433,12 +434,12 @@ func (s *Service) boundUser(ctx context.Context, tx *ent.Tx, id pulid.ID) (*user
 			return nil, nil, err
 		}
 		if handle != nil {
-			// Read, not created, in this transaction: a committed row.
-			if s.nHandles.Add(1) > maxHandles {
-				s.handles.Clear()
-				s.nHandles.Store(1)
-			}
-			s.handles.Store(id, handle)
+			// Read, not created, in this transaction, but not necessarily
+			// committed: on SQLite a transaction grouped before this one
+			// (dbtx's group commit) may have written it, and their group
+			// may yet be rolled back, the row with it. Cached once this
+			// transaction, and so the row, has committed.
+			s.cacheHandle(tx, id, handle)
 		}
 	}
 	all, err := tx.Passkey.Query().Where(passkey.UserID(id)).Order(ent.Asc(passkey.FieldID)).All(ctx)
@@ -450,6 +451,23 @@ func (s *Service) boundUser(ctx context.Context, tx *ent.Tx, id pulid.ID) (*user
 		wu.creds = append(wu.creds, credential(p))
 	}
 	return wu, all, nil
+}
+
+// cacheHandle caches userID's handle, read in tx, once tx has committed.
+func (s *Service) cacheHandle(tx *ent.Tx, id pulid.ID, handle []byte) {
+	tx.OnCommit(func(next ent.Committer) ent.Committer {
+		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+			err := next.Commit(ctx, tx)
+			if err == nil {
+				if s.nHandles.Add(1) > maxHandles {
+					s.handles.Clear()
+					s.nHandles.Store(1)
+				}
+				s.handles.Store(id, handle)
+			}
+			return err
+		})
+	})
 }
 
 // exists reports NOT_FOUND when there is no user id.
