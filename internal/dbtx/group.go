@@ -112,7 +112,7 @@ func (d *groupDriver) Tx(ctx context.Context) (dialect.Tx, error) {
 	if !ok {
 		return d.Driver.Tx(ctx)
 	}
-	return u.g.savepoint(u)
+	return u.g.savepoint(ctx, u)
 }
 
 type committer struct {
@@ -314,13 +314,13 @@ func (c *committer) commit(units []*unit) {
 	}
 }
 
-// savepoint opens u's savepoint in g.
-func (g *group) savepoint(u *unit) (dialect.Tx, error) {
+// savepoint opens u's savepoint in g; ctx is the unit's.
+func (g *group) savepoint(ctx context.Context, u *unit) (dialect.Tx, error) {
 	if g.broken {
 		return nil, ErrGroupAborted
 	}
 	g.n++
-	s := &spTx{g: g, u: u, name: "u" + strconv.Itoa(g.n)}
+	s := &spTx{g: g, u: u, ctx: ctx, name: "u" + strconv.Itoa(g.n)}
 	if g.solo {
 		s.name = ""
 		return s, nil
@@ -334,8 +334,12 @@ func (g *group) savepoint(u *unit) (dialect.Tx, error) {
 
 // spTx is a unit's transaction: a savepoint of its group's transaction.
 type spTx struct {
-	g    *group
-	u    *unit
+	g *group
+	u *unit
+	// ctx is the unit's own context: once it has ended the unit commits
+	// nothing, as database/sql rolls back a transaction whose context
+	// ended (its statements run under the group's).
+	ctx  context.Context
 	name string
 	done bool
 	// broke: one of this unit's own statements made the group unusable.
@@ -366,7 +370,8 @@ func (s *spTx) check(err error) error {
 // usable refuses a statement after the end, in a broken group, or once
 // the unit's own context has ended: a statement runs under the group's
 // context (an interrupted SQLite statement would roll back every unit),
-// so a unit's cancellation takes effect between its statements.
+// so a unit's cancellation takes effect between its statements, and at
+// its Commit, which then rolls it back.
 func (s *spTx) usable(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -420,7 +425,7 @@ func (s *spTx) Commit() error {
 	if s.done {
 		return sql.ErrTxDone
 	}
-	if err := s.usable(context.Background()); err != nil {
+	if err := s.usable(s.ctx); err != nil {
 		_ = s.Rollback()
 		return err
 	}

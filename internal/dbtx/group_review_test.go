@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -146,4 +147,38 @@ func TestReviewTxUsedAfterCommit(t *testing.T) {
 	if exists(t, c, "stray") || exists(t, c, "later") || !exists(t, c, "kept") {
 		t.Fatal("want the kept transaction's committed row only")
 	}
+}
+
+// TestReviewCancelledMidTransactionNeverCommits: a transaction whose
+// context ends between its statements never commits, even when its
+// function ignores the refused statement's error and returns nil: none
+// of its rows stays and WithTx reports the cancellation. database/sql
+// rolls a transaction back when its context ends (PostgreSQL, and SQLite
+// before group commit); a grouped SQLite unit must not commit the rows
+// written before the cancellation.
+func TestReviewCancelledMidTransactionNeverCommits(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		c := open(t, d).Client
+		for _, when := range []string{"between statements", "before the commit"} {
+			ctx, cancel := context.WithCancel(context.Background())
+			id := "cancel-" + strings.ReplaceAll(when, " ", "-")
+			err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+				if err := tx.Counter.Create().SetID(id + "-1").SetValue(1).Exec(ctx); err != nil {
+					return err
+				}
+				cancel()
+				if when == "between statements" {
+					_ = tx.Counter.Create().SetID(id + "-2").SetValue(1).Exec(ctx) // its error ignored
+				}
+				return nil
+			})
+			cancel()
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("%s: WithTx returned %v, want context.Canceled", when, err)
+			}
+			if exists(t, c, id+"-1") || exists(t, c, id+"-2") {
+				t.Errorf("%s: a cancelled transaction committed rows", when)
+			}
+		}
+	})
 }
