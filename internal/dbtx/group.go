@@ -342,11 +342,12 @@ type spTx struct {
 	ctx  context.Context
 	name string
 	done bool
-	// broke: one of this unit's own statements made the group unusable.
-	// Its error is its own (final unless Retryable by itself, as it was
-	// without group commit): its rollback reports no ErrGroupAborted,
+	// broke is the error of this unit's own statement that made the
+	// group unusable. It is the unit's own (final unless Retryable by
+	// itself, as it was without group commit): its rollback reports no
+	// ErrGroupAborted, and its commit that error, not ErrGroupAborted,
 	// which would have it retried, rolling back a new group each time.
-	broke bool
+	broke error
 }
 
 func (s *spTx) exec(query string) error {
@@ -361,7 +362,7 @@ func (s *spTx) check(err error) error {
 		switch se.Code() & 0xff {
 		case sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_RANGE, sqlite3.SQLITE_ERROR:
 		default:
-			s.g.broken, s.broke = true, true
+			s.g.broken, s.broke = true, err
 		}
 	}
 	return err
@@ -427,6 +428,9 @@ func (s *spTx) Commit() error {
 	}
 	if err := s.usable(s.ctx); err != nil {
 		_ = s.Rollback()
+		if s.broke != nil {
+			return s.broke // its function ignored it
+		}
 		return err
 	}
 	s.done = true
@@ -451,7 +455,7 @@ func (s *spTx) Rollback() error {
 	s.done = true
 	if s.g.broken {
 		s.u.signal(broken)
-		if s.broke {
+		if s.broke != nil {
 			return nil // undone with the group; its own error stands
 		}
 		return ErrGroupAborted

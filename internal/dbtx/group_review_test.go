@@ -92,7 +92,8 @@ func TestReviewGroupBreakerNotRetried(t *testing.T) {
 }
 
 // TestReviewGroupSwallowedBreak (SQLite): a transaction that breaks its
-// group and ignores the error is never told it committed.
+// group and ignores the error is never told it committed: its commit
+// returns that error, once (not ErrGroupAborted, retried).
 func TestReviewGroupSwallowedBreak(t *testing.T) {
 	c := open(t, testenv.SQLite).Client
 	ctx := context.Background()
@@ -107,6 +108,10 @@ func TestReviewGroupSwallowedBreak(t *testing.T) {
 	})
 	if err == nil {
 		t.Fatalf("a transaction whose group broke reported a commit (ran %d times)", runs.Load())
+	}
+	var se *sqlite.Error
+	if !errors.As(err, &se) || se.Code() != sqlite3.SQLITE_TOOBIG || runs.Load() != 1 {
+		t.Errorf("ran %d times, error %v; want once, its own SQLITE_TOOBIG", runs.Load(), err)
 	}
 	if exists(t, c, "swallowed") {
 		t.Fatal("row of a broken group committed")
