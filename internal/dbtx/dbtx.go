@@ -91,7 +91,10 @@ func once(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) (e
 		if err, ok := c.(*committer).run(ctx, client, fn); ok {
 			return err
 		}
-		return body(ctx, client, fn) // no turn within gateWait: alone, as below
+		// No turn within gateWait (a transaction begun inside another's
+		// function): alone, in a transaction of its own, never in the
+		// savepoint of the unit whose context it was given.
+		return body(context.WithValue(ctx, unitKey{}, (*unit)(nil)), client, fn)
 	}
 	leave, err := enter(ctx, client)
 	if err != nil {

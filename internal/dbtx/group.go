@@ -109,7 +109,7 @@ type unitKey struct{}
 
 func (d *groupDriver) Tx(ctx context.Context) (dialect.Tx, error) {
 	u, ok := ctx.Value(unitKey{}).(*unit)
-	if !ok {
+	if !ok || u == nil {
 		return d.Driver.Tx(ctx)
 	}
 	return u.g.savepoint(ctx, u)
