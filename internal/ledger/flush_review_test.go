@@ -2,7 +2,6 @@ package ledger_test
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"testing"
 
@@ -133,6 +132,6 @@ func TestReviewJournalAndEventsFlush(t *testing.T) {
 			t.Fatalf("head %d (%v), want %d", head, err, head0+int64(len(committed)))
 		}
 		r := mustVerify(t, e)
-		t.Log(fmt.Sprintf("%d events, %d journal transactions", len(stored), r.Transactions))
+		t.Logf("%d events, %d journal transactions", len(stored), r.Transactions)
 	})
 }
