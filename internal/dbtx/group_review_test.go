@@ -131,23 +131,11 @@ func TestReviewTxUsedAfterCommit(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	holding, release := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
-			if err := tx.Counter.Create().SetID("later").SetValue(1).Exec(ctx); err != nil {
-				return err
-			}
-			close(holding)
-			<-release
-			return errors.New("rolled back")
-		})
-	}()
-	<-holding
+	release, done := holdOpen(c, "later", errors.New("rolled back"))
 	if err := kept.Counter.Create().SetID("stray").SetValue(1).Exec(ctx); err == nil {
 		t.Error("a committed transaction accepted a statement")
 	}
-	close(release)
+	release()
 	<-done
 	if exists(t, c, "stray") || exists(t, c, "later") || !exists(t, c, "kept") {
 		t.Fatal("want the kept transaction's committed row only")

@@ -117,19 +117,7 @@ func TestGroupCommitHooksRunAfterTheCommit(t *testing.T) {
 func TestGroupCommitCancelledWhileQueued(t *testing.T) {
 	c := open(t, testenv.SQLite).Client
 	ctx := context.Background()
-	holding, release := make(chan struct{}), make(chan struct{})
-	first := make(chan error, 1)
-	go func() {
-		first <- dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
-			if err := tx.Counter.Create().SetID("first").SetValue(1).Exec(ctx); err != nil {
-				return err
-			}
-			close(holding)
-			<-release
-			return nil
-		})
-	}()
-	<-holding
+	release, first := holdOpen(c, "first", nil)
 	cctx, cancel := context.WithCancel(ctx)
 	second := make(chan error, 1)
 	go func() {
@@ -141,7 +129,7 @@ func TestGroupCommitCancelledWhileQueued(t *testing.T) {
 	if err := <-second; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled transaction: %v, want context.Canceled", err)
 	}
-	close(release)
+	release()
 	if err := <-first; err != nil {
 		t.Fatal(err)
 	}
@@ -187,4 +175,25 @@ func TestGroupCommitCancelledMidway(t *testing.T) {
 			}
 		}
 	}
+}
+
+// holdOpen begins a transaction on c that writes the counter row id and
+// stays open, holding the writer, until release is called; then it ends
+// with result (nil commits) and done receives WithTx's error.
+func holdOpen(c *ent.Client, id string, result error) (release func(), done <-chan error) {
+	holding, released := make(chan struct{}), make(chan struct{})
+	out := make(chan error, 1)
+	go func() {
+		out <- dbtx.WithTx(context.Background(), c, func(tx *ent.Tx) error {
+			err := tx.Counter.Create().SetID(id).SetValue(1).Exec(context.Background())
+			close(holding)
+			if err != nil {
+				return err
+			}
+			<-released
+			return result
+		})
+	}()
+	<-holding
+	return func() { close(released) }, out
 }
