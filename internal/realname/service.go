@@ -401,23 +401,6 @@ func (s *Service) Level(ctx context.Context, c *ent.Client, userID pulid.ID) (ky
 	return b.Level, nil
 }
 
-// Levels is Level for several users with one read: each of ids maps to
-// its level (Unverified without a binding).
-func (s *Service) Levels(ctx context.Context, c *ent.Client, ids ...pulid.ID) (map[pulid.ID]kyc.Level, error) {
-	rows, err := c.IdentityBinding.Query().Where(identitybinding.UserIDIn(ids...)).All(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[pulid.ID]kyc.Level, len(ids))
-	for _, id := range ids {
-		out[id] = kyc.Unverified
-	}
-	for _, b := range rows {
-		out[b.UserID] = b.Level
-	}
-	return out, nil
-}
-
 // CheckCardHolder checks, in the caller's transaction, that a bank card
 // with holderName may be linked to userID's wallet: the wallet must be
 // verified (level I or above) and holderName must be its verified legal
