@@ -421,7 +421,7 @@ func storeScores(ctx context.Context, tx *ent.Tx, rows []*ent.TrustScore, now ti
 			return fmt.Errorf("trust: store scores: %w", err)
 		}
 		if n, err = res.RowsAffected(); err != nil {
-			n = int64(len(rows))
+			return fmt.Errorf("trust: store scores: %w", err)
 		}
 	} else {
 		// The rider's row, and how many scores were stored.
