@@ -129,8 +129,11 @@ func openPostgres(url string, trace Trace) (*DB, error) {
 func wrap(sdb *sql.DB, d string, trace Trace) *DB {
 	var drv dialect.Driver = entsql.OpenDB(d, sdb)
 	inner := drv
-	if d == dialect.SQLite {
+	switch d {
+	case dialect.SQLite:
 		drv = dbtx.Grouped(drv) // see dbtx's group.go
+	case dialect.Postgres:
+		drv = dbtx.Pipelined(drv, sdb) // see dbtx's pipeline.go
 	}
 	if trace != nil {
 		drv = dialect.DebugWithContext(drv, func(ctx context.Context, v ...any) {
@@ -141,8 +144,11 @@ func wrap(sdb *sql.DB, d string, trace Trace) *DB {
 	}
 	client := ent.NewClient(ent.Driver(drv))
 	dbtx.Register(client, d)
-	if d == dialect.SQLite {
+	switch d {
+	case dialect.SQLite:
 		dbtx.GroupCommits(client, inner)
+	case dialect.Postgres:
+		dbtx.RegisterPipelined(client)
 	}
 	return &DB{Client: client, SQL: sdb, Dialect: d}
 }

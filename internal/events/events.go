@@ -101,7 +101,15 @@ func (q *outbox) Flush(ctx context.Context, tx *ent.Tx) error {
 // instances' hubs: PostgreSQL delivers it when the transaction commits
 // (and drops it if it rolls back), with no round trip of its own. Its
 // payload names the sending instance, whose own listener skips it.
-var insertPostgres = "WITH " + insertCTEs(0) + "\nSELECT ec.value FROM ec, en"
+var insertPostgres = "WITH " + insertCTEs(0) + "\n" + selectLast
+
+// selectLast ends insertPostgres (and the statements that Join the
+// events): the counter's new value, always in one row. Without the
+// counter row ec is empty and nothing is inserted, so the division by
+// its row count makes that an error: the statement may be sent with the
+// COMMIT (dbtx.QueryRowAtCommit), which PostgreSQL would run after a
+// statement that returned no row.
+const selectLast = "SELECT COALESCE((SELECT value FROM ec), 0) / (SELECT count(*) FROM ec, en)"
 
 // insertCTEs is insertPostgres's WITH clauses (ec, the counter's new
 // value; ei, the insert; en, the NOTIFY), their parameters numbered from
@@ -145,18 +153,25 @@ func numbered(rows []*ent.Event, last int64) {
 // woken by the statement's NOTIFY.
 func (q *outbox) flushPostgres(ctx context.Context, tx *ent.Tx, client *ent.Client) error {
 	self := wakeAfterCommit(tx, client)
-	for chunk := range slices.Chunk(q.rows, dbtx.BulkRows) {
+	rows := q.rows
+	q.rows = nil
+	for chunk := range slices.Chunk(rows, dbtx.BulkRows) {
 		args, err := insertArgs(chunk, self)
 		if err != nil {
 			return err
 		}
-		var last int64
-		if err := dbtx.QueryRow(ctx, tx, []any{&last}, insertPostgres, args...); err != nil {
-			return fmt.Errorf("events: append: %w", err)
+		// The last chunk goes with the COMMIT when nothing follows it.
+		last := new(int64)
+		if err := dbtx.QueryRowAtCommit(ctx, tx, []any{last}, func(err error) error {
+			if err != nil {
+				return fmt.Errorf("events: append: %w", err)
+			}
+			numbered(chunk, *last)
+			return nil
+		}, insertPostgres, args...); err != nil {
+			return err
 		}
-		numbered(chunk, last)
 	}
-	q.rows = nil
 	return nil
 }
 
@@ -182,12 +197,13 @@ func wakeAfterCommit(tx *ent.Tx, client *ent.Client) string {
 
 // Joined is the outbox of a transaction written by another flusher's
 // statement (the ledger's, on PostgreSQL): CTEs to put in that statement's
-// WITH, Args to append to its arguments, and Done to call with the value
-// of ec.value the statement returned.
+// WITH, Select to end it with, Args to append to its arguments, and Done
+// to call with the value Select returned.
 type Joined struct {
-	CTEs string
-	Args []any
-	Done func(last int64)
+	CTEs   string
+	Select string // the statement's final SELECT, returning ec.value
+	Args   []any
+	Done   func(last int64)
 }
 
 // Join hands the events tx appended to a flusher that runs before the
@@ -211,7 +227,7 @@ func Join(tx *ent.Tx, base int) (j Joined, ok bool, err error) {
 		return Joined{}, false, err
 	}
 	q.rows = nil
-	return Joined{CTEs: insertCTEs(base), Args: args, Done: func(last int64) { numbered(rows, last) }}, true, nil
+	return Joined{CTEs: insertCTEs(base), Select: selectLast, Args: args, Done: func(last int64) { numbered(rows, last) }}, true, nil
 }
 
 // committed holds, per client, its Hub's local wake-up and NOTIFY payload

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"danbao/ent"
+	"danbao/ent/counter"
+	"danbao/ent/event"
 	"danbao/ent/schema/pulid"
 	"danbao/internal/app"
 	"danbao/internal/apperr"
@@ -346,6 +348,37 @@ func TestHubReadsOnlyForFollowers(t *testing.T) {
 		}
 		if reads.Load() == 0 {
 			t.Fatal("the hub never read the live events for its follower")
+		}
+	})
+}
+
+// TestAppendWithoutCounterCommitsNothing: with the events counter row
+// gone, a transaction that appends an event fails and leaves nothing of
+// its own, on both engines (on PostgreSQL the outbox's statement goes
+// with the COMMIT, so it must fail by itself rather than return no row).
+func TestAppendWithoutCounterCommitsNothing(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d)
+		ctx := context.Background()
+		c := e.App.DB.Client
+		if _, err := c.Counter.Delete().Where(counter.ID(events.CounterID)).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+			if err := tx.Counter.Create().SetID("witness").SetValue(1).Exec(ctx); err != nil {
+				return err
+			}
+			_, err := events.Append(ctx, tx, events.Event{Type: "test.orphan", SubjectID: "usr_x", UserID: "usr_x"})
+			return err
+		})
+		if err == nil {
+			t.Fatal("an event was appended without its counter")
+		}
+		if n, err := c.Counter.Query().Where(counter.ID("witness")).Count(ctx); err != nil || n != 0 {
+			t.Fatalf("the failed transaction left its row (%d, %v)", n, err)
+		}
+		if n, err := c.Event.Query().Where(event.Type("test.orphan")).Count(ctx); err != nil || n != 0 {
+			t.Fatalf("%d orphan events (%v)", n, err)
 		}
 	})
 }

@@ -449,18 +449,26 @@ func (q *journal) writePostgres(ctx context.Context, tx *ent.Tx, head []byte) er
 	if err != nil {
 		return err
 	}
-	if !joined {
-		_, err := tx.ExecContext(ctx, insertPostgres+"\nUPDATE counters SET hash = $21 WHERE id = $22", args...)
-		return err
-	}
+	// The statement goes with the COMMIT when nothing follows it
+	// (dbtx.QueryRowAtCommit): the counters' locks are then released
+	// without a round trip to this process.
 	var last int64
-	if err := dbtx.QueryRow(ctx, tx, []any{&last},
-		insertPostgres+",\nh AS (UPDATE counters SET hash = $21 WHERE id = $22),\n"+ev.CTEs+"\nSELECT ec.value FROM ec, en",
-		append(args, ev.Args...)...); err != nil {
-		return fmt.Errorf("ledger: journal and events: %w", err)
+	if !joined {
+		return dbtx.QueryRowAtCommit(ctx, tx, []any{&last}, func(err error) error {
+			if err != nil {
+				return fmt.Errorf("ledger: journal: %w", err)
+			}
+			return nil
+		}, insertPostgres+"\nUPDATE counters SET hash = $21 WHERE id = $22 RETURNING value", args...)
 	}
-	ev.Done(last)
-	return nil
+	return dbtx.QueryRowAtCommit(ctx, tx, []any{&last}, func(err error) error {
+		if err != nil {
+			return fmt.Errorf("ledger: journal and events: %w", err)
+		}
+		ev.Done(last)
+		return nil
+	}, insertPostgres+",\nh AS (UPDATE counters SET hash = $21 WHERE id = $22),\n"+ev.CTEs+"\n"+ev.Select,
+		append(args, ev.Args...)...)
 }
 
 // Lock takes the row locks of the accounts ids (duplicates allowed) for the

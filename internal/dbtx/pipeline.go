@@ -1,0 +1,321 @@
+package dbtx
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"danbao/ent"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// The commit's round trip shared with the last statement (PostgreSQL).
+//
+// The flushes before a commit take the hottest locks in the database (the
+// ledger's and the events' counter rows), and hold them until the COMMIT
+// has been received and flushed to the WAL. With the COMMIT sent after
+// the last flushed statement's reply, every holder also waited, under its
+// locks, for its own process to be scheduled, read that reply and send the
+// COMMIT: on a busy machine about a millisecond, as long as the statement
+// itself (measured in PostgreSQL's statement log, docs/architecture.md).
+// So the last statement a flush writes is staged (QueryRowAtCommit) and
+// sent together with the COMMIT, in one pipeline (pgx's batch: both
+// messages, then one Sync): PostgreSQL runs the statement and commits at
+// once, and releases the locks without waiting for the client.
+//
+// A statement staged but followed by another one on the same transaction
+// is sent first, on its own, as it would have been. When the staged
+// statement fails, PostgreSQL skips the COMMIT (the pipeline stops at the
+// error), the transaction is rolled back, and the caller gets the
+// statement's error, as from QueryRow.
+
+// Pipelined returns drv, ent's driver of the PostgreSQL database sdb
+// (opened with pgx's database/sql driver), with transactions that can
+// send their last statement with their COMMIT. Read snapshots (BeginTx)
+// are drv's own.
+func Pipelined(drv dialect.Driver, sdb *sql.DB) dialect.Driver {
+	return &pipeDriver{Driver: drv, db: sdb}
+}
+
+type pipeDriver struct {
+	dialect.Driver
+	db *sql.DB
+}
+
+// Tx begins a transaction on a connection of its own: BEGIN, the
+// statements, then COMMIT or ROLLBACK as plain statements, so that the
+// COMMIT can share a round trip. Like database/sql's transactions it is
+// rolled back when ctx ends before it does.
+func (d *pipeDriver) Tx(ctx context.Context) (dialect.Tx, error) {
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // never reused mid-transaction
+		_ = conn.Close()
+		return nil, err
+	}
+	t := &pipeTx{conn: conn, ctx: ctx}
+	t.Conn = entsql.Conn{ExecQuerier: t}
+	t.stop = context.AfterFunc(ctx, func() { _ = t.Rollback() })
+	return t, nil
+}
+
+// BeginTx begins a transaction with options (a read snapshot) the way drv
+// does.
+func (d *pipeDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.Tx, error) {
+	return d.Driver.(interface {
+		BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error)
+	}).BeginTx(ctx, opts)
+}
+
+// ExecContext and QueryContext are drv's, for statements outside a
+// transaction (ent's client asserts them).
+func (d *pipeDriver) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return d.db.ExecContext(ctx, query, args...)
+}
+
+// QueryContext: see ExecContext.
+func (d *pipeDriver) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return d.db.QueryContext(ctx, query, args...)
+}
+
+// pipeTx is a transaction on one pooled connection.
+type pipeTx struct {
+	entsql.Conn // ent's Exec and Query, through ExecContext and QueryContext below
+	conn        *sql.Conn
+	ctx         context.Context // Tx's: once it ends, no statement runs and Commit rolls back
+	stop        func() bool     // stops the rollback at the end of ctx
+
+	mu     sync.Mutex
+	staged *atCommit
+	done   bool
+}
+
+// atCommit is a statement staged by QueryRowAtCommit: passed as the last
+// argument of QueryContext, it stages the statement instead of sending it.
+type atCommit struct {
+	ctx   context.Context
+	query string
+	args  []any
+	dest  []any
+	then  func(error) error
+}
+
+// pipelined records the clients whose PostgreSQL driver is Pipelined.
+var pipelined sync.Map // *ent.Client -> struct{}
+
+// RegisterPipelined records that client's transactions come from a
+// Pipelined driver, so that QueryRowAtCommit stages statements on them.
+func RegisterPipelined(client *ent.Client) { pipelined.Store(client, struct{}{}) }
+
+// QueryRowAtCommit runs a statement returning one row in tx, scans it into
+// dest and calls then with the outcome (nil or the statement's error),
+// returning what then returns. On a pipelined PostgreSQL transaction of
+// WithTx the statement is sent with the COMMIT when nothing follows it
+// (see above), and then runs at the commit: the caller must do nothing
+// after this call that depends on the row but what then does. Anywhere
+// else it runs at once, like QueryRow.
+//
+// The statement must return a row whenever it succeeds: PostgreSQL
+// commits a statement sent with the COMMIT that returned none, so one
+// that may find nothing must make that an error of its own (the outbox's
+// statement divides by its row count). Should one return no row all the
+// same, the caller gets ErrCommittedWithoutRow and then is not called.
+func QueryRowAtCommit(ctx context.Context, tx *ent.Tx, dest []any, then func(error) error, query string, args ...any) error {
+	if o, ok := OriginOf(tx); ok {
+		if _, ok := pipelined.Load(o.Client); ok {
+			a := &atCommit{ctx: ctx, query: query, args: args, dest: dest, then: then}
+			rows, err := tx.QueryContext(ctx, query, append(append([]any(nil), args...), a)...)
+			if rows != nil { // not staged after all (it is never, on a pipeTx)
+				_ = rows.Close()
+				return errors.New("dbtx: a statement for the commit was sent on its own")
+			}
+			return err
+		}
+	}
+	return then(QueryRow(ctx, tx, dest, query, args...))
+}
+
+// ErrCommittedWithoutRow is the error of a statement sent with the COMMIT
+// that returned no row: the transaction has committed (see
+// QueryRowAtCommit).
+var ErrCommittedWithoutRow = errors.New("dbtx: a statement sent with the COMMIT returned no row; the transaction committed")
+
+// before sends the staged statement, if any, ahead of another statement;
+// it refuses statements on a finished transaction or once its context has
+// ended.
+func (t *pipeTx) before() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.ctx.Err(); err != nil {
+		return err
+	}
+	if t.done {
+		return sql.ErrTxDone
+	}
+	s := t.staged
+	if s == nil {
+		return nil
+	}
+	t.staged = nil
+	return s.then(QueryRow(s.ctx, t.conn, s.dest, s.query, s.args...))
+}
+
+// ExecContext runs a statement in the transaction.
+func (t *pipeTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := t.before(); err != nil {
+		return nil, err
+	}
+	return t.conn.ExecContext(ctx, query, args...)
+}
+
+// QueryContext runs a query in the transaction, or stages it when its
+// last argument is an *atCommit.
+func (t *pipeTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if n := len(args); n > 0 {
+		if a, ok := args[n-1].(*atCommit); ok {
+			if err := t.before(); err != nil {
+				return nil, err
+			}
+			t.mu.Lock()
+			t.staged = a
+			t.mu.Unlock()
+			return nil, nil
+		}
+	}
+	if err := t.before(); err != nil {
+		return nil, err
+	}
+	return t.conn.QueryContext(ctx, query, args...)
+}
+
+// commitTimeout bounds a commit (with its staged statement): like
+// database/sql's, a commit is not cancelled with its caller's context.
+const commitTimeout = time.Minute
+
+// Commit sends the staged statement, if any, and the COMMIT in one round
+// trip; or the COMMIT alone. Once the transaction's context has ended it
+// rolls back and returns the context's error, as database/sql's Commit
+// does.
+func (t *pipeTx) Commit() error {
+	if err := t.ctx.Err(); err != nil {
+		_ = t.Rollback() // unless the end of the context did already
+		return err
+	}
+	return t.end(func(ctx context.Context, c *pgx.Conn, s *atCommit) error {
+		if s == nil {
+			return commit(c.Exec(ctx, "COMMIT"))
+		}
+		b := &pgx.Batch{}
+		b.Queue(s.query, s.args...)
+		b.Queue("COMMIT")
+		br := c.SendBatch(ctx, b)
+		serr := br.QueryRow().Scan(s.dest...)
+		noRow := errors.Is(serr, pgx.ErrNoRows)
+		var cerr error
+		if serr == nil || noRow {
+			cerr = commit(br.Exec())
+		}
+		if berr := br.Close(); serr == nil && cerr == nil {
+			cerr = berr
+		}
+		switch {
+		case noRow && cerr == nil:
+			return ErrCommittedWithoutRow
+		case noRow:
+			return cerr
+		case serr != nil:
+			if err := s.then(serr); err != nil {
+				return err
+			}
+			return serr // then may not turn a failure into a success
+		case cerr != nil:
+			return cerr
+		}
+		return s.then(nil)
+	})
+}
+
+// commit is the result of a COMMIT: PostgreSQL answers ROLLBACK, without
+// an error, when the transaction had failed before.
+func commit(tag pgconn.CommandTag, err error) error {
+	if err != nil {
+		return err
+	}
+	if tag.String() == "ROLLBACK" {
+		return pgx.ErrTxCommitRollback
+	}
+	return nil
+}
+
+// Rollback rolls the transaction back (a staged statement is dropped).
+func (t *pipeTx) Rollback() error {
+	return t.end(func(ctx context.Context, c *pgx.Conn, _ *atCommit) error {
+		_, err := c.Exec(ctx, "ROLLBACK")
+		return err
+	})
+}
+
+// end finishes the transaction once with f, given the staged statement
+// (nil if none), on its connection (see finish).
+func (t *pipeTx) end(f func(ctx context.Context, c *pgx.Conn, s *atCommit) error) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return sql.ErrTxDone
+	}
+	t.done = true
+	t.stop()
+	s := t.staged
+	t.staged = nil
+	var err error
+	if ferr := t.finish(func(ctx context.Context, c *pgx.Conn) { err = f(ctx, c, s) }); ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+// finish runs end on the transaction's connection and returns the
+// connection to the pool, or closes it when it is not back outside any
+// transaction (a ROLLBACK is tried first). It returns an error when end
+// could not run.
+func (t *pipeTx) finish(end func(ctx context.Context, c *pgx.Conn)) error {
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	ran := false
+	rawErr := t.conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("dbtx: a pipelined transaction on a %T connection: %w", dc, driver.ErrBadConn)
+		}
+		c := sc.Conn()
+		ran = true
+		end(ctx, c)
+		if !c.IsClosed() && c.PgConn().TxStatus() != 'I' {
+			_, _ = c.Exec(ctx, "ROLLBACK")
+		}
+		if c.IsClosed() || c.PgConn().TxStatus() != 'I' {
+			return driver.ErrBadConn // discarded, never reused inside a transaction
+		}
+		return nil
+	})
+	_ = t.conn.Close()
+	if !ran {
+		if rawErr == nil {
+			rawErr = sql.ErrConnDone
+		}
+		return rawErr
+	}
+	return nil
+}
