@@ -53,10 +53,10 @@ func (c *statementCounter) count(f func()) (int, []string) {
 // path fails here and has to say why (docs/architecture.md, Performance).
 func TestPaymentStatementBudget(t *testing.T) {
 	budgets := map[testenv.Dialect]map[string]int{
-		testenv.SQLite: {"createPayment": 11, "authorizePayment": 24, "markShipped": 8, "confirmReceipt": 17},
+		testenv.SQLite: {"createPayment": 11, "authorizePayment": 23, "markShipped": 8, "confirmReceipt": 17},
 		// authorizePayment: the passkey finish is two statements without a
 		// transaction on PostgreSQL (passkey.finishDirect), five on SQLite.
-		testenv.Postgres: {"createPayment": 10, "authorizePayment": 16, "markShipped": 7, "confirmReceipt": 11},
+		testenv.Postgres: {"createPayment": 10, "authorizePayment": 15, "markShipped": 7, "confirmReceipt": 11},
 	}
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		budget := budgets[d]

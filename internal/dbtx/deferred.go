@@ -3,6 +3,7 @@ package dbtx
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"slices"
 	"sync"
 
@@ -128,6 +129,16 @@ type Querier interface {
 // RETURNING, which both engines support, in one round trip; or a SELECT)
 // and scans it into dest; sql.ErrNoRows when there is none.
 func QueryRow(ctx context.Context, q Querier, dest []any, query string, args ...any) error {
+	if tx, ok := q.(*ent.Tx); ok && isPipelined(tx) {
+		// Scanned by the pipelined transaction itself (pipeline.go), with
+		// its BEGIN when this is its first statement.
+		rows, err := tx.QueryContext(ctx, query, append(append([]any(nil), args...), &rowInto{dest: dest})...)
+		if rows != nil {
+			_ = rows.Close()
+			return errors.New("dbtx: a one-row statement was not scanned by its transaction")
+		}
+		return err
+	}
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err

@@ -52,17 +52,14 @@ type pipeDriver struct {
 }
 
 // Tx begins a transaction on a connection of its own: BEGIN, the
-// statements, then COMMIT or ROLLBACK as plain statements, so that the
-// COMMIT can share a round trip. Like database/sql's transactions it is
-// rolled back when ctx ends before it does.
+// statements, then COMMIT or ROLLBACK as plain statements, so that they
+// can share round trips. The BEGIN waits for the first statement: it goes
+// in the same round trip when that statement is a QueryRow's, before it
+// otherwise. Like database/sql's transactions it is rolled back when ctx
+// ends before it does.
 func (d *pipeDriver) Tx(ctx context.Context) (dialect.Tx, error) {
 	conn, err := d.db.Conn(ctx)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
-		_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // never reused mid-transaction
-		_ = conn.Close()
 		return nil, err
 	}
 	t := &pipeTx{conn: conn, ctx: ctx}
@@ -98,9 +95,15 @@ type pipeTx struct {
 	stop        func() bool     // stops the rollback at the end of ctx
 
 	mu     sync.Mutex
+	begun  bool // BEGIN sent
 	staged *atCommit
 	done   bool
 }
+
+// rowInto, passed as the last argument of QueryContext, has the one row
+// the statement returns scanned into dest by pgx itself, in the BEGIN's
+// round trip when the BEGIN is still to be sent (QueryRow).
+type rowInto struct{ dest []any }
 
 // atCommit is a statement staged by QueryRowAtCommit: passed as the last
 // argument of QueryContext, it stages the statement instead of sending it.
@@ -133,18 +136,27 @@ func RegisterPipelined(client *ent.Client) { pipelined.Store(client, struct{}{})
 // statement divides by its row count). Should one return no row all the
 // same, the caller gets ErrCommittedWithoutRow and then is not called.
 func QueryRowAtCommit(ctx context.Context, tx *ent.Tx, dest []any, then func(error) error, query string, args ...any) error {
-	if o, ok := OriginOf(tx); ok {
-		if _, ok := pipelined.Load(o.Client); ok {
-			a := &atCommit{ctx: ctx, query: query, args: args, dest: dest, then: then}
-			rows, err := tx.QueryContext(ctx, query, append(append([]any(nil), args...), a)...)
-			if rows != nil { // not staged after all (it is never, on a pipeTx)
-				_ = rows.Close()
-				return errors.New("dbtx: a statement for the commit was sent on its own")
-			}
-			return err
+	if isPipelined(tx) {
+		a := &atCommit{ctx: ctx, query: query, args: args, dest: dest, then: then}
+		rows, err := tx.QueryContext(ctx, query, append(append([]any(nil), args...), a)...)
+		if rows != nil { // not staged after all (it is never, on a pipeTx)
+			_ = rows.Close()
+			return errors.New("dbtx: a statement for the commit was sent on its own")
 		}
+		return err
 	}
 	return then(QueryRow(ctx, tx, dest, query, args...))
+}
+
+// isPipelined reports whether tx is a transaction of WithTx on a client
+// whose driver is Pipelined.
+func isPipelined(tx *ent.Tx) bool {
+	o, ok := OriginOf(tx)
+	if !ok {
+		return false
+	}
+	_, ok = pipelined.Load(o.Client)
+	return ok
 }
 
 // ErrCommittedWithoutRow is the error of a statement sent with the COMMIT
@@ -152,17 +164,37 @@ func QueryRowAtCommit(ctx context.Context, tx *ent.Tx, dest []any, then func(err
 // QueryRowAtCommit).
 var ErrCommittedWithoutRow = errors.New("dbtx: a statement sent with the COMMIT returned no row; the transaction committed")
 
-// before sends the staged statement, if any, ahead of another statement;
-// it refuses statements on a finished transaction or once its context has
-// ended.
-func (t *pipeTx) before() error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// usable refuses statements on a finished transaction or once its
+// context has ended. t.mu is held.
+func (t *pipeTx) usable() error {
 	if err := t.ctx.Err(); err != nil {
 		return err
 	}
 	if t.done {
 		return sql.ErrTxDone
+	}
+	return nil
+}
+
+// before sends the BEGIN if it has not been, and the staged statement if
+// any, ahead of another statement (see usable).
+func (t *pipeTx) before(ctx context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.usable(); err != nil {
+		return err
+	}
+	return t.flushLocked(ctx)
+}
+
+// flushLocked sends the BEGIN if it has not been, then the staged
+// statement if any. t.mu is held.
+func (t *pipeTx) flushLocked(ctx context.Context) error {
+	if !t.begun {
+		if _, err := t.conn.ExecContext(ctx, "BEGIN"); err != nil {
+			return err
+		}
+		t.begun = true
 	}
 	s := t.staged
 	if s == nil {
@@ -174,30 +206,81 @@ func (t *pipeTx) before() error {
 
 // ExecContext runs a statement in the transaction.
 func (t *pipeTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if err := t.before(); err != nil {
+	if err := t.before(ctx); err != nil {
 		return nil, err
 	}
 	return t.conn.ExecContext(ctx, query, args...)
 }
 
-// QueryContext runs a query in the transaction, or stages it when its
-// last argument is an *atCommit.
+// QueryContext runs a query in the transaction; it stages it when its
+// last argument is an *atCommit, and scans its one row when it is a
+// *rowInto (both return no rows).
 func (t *pipeTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if n := len(args); n > 0 {
-		if a, ok := args[n-1].(*atCommit); ok {
-			if err := t.before(); err != nil {
+		switch a := args[n-1].(type) {
+		case *atCommit:
+			if err := t.before(ctx); err != nil {
 				return nil, err
 			}
 			t.mu.Lock()
 			t.staged = a
 			t.mu.Unlock()
 			return nil, nil
+		case *rowInto:
+			return nil, t.queryRow(ctx, query, args[:n-1], a.dest)
 		}
 	}
-	if err := t.before(); err != nil {
+	if err := t.before(ctx); err != nil {
 		return nil, err
 	}
 	return t.conn.QueryContext(ctx, query, args...)
+}
+
+// queryRow runs a statement returning one row through pgx and scans it
+// into dest (sql.ErrNoRows when there is none), with the BEGIN in the same
+// round trip when it has not been sent.
+func (t *pipeTx) queryRow(ctx context.Context, query string, args, dest []any) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.usable(); err != nil {
+		return err
+	}
+	if t.begun || t.staged != nil {
+		if err := t.flushLocked(ctx); err != nil {
+			return err
+		}
+	}
+	var err error
+	rawErr := t.conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("dbtx: a pipelined transaction on a %T connection", dc)
+		}
+		c := sc.Conn()
+		if t.begun {
+			err = c.QueryRow(ctx, query, args...).Scan(dest...)
+		} else {
+			b := &pgx.Batch{}
+			b.Queue("BEGIN")
+			b.Queue(query, args...)
+			br := c.SendBatch(ctx, b)
+			if _, err = br.Exec(); err == nil {
+				t.begun = true
+				err = br.QueryRow().Scan(dest...)
+			}
+			if cerr := br.Close(); err == nil {
+				err = cerr
+			}
+		}
+		return nil
+	})
+	if rawErr != nil {
+		return rawErr
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sql.ErrNoRows
+	}
+	return err
 }
 
 // commitTimeout bounds a commit (with its staged statement): like
@@ -215,13 +298,25 @@ func (t *pipeTx) Commit() error {
 	}
 	return t.end(func(ctx context.Context, c *pgx.Conn, s *atCommit) error {
 		if s == nil {
+			if !t.begun {
+				return nil // nothing was sent
+			}
 			return commit(c.Exec(ctx, "COMMIT"))
 		}
 		b := &pgx.Batch{}
+		if !t.begun {
+			b.Queue("BEGIN")
+		}
 		b.Queue(s.query, s.args...)
 		b.Queue("COMMIT")
 		br := c.SendBatch(ctx, b)
-		serr := br.QueryRow().Scan(s.dest...)
+		var serr error
+		if !t.begun {
+			_, serr = br.Exec()
+		}
+		if serr == nil {
+			serr = br.QueryRow().Scan(s.dest...)
+		}
 		noRow := errors.Is(serr, pgx.ErrNoRows)
 		var cerr error
 		if serr == nil || noRow {
@@ -262,6 +357,9 @@ func commit(tag pgconn.CommandTag, err error) error {
 // Rollback rolls the transaction back (a staged statement is dropped).
 func (t *pipeTx) Rollback() error {
 	return t.end(func(ctx context.Context, c *pgx.Conn, _ *atCommit) error {
+		if !t.begun {
+			return nil // nothing was sent
+		}
 		_, err := c.Exec(ctx, "ROLLBACK")
 		return err
 	})

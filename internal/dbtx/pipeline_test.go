@@ -258,3 +258,68 @@ func TestPipelinedCommitFailure(t *testing.T) {
 		t.Fatalf("%d rows (%v), want none", rows, err)
 	}
 }
+
+// TestPipelinedBegin: a transaction's BEGIN waits for its first
+// statement. A one-row statement (QueryRow) that comes first is sent with
+// it, and the statements after it are in the same transaction; one that
+// fails rolls back everything; a transaction that sends nothing commits
+// and rolls back without a round trip, and leaves its connection usable.
+func TestPipelinedBegin(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, dl testenv.Dialect) {
+		d := open(t, dl)
+		c := d.Client
+		ctx := context.Background()
+		seed(t, c, "b-a")
+		var got int64
+		if err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+			if err := dbtx.QueryRow(ctx, tx, []any{&got}, bump, 1, "b-a"); err != nil {
+				return err
+			}
+			// Still inside the transaction: its lock is held.
+			if dl == testenv.Postgres && !lockedElsewhere(t, d, "b-a") {
+				t.Error("the first statement ran outside the transaction")
+			}
+			return tx.Counter.Create().SetID("b-a-row").SetValue(got).Exec(ctx)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if value(t, d, "b-a") != 2 || value(t, d, "b-a-row") != 2 {
+			t.Fatalf("committed %d and %d, want 2 and 2", value(t, d, "b-a"), value(t, d, "b-a-row"))
+		}
+		boom := errors.New("boom")
+		err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+			if err := dbtx.QueryRow(ctx, tx, []any{&got}, bump, 1, "b-a"); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) || value(t, d, "b-a") != 2 {
+			t.Fatalf("WithTx returned %v and left %d, want boom and 2", err, value(t, d, "b-a"))
+		}
+		err = dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+			return dbtx.QueryRow(ctx, tx, []any{&got}, `INSERT INTO counters (id, value) VALUES ($1, 1) RETURNING value`, "b-a")
+		})
+		if !dbtx.IsUniqueViolation(err) {
+			t.Fatalf("WithTx returned %v, want a unique violation", err)
+		}
+		if err := dbtx.QueryRow(ctx, c, []any{&got}, `SELECT 1`); err != nil || got != 1 {
+			t.Fatalf("outside a transaction: %d, %v", got, err)
+		}
+		for i := 0; i < 40; i++ {
+			if err := dbtx.WithTx(ctx, c, func(*ent.Tx) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if err := dbtx.WithTx(ctx, c, func(*ent.Tx) error { return boom }); !errors.Is(err, boom) {
+				t.Fatal(err)
+			}
+			if err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+				return dbtx.QueryRow(ctx, tx, []any{&got}, bump, 1, "b-a")
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if v := value(t, d, "b-a"); v != 42 {
+			t.Fatalf("after 40 more: %d, want 42", v)
+		}
+	})
+}

@@ -313,17 +313,16 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 	out, replay, err := idempotency.Run(ctx, s.keys, s.client, req,
 		func(tx *ent.Tx, id string) (*ent.Payment, error) { return tx.Payment.Get(ctx, pulid.ID(id)) },
 		func(tx *ent.Tx) (*ent.Payment, string, error) {
-			p, err := tx.Payment.Get(ctx, in.PaymentID)
-			if err != nil {
-				return nil, "", err
-			}
+			// The row read above, not read again: the compare-and-set on
+			// its status (apply) refuses it if it has changed since.
 			if (ev == nil && !passwordFree) || p.Status != payment.StatusCREATED {
 				return nil, "", InvalidState(State(p.Status), Authorize)
 			}
-			if p, err = s.authorizeTx(ctx, tx, p, who.UserID, ev); err != nil {
+			out, err := s.authorizeTx(ctx, tx, p, who.UserID, ev)
+			if err != nil {
 				return nil, "", err
 			}
-			return p, string(p.ID), nil
+			return out, string(out.ID), nil
 		})
 	if err != nil && ev != nil {
 		s.recordFailure(ctx, p, who.UserID, err)

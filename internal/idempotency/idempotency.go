@@ -143,17 +143,15 @@ func (k *Keys) claim(ctx context.Context, tx *ent.Tx, req Request) (string, erro
 		//     before the lock), and at READ COMMITTED the next statement,
 		//     which reads the row, takes a new snapshot that sees it.
 		// l is MATERIALIZED so that the lock is tried exactly once.
+		// Often the transaction's first statement: dbtx.QueryRow sends it
+		// with the BEGIN.
 		var got bool
-		rows, err := tx.QueryContext(ctx, `WITH l AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($1) AS got),
+		err := dbtx.QueryRow(ctx, tx, []any{&got, &inserted}, `WITH l AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($1) AS got),
 i AS (INSERT INTO idempotency_keys (id, scope, "key", operation, request_hash, result_id, created_at, expires_at)
 SELECT $2::varchar, $3::varchar, $4::varchar, $5::varchar, $6::bytea, $7::varchar, $8::timestamptz, $9::timestamptz FROM l WHERE l.got
 ON CONFLICT (scope, "key") DO NOTHING RETURNING 1)
 SELECT l.got, EXISTS (SELECT 1 FROM i) FROM l`, append([]any{lockKey(req)}, args...)...)
-		if err != nil {
-			return "", err
-		}
-		ok, err := one(rows, &got, &inserted)
-		if err == nil && !ok {
+		if errors.Is(err, sql.ErrNoRows) {
 			err = errors.New("idempotency: the claim returned no row")
 		}
 		if err != nil {
