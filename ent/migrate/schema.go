@@ -647,6 +647,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{PostingsColumns[9], PostingsColumns[7], PostingsColumns[1]},
 			},
+			{
+				Name:    "posting_transaction_id",
+				Unique:  false,
+				Columns: []*schema.Column{PostingsColumns[8]},
+			},
 		},
 	}
 	// RefreshTokensColumns holds the columns for the "refresh_tokens" table.

@@ -65,6 +65,10 @@ func (Posting) Indexes() []ent.Index {
 		// History's time filters: the first entry at or after a time,
 		// whose seq then bounds the page (stamps never decrease in seq).
 		index.Fields("account_id", "created_at", "seq"),
+		// A journal transaction's legs: the ledger's verification reads
+		// them a batch of transactions at a time, history the other leg
+		// of a transfer (without it each read scans every posting).
+		index.Fields("transaction_id"),
 	}
 }
 

@@ -1,0 +1,1 @@
+CREATE INDEX `posting_transaction_id` ON `postings` (`transaction_id`);
