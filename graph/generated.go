@@ -10,11 +10,13 @@ import (
 	"danbao/ent/paymentevent"
 	"danbao/ent/riskhold"
 	"danbao/ent/schema/pulid"
+	"danbao/ent/schema/scalar"
 	"danbao/ent/topup"
 	"danbao/ent/user"
 	"danbao/ent/webhookdelivery"
 	"danbao/ent/withdrawal"
 	"danbao/graph/model"
+	"danbao/graph/seq"
 	"danbao/internal/kyc"
 	"embed"
 	"errors"
@@ -219,18 +221,18 @@ type ComplexityRoot struct {
 	}
 
 	LedgerEntry struct {
-		Amount        func(childComplexity int) int
-		BalanceAfter  func(childComplexity int) int
-		Counterparty  func(childComplexity int) int
-		CreatedAt     func(childComplexity int) int
-		Currency      func(childComplexity int) int
-		Direction     func(childComplexity int) int
-		ID            func(childComplexity int) int
-		Payment       func(childComplexity int) int
-		TopUp         func(childComplexity int) int
-		TransactionID func(childComplexity int) int
-		Type          func(childComplexity int) int
-		Withdrawal    func(childComplexity int) int
+		AmountDecimal       func(childComplexity int) int
+		BalanceAfterDecimal func(childComplexity int) int
+		Counterparty        func(childComplexity int) int
+		CreatedAt           func(childComplexity int) int
+		Currency            func(childComplexity int) int
+		Direction           func(childComplexity int) int
+		ID                  func(childComplexity int) int
+		Payment             func(childComplexity int) int
+		TopUp               func(childComplexity int) int
+		TransactionID       func(childComplexity int) int
+		Type                func(childComplexity int) int
+		Withdrawal          func(childComplexity int) int
 	}
 
 	LedgerEntryConnection struct {
@@ -738,7 +740,7 @@ type AccountControlResolver interface {
 	User(ctx context.Context, obj *ent.AccountControl) (*ent.User, error)
 }
 type HeldItemResolver interface {
-	Amount(ctx context.Context, obj *ent.RiskHold) (model.Decimal, error)
+	Amount(ctx context.Context, obj *ent.RiskHold) (scalar.Decimal, error)
 	User(ctx context.Context, obj *ent.RiskHold) (*ent.User, error)
 	Payment(ctx context.Context, obj *ent.RiskHold) (*ent.Payment, error)
 	Withdrawal(ctx context.Context, obj *ent.RiskHold) (*ent.Withdrawal, error)
@@ -746,10 +748,6 @@ type HeldItemResolver interface {
 type LedgerEntryResolver interface {
 	Payment(ctx context.Context, obj *ent.Posting) (*ent.Payment, error)
 
-	Type(ctx context.Context, obj *ent.Posting) (model.EntryType, error)
-	Direction(ctx context.Context, obj *ent.Posting) (model.EntryDirection, error)
-	Amount(ctx context.Context, obj *ent.Posting) (model.Decimal, error)
-	BalanceAfter(ctx context.Context, obj *ent.Posting) (model.Decimal, error)
 	Counterparty(ctx context.Context, obj *ent.Posting) (*string, error)
 	TopUp(ctx context.Context, obj *ent.Posting) (*ent.TopUp, error)
 	Withdrawal(ctx context.Context, obj *ent.Posting) (*ent.Withdrawal, error)
@@ -802,11 +800,11 @@ type MutationResolver interface {
 type PaymentResolver interface {
 	Payer(ctx context.Context, obj *ent.Payment) (*ent.User, error)
 	Payee(ctx context.Context, obj *ent.Payment) (*ent.User, error)
-	Amount(ctx context.Context, obj *ent.Payment) (model.Decimal, error)
-	Fee(ctx context.Context, obj *ent.Payment) (model.Decimal, error)
-	RefundedAmount(ctx context.Context, obj *ent.Payment) (model.Decimal, error)
-	CompensatedAmount(ctx context.Context, obj *ent.Payment) (model.Decimal, error)
-	HeldAmount(ctx context.Context, obj *ent.Payment) (model.Decimal, error)
+	Amount(ctx context.Context, obj *ent.Payment) (scalar.Decimal, error)
+	Fee(ctx context.Context, obj *ent.Payment) (scalar.Decimal, error)
+	RefundedAmount(ctx context.Context, obj *ent.Payment) (scalar.Decimal, error)
+	CompensatedAmount(ctx context.Context, obj *ent.Payment) (scalar.Decimal, error)
+	HeldAmount(ctx context.Context, obj *ent.Payment) (scalar.Decimal, error)
 	Shipment(ctx context.Context, obj *ent.Payment) (*model.Shipment, error)
 	RefundRequest(ctx context.Context, obj *ent.Payment) (*model.RefundRequest, error)
 
@@ -822,7 +820,7 @@ type PaymentEventResolver interface {
 	From(ctx context.Context, obj *ent.PaymentEvent) (*payment.Status, error)
 	To(ctx context.Context, obj *ent.PaymentEvent) (payment.Status, error)
 	Actor(ctx context.Context, obj *ent.PaymentEvent) (*ent.User, error)
-	Amount(ctx context.Context, obj *ent.PaymentEvent) (*model.Decimal, error)
+	Amount(ctx context.Context, obj *ent.PaymentEvent) (*scalar.Decimal, error)
 
 	Detail(ctx context.Context, obj *ent.PaymentEvent) (model.JSON, error)
 	Payment(ctx context.Context, obj *ent.PaymentEvent) (*ent.Payment, error)
@@ -847,7 +845,7 @@ type SubscriptionResolver interface {
 	PaymentEvents(ctx context.Context, after *string) (<-chan *ent.PaymentEvent, error)
 }
 type TopUpResolver interface {
-	Amount(ctx context.Context, obj *ent.TopUp) (model.Decimal, error)
+	Amount(ctx context.Context, obj *ent.TopUp) (scalar.Decimal, error)
 	BankCard(ctx context.Context, obj *ent.TopUp) (*ent.BankCard, error)
 }
 type TrustScoreResolver interface {
@@ -872,7 +870,7 @@ type WebhookResolver interface {
 	Deliveries(ctx context.Context, obj *ent.Webhook, first *int, after *entgql.Cursor[pulid.ID], status *webhookdelivery.Status) (*model.WebhookDeliveryConnection, error)
 }
 type WithdrawalResolver interface {
-	Amount(ctx context.Context, obj *ent.Withdrawal) (model.Decimal, error)
+	Amount(ctx context.Context, obj *ent.Withdrawal) (scalar.Decimal, error)
 	BankCard(ctx context.Context, obj *ent.Withdrawal) (*ent.BankCard, error)
 	Risk(ctx context.Context, obj *ent.Withdrawal) (*model.RiskAssessment, error)
 }
@@ -1470,17 +1468,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		return e.ComplexityRoot.HeldItemEdge.Node(childComplexity), true
 
 	case "LedgerEntry.amount":
-		if e.ComplexityRoot.LedgerEntry.Amount == nil {
+		if e.ComplexityRoot.LedgerEntry.AmountDecimal == nil {
 			break
 		}
 
-		return e.ComplexityRoot.LedgerEntry.Amount(childComplexity), true
+		return e.ComplexityRoot.LedgerEntry.AmountDecimal(childComplexity), true
 	case "LedgerEntry.balanceAfter":
-		if e.ComplexityRoot.LedgerEntry.BalanceAfter == nil {
+		if e.ComplexityRoot.LedgerEntry.BalanceAfterDecimal == nil {
 			break
 		}
 
-		return e.ComplexityRoot.LedgerEntry.BalanceAfter(childComplexity), true
+		return e.ComplexityRoot.LedgerEntry.BalanceAfterDecimal(childComplexity), true
 	case "LedgerEntry.counterparty":
 		if e.ComplexityRoot.LedgerEntry.Counterparty == nil {
 			break
@@ -6736,8 +6734,8 @@ func (ec *executionContext) _Balance_available(ctx context.Context, field graphq
 			return obj.Available, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6759,8 +6757,8 @@ func (ec *executionContext) _Balance_held(ctx context.Context, field graphql.Col
 			return obj.Held, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6874,8 +6872,8 @@ func (ec *executionContext) _BalanceEvent_delta(ctx context.Context, field graph
 			return obj.Delta, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7659,8 +7657,8 @@ func (ec *executionContext) _CustodyDay_openingCustody(ctx context.Context, fiel
 			return obj.OpeningCustody, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7682,8 +7680,8 @@ func (ec *executionContext) _CustodyDay_closingCustody(ctx context.Context, fiel
 			return obj.ClosingCustody, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7705,8 +7703,8 @@ func (ec *executionContext) _CustodyDay_customerFunds(ctx context.Context, field
 			return obj.CustomerFunds, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7728,8 +7726,8 @@ func (ec *executionContext) _CustodyDay_platformFunds(ctx context.Context, field
 			return obj.PlatformFunds, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7751,8 +7749,8 @@ func (ec *executionContext) _CustodyDay_custody(ctx context.Context, field graph
 			return obj.Custody, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7774,8 +7772,8 @@ func (ec *executionContext) _CustodyDay_difference(ctx context.Context, field gr
 			return obj.Difference, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8205,8 +8203,8 @@ func (ec *executionContext) _FundProtectionPayload_balance(ctx context.Context, 
 			return obj.Balance, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Decimal) graphql.Marshaler {
-			return ec.marshalODecimal2ᚖdanbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *scalar.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖdanbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		false,
@@ -8467,8 +8465,8 @@ func (ec *executionContext) _HeldItem_amount(ctx context.Context, field graphql.
 			return ec.Resolvers.HeldItem().Amount(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8849,18 +8847,18 @@ func (ec *executionContext) _LedgerEntry_type(ctx context.Context, field graphql
 			return ec.fieldContext_LedgerEntry_type(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.LedgerEntry().Type(ctx, obj)
+			return obj.Type(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.EntryType) graphql.Marshaler {
-			return ec.marshalNEntryType2danbaoᚋgraphᚋmodelᚐEntryType(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.EntryType) graphql.Marshaler {
+			return ec.marshalNEntryType2danbaoᚋentᚋschemaᚋscalarᚐEntryType(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_LedgerEntry_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LedgerEntry", field, true, true, "EntryType")
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, false, "EntryType")
 }
 
 func (ec *executionContext) _LedgerEntry_direction(ctx context.Context, field graphql.CollectedField, obj *ent.Posting) (ret graphql.Marshaler) {
@@ -8872,18 +8870,18 @@ func (ec *executionContext) _LedgerEntry_direction(ctx context.Context, field gr
 			return ec.fieldContext_LedgerEntry_direction(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.LedgerEntry().Direction(ctx, obj)
+			return obj.Direction(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.EntryDirection) graphql.Marshaler {
-			return ec.marshalNEntryDirection2danbaoᚋgraphᚋmodelᚐEntryDirection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.EntryDirection) graphql.Marshaler {
+			return ec.marshalNEntryDirection2danbaoᚋentᚋschemaᚋscalarᚐEntryDirection(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_LedgerEntry_direction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LedgerEntry", field, true, true, "EntryDirection")
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, false, "EntryDirection")
 }
 
 func (ec *executionContext) _LedgerEntry_amount(ctx context.Context, field graphql.CollectedField, obj *ent.Posting) (ret graphql.Marshaler) {
@@ -8895,18 +8893,18 @@ func (ec *executionContext) _LedgerEntry_amount(ctx context.Context, field graph
 			return ec.fieldContext_LedgerEntry_amount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.LedgerEntry().Amount(ctx, obj)
+			return obj.AmountDecimal(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_LedgerEntry_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LedgerEntry", field, true, true, "Decimal")
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, false, "Decimal")
 }
 
 func (ec *executionContext) _LedgerEntry_balanceAfter(ctx context.Context, field graphql.CollectedField, obj *ent.Posting) (ret graphql.Marshaler) {
@@ -8918,18 +8916,18 @@ func (ec *executionContext) _LedgerEntry_balanceAfter(ctx context.Context, field
 			return ec.fieldContext_LedgerEntry_balanceAfter(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.LedgerEntry().BalanceAfter(ctx, obj)
+			return obj.BalanceAfterDecimal(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_LedgerEntry_balanceAfter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LedgerEntry", field, true, true, "Decimal")
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, false, "Decimal")
 }
 
 func (ec *executionContext) _LedgerEntry_counterparty(ctx context.Context, field graphql.CollectedField, obj *ent.Posting) (ret graphql.Marshaler) {
@@ -12172,8 +12170,8 @@ func (ec *executionContext) _PasswordFreeLimit_perPaymentLimit(ctx context.Conte
 			return obj.PerPaymentLimit, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12195,8 +12193,8 @@ func (ec *executionContext) _PasswordFreeLimit_dailyLimit(ctx context.Context, f
 			return obj.DailyLimit, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12218,8 +12216,8 @@ func (ec *executionContext) _PasswordFreeLimit_maximum(ctx context.Context, fiel
 			return obj.Maximum, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12241,8 +12239,8 @@ func (ec *executionContext) _PasswordFreeLimit_used(ctx context.Context, field g
 			return obj.Used, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12264,8 +12262,8 @@ func (ec *executionContext) _PasswordFreeLimit_remaining(ctx context.Context, fi
 			return obj.Remaining, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12558,8 +12556,8 @@ func (ec *executionContext) _Payment_amount(ctx context.Context, field graphql.C
 			return ec.Resolvers.Payment().Amount(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12581,8 +12579,8 @@ func (ec *executionContext) _Payment_fee(ctx context.Context, field graphql.Coll
 			return ec.Resolvers.Payment().Fee(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12604,8 +12602,8 @@ func (ec *executionContext) _Payment_refundedAmount(ctx context.Context, field g
 			return ec.Resolvers.Payment().RefundedAmount(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12627,8 +12625,8 @@ func (ec *executionContext) _Payment_compensatedAmount(ctx context.Context, fiel
 			return ec.Resolvers.Payment().CompensatedAmount(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12650,8 +12648,8 @@ func (ec *executionContext) _Payment_heldAmount(ctx context.Context, field graph
 			return ec.Resolvers.Payment().HeldAmount(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -13557,8 +13555,8 @@ func (ec *executionContext) _PaymentEvent_amount(ctx context.Context, field grap
 			return ec.Resolvers.PaymentEvent().Amount(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Decimal) graphql.Marshaler {
-			return ec.marshalODecimal2ᚖdanbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *scalar.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖdanbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		false,
@@ -14475,8 +14473,8 @@ func (ec *executionContext) _RefundRequest_amount(ctx context.Context, field gra
 			return obj.Amount, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -15492,8 +15490,8 @@ func (ec *executionContext) _Statement_openingBalance(ctx context.Context, field
 			return obj.OpeningBalance, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -15515,8 +15513,8 @@ func (ec *executionContext) _Statement_closingBalance(ctx context.Context, field
 			return obj.ClosingBalance, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -15538,8 +15536,8 @@ func (ec *executionContext) _Statement_totalCredits(ctx context.Context, field g
 			return obj.TotalCredits, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -15561,8 +15559,8 @@ func (ec *executionContext) _Statement_totalDebits(ctx context.Context, field gr
 			return obj.TotalDebits, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -15584,8 +15582,8 @@ func (ec *executionContext) _Statement_totalFees(ctx context.Context, field grap
 			return obj.TotalFees, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -15708,8 +15706,8 @@ func (ec *executionContext) _StatementEntry_type(ctx context.Context, field grap
 			return obj.Type, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.EntryType) graphql.Marshaler {
-			return ec.marshalNEntryType2danbaoᚋgraphᚋmodelᚐEntryType(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.EntryType) graphql.Marshaler {
+			return ec.marshalNEntryType2danbaoᚋentᚋschemaᚋscalarᚐEntryType(ctx, selections, v)
 		},
 		true,
 		true,
@@ -15731,8 +15729,8 @@ func (ec *executionContext) _StatementEntry_direction(ctx context.Context, field
 			return obj.Direction, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.EntryDirection) graphql.Marshaler {
-			return ec.marshalNEntryDirection2danbaoᚋgraphᚋmodelᚐEntryDirection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.EntryDirection) graphql.Marshaler {
+			return ec.marshalNEntryDirection2danbaoᚋentᚋschemaᚋscalarᚐEntryDirection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -15754,8 +15752,8 @@ func (ec *executionContext) _StatementEntry_amount(ctx context.Context, field gr
 			return obj.Amount, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -15777,8 +15775,8 @@ func (ec *executionContext) _StatementEntry_fee(ctx context.Context, field graph
 			return obj.Fee, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -15800,8 +15798,8 @@ func (ec *executionContext) _StatementEntry_balanceAfter(ctx context.Context, fi
 			return obj.BalanceAfter, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -16260,8 +16258,8 @@ func (ec *executionContext) _TopUp_amount(ctx context.Context, field graphql.Col
 			return ec.Resolvers.TopUp().Amount(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -18392,8 +18390,8 @@ func (ec *executionContext) _Withdrawal_amount(ctx context.Context, field graphq
 			return ec.Resolvers.Withdrawal().Amount(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
-			return ec.marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, selections, v)
 		},
 		true,
 		true,
@@ -19650,7 +19648,7 @@ func (ec *executionContext) unmarshalInputBeginWithdrawalAuthorizationInput(ctx 
 			it.BankCardID = data
 		case "amount":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
-			data, err := ec.unmarshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, v)
+			data, err := ec.unmarshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -19801,7 +19799,7 @@ func (ec *executionContext) unmarshalInputCreatePaymentInput(ctx context.Context
 			it.PayeeID = data
 		case "amount":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
-			data, err := ec.unmarshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, v)
+			data, err := ec.unmarshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -20078,7 +20076,7 @@ func (ec *executionContext) unmarshalInputFundProtectionInput(ctx context.Contex
 		switch k {
 		case "amount":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
-			data, err := ec.unmarshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, v)
+			data, err := ec.unmarshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -20680,7 +20678,7 @@ func (ec *executionContext) unmarshalInputRequestRefundInput(ctx context.Context
 			it.PaymentID = data
 		case "amount":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
-			data, err := ec.unmarshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, v)
+			data, err := ec.unmarshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -20736,7 +20734,7 @@ func (ec *executionContext) unmarshalInputResolveDisputeInput(ctx context.Contex
 			it.PaymentID = data
 		case "refundAmount":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundAmount"))
-			data, err := ec.unmarshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, v)
+			data, err := ec.unmarshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -21191,14 +21189,14 @@ func (ec *executionContext) unmarshalInputSetPasswordFreeAllowanceInput(ctx cont
 			it.Enabled = data
 		case "perPaymentLimit":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("perPaymentLimit"))
-			data, err := ec.unmarshalODecimal2ᚖdanbaoᚋgraphᚋmodelᚐDecimal(ctx, v)
+			data, err := ec.unmarshalODecimal2ᚖdanbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.PerPaymentLimit = data
 		case "dailyLimit":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dailyLimit"))
-			data, err := ec.unmarshalODecimal2ᚖdanbaoᚋgraphᚋmodelᚐDecimal(ctx, v)
+			data, err := ec.unmarshalODecimal2ᚖdanbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -21370,7 +21368,7 @@ func (ec *executionContext) unmarshalInputTopUpInput(ctx context.Context, obj an
 			it.BankCardID = data
 		case "amount":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
-			data, err := ec.unmarshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, v)
+			data, err := ec.unmarshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -21426,7 +21424,7 @@ func (ec *executionContext) unmarshalInputTransactionFilter(ctx context.Context,
 		switch k {
 		case "types":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("types"))
-			data, err := ec.unmarshalOEntryType2ᚕdanbaoᚋgraphᚋmodelᚐEntryTypeᚄ(ctx, v)
+			data, err := ec.unmarshalOEntryType2ᚕdanbaoᚋentᚋschemaᚋscalarᚐEntryTypeᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -21500,7 +21498,7 @@ func (ec *executionContext) unmarshalInputWithdrawInput(ctx context.Context, obj
 			it.BankCardID = data
 		case "amount":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
-			data, err := ec.unmarshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx, v)
+			data, err := ec.unmarshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -22733,29 +22731,25 @@ func (ec *executionContext) _LedgerEntry(ctx context.Context, sel ast.SelectionS
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "type":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._LedgerEntry_type(ctx, field, obj)
-				})
+			out.Values[i] = ec._LedgerEntry_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "direction":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._LedgerEntry_direction(ctx, field, obj)
-				})
+			out.Values[i] = ec._LedgerEntry_direction(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "amount":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._LedgerEntry_amount(ctx, field, obj)
-				})
+			out.Values[i] = ec._LedgerEntry_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "balanceAfter":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._LedgerEntry_balanceAfter(ctx, field, obj)
-				})
+			out.Values[i] = ec._LedgerEntry_balanceAfter(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "counterparty":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -26772,33 +26766,33 @@ func (ec *executionContext) unmarshalNDecideHeldInput2danbaoᚋgraphᚋmodelᚐD
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx context.Context, v any) (model.Decimal, error) {
-	var res model.Decimal
+func (ec *executionContext) unmarshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx context.Context, v any) (scalar.Decimal, error) {
+	var res scalar.Decimal
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNDecimal2danbaoᚋgraphᚋmodelᚐDecimal(ctx context.Context, sel ast.SelectionSet, v model.Decimal) graphql.Marshaler {
+func (ec *executionContext) marshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx context.Context, sel ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) unmarshalNEntryDirection2danbaoᚋgraphᚋmodelᚐEntryDirection(ctx context.Context, v any) (model.EntryDirection, error) {
-	var res model.EntryDirection
+func (ec *executionContext) unmarshalNEntryDirection2danbaoᚋentᚋschemaᚋscalarᚐEntryDirection(ctx context.Context, v any) (scalar.EntryDirection, error) {
+	var res scalar.EntryDirection
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNEntryDirection2danbaoᚋgraphᚋmodelᚐEntryDirection(ctx context.Context, sel ast.SelectionSet, v model.EntryDirection) graphql.Marshaler {
+func (ec *executionContext) marshalNEntryDirection2danbaoᚋentᚋschemaᚋscalarᚐEntryDirection(ctx context.Context, sel ast.SelectionSet, v scalar.EntryDirection) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) unmarshalNEntryType2danbaoᚋgraphᚋmodelᚐEntryType(ctx context.Context, v any) (model.EntryType, error) {
-	var res model.EntryType
+func (ec *executionContext) unmarshalNEntryType2danbaoᚋentᚋschemaᚋscalarᚐEntryType(ctx context.Context, v any) (scalar.EntryType, error) {
+	var res scalar.EntryType
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNEntryType2danbaoᚋgraphᚋmodelᚐEntryType(ctx context.Context, sel ast.SelectionSet, v model.EntryType) graphql.Marshaler {
+func (ec *executionContext) marshalNEntryType2danbaoᚋentᚋschemaᚋscalarᚐEntryType(ctx context.Context, sel ast.SelectionSet, v scalar.EntryType) graphql.Marshaler {
 	return v
 }
 
@@ -27818,32 +27812,32 @@ func (ec *executionContext) marshalODecideHeldPayload2ᚖdanbaoᚋgraphᚋmodel�
 	return ec._DecideHeldPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalODecimal2ᚖdanbaoᚋgraphᚋmodelᚐDecimal(ctx context.Context, v any) (*model.Decimal, error) {
+func (ec *executionContext) unmarshalODecimal2ᚖdanbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx context.Context, v any) (*scalar.Decimal, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(model.Decimal)
+	var res = new(scalar.Decimal)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalODecimal2ᚖdanbaoᚋgraphᚋmodelᚐDecimal(ctx context.Context, sel ast.SelectionSet, v *model.Decimal) graphql.Marshaler {
+func (ec *executionContext) marshalODecimal2ᚖdanbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx context.Context, sel ast.SelectionSet, v *scalar.Decimal) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return v
 }
 
-func (ec *executionContext) unmarshalOEntryType2ᚕdanbaoᚋgraphᚋmodelᚐEntryTypeᚄ(ctx context.Context, v any) ([]model.EntryType, error) {
+func (ec *executionContext) unmarshalOEntryType2ᚕdanbaoᚋentᚋschemaᚋscalarᚐEntryTypeᚄ(ctx context.Context, v any) ([]scalar.EntryType, error) {
 	if v == nil {
 		return nil, nil
 	}
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]model.EntryType, len(vSlice))
+	res := make([]scalar.EntryType, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNEntryType2danbaoᚋgraphᚋmodelᚐEntryType(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNEntryType2danbaoᚋentᚋschemaᚋscalarᚐEntryType(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -27851,14 +27845,14 @@ func (ec *executionContext) unmarshalOEntryType2ᚕdanbaoᚋgraphᚋmodelᚐEntr
 	return res, nil
 }
 
-func (ec *executionContext) marshalOEntryType2ᚕdanbaoᚋgraphᚋmodelᚐEntryTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.EntryType) graphql.Marshaler {
+func (ec *executionContext) marshalOEntryType2ᚕdanbaoᚋentᚋschemaᚋscalarᚐEntryTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []scalar.EntryType) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNEntryType2danbaoᚋgraphᚋmodelᚐEntryType(ctx, sel, v[i])
+		return ec.marshalNEntryType2danbaoᚋentᚋschemaᚋscalarᚐEntryType(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -27998,7 +27992,7 @@ func (ec *executionContext) marshalOLedgerEntryEdge2ᚕᚖdanbaoᚋentᚐLedgerE
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := seq.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOLedgerEntryEdge2ᚖdanbaoᚋentᚐLedgerEntryEdge(ctx, sel, v[i])

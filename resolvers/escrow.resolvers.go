@@ -10,6 +10,7 @@ import (
 	"danbao/ent"
 	"danbao/ent/payment"
 	"danbao/ent/schema/pulid"
+	"danbao/ent/schema/scalar"
 	"danbao/graph"
 	"danbao/graph/model"
 	"danbao/internal/escrow"
@@ -197,27 +198,27 @@ func (r *paymentResolver) Payee(ctx context.Context, obj *ent.Payment) (*ent.Use
 }
 
 // Amount is the resolver for the amount field.
-func (r *paymentResolver) Amount(ctx context.Context, obj *ent.Payment) (model.Decimal, error) {
+func (r *paymentResolver) Amount(ctx context.Context, obj *ent.Payment) (scalar.Decimal, error) {
 	return decimal(obj.Amount, obj.Currency), nil
 }
 
 // Fee is the resolver for the fee field.
-func (r *paymentResolver) Fee(ctx context.Context, obj *ent.Payment) (model.Decimal, error) {
+func (r *paymentResolver) Fee(ctx context.Context, obj *ent.Payment) (scalar.Decimal, error) {
 	return decimal(obj.Fee, obj.Currency), nil
 }
 
 // RefundedAmount is the resolver for the refundedAmount field.
-func (r *paymentResolver) RefundedAmount(ctx context.Context, obj *ent.Payment) (model.Decimal, error) {
+func (r *paymentResolver) RefundedAmount(ctx context.Context, obj *ent.Payment) (scalar.Decimal, error) {
 	return decimal(obj.RefundedAmount, obj.Currency), nil
 }
 
 // CompensatedAmount is the resolver for the compensatedAmount field.
-func (r *paymentResolver) CompensatedAmount(ctx context.Context, obj *ent.Payment) (model.Decimal, error) {
+func (r *paymentResolver) CompensatedAmount(ctx context.Context, obj *ent.Payment) (scalar.Decimal, error) {
 	return decimal(obj.CompensatedAmount, obj.Currency), nil
 }
 
 // HeldAmount is the resolver for the heldAmount field.
-func (r *paymentResolver) HeldAmount(ctx context.Context, obj *ent.Payment) (model.Decimal, error) {
+func (r *paymentResolver) HeldAmount(ctx context.Context, obj *ent.Payment) (scalar.Decimal, error) {
 	return decimal(escrow.Held(obj), obj.Currency), nil
 }
 
@@ -283,7 +284,7 @@ func (r *paymentEventResolver) Actor(ctx context.Context, obj *ent.PaymentEvent)
 }
 
 // Amount is the resolver for the amount field.
-func (r *paymentEventResolver) Amount(ctx context.Context, obj *ent.PaymentEvent) (*model.Decimal, error) {
+func (r *paymentEventResolver) Amount(ctx context.Context, obj *ent.PaymentEvent) (*scalar.Decimal, error) {
 	if obj.Amount == 0 {
 		return nil, nil
 	}

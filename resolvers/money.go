@@ -86,9 +86,3 @@ func custodyReport(days []ledger.CustodyDay) *model.CustodyReport {
 	return out
 }
 
-func abs(v int64) int64 {
-	if v < 0 {
-		return -v
-	}
-	return v
-}

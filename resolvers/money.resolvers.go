@@ -10,6 +10,7 @@ import (
 	"danbao/auth"
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
+	"danbao/ent/schema/scalar"
 	"danbao/graph/model"
 	"danbao/internal/ledger"
 	"danbao/internal/wallet"
@@ -17,29 +18,6 @@ import (
 
 	"entgo.io/contrib/entgql"
 )
-
-// Type is the resolver for the type field.
-func (r *ledgerEntryResolver) Type(ctx context.Context, obj *ent.Posting) (model.EntryType, error) {
-	return model.EntryType(obj.Kind), nil
-}
-
-// Direction is the resolver for the direction field.
-func (r *ledgerEntryResolver) Direction(ctx context.Context, obj *ent.Posting) (model.EntryDirection, error) {
-	if obj.Amount < 0 {
-		return model.EntryDirectionDebit, nil
-	}
-	return model.EntryDirectionCredit, nil
-}
-
-// Amount is the resolver for the amount field.
-func (r *ledgerEntryResolver) Amount(ctx context.Context, obj *ent.Posting) (model.Decimal, error) {
-	return decimal(abs(obj.Amount), obj.Currency), nil
-}
-
-// BalanceAfter is the resolver for the balanceAfter field.
-func (r *ledgerEntryResolver) BalanceAfter(ctx context.Context, obj *ent.Posting) (model.Decimal, error) {
-	return decimal(obj.BalanceAfter, obj.Currency), nil
-}
 
 // Counterparty is the resolver for the counterparty field.
 func (r *ledgerEntryResolver) Counterparty(ctx context.Context, obj *ent.Posting) (*string, error) {
@@ -152,7 +130,7 @@ func (r *queryResolver) CustodyReport(ctx context.Context, from string, to strin
 }
 
 // Amount is the resolver for the amount field.
-func (r *topUpResolver) Amount(ctx context.Context, obj *ent.TopUp) (model.Decimal, error) {
+func (r *topUpResolver) Amount(ctx context.Context, obj *ent.TopUp) (scalar.Decimal, error) {
 	return decimal(obj.Amount, obj.Currency), nil
 }
 
@@ -190,7 +168,7 @@ func (r *userResolver) BankCards(ctx context.Context, obj *ent.User) ([]*ent.Ban
 }
 
 // Amount is the resolver for the amount field.
-func (r *withdrawalResolver) Amount(ctx context.Context, obj *ent.Withdrawal) (model.Decimal, error) {
+func (r *withdrawalResolver) Amount(ctx context.Context, obj *ent.Withdrawal) (scalar.Decimal, error) {
 	return decimal(obj.Amount, obj.Currency), nil
 }
 

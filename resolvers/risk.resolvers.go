@@ -11,6 +11,7 @@ import (
 	"danbao/ent"
 	"danbao/ent/riskhold"
 	"danbao/ent/schema/pulid"
+	"danbao/ent/schema/scalar"
 	"danbao/graph/model"
 	"danbao/internal/limits"
 	"time"
@@ -19,7 +20,7 @@ import (
 )
 
 // Amount is the resolver for the amount field.
-func (r *heldItemResolver) Amount(ctx context.Context, obj *ent.RiskHold) (model.Decimal, error) {
+func (r *heldItemResolver) Amount(ctx context.Context, obj *ent.RiskHold) (scalar.Decimal, error) {
 	return decimal(obj.Amount, obj.Currency), nil
 }
 

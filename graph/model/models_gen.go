@@ -7,6 +7,7 @@ import (
 	"danbao/ent"
 	"danbao/ent/payment"
 	"danbao/ent/schema/pulid"
+	"danbao/ent/schema/scalar"
 	"danbao/internal/kyc"
 	"fmt"
 	"io"
@@ -53,9 +54,9 @@ type Balance struct {
 	// ISO 4217 code of the amounts, e.g. CNY.
 	Currency string `json:"currency"`
 	// What the user can spend or withdraw now.
-	Available Decimal `json:"available"`
+	Available scalar.Decimal `json:"available"`
 	// Money set aside: pending withdrawals and escrow holds.
-	Held Decimal `json:"held"`
+	Held scalar.Decimal `json:"held"`
 }
 
 // A change of one of the caller's balances.
@@ -69,7 +70,7 @@ type BalanceEvent struct {
 	// ISO 4217 code of the balance that changed, e.g. CNY.
 	Currency string `json:"currency"`
 	// The signed change of the available balance in major units, e.g. "-12.50".
-	Delta Decimal `json:"delta"`
+	Delta scalar.Decimal `json:"delta"`
 	// The journal transaction, top-up or withdrawal that caused it, if known.
 	CauseID *pulid.ID `json:"causeId,omitempty"`
 }
@@ -121,7 +122,7 @@ type BeginWithdrawalAuthorizationInput struct {
 	// ID of one of the caller's linked cards.
 	BankCardID pulid.ID `json:"bankCardId"`
 	// How much to pay out, a positive Decimal in major units, e.g. "100.00".
-	Amount Decimal `json:"amount"`
+	Amount scalar.Decimal `json:"amount"`
 	// ISO 4217 code of the amount; CNY by default.
 	Currency string `json:"currency"`
 }
@@ -163,7 +164,7 @@ type CreatePaymentInput struct {
 	// The seller: a verified user who is not restricted from collecting, and not the buyer; for a partner app, a seller who has connected it.
 	PayeeID pulid.ID `json:"payeeId"`
 	// What to pay, positive, at most the single-payment maximum.
-	Amount Decimal `json:"amount"`
+	Amount scalar.Decimal `json:"amount"`
 	// ISO 4217 currency code.
 	Currency string `json:"currency"`
 	// What is paid for, shown to both (at most 200 characters).
@@ -191,17 +192,17 @@ type CustodyDay struct {
 	// ISO 4217 code of the day's amounts.
 	Currency string `json:"currency"`
 	// Custody at the start of the day (00:00 UTC), a Decimal string.
-	OpeningCustody Decimal `json:"openingCustody"`
+	OpeningCustody scalar.Decimal `json:"openingCustody"`
 	// Custody at the end of the day, a Decimal string.
-	ClosingCustody Decimal `json:"closingCustody"`
+	ClosingCustody scalar.Decimal `json:"closingCustody"`
 	// Available + escrow + pending, at the close of the day.
-	CustomerFunds Decimal `json:"customerFunds"`
+	CustomerFunds scalar.Decimal `json:"customerFunds"`
 	// The platform's own money at the close of the day: fees earned plus the buyer-protection fund.
-	PlatformFunds Decimal `json:"platformFunds"`
+	PlatformFunds scalar.Decimal `json:"platformFunds"`
 	// Money held at the partner bank at the close of the day.
-	Custody Decimal `json:"custody"`
+	Custody scalar.Decimal `json:"custody"`
 	// custody - customerFunds - platformFunds: zero when customer money is held in full and every other unit is accounted for as the platform's.
-	Difference Decimal `json:"difference"`
+	Difference scalar.Decimal `json:"difference"`
 }
 
 // The operator's custody report: one entry per day and currency.
@@ -290,7 +291,7 @@ type FreezeAccountInput struct {
 // Platform money an operator adds to the protection fund, as a Decimal string in major units of currency.
 type FundProtectionInput struct {
 	// What the platform adds to the protection fund, positive.
-	Amount Decimal `json:"amount"`
+	Amount scalar.Decimal `json:"amount"`
 	// ISO 4217 currency code.
 	Currency string `json:"currency"`
 	// Retrying with the same key and input replays the first result.
@@ -300,7 +301,7 @@ type FundProtectionInput struct {
 // The result of fundProtection.
 type FundProtectionPayload struct {
 	// The protection fund's balance afterwards, in the currency of the input.
-	Balance *Decimal `json:"balance,omitempty"`
+	Balance *scalar.Decimal `json:"balance,omitempty"`
 	// INVALID_INPUT, IDEMPOTENCY_CONFLICT.
 	UserErrors []*UserError `json:"userErrors"`
 }
@@ -412,15 +413,15 @@ type PasswordFreeLimit struct {
 	// Whether it is on.
 	Enabled bool `json:"enabled"`
 	// The most one payment or withdrawal may be without a passkey.
-	PerPaymentLimit Decimal `json:"perPaymentLimit"`
+	PerPaymentLimit scalar.Decimal `json:"perPaymentLimit"`
 	// The most that may leave the wallet without a passkey today.
-	DailyLimit Decimal `json:"dailyLimit"`
+	DailyLimit scalar.Decimal `json:"dailyLimit"`
 	// The regulatory ceiling of dailyLimit: 1000.00.
-	Maximum Decimal `json:"maximum"`
+	Maximum scalar.Decimal `json:"maximum"`
 	// What was used without a passkey today.
-	Used Decimal `json:"used"`
+	Used scalar.Decimal `json:"used"`
 	// What is left today: dailyLimit less used, 0.00 when off.
-	Remaining Decimal `json:"remaining"`
+	Remaining scalar.Decimal `json:"remaining"`
 	// Always CNY.
 	Currency string `json:"currency"`
 	// When the day's figures start again (the next midnight, China Standard Time).
@@ -511,7 +512,7 @@ type RefreshTokenInput struct {
 // The buyer's open request for money back.
 type RefundRequest struct {
 	// How much the buyer asks back, in the payment's currency.
-	Amount Decimal `json:"amount"`
+	Amount scalar.Decimal `json:"amount"`
 	// Why, in the buyer's words.
 	Reason string `json:"reason"`
 	// If the seller has not answered by then, the refund is made (silence counts as agreement).
@@ -551,7 +552,7 @@ type RequestRefundInput struct {
 	// The payment.
 	PaymentID pulid.ID `json:"paymentId"`
 	// How much back: positive, at most what is left of the payment (refunds may be partial, and add up to at most the amount).
-	Amount Decimal `json:"amount"`
+	Amount scalar.Decimal `json:"amount"`
 	// Why (1 to 500 characters).
 	Reason string `json:"reason"`
 }
@@ -561,7 +562,7 @@ type ResolveDisputeInput struct {
 	// The disputed payment.
 	PaymentID pulid.ID `json:"paymentId"`
 	// What goes back to the buyer (zero to what is left); the rest is released to the seller. On a fraud claim after completion: what the protection fund pays the buyer.
-	RefundAmount Decimal `json:"refundAmount"`
+	RefundAmount scalar.Decimal `json:"refundAmount"`
 	// The decision's grounds (at most 500 characters).
 	Note *string `json:"note,omitempty"`
 }
@@ -699,9 +700,9 @@ type SetPasswordFreeAllowanceInput struct {
 	// True turns it on, false off.
 	Enabled bool `json:"enabled"`
 	// The most one payment or withdrawal may be without a passkey, a Decimal in CNY, positive and at most dailyLimit; 200.00 when omitted (or what was set before).
-	PerPaymentLimit *Decimal `json:"perPaymentLimit,omitempty"`
+	PerPaymentLimit *scalar.Decimal `json:"perPaymentLimit,omitempty"`
 	// The most that may leave the wallet without a passkey in a day (China Standard Time), a Decimal in CNY, positive and at most 1000.00; 1000.00 when omitted (or what was set before).
-	DailyLimit *Decimal `json:"dailyLimit,omitempty"`
+	DailyLimit *scalar.Decimal `json:"dailyLimit,omitempty"`
 }
 
 // The result of setPasswordFreeAllowance.
@@ -760,15 +761,15 @@ type Statement struct {
 	// End of the period (exclusive).
 	To time.Time `json:"to"`
 	// The available balance at from.
-	OpeningBalance Decimal `json:"openingBalance"`
+	OpeningBalance scalar.Decimal `json:"openingBalance"`
 	// The available balance at to.
-	ClosingBalance Decimal `json:"closingBalance"`
+	ClosingBalance scalar.Decimal `json:"closingBalance"`
 	// Sum of the CREDIT entries.
-	TotalCredits Decimal `json:"totalCredits"`
+	TotalCredits scalar.Decimal `json:"totalCredits"`
 	// Sum of the DEBIT entries.
-	TotalDebits Decimal `json:"totalDebits"`
+	TotalDebits scalar.Decimal `json:"totalDebits"`
 	// Sum of the fees taken (already deducted from the credits).
-	TotalFees Decimal `json:"totalFees"`
+	TotalFees scalar.Decimal `json:"totalFees"`
 	// The entries, oldest first.
 	Entries []*StatementEntry `json:"entries"`
 }
@@ -782,15 +783,15 @@ type StatementEntry struct {
 	// The journal transaction it is a leg of.
 	TransactionID pulid.ID `json:"transactionId"`
 	// The kind of movement.
-	Type EntryType `json:"type"`
+	Type scalar.EntryType `json:"type"`
 	// CREDIT for money in, DEBIT for money out.
-	Direction EntryDirection `json:"direction"`
+	Direction scalar.EntryDirection `json:"direction"`
 	// What moved the balance, always positive; for a release, net of fee.
-	Amount Decimal `json:"amount"`
+	Amount scalar.Decimal `json:"amount"`
 	// The fee the platform took from this entry (releases to a seller); "0.00" otherwise.
-	Fee Decimal `json:"fee"`
+	Fee scalar.Decimal `json:"fee"`
 	// The available balance right after this entry (the running balance).
-	BalanceAfter Decimal `json:"balanceAfter"`
+	BalanceAfter scalar.Decimal `json:"balanceAfter"`
 	// Who or what is on the other side: a bank card or a user's display name.
 	Counterparty *string `json:"counterparty,omitempty"`
 	// The payment the entry belongs to, if any.
@@ -838,7 +839,7 @@ type TopUpInput struct {
 	// ID of one of the caller's linked cards.
 	BankCardID pulid.ID `json:"bankCardId"`
 	// How much to take from the card, a positive Decimal in major units with at most the currency's digits, e.g. "100.00".
-	Amount Decimal `json:"amount"`
+	Amount scalar.Decimal `json:"amount"`
 	// ISO 4217 code of the amount; CNY by default.
 	Currency string `json:"currency"`
 	// Retrying with the same key and input replays the first result (extensions.idempotentReplay); kept at least 72 hours.
@@ -856,7 +857,7 @@ type TopUpPayload struct {
 // Narrows a user's history; all given conditions must hold.
 type TransactionFilter struct {
 	// Only entries of these types; all types when null or empty.
-	Types []EntryType `json:"types,omitempty"`
+	Types []scalar.EntryType `json:"types,omitempty"`
 	// Only entries in this ISO 4217 currency, e.g. CNY; INVALID_INPUT for an unknown code.
 	Currency *string `json:"currency,omitempty"`
 	// Entries at or after this time.
@@ -900,7 +901,7 @@ type WithdrawInput struct {
 	// ID of one of the caller's linked cards.
 	BankCardID pulid.ID `json:"bankCardId"`
 	// How much to pay out, a positive Decimal in major units with at most the currency's digits, e.g. "100.00".
-	Amount Decimal `json:"amount"`
+	Amount scalar.Decimal `json:"amount"`
 	// ISO 4217 code of the amount; CNY by default.
 	Currency string `json:"currency"`
 	// Retrying with the same key and input replays the first result (extensions.idempotentReplay); kept at least 72 hours.
@@ -970,146 +971,6 @@ func (e *BankOutcome) UnmarshalJSON(b []byte) error {
 }
 
 func (e BankOutcome) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-// Which way a ledger entry moved the user's available balance.
-type EntryDirection string
-
-const (
-	// Money in.
-	EntryDirectionCredit EntryDirection = "CREDIT"
-	// Money out.
-	EntryDirectionDebit EntryDirection = "DEBIT"
-)
-
-var AllEntryDirection = []EntryDirection{
-	EntryDirectionCredit,
-	EntryDirectionDebit,
-}
-
-func (e EntryDirection) IsValid() bool {
-	switch e {
-	case EntryDirectionCredit, EntryDirectionDebit:
-		return true
-	}
-	return false
-}
-
-func (e EntryDirection) String() string {
-	return string(e)
-}
-
-func (e *EntryDirection) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = EntryDirection(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid EntryDirection", str)
-	}
-	return nil
-}
-
-func (e EntryDirection) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *EntryDirection) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e EntryDirection) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-// The kind of movement a ledger entry belongs to.
-type EntryType string
-
-const (
-	// Money in from a bank card (a SUCCEEDED top-up).
-	EntryTypeTopup EntryType = "TOPUP"
-	// Money held from the available balance when a withdrawal starts.
-	EntryTypeWithdrawal EntryType = "WITHDRAWAL"
-	// A held withdrawal paid out by the bank (moves no user balance).
-	EntryTypeWithdrawalPayout EntryType = "WITHDRAWAL_PAYOUT"
-	// A held withdrawal returned to the available balance after the bank declined.
-	EntryTypeWithdrawalReturn EntryType = "WITHDRAWAL_RETURN"
-	// Money between two users' wallets.
-	EntryTypeTransfer EntryType = "TRANSFER"
-	// The buyer's payment into escrow.
-	EntryTypePayment EntryType = "PAYMENT"
-	// Escrow's release to the seller (and the fee).
-	EntryTypePaymentRelease EntryType = "PAYMENT_RELEASE"
-	// Escrow's refund to the buyer.
-	EntryTypePaymentRefund EntryType = "PAYMENT_REFUND"
-	// The protection fund's compensation to a buyer after an upheld fraud claim.
-	EntryTypeProtectionCompensation EntryType = "PROTECTION_COMPENSATION"
-	// Platform money added to the protection fund.
-	EntryTypeProtectionFunding EntryType = "PROTECTION_FUNDING"
-)
-
-var AllEntryType = []EntryType{
-	EntryTypeTopup,
-	EntryTypeWithdrawal,
-	EntryTypeWithdrawalPayout,
-	EntryTypeWithdrawalReturn,
-	EntryTypeTransfer,
-	EntryTypePayment,
-	EntryTypePaymentRelease,
-	EntryTypePaymentRefund,
-	EntryTypeProtectionCompensation,
-	EntryTypeProtectionFunding,
-}
-
-func (e EntryType) IsValid() bool {
-	switch e {
-	case EntryTypeTopup, EntryTypeWithdrawal, EntryTypeWithdrawalPayout, EntryTypeWithdrawalReturn, EntryTypeTransfer, EntryTypePayment, EntryTypePaymentRelease, EntryTypePaymentRefund, EntryTypeProtectionCompensation, EntryTypeProtectionFunding:
-		return true
-	}
-	return false
-}
-
-func (e EntryType) String() string {
-	return string(e)
-}
-
-func (e *EntryType) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = EntryType(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid EntryType", str)
-	}
-	return nil
-}
-
-func (e EntryType) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *EntryType) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e EntryType) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 
+	"danbao/ent/schema/scalar"
 	"danbao/internal/apperr"
 )
 
@@ -50,24 +50,26 @@ func (j *JSON) UnmarshalGQL(v any) error {
 	return nil
 }
 
-// Decimal is the Decimal scalar: a decimal string in major units. Its
-// syntax and range are checked against the currency by the service
-// (money.ParsePositive), which reports errors on the input field.
-type Decimal string
+// Decimal, EntryType and EntryDirection are package scalar's (ent's
+// ledger entries return them from methods of their own).
+type (
+	Decimal        = scalar.Decimal
+	EntryType      = scalar.EntryType
+	EntryDirection = scalar.EntryDirection
+)
 
-// MarshalGQL implements graphql.Marshaler.
-func (d Decimal) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(d))) }
-
-// UnmarshalGQL implements graphql.Unmarshaler. Only a string is a
-// Decimal, written in the operation or given in the variables: a number
-// (1000, 12.5, 1e3) is refused, whether a literal or a JSON number, since a
-// float cannot carry money exactly and a client that sends one has a bug
-// that a string would not hide.
-func (d *Decimal) UnmarshalGQL(v any) error {
-	s, ok := v.(string)
-	if !ok {
-		return apperr.New(apperr.InvalidInput, "a Decimal must be a string such as \"12.34\", not a number")
-	}
-	*d = Decimal(s)
-	return nil
-}
+// The entry types and directions, under the names gqlgen gives enum values.
+const (
+	EntryTypeTopup                  = scalar.EntryTypeTopup
+	EntryTypeWithdrawal             = scalar.EntryTypeWithdrawal
+	EntryTypeWithdrawalPayout       = scalar.EntryTypeWithdrawalPayout
+	EntryTypeWithdrawalReturn       = scalar.EntryTypeWithdrawalReturn
+	EntryTypeTransfer               = scalar.EntryTypeTransfer
+	EntryTypePayment                = scalar.EntryTypePayment
+	EntryTypePaymentRelease         = scalar.EntryTypePaymentRelease
+	EntryTypePaymentRefund          = scalar.EntryTypePaymentRefund
+	EntryTypeProtectionCompensation = scalar.EntryTypeProtectionCompensation
+	EntryTypeProtectionFunding      = scalar.EntryTypeProtectionFunding
+	EntryDirectionCredit            = scalar.EntryDirectionCredit
+	EntryDirectionDebit             = scalar.EntryDirectionDebit
+)
