@@ -85,4 +85,3 @@ func custodyReport(days []ledger.CustodyDay) *model.CustodyReport {
 	}
 	return out
 }
-

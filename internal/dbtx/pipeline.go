@@ -94,11 +94,40 @@ type pipeTx struct {
 	ctx         context.Context // Tx's: once it ends, no statement runs and Commit rolls back
 	stop        func() bool     // stops the rollback at the end of ctx
 
-	mu     sync.Mutex
-	begun  bool // BEGIN sent
-	staged *atCommit
-	done   bool
+	mu      sync.Mutex
+	begun   bool        // BEGIN sent
+	pending []laterExec // executions waiting for the next round trip (ExecLater)
+	staged  *atCommit
+	done    bool
 }
+
+// laterExec is an execution whose result no one reads (ExecLater).
+type laterExec struct {
+	query string
+	args  []any
+}
+
+// execLaterKey marks a context whose executions may wait (ExecLater).
+type execLaterKey struct{}
+
+// ExecLater returns ctx marked so that, on a pipelined PostgreSQL
+// transaction, the statements executed with it (ent's creates with their
+// IDs set, whose result ent does not read) are not sent at once but with
+// the transaction's next round trip: the next statement's, or the
+// COMMIT's. Their errors come from that round trip, and fail the
+// transaction. Elsewhere the mark changes nothing. Only for statements
+// whose result (rows affected) no one reads.
+func ExecLater(ctx context.Context) context.Context {
+	return context.WithValue(ctx, execLaterKey{}, true)
+}
+
+// laterResult is the result of an execution that waits: not known yet.
+type laterResult struct{}
+
+var errResultLater = errors.New("dbtx: the result of an execution sent later (ExecLater) is not known")
+
+func (laterResult) LastInsertId() (int64, error) { return 0, errResultLater }
+func (laterResult) RowsAffected() (int64, error) { return 0, errResultLater }
 
 // rowInto, passed as the last argument of QueryContext, has the one row
 // the statement returns scanned into dest by pgx itself, in the BEGIN's
@@ -187,14 +216,69 @@ func (t *pipeTx) before(ctx context.Context) error {
 	return t.flushLocked(ctx)
 }
 
-// flushLocked sends the BEGIN if it has not been, then the staged
-// statement if any. t.mu is held.
-func (t *pipeTx) flushLocked(ctx context.Context) error {
+// prefix queues in b what must precede the next statement: the BEGIN if
+// it has not been sent, then the executions waiting. readPrefix reads
+// their results from br, in order, and stops at the first error.
+func (t *pipeTx) prefix(b *pgx.Batch) {
 	if !t.begun {
-		if _, err := t.conn.ExecContext(ctx, "BEGIN"); err != nil {
+		b.Queue("BEGIN")
+	}
+	for _, d := range t.pending {
+		b.Queue(d.query, d.args...)
+	}
+}
+
+func (t *pipeTx) readPrefix(br pgx.BatchResults) error {
+	pending := t.pending
+	t.pending = nil
+	if !t.begun {
+		if _, err := br.Exec(); err != nil {
 			return err
 		}
 		t.begun = true
+	}
+	for range pending {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// raw runs f on the transaction's pgx connection.
+func (t *pipeTx) raw(f func(c *pgx.Conn) error) error {
+	var err error
+	rawErr := t.conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("dbtx: a pipelined transaction on a %T connection", dc)
+		}
+		err = f(sc.Conn())
+		return nil
+	})
+	if rawErr != nil {
+		return rawErr
+	}
+	return err
+}
+
+// flushLocked sends the BEGIN if it has not been and the executions
+// waiting, in one round trip, then the staged statement if any. t.mu is
+// held.
+func (t *pipeTx) flushLocked(ctx context.Context) error {
+	if !t.begun || len(t.pending) > 0 {
+		if err := t.raw(func(c *pgx.Conn) error {
+			b := &pgx.Batch{}
+			t.prefix(b)
+			br := c.SendBatch(ctx, b)
+			err := t.readPrefix(br)
+			if cerr := br.Close(); err == nil {
+				err = cerr
+			}
+			return err
+		}); err != nil {
+			return err
+		}
 	}
 	s := t.staged
 	if s == nil {
@@ -204,8 +288,23 @@ func (t *pipeTx) flushLocked(ctx context.Context) error {
 	return s.then(QueryRow(s.ctx, t.conn, s.dest, s.query, s.args...))
 }
 
-// ExecContext runs a statement in the transaction.
+// ExecContext runs a statement in the transaction, or queues it for the
+// next round trip when ctx is marked by ExecLater.
 func (t *pipeTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if later, _ := ctx.Value(execLaterKey{}).(bool); later {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if err := t.usable(); err != nil {
+			return nil, err
+		}
+		if t.staged != nil { // it was written first
+			if err := t.flushLocked(ctx); err != nil {
+				return nil, err
+			}
+		}
+		t.pending = append(t.pending, laterExec{query: query, args: append([]any(nil), args...)})
+		return laterResult{}, nil
+	}
 	if err := t.before(ctx); err != nil {
 		return nil, err
 	}
@@ -237,46 +336,36 @@ func (t *pipeTx) QueryContext(ctx context.Context, query string, args ...any) (*
 }
 
 // queryRow runs a statement returning one row through pgx and scans it
-// into dest (sql.ErrNoRows when there is none), with the BEGIN in the same
-// round trip when it has not been sent.
+// into dest (sql.ErrNoRows when there is none), in one round trip with the
+// BEGIN when it has not been sent and the executions waiting.
 func (t *pipeTx) queryRow(ctx context.Context, query string, args, dest []any) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err := t.usable(); err != nil {
 		return err
 	}
-	if t.begun || t.staged != nil {
+	if t.staged != nil { // it was written first
 		if err := t.flushLocked(ctx); err != nil {
 			return err
 		}
 	}
-	var err error
-	rawErr := t.conn.Raw(func(dc any) error {
-		sc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("dbtx: a pipelined transaction on a %T connection", dc)
+	err := t.raw(func(c *pgx.Conn) error {
+		if t.begun && len(t.pending) == 0 {
+			return c.QueryRow(ctx, query, args...).Scan(dest...)
 		}
-		c := sc.Conn()
-		if t.begun {
-			err = c.QueryRow(ctx, query, args...).Scan(dest...)
-		} else {
-			b := &pgx.Batch{}
-			b.Queue("BEGIN")
-			b.Queue(query, args...)
-			br := c.SendBatch(ctx, b)
-			if _, err = br.Exec(); err == nil {
-				t.begun = true
-				err = br.QueryRow().Scan(dest...)
-			}
-			if cerr := br.Close(); err == nil {
-				err = cerr
-			}
+		b := &pgx.Batch{}
+		t.prefix(b)
+		b.Queue(query, args...)
+		br := c.SendBatch(ctx, b)
+		err := t.readPrefix(br)
+		if err == nil {
+			err = br.QueryRow().Scan(dest...)
 		}
-		return nil
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return err
 	})
-	if rawErr != nil {
-		return rawErr
-	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return sql.ErrNoRows
 	}
@@ -297,26 +386,31 @@ func (t *pipeTx) Commit() error {
 		return err
 	}
 	return t.end(func(ctx context.Context, c *pgx.Conn, s *atCommit) error {
-		if s == nil {
+		if s == nil && len(t.pending) == 0 {
 			if !t.begun {
 				return nil // nothing was sent
 			}
 			return commit(c.Exec(ctx, "COMMIT"))
 		}
 		b := &pgx.Batch{}
-		if !t.begun {
-			b.Queue("BEGIN")
+		t.prefix(b)
+		if s != nil {
+			b.Queue(s.query, s.args...)
 		}
-		b.Queue(s.query, s.args...)
 		b.Queue("COMMIT")
 		br := c.SendBatch(ctx, b)
-		var serr error
-		if !t.begun {
-			_, serr = br.Exec()
+		if err := t.readPrefix(br); err != nil {
+			_ = br.Close()
+			return err
 		}
-		if serr == nil {
-			serr = br.QueryRow().Scan(s.dest...)
+		if s == nil {
+			err := commit(br.Exec())
+			if cerr := br.Close(); err == nil {
+				err = cerr
+			}
+			return err
 		}
+		serr := br.QueryRow().Scan(s.dest...)
 		noRow := errors.Is(serr, pgx.ErrNoRows)
 		var cerr error
 		if serr == nil || noRow {
@@ -354,9 +448,11 @@ func commit(tag pgconn.CommandTag, err error) error {
 	return nil
 }
 
-// Rollback rolls the transaction back (a staged statement is dropped).
+// Rollback rolls the transaction back (a staged statement and the
+// executions waiting are dropped).
 func (t *pipeTx) Rollback() error {
 	return t.end(func(ctx context.Context, c *pgx.Conn, _ *atCommit) error {
+		t.pending = nil
 		if !t.begun {
 			return nil // nothing was sent
 		}

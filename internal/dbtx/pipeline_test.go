@@ -323,3 +323,63 @@ func TestPipelinedBegin(t *testing.T) {
 		}
 	})
 }
+
+// TestExecLater: executions marked ExecLater wait for the transaction's
+// next round trip and keep their order: before a following statement
+// (which sees them), or with the COMMIT; one that fails fails the
+// transaction and nothing stays; a rollback drops them unsent.
+func TestExecLater(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, dl testenv.Dialect) {
+		d := open(t, dl)
+		c := d.Client
+		ctx := context.Background()
+		later := dbtx.ExecLater(ctx)
+		seed(t, c, "l-a")
+		var got int64
+		if err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+			if err := tx.Counter.Create().SetID("l-1").SetValue(5).Exec(later); err != nil {
+				return err
+			}
+			// The next statement sees the row written before it.
+			if err := dbtx.QueryRow(ctx, tx, []any{&got}, `SELECT value FROM counters WHERE id = $1`, "l-1"); err != nil {
+				return err
+			}
+			if err := tx.Counter.Create().SetID("l-2").SetValue(got + 1).Exec(later); err != nil {
+				return err
+			}
+			// Only with the COMMIT (ent statement next: sent before it).
+			return tx.Counter.Create().SetID("l-3").SetValue(7).Exec(later)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got != 5 || value(t, d, "l-1") != 5 || value(t, d, "l-2") != 6 || value(t, d, "l-3") != 7 {
+			t.Fatalf("read %d; committed %d %d %d, want 5; 5 6 7", got, value(t, d, "l-1"), value(t, d, "l-2"), value(t, d, "l-3"))
+		}
+		// A failing one (a duplicate ID) fails the transaction at its
+		// round trip, here the COMMIT's with a staged statement.
+		err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+			if err := tx.Counter.Create().SetID("l-4").SetValue(1).Exec(later); err != nil {
+				return err
+			}
+			if err := tx.Counter.Create().SetID("l-1").SetValue(1).Exec(later); err != nil {
+				return err
+			}
+			return dbtx.QueryRowAtCommit(ctx, tx, []any{&got}, func(err error) error { return err }, bump, 1, "l-a")
+		})
+		if !dbtx.IsUniqueViolation(err) {
+			t.Fatalf("WithTx returned %v, want the later insert's unique violation", err)
+		}
+		if value(t, d, "l-4") != -1 || value(t, d, "l-a") != 1 {
+			t.Fatal("a transaction whose later execution failed left rows")
+		}
+		boom := errors.New("boom")
+		if err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+			if err := tx.Counter.Create().SetID("l-5").SetValue(1).Exec(later); err != nil {
+				return err
+			}
+			return boom
+		}); !errors.Is(err, boom) || value(t, d, "l-5") != -1 {
+			t.Fatalf("WithTx returned %v; l-5 is %d, want boom and none", err, value(t, d, "l-5"))
+		}
+	})
+}

@@ -855,7 +855,9 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, p *ent.Payment, at tim
 	if len(detail) > 0 {
 		c.SetDetail(detail)
 	}
-	audit, err := c.Save(ctx)
+	// Nothing reads the insert's result: on PostgreSQL it goes with the
+	// transaction's next round trip (dbtx.ExecLater).
+	audit, err := c.Save(dbtx.ExecLater(ctx))
 	if err != nil {
 		return err
 	}
