@@ -193,7 +193,7 @@ func (s *Service) CreatePayment(ctx context.Context, payer pulid.ID, in CreatePa
 				SetNillablePartnerID(nonEmpty(in.PartnerID)).
 				SetAuthorizeBy(now.Add(s.cfg.Windows.Authorization)).
 				SetCreatedAt(now).SetUpdatedAt(now).
-				Save(ctx)
+				Save(dbtx.ExecLater(ctx)) // the row as written: nothing is read back
 			if err != nil {
 				return created{}, "", err
 			}

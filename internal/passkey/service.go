@@ -244,7 +244,9 @@ func (s *Service) saveSession(ctx context.Context, tx *ent.Tx, c *ent.PasskeySes
 	if err != nil {
 		return err
 	}
-	return c.SetChallenge(sd.Challenge).SetData(data).SetCreatedAt(now).SetExpiresAt(expires).Exec(ctx)
+	// Nothing reads the insert's result: on PostgreSQL it goes with the
+	// transaction's next round trip (dbtx.ExecLater).
+	return c.SetChallenge(sd.Challenge).SetData(data).SetCreatedAt(now).SetExpiresAt(expires).Exec(dbtx.ExecLater(ctx))
 }
 
 // Sweep deletes the sessions that expired more than a timeout ago and
