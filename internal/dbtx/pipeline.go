@@ -1,6 +1,7 @@
 package dbtx
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -99,6 +100,7 @@ type pipeTx struct {
 	pending []laterExec // executions waiting for the next round trip (ExecLater)
 	staged  *atCommit
 	done    bool
+	err     error // a failure that lost written work: the transaction can only roll back
 }
 
 // laterExec is an execution whose result no one reads (ExecLater).
@@ -162,8 +164,11 @@ func RegisterPipelined(client *ent.Client) { pipelined.Store(client, struct{}{})
 // The statement must return a row whenever it succeeds: PostgreSQL
 // commits a statement sent with the COMMIT that returned none, so one
 // that may find nothing must make that an error of its own (the outbox's
-// statement divides by its row count). Should one return no row all the
-// same, the caller gets ErrCommittedWithoutRow and then is not called.
+// statement divides by its row count). Only an error PostgreSQL reports
+// for the statement means nothing committed; should the row be missing
+// or not scan all the same, or then fail on a row read after the commit,
+// the caller gets ErrCommittedUnread wrapping the cause. then runs with
+// the transaction locked: it must not use the transaction.
 func QueryRowAtCommit(ctx context.Context, tx *ent.Tx, dest []any, then func(error) error, query string, args ...any) error {
 	if isPipelined(tx) {
 		a := &atCommit{ctx: ctx, query: query, args: args, dest: dest, then: then}
@@ -188,13 +193,17 @@ func isPipelined(tx *ent.Tx) bool {
 	return ok
 }
 
-// ErrCommittedWithoutRow is the error of a statement sent with the COMMIT
-// that returned no row: the transaction has committed (see
-// QueryRowAtCommit).
-var ErrCommittedWithoutRow = errors.New("dbtx: a statement sent with the COMMIT returned no row; the transaction committed")
+// ErrCommittedUnread is the error, wrapping the cause, of a statement sent
+// with the COMMIT whose row could not be read (none, or a value that does
+// not scan) or whose then failed on it: the transaction has committed
+// (see QueryRowAtCommit).
+var ErrCommittedUnread = errors.New("dbtx: the transaction committed, but the row of the statement sent with the COMMIT was not read")
 
-// usable refuses statements on a finished transaction or once its
-// context has ended. t.mu is held.
+// usable refuses statements on a finished transaction, once its context
+// has ended, or after a failure that lost work it had accepted (a queued
+// execution or a staged statement that could not be sent or failed):
+// like a failed transaction in PostgreSQL, it then only rolls back, and
+// Commit returns that failure. t.mu is held.
 func (t *pipeTx) usable() error {
 	if err := t.ctx.Err(); err != nil {
 		return err
@@ -202,18 +211,16 @@ func (t *pipeTx) usable() error {
 	if t.done {
 		return sql.ErrTxDone
 	}
-	return nil
+	return t.err
 }
 
-// before sends the BEGIN if it has not been, and the staged statement if
-// any, ahead of another statement (see usable).
-func (t *pipeTx) before(ctx context.Context) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if err := t.usable(); err != nil {
-		return err
+// fail records err as the transaction's failure (see usable) and returns
+// it. t.mu is held.
+func (t *pipeTx) fail(err error) error {
+	if err != nil && t.err == nil {
+		t.err = err
 	}
-	return t.flushLocked(ctx)
+	return err
 }
 
 // prefix queues in b what must precede the next statement: the BEGIN if
@@ -277,7 +284,7 @@ func (t *pipeTx) flushLocked(ctx context.Context) error {
 			}
 			return err
 		}); err != nil {
-			return err
+			return t.fail(err)
 		}
 	}
 	s := t.staged
@@ -285,7 +292,14 @@ func (t *pipeTx) flushLocked(ctx context.Context) error {
 		return nil
 	}
 	t.staged = nil
-	return s.then(QueryRow(s.ctx, t.conn, s.dest, s.query, s.args...))
+	if err := QueryRow(s.ctx, t.conn, s.dest, s.query, s.args...); err != nil {
+		t.fail(err)
+		if terr := s.then(err); terr != nil {
+			return terr
+		}
+		return err
+	}
+	return t.fail(s.then(nil))
 }
 
 // ExecContext runs a statement in the transaction, or queues it for the
@@ -305,10 +319,25 @@ func (t *pipeTx) ExecContext(ctx context.Context, query string, args ...any) (sq
 		t.pending = append(t.pending, laterExec{query: query, args: append([]any(nil), args...)})
 		return laterResult{}, nil
 	}
-	if err := t.before(ctx); err != nil {
+	// The statement runs under t.mu: a Rollback (the end of the context)
+	// waits for it, and no statement starts after the ROLLBACK, outside
+	// the transaction.
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.ready(ctx); err != nil {
 		return nil, err
 	}
 	return t.conn.ExecContext(ctx, query, args...)
+}
+
+// ready makes the transaction ready for a statement: usable, with the
+// BEGIN, the executions waiting and the staged statement sent. t.mu is
+// held.
+func (t *pipeTx) ready(ctx context.Context) error {
+	if err := t.usable(); err != nil {
+		return err
+	}
+	return t.flushLocked(ctx)
 }
 
 // QueryContext runs a query in the transaction; it stages it when its
@@ -318,18 +347,20 @@ func (t *pipeTx) QueryContext(ctx context.Context, query string, args ...any) (*
 	if n := len(args); n > 0 {
 		switch a := args[n-1].(type) {
 		case *atCommit:
-			if err := t.before(ctx); err != nil {
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			if err := t.ready(ctx); err != nil {
 				return nil, err
 			}
-			t.mu.Lock()
 			t.staged = a
-			t.mu.Unlock()
 			return nil, nil
 		case *rowInto:
 			return nil, t.queryRow(ctx, query, args[:n-1], a.dest)
 		}
 	}
-	if err := t.before(ctx); err != nil {
+	t.mu.Lock() // see ExecContext
+	defer t.mu.Unlock()
+	if err := t.ready(ctx); err != nil {
 		return nil, err
 	}
 	return t.conn.QueryContext(ctx, query, args...)
@@ -357,10 +388,11 @@ func (t *pipeTx) queryRow(ctx context.Context, query string, args, dest []any) e
 		t.prefix(b)
 		b.Queue(query, args...)
 		br := c.SendBatch(ctx, b)
-		err := t.readPrefix(br)
-		if err == nil {
-			err = br.QueryRow().Scan(dest...)
+		if err := t.readPrefix(br); err != nil {
+			_ = br.Close()
+			return t.fail(err)
 		}
+		err := br.QueryRow().Scan(dest...)
 		if cerr := br.Close(); err == nil {
 			err = cerr
 		}
@@ -385,6 +417,13 @@ func (t *pipeTx) Commit() error {
 		_ = t.Rollback() // unless the end of the context did already
 		return err
 	}
+	t.mu.Lock()
+	failed := t.err
+	t.mu.Unlock()
+	if failed != nil {
+		_ = t.Rollback()
+		return failed
+	}
 	return t.end(func(ctx context.Context, c *pgx.Conn, s *atCommit) error {
 		if s == nil && len(t.pending) == 0 {
 			if !t.begun {
@@ -403,37 +442,84 @@ func (t *pipeTx) Commit() error {
 			_ = br.Close()
 			return err
 		}
-		if s == nil {
-			err := commit(br.Exec())
-			if cerr := br.Close(); err == nil {
-				err = cerr
+		// The statement's row is kept raw and scanned only once the
+		// COMMIT's result is read: a value that does not scan must not
+		// hide whether the transaction committed.
+		var row *rawRow
+		if s != nil {
+			var err error
+			if row, err = readRaw(br); err != nil {
+				_ = br.Close()
+				var pgErr *pgconn.PgError
+				if !errors.As(err, &pgErr) {
+					return err // the connection failed: finish discards it
+				}
+				// The statement failed in PostgreSQL, which skipped the
+				// COMMIT: nothing is committed (finish rolls back).
+				if terr := s.then(err); terr != nil {
+					return terr
+				}
+				return err // then may not turn a failure into a success
 			}
-			return err
 		}
-		serr := br.QueryRow().Scan(s.dest...)
-		noRow := errors.Is(serr, pgx.ErrNoRows)
-		var cerr error
-		if serr == nil || noRow {
-			cerr = commit(br.Exec())
-		}
-		if berr := br.Close(); serr == nil && cerr == nil {
+		cerr := commit(br.Exec())
+		if berr := br.Close(); cerr == nil {
 			cerr = berr
 		}
-		switch {
-		case noRow && cerr == nil:
-			return ErrCommittedWithoutRow
-		case noRow:
-			return cerr
-		case serr != nil:
-			if err := s.then(serr); err != nil {
-				return err
-			}
-			return serr // then may not turn a failure into a success
-		case cerr != nil:
+		if cerr != nil || s == nil {
 			return cerr
 		}
-		return s.then(nil)
+		// Committed. What goes wrong from here says so.
+		if err := row.scan(c, s.dest); err != nil {
+			return fmt.Errorf("%w: %w", ErrCommittedUnread, err)
+		}
+		if err := s.then(nil); err != nil {
+			return fmt.Errorf("%w: %w", ErrCommittedUnread, err)
+		}
+		return nil
 	})
+}
+
+// rawRow is the first row of a statement's result, as PostgreSQL sent it
+// (nil when there was none).
+type rawRow struct {
+	fields []pgconn.FieldDescription
+	values [][]byte
+}
+
+// readRaw reads the next result of br and keeps its first row raw; its
+// error is PostgreSQL's for the statement, or the connection's.
+func readRaw(br pgx.BatchResults) (*rawRow, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	var r *rawRow
+	if rows.Next() {
+		r = &rawRow{fields: append([]pgconn.FieldDescription(nil), rows.FieldDescriptions()...)}
+		for _, v := range rows.RawValues() {
+			r.values = append(r.values, bytes.Clone(v))
+		}
+	}
+	rows.Close()
+	return r, rows.Err()
+}
+
+// scan scans the row into dest with c's types (sql.ErrNoRows when there
+// was none).
+func (r *rawRow) scan(c *pgx.Conn, dest []any) error {
+	if r == nil {
+		return sql.ErrNoRows
+	}
+	if len(dest) != len(r.values) {
+		return fmt.Errorf("dbtx: %d values into %d destinations", len(r.values), len(dest))
+	}
+	for i, d := range dest {
+		if err := c.TypeMap().Scan(r.fields[i].DataTypeOID, r.fields[i].Format, r.values[i], d); err != nil {
+			return fmt.Errorf("column %s: %w", r.fields[i].Name, err)
+		}
+	}
+	return nil
 }
 
 // commit is the result of a COMMIT: PostgreSQL answers ROLLBACK, without

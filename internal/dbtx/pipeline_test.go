@@ -159,8 +159,8 @@ func TestPipelinedCommit(t *testing.T) {
 			})
 			switch dl {
 			case testenv.Postgres: // committed: the caller hears it, then does not
-				if !errors.Is(err, dbtx.ErrCommittedWithoutRow) || called {
-					t.Fatalf("WithTx returned %v (then called: %v), want ErrCommittedWithoutRow", err, called)
+				if !errors.Is(err, dbtx.ErrCommittedUnread) || called {
+					t.Fatalf("WithTx returned %v (then called: %v), want ErrCommittedUnread", err, called)
 				}
 			default: // at once, like QueryRow
 				if !errors.Is(err, sql.ErrNoRows) || !called {
@@ -312,16 +312,25 @@ func TestPipelinedBegin(t *testing.T) {
 			if err := dbtx.WithTx(ctx, c, func(*ent.Tx) error { return boom }); !errors.Is(err, boom) {
 				t.Fatal(err)
 			}
-			if err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
-				return dbtx.QueryRow(ctx, tx, []any{&got}, bump, 1, "b-a")
-			}); err != nil {
-				t.Fatal(err)
-			}
+			bumpIn(t, c, "b-a")
 		}
 		if v := value(t, d, "b-a"); v != 42 {
 			t.Fatalf("after 40 more: %d, want 42", v)
 		}
 	})
+}
+
+// bumpIn adds one to counter id in a transaction of its own whose only
+// statement is a QueryRow (sent with its BEGIN).
+func bumpIn(t *testing.T, c *ent.Client, id string) {
+	t.Helper()
+	ctx := context.Background()
+	var got int64
+	if err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+		return dbtx.QueryRow(ctx, tx, []any{&got}, bump, 1, id)
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestExecLater: executions marked ExecLater wait for the transaction's
@@ -382,4 +391,52 @@ func TestExecLater(t *testing.T) {
 			t.Fatalf("WithTx returned %v; l-5 is %d, want boom and none", err, value(t, d, "l-5"))
 		}
 	})
+}
+
+// TestPipelinedFailures (PostgreSQL): a row that does not scan after the
+// COMMIT ran is reported as committed (ErrCommittedUnread), never as a
+// failure; and a transaction that lost a queued execution (its round trip
+// refused by a cancelled statement whose error the function ignored)
+// cannot commit.
+func TestPipelinedFailures(t *testing.T) {
+	d := open(t, testenv.Postgres)
+	c := d.Client
+	ctx := context.Background()
+	seed(t, c, "f-a")
+	var wrong bool // bump returns a bigint
+	err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+		if err := tx.Counter.Create().SetID("f-row").SetValue(1).Exec(ctx); err != nil {
+			return err
+		}
+		return dbtx.QueryRowAtCommit(ctx, tx, []any{&wrong}, func(err error) error { return err }, bump, 1, "f-a")
+	})
+	if !errors.Is(err, dbtx.ErrCommittedUnread) {
+		t.Fatalf("WithTx returned %v, want ErrCommittedUnread", err)
+	}
+	if value(t, d, "f-row") != 1 || value(t, d, "f-a") != 2 {
+		t.Fatal("the transaction reported as committed did not commit")
+	}
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	var got int64
+	err = dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+		if err := tx.Counter.Create().SetID("f-lost").SetValue(1).Exec(dbtx.ExecLater(ctx)); err != nil {
+			return err
+		}
+		_ = dbtx.QueryRow(cancelled, tx, []any{&got}, `SELECT 1`) // its error ignored
+		return nil
+	})
+	if err == nil {
+		t.Fatal("a transaction that lost a queued execution committed")
+	}
+	if value(t, d, "f-lost") != -1 {
+		t.Fatal("the lost execution's row exists")
+	}
+	for i := 0; i < 20; i++ { // the connections are clean
+		bumpIn(t, c, "f-a")
+	}
+	if v := value(t, d, "f-a"); v != 22 {
+		t.Fatalf("after 20 more: %d, want 22", v)
+	}
 }
