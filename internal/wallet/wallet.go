@@ -259,9 +259,11 @@ func (s *Service) TopUp(ctx context.Context, userID pulid.ID, in MoveInput) (*en
 			if err := s.identity.RequireVerified(ctx, tx, userID); err != nil {
 				return nil, "", err
 			}
+			// Nothing reads the row back: on PostgreSQL it goes with the
+			// COMMIT (dbtx.ExecLater).
 			t, err := tx.TopUp.Create().SetID(m.id).
 				SetUserID(userID).SetBankCardID(m.card.ID).SetAmount(m.amount).
-				SetCurrency(string(m.currency)).Save(ctx)
+				SetCurrency(string(m.currency)).Save(dbtx.ExecLater(ctx))
 			if err != nil {
 				return nil, "", err
 			}
