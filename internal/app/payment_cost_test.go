@@ -56,7 +56,7 @@ func TestPaymentStatementBudget(t *testing.T) {
 		testenv.SQLite: {"createPayment": 11, "authorizePayment": 23, "markShipped": 8, "confirmReceipt": 17},
 		// authorizePayment: the passkey finish is two statements without a
 		// transaction on PostgreSQL (passkey.finishDirect), five on SQLite.
-		testenv.Postgres: {"createPayment": 10, "authorizePayment": 15, "markShipped": 7, "confirmReceipt": 11},
+		testenv.Postgres: {"createPayment": 10, "authorizePayment": 14, "markShipped": 7, "confirmReceipt": 10},
 	}
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		budget := budgets[d]

@@ -101,22 +101,28 @@ func (q *outbox) Flush(ctx context.Context, tx *ent.Tx) error {
 // instances' hubs: PostgreSQL delivers it when the transaction commits
 // (and drops it if it rolls back), with no round trip of its own. Its
 // payload names the sending instance, whose own listener skips it.
-var insertPostgres = "WITH " + insertCTEs(0) + "\n" + selectLast
+var insertPostgres = "WITH " + insertCTEs(0) + "\nSELECT " + lastValue
 
-// selectLast ends insertPostgres (and the statements that Join the
-// events): the counter's new value, always in one row. Without the
+// lastValue is what insertPostgres (and the statements that Join the
+// events) select: the counter's new value, always in one row. Without the
 // counter row ec is empty and nothing is inserted, so the division by
 // its row count makes that an error: the statement may be sent with the
 // COMMIT (dbtx.QueryRowAtCommit), which PostgreSQL would run after a
 // statement that returned no row.
-const selectLast = "SELECT COALESCE((SELECT value FROM ec), 0) / (SELECT count(*) FROM ec, en)"
+const lastValue = "COALESCE((SELECT value FROM ec), 0) / (SELECT count(*) FROM ec, en)"
 
 // insertCTEs is insertPostgres's WITH clauses (ec, the counter's new
 // value; ei, the insert; en, the NOTIFY), their parameters numbered from
-// $base+1 (the arguments of insertArgs).
-func insertCTEs(base int) string {
+// $base+1 (the arguments of insertArgs). With after, the name of another
+// CTE of the statement, the counter is updated only once that CTE has run
+// (an InitPlan reads it first): the lock order of JoinAfter.
+func insertCTEs(base int, after ...string) string {
 	p := func(i int) string { return "$" + strconv.Itoa(base+i) }
-	return `ec AS (UPDATE counters SET value = value + ` + p(1) + ` WHERE id = ` + p(2) + ` RETURNING value),
+	first := ""
+	for _, a := range after {
+		first += ` AND EXISTS (SELECT 1 FROM ` + a + `)`
+	}
+	return `ec AS (UPDATE counters SET value = value + ` + p(1) + ` WHERE id = ` + p(2) + first + ` RETURNING value),
 ei AS (INSERT INTO events (id, seq, type, subject_id, user_id, partner_id, payload, created_at)
 	SELECT u.id, ec.value - ` + p(1) + ` + u.ord, u.type, u.subject_id, u.user_id, u.partner_id, u.payload, u.created_at
 	FROM ec, unnest(` + p(3) + `::text[], ` + p(4) + `::text[], ` + p(5) + `::text[], ` + p(6) + `::text[], ` + p(7) + `::text[], ` + p(8) + `::jsonb[], ` + p(9) + `::timestamptz[])
@@ -202,6 +208,7 @@ func wakeAfterCommit(tx *ent.Tx, client *ent.Client) string {
 type Joined struct {
 	CTEs   string
 	Select string // the statement's final SELECT, returning ec.value
+	Value  string // the expression Select selects, for a SELECT of several
 	Args   []any
 	Done   func(last int64)
 }
@@ -212,7 +219,15 @@ type Joined struct {
 // parameters from $base+1; the outbox's Flush then writes nothing. ok is
 // false, and nothing is taken, when there are none, more than one
 // statement's worth, or tx is not a PostgreSQL transaction of WithTx.
-func Join(tx *ent.Tx, base int) (j Joined, ok bool, err error) {
+func Join(tx *ent.Tx, base int) (j Joined, ok bool, err error) { return join(tx, base) }
+
+// JoinAfter is Join for a statement that locks another counter first, in
+// its CTE after: the events counter is updated only once that CTE has run.
+func JoinAfter(tx *ent.Tx, base int, after string) (j Joined, ok bool, err error) {
+	return join(tx, base, after)
+}
+
+func join(tx *ent.Tx, base int, after ...string) (j Joined, ok bool, err error) {
 	o, isTx := dbtx.OriginOf(tx)
 	if !isTx || o.Dialect != dialect.Postgres {
 		return Joined{}, false, nil
@@ -227,7 +242,8 @@ func Join(tx *ent.Tx, base int) (j Joined, ok bool, err error) {
 		return Joined{}, false, err
 	}
 	q.rows = nil
-	return Joined{CTEs: insertCTEs(base), Select: selectLast, Args: args, Done: func(last int64) { numbered(rows, last) }}, true, nil
+	return Joined{CTEs: insertCTEs(base, after...), Select: "SELECT " + lastValue, Value: lastValue, Args: args,
+		Done: func(last int64) { numbered(rows, last) }}, true, nil
 }
 
 // committed holds, per client, its Hub's local wake-up and NOTIFY payload

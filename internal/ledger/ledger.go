@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgconn"
 	"math"
 	"slices"
 	"sort"
@@ -231,7 +232,8 @@ type pendingEntry struct {
 // Flush applies the deferred platform legs (in account-ID order, then in
 // posting order; a debit only if the account covers it, custody excepted), takes the next sequence numbers from the counter row
 // (locking it until the commit), hash-chains the entries and writes their
-// rows; then it fills in the Posted values Post returned.
+// rows; then it fills in the Posted values Post returned. On PostgreSQL a
+// transaction with one entry does it all in one statement (flushOne).
 func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
 	// Platform legs are applied as one update per account (its total),
 	// in account-ID order; each posting's balance after is then the
@@ -286,6 +288,13 @@ func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
 			return err
 		}
 		settle(id, balance)
+	}
+	if postgres && len(q.entries) == 1 {
+		last := ""
+		if len(accounts) > 0 {
+			last = accounts[len(accounts)-1]
+		}
+		return q.flushOne(ctx, tx, last, kinds[last], totals[last], now, settle, refused)
 	}
 	n := int64(len(q.entries))
 	var (
@@ -391,6 +400,123 @@ func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
 	return tx.Counter.Update().Where(counter.ID(CounterID)).SetHash(prev).Exec(ctx)
 }
 
+// flushOne is the PostgreSQL flush of a transaction's one journal
+// transaction (the usual case) in one statement, sent with the COMMIT
+// (dbtx.QueryRowAtCommit): the last platform account's update (account
+// lastID, when there is one), the counter's next seq and stamp, the chain's
+// hash computed by PostgreSQL (sha256 over Hash's encoding: the parts
+// that do not depend on the seq and the time come from HashParts), the
+// journal row, its postings and the events (events.JoinAfter). So the
+// counter is locked by the statement that commits, and no round trip to
+// this process is made while it is held. The locks are taken in the
+// flush's order: the account (an InitPlan of the counter's read), the
+// ledger counter, then the events counter (its update waits for the
+// chain's row). A refused account (its guard: covering a debit, no
+// overflow) leaves its CTE empty and the statement divides by that.
+func (q *journal) flushOne(ctx context.Context, tx *ent.Tx, lastID, lastKind string, lastTotal int64, now time.Time,
+	settle func(id string, balance int64), refused func(id string) error) error {
+	e := q.entries[0]
+	t := e.tx
+	evidence, err := checked(t)
+	if err != nil {
+		return err
+	}
+	content := Content{Kind: t.Kind, Currency: t.Currency, RefID: string(t.RefID), Memo: t.Memo, Evidence: t.Evidence}
+	for _, l := range e.legs {
+		content.Postings = append(content.Postings, PostingContent{AccountID: l.AccountID, Amount: l.Amount})
+	}
+	head, tail := HashParts(content)
+	n := len(e.postings)
+	pIDs, pAccounts, pKinds := make([]string, n), make([]string, n), make([]string, n)
+	pAmounts, pBalances := make([]int64, n), make([]int64, n)
+	for i, p := range e.postings {
+		if err := errors.Join(posting.KindValidator(p.Kind), posting.CurrencyValidator(p.Currency)); err != nil {
+			return fmt.Errorf("ledger: posting %s: %w", p.ID, err)
+		}
+		pIDs[i], pAccounts[i], pKinds[i], pAmounts[i], pBalances[i] = string(p.ID), string(p.AccountID), p.Kind, p.Amount, p.BalanceAfter
+	}
+	args := []any{CounterID, q.now().UTC().UnixMicro(), MaxClockLead.Microseconds(), head, tail,
+		string(t.ID), t.Kind, t.Currency, string(t.RefID), t.Memo, evidence,
+		pIDs, pAccounts, pKinds, pAmounts, pBalances, lastID}
+	var with, after, balance string
+	if lastID != "" {
+		accountSQL, accountArgs := balanceUpdate(lastID, lastKind, lastTotal, now, len(args))
+		args = append(args, accountArgs...)
+		with = "a AS (" + accountSQL + "),\n"
+		after = " AND (SELECT count(*) FROM a) >= 0" // the account first
+		balance = "(SELECT balance FROM a)"
+	} else {
+		balance = "NULL::bigint"
+	}
+	query := `WITH ` + with + `o AS MATERIALIZED (SELECT value, hash, stamped_us FROM counters WHERE id = $1` + after + ` FOR UPDATE),
+k AS MATERIALIZED (SELECT s.seq, s.prev, s.stamp, sha256(s.prev || int8send(s.seq) || $4::bytea || int8send(s.stamp) || $5::bytea) AS hash,
+	timestamptz 'epoch' + s.stamp * interval '1 microsecond' AS at
+	FROM (SELECT o.value + 1 AS seq, COALESCE(o.hash, ''::bytea) AS prev,
+		GREATEST(o.stamped_us, LEAST($2, (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint + $3)) AS stamp FROM o) s),
+c AS (UPDATE counters SET value = k.seq, stamped_us = k.stamp, hash = k.hash FROM k WHERE counters.id = $1),
+t AS (INSERT INTO ledger_transactions (id, seq, kind, currency, ref_id, memo, evidence, prev_hash, hash, created_at)
+	SELECT $6, k.seq, $7, $8, $9, $10, $11::jsonb, k.prev, k.hash, k.at FROM k),
+p AS (INSERT INTO postings (id, transaction_id, account_id, seq, kind, amount, currency, balance_after, day, created_at)
+	SELECT u.id, $6, u.account_id, k.seq, u.kind, u.amount, $8,
+		CASE WHEN u.account_id = $17 THEN ` + balance + ` ELSE u.balance_after END,
+		to_char(k.at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), k.at
+	FROM k, unnest($12::text[], $13::text[], $14::text[], $15::bigint[], $16::bigint[]) AS u(id, account_id, kind, amount, balance_after))`
+	var seq, stampUS, accountBalance, evLast int64
+	var prev, hash []byte
+	dest := []any{&seq, &prev, &hash, &stampUS}
+	sel := `SELECT k.seq, k.prev, k.hash, k.stamp`
+	if lastID != "" {
+		// No row from a (its guard refused): a division by zero.
+		sel += `, COALESCE((SELECT balance FROM a), 0) / (SELECT count(*) FROM a)`
+		dest = append(dest, &accountBalance)
+	}
+	ev, joined, err := events.JoinAfter(tx, len(args), "k")
+	if err != nil {
+		return err
+	}
+	if joined {
+		query += ",\n" + ev.CTEs
+		args = append(args, ev.Args...)
+		sel += ", " + ev.Value
+		dest = append(dest, &evLast)
+	}
+	return dbtx.QueryRowAtCommit(ctx, tx, dest, func(err error) error {
+		var pgErr *pgconn.PgError
+		if err != nil && lastID != "" && errors.As(err, &pgErr) && pgErr.Code == "22012" {
+			return refused(lastID)
+		}
+		if err != nil {
+			return fmt.Errorf("ledger: journal: %w", err)
+		}
+		stamp := time.UnixMicro(stampUS).UTC()
+		t.Seq, t.CreatedAt, t.PrevHash, t.Hash = seq, stamp, prev, hash
+		for _, p := range e.postings {
+			p.Seq, p.CreatedAt, p.Day = seq, stamp, stamp.Format(time.DateOnly)
+		}
+		if lastID != "" {
+			settle(lastID, accountBalance)
+		}
+		if joined {
+			ev.Done(evLast)
+		}
+		return nil
+	}, query+"\n"+sel+" FROM k", args...)
+}
+
+// checked runs ent's validators on a journal row written without ent and
+// returns its evidence as JSON.
+func checked(t *ent.LedgerTransaction) (string, error) {
+	if err := errors.Join(ledgertransaction.KindValidator(t.Kind), ledgertransaction.CurrencyValidator(t.Currency),
+		ledgertransaction.MemoValidator(t.Memo)); err != nil {
+		return "", fmt.Errorf("ledger: journal entry %s: %w", t.ID, err)
+	}
+	ev, err := json.Marshal(t.Evidence)
+	if err != nil {
+		return "", fmt.Errorf("ledger: evidence of %s: %w", t.ID, err)
+	}
+	return string(ev), nil
+}
+
 // insertPostgres writes the journal rows, their postings and the chain's
 // new head in one statement (PostgreSQL runs the data-modifying WITH
 // clauses together; the postings' foreign keys are checked at its end,
@@ -422,16 +548,12 @@ func (q *journal) writePostgres(ctx context.Context, tx *ent.Tx, head []byte) er
 	)
 	for i, e := range q.entries {
 		t := e.tx
-		if err := errors.Join(ledgertransaction.KindValidator(t.Kind), ledgertransaction.CurrencyValidator(t.Currency),
-			ledgertransaction.MemoValidator(t.Memo)); err != nil {
-			return fmt.Errorf("ledger: journal entry %s: %w", t.ID, err)
-		}
-		ev, err := json.Marshal(t.Evidence)
+		ev, err := checked(t)
 		if err != nil {
-			return fmt.Errorf("ledger: evidence of %s: %w", t.ID, err)
+			return err
 		}
 		ids[i], seqs[i], kinds[i], currencies[i], refs[i], memos[i], evidence[i] =
-			string(t.ID), t.Seq, t.Kind, t.Currency, string(t.RefID), t.Memo, string(ev)
+			string(t.ID), t.Seq, t.Kind, t.Currency, string(t.RefID), t.Memo, ev
 		prevs[i], hashes[i], times[i] = t.PrevHash, t.Hash, t.CreatedAt
 		for _, p := range e.postings {
 			if err := errors.Join(posting.KindValidator(p.Kind), posting.CurrencyValidator(p.Currency), posting.DayValidator(p.Day)); err != nil {

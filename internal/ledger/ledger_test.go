@@ -430,3 +430,78 @@ func TestPlatformDebitRefusedAtFlush(t *testing.T) {
 		}
 	})
 }
+
+// TestChainAcrossFlushes: journal transactions with a memo, evidence,
+// a reference and a platform leg, flushed one per transaction (on
+// PostgreSQL the chain's hash is then computed in SQL, flushOne) and
+// several in one transaction (hashed in Go), interleaved, form one chain
+// that verifies, with the stored hash equal to Go's Hash of the content
+// and the posted values (seq, time, hashes) those of the stored rows.
+func TestChainAcrossFlushes(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d)
+		ctx := context.Background()
+		l := e.App.Ledger
+		u := users(t, e, 2)
+		fund(t, e, u[0], 1000)
+		post := func(n int) []*ledger.Posted {
+			var out []*ledger.Posted
+			if err := dbtx.WithTx(ctx, e.App.DB.Client, func(tx *ent.Tx) error {
+				out = nil
+				from, err := l.UserAccount(ctx, tx, u[0], money.CNY)
+				if err != nil {
+					return err
+				}
+				escrow, err := l.PlatformAccount(ctx, tx, ledger.KindEscrow, money.CNY)
+				if err != nil {
+					return err
+				}
+				for i := range n {
+					p, err := l.Post(ctx, tx, ledger.Entry{Kind: "PAYMENT", Currency: money.CNY, RefID: u[1],
+						Memo: fmt.Sprintf("货款 %d «x»", i), Evidence: map[string]any{"b": []any{1, "二"}, "a": map[string]any{"z": true}},
+						Legs: []ledger.Leg{ledger.On(from, -7), ledger.On(escrow, 7)}})
+					if err != nil {
+						return err
+					}
+					out = append(out, p)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		var all []*ledger.Posted
+		for _, n := range []int{1, 2, 1, 3, 1} {
+			all = append(all, post(n)...)
+		}
+		mustVerify(t, e)
+		for _, p := range all {
+			row, err := e.App.DB.Client.LedgerTransaction.Get(ctx, p.Transaction.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := ledger.Content{Seq: row.Seq, Kind: row.Kind, Currency: row.Currency, RefID: string(row.RefID),
+				Memo: row.Memo, CreatedAt: row.CreatedAt, Evidence: row.Evidence}
+			for _, leg := range p.Postings {
+				c.Postings = append(c.Postings, ledger.PostingContent{AccountID: string(leg.AccountID), Amount: leg.Amount})
+			}
+			if h := ledger.Hash(row.PrevHash, c); string(h) != string(row.Hash) {
+				t.Errorf("seq %d: stored hash is not Hash of its content", row.Seq)
+			}
+			if p.Transaction.Seq != row.Seq || !p.Transaction.CreatedAt.Equal(row.CreatedAt) ||
+				string(p.Transaction.Hash) != string(row.Hash) || string(p.Transaction.PrevHash) != string(row.PrevHash) {
+				t.Errorf("seq %d: posted values %d %v differ from the row's %d %v", row.Seq, p.Transaction.Seq, p.Transaction.CreatedAt, row.Seq, row.CreatedAt)
+			}
+			for _, leg := range p.Postings {
+				stored, err := e.App.DB.Client.Posting.Get(ctx, leg.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if stored.BalanceAfter != leg.BalanceAfter || stored.Seq != leg.Seq || stored.Day != leg.Day {
+					t.Errorf("posting %s: posted %d/%d/%s, stored %d/%d/%s", leg.ID, leg.BalanceAfter, leg.Seq, leg.Day, stored.BalanceAfter, stored.Seq, stored.Day)
+				}
+			}
+		}
+	})
+}

@@ -106,32 +106,47 @@ type PostingContent struct {
 }
 
 // Hash returns SHA-256(prev || canonical encoding of c). Strings are
-// length-prefixed so that no two contents encode alike.
+// length-prefixed so that no two contents encode alike. The encoding is
+// prev, the seq (8 bytes, big-endian), HashParts' head, the creation time
+// in microseconds (8 bytes) and HashParts' tail: on PostgreSQL the flush
+// of a single transaction computes the same in SQL, with the seq and the
+// time the counter row gives it (journal.flushOne).
 func Hash(prev []byte, c Content) []byte {
+	head, tail := HashParts(c)
 	var b bytes.Buffer
 	b.Write(prev)
-	putInt := func(v int64) { _ = binary.Write(&b, binary.BigEndian, v) }
-	putStr := func(s string) { putInt(int64(len(s))); b.WriteString(s) }
-	putInt(c.Seq)
-	putStr(c.Kind)
-	putStr(c.Currency)
-	putStr(c.RefID)
-	putStr(c.Memo)
-	putInt(c.CreatedAt.UnixMicro())
+	_ = binary.Write(&b, binary.BigEndian, c.Seq)
+	b.Write(head)
+	_ = binary.Write(&b, binary.BigEndian, c.CreatedAt.UnixMicro())
+	b.Write(tail)
+	sum := sha256.Sum256(b.Bytes())
+	return sum[:]
+}
+
+// HashParts returns the parts of c's encoding that do not depend on its
+// seq or time: what comes between them (kind, currency, reference, memo)
+// and after them (the evidence and the postings in account order).
+func HashParts(c Content) (head, tail []byte) {
+	var h, t bytes.Buffer
+	putInt := func(b *bytes.Buffer, v int64) { _ = binary.Write(b, binary.BigEndian, v) }
+	putStr := func(b *bytes.Buffer, s string) { putInt(b, int64(len(s))); b.WriteString(s) }
+	putStr(&h, c.Kind)
+	putStr(&h, c.Currency)
+	putStr(&h, c.RefID)
+	putStr(&h, c.Memo)
 	ev := []byte{}
 	if len(c.Evidence) > 0 {
 		ev, _ = json.Marshal(c.Evidence) // map keys are sorted: deterministic
 	}
-	putStr(string(ev))
+	putStr(&t, string(ev))
 	ps := append([]PostingContent(nil), c.Postings...)
 	sort.Slice(ps, func(i, j int) bool { return ps[i].AccountID < ps[j].AccountID })
-	putInt(int64(len(ps)))
+	putInt(&t, int64(len(ps)))
 	for _, p := range ps {
-		putStr(p.AccountID)
-		putInt(p.Amount)
+		putStr(&t, p.AccountID)
+		putInt(&t, p.Amount)
 	}
-	sum := sha256.Sum256(b.Bytes())
-	return sum[:]
+	return h.Bytes(), t.Bytes()
 }
 
 // UserAccountKey and PlatformAccountKey name accounts uniquely.
