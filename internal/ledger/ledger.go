@@ -412,7 +412,8 @@ func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
 // flush's order: the account (an InitPlan of the counter's read), the
 // ledger counter, then the events counter (its update waits for the
 // chain's row). A refused account (its guard: covering a debit, no
-// overflow) leaves its CTE empty and the statement divides by that.
+// overflow) leaves its CTE empty, and the statement fails on that (see
+// the final SELECT).
 func (q *journal) flushOne(ctx context.Context, tx *ent.Tx, lastID, lastKind string, lastTotal int64, now time.Time,
 	settle func(id string, balance int64), refused func(id string) error) error {
 	e := q.entries[0]
@@ -448,7 +449,7 @@ func (q *journal) flushOne(ctx context.Context, tx *ent.Tx, lastID, lastKind str
 	} else {
 		balance = "NULL::bigint"
 	}
-	query := `WITH ` + with + `o AS MATERIALIZED (SELECT value, hash, stamped_us FROM counters WHERE id = $1` + after + ` FOR UPDATE),
+	query := `WITH ` + with + `o AS MATERIALIZED (SELECT value, hash, stamped_us FROM counters WHERE id = $1` + after + ` FOR NO KEY UPDATE),
 k AS MATERIALIZED (SELECT s.seq, s.prev, s.stamp, sha256(s.prev || int8send(s.seq) || $4::bytea || int8send(s.stamp) || $5::bytea) AS hash,
 	timestamptz 'epoch' + s.stamp * interval '1 microsecond' AS at
 	FROM (SELECT o.value + 1 AS seq, COALESCE(o.hash, ''::bytea) AS prev,
@@ -464,10 +465,14 @@ p AS (INSERT INTO postings (id, transaction_id, account_id, seq, kind, amount, c
 	var seq, stampUS, accountBalance, evLast int64
 	var prev, hash []byte
 	dest := []any{&seq, &prev, &hash, &stampUS}
-	sel := `SELECT k.seq, k.prev, k.hash, k.stamp`
+	// One row always, or an error: the statement may go with the COMMIT,
+	// which PostgreSQL would run after a statement that returned none. No
+	// counter row (k empty): a division by zero. No row from a (its guard
+	// refused): the logarithm of zero, SQLSTATE 2201E, which only this
+	// refusal raises.
+	sel := `SELECT COALESCE(k.seq, 0) / (SELECT count(*) FROM k), k.prev, k.hash, k.stamp`
 	if lastID != "" {
-		// No row from a (its guard refused): a division by zero.
-		sel += `, COALESCE((SELECT balance FROM a), 0) / (SELECT count(*) FROM a)`
+		sel += `, COALESCE((SELECT balance FROM a), 0) + 0 * ln((SELECT count(*) FROM a))::bigint`
 		dest = append(dest, &accountBalance)
 	}
 	ev, joined, err := events.JoinAfter(tx, len(args), "k")
@@ -482,7 +487,7 @@ p AS (INSERT INTO postings (id, transaction_id, account_id, seq, kind, amount, c
 	}
 	return dbtx.QueryRowAtCommit(ctx, tx, dest, func(err error) error {
 		var pgErr *pgconn.PgError
-		if err != nil && lastID != "" && errors.As(err, &pgErr) && pgErr.Code == "22012" {
+		if err != nil && lastID != "" && errors.As(err, &pgErr) && pgErr.Code == "2201E" {
 			return refused(lastID)
 		}
 		if err != nil {
@@ -500,7 +505,7 @@ p AS (INSERT INTO postings (id, transaction_id, account_id, seq, kind, amount, c
 			ev.Done(evLast)
 		}
 		return nil
-	}, query+"\n"+sel+" FROM k", args...)
+	}, query+"\n"+sel+" FROM (VALUES (0)) AS one LEFT JOIN k ON true", args...)
 }
 
 // checked runs ent's validators on a journal row written without ent and

@@ -505,3 +505,25 @@ func TestChainAcrossFlushes(t *testing.T) {
 		}
 	})
 }
+
+// TestFlushWithoutCounterCommitsNothing: with the ledger's counter row
+// gone, a posting fails and changes no balance, on both engines (on
+// PostgreSQL the flush's one statement goes with the COMMIT, so it must
+// fail by itself rather than return no row).
+func TestFlushWithoutCounterCommitsNothing(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d)
+		u := users(t, e, 2)
+		fund(t, e, u[0], 100)
+		if _, err := e.App.DB.SQL.Exec("DELETE FROM counters WHERE id = 'ledger'"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.App.Ledger.Transfer(context.Background(), ledger.TransferInput{From: u[0], To: u[1], Amount: 30, Currency: money.CNY})
+		if err == nil {
+			t.Fatal("a transfer was posted without the ledger's counter")
+		}
+		if b0, b1 := balance(t, e, u[0]), balance(t, e, u[1]); b0 != 100 || b1 != 0 {
+			t.Fatalf("balances %d and %d after the failed transfer, want 100 and 0", b0, b1)
+		}
+	})
+}

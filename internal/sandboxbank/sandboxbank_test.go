@@ -102,8 +102,11 @@ func TestQueueIsBounded(t *testing.T) {
 	b := New([]byte("secret"), nil)
 	release := make(chan struct{})
 	var mu sync.Mutex
-	delivered := 0
+	delivered, busy := 0, 0
 	b.SetHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		busy++
+		mu.Unlock()
 		<-release
 		mu.Lock()
 		delivered++
@@ -122,6 +125,19 @@ func TestQueueIsBounded(t *testing.T) {
 	ae, isApp := apperr.As(err)
 	if !isApp || ae.Code != apperr.RateLimited || ae.Extensions["retryAfterSeconds"] == nil {
 		t.Fatalf("charge on a full queue: %v", err)
+	}
+	// A sender may take its first job only after the refusal, making room
+	// again: once every sender is held in the handler, fill what is left.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		mu.Lock()
+		n := busy
+		mu.Unlock()
+		if n >= Senders || time.Now().After(deadline) {
+			break
+		}
+	}
+	for b.Charge(ctx, bank.Request{Reference: "top_x", Token: ok, Amount: 1, Currency: "CNY"}) == nil {
+		accepted++
 	}
 	if accepted < QueueSize || accepted > QueueSize+Senders {
 		t.Fatalf("accepted %d callbacks, want between %d and %d", accepted, QueueSize, QueueSize+Senders)
