@@ -445,7 +445,9 @@ func (q *journal) flushOne(ctx context.Context, tx *ent.Tx, lastID, lastKind str
 		args = append(args, accountArgs...)
 		with = "a AS (" + accountSQL + "),\n"
 		after = " AND (SELECT count(*) FROM a) >= 0" // the account first
-		balance = "(SELECT balance FROM a)"
+		// Without a row from a the statement fails on the guard in its
+		// SELECT, whichever part PostgreSQL runs first: not on a NULL here.
+		balance = "COALESCE((SELECT balance FROM a), 0)"
 	} else {
 		balance = "NULL::bigint"
 	}
