@@ -57,19 +57,3 @@ type (
 	EntryType      = scalar.EntryType
 	EntryDirection = scalar.EntryDirection
 )
-
-// The entry types and directions, under the names gqlgen gives enum values.
-const (
-	EntryTypeTopup                  = scalar.EntryTypeTopup
-	EntryTypeWithdrawal             = scalar.EntryTypeWithdrawal
-	EntryTypeWithdrawalPayout       = scalar.EntryTypeWithdrawalPayout
-	EntryTypeWithdrawalReturn       = scalar.EntryTypeWithdrawalReturn
-	EntryTypeTransfer               = scalar.EntryTypeTransfer
-	EntryTypePayment                = scalar.EntryTypePayment
-	EntryTypePaymentRelease         = scalar.EntryTypePaymentRelease
-	EntryTypePaymentRefund          = scalar.EntryTypePaymentRefund
-	EntryTypeProtectionCompensation = scalar.EntryTypeProtectionCompensation
-	EntryTypeProtectionFunding      = scalar.EntryTypeProtectionFunding
-	EntryDirectionCredit            = scalar.EntryDirectionCredit
-	EntryDirectionDebit             = scalar.EntryDirectionDebit
-)

@@ -98,9 +98,6 @@ const (
 	EntryDirectionDebit  EntryDirection = "DEBIT"
 )
 
-// AllEntryDirection lists the directions.
-var AllEntryDirection = []EntryDirection{EntryDirectionCredit, EntryDirectionDebit}
-
 // IsValid reports whether e is a direction.
 func (e EntryDirection) IsValid() bool { return e == EntryDirectionCredit || e == EntryDirectionDebit }
 
