@@ -298,21 +298,31 @@ type metricsExtension struct{ m *obs.Metrics }
 
 var _ interface {
 	graphql.ResponseInterceptor
-	graphql.FieldInterceptor
+	graphql.OperationContextMutator
 } = metricsExtension{}
 
-// InterceptField counts the userErrors of each root mutation field's payload.
-func (e metricsExtension) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
-	res, err := next(ctx)
-	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Mutation" {
-		if ues := userErrorsOf(res); len(ues) > 0 {
-			op := operationLabel(graphql.GetOperationContext(ctx))
-			for _, ue := range ues {
-				e.m.Errors.WithLabelValues(op, obs.ErrorUserError, string(ue.Code)).Inc()
+// MutateOperationContext has a mutation's root fields count the userErrors
+// of their payloads. Only mutations are wrapped: a query's fields (a history
+// page has hundreds) run without the extra layer a FieldInterceptor would
+// put around every one of them.
+func (e metricsExtension) MutateOperationContext(_ context.Context, rc *graphql.OperationContext) *gqlerror.Error {
+	if rc.Operation == nil || rc.Operation.Operation != ast.Mutation {
+		return nil
+	}
+	inner := rc.ResolverMiddleware
+	rc.ResolverMiddleware = func(ctx context.Context, next graphql.Resolver) (any, error) {
+		res, err := inner(ctx, next)
+		if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Mutation" {
+			if ues := userErrorsOf(res); len(ues) > 0 {
+				op := operationLabel(graphql.GetOperationContext(ctx))
+				for _, ue := range ues {
+					e.m.Errors.WithLabelValues(op, obs.ErrorUserError, string(ue.Code)).Inc()
+				}
 			}
 		}
+		return res, err
 	}
-	return res, err
+	return nil
 }
 
 // userErrorsOf returns the UserErrors field of a mutation payload (a
