@@ -325,9 +325,8 @@ func HistoryAtScale(ctx context.Context, o HistoryOptions) (*HistoryResult, erro
 				break
 			}
 			var p historyPage
-			t := time.Now()
-			err := g.do(ctx, "", u.token, HistoryQuery, c.vars, &p)
-			rec.add(c.name, time.Since(t), err)
+			took, err := g.post(ctx, u.token, HistoryQuery, c.vars, &p)
+			rec.add(c.name, took, err)
 			if err != nil {
 				hc.Errors++
 				hc.FirstErrorCode = codeOf(err)
