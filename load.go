@@ -137,12 +137,14 @@ func startServer(ctx context.Context, stdout io.Writer) (*child, error) {
 	}
 	// A load run is a burst of outflows by design: the risk rules would
 	// step it up and then hold it for review (docs/design.md, Risk). Unless
-	// the caller set them, the burst thresholds are put out of reach; the
-	// other rules (new passkey, new counterparty) still run and the load
-	// tool answers them with its passkeys.
+	// the caller set them, the burst rules are turned off (thresholds 0:
+	// nor are the outflows counted for them, where the defaults would
+	// count at most 10 and 60 a window); the other rules (new passkey, new
+	// counterparty) still run and the load tool answers them with its
+	// passkeys.
 	for _, k := range []string{"DANBAO_RISK_BURST_MINUTE", "DANBAO_RISK_BURST_MINUTE_HOLD", "DANBAO_RISK_BURST_HOUR", "DANBAO_RISK_BURST_HOUR_HOLD"} {
 		if os.Getenv(k) == "" {
-			cmd.Env = append(cmd.Env, k+"=1000000000")
+			cmd.Env = append(cmd.Env, k+"=0")
 		}
 	}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

@@ -266,19 +266,12 @@ func dailyConfig(cfg config.Config) limits.DailyConfig {
 }
 
 // riskConfig maps the configuration to risk's thresholds: the default
-// ones with the configured burst thresholds (a value below 1 keeps the
-// default).
+// ones with the configured burst thresholds (0 turns a rule off; Load
+// refuses negative ones).
 func riskConfig(cfg config.Config) risk.Config {
 	out := risk.DefaultConfig()
-	for _, v := range []struct {
-		to  *int
-		set int
-	}{{&out.BurstMinute, cfg.RiskBurstMinute}, {&out.BurstMinuteHold, cfg.RiskBurstMinuteHold},
-		{&out.BurstHour, cfg.RiskBurstHour}, {&out.BurstHourHold, cfg.RiskBurstHourHold}} {
-		if v.set > 0 {
-			*v.to = v.set
-		}
-	}
+	out.BurstMinute, out.BurstMinuteHold = cfg.RiskBurstMinute, cfg.RiskBurstMinuteHold
+	out.BurstHour, out.BurstHourHold = cfg.RiskBurstHour, cfg.RiskBurstHourHold
 	return out
 }
 

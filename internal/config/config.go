@@ -64,7 +64,7 @@ type Config struct {
 	DailyLimitMaxCNY     string        // DANBAO_DAILY_LIMIT_MAX_CNY: highest daily limit a user may set on outflows (passkey payments and withdrawals), CNY, default 50000.00
 	DailyLimitDefaultCNY string        // DANBAO_DAILY_LIMIT_DEFAULT_CNY: daily limit of a user who set none, CNY, at most the maximum, default 20000.00
 	SchedulerInterval    time.Duration // DANBAO_SCHEDULER_INTERVAL: how often due payments are looked for, default 15s
-	RiskBurstMinute      int           // DANBAO_RISK_BURST_MINUTE: a user's outflows in the last minute from which risk steps up, default 3
+	RiskBurstMinute      int           // DANBAO_RISK_BURST_MINUTE: a user's outflows in the last minute from which risk steps up, default 3; 0: that rule is off (so for the three below)
 	RiskBurstMinuteHold  int           // DANBAO_RISK_BURST_MINUTE_HOLD: ... from which risk holds, default 10
 	RiskBurstHour        int           // DANBAO_RISK_BURST_HOUR: a user's outflows in the last hour from which risk steps up, default 20
 	RiskBurstHourHold    int           // DANBAO_RISK_BURST_HOUR_HOLD: ... from which risk holds, default 60
@@ -281,6 +281,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.WebhookRetrySchedule = p.durations("DANBAO_WEBHOOK_RETRY_SCHEDULE",
 		[]time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 10 * time.Hour})
+	if c.RiskBurstMinute < 0 || c.RiskBurstMinuteHold < 0 || c.RiskBurstHour < 0 || c.RiskBurstHourHold < 0 {
+		p.errs = append(p.errs, "DANBAO_RISK_BURST_*: a threshold is negative (0 turns that rule off)")
+	}
 	if c.DBWriters < 0 {
 		p.errs = append(p.errs, fmt.Sprintf("DANBAO_DB_WRITERS: %d is negative (0 means no limit)", c.DBWriters))
 	}

@@ -222,3 +222,24 @@ func TestDailyLimitSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestRiskBurstSettings: the burst thresholds default to 3, 10, 20 and 60;
+// 0 is accepted (the rule is off); a negative one is refused by name.
+func TestRiskBurstSettings(t *testing.T) {
+	c, err := load(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RiskBurstMinute != 3 || c.RiskBurstMinuteHold != 10 || c.RiskBurstHour != 20 || c.RiskBurstHourHold != 60 {
+		t.Fatalf("defaults: %d %d %d %d", c.RiskBurstMinute, c.RiskBurstMinuteHold, c.RiskBurstHour, c.RiskBurstHourHold)
+	}
+	c, err = load(map[string]string{"DANBAO_RISK_BURST_MINUTE": "0", "DANBAO_RISK_BURST_HOUR_HOLD": "0"})
+	if err != nil || c.RiskBurstMinute != 0 || c.RiskBurstHourHold != 0 || c.RiskBurstMinuteHold != 10 {
+		t.Fatalf("thresholds 0: %v %+v", err, c)
+	}
+	for _, name := range []string{"DANBAO_RISK_BURST_MINUTE", "DANBAO_RISK_BURST_MINUTE_HOLD", "DANBAO_RISK_BURST_HOUR", "DANBAO_RISK_BURST_HOUR_HOLD"} {
+		if _, err := load(map[string]string{name: "-1"}); err == nil || !strings.Contains(err.Error(), "DANBAO_RISK_BURST") {
+			t.Errorf("%s=-1: %v, want an error naming it", name, err)
+		}
+	}
+}

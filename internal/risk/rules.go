@@ -63,10 +63,19 @@ type Config struct {
 	UnusualFactor      int64         // amount >= factor x median: step-up (5)
 	UnusualHoldFactor  int64         // amount >= factor x median: hold (20)
 	UnusualFloorMinor  int64         // amounts below it are never unusual (100.00)
-	BurstMinute        int           // outflows in the last minute for a step-up (3)
+	BurstMinute        int           // outflows in the last minute for a step-up (3; 0: off, so for the three below)
 	BurstMinuteHold    int           // ... for a hold (10)
 	BurstHour          int           // outflows in the last hour for a step-up (20)
 	BurstHourHold      int           // ... for a hold (60)
+}
+
+// countCaps are how far the facts count each window's outflows: to the
+// highest threshold of its rules (0 when both are off). A count that
+// reaches it compares with every threshold as the full count would, so
+// the rules decide the same while an authorization reads at most that
+// many index entries per window, however many outflows a heavy payer made.
+func (c Config) countCaps() (minute, hour int) {
+	return max(c.BurstMinute, c.BurstMinuteHold, 0), max(c.BurstHour, c.BurstHourHold, 0)
 }
 
 // DefaultConfig returns the default thresholds.
@@ -88,7 +97,8 @@ type Facts struct {
 	Recent []int64
 	// LastMinute and LastHour count the user's outflows (payments moved
 	// into escrow and withdrawals, any currency) in the minute and the hour
-	// before Now, this one excluded.
+	// before Now, this one excluded: each kind counted up to the window's
+	// highest threshold (Config.countCaps), which is all the rules need.
 	LastMinute, LastHour int
 	// NewestPasskeyAt is when the user's newest active passkey was
 	// registered (nil: none).
@@ -160,19 +170,20 @@ func Assess(cfg Config, f Facts) Assessment {
 		}
 	}
 	burst := false
+	reached := func(n, threshold int) bool { return threshold > 0 && n >= threshold }
 	switch {
-	case f.LastMinute >= cfg.BurstMinuteHold:
+	case reached(f.LastMinute, cfg.BurstMinuteHold):
 		raise(BurstMinute, Hold)
 		burst = true
-	case f.LastMinute >= cfg.BurstMinute:
+	case reached(f.LastMinute, cfg.BurstMinute):
 		raise(BurstMinute, StepUp)
 		burst = true
 	}
 	switch {
-	case f.LastHour >= cfg.BurstHourHold:
+	case reached(f.LastHour, cfg.BurstHourHold):
 		raise(BurstHour, Hold)
 		burst = true
-	case f.LastHour >= cfg.BurstHour:
+	case reached(f.LastHour, cfg.BurstHour):
 		raise(BurstHour, StepUp)
 		burst = true
 	}

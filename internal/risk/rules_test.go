@@ -83,3 +83,32 @@ func TestUsual(t *testing.T) {
 		}
 	}
 }
+
+// TestBurstRulesOff: a threshold of 0 turns its rule off (the other
+// threshold of the window still applies), and the counts are not gathered
+// for a window whose two rules are off.
+func TestBurstRulesOff(t *testing.T) {
+	now := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
+	f := Facts{Now: now, AmountMinor: 50_00, PriorWithCounterparty: 1, LastMinute: 1_000_000, LastHour: 1_000_000}
+	off := DefaultConfig()
+	off.BurstMinute, off.BurstMinuteHold, off.BurstHour, off.BurstHourHold = 0, 0, 0, 0
+	if a := Assess(off, f); a.Decision != Allow || len(a.Reasons) != 0 {
+		t.Fatalf("every burst rule off: %s %v", a.Decision, a.Reasons)
+	}
+	if m, h := off.countCaps(); m != 0 || h != 0 {
+		t.Fatalf("caps with the rules off: %d, %d", m, h)
+	}
+	holdOnly := DefaultConfig()
+	holdOnly.BurstMinute, holdOnly.BurstHour, holdOnly.BurstHourHold = 0, 0, 0
+	f.LastMinute, f.LastHour = 9, 9
+	if a := Assess(holdOnly, f); a.Decision != Allow {
+		t.Fatalf("under the minute's hold, its step-up off: %s %v", a.Decision, a.Reasons)
+	}
+	f.LastMinute = 10
+	if a := Assess(holdOnly, f); a.Decision != Hold || !slices.Equal(a.Reasons, []Reason{BurstMinute}) {
+		t.Fatalf("at the minute's hold: %s %v", a.Decision, a.Reasons)
+	}
+	if m, h := DefaultConfig().countCaps(); m != 10 || h != 60 {
+		t.Fatalf("default caps: %d, %d", m, h)
+	}
+}

@@ -87,3 +87,51 @@ func TestFacts(t *testing.T) {
 		}
 	})
 }
+
+// TestFactsCountsStopAtTheCap: each window's outflows are counted up to its
+// highest threshold (minute 3, hour 5 here), and not at all when both of
+// its rules are off. On SQLite and PostgreSQL.
+func TestFactsCountsStopAtTheCap(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d, testenv.With("DANBAO_RISK_BURST_MINUTE", "2"), testenv.With("DANBAO_RISK_BURST_MINUTE_HOLD", "3"),
+			testenv.With("DANBAO_RISK_BURST_HOUR", "5"), testenv.With("DANBAO_RISK_BURST_HOUR_HOLD", "4"))
+		ctx := context.Background()
+		c := e.App.DB.Client
+		u := e.RegisterVerified(t)
+		uid := pulid.ID(u.ID)
+		now := time.Now().UTC()
+		card := pulid.New(pulid.PrefixBankCard)
+		// 4 in the last minute, 3 more earlier in the hour, 1 before it.
+		for i, ago := range []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 4 * time.Second,
+			10 * time.Minute, 20 * time.Minute, 30 * time.Minute, 2 * time.Hour} {
+			if err := c.Withdrawal.Create().SetUserID(uid).SetBankCardID(card).SetAmount(int64(i + 1)).SetCurrency("CNY").
+				SetCreatedAt(now.Add(-ago)).Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		facts := func(r *risk.Service) risk.Facts {
+			t.Helper()
+			var f risk.Facts
+			if err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) error {
+				var err error
+				f, err = r.Facts(ctx, tx, risk.Outflow{Kind: risk.Withdrawal, UserID: uid, AmountMinor: 1, Currency: "CNY", Counterparty: card}, now)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+		if f := facts(e.App.Risk); f.LastMinute != 3 || f.LastHour != 5 || len(f.Recent) != 8 {
+			t.Fatalf("capped counts: minute %d hour %d, %d recent", f.LastMinute, f.LastHour, len(f.Recent))
+		}
+		uncapped := risk.DefaultConfig() // caps 10 and 60: the full counts
+		if f := facts(risk.New(c, e.App.Keys, uncapped, time.Now)); f.LastMinute != 4 || f.LastHour != 7 {
+			t.Fatalf("full counts: minute %d hour %d", f.LastMinute, f.LastHour)
+		}
+		off := risk.DefaultConfig()
+		off.BurstMinute, off.BurstMinuteHold, off.BurstHour, off.BurstHourHold = 0, 0, 0, 0
+		if f := facts(risk.New(c, e.App.Keys, off, time.Now)); f.LastMinute != 0 || f.LastHour != 0 || len(f.Recent) != 8 {
+			t.Fatalf("rules off: minute %d hour %d, %d recent", f.LastMinute, f.LastHour, len(f.Recent))
+		}
+	})
+}

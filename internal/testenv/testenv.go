@@ -109,13 +109,13 @@ type Option func(s *settings)
 // With sets one configuration variable.
 func With(name, value string) Option { return func(s *settings) { s.env[name] = value } }
 
-// WithoutRiskBursts puts risk's burst thresholds out of reach, for tests
+// WithoutRiskBursts turns risk's burst rules off (thresholds 0), for tests
 // and load runs that pay in bursts by design (the other risk rules still
 // run). `danbao load -serve` does the same.
 func WithoutRiskBursts() Option {
 	return func(s *settings) {
 		for _, k := range []string{"DANBAO_RISK_BURST_MINUTE", "DANBAO_RISK_BURST_MINUTE_HOLD", "DANBAO_RISK_BURST_HOUR", "DANBAO_RISK_BURST_HOUR_HOLD"} {
-			s.env[k] = "1000000000"
+			s.env[k] = "0"
 		}
 	}
 }
