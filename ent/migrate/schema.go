@@ -3,6 +3,7 @@
 package migrate
 
 import (
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 )
@@ -549,21 +550,33 @@ var (
 				Name:    "payment_status_authorize_by",
 				Unique:  false,
 				Columns: []*schema.Column{PaymentsColumns[11], PaymentsColumns[17]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "authorize_by IS NOT NULL",
+				},
 			},
 			{
 				Name:    "payment_status_ship_by",
 				Unique:  false,
 				Columns: []*schema.Column{PaymentsColumns[11], PaymentsColumns[18]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "ship_by IS NOT NULL",
+				},
 			},
 			{
 				Name:    "payment_status_auto_confirm_at",
 				Unique:  false,
 				Columns: []*schema.Column{PaymentsColumns[11], PaymentsColumns[19]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "auto_confirm_at IS NOT NULL",
+				},
 			},
 			{
 				Name:    "payment_status_refund_answer_by",
 				Unique:  false,
 				Columns: []*schema.Column{PaymentsColumns[11], PaymentsColumns[22]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "refund_answer_by IS NOT NULL",
+				},
 			},
 		},
 	}
