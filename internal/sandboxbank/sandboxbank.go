@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"danbao/internal/apperr"
@@ -53,6 +54,7 @@ type Bank struct {
 	senders sync.WaitGroup
 	stop    context.CancelFunc
 	ctx     context.Context // ends with Close: in-flight posts are abandoned
+	late    atomic.Int64    // callbacks a sender took from the queue after Close began: dropped too
 }
 
 // delivery is one queued callback.
@@ -202,7 +204,14 @@ func (b *Bank) send() {
 		case <-b.ctx.Done():
 			return
 		case d := <-b.queue:
-			b.deliver(d)
+			// select picks at random among ready cases: once Close has
+			// begun, a callback taken here is dropped like the ones Close
+			// takes, never posted.
+			if b.ctx.Err() != nil {
+				b.late.Add(1)
+			} else {
+				b.deliver(d)
+			}
 			b.pending.Done()
 		}
 	}
@@ -294,9 +303,9 @@ func (b *Bank) Close(ctx context.Context) (int, error) {
 	go func() { b.senders.Wait(); close(done) }()
 	select {
 	case <-done:
-		return dropped, nil
+		return dropped + int(b.late.Load()), nil
 	case <-ctx.Done():
-		return dropped, ctx.Err()
+		return dropped + int(b.late.Load()), ctx.Err()
 	}
 }
 
