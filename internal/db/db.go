@@ -76,8 +76,8 @@ func OpenTraced(ctx context.Context, databaseURL, dataDir string, trace Trace) (
 }
 
 // SQLiteDSN is the connection string for an SQLite file: WAL, full fsync,
-// a busy timeout, foreign keys and temporary storage (savepoint journals
-// among it) in memory on every pooled connection, and write
+// a busy timeout and foreign keys on every pooled connection (savepoint
+// journals stay in memory up to StatementJournalSpill), and write
 // transactions that start IMMEDIATE (they take the write lock at BEGIN, so
 // two writers never both read and then fail to upgrade; see
 // docs/architecture.md, Transactions). Never cache=shared.
@@ -87,7 +87,6 @@ func SQLiteDSN(path string) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
 	// The path is percent-encoded: in a file: URI a '#' or '?' in a

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"testing"
@@ -33,10 +34,8 @@ func TestSQLitePathWithURIMetacharacters(t *testing.T) {
 }
 
 // TestSQLitePragmas: every pooled SQLite connection runs in WAL mode with
-// a full fsync at commit, foreign keys, a busy timeout, and savepoint
-// journals in memory (group commit's units are savepoints; on a temporary
-// file each page they first change cost two write system calls inside the
-// one writer's turn).
+// a full fsync at commit, foreign keys, a busy timeout, and temporary
+// storage as by default (sorts spill to files however large).
 func TestSQLitePragmas(t *testing.T) {
 	ctx := context.Background()
 	d, err := Open(ctx, "", t.TempDir())
@@ -44,7 +43,7 @@ func TestSQLitePragmas(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	want := map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "temp_store": "2", "busy_timeout": "10000"}
+	want := map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "temp_store": "0", "busy_timeout": "10000"}
 	// Two connections held at once: the second is a fresh one from the pool.
 	var conns []interface{ Close() error }
 	for i := range 2 {
@@ -65,5 +64,55 @@ func TestSQLitePragmas(t *testing.T) {
 	}
 	for _, c := range conns {
 		c.Close()
+	}
+}
+
+// TestSavepointJournalStaysInMemory: a savepoint whose journal grows past
+// SQLite's default spill (64 KiB) but stays under StatementJournalSpill
+// opens no temporary file (one more file descriptor), so group commit's
+// units write none. Linux only (/proc/self/fd).
+func TestSavepointJournalStaysInMemory(t *testing.T) {
+	if spillErr != nil {
+		t.Fatal(spillErr)
+	}
+	fds := func() int {
+		t.Helper()
+		es, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skipf("no /proc/self/fd: %v", err)
+		}
+		return len(es)
+	}
+	fds()
+	ctx := context.Background()
+	pool, err := sql.Open("sqlite", SQLiteDSN(filepath.Join(t.TempDir(), "j.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	c, err := pool.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	exec := func(q string) {
+		t.Helper()
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	// 1 MiB of rows, committed: pages a savepoint must journal when it
+	// changes them.
+	exec("CREATE TABLE t (n integer, b blob)")
+	exec("WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 256) INSERT INTO t SELECT n, randomblob(4000) FROM s")
+	before := fds()
+	exec("BEGIN IMMEDIATE")
+	exec("SAVEPOINT unit")
+	exec("UPDATE t SET n = n + 1, b = randomblob(4000)")
+	during := fds()
+	exec("RELEASE unit")
+	exec("COMMIT")
+	if during != before {
+		t.Fatalf("a savepoint journal of about 1 MiB opened %d file(s)", during-before)
 	}
 }
