@@ -223,6 +223,9 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 	a.Escrow.SetTrust(a.Trust)
 	// Every outflow is assessed by risk and authorized by a passkey or the
 	// password-free allowance (docs/design.md, Risk).
+	if off := burstRulesOff(cfg); len(off) > 0 {
+		log.Warn("risk: burst rules turned off by a threshold of 0", "off", off)
+	}
 	a.Risk = risk.New(d.Client, a.Keys, riskConfig(cfg), now)
 	a.Escrow.SetRisk(a.Risk)
 	a.Wallet.SetAuthorization(a.Passkeys, a.Risk)
@@ -273,6 +276,23 @@ func riskConfig(cfg config.Config) risk.Config {
 	out.BurstMinute, out.BurstMinuteHold = cfg.RiskBurstMinute, cfg.RiskBurstMinuteHold
 	out.BurstHour, out.BurstHourHold = cfg.RiskBurstHour, cfg.RiskBurstHourHold
 	return out
+}
+
+// burstRulesOff names the burst thresholds set to 0 (their rules off), so
+// that a deployment that turned one off, perhaps meaning the default as 0
+// once did, says so at every start.
+func burstRulesOff(cfg config.Config) []string {
+	var off []string
+	for _, v := range []struct {
+		name string
+		set  int
+	}{{"DANBAO_RISK_BURST_MINUTE", cfg.RiskBurstMinute}, {"DANBAO_RISK_BURST_MINUTE_HOLD", cfg.RiskBurstMinuteHold},
+		{"DANBAO_RISK_BURST_HOUR", cfg.RiskBurstHour}, {"DANBAO_RISK_BURST_HOUR_HOLD", cfg.RiskBurstHourHold}} {
+		if v.set == 0 {
+			off = append(off, v.name)
+		}
+	}
+	return off
 }
 
 // escrowConfig maps the configuration to the escrow's. Load has already

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -481,4 +482,17 @@ func TestPasswordFreeDailyCapUnderConcurrency(t *testing.T) {
 		}
 		verifyOK(t, e.Env)
 	})
+}
+
+// TestBurstRulesOffAreLogged: a burst threshold of 0 turns its rule off,
+// and the server says which at start; with thresholds set it says nothing.
+func TestBurstRulesOffAreLogged(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite, testenv.With("DANBAO_RISK_BURST_MINUTE_HOLD", "0"))
+	logs := e.Logs()
+	if !strings.Contains(logs, "DANBAO_RISK_BURST_MINUTE_HOLD") || strings.Contains(logs, "DANBAO_RISK_BURST_HOUR_HOLD") {
+		t.Fatalf("one rule off: the start's log names %q", logs)
+	}
+	if logs := testenv.New(t, testenv.SQLite, defaultRisk...).Logs(); strings.Contains(logs, "DANBAO_RISK_BURST") {
+		t.Fatalf("no rule off, yet the log names one: %q", logs)
+	}
 }

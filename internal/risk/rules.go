@@ -72,8 +72,10 @@ type Config struct {
 // countCaps are how far the facts count each window's outflows: to the
 // highest threshold of its rules (0 when both are off). A count that
 // reaches it compares with every threshold as the full count would, so
-// the rules decide the same while an authorization reads at most that
-// many index entries per window, however many outflows a heavy payer made.
+// the rules decide the same while the counting stops there, however many
+// outflows a heavy payer made (on SQLite, and on PostgreSQL when it walks
+// the index; a bitmap plan still reads the window's entries, then stops
+// counting).
 func (c Config) countCaps() (minute, hour int) {
 	return max(c.BurstMinute, c.BurstMinuteHold, 0), max(c.BurstHour, c.BurstHourHold, 0)
 }
