@@ -73,9 +73,8 @@ type Config struct {
 // highest threshold of its rules (0 when both are off). A count that
 // reaches it compares with every threshold as the full count would, so
 // the rules decide the same while the counting stops there, however many
-// outflows a heavy payer made (on SQLite, and on PostgreSQL when it walks
-// the index; a bitmap plan still reads the window's entries, then stops
-// counting).
+// outflows a heavy payer made (factsSQL counts newest first, so both
+// engines walk the index and stop at the cap).
 func (c Config) countCaps() (minute, hour int) {
 	return max(c.BurstMinute, c.BurstMinuteHold, 0), max(c.BurstHour, c.BurstHourHold, 0)
 }

@@ -81,7 +81,9 @@ func (s *Service) Assess(ctx context.Context, tx *ent.Tx, o Outflow, now time.Ti
 // the user's credential changes and newest active passkey, their outflows
 // (payments moved into escrow, $2 left out, and withdrawals) since $3 (a
 // minute ago) and $4 (an hour ago), each kind counted up to $8 and $9
-// (Config.countCaps), whether they paid $5 before (stopping
+// (Config.countCaps; newest first, so that both engines walk the
+// (payer_id, paid_at) and (user_id, created_at) indexes and stop at the
+// cap), whether they paid $5 before (stopping
 // at the first such payment), and whether $5 is frozen or restricted from
 // collecting. r: the amounts of the user's latest outflows in currency $6,
 // at most $7, newest first (a payment and a withdrawal at the same
@@ -92,10 +94,10 @@ func (s *Service) Assess(ctx context.Context, tx *ent.Tx, o Outflow, now time.Ti
 // are materialized: f's subqueries run once whatever r's size.
 const factsSQL = `WITH f AS MATERIALIZED (
 	SELECT u.password_changed_at AS pw, u.contact_changed_at AS contact, k.created_at AS pk,
-		(SELECT COUNT(*) FROM (SELECT 1 FROM payments WHERE payer_id = $1 AND paid_at IS NOT NULL AND id <> $2 AND paid_at >= $3 LIMIT $8) x) AS pay_min,
-		(SELECT COUNT(*) FROM (SELECT 1 FROM payments WHERE payer_id = $1 AND paid_at IS NOT NULL AND id <> $2 AND paid_at >= $4 LIMIT $9) x) AS pay_hour,
-		(SELECT COUNT(*) FROM (SELECT 1 FROM withdrawals WHERE user_id = $1 AND created_at >= $3 LIMIT $8) x) AS wd_min,
-		(SELECT COUNT(*) FROM (SELECT 1 FROM withdrawals WHERE user_id = $1 AND created_at >= $4 LIMIT $9) x) AS wd_hour,
+		(SELECT COUNT(*) FROM (SELECT 1 FROM payments WHERE payer_id = $1 AND paid_at IS NOT NULL AND id <> $2 AND paid_at >= $3 ORDER BY paid_at DESC LIMIT $8) x) AS pay_min,
+		(SELECT COUNT(*) FROM (SELECT 1 FROM payments WHERE payer_id = $1 AND paid_at IS NOT NULL AND id <> $2 AND paid_at >= $4 ORDER BY paid_at DESC LIMIT $9) x) AS pay_hour,
+		(SELECT COUNT(*) FROM (SELECT 1 FROM withdrawals WHERE user_id = $1 AND created_at >= $3 ORDER BY created_at DESC LIMIT $8) x) AS wd_min,
+		(SELECT COUNT(*) FROM (SELECT 1 FROM withdrawals WHERE user_id = $1 AND created_at >= $4 ORDER BY created_at DESC LIMIT $9) x) AS wd_hour,
 		(SELECT COUNT(*) FROM (SELECT 1 FROM payments WHERE payer_id = $1 AND paid_at IS NOT NULL AND id <> $2 AND payee_id = $5 LIMIT 1) x) AS prior,
 		(SELECT COUNT(*) FROM account_controls WHERE user_id = $5 AND (frozen OR collection_restricted)) AS flagged
 	FROM users u LEFT JOIN passkeys k ON k.id = (SELECT id FROM passkeys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1)
