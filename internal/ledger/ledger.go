@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/jackc/pgx/v5/pgconn"
 	"math"
 	"slices"
 	"sort"
@@ -28,6 +27,7 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // MaxClockLead is how far ahead of the PostgreSQL server's clock an
@@ -229,6 +229,18 @@ type pendingEntry struct {
 	legs     []Leg
 }
 
+// content is what the chain hashes of e (its seq and time as they are set
+// on e.tx so far).
+func (e pendingEntry) content() Content {
+	t := e.tx
+	c := Content{Seq: t.Seq, Kind: t.Kind, Currency: t.Currency, RefID: string(t.RefID),
+		Memo: t.Memo, CreatedAt: t.CreatedAt, Evidence: t.Evidence}
+	for _, l := range e.legs {
+		c.Postings = append(c.Postings, PostingContent{AccountID: l.AccountID, Amount: l.Amount})
+	}
+	return c
+}
+
 // Flush applies the deferred platform legs (in account-ID order, then in
 // posting order; a debit only if the account covers it, custody excepted), takes the next sequence numbers from the counter row
 // (locking it until the commit), hash-chains the entries and writes their
@@ -356,12 +368,7 @@ func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
 		for _, p := range e.postings {
 			p.CreatedAt, p.Day = stamp, stamp.Format(time.DateOnly)
 		}
-		content := Content{Seq: t.Seq, Kind: t.Kind, Currency: t.Currency, RefID: string(t.RefID),
-			Memo: t.Memo, CreatedAt: t.CreatedAt, Evidence: t.Evidence}
-		for _, l := range e.legs {
-			content.Postings = append(content.Postings, PostingContent{AccountID: l.AccountID, Amount: l.Amount})
-		}
-		t.PrevHash, t.Hash = prev, Hash(prev, content)
+		t.PrevHash, t.Hash = prev, Hash(prev, e.content())
 		prev = t.Hash
 		for _, p := range e.postings {
 			p.Seq = t.Seq
@@ -422,11 +429,7 @@ func (q *journal) flushOne(ctx context.Context, tx *ent.Tx, lastID, lastKind str
 	if err != nil {
 		return err
 	}
-	content := Content{Kind: t.Kind, Currency: t.Currency, RefID: string(t.RefID), Memo: t.Memo, Evidence: t.Evidence}
-	for _, l := range e.legs {
-		content.Postings = append(content.Postings, PostingContent{AccountID: l.AccountID, Amount: l.Amount})
-	}
-	head, tail := HashParts(content)
+	head, tail := HashParts(e.content())
 	n := len(e.postings)
 	pIDs, pAccounts, pKinds := make([]string, n), make([]string, n), make([]string, n)
 	pAmounts, pBalances := make([]int64, n), make([]int64, n)
