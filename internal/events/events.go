@@ -203,14 +203,14 @@ func wakeAfterCommit(tx *ent.Tx, client *ent.Client) string {
 
 // Joined is the outbox of a transaction written by another flusher's
 // statement (the ledger's, on PostgreSQL): CTEs to put in that statement's
-// WITH, Select to end it with, Args to append to its arguments, and Done
-// to call with the value Select returned.
+// WITH, Value to select at its end (the events counter's new value, in one
+// row or an error), Args to append to its arguments, and Done to call with
+// the value selected.
 type Joined struct {
-	CTEs   string
-	Select string // the statement's final SELECT, returning ec.value
-	Value  string // the expression Select selects, for a SELECT of several
-	Args   []any
-	Done   func(last int64)
+	CTEs  string
+	Value string
+	Args  []any
+	Done  func(last int64)
 }
 
 // Join hands the events tx appended to a flusher that runs before the
@@ -242,7 +242,7 @@ func join(tx *ent.Tx, base int, after ...string) (j Joined, ok bool, err error) 
 		return Joined{}, false, err
 	}
 	q.rows = nil
-	return Joined{CTEs: insertCTEs(base, after...), Select: "SELECT " + lastValue, Value: lastValue, Args: args,
+	return Joined{CTEs: insertCTEs(base, after...), Value: lastValue, Args: args,
 		Done: func(last int64) { numbered(rows, last) }}, true, nil
 }
 

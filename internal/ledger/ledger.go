@@ -599,7 +599,7 @@ func (q *journal) writePostgres(ctx context.Context, tx *ent.Tx, head []byte) er
 		}
 		ev.Done(last)
 		return nil
-	}, insertPostgres+",\nh AS (UPDATE counters SET hash = $21 WHERE id = $22),\n"+ev.CTEs+"\n"+ev.Select,
+	}, insertPostgres+",\nh AS (UPDATE counters SET hash = $21 WHERE id = $22),\n"+ev.CTEs+"\nSELECT "+ev.Value,
 		append(args, ev.Args...)...)
 }
 
