@@ -8,7 +8,6 @@
 package scalar
 
 import (
-	"fmt"
 	"io"
 	"strconv"
 
@@ -77,16 +76,7 @@ func (e EntryType) String() string { return string(e) }
 func (e EntryType) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(e))) }
 
 // UnmarshalGQL implements graphql.Unmarshaler.
-func (e *EntryType) UnmarshalGQL(v any) error {
-	s, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-	if *e = EntryType(s); !e.IsValid() {
-		return fmt.Errorf("%s is not a valid EntryType", s)
-	}
-	return nil
-}
+func (e *EntryType) UnmarshalGQL(v any) error { return unmarshalEnum(v, e, "EntryType") }
 
 // EntryDirection is the EntryDirection enum: CREDIT for money in, DEBIT
 // for money out.
@@ -108,13 +98,20 @@ func (e EntryDirection) String() string { return string(e) }
 func (e EntryDirection) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(e))) }
 
 // UnmarshalGQL implements graphql.Unmarshaler.
-func (e *EntryDirection) UnmarshalGQL(v any) error {
+func (e *EntryDirection) UnmarshalGQL(v any) error { return unmarshalEnum(v, e, "EntryDirection") }
+
+// unmarshalEnum sets *e to the enum value v names, refusing anything but
+// one of the enum's names (INVALID_INPUT).
+func unmarshalEnum[E interface {
+	~string
+	IsValid() bool
+}](v any, e *E, name string) error {
 	s, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("enums must be strings")
+		return apperr.New(apperr.InvalidInput, "%s must be a string", name)
 	}
-	if *e = EntryDirection(s); !e.IsValid() {
-		return fmt.Errorf("%s is not a valid EntryDirection", s)
+	if *e = E(s); !(*e).IsValid() {
+		return apperr.New(apperr.InvalidInput, "%q is not a %s", s, name)
 	}
 	return nil
 }
