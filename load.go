@@ -142,7 +142,7 @@ func startServer(ctx context.Context, stdout io.Writer) (*child, error) {
 	// count at most 10 and 60 a window); the other rules (new passkey, new
 	// counterparty) still run and the load tool answers them with its
 	// passkeys.
-	for _, k := range []string{"DANBAO_RISK_BURST_MINUTE", "DANBAO_RISK_BURST_MINUTE_HOLD", "DANBAO_RISK_BURST_HOUR", "DANBAO_RISK_BURST_HOUR_HOLD"} {
+	for _, k := range config.RiskBurstVariables {
 		if os.Getenv(k) == "" {
 			cmd.Env = append(cmd.Env, k+"=0")
 		}

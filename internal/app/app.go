@@ -283,13 +283,9 @@ func riskConfig(cfg config.Config) risk.Config {
 // once did, says so at every start.
 func burstRulesOff(cfg config.Config) []string {
 	var off []string
-	for _, v := range []struct {
-		name string
-		set  int
-	}{{"DANBAO_RISK_BURST_MINUTE", cfg.RiskBurstMinute}, {"DANBAO_RISK_BURST_MINUTE_HOLD", cfg.RiskBurstMinuteHold},
-		{"DANBAO_RISK_BURST_HOUR", cfg.RiskBurstHour}, {"DANBAO_RISK_BURST_HOUR_HOLD", cfg.RiskBurstHourHold}} {
-		if v.set == 0 {
-			off = append(off, v.name)
+	for i, set := range []int{cfg.RiskBurstMinute, cfg.RiskBurstMinuteHold, cfg.RiskBurstHour, cfg.RiskBurstHourHold} {
+		if set == 0 {
+			off = append(off, config.RiskBurstVariables[i])
 		}
 	}
 	return off

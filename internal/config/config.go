@@ -150,6 +150,11 @@ type Config struct {
 	BankCallbackSecret string
 }
 
+// RiskBurstVariables are the four burst thresholds' variables, in the
+// order of the Config fields RiskBurstMinute, RiskBurstMinuteHold,
+// RiskBurstHour and RiskBurstHourHold (0 turns a rule off).
+var RiskBurstVariables = []string{"DANBAO_RISK_BURST_MINUTE", "DANBAO_RISK_BURST_MINUTE_HOLD", "DANBAO_RISK_BURST_HOUR", "DANBAO_RISK_BURST_HOUR_HOLD"}
+
 // Load reads the configuration through getenv (os.Getenv in production, a
 // map in tests). It reports every malformed value by name.
 func Load(getenv func(string) string) (Config, error) {

@@ -114,7 +114,7 @@ func With(name, value string) Option { return func(s *settings) { s.env[name] = 
 // run). `danbao load -serve` does the same.
 func WithoutRiskBursts() Option {
 	return func(s *settings) {
-		for _, k := range []string{"DANBAO_RISK_BURST_MINUTE", "DANBAO_RISK_BURST_MINUTE_HOLD", "DANBAO_RISK_BURST_HOUR", "DANBAO_RISK_BURST_HOUR_HOLD"} {
+		for _, k := range config.RiskBurstVariables {
 			s.env[k] = "0"
 		}
 	}
