@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"danbao/ent"
@@ -75,9 +76,20 @@ func OpenTraced(ctx context.Context, databaseURL, dataDir string, trace Trace) (
 	return d, nil
 }
 
+// WALCheckpointPages is the WAL's size, in pages, at which a commit copies
+// it back into the database file (SQLite's default is 1,000). Under load
+// the same hot pages (counters, platform accounts, the right-most pages of
+// the journal's and the outbox's indexes) are written by almost every
+// commit; a checkpoint copies each page once however many commits wrote
+// it, so a larger WAL copies much less per commit. The WAL file grows to
+// about 40 MiB (10,000 pages of 4 KiB) and is then reused, not truncated
+// (docs/architecture.md, Performance).
+const WALCheckpointPages = 10000
+
 // SQLiteDSN is the connection string for an SQLite file: WAL, full fsync,
-// a busy timeout and foreign keys on every pooled connection (savepoint
-// journals stay in memory up to StatementJournalSpill), and write
+// a checkpoint every WALCheckpointPages pages, a busy timeout and foreign
+// keys on every pooled connection (savepoint journals stay in memory up to
+// StatementJournalSpill), and write
 // transactions that start IMMEDIATE (they take the write lock at BEGIN, so
 // two writers never both read and then fail to upgrade; see
 // docs/architecture.md, Transactions). Never cache=shared.
@@ -87,6 +99,7 @@ func SQLiteDSN(path string) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "wal_autocheckpoint("+strconv.Itoa(WALCheckpointPages)+")")
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
 	// The path is percent-encoded: in a file: URI a '#' or '?' in a
@@ -129,7 +142,6 @@ func openPostgres(url string, trace Trace) (*DB, error) {
 
 func wrap(sdb *sql.DB, d string, trace Trace) *DB {
 	var drv dialect.Driver = entsql.OpenDB(d, sdb)
-	inner := drv
 	switch d {
 	case dialect.SQLite:
 		drv = dbtx.Grouped(drv) // see dbtx's group.go
@@ -147,7 +159,7 @@ func wrap(sdb *sql.DB, d string, trace Trace) *DB {
 	dbtx.Register(client, d)
 	switch d {
 	case dialect.SQLite:
-		dbtx.GroupCommits(client, inner)
+		dbtx.GroupCommits(client, sdb)
 	case dialect.Postgres:
 		dbtx.RegisterPipelined(client)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -43,7 +44,8 @@ func TestSQLitePragmas(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	want := map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "temp_store": "0", "busy_timeout": "10000"}
+	want := map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "temp_store": "0", "busy_timeout": "10000",
+		"wal_autocheckpoint": strconv.Itoa(WALCheckpointPages)}
 	// Two connections held at once: the second is a fresh one from the pool.
 	var conns []interface{ Close() error }
 	for i := range 2 {

@@ -13,6 +13,7 @@ import (
 	"danbao/ent"
 
 	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -58,10 +59,10 @@ const groupIdle = time.Second
 // GroupCommits.
 var committers sync.Map // *ent.Client -> *committer
 
-// GroupCommits makes WithTx commit client's transactions in groups; inner
-// is the driver under the Grouped one client was built on.
-func GroupCommits(client *ent.Client, inner dialect.Driver) {
-	committers.Store(client, &committer{drv: inner, wake: make(chan struct{}, 1)})
+// GroupCommits makes WithTx commit client's transactions in groups; db is
+// the pool under the Grouped driver client was built on.
+func GroupCommits(client *ent.Client, db *sql.DB) {
+	committers.Store(client, &committer{db: db, wake: make(chan struct{}, 1)})
 }
 
 // GroupStats returns how many shared transactions client's committer has
@@ -116,9 +117,9 @@ func (d *groupDriver) Tx(ctx context.Context) (dialect.Tx, error) {
 }
 
 type committer struct {
-	drv     dialect.Driver // the driver under groupDriver: real transactions
-	groups  atomic.Int64   // shared transactions begun
-	units   atomic.Int64   // units given a turn in them
+	db      *sql.DB      // the pool under groupDriver: real transactions
+	groups  atomic.Int64 // shared transactions begun
+	units   atomic.Int64 // units given a turn in them
 	mu      sync.Mutex
 	queue   []*unit
 	running bool
@@ -255,26 +256,61 @@ func (c *committer) take() []*unit {
 }
 
 func (c *committer) loop() {
+	// The groups run on one connection, held while the loop runs. Each
+	// SQLite connection has its own page cache, which it must drop when it
+	// finds that another connection has written since it last read: a
+	// writer taking whichever connection the pool gives re-reads the hot
+	// pages (counters, the escrow account, the journal's right-most pages)
+	// at almost every group. The only writer's own cache stays valid.
+	var conn *sql.Conn
+	defer func() {
+		if conn != nil {
+			_ = conn.Close()
+		}
+	}()
 	for {
 		units := c.take()
 		if units == nil {
 			return
 		}
-		c.commit(units)
+		tx, err := c.begin(&conn)
+		if !c.commit(tx, err, units) && conn != nil {
+			_ = conn.Close() // a fresh one for the next group
+			conn = nil
+		}
 	}
 }
 
-// commit runs units in one shared transaction, one after the other, and
-// commits it.
-func (c *committer) commit(units []*unit) {
+// begin begins a shared transaction on *conn, taking a connection from
+// the pool first if *conn is nil.
+func (c *committer) begin(conn **sql.Conn) (dialect.Tx, error) {
 	ctx := context.Background()
-	tx, err := c.drv.Tx(ctx)
+	if *conn == nil {
+		cn, err := c.db.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		*conn = cn
+	}
+	tx, err := (*conn).BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &entsql.Tx{Conn: entsql.Conn{ExecQuerier: tx}, Tx: tx}, nil
+}
+
+// commit runs units in the shared transaction tx (err: why it could not
+// begin), one after the other, and commits it. It reports whether the
+// connection is still fit for the next group: false after a failure to
+// begin or to commit, or a rolled-back broken group.
+func (c *committer) commit(tx dialect.Tx, err error, units []*unit) bool {
+	ctx := context.Background()
 	if err != nil {
 		for _, u := range units {
 			u.err = err
 			u.turn <- nil
 		}
-		return
+		return false
 	}
 	c.groups.Add(1)
 	c.units.Add(int64(len(units)))
@@ -299,11 +335,11 @@ func (c *committer) commit(units []*unit) {
 		for _, u := range done {
 			u.result <- ErrGroupAborted
 		}
-		return
+		return false
 	}
 	if len(done) == 0 { // every unit rolled back (a solo one without a savepoint)
 		_ = tx.Rollback()
-		return
+		return true
 	}
 	err = tx.Commit()
 	if err != nil {
@@ -312,6 +348,7 @@ func (c *committer) commit(units []*unit) {
 	for _, u := range done {
 		u.result <- err
 	}
+	return err == nil
 }
 
 // savepoint opens u's savepoint in g; ctx is the unit's.

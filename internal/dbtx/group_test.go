@@ -197,3 +197,45 @@ func holdOpen(c *ent.Client, id string, result error) (release func(), done <-ch
 	<-holding
 	return func() { close(released) }, out
 }
+
+// TestGroupsKeepTheirConnection (SQLite): the committer's groups run on
+// one connection while it is busy, so that connection's page cache, which
+// SQLite drops when another connection has written, stays warm. A
+// temporary table (private to its connection) made by one transaction is
+// seen by the next, although the pool's most recently returned connection
+// is taken away in between.
+func TestGroupsKeepTheirConnection(t *testing.T) {
+	d := open(t, testenv.SQLite)
+	ctx := context.Background()
+	if err := dbtx.WithTx(ctx, d.Client, func(tx *ent.Tx) error {
+		_, err := tx.ExecContext(ctx, "CREATE TEMP TABLE conn_probe (x INTEGER)")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		held, err := d.SQL.Conn(ctx) // the pool's most recently returned connection
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		err = dbtx.WithTx(ctx, d.Client, func(tx *ent.Tx) error {
+			rows, err := tx.QueryContext(ctx, "SELECT COUNT(*) FROM sqlite_temp_master WHERE name = 'conn_probe'")
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			if !rows.Next() {
+				return errors.New("no row")
+			}
+			return rows.Scan(&n)
+		})
+		_ = held.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Fatalf("round %d: the transaction ran on another connection than the previous group", round)
+		}
+	}
+}
