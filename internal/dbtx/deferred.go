@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 
 	"danbao/ent"
@@ -205,4 +206,22 @@ func OriginOf(tx *ent.Tx) (o Origin, ok bool) {
 		return Origin{}, false
 	}
 	return v.(Origin), true
+}
+
+// Insert is a multi-row INSERT of rows rows into table's columns, with ?
+// placeholders (SQLite): a flush's statement text of its own, without
+// ent's builders, which the one writer's turn would pay for at every
+// commit. The text depends only on its arguments, so the connections'
+// statement caches keep one per row count.
+func Insert(table string, columns []string, rows int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES ")
+	one := "(" + strings.Repeat("?, ", len(columns)-1) + "?)"
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(one)
+	}
+	return b.String()
 }
