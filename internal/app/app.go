@@ -474,7 +474,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 				a.Log.WarnContext(ctx, "background work still running at shutdown")
 			}
 		}
-		err = a.DB.Close()
+		err = a.DB.CloseContext(ctx)
 	})
 	return err
 }

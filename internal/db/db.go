@@ -33,8 +33,17 @@ type DB struct {
 	Dialect string // dialect.SQLite or dialect.Postgres
 }
 
-// Close closes the pool.
-func (d *DB) Close() error { return d.Client.Close() }
+// Close closes the pool, after stopping SQLite's group commits (their
+// connection would otherwise stay open, and usable, after the pool's
+// Close).
+func (d *DB) Close() error { return d.CloseContext(context.Background()) }
+
+// CloseContext is Close waiting for the group commit under way no longer
+// than ctx allows (a shutdown's deadline).
+func (d *DB) CloseContext(ctx context.Context) error {
+	dbtx.StopGroupCommits(ctx, d.Client)
+	return d.Client.Close()
+}
 
 // Ping checks that the database answers.
 func (d *DB) Ping(ctx context.Context) error { return d.SQL.PingContext(ctx) }

@@ -3,6 +3,7 @@ package dbtx
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strconv"
@@ -48,6 +49,10 @@ import (
 // a reason not its own. WithTx retries it (Retryable).
 var ErrGroupAborted = errors.New("dbtx: the group of transactions this one was committed with was rolled back; retry")
 
+// ErrClosed is the error of a transaction begun on a client whose group
+// commits were stopped (StopGroupCommits: its database is being closed).
+var ErrClosed = errors.New("dbtx: the database is closed")
+
 // MaxGroup bounds how many transactions one group commit takes.
 const MaxGroup = 64
 
@@ -63,6 +68,34 @@ var committers sync.Map // *ent.Client -> *committer
 // the pool under the Grouped driver client was built on.
 func GroupCommits(client *ent.Client, db *sql.DB) {
 	committers.Store(client, &committer{db: db, wake: make(chan struct{}, 1)})
+}
+
+// StopGroupCommits stops client's committer before its database is
+// closed: the group under way commits, every transaction still queued or
+// begun later fails with ErrClosed, and it returns once the committer has
+// released its connection (which the pool's Close would not close while
+// it is held, and through which writes would go on committing), or when
+// ctx ends first.
+func StopGroupCommits(ctx context.Context, client *ent.Client) {
+	v, ok := committers.Load(client)
+	if !ok {
+		return
+	}
+	c := v.(*committer)
+	c.mu.Lock()
+	c.closed = true
+	done := c.done
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	if done != nil {
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+	}
 }
 
 // GroupStats returns how many shared transactions client's committer has
@@ -123,7 +156,9 @@ type committer struct {
 	mu      sync.Mutex
 	queue   []*unit
 	running bool
-	wake    chan struct{} // a unit was queued
+	closed  bool          // StopGroupCommits was called
+	done    chan struct{} // closed when the last loop started has ended
+	wake    chan struct{} // a unit was queued, or the committer stopped
 }
 
 type unit struct {
@@ -198,10 +233,16 @@ func (c *committer) run(ctx context.Context, client *ent.Client, fn func(tx *ent
 func (c *committer) enqueue(u *unit) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		u.err = ErrClosed
+		u.turn <- nil
+		return
+	}
 	c.queue = append(c.queue, u)
 	if !c.running {
 		c.running = true
-		go c.loop()
+		c.done = make(chan struct{})
+		go c.loop(c.done)
 	}
 	select {
 	case c.wake <- struct{}{}:
@@ -230,6 +271,16 @@ func (c *committer) take() []*unit {
 	defer idle.Stop()
 	for {
 		c.mu.Lock()
+		if c.closed {
+			for _, u := range c.queue {
+				u.err = ErrClosed
+				u.turn <- nil
+			}
+			c.queue = nil
+			c.running = false
+			c.mu.Unlock()
+			return nil
+		}
 		if n := len(c.queue); n > 0 {
 			if n > MaxGroup {
 				n = MaxGroup
@@ -255,7 +306,8 @@ func (c *committer) take() []*unit {
 	}
 }
 
-func (c *committer) loop() {
+func (c *committer) loop(done chan struct{}) {
+	defer close(done)
 	// The groups run on one connection, held while the loop runs. Each
 	// SQLite connection has its own page cache, which it must drop when it
 	// finds that another connection has written since it last read: a
@@ -275,7 +327,10 @@ func (c *committer) loop() {
 		}
 		tx, err := c.begin(&conn)
 		if !c.commit(tx, err, units) && conn != nil {
-			_ = conn.Close() // a fresh one for the next group
+			// Discarded, not returned to the pool (which would hand it
+			// back first): the next group takes a fresh connection.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			_ = conn.Close()
 			conn = nil
 		}
 	}

@@ -2,13 +2,19 @@ package dbtx_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"danbao/ent"
 	"danbao/ent/counter"
+	"danbao/internal/db"
 	"danbao/internal/dbtx"
 	"danbao/internal/testenv"
 )
@@ -237,5 +243,111 @@ func TestGroupsKeepTheirConnection(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("round %d: the transaction ran on another connection than the previous group", round)
 		}
+	}
+}
+
+// TestGroupCommitStopsAtClose (SQLite): closing the database stops the
+// committer and closes the connection it held: a transaction begun after
+// Close fails with ErrClosed and commits nothing, and the last connection
+// closed has checkpointed and removed the WAL file.
+func TestGroupCommitStopsAtClose(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	d, err := db.Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func(id string) error {
+		return dbtx.WithTx(ctx, d.Client, func(tx *ent.Tx) error {
+			return tx.Counter.Create().SetID(id).SetValue(1).Exec(ctx)
+		})
+	}
+	if err := create("before-close"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := create("after-close"); !errors.Is(err, dbtx.ErrClosed) {
+		t.Fatalf("a transaction after Close: %v, want ErrClosed", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "danbao.db-wal")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the WAL file after Close: %v, want none (a connection was left open)", err)
+	}
+	again, err := db.Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if !exists(t, again.Client, "before-close") || exists(t, again.Client, "after-close") {
+		t.Fatal("want the row committed before Close only")
+	}
+}
+
+// TestGroupCommitDiscardsAFailedConnection (SQLite): when a group cannot
+// begin (another process holds the write lock past the connection's busy
+// timeout), the committer discards its connection instead of returning it
+// to the pool, which would hand the same one back: the transaction's retry
+// runs on a fresh connection, and commits once the lock is released.
+func TestGroupCommitDiscardsAFailedConnection(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	d, err := db.Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// The committer's connection: a short busy timeout, and a temporary
+	// table (private to the connection) to recognise it by.
+	if err := dbtx.WithTx(ctx, d.Client, func(tx *ent.Tx) error {
+		if _, err := tx.ExecContext(ctx, "PRAGMA busy_timeout = 50"); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "CREATE TEMP TABLE conn_probe (x INTEGER)")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := sql.Open("sqlite", db.SQLiteDSN(filepath.Join(dir, "danbao.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	lock, err := other.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	result := make(chan error, 1)
+	var probes []int
+	go func() {
+		result <- dbtx.WithTx(ctx, d.Client, func(tx *ent.Tx) error {
+			rows, err := tx.QueryContext(ctx, "SELECT COUNT(*) FROM sqlite_temp_master WHERE name = 'conn_probe'")
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			var n int
+			if !rows.Next() {
+				return errors.New("no row")
+			}
+			if err := rows.Scan(&n); err != nil {
+				return err
+			}
+			probes = append(probes, n)
+			return tx.Counter.Create().SetID("after-busy").SetValue(1).Exec(ctx)
+		})
+	}()
+	time.Sleep(300 * time.Millisecond) // the first BEGIN gives up after 50 ms
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-result; err != nil {
+		t.Fatalf("the transaction after the lock was released: %v", err)
+	}
+	if len(probes) != 1 || probes[0] != 0 {
+		t.Fatalf("the retried transaction saw the failed connection's temporary table (%v): the connection was reused", probes)
+	}
+	if !exists(t, d.Client, "after-busy") {
+		t.Fatal("the row was not committed")
 	}
 }

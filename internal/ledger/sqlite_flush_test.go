@@ -3,8 +3,10 @@ package ledger_test
 import (
 	"context"
 	"database/sql"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
@@ -15,19 +17,29 @@ import (
 	"danbao/internal/testenv"
 )
 
+// sqliteTime is the text format of times the SQLite driver writes
+// (db.SQLiteDSN's _time_format=sqlite).
+const sqliteTime = "2006-01-02 15:04:05.999999999-07:00"
+
 // TestSQLiteFlushWritesAsEnt (SQLite): the flush of a WithTx transaction
 // writes its journal row, postings and events with statements of its own,
 // that of a transaction begun by other means through ent. Both rows of
 // each table have the same storage classes column by column (the JSON
 // evidence and payload as blobs, the times as text of one format) and the
-// same values where they should, and the ledger verifies.
+// same values where they should; every stored value, times included (as
+// the driver's text), is the one the flush computed; and the ledger
+// verifies.
 func TestSQLiteFlushWritesAsEnt(t *testing.T) {
 	e := testenv.New(t, testenv.SQLite)
 	ctx := context.Background()
 	c, l := e.App.DB.Client, e.App.Ledger
 	u := users(t, e, 1)[0]
 	fund(t, e, u, 10_000)
-	type written struct{ journal, event string }
+	type written struct {
+		journal, event string
+		posted         *ledger.Posted
+		ev             *ent.Event
+	}
 	post := func(tx *ent.Tx) (written, error) {
 		acct, err := l.UserAccount(ctx, tx, u, money.CNY)
 		if err != nil {
@@ -48,7 +60,7 @@ func TestSQLiteFlushWritesAsEnt(t *testing.T) {
 		if err != nil {
 			return written{}, err
 		}
-		return written{string(p.Transaction.ID), string(ev.ID)}, nil
+		return written{string(p.Transaction.ID), string(ev.ID), p, ev}, nil
 	}
 	var own written
 	if err := dbtx.WithTx(ctx, c, func(tx *ent.Tx) (err error) {
@@ -112,8 +124,40 @@ func TestSQLiteFlushWritesAsEnt(t *testing.T) {
 	same("journal storage classes", typesOf("ledger_transactions", journal, "id", own.journal), typesOf("ledger_transactions", journal, "id", viaEnt.journal))
 	same("posting storage classes", typesOf("postings", postings, "transaction_id", own.journal), typesOf("postings", postings, "transaction_id", viaEnt.journal))
 	same("event storage classes", typesOf("events", evs, "id", own.event), typesOf("events", evs, "id", viaEnt.event))
-	same("journal values", row("SELECT kind, currency, ref_id, memo, evidence, length(created_at) FROM ledger_transactions WHERE id = ?", own.journal),
-		row("SELECT kind, currency, ref_id, memo, evidence, length(created_at) FROM ledger_transactions WHERE id = ?", viaEnt.journal))
+	same("journal values", row("SELECT kind, currency, ref_id, memo, evidence FROM ledger_transactions WHERE id = ?", own.journal),
+		row("SELECT kind, currency, ref_id, memo, evidence FROM ledger_transactions WHERE id = ?", viaEnt.journal))
+	// Every value as the flush computed it, and every time as the text
+	// ent's driver writes (time comparisons in SQL compare that text).
+	for _, w := range []written{own, viaEnt} {
+		stamp := w.posted.Transaction.CreatedAt
+		at := func(query, id string, want time.Time) {
+			t.Helper()
+			var text string
+			if err := e.App.DB.SQL.QueryRowContext(ctx, query, id).Scan(&text); err != nil {
+				t.Fatal(err)
+			}
+			got, err := time.Parse(sqliteTime, text)
+			if err != nil || !got.Equal(want) {
+				t.Errorf("%s %s: created_at %q (%v), want %v in the driver's format", query, id, text, err, want)
+			}
+		}
+		at("SELECT CAST(created_at AS TEXT) FROM ledger_transactions WHERE id = ?", w.journal, stamp)
+		at("SELECT CAST(created_at AS TEXT) FROM events WHERE id = ?", w.event, w.ev.CreatedAt)
+		var seq int64
+		if err := e.App.DB.SQL.QueryRowContext(ctx, "SELECT seq FROM ledger_transactions WHERE id = ?", w.journal).Scan(&seq); err != nil || seq != w.posted.Transaction.Seq {
+			t.Errorf("journal seq %d (%v), want %d", seq, err, w.posted.Transaction.Seq)
+		}
+		if err := e.App.DB.SQL.QueryRowContext(ctx, "SELECT seq FROM events WHERE id = ?", w.event).Scan(&seq); err != nil || seq != w.ev.Seq {
+			t.Errorf("event seq %d (%v), want %d", seq, err, w.ev.Seq)
+		}
+		for _, p := range w.posted.Postings {
+			at("SELECT CAST(created_at AS TEXT) FROM postings WHERE id = ?", string(p.ID), stamp)
+			same("posting "+string(p.ID), row("SELECT transaction_id, account_id, seq, kind, amount, currency, balance_after, day FROM postings WHERE id = ?", string(p.ID)),
+				[]string{"transaction_id=" + w.journal, "account_id=" + string(p.AccountID), "seq=" + strconv.FormatInt(p.Seq, 10),
+					"kind=" + p.Kind, "amount=" + strconv.FormatInt(p.Amount, 10), "currency=" + p.Currency,
+					"balance_after=" + strconv.FormatInt(p.BalanceAfter, 10), "day=" + stamp.Format(time.DateOnly)})
+		}
+	}
 	same("event values", row("SELECT type, subject_id, user_id, partner_id, payload FROM events WHERE id = ?", own.event),
 		row("SELECT type, subject_id, user_id, partner_id, payload FROM events WHERE id = ?", viaEnt.event))
 	got, err := c.LedgerTransaction.Get(ctx, pulid.ID(own.journal))
