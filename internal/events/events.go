@@ -14,6 +14,7 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -114,8 +115,8 @@ func (q *outbox) insertSQLite(ctx context.Context, tx *ent.Tx, client *ent.Clien
 	for chunk := range slices.Chunk(q.rows, dbtx.BulkRows) {
 		args := make([]any, 0, len(chunk)*len(eventColumns))
 		for _, r := range chunk {
-			if err := event.TypeValidator(r.Type); err != nil {
-				return fmt.Errorf("events: %s: %w", r.Type, err)
+			if err := checked(r); err != nil {
+				return err
 			}
 			payload, err := json.Marshal(r.Payload)
 			if err != nil {
@@ -166,12 +167,23 @@ ei AS (INSERT INTO events (id, seq, type, subject_id, user_id, partner_id, paylo
 en AS (SELECT pg_notify('` + Channel + `', ` + p(10) + `))`
 }
 
+// checked runs ent's validators of an event written without ent.
+func checked(r *ent.Event) error {
+	if err := errors.Join(event.IDValidator(string(r.ID)), event.TypeValidator(r.Type)); err != nil {
+		return fmt.Errorf("events: %s %s: %w", r.Type, r.ID, err)
+	}
+	return nil
+}
+
 // insertArgs is the arguments of insertCTEs for rows.
 func insertArgs(rows []*ent.Event, self string) ([]any, error) {
 	n := len(rows)
 	ids, types, subjects, users, partners, payloads := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	times := make([]time.Time, n)
 	for i, r := range rows {
+		if err := checked(r); err != nil {
+			return nil, err
+		}
 		payload, err := json.Marshal(r.Payload)
 		if err != nil {
 			return nil, fmt.Errorf("events: payload: %w", err)

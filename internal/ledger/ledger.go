@@ -519,8 +519,8 @@ p AS (INSERT INTO postings (id, transaction_id, account_id, seq, kind, amount, c
 // checked runs ent's validators on a journal row written without ent and
 // returns its evidence as JSON.
 func checked(t *ent.LedgerTransaction) (string, error) {
-	if err := errors.Join(ledgertransaction.KindValidator(t.Kind), ledgertransaction.CurrencyValidator(t.Currency),
-		ledgertransaction.MemoValidator(t.Memo)); err != nil {
+	if err := errors.Join(ledgertransaction.IDValidator(string(t.ID)), ledgertransaction.KindValidator(t.Kind),
+		ledgertransaction.CurrencyValidator(t.Currency), ledgertransaction.MemoValidator(t.Memo)); err != nil {
 		return "", fmt.Errorf("ledger: journal entry %s: %w", t.ID, err)
 	}
 	ev, err := json.Marshal(t.Evidence)
@@ -532,7 +532,8 @@ func checked(t *ent.LedgerTransaction) (string, error) {
 
 // checkedPosting runs ent's validators of a posting written without ent.
 func checkedPosting(p *ent.Posting) error {
-	if err := errors.Join(posting.KindValidator(p.Kind), posting.CurrencyValidator(p.Currency), posting.DayValidator(p.Day)); err != nil {
+	if err := errors.Join(posting.IDValidator(string(p.ID)), posting.KindValidator(p.Kind),
+		posting.CurrencyValidator(p.Currency), posting.DayValidator(p.Day)); err != nil {
 		return fmt.Errorf("ledger: posting %s: %w", p.ID, err)
 	}
 	return nil
