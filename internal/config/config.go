@@ -286,8 +286,10 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.WebhookRetrySchedule = p.durations("DANBAO_WEBHOOK_RETRY_SCHEDULE",
 		[]time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 10 * time.Hour})
-	if c.RiskBurstMinute < 0 || c.RiskBurstMinuteHold < 0 || c.RiskBurstHour < 0 || c.RiskBurstHourHold < 0 {
-		p.errs = append(p.errs, "DANBAO_RISK_BURST_*: a threshold is negative (0 turns that rule off)")
+	for i, v := range []int{c.RiskBurstMinute, c.RiskBurstMinuteHold, c.RiskBurstHour, c.RiskBurstHourHold} {
+		if v < 0 {
+			p.errs = append(p.errs, fmt.Sprintf("%s: %d is negative (0 turns that rule off)", RiskBurstVariables[i], v))
+		}
 	}
 	if c.DBWriters < 0 {
 		p.errs = append(p.errs, fmt.Sprintf("DANBAO_DB_WRITERS: %d is negative (0 means no limit)", c.DBWriters))

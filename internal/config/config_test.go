@@ -238,7 +238,7 @@ func TestRiskBurstSettings(t *testing.T) {
 		t.Fatalf("thresholds 0: %v %+v", err, c)
 	}
 	for _, name := range []string{"DANBAO_RISK_BURST_MINUTE", "DANBAO_RISK_BURST_MINUTE_HOLD", "DANBAO_RISK_BURST_HOUR", "DANBAO_RISK_BURST_HOUR_HOLD"} {
-		if _, err := load(map[string]string{name: "-1"}); err == nil || !strings.Contains(err.Error(), "DANBAO_RISK_BURST") {
+		if _, err := load(map[string]string{name: "-1"}); err == nil || !strings.Contains(err.Error(), name+": -1") {
 			t.Errorf("%s=-1: %v, want an error naming it", name, err)
 		}
 	}

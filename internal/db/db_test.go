@@ -35,8 +35,9 @@ func TestSQLitePathWithURIMetacharacters(t *testing.T) {
 }
 
 // TestSQLitePragmas: every pooled SQLite connection runs in WAL mode with
-// a full fsync at commit, foreign keys, a busy timeout, and temporary
-// storage as by default (sorts spill to files however large).
+// a full fsync at commit, a checkpoint every WALCheckpointPages pages,
+// foreign keys, a busy timeout, and temporary storage as by default (sorts
+// spill to files however large).
 func TestSQLitePragmas(t *testing.T) {
 	ctx := context.Background()
 	d, err := Open(ctx, "", t.TempDir())
