@@ -156,6 +156,31 @@ type Snapshot struct {
 	// InProtection reports whether a fraud claim may still be opened
 	// (COMPLETED, before protectionUntil).
 	InProtection bool
+	// Overdue reports whether the deadline running in State has passed
+	// (authorizeBy, shipBy, autoConfirmAt, refundAnswerBy), so
+	// that the scheduler's event is due even if it has not run yet.
+	Overdue bool
+}
+
+// dueDeadline names the deadline that runs in each state (the scheduler
+// applies AUTHORIZATION_EXPIRED, SHIP_EXPIRED, AUTO_CONFIRM and
+// REFUND_ANSWER_EXPIRED when it passes).
+var dueDeadline = map[State]string{Created: "authorizeBy", Paid: "shipBy", Shipped: "autoConfirmAt", RefundRequested: "refundAnswerBy"}
+
+// settlesAsDue reports whether event e in state s has the outcome of the
+// deadline's own event there: the buyer cancelling an unpaid or unshipped
+// payment, confirming receipt, the seller accepting the refund asked for.
+// Only these may still happen once the state's deadline has passed.
+func settlesAsDue(e Event, s State) bool {
+	switch s {
+	case Created, Paid:
+		return e == Cancel
+	case Shipped:
+		return e == Confirm
+	case RefundRequested:
+		return e == AcceptRefund
+	}
+	return false
 }
 
 // Remaining is what escrow still holds for the payment once it is paid:
@@ -198,7 +223,9 @@ type Limits struct {
 // the money each move makes, or why not. It is pure: the service applies
 // the outcome with a compare-and-set on s.State. Errors: FORBIDDEN (the
 // actor may never cause the event), INVALID_STATE (not in this state;
-// extensions status: the current state), INVALID_INPUT on amount (a refund
+// extensions status: the current state; or, with extensions deadline, the
+// state's deadline has passed and the event is not one that settles as
+// the deadline does), INVALID_INPUT on amount (a refund
 // of zero, or more than escrow still holds; a compensation over what the
 // seller received), LIMIT_EXCEEDED (no extension left).
 func Transition(s Snapshot, req Request, lim Limits) (Outcome, error) {
@@ -211,6 +238,11 @@ func Transition(s Snapshot, req Request, lim Limits) (Outcome, error) {
 	}
 	if !LegalIn(req.Event, s.State) || (req.Event == OpenDispute && s.State == Completed && !s.InProtection) {
 		return Outcome{}, InvalidState(s.State, req.Event)
+	}
+	if s.Overdue && req.Actor != System && !settlesAsDue(req.Event, s.State) {
+		// The deadline decided already; the scheduler only writes it down.
+		return Outcome{}, apperr.New(apperr.InvalidState, "a %s payment cannot take %s: its %s deadline has passed",
+			s.State, req.Event, dueDeadline[s.State]).With("status", string(s.State)).With("deadline", dueDeadline[s.State])
 	}
 	out := Outcome{To: s.State, Resume: s.Resume, Extensions: s.Extensions, FraudClaim: s.FraudClaim}
 	remaining := s.Remaining()

@@ -283,3 +283,28 @@ func TestSchedule(t *testing.T) {
 }
 
 func ptr(t time.Time) *time.Time { return &t }
+
+// TestOverdueState: once the deadline running in a state has passed, the
+// scheduler's event and the user events that settle as it does (cancel,
+// confirm, accept the refund) still apply; every other user event is
+// INVALID_STATE naming the state and the deadline.
+func TestOverdueState(t *testing.T) {
+	for _, s := range []State{Created, Paid, Shipped, RefundRequested} {
+		for _, e := range Events {
+			a := whoMay[e]
+			if _, ok := legal[s][e]; !ok {
+				continue
+			}
+			snap := Snapshot{State: s, Amount: 100, RefundRequest: 50, Resume: Shipped, Overdue: true}
+			_, err := Transition(snap, Request{Event: e, Actor: a, Amount: 10}, Limits{MaxExtensions: 1})
+			allowed := a == System || settlesAsDue(e, s)
+			ae, _ := apperr.As(err)
+			switch {
+			case allowed && err != nil:
+				t.Errorf("%s %s by %s when overdue: refused: %v", s, e, a, err)
+			case !allowed && (ae == nil || ae.Code != apperr.InvalidState || ae.Extensions["deadline"] != dueDeadline[s]):
+				t.Errorf("%s %s by %s when overdue: got %v, want INVALID_STATE naming %s", s, e, a, err, dueDeadline[s])
+			}
+		}
+	}
+}

@@ -555,6 +555,11 @@ func snapshot(p *ent.Payment, now time.Time) Snapshot {
 	if p.RefundRequestAmount != nil {
 		s.RefundRequest = *p.RefundRequestAmount
 	}
+	for _, k := range deadlineKinds {
+		if k.status == p.Status && k.passed(p, now) {
+			s.Overdue = true
+		}
+	}
 	return s
 }
 
