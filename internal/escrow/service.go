@@ -293,6 +293,18 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 	if err := idempotency.ValidateKey(in.IdempotencyKey); err != nil {
 		return nil, false, err
 	}
+	req := idempotency.Request{Scope: string(who.UserID), Key: in.IdempotencyKey, Operation: "authorizePayment",
+		Hash: idempotency.RequestHash("authorizePayment", string(in.PaymentID)), ResultID: string(in.PaymentID)}
+	// The key is held from before the payment is read and the challenge
+	// spent: the same request sent again meanwhile (a client retrying)
+	// gets IN_PROGRESS, or once it is done reads the payment paid and
+	// replays, not the refusal of an assertion its twin has just spent.
+	release, err := s.keys.Claim(req)
+	if err != nil {
+		return nil, false, err
+	}
+	defer release()
+	req.Claimed = true
 	p, role, err := s.load(ctx, s.client, who, in.PaymentID)
 	if err != nil {
 		return nil, false, err
@@ -300,8 +312,6 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 	if role != Payer {
 		return nil, false, forbidden(Authorize)
 	}
-	req := idempotency.Request{Scope: string(who.UserID), Key: in.IdempotencyKey, Operation: "authorizePayment",
-		Hash: idempotency.RequestHash("authorizePayment", string(p.ID)), ResultID: string(p.ID)}
 	passwordFree := NoCredential(in.Credential)
 	var ev *passkey.Evidence
 	if p.Status == payment.StatusCREATED && !passwordFree {

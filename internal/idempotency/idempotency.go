@@ -56,6 +56,9 @@ type Request struct {
 	// transaction. An operation that creates a row makes its id
 	// beforehand (pulid.New, as the schema's default would) and sets it.
 	ResultID string
+	// Claimed: the caller holds the key's in-process claim (Keys.Claim)
+	// already, from before work it does ahead of Run, and releases it.
+	Claimed bool
 }
 
 // RequestHash is a canonical digest of an operation's input fields.
@@ -238,11 +241,13 @@ func Run[T any](ctx context.Context, k *Keys, client *ent.Client, req Request,
 	if req.ResultID == "" {
 		return zero, false, fmt.Errorf("idempotency: %s without a result id", req.Operation)
 	}
-	release, err := k.Claim(req)
-	if err != nil {
-		return zero, false, err
+	if !req.Claimed {
+		release, err := k.Claim(req)
+		if err != nil {
+			return zero, false, err
+		}
+		defer release()
 	}
-	defer release()
 	err = dbtx.WithTx(ctx, client, func(tx *ent.Tx) error {
 		prior, err := k.claim(ctx, tx, req)
 		if err != nil {
