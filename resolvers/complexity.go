@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"reflect"
 	"strings"
 
 	"danbao/internal/page"
@@ -23,6 +24,18 @@ type pagedComplexity struct {
 func (c pagedComplexity) Complexity(ctx context.Context, typeName, field string, child int, args map[string]any) (int, bool) {
 	if n, ok := c.ExecutableSchema.Complexity(ctx, typeName, field, child, args); ok {
 		return n, ok
+	}
+	if typeName == "Query" && field == "nodes" {
+		// Up to maxNodes objects, each resolving the whole selection:
+		// counted once per ID, as a connection counts its page.
+		n := 1
+		if v := reflect.ValueOf(args["ids"]); v.Kind() == reflect.Slice {
+			n = max(v.Len(), 1)
+		}
+		if child > 0 && n > (math.MaxInt32-1)/child {
+			return math.MaxInt32, true
+		}
+		return 1 + n*max(child, 1), true
 	}
 	if typeName == "Statement" && field == "entries" {
 		// Up to wallet.MaxStatementEntries entries, unpaged: counted as

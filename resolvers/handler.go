@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"reflect"
 	"time"
 
@@ -45,6 +46,10 @@ type HandlerConfig struct {
 	// Sessions, when set, refuses mutations (other than signing in and
 	// out) under an access token whose session has ended.
 	Sessions SessionChecker
+	// OperationTimeout bounds a query or mutation that arrives without a
+	// deadline (over a subscription socket, which the HTTP request
+	// deadline does not cover); 0: no bound.
+	OperationTimeout time.Duration
 }
 
 // SessionChecker answers whether the caller's session is live (see
@@ -61,7 +66,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *handler.Server {
 		srv.AddTransport(cfg.Sockets.transport())
 	}
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
+	srv.AddTransport(codedGET{})
 	srv.AddTransport(decodedPOST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(cfg.MaxTokens)
@@ -77,6 +82,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *handler.Server {
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		return next(wallet.WithEntryContexts(ctx))
 	})
+	srv.AroundOperations(operationDeadline(cfg.OperationTimeout))
 	srv.Use(DepthLimit{Max: cfg.MaxDepth})
 	srv.Use(&InputRule{})
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
@@ -88,6 +94,25 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *handler.Server {
 		srv.AroundRootFields(requireLiveSession(cfg.Sessions))
 	}
 	return srv
+}
+
+// operationDeadline gives a query or mutation that has no deadline yet (one
+// sent over a subscription socket: HTTP requests have theirs) at most d,
+// answered REQUEST_TIMEOUT like an HTTP request's. Subscriptions live as
+// long as their socket.
+func operationDeadline(d time.Duration) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		rc := graphql.GetOperationContext(ctx)
+		if _, has := ctx.Deadline(); d <= 0 || has || rc.Operation == nil || rc.Operation.Operation == ast.Subscription {
+			return next(ctx)
+		}
+		ctx, cancel := context.WithTimeout(ctx, d)
+		h := next(ctx)
+		return func(ctx context.Context) *graphql.Response {
+			defer cancel() // one response: @defer is not offered
+			return h(ctx)
+		}
+	}
 }
 
 // sessionFree are the mutations that do not need a live session: signing
@@ -110,11 +135,20 @@ func requireLiveSession(sc SessionChecker) graphql.RootFieldMiddleware {
 			return next(ctx)
 		}
 		if err := sc.CheckSession(ctx); err != nil {
-			graphql.AddError(ctx, err)
+			addRootError(ctx, err)
 			return graphql.Null
 		}
 		return next(ctx)
 	}
+}
+
+// addRootError adds err for the root field being resolved, with the
+// field's response key as its path (a root field middleware runs before
+// the field's context exists, so graphql.AddError would give no path, and
+// a client could not tell which of several aliases was refused).
+func addRootError(ctx context.Context, err error) {
+	f := graphql.GetRootFieldContext(ctx).Field
+	graphql.AddError(ctx, &gqlerror.Error{Err: err, Message: err.Error(), Path: ast.Path{ast.PathName(f.Alias)}})
 }
 
 // timeouts presents an error caused by the request's deadline (see
@@ -152,7 +186,7 @@ func limitMutations(general, byPhone, byAddress *ratelimit.Limiter) graphql.Root
 			return next(ctx)
 		}
 		field := graphql.GetRootFieldContext(ctx).Field
-		ip := obs.ClientIP(ctx)
+		ip := addressKey(obs.ClientIP(ctx))
 		var spend []func() (bool, time.Duration)
 		if signInFields[field.Name] {
 			if phone := phoneArgument(field, rc.Variables); phone != "" {
@@ -168,13 +202,28 @@ func limitMutations(general, byPhone, byAddress *ratelimit.Limiter) graphql.Root
 		}
 		for _, allow := range spend {
 			if ok, wait := allow(); !ok {
-				graphql.AddError(ctx, apperr.New(apperr.RateLimited, "too many requests; slow down").
+				addRootError(ctx, apperr.New(apperr.RateLimited, "too many requests; slow down").
 					With("retryAfterSeconds", int(wait.Seconds())+1))
 				return graphql.Null
 			}
 		}
 		return next(ctx)
 	}
+}
+
+// addressKey is the client address budgets are kept for: an IPv4 address,
+// or the /64 of an IPv6 one (a single client holds a whole /64, and would
+// otherwise have 2^64 budgets).
+func addressKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
 }
 
 // phoneArgument returns the normalised input.phone of a sign-in field (as

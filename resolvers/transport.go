@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -47,6 +50,13 @@ func (decodedPOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 			w.WriteHeader(http.StatusUnprocessableEntity)
 		}
 		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
+		return
+	}
+	if rc.Operation != nil && rc.Operation.Operation == ast.Subscription {
+		// Subscriptions are served over WebSocket, where the connection
+		// and subscription caps hold; over POST one would wait for its
+		// first event until the request deadline.
+		refuse(w, http.StatusBadRequest, "subscriptions are served over WebSocket (graphql-transport-ws), not POST")
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
@@ -120,4 +130,65 @@ func verbatim(data []byte) bool {
 		}
 	}
 	return true
+}
+
+// refuse answers a request refused by a transport with a GraphQL error
+// document whose extensions.code is BAD_REQUEST.
+func refuse(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	writeResponse(w, &graphql.Response{Errors: gqlerror.List{{
+		Message: msg, Extensions: map[string]any{"code": "BAD_REQUEST"},
+	}}})
+}
+
+// codedGET is gqlgen's GET transport (queries only) with a stable code
+// on each of its refusals: undecodable variables or extensions, and an
+// operation other than a query.
+type codedGET struct{}
+
+var _ graphql.Transport = codedGET{}
+
+// Supports implements graphql.Transport.
+func (codedGET) Supports(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.Header.Get("Upgrade") == ""
+}
+
+// Do implements graphql.Transport.
+func (codedGET) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		refuse(w, http.StatusBadRequest, "the query string is malformed")
+		return
+	}
+	params := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName"), Headers: r.Header}
+	params.ReadTime.Start = graphql.Now()
+	for name, dst := range map[string]*map[string]any{"variables": &params.Variables, "extensions": &params.Extensions} {
+		if v := q.Get(name); v != "" {
+			dec := json.NewDecoder(strings.NewReader(v))
+			dec.UseNumber()
+			if err := dec.Decode(dst); err != nil {
+				refuse(w, http.StatusBadRequest, name+" could not be decoded")
+				return
+			}
+		}
+	}
+	params.ReadTime.End = graphql.Now()
+	ctx := r.Context()
+	w.Header().Set("Content-Type", "application/json")
+	rc, opErr := exec.CreateOperationContext(ctx, params)
+	if opErr != nil {
+		if errcode.GetErrorKind(opErr) == errcode.KindProtocol {
+			w.WriteHeader(http.StatusUnprocessableEntity)
+		}
+		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
+		return
+	}
+	if rc.Operation.Operation != ast.Query {
+		w.Header().Set("Allow", "POST")
+		refuse(w, http.StatusMethodNotAllowed, "GET serves queries only: send mutations by POST, subscriptions over WebSocket")
+		return
+	}
+	responses, ctx := exec.DispatchOperation(ctx, rc)
+	writeResponse(w, responses(ctx))
 }

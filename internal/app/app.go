@@ -511,6 +511,9 @@ func (a *App) routes() http.Handler {
 		SignInPhone:   perMinute(a.Config.SignInPhoneRate),
 		SignInAddress: perMinute(a.Config.SignInAddressRate),
 		Sockets:       a.Sockets,
+		// Operations sent over a subscription socket have no request
+		// deadline: they get the same bound.
+		OperationTimeout: a.Config.RequestTimeout,
 	})
 	mux := http.NewServeMux()
 	m := a.Metrics

@@ -48,8 +48,19 @@ func limitBody(max int64, next http.Handler) http.Handler {
 			writeError(w, r, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", "request body is larger than the limit")
 			return
 		}
+		if r.Header.Get("Upgrade") == "" && r.Method != http.MethodGet && r.Method != http.MethodPost &&
+			r.Method != http.MethodHead && r.Method != http.MethodOptions {
+			w.Header().Set("Allow", "GET, POST, OPTIONS")
+			writeError(w, r, http.StatusMethodNotAllowed, "BAD_REQUEST", "GraphQL is served by GET (queries) and POST")
+			return
+		}
 		if r.Body == nil || r.Method != http.MethodPost {
 			next.ServeHTTP(w, r)
+			return
+		}
+		mt := mediaType(r.Header.Get("Content-Type"))
+		if mt != "application/json" {
+			writeError(w, r, http.StatusUnsupportedMediaType, "BAD_REQUEST", "a POST body must be application/json")
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
@@ -62,29 +73,24 @@ func limitBody(max int64, next http.Handler) http.Handler {
 			writeError(w, r, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
 			return
 		}
-		mt := mediaType(r.Header.Get("Content-Type"))
-		if mt == "application/json" || mt == "application/graphql-response+json" || mt == "" {
-			if jsonValues(body, MaxBodyValues) > MaxBodyValues {
-				writeError(w, r, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE",
-					fmt.Sprintf("request body holds more than %d JSON values", MaxBodyValues))
-				return
-			}
-			params := &graphql.RawParams{}
-			dec := json.NewDecoder(bytes.NewReader(body))
-			dec.UseNumber()
-			if err := dec.Decode(params); err != nil {
-				writeError(w, r, http.StatusBadRequest, "BAD_REQUEST", "request body is not a valid GraphQL request: "+jsonReason(err))
-				return
-			}
-			if dec.More() {
-				writeError(w, r, http.StatusBadRequest, "BAD_REQUEST", "request body is not a valid GraphQL request: trailing data after the JSON object")
-				return
-			}
-			body = nil // the decoded form is all that is kept
-			if mt == "application/json" {
-				r = r.WithContext(resolvers.WithDecodedRequest(r.Context(), params))
-			}
+		if jsonValues(body, MaxBodyValues) > MaxBodyValues {
+			writeError(w, r, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE",
+				fmt.Sprintf("request body holds more than %d JSON values", MaxBodyValues))
+			return
 		}
+		params := &graphql.RawParams{}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		if err := dec.Decode(params); err != nil {
+			writeError(w, r, http.StatusBadRequest, "BAD_REQUEST", "request body is not a valid GraphQL request: "+jsonReason(err))
+			return
+		}
+		if dec.More() {
+			writeError(w, r, http.StatusBadRequest, "BAD_REQUEST", "request body is not a valid GraphQL request: trailing data after the JSON object")
+			return
+		}
+		body = nil // the decoded form is all that is kept
+		r = r.WithContext(resolvers.WithDecodedRequest(r.Context(), params))
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r)
 	})
