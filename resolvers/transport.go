@@ -38,12 +38,27 @@ func (decodedPOST) Supports(r *http.Request) bool {
 
 // Do implements graphql.Transport.
 func (decodedPOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	ctx := r.Context()
-	params := ctx.Value(decodedKey{}).(*graphql.RawParams)
-	w.Header().Set("Content-Type", "application/json")
+	params := r.Context().Value(decodedKey{}).(*graphql.RawParams)
 	start := graphql.Now()
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: start}
+	serve(w, r, params, exec, func(op ast.Operation) bool {
+		if op != ast.Subscription {
+			return true
+		}
+		// Subscriptions are served over WebSocket, where the connection
+		// and subscription caps hold; over POST one would wait for its
+		// first event until the request deadline.
+		refuse(w, http.StatusBadRequest, "subscriptions are served over WebSocket (graphql-transport-ws), not POST")
+		return false
+	})
+}
+
+// serve runs the operation params hold, once served(its type) has agreed
+// (it answers the request itself when it refuses).
+func serve(w http.ResponseWriter, r *http.Request, params *graphql.RawParams, exec graphql.GraphExecutor, served func(ast.Operation) bool) {
+	ctx := r.Context()
+	w.Header().Set("Content-Type", "application/json")
 	rc, opErr := exec.CreateOperationContext(ctx, params)
 	if opErr != nil {
 		if errcode.GetErrorKind(opErr) == errcode.KindProtocol {
@@ -52,11 +67,7 @@ func (decodedPOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
 		return
 	}
-	if rc.Operation != nil && rc.Operation.Operation == ast.Subscription {
-		// Subscriptions are served over WebSocket, where the connection
-		// and subscription caps hold; over POST one would wait for its
-		// first event until the request deadline.
-		refuse(w, http.StatusBadRequest, "subscriptions are served over WebSocket (graphql-transport-ws), not POST")
+	if !served(rc.Operation.Operation) {
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
@@ -174,21 +185,12 @@ func (codedGET) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 		}
 	}
 	params.ReadTime.End = graphql.Now()
-	ctx := r.Context()
-	w.Header().Set("Content-Type", "application/json")
-	rc, opErr := exec.CreateOperationContext(ctx, params)
-	if opErr != nil {
-		if errcode.GetErrorKind(opErr) == errcode.KindProtocol {
-			w.WriteHeader(http.StatusUnprocessableEntity)
+	serve(w, r, params, exec, func(op ast.Operation) bool {
+		if op == ast.Query {
+			return true
 		}
-		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
-		return
-	}
-	if rc.Operation.Operation != ast.Query {
 		w.Header().Set("Allow", "POST")
 		refuse(w, http.StatusMethodNotAllowed, "GET serves queries only: send mutations by POST, subscriptions over WebSocket")
-		return
-	}
-	responses, ctx := exec.DispatchOperation(ctx, rc)
-	writeResponse(w, responses(ctx))
+		return false
+	})
 }
