@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"reflect"
+	"strconv"
 	"sync"
 	"time"
 
@@ -39,12 +41,26 @@ type protocolConn struct {
 	mu     sync.Mutex
 	closed bool
 	inited bool
-	active map[string]struct{} // ids of operations not yet completed
+	// The transport sees each operation under an id of its own
+	// (client id + "#" + a counter), so that an id the client completed
+	// and at once used again cannot be confused with the operation still
+	// ending under it: gqlgen would send the old operation's complete for
+	// the new one and forget the new one's cancel.
+	active map[string]string // client id -> transport id, operations the client has not completed
+	ops    map[string]op     // transport id -> its operation, until the transport ends it
+	n      uint64
 	timer  *time.Timer
 }
 
+// op is an operation as the transport knows it.
+type op struct {
+	client string // the id the client gave it
+	live   bool   // false once the client completed it: the transport's late messages are dropped
+}
+
 func newProtocolConn(c transport.WebsocketConn, initTimeout time.Duration) *protocolConn {
-	p := &protocolConn{WebsocketConn: c, strict: c.Subprotocol() == "graphql-transport-ws", active: map[string]struct{}{}}
+	p := &protocolConn{WebsocketConn: c, strict: c.Subprotocol() == "graphql-transport-ws",
+		active: map[string]string{}, ops: map[string]op{}}
 	if initTimeout > 0 {
 		p.timer = time.AfterFunc(initTimeout, func() {
 			p.mu.Lock()
@@ -113,16 +129,32 @@ func (p *protocolConn) NextReader() (int, io.Reader, error) {
 			}
 			p.mu.Lock()
 			_, dup := p.active[*m.ID]
-			p.active[*m.ID] = struct{}{}
+			var tid string
+			if !dup {
+				p.n++
+				tid = *m.ID + "#" + strconv.FormatUint(p.n, 10)
+				p.active[*m.ID] = tid
+				p.ops[tid] = op{client: *m.ID, live: true}
+			}
 			p.mu.Unlock()
 			if dup {
 				return p.fail(CloseSubscriberExists, "Subscriber for "+clip(*m.ID, 80)+" already exists")
 			}
+			data = withID(m, tid)
 		case "complete":
 			if m.ID == nil || *m.ID == "" {
 				return p.fail(CloseBadRequest, "complete without an id")
 			}
-			p.forget(*m.ID)
+			p.mu.Lock()
+			tid, ok := p.active[*m.ID]
+			if ok { // the id is the client's again; what the transport still sends for it is dropped
+				delete(p.active, *m.ID)
+				p.ops[tid] = op{client: *m.ID}
+			}
+			p.mu.Unlock()
+			if ok {
+				data = withID(m, tid)
+			}
 		default:
 			return p.fail(CloseBadRequest, "Invalid message type")
 		}
@@ -130,23 +162,55 @@ func (p *protocolConn) NextReader() (int, io.Reader, error) {
 	}
 }
 
-// WriteJSON sends a server message; a complete or error ends its
-// operation, whose id may then be used again.
+// WriteJSON sends a server message under the client's id of its
+// operation; a complete or error ends the operation. Messages of an
+// operation the client completed, or that has ended, are not sent.
 func (p *protocolConn) WriteJSON(v any) error {
 	if !p.strict {
 		return p.WebsocketConn.WriteJSON(v)
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
+	id, typ, set := messageID(v)
+	if id == "" {
+		return p.WebsocketConn.WriteJSON(v)
 	}
-	if bytes.Contains(b, []byte(`"type":"complete"`)) || bytes.Contains(b, []byte(`"type":"error"`)) {
-		var m clientMessage
-		if json.Unmarshal(b, &m) == nil && m.ID != nil && (m.Type == "complete" || m.Type == "error") {
-			p.forget(*m.ID)
+	p.mu.Lock()
+	o, known := p.ops[id]
+	if known && (typ == "complete" || typ == "error") {
+		delete(p.ops, id)
+		if o.live {
+			delete(p.active, o.client)
 		}
 	}
-	return p.WebsocketConn.WriteJSON(json.RawMessage(b))
+	p.mu.Unlock()
+	if !known || !o.live {
+		// Ended (after an error the protocol sends nothing more), or
+		// completed by the client: nothing more of it is sent.
+		return nil
+	}
+	set(o.client)
+	return p.WebsocketConn.WriteJSON(v)
+}
+
+// messageID reads the id and type of a message of gqlgen's transport (a
+// pointer to a struct with string fields ID and Type) and returns a
+// function that sets its id.
+func messageID(v any) (id, typ string, set func(string)) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+		return "", "", nil
+	}
+	f, t := rv.Elem().FieldByName("ID"), rv.Elem().FieldByName("Type")
+	if !f.IsValid() || f.Kind() != reflect.String || !f.CanSet() || !t.IsValid() || t.Kind() != reflect.String {
+		return "", "", nil
+	}
+	return f.String(), t.String(), f.SetString
+}
+
+// withID is the client message m under the transport's id.
+func withID(m clientMessage, id string) []byte {
+	m.ID = &id
+	b, _ := json.Marshal(m)
+	return b
 }
 
 // WriteClose closes the socket with code; only the first close counts.
@@ -186,12 +250,6 @@ func (p *protocolConn) initDone() {
 	if p.timer != nil {
 		p.timer.Stop()
 	}
-}
-
-func (p *protocolConn) forget(id string) {
-	p.mu.Lock()
-	delete(p.active, id)
-	p.mu.Unlock()
 }
 
 // SetReadLimit passes the transport's message size limit on.

@@ -20,6 +20,13 @@ func (h *Hub) Follow(ctx context.Context, after int64, f Filter, allow func(*ent
 	defer h.Unsubscribe(w)
 	pos := after
 	for {
+		// Every seq up to the window's end has committed (it was read from
+		// the outbox), so a read after this point that returns less than a
+		// full page has passed every event up to it: the position moves
+		// there even when none of them matched f, or a follower whose
+		// events are rare would fall behind the window's floor and query
+		// the database on every wake-up.
+		end := h.recent.last()
 		rows, held := h.recent.after(pos, MaxRead, f)
 		if !held {
 			var err error
@@ -42,6 +49,7 @@ func (h *Hub) Follow(ctx context.Context, after int64, f Filter, allow func(*ent
 		if len(rows) == MaxRead {
 			continue // more to replay
 		}
+		pos = max(pos, end)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -19,6 +19,15 @@ var extraBlocked = []netip.Prefix{
 	netip.MustParsePrefix("198.18.0.0/15"), // benchmarking
 	netip.MustParsePrefix("240.0.0.0/4"),   // reserved, broadcast
 	netip.MustParsePrefix("64:ff9b::/96"),  // NAT64 (could reach private IPv4)
+	// IPv6 forms that carry an IPv4 address to a translator or a tunnel:
+	// local-use NAT64 (RFC 8215, meant for private IPv4), 6to4, Teredo
+	// and the deprecated IPv4-compatible ::a.b.c.d (:: and ::1 are
+	// decided above); and deprecated site-local addresses.
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("2002::/16"),
+	netip.MustParsePrefix("2001::/32"),
+	netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("fec0::/10"),
 }
 
 // allowedIP reports whether a webhook may be sent to ip; loopback only

@@ -428,10 +428,29 @@ func (s *Service) claim(ctx context.Context, n int) ([]*ent.WebhookDelivery, err
 		mine = mine[:0]
 		now := s.now()
 		due, err := tx.WebhookDelivery.Query().Where(dueAt(now)).
-			Order(ent.Asc(webhookdelivery.FieldNextAttemptAt), ent.Asc(webhookdelivery.FieldID)).Limit(n).Unique(false).
+			Limit(n).Unique(false).
 			Modify(func(sel *entsql.Selector) {
+				// Round robin over webhooks: every webhook's oldest due
+				// delivery first, then every webhook's second, and so on.
+				// Ordered by due time alone, one endpoint's backlog filled
+				// every claim while it lasted, and an endpoint that does
+				// not answer (each attempt waiting for the timeout) held
+				// back every other partner's deliveries for backlog x
+				// timeout / workers.
+				b := entsql.Dialect(sel.Dialect())
+				due := b.Select(webhookdelivery.FieldID).
+					AppendSelectExprAs(entsql.Expr("ROW_NUMBER() OVER (PARTITION BY "+webhookdelivery.FieldWebhookID+
+						" ORDER BY "+webhookdelivery.FieldNextAttemptAt+", "+webhookdelivery.FieldID+")"), "turn").
+					From(entsql.Table(webhookdelivery.Table)).
+					Where(entsql.And(entsql.EQ(webhookdelivery.FieldStatus, webhookdelivery.StatusPENDING.String()),
+						entsql.LTE(webhookdelivery.FieldNextAttemptAt, now),
+						entsql.Or(entsql.IsNull(webhookdelivery.FieldLeaseUntil), entsql.LT(webhookdelivery.FieldLeaseUntil, now)))).
+					As("due")
+				sel.Join(due).On(sel.C(webhookdelivery.FieldID), due.C(webhookdelivery.FieldID))
+				sel.OrderExpr(entsql.Expr(due.C("turn"))).
+					OrderBy(sel.C(webhookdelivery.FieldNextAttemptAt), sel.C(webhookdelivery.FieldID))
 				if sel.Dialect() == dialect.Postgres {
-					sel.ForUpdate(entsql.WithLockAction(entsql.SkipLocked))
+					sel.ForUpdate(entsql.WithLockAction(entsql.SkipLocked), entsql.WithLockTables(sel.TableName()))
 				}
 			}).All(ctx)
 		if err != nil {
