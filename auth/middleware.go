@@ -40,7 +40,7 @@ func (t *Tokens) Authenticate(ctx context.Context, header string) (context.Conte
 		return context.WithValue(ctx, reasonKey{}, ReasonTokenInvalid), false
 	}
 	if claims.Partner {
-		p := Partner{ID: pulid.ID(claims.Subject), Scopes: strings.Fields(claims.Scope)}
+		p := Partner{ID: pulid.ID(claims.Subject), Scopes: strings.Fields(claims.Scope), SecretVersion: claims.SecretVersion}
 		if claims.ExpiresAt != nil {
 			p.Expires = claims.ExpiresAt.Time
 		}

@@ -29,6 +29,9 @@ type Partner struct {
 	ID      pulid.ID // the partner app
 	Scopes  []string
 	Expires time.Time // when its token expires
+	// SecretVersion names the app's secret the token was issued against
+	// (SecretVersion): CheckSession refuses it once the secret was rotated.
+	SecretVersion string
 }
 
 type partnerKey struct{}

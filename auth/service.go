@@ -16,6 +16,7 @@ import (
 	"danbao/ent"
 	"danbao/ent/authsession"
 	"danbao/ent/loginthrottle"
+	"danbao/ent/partnerapp"
 	"danbao/ent/predicate"
 	"danbao/ent/refreshtoken"
 	"danbao/ent/schema/pulid"
@@ -432,13 +433,18 @@ func revokeSessions(ctx context.Context, tx *ent.Tx, now time.Time, where ...pre
 
 // CheckSession answers whether the caller's access token belongs to a
 // session that is still live; money-moving and credential-changing
-// operations call it, reads rely on the token's short expiry. Signed-out
-// callers pass (the operation's own check refuses them). Errors:
-// UNAUTHENTICATED with extensions.reason SESSION_REVOKED (the session was
-// ended, or the token carries no session).
+// operations call it, reads rely on the token's short expiry. A partner
+// app's token is live while the app's secret is the one it was issued
+// against. Signed-out callers pass (the operation's own check refuses
+// them). Errors: UNAUTHENTICATED with extensions.reason SESSION_REVOKED
+// (the session was ended, the token carries no session, or the partner
+// app's secret was rotated since).
 func (s *Service) CheckSession(ctx context.Context) error {
 	id, ok := FromContext(ctx)
 	if !ok {
+		if p, ok := PartnerFromContext(ctx); ok {
+			return s.checkPartner(ctx, p)
+		}
 		return nil
 	}
 	if id.SessionID != "" {
@@ -450,6 +456,21 @@ func (s *Service) CheckSession(ctx context.Context) error {
 		}
 	}
 	return apperr.New(apperr.Unauthenticated, "this session was ended (signed out, or its passkey revoked); sign in again").
+		With("reason", ReasonSessionRevoked)
+}
+
+// checkPartner refuses a partner token issued against a secret the app no
+// longer has (rotated, because it leaked: the tokens taken with it must
+// stop acting too), or for an app that is gone.
+func (s *Service) checkPartner(ctx context.Context, p Partner) error {
+	app, err := s.client.PartnerApp.Query().Where(partnerapp.ID(p.ID)).Select(partnerapp.FieldSecretHash).Only(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return err
+	}
+	if err == nil && p.SecretVersion != "" && SecretVersion(app.SecretHash) == p.SecretVersion {
+		return nil
+	}
+	return apperr.New(apperr.Unauthenticated, "this partner app's secret was rotated since the token was issued; take a new token").
 		With("reason", ReasonSessionRevoked)
 }
 

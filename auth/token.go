@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"sync"
@@ -30,6 +31,10 @@ type Claims struct {
 	// refresh-token family); ending the session makes operations that
 	// move money or change credentials refuse the token.
 	SessionID string `json:"sid,omitempty"`
+	// SecretVersion names the partner app's secret the token was issued
+	// against (SecretVersion of its hash): once the secret is rotated,
+	// operations that change anything refuse the token.
+	SecretVersion string `json:"sv,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -63,9 +68,20 @@ func (t *Tokens) Issue(userID pulid.ID, role user.Role, sid string, authTime tim
 }
 
 // IssuePartner signs an access token for a partner app with the given
-// scopes and returns it with its expiry.
-func (t *Tokens) IssuePartner(partnerID pulid.ID, scopes []string) (string, time.Time, error) {
-	return t.sign(string(partnerID), Claims{Partner: true, Scope: strings.Join(scopes, " ")})
+// scopes, bound to its current secret (SecretVersion), and returns it with
+// its expiry.
+func (t *Tokens) IssuePartner(partnerID pulid.ID, scopes []string, secretVersion string) (string, time.Time, error) {
+	return t.sign(string(partnerID), Claims{Partner: true, Scope: strings.Join(scopes, " "), SecretVersion: secretVersion})
+}
+
+// SecretVersion names a partner app's secret by its stored hash, for the
+// tokens issued against it: a digest of the hash (so the token reveals
+// nothing of it), 16 hex digits.
+func SecretVersion(secretHash []byte) string {
+	h := sha256.New()
+	h.Write([]byte("danbao partner secret version\x00"))
+	h.Write(secretHash)
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // sign fills the registered claims of c (issuer, subject, audience, times,

@@ -68,7 +68,8 @@ func (s *Service) Create(ctx context.Context, operatorID pulid.ID, name string) 
 }
 
 // RotateSecret replaces the app's secret; the old one stops working at
-// once. Errors: NOT_FOUND.
+// once, and so do the tokens issued against it for anything but reading
+// (auth.Service.CheckSession). Errors: NOT_FOUND.
 func (s *Service) RotateSecret(ctx context.Context, appID pulid.ID) (*Created, error) {
 	secret, hash := newSecret()
 	app, err := s.client.PartnerApp.UpdateOneID(appID).SetSecretHash(hash).Save(ctx)
@@ -114,7 +115,7 @@ func (s *Service) Token(app *ent.PartnerApp, scope string) (token string, exp ti
 		}
 		scopes = req
 	}
-	token, exp, err = s.tokens.IssuePartner(app.ID, scopes)
+	token, exp, err = s.tokens.IssuePartner(app.ID, scopes, auth.SecretVersion(app.SecretHash))
 	return token, exp, scopes, err
 }
 
