@@ -457,7 +457,15 @@ func (s *Service) claim(ctx context.Context, n int) ([]*ent.WebhookDelivery, err
 			return err
 		}
 		lease := now.Add(s.cfg.Lease)
+		// At most Workers of one webhook per claim: an endpoint that only
+		// times out then holds a step for about one timeout, not for its
+		// share of the whole claim (4 x Workers sends, waited for).
+		taken := map[pulid.ID]int{}
 		for _, d := range due {
+			if taken[d.WebhookID] >= s.cfg.Workers {
+				continue
+			}
+			taken[d.WebhookID]++
 			k, err := tx.WebhookDelivery.Update().Where(webhookdelivery.ID(d.ID),
 				webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING),
 				webhookdelivery.Or(webhookdelivery.LeaseUntilIsNil(), webhookdelivery.LeaseUntilLT(now))).
@@ -565,8 +573,12 @@ func (s *Service) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		started := time.Now()
-		if err := s.Step(ctx); err != nil && ctx.Err() == nil {
+		n, err := s.step(ctx)
+		if err != nil && ctx.Err() == nil {
 			s.cfg.Logger.WarnContext(ctx, "webhooks: delivery step failed", "error", err)
+		}
+		if n > 0 && err == nil && ctx.Err() == nil {
+			continue // more may be due: a claim takes at most Workers per webhook
 		}
 		select {
 		case <-ctx.Done():
@@ -589,12 +601,18 @@ func (s *Service) Run(ctx context.Context) {
 // Step fans out new events, then claims and sends the due deliveries,
 // Workers at a time.
 func (s *Service) Step(ctx context.Context) error {
+	_, err := s.step(ctx)
+	return err
+}
+
+// step is Step, also returning how many deliveries it claimed.
+func (s *Service) step(ctx context.Context) (int, error) {
 	if _, err := s.Fanout(ctx); err != nil {
-		return fmt.Errorf("fan-out: %w", err)
+		return 0, fmt.Errorf("fan-out: %w", err)
 	}
 	due, err := s.claim(ctx, 4*s.cfg.Workers)
 	if err != nil {
-		return fmt.Errorf("claim: %w", err)
+		return 0, fmt.Errorf("claim: %w", err)
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, s.cfg.Workers)
@@ -613,7 +631,7 @@ func (s *Service) Step(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return len(due), errors.Join(errs...)
 }
 
 // drain reads a little of the response (so the connection can
