@@ -61,9 +61,11 @@ func TestEscrowActionAfterItsDeadlinePassed(t *testing.T) {
 
 		// The buyer authorizes after the authorization window (30 min).
 		c := e.create(t, b, seller, "40.00", "late-authorization")
-		e.clock.Advance(31 * time.Minute)
+		e.clock.Advance(29 * time.Minute)
+		options := e.beginAuth(t, b, c.Payment.ID) // begun in time, answered late
+		e.clock.Advance(2 * time.Minute)
 		before = e.snap(t, b, seller)
-		refused("authorizePayment", e.authorize(t, b, c.Payment.ID, e.beginAuth(t, b, c.Payment.ID), "late-auth"), before)
+		refused("authorizePayment", e.authorize(t, b, c.Payment.ID, options, "late-auth"), before)
 		e.runDue(t)
 		want(t, "authorization window: closed", e.payment(t, b.User, c.Payment.ID).Status, "CLOSED")
 		verifyOK(t, e.Env)

@@ -259,10 +259,18 @@ func (s *Service) BeginPaymentAuthorization(ctx context.Context, who Caller, id 
 	if role != Payer {
 		return nil, forbidden(Authorize)
 	}
-	if p.Status != payment.StatusCREATED {
-		return nil, InvalidState(State(p.Status), Authorize)
+	if err := s.authorizable(p); err != nil {
+		return nil, err
 	}
 	return s.passkeys.BeginPayment(ctx, nil, challengeInput(p))
+}
+
+// authorizable refuses an authorization of p that the rules would refuse
+// whatever the assertion (not CREATED, or authorizeBy has passed), before
+// the buyer is asked for one or it is spent.
+func (s *Service) authorizable(p *ent.Payment) error {
+	_, err := Transition(snapshot(p, s.clock()), Request{Event: Authorize, Actor: Payer}, s.cfg.Limits)
+	return err
 }
 
 // AuthorizePaymentInput is the input of AuthorizePayment.
@@ -315,6 +323,9 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 	passwordFree := NoCredential(in.Credential)
 	var ev *passkey.Evidence
 	if p.Status == payment.StatusCREATED && !passwordFree {
+		if err := s.authorizable(p); err != nil {
+			return nil, false, err
+		}
 		// Its own committed transaction: from here on the challenge is spent.
 		if ev, err = s.passkeys.FinishPaymentAlone(ctx, challengeInput(p), in.Credential); err != nil {
 			return nil, false, err
