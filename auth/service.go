@@ -470,7 +470,7 @@ func (s *Service) checkPartner(ctx context.Context, p Partner) error {
 	if err == nil && p.SecretVersion != "" && SecretVersion(app.SecretHash) == p.SecretVersion {
 		return nil
 	}
-	return apperr.New(apperr.Unauthenticated, "this partner app's secret was rotated since the token was issued; take a new token").
+	return apperr.New(apperr.Unauthenticated, "this partner token was issued against a secret the app no longer has (rotated); take a new token").
 		With("reason", ReasonSessionRevoked)
 }
 
