@@ -7,6 +7,7 @@ import (
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
 	"danbao/graph/model"
+	"danbao/internal/apperr"
 	"danbao/internal/events"
 )
 
@@ -55,11 +56,22 @@ func subscribePayments(ctx context.Context, r *Resolver, after *string, paymentI
 }
 
 // startAt is the position after the cursor, or the head when there is none.
+// A cursor past the head (no event of this database has it: a database
+// restored to an earlier state, or a cursor made up) is INVALID_INPUT: the
+// stream would otherwise wait, silently, for its seq to come round again.
 func startAt(ctx context.Context, r *Resolver, after *string) (int64, error) {
-	if after != nil {
-		return events.ParseCursor(*after)
+	head, err := events.Head(ctx, r.Client)
+	if err != nil || after == nil {
+		return head, err
 	}
-	return events.Head(ctx, r.Client)
+	seq, err := events.ParseCursor(*after)
+	if err != nil {
+		return 0, err
+	}
+	if seq > head {
+		return 0, apperr.InvalidArgument("after", "this cursor is ahead of the event stream (its last event is older): no event has it")
+	}
+	return seq, nil
 }
 
 func balanceFilter(who auth.Identity) events.Filter {

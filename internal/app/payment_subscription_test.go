@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"danbao/ent/schema/pulid"
+	"danbao/internal/events"
 	"danbao/internal/testenv"
 )
 
@@ -153,14 +154,31 @@ func TestPaymentEventsSubscription(t *testing.T) {
 			}
 		}
 
-		// A cursor this server did not issue is refused.
-		subscribePayments(t, w2, "bad", map[string]any{"after": "nope"})
+		// A cursor this server did not issue is refused, naming the
+		// argument; so is one past the stream's last event (made up, or
+		// kept from before the database was restored to an earlier state),
+		// which would otherwise wait silently for its seq to come round.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		var m map[string]any
-		if _, err := w2.NextData(ctx, &m); testenv.ErrorCode(err) != "INVALID_INPUT" {
-			t.Fatalf("bad cursor: %v", err)
+		last := *story[len(story)-1].Cursor
+		seq, err := events.ParseCursor(last)
+		if err != nil {
+			t.Fatal(err)
 		}
+		for i, bad := range []string{"nope", events.Cursor(seq + 1000)} {
+			sub := fmt.Sprint("bad", i)
+			subscribePayments(t, w2, sub, map[string]any{"after": bad})
+			var m map[string]any
+			if got, err := w2.NextData(ctx, &m); got != sub || testenv.ErrorCode(err) != "INVALID_INPUT" || testenv.ErrorField(err) != "after" {
+				t.Fatalf("cursor %q: %s %v (field %q)", bad, got, err, testenv.ErrorField(err))
+			}
+			if m, err := w2.Next(ctx); err != nil || m.Type != "complete" || m.ID != sub {
+				t.Fatalf("after the error: %v %+v", err, m)
+			}
+		}
+		// A cursor the stream did issue is still accepted after those.
+		subscribePayments(t, w2, "last", map[string]any{"after": last})
+		wantEvents(t, w2, "last", next.Payment.ID, "CREATE", "CANCEL")
 	})
 }
 
@@ -183,8 +201,8 @@ func TestPaymentUpdatedSubscription(t *testing.T) {
 			sub := fmt.Sprint("x", i)
 			subscribePayments(t, w, sub, map[string]any{"id": pid})
 			var m map[string]any
-			if got, err := w.NextData(ctx, &m); got != sub || testenv.ErrorCode(err) != "NOT_FOUND" {
-				t.Fatalf("paymentUpdated(%s): %v", pid, err)
+			if got, err := w.NextData(ctx, &m); got != sub || testenv.ErrorCode(err) != "NOT_FOUND" || testenv.ErrorField(err) != "paymentId" {
+				t.Fatalf("paymentUpdated(%s): %v (field %q)", pid, err, testenv.ErrorField(err))
 			}
 			if m, err := w.Next(ctx); err != nil || m.Type != "complete" || m.ID != sub {
 				t.Fatalf("after the error: %v %+v", err, m)

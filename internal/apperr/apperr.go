@@ -137,6 +137,14 @@ func (e *Error) WithField(field string) *Error {
 	return &c
 }
 
+// WithArgument returns a copy of e about a field argument (not a field of
+// an input object), named as the client wrote it: Field is [arg].
+func (e *Error) WithArgument(arg string) *Error {
+	c := *e
+	c.Field = []string{arg}
+	return &c
+}
+
 // With returns a copy of e with one more extension.
 func (e *Error) With(key string, value any) *Error {
 	c := *e

@@ -91,5 +91,5 @@ func ParseCursor(s string) (int64, error) {
 			return n, nil
 		}
 	}
-	return 0, apperr.New(apperr.InvalidInput, "not a cursor this server issued").WithField("after")
+	return 0, apperr.InvalidArgument("after", "not a cursor this server issued")
 }

@@ -44,7 +44,7 @@ func CheckVisible(ctx context.Context, client *ent.Client, f Filter) error {
 		return fmt.Errorf("events: visibility: %w", err)
 	}
 	if len(rows) == 0 {
-		return apperr.New(apperr.NotFound, "no such payment among yours").WithField("paymentId")
+		return apperr.New(apperr.NotFound, "no such payment among yours").WithArgument("paymentId")
 	}
 	return nil
 }

@@ -143,6 +143,23 @@ func (e *WSError) Error() string { return e.Msg.Type + ": " + string(e.Msg.Paylo
 // Code returns the extensions.code of the first error of an "error" or
 // "next" message, or "".
 func (e *WSError) Code() string {
+	c, _ := e.first()["code"].(string)
+	return c
+}
+
+// Field returns the extensions.field of the first error of an "error" or
+// "next" message joined with ".", or "".
+func (e *WSError) Field() string {
+	v, _ := e.first()["field"].([]any)
+	parts := make([]string, 0, len(v))
+	for _, p := range v {
+		parts = append(parts, fmt.Sprint(p))
+	}
+	return strings.Join(parts, ".")
+}
+
+// first returns the extensions of the message's first error, or nil.
+func (e *WSError) first() map[string]any {
 	var errs []struct{ Extensions map[string]any }
 	if e.Msg.Type == "next" {
 		var r struct {
@@ -154,17 +171,27 @@ func (e *WSError) Code() string {
 		_ = json.Unmarshal(e.Msg.Payload, &errs)
 	}
 	if len(errs) == 0 {
-		return ""
+		return nil
 	}
-	c, _ := errs[0].Extensions["code"].(string)
-	return c
+	return errs[0].Extensions
 }
 
-// ErrorCode returns the extensions.code carried by err if it is a WSError.
+// ErrorCode returns the extensions.code carried by err if it is a
+// *WSError, or "".
 func ErrorCode(err error) string {
 	var we *WSError
 	if errors.As(err, &we) {
 		return we.Code()
+	}
+	return ""
+}
+
+// ErrorField returns the extensions.field (joined with ".") carried by err
+// if it is a *WSError, or "".
+func ErrorField(err error) string {
+	var we *WSError
+	if errors.As(err, &we) {
+		return we.Field()
 	}
 	return ""
 }
