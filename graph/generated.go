@@ -315,6 +315,7 @@ type ComplexityRoot struct {
 		RotateWebhookSecret          func(childComplexity int, input model.RotateWebhookSecretInput) int
 		SetDailyLimit                func(childComplexity int, input model.SetDailyLimitInput) int
 		SetPasswordFreeAllowance     func(childComplexity int, input model.SetPasswordFreeAllowanceInput) int
+		SetWebhookEnabled            func(childComplexity int, input model.SetWebhookEnabledInput) int
 		SettleSandboxBankOperation   func(childComplexity int, input model.SettleSandboxBankOperationInput) int
 		SignOutEverywhere            func(childComplexity int) int
 		SubmitRealNameVerification   func(childComplexity int, input model.SubmitRealNameVerificationInput) int
@@ -541,6 +542,11 @@ type ComplexityRoot struct {
 		UserErrors            func(childComplexity int) int
 	}
 
+	SetWebhookEnabledPayload struct {
+		UserErrors func(childComplexity int) int
+		Webhook    func(childComplexity int) int
+	}
+
 	SettleSandboxBankOperationPayload struct {
 		TopUp      func(childComplexity int) int
 		UserErrors func(childComplexity int) int
@@ -683,6 +689,7 @@ type ComplexityRoot struct {
 	Webhook struct {
 		CreatedAt  func(childComplexity int) int
 		Deliveries func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID], status *webhookdelivery.Status) int
+		Enabled    func(childComplexity int) int
 		EventTypes func(childComplexity int) int
 		ID         func(childComplexity int) int
 		URL        func(childComplexity int) int
@@ -785,6 +792,7 @@ type MutationResolver interface {
 	DisconnectPartnerApp(ctx context.Context, input model.ConnectPartnerAppInput) (*model.PartnerAppConnectionPayload, error)
 	RegisterWebhook(ctx context.Context, input model.RegisterWebhookInput) (*model.RegisterWebhookPayload, error)
 	RotateWebhookSecret(ctx context.Context, input model.RotateWebhookSecretInput) (*model.RotateWebhookSecretPayload, error)
+	SetWebhookEnabled(ctx context.Context, input model.SetWebhookEnabledInput) (*model.SetWebhookEnabledPayload, error)
 	RedeliverWebhook(ctx context.Context, input model.RedeliverWebhookInput) (*model.RedeliverWebhookPayload, error)
 	BeginPasskeyRegistration(ctx context.Context) (*model.BeginPasskeyRegistrationPayload, error)
 	FinishPasskeyRegistration(ctx context.Context, input model.FinishPasskeyRegistrationInput) (*model.FinishPasskeyRegistrationPayload, error)
@@ -867,6 +875,7 @@ type UserResolver interface {
 	TrustScore(ctx context.Context, obj *ent.User) (*ent.TrustScore, error)
 }
 type WebhookResolver interface {
+	Enabled(ctx context.Context, obj *ent.Webhook) (bool, error)
 	Deliveries(ctx context.Context, obj *ent.Webhook, first *int, after *entgql.Cursor[pulid.ID], status *webhookdelivery.Status) (*model.WebhookDeliveryConnection, error)
 }
 type WithdrawalResolver interface {
@@ -2075,6 +2084,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetPasswordFreeAllowance(childComplexity, args["input"].(model.SetPasswordFreeAllowanceInput)), true
+	case "Mutation.setWebhookEnabled":
+		if e.ComplexityRoot.Mutation.SetWebhookEnabled == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setWebhookEnabled_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetWebhookEnabled(childComplexity, args["input"].(model.SetWebhookEnabledInput)), true
 	case "Mutation.settleSandboxBankOperation":
 		if e.ComplexityRoot.Mutation.SettleSandboxBankOperation == nil {
 			break
@@ -3010,6 +3030,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SetPasswordFreeAllowancePayload.UserErrors(childComplexity), true
 
+	case "SetWebhookEnabledPayload.userErrors":
+		if e.ComplexityRoot.SetWebhookEnabledPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetWebhookEnabledPayload.UserErrors(childComplexity), true
+	case "SetWebhookEnabledPayload.webhook":
+		if e.ComplexityRoot.SetWebhookEnabledPayload.Webhook == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetWebhookEnabledPayload.Webhook(childComplexity), true
+
 	case "SettleSandboxBankOperationPayload.topUp":
 		if e.ComplexityRoot.SettleSandboxBankOperationPayload.TopUp == nil {
 			break
@@ -3631,6 +3664,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Webhook.Deliveries(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["status"].(*webhookdelivery.Status)), true
+	case "Webhook.enabled":
+		if e.ComplexityRoot.Webhook.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.Enabled(childComplexity), true
 	case "Webhook.eventTypes":
 		if e.ComplexityRoot.Webhook.EventTypes == nil {
 			break
@@ -3864,6 +3903,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RotateWebhookSecretInput", ec.unmarshalInputRotateWebhookSecretInput),
 			graphql.NewInputUnmarshaler("SetDailyLimitInput", ec.unmarshalInputSetDailyLimitInput),
 			graphql.NewInputUnmarshaler("SetPasswordFreeAllowanceInput", ec.unmarshalInputSetPasswordFreeAllowanceInput),
+			graphql.NewInputUnmarshaler("SetWebhookEnabledInput", ec.unmarshalInputSetWebhookEnabledInput),
 			graphql.NewInputUnmarshaler("SettleSandboxBankOperationInput", ec.unmarshalInputSettleSandboxBankOperationInput),
 			graphql.NewInputUnmarshaler("SubmitRealNameVerificationInput", ec.unmarshalInputSubmitRealNameVerificationInput),
 			graphql.NewInputUnmarshaler("TopUpInput", ec.unmarshalInputTopUpInput),
@@ -4829,6 +4869,16 @@ func (ec *executionContext) childFields_SetPasswordFreeAllowancePayload(ctx cont
 	return nil, fmt.Errorf("no field named %q was found under type SetPasswordFreeAllowancePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_SetWebhookEnabledPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "webhook":
+		return ec.fieldContext_SetWebhookEnabledPayload_webhook(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_SetWebhookEnabledPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetWebhookEnabledPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_SettleSandboxBankOperationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "topUp":
@@ -5105,6 +5155,8 @@ func (ec *executionContext) childFields_Webhook(ctx context.Context, field graph
 		return ec.fieldContext_Webhook_eventTypes(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Webhook_createdAt(ctx, field)
+	case "enabled":
+		return ec.fieldContext_Webhook_enabled(ctx, field)
 	case "deliveries":
 		return ec.fieldContext_Webhook_deliveries(ctx, field)
 	}
@@ -5809,6 +5861,20 @@ func (ec *executionContext) field_Mutation_setPasswordFreeAllowance_args(ctx con
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.SetPasswordFreeAllowanceInput, error) {
 			return ec.unmarshalNSetPasswordFreeAllowanceInput2danbaoᚋgraphᚋmodelᚐSetPasswordFreeAllowanceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setWebhookEnabled_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetWebhookEnabledInput, error) {
+			return ec.unmarshalNSetWebhookEnabledInput2danbaoᚋgraphᚋmodelᚐSetWebhookEnabledInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -10963,6 +11029,50 @@ func (ec *executionContext) fieldContext_Mutation_rotateWebhookSecret(ctx contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setWebhookEnabled(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setWebhookEnabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetWebhookEnabled(ctx, fc.Args["input"].(model.SetWebhookEnabledInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SetWebhookEnabledPayload) graphql.Marshaler {
+			return ec.marshalNSetWebhookEnabledPayload2ᚖdanbaoᚋgraphᚋmodelᚐSetWebhookEnabledPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setWebhookEnabled(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SetWebhookEnabledPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setWebhookEnabled_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_redeliverWebhook(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15189,6 +15299,70 @@ func (ec *executionContext) fieldContext_SetPasswordFreeAllowancePayload_userErr
 	return fc, nil
 }
 
+func (ec *executionContext) _SetWebhookEnabledPayload_webhook(ctx context.Context, field graphql.CollectedField, obj *model.SetWebhookEnabledPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetWebhookEnabledPayload_webhook(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Webhook, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Webhook) graphql.Marshaler {
+			return ec.marshalOWebhook2ᚖdanbaoᚋentᚐWebhook(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SetWebhookEnabledPayload_webhook(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SetWebhookEnabledPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Webhook(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SetWebhookEnabledPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.SetWebhookEnabledPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetWebhookEnabledPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖdanbaoᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SetWebhookEnabledPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SetWebhookEnabledPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SettleSandboxBankOperationPayload_topUp(ctx context.Context, field graphql.CollectedField, obj *model.SettleSandboxBankOperationPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17735,6 +17909,29 @@ func (ec *executionContext) _Webhook_createdAt(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Webhook_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Webhook", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Webhook_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.Webhook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Webhook_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Webhook().Enabled(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Webhook_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Webhook", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _Webhook_deliveries(ctx context.Context, field graphql.CollectedField, obj *ent.Webhook) (ret graphql.Marshaler) {
@@ -21218,6 +21415,55 @@ func UnmarshalSetPasswordFreeAllowanceInput(ctx context.Context, raw any) (model
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSetWebhookEnabledInput(ctx context.Context, obj any) (model.SetWebhookEnabledInput, error) {
+	var it model.SetWebhookEnabledInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"webhookId", "enabled"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "webhookId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookId"))
+			data, err := ec.unmarshalNID2danbaoᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WebhookID = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetWebhookEnabledInput unmarshals raw into the SetWebhookEnabledInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetWebhookEnabledInput(ctx context.Context, raw any) (model.SetWebhookEnabledInput, error) {
+	var out model.SetWebhookEnabledInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetWebhookEnabledInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSettleSandboxBankOperationInput(ctx context.Context, obj any) (model.SettleSandboxBankOperationInput, error) {
 	var it model.SettleSandboxBankOperationInput
 	if obj == nil {
@@ -23324,6 +23570,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "setWebhookEnabled":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setWebhookEnabled(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "redeliverWebhook":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_redeliverWebhook(ctx, field)
@@ -24932,6 +25185,44 @@ func (ec *executionContext) _SetPasswordFreeAllowancePayload(ctx context.Context
 	return out
 }
 
+var setWebhookEnabledPayloadImplementors = []string{"SetWebhookEnabledPayload"}
+
+func (ec *executionContext) _SetWebhookEnabledPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetWebhookEnabledPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, setWebhookEnabledPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SetWebhookEnabledPayload")
+		case "webhook":
+			out.Values[i] = ec._SetWebhookEnabledPayload_webhook(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._SetWebhookEnabledPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var settleSandboxBankOperationPayloadImplementors = []string{"SettleSandboxBankOperationPayload"}
 
 func (ec *executionContext) _SettleSandboxBankOperationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SettleSandboxBankOperationPayload) graphql.Marshaler {
@@ -25850,6 +26141,12 @@ func (ec *executionContext) _Webhook(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "enabled":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Webhook_enabled(ctx, field, obj)
+				})
 		case "deliveries":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -27256,6 +27553,19 @@ func (ec *executionContext) unmarshalNSetDailyLimitInput2danbaoᚋgraphᚋmodel�
 func (ec *executionContext) unmarshalNSetPasswordFreeAllowanceInput2danbaoᚋgraphᚋmodelᚐSetPasswordFreeAllowanceInput(ctx context.Context, v any) (model.SetPasswordFreeAllowanceInput, error) {
 	res, err := ec.unmarshalInputSetPasswordFreeAllowanceInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSetWebhookEnabledInput2danbaoᚋgraphᚋmodelᚐSetWebhookEnabledInput(ctx context.Context, v any) (model.SetWebhookEnabledInput, error) {
+	res, err := ec.unmarshalInputSetWebhookEnabledInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSetWebhookEnabledPayload2ᚖdanbaoᚋgraphᚋmodelᚐSetWebhookEnabledPayload(ctx context.Context, sel ast.SelectionSet, v *model.SetWebhookEnabledPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SetWebhookEnabledPayload!")
+		return graphql.Null
+	}
+	return ec._SetWebhookEnabledPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNSettleSandboxBankOperationInput2danbaoᚋgraphᚋmodelᚐSettleSandboxBankOperationInput(ctx context.Context, v any) (model.SettleSandboxBankOperationInput, error) {

@@ -102,6 +102,20 @@ func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, input model.
 	return out, nil
 }
 
+// SetWebhookEnabled is the resolver for the setWebhookEnabled field.
+func (r *mutationResolver) SetWebhookEnabled(ctx context.Context, input model.SetWebhookEnabledInput) (*model.SetWebhookEnabledPayload, error) {
+	p, err := auth.RequirePartner(ctx, auth.ScopeWebhooks)
+	if err != nil {
+		return nil, err
+	}
+	w, err := r.WebhookService.SetEnabled(ctx, p.ID, input.WebhookID, input.Enabled)
+	ues, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return &model.SetWebhookEnabledPayload{Webhook: w, UserErrors: ues}, nil
+}
+
 // RedeliverWebhook is the resolver for the redeliverWebhook field.
 func (r *mutationResolver) RedeliverWebhook(ctx context.Context, input model.RedeliverWebhookInput) (*model.RedeliverWebhookPayload, error) {
 	p, err := auth.RequirePartner(ctx, auth.ScopeWebhooks)
@@ -123,6 +137,11 @@ func (r *queryResolver) Webhooks(ctx context.Context) ([]*ent.Webhook, error) {
 		return nil, err
 	}
 	return r.WebhookService.List(ctx, p.ID)
+}
+
+// Enabled is the resolver for the enabled field.
+func (r *webhookResolver) Enabled(ctx context.Context, obj *ent.Webhook) (bool, error) {
+	return !obj.Disabled, nil
 }
 
 // Deliveries is the resolver for the deliveries field.

@@ -713,6 +713,22 @@ type SetPasswordFreeAllowancePayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// Turns a webhook off or on.
+type SetWebhookEnabledInput struct {
+	// The webhook's id.
+	WebhookID pulid.ID `json:"webhookId"`
+	// True: deliver to it; false: deliver nothing to it.
+	Enabled bool `json:"enabled"`
+}
+
+// The webhook as it now is.
+type SetWebhookEnabledPayload struct {
+	// The webhook; null when refused.
+	Webhook *ent.Webhook `json:"webhook,omitempty"`
+	// Why it was refused (NOT_FOUND: not one of the caller's webhooks).
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // Which pending sandbox operation to decide, and how.
 type SettleSandboxBankOperationInput struct {
 	// A pending top-up or withdrawal (sandbox card 4000000000000259).

@@ -302,6 +302,21 @@ func (s *Service) RotateSecret(ctx context.Context, partnerID, webhookID pulid.I
 	return w, secret, nil
 }
 
+// SetEnabled turns one of the partner's webhooks on or off. Off, the
+// fan-out queues no event for it and claims skip its deliveries, which
+// wait and go out once it is on again. Errors: NOT_FOUND.
+func (s *Service) SetEnabled(ctx context.Context, partnerID, webhookID pulid.ID, enabled bool) (*ent.Webhook, error) {
+	n, err := s.client.Webhook.Update().Where(webhook.ID(webhookID), webhook.PartnerID(partnerID)).
+		SetDisabled(!enabled).Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, apperr.New(apperr.NotFound, "no such webhook").WithField("webhookId")
+	}
+	return s.client.Webhook.Get(ctx, webhookID)
+}
+
 // Redeliver makes one of the partner's deliveries due now (PENDING; one
 // more attempt even after the schedule ran out). Errors: NOT_FOUND.
 func (s *Service) Redeliver(ctx context.Context, partnerID, deliveryID pulid.ID) (*ent.WebhookDelivery, error) {
@@ -444,7 +459,10 @@ func (s *Service) claim(ctx context.Context, n int) ([]*ent.WebhookDelivery, err
 					From(entsql.Table(webhookdelivery.Table)).
 					Where(entsql.And(entsql.EQ(webhookdelivery.FieldStatus, webhookdelivery.StatusPENDING.String()),
 						entsql.LTE(webhookdelivery.FieldNextAttemptAt, now),
-						entsql.Or(entsql.IsNull(webhookdelivery.FieldLeaseUntil), entsql.LT(webhookdelivery.FieldLeaseUntil, now)))).
+						entsql.Or(entsql.IsNull(webhookdelivery.FieldLeaseUntil), entsql.LT(webhookdelivery.FieldLeaseUntil, now)),
+						// A turned-off webhook's deliveries wait (SetEnabled).
+						entsql.NotIn(webhookdelivery.FieldWebhookID, b.Select(webhook.FieldID).From(entsql.Table(webhook.Table)).
+							Where(entsql.EQ(webhook.FieldDisabled, true))))).
 					As("due")
 				sel.Join(due).On(sel.C(webhookdelivery.FieldID), due.C(webhookdelivery.FieldID))
 				sel.OrderExpr(entsql.Expr(due.C("turn"))).
