@@ -543,7 +543,7 @@ type RegisterWebhookPayload struct {
 	Webhook *ent.Webhook `json:"webhook,omitempty"`
 	// The signing secret, whsec_ followed by base64 of 32 random bytes, shown this once; null when refused.
 	Secret *string `json:"secret,omitempty"`
-	// Why it was refused (INVALID_INPUT: a bad URL or a private, loopback or link-local address; bad event types).
+	// Why it was refused (INVALID_INPUT: a bad URL or a private, loopback or link-local address; bad event types; LIMIT_EXCEEDED: 20 webhooks on already).
 	UserErrors []*UserError `json:"userErrors"`
 }
 
@@ -725,7 +725,7 @@ type SetWebhookEnabledInput struct {
 type SetWebhookEnabledPayload struct {
 	// The webhook; null when refused.
 	Webhook *ent.Webhook `json:"webhook,omitempty"`
-	// Why it was refused (NOT_FOUND: not one of the caller's webhooks).
+	// Why it was refused (NOT_FOUND: not one of the caller's webhooks; LIMIT_EXCEEDED: 20 on already).
 	UserErrors []*UserError `json:"userErrors"`
 }
 

@@ -3,11 +3,13 @@ package app_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"danbao/internal/testenv"
+	"danbao/internal/webhook"
 )
 
 // TestWebhookTurnedOffAndOn: a partner turns its webhook off. Events
@@ -111,5 +113,75 @@ func TestWebhookTurnedOffAndOn(t *testing.T) {
 			ds := deliveries()
 			return len(ds) == 2 && ds[0].Status == "SUCCEEDED" && ds[1].Status == "SUCCEEDED"
 		})
+	})
+}
+
+// TestWebhooksOnAreBounded: a partner app may have at most
+// webhook.MaxEnabledWebhooks webhooks on (each event is queued once for
+// every one): one more, registered or turned on again, is LIMIT_EXCEEDED;
+// turning one off makes room. Concurrent registrations at the bound let
+// exactly one through, on both engines.
+func TestWebhooksOnAreBounded(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d)
+		c := createPartner(t, e, e.Operator(t))
+		tok := partnerToken(t, e, c)
+		reg := func() (string, []string) {
+			id, _, codes := registerWebhook(t, e, tok, "https://93.184.215.14/h", []string{"payment.*"})
+			return id, codes
+		}
+		var ids []string
+		for range webhook.MaxEnabledWebhooks - 1 {
+			id, codes := reg()
+			if len(codes) > 0 {
+				t.Fatal(codes)
+			}
+			ids = append(ids, id)
+		}
+		// Five at once for the last place: one gets it.
+		results := make([][]string, 5)
+		var wg sync.WaitGroup
+		for i := range results {
+			wg.Go(func() { _, results[i] = reg() })
+		}
+		wg.Wait()
+		ok, refused := 0, 0
+		for _, codes := range results {
+			switch {
+			case len(codes) == 0:
+				ok++
+			case len(codes) == 1 && codes[0] == "LIMIT_EXCEEDED":
+				refused++
+			}
+		}
+		if ok != 1 || refused != 4 {
+			t.Fatalf("five registrations for the last place: %v", results)
+		}
+		var out struct{ Webhooks []struct{ Enabled bool } }
+		e.Do(t, tok, `{ webhooks { enabled } }`, nil).Decode(t, &out)
+		if len(out.Webhooks) != webhook.MaxEnabledWebhooks {
+			t.Fatalf("%d webhooks, want %d", len(out.Webhooks), webhook.MaxEnabledWebhooks)
+		}
+		// One turned off makes room for one more; it cannot then come back on.
+		const set = `mutation($id: ID!, $on: Boolean!){ setWebhookEnabled(input:{webhookId:$id, enabled:$on}){ userErrors { code } } }`
+		var sr struct {
+			SetWebhookEnabled struct{ UserErrors []struct{ Code string } }
+		}
+		e.Do(t, tok, set, map[string]any{"id": ids[0], "on": false}).Decode(t, &sr)
+		if len(sr.SetWebhookEnabled.UserErrors) > 0 {
+			t.Fatal(sr)
+		}
+		if _, codes := reg(); len(codes) > 0 {
+			t.Fatalf("after turning one off: %v", codes)
+		}
+		e.Do(t, tok, set, map[string]any{"id": ids[0], "on": true}).Decode(t, &sr)
+		if ue := sr.SetWebhookEnabled.UserErrors; len(ue) != 1 || ue[0].Code != "LIMIT_EXCEEDED" {
+			t.Fatalf("turning the 21st on: %+v", ue)
+		}
+		// Turning on one that is on already is no new place.
+		e.Do(t, tok, set, map[string]any{"id": ids[1], "on": true}).Decode(t, &sr)
+		if len(sr.SetWebhookEnabled.UserErrors) > 0 {
+			t.Fatalf("turning on one already on: %+v", sr)
+		}
 	})
 }

@@ -113,7 +113,8 @@ var eventTypeRE = regexp.MustCompile(`^[a-z][a-z_]*\.(\*|[a-z][a-z_]*)$`)
 
 // Register adds a webhook for the partner and returns it with its secret
 // ("whsec_" + base64 of 32 random bytes), shown this once.
-// Errors: INVALID_INPUT (the URL, its addresses, the event types).
+// Errors: INVALID_INPUT (the URL, its addresses, the event types),
+// LIMIT_EXCEEDED (MaxEnabledWebhooks on already).
 func (s *Service) Register(ctx context.Context, partnerID pulid.ID, rawURL string, types []string) (*ent.Webhook, string, error) {
 	if len(types) == 0 || len(types) > 20 {
 		return nil, "", apperr.New(apperr.InvalidInput, "name 1 to 20 event types").WithField("eventTypes")
@@ -134,16 +135,51 @@ func (s *Service) Register(ctx context.Context, partnerID pulid.ID, rawURL strin
 		return nil, "", err
 	}
 	id := pulid.New("whk")
-	c := s.client.Webhook.Create().SetID(id).SetPartnerID(partnerID).SetURL(strings.TrimSpace(rawURL)).SetEventTypes(clean)
-	secret, err := s.newKey(c.Mutation(), partnerID, id)
-	if err != nil {
-		return nil, "", err
-	}
-	w, err := c.Save(ctx)
+	var w *ent.Webhook
+	var secret string
+	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		if err := checkRoom(ctx, tx, partnerID, ""); err != nil {
+			return err
+		}
+		c := tx.Webhook.Create().SetID(id).SetPartnerID(partnerID).SetURL(strings.TrimSpace(rawURL)).SetEventTypes(clean)
+		var err error
+		if secret, err = s.newKey(c.Mutation(), partnerID, id); err != nil {
+			return err
+		}
+		w, err = c.Save(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, "", err
 	}
 	return w, secret, nil
+}
+
+// MaxEnabledWebhooks bounds the webhooks a partner app has on at once:
+// every event of its payments is queued once for each of them.
+const MaxEnabledWebhooks = 20
+
+// checkRoom refuses one more webhook on for partnerID (except: the one
+// being turned on, if it is on already) beyond MaxEnabledWebhooks. It
+// first takes the partner app's row lock (PostgreSQL; SQLite has one
+// writer), so that two at once cannot both pass. Errors: LIMIT_EXCEEDED.
+func checkRoom(ctx context.Context, tx *ent.Tx, partnerID, except pulid.ID) error {
+	if _, err := tx.ExecContext(ctx, "UPDATE partner_apps SET name = name WHERE id = $1", string(partnerID)); err != nil {
+		return err
+	}
+	q := tx.Webhook.Query().Where(webhook.PartnerID(partnerID), webhook.Disabled(false))
+	if except != "" {
+		q = q.Where(webhook.IDNEQ(except))
+	}
+	n, err := q.Count(ctx)
+	if err != nil {
+		return err
+	}
+	if n >= MaxEnabledWebhooks {
+		return apperr.New(apperr.LimitExceeded, "a partner app may have at most %d webhooks on: turn one off first (setWebhookEnabled)", MaxEnabledWebhooks).
+			With("max", MaxEnabledWebhooks)
+	}
+	return nil
 }
 
 // newKey draws a signing key, stores it on m (sealed when a keyring is
@@ -304,17 +340,28 @@ func (s *Service) RotateSecret(ctx context.Context, partnerID, webhookID pulid.I
 
 // SetEnabled turns one of the partner's webhooks on or off. Off, the
 // fan-out queues no event for it and claims skip its deliveries, which
-// wait and go out once it is on again. Errors: NOT_FOUND.
+// wait and go out once it is on again. Errors: NOT_FOUND, LIMIT_EXCEEDED
+// (MaxEnabledWebhooks on already).
 func (s *Service) SetEnabled(ctx context.Context, partnerID, webhookID pulid.ID, enabled bool) (*ent.Webhook, error) {
-	n, err := s.client.Webhook.Update().Where(webhook.ID(webhookID), webhook.PartnerID(partnerID)).
-		SetDisabled(!enabled).Save(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if n == 0 {
-		return nil, apperr.New(apperr.NotFound, "no such webhook").WithField("webhookId")
-	}
-	return s.client.Webhook.Get(ctx, webhookID)
+	var w *ent.Webhook
+	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		if enabled {
+			if err := checkRoom(ctx, tx, partnerID, webhookID); err != nil {
+				return err
+			}
+		}
+		n, err := tx.Webhook.Update().Where(webhook.ID(webhookID), webhook.PartnerID(partnerID)).
+			SetDisabled(!enabled).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return apperr.New(apperr.NotFound, "no such webhook").WithField("webhookId")
+		}
+		w, err = tx.Webhook.Get(ctx, webhookID)
+		return err
+	})
+	return w, err
 }
 
 // Redeliver makes one of the partner's deliveries due now (PENDING; one
