@@ -478,7 +478,13 @@ func (s *Service) claim(ctx context.Context, n int) ([]*ent.WebhookDelivery, err
 	dueAt := func(now time.Time) predicate.WebhookDelivery {
 		return webhookdelivery.And(webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING),
 			webhookdelivery.NextAttemptAtLTE(now),
-			webhookdelivery.Or(webhookdelivery.LeaseUntilIsNil(), webhookdelivery.LeaseUntilLT(now)))
+			webhookdelivery.Or(webhookdelivery.LeaseUntilIsNil(), webhookdelivery.LeaseUntilLT(now)),
+			// A turned-off webhook's deliveries are not due (SetEnabled).
+			predicate.WebhookDelivery(func(s *entsql.Selector) {
+				t := entsql.Dialect(s.Dialect()).Table(webhook.Table)
+				s.Where(entsql.NotIn(s.C(webhookdelivery.FieldWebhookID),
+					entsql.Dialect(s.Dialect()).Select(t.C(webhook.FieldID)).From(t).Where(entsql.EQ(t.C(webhook.FieldDisabled), true))))
+			}))
 	}
 	// Most polls find nothing due: look first without a transaction, so
 	// an idle sender does not take SQLite's write lock every poll.
@@ -566,6 +572,10 @@ func (s *Service) send(ctx context.Context, d *ent.WebhookDelivery) error {
 	w, err := s.client.Webhook.Get(ctx, d.WebhookID)
 	if err != nil {
 		return err
+	}
+	if w.Disabled { // turned off since the claim: it waits, unsent
+		return s.client.WebhookDelivery.Update().Where(webhookdelivery.ID(d.ID), webhookdelivery.LeaseUntilEQ(*d.LeaseUntil)).
+			ClearLeaseUntil().Exec(ctx)
 	}
 	e, err := s.client.Event.Get(ctx, d.EventID)
 	if err != nil {
