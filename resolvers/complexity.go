@@ -30,17 +30,14 @@ func (c pagedComplexity) Complexity(ctx context.Context, typeName, field string,
 		// counted once per ID, as a connection counts its page.
 		n := 1
 		if v := reflect.ValueOf(args["ids"]); v.Kind() == reflect.Slice {
-			n = max(v.Len(), 1)
+			n = v.Len()
 		}
-		if child > 0 && n > (math.MaxInt32-1)/child {
-			return math.MaxInt32, true
-		}
-		return 1 + n*max(child, 1), true
+		return times(n, child), true
 	}
 	if typeName == "Statement" && field == "entries" {
 		// Up to wallet.MaxStatementEntries entries, unpaged: counted as
 		// page.Max of them, so a request holds a few statements at most.
-		return 1 + page.Max*max(child, 1), true
+		return times(page.Max, child), true
 	}
 	def := c.Schema().Types[typeName]
 	if def == nil {
@@ -58,11 +55,17 @@ func (c pagedComplexity) Complexity(ctx context.Context, typeName, field string,
 			size = n
 		}
 	}
-	size = max(size, 1)
-	if child > 0 && size > (math.MaxInt32-1)/child {
-		return math.MaxInt32, true
+	return times(size, child), true
+}
+
+// times is the cost of n objects (at least one) of child each (at least
+// one), plus one for the field, capped at math.MaxInt32.
+func times(n, child int) int {
+	n, child = max(n, 1), max(child, 1)
+	if n > (math.MaxInt32-1)/child {
+		return math.MaxInt32
 	}
-	return 1 + size*child, true
+	return 1 + n*child
 }
 
 // intArg reads an Int argument as gqlgen hands it over (a literal or a

@@ -7,7 +7,6 @@ import (
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
 	"danbao/graph/model"
-	"danbao/internal/apperr"
 	"danbao/internal/events"
 )
 
@@ -16,7 +15,7 @@ import (
 // converted by load (false skips it). The caller has authorized f.
 // Errors: RATE_LIMITED, INVALID_INPUT (a bad cursor).
 func subscribe[T any](ctx context.Context, r *Resolver, after *string, f events.Filter, load func(context.Context, *ent.Event) (T, bool, error)) (<-chan T, error) {
-	pos, err := startAt(ctx, r, after)
+	pos, err := events.Start(ctx, r.Client, after)
 	if err != nil {
 		return nil, err
 	}
@@ -53,25 +52,6 @@ func subscribePayments(ctx context.Context, r *Resolver, after *string, paymentI
 		}
 	}
 	return subscribe(ctx, r, after, f, r.Escrow.AuditRow)
-}
-
-// startAt is the position after the cursor, or the head when there is none.
-// A cursor past the head (no event of this database has it: a database
-// restored to an earlier state, or a cursor made up) is INVALID_INPUT: the
-// stream would otherwise wait, silently, for its seq to come round again.
-func startAt(ctx context.Context, r *Resolver, after *string) (int64, error) {
-	head, err := events.Head(ctx, r.Client)
-	if err != nil || after == nil {
-		return head, err
-	}
-	seq, err := events.ParseCursor(*after)
-	if err != nil {
-		return 0, err
-	}
-	if seq > head {
-		return 0, apperr.InvalidArgument("after", "this cursor is ahead of the event stream (its last event is older): no event has it")
-	}
-	return seq, nil
 }
 
 func balanceFilter(who auth.Identity) events.Filter {

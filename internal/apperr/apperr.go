@@ -125,9 +125,7 @@ func Invalid(field, format string, args ...any) *Error {
 // (such as a connection's first or last), named as the client wrote it:
 // its Field is [arg], not a path inside an input object.
 func InvalidArgument(arg, format string, args ...any) *Error {
-	e := New(InvalidInput, format, args...)
-	e.Field = []string{arg}
-	return e
+	return New(InvalidInput, format, args...).WithArgument(arg)
 }
 
 // WithField returns a copy of e naming the given input field.

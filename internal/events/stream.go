@@ -79,6 +79,26 @@ func Cursor(seq int64) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + strconv.FormatInt(seq, 10)))
 }
 
+// Start is where a reader resumes: after the cursor after, or at the head
+// when there is none. A cursor past the head (no event of this database
+// has it: a database restored to an earlier state, or a cursor made up)
+// is INVALID_INPUT: the reader would otherwise wait, silently, for its seq
+// to come round again. Errors: INVALID_INPUT (on argument after).
+func Start(ctx context.Context, client *ent.Client, after *string) (int64, error) {
+	head, err := Head(ctx, client)
+	if err != nil || after == nil {
+		return head, err
+	}
+	seq, err := ParseCursor(*after)
+	if err != nil {
+		return 0, err
+	}
+	if seq > head {
+		return 0, apperr.InvalidArgument("after", "this cursor is ahead of the event stream (its last event is older): no event has it")
+	}
+	return seq, nil
+}
+
 // ParseCursor decodes a Cursor; the empty string is the start of the
 // stream (0). Errors: INVALID_INPUT.
 func ParseCursor(s string) (int64, error) {
