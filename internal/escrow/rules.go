@@ -156,16 +156,11 @@ type Snapshot struct {
 	// InProtection reports whether a fraud claim may still be opened
 	// (COMPLETED, before protectionUntil).
 	InProtection bool
-	// Overdue reports whether the deadline running in State has passed
-	// (authorizeBy, shipBy, autoConfirmAt, refundAnswerBy), so
-	// that the scheduler's event is due even if it has not run yet.
-	Overdue bool
+	// Overdue names the deadline running in State when it has passed
+	// (authorizeBy, shipBy, autoConfirmAt, refundAnswerBy), so that the
+	// scheduler's event is due even if it has not run yet; "" otherwise.
+	Overdue string
 }
-
-// dueDeadline names the deadline that runs in each state (the scheduler
-// applies AUTHORIZATION_EXPIRED, SHIP_EXPIRED, AUTO_CONFIRM and
-// REFUND_ANSWER_EXPIRED when it passes).
-var dueDeadline = map[State]string{Created: "authorizeBy", Paid: "shipBy", Shipped: "autoConfirmAt", RefundRequested: "refundAnswerBy"}
 
 // settlesAsDue reports whether event e in state s has the outcome of the
 // deadline's own event there: the buyer cancelling an unpaid or unshipped
@@ -239,10 +234,10 @@ func Transition(s Snapshot, req Request, lim Limits) (Outcome, error) {
 	if !LegalIn(req.Event, s.State) || (req.Event == OpenDispute && s.State == Completed && !s.InProtection) {
 		return Outcome{}, InvalidState(s.State, req.Event)
 	}
-	if s.Overdue && req.Actor != System && !settlesAsDue(req.Event, s.State) {
+	if s.Overdue != "" && req.Actor != System && !settlesAsDue(req.Event, s.State) {
 		// The deadline decided already; the scheduler only writes it down.
 		return Outcome{}, apperr.New(apperr.InvalidState, "a %s payment cannot take %s: its %s deadline has passed",
-			s.State, req.Event, dueDeadline[s.State]).With("status", string(s.State)).With("deadline", dueDeadline[s.State])
+			s.State, req.Event, s.Overdue).With("status", string(s.State)).With("deadline", s.Overdue)
 	}
 	out := Outcome{To: s.State, Resume: s.Resume, Extensions: s.Extensions, FraudClaim: s.FraudClaim}
 	remaining := s.Remaining()

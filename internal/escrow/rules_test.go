@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"danbao/ent"
+	"danbao/ent/payment"
 	"danbao/internal/apperr"
 )
 
@@ -289,13 +291,14 @@ func ptr(t time.Time) *time.Time { return &t }
 // confirm, accept the refund) still apply; every other user event is
 // INVALID_STATE naming the state and the deadline.
 func TestOverdueState(t *testing.T) {
+	dueDeadline := map[State]string{Created: "authorizeBy", Paid: "shipBy", Shipped: "autoConfirmAt", RefundRequested: "refundAnswerBy"}
 	for _, s := range []State{Created, Paid, Shipped, RefundRequested} {
 		for _, e := range Events {
 			a := whoMay[e]
 			if _, ok := legal[s][e]; !ok {
 				continue
 			}
-			snap := Snapshot{State: s, Amount: 100, RefundRequest: 50, Resume: Shipped, Overdue: true}
+			snap := Snapshot{State: s, Amount: 100, RefundRequest: 50, Resume: Shipped, Overdue: dueDeadline[s]}
 			_, err := Transition(snap, Request{Event: e, Actor: a, Amount: 10}, Limits{MaxExtensions: 1})
 			allowed := a == System || settlesAsDue(e, s)
 			ae, _ := apperr.As(err)
@@ -305,6 +308,31 @@ func TestOverdueState(t *testing.T) {
 			case !allowed && (ae == nil || ae.Code != apperr.InvalidState || ae.Extensions["deadline"] != dueDeadline[s]):
 				t.Errorf("%s %s by %s when overdue: got %v, want INVALID_STATE naming %s", s, e, a, err, dueDeadline[s])
 			}
+		}
+	}
+}
+
+// TestSnapshotNamesTheOverdueDeadline: snapshot names the deadline running
+// in the payment's status once it has passed (at its instant included),
+// and nothing before it or for a deadline of another status.
+func TestSnapshotNamesTheOverdueDeadline(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	past, later := now.Add(-time.Second), now.Add(time.Second)
+	for _, c := range []struct {
+		p    ent.Payment
+		want string
+	}{
+		{ent.Payment{Status: payment.StatusCREATED, AuthorizeBy: &past}, "authorizeBy"},
+		{ent.Payment{Status: payment.StatusCREATED, AuthorizeBy: &now}, "authorizeBy"},
+		{ent.Payment{Status: payment.StatusCREATED, AuthorizeBy: &later}, ""},
+		{ent.Payment{Status: payment.StatusPAID, ShipBy: &past}, "shipBy"},
+		{ent.Payment{Status: payment.StatusSHIPPED, AutoConfirmAt: &past}, "autoConfirmAt"},
+		{ent.Payment{Status: payment.StatusREFUND_REQUESTED, RefundAnswerBy: &past}, "refundAnswerBy"},
+		{ent.Payment{Status: payment.StatusPAID, AuthorizeBy: &past}, ""},
+		{ent.Payment{Status: payment.StatusCOMPLETED, AutoConfirmAt: &past}, ""},
+	} {
+		if got := snapshot(&c.p, now).Overdue; got != c.want {
+			t.Errorf("%s: Overdue %q, want %q", c.p.Status, got, c.want)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 // deadline is one kind of due payment: in status, past the time the field
 // says, the scheduler applies event.
 type deadline struct {
+	name   string // as the API names it (Payment.deadlines)
 	status payment.Status
 	due    func(now time.Time) predicate.Payment
 	passed func(p *ent.Payment, now time.Time) bool
@@ -24,10 +25,10 @@ type deadline struct {
 func passed(t *time.Time, now time.Time) bool { return t != nil && !t.After(now) }
 
 var deadlineKinds = []deadline{
-	{payment.StatusCREATED, payment.AuthorizeByLTE, func(p *ent.Payment, now time.Time) bool { return passed(p.AuthorizeBy, now) }, AuthorizationExpired},
-	{payment.StatusPAID, payment.ShipByLTE, func(p *ent.Payment, now time.Time) bool { return passed(p.ShipBy, now) }, ShipExpired},
-	{payment.StatusSHIPPED, payment.AutoConfirmAtLTE, func(p *ent.Payment, now time.Time) bool { return passed(p.AutoConfirmAt, now) }, AutoConfirm},
-	{payment.StatusREFUND_REQUESTED, payment.RefundAnswerByLTE, func(p *ent.Payment, now time.Time) bool { return passed(p.RefundAnswerBy, now) }, RefundAnswerExpired},
+	{"authorizeBy", payment.StatusCREATED, payment.AuthorizeByLTE, func(p *ent.Payment, now time.Time) bool { return passed(p.AuthorizeBy, now) }, AuthorizationExpired},
+	{"shipBy", payment.StatusPAID, payment.ShipByLTE, func(p *ent.Payment, now time.Time) bool { return passed(p.ShipBy, now) }, ShipExpired},
+	{"autoConfirmAt", payment.StatusSHIPPED, payment.AutoConfirmAtLTE, func(p *ent.Payment, now time.Time) bool { return passed(p.AutoConfirmAt, now) }, AutoConfirm},
+	{"refundAnswerBy", payment.StatusREFUND_REQUESTED, payment.RefundAnswerByLTE, func(p *ent.Payment, now time.Time) bool { return passed(p.RefundAnswerBy, now) }, RefundAnswerExpired},
 }
 
 // RunDue applies every deadline that has passed, at most batch payments of

@@ -578,7 +578,7 @@ func snapshot(p *ent.Payment, now time.Time) Snapshot {
 	}
 	for _, k := range deadlineKinds {
 		if k.status == p.Status && k.passed(p, now) {
-			s.Overdue = true
+			s.Overdue = k.name
 		}
 	}
 	return s
