@@ -47,20 +47,14 @@ type protocolConn struct {
 	// ending under it: gqlgen would send the old operation's complete for
 	// the new one and forget the new one's cancel.
 	active map[string]string // client id -> transport id, operations the client has not completed
-	ops    map[string]op     // transport id -> its operation, until the transport ends it
+	ops    map[string]string // transport id -> client id, until the transport ends it; live while active maps back to it
 	n      uint64
 	timer  *time.Timer
 }
 
-// op is an operation as the transport knows it.
-type op struct {
-	client string // the id the client gave it
-	live   bool   // false once the client completed it: the transport's late messages are dropped
-}
-
 func newProtocolConn(c transport.WebsocketConn, initTimeout time.Duration) *protocolConn {
 	p := &protocolConn{WebsocketConn: c, strict: c.Subprotocol() == "graphql-transport-ws",
-		active: map[string]string{}, ops: map[string]op{}}
+		active: map[string]string{}, ops: map[string]string{}}
 	if initTimeout > 0 {
 		p.timer = time.AfterFunc(initTimeout, func() {
 			p.mu.Lock()
@@ -134,7 +128,7 @@ func (p *protocolConn) NextReader() (int, io.Reader, error) {
 				p.n++
 				tid = *m.ID + "#" + strconv.FormatUint(p.n, 10)
 				p.active[*m.ID] = tid
-				p.ops[tid] = op{client: *m.ID, live: true}
+				p.ops[tid] = *m.ID
 			}
 			p.mu.Unlock()
 			if dup {
@@ -149,7 +143,6 @@ func (p *protocolConn) NextReader() (int, io.Reader, error) {
 			tid, ok := p.active[*m.ID]
 			if ok { // the id is the client's again; what the transport still sends for it is dropped
 				delete(p.active, *m.ID)
-				p.ops[tid] = op{client: *m.ID}
 			}
 			p.mu.Unlock()
 			if ok {
@@ -174,20 +167,21 @@ func (p *protocolConn) WriteJSON(v any) error {
 		return p.WebsocketConn.WriteJSON(v)
 	}
 	p.mu.Lock()
-	o, known := p.ops[id]
+	client, known := p.ops[id]
+	live := known && p.active[client] == id
 	if known && (typ == "complete" || typ == "error") {
 		delete(p.ops, id)
-		if o.live {
-			delete(p.active, o.client)
+		if live {
+			delete(p.active, client)
 		}
 	}
 	p.mu.Unlock()
-	if !known || !o.live {
+	if !live {
 		// Ended (after an error the protocol sends nothing more), or
 		// completed by the client: nothing more of it is sent.
 		return nil
 	}
-	set(o.client)
+	set(client)
 	return p.WebsocketConn.WriteJSON(v)
 }
 
