@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/netip"
 	"reflect"
 	"time"
 
@@ -186,7 +185,7 @@ func limitMutations(general, byPhone, byAddress *ratelimit.Limiter) graphql.Root
 			return next(ctx)
 		}
 		field := graphql.GetRootFieldContext(ctx).Field
-		ip := addressKey(obs.ClientIP(ctx))
+		ip := ratelimit.AddressKey(obs.ClientIP(ctx))
 		var spend []func() (bool, time.Duration)
 		if signInFields[field.Name] {
 			if phone := phoneArgument(field, rc.Variables); phone != "" {
@@ -209,29 +208,6 @@ func limitMutations(general, byPhone, byAddress *ratelimit.Limiter) graphql.Root
 		}
 		return next(ctx)
 	}
-}
-
-// nat64 is the well-known prefix of IPv4 addresses translated to IPv6
-// (RFC 6052): its /64 is every IPv4 client, not one.
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
-
-// addressKey is the client address budgets are kept for: an IPv4 address,
-// or the /64 of an IPv6 one (a single client holds a whole /64, and would
-// otherwise have 2^64 budgets).
-func addressKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	if a = a.Unmap(); a.Is4() {
-		return a.String()
-	}
-	if nat64.Contains(a) { // an IPv4 client through a translator: its own address
-		b := a.As16()
-		return netip.AddrFrom4([4]byte(b[12:])).String()
-	}
-	p, _ := a.WithZone("").Prefix(64)
-	return p.String()
 }
 
 // phoneArgument returns the normalised input.phone of a sign-in field (as
