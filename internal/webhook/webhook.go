@@ -509,14 +509,9 @@ func (s *Service) claim(ctx context.Context, n int) ([]*ent.WebhookDelivery, err
 				due := b.Select(webhookdelivery.FieldID).
 					AppendSelectExprAs(entsql.Expr("ROW_NUMBER() OVER (PARTITION BY "+webhookdelivery.FieldWebhookID+
 						" ORDER BY "+webhookdelivery.FieldNextAttemptAt+", "+webhookdelivery.FieldID+")"), "turn").
-					From(entsql.Table(webhookdelivery.Table)).
-					Where(entsql.And(entsql.EQ(webhookdelivery.FieldStatus, webhookdelivery.StatusPENDING.String()),
-						entsql.LTE(webhookdelivery.FieldNextAttemptAt, now),
-						entsql.Or(entsql.IsNull(webhookdelivery.FieldLeaseUntil), entsql.LT(webhookdelivery.FieldLeaseUntil, now)),
-						// A turned-off webhook's deliveries wait (SetEnabled).
-						entsql.NotIn(webhookdelivery.FieldWebhookID, b.Select(webhook.FieldID).From(entsql.Table(webhook.Table)).
-							Where(entsql.EQ(webhook.FieldDisabled, true))))).
-					As("due")
+					From(entsql.Table(webhookdelivery.Table))
+				dueAt(now)(due) // the same rows the outer query re-checks under its locks
+				due = due.As("due")
 				sel.Join(due).On(sel.C(webhookdelivery.FieldID), due.C(webhookdelivery.FieldID))
 				sel.OrderExpr(entsql.Expr(due.C("turn"))).
 					OrderBy(sel.C(webhookdelivery.FieldNextAttemptAt), sel.C(webhookdelivery.FieldID))
