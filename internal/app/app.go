@@ -551,7 +551,7 @@ func (a *App) routes() http.Handler {
 			mux.Handle("GET "+path, m.CountHTTP(path, staticJSON(doc)))
 		}
 	}
-	return obs.RequestIDs(mux)
+	return obs.RequestIDs(obs.Proxies(a.Config.TrustedProxies), mux)
 }
 
 // perMinute is a limiter of n per minute per key, n also the burst; 0

@@ -196,25 +196,7 @@ func TestReviewWebSocketOperationsHaveADeadline(t *testing.T) {
 func TestReviewSignInAddressBudgetIPv6(t *testing.T) {
 	e := testenv.New(t, testenv.SQLite, testenv.With("DANBAO_SIGNIN_ADDRESS_RATE", "3"))
 	h := e.App.Handler()
-	login := func(remote string) []string {
-		body, _ := json.Marshal(map[string]any{"query": loginMutation,
-			"variables": map[string]any{"p": testenv.NewPhone(), "w": "wrong password!"}})
-		req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.RemoteAddr = remote
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		var out struct {
-			Errors []struct{ Extensions map[string]any }
-		}
-		_ = json.Unmarshal(rec.Body.Bytes(), &out)
-		var codes []string
-		for _, e := range out.Errors {
-			c, _ := e.Extensions["code"].(string)
-			codes = append(codes, c)
-		}
-		return codes
-	}
+	login := func(remote string) []string { return guessFrom(h, remote) }
 	// One IPv4 address: the fourth guess is refused.
 	for i := range 4 {
 		got := login("203.0.113.7:4000")
@@ -226,6 +208,72 @@ func TestReviewSignInAddressBudgetIPv6(t *testing.T) {
 	for i := range 20 {
 		if got := login(fmt.Sprintf("[2001:db8:1:2::%x]:4000", i+1)); i >= 3 && (len(got) != 1 || got[0] != "RATE_LIMITED") {
 			t.Fatalf("IPv6 guess %d from one /64 was not limited: codes %v", i+1, got)
+		}
+	}
+}
+
+// guessFrom sends a wrong password for a new phone to h as if from the
+// TCP peer remote, each of forwarded as an X-Forwarded-For line, and
+// returns the error codes of the response.
+func guessFrom(h http.Handler, remote string, forwarded ...string) []string {
+	body, _ := json.Marshal(map[string]any{"query": loginMutation,
+		"variables": map[string]any{"p": testenv.NewPhone(), "w": "wrong password!"}})
+	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for _, f := range forwarded {
+		req.Header.Add("X-Forwarded-For", f)
+	}
+	req.RemoteAddr = remote
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var out struct {
+		Errors []struct{ Extensions map[string]any }
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &out)
+	var codes []string
+	for _, e := range out.Errors {
+		c, _ := e.Extensions["code"].(string)
+		codes = append(codes, c)
+	}
+	return codes
+}
+
+// TestSignInBudgetBehindTrustedProxy: behind the proxies of
+// DANBAO_TRUSTED_PROXIES, the per-address sign-in budget is kept for the
+// client each proxy names in X-Forwarded-For, not for the proxy (which
+// would make one budget of every client's); from any other peer the header
+// is ignored, so a client cannot escape its budget by writing it.
+func TestSignInBudgetBehindTrustedProxy(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite, testenv.With("DANBAO_SIGNIN_ADDRESS_RATE", "3"),
+		testenv.With("DANBAO_TRUSTED_PROXIES", "10.0.0.0/8"))
+	h := e.App.Handler()
+	limited := func(codes []string) bool { return len(codes) == 1 && codes[0] == "RATE_LIMITED" }
+	// Two clients behind two load balancers, alternating: three guesses
+	// each pass.
+	for i := range 3 {
+		lb := []string{"10.0.0.1:443", "10.0.0.2:443"}[i%2]
+		for _, client := range []string{"198.51.100.1", "198.51.100.2"} {
+			if got := guessFrom(h, lb, fmt.Sprintf("6.6.6.%d, %s", i, client)); limited(got) {
+				t.Fatalf("client %s via %s, guess %d: codes %v", client, lb, i+1, got)
+			}
+		}
+	}
+	// Each has used its three (the load balancers share one budget per
+	// client); the left-most entry the client wrote changes nothing.
+	for _, client := range []string{"198.51.100.1", "198.51.100.2"} {
+		if got := guessFrom(h, "10.0.0.3:443", "7.7.7.7, "+client); !limited(got) {
+			t.Fatalf("client %s over its budget: codes %v", client, got)
+		}
+	}
+	// A third client behind the proxy still has its own.
+	if got := guessFrom(h, "10.0.0.1:443", "198.51.100.3"); limited(got) {
+		t.Fatalf("a fresh client behind the proxy: codes %v", got)
+	}
+	// An untrusted peer writing the header is its own address.
+	for i := range 4 {
+		got := guessFrom(h, "203.0.113.9:4000", fmt.Sprintf("198.51.100.%d", 10+i))
+		if limited(got) != (i == 3) {
+			t.Fatalf("untrusted peer, guess %d with a forged header: codes %v", i+1, got)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -148,6 +149,12 @@ type Config struct {
 	// (DANBAO_BANK_CALLBACK_SECRET). The sandbox delivers its callbacks in
 	// process, so when it is empty a random secret is made at start.
 	BankCallbackSecret string
+
+	// TrustedProxies (DANBAO_TRUSTED_PROXIES: comma-separated CIDR
+	// prefixes or addresses) are the reverse proxies whose
+	// X-Forwarded-For names the client; unset, the TCP peer is the client
+	// (obs.Proxies).
+	TrustedProxies []netip.Prefix
 }
 
 // RiskBurstVariables are the four burst thresholds' variables, in the
@@ -236,6 +243,7 @@ func Load(getenv func(string) string) (Config, error) {
 
 		BankCallbackSecret: p.str("DANBAO_BANK_CALLBACK_SECRET", ""),
 	}
+	c.TrustedProxies = p.prefixes("DANBAO_TRUSTED_PROXIES")
 	c.WebAuthnOrigins = p.list("DANBAO_WEBAUTHN_ORIGINS")
 	if len(c.WebAuthnOrigins) == 0 {
 		if _, port, err := net.SplitHostPort(c.Addr); err == nil {
@@ -467,6 +475,37 @@ func (p *parser) durations(name string, def []time.Duration) []time.Duration {
 			return def
 		}
 		out = append(out, d)
+	}
+	return out
+}
+
+// prefixes reads comma-separated CIDR prefixes or single addresses
+// (10.0.0.0/8, 192.0.2.10, fd00::/8); an IPv4-mapped one is read as the
+// IPv4 it maps, since clients' addresses are compared unmapped.
+func (p *parser) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range p.list(name) {
+		pf, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil || a.Zone() != "" {
+				p.errs = append(p.errs, fmt.Sprintf("%s: %q is neither a CIDR prefix such as 10.0.0.0/8 nor an IP address", name, s))
+				continue
+			}
+			pf = netip.PrefixFrom(a, a.BitLen())
+		}
+		if a := pf.Addr(); a.Is4In6() {
+			if pf.Bits() < 96 {
+				p.errs = append(p.errs, fmt.Sprintf("%s: %q is an IPv4-mapped prefix shorter than /96", name, s))
+				continue
+			}
+			pf = netip.PrefixFrom(a.Unmap(), pf.Bits()-96)
+		}
+		if pf.Bits() == 0 {
+			p.errs = append(p.errs, fmt.Sprintf("%s: %q would trust every peer, so that any client could write its own address", name, s))
+			continue
+		}
+		out = append(out, pf.Masked())
 	}
 	return out
 }

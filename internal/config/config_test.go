@@ -243,3 +243,28 @@ func TestRiskBurstSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := load(map[string]string{})
+	if err != nil || len(c.TrustedProxies) != 0 {
+		t.Fatalf("unset: %v, %v", c.TrustedProxies, err)
+	}
+	c, err = load(map[string]string{"DANBAO_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.10 ,fd00::/8, ::ffff:198.51.100.0/120, 10.1.2.3/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	want := []string{"10.0.0.0/8", "192.0.2.10/32", "fd00::/8", "198.51.100.0/24", "10.0.0.0/8"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("prefixes %v, want %v", got, want)
+	}
+	for _, bad := range []string{"10.0.0.0/33", "proxy.internal", "fe80::1%eth0", "::ffff:0:0/80", "10.0.0.1:80", "0.0.0.0/0", "::/0"} {
+		_, err := load(map[string]string{"DANBAO_TRUSTED_PROXIES": "10.0.0.0/8," + bad})
+		if err == nil || !strings.Contains(err.Error(), "DANBAO_TRUSTED_PROXIES") {
+			t.Errorf("%q: error %v, want one naming DANBAO_TRUSTED_PROXIES", bad, err)
+		}
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"net"
 	"net/http"
 	"regexp"
 )
@@ -26,8 +25,8 @@ func info(ctx context.Context) reqInfo {
 	return *ri
 }
 
-// ClientIP returns the address the request came from (the TCP peer; no
-// forwarding header is trusted), or "".
+// ClientIP returns the address the request came from (Proxies.ClientAddress
+// with the proxies RequestIDs was given), or "".
 func ClientIP(ctx context.Context) string { return info(ctx).ip }
 
 // RequestIDHeader carries the request id in both directions.
@@ -53,19 +52,18 @@ func NewRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// RequestIDs gives every request an id (and records its client address) (a well-formed incoming
-// X-Request-Id is kept, so a gateway's id carries through) and echoes it in
-// the response.
-func RequestIDs(next http.Handler) http.Handler {
+// RequestIDs gives every request an id (a well-formed incoming
+// X-Request-Id is kept, so a gateway's id carries through), echoes it in
+// the response, and records the request's client address as proxies see
+// it (Proxies.ClientAddress).
+func RequestIDs(proxies Proxies, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ri := &reqInfo{id: r.Header.Get(RequestIDHeader)}
 		if !ridPattern.MatchString(ri.id) {
 			ri.id = NewRequestID()
 		}
 		w.Header().Set(RequestIDHeader, ri.id)
-		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-			ri.ip = host
-		}
+		ri.ip = proxies.ClientAddress(r)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reqKey{}, ri)))
 	})
 }
