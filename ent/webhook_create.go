@@ -110,6 +110,20 @@ func (_c *WebhookCreate) SetNillableDisabled(v *bool) *WebhookCreate {
 	return _c
 }
 
+// SetDeletedAt sets the "deleted_at" field.
+func (_c *WebhookCreate) SetDeletedAt(v time.Time) *WebhookCreate {
+	_c.mutation.SetDeletedAt(v)
+	return _c
+}
+
+// SetNillableDeletedAt sets the "deleted_at" field if the given value is not nil.
+func (_c *WebhookCreate) SetNillableDeletedAt(v *time.Time) *WebhookCreate {
+	if v != nil {
+		_c.SetDeletedAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *WebhookCreate) SetID(v pulid.ID) *WebhookCreate {
 	_c.mutation.SetID(v)
@@ -282,6 +296,10 @@ func (_c *WebhookCreate) createSpec() (*Webhook, *sqlgraph.CreateSpec) {
 		_spec.SetField(webhook.FieldDisabled, field.TypeBool, value)
 		_node.Disabled = value
 	}
+	if value, ok := _c.mutation.DeletedAt(); ok {
+		_spec.SetField(webhook.FieldDeletedAt, field.TypeTime, value)
+		_node.DeletedAt = &value
+	}
 	return _node, _spec
 }
 
@@ -421,6 +439,24 @@ func (u *WebhookUpsert) SetDisabled(v bool) *WebhookUpsert {
 // UpdateDisabled sets the "disabled" field to the value that was provided on create.
 func (u *WebhookUpsert) UpdateDisabled() *WebhookUpsert {
 	u.SetExcluded(webhook.FieldDisabled)
+	return u
+}
+
+// SetDeletedAt sets the "deleted_at" field.
+func (u *WebhookUpsert) SetDeletedAt(v time.Time) *WebhookUpsert {
+	u.Set(webhook.FieldDeletedAt, v)
+	return u
+}
+
+// UpdateDeletedAt sets the "deleted_at" field to the value that was provided on create.
+func (u *WebhookUpsert) UpdateDeletedAt() *WebhookUpsert {
+	u.SetExcluded(webhook.FieldDeletedAt)
+	return u
+}
+
+// ClearDeletedAt clears the value of the "deleted_at" field.
+func (u *WebhookUpsert) ClearDeletedAt() *WebhookUpsert {
+	u.SetNull(webhook.FieldDeletedAt)
 	return u
 }
 
@@ -583,6 +619,27 @@ func (u *WebhookUpsertOne) SetDisabled(v bool) *WebhookUpsertOne {
 func (u *WebhookUpsertOne) UpdateDisabled() *WebhookUpsertOne {
 	return u.Update(func(s *WebhookUpsert) {
 		s.UpdateDisabled()
+	})
+}
+
+// SetDeletedAt sets the "deleted_at" field.
+func (u *WebhookUpsertOne) SetDeletedAt(v time.Time) *WebhookUpsertOne {
+	return u.Update(func(s *WebhookUpsert) {
+		s.SetDeletedAt(v)
+	})
+}
+
+// UpdateDeletedAt sets the "deleted_at" field to the value that was provided on create.
+func (u *WebhookUpsertOne) UpdateDeletedAt() *WebhookUpsertOne {
+	return u.Update(func(s *WebhookUpsert) {
+		s.UpdateDeletedAt()
+	})
+}
+
+// ClearDeletedAt clears the value of the "deleted_at" field.
+func (u *WebhookUpsertOne) ClearDeletedAt() *WebhookUpsertOne {
+	return u.Update(func(s *WebhookUpsert) {
+		s.ClearDeletedAt()
 	})
 }
 
@@ -912,6 +969,27 @@ func (u *WebhookUpsertBulk) SetDisabled(v bool) *WebhookUpsertBulk {
 func (u *WebhookUpsertBulk) UpdateDisabled() *WebhookUpsertBulk {
 	return u.Update(func(s *WebhookUpsert) {
 		s.UpdateDisabled()
+	})
+}
+
+// SetDeletedAt sets the "deleted_at" field.
+func (u *WebhookUpsertBulk) SetDeletedAt(v time.Time) *WebhookUpsertBulk {
+	return u.Update(func(s *WebhookUpsert) {
+		s.SetDeletedAt(v)
+	})
+}
+
+// UpdateDeletedAt sets the "deleted_at" field to the value that was provided on create.
+func (u *WebhookUpsertBulk) UpdateDeletedAt() *WebhookUpsertBulk {
+	return u.Update(func(s *WebhookUpsert) {
+		s.UpdateDeletedAt()
+	})
+}
+
+// ClearDeletedAt clears the value of the "deleted_at" field.
+func (u *WebhookUpsertBulk) ClearDeletedAt() *WebhookUpsertBulk {
+	return u.Update(func(s *WebhookUpsert) {
+		s.ClearDeletedAt()
 	})
 }
 

@@ -116,6 +116,24 @@ func (r *mutationResolver) SetWebhookEnabled(ctx context.Context, input model.Se
 	return &model.SetWebhookEnabledPayload{Webhook: w, UserErrors: ues}, nil
 }
 
+// DeleteWebhook is the resolver for the deleteWebhook field.
+func (r *mutationResolver) DeleteWebhook(ctx context.Context, input model.DeleteWebhookInput) (*model.DeleteWebhookPayload, error) {
+	p, err := auth.RequirePartner(ctx, auth.ScopeWebhooks)
+	if err != nil {
+		return nil, err
+	}
+	err = r.WebhookService.Delete(ctx, p.ID, input.WebhookID)
+	ues, err := payloadErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	out := &model.DeleteWebhookPayload{UserErrors: ues}
+	if len(ues) == 0 {
+		out.DeletedWebhookID = &input.WebhookID
+	}
+	return out, nil
+}
+
 // RedeliverWebhook is the resolver for the redeliverWebhook field.
 func (r *mutationResolver) RedeliverWebhook(ctx context.Context, input model.RedeliverWebhookInput) (*model.RedeliverWebhookPayload, error) {
 	p, err := auth.RequirePartner(ctx, auth.ScopeWebhooks)

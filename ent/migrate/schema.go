@@ -878,6 +878,7 @@ var (
 		{Name: "secret_ciphertext", Type: field.TypeBytes, Nullable: true},
 		{Name: "key_version", Type: field.TypeInt, Nullable: true},
 		{Name: "disabled", Type: field.TypeBool, Default: false},
+		{Name: "deleted_at", Type: field.TypeTime, Nullable: true},
 	}
 	// WebhooksTable holds the schema information for the "webhooks" table.
 	WebhooksTable = &schema.Table{

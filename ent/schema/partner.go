@@ -85,6 +85,8 @@ func (Webhook) Fields() []ent.Field {
 		field.Int("key_version").Optional().Nillable().
 			Comment("Version of the identity key that sealed secret_ciphertext."),
 		field.Bool("disabled").Default(false),
+		field.Time("deleted_at").Optional().Nillable().
+			Comment("Set by deleteWebhook (with disabled): the partner no longer sees it; the maintenance loop deletes its deliveries, then the row (webhook.PurgeDeleted)."),
 	}
 }
 

@@ -256,6 +256,20 @@ type DecideHeldPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// Deletes a webhook.
+type DeleteWebhookInput struct {
+	// The webhook's id.
+	WebhookID pulid.ID `json:"webhookId"`
+}
+
+// What deleteWebhook did.
+type DeleteWebhookPayload struct {
+	// The id of the webhook deleted; null when refused.
+	DeletedWebhookID *pulid.ID `json:"deletedWebhookId,omitempty"`
+	// Why it was refused (NOT_FOUND: not one of the caller's webhooks, or deleted already).
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // The response to a sign-in challenge.
 type FinishPasskeyLoginInput struct {
 	// AuthenticationResponseJSON: PublicKeyCredential.toJSON() after navigator.credentials.get().

@@ -380,8 +380,8 @@ const recoverPause = 100 * time.Millisecond
 // Maintain runs housekeeping until ctx ends: at once, every operation
 // PENDING from before the start is re-sent (RecoverPending); then every
 // interval those PENDING and untouched for ResendAfter are, and
-// idempotency keys past their retention and passkey challenges long
-// expired are deleted. Safe on several
+// idempotency keys past their retention, passkey challenges long
+// expired and deleted webhooks' deliveries are deleted. Safe on several
 // instances.
 func (a *App) Maintain(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
@@ -397,6 +397,11 @@ func (a *App) Maintain(ctx context.Context, interval time.Duration) {
 			a.Log.WarnContext(ctx, "purging idempotency keys", "error", err)
 		} else if n > 0 {
 			a.Log.InfoContext(ctx, "purged expired idempotency keys", "count", n)
+		}
+		if n, err := a.Webhooks.PurgeDeleted(ctx, webhook.DeleteBatch); err != nil && ctx.Err() == nil {
+			a.Log.WarnContext(ctx, "removing deleted webhooks' deliveries", "error", err)
+		} else if n > 0 {
+			a.Log.InfoContext(ctx, "removed deleted webhooks' deliveries", "count", n)
 		}
 		if n, err := a.Passkeys.Sweep(ctx); err != nil && ctx.Err() == nil {
 			a.Log.WarnContext(ctx, "sweeping expired passkey challenges", "error", err)

@@ -272,7 +272,7 @@ func (s *Service) SealSecrets(ctx context.Context, batch int) (int, error) {
 
 // List returns the partner's webhooks, oldest first.
 func (s *Service) List(ctx context.Context, partnerID pulid.ID) ([]*ent.Webhook, error) {
-	return s.client.Webhook.Query().Where(webhook.PartnerID(partnerID)).Order(ent.Asc(webhook.FieldCreatedAt)).All(ctx)
+	return s.client.Webhook.Query().Where(webhook.PartnerID(partnerID), webhook.DeletedAtIsNil()).Order(ent.Asc(webhook.FieldCreatedAt)).All(ctx)
 }
 
 // DeliveryPage is one page of a webhook's delivery log.
@@ -320,7 +320,7 @@ func (s *Service) Deliveries(ctx context.Context, webhookID pulid.ID, first *int
 // returns the webhook with the new whsec_ secret, shown this once;
 // deliveries sent from now on are signed with it alone. Errors: NOT_FOUND.
 func (s *Service) RotateSecret(ctx context.Context, partnerID, webhookID pulid.ID) (*ent.Webhook, string, error) {
-	w, err := s.client.Webhook.Query().Where(webhook.ID(webhookID), webhook.PartnerID(partnerID)).Only(ctx)
+	w, err := s.client.Webhook.Query().Where(webhook.ID(webhookID), webhook.PartnerID(partnerID), webhook.DeletedAtIsNil()).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, "", apperr.New(apperr.NotFound, "no such webhook").WithField("webhookId")
 	}
@@ -350,7 +350,7 @@ func (s *Service) SetEnabled(ctx context.Context, partnerID, webhookID pulid.ID,
 				return err
 			}
 		}
-		n, err := tx.Webhook.Update().Where(webhook.ID(webhookID), webhook.PartnerID(partnerID)).
+		n, err := tx.Webhook.Update().Where(webhook.ID(webhookID), webhook.PartnerID(partnerID), webhook.DeletedAtIsNil()).
 			SetDisabled(!enabled).Save(ctx)
 		if err != nil {
 			return err
@@ -372,7 +372,7 @@ func (s *Service) Redeliver(ctx context.Context, partnerID, deliveryID pulid.ID)
 		d, err := tx.WebhookDelivery.Get(ctx, deliveryID)
 		if err == nil {
 			var w *ent.Webhook
-			if w, err = tx.Webhook.Get(ctx, d.WebhookID); err == nil && w.PartnerID != partnerID {
+			if w, err = tx.Webhook.Get(ctx, d.WebhookID); err == nil && (w.PartnerID != partnerID || w.DeletedAt != nil) {
 				err = &ent.NotFoundError{}
 			}
 		}
@@ -386,6 +386,93 @@ func (s *Service) Redeliver(ctx context.Context, partnerID, deliveryID pulid.ID)
 		return err
 	})
 	return out, err
+}
+
+// DeleteBatch bounds the deliveries one transaction of Delete or
+// PurgeDeleted removes, so that a webhook with a long log does not hold
+// SQLite's one writer (or PostgreSQL's locks) for long.
+const DeleteBatch = 1000
+
+// Delete deletes one of the partner's webhooks. From its commit on the
+// partner no longer sees it, no event is queued for it and none of its
+// deliveries is claimed (it is turned off as it goes: an attempt already
+// under way may still arrive); it no longer counts towards
+// MaxEnabledWebhooks. Its deliveries, then its row, are removed after
+// that, DeleteBatch deliveries a transaction; whatever is left when the
+// request ends early is removed by PurgeDeleted. Errors: NOT_FOUND.
+func (s *Service) Delete(ctx context.Context, partnerID, webhookID pulid.ID) error {
+	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		n, err := tx.Webhook.Update().Where(webhook.ID(webhookID), webhook.PartnerID(partnerID), webhook.DeletedAtIsNil()).
+			SetDisabled(true).SetDeletedAt(s.now()).Save(ctx)
+		if err == nil && n == 0 {
+			err = apperr.New(apperr.NotFound, "no such webhook").WithField("webhookId")
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := s.purge(ctx, webhookID, DeleteBatch); err != nil && ctx.Err() == nil {
+		s.cfg.Logger.WarnContext(ctx, "webhooks: removing a deleted webhook's deliveries (the maintenance loop goes on)", "webhook", webhookID, "error", err)
+	}
+	return nil
+}
+
+// PurgeDeleted removes the deliveries, then the rows, of deleted webhooks
+// (Delete), batch deliveries a transaction, and returns how many
+// deliveries it removed. Safe on several instances.
+func (s *Service) PurgeDeleted(ctx context.Context, batch int) (int, error) {
+	ids, err := s.client.Webhook.Query().Where(webhook.DeletedAtNotNil()).Limit(100).IDs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, id := range ids {
+		n, err := s.purge(ctx, id, batch)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// purge removes the deleted webhook id's deliveries, batch a transaction,
+// then its row; it returns how many deliveries it removed.
+func (s *Service) purge(ctx context.Context, id pulid.ID, batch int) (int, error) {
+	total := 0
+	for {
+		var n int
+		err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+			ids, err := tx.WebhookDelivery.Query().Where(webhookdelivery.WebhookID(id)).Limit(batch).IDs(ctx)
+			if err != nil || len(ids) == 0 {
+				n = 0
+				return err
+			}
+			n, err = tx.WebhookDelivery.Delete().Where(webhookdelivery.IDIn(ids...)).Exec(ctx)
+			return err
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n == 0 {
+			break
+		}
+	}
+	return total, dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		// Only once it has no delivery left: a fan-out that read the
+		// webhook before its deletion committed cannot queue one now
+		// (it skips disabled webhooks), but one queued meanwhile stays
+		// until the next pass.
+		_, err := tx.Webhook.Delete().Where(webhook.ID(id), webhook.DeletedAtNotNil(),
+			predicate.Webhook(func(s *entsql.Selector) {
+				d := entsql.Dialect(s.Dialect()).Table(webhookdelivery.Table)
+				s.Where(entsql.Not(entsql.Exists(entsql.Dialect(s.Dialect()).Select(d.C(webhookdelivery.FieldID)).From(d).
+					Where(entsql.ColumnsEQ(d.C(webhookdelivery.FieldWebhookID), s.C(webhook.FieldID))))))
+			})).Exec(ctx)
+		return err
+	})
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
@@ -565,10 +652,13 @@ func Sign(key []byte, id string, timestamp int64, body []byte) string {
 // still this sender's.
 func (s *Service) send(ctx context.Context, d *ent.WebhookDelivery) error {
 	w, err := s.client.Webhook.Get(ctx, d.WebhookID)
+	if ent.IsNotFound(err) {
+		return nil // deleted since the claim, and its deliveries with it
+	}
 	if err != nil {
 		return err
 	}
-	if w.Disabled { // turned off since the claim: it waits, unsent
+	if w.Disabled { // turned off (or deleted) since the claim: it waits, unsent
 		return s.client.WebhookDelivery.Update().Where(webhookdelivery.ID(d.ID), webhookdelivery.LeaseUntilEQ(*d.LeaseUntil)).
 			ClearLeaseUntil().Exec(ctx)
 	}
