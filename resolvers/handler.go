@@ -151,13 +151,22 @@ func addRootError(ctx context.Context, err error) {
 }
 
 // timeouts presents an error caused by the request's deadline (see
-// DANBAO_REQUEST_TIMEOUT) as REQUEST_TIMEOUT instead of an internal error.
+// DANBAO_REQUEST_TIMEOUT) as REQUEST_TIMEOUT, and one caused by the client
+// going away (its connection closed, or a subscription it completed while
+// the subscription was starting) as CANCELLED, instead of an internal
+// error logged as a failure of the server.
 func timeouts(next graphql.ErrorPresenterFunc) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		switch {
+		case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
 			e := graphql.DefaultErrorPresenter(ctx, err)
 			e.Message = "the request ran out of time"
 			e.Extensions = map[string]any{"code": "REQUEST_TIMEOUT"}
+			return e
+		case errors.Is(err, context.Canceled) && errors.Is(ctx.Err(), context.Canceled):
+			e := graphql.DefaultErrorPresenter(ctx, err)
+			e.Message = "the request was cancelled by the client"
+			e.Extensions = map[string]any{"code": "CANCELLED"}
 			return e
 		}
 		return next(ctx, err)
