@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 
@@ -22,41 +23,57 @@ func TestConcurrentAuthorizeSameKey(t *testing.T) {
 		b := e.buyer(t, "100.00")
 		seller := e.RegisterVerified(t)
 		for round := range 5 {
-			c := e.create(t, b, seller, "1.00", "same-key-create-"+string(rune('a'+round)))
-			if c.code() != "" {
-				t.Fatalf("createPayment: %+v", c)
-			}
-			cred, err := b.auth.Assert(c.Options, softauthn.AssertOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			key := "same-key-" + c.Payment.ID
-			res := make([]result, 8)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := range res {
-				wg.Go(func() { <-start; res[i] = e.authorizeWith(t, b, c.Payment.ID, cred, key) })
-			}
-			close(start)
-			wg.Wait()
-			first, other := 0, 0
-			var codes []string
-			for _, r := range res {
-				codes = append(codes, r.code())
-				switch {
-				case r.code() == "" && !r.Replay:
-					first++
-				case r.code() == "" && r.Replay, r.code() == "IDEMPOTENCY_CONFLICT":
-				default:
-					other++
-				}
-			}
-			if first != 1 || other != 0 {
-				t.Errorf("round %d: %d first results, %d other answers, want 1 and 0: %v", round, first, other, codes)
-			}
-			want(t, "status", e.payment(t, b.User, c.Payment.ID).Status, "PAID")
+			authorizeAtOnce(t, round, b, seller, e, e, e, e, e, e, e, e)
 		}
 		want(t, "buyer", e.available(t, b.User), "95.00")
 		verifyOK(t, e.Env)
 	})
+}
+
+// authorizeAtOnce creates a payment of 1.00 from b to seller through the
+// first of envs, then sends one authorizePayment request (one assertion,
+// one idempotency key) through each of envs at once, and checks the
+// answers: one first result, every other one its replay or
+// IDEMPOTENCY_CONFLICT, and the payment PAID.
+func authorizeAtOnce(t *testing.T, round int, b buyer, seller *testenv.User, envs ...*escrowEnv) {
+	t.Helper()
+	c := envs[0].create(t, b, seller, "1.00", fmt.Sprintf("at-once-create-%d", round))
+	if c.code() != "" {
+		t.Fatalf("createPayment: %+v", c)
+	}
+	cred, err := b.auth.Assert(c.Options, softauthn.AssertOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "at-once-" + c.Payment.ID
+	res := make([]result, len(envs))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, e := range envs {
+		wg.Go(func() { <-start; res[i] = e.authorizeWith(t, b, c.Payment.ID, cred, key) })
+	}
+	close(start)
+	wg.Wait()
+	first, other, codes := sameKeyOutcomes(res)
+	if first != 1 || other != 0 {
+		t.Errorf("round %d: %d first results, %d other answers, want 1 and 0: %v", round, first, other, codes)
+	}
+	want(t, "status", envs[0].payment(t, b.User, c.Payment.ID).Status, "PAID")
+}
+
+// sameKeyOutcomes sorts the answers to one request sent several times:
+// first results, and answers that are neither a first result nor its
+// replay nor IDEMPOTENCY_CONFLICT; codes lists every answer's code.
+func sameKeyOutcomes(res []result) (first, other int, codes []string) {
+	for _, r := range res {
+		codes = append(codes, r.code())
+		switch {
+		case r.code() == "" && !r.Replay:
+			first++
+		case r.code() == "" && r.Replay, r.code() == "IDEMPOTENCY_CONFLICT":
+		default:
+			other++
+		}
+	}
+	return first, other, codes
 }

@@ -136,13 +136,7 @@ func TestPartnerStory(t *testing.T) {
 // crosses by LISTEN/NOTIFY.
 func TestEventCrossesServerInstances(t *testing.T) {
 	url := testenv.DatabaseURL(t, testenv.Postgres)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	der, _ := x509.MarshalPKCS8PrivateKey(key)
-	keyFile := filepath.Join(t.TempDir(), "jwt.pem")
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	opts := append(sharedKeys(), testenv.With("DATABASE_URL", url), testenv.With("DANBAO_JWT_KEY_FILE", keyFile),
+	opts := append(sharedKeys(), testenv.With("DATABASE_URL", url), sharedTokenKey(t),
 		testenv.With("DANBAO_EVENTS_POLL_INTERVAL", "1h"))
 	b := newEscrowEnv(t, testenv.Postgres, opts...)
 	a := testenv.New(t, testenv.Postgres, opts...)
@@ -173,4 +167,18 @@ func TestEventCrossesServerInstances(t *testing.T) {
 	}
 	wantEvents(t, wb, "y", id, "CONFIRM")
 	wantEvents(t, w, "x", id, "CONFIRM")
+}
+
+// sharedTokenKey gives instances that share a database one token signing
+// key, as production configures them (DANBAO_JWT_KEY_FILE): a token one
+// signed is then good on the other.
+func sharedTokenKey(t *testing.T) testenv.Option {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	keyFile := filepath.Join(t.TempDir(), "jwt.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return testenv.With("DANBAO_JWT_KEY_FILE", keyFile)
 }

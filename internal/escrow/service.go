@@ -328,7 +328,17 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 		}
 		// Its own committed transaction: from here on the challenge is spent.
 		if ev, err = s.passkeys.FinishPaymentAlone(ctx, challengeInput(p), in.Credential); err != nil {
-			return nil, false, err
+			// Spent already: perhaps by this very request, sent before to
+			// another instance (a client retrying a slow authorization),
+			// which may be moving the money now. Its outcome, replayed
+			// below, is this request's answer; the refusal stands only
+			// when no such twin recorded the key.
+			if !passkey.ChallengeUnknown(err) {
+				return nil, false, err
+			}
+			if found, werr := s.keys.AwaitTwin(ctx, s.client, req, twinGrace); werr != nil || !found {
+				return nil, false, err
+			}
 		}
 	}
 	out, replay, err := idempotency.Run(ctx, s.keys, s.client, req,
@@ -350,6 +360,12 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 	}
 	return out, replay, err
 }
+
+// twinGrace is how long an authorization whose challenge was spent already
+// waits for a twin on another instance to begin its transaction
+// (idempotency.Keys.AwaitTwin): the time between the twin's passkey finish
+// and its claim of the key, which includes its wait for a writer slot.
+const twinGrace = 250 * time.Millisecond
 
 // recordFailure writes a failed authorization, whose challenge is already
 // spent, to the payment's audit trail in a transaction of its own.

@@ -219,6 +219,66 @@ func (k *Keys) Purge(ctx context.Context, client *ent.Client) (int, error) {
 	return client.IdempotencyKey.Delete().Where(idempotencykey.ExpiresAtLT(k.now().UTC())).Exec(ctx)
 }
 
+// twinPoll is how often AwaitTwin looks again.
+const twinPoll = 10 * time.Millisecond
+
+// AwaitTwin waits for the outcome of the same request (req's scope and
+// key) sent earlier and still running on another instance, and reports
+// whether its key is now recorded: Run then replays its result. A request
+// whose first step spends something outside Run's transaction (an
+// authorization spends its passkey challenge) calls it when it finds that
+// thing spent already, instead of refusing: the client that retried a slow
+// request on another instance must hear how its request ended, not that
+// its own retry was refused.
+//
+// On PostgreSQL it looks every twinPoll, by one statement without a
+// transaction: while another transaction holds the key's advisory lock
+// (Run's claim, to its commit) it waits on, to ctx's end; once nobody has
+// held it, and no key been recorded, for grace (the twin may be between
+// its first step and its transaction), it reports false. On SQLite it reports false at once: one process serves the
+// database, and Claim already made a twin of this process answer
+// IN_PROGRESS.
+func (k *Keys) AwaitTwin(ctx context.Context, client *ent.Client, req Request, grace time.Duration) (bool, error) {
+	if k.dialect != dialect.Postgres {
+		return false, nil
+	}
+	var free time.Time // since when nobody has held the key, none recorded
+	for {
+		var held, recorded bool
+		rows, err := client.QueryContext(ctx, `SELECT NOT pg_try_advisory_xact_lock($1),
+	EXISTS (SELECT 1 FROM idempotency_keys WHERE scope = $2 AND "key" = $3)`, lockKey(req), req.Scope, req.Key)
+		if err != nil {
+			return false, err
+		}
+		ok, err := one(rows, &held, &recorded)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			return false, errors.New("idempotency: the twin check returned no row")
+		}
+		if recorded {
+			return true, nil
+		}
+		switch {
+		case held:
+			free = time.Time{}
+		case free.IsZero():
+			free = time.Now()
+		case time.Since(free) >= grace:
+			// Free for all of grace: looked at again after the lock was
+			// seen free, since one statement's snapshot may predate a
+			// commit its lock attempt came after.
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(twinPoll):
+		}
+	}
+}
+
 func lockKey(req Request) int64 {
 	h := fnv.New64a()
 	h.Write([]byte("idempotency\x00" + req.Scope + "\x00" + req.Key))

@@ -338,3 +338,56 @@ func TestRunRace(t *testing.T) {
 		}
 	})
 }
+
+// TestAwaitTwin (PostgreSQL): a request waiting for its twin on another
+// instance waits while the twin's transaction holds the key, and reports
+// true once it committed the key; false when the twin rolled back, and
+// false after about grace when there never was one. On SQLite it reports
+// false at once.
+func TestAwaitTwin(t *testing.T) {
+	ctx := context.Background()
+	lite := open(t, "", t.TempDir())
+	if found, err := lite.keys.AwaitTwin(ctx, lite.db.Client, request("lite", "a"), time.Hour); found || err != nil {
+		t.Fatalf("SQLite: %v, %v", found, err)
+	}
+	url := testenv.DatabaseURL(t, testenv.Postgres)
+	a, b := open(t, url, ""), open(t, url, "")
+	for _, commits := range []bool{true, false} {
+		twin := &op{wait: make(chan struct{}), entered: make(chan struct{})}
+		if !commits {
+			twin.fail = errors.New("refused")
+		}
+		req := request(fmt.Sprintf("twin-%v", commits), "a")
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := twin.run(ctx, a, req)
+			done <- err
+		}()
+		<-twin.entered
+		got := make(chan bool, 1)
+		go func() {
+			found, err := b.keys.AwaitTwin(ctx, b.db.Client, req, 50*time.Millisecond)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- found
+		}()
+		select {
+		case found := <-got:
+			t.Fatalf("commits %v: answered %v while the twin's transaction was open", commits, found)
+		case <-time.After(300 * time.Millisecond): // well past grace
+		}
+		close(twin.wait)
+		<-done
+		if found := <-got; found != commits {
+			t.Fatalf("twin commits %v: found %v", commits, found)
+		}
+	}
+	start := time.Now()
+	if found, err := b.keys.AwaitTwin(ctx, b.db.Client, request("no-twin", "a"), 50*time.Millisecond); found || err != nil {
+		t.Fatalf("no twin: %v, %v", found, err)
+	}
+	if waited := time.Since(start); waited < 50*time.Millisecond {
+		t.Fatalf("no twin: gave up after %v, before grace", waited)
+	}
+}

@@ -14,7 +14,6 @@ import (
 	"danbao/ent/passkeysession"
 	"danbao/ent/passkeyuser"
 	"danbao/ent/schema/pulid"
-	"danbao/internal/apperr"
 )
 
 // finishDirect is FinishPaymentAlone on PostgreSQL: no transaction, so no
@@ -103,7 +102,7 @@ func prefixed(table string, columns []string) string {
 // transaction. Errors: PASSKEY_INVALID (no such session).
 func (s *Service) consumeBound(ctx context.Context, challenge string, userID pulid.ID) (*ent.PasskeySession, *user, []*ent.Passkey, error) {
 	if challenge == "" {
-		return nil, nil, nil, refuse(nil, apperr.PasskeyInvalid, msgUnknownChallenge)
+		return nil, nil, nil, unknownChallenge()
 	}
 	rows, err := s.client.QueryContext(ctx, consumeBoundSQL, challenge, string(userID))
 	if err != nil {
@@ -142,7 +141,7 @@ func (s *Service) consumeBound(ctx context.Context, challenge string, userID pul
 		return nil, nil, nil, err
 	}
 	if ps == nil {
-		return nil, nil, nil, refuse(nil, apperr.PasskeyInvalid, msgUnknownChallenge)
+		return nil, nil, nil, unknownChallenge()
 	}
 	wu := &user{u: &ent.User{ID: userID}, handle: handle}
 	for _, p := range all {

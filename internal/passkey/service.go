@@ -146,6 +146,23 @@ type failure struct {
 	err       *apperr.Error
 	sessionID pulid.ID // the consumed session, to delete for good
 	cloneOf   pulid.ID // the passkey whose counter went backwards
+	unknown   bool     // no session has the response's challenge
+}
+
+// unknownChallenge refuses a response whose challenge no pending session
+// has: never issued, swept after expiring, or already spent.
+func unknownChallenge() *failure {
+	f := refuse(nil, apperr.PasskeyInvalid, msgUnknownChallenge)
+	f.unknown = true
+	return f
+}
+
+// ChallengeUnknown reports whether err refused a response because no
+// pending session has its challenge (never issued, expired and swept, or
+// spent already: by a replay, or by the same request sent twice).
+func ChallengeUnknown(err error) bool {
+	var f *failure
+	return errors.As(err, &f) && f.unknown
 }
 
 func (f *failure) Error() string { return f.err.Error() }
@@ -264,7 +281,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 // such session).
 func (s *Service) consume(ctx context.Context, tx *ent.Tx, challenge string) (*ent.PasskeySession, error) {
 	if challenge == "" {
-		return nil, refuse(nil, apperr.PasskeyInvalid, msgUnknownChallenge)
+		return nil, unknownChallenge()
 	}
 	rows, err := tx.QueryContext(ctx, consumeSQL, challenge)
 	if err != nil {
@@ -275,7 +292,7 @@ func (s *Service) consume(ctx context.Context, tx *ent.Tx, challenge string) (*e
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
-		return nil, refuse(nil, apperr.PasskeyInvalid, msgUnknownChallenge)
+		return nil, unknownChallenge()
 	}
 	var r sessionRow
 	if err := rows.Scan(r.dest()...); err != nil {
