@@ -14,6 +14,9 @@ import (
 	"danbao/ent/passkeysession"
 	"danbao/ent/passkeyuser"
 	"danbao/ent/schema/pulid"
+	"danbao/internal/dbtx"
+
+	"github.com/go-webauthn/webauthn/webauthn"
 )
 
 // finishDirect is FinishPaymentAlone on PostgreSQL: no transaction, so no
@@ -88,6 +91,14 @@ var consumeBoundSQL = "WITH s AS (DELETE FROM " + passkeysession.Table + " WHERE
 	", " + prefixed("p", passkey.Columns) + "\nFROM s LEFT JOIN " + passkeyuser.Table + " h ON h." + passkeyuser.FieldUserID + " = $2" +
 	" LEFT JOIN " + passkey.Table + " p ON p." + passkey.FieldUserID + " = $2\nORDER BY p." + passkey.FieldID
 
+// readBoundSQL is consumeBoundSQL without the DELETE: the session whose
+// challenge is $1, joined to user $2's handle and passkeys, read only
+// (SQLite's payment finish: finishPayment outside a transaction).
+var readBoundSQL = "SELECT " + prefixed("s", passkeysession.Columns) + ", h." + passkeyuser.FieldHandle +
+	", " + prefixed("p", passkey.Columns) + "\nFROM " + passkeysession.Table + " s LEFT JOIN " + passkeyuser.Table +
+	" h ON h." + passkeyuser.FieldUserID + " = $2 LEFT JOIN " + passkey.Table + " p ON p." + passkey.FieldUserID +
+	" = $2\nWHERE s." + passkeysession.FieldChallenge + " = $1\nORDER BY p." + passkey.FieldID
+
 func prefixed(table string, columns []string) string {
 	out := make([]string, len(columns))
 	for i, c := range columns {
@@ -96,15 +107,22 @@ func prefixed(table string, columns []string) string {
 	return strings.Join(out, ", ")
 }
 
-// consumeBound spends the session whose challenge the response carries
-// and reads userID's handle and passkeys, in one statement committed by
-// itself (consumeBoundSQL): what consume and boundUser do in a
-// transaction. Errors: PASSKEY_INVALID (no such session).
+// consumeBound reads the session whose challenge the response carries and
+// userID's handle and passkeys in one statement outside any transaction:
+// what consume and boundUser do in a transaction. On PostgreSQL the
+// statement also spends the session, committed by itself
+// (consumeBoundSQL); on SQLite it only reads (readBoundSQL), and spend
+// deletes the session later, in the writer's short transaction. Errors:
+// PASSKEY_INVALID (no such session).
 func (s *Service) consumeBound(ctx context.Context, challenge string, userID pulid.ID) (*ent.PasskeySession, *user, []*ent.Passkey, error) {
 	if challenge == "" {
 		return nil, nil, nil, unknownChallenge()
 	}
-	rows, err := s.client.QueryContext(ctx, consumeBoundSQL, challenge, string(userID))
+	query := readBoundSQL
+	if s.direct {
+		query = consumeBoundSQL
+	}
+	rows, err := s.client.QueryContext(ctx, query, challenge, string(userID))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -190,6 +208,54 @@ func (r *passkeyRow) passkey() (*ent.Passkey, error) {
 		}
 	}
 	return p, nil
+}
+
+// beforeWrite, set by tests only, runs in a finish outside a transaction
+// (FinishPaymentAlone) between the verification and the writes: what
+// commits then must still be seen by the writes' compare-and-set.
+var beforeWrite func()
+
+// spend is the write of SQLite's payment finish, once everything was
+// verified outside any transaction (finishSplit): in one transaction of
+// the writer, the session's DELETE (none deleted: a concurrent finish of
+// the same challenge spent it first, PASSKEY_INVALID) and the counter's
+// compare-and-set (writeBack). A refusal of the compare-and-set rolls the
+// DELETE back with it; the caller's RecordFailure then spends the session.
+func (s *Service) spend(ctx context.Context, ps *ent.PasskeySession, p *ent.Passkey, c *webauthn.Credential) error {
+	return dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		n, err := tx.PasskeySession.Delete().Where(passkeysession.ID(ps.ID)).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return unknownChallenge()
+		}
+		return s.writeBack(ctx, tx.Passkey, ps, p, c, true)
+	})
+}
+
+// finishSplit is FinishPaymentAlone on SQLite. The session and the payer's
+// passkeys are read, and the assertion verified, outside any transaction
+// (consumeBound with readBoundSQL), on a reader's connection; only the
+// writes, the session's DELETE and the counter's compare-and-set, take
+// a turn of the one writer (spend). Verified inside the writer's turn,
+// the finish held it for the reads and the signature's verification
+// (about a fifth of what authorizations did in the writer's turns).
+// The guarantees are finishDirect's: the DELETE lets one of concurrent
+// finishes of one challenge through; the compare-and-set keeps two
+// assertions checked against one stored counter from both being
+// written, and a revocation or suspicion committed since the read wins;
+// a refusal spends the session and records a clone suspicion
+// (RecordFailure), even when the request is being cancelled.
+func (s *Service) finishSplit(ctx context.Context, in PaymentChallengeInput, credentialJSON []byte) (*Evidence, error) {
+	ev, err := s.finishPayment(ctx, nil, in, credentialJSON)
+	if err == nil {
+		return ev, nil
+	}
+	if rerr := s.RecordFailure(context.WithoutCancel(ctx), err); rerr != nil {
+		s.log.ErrorContext(ctx, "passkey: recording a failed ceremony", "error", rerr, "failure", err.Error())
+	}
+	return nil, err
 }
 
 func timePtr(t sql.NullTime) *time.Time {

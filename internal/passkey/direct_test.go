@@ -59,9 +59,10 @@ var withTrace = testenv.WithOptions(func(o *app.Options) {
 
 // TestFinishPaymentStatements: a payment's finish (FinishPaymentAlone) is
 // two statements on PostgreSQL, without a transaction: the session spent
-// and the passkeys read together, then the counter written back; a replay
-// is one. SQLite keeps its transaction (BEGIN, DELETE, SELECT, UPDATE,
-// COMMIT).
+// and the passkeys read together, then the counter written back. On
+// SQLite the session and passkeys are read outside any transaction and
+// only the writes take the writer (BEGIN, DELETE, UPDATE, COMMIT). A
+// replay is one statement on both.
 func TestFinishPaymentStatements(t *testing.T) {
 	budget := map[testenv.Dialect]int{testenv.Postgres: 2, testenv.SQLite: 5}
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
@@ -85,12 +86,13 @@ func TestFinishPaymentStatements(t *testing.T) {
 		if p := w.pk(t); p.SignCount != 2 || p.LastUsedAt == nil {
 			t.Fatalf("passkey after the finish: count %d, last used %v", p.SignCount, p.LastUsedAt)
 		}
-		if d != testenv.Postgres {
-			return
-		}
-		for _, s := range seen {
-			if strings.Contains(s, "Tx(") {
+		for i, s := range seen {
+			inTx := strings.Contains(s, "Tx(")
+			switch {
+			case d == testenv.Postgres && inTx:
 				t.Fatalf("a transaction on PostgreSQL:\n%s", strings.Join(seen, "\n"))
+			case d == testenv.SQLite && (i == 0) == inTx, d == testenv.SQLite && inTx && strings.Contains(s, "SELECT"):
+				t.Fatalf("on SQLite the reads go first, outside the writer's transaction, which only writes:\n%s", strings.Join(seen, "\n"))
 			}
 		}
 		r = &traced{}
@@ -110,8 +112,9 @@ func TestFinishPaymentStatements(t *testing.T) {
 // is written back (a cancelled request; a crash) authorizes nothing. On
 // PostgreSQL the challenge is spent already (its DELETE committed by
 // itself), so the assertion can never be presented again, and the old
-// counter takes the passkey's next assertion; on SQLite the transaction
-// rolls back whole and the assertion still works, once.
+// counter takes the passkey's next assertion; on SQLite the writer's
+// transaction (the session's DELETE and the counter's update) rolls back
+// whole and the assertion still works, once.
 func TestFinishPaymentInterrupted(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		w := newWorld(t, d, withTrace)
@@ -156,9 +159,10 @@ func TestFinishPaymentInterrupted(t *testing.T) {
 	})
 }
 
-// TestFinishPaymentDirectClone: on PostgreSQL a counter going backwards
-// is refused and the passkey marked by a statement of its own (the
-// session is spent already).
+// TestFinishPaymentDirectClone: a counter going backwards is refused and
+// the passkey marked; on PostgreSQL by a statement of its own (the
+// session is spent already), on SQLite with the session's deletion, after
+// the writer's transaction that found the counter rolled back.
 func TestFinishPaymentDirectClone(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		w := newWorld(t, d, withTrace)
@@ -188,15 +192,13 @@ func TestFinishPaymentDirectClone(t *testing.T) {
 	})
 }
 
-// TestConsumeBoundReadsAsEnt: the statement that spends a session on
-// PostgreSQL returns it, the handle and the user's passkeys as ent reads
-// them (every column, in order, NULLs included), and a user without
-// passkeys still gets the session.
+// TestConsumeBoundReadsAsEnt: the statement that reads a session (and on
+// PostgreSQL spends it) returns it, the handle and the user's passkeys as
+// ent reads them (every column, in order, NULLs included), and a user
+// without passkeys still gets the session. On SQLite it leaves the
+// session, which only the writer's transaction (spend) deletes.
 func TestConsumeBoundReadsAsEnt(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
-		if d != testenv.Postgres {
-			t.Skip("consumeBound is PostgreSQL's")
-		}
 		w := newWorld(t, d)
 		ctx := context.Background()
 		client := w.e.App.DB.Client
@@ -235,8 +237,12 @@ func TestConsumeBoundReadsAsEnt(t *testing.T) {
 		for i := range want {
 			sameFields(t, "passkey "+string(want[i].ID), all[i], want[i])
 		}
-		if n, _ := client.PasskeySession.Query().Where(passkeysession.ID(stored.ID)).Count(ctx); n != 0 {
-			t.Fatal("the session is still there")
+		n, _ := client.PasskeySession.Query().Where(passkeysession.ID(stored.ID)).Count(ctx)
+		if spent := n == 0; spent != (d == testenv.Postgres) {
+			t.Fatalf("%s: session spent %v", d, spent)
+		}
+		if d == testenv.SQLite {
+			client.PasskeySession.DeleteOneID(stored.ID).ExecX(ctx)
 		}
 		if _, _, _, err := w.svc.ConsumeBound(ctx, stored.Challenge, in.Payer); !apperr.Is(err, apperr.PasskeyInvalid) {
 			t.Fatalf("spent session: %v", err)

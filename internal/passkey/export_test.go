@@ -7,7 +7,7 @@ import (
 	"danbao/ent/schema/pulid"
 )
 
-// ConsumeBound exposes consumeBound (PostgreSQL) to the external tests:
+// ConsumeBound exposes consumeBound to the external tests:
 // the session, the user's handle and passkeys.
 func (s *Service) ConsumeBound(ctx context.Context, challenge string, userID pulid.ID) (*ent.PasskeySession, []byte, []*ent.Passkey, error) {
 	ps, u, all, err := s.consumeBound(ctx, challenge, userID)
@@ -15,4 +15,10 @@ func (s *Service) ConsumeBound(ctx context.Context, challenge string, userID pul
 		return ps, nil, all, err
 	}
 	return ps, u.handle, all, err
+}
+
+// SetBeforeWrite sets beforeWrite until the returned function restores it.
+func SetBeforeWrite(f func()) (restore func()) {
+	beforeWrite = f
+	return func() { beforeWrite = nil }
 }

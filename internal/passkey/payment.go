@@ -229,10 +229,13 @@ func (s *Service) finishPayment(ctx context.Context, tx *ent.Tx, in PaymentChall
 // (else PASSKEY_INVALID with mismatch as the message), and that one of the
 // user's own active, unsuspected passkeys signed it with user
 // verification; it spends the challenge and writes the passkey's counter
-// back. With tx nil (PostgreSQL's payment finish, finishDirect) every
-// statement commits by itself: the challenge is spent, and the user's
-// passkeys read, by one statement (consumeBound), and the counter written
-// back by a second. Errors: as FinishPayment.
+// back. With tx nil (FinishPaymentAlone) the session and the user's
+// passkeys are read by one statement (consumeBound), the signature is
+// verified, and then: on PostgreSQL (finishDirect) every statement
+// commits by itself, the session spent by that first statement and the
+// counter written back by a second; on SQLite (finishSplit) the session
+// is spent and the counter written back in one short transaction
+// (spend). Errors: as FinishPayment.
 func (s *Service) finishBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, purpose passkeysession.Purpose, credentialJSON []byte,
 	binds func(ps *ent.PasskeySession) bool, mismatch string) (*Evidence, error) {
 	parsed, err := parseAssertion(credentialJSON)
@@ -295,7 +298,15 @@ func (s *Service) finishBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, 
 	if err := requireUV(ps, flags); err != nil {
 		return nil, err
 	}
-	if err := s.writeBack(ctx, pk, ps, p, c, true); err != nil {
+	if tx == nil && beforeWrite != nil {
+		beforeWrite()
+	}
+	if tx == nil && !s.direct {
+		err = s.spend(ctx, ps, p, c) // SQLite: finishSplit
+	} else {
+		err = s.writeBack(ctx, pk, ps, p, c, true)
+	}
+	if err != nil {
 		return nil, err
 	}
 	cdj := parsed.Raw.AssertionResponse.ClientDataJSON
@@ -326,23 +337,15 @@ func (s *Service) finishBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, 
 // and the passkey's counter written back for good before it returns, so
 // that the assertion cannot be replayed whatever the caller does next
 // (escrow's AuthorizePayment then moves the money in a transaction of its
-// own). On SQLite it runs in one transaction (RecordFailure after a
-// refusal); on PostgreSQL without one (finishDirect). Errors: those of
-// FinishPayment.
+// own). On SQLite it reads and verifies outside any transaction and
+// writes in one short transaction of the writer (finishSplit); on
+// PostgreSQL it runs without a transaction (finishDirect). Errors: those
+// of FinishPayment.
 func (s *Service) FinishPaymentAlone(ctx context.Context, in PaymentChallengeInput, credentialJSON []byte) (*Evidence, error) {
 	if s.direct {
 		return s.finishDirect(ctx, in, credentialJSON)
 	}
-	var ev *Evidence
-	err := s.run(ctx, func(tx *ent.Tx) error {
-		var err error
-		ev, err = s.FinishPayment(ctx, tx, in, credentialJSON)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return ev, nil
+	return s.finishSplit(ctx, in, credentialJSON)
 }
 
 // binds reports whether the payment session ps was issued for exactly the
