@@ -336,7 +336,11 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 			if !passkey.ChallengeUnknown(err) {
 				return nil, false, err
 			}
-			if found, werr := s.keys.AwaitTwin(ctx, s.client, req, twinGrace); werr != nil || !found {
+			found, werr := s.keys.AwaitTwin(ctx, s.client, req, twinGrace)
+			if apperr.Is(werr, apperr.IdempotencyConflict) {
+				return nil, false, werr // the twin still runs at the deadline: IN_PROGRESS
+			}
+			if werr != nil || !found {
 				return nil, false, err
 			}
 		}
@@ -364,7 +368,8 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 // twinGrace is how long an authorization whose challenge was spent already
 // waits for a twin on another instance to begin its transaction
 // (idempotency.Keys.AwaitTwin): the time between the twin's passkey finish
-// and its claim of the key, which includes its wait for a writer slot.
+// and its claim of the key. It does not cover a twin queued longer than
+// that for a writer slot (DANBAO_DB_WRITERS): then the refusal stands.
 const twinGrace = 250 * time.Millisecond
 
 // recordFailure writes a failed authorization, whose challenge is already

@@ -232,22 +232,32 @@ const twinPoll = 10 * time.Millisecond
 // its own retry was refused.
 //
 // On PostgreSQL it looks every twinPoll, by one statement without a
-// transaction: while another transaction holds the key's advisory lock
-// (Run's claim, to its commit) it waits on, to ctx's end; once nobody has
-// held it, and no key been recorded, for grace (the twin may be between
-// its first step and its transaction), it reports false. On SQLite it reports false at once: one process serves the
-// database, and Claim already made a twin of this process answer
-// IN_PROGRESS.
+// transaction, whether another transaction holds the key's advisory lock
+// (Run's claim holds it to its commit; read from pg_locks, never tried,
+// for trying it would take it, and a twin claiming then would be refused
+// IN_PROGRESS) and whether the key is recorded. While the lock is held it
+// waits on; if ctx ends meanwhile it returns IDEMPOTENCY_CONFLICT
+// (reason IN_PROGRESS), the twin still running. Once nobody has held the
+// lock, and no key been recorded, for grace (the twin may be between its
+// first step and its claim) it reports false. On SQLite it reports false
+// at once: one process serves the database, and Claim already made a twin
+// of this process answer IN_PROGRESS.
 func (k *Keys) AwaitTwin(ctx context.Context, client *ent.Client, req Request, grace time.Duration) (bool, error) {
 	if k.dialect != dialect.Postgres {
 		return false, nil
 	}
-	var free time.Time // since when nobody has held the key, none recorded
+	key := lockKey(req)
+	var (
+		free           time.Time // since when nobody has held the key, none recorded
+		wasHeld        bool      // at the last look
+		held, recorded bool
+	)
 	for {
-		var held, recorded bool
-		rows, err := client.QueryContext(ctx, `SELECT NOT pg_try_advisory_xact_lock($1),
-	EXISTS (SELECT 1 FROM idempotency_keys WHERE scope = $2 AND "key" = $3)`, lockKey(req), req.Scope, req.Key)
+		rows, err := client.QueryContext(ctx, twinSQL, key, req.Scope, req.Key)
 		if err != nil {
+			if ctx.Err() != nil && wasHeld {
+				return false, inProgress()
+			}
 			return false, err
 		}
 		ok, err := one(rows, &held, &recorded)
@@ -260,6 +270,7 @@ func (k *Keys) AwaitTwin(ctx context.Context, client *ent.Client, req Request, g
 		if recorded {
 			return true, nil
 		}
+		wasHeld = held
 		switch {
 		case held:
 			free = time.Time{}
@@ -267,17 +278,30 @@ func (k *Keys) AwaitTwin(ctx context.Context, client *ent.Client, req Request, g
 			free = time.Now()
 		case time.Since(free) >= grace:
 			// Free for all of grace: looked at again after the lock was
-			// seen free, since one statement's snapshot may predate a
-			// commit its lock attempt came after.
+			// seen free, since the key's read (the statement's snapshot)
+			// may predate a commit that released the lock before
+			// pg_locks was read.
 			return false, nil
 		}
 		select {
 		case <-ctx.Done():
+			if held {
+				return false, inProgress()
+			}
 			return false, ctx.Err()
 		case <-time.After(twinPoll):
 		}
 	}
 }
+
+// twinSQL reports whether a transaction holds the advisory lock $1 (a
+// bigint key shows in pg_locks as classid, its high 32 bits, objid, its
+// low 32 bits, and objsubid 1) in this database, and whether the key
+// ($2, $3) is recorded.
+const twinSQL = `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND classid = (($1::bigint >> 32) & 4294967295)::oid AND objid = ($1::bigint & 4294967295)::oid),
+	EXISTS (SELECT 1 FROM idempotency_keys WHERE scope = $2 AND "key" = $3)`
 
 func lockKey(req Request) int64 {
 	h := fnv.New64a()

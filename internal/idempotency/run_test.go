@@ -391,3 +391,50 @@ func TestAwaitTwin(t *testing.T) {
 		t.Fatalf("no twin: gave up after %v, before grace", waited)
 	}
 }
+
+// TestAwaitTwinDoesNotTakeTheLock (PostgreSQL): while a request waits for
+// its twin, the twin's claim is never refused IN_PROGRESS because of the
+// waiting: the wait reads the lock, never takes it (found in review: a
+// probe that tried the lock held it for a statement every 10 ms, and a
+// twin claiming in that moment was refused, both requests then failing).
+// And a wait that reaches its deadline while the twin still holds the key
+// answers IN_PROGRESS.
+func TestAwaitTwinDoesNotTakeTheLock(t *testing.T) {
+	url := testenv.DatabaseURL(t, testenv.Postgres)
+	a, b := open(t, url, ""), open(t, url, "")
+	ctx := context.Background()
+	req := request("probe", "a")
+	waitCtx, stopWaiting := context.WithCancel(ctx)
+	waited := make(chan struct{})
+	go func() {
+		defer close(waited)
+		_, _ = b.keys.AwaitTwin(waitCtx, b.db.Client, req, time.Hour)
+	}()
+	time.Sleep(20 * time.Millisecond)
+	twin := &op{fail: errors.New("refused")} // claims the key, never records it
+	attempts, refused := 0, 0
+	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); attempts++ {
+		if _, _, err := twin.run(ctx, a, req); reason(err) == "IN_PROGRESS" {
+			refused++
+		}
+	}
+	stopWaiting()
+	<-waited
+	if refused > 0 {
+		t.Fatalf("the twin's claim was refused IN_PROGRESS %d times of %d while another request waited for it", refused, attempts)
+	}
+
+	// The deadline comes while the twin holds the key.
+	held := &op{wait: make(chan struct{}), entered: make(chan struct{})}
+	done := make(chan struct{})
+	go func() { defer close(done); _, _, _ = held.run(ctx, a, request("deadline", "a")) }()
+	<-held.entered
+	dctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	_, err := b.keys.AwaitTwin(dctx, b.db.Client, request("deadline", "a"), 50*time.Millisecond)
+	close(held.wait)
+	<-done
+	if reason(err) != "IN_PROGRESS" {
+		t.Fatalf("deadline while the twin holds the key: %v, want IN_PROGRESS", err)
+	}
+}
