@@ -325,20 +325,11 @@ func (s *Service) RotateSecret(ctx context.Context, partnerID, webhookID pulid.I
 		secret string
 	)
 	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
-		// One compare-and-set: a deletion committed since any read wins.
-		u := tx.Webhook.Update().Where(webhook.ID(webhookID), webhook.PartnerID(partnerID), webhook.DeletedAtIsNil())
 		var err error
-		if secret, err = s.newKey(u.Mutation(), partnerID, webhookID); err != nil {
+		w, err = updateOwn(ctx, tx, partnerID, webhookID, func(m *ent.WebhookMutation) (err error) {
+			secret, err = s.newKey(m, partnerID, webhookID)
 			return err
-		}
-		n, err := u.Save(ctx)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return apperr.New(apperr.NotFound, "no such webhook").WithField("webhookId")
-		}
-		w, err = tx.Webhook.Get(ctx, webhookID)
+		})
 		return err
 	})
 	if err != nil {
@@ -359,18 +350,32 @@ func (s *Service) SetEnabled(ctx context.Context, partnerID, webhookID pulid.ID,
 				return err
 			}
 		}
-		n, err := tx.Webhook.Update().Where(webhook.ID(webhookID), webhook.PartnerID(partnerID), webhook.DeletedAtIsNil()).
-			SetDisabled(!enabled).Save(ctx)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return apperr.New(apperr.NotFound, "no such webhook").WithField("webhookId")
-		}
-		w, err = tx.Webhook.Get(ctx, webhookID)
+		var err error
+		w, err = updateOwn(ctx, tx, partnerID, webhookID, func(m *ent.WebhookMutation) error {
+			m.SetDisabled(!enabled)
+			return nil
+		})
 		return err
 	})
 	return w, err
+}
+
+// updateOwn applies set to one of the partner's webhooks not deleted, by
+// one compare-and-set (a deletion committed since any read wins), and
+// returns the webhook as it now is. Errors: NOT_FOUND.
+func updateOwn(ctx context.Context, tx *ent.Tx, partnerID, webhookID pulid.ID, set func(m *ent.WebhookMutation) error) (*ent.Webhook, error) {
+	u := tx.Webhook.Update().Where(webhook.ID(webhookID), webhook.PartnerID(partnerID), webhook.DeletedAtIsNil())
+	if err := set(u.Mutation()); err != nil {
+		return nil, err
+	}
+	n, err := u.Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, apperr.New(apperr.NotFound, "no such webhook").WithField("webhookId")
+	}
+	return tx.Webhook.Get(ctx, webhookID)
 }
 
 // Redeliver makes one of the partner's deliveries due now (PENDING; one
