@@ -336,7 +336,7 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 			if !passkey.ChallengeUnknown(err) {
 				return nil, false, err
 			}
-			found, werr := s.keys.AwaitTwin(ctx, s.client, req, twinGrace)
+			found, werr := s.keys.AwaitTwin(ctx, s.client, req, TwinGrace)
 			if apperr.Is(werr, apperr.IdempotencyConflict) {
 				return nil, false, werr // the twin still runs at the deadline: IN_PROGRESS
 			}
@@ -365,12 +365,14 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 	return out, replay, err
 }
 
-// twinGrace is how long an authorization whose challenge was spent already
+// TwinGrace is how long an authorization whose challenge was spent already
 // waits for a twin on another instance to begin its transaction
-// (idempotency.Keys.AwaitTwin): the time between the twin's passkey finish
-// and its claim of the key. It does not cover a twin queued longer than
-// that for a writer slot (DANBAO_DB_WRITERS): then the refusal stands.
-const twinGrace = 250 * time.Millisecond
+// (idempotency.Keys.AwaitTwin): the time from the twin's spending the
+// challenge (on PostgreSQL before it verifies the assertion) to its claim
+// of the key. It does not cover a twin stalled longer than that, or
+// queued longer for a writer slot (DANBAO_DB_WRITERS): then the refusal
+// stands. A variable only so that tests on a loaded machine can widen it.
+var TwinGrace = 250 * time.Millisecond
 
 // recordFailure writes a failed authorization, whose challenge is already
 // spent, to the payment's audit trail in a transaction of its own.

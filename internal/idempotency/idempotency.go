@@ -219,8 +219,9 @@ func (k *Keys) Purge(ctx context.Context, client *ent.Client) (int, error) {
 	return client.IdempotencyKey.Delete().Where(idempotencykey.ExpiresAtLT(k.now().UTC())).Exec(ctx)
 }
 
-// twinPoll is how often AwaitTwin looks again.
-const twinPoll = 10 * time.Millisecond
+// twinPoll is how often AwaitTwin looks again: each look reads pg_locks,
+// which takes PostgreSQL's lock-manager partition locks, so not often.
+const twinPoll = 25 * time.Millisecond
 
 // AwaitTwin waits for the outcome of the same request (req's scope and
 // key) sent earlier and still running on another instance, and reports

@@ -429,7 +429,7 @@ func TestAwaitTwinDoesNotTakeTheLock(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); _, _, _ = held.run(ctx, a, request("deadline", "a")) }()
 	<-held.entered
-	dctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Second) // past the first look, which sees the key held
 	defer cancel()
 	_, err := b.keys.AwaitTwin(dctx, b.db.Client, request("deadline", "a"), 50*time.Millisecond)
 	close(held.wait)

@@ -68,11 +68,15 @@ func TestDeleteDuringFanoutLeavesNoOrphan(t *testing.T) {
 		svc := wh.New(c, nil, wh.Config{Sandbox: true})
 		deleted := make(chan error, 1)
 		go func() { deleted <- svc.Delete(ctx, partner, w.ID) }()
+		// Delete waits for the fan-out's row lock (SQLite: the writer):
+		// let it get that far before the fan-out goes on.
 		select {
-		case err := <-deleted: // PostgreSQL: nothing of the fan-out's is locked
+		case err := <-deleted:
+			t.Errorf("Delete finished while a fan-out that read the webhook was open (%v)", err)
 			deleted <- err
-		case <-time.After(time.Second): // SQLite: the fan-out holds the writer
+		case <-time.After(300 * time.Millisecond):
 		}
+
 		close(release)
 		if err := <-fanned; err != nil {
 			t.Fatal(err)

@@ -346,6 +346,15 @@ func (s *Service) SetEnabled(ctx context.Context, partnerID, webhookID pulid.ID,
 	var w *ent.Webhook
 	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
 		if enabled {
+			// A webhook that is not the partner's, or deleted, is
+			// NOT_FOUND whatever room is left.
+			ok, err := tx.Webhook.Query().Where(webhook.ID(webhookID), webhook.PartnerID(partnerID), webhook.DeletedAtIsNil()).Exist(ctx)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return apperr.New(apperr.NotFound, "no such webhook").WithField("webhookId")
+			}
 			if err := checkRoom(ctx, tx, partnerID, webhookID); err != nil {
 				return err
 			}
