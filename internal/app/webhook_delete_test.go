@@ -2,9 +2,6 @@ package app_test
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,24 +20,10 @@ import (
 // delete a webhook it does not own.
 func TestWebhookDeleted(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
-		e := testenv.New(t, d, testenv.With("DANBAO_WEBHOOK_RETRY_SCHEDULE", "50ms,50ms,50ms,50ms,50ms,50ms,50ms"),
-			testenv.With("DANBAO_EVENTS_POLL_INTERVAL", "30ms"))
-		var goneCalls, keptCalls atomic.Int32
-		var healthy atomic.Bool
-		gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			goneCalls.Add(1)
-			if !healthy.Load() {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				return
-			}
-			w.WriteHeader(http.StatusNoContent)
-		}))
-		t.Cleanup(gone.Close)
-		kept := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			keptCalls.Add(1)
-			w.WriteHeader(http.StatusNoContent)
-		}))
-		t.Cleanup(kept.Close)
+		e := testenv.New(t, d, fastRetries...)
+		gone, goneCalls, healthy := switchableEndpoint(t)
+		kept, keptCalls, keptHealthy := switchableEndpoint(t)
+		keptHealthy.Store(true)
 		op := e.Operator(t)
 		c, other := createPartner(t, e, op), createPartner(t, e, op)
 		tok, otherTok := partnerToken(t, e, c), partnerToken(t, e, other)

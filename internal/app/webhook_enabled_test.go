@@ -19,19 +19,8 @@ import (
 // partner's webhook (or none) is NOT_FOUND, and changes nothing.
 func TestWebhookTurnedOffAndOn(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
-		e := testenv.New(t, d, testenv.With("DANBAO_WEBHOOK_RETRY_SCHEDULE", "50ms,50ms,50ms,50ms,50ms,50ms,50ms"),
-			testenv.With("DANBAO_EVENTS_POLL_INTERVAL", "30ms"))
-		var calls atomic.Int32
-		var healthy atomic.Bool
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			calls.Add(1)
-			if !healthy.Load() {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				return
-			}
-			w.WriteHeader(http.StatusNoContent)
-		}))
-		t.Cleanup(srv.Close)
+		e := testenv.New(t, d, fastRetries...)
+		srv, calls, healthy := switchableEndpoint(t)
 		op := e.Operator(t)
 		c, other := createPartner(t, e, op), createPartner(t, e, op)
 		tok := partnerToken(t, e, c)
@@ -114,6 +103,28 @@ func TestWebhookTurnedOffAndOn(t *testing.T) {
 			return len(ds) == 2 && ds[0].Status == "SUCCEEDED" && ds[1].Status == "SUCCEEDED"
 		})
 	})
+}
+
+// fastRetries has webhook deliveries retried every 50 ms and the outbox
+// polled every 30 ms.
+var fastRetries = []testenv.Option{testenv.With("DANBAO_WEBHOOK_RETRY_SCHEDULE", "50ms,50ms,50ms,50ms,50ms,50ms,50ms"),
+	testenv.With("DANBAO_EVENTS_POLL_INTERVAL", "30ms")}
+
+// switchableEndpoint is a webhook receiver that counts its requests and
+// answers 503 until healthy is set, 204 after.
+func switchableEndpoint(t *testing.T) (srv *httptest.Server, calls *atomic.Int32, healthy *atomic.Bool) {
+	t.Helper()
+	calls, healthy = new(atomic.Int32), new(atomic.Bool)
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if !healthy.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, calls, healthy
 }
 
 // TestWebhooksOnAreBounded: a partner app may have at most
