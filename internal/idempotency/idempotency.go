@@ -250,13 +250,12 @@ func (k *Keys) AwaitTwin(ctx context.Context, client *ent.Client, req Request, g
 	key := lockKey(req)
 	var (
 		free           time.Time // since when nobody has held the key, none recorded
-		wasHeld        bool      // at the last look
-		held, recorded bool
+		held, recorded bool      // at the last look
 	)
 	for {
 		rows, err := client.QueryContext(ctx, twinSQL, key, req.Scope, req.Key)
 		if err != nil {
-			if ctx.Err() != nil && wasHeld {
+			if ctx.Err() != nil && held {
 				return false, inProgress()
 			}
 			return false, err
@@ -271,7 +270,6 @@ func (k *Keys) AwaitTwin(ctx context.Context, client *ent.Client, req Request, g
 		if recorded {
 			return true, nil
 		}
-		wasHeld = held
 		switch {
 		case held:
 			free = time.Time{}

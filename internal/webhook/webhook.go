@@ -348,12 +348,12 @@ func (s *Service) SetEnabled(ctx context.Context, partnerID, webhookID pulid.ID,
 		if enabled {
 			// A webhook that is not the partner's, or deleted, is
 			// NOT_FOUND whatever room is left.
-			ok, err := tx.Webhook.Query().Where(webhook.ID(webhookID), webhook.PartnerID(partnerID), webhook.DeletedAtIsNil()).Exist(ctx)
+			ok, err := tx.Webhook.Query().Where(own(partnerID, webhookID)...).Exist(ctx)
 			if err != nil {
 				return err
 			}
 			if !ok {
-				return apperr.New(apperr.NotFound, "no such webhook").WithField("webhookId")
+				return noWebhook()
 			}
 			if err := checkRoom(ctx, tx, partnerID, webhookID); err != nil {
 				return err
@@ -369,11 +369,18 @@ func (s *Service) SetEnabled(ctx context.Context, partnerID, webhookID pulid.ID,
 	return w, err
 }
 
+// own selects webhookID if it is one of the partner's and not deleted.
+func own(partnerID, webhookID pulid.ID) []predicate.Webhook {
+	return []predicate.Webhook{webhook.ID(webhookID), webhook.PartnerID(partnerID), webhook.DeletedAtIsNil()}
+}
+
+func noWebhook() error { return apperr.New(apperr.NotFound, "no such webhook").WithField("webhookId") }
+
 // updateOwn applies set to one of the partner's webhooks not deleted, by
 // one compare-and-set (a deletion committed since any read wins), and
 // returns the webhook as it now is. Errors: NOT_FOUND.
 func updateOwn(ctx context.Context, tx *ent.Tx, partnerID, webhookID pulid.ID, set func(m *ent.WebhookMutation) error) (*ent.Webhook, error) {
-	u := tx.Webhook.Update().Where(webhook.ID(webhookID), webhook.PartnerID(partnerID), webhook.DeletedAtIsNil())
+	u := tx.Webhook.Update().Where(own(partnerID, webhookID)...)
 	if err := set(u.Mutation()); err != nil {
 		return nil, err
 	}
@@ -382,7 +389,7 @@ func updateOwn(ctx context.Context, tx *ent.Tx, partnerID, webhookID pulid.ID, s
 		return nil, err
 	}
 	if n == 0 {
-		return nil, apperr.New(apperr.NotFound, "no such webhook").WithField("webhookId")
+		return nil, noWebhook()
 	}
 	return tx.Webhook.Get(ctx, webhookID)
 }
@@ -436,11 +443,11 @@ func (s *Service) Delete(ctx context.Context, partnerID, webhookID pulid.ID) err
 		if _, err := lockFanout(ctx, tx); err != nil {
 			return err
 		}
-		n, err := tx.Webhook.Update().Where(webhook.ID(webhookID), webhook.PartnerID(partnerID), webhook.DeletedAtIsNil()).
-			SetDisabled(true).SetDeletedAt(s.now()).Save(ctx)
-		if err == nil && n == 0 {
-			err = apperr.New(apperr.NotFound, "no such webhook").WithField("webhookId")
-		}
+		_, err := updateOwn(ctx, tx, partnerID, webhookID, func(m *ent.WebhookMutation) error {
+			m.SetDisabled(true)
+			m.SetDeletedAt(s.now())
+			return nil
+		})
 		return err
 	})
 	if err != nil {
