@@ -208,7 +208,6 @@ func build(cfg config.Config, d *db.DB, log *slog.Logger, opts Options) (*App, e
 		Timeout: cfg.WebAuthnTimeout,
 		Now:     opts.Now,
 		Logger:  log,
-		Dialect: d.Dialect,
 	})
 	if err != nil {
 		return nil, err

@@ -2,9 +2,7 @@ package app_test
 
 import (
 	"testing"
-	"time"
 
-	"danbao/internal/escrow"
 	"danbao/internal/softauthn"
 	"danbao/internal/testenv"
 )
@@ -19,12 +17,6 @@ import (
 // succeeded.
 func TestAuthorizeRetriedOnAnotherInstance(t *testing.T) {
 	url := testenv.DatabaseURL(t, testenv.Postgres)
-	// The mechanism, not the production grace, is under test: a twin
-	// descheduled for longer than 250 ms on a loaded machine would make
-	// the retry's refusal stand (docs/design.md, Idempotency).
-	grace := escrow.TwinGrace
-	escrow.TwinGrace = 5 * time.Second
-	t.Cleanup(func() { escrow.TwinGrace = grace })
 	// One origin for both, as behind one load balancer.
 	const origin = "https://wallet.example"
 	opts := append(sharedKeys(), testenv.With("DATABASE_URL", url), sharedTokenKey(t),

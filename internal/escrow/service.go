@@ -321,37 +321,47 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 		return nil, false, forbidden(Authorize)
 	}
 	passwordFree := NoCredential(in.Credential)
-	var ev *passkey.Evidence
+	var (
+		v       *passkey.Verified
+		refused error
+	)
 	if p.Status == payment.StatusCREATED && !passwordFree {
 		if err := s.authorizable(p); err != nil {
 			return nil, false, err
 		}
-		// Its own committed transaction: from here on the challenge is spent.
-		if ev, err = s.passkeys.FinishPaymentAlone(ctx, challengeInput(p), in.Credential); err != nil {
+		// Verified outside any transaction; spent in the money's.
+		if v, err = s.passkeys.VerifyPayment(ctx, challengeInput(p), in.Credential); err != nil {
 			// Spent already: perhaps by this very request, sent before to
-			// another instance (a client retrying a slow authorization),
-			// which may be moving the money now. Its outcome, replayed
-			// below, is this request's answer; the refusal stands only
-			// when no such twin recorded the key.
+			// another instance (a client retrying a slow authorization).
+			// The challenge is spent only by the transaction that records
+			// the key with the money, so a twin that succeeded has
+			// committed both: Run below replays its outcome. The refusal
+			// stands only when no twin recorded the key.
 			if !passkey.ChallengeUnknown(err) {
 				return nil, false, err
 			}
-			found, werr := s.keys.AwaitTwin(ctx, s.client, req, TwinGrace)
-			if apperr.Is(werr, apperr.IdempotencyConflict) {
-				return nil, false, werr // the twin still runs at the deadline: IN_PROGRESS
-			}
-			if werr != nil || !found {
-				return nil, false, err
-			}
+			refused = err
 		}
 	}
 	out, replay, err := idempotency.Run(ctx, s.keys, s.client, req,
 		func(tx *ent.Tx, id string) (*ent.Payment, error) { return tx.Payment.Get(ctx, pulid.ID(id)) },
 		func(tx *ent.Tx) (*ent.Payment, string, error) {
+			if refused != nil {
+				return nil, "", refused
+			}
 			// The row read above, not read again: the compare-and-set on
 			// its status (apply) refuses it if it has changed since.
-			if (ev == nil && !passwordFree) || p.Status != payment.StatusCREATED {
+			if (v == nil && !passwordFree) || p.Status != payment.StatusCREATED {
 				return nil, "", InvalidState(State(p.Status), Authorize)
+			}
+			var ev *passkey.Evidence
+			if v != nil {
+				// First: the session's and the passkey's row locks come
+				// before the limits' (docs/architecture.md, Transactions).
+				if err := s.passkeys.SpendPayment(ctx, tx, v); err != nil {
+					return nil, "", err
+				}
+				ev = v.Evidence
 			}
 			out, err := s.authorizeTx(ctx, tx, p, who.UserID, ev)
 			if err != nil {
@@ -359,27 +369,36 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 			}
 			return out, string(out.ID), nil
 		})
-	if err != nil && ev != nil {
-		s.recordFailure(ctx, p, who.UserID, err)
+	// IDEMPOTENCY_CONFLICT is the key's answer, given before the
+	// function ran: a twin holding the key is spending this challenge
+	// itself, and discarding it would fail the twin.
+	if err != nil && v != nil && !apperr.Is(err, apperr.IdempotencyConflict) {
+		s.authorizationFailed(ctx, p, who.UserID, v, err)
 	}
 	return out, replay, err
 }
 
-// TwinGrace is how long an authorization whose challenge was spent already
-// waits for a twin on another instance to begin its transaction
-// (idempotency.Keys.AwaitTwin): the time from the twin's spending the
-// challenge (on PostgreSQL before it verifies the assertion) to its claim
-// of the key. It does not cover a twin stalled longer than that, or
-// queued longer for a writer slot (DANBAO_DB_WRITERS): then the refusal
-// stands. A variable only so that tests on a loaded machine can widen it.
-var TwinGrace = 250 * time.Millisecond
-
-// recordFailure writes a failed authorization, whose challenge is already
-// spent, to the payment's audit trail in a transaction of its own.
-func (s *Service) recordFailure(ctx context.Context, p *ent.Payment, actor pulid.ID, cause error) {
+// authorizationFailed makes an authorization's failure stick after its
+// transaction was rolled back: the challenge VerifyPayment verified is
+// spent for good, so that the assertion can never be presented again. A
+// refusal of the assertion itself (SpendPayment's: spent meanwhile, a
+// revocation, a clone) is recorded by passkey.RecordFailure; any other
+// failure also goes to the payment's audit trail (AUTHORIZATION_FAILED),
+// in the transaction that discards the challenge. Both outlive a
+// cancelled request.
+func (s *Service) authorizationFailed(ctx context.Context, p *ent.Payment, actor pulid.ID, v *passkey.Verified, cause error) {
+	ctx = context.WithoutCancel(ctx)
+	if passkey.Refused(cause) {
+		if err := s.passkeys.RecordFailure(ctx, cause); err != nil {
+			s.log.ErrorContext(ctx, "escrow: recording a refused authorization", "payment", p.ID, "error", err)
+		}
+		return
+	}
 	code := apperr.CodeOf(cause)
-	ctx = context.WithoutCancel(ctx) // the audit row outlives a cancelled request
 	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		if err := s.passkeys.Discard(ctx, tx, v); err != nil {
+			return err
+		}
 		cur, err := tx.Payment.Get(ctx, p.ID)
 		if err != nil {
 			return err

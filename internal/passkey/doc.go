@@ -19,8 +19,9 @@
 //     clientDataJSON. A row is used at most once: finishing deletes it first,
 //     whatever the outcome (a failed finish leaves the deletion to
 //     RecordFailure, which its callers run after rolling back; a payment's
-//     finish on PostgreSQL has no transaction, and its DELETE commits by
-//     itself before anything is verified: see finishDirect). It is dead
+//     session is read and verified outside any transaction by
+//     VerifyPayment and deleted by SpendPayment in the caller's, or after
+//     a failure by RecordFailure or Discard). It is dead
 //     after its expiry (the configured timeout, 5 minutes by default),
 //     checked against the stored expiry as well as by go-webauthn; Sweep
 //     (housekeeping, not the request path) deletes it a timeout later.

@@ -182,6 +182,9 @@ func (s *Service) beginBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, c
 	return json.Marshal(assertion.Response)
 }
 
+// msgOtherPayment refuses an assertion of another payment's challenge.
+const msgOtherPayment = "this authorization was given for another payment, or for different payment details; authorize again"
+
 // FinishPayment verifies, inside the caller's transaction tx, that
 // credentialJSON (what PublicKeyCredential.toJSON() returns after
 // navigator.credentials.get()) answers exactly the challenge BeginPayment
@@ -193,6 +196,8 @@ func (s *Service) beginBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, c
 // challenge is spent and the passkey's counter, flags and last use are
 // written back; the returned Evidence is to be stored with the payment.
 //
+// (escrow's authorizePayment verifies with VerifyPayment, outside any
+// transaction, and spends with SpendPayment in its own.)
 // When FinishPayment fails the caller rolls tx back and then calls
 // RecordFailure(ctx, err), which spends the challenge for good and keeps a
 // clone suspicion. Errors: INVALID_INPUT (in, malformed credential JSON:
@@ -203,20 +208,13 @@ func (s *Service) beginBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, c
 // is suspected, or its counter went backwards now), CONFLICT.
 func (s *Service) FinishPayment(ctx context.Context, tx *ent.Tx, in PaymentChallengeInput, credentialJSON []byte) (*Evidence, error) {
 	if tx == nil {
-		return nil, errors.New("passkey: FinishPayment needs the caller's transaction (FinishPaymentAlone runs without one)")
+		return nil, errors.New("passkey: FinishPayment needs the caller's transaction (VerifyPayment runs without one)")
 	}
-	return s.finishPayment(ctx, tx, in, credentialJSON)
-}
-
-// finishPayment is FinishPayment in tx, or with tx nil outside any
-// transaction (finishDirect).
-func (s *Service) finishPayment(ctx context.Context, tx *ent.Tx, in PaymentChallengeInput, credentialJSON []byte) (*Evidence, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
 	ev, err := s.finishBound(ctx, tx, in.Payer, passkeysession.PurposePAYMENT, credentialJSON,
-		func(ps *ent.PasskeySession) bool { return binds(ps, in) },
-		"this authorization was given for another payment, or for different payment details; authorize again")
+		func(ps *ent.PasskeySession) bool { return binds(ps, in) }, msgOtherPayment)
 	if err != nil {
 		return nil, err
 	}
@@ -228,16 +226,27 @@ func (s *Service) finishPayment(ctx context.Context, tx *ent.Tx, in PaymentChall
 // challenge of purpose issued to userID, that binds accepts its session
 // (else PASSKEY_INVALID with mismatch as the message), and that one of the
 // user's own active, unsuspected passkeys signed it with user
-// verification; it spends the challenge and writes the passkey's counter
-// back. With tx nil (FinishPaymentAlone) the session and the user's
-// passkeys are read by one statement (consumeBound), the signature is
-// verified, and then: on PostgreSQL (finishDirect) every statement
-// commits by itself, the session spent by that first statement and the
-// counter written back by a second; on SQLite (finishSplit) the session
-// is spent and the counter written back in one short transaction
-// (spend). Errors: as FinishPayment.
+// verification (verifyBound); it spends the challenge and writes the
+// passkey's counter back. Errors: as FinishPayment.
 func (s *Service) finishBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, purpose passkeysession.Purpose, credentialJSON []byte,
 	binds func(ps *ent.PasskeySession) bool, mismatch string) (*Evidence, error) {
+	v, err := s.verifyBound(ctx, tx, userID, purpose, credentialJSON, binds, mismatch)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.writeBack(ctx, tx.Passkey, v.ps, v.p, v.c, true); err != nil {
+		return nil, err
+	}
+	return v.Evidence, nil
+}
+
+// verifyBound is finishBound's reading and checking, without its writes.
+// In tx the session is consumed (deleted) and the passkeys read in it;
+// with tx nil (VerifyPayment) the session and the user's passkeys are read
+// by one statement outside any transaction (consumeBound) and nothing is
+// written: SpendPayment does that in the caller's transaction.
+func (s *Service) verifyBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, purpose passkeysession.Purpose, credentialJSON []byte,
+	binds func(ps *ent.PasskeySession) bool, mismatch string) (*Verified, error) {
 	parsed, err := parseAssertion(credentialJSON)
 	if err != nil {
 		return nil, err
@@ -298,20 +307,12 @@ func (s *Service) finishBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, 
 	if err := requireUV(ps, flags); err != nil {
 		return nil, err
 	}
-	if tx == nil && beforeWrite != nil {
-		beforeWrite()
-	}
-	if tx == nil && !s.direct {
-		err = s.spend(ctx, ps, p, c) // SQLite: finishSplit
-	} else {
-		err = s.writeBack(ctx, pk, ps, p, c, true)
-	}
-	if err != nil {
+	if err := s.cloned(ctx, ps, p, c); err != nil {
 		return nil, err
 	}
 	cdj := parsed.Raw.AssertionResponse.ClientDataJSON
 	hash := sha256.Sum256(cdj)
-	return &Evidence{
+	return &Verified{ps: ps, p: p, c: c, Evidence: &Evidence{
 		PasskeyID:         p.ID,
 		CredentialID:      p.CredentialID,
 		ClientDataHash:    hash[:],
@@ -329,23 +330,90 @@ func (s *Service) finishBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, 
 		BackupEligible:    flags.HasBackupEligible(),
 		BackupState:       flags.HasBackupState(),
 		VerifiedAt:        s.clock(),
-	}, nil
+	}}, nil
 }
 
-// FinishPaymentAlone is FinishPayment outside the caller's transactions,
-// with what a refusal must leave behind recorded: the challenge is spent
-// and the passkey's counter written back for good before it returns, so
-// that the assertion cannot be replayed whatever the caller does next
-// (escrow's AuthorizePayment then moves the money in a transaction of its
-// own). On SQLite it reads and verifies outside any transaction and
-// writes in one short transaction of the writer (finishSplit); on
-// PostgreSQL it runs without a transaction (finishDirect). Errors: those
-// of FinishPayment.
-func (s *Service) FinishPaymentAlone(ctx context.Context, in PaymentChallengeInput, credentialJSON []byte) (*Evidence, error) {
-	if s.direct {
-		return s.finishDirect(ctx, in, credentialJSON)
+// Verified is a payment authorization verified outside any transaction
+// (VerifyPayment) and not yet spent: its challenge's session and the
+// passkey as they were read, and the Evidence to store once SpendPayment
+// has spent it in the transaction that moves the money.
+type Verified struct {
+	Evidence *Evidence
+	ps       *ent.PasskeySession
+	p        *ent.Passkey
+	c        *webauthn.Credential
+}
+
+// VerifyPayment checks, outside any transaction, what FinishPayment
+// checks: the session of the challenge credentialJSON answers and the
+// payer's passkeys are read by one statement on a reader's connection
+// (consumeBound), and the assertion is verified with nothing held.
+// Nothing is written when it succeeds: the caller spends the challenge
+// with SpendPayment in the transaction that moves the money, so that the
+// challenge's spending, the passkey's counter and the payment commit
+// together or not at all, and after a failed transaction calls
+// RecordFailure (a refusal of SpendPayment) or Discard (any other error),
+// so that the assertion can never be used again. A refusal here is
+// recorded before it returns (RecordFailure: the session deleted, a clone
+// suspicion kept), even when the request is being cancelled.
+// Errors: those of FinishPayment; ChallengeUnknown tells a challenge no
+// pending session has (never issued, expired and swept, or spent: by a
+// replay, or by this very request sent before and committed).
+func (s *Service) VerifyPayment(ctx context.Context, in PaymentChallengeInput, credentialJSON []byte) (*Verified, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
 	}
-	return s.finishSplit(ctx, in, credentialJSON)
+	v, err := s.verifyBound(ctx, nil, in.Payer, passkeysession.PurposePAYMENT, credentialJSON,
+		func(ps *ent.PasskeySession) bool { return binds(ps, in) }, msgOtherPayment)
+	if err != nil {
+		if rerr := s.RecordFailure(context.WithoutCancel(ctx), err); rerr != nil {
+			s.log.ErrorContext(ctx, "passkey: recording a failed ceremony", "error", rerr, "failure", err.Error())
+		}
+		return nil, err
+	}
+	v.Evidence.PaymentID = in.PaymentID
+	if beforeWrite != nil {
+		beforeWrite()
+	}
+	return v, nil
+}
+
+// SpendPayment spends, in the caller's transaction tx, an authorization
+// VerifyPayment verified: the session's DELETE by its ID (none deleted: a
+// concurrent finish of the same challenge spent it first,
+// PASSKEY_INVALID) and the counter's compare-and-set on the value read
+// (writeBack: a revocation or clone suspicion committed since the read
+// wins, and of two assertions verified against one stored counter only
+// one is written). On PostgreSQL the DELETE takes the session's row lock:
+// a concurrent spender waits for this transaction and then finds the row
+// gone, or, after a rollback, spends it itself. Errors: PASSKEY_INVALID,
+// PASSKEY_REVOKED, PASSKEY_CLONE_SUSPECTED, CONFLICT; the caller rolls
+// back and calls RecordFailure.
+func (s *Service) SpendPayment(ctx context.Context, tx *ent.Tx, v *Verified) error {
+	n, err := tx.PasskeySession.Delete().Where(passkeysession.ID(v.ps.ID)).Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return unknownChallenge()
+	}
+	return s.writeBack(ctx, tx.Passkey, v.ps, v.p, v.c, true)
+}
+
+// Discard spends v's challenge in tx without using it: after the
+// transaction that would have spent it failed for another reason than the
+// assertion, so that it can never be presented again.
+func (s *Service) Discard(ctx context.Context, tx *ent.Tx, v *Verified) error {
+	_, err := tx.PasskeySession.Delete().Where(passkeysession.ID(v.ps.ID)).Exec(ctx)
+	return err
+}
+
+// Refused reports whether err is a refusal of a finish step (of
+// SpendPayment, say), which RecordFailure records, rather than an error of
+// what the caller did around it.
+func Refused(err error) bool {
+	var f *failure
+	return errors.As(err, &f)
 }
 
 // binds reports whether the payment session ps was issued for exactly the

@@ -82,8 +82,33 @@ func sign(t *testing.T, a *softauthn.Authenticator, options json.RawMessage, opt
 }
 
 func (w *world) finish(in passkey.PaymentChallengeInput, cred []byte) (*passkey.Evidence, apperr.Code) {
-	ev, err := w.svc.FinishPaymentAlone(context.Background(), in, cred)
+	ev, err := w.finishAlone(context.Background(), in, cred)
 	return ev, apperr.CodeOf(err)
+}
+
+// finishAlone authorizes as escrow's authorizePayment does, without the
+// money: VerifyPayment outside any transaction, then SpendPayment in a
+// transaction (the money's, there); after a refused spend RecordFailure,
+// after any other failure Discard in a transaction of its own.
+func (w *world) finishAlone(ctx context.Context, in passkey.PaymentChallengeInput, cred []byte) (*passkey.Evidence, error) {
+	v, err := w.svc.VerifyPayment(ctx, in, cred)
+	if err != nil {
+		return nil, err
+	}
+	client := w.e.App.DB.Client
+	err = dbtx.WithTx(ctx, client, func(tx *ent.Tx) error { return w.svc.SpendPayment(ctx, tx, v) })
+	if err == nil {
+		return v.Evidence, nil
+	}
+	bg := context.WithoutCancel(ctx)
+	if passkey.Refused(err) {
+		if rerr := w.svc.RecordFailure(bg, err); rerr != nil {
+			return nil, rerr
+		}
+	} else if derr := dbtx.WithTx(bg, client, func(tx *ent.Tx) error { return w.svc.Discard(bg, tx, v) }); derr != nil {
+		return nil, derr
+	}
+	return nil, err
 }
 
 // pk loads alice's passkey.

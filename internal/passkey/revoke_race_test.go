@@ -57,11 +57,10 @@ func TestRevokeDuringPaymentAuthorization(t *testing.T) {
 	})
 }
 
-// TestRevokeDuringPaymentFinishAlone: FinishPaymentAlone reads the
-// passkeys and verifies the assertion before any write (on SQLite outside
-// the writer's turn, on PostgreSQL by a statement of its own). A
-// revocation or a clone suspicion committed between the verification and
-// the writes wins: the finish is refused with PASSKEY_REVOKED or
+// TestRevokeDuringPaymentFinishAlone: VerifyPayment reads the passkeys
+// and verifies the assertion outside any transaction, before
+// SpendPayment's writes. A revocation or a clone suspicion committed
+// between the verification and the writes wins: the finish is refused with PASSKEY_REVOKED or
 // PASSKEY_CLONE_SUSPECTED, the counter is not written, and the challenge
 // is spent.
 func TestRevokeDuringPaymentFinishAlone(t *testing.T) {

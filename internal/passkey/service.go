@@ -23,7 +23,6 @@ import (
 	"danbao/internal/apperr"
 	"danbao/internal/dbtx"
 
-	"entgo.io/ent/dialect"
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 )
@@ -56,10 +55,6 @@ type Config struct {
 	// Logger receives why a WebAuthn response failed verification (the
 	// client only gets a stable code). slog.Default() when nil.
 	Logger *slog.Logger
-	// Dialect is the client's SQL dialect (dialect.Postgres or
-	// dialect.SQLite). On PostgreSQL FinishPaymentAlone runs without a
-	// transaction (see finishDirect); otherwise, or when empty, in one.
-	Dialect string
 }
 
 // Service runs passkey ceremonies. It is safe for concurrent use and keeps
@@ -72,9 +67,6 @@ type Service struct {
 	ttl    time.Duration
 	now    func() time.Time
 	log    *slog.Logger
-	// direct: FinishPaymentAlone sends its statements outside a
-	// transaction (PostgreSQL, finishDirect).
-	direct bool
 	// handles caches users' WebAuthn user handles (userID -> []byte):
 	// a passkey_users row never changes or goes once written. Only handles
 	// read back by a transaction that committed are cached (see
@@ -129,7 +121,7 @@ func New(client *ent.Client, authService *auth.Service, cfg Config) (*Service, e
 	}
 	return &Service{
 		client: client, auth: authService, wa: wa, rpID: cfg.RPID,
-		ttl: cfg.Timeout, now: cfg.Now, log: cfg.Logger, direct: cfg.Dialect == dialect.Postgres,
+		ttl: cfg.Timeout, now: cfg.Now, log: cfg.Logger,
 	}, nil
 }
 
@@ -140,8 +132,7 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microse
 
 // failure is a refused finish step. Its transaction is rolled back, but
 // what it records must stick: the ceremony's session is spent and a
-// detected clone stays marked. RecordFailure writes that afterwards
-// (finishDirect, without a transaction, only the clone).
+// detected clone stays marked. RecordFailure writes that afterwards.
 type failure struct {
 	err       *apperr.Error
 	sessionID pulid.ID // the consumed session, to delete for good
@@ -173,10 +164,10 @@ func (f *failure) Unwrap() error { return f.err }
 // (a challenge is used at most once, successfully or not) and a passkey
 // whose signature counter went backwards is marked clone-suspected. err is
 // the error a finish method returned; for any other error RecordFailure
-// does nothing. Callers of FinishPayment inside their own transaction call
-// it after rolling back; the other methods record their failures
-// themselves (FinishPaymentAlone on PostgreSQL, whose session is spent
-// by its own statement, only a clone suspicion: finishDirect).
+// does nothing. Callers of FinishPayment, FinishWithdrawal and
+// SpendPayment inside their own transaction call it after rolling back;
+// the other methods (VerifyPayment among them) record their failures
+// themselves.
 func (s *Service) RecordFailure(ctx context.Context, err error) error {
 	var f *failure
 	if !errors.As(err, &f) || (f.sessionID == "" && f.cloneOf == "") {
@@ -557,13 +548,27 @@ func passkeyFor(ctx context.Context, pk *ent.PasskeyClient, ps *ent.PasskeySessi
 	return p, nil
 }
 
+// cloned refuses an assertion whose signature counter did not advance past
+// the one stored in p (go-webauthn's CloneWarning), marking the passkey
+// through RecordFailure: PASSKEY_CLONE_SUSPECTED.
+func (s *Service) cloned(ctx context.Context, ps *ent.PasskeySession, p *ent.Passkey, c *webauthn.Credential) error {
+	if !c.Authenticator.CloneWarning {
+		return nil
+	}
+	s.log.WarnContext(ctx, "passkey: signature counter went backwards; marking clone-suspected",
+		"passkey", p.ID, "user", p.UserID, "stored", p.SignCount)
+	f := refuse(ps, apperr.PasskeyCloneSuspected, msgClone)
+	f.cloneOf = p.ID
+	return f
+}
+
 // writeBack stores what an assertion verified by go-webauthn changed: the
 // signature counter, the flags (backup state) and the last use. A counter
 // that did not advance is refused and marks the passkey (through
 // RecordFailure). The update is a compare-and-set on the counter read
 // before verification, so two assertions verified against one stored
 // counter cannot both be accepted. pk is the finish's transaction's
-// passkeys, or the client's (finishDirect). Errors: PASSKEY_CLONE_SUSPECTED,
+// passkeys. Errors: PASSKEY_CLONE_SUSPECTED,
 // CONFLICT.
 //
 // The update is a compare-and-set on the counter that also requires the
@@ -571,12 +576,8 @@ func passkeyFor(ctx context.Context, pk *ent.PasskeyClient, ps *ent.PasskeySessi
 // clone-suspected): a revocation committed after the passkey was read must
 // win over an assertion in flight.
 func (s *Service) writeBack(ctx context.Context, pk *ent.PasskeyClient, ps *ent.PasskeySession, p *ent.Passkey, c *webauthn.Credential, forPayment bool) error {
-	if c.Authenticator.CloneWarning {
-		s.log.WarnContext(ctx, "passkey: signature counter went backwards; marking clone-suspected",
-			"passkey", p.ID, "user", p.UserID, "stored", p.SignCount)
-		f := refuse(ps, apperr.PasskeyCloneSuspected, msgClone)
-		f.cloneOf = p.ID
-		return f
+	if err := s.cloned(ctx, ps, p, c); err != nil {
+		return err
 	}
 	upd := pk.Update().Where(passkey.ID(p.ID), passkey.SignCount(p.SignCount), passkey.RevokedAtIsNil())
 	if forPayment {
