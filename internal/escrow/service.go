@@ -283,10 +283,11 @@ type AuthorizePaymentInput struct {
 // AuthorizePayment verifies the payer's passkey assertion for the payment
 // and moves the amount from the payer's available balance into escrow
 // (CREATED -> PAID), storing the evidence with the journal transaction and
-// the payment. The challenge is spent in a transaction of its own first,
-// so it cannot be replayed even when the money transaction then fails;
-// such a failure is written to the payment's audit trail. Same key:
-// replay. The amount counts against the level's limit and the daily limit
+// the payment. The assertion is verified outside any transaction and its
+// challenge spent in the money transaction, after the key's claim; when
+// that transaction fails, the challenge is spent afterwards all the same
+// (authorizationFailed), so it cannot be replayed, and the failure is
+// written to the payment's audit trail. Same key: replay. The amount counts against the level's limit and the daily limit
 // (limits.Record) in the money transaction, and risk assesses it there
 // (see authorizeTx): a held payment goes CREATED -> HELD with its money in
 // escrow. Without a credential the payment goes through only within the
@@ -324,20 +325,21 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 	var (
 		v       *passkey.Verified
 		refused error
+		held    bool // the money transaction's function ran: this request held the key
 	)
 	if p.Status == payment.StatusCREATED && !passwordFree {
-		if err := s.authorizable(p); err != nil {
-			return nil, false, err
-		}
 		// Verified outside any transaction; spent in the money's.
-		if v, err = s.passkeys.VerifyPayment(ctx, challengeInput(p), in.Credential); err != nil {
-			// Spent already: perhaps by this very request, sent before to
-			// another instance (a client retrying a slow authorization).
-			// The challenge is spent only by the transaction that records
-			// the key with the money, so a twin that succeeded has
-			// committed both: Run below replays its outcome. The refusal
-			// stands only when no twin recorded the key.
-			if !passkey.ChallengeUnknown(err) {
+		if err := s.authorizable(p); err != nil {
+			refused = err // past its deadline: a twin may have authorized it in time
+		} else if v, err = s.passkeys.VerifyPayment(ctx, challengeInput(p), in.Credential); err != nil {
+			// Spent already, or expired: perhaps this very request was
+			// sent before to another instance (a client retrying a slow
+			// authorization) and went through. The challenge is spent
+			// with the money by the transaction that records the key, so
+			// a twin that succeeded has committed both: Run below replays
+			// its outcome, or answers IN_PROGRESS while a twin holds the
+			// key. The refusal stands only when no twin recorded it.
+			if !passkey.ChallengeUnknown(err) && !apperr.Is(err, apperr.ChallengeExpired) {
 				return nil, false, err
 			}
 			refused = err
@@ -346,6 +348,7 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 	out, replay, err := idempotency.Run(ctx, s.keys, s.client, req,
 		func(tx *ent.Tx, id string) (*ent.Payment, error) { return tx.Payment.Get(ctx, pulid.ID(id)) },
 		func(tx *ent.Tx) (*ent.Payment, string, error) {
+			held = true
 			if refused != nil {
 				return nil, "", refused
 			}
@@ -369,13 +372,23 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 			}
 			return out, string(out.ID), nil
 		})
-	// IDEMPOTENCY_CONFLICT is the key's answer, given before the
-	// function ran: a twin holding the key is spending this challenge
-	// itself, and discarding it would fail the twin.
-	if err != nil && v != nil && !apperr.Is(err, apperr.IdempotencyConflict) {
+	if err != nil && v != nil && discards(err, held) {
 		s.authorizationFailed(ctx, p, who.UserID, v, err)
 	}
 	return out, replay, err
+}
+
+// discards reports whether a failed authorization must discard its
+// verified challenge: when its transaction ran (it held the key), or when
+// the key was refused without a twin holding it (INPUT_MISMATCH). A
+// request that failed before its claim (cancelled while queued for a
+// writer slot, BEGIN failed), or found the key held (IN_PROGRESS), leaves
+// the challenge to the twin that may be spending it, as a crash would.
+func discards(err error, held bool) bool {
+	if apperr.Is(err, apperr.IdempotencyConflict) {
+		return !idempotency.InProgress(err)
+	}
+	return held
 }
 
 // authorizationFailed makes an authorization's failure stick after its

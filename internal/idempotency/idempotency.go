@@ -113,6 +113,14 @@ func inProgress() error {
 		WithField("idempotencyKey").With("reason", "IN_PROGRESS")
 }
 
+// InProgress reports whether err is the refusal of a request whose key
+// another request holds now (IDEMPOTENCY_CONFLICT, reason IN_PROGRESS): a
+// twin is running, and what it will spend is not this request's to spend.
+func InProgress(err error) bool {
+	e, ok := apperr.As(err)
+	return ok && e.Code == apperr.IdempotencyConflict && e.Extensions["reason"] == "IN_PROGRESS"
+}
+
 // claim records req's key in tx, first in its transaction, or finds it
 // recorded. It returns the stored result id of an earlier identical
 // request ("" when the key is new and now recorded with req.ResultID).

@@ -355,7 +355,9 @@ type Verified struct {
 // RecordFailure (a refusal of SpendPayment) or Discard (any other error),
 // so that the assertion can never be used again. A refusal here is
 // recorded before it returns (RecordFailure: the session deleted, a clone
-// suspicion kept), even when the request is being cancelled.
+// suspicion kept), even when the request is being cancelled, except
+// CHALLENGE_EXPIRED: an expired session verifies for no one now, a twin
+// that verified it in time may be spending it, and the sweep deletes it.
 // Errors: those of FinishPayment; ChallengeUnknown tells a challenge no
 // pending session has (never issued, expired and swept, or spent: by a
 // replay, or by this very request sent before and committed).
@@ -366,6 +368,11 @@ func (s *Service) VerifyPayment(ctx context.Context, in PaymentChallengeInput, c
 	v, err := s.verifyBound(ctx, nil, in.Payer, passkeysession.PurposePAYMENT, credentialJSON,
 		func(ps *ent.PasskeySession) bool { return binds(ps, in) }, msgOtherPayment)
 	if err != nil {
+		if apperr.Is(err, apperr.ChallengeExpired) {
+			// Left to the sweep: an expired session verifies for no one
+			// now, and a twin that verified it in time may be spending it.
+			return nil, err
+		}
 		if rerr := s.RecordFailure(context.WithoutCancel(ctx), err); rerr != nil {
 			s.log.ErrorContext(ctx, "passkey: recording a failed ceremony", "error", rerr, "failure", err.Error())
 		}

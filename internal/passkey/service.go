@@ -564,22 +564,28 @@ func (s *Service) cloned(ctx context.Context, ps *ent.PasskeySession, p *ent.Pas
 
 // writeBack stores what an assertion verified by go-webauthn changed: the
 // signature counter, the flags (backup state) and the last use. A counter
-// that did not advance is refused and marks the passkey (through
-// RecordFailure). The update is a compare-and-set on the counter read
-// before verification, so two assertions verified against one stored
-// counter cannot both be accepted. pk is the finish's transaction's
-// passkeys. Errors: PASSKEY_CLONE_SUSPECTED,
-// CONFLICT.
-//
-// The update is a compare-and-set on the counter that also requires the
-// passkey still to be live (not revoked, and for payments not
-// clone-suspected): a revocation committed after the passkey was read must
-// win over an assertion in flight.
+// that did not advance past the one read is refused and marks the passkey
+// (through RecordFailure). The update is conditional on the stored counter
+// still being below the new one (or both 0, for authenticators without a
+// counter), so that it never goes backwards: two assertions of one
+// authenticator verified at once are both written when the lower commits
+// first, and the second is refused CONFLICT otherwise. It also requires
+// the passkey still to be live (not revoked, and for payments not
+// clone-suspected): a revocation committed after the passkey was read
+// wins over an assertion in flight. pk is the finish's transaction's
+// passkeys. Errors: PASSKEY_CLONE_SUSPECTED, PASSKEY_REVOKED, CONFLICT.
 func (s *Service) writeBack(ctx context.Context, pk *ent.PasskeyClient, ps *ent.PasskeySession, p *ent.Passkey, c *webauthn.Credential, forPayment bool) error {
 	if err := s.cloned(ctx, ps, p, c); err != nil {
 		return err
 	}
-	upd := pk.Update().Where(passkey.ID(p.ID), passkey.SignCount(p.SignCount), passkey.RevokedAtIsNil())
+	// The counter must advance past the stored one at the write (WebAuthn
+	// §7.2 step 21), not merely equal the value read.
+	count := int64(c.Authenticator.SignCount)
+	advances := passkey.SignCountLT(count)
+	if count == 0 {
+		advances = passkey.SignCount(0)
+	}
+	upd := pk.Update().Where(passkey.ID(p.ID), advances, passkey.RevokedAtIsNil())
 	if forPayment {
 		upd.Where(passkey.CloneSuspected(false))
 	}

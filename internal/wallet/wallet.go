@@ -319,9 +319,11 @@ func (s *Service) Withdraw(ctx context.Context, userID pulid.ID, in MoveInput) (
 			}
 			return w, w.ID, nil
 		})
-	if err != nil && withPasskey {
+	if err != nil && withPasskey && !idempotency.InProgress(err) {
 		// The transaction that spent the challenge was rolled back: spend
-		// it for good, and keep a clone suspicion.
+		// it for good, and keep a clone suspicion. Not when a twin (the
+		// same request on another instance) holds the key: it is spending
+		// the challenge itself.
 		ctx := context.WithoutCancel(ctx)
 		if rerr := s.passkeys.RecordFailure(ctx, err); rerr != nil {
 			s.log.ErrorContext(ctx, "wallet: recording a failed withdrawal authorization", "error", rerr)
