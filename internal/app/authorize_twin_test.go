@@ -1,8 +1,6 @@
 package app_test
 
-import (
-	"testing"
-)
+import "testing"
 
 // TestAuthorizeRetriedOnAnotherInstance (PostgreSQL): a client retries a
 // slow authorizePayment (one assertion, one idempotency key) and the load
