@@ -207,17 +207,33 @@ func TestKeyMismatchSpendsTheAssertion(t *testing.T) {
 // stored one, so both pay. A's money transaction is held on the payment
 // row (an outside FOR UPDATE) to make the overlap certain.
 func TestConcurrentPaymentsOneCounterPasskey(t *testing.T) {
+	_, _, f, s := overlappingAuthorizations(t, "counter", nil)
+	t.Logf("A: %s, B: %s", f.code(), s.code())
+	if f.err != nil || s.err != nil {
+		t.Errorf("two payments authorized with one passkey in turn: A %s, B %s", f.code(), s.code())
+	}
+}
+
+// overlappingAuthorizations authorizes two payments of one buyer
+// (PostgreSQL) with assertions of one passkey, signed with counter count
+// (nil: the authenticator's own, advancing), so that they overlap: A's
+// money transaction is held on its payment row (an outside FOR UPDATE)
+// after spending its challenge, and B is verified meanwhile, then waits
+// for A's passkey row. Returns the environment, the buyer and both
+// outcomes.
+func overlappingAuthorizations(t *testing.T, name string, count *uint32) (*escrowEnv, buyer, authOutcome, authOutcome) {
+	t.Helper()
 	url := testenv.DatabaseURL(t, testenv.Postgres)
 	e := newEscrowEnv(t, testenv.Postgres, testenv.With("DATABASE_URL", url))
 	b := e.buyer(t, "100.00")
 	seller := e.RegisterVerified(t)
-	p1 := e.create(t, b, seller, "1.00", "counter-create-1")
-	p2 := e.create(t, b, seller, "1.00", "counter-create-2")
-	cred1, err := b.auth.Assert(p1.Options, softauthn.AssertOptions{})
+	p1 := e.create(t, b, seller, "1.00", name+"-create-1")
+	p2 := e.create(t, b, seller, "1.00", name+"-create-2")
+	cred1, err := b.auth.Assert(p1.Options, softauthn.AssertOptions{SignCount: count})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cred2, err := b.auth.Assert(p2.Options, softauthn.AssertOptions{})
+	cred2, err := b.auth.Assert(p2.Options, softauthn.AssertOptions{SignCount: count})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,34 +246,16 @@ func TestConcurrentPaymentsOneCounterPasskey(t *testing.T) {
 	if _, err := lock.ExecContext(ctx, `SELECT 1 FROM payments WHERE id = $1 FOR UPDATE`, p1.Payment.ID); err != nil {
 		t.Fatal(err)
 	}
-	waiting := func(n int) {
-		t.Helper()
-		for range 200 {
-			var got int
-			if err := e.App.DB.SQL.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&got); err != nil {
-				t.Fatal(err)
-			}
-			if got >= n {
-				return
-			}
-			time.Sleep(25 * time.Millisecond)
-		}
-		t.Fatalf("never %d waiting", n)
-	}
 	first := make(chan authOutcome, 1)
-	go func() { first <- authorizeDirect(ctx, e, b, p1.Payment.ID, cred1, "counter-1") }()
-	waiting(1) // A: challenge spent, counter written, waits on the payment row
+	go func() { first <- authorizeDirect(ctx, e, b, p1.Payment.ID, cred1, name+"-1") }()
+	waitLocks(t, e, 1) // A: challenge spent, counter written, waits on the payment row
 	second := make(chan authOutcome, 1)
-	go func() { second <- authorizeDirect(ctx, e, b, p2.Payment.ID, cred2, "counter-2") }()
-	waiting(2) // B: verified against the old counter, waits on the passkey row
+	go func() { second <- authorizeDirect(ctx, e, b, p2.Payment.ID, cred2, name+"-2") }()
+	waitLocks(t, e, 2) // B: verified against the old counter, waits on the passkey row
 	if err := lock.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	f, s := <-first, <-second
-	t.Logf("A: %s, B: %s", f.code(), s.code())
-	if f.err != nil || s.err != nil {
-		t.Errorf("two payments authorized with one passkey in turn: A %s, B %s", f.code(), s.code())
-	}
+	return e, b, <-first, <-second
 }
 
 // TestReplayedAssertionManyKeysTwoInstances (PostgreSQL): one assertion
@@ -373,4 +371,129 @@ func TestSameWithdrawalTwice(t *testing.T) {
 			t.Fatalf("available %s after 8 withdrawals of 1", b.Available)
 		}
 	})
+}
+
+// waitLocks waits until at least n backends of the test database wait on
+// a lock.
+func waitLocks(t *testing.T, e *escrowEnv, n int) {
+	t.Helper()
+	for range 400 {
+		var got int
+		if err := e.App.DB.SQL.QueryRowContext(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got >= n {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("never %d waiting", n)
+}
+
+// TestNoFailureRecordedOnATwinsPayment (PostgreSQL, two instances): a
+// client's authorizePayment R1 on A holds the key, spends the challenge in
+// its money transaction and is cancelled (the client timed out); its
+// retry R2 (same assertion, same key) on B verifies the challenge, which
+// R1's rollback restored, claims the key and pays. R1's clean-up then
+// finds the challenge spent and the payment PAID: it records no
+// AUTHORIZATION_FAILED (whose payment.authorization_failed events would
+// reach payer, payee and partner) on a payment that went through (found
+// in review).
+func TestNoFailureRecordedOnATwinsPayment(t *testing.T) {
+	a, other, b, seller := twoInstances(t, testenv.With("DANBAO_DB_WRITERS", "1"))
+	c := a.create(t, b, seller, "1.00", "audit-twin-create")
+	if c.code() != "" {
+		t.Fatalf("createPayment: %+v", c)
+	}
+	cred, err := b.auth.Assert(c.Options, softauthn.AssertOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "audit-twin-" + c.Payment.ID
+	bg := context.Background()
+
+	lock, err := a.App.DB.SQL.BeginTx(bg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback()
+	if _, err := lock.ExecContext(bg, `SELECT 1 FROM payments WHERE id = $1 FOR UPDATE`, c.Payment.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx1, cancel1 := context.WithCancel(bg)
+	defer cancel1()
+	first := make(chan authOutcome, 1)
+	go func() { first <- authorizeDirect(ctx1, a, b, c.Payment.ID, cred, key) }()
+	waitLocks(t, a, 1) // R1: key claimed, challenge spent, waits on the payment row
+
+	// A's only writer slot, queued behind R1: R1's discard will wait for it.
+	held, stop, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = dbtx.WithTx(bg, a.App.DB.Client, func(*ent.Tx) error {
+			close(held)
+			<-stop
+			return nil
+		})
+	}()
+	time.Sleep(300 * time.Millisecond)
+	cancel1() // the client gives up on R1
+	<-held    // R1 rolled back; its discard waits for the slot
+
+	second := make(chan authOutcome, 1)
+	go func() { second <- authorizeDirect(bg, other, b, c.Payment.ID, cred, key) }()
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case s := <-second:
+		t.Fatalf("R2 ended early: %s", s.code())
+	default:
+	}
+	waitLocks(t, a, 1) // R2: key claimed, challenge spent, waits on the payment row
+	close(stop)
+	<-done
+	waitLocks(t, a, 2) // R1's discard waits on R2's session row
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	f, s := <-first, <-second
+	st := a.payment(t, b.User, c.Payment.ID).Status
+	t.Logf("R1 (A, cancelled): %s; R2 (B): %s; payment %s", f.code(), s.code(), st)
+
+	rows, err := a.App.DB.SQL.QueryContext(bg, `SELECT from_status, to_status, detail::text FROM payment_events WHERE payment_id = $1 AND event = 'AUTHORIZATION_FAILED'`, c.Payment.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var from, to, detail string
+		if err := rows.Scan(&from, &to, &detail); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("AUTHORIZATION_FAILED %s -> %s %s", from, to, detail)
+		if st == "PAID" {
+			t.Errorf("AUTHORIZATION_FAILED (%s -> %s, %s) recorded, and sent to payer, payee and partner, on a payment its twin paid", from, to, detail)
+		}
+	}
+}
+
+// TestEqualCountersAtOnceMarkAClone (PostgreSQL): a cloned authenticator
+// and the original report the same counter (5) for two payments presented
+// at about the same time. One credential never legitimately signs twice
+// with one counter value: presented in turn, the second is refused
+// PASSKEY_CLONE_SUSPECTED and the passkey marked, and so it is when they
+// are presented at once (the first's counter write uncommitted while the
+// second is verified), not refused CONFLICT with the passkey left usable
+// (found in review).
+func TestEqualCountersAtOnceMarkAClone(t *testing.T) {
+	five := uint32(5)
+	e, b, f, s := overlappingAuthorizations(t, "eq", &five)
+	var suspected bool
+	if err := e.App.DB.SQL.QueryRowContext(context.Background(), `SELECT clone_suspected FROM passkeys WHERE user_id = $1`, b.User.ID).Scan(&suspected); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("A: %s, B: %s, clone_suspected %v", f.code(), s.code(), suspected)
+	if f.err != nil || s.code() != "PASSKEY_CLONE_SUSPECTED" || !suspected {
+		t.Errorf("two assertions with counter 5 at once: A %s, B %s (want PASSKEY_CLONE_SUSPECTED), passkey marked %v", f.code(), s.code(), suspected)
+	}
 }

@@ -409,12 +409,20 @@ func (s *Service) authorizationFailed(ctx context.Context, p *ent.Payment, actor
 	}
 	code := apperr.CodeOf(cause)
 	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
-		if err := s.passkeys.Discard(ctx, tx, v); err != nil {
+		pending, err := s.passkeys.Discard(ctx, tx, v)
+		if err != nil {
 			return err
 		}
 		cur, err := tx.Payment.Get(ctx, p.ID)
 		if err != nil {
 			return err
+		}
+		if !pending && cur.Status != payment.StatusCREATED {
+			// Spent by another transaction that moved the payment on: a
+			// twin (the same request, retried) that authorized it, or
+			// this very one, committed though it reported an error
+			// (dbtx.ErrCommittedUnread). Not a failure to record.
+			return nil
 		}
 		return s.record(ctx, tx, cur, s.clock(), "AUTHORIZATION_FAILED", Payer, actor, cur.Status, cur.Status, 0, "",
 			map[string]any{"code": string(code)})

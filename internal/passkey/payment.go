@@ -409,10 +409,12 @@ func (s *Service) SpendPayment(ctx context.Context, tx *ent.Tx, v *Verified) err
 
 // Discard spends v's challenge in tx without using it: after the
 // transaction that would have spent it failed for another reason than the
-// assertion, so that it can never be presented again.
-func (s *Service) Discard(ctx context.Context, tx *ent.Tx, v *Verified) error {
-	_, err := tx.PasskeySession.Delete().Where(passkeysession.ID(v.ps.ID)).Exec(ctx)
-	return err
+// assertion, so that it can never be presented again. It reports whether
+// the challenge was still pending: false when another transaction spent
+// it meanwhile (a twin that committed the authorization, say).
+func (s *Service) Discard(ctx context.Context, tx *ent.Tx, v *Verified) (bool, error) {
+	n, err := tx.PasskeySession.Delete().Where(passkeysession.ID(v.ps.ID)).Exec(ctx)
+	return n > 0, err
 }
 
 // Refused reports whether err is a refusal of a finish step (of

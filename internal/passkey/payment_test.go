@@ -105,7 +105,7 @@ func (w *world) finishAlone(ctx context.Context, in passkey.PaymentChallengeInpu
 		if rerr := w.svc.RecordFailure(bg, err); rerr != nil {
 			return nil, rerr
 		}
-	} else if derr := dbtx.WithTx(bg, client, func(tx *ent.Tx) error { return w.svc.Discard(bg, tx, v) }); derr != nil {
+	} else if derr := dbtx.WithTx(bg, client, func(tx *ent.Tx) error { _, err := w.svc.Discard(bg, tx, v); return err }); derr != nil {
 		return nil, derr
 	}
 	return nil, err

@@ -569,7 +569,9 @@ func (s *Service) cloned(ctx context.Context, ps *ent.PasskeySession, p *ent.Pas
 // still being below the new one (or both 0, for authenticators without a
 // counter), so that it never goes backwards: two assertions of one
 // authenticator verified at once are both written when the lower commits
-// first, and the second is refused CONFLICT otherwise. It also requires
+// first; otherwise the second is refused CONFLICT, or, when the stored
+// counter now equals its own (one credential never signs twice with one
+// value), PASSKEY_CLONE_SUSPECTED with the passkey marked. It also requires
 // the passkey still to be live (not revoked, and for payments not
 // clone-suspected): a revocation committed after the passkey was read
 // wins over an assertion in flight. pk is the finish's transaction's
@@ -608,6 +610,15 @@ func (s *Service) writeBack(ctx context.Context, pk *ent.PasskeyClient, ps *ent.
 			return refuse(ps, apperr.PasskeyRevoked, msgRevoked)
 		case forPayment && now.CloneSuspected:
 			return refuse(ps, apperr.PasskeyCloneSuspected, msgClone)
+		case count != 0 && now.SignCount == count:
+			// Another assertion with this very counter was written since
+			// the read: one credential never signs twice with one value,
+			// so a copy of it exists (in turn, go-webauthn's CloneWarning).
+			s.log.WarnContext(ctx, "passkey: signature counter written twice; marking clone-suspected",
+				"passkey", p.ID, "user", p.UserID, "stored", now.SignCount)
+			f := refuse(ps, apperr.PasskeyCloneSuspected, msgClone)
+			f.cloneOf = p.ID
+			return f
 		}
 		return refuse(ps, apperr.Conflict, "this passkey was used by another request at the same moment; begin again")
 	}
