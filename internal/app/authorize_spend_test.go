@@ -14,6 +14,7 @@ import (
 	"danbao/internal/escrow"
 	"danbao/internal/softauthn"
 	"danbao/internal/testenv"
+	"danbao/internal/wallet"
 )
 
 // authorizePayment verifies the assertion outside any transaction and
@@ -495,5 +496,48 @@ func TestEqualCountersAtOnceMarkAClone(t *testing.T) {
 	t.Logf("A: %s, B: %s, clone_suspected %v", f.code(), s.code(), suspected)
 	if f.err != nil || s.code() != "PASSKEY_CLONE_SUSPECTED" || !suspected {
 		t.Errorf("two assertions with counter 5 at once: A %s, B %s (want PASSKEY_CLONE_SUSPECTED), passkey marked %v", f.code(), s.code(), suspected)
+	}
+}
+
+// TestCancelledWithdrawalRetryLeavesItsTwinAlone (PostgreSQL, two
+// instances): as TestCancelledRetryLeavesItsTwinAlone for a withdrawal. A
+// is queued for its writer slot with the assertion; the client's retry
+// on B (same assertion, same key) is cancelled while queued for B's. B
+// never held the key, so it leaves the challenge to A, which withdraws.
+func TestCancelledWithdrawalRetryLeavesItsTwinAlone(t *testing.T) {
+	a, other, b, _ := twoInstances(t, testenv.With("DANBAO_DB_WRITERS", "1"))
+	card := linkCard(t, a.Env, b.User, cardPending)
+	var begun struct {
+		BeginWithdrawalAuthorization struct{ Options json.RawMessage }
+	}
+	a.Do(t, b.User.AccessToken, beginWithdrawalMutation, map[string]any{"in": map[string]any{
+		"bankCardId": card, "amount": "1", "currency": "CNY"}}).Decode(t, &begun)
+	cred, err := b.auth.Assert(begun.BeginWithdrawalAuthorization.Options, softauthn.AssertOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := wallet.MoveInput{BankCardID: pulid.ID(card), Amount: "1", Currency: "CNY", IdempotencyKey: "cancelled-withdrawal", Credential: cred}
+	releaseA := holdGate(t, a)
+	first := make(chan error, 1)
+	go func() {
+		_, _, err := a.App.Wallet.Withdraw(context.Background(), pulid.ID(b.User.ID), in)
+		first <- err
+	}()
+	releaseB := holdGate(t, other)
+	ctx, cancel := context.WithCancel(context.Background())
+	retry := make(chan error, 1)
+	go func() {
+		_, _, err := other.App.Wallet.Withdraw(ctx, pulid.ID(b.User.ID), in)
+		retry <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // both queued for their slots
+	cancel()
+	if err := <-retry; err == nil {
+		t.Fatal("the cancelled retry went through")
+	}
+	releaseB()
+	releaseA()
+	if err := <-first; err != nil {
+		t.Fatalf("the first request failed with %s after its cancelled retry (%v)", apperr.CodeOf(err), err)
 	}
 }

@@ -325,7 +325,7 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 	var (
 		v       *passkey.Verified
 		refused error
-		held    bool // the money transaction's function ran: this request held the key
+		ran     bool // the money transaction's function ran: this request held the key
 	)
 	if p.Status == payment.StatusCREATED && !passwordFree {
 		// Verified outside any transaction; spent in the money's.
@@ -348,7 +348,7 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 	out, replay, err := idempotency.Run(ctx, s.keys, s.client, req,
 		func(tx *ent.Tx, id string) (*ent.Payment, error) { return tx.Payment.Get(ctx, pulid.ID(id)) },
 		func(tx *ent.Tx) (*ent.Payment, string, error) {
-			held = true
+			ran = true
 			if refused != nil {
 				return nil, "", refused
 			}
@@ -372,23 +372,10 @@ func (s *Service) AuthorizePayment(ctx context.Context, who Caller, in Authorize
 			}
 			return out, string(out.ID), nil
 		})
-	if err != nil && v != nil && discards(err, held) {
+	if err != nil && v != nil && idempotency.Tried(err, ran) {
 		s.authorizationFailed(ctx, p, who.UserID, v, err)
 	}
 	return out, replay, err
-}
-
-// discards reports whether a failed authorization must discard its
-// verified challenge: when its transaction ran (it held the key), or when
-// the key was refused without a twin holding it (INPUT_MISMATCH). A
-// request that failed before its claim (cancelled while queued for a
-// writer slot, BEGIN failed), or found the key held (IN_PROGRESS), leaves
-// the challenge to the twin that may be spending it, as a crash would.
-func discards(err error, held bool) bool {
-	if apperr.Is(err, apperr.IdempotencyConflict) {
-		return !idempotency.InProgress(err)
-	}
-	return held
 }
 
 // authorizationFailed makes an authorization's failure stick after its

@@ -113,6 +113,20 @@ func inProgress() error {
 		WithField("idempotencyKey").With("reason", "IN_PROGRESS")
 }
 
+// Tried reports whether a request that failed with err used up what it
+// carried for one use only (a passkey assertion): its function ran (ran:
+// it held the key), or its key was refused as another request's
+// (IDEMPOTENCY_CONFLICT, INPUT_MISMATCH: no twin of it exists). A request
+// that failed before its claim (cancelled while queued for a writer,
+// BEGIN failed) or found its key held (IN_PROGRESS) did not: a twin may
+// be using the same assertion now, and spending it would fail the twin.
+func Tried(err error, ran bool) bool {
+	if apperr.Is(err, apperr.IdempotencyConflict) {
+		return !InProgress(err)
+	}
+	return ran
+}
+
 // InProgress reports whether err is the refusal of a request whose key
 // another request holds now (IDEMPOTENCY_CONFLICT, reason IN_PROGRESS): a
 // twin is running, and what it will spend is not this request's to spend.

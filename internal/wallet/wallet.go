@@ -307,9 +307,11 @@ func (s *Service) Withdraw(ctx context.Context, userID pulid.ID, in MoveInput) (
 	if withPasskey && s.passkeys == nil {
 		return nil, false, apperr.New(apperr.InvalidState, "passkeys are not configured on this server")
 	}
+	ran := false // the transaction's function ran: this request held the key
 	w, replay, err := keyed(ctx, s, m.req,
 		func(tx *ent.Tx, id pulid.ID) (*ent.Withdrawal, error) { return tx.Withdrawal.Get(ctx, id) },
 		func(tx *ent.Tx) (*ent.Withdrawal, pulid.ID, error) {
+			ran = true
 			if err := s.admit(); err != nil {
 				return nil, "", err
 			}
@@ -319,11 +321,11 @@ func (s *Service) Withdraw(ctx context.Context, userID pulid.ID, in MoveInput) (
 			}
 			return w, w.ID, nil
 		})
-	if err != nil && withPasskey && !idempotency.InProgress(err) {
+	if err != nil && withPasskey && idempotency.Tried(err, ran) {
 		// The transaction that spent the challenge was rolled back: spend
-		// it for good, and keep a clone suspicion. Not when a twin (the
-		// same request on another instance) holds the key: it is spending
-		// the challenge itself.
+		// it for good, and keep a clone suspicion. Not when this request
+		// never held the key (a twin, the same request on another
+		// instance, may be spending the challenge itself).
 		ctx := context.WithoutCancel(ctx)
 		if rerr := s.passkeys.RecordFailure(ctx, err); rerr != nil {
 			s.log.ErrorContext(ctx, "wallet: recording a failed withdrawal authorization", "error", rerr)
