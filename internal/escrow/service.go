@@ -287,7 +287,8 @@ type AuthorizePaymentInput struct {
 // challenge spent in the money transaction, after the key's claim; when
 // that transaction fails, the challenge is spent afterwards all the same
 // (authorizationFailed), so it cannot be replayed, and the failure is
-// written to the payment's audit trail. Same key: replay. The amount counts against the level's limit and the daily limit
+// written to the payment's audit trail. Same key: replay. The amount
+// counts against the level's limit and the daily limit
 // (limits.Record) in the money transaction, and risk assesses it there
 // (see authorizeTx): a held payment goes CREATED -> HELD with its money in
 // escrow. Without a credential the payment goes through only within the

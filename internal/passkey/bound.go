@@ -35,11 +35,11 @@ func prefixed(table string, columns []string) string {
 	return strings.Join(out, ", ")
 }
 
-// consumeBound reads the session whose challenge the response carries and
+// readBound reads the session whose challenge the response carries and
 // userID's handle and passkeys in one statement outside any transaction
 // (readBoundSQL): what consume and boundUser read in a transaction,
 // without spending anything. Errors: PASSKEY_INVALID (no such session).
-func (s *Service) consumeBound(ctx context.Context, challenge string, userID pulid.ID) (*ent.PasskeySession, *user, []*ent.Passkey, error) {
+func (s *Service) readBound(ctx context.Context, challenge string, userID pulid.ID) (*ent.PasskeySession, *user, []*ent.Passkey, error) {
 	if challenge == "" {
 		return nil, nil, nil, unknownChallenge()
 	}

@@ -174,11 +174,11 @@ func TestFinishPaymentClone(t *testing.T) {
 	})
 }
 
-// TestConsumeBoundReadsAsEnt: the statement that reads a session returns
+// TestReadBoundReadsAsEnt: the statement that reads a session returns
 // it, the handle and the user's passkeys as ent reads them (every column,
 // in order, NULLs included), and a user without passkeys still gets the
 // session. It leaves the session, which only SpendPayment deletes.
-func TestConsumeBoundReadsAsEnt(t *testing.T) {
+func TestReadBoundReadsAsEnt(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		w := newWorld(t, d)
 		ctx := context.Background()
@@ -199,7 +199,7 @@ func TestConsumeBoundReadsAsEnt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ps, handle, all, err := w.svc.ConsumeBound(ctx, stored.Challenge, in.Payer)
+		ps, handle, all, err := w.svc.ReadBound(ctx, stored.Challenge, in.Payer)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,7 +222,7 @@ func TestConsumeBoundReadsAsEnt(t *testing.T) {
 			t.Fatalf("%s: the read spent the session", d)
 		}
 		client.PasskeySession.DeleteOneID(stored.ID).ExecX(ctx)
-		if _, _, _, err := w.svc.ConsumeBound(ctx, stored.Challenge, in.Payer); !apperr.Is(err, apperr.PasskeyInvalid) {
+		if _, _, _, err := w.svc.ReadBound(ctx, stored.Challenge, in.Payer); !apperr.Is(err, apperr.PasskeyInvalid) {
 			t.Fatalf("spent session: %v", err)
 		}
 
@@ -230,7 +230,7 @@ func TestConsumeBoundReadsAsEnt(t *testing.T) {
 		bob := pulid.ID(w.bob.ID)
 		created := client.PasskeySession.Create().SetPurpose(passkeysession.PurposeLOGIN).SetChallenge("bob-challenge").
 			SetData([]byte(`{}`)).SetCreatedAt(now).SetExpiresAt(now.Add(time.Minute)).SaveX(ctx)
-		ps, handle, all, err = w.svc.ConsumeBound(ctx, "bob-challenge", bob)
+		ps, handle, all, err = w.svc.ReadBound(ctx, "bob-challenge", bob)
 		if err != nil || ps == nil || ps.ID != created.ID || handle != nil || len(all) != 0 {
 			t.Fatalf("no passkeys: session %v, handle %x, %d passkeys, %v", ps, handle, len(all), err)
 		}

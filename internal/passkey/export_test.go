@@ -7,10 +7,10 @@ import (
 	"danbao/ent/schema/pulid"
 )
 
-// ConsumeBound exposes consumeBound to the external tests:
+// ReadBound exposes readBound to the external tests:
 // the session, the user's handle and passkeys.
-func (s *Service) ConsumeBound(ctx context.Context, challenge string, userID pulid.ID) (*ent.PasskeySession, []byte, []*ent.Passkey, error) {
-	ps, u, all, err := s.consumeBound(ctx, challenge, userID)
+func (s *Service) ReadBound(ctx context.Context, challenge string, userID pulid.ID) (*ent.PasskeySession, []byte, []*ent.Passkey, error) {
+	ps, u, all, err := s.readBound(ctx, challenge, userID)
 	if u == nil {
 		return ps, nil, all, err
 	}

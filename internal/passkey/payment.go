@@ -243,7 +243,7 @@ func (s *Service) finishBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, 
 // verifyBound is finishBound's reading and checking, without its writes.
 // In tx the session is consumed (deleted) and the passkeys read in it;
 // with tx nil (VerifyPayment) the session and the user's passkeys are read
-// by one statement outside any transaction (consumeBound) and nothing is
+// by one statement outside any transaction (readBound) and nothing is
 // written: SpendPayment does that in the caller's transaction.
 func (s *Service) verifyBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, purpose passkeysession.Purpose, credentialJSON []byte,
 	binds func(ps *ent.PasskeySession) bool, mismatch string) (*Verified, error) {
@@ -262,7 +262,7 @@ func (s *Service) verifyBound(ctx context.Context, tx *ent.Tx, userID pulid.ID, 
 		pk = tx.Passkey
 		ps, err = s.consume(ctx, tx, challenge)
 	} else {
-		ps, u, all, err = s.consumeBound(ctx, challenge, userID)
+		ps, u, all, err = s.readBound(ctx, challenge, userID)
 	}
 	if err != nil {
 		return nil, err
@@ -347,7 +347,7 @@ type Verified struct {
 // VerifyPayment checks, outside any transaction, what FinishPayment
 // checks: the session of the challenge credentialJSON answers and the
 // payer's passkeys are read by one statement on a reader's connection
-// (consumeBound), and the assertion is verified with nothing held.
+// (readBound), and the assertion is verified with nothing held.
 // Nothing is written when it succeeds: the caller spends the challenge
 // with SpendPayment in the transaction that moves the money, so that the
 // challenge's spending, the passkey's counter and the payment commit
