@@ -378,17 +378,24 @@ func TestSameWithdrawalTwice(t *testing.T) {
 // a lock.
 func waitLocks(t *testing.T, e *escrowEnv, n int) {
 	t.Helper()
+	waitLockWaiters(t, e, func(got int) bool { return got >= n }, fmt.Sprintf("at least %d", n))
+}
+
+// waitLockWaiters waits until the number of the test database's backends
+// waiting on a lock satisfies ok (10 s at most).
+func waitLockWaiters(t *testing.T, e *escrowEnv, ok func(int) bool, what string) {
+	t.Helper()
 	for range 400 {
 		var got int
 		if err := e.App.DB.SQL.QueryRowContext(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
-		if got >= n {
+		if ok(got) {
 			return
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
-	t.Fatalf("never %d waiting", n)
+	t.Fatalf("never %s waiting on a lock", what)
 }
 
 // TestNoFailureRecordedOnATwinsPayment (PostgreSQL, two instances): a
@@ -441,6 +448,10 @@ func TestNoFailureRecordedOnATwinsPayment(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	cancel1() // the client gives up on R1
 	<-held    // R1 rolled back; its discard waits for the slot
+	// R1's statement is cancelled by a request of its own, which its
+	// backend may act on after R1's rollback returned: none waits before
+	// R2 starts, so that the waiter counted below is R2.
+	waitLockWaiters(t, a, func(got int) bool { return got == 0 }, "none")
 
 	second := make(chan authOutcome, 1)
 	go func() { second <- authorizeDirect(bg, other, b, c.Payment.ID, cred, key) }()
