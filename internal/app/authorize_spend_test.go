@@ -3,7 +3,10 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +51,38 @@ func holdGate(t *testing.T, e *escrowEnv) (release func()) {
 	}
 	t.Cleanup(release)
 	return release
+}
+
+// waitQueued waits until n goroutines whose stack contains caller are
+// queued for a writer slot (blocked in dbtx's gate), 10 s at most: the
+// point a fixed sleep only hoped to reach on a slow machine.
+func waitQueued(t *testing.T, caller string, n int) {
+	t.Helper()
+	buf := make([]byte, 1<<22)
+	for range 400 {
+		got := 0
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "danbao/internal/dbtx.enter(") && strings.Contains(g, caller) {
+				got++
+			}
+		}
+		if got >= n {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("never %d of %s queued for a writer slot", n, caller)
+}
+
+// queuedThenCancelled fails the test when err is not the cancellation of
+// a request queued for its writer slot ("begin: context canceled"): a
+// request cancelled earlier (before or in VerifyPayment) exercises
+// nothing, and the test would pass whatever the code does.
+func queuedThenCancelled(t *testing.T, err error) {
+	t.Helper()
+	if err == nil || !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "begin:") {
+		t.Fatalf("scenario not reached: the retry was not cancelled while queued for its writer slot: %v", err)
+	}
 }
 
 type authOutcome struct {
@@ -113,17 +148,18 @@ func TestCancelledRetryLeavesItsTwinAlone(t *testing.T) {
 	releaseA := holdGate(t, a)
 	first := make(chan authOutcome, 1)
 	go func() { first <- authorizeDirect(context.Background(), a, b, c.Payment.ID, cred, key) }()
-	time.Sleep(500 * time.Millisecond) // A has verified and waits for its slot
+	waitQueued(t, "escrow.(*Service).AuthorizePayment", 1) // A has verified and waits for its slot
 
 	releaseB := holdGate(t, other)
 	ctx, cancel := context.WithCancel(context.Background())
 	retry := make(chan authOutcome, 1)
 	go func() { retry <- authorizeDirect(ctx, other, b, c.Payment.ID, cred, key) }()
-	time.Sleep(500 * time.Millisecond) // B has verified and waits for its slot
-	cancel()                           // the client gives up on the retry
-	releaseB()                         // (so that B's discard does not wait 10 s for the slot)
+	waitQueued(t, "escrow.(*Service).AuthorizePayment", 2) // B has verified and waits for its slot
+	cancel()                                               // the client gives up on the retry
+	releaseB()                                             // (so that B's discard does not wait 10 s for the slot)
 	r := <-retry
 	t.Logf("retry (B, cancelled): %s", r.code())
+	queuedThenCancelled(t, r.err)
 
 	releaseA()
 	f := <-first
@@ -156,7 +192,7 @@ func TestExpiredRetryLeavesItsTwinAlone(t *testing.T) {
 	releaseA := holdGate(t, a)
 	first := make(chan authOutcome, 1)
 	go func() { first <- authorizeDirect(context.Background(), a, b, c.Payment.ID, cred, key) }()
-	time.Sleep(500 * time.Millisecond)
+	waitQueued(t, "escrow.(*Service).AuthorizePayment", 1) // A has verified in time and waits for its slot
 
 	other.clock.Advance(5*time.Minute + 2*time.Second) // B's clock: just expired
 	r := authorizeDirect(context.Background(), other, b, c.Payment.ID, cred, key)
@@ -381,13 +417,14 @@ func waitLocks(t *testing.T, e *escrowEnv, n int) {
 	waitLockWaiters(t, e, func(got int) bool { return got >= n }, fmt.Sprintf("at least %d", n))
 }
 
-// waitLockWaiters waits until the number of the test database's backends
-// waiting on a lock satisfies ok (10 s at most).
+// waitLockWaiters waits until the number of the test's own backends (its
+// scratch schema's application_name: other packages' tests share the
+// database) waiting on a lock satisfies ok (10 s at most).
 func waitLockWaiters(t *testing.T, e *escrowEnv, ok func(int) bool, what string) {
 	t.Helper()
 	for range 400 {
 		var got int
-		if err := e.App.DB.SQL.QueryRowContext(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&got); err != nil {
+		if err := e.App.DB.SQL.QueryRowContext(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = current_setting('application_name') AND wait_event_type = 'Lock'`).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
 		if ok(got) {
@@ -445,7 +482,7 @@ func TestNoFailureRecordedOnATwinsPayment(t *testing.T) {
 			return nil
 		})
 	}()
-	time.Sleep(300 * time.Millisecond)
+	waitQueued(t, "TestNoFailureRecordedOnATwinsPayment", 1)
 	cancel1() // the client gives up on R1
 	<-held    // R1 rolled back; its discard waits for the slot
 	// R1's statement is cancelled by a request of its own, which its
@@ -471,6 +508,9 @@ func TestNoFailureRecordedOnATwinsPayment(t *testing.T) {
 	f, s := <-first, <-second
 	st := a.payment(t, b.User, c.Payment.ID).Status
 	t.Logf("R1 (A, cancelled): %s; R2 (B): %s; payment %s", f.code(), s.code(), st)
+	if s.err != nil || st != "PAID" {
+		t.Fatalf("scenario not reached: R2 did not pay (%s, payment %s), so nothing below is checked", s.code(), st)
+	}
 
 	rows, err := a.App.DB.SQL.QueryContext(bg, `SELECT from_status, to_status, detail::text FROM payment_events WHERE payment_id = $1 AND event = 'AUTHORIZATION_FAILED'`, c.Payment.ID)
 	if err != nil {
@@ -541,11 +581,9 @@ func TestCancelledWithdrawalRetryLeavesItsTwinAlone(t *testing.T) {
 		_, _, err := other.App.Wallet.Withdraw(ctx, pulid.ID(b.User.ID), in)
 		retry <- err
 	}()
-	time.Sleep(300 * time.Millisecond) // both queued for their slots
+	waitQueued(t, "wallet.(*Service).Withdraw", 2) // both queued for their slots
 	cancel()
-	if err := <-retry; err == nil {
-		t.Fatal("the cancelled retry went through")
-	}
+	queuedThenCancelled(t, <-retry)
 	releaseB()
 	releaseA()
 	if err := <-first; err != nil {

@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -81,7 +82,18 @@ func DatabaseURL(t testing.TB, d Dialect) string {
 		t.Fatalf("postgres scratch schema: %v", err)
 	}
 	t.Cleanup(s.Drop)
-	return s.URL
+	// The scratch schema names the test's connections too, so that a test
+	// counting backends (pg_stat_activity: lock waiters) counts only its
+	// own, not those of other packages' tests on the same database
+	// (go test ./... runs packages at once).
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("application_name", q.Get("search_path"))
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // Env is one running instance.
