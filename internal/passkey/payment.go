@@ -388,20 +388,20 @@ func (s *Service) VerifyPayment(ctx context.Context, in PaymentChallengeInput, c
 // SpendPayment spends, in the caller's transaction tx, an authorization
 // VerifyPayment verified: the session's DELETE by its ID (none deleted: a
 // concurrent finish of the same challenge spent it first,
-// PASSKEY_INVALID) and the counter's compare-and-set on the value read
-// (writeBack: a revocation or clone suspicion committed since the read
-// wins, and of two assertions verified against one stored counter only
-// one is written). On PostgreSQL the DELETE takes the session's row lock:
+// PASSKEY_INVALID) and the counter's conditional write (writeBack: the
+// passkey still live, so that a revocation or clone suspicion committed
+// since the read wins, and the counter advancing past the stored one).
+// On PostgreSQL the DELETE takes the session's row lock:
 // a concurrent spender waits for this transaction and then finds the row
 // gone, or, after a rollback, spends it itself. Errors: PASSKEY_INVALID,
 // PASSKEY_REVOKED, PASSKEY_CLONE_SUSPECTED, CONFLICT; the caller rolls
 // back and calls RecordFailure.
 func (s *Service) SpendPayment(ctx context.Context, tx *ent.Tx, v *Verified) error {
-	n, err := tx.PasskeySession.Delete().Where(passkeysession.ID(v.ps.ID)).Exec(ctx)
+	pending, err := s.Discard(ctx, tx, v)
 	if err != nil {
 		return err
 	}
-	if n == 0 {
+	if !pending {
 		return unknownChallenge()
 	}
 	return s.writeBack(ctx, tx.Passkey, v.ps, v.p, v.c, true)
@@ -412,6 +412,7 @@ func (s *Service) SpendPayment(ctx context.Context, tx *ent.Tx, v *Verified) err
 // assertion, so that it can never be presented again. It reports whether
 // the challenge was still pending: false when another transaction spent
 // it meanwhile (a twin that committed the authorization, say).
+// SpendPayment deletes the session this way before writing the counter.
 func (s *Service) Discard(ctx context.Context, tx *ent.Tx, v *Verified) (bool, error) {
 	n, err := tx.PasskeySession.Delete().Where(passkeysession.ID(v.ps.ID)).Exec(ctx)
 	return n > 0, err

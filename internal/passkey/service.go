@@ -555,8 +555,14 @@ func (s *Service) cloned(ctx context.Context, ps *ent.PasskeySession, p *ent.Pas
 	if !c.Authenticator.CloneWarning {
 		return nil
 	}
-	s.log.WarnContext(ctx, "passkey: signature counter went backwards; marking clone-suspected",
-		"passkey", p.ID, "user", p.UserID, "stored", p.SignCount)
+	return s.suspect(ctx, ps, p, p.SignCount, "signature counter went backwards")
+}
+
+// suspect refuses ps's assertion of passkey p as a copy's
+// (PASSKEY_CLONE_SUSPECTED) and has RecordFailure mark p; stored is the
+// counter found, why what gave the copy away (both logged).
+func (s *Service) suspect(ctx context.Context, ps *ent.PasskeySession, p *ent.Passkey, stored int64, why string) *failure {
+	s.log.WarnContext(ctx, "passkey: "+why+"; marking clone-suspected", "passkey", p.ID, "user", p.UserID, "stored", stored)
 	f := refuse(ps, apperr.PasskeyCloneSuspected, msgClone)
 	f.cloneOf = p.ID
 	return f
@@ -614,11 +620,7 @@ func (s *Service) writeBack(ctx context.Context, pk *ent.PasskeyClient, ps *ent.
 			// Another assertion with this very counter was written since
 			// the read: one credential never signs twice with one value,
 			// so a copy of it exists (in turn, go-webauthn's CloneWarning).
-			s.log.WarnContext(ctx, "passkey: signature counter written twice; marking clone-suspected",
-				"passkey", p.ID, "user", p.UserID, "stored", now.SignCount)
-			f := refuse(ps, apperr.PasskeyCloneSuspected, msgClone)
-			f.cloneOf = p.ID
-			return f
+			return s.suspect(ctx, ps, p, now.SignCount, "signature counter written twice")
 		}
 		return refuse(ps, apperr.Conflict, "this passkey was used by another request at the same moment; begin again")
 	}
