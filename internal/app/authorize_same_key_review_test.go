@@ -5,7 +5,6 @@ import (
 	"sync"
 	"testing"
 
-	"danbao/internal/softauthn"
 	"danbao/internal/testenv"
 )
 
@@ -37,14 +36,7 @@ func TestConcurrentAuthorizeSameKey(t *testing.T) {
 // IDEMPOTENCY_CONFLICT, and the payment PAID.
 func authorizeAtOnce(t *testing.T, round int, b buyer, seller *testenv.User, envs ...*escrowEnv) {
 	t.Helper()
-	c := envs[0].create(t, b, seller, "1.00", fmt.Sprintf("at-once-create-%d", round))
-	if c.code() != "" {
-		t.Fatalf("createPayment: %+v", c)
-	}
-	cred, err := b.auth.Assert(c.Options, softauthn.AssertOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cred := signedPayment(t, envs[0], b, seller, fmt.Sprintf("at-once-create-%d", round))
 	key := "at-once-" + c.Payment.ID
 	res := make([]result, len(envs))
 	start := make(chan struct{})

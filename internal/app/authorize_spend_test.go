@@ -85,6 +85,22 @@ func queuedThenCancelled(t *testing.T, err error) {
 	}
 }
 
+// signedPayment creates a payment of 1.00 from b to seller on e (key:
+// its idempotency key) and signs its passkey challenge with b's
+// authenticator: the payment and the assertion that authorizes it.
+func signedPayment(t *testing.T, e *escrowEnv, b buyer, seller *testenv.User, key string) (result, json.RawMessage) {
+	t.Helper()
+	c := e.create(t, b, seller, "1.00", key)
+	if c.code() != "" {
+		t.Fatalf("createPayment: %+v", c)
+	}
+	cred, err := b.auth.Assert(c.Options, softauthn.AssertOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, cred
+}
+
 type authOutcome struct {
 	p      *ent.Payment
 	replay bool
@@ -135,14 +151,7 @@ func twoInstances(t *testing.T, extra ...testenv.Option) (a, other *escrowEnv, b
 // challenge to A, which pays.
 func TestCancelledRetryLeavesItsTwinAlone(t *testing.T) {
 	a, other, b, seller := twoInstances(t, testenv.With("DANBAO_DB_WRITERS", "1"))
-	c := a.create(t, b, seller, "1.00", "cancelled-retry-create")
-	if c.code() != "" {
-		t.Fatalf("createPayment: %+v", c)
-	}
-	cred, err := b.auth.Assert(c.Options, softauthn.AssertOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cred := signedPayment(t, a, b, seller, "cancelled-retry-create")
 	key := "cancelled-retry-" + c.Payment.ID
 
 	releaseA := holdGate(t, a)
@@ -179,14 +188,7 @@ func TestCancelledRetryLeavesItsTwinAlone(t *testing.T) {
 // never both fail.
 func TestExpiredRetryLeavesItsTwinAlone(t *testing.T) {
 	a, other, b, seller := twoInstances(t, testenv.With("DANBAO_DB_WRITERS", "1"))
-	c := a.create(t, b, seller, "1.00", "expired-twin-create")
-	if c.code() != "" {
-		t.Fatalf("createPayment: %+v", c)
-	}
-	cred, err := b.auth.Assert(c.Options, softauthn.AssertOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cred := signedPayment(t, a, b, seller, "expired-twin-create")
 	key := "expired-twin-" + c.Payment.ID
 	a.clock.Advance(5*time.Minute - 2*time.Second) // the default 5 min timeout, nearly over
 	releaseA := holdGate(t, a)
@@ -329,11 +331,7 @@ func TestReplayedAssertionManyKeysOneInstance(t *testing.T) {
 // authorization, every other answer a refusal.
 func replayUnderManyKeys(t *testing.T, round, n int, b buyer, seller *testenv.User, envs ...*escrowEnv) {
 	t.Helper()
-	c := envs[0].create(t, b, seller, "1.00", fmt.Sprintf("replay-create-%d", round))
-	cred, err := b.auth.Assert(c.Options, softauthn.AssertOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cred := signedPayment(t, envs[0], b, seller, fmt.Sprintf("replay-create-%d", round))
 	res := make([]authOutcome, n)
 	start, done := make(chan struct{}), make(chan struct{})
 	for i := range res {
@@ -446,14 +444,7 @@ func waitLockWaiters(t *testing.T, e *escrowEnv, ok func(int) bool, what string)
 // in review).
 func TestNoFailureRecordedOnATwinsPayment(t *testing.T) {
 	a, other, b, seller := twoInstances(t, testenv.With("DANBAO_DB_WRITERS", "1"))
-	c := a.create(t, b, seller, "1.00", "audit-twin-create")
-	if c.code() != "" {
-		t.Fatalf("createPayment: %+v", c)
-	}
-	cred, err := b.auth.Assert(c.Options, softauthn.AssertOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cred := signedPayment(t, a, b, seller, "audit-twin-create")
 	key := "audit-twin-" + c.Payment.ID
 	bg := context.Background()
 
