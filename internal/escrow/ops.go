@@ -118,8 +118,8 @@ type ControlInput struct {
 
 // FreezeAccount freezes (On) or unfreezes a wallet: a frozen wallet can
 // neither pay nor withdraw. The change, with the reason and the operator,
-// is written to the event log. Errors: FORBIDDEN (not an operator),
-// INVALID_INPUT (reason), NOT_FOUND (userId).
+// is written to the event log. Errors: FORBIDDEN (not an operator, or
+// the operator's own wallet), INVALID_INPUT (reason), NOT_FOUND (userId).
 func (s *Service) FreezeAccount(ctx context.Context, who Caller, in ControlInput) (*ent.AccountControl, error) {
 	return s.control(ctx, who, in, "account.frozen", "account.unfrozen", func(u *ent.AccountControlUpdate, reason string) {
 		u.SetFrozen(in.On).SetFrozenReason(reason)
@@ -140,6 +140,11 @@ func (s *Service) control(ctx context.Context, who Caller, in ControlInput, onTy
 	guards ...func(*ent.Tx) error) (*ent.AccountControl, error) {
 	if !who.Operator {
 		return nil, apperr.New(apperr.Forbidden, "only an operator may do this")
+	}
+	if in.UserID == who.UserID {
+		// Else a frozen operator lifts their own freeze (or restriction)
+		// and pays or collects again: another operator decides.
+		return nil, apperr.New(apperr.Forbidden, "operators cannot change the controls on their own wallet").WithField("userId")
 	}
 	reason, err := text("reason", in.Reason, 500)
 	if err == nil && reason == "" {

@@ -84,9 +84,9 @@ func (s *Service) rescore(ctx context.Context, tx *ent.Tx, p *ent.Payment, ev Ev
 // RestrictLowTrust restricts in.UserID from receiving payments (as
 // RestrictCollection with On) because their trust score, recomputed in the
 // same transaction, is below the floor; it returns the controls and that
-// score. Errors: FORBIDDEN (not an operator), INVALID_INPUT (reason),
-// NOT_FOUND (userId), TRUST_SCORE_ABOVE_FLOOR (extensions score, floor;
-// the score is returned with it).
+// score. Errors: FORBIDDEN (not an operator, or their own wallet),
+// INVALID_INPUT (reason), NOT_FOUND (userId), TRUST_SCORE_ABOVE_FLOOR
+// (extensions score, floor; the score is returned with it).
 func (s *Service) RestrictLowTrust(ctx context.Context, who Caller, in ControlInput) (*ent.AccountControl, *ent.TrustScore, error) {
 	in.On = true
 	var score *ent.TrustScore

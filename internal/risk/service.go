@@ -219,8 +219,8 @@ type DecideInput struct {
 // or REJECTED compare-and-set, then the handler of its kind (the payment's
 // or withdrawal's own transition and, on a rejection, the money back).
 // Errors: INVALID_INPUT (note, idempotencyKey), NOT_FOUND (id),
-// INVALID_STATE (already decided; extensions status), IDEMPOTENCY_CONFLICT,
-// and those of the handler.
+// FORBIDDEN (the operator's own outflow), INVALID_STATE (already decided;
+// extensions status), IDEMPOTENCY_CONFLICT, and those of the handler.
 func (s *Service) Decide(ctx context.Context, operator pulid.ID, approve bool, in DecideInput) (*Decided, bool, error) {
 	if err := idempotency.ValidateKey(in.IdempotencyKey); err != nil {
 		return nil, false, err
@@ -250,6 +250,12 @@ func (s *Service) Decide(ctx context.Context, operator pulid.ID, approve bool, i
 			}
 			if err != nil {
 				return nil, "", err
+			}
+			if h.UserID == operator {
+				// A hold is a second pair of eyes: the operator whose own
+				// outflow it holds never decides it (as no operator reviews
+				// their own verification).
+				return nil, "", apperr.New(apperr.Forbidden, "operators cannot decide their own held item").WithField("id")
 			}
 			handler, ok := s.handlers[Kind(h.Kind)]
 			if !ok {
