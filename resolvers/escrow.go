@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"danbao/auth"
@@ -111,19 +112,24 @@ func paymentFilter(f *model.PaymentFilter) escrow.Filter {
 	return out
 }
 
-// eventDetail hides the passkey evidence from anyone but the payer and
-// operators.
+// payerOnly lists the keys of an audit row's detail that only the payer
+// and operators see: the passkey evidence, risk's decision and reasons
+// (docs/design.md, Risk: never shown to the seller), and why an
+// authorization failed.
+var payerOnly = []string{"evidence", "risk", "code"}
+
+// eventDetail hides the payer's own details (payerOnly) from anyone but
+// the payer and operators: the seller, and a partner app.
 func eventDetail(ctx context.Context, e *ent.PaymentEvent, p *ent.Payment) map[string]any {
 	if len(e.Detail) == 0 {
 		return nil
 	}
-	who, err := caller(ctx)
-	if _, has := e.Detail["evidence"]; !has || (err == nil && escrow.MaySeeEvidence(who, p)) {
+	if who, err := caller(ctx); err == nil && escrow.MaySeeEvidence(who, p) {
 		return e.Detail
 	}
 	out := make(map[string]any, len(e.Detail))
 	for k, v := range e.Detail {
-		if k != "evidence" {
+		if !slices.Contains(payerOnly, k) {
 			out[k] = v
 		}
 	}
