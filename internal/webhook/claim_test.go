@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -223,6 +224,77 @@ func TestFanoutPassesOverOtherEvents(t *testing.T) {
 		n, err := c.WebhookDelivery.Query().Where(webhookdelivery.WebhookID(w.ID), webhookdelivery.EventID(ev.ID)).Count(ctx)
 		if err != nil || n != 1 {
 			t.Fatalf("deliveries of the partner event: %d %v", n, err)
+		}
+	})
+}
+
+// TestRedeliverDuringAnAttemptKeepsItsLease: a partner asks for a
+// redelivery while an attempt of that delivery is under way on another
+// instance. The attempt keeps its lease: a second sender claims nothing
+// meanwhile (before, Redeliver cleared the lease and the second sender sent
+// the same delivery at once), and the first attempt's outcome is recorded.
+// A redelivery once the attempt has ended makes it due again.
+func TestRedeliverDuringAnAttemptKeepsItsLease(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d, testenv.With("DANBAO_EVENTS_POLL_INTERVAL", "1h"))
+		c := e.App.DB.Client
+		release := make(chan struct{})
+		arrived := make(chan struct{}, 1)
+		var sent atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if sent.Add(1) > 1 {
+				return // only the first attempt hangs
+			}
+			arrived <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}))
+		t.Cleanup(srv.Close)
+		seedDeliveries(t, c, srv.URL+"/h", 1)
+		ctx := context.Background()
+		del, err := c.WebhookDelivery.Query().Only(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, second := sender(c), sender(c) // two instances
+		done := make(chan error, 1)
+		go func() { done <- first.Step(ctx) }()
+		<-arrived // the first attempt is under way, under its lease
+		if _, err := second.Redeliver(ctx, "pra_claimtest", del.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := second.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+		n := sent.Load()
+		close(release)
+		if n != 1 {
+			t.Fatalf("sent %d times while the first attempt ran, want once", n)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.WebhookDelivery.Get(ctx, del.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != webhookdelivery.StatusSUCCEEDED || got.Attempts != 1 || got.LeaseUntil != nil {
+			t.Fatalf("after the first attempt: status %s, %d attempts, lease %v; want SUCCEEDED, 1, none", got.Status, got.Attempts, got.LeaseUntil)
+		}
+		// Redelivered once no attempt runs: due again, sent once more.
+		if _, err := second.Redeliver(ctx, "pra_claimtest", del.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := second.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, err = c.WebhookDelivery.Get(ctx, del.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n := sent.Load(); n != 2 || got.Status != webhookdelivery.StatusSUCCEEDED || got.Attempts != 2 {
+			t.Fatalf("redelivered: sent %d times, status %s, %d attempts; want 2, SUCCEEDED, 2", n, got.Status, got.Attempts)
 		}
 	})
 }

@@ -395,7 +395,9 @@ func updateOwn(ctx context.Context, tx *ent.Tx, partnerID, webhookID pulid.ID, s
 }
 
 // Redeliver makes one of the partner's deliveries due now (PENDING; one
-// more attempt even after the schedule ran out). Errors: NOT_FOUND.
+// more attempt even after the schedule ran out). During an attempt under
+// way (its lease live) that attempt stays the only one: its outcome is
+// recorded as usual. Errors: NOT_FOUND.
 func (s *Service) Redeliver(ctx context.Context, partnerID, deliveryID pulid.ID) (*ent.WebhookDelivery, error) {
 	var out *ent.WebhookDelivery
 	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
@@ -412,10 +414,25 @@ func (s *Service) Redeliver(ctx context.Context, partnerID, deliveryID pulid.ID)
 		if err != nil {
 			return err
 		}
-		out, err = d.Update().SetStatus(webhookdelivery.StatusPENDING).SetNextAttemptAt(s.now()).ClearLeaseUntil().Save(ctx)
-		if ent.IsNotFound(err) { // its webhook deleted and purged since the read
+		// A live lease is an attempt under way on some instance: it stays
+		// that sender's (cleared, another sender would send the same
+		// delivery at once, and the first attempt's outcome would be
+		// lost); its outcome is this redelivery's. An ended one goes.
+		now := s.now()
+		n, err := tx.WebhookDelivery.Update().Where(webhookdelivery.ID(d.ID),
+			webhookdelivery.Or(webhookdelivery.LeaseUntilIsNil(), webhookdelivery.LeaseUntilLT(now))).
+			SetStatus(webhookdelivery.StatusPENDING).SetNextAttemptAt(now).ClearLeaseUntil().Save(ctx)
+		if err == nil && n == 0 {
+			n, err = tx.WebhookDelivery.Update().Where(webhookdelivery.ID(d.ID)).
+				SetStatus(webhookdelivery.StatusPENDING).SetNextAttemptAt(now).Save(ctx)
+		}
+		if err == nil && n == 0 { // its webhook deleted and purged since the read
 			return apperr.New(apperr.NotFound, "no such delivery").WithField("deliveryId")
 		}
+		if err != nil {
+			return err
+		}
+		out, err = tx.WebhookDelivery.Get(ctx, d.ID)
 		return err
 	})
 	return out, err
