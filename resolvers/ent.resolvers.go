@@ -9,8 +9,10 @@ import (
 	"context"
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
+	"danbao/ent/user"
 	"danbao/graph"
 	"danbao/internal/apperr"
+	"time"
 )
 
 // Node is the resolver for the node field.
@@ -32,6 +34,38 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder,
 		out[i] = n
 	}
 	return out, nil
+}
+
+// CreatedAt is the resolver for the createdAt field.
+func (r *userResolver) CreatedAt(ctx context.Context, obj *ent.User) (*time.Time, error) {
+	if err := ownerOrOperator(ctx, obj.ID); err != nil {
+		return nil, err
+	}
+	return &obj.CreatedAt, nil
+}
+
+// UpdatedAt is the resolver for the updatedAt field.
+func (r *userResolver) UpdatedAt(ctx context.Context, obj *ent.User) (*time.Time, error) {
+	if err := ownerOrOperator(ctx, obj.ID); err != nil {
+		return nil, err
+	}
+	return &obj.UpdatedAt, nil
+}
+
+// Phone is the resolver for the phone field.
+func (r *userResolver) Phone(ctx context.Context, obj *ent.User) (string, error) {
+	if err := ownerOrOperator(ctx, obj.ID); err != nil {
+		return "", err
+	}
+	return obj.Phone, nil
+}
+
+// Role is the resolver for the role field.
+func (r *userResolver) Role(ctx context.Context, obj *ent.User) (user.Role, error) {
+	if err := ownerOrOperator(ctx, obj.ID); err != nil {
+		return "", err
+	}
+	return obj.Role, nil
 }
 
 // HeldItem returns graph.HeldItemResolver implementation.

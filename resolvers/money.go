@@ -15,8 +15,9 @@ import (
 )
 
 // ownerOrOperator lets the user themself or an operator read a user's
-// private fields (balances, history, cards, verification, limits),
-// wherever the User object was reached from; anyone else gets FORBIDDEN.
+// private fields (phone, role, timestamps, balances, history, cards,
+// verification, limits), wherever the User object was reached from;
+// anyone else gets FORBIDDEN.
 func ownerOrOperator(ctx context.Context, userID pulid.ID) error {
 	who, err := auth.Require(ctx)
 	if err != nil {

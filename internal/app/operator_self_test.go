@@ -142,3 +142,56 @@ func TestSellerSeesNoBuyerRiskDetail(t *testing.T) {
 		}
 	})
 }
+
+// TestCounterpartyPrivateFields: the seller reading a payment sees its
+// buyer's id and display name, never their phone, role or timestamps
+// (FORBIDDEN, as every user-private field of another user), and the
+// buyer likewise the seller's; each reads their own, and an operator
+// reads both.
+func TestCounterpartyPrivateFields(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := newEscrowEnv(t, d)
+		b := e.buyer(t, "500.00")
+		seller := e.RegisterVerified(t)
+		op := e.Operator(t)
+		c := e.create(t, b, seller, "10.00", "private-fields")
+		if c.code() != "" {
+			t.Fatal(c)
+		}
+		read := func(u *testenv.User, party, field string) (*testenv.Response, map[string]any) {
+			t.Helper()
+			resp := e.Do(t, u.AccessToken, `query($id: ID!){ payment(id:$id) { `+party+` { id displayName `+field+` } } }`,
+				map[string]any{"id": c.Payment.ID})
+			var out struct{ Payment map[string]map[string]any }
+			if len(resp.Errors) == 0 {
+				resp.Decode(t, &out)
+			}
+			return resp, out.Payment[party]
+		}
+		for _, field := range []string{"phone", "role", "createdAt", "updatedAt"} {
+			for _, x := range []struct {
+				who   *testenv.User
+				party string
+			}{{seller, "payer"}, {b.User, "payee"}} {
+				resp, _ := read(x.who, x.party, field)
+				if !slices.Equal(resp.Codes(), []string{"FORBIDDEN"}) {
+					t.Fatalf("%s reading the %s's %s: %v %s, want FORBIDDEN", x.who.ID, x.party, field, resp.Codes(), resp.Data)
+				}
+			}
+			for _, x := range []struct {
+				who   *testenv.User
+				party string
+				owner *testenv.User
+			}{{b.User, "payer", b.User}, {seller, "payee", seller}, {op, "payer", b.User}, {op, "payee", seller}} {
+				resp, got := read(x.who, x.party, field)
+				if len(resp.Errors) > 0 || got[field] == nil || got["id"] != x.owner.ID {
+					t.Fatalf("%s reading the %s's %s: %v %s", x.who.ID, x.party, field, resp.Codes(), resp.Data)
+				}
+			}
+		}
+		// What anyone in the payment may read of the other.
+		if resp, got := read(seller, "payer", "trustedMerchant"); len(resp.Errors) > 0 || got["displayName"] == "" {
+			t.Fatalf("the seller reading the buyer's public fields: %v %s", resp.Codes(), resp.Data)
+		}
+	})
+}
