@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"danbao/ent"
 	"danbao/ent/bankcard"
@@ -13,6 +12,7 @@ import (
 	"danbao/ent/withdrawal"
 	"danbao/internal/apperr"
 	"danbao/internal/bank"
+	"danbao/internal/clip"
 	"danbao/internal/dbtx"
 	"danbao/internal/events"
 	"danbao/internal/ledger"
@@ -76,7 +76,7 @@ func (s *Service) applyTopUp(ctx context.Context, id pulid.ID, cb bank.Callback)
 		upd := tx.TopUp.Update().Where(topup.ID(id), topup.StatusEQ(topup.StatusPENDING)).
 			SetStatus(status).SetCompletedAt(now)
 		if !ok {
-			upd.SetFailureReason(truncate(cb.Reason))
+			upd.SetFailureReason(clip.Bytes(cb.Reason, 200))
 		}
 		n, err := upd.Save(ctx)
 		if err != nil {
@@ -129,7 +129,7 @@ func (s *Service) applyWithdrawal(ctx context.Context, id pulid.ID, cb bank.Call
 		upd := tx.Withdrawal.Update().Where(withdrawal.ID(id), withdrawal.StatusEQ(withdrawal.StatusPENDING)).
 			SetStatus(status).SetCompletedAt(now)
 		if !ok {
-			upd.SetFailureReason(truncate(cb.Reason))
+			upd.SetFailureReason(clip.Bytes(cb.Reason, 200))
 		}
 		n, err := upd.Save(ctx)
 		if err != nil {
@@ -189,21 +189,6 @@ func decided(n int, loadErr error, same func() bool) (fresh bool, err error) {
 		return false, nil
 	}
 	return false, ErrOutcomeConflict
-}
-
-// truncate bounds a gateway's failure reason to 200 bytes without cutting
-// a character in two (PostgreSQL refuses invalid UTF-8), and replaces any
-// invalid bytes the gateway sent.
-func truncate(s string) string {
-	s = strings.ToValidUTF8(s, "?")
-	if len(s) <= 200 {
-		return s
-	}
-	cut := 200
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
 }
 
 // SettleSandbox has a test-mode gateway decide a held operation (the

@@ -28,6 +28,7 @@ import (
 	"danbao/ent/webhook"
 	"danbao/ent/webhookdelivery"
 	"danbao/internal/apperr"
+	"danbao/internal/clip"
 	"danbao/internal/dbtx"
 	"danbao/internal/events"
 	"danbao/internal/page"
@@ -760,10 +761,7 @@ func (s *Service) send(ctx context.Context, d *ent.WebhookDelivery) error {
 		}
 	}
 	if err != nil {
-		errText = err.Error()
-		if len(errText) > 300 {
-			errText = errText[:300]
-		}
+		errText = clip.Bytes(err.Error(), 300)
 	}
 	latency := int(time.Since(start).Milliseconds())
 	now := s.now()

@@ -1,0 +1,23 @@
+// Package clip shortens text from outside (a bank's reason, an HTTP
+// client's error) to fit a stored column: valid UTF-8 and at most a number
+// of bytes, cut at a character boundary.
+package clip
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// Bytes returns s with invalid UTF-8 replaced by "?" and cut to at most n
+// bytes without splitting a character.
+func Bytes(s string, n int) string {
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
