@@ -23,7 +23,7 @@ func (PartnerApp) Mixin() []ent.Mixin {
 // Fields of the PartnerApp.
 func (PartnerApp) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("name").NotEmpty().MaxLen(100),
+		field.String("name").NotEmpty().MaxRuneLen(100),
 		field.String("client_id").NotEmpty().MaxLen(64).Unique().Immutable(),
 		field.Bytes("secret_hash").NotEmpty().Sensitive().Comment("SHA-256 of the 32-byte random secret"),
 		field.String("created_by").GoType(pulid.ID("")).Immutable().Comment("the operator who registered it"),

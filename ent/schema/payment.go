@@ -58,10 +58,10 @@ func (Payment) Fields() []ent.Field {
 			Comment("where the payment is in the escrow state machine"),
 		field.String("resume_status").Optional().MaxLen(20).Annotations(skip).
 			Comment("while REFUND_REQUESTED or DISPUTED: the status the payment returns to (PAID, SHIPPED or COMPLETED)"),
-		field.String("description").Optional().MaxLen(200).Comment("what is paid for, as the buyer sees it (at most 200 characters)"),
-		field.String("merchant_order_ref").Optional().MaxLen(64).Comment("the seller's own order reference (at most 64 characters)"),
-		field.String("carrier").Optional().MaxLen(64).Annotations(skip),
-		field.String("tracking_number").Optional().MaxLen(64).Annotations(skip),
+		field.String("description").Optional().MaxRuneLen(200).Comment("what is paid for, as the buyer sees it (at most 200 characters)"),
+		field.String("merchant_order_ref").Optional().MaxRuneLen(64).Comment("the seller's own order reference (at most 64 characters)"),
+		field.String("carrier").Optional().MaxRuneLen(64).Annotations(skip),
+		field.String("tracking_number").Optional().MaxRuneLen(64).Annotations(skip),
 		optTime("authorize_by", "CREATED: closes unless authorized by then"),
 		optTime("ship_by", "PAID: refunded unless shipped by then"),
 		optTime("auto_confirm_at", "SHIPPED: completes by itself then (null while paused)"),
@@ -71,8 +71,8 @@ func (Payment) Fields() []ent.Field {
 		optTime("refund_answer_by", "REFUND_REQUESTED: the seller's silence counts as agreement after it"),
 		optTime("protection_until", "COMPLETED: a fraud claim may be opened until then"),
 		field.Int64("refund_request_amount").Optional().Nillable().Annotations(skip).Comment("the open refund request, minor units"),
-		field.String("refund_reason").Optional().MaxLen(500).Annotations(skip),
-		field.String("dispute_reason").Optional().MaxLen(500).Annotations(skip),
+		field.String("refund_reason").Optional().MaxRuneLen(500).Annotations(skip),
+		field.String("dispute_reason").Optional().MaxRuneLen(500).Annotations(skip),
 		field.Bool("fraud_claim").Default(false).Annotations(skip).Comment("the open dispute is a fraud claim after completion"),
 		field.JSON("authorization_evidence", map[string]any{}).Optional().Annotations(skip).
 			Comment("the verified passkey assertion that authorized the payment"),
@@ -223,9 +223,9 @@ func (AccountControl) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("user_id").GoType(pulid.ID("")).Unique().Immutable(),
 		field.Bool("frozen").Default(false),
-		field.String("frozen_reason").Optional().MaxLen(500),
+		field.String("frozen_reason").Optional().MaxRuneLen(500),
 		field.Bool("collection_restricted").Default(false),
-		field.String("restriction_reason").Optional().MaxLen(500),
+		field.String("restriction_reason").Optional().MaxRuneLen(500),
 		field.String("updated_by").GoType(pulid.ID("")).Optional().Comment("the operator who changed it last"),
 	}
 }

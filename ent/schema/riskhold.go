@@ -47,7 +47,7 @@ func (RiskHold) Fields() []ent.Field {
 			})),
 		field.String("decided_by").GoType(pulid.ID("")).Optional().Nillable().Annotations(skip).Comment("the operator"),
 		field.Time("decided_at").Optional().Nillable().Comment("When an operator decided; null while HELD."),
-		field.String("note").Optional().MaxLen(500).Comment("The operator's note, at most 500 characters; empty while HELD."),
+		field.String("note").Optional().MaxRuneLen(500).Comment("The operator's note, at most 500 characters; empty while HELD."),
 	}
 }
 

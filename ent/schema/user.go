@@ -26,7 +26,7 @@ func (User) Fields() []ent.Field {
 			Comment("E.164, e.g. +8613800138000"),
 		field.String("password_hash").Sensitive().NotEmpty().
 			Annotations(entgql.Skip()),
-		field.String("display_name").NotEmpty().MaxLen(64).
+		field.String("display_name").NotEmpty().MaxRuneLen(64).
 			Comment("The name other users see (a payee, a counterparty), 1 to 64 characters; not the verified legal name."),
 		field.Enum("role").Values("USER", "OPERATOR").Default("USER").
 			Comment("What the account may do: USER for wallet holders, OPERATOR for the platform's staff.").
