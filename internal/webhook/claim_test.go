@@ -51,7 +51,7 @@ func seedDeliveries(t *testing.T, c *ent.Client, url string, n int) {
 }
 
 func sender(c *ent.Client) *webhook.Service {
-	return webhook.New(c, nil, webhook.Config{Sandbox: true, Workers: 3, Timeout: 5 * time.Second,
+	return webhook.New(c, nil, webhook.Config{Sandbox: true, Workers: 12, Timeout: 5 * time.Second,
 		Now: func() time.Time { return time.Now().Add(later) }})
 }
 

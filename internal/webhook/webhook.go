@@ -57,8 +57,11 @@ type Config struct {
 	// 100ms: under load every commit wakes the loop, and a step costs a
 	// few statements even when no event is a partner's; commits within the
 	// gap are fanned out together by the next step.
-	Gap      time.Duration
-	Workers  int           // concurrent sends per instance, default 4
+	Gap time.Duration
+	// Workers is how many sends one instance has under way at once,
+	// default 16 (each mostly waits on the network); one webhook takes at
+	// most a quarter of them (PerWebhook).
+	Workers  int
 	Resolver *net.Resolver // nil: the system resolver
 	// Vault seals signing keys at rest (the identity keyring); nil keeps
 	// them in plain text (tests of the sender alone).
@@ -73,7 +76,27 @@ type Service struct {
 	hub    *events.Hub
 	cfg    Config
 	http   *http.Client
+
+	// The instance's sends under way, and the webhooks it has paused: the
+	// n-th failed attempt in a row to one webhook (an error, a timeout, a
+	// refusal) pauses it for the schedule's n-th delay, during which claims
+	// pass over all of its due deliveries; an answered attempt ends that.
+	mu       sync.Mutex
+	busy     int
+	inflight map[pulid.ID]int // webhook -> sends under way
+	paused   map[pulid.ID]pause
+	freed    chan struct{} // a send ended (Run claims again)
 }
+
+type pause struct {
+	until    time.Time
+	failures int // in a row
+}
+
+// PerWebhook is how many sends of one webhook an instance has under way
+// at most: a quarter of its Workers (at least one), so that endpoints
+// that only time out leave the others most of the sender.
+func (s *Service) PerWebhook() int { return max(1, s.cfg.Workers/4) }
 
 // New returns the service; hub wakes its loop when events commit.
 func New(client *ent.Client, hub *events.Hub, cfg Config) *Service {
@@ -90,7 +113,7 @@ func New(client *ent.Client, hub *events.Hub, cfg Config) *Service {
 		cfg.Poll = time.Second
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 4
+		cfg.Workers = 16
 	}
 	if cfg.Gap <= 0 {
 		cfg.Gap = 100 * time.Millisecond
@@ -107,7 +130,7 @@ func New(client *ent.Client, hub *events.Hub, cfg Config) *Service {
 	return &Service{client: client, hub: hub, cfg: cfg, http: &http.Client{
 		Transport: tr, Timeout: cfg.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	}, inflight: map[pulid.ID]int{}, paused: map[pulid.ID]pause{}, freed: make(chan struct{}, 1)}
 }
 
 var eventTypeRE = regexp.MustCompile(`^[a-z][a-z_]*\.(\*|[a-z][a-z_]*)$`)
@@ -627,8 +650,10 @@ func wants(types []string, t string) bool {
 // transaction (BEGIN IMMEDIATE) serialises claimers. After commit the
 // lease, not a row lock, keeps the delivery this sender's while it sends.
 func (s *Service) claim(ctx context.Context, n int) ([]*ent.WebhookDelivery, error) {
+	skip, room := s.skipped()
 	dueAt := func(now time.Time) predicate.WebhookDelivery {
 		return webhookdelivery.And(webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING),
+			notIn(skip), // paused, or at PerWebhook sends already
 			webhookdelivery.NextAttemptAtLTE(now),
 			webhookdelivery.Or(webhookdelivery.LeaseUntilIsNil(), webhookdelivery.LeaseUntilLT(now)),
 			// A turned-off webhook's deliveries are not due (SetEnabled).
@@ -675,12 +700,12 @@ func (s *Service) claim(ctx context.Context, n int) ([]*ent.WebhookDelivery, err
 			return err
 		}
 		lease := now.Add(s.cfg.Lease)
-		// At most Workers of one webhook per claim: an endpoint that only
-		// times out then holds a step for about one timeout, not for its
-		// share of the whole claim (4 x Workers sends, waited for).
+		// At most PerWebhook of one webhook under way, counting those
+		// already sending: an endpoint that only times out holds a
+		// quarter of the sender for about one timeout, then is paused.
 		taken := map[pulid.ID]int{}
 		for _, d := range due {
-			if taken[d.WebhookID] >= s.cfg.Workers {
+			if taken[d.WebhookID] >= room(d.WebhookID) {
 				continue
 			}
 			taken[d.WebhookID]++
@@ -773,20 +798,32 @@ func (s *Service) send(ctx context.Context, d *ent.WebhookDelivery) error {
 		u.ClearLastStatusCode()
 	}
 	attempt := d.Attempts + 1
+	ok := code != nil && *code >= 200 && *code < 300
 	switch {
-	case code != nil && *code >= 200 && *code < 300:
+	case ok:
 		u.SetStatus(webhookdelivery.StatusSUCCEEDED).ClearNextAttemptAt()
 	case attempt <= len(s.cfg.Schedule):
 		u.SetNextAttemptAt(now.Add(s.cfg.Schedule[attempt-1]))
 	default:
 		u.SetStatus(webhookdelivery.StatusFAILED).ClearNextAttemptAt()
 	}
+	// The endpoint answered: its other deliveries go on. It failed: they
+	// wait (on this instance) instead of each taking a worker for a
+	// timeout, longer at each failure in a row.
+	if ok {
+		s.answered(w.ID)
+	} else {
+		s.failed(w.ID, now)
+	}
 	_, err = u.Save(ctx)
 	return err
 }
 
 // Run fans out and sends until ctx ends: woken by committed events (at
-// most once per Gap) and every Poll.
+// most once per Gap), by a send that ended (a free worker claims again at
+// once: no send waits for another's slow endpoint) and every Poll. When ctx
+// ends it waits for the sends under way, which end with it (their leases
+// run out and another attempt takes them up).
 func (s *Service) Run(ctx context.Context) {
 	var wake <-chan struct{}
 	if s.hub != nil {
@@ -794,20 +831,23 @@ func (s *Service) Run(ctx context.Context) {
 		defer s.hub.Unsubscribe(w)
 		wake = w.C
 	}
+	var sends sync.WaitGroup
+	defer sends.Wait()
 	t := time.NewTicker(s.cfg.Poll)
 	defer t.Stop()
 	for {
 		started := time.Now()
-		n, err := s.step(ctx)
+		n, err := s.launch(ctx, &sends, nil)
 		if err != nil && ctx.Err() == nil {
 			s.cfg.Logger.WarnContext(ctx, "webhooks: delivery step failed", "error", err)
 		}
 		if n > 0 && err == nil && ctx.Err() == nil {
-			continue // more may be due: a claim takes at most Workers per webhook
+			continue // more may be due, and workers free
 		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.freed:
 		case <-wake:
 			// Commits keep coming under load: let those of the rest of
 			// the gap join this wake-up's step.
@@ -823,40 +863,121 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
-// Step fans out new events, then claims and sends the due deliveries,
-// Workers at a time.
+// Step fans out new events, then claims the due deliveries its free
+// workers can take and waits for their sends.
 func (s *Service) Step(ctx context.Context) error {
-	_, err := s.step(ctx)
-	return err
+	var sends sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	_, err := s.launch(ctx, &sends, func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	})
+	sends.Wait()
+	return errors.Join(append([]error{err}, errs...)...)
 }
 
-// step is Step, also returning how many deliveries it claimed.
-func (s *Service) step(ctx context.Context) (int, error) {
+// launch fans out, claims as many due deliveries as the instance has free
+// workers and starts their sends, each in a goroutine of sends; a send's
+// error goes to report (logged when nil). It returns how many it started.
+func (s *Service) launch(ctx context.Context, sends *sync.WaitGroup, report func(error)) (int, error) {
 	if _, err := s.Fanout(ctx); err != nil {
 		return 0, fmt.Errorf("fan-out: %w", err)
 	}
-	due, err := s.claim(ctx, 4*s.cfg.Workers)
+	s.mu.Lock()
+	free := s.cfg.Workers - s.busy
+	s.mu.Unlock()
+	if free <= 0 {
+		return 0, nil
+	}
+	due, err := s.claim(ctx, free)
 	if err != nil {
 		return 0, fmt.Errorf("claim: %w", err)
 	}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, s.cfg.Workers)
-	var mu sync.Mutex
-	var errs []error
 	for _, d := range due {
-		wg.Add(1)
-		sem <- struct{}{}
+		s.mu.Lock()
+		s.busy++
+		s.inflight[d.WebhookID]++
+		s.mu.Unlock()
+		sends.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := s.send(ctx, d); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
+			defer sends.Done()
+			err := s.send(ctx, d)
+			s.mu.Lock()
+			s.busy--
+			if s.inflight[d.WebhookID]--; s.inflight[d.WebhookID] <= 0 {
+				delete(s.inflight, d.WebhookID)
+			}
+			s.mu.Unlock()
+			select {
+			case s.freed <- struct{}{}:
+			default:
+			}
+			switch {
+			case err == nil:
+			case report != nil:
+				report(err)
+			case ctx.Err() == nil:
+				s.cfg.Logger.WarnContext(ctx, "webhooks: delivery failed", "delivery", d.ID, "error", err)
 			}
 		}()
 	}
-	wg.Wait()
-	return len(due), errors.Join(errs...)
+	return len(due), nil
+}
+
+// skipped returns the webhooks a claim passes over (paused, or with
+// PerWebhook sends under way) and how many more of a webhook it may take.
+func (s *Service) skipped() ([]pulid.ID, func(pulid.ID) int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	per := s.PerWebhook()
+	var skip []pulid.ID
+	for id, p := range s.paused {
+		if now.Before(p.until) {
+			skip = append(skip, id)
+		}
+	}
+	room := map[pulid.ID]int{}
+	for id, n := range s.inflight {
+		if n >= per {
+			skip = append(skip, id)
+		}
+		room[id] = per - n
+	}
+	return skip, func(id pulid.ID) int {
+		if r, ok := room[id]; ok {
+			return r
+		}
+		return per
+	}
+}
+
+// failed pauses webhook after an attempt that failed at now: for the
+// schedule's n-th delay after its n-th failure in a row. answered ends a
+// pause and the count.
+func (s *Service) failed(webhook pulid.ID, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.paused[webhook]
+	p.failures++
+	p.until = now.Add(s.cfg.Schedule[min(p.failures, len(s.cfg.Schedule))-1])
+	s.paused[webhook] = p
+}
+
+func (s *Service) answered(webhook pulid.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.paused, webhook)
+}
+
+// notIn is "webhook_id NOT IN ids", or no condition for none.
+func notIn(ids []pulid.ID) predicate.WebhookDelivery {
+	if len(ids) == 0 {
+		return func(*entsql.Selector) {}
+	}
+	return webhookdelivery.WebhookIDNotIn(ids...)
 }
 
 // drain reads a little of the response (so the connection can
