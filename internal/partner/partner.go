@@ -89,6 +89,13 @@ var ErrInvalidClient = apperr.New(apperr.Unauthenticated, "invalid client creden
 // Authenticate checks client credentials and returns the app.
 // Errors: UNAUTHENTICATED (ErrInvalidClient).
 func (s *Service) Authenticate(ctx context.Context, clientID, secret string) (*ent.PartnerApp, error) {
+	// No stored client id is longer, or holds anything but printable
+	// ASCII: others are refused before the query (PostgreSQL would fail
+	// on a NUL or invalid UTF-8, an error of the server's instead of the
+	// client's).
+	if len(clientID) == 0 || len(clientID) > 64 || strings.IndexFunc(clientID, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+		return nil, ErrInvalidClient
+	}
 	h := sha256.Sum256([]byte(secret))
 	app, err := s.client.PartnerApp.Query().Where(partnerapp.ClientID(clientID)).Only(ctx)
 	if ent.IsNotFound(err) {
