@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -79,9 +80,15 @@ func CheckURL(ctx context.Context, raw string, sandbox bool, resolver *net.Resol
 	if err != nil {
 		return bad("the host does not resolve")
 	}
+	_, literal := netip.ParseAddr(host)
 	loopback := true
 	for _, a := range addrs {
 		if err := allowedIP(a, sandbox); err != nil {
+			if literal != nil {
+				// A name: what it resolves to inside danbao's network is
+				// not the partner's to learn.
+				return bad("the host resolves to an address that is not public")
+			}
 			return bad(err.Error())
 		}
 		loopback = loopback && a.Unmap().IsLoopback()
@@ -120,8 +127,9 @@ func dialControl(sandbox bool) func(network, address string, c syscall.RawConn) 
 		if err != nil {
 			return fmt.Errorf("webhook: dialing %s: %w", address, err)
 		}
-		if err := allowedIP(ap.Addr(), sandbox); err != nil {
-			return fmt.Errorf("webhook: refused to connect: %w", err)
+		if allowedIP(ap.Addr(), sandbox) != nil {
+			// Shown to the partner in the delivery log: no address.
+			return errors.New("webhook: refused to connect: the host resolved to an address that is not public")
 		}
 		return nil
 	}

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"danbao/internal/apperr"
@@ -40,6 +41,21 @@ func TestCheckURL(t *testing.T) {
 		if (err == nil) != c.ok || (err != nil && !apperr.Is(err, apperr.InvalidInput)) {
 			t.Errorf("%s (sandbox %v): %v", c.url, c.sandbox, err)
 		}
+	}
+}
+
+// TestCheckURLKeepsResolvedAddressesToItself: a name that resolves to a
+// refused address is refused without saying which address (found in
+// review: the message echoed it, showing partners what danbao's resolver
+// answers for internal names); an address given as such may be named.
+func TestCheckURLKeepsResolvedAddressesToItself(t *testing.T) {
+	err := CheckURL(context.Background(), "https://localhost/hook", false, nil)
+	e, ok := apperr.As(err)
+	if !ok || e.Code != apperr.InvalidInput || strings.Contains(e.Message, "127.0.0.1") || strings.Contains(e.Message, "::1") {
+		t.Fatalf("localhost: %v, want INVALID_INPUT naming no address", err)
+	}
+	if err := CheckURL(context.Background(), "https://127.0.0.1/hook", false, nil); !apperr.Is(err, apperr.InvalidInput) {
+		t.Fatalf("127.0.0.1: %v, want INVALID_INPUT", err)
 	}
 }
 
