@@ -21539,7 +21539,7 @@ func (ec *executionContext) unmarshalInputSetDailyLimitInput(ctx context.Context
 			it.Currency = data
 		case "amount":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
-			data, err := ec.unmarshalNString2string(ctx, v)
+			data, err := ec.unmarshalNDecimal2danbaoᚋentᚋschemaᚋscalarᚐDecimal(ctx, v)
 			if err != nil {
 				return it, err
 			}

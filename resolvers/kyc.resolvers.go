@@ -44,7 +44,7 @@ func (r *mutationResolver) SetDailyLimit(ctx context.Context, input model.SetDai
 	}
 	_, reauth := auth.RequireRecent(ctx) // raising the limit needs a recent sign-in
 	now := time.Now()
-	w, err := r.Limits.SetDailyLimit(ctx, who.UserID, input.Currency, input.Amount, reauth, now)
+	w, err := r.Limits.SetDailyLimit(ctx, who.UserID, input.Currency, string(input.Amount), reauth, now)
 	return r.dailyLimitPayload(w, err, now)
 }
 

@@ -698,7 +698,7 @@ type SetDailyLimitInput struct {
 	// ISO 4217 code of the currency the limit is for, such as CNY.
 	Currency string `json:"currency"`
 	// The daily limit, a decimal string in major units ("5000.00"), from 0 to the configured maximum.
-	Amount string `json:"amount"`
+	Amount scalar.Decimal `json:"amount"`
 }
 
 // The result of setDailyLimit.

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -131,6 +132,13 @@ func TestDailyLimitAPI(t *testing.T) {
 		}
 		if dl, ues := setDaily(t, e, b.User, "USD", "1.00"); dl != nil || len(ues) != 1 || ues[0].Code != "INVALID_INPUT" {
 			t.Fatalf("setDailyLimit in USD: %+v %+v", dl, ues)
+		}
+		// An amount is a decimal string: a JSON number is refused (found
+		// in review: the input was a String and 1000 was taken as 1000.00).
+		resp := e.Do(t, b.User.AccessToken, `mutation($in: SetDailyLimitInput!){ setDailyLimit(input:$in) { userErrors { code } } }`,
+			map[string]any{"in": map[string]any{"currency": "CNY", "amount": 400}})
+		if !slices.Equal(resp.Codes(), []string{"INVALID_INPUT"}) {
+			t.Fatalf("setDailyLimit with a JSON number: %v %s, want INVALID_INPUT", resp.Codes(), resp.Data)
 		}
 		dl, ues := setDaily(t, e, b.User, "CNY", "400.00")
 		if len(ues) != 0 || dl == nil || dl.Limit != "400.00" || !dl.Chosen || dl.Used != "200.00" || dl.Remaining != "200.00" {
