@@ -525,8 +525,10 @@ func (a *App) routes() http.Handler {
 		cors(a.Config.CORSOrigins, deadline(a.Config.RequestTimeout, limitBody(a.Config.MaxBodyBytes, a.Tokens.Middleware(a.Sockets.Middleware(gql)))))))
 	mux.Handle("POST "+partner.TokenPath, m.CountHTTP(partner.TokenPath, a.Partners.TokenHandler(a.Log)))
 	// No request deadline: a long statement streams for as long as it takes.
-	mux.Handle("GET "+StatementsPath, m.CountHTTP(StatementsPath,
-		cors(a.Config.CORSOrigins, a.Tokens.Middleware(statementsCSV(a.Wallet, a.Log)))))
+	// OPTIONS too: a browser sends a preflight before a GET with a bearer token.
+	statements := m.CountHTTP(StatementsPath, cors(a.Config.CORSOrigins, a.Tokens.Middleware(statementsCSV(a.Wallet, a.Log))))
+	mux.Handle("GET "+StatementsPath, statements)
+	mux.Handle("OPTIONS "+StatementsPath, statements)
 	mux.Handle("POST "+bank.CallbackPath, m.CountHTTP(bank.CallbackPath, bankCallback(a.Wallet, a.callbackSigner, a.Log)))
 	if a.Config.Playground {
 		pg := m.CountHTTP("/playground", playgroundHandler())
