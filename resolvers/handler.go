@@ -73,6 +73,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *handler.Server {
 	srv.SetRecoverFunc(Recover(cfg.Logger))
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
+		srv.Use(introspectionLimit{})
 	} else {
 		srv.Use(noIntrospection{})
 		srv.SetDisableSuggestion(true)
@@ -308,6 +309,62 @@ func (noIntrospection) MutateOperationContext(ctx context.Context, rc *graphql.O
 		return err
 	}
 	return nil
+}
+
+// Introspection's answers are not paged and its lists are not counted by
+// the complexity limit: the whole schema's types with their fields is about
+// 50 KB. An operation may ask for it once (GraphiQL does), and name at most
+// MaxTypeLookups types with __type; otherwise 700 aliases of __schema took
+// half a gigabyte and half a minute to answer (found in review).
+const (
+	MaxSchemaLookups = 1
+	MaxTypeLookups   = 10
+)
+
+// introspectionLimit refuses, before execution, an operation selecting
+// __schema under more than MaxSchemaLookups response keys, or __type under
+// more than MaxTypeLookups (aliases, through fragments), as
+// COMPLEXITY_LIMIT_EXCEEDED.
+type introspectionLimit struct{}
+
+func (introspectionLimit) ExtensionName() string                   { return "IntrospectionLimit" }
+func (introspectionLimit) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (introspectionLimit) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
+	if rc.Operation == nil {
+		return nil
+	}
+	keys := map[string]map[string]bool{} // root field -> its response keys
+	rootKeys(rc.Operation.SelectionSet, keys, map[string]bool{})
+	if len(keys["__schema"]) > MaxSchemaLookups || len(keys["__type"]) > MaxTypeLookups {
+		err := gqlerror.Errorf("an operation may select __schema at most %d time and __type at most %d times", MaxSchemaLookups, MaxTypeLookups)
+		err.Extensions = map[string]any{"code": "COMPLEXITY_LIMIT_EXCEEDED"}
+		return err
+	}
+	return nil
+}
+
+// rootKeys collects the response keys (aliases) of set's root fields by
+// field name, through inline fragments and fragment spreads (visiting
+// guards cycles). Fields with one key are merged into one execution.
+func rootKeys(set ast.SelectionSet, keys map[string]map[string]bool, visiting map[string]bool) {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if keys[s.Name] == nil {
+				keys[s.Name] = map[string]bool{}
+			}
+			keys[s.Name][s.Alias] = true
+		case *ast.InlineFragment:
+			rootKeys(s.SelectionSet, keys, visiting)
+		case *ast.FragmentSpread:
+			if s.Definition != nil && !visiting[s.Name] {
+				visiting[s.Name] = true
+				rootKeys(s.Definition.SelectionSet, keys, visiting)
+				delete(visiting, s.Name)
+			}
+		}
+	}
 }
 
 func selectsIntrospection(set ast.SelectionSet, seen map[string]bool) bool {

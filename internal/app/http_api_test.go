@@ -3,8 +3,10 @@ package app_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -63,6 +65,46 @@ func TestDepthLimit(t *testing.T) {
 	// GraphiQL's own introspection query (TypeRef nests ofType 9 deep) fits.
 	if r := e.Do(t, "", introspectionQuery, nil); len(r.Errors) > 0 {
 		t.Fatalf("introspection query refused: %+v", r.Errors)
+	}
+}
+
+// TestIntrospectionAskedOnce: with introspection on, an operation may
+// select __schema under one response key and __type under ten (aliases
+// counted, through fragments); more is COMPLEXITY_LIMIT_EXCEEDED before anything runs (found
+// in review: 700 aliases of __schema took half a gigabyte and half a
+// minute, unauthenticated). GraphiQL's query, with its one __schema, is
+// answered.
+func TestIntrospectionAskedOnce(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite)
+	if r := e.Do(t, "", introspectionQuery, nil); len(r.Errors) > 0 {
+		t.Fatalf("GraphiQL's introspection query refused: %+v", r.Errors)
+	}
+	types := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, " t%d: __type(name: \"User\") { name }", i)
+		}
+		return b.String()
+	}
+	for _, c := range []struct {
+		query string
+		ok    bool
+	}{
+		{`{ a: __schema { queryType { name } } }`, true},
+		{`{ a: __schema { queryType { name } } b: __schema { queryType { name } } }`, false},
+		{`{ ...S ...S } fragment S on Query { __schema { queryType { name } } }`, true}, // one field, merged
+		{`{ ...S } fragment S on Query { a: __schema { queryType { name } } b: __schema { queryType { name } } }`, false},
+		{`{ ... on Query { a: __schema { queryType { name } } } b: __schema { queryType { name } } }`, false},
+		{`{` + types(10) + ` }`, true},
+		{`{` + types(11) + ` }`, false},
+	} {
+		r := e.Do(t, "", c.query, nil)
+		if c.ok && len(r.Errors) > 0 {
+			t.Fatalf("%s: %v", c.query, r.Codes())
+		}
+		if !c.ok && (!slices.Equal(r.Codes(), []string{"COMPLEXITY_LIMIT_EXCEEDED"}) || (len(r.Data) != 0 && string(r.Data) != "null")) {
+			t.Fatalf("%s: %v %s, want COMPLEXITY_LIMIT_EXCEEDED and no data", c.query, r.Codes(), r.Data)
+		}
 	}
 }
 
