@@ -521,8 +521,8 @@ func (a *App) routes() http.Handler {
 	})
 	mux := http.NewServeMux()
 	m := a.Metrics
-	mux.Handle("/graphql", m.CountHTTP("/graphql",
-		cors(a.Config.CORSOrigins, deadline(a.Config.RequestTimeout, limitBody(a.Config.MaxBodyBytes, a.Tokens.Middleware(a.Sockets.Middleware(gql)))))))
+	mux.Handle("/graphql", m.CountHTTP("/graphql", upgradeOnlyToWebSocket(
+		cors(a.Config.CORSOrigins, deadline(a.Config.RequestTimeout, limitBody(a.Config.MaxBodyBytes, a.Tokens.Middleware(a.Sockets.Middleware(gql))))))))
 	mux.Handle("POST "+partner.TokenPath, m.CountHTTP(partner.TokenPath, a.Partners.TokenHandler(a.Log)))
 	// No request deadline: a long statement streams for as long as it takes.
 	// OPTIONS too: a browser sends a preflight before a GET with a bearer token.

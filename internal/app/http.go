@@ -152,6 +152,34 @@ func deadline(d time.Duration, next http.Handler) http.Handler {
 	})
 }
 
+// upgradeOnlyToWebSocket drops an Upgrade header that does not ask for a
+// WebSocket (curl --http2 sends "Upgrade: h2c", which danbao does not
+// speak): every later layer takes an Upgrade header for a subscription
+// socket, and such a request got the socket handshake's 426 instead of its
+// answer (found in review). It is answered as the plain request it also is.
+func upgradeOnlyToWebSocket(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if up := r.Header.Get("Upgrade"); up != "" && !headerHasToken(r.Header, "Upgrade", "websocket") {
+			r = r.Clone(r.Context())
+			r.Header.Del("Upgrade")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// headerHasToken reports whether a comma-separated header lists token
+// (case-insensitively), as RFC 9110 writes Upgrade and Connection.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // jsonReason describes a decoding error without quoting the input.
 func jsonReason(err error) string {
 	var syn *json.SyntaxError

@@ -68,6 +68,34 @@ func TestDepthLimit(t *testing.T) {
 	}
 }
 
+// TestUpgradeOtherThanWebSocket: a request carrying an Upgrade header
+// for another protocol (curl --http2 sends h2c) is answered as the plain
+// GET or POST it is, with JSON; before, it went to the subscription
+// socket's handshake and got 426 with a mixed text and JSON body.
+func TestUpgradeOtherThanWebSocket(t *testing.T) {
+	e := testenv.New(t, testenv.SQLite)
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		var req *http.Request
+		if method == http.MethodGet {
+			req, _ = http.NewRequest(method, e.Server.URL+"/graphql?query=%7B__typename%7D", nil)
+		} else {
+			req, _ = http.NewRequest(method, e.Server.URL+"/graphql", strings.NewReader(`{"query":"{ __typename }"}`))
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("Connection", "Upgrade, HTTP2-Settings")
+		req.Header.Set("Upgrade", "h2c")
+		resp, err := e.Server.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(body) != `{"data":{"__typename":"Query"}}` {
+			t.Fatalf("%s with Upgrade: h2c: %d %s", method, resp.StatusCode, body)
+		}
+	}
+}
+
 // TestIntrospectionAskedOnce: with introspection on, an operation may
 // select __schema under one response key and __type under ten (aliases
 // counted, through fragments); more is COMPLEXITY_LIMIT_EXCEEDED before anything runs (found
