@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -146,10 +147,14 @@ func verbatim(data []byte) bool {
 // refuse answers a request refused by a transport with a GraphQL error
 // document whose extensions.code is BAD_REQUEST.
 func refuse(w http.ResponseWriter, status int, msg string) {
+	refuseCoded(w, status, "BAD_REQUEST", msg)
+}
+
+func refuseCoded(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	writeResponse(w, &graphql.Response{Errors: gqlerror.List{{
-		Message: msg, Extensions: map[string]any{"code": "BAD_REQUEST"},
+		Message: msg, Extensions: map[string]any{"code": code},
 	}}})
 }
 
@@ -176,6 +181,10 @@ func (codedGET) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 	params.ReadTime.Start = graphql.Now()
 	for name, dst := range map[string]*map[string]any{"variables": &params.Variables, "extensions": &params.Extensions} {
 		if v := q.Get(name); v != "" {
+			if JSONValues([]byte(v), MaxJSONValues) > MaxJSONValues {
+				refuseCoded(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", fmt.Sprintf("%s holds more than %d JSON values", name, MaxJSONValues))
+				return
+			}
 			dec := json.NewDecoder(strings.NewReader(v))
 			dec.UseNumber()
 			if err := dec.Decode(dst); err != nil {

@@ -83,13 +83,18 @@ func (p *protocolConn) NextReader() (int, io.Reader, error) {
 		if err != nil {
 			return typ, r, err
 		}
-		if !p.strict {
-			p.initDone()
-			return typ, r, nil
-		}
 		data, err := io.ReadAll(r)
 		if err != nil {
 			return typ, nil, err
+		}
+		// As a POST body's: a message of a million one-byte values would
+		// decode into tens of megabytes (found in review).
+		if JSONValues(data, MaxJSONValues) > MaxJSONValues {
+			return p.fail(int(coderws.StatusMessageTooBig), "Message holds too many JSON values")
+		}
+		if !p.strict {
+			p.initDone()
+			return typ, bytes.NewReader(data), nil
 		}
 		var m clientMessage
 		if typ != int(coderws.MessageText) || json.Unmarshal(data, &m) != nil {

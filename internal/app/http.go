@@ -30,11 +30,10 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg st
 	}}})
 }
 
-// MaxBodyValues bounds the JSON values (array elements, object members,
-// scalars) of one request body. Decoded, each costs tens of bytes, so a
-// 1 MiB body of one-byte numbers would otherwise become some 40 MiB of Go
-// values; no danbao operation needs more than a few hundred.
-const MaxBodyValues = 10000
+// MaxBodyValues bounds the JSON values of one request body
+// (resolvers.MaxJSONValues, which also bounds a GET's variables and a
+// subscription socket's messages).
+const MaxBodyValues = resolvers.MaxJSONValues
 
 // limitBody refuses bodies above max with 413 before anything reads them,
 // refuses a POST body that is not a well-formed GraphQL request with 400
@@ -73,7 +72,7 @@ func limitBody(max int64, next http.Handler) http.Handler {
 			writeError(w, r, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
 			return
 		}
-		if jsonValues(body, MaxBodyValues) > MaxBodyValues {
+		if resolvers.JSONValues(body, MaxBodyValues) > MaxBodyValues {
 			writeError(w, r, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE",
 				fmt.Sprintf("request body holds more than %d JSON values", MaxBodyValues))
 			return
@@ -105,34 +104,6 @@ func mediaType(contentType string) string {
 	}
 	mt, _, _ := mime.ParseMediaType(contentType)
 	return mt
-}
-
-// jsonValues counts the values in a JSON text, stopping past max: every
-// value but the first follows a comma, a colon or an opening bracket
-// outside strings, so those are counted. Malformed text is counted the
-// same way and left to the decoder to refuse.
-func jsonValues(b []byte, max int) int {
-	n, inString, escaped := 1, false, false
-	for _, c := range b {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == ',' || c == '[' || c == '{':
-			if n++; n > max {
-				return n
-			}
-		}
-	}
-	return n
 }
 
 // deadline gives each request at most d: its context ends then, so the

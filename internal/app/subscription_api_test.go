@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"danbao/auth"
+	"danbao/internal/app"
 	"danbao/internal/testenv"
 
 	"github.com/coder/websocket"
@@ -244,6 +245,18 @@ func TestSubscriptionProtocolCloseCodes(t *testing.T) {
 	}
 	if c := closedWith(w); c != 4429 {
 		t.Fatalf("second init: %d", c)
+	}
+
+	// A message of more JSON values than a POST body may hold: 1009 (found
+	// in review: a 1 MB message of 500,000 values was decoded each time).
+	w = dial()
+	if err := w.Init(ctx, auth); err != nil {
+		t.Fatal(err)
+	}
+	raw(w, `{"type":"subscribe","id":"big","payload":{"query":"subscription { balanceChanged { currency } }","variables":{"x":[1`+
+		strings.Repeat(",1", app.MaxBodyValues)+`]}}}`)
+	if c := closedWith(w); c != websocket.StatusMessageTooBig {
+		t.Fatalf("a message of too many values: %d", c)
 	}
 
 	w = dial()
