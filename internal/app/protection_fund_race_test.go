@@ -53,3 +53,38 @@ func TestProtectionFundRace(t *testing.T) {
 		verifyOK(t, e.Env)
 	})
 }
+
+// TestFundingPastWhatABalanceHolds: a funding that would take the
+// protection fund's balance past an int64 of minor units is INVALID_INPUT
+// on amount and moves nothing (found in review: an internal error). The
+// balance is set near the end by hand: thousands of the largest fundings
+// would take too long.
+func TestFundingPastWhatABalanceHolds(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := newEscrowEnv(t, d)
+		op := e.Operator(t)
+		fund := func(amount, key string) (string, []userError) {
+			var out struct {
+				FundProtection struct {
+					Balance    string
+					UserErrors []userError
+				}
+			}
+			e.Do(t, op.AccessToken, `mutation($a: Decimal!, $k: String!) { fundProtection(input:{amount:$a, idempotencyKey:$k}) { balance userErrors { code field } } }`,
+				map[string]any{"a": amount, "k": key}).Decode(t, &out)
+			return out.FundProtection.Balance, out.FundProtection.UserErrors
+		}
+		if _, ues := fund("50.00", "fund-1"); len(ues) > 0 {
+			t.Fatal(ues)
+		}
+		if _, err := e.App.DB.SQL.Exec(`UPDATE accounts SET balance = 9223372036854775707 WHERE kind = 'PROTECTION_FUND'`); err != nil {
+			t.Fatal(err)
+		}
+		if bal, ues := fund("1.01", "fund-over"); len(ues) != 1 || ues[0].Code != "INVALID_INPUT" || ues[0].Field[len(ues[0].Field)-1] != "amount" {
+			t.Fatalf("funding past the end: %s %+v, want INVALID_INPUT on amount", bal, ues)
+		}
+		if bal, ues := fund("1.00", "fund-to-the-end"); len(ues) > 0 || bal != "92233720368547758.07" {
+			t.Fatalf("funding to the very end: %s %+v", bal, ues)
+		}
+	})
+}

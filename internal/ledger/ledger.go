@@ -179,9 +179,17 @@ func apply(ctx context.Context, tx *ent.Tx, l Leg) (int64, error) {
 		if l.Amount < 0 && !MayGoNegative(l.Kind) {
 			return 0, apperr.New(apperr.InsufficientFunds, "insufficient funds")
 		}
-		return 0, fmt.Errorf("ledger: account %s would overflow", l.AccountID)
+		return 0, overflow()
 	}
 	return balance, err
+}
+
+// overflow is the refusal of a movement that would take a balance past
+// what an int64 of minor units holds (about 92 quadrillion yuan): never a
+// real payment, but an operator funding the protection fund thousands of
+// times with the largest amount reaches it.
+func overflow() error {
+	return apperr.New(apperr.InvalidInput, "this amount would take an account's balance past what it can hold").WithField("amount")
 }
 
 // addToBalance adds amount to an account's cached balance with one
@@ -270,7 +278,10 @@ func (q *journal) Flush(ctx context.Context, tx *ent.Tx) error {
 	}
 	sort.Strings(accounts)
 	refused := func(id string) error {
-		return fmt.Errorf("ledger: platform account %s (%s) would overflow or go negative", id, kinds[id])
+		if totals[id] > 0 || MayGoNegative(kinds[id]) {
+			return overflow()
+		}
+		return fmt.Errorf("ledger: platform account %s (%s) would go negative", id, kinds[id])
 	}
 	settle := func(id string, balance int64) {
 		refs := legsOf[id]
