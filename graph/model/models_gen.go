@@ -673,7 +673,7 @@ type RotatePartnerAppSecretPayload struct {
 	PartnerApp *ent.PartnerApp `json:"partnerApp,omitempty"`
 	// The new client_secret, shown this once; the old one no longer works. Null when refused.
 	ClientSecret *string `json:"clientSecret,omitempty"`
-	// Why it was refused (NOT_FOUND).
+	// Why it was refused (NOT_FOUND; CONFLICT while an attempt of it is under way: ask again when it has ended).
 	UserErrors []*UserError `json:"userErrors"`
 }
 

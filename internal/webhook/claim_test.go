@@ -12,6 +12,7 @@ import (
 	"danbao/ent"
 	"danbao/ent/schema/pulid"
 	"danbao/ent/webhookdelivery"
+	"danbao/internal/apperr"
 	"danbao/internal/dbtx"
 	"danbao/internal/events"
 	"danbao/internal/testenv"
@@ -228,13 +229,14 @@ func TestFanoutPassesOverOtherEvents(t *testing.T) {
 	})
 }
 
-// TestRedeliverDuringAnAttemptKeepsItsLease: a partner asks for a
-// redelivery while an attempt of that delivery is under way on another
-// instance. The attempt keeps its lease: a second sender claims nothing
-// meanwhile (before, Redeliver cleared the lease and the second sender sent
-// the same delivery at once), and the first attempt's outcome is recorded.
-// A redelivery once the attempt has ended makes it due again.
-func TestRedeliverDuringAnAttemptKeepsItsLease(t *testing.T) {
+// TestRedeliverDuringAnAttempt: a partner asks for a redelivery while an
+// attempt of that delivery is under way on another instance. The request
+// is refused CONFLICT and changes nothing: the attempt keeps its lease, a
+// second sender claims nothing meanwhile (before, Redeliver cleared the
+// lease and the second sender sent the same delivery at once), and the
+// first attempt's outcome is recorded. Asked again once the attempt has
+// ended, the redelivery makes it due and it is sent again.
+func TestRedeliverDuringAnAttempt(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
 		e := testenv.New(t, d, testenv.With("DANBAO_EVENTS_POLL_INTERVAL", "1h"))
 		c := e.App.DB.Client
@@ -262,19 +264,18 @@ func TestRedeliverDuringAnAttemptKeepsItsLease(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- first.Step(ctx) }()
 		<-arrived // the first attempt is under way, under its lease
-		if _, err := second.Redeliver(ctx, "pra_claimtest", del.ID); err != nil {
-			t.Fatal(err)
-		}
-		if err := second.Step(ctx); err != nil {
-			t.Fatal(err)
-		}
+		_, rerr := second.Redeliver(ctx, "pra_claimtest", del.ID)
+		serr := second.Step(ctx)
 		n := sent.Load()
 		close(release)
-		if n != 1 {
-			t.Fatalf("sent %d times while the first attempt ran, want once", n)
-		}
 		if err := <-done; err != nil {
 			t.Fatal(err)
+		}
+		if !apperr.Is(rerr, apperr.Conflict) || serr != nil {
+			t.Fatalf("redelivery during the attempt: %v (want CONFLICT), the second sender's step: %v", rerr, serr)
+		}
+		if n != 1 {
+			t.Fatalf("sent %d times while the first attempt ran, want once", n)
 		}
 		got, err := c.WebhookDelivery.Get(ctx, del.ID)
 		if err != nil {
@@ -283,7 +284,6 @@ func TestRedeliverDuringAnAttemptKeepsItsLease(t *testing.T) {
 		if got.Status != webhookdelivery.StatusSUCCEEDED || got.Attempts != 1 || got.LeaseUntil != nil {
 			t.Fatalf("after the first attempt: status %s, %d attempts, lease %v; want SUCCEEDED, 1, none", got.Status, got.Attempts, got.LeaseUntil)
 		}
-		// Redelivered once no attempt runs: due again, sent once more.
 		if _, err := second.Redeliver(ctx, "pra_claimtest", del.ID); err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"regexp"
@@ -77,20 +78,13 @@ type Service struct {
 	cfg    Config
 	http   *http.Client
 
-	// The instance's sends under way, and the webhooks it has paused: the
-	// n-th failed attempt in a row to one webhook (an error, a timeout, a
-	// refusal) pauses it for the schedule's n-th delay, during which claims
-	// pass over all of its due deliveries; an answered attempt ends that.
-	mu       sync.Mutex
-	busy     int
-	inflight map[pulid.ID]int // webhook -> sends under way
-	paused   map[pulid.ID]pause
-	freed    chan struct{} // a send ended (Run claims again)
-}
-
-type pause struct {
-	until    time.Time
-	failures int // in a row
+	// The instance's sends under way. launching is held by one launch at
+	// a time, from counting the free workers to counting its sends.
+	launching sync.Mutex
+	mu        sync.Mutex
+	busy      int
+	inflight  map[pulid.ID]int // webhook -> sends under way
+	freed     chan struct{}    // a send ended (Run claims again)
 }
 
 // PerWebhook is how many sends of one webhook an instance has under way
@@ -130,7 +124,7 @@ func New(client *ent.Client, hub *events.Hub, cfg Config) *Service {
 	return &Service{client: client, hub: hub, cfg: cfg, http: &http.Client{
 		Transport: tr, Timeout: cfg.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}, inflight: map[pulid.ID]int{}, paused: map[pulid.ID]pause{}, freed: make(chan struct{}, 1)}
+	}, inflight: map[pulid.ID]int{}, freed: make(chan struct{}, 1)}
 }
 
 var eventTypeRE = regexp.MustCompile(`^[a-z][a-z_]*\.(\*|[a-z][a-z_]*)$`)
@@ -419,9 +413,8 @@ func updateOwn(ctx context.Context, tx *ent.Tx, partnerID, webhookID pulid.ID, s
 }
 
 // Redeliver makes one of the partner's deliveries due now (PENDING; one
-// more attempt even after the schedule ran out). During an attempt under
-// way (its lease live) that attempt stays the only one: its outcome is
-// recorded as usual. Errors: NOT_FOUND.
+// more attempt even after the schedule ran out). Errors: NOT_FOUND,
+// CONFLICT (an attempt of it is under way: its lease is live).
 func (s *Service) Redeliver(ctx context.Context, partnerID, deliveryID pulid.ID) (*ent.WebhookDelivery, error) {
 	var out *ent.WebhookDelivery
 	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
@@ -438,23 +431,23 @@ func (s *Service) Redeliver(ctx context.Context, partnerID, deliveryID pulid.ID)
 		if err != nil {
 			return err
 		}
-		// A live lease is an attempt under way on some instance: it stays
-		// that sender's (cleared, another sender would send the same
-		// delivery at once, and the first attempt's outcome would be
-		// lost); its outcome is this redelivery's. An ended one goes.
+		// A live lease is an attempt under way on some instance. Cleared,
+		// another sender would send the same delivery at once and the
+		// first attempt's outcome would be lost; kept, that outcome would
+		// overwrite this request (the last attempt's FAILED, say). So
+		// the partner asks again once it has ended.
 		now := s.now()
 		n, err := tx.WebhookDelivery.Update().Where(webhookdelivery.ID(d.ID),
 			webhookdelivery.Or(webhookdelivery.LeaseUntilIsNil(), webhookdelivery.LeaseUntilLT(now))).
 			SetStatus(webhookdelivery.StatusPENDING).SetNextAttemptAt(now).ClearLeaseUntil().Save(ctx)
-		if err == nil && n == 0 {
-			n, err = tx.WebhookDelivery.Update().Where(webhookdelivery.ID(d.ID)).
-				SetStatus(webhookdelivery.StatusPENDING).SetNextAttemptAt(now).Save(ctx)
-		}
-		if err == nil && n == 0 { // its webhook deleted and purged since the read
-			return apperr.New(apperr.NotFound, "no such delivery").WithField("deliveryId")
-		}
 		if err != nil {
 			return err
+		}
+		if n == 0 {
+			if _, err := tx.WebhookDelivery.Get(ctx, d.ID); ent.IsNotFound(err) { // its webhook deleted and purged since the read
+				return apperr.New(apperr.NotFound, "no such delivery").WithField("deliveryId")
+			}
+			return apperr.New(apperr.Conflict, "an attempt of this delivery is under way; ask again when it has ended").WithField("deliveryId")
 		}
 		out, err = tx.WebhookDelivery.Get(ctx, d.ID)
 		return err
@@ -643,17 +636,42 @@ func wants(types []string, t string) bool {
 }
 
 // claim takes up to n due deliveries and returns them with the lease each
-// holds. In one transaction it selects the due rows and sets lease_until
-// by compare-and-set. On PostgreSQL the select locks the rows FOR UPDATE
-// SKIP LOCKED, so concurrent senders on other instances pass over each
-// other's rows instead of waiting or colliding; on SQLite the write
-// transaction (BEGIN IMMEDIATE) serialises claimers. After commit the
-// lease, not a row lock, keeps the delivery this sender's while it sends.
+// holds: first of webhooks with no send under way on this instance, then
+// of the others, at most PerWebhook under way for any one webhook. A
+// worker set free therefore goes to a webhook that waits before one that
+// is already sending (slowly, or into a timeout), whatever their backlogs.
 func (s *Service) claim(ctx context.Context, n int) ([]*ent.WebhookDelivery, error) {
-	skip, room := s.skipped()
+	s.mu.Lock()
+	var busy, full []pulid.ID
+	taken := map[pulid.ID]int{}
+	for id, k := range s.inflight {
+		busy = append(busy, id)
+		if k >= s.PerWebhook() {
+			full = append(full, id)
+		}
+		taken[id] = k
+	}
+	s.mu.Unlock()
+	mine, err := s.claimOf(ctx, n, busy, taken)
+	if err != nil || len(mine) >= n || len(busy) == len(full) {
+		return mine, err
+	}
+	more, err := s.claimOf(ctx, n-len(mine), full, taken)
+	return append(mine, more...), err
+}
+
+// claimOf takes up to n due deliveries of webhooks not in skip, in one
+// transaction: it selects the due rows and sets lease_until by
+// compare-and-set, adding to taken (under way per webhook) up to
+// PerWebhook. On PostgreSQL the select locks the rows FOR UPDATE SKIP
+// LOCKED, so concurrent senders on other instances pass over each other's
+// rows instead of waiting or colliding; on SQLite the write transaction
+// (BEGIN IMMEDIATE) serialises claimers. After commit the lease, not a
+// row lock, keeps the delivery this sender's while it sends.
+func (s *Service) claimOf(ctx context.Context, n int, skip []pulid.ID, taken map[pulid.ID]int) ([]*ent.WebhookDelivery, error) {
 	dueAt := func(now time.Time) predicate.WebhookDelivery {
 		return webhookdelivery.And(webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING),
-			notIn(skip), // paused, or at PerWebhook sends already
+			notIn(skip),
 			webhookdelivery.NextAttemptAtLTE(now),
 			webhookdelivery.Or(webhookdelivery.LeaseUntilIsNil(), webhookdelivery.LeaseUntilLT(now)),
 			// A turned-off webhook's deliveries are not due (SetEnabled).
@@ -669,8 +687,15 @@ func (s *Service) claim(ctx context.Context, n int) ([]*ent.WebhookDelivery, err
 		return nil, err
 	}
 	var mine []*ent.WebhookDelivery
+	before := maps.Clone(taken)
 	err := dbtx.WithTx(ctx, s.client, func(tx *ent.Tx) error {
 		mine = mine[:0]
+		maps.Copy(taken, before) // a retried transaction starts again
+		for id := range taken {
+			if _, ok := before[id]; !ok {
+				delete(taken, id)
+			}
+		}
 		now := s.now()
 		due, err := tx.WebhookDelivery.Query().Where(dueAt(now)).
 			Limit(n).Unique(false).
@@ -701,14 +726,12 @@ func (s *Service) claim(ctx context.Context, n int) ([]*ent.WebhookDelivery, err
 		}
 		lease := now.Add(s.cfg.Lease)
 		// At most PerWebhook of one webhook under way, counting those
-		// already sending: an endpoint that only times out holds a
-		// quarter of the sender for about one timeout, then is paused.
-		taken := map[pulid.ID]int{}
+		// already sending: an endpoint that only times out holds at most
+		// a quarter of the workers.
 		for _, d := range due {
-			if taken[d.WebhookID] >= room(d.WebhookID) {
+			if taken[d.WebhookID] >= s.PerWebhook() {
 				continue
 			}
-			taken[d.WebhookID]++
 			k, err := tx.WebhookDelivery.Update().Where(webhookdelivery.ID(d.ID),
 				webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING),
 				webhookdelivery.Or(webhookdelivery.LeaseUntilIsNil(), webhookdelivery.LeaseUntilLT(now))).
@@ -717,6 +740,7 @@ func (s *Service) claim(ctx context.Context, n int) ([]*ent.WebhookDelivery, err
 				return err
 			}
 			if k == 1 {
+				taken[d.WebhookID]++
 				d.LeaseUntil = &lease
 				mine = append(mine, d)
 			}
@@ -798,22 +822,13 @@ func (s *Service) send(ctx context.Context, d *ent.WebhookDelivery) error {
 		u.ClearLastStatusCode()
 	}
 	attempt := d.Attempts + 1
-	ok := code != nil && *code >= 200 && *code < 300
 	switch {
-	case ok:
+	case code != nil && *code >= 200 && *code < 300:
 		u.SetStatus(webhookdelivery.StatusSUCCEEDED).ClearNextAttemptAt()
 	case attempt <= len(s.cfg.Schedule):
 		u.SetNextAttemptAt(now.Add(s.cfg.Schedule[attempt-1]))
 	default:
 		u.SetStatus(webhookdelivery.StatusFAILED).ClearNextAttemptAt()
-	}
-	// The endpoint answered: its other deliveries go on. It failed: they
-	// wait (on this instance) instead of each taking a worker for a
-	// timeout, longer at each failure in a row.
-	if ok {
-		s.answered(w.ID)
-	} else {
-		s.failed(w.ID, now)
 	}
 	_, err = u.Save(ctx)
 	return err
@@ -885,6 +900,8 @@ func (s *Service) launch(ctx context.Context, sends *sync.WaitGroup, report func
 	if _, err := s.Fanout(ctx); err != nil {
 		return 0, fmt.Errorf("fan-out: %w", err)
 	}
+	s.launching.Lock()
+	defer s.launching.Unlock()
 	s.mu.Lock()
 	free := s.cfg.Workers - s.busy
 	s.mu.Unlock()
@@ -924,52 +941,6 @@ func (s *Service) launch(ctx context.Context, sends *sync.WaitGroup, report func
 		}()
 	}
 	return len(due), nil
-}
-
-// skipped returns the webhooks a claim passes over (paused, or with
-// PerWebhook sends under way) and how many more of a webhook it may take.
-func (s *Service) skipped() ([]pulid.ID, func(pulid.ID) int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	per := s.PerWebhook()
-	var skip []pulid.ID
-	for id, p := range s.paused {
-		if now.Before(p.until) {
-			skip = append(skip, id)
-		}
-	}
-	room := map[pulid.ID]int{}
-	for id, n := range s.inflight {
-		if n >= per {
-			skip = append(skip, id)
-		}
-		room[id] = per - n
-	}
-	return skip, func(id pulid.ID) int {
-		if r, ok := room[id]; ok {
-			return r
-		}
-		return per
-	}
-}
-
-// failed pauses webhook after an attempt that failed at now: for the
-// schedule's n-th delay after its n-th failure in a row. answered ends a
-// pause and the count.
-func (s *Service) failed(webhook pulid.ID, now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.paused[webhook]
-	p.failures++
-	p.until = now.Add(s.cfg.Schedule[min(p.failures, len(s.cfg.Schedule))-1])
-	s.paused[webhook] = p
-}
-
-func (s *Service) answered(webhook pulid.ID) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.paused, webhook)
 }
 
 // notIn is "webhook_id NOT IN ids", or no condition for none.
