@@ -895,7 +895,8 @@ func (s *Service) Step(ctx context.Context) error {
 
 // launch fans out, claims as many due deliveries as the instance has free
 // workers and starts their sends, each in a goroutine of sends; a send's
-// error goes to report (logged when nil). It returns how many it started.
+// error goes to report (logged when nil). It returns how many it started
+// (those claimed before a claim's error too).
 func (s *Service) launch(ctx context.Context, sends *sync.WaitGroup, report func(error)) (int, error) {
 	if _, err := s.Fanout(ctx); err != nil {
 		return 0, fmt.Errorf("fan-out: %w", err)
@@ -910,7 +911,8 @@ func (s *Service) launch(ctx context.Context, sends *sync.WaitGroup, report func
 	}
 	due, err := s.claim(ctx, free)
 	if err != nil {
-		return 0, fmt.Errorf("claim: %w", err)
+		// What was claimed before the error is sent all the same.
+		err = fmt.Errorf("claim: %w", err)
 	}
 	for _, d := range due {
 		s.mu.Lock()
@@ -940,7 +942,7 @@ func (s *Service) launch(ctx context.Context, sends *sync.WaitGroup, report func
 			}
 		}()
 	}
-	return len(due), nil
+	return len(due), err
 }
 
 // notIn is "webhook_id NOT IN ids", or no condition for none.
