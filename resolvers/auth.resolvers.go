@@ -14,17 +14,17 @@ import (
 
 // Register is the resolver for the register field.
 func (r *mutationResolver) Register(ctx context.Context, input model.RegisterInput) (*model.AuthPayload, error) {
-	return authPayload(r.Auth.Register(ctx, auth.RegisterInput{Phone: input.Phone, Password: input.Password, DisplayName: input.DisplayName}))
+	return authPayload(ctx)(r.Auth.Register(ctx, auth.RegisterInput{Phone: input.Phone, Password: input.Password, DisplayName: input.DisplayName}))
 }
 
 // Login is the resolver for the login field.
 func (r *mutationResolver) Login(ctx context.Context, input model.LoginInput) (*model.AuthPayload, error) {
-	return authPayload(r.Auth.Login(ctx, auth.LoginInput{Phone: input.Phone, Password: input.Password}))
+	return authPayload(ctx)(r.Auth.Login(ctx, auth.LoginInput{Phone: input.Phone, Password: input.Password}))
 }
 
 // RefreshToken is the resolver for the refreshToken field.
 func (r *mutationResolver) RefreshToken(ctx context.Context, input model.RefreshTokenInput) (*model.AuthPayload, error) {
-	return authPayload(r.Auth.Refresh(ctx, input.RefreshToken))
+	return authPayload(ctx)(r.Auth.Refresh(ctx, input.RefreshToken))
 }
 
 // Logout is the resolver for the logout field.

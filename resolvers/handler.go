@@ -78,9 +78,10 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *handler.Server {
 		srv.Use(noIntrospection{})
 		srv.SetDisableSuggestion(true)
 	}
-	// Each operation gets its own batch loader of history entries' context.
+	// Each operation gets its own batch loader of history entries' context,
+	// and its record of the users its sign-ins return (ownerOrOperator).
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		return next(wallet.WithEntryContexts(ctx))
+		return next(withSignedIn(wallet.WithEntryContexts(ctx)))
 	})
 	srv.AroundOperations(operationDeadline(cfg.OperationTimeout))
 	srv.Use(DepthLimit{Max: cfg.MaxDepth})

@@ -70,7 +70,7 @@ func (r *mutationResolver) BeginPasskeyLogin(ctx context.Context) (*model.BeginP
 
 // FinishPasskeyLogin is the resolver for the finishPasskeyLogin field.
 func (r *mutationResolver) FinishPasskeyLogin(ctx context.Context, input model.FinishPasskeyLoginInput) (*model.AuthPayload, error) {
-	return authPayload(r.Passkeys.FinishLogin(ctx, input.Credential))
+	return authPayload(ctx)(r.Passkeys.FinishLogin(ctx, input.Credential))
 }
 
 // Passkeys is the resolver for the passkeys field.

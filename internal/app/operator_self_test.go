@@ -195,3 +195,49 @@ func TestCounterpartyPrivateFields(t *testing.T) {
 		}
 	})
 }
+
+// TestSignInReadsOwnUserFields: the user a sign-in mutation returns may
+// read their own private fields in its payload, though the request
+// carries no token of theirs (found in review: after those fields were
+// guarded, README's first register asking for user { phone } lost its
+// user to UNAUTHENTICATED).
+func TestSignInReadsOwnUserFields(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d)
+		phone := testenv.NewPhone()
+		type payload struct {
+			User *struct {
+				ID, Phone, Role string
+				CreatedAt       string
+			}
+			UserErrors []userError
+		}
+		var reg struct{ Register payload }
+		resp := e.Do(t, "", `mutation($in: RegisterInput!){ register(input:$in) { user { id phone role createdAt } userErrors { code } } }`,
+			map[string]any{"in": map[string]any{"phone": phone, "password": "correct horse battery", "displayName": "Li Lei"}})
+		if len(resp.Errors) > 0 {
+			t.Fatalf("register reading its user: %v", resp.Codes())
+		}
+		resp.Decode(t, &reg)
+		if u := reg.Register.User; u == nil || u.Phone != phone || u.Role != "USER" || u.CreatedAt == "" {
+			t.Fatalf("register: %+v", reg.Register)
+		}
+		var login struct{ Login payload }
+		resp = e.Do(t, "", `mutation($in: LoginInput!){ login(input:$in) { user { id phone role } userErrors { code } } }`,
+			map[string]any{"in": map[string]any{"phone": phone, "password": "correct horse battery"}})
+		if len(resp.Errors) > 0 {
+			t.Fatalf("login reading its user: %v", resp.Codes())
+		}
+		resp.Decode(t, &login)
+		if u := login.Login.User; u == nil || u.Phone != phone || u.ID != reg.Register.User.ID {
+			t.Fatalf("login: %+v", login.Login)
+		}
+		// A wrong password signs nobody in: nothing to read.
+		resp = e.Do(t, "", `mutation($in: LoginInput!){ login(input:$in) { user { phone } userErrors { code } } }`,
+			map[string]any{"in": map[string]any{"phone": phone, "password": "wrong horse battery"}})
+		resp.Decode(t, &login)
+		if len(resp.Errors) > 0 || login.Login.User != nil || len(login.Login.UserErrors) != 1 || login.Login.UserErrors[0].Code != "INVALID_CREDENTIALS" {
+			t.Fatalf("a refused login: %v %+v", resp.Codes(), login.Login)
+		}
+	})
+}
