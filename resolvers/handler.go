@@ -314,18 +314,19 @@ func (noIntrospection) MutateOperationContext(ctx context.Context, rc *graphql.O
 
 // Introspection's answers are not paged and its lists are not counted by
 // the complexity limit: the whole schema's types with their fields is about
-// 50 KB. An operation may ask for it once (GraphiQL does), and name at most
-// MaxTypeLookups types with __type; otherwise 700 aliases of __schema took
-// half a gigabyte and half a minute to answer (found in review).
+// 50 KB. An operation may ask for it once (GraphiQL does), name at most
+// MaxTypeLookups types with __type, and select no field twice under other
+// aliases anywhere inside them; otherwise 700 aliases of __schema, or 340
+// of its types, took most of a gigabyte (found in review).
 const (
 	MaxSchemaLookups = 1
 	MaxTypeLookups   = 10
 )
 
 // introspectionLimit refuses, before execution, an operation selecting
-// __schema under more than MaxSchemaLookups response keys, or __type under
-// more than MaxTypeLookups (aliases, through fragments), as
-// COMPLEXITY_LIMIT_EXCEEDED.
+// __schema under more than MaxSchemaLookups response keys, __type under
+// more than MaxTypeLookups, or any field inside them under two response
+// keys (aliases, through fragments), as COMPLEXITY_LIMIT_EXCEEDED.
 type introspectionLimit struct{}
 
 func (introspectionLimit) ExtensionName() string                   { return "IntrospectionLimit" }
@@ -335,37 +336,88 @@ func (introspectionLimit) MutateOperationContext(ctx context.Context, rc *graphq
 	if rc.Operation == nil {
 		return nil
 	}
-	keys := map[string]map[string]bool{} // root field -> its response keys
-	rootKeys(rc.Operation.SelectionSet, keys, map[string]bool{})
-	if len(keys["__schema"]) > MaxSchemaLookups || len(keys["__type"]) > MaxTypeLookups {
-		err := gqlerror.Errorf("an operation may select __schema at most %d time and __type at most %d times", MaxSchemaLookups, MaxTypeLookups)
+	keys := responseKeys(rc.Operation.SelectionSet)
+	aliased := len(keys["__schema"]) > MaxSchemaLookups || len(keys["__type"]) > MaxTypeLookups
+	memo := map[string]bool{}
+	for _, name := range []string{"__schema", "__type"} {
+		for _, f := range keys[name] {
+			aliased = aliased || aliasedWithin(f.SelectionSet, memo, map[string]bool{})
+		}
+	}
+	if aliased {
+		err := gqlerror.Errorf("an operation may select __schema once, __type at most %d times, and no field twice inside them", MaxTypeLookups)
 		err.Extensions = map[string]any{"code": "COMPLEXITY_LIMIT_EXCEEDED"}
 		return err
 	}
 	return nil
 }
 
-// rootKeys collects the response keys (aliases) of set's root fields by
-// field name, through inline fragments and fragment spreads (visiting
-// guards cycles). Fields with one key are merged into one execution.
-func rootKeys(set ast.SelectionSet, keys map[string]map[string]bool, visiting map[string]bool) {
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			if keys[s.Name] == nil {
-				keys[s.Name] = map[string]bool{}
-			}
-			keys[s.Name][s.Alias] = true
-		case *ast.InlineFragment:
-			rootKeys(s.SelectionSet, keys, visiting)
-		case *ast.FragmentSpread:
-			if s.Definition != nil && !visiting[s.Name] {
-				visiting[s.Name] = true
-				rootKeys(s.Definition.SelectionSet, keys, visiting)
-				delete(visiting, s.Name)
+// responseKeys returns the fields of one selection set by field name and
+// response key (alias), through inline fragments and fragment spreads
+// (each fragment walked once: spread again, it adds the same fields):
+// fields under one key are merged into one.
+func responseKeys(set ast.SelectionSet) map[string]map[string]*ast.Field {
+	keys := map[string]map[string]*ast.Field{}
+	var walk func(ast.SelectionSet, map[string]bool)
+	walk = func(set ast.SelectionSet, walked map[string]bool) {
+		for _, sel := range set {
+			switch s := sel.(type) {
+			case *ast.Field:
+				if keys[s.Name] == nil {
+					keys[s.Name] = map[string]*ast.Field{}
+				}
+				keys[s.Name][s.Alias] = s
+			case *ast.InlineFragment:
+				walk(s.SelectionSet, walked)
+			case *ast.FragmentSpread:
+				if s.Definition != nil && !walked[s.Name] {
+					walked[s.Name] = true
+					walk(s.Definition.SelectionSet, walked)
+				}
 			}
 		}
 	}
+	walk(set, map[string]bool{})
+	return keys
+}
+
+// aliasedWithin reports whether a field is selected under two response
+// keys in set or in any selection set below it. A fragment's answer is
+// the same wherever it is spread: memo keeps it; visiting guards cycles.
+func aliasedWithin(set ast.SelectionSet, memo, visiting map[string]bool) bool {
+	for _, byKey := range responseKeys(set) {
+		if len(byKey) > 1 {
+			return true
+		}
+	}
+	for _, sel := range set {
+		var sub ast.SelectionSet
+		switch s := sel.(type) {
+		case *ast.Field:
+			sub = s.SelectionSet
+		case *ast.InlineFragment:
+			sub = s.SelectionSet
+		case *ast.FragmentSpread:
+			if s.Definition == nil || visiting[s.Name] {
+				continue
+			}
+			found, known := memo[s.Name]
+			if !known {
+				visiting[s.Name] = true
+				found = aliasedWithin(s.Definition.SelectionSet, memo, visiting)
+				delete(visiting, s.Name)
+				memo[s.Name] = found
+			}
+			if found {
+				return true
+			}
+			continue
+		}
+		if len(sub) > 0 && aliasedWithin(sub, memo, visiting) {
+			return true
+		}
+	}
+	return false
 }
 
 func selectsIntrospection(set ast.SelectionSet, seen map[string]bool) bool {
