@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"danbao/ent/schema/pulid"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -724,6 +725,44 @@ func TestMoneyNeedsVerifiedName(t *testing.T) {
 		e.App.Bank.Drain()
 		if ledgerCount(t, e) != before {
 			t.Fatal("money moved for an unverified user")
+		}
+	})
+}
+
+// TestCallbackControlCharacters: a genuine decline whose reason holds a
+// NUL is applied (the reason stored without it), and a reference holding
+// one is NOT_FOUND, on both engines (found in review: PostgreSQL refused
+// the NUL, the callback answered 500 and the top-up stayed PENDING
+// through every retry).
+func TestCallbackControlCharacters(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d)
+		u := e.RegisterVerified(t)
+		pending := linkCard(t, e, u, cardPending)
+		r := topUp(t, e, u, pending, "40", "nul-reason")
+		e.App.Bank.Drain()
+		post := func(body string) (int, string) {
+			b := []byte(body)
+			req := httptest.NewRequest(http.MethodPost, bank.CallbackPath, strings.NewReader(body))
+			req.Header.Set(bank.SignatureHeader, e.App.Bank.Signer.Header(time.Now(), b))
+			rec := httptest.NewRecorder()
+			e.App.Handler().ServeHTTP(rec, req)
+			var refusal struct{ Code string }
+			_ = json.Unmarshal(rec.Body.Bytes(), &refusal)
+			return rec.Code, refusal.Code
+		}
+		if code, c := post(`{"id":"cb_ref","kind":"charge","reference":"top_01J0000000000000000000000\u0000","outcome":"SUCCEEDED","amount":4000,"currency":"CNY"}`); code != http.StatusNotFound || c != "NOT_FOUND" {
+			t.Fatalf("a reference holding a NUL: %d %s, want 404 NOT_FOUND", code, c)
+		}
+		if code, c := post(fmt.Sprintf(`{"id":"cb_nul","kind":"charge","reference":%q,"outcome":"DECLINED","reason":"do not honour\u0000","amount":4000,"currency":"CNY"}`, r.ID)); code != http.StatusOK {
+			t.Fatalf("a decline whose reason holds a NUL: %d %s", code, c)
+		}
+		if st := nodeStatus(t, e, u, r.ID); st != "FAILED" {
+			t.Fatalf("the top-up after the decline: %s", st)
+		}
+		got, err := e.App.DB.Client.TopUp.Get(context.Background(), pulid.ID(r.ID))
+		if err != nil || got.FailureReason != "do not honour?" {
+			t.Fatalf("the stored reason: %q %v", got.FailureReason, err)
 		}
 	})
 }

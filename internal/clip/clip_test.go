@@ -18,6 +18,7 @@ func TestBytes(t *testing.T) {
 		{"ab茶", 5, "ab茶"},
 		{"a\xffb", 10, "a?b"}, // invalid UTF-8 replaced
 		{"茶茶", 2, ""},
+		{"a\x00b\nc\x7f\u0085", 10, "a?b?c??"}, // controls (NUL: PostgreSQL refuses it)
 	} {
 		got := Bytes(c.in, c.n)
 		if got != c.want || !utf8.ValidString(got) || len(got) > c.n {

@@ -44,6 +44,8 @@ func (s *Service) ApplyOutcome(ctx context.Context, cb bank.Callback) error {
 	id := pulid.ID(cb.Reference)
 	var err error
 	switch {
+	case !id.Valid(): // before any query: PostgreSQL refuses a NUL or invalid UTF-8
+		return apperr.New(apperr.NotFound, "no operation of that kind with this reference")
 	case cb.Kind == bank.KindCharge && id.Prefix() == pulid.PrefixTopUp:
 		err = s.applyTopUp(ctx, id, cb)
 	case cb.Kind == bank.KindPayout && id.Prefix() == pulid.PrefixWithdrawal:

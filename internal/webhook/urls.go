@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"danbao/internal/apperr"
+	"danbao/internal/clip"
 )
 
 var extraBlocked = []netip.Prefix{
@@ -119,6 +120,32 @@ func resolve(ctx context.Context, host string, resolver *net.Resolver) ([]netip.
 	return ips, nil
 }
 
+// errNotPublic is dialControl's refusal.
+var errNotPublic = errors.New("the host resolved to an address that is not public")
+
+// attemptError is what the delivery log shows the partner of an attempt
+// that got no answer: the network's own errors name addresses (the one a
+// name resolved to, danbao's side of the connection, its DNS server), so
+// those are told by kind only.
+func attemptError(err error) string {
+	var dns *net.DNSError
+	var op *net.OpError
+	var ne net.Error
+	switch {
+	case errors.Is(err, errNotPublic):
+		return "refused to connect: " + errNotPublic.Error()
+	case errors.As(err, &dns):
+		return "the host name did not resolve"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "no answer within the timeout"
+	case errors.As(err, &op) && op.Op == "dial":
+		return "could not connect"
+	case errors.As(err, &op):
+		return "the connection failed (" + op.Op + ")"
+	}
+	return clip.Bytes(err.Error(), 300)
+}
+
 // dialControl refuses, at connect time, an address that is not allowed:
 // the host may resolve differently now than at registration.
 func dialControl(sandbox bool) func(network, address string, c syscall.RawConn) error {
@@ -128,8 +155,7 @@ func dialControl(sandbox bool) func(network, address string, c syscall.RawConn) 
 			return fmt.Errorf("webhook: dialing %s: %w", address, err)
 		}
 		if allowedIP(ap.Addr(), sandbox) != nil {
-			// Shown to the partner in the delivery log: no address.
-			return errors.New("webhook: refused to connect: the host resolved to an address that is not public")
+			return errNotPublic
 		}
 		return nil
 	}

@@ -2,9 +2,11 @@ package webhook
 
 import (
 	"context"
+	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"danbao/internal/apperr"
 )
@@ -94,5 +96,20 @@ func TestWants(t *testing.T) {
 		if wants(c.types, c.typ) != c.ok {
 			t.Errorf("%v %s", c.types, c.typ)
 		}
+	}
+}
+
+// TestRefusedAttemptNamesNoAddress: what the delivery log shows of an
+// attempt refused at connect time names no address (found in review: the
+// dial error printed "dial tcp 127.0.0.1:8443: ..." around the refusal).
+func TestRefusedAttemptNamesNoAddress(t *testing.T) {
+	s := New(nil, nil, Config{Timeout: 2 * time.Second})
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, "https://localhost:8443/hook", strings.NewReader("{}"))
+	_, err := s.http.Do(req)
+	if err == nil {
+		t.Fatal("localhost reached outside the sandbox")
+	}
+	if got := attemptError(err); got != "refused to connect: the host resolved to an address that is not public" {
+		t.Fatalf("the delivery log would read %q (from %v)", got, err)
 	}
 }

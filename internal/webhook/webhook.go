@@ -29,7 +29,6 @@ import (
 	"danbao/ent/webhook"
 	"danbao/ent/webhookdelivery"
 	"danbao/internal/apperr"
-	"danbao/internal/clip"
 	"danbao/internal/dbtx"
 	"danbao/internal/events"
 	"danbao/internal/page"
@@ -810,7 +809,7 @@ func (s *Service) send(ctx context.Context, d *ent.WebhookDelivery) error {
 		}
 	}
 	if err != nil {
-		errText = clip.Bytes(err.Error(), 300)
+		errText = attemptError(err)
 	}
 	latency := int(time.Since(start).Milliseconds())
 	now := s.now()
