@@ -287,7 +287,8 @@ func TestCORS(t *testing.T) {
 	// browser's preflight for its bearer token got 405 and no CORS headers).
 	for _, x := range []struct{ path, method string }{{"/graphql", "POST"}, {"/statements.csv", "GET"}} {
 		if code, h := preflight(x.path, x.method, "https://wallet.example"); code != http.StatusNoContent ||
-			h.Get("Access-Control-Allow-Origin") != "https://wallet.example" || !strings.Contains(h.Get("Access-Control-Allow-Headers"), "Authorization") {
+			h.Get("Access-Control-Allow-Origin") != "https://wallet.example" || !strings.Contains(h.Get("Access-Control-Allow-Headers"), "Authorization") ||
+			!strings.Contains(h.Get("Access-Control-Expose-Headers"), "Content-Disposition") {
 			t.Fatalf("%s: allowed origin's preflight: %d %v", x.path, code, h)
 		}
 		if _, h := preflight(x.path, x.method, "https://evil.example"); h.Get("Access-Control-Allow-Origin") != "" {
