@@ -546,11 +546,8 @@ func TestGatewayCallbacks(t *testing.T) {
 		body := []byte(fmt.Sprintf(`{"id":"cb_1","kind":"charge","reference":%q,"outcome":"SUCCEEDED","amount":4000,"currency":"CNY"}`, r.ID))
 		signer := e.App.Bank.Signer
 		post := func(header string, b []byte) int {
-			req := httptest.NewRequest(http.MethodPost, bank.CallbackPath, strings.NewReader(string(b)))
-			req.Header.Set(bank.SignatureHeader, header)
-			rec := httptest.NewRecorder()
-			e.App.Handler().ServeHTTP(rec, req)
-			return rec.Code
+			code, _ := postCallback(e, header, b)
+			return code
 		}
 		forger := bank.Signer{Secret: []byte("not the secret")}
 		cases := []struct {
@@ -587,18 +584,13 @@ func TestGatewayCallbacks(t *testing.T) {
 			{"no currency", `,"currency":"CNY"`, ``, 400},
 		} {
 			b := []byte(strings.Replace(string(body), c.from, c.to, 1))
-			req := httptest.NewRequest(http.MethodPost, bank.CallbackPath, strings.NewReader(string(b)))
-			req.Header.Set(bank.SignatureHeader, signer.Header(time.Now(), b))
-			rec := httptest.NewRecorder()
-			e.App.Handler().ServeHTTP(rec, req)
-			var refusal struct{ Code string }
-			_ = json.Unmarshal(rec.Body.Bytes(), &refusal)
+			status, code := postCallback(e, signer.Header(time.Now(), b), b)
 			wantCode := "AMOUNT_MISMATCH"
 			if c.want == 400 {
 				wantCode = "INVALID_INPUT"
 			}
-			if rec.Code != c.want || refusal.Code != wantCode {
-				t.Errorf("%s: %d %q, want %d %s", c.name, rec.Code, refusal.Code, c.want, wantCode)
+			if status != c.want || code != wantCode {
+				t.Errorf("%s: %d %q, want %d %s", c.name, status, code, c.want, wantCode)
 			}
 		}
 		if n := strings.Count(e.Logs(), `level=ERROR msg="bank callback amount mismatch"`); n != 3 {
@@ -742,14 +734,7 @@ func TestCallbackControlCharacters(t *testing.T) {
 		r := topUp(t, e, u, pending, "40", "nul-reason")
 		e.App.Bank.Drain()
 		post := func(body string) (int, string) {
-			b := []byte(body)
-			req := httptest.NewRequest(http.MethodPost, bank.CallbackPath, strings.NewReader(body))
-			req.Header.Set(bank.SignatureHeader, e.App.Bank.Signer.Header(time.Now(), b))
-			rec := httptest.NewRecorder()
-			e.App.Handler().ServeHTTP(rec, req)
-			var refusal struct{ Code string }
-			_ = json.Unmarshal(rec.Body.Bytes(), &refusal)
-			return rec.Code, refusal.Code
+			return postCallback(e, e.App.Bank.Signer.Header(time.Now(), []byte(body)), []byte(body))
 		}
 		if code, c := post(`{"id":"cb_ref","kind":"charge","reference":"top_01J0000000000000000000000\u0000","outcome":"SUCCEEDED","amount":4000,"currency":"CNY"}`); code != http.StatusNotFound || c != "NOT_FOUND" {
 			t.Fatalf("a reference holding a NUL: %d %s, want 404 NOT_FOUND", code, c)
@@ -765,4 +750,16 @@ func TestCallbackControlCharacters(t *testing.T) {
 			t.Fatalf("the stored reason: %q %v", got.FailureReason, err)
 		}
 	})
+}
+
+// postCallback posts body to the bank callback endpoint with the
+// signature header and returns the status and the refusal's code.
+func postCallback(e *testenv.Env, header string, body []byte) (int, string) {
+	req := httptest.NewRequest(http.MethodPost, bank.CallbackPath, strings.NewReader(string(body)))
+	req.Header.Set(bank.SignatureHeader, header)
+	rec := httptest.NewRecorder()
+	e.App.Handler().ServeHTTP(rec, req)
+	var refusal struct{ Code string }
+	_ = json.Unmarshal(rec.Body.Bytes(), &refusal)
+	return rec.Code, refusal.Code
 }
