@@ -71,6 +71,9 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *handler.Server {
 	srv.SetParserTokenLimit(cfg.MaxTokens)
 	srv.SetErrorPresenter(timeouts(ErrorPresenter(cfg.Logger)))
 	srv.SetRecoverFunc(Recover(cfg.Logger))
+	// First of the checks on the operation: the others (depth, complexity,
+	// introspection) walk its fragments once per spread.
+	srv.Use(expansionLimit{})
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 		srv.Use(introspectionLimit{})
@@ -312,12 +315,74 @@ func (noIntrospection) MutateOperationContext(ctx context.Context, rc *graphql.O
 	return nil
 }
 
+// MaxExpandedFields bounds the fields an operation selects once its
+// fragments are expanded (each spread counting its fragment's fields
+// again). The depth and complexity checks, gqlgen's included, expand a
+// fragment at every spread: fragments that each spread the next two
+// took seconds of CPU per level added before either refused (found in
+// review). An application's largest operation expands to a few hundred
+// fields; GraphiQL's introspection query to about 60.
+const MaxExpandedFields = 10000
+
+// expansionLimit refuses, before the other checks and in time linear in
+// the operation's text (one count per fragment), an operation expanding
+// to more than MaxExpandedFields fields, as COMPLEXITY_LIMIT_EXCEEDED.
+type expansionLimit struct{}
+
+func (expansionLimit) ExtensionName() string                   { return "ExpansionLimit" }
+func (expansionLimit) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (expansionLimit) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
+	if rc.Operation == nil {
+		return nil
+	}
+	if expandedFields(rc.Operation.SelectionSet, map[string]int{}, map[string]bool{}) > MaxExpandedFields {
+		err := gqlerror.Errorf("the operation selects more than %d fields once its fragments are expanded", MaxExpandedFields)
+		err.Extensions = map[string]any{"code": "COMPLEXITY_LIMIT_EXCEEDED"}
+		return err
+	}
+	return nil
+}
+
+// expandedFields counts the fields of set with its fragments expanded,
+// saturating just past MaxExpandedFields. memo holds each fragment's
+// count; visiting guards cycles (validation refuses them, but the limit
+// must not rely on it).
+func expandedFields(set ast.SelectionSet, memo map[string]int, visiting map[string]bool) int {
+	n := 0
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			n += 1 + expandedFields(s.SelectionSet, memo, visiting)
+		case *ast.InlineFragment:
+			n += expandedFields(s.SelectionSet, memo, visiting)
+		case *ast.FragmentSpread:
+			if s.Definition == nil || visiting[s.Name] {
+				continue
+			}
+			m, ok := memo[s.Name]
+			if !ok {
+				visiting[s.Name] = true
+				m = expandedFields(s.Definition.SelectionSet, memo, visiting)
+				delete(visiting, s.Name)
+				memo[s.Name] = m
+			}
+			n += m
+		}
+		if n > MaxExpandedFields {
+			return MaxExpandedFields + 1
+		}
+	}
+	return n
+}
+
 // Introspection's answers are not paged and its lists are not counted by
 // the complexity limit: the whole schema's types with their fields is about
 // 50 KB. An operation may ask for it once (GraphiQL does), name at most
 // MaxTypeLookups types with __type, and select no field twice under other
-// aliases anywhere inside them; otherwise 700 aliases of __schema, or 340
-// of its types, took most of a gigabyte (found in review).
+// aliases anywhere inside them (__typename aside: not introspection);
+// otherwise 700 aliases of __schema, or 340 of its types, took most of a
+// gigabyte (found in review).
 const (
 	MaxSchemaLookups = 1
 	MaxTypeLookups   = 10
@@ -326,7 +391,9 @@ const (
 // introspectionLimit refuses, before execution, an operation selecting
 // __schema under more than MaxSchemaLookups response keys, __type under
 // more than MaxTypeLookups, or any field inside them under two response
-// keys (aliases, through fragments), as COMPLEXITY_LIMIT_EXCEEDED.
+// keys (aliases, through fragments, and in the selections gqlgen merges
+// for fields under one key), as COMPLEXITY_LIMIT_EXCEEDED. It runs after
+// expansionLimit, which bounds its walk.
 type introspectionLimit struct{}
 
 func (introspectionLimit) ExtensionName() string                   { return "IntrospectionLimit" }
@@ -336,12 +403,11 @@ func (introspectionLimit) MutateOperationContext(ctx context.Context, rc *graphq
 	if rc.Operation == nil {
 		return nil
 	}
-	keys := responseKeys(rc.Operation.SelectionSet)
+	keys := responseKeys([]ast.SelectionSet{rc.Operation.SelectionSet})
 	aliased := len(keys["__schema"]) > MaxSchemaLookups || len(keys["__type"]) > MaxTypeLookups
-	memo := map[string]bool{}
 	for _, name := range []string{"__schema", "__type"} {
-		for _, f := range keys[name] {
-			aliased = aliased || aliasedWithin(f.SelectionSet, memo, map[string]bool{})
+		for _, fields := range keys[name] {
+			aliased = aliased || aliasedWithin(subSelections(fields))
 		}
 	}
 	if aliased {
@@ -352,69 +418,71 @@ func (introspectionLimit) MutateOperationContext(ctx context.Context, rc *graphq
 	return nil
 }
 
-// responseKeys returns the fields of one selection set by field name and
-// response key (alias), through inline fragments and fragment spreads
-// (each fragment walked once: spread again, it adds the same fields):
-// fields under one key are merged into one.
-func responseKeys(set ast.SelectionSet) map[string]map[string]*ast.Field {
-	keys := map[string]map[string]*ast.Field{}
-	var walk func(ast.SelectionSet, map[string]bool)
-	walk = func(set ast.SelectionSet, walked map[string]bool) {
+// responseKeys returns the fields of the selection sets gqlgen merges into
+// one, by field name and response key (alias), through inline fragments
+// and fragment spreads (each fragment walked once: spread again, it adds
+// the same fields). __typename is left out.
+func responseKeys(sets []ast.SelectionSet) map[string]map[string][]*ast.Field {
+	keys := map[string]map[string][]*ast.Field{}
+	walked := map[string]bool{}
+	var walk func(ast.SelectionSet)
+	walk = func(set ast.SelectionSet) {
 		for _, sel := range set {
 			switch s := sel.(type) {
 			case *ast.Field:
-				if keys[s.Name] == nil {
-					keys[s.Name] = map[string]*ast.Field{}
+				if s.Name == "__typename" {
+					continue
 				}
-				keys[s.Name][s.Alias] = s
+				if keys[s.Name] == nil {
+					keys[s.Name] = map[string][]*ast.Field{}
+				}
+				keys[s.Name][s.Alias] = append(keys[s.Name][s.Alias], s)
 			case *ast.InlineFragment:
-				walk(s.SelectionSet, walked)
+				walk(s.SelectionSet)
 			case *ast.FragmentSpread:
 				if s.Definition != nil && !walked[s.Name] {
 					walked[s.Name] = true
-					walk(s.Definition.SelectionSet, walked)
+					walk(s.Definition.SelectionSet)
 				}
 			}
 		}
 	}
-	walk(set, map[string]bool{})
+	for _, set := range sets {
+		walk(set)
+	}
 	return keys
 }
 
-// aliasedWithin reports whether a field is selected under two response
-// keys in set or in any selection set below it. A fragment's answer is
-// the same wherever it is spread: memo keeps it; visiting guards cycles.
-func aliasedWithin(set ast.SelectionSet, memo, visiting map[string]bool) bool {
-	for _, byKey := range responseKeys(set) {
+// subSelections returns the selection sets of fields merged under one
+// response key.
+func subSelections(fields []*ast.Field) []ast.SelectionSet {
+	out := make([]ast.SelectionSet, 0, len(fields))
+	for _, f := range fields {
+		if len(f.SelectionSet) > 0 {
+			out = append(out, f.SelectionSet)
+		}
+	}
+	return out
+}
+
+// aliasedWithin reports whether, in the selection sets merged as gqlgen
+// runs them, a field is selected under two response keys, there or at any
+// depth below.
+func aliasedWithin(sets []ast.SelectionSet) bool {
+	if len(sets) == 0 {
+		return false
+	}
+	keys := responseKeys(sets)
+	for _, byKey := range keys {
 		if len(byKey) > 1 {
 			return true
 		}
 	}
-	for _, sel := range set {
-		var sub ast.SelectionSet
-		switch s := sel.(type) {
-		case *ast.Field:
-			sub = s.SelectionSet
-		case *ast.InlineFragment:
-			sub = s.SelectionSet
-		case *ast.FragmentSpread:
-			if s.Definition == nil || visiting[s.Name] {
-				continue
-			}
-			found, known := memo[s.Name]
-			if !known {
-				visiting[s.Name] = true
-				found = aliasedWithin(s.Definition.SelectionSet, memo, visiting)
-				delete(visiting, s.Name)
-				memo[s.Name] = found
-			}
-			if found {
+	for _, byKey := range keys {
+		for _, fields := range byKey {
+			if aliasedWithin(subSelections(fields)) {
 				return true
 			}
-			continue
-		}
-		if len(sub) > 0 && aliasedWithin(sub, memo, visiting) {
-			return true
 		}
 	}
 	return false

@@ -132,6 +132,15 @@ func TestIntrospectionAskedOnce(t *testing.T) {
 		{`{ __schema { types { ...T } } } fragment T on __Type { a: name b: name }`, false},
 		{`{ __type(name: "User") { fields { type { ...R } } } } fragment R on __Type { name x: ofType { name } y: ofType { name } }`, false},
 		{`{ __schema { types { ...T ...T } } } fragment T on __Type { name fields { name } }`, true}, // one field, merged
+		// Fields under one key are merged: their selections together
+		// (found in review: each was checked alone, and only the last
+		// __schema of a key).
+		{`{ __schema { a: types { name } b: types { name } } __schema { queryType { name } } }`, false},
+		{`{ __schema { types { a: name } types { b: name } } }`, false},
+		{`{ __schema { types { a: fields { name } } types { b: fields { name } } } }`, false},
+		{`{ __type(name: "User") { fields { x: name } fields { y: name } } }`, false},
+		{`{ __schema { queryType { t: __typename n: __typename name } } }`, true}, // __typename is not introspection
+		{graphqlJSIntrospection, true},
 	} {
 		r := e.Do(t, "", c.query, nil)
 		if c.ok && len(r.Errors) > 0 {
@@ -139,6 +148,54 @@ func TestIntrospectionAskedOnce(t *testing.T) {
 		}
 		if !c.ok && (!slices.Equal(r.Codes(), []string{"COMPLEXITY_LIMIT_EXCEEDED"}) || (len(r.Data) != 0 && string(r.Data) != "null")) {
 			t.Fatalf("%s: %v %s, want COMPLEXITY_LIMIT_EXCEEDED and no data", c.query, r.Codes(), r.Data)
+		}
+	}
+}
+
+// graphqlJSIntrospection is graphql-js's getIntrospectionQuery with every
+// option on.
+const graphqlJSIntrospection = `query IntrospectionQuery {
+  __schema {
+    description
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description isRepeatable locations args(includeDeprecated: true) { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description specifiedByURL
+  fields(includeDeprecated: true) { name description args(includeDeprecated: true) { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields(includeDeprecated: true) { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue isDeprecated deprecationReason }
+fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }`
+
+// TestFragmentExpansionBounded: fragments that each spread the next two
+// expand to 2^n fields in a few hundred tokens; the operation is refused
+// COMPLEXITY_LIMIT_EXCEEDED by a count linear in its text, before the
+// depth and complexity checks, which expand a fragment at every spread
+// (found in review: 23 levels took 4.8 s, each level doubling it, so
+// before this the 40 levels here would not finish). Introspection off and
+// on: the check runs either way.
+func TestFragmentExpansionBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{ ...A0 ...B0 }")
+	const n = 40
+	for i := range n {
+		fmt.Fprintf(&b, " fragment A%d on Query { ...A%d ...B%d } fragment B%d on Query { ...A%d ...B%d }", i, i+1, i+1, i, i+1, i+1)
+	}
+	fmt.Fprintf(&b, " fragment A%d on Query { __typename } fragment B%d on Query { __typename }", n, n)
+	for _, playground := range []string{"false", "true"} {
+		e := testenv.New(t, testenv.SQLite, testenv.With("DANBAO_PLAYGROUND", playground))
+		if r := e.Do(t, "", b.String(), nil); !slices.Equal(r.Codes(), []string{"COMPLEXITY_LIMIT_EXCEEDED"}) {
+			t.Fatalf("playground %s: a %d-level fragment chain: %v", playground, n, r.Codes())
+		}
+		// A chain that expands to little is answered.
+		if r := e.Do(t, "", `{ ...A } fragment A on Query { ...B ...B } fragment B on Query { __typename }`, nil); len(r.Errors) > 0 {
+			t.Fatalf("playground %s: a small fragment chain: %v", playground, r.Codes())
 		}
 	}
 }
