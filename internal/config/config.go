@@ -112,7 +112,7 @@ type Config struct {
 	ShutdownTimeout time.Duration // DANBAO_SHUTDOWN_TIMEOUT, default 20s
 
 	// DBWriters is how many write transactions one instance runs at once
-	// on PostgreSQL (DANBAO_DB_WRITERS, default 2; 0: no limit). The rest
+	// on PostgreSQL (DANBAO_DB_WRITERS, default 4; 0: no limit). The rest
 	// queue in the instance (dbtx.WithTx). SQLite always runs one.
 	DBWriters int
 
@@ -229,7 +229,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LogFormat: p.str("DANBAO_LOG_FORMAT", "text"),
 
 		ShutdownTimeout: p.duration("DANBAO_SHUTDOWN_TIMEOUT", 20*time.Second),
-		DBWriters:       p.integer("DANBAO_DB_WRITERS", 2),
+		DBWriters:       p.integer("DANBAO_DB_WRITERS", 4),
 
 		DebugAddr:        p.str("DANBAO_DEBUG_ADDR", ""),
 		DebugAllowRemote: p.boolean("DANBAO_DEBUG_ALLOW_REMOTE", false),
