@@ -81,11 +81,11 @@ func CheckURL(ctx context.Context, raw string, sandbox bool, resolver *net.Resol
 	if err != nil {
 		return bad("the host does not resolve")
 	}
-	_, literal := netip.ParseAddr(host)
+	_, notAnAddress := netip.ParseAddr(host)
 	loopback := true
 	for _, a := range addrs {
 		if err := allowedIP(a, sandbox); err != nil {
-			if literal != nil {
+			if notAnAddress != nil {
 				// A name: what it resolves to inside danbao's network is
 				// not the partner's to learn.
 				return bad("the host resolves to an address that is not public")
