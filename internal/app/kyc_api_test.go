@@ -552,3 +552,42 @@ func TestRealNameBadInputChangesNothing(t *testing.T) {
 		assertNoPlaintext(t, e, c, []string{idLiSi, wrongCheck, "11010519491231002x"}, v.MaskedIDNumber)
 	})
 }
+
+// TestReviewGrantsNoLevelBeyondEvidence: an operator approving a pending
+// request may not grant a level whose evidence the request did not carry
+// (INVALID_INPUT on level, with requiredEvidence and evidenceCount), and
+// the request stays pending; the level it carried evidence for is
+// granted (found in review: a request for I with no evidence was
+// approved at III, 200 times the limits).
+func TestReviewGrantsNoLevelBeyondEvidence(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
+		e := testenv.New(t, d)
+		c := &kycClient{e: e}
+		op := e.Operator(t)
+		u := e.Register(t)
+		p := c.mustSubmit(t, u.AccessToken, submitInput{LegalName: "PENDING Zhao", IDType: "RESIDENT_ID", IDNumber: idZhao})
+		if p.Status != "PENDING" || p.EvidenceCount != 0 {
+			t.Fatalf("pending: %+v", p)
+		}
+		for _, level := range []string{"III", "II"} {
+			var out struct {
+				ReviewVerification struct {
+					Verification *verificationJSON
+					UserErrors   []userErrorJSON
+				}
+			}
+			c.do(t, op.AccessToken, `mutation($in: ReviewVerificationInput!) { reviewVerification(input: $in) {
+				verification { id } userErrors { code field extensions } } }`,
+				map[string]any{"in": map[string]any{"verificationId": p.ID, "approve": true, "level": level}}).Decode(t, &out)
+			ues := out.ReviewVerification.UserErrors
+			if out.ReviewVerification.Verification != nil || len(ues) != 1 || ues[0].Code != "INVALID_INPUT" ||
+				ues[0].Field[len(ues[0].Field)-1] != "level" || ues[0].Extensions["evidenceCount"] != float64(0) || ues[0].Extensions["requiredEvidence"] == nil {
+				t.Fatalf("approval at %s with no evidence: %+v %+v", level, out.ReviewVerification.Verification, ues)
+			}
+		}
+		v, ues := c.review(t, op.AccessToken, map[string]any{"verificationId": p.ID, "approve": true})
+		if len(ues) > 0 || v.Status != "VERIFIED" || v.Level != "I" {
+			t.Fatalf("approval at the level asked for: %+v %+v", v, ues)
+		}
+	})
+}

@@ -233,8 +233,8 @@ func (s *Service) consult(ctx context.Context, v *ent.Verification, req kyc.Requ
 // request, as its callback handler or poller receives it.
 //
 // Errors: NOT_FOUND, INVALID_STATE (the request was already decided),
-// INVALID_INPUT (an approval without a valid level, a rejection without a
-// reason).
+// INVALID_INPUT (an approval without a valid level, or at a level whose
+// evidence the request did not carry; a rejection without a reason).
 func (s *Service) Resolve(ctx context.Context, id pulid.ID, d kyc.Decision) (*ent.Verification, error) {
 	return s.decide(ctx, id, d, "verifier:"+s.verifier.Name(), nil)
 }
@@ -255,7 +255,9 @@ type ReviewInput struct {
 //
 // Errors: NOT_FOUND (no such request), FORBIDDEN (the reviewer's own
 // request), INVALID_STATE (the request is not pending), INVALID_INPUT
-// (level not I, II or III; reason missing when rejecting, or too long).
+// (level not I, II or III, or above what the request's evidence allows:
+// extensions requiredEvidence, evidenceCount; reason missing when
+// rejecting, or too long).
 func (s *Service) Review(ctx context.Context, reviewer pulid.ID, in ReviewInput) (*ent.Verification, error) {
 	reason := strings.TrimSpace(in.Reason)
 	if !utf8.ValidString(reason) || utf8.RuneCountInString(reason) > MaxReasonLen {
@@ -308,6 +310,14 @@ func (s *Service) decide(ctx context.Context, id pulid.ID, d kyc.Decision, by st
 		to := kyc.Rejected
 		if d.Outcome == kyc.Approve {
 			to = kyc.Verified
+			// A level needs its evidence, whoever decides: an operator's
+			// approval above what the request carried would lift the
+			// wallet's limits without it (found in review).
+			granted := cmp.Or(d.Level, v.TargetLevel)
+			if need := s.cfg.Rule(granted).Evidence; v.EvidenceCount < need {
+				return apperr.Invalid("level", "level %s needs %d evidence entries; the request carried %d", granted, need, v.EvidenceCount).
+					With("requiredEvidence", need).With("evidenceCount", v.EvidenceCount)
+			}
 		}
 		// Compare-and-set on the status first: a concurrent decision of the
 		// same request loses here (on PostgreSQL it waits for the winner's
