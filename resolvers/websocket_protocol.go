@@ -56,6 +56,10 @@ func newProtocolConn(c transport.WebsocketConn, initTimeout time.Duration) *prot
 	p := &protocolConn{WebsocketConn: c, strict: c.Subprotocol() == "graphql-transport-ws",
 		active: map[string]string{}, ops: map[string]string{}}
 	if initTimeout > 0 {
+		// Set under the lock: the timer may fire (and read it) before
+		// AfterFunc has returned.
+		p.mu.Lock()
+		defer p.mu.Unlock()
 		p.timer = time.AfterFunc(initTimeout, func() {
 			p.mu.Lock()
 			inited := p.inited
@@ -221,18 +225,24 @@ func (p *protocolConn) WriteClose(code int, reason string) error {
 	}
 	p.closed = true
 	p.mu.Unlock()
-	if p.timer != nil {
-		p.timer.Stop()
-	}
+	p.stopTimer()
 	return p.WebsocketConn.WriteClose(code, reason)
 }
 
 // Close drops the connection and stops the init timer.
 func (p *protocolConn) Close() error {
-	if p.timer != nil {
-		p.timer.Stop()
-	}
+	p.stopTimer()
 	return p.WebsocketConn.Close()
+}
+
+// stopTimer stops the init timer, if there is one.
+func (p *protocolConn) stopTimer() {
+	p.mu.Lock()
+	t := p.timer
+	p.mu.Unlock()
+	if t != nil {
+		t.Stop()
+	}
 }
 
 // fail closes the socket with code and ends the transport's read loop
@@ -246,9 +256,7 @@ func (p *protocolConn) initDone() {
 	p.mu.Lock()
 	p.inited = true
 	p.mu.Unlock()
-	if p.timer != nil {
-		p.timer.Stop()
-	}
+	p.stopTimer()
 }
 
 // SetReadLimit passes the transport's message size limit on.
