@@ -106,6 +106,10 @@ type Options struct {
 	// Trace, when set, is called with every statement the client sends
 	// (tests count a request's statements).
 	Trace db.Trace
+	// Client, when set, is called with the ent client before any service
+	// or background loop uses it (tests add interceptors and hooks: added
+	// to a client in use, they would race with its loops' queries).
+	Client func(*ent.Client)
 }
 
 // New opens the database (migrating it), builds the services and the HTTP
@@ -114,6 +118,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	d, err := db.OpenTraced(ctx, cfg.DatabaseURL, cfg.DataDir, opts.Trace)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Client != nil {
+		opts.Client(d.Client)
 	}
 	a, err := build(cfg, d, log, opts)
 	if err == nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"danbao/ent"
+	"danbao/internal/app"
 	"danbao/internal/dbtx"
 	"danbao/internal/ledger"
 	"danbao/internal/money"
@@ -16,20 +17,36 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
-// countQueries counts the ent queries GraphQL operations run while counting
-// is set; background loops (scheduler, event hub, webhook dispatcher) have
-// no operation context and are not counted.
-func countQueries(e *testenv.Env) (counting *atomic.Bool, n *atomic.Int64) {
+// countQueries returns an option of testenv.New that counts the ent
+// queries GraphQL operations run while counting is set; background loops
+// (scheduler, event hub, webhook dispatcher) have no operation context and
+// are not counted.
+func countQueries() (opt testenv.Option, counting *atomic.Bool, n *atomic.Int64) {
 	counting, n = new(atomic.Bool), new(atomic.Int64)
-	e.App.DB.Client.Intercept(ent.InterceptFunc(func(next ent.Querier) ent.Querier {
-		return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
-			if counting.Load() && graphql.HasOperationContext(ctx) {
-				n.Add(1)
+	return withClient(func(c *ent.Client) {
+		c.Intercept(ent.InterceptFunc(func(next ent.Querier) ent.Querier {
+			return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
+				if counting.Load() && graphql.HasOperationContext(ctx) {
+					n.Add(1)
+				}
+				return next.Query(ctx, q)
+			})
+		}))
+	}), counting, n
+}
+
+// withClient is an option of testenv.New that calls f with the ent client
+// before the instance starts (after any earlier withClient's).
+func withClient(f func(*ent.Client)) testenv.Option {
+	return testenv.WithOptions(func(o *app.Options) {
+		prev := o.Client
+		o.Client = func(c *ent.Client) {
+			if prev != nil {
+				prev(c)
 			}
-			return next.Query(ctx, q)
-		})
-	}))
-	return counting, n
+			f(c)
+		}
+	})
 }
 
 const entryContextQuery = `{ me { transactions(first: 100) { edges { node { type counterparty topUp { id bankCard { last4 } } withdrawal { id } } } } } }`
@@ -93,10 +110,10 @@ func seedHistory(t testing.TB, e *testenv.Env) *testenv.User {
 // fixed number of queries, and every entry's context is right.
 func TestHistoryPageCostsFewQueries(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
-		e := testenv.New(t, d, testenv.With("DANBAO_MUTATION_RATE", "0"), testenv.With("DANBAO_SIGNIN_ADDRESS_RATE", "0"), testenv.With("DANBAO_SIGNIN_PHONE_RATE", "0"))
+		count, counting, queries := countQueries()
+		e := testenv.New(t, d, count, testenv.With("DANBAO_MUTATION_RATE", "0"), testenv.With("DANBAO_SIGNIN_ADDRESS_RATE", "0"), testenv.With("DANBAO_SIGNIN_PHONE_RATE", "0"))
 		u := seedHistory(t, e)
 
-		counting, queries := countQueries(e)
 		counting.Store(true)
 		r := e.Do(t, u.AccessToken, entryContextQuery, nil)
 		counting.Store(false)
@@ -170,9 +187,9 @@ func aliases(n int, first string) string {
 // entries with their context) and even 8 such pages are refused before any
 // resolver runs, while 8 pages of 5 and one page of 100 pass.
 func TestConnectionCostCountsPageSize(t *testing.T) {
-	e := testenv.New(t, testenv.SQLite)
+	count, counting, queries := countQueries()
+	e := testenv.New(t, testenv.SQLite, count)
 	u := e.Register(t)
-	counting, queries := countQueries(e)
 	for _, n := range []int{95, 8} {
 		counting.Store(true)
 		got := e.Do(t, u.AccessToken, aliases(n, "100"), nil).Codes()
@@ -196,11 +213,11 @@ func TestConnectionCostCountsPageSize(t *testing.T) {
 // limit lifted so that it runs: the time per operation is the cost of
 // 9,500 entries' context.
 func BenchmarkAliasedHistoryPages(b *testing.B) {
-	e := testenv.New(b, testenv.SQLite, testenv.With("DANBAO_MAX_COMPLEXITY", "10000000"), testenv.With("DANBAO_MAX_TOKENS", "100000"),
+	count, counting, queries := countQueries()
+	e := testenv.New(b, testenv.SQLite, count, testenv.With("DANBAO_MAX_COMPLEXITY", "10000000"), testenv.With("DANBAO_MAX_TOKENS", "100000"),
 		testenv.With("DANBAO_MUTATION_RATE", "0"))
 	u := seedHistory(b, e)
 	q := aliases(95, "100")
-	counting, queries := countQueries(e)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		counting.Store(true)
@@ -219,17 +236,18 @@ func BenchmarkAliasedHistoryPages(b *testing.B) {
 // counts, once.
 func TestHistoryPageInfoWithoutCount(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
-		e := testenv.New(t, d, testenv.With("DANBAO_MUTATION_RATE", "0"), testenv.With("DANBAO_SIGNIN_ADDRESS_RATE", "0"), testenv.With("DANBAO_SIGNIN_PHONE_RATE", "0"))
-		u := seedHistory(t, e)
 		var counts atomic.Int64
-		e.App.DB.Client.Intercept(ent.InterceptFunc(func(next ent.Querier) ent.Querier {
-			return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
-				if qc := entgo.QueryFromContext(ctx); qc != nil && qc.Op == entgo.OpQueryCount && graphql.HasOperationContext(ctx) {
-					counts.Add(1)
-				}
-				return next.Query(ctx, q)
-			})
-		}))
+		e := testenv.New(t, d, withClient(func(c *ent.Client) {
+			c.Intercept(ent.InterceptFunc(func(next ent.Querier) ent.Querier {
+				return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
+					if qc := entgo.QueryFromContext(ctx); qc != nil && qc.Op == entgo.OpQueryCount && graphql.HasOperationContext(ctx) {
+						counts.Add(1)
+					}
+					return next.Query(ctx, q)
+				})
+			}))
+		}), testenv.With("DANBAO_MUTATION_RATE", "0"), testenv.With("DANBAO_SIGNIN_ADDRESS_RATE", "0"), testenv.With("DANBAO_SIGNIN_PHONE_RATE", "0"))
+		u := seedHistory(t, e)
 		type page struct {
 			Me struct {
 				Transactions struct {

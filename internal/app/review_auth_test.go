@@ -26,7 +26,8 @@ import (
 // entries with their context), which the same selection written as 95
 // aliases is refused for (TestConnectionCostCountsPageSize).
 func TestReviewNodesCountsEachID(t *testing.T) {
-	e := testenv.New(t, testenv.SQLite)
+	count, counting, queries := countQueries()
+	e := testenv.New(t, testenv.SQLite, count)
 	u := seedHistory(t, e)
 	ids := make([]string, 100)
 	for i := range ids {
@@ -34,7 +35,6 @@ func TestReviewNodesCountsEachID(t *testing.T) {
 	}
 	q := `query($ids:[ID!]!){ nodes(ids:$ids){ ... on User { transactions(first: 100) { edges { node {
 		type counterparty topUp { id bankCard { last4 } } withdrawal { id } } } } } } }`
-	counting, queries := countQueries(e)
 	counting.Store(true)
 	r := e.Do(t, u.AccessToken, q, map[string]any{"ids": ids})
 	counting.Store(false)

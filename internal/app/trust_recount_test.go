@@ -155,25 +155,26 @@ func TestTrustCountersEqualRecount(t *testing.T) {
 // their 8th, and no COUNT over payments: the score is kept by delta.
 func TestConfirmReceiptCostIsFlat(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d testenv.Dialect) {
-		e := newEscrowEnv(t, d)
-		counting, queries := countQueries(e.Env)
+		count, counting, queries := countQueries()
 		var mutations, paymentCounts atomic.Int64
-		e.App.DB.Client.Intercept(ent.InterceptFunc(func(next ent.Querier) ent.Querier {
-			return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
-				if _, ok := q.(*ent.PaymentQuery); ok && counting.Load() && graphql.HasOperationContext(ctx) && entgo.QueryFromContext(ctx).Op == entgo.OpQueryCount {
-					paymentCounts.Add(1)
-				}
-				return next.Query(ctx, q)
+		e := newEscrowEnv(t, d, count, withClient(func(c *ent.Client) {
+			c.Intercept(ent.InterceptFunc(func(next ent.Querier) ent.Querier {
+				return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
+					if _, ok := q.(*ent.PaymentQuery); ok && counting.Load() && graphql.HasOperationContext(ctx) && entgo.QueryFromContext(ctx).Op == entgo.OpQueryCount {
+						paymentCounts.Add(1)
+					}
+					return next.Query(ctx, q)
+				})
+			}))
+			c.Use(func(next ent.Mutator) ent.Mutator {
+				return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+					if counting.Load() && graphql.HasOperationContext(ctx) {
+						mutations.Add(1)
+					}
+					return next.Mutate(ctx, m)
+				})
 			})
 		}))
-		e.App.DB.Client.Use(func(next ent.Mutator) ent.Mutator {
-			return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
-				if counting.Load() && graphql.HasOperationContext(ctx) {
-					mutations.Add(1)
-				}
-				return next.Mutate(ctx, m)
-			})
-		})
 		seller := e.RegisterVerified(t)
 		b := e.buyer(t, "500.00")
 		cost := func() string {
