@@ -513,7 +513,7 @@ type RedeliverWebhookInput struct {
 type RedeliverWebhookPayload struct {
 	// The delivery; null when refused.
 	Delivery *ent.WebhookDelivery `json:"delivery,omitempty"`
-	// Why it was refused (NOT_FOUND).
+	// Why it was refused (NOT_FOUND; CONFLICT while an attempt of it is under way: ask again when it has ended).
 	UserErrors []*UserError `json:"userErrors"`
 }
 
@@ -673,7 +673,7 @@ type RotatePartnerAppSecretPayload struct {
 	PartnerApp *ent.PartnerApp `json:"partnerApp,omitempty"`
 	// The new client_secret, shown this once; the old one no longer works. Null when refused.
 	ClientSecret *string `json:"clientSecret,omitempty"`
-	// Why it was refused (NOT_FOUND; CONFLICT while an attempt of it is under way: ask again when it has ended).
+	// Why it was refused (NOT_FOUND).
 	UserErrors []*UserError `json:"userErrors"`
 }
 
