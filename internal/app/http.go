@@ -130,7 +130,7 @@ func deadline(d time.Duration, next http.Handler) http.Handler {
 // answer (found in review). It is answered as the plain request it also is.
 func upgradeOnlyToWebSocket(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if up := r.Header.Get("Upgrade"); up != "" && !headerHasToken(r.Header, "Upgrade", "websocket") {
+		if r.Header.Get("Upgrade") != "" && !headerHasToken(r.Header, "Upgrade", "websocket") {
 			r = r.Clone(r.Context())
 			r.Header.Del("Upgrade")
 		}

@@ -122,15 +122,15 @@ func inProgress() error {
 // be using the same assertion now, and spending it would fail the twin.
 func Tried(err error, ran bool) bool {
 	if apperr.Is(err, apperr.IdempotencyConflict) {
-		return !InProgress(err)
+		return !isInProgress(err)
 	}
 	return ran
 }
 
-// InProgress reports whether err is the refusal of a request whose key
+// isInProgress reports whether err is the refusal of a request whose key
 // another request holds now (IDEMPOTENCY_CONFLICT, reason IN_PROGRESS): a
 // twin is running, and what it will spend is not this request's to spend.
-func InProgress(err error) bool {
+func isInProgress(err error) bool {
 	e, ok := apperr.As(err)
 	return ok && e.Code == apperr.IdempotencyConflict && e.Extensions["reason"] == "IN_PROGRESS"
 }
