@@ -2,7 +2,6 @@ package resolvers
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"danbao/auth"
@@ -112,28 +111,12 @@ func paymentFilter(f *model.PaymentFilter) escrow.Filter {
 	return out
 }
 
-// payerOnly lists the keys of an audit row's detail that only the payer
-// and operators see: the passkey evidence, risk's decision and reasons
-// (docs/design.md, Risk: never shown to the seller), and why an
-// authorization failed.
-var payerOnly = []string{"evidence", "risk", "code"}
-
-// eventDetail hides the payer's own details (payerOnly) from anyone but
-// the payer and operators: the seller, and a partner app.
+// eventDetail is e's detail as the caller may read it (escrow.DetailFor).
 func eventDetail(ctx context.Context, e *ent.PaymentEvent, p *ent.Payment) map[string]any {
-	if len(e.Detail) == 0 {
-		return nil
+	if who, err := caller(ctx); err == nil {
+		return escrow.DetailFor(&who, p, e.Detail)
 	}
-	if who, err := caller(ctx); err == nil && escrow.MaySeeEvidence(who, p) {
-		return e.Detail
-	}
-	out := make(map[string]any, len(e.Detail))
-	for k, v := range e.Detail {
-		if !slices.Contains(payerOnly, k) {
-			out[k] = v
-		}
-	}
-	return out
+	return escrow.DetailFor(nil, p, e.Detail)
 }
 
 func protectionBalance(bal int64, c money.Currency, err error) (*model.FundProtectionPayload, error) {

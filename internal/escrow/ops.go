@@ -2,6 +2,7 @@ package escrow
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -199,6 +200,32 @@ func (s *Service) Payment(ctx context.Context, who Caller, id pulid.ID) (*ent.Pa
 // MaySeeEvidence reports whether who may read p's authorization evidence:
 // the payer and operators.
 func MaySeeEvidence(who Caller, p *ent.Payment) bool { return who.Operator || who.UserID == p.PayerID }
+
+// payerOnly lists the keys of an audit row's detail that only the payer
+// and operators see: the passkey evidence, risk's decision and reasons
+// (docs/design.md, Risk: never shown to the seller), and why an
+// authorization failed.
+var payerOnly = []string{"evidence", "risk", "code"}
+
+// DetailFor returns the detail of p's audit row as who may read it: whole
+// for the payer and operators (MaySeeEvidence), without the payer's own
+// keys (payerOnly) for the seller and for a caller who is no user (who
+// nil: a partner app).
+func DetailFor(who *Caller, p *ent.Payment, detail map[string]any) map[string]any {
+	if len(detail) == 0 {
+		return nil
+	}
+	if who != nil && MaySeeEvidence(*who, p) {
+		return detail
+	}
+	out := make(map[string]any, len(detail))
+	for k, v := range detail {
+		if !slices.Contains(payerOnly, k) {
+			out[k] = v
+		}
+	}
+	return out
+}
 
 // Page is a Relay page request.
 type Page = ledger.Page
