@@ -190,7 +190,7 @@ func TestCounterpartyPrivateFields(t *testing.T) {
 			}
 		}
 		// What anyone in the payment may read of the other.
-		if resp, got := read(seller, "payer", "trustedMerchant"); len(resp.Errors) > 0 || got["displayName"] == "" {
+		if resp, got := read(seller, "payer", "trustedMerchant"); len(resp.Errors) > 0 || got["id"] != b.User.ID || got["displayName"] == nil || got["displayName"] == "" || got["trustedMerchant"] == nil {
 			t.Fatalf("the seller reading the buyer's public fields: %v %s", resp.Codes(), resp.Data)
 		}
 	})
